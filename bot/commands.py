@@ -1,0 +1,99 @@
+"""The commands every front end serves: parse the text, ask insights/, render the reply."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable
+
+from insights.funnel import funnel
+from insights.health import health
+from insights.query import Query
+from insights.results import Result
+from insights.risk import risk
+from insights.snapshot import Snapshot
+from insights.trend import trend
+from insights.winrate import win_rate
+
+from .grammar import Vocabulary, parse, split_command
+from .render import render
+
+# What each part of the grammar is called when a command ignores it.
+FEATURES = ("filters", "by", "period", "vs", "grain")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    analysis: Callable[[Snapshot, Query], Result]
+    uses: frozenset[str]
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command("winrate", win_rate, frozenset({"filters", "by", "period", "vs"})),
+        Command("trend", trend, frozenset({"filters", "period", "grain"})),
+        Command("risk", risk, frozenset({"filters", "by", "period"})),
+        Command("funnel", funnel, frozenset({"filters", "by", "period"})),
+        Command("health", health, frozenset()),
+    )
+}
+ALIASES = {"win": "winrate", "wr": "winrate", "win_rate": "winrate", "trends": "trend", "data": "health",
+           "quality": "health", "stages": "funnel", "risks": "risk", "commands": "help", "sales": "help"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a front end shows. kind: answer, help, usage (the text could not be used) or error."""
+
+    command: str
+    kind: str
+    text: str
+    result: Result | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kind in ("answer", "help")
+
+
+def ignored_features(command: Command, query: Query) -> list[str]:
+    present = {
+        "filters": bool(query.filters),
+        "by": bool(query.group_by),
+        "period": query.period is not None,
+        "vs": query.compare is not None,
+        "grain": query.grain is not None,
+    }
+    return [f for f in FEATURES if present[f] and f not in command.uses]
+
+
+def resolve_command(name: str) -> str | None:
+    name = name.lower().lstrip("/")
+    return name if name in COMMANDS or name == "help" else ALIASES.get(name)
+
+
+def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None) -> Reply:
+    """Answer one command line such as '/winrate APAC'. Never raises."""
+    name, args = split_command(line)
+    command_name = resolve_command(name) if name else None
+    if command_name is None:
+        typed = name or (line.split()[0] if line.strip() else "")
+        close = difflib.get_close_matches(typed.lower().lstrip("/"), list(COMMANDS) + ["help"], n=3, cutoff=0.5)
+        return Reply("", "usage", render("text/unknown_command.j2", typed=typed, suggestions=close,
+                                         commands=list(COMMANDS)))
+    if command_name == "help":
+        topic = resolve_command(args.split()[0]) if args.split() else None
+        return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(COMMANDS)))
+    vocab = vocab or Vocabulary.from_snapshot(snapshot)
+    parsed = parse(args, vocab)
+    if parsed.help:
+        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(COMMANDS)))
+    if parsed.problems:
+        return Reply(command_name, "usage", render("text/problems.j2", command=command_name, text=args,
+                                                   problems=parsed.problems))
+    command = COMMANDS[command_name]
+    result = command.analysis(snapshot, parsed.query)
+    text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,
+                  ignored=ignored_features(command, parsed.query))
+    return Reply(command_name, "answer", text, result)
+

@@ -1,0 +1,395 @@
+"""The one command grammar shared by Slack, the console and the digest. It never raises.
+
+Text after a slash command becomes a Query: free words matched forgivingly to known segment
+values ("apac", "north america", "ent"), `dim=value[,value]`, `by DIM [and DIM]`, periods
+(`2024Q1`, `2024-03`, `last quarter`, `last 90d`, `ytd`, `2024-01-01..2024-03-31`) and
+`vs PERIOD`. Whatever it cannot place is returned as a Problem with the closest known words.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from insights.periods import PeriodSpec
+from insights.query import Query
+from insights.schema import DIMENSION_ALIASES
+from insights.snapshot import Snapshot
+
+HELP_WORDS = {"help", "?", "-h", "--help", "usage"}
+BY_WORDS = {"by", "per"}
+VS_WORDS = {"vs", "vs.", "versus", "against", "compared", "compare"}
+JOIN_WORDS = {"and", "x", "×", "&", ",", "+"}
+FILLER_WORDS = {
+    "in", "for", "the", "of", "deals", "deal", "win", "wins", "rate", "rates", "winrate", "show", "me", "what",
+    "whats", "what's", "is", "was", "were", "our", "my", "please", "how", "did", "do", "does", "at", "on", "with",
+    "during", "to", "a", "an", "only", "give", "tell", "about", "s", "are",
+}
+GRAIN_WORDS = {"month": "month", "months": "month", "monthly": "month", "quarter": "quarter",
+               "quarters": "quarter", "quarterly": "quarter"}
+UNIT_GRAIN = {"m": "month", "mo": "month", "mos": "month", "month": "month", "months": "month",
+              "q": "quarter", "qtr": "quarter", "qtrs": "quarter", "quarter": "quarter", "quarters": "quarter",
+              "y": "year", "yr": "year", "yrs": "year", "year": "year", "years": "year"}
+UNIT_DAYS = {"d": 1, "day": 1, "days": 1, "w": 7, "wk": 7, "wks": 7, "week": 7, "weeks": 7}
+# Everyday names a CRO may type for a value. Keys and targets are normalised (see `norm`).
+VALUE_ALIASES = {"na": "northamerica", "nam": "northamerica", "amer": "northamerica", "us": "northamerica",
+                 "eu": "europe", "ecom": "ecommerce", "apj": "apac", "asiapacific": "apac"}
+MAX_NGRAM = 4
+SHORT_DIMENSION_NAMES = ("region", "industry", "product", "source", "stage", "rep", "size", "cycle")
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the text the grammar could not use. kind: unknown_word, unknown_dimension,
+    unknown_value, ambiguous, bad_period, missing_year, empty_vs."""
+
+    kind: str
+    word: str
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    query: Query
+    problems: tuple[Problem, ...] = ()
+    help: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Vocabulary:
+    """Known segment values per dimension, indexed by normalised spelling."""
+
+    values: dict[str, tuple[str, ...]]
+    latest_year: int = dt.date.today().year  # for examples such as "2024Q1"
+    index: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for dim, values in self.values.items():
+            for value in values:
+                self.index.setdefault(norm(value), []).append((dim, value))
+        for alias, target in VALUE_ALIASES.items():
+            if alias not in self.index and target in self.index:
+                self.index[alias] = self.index[target]
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> "Vocabulary":
+        return cls({d: snapshot.values(d) for d in snapshot.dimensions}, snapshot.as_of.year)
+
+    def match(self, key: str, dim: str | None = None, allow_prefix: bool = True) -> list[tuple[str, str]]:
+        """Exact normalised match, else a unique prefix of 3+ characters; restricted to `dim` if given."""
+        def keep(hits):
+            return [h for h in hits if dim is None or h[0] == dim]
+
+        hits = keep(self.index.get(key, []))
+        if hits or not allow_prefix or len(key) < 3:
+            return hits
+        prefixed = {h for k, hs in self.index.items() if k.startswith(key) for h in keep(hs)}
+        return sorted(prefixed) if len({h[1] for h in prefixed}) == 1 else []
+
+    def prefix_candidates(self, key: str, dim: str | None = None) -> list[str]:
+        return sorted({v for k, hs in self.index.items() if k.startswith(key) for d, v in hs
+                       if dim is None or d == dim})
+
+    def suggest(self, word: str, dim: str | None = None, n: int = 3) -> tuple[str, ...]:
+        key = norm(word)
+        choices = {}
+        for k, hits in self.index.items():
+            for d, v in hits:
+                if dim is None or d == dim:
+                    choices.setdefault(k, v)
+        if dim is None:
+            for alias in DIMENSION_ALIASES:
+                choices.setdefault(norm(alias), f"by {alias}")
+            for word_ in ("last quarter", "this quarter", "last month", "ytd", "last 90d", "vs"):
+                choices.setdefault(norm(word_), word_)
+        close = difflib.get_close_matches(key, list(choices), n=n, cutoff=0.6)
+        if not close and key:
+            close = sorted(k for k in choices if k.startswith(key[:2]))[:n]
+        if not close and dim is not None:
+            return self.values.get(dim, ())[:6]
+        return tuple(dict.fromkeys(choices[c] for c in close))
+
+
+def split_command(line: str) -> tuple[str, str]:
+    """'/winrate APAC' -> ('winrate', 'APAC'); text without a slash command -> ('', text)."""
+    line = (line or "").strip()
+    match = re.match(r"^/?([A-Za-z_-]+)(?:\s+(.*))?$", line, flags=re.S)
+    if not line.startswith("/") or not match:
+        return "", line
+    return match.group(1).lower(), (match.group(2) or "").strip()
+
+
+def _tokens(text: str) -> list[str]:
+    text = text.replace("\u00a0", " ").replace("“", '"').replace("”", '"')
+    text = re.sub(r"\s*=\s*", "=", text)  # "region = APAC" -> "region=APAC"
+    text = re.sub(r"\s*\.\.\s*", "..", text)
+    tokens = []
+    for token in text.split():
+        token = token.strip("\"'")
+        # commas separate words ("APAC,Europe") except inside "dim=a,b", which keeps its list
+        tokens.extend([token] if "=" in token else [p for p in token.split(",") if p])
+    return tokens
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+class _Parser:
+    def __init__(self, text: str, vocab: Vocabulary):
+        self.text = text
+        self.vocab = vocab
+        self.tokens = _tokens(text)
+        self.low = [t.casefold() for t in self.tokens]
+        self.filters: dict[str, list[str]] = {}
+        self.group_by: list[str] = []
+        self.period: PeriodSpec | None = None
+        self.compare: PeriodSpec | None = None
+        self.grain: str | None = None
+        self.problems: list[Problem] = []
+        self.help = False
+
+    # -- periods -------------------------------------------------------------------------------
+    def period_at(self, i: int) -> tuple[PeriodSpec | None, int]:
+        """A period starting at token i and how many tokens it used; (None, 0) if none starts here."""
+        low, n = self.low, len(self.low)
+        t = low[i]
+        nxt = low[i + 1] if i + 1 < n else ""
+        m = re.fullmatch(r"(\d{4})-?q(\d)", t) or re.fullmatch(r"q(\d)-?(\d{4})", t)
+        if m:
+            year, q = (m.group(1), m.group(2)) if t[0].isdigit() else (m.group(2), m.group(1))
+            return self._quarter(int(year), int(q), self.tokens[i]), 1
+        m = re.fullmatch(r"q(\d)", t)
+        if m:
+            if re.fullmatch(r"\d{4}", nxt):
+                return self._quarter(int(nxt), int(m.group(1)), f"{self.tokens[i]} {self.tokens[i + 1]}"), 2
+            self.problems.append(Problem("missing_year", self.tokens[i], (f"{self.vocab.latest_year}{t.upper()}",)))
+            return None, 1
+        m = re.fullmatch(r"(\d{4})-(\d{1,2})", t)
+        if m:
+            year, month = int(m.group(1)), int(m.group(2))
+            if 1 <= month <= 12:
+                return PeriodSpec("calendar", ("month", year, month), self.tokens[i]), 1
+            self.problems.append(Problem("bad_period", self.tokens[i], (f"{year}-01", f"{year}-12")))
+            return None, 1
+        if re.fullmatch(r"(19|20)\d{2}", t):
+            return PeriodSpec("calendar", ("year", int(t), 1), t), 1
+        if ".." in t:
+            return self._range(t.split("..", 1), self.tokens[i]), 1
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
+            if nxt in ("to", "-", "until", "through") and i + 2 < n:
+                return self._range([t, low[i + 2]], " ".join(self.tokens[i:i + 3])), 3
+            d = _date(t)
+            if d is None:
+                self.problems.append(Problem("bad_period", self.tokens[i]))
+                return None, 1
+            return PeriodSpec("range", (d, d), t), 1
+        if t == "from" and i + 3 < n and low[i + 2] in ("to", "until", "through"):
+            return self._range([low[i + 1], low[i + 3]], " ".join(self.tokens[i:i + 4])), 4
+        if t in ("ytd", "qtd", "mtd"):
+            return PeriodSpec("to_date", ({"y": "year", "q": "quarter", "m": "month"}[t[0]],), t), 1
+        if t in ("all", "alltime", "ever", "all-time"):
+            used = 2 if nxt == "time" else 1
+            return PeriodSpec("all", (), " ".join(self.tokens[i:i + used])), used
+        if t in ("this", "current") and nxt in UNIT_GRAIN and UNIT_GRAIN[nxt] and len(nxt) > 1:
+            return PeriodSpec("relative", (UNIT_GRAIN[nxt], 0), f"this {UNIT_GRAIN[nxt]}"), 2
+        if t in ("last", "past", "previous", "prior", "trailing"):
+            return self._last(i)
+        if t in ("year", "quarter", "month") and nxt == "to" and i + 2 < n and low[i + 2] == "date":
+            return PeriodSpec("to_date", (t,), f"{t} to date"), 3
+        return None, 0
+
+    def _last(self, i: int) -> tuple[PeriodSpec | None, int]:
+        low, n = self.low, len(self.low)
+        nxt = low[i + 1] if i + 1 < n else ""
+        if nxt in ("quarter", "month", "year"):
+            return PeriodSpec("relative", (nxt, -1), f"last {nxt}"), 2
+        m = re.fullmatch(r"(\d+)([a-z]*)", nxt)
+        if not m:
+            return None, 0
+        count, unit, used = int(m.group(1)), m.group(2), 2
+        if not unit and i + 2 < n:
+            unit, used = low[i + 2], 3
+        if count <= 0 or count > 3660:
+            self.problems.append(Problem("bad_period", " ".join(self.tokens[i:i + used]), ("last 90d",)))
+            return None, used
+        if unit in UNIT_DAYS:
+            days = count * UNIT_DAYS[unit]
+            return PeriodSpec("last_days", (days,), f"last {days} days"), used
+        if unit in UNIT_GRAIN:
+            return PeriodSpec("last_n", (UNIT_GRAIN[unit], count), f"last {count} {UNIT_GRAIN[unit]}s"), used
+        self.problems.append(Problem("bad_period", " ".join(self.tokens[i:i + used]), ("last 90d", "last 2 quarters")))
+        return None, used
+
+    def _quarter(self, year: int, q: int, text: str) -> PeriodSpec | None:
+        if 1 <= q <= 4:
+            return PeriodSpec("calendar", ("quarter", year, q), text)
+        self.problems.append(Problem("bad_period", text, (f"{year}Q1", f"{year}Q4")))
+        return None
+
+    def _range(self, ends: list[str], text: str) -> PeriodSpec | None:
+        start, end = _date(ends[0]), _date(ends[1])
+        if start is None or end is None:
+            self.problems.append(Problem("bad_period", text, ("2024-01-01..2024-03-31",)))
+            return None
+        if end < start:
+            self.problems.append(Problem("bad_period", text, (f"{end}..{start}",)))
+            return None
+        return PeriodSpec("range", (start, end), text)
+
+    # -- segments ------------------------------------------------------------------------------
+    def add_filter(self, dim: str, value: str) -> None:
+        values = self.filters.setdefault(dim, [])
+        if value not in values:
+            values.append(value)
+
+    def dimension(self, word: str) -> str | None:
+        dim = DIMENSION_ALIASES.get(word.casefold()) or DIMENSION_ALIASES.get(norm(word))
+        return dim if dim in self.vocab.values else None
+
+    def assignment(self, token: str) -> None:
+        name, _, raw_values = token.partition("=")
+        dim = self.dimension(name)
+        if dim is None:
+            self.problems.append(Problem("unknown_dimension", name, self._dimension_suggestions(name)))
+            return
+        for raw in filter(None, (v.strip() for v in raw_values.split(","))):
+            hits = self.vocab.match(norm(raw), dim)
+            if hits:
+                self.add_filter(dim, hits[0][1])
+            else:
+                candidates = self.vocab.prefix_candidates(norm(raw), dim)
+                self.problems.append(Problem("unknown_value", f"{name}={raw}",
+                                             tuple(candidates[:3]) or self.vocab.suggest(raw, dim)))
+
+    def _dimension_suggestions(self, word: str) -> tuple[str, ...]:
+        names = [a for a in SHORT_DIMENSION_NAMES if DIMENSION_ALIASES[a] in self.vocab.values]
+        return tuple(difflib.get_close_matches(word.casefold(), names, n=3, cutoff=0.5)) or tuple(names)
+
+    def grouping(self, i: int) -> int:
+        """Parse the dimensions after `by`; return the index after them."""
+        n, took = len(self.low), 0
+        while i < n:
+            pieces = [p for p in self.low[i].split(",") if p]
+            if not pieces or (took and self.low[i] in JOIN_WORDS):
+                i += 1
+                continue
+            if took and not all(self.dimension(p) or p in GRAIN_WORDS for p in pieces):
+                break
+            for piece in pieces:
+                if piece in GRAIN_WORDS:
+                    self.grain = GRAIN_WORDS[piece]
+                elif self.dimension(piece):
+                    if self.dimension(piece) not in self.group_by:
+                        self.group_by.append(self.dimension(piece))
+                else:
+                    self.problems.append(Problem("unknown_dimension", piece, self._dimension_suggestions(piece)))
+            took += 1
+            i += 1
+        if not took:
+            self.problems.append(Problem("unknown_dimension", "by", ("by region", "by product", "by month")))
+        return i
+
+    def value_at(self, i: int) -> int:
+        """Match the longest run of words starting at i to a known value; return tokens used (0 if none)."""
+        for size in range(min(MAX_NGRAM, len(self.low) - i), 0, -1):
+            key = norm("".join(self.low[i:i + size]))
+            if not key:
+                continue
+            hits = self.vocab.match(key, allow_prefix=size == 1)
+            if not hits:
+                continue
+            if len({d for d, _ in hits}) > 1:
+                self.problems.append(Problem("ambiguous", " ".join(self.tokens[i:i + size]),
+                                             tuple(f"{d}={v}" for d, v in hits)))
+            else:
+                self.add_filter(*hits[0])
+            return size
+        return 0
+
+    # -- the loop ------------------------------------------------------------------------------
+    def parse(self) -> Parsed:
+        i, n = 0, len(self.low)
+        while i < n:
+            t = self.low[i]
+            if t in HELP_WORDS:
+                self.help, i = True, i + 1
+            elif t in BY_WORDS:
+                i = self.grouping(i + 1)
+            elif t in GRAIN_WORDS and t.endswith("ly"):
+                self.grain, i = GRAIN_WORDS[t], i + 1
+            elif t in VS_WORDS:
+                i = self.comparison(i + 1)
+            elif "=" in t:
+                self.assignment(self.tokens[i])
+                i += 1
+            else:
+                spec, used = self.period_at(i)
+                if used:
+                    if spec is not None:
+                        self.period = spec
+                    i += used
+                    continue
+                used = self.value_at(i)
+                if used:
+                    i += used
+                elif self.dimension(t) and t not in FILLER_WORDS:
+                    i = self.grouping(i)  # a bare dimension word means "by" it
+                elif t in FILLER_WORDS or t in JOIN_WORDS:
+                    i += 1
+                else:
+                    self.problems.append(Problem("unknown_word", self.tokens[i], self.vocab.suggest(self.tokens[i])))
+                    i += 1
+        query = Query(
+            filters=tuple((d, tuple(v)) for d, v in self.filters.items()),
+            group_by=tuple(self.group_by),
+            period=self.period,
+            compare=self.compare,
+            grain=self.grain,
+            text=self.text.strip(),
+        )
+        return Parsed(query, tuple(self.problems), self.help)
+
+    def comparison(self, i: int) -> int:
+        low, n = self.low, len(self.low)
+        if i < n and low[i] == "to":
+            i += 1
+        if i >= n:
+            self.compare = PeriodSpec("previous", (), "previous period")
+            return i
+        if low[i] in ("previous", "prior", "before") and (i + 1 >= n or low[i + 1] in ("period", "one")):
+            self.compare = PeriodSpec("previous", (), "previous period")
+            return i + (2 if i + 1 < n else 1)
+        if low[i] in ("last", "a") and i + 1 < n and low[i + 1] == "year":
+            self.compare = PeriodSpec("year_ago", (), "same period last year")
+            return i + 2
+        if low[i] in ("yoy", "yearago") or (low[i] == "year" and i + 1 < n and low[i + 1] == "ago"):
+            self.compare = PeriodSpec("year_ago", (), "same period last year")
+            return i + (2 if low[i] == "year" else 1)
+        spec, used = self.period_at(i)
+        if used:
+            if spec is not None:
+                self.compare = spec
+            return i + used
+        self.problems.append(Problem("empty_vs", self.tokens[i - 1], ("vs 2024Q1", "vs previous", "vs last year")))
+        return i
+
+
+def parse(text: str, vocab: Vocabulary) -> Parsed:
+    """Parse the arguments of a command. Never raises: anything unusable comes back as a Problem."""
+    try:
+        return _Parser(text or "", vocab).parse()
+    except Exception:  # a grammar bug must not become a traceback in Slack; say we could not read it
+        return Parsed(Query(text=(text or "").strip()), (Problem("unreadable", (text or "").strip()),))

@@ -1,0 +1,121 @@
+"""Jinja2 rendering: the templates in templates/ turn Result objects into the words users read."""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from insights.query import dimension_label
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+MINUS = "\u2212"
+
+
+def pct(x, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{100 * x:.{digits}f}%"
+
+
+def pct_range(low, high, digits: int = 1) -> str:
+    if low is None or high is None:
+        return "n/a"
+    return f"{100 * low:.{digits}f}\u2013{100 * high:.{digits}f}%"
+
+
+def pp(x, digits: int = 1) -> str:
+    """A signed change in percentage points, with a true minus sign."""
+    if x is None:
+        return "n/a"
+    text = f"{abs(x):.{digits}f} pp"
+    return ("+" if x > 0 else MINUS if x < 0 else "\u00b1") + text
+
+
+def pval(p) -> str:
+    if p is None:
+        return "not tested"
+    if p < 0.001:
+        return "p<0.001"
+    return f"p={p:.2g}" if p < 0.1 else f"p={p:.2f}"
+
+
+def num(n) -> str:
+    return "n/a" if n is None else f"{int(round(n)):,}"
+
+
+def money(x) -> str:
+    if x is None:
+        return "n/a"
+    x = float(x)
+    sign = MINUS if x < 0 else ""
+    x = abs(x)
+    if x >= 1e6:
+        return f"{sign}${x / 1e6:.1f}M"
+    if x >= 1e3:
+        return f"{sign}${x / 1e3:.0f}k"
+    return f"{sign}${x:.0f}"
+
+
+def days(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.0f}d" if float(x).is_integer() else f"{x:.1f}d"
+
+
+def signed_days(x) -> str:
+    if x is None:
+        return "n/a"
+    return ("+" if x > 0 else MINUS if x < 0 else "\u00b1") + days(abs(x))
+
+
+def plural(n, one: str, many: str | None = None) -> str:
+    return one if n == 1 else (many or one + "s")
+
+
+def mrkdwn_escape(text) -> str:
+    """Escape what a user typed before it is echoed in Slack mrkdwn (&, <, >)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def dimlabel(dim: str) -> str:
+    return dimension_label(dim)
+
+
+def ljust(text, width: int) -> str:
+    return str(text).ljust(width)
+
+
+def rjust(text, width: int) -> str:
+    return str(text).rjust(width)
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    env.filters.update(pct=pct, pct_range=pct_range, pp=pp, pval=pval, num=num, money=money, days=days,
+                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, esc=mrkdwn_escape, ljust=ljust, rjust=rjust)
+    return env
+
+
+def render(template: str, **context) -> str:
+    text = environment().get_template(template).render(**context)
+    # collapse the blank-line runs that conditional blocks leave behind
+    lines, blank = [], False
+    for line in text.rstrip().splitlines():
+        if not line.strip():
+            if not blank:
+                lines.append("")
+            blank = True
+        else:
+            lines.append(line.rstrip())
+            blank = False
+    return "\n".join(lines).strip("\n")

@@ -1,0 +1,139 @@
+"""/funnel: where lost deals stop (stage drop-off) and the Cycle-Outcome Gap per segment."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .query import Query
+from .results import Rate, Result, _round, _sig
+from .risk import LAST_QUARTER
+from .schema import STAGE_ORDER
+from .select import cell_index, filter_mask, median_days_by, period_mask, resolve_periods
+from .snapshot import Snapshot
+from .stats import benjamini_hochberg, mann_whitney_from_counts, wilson_interval
+from .winrate import MIN_N, segment_label
+
+DEFAULT_GAP_DIMENSION = "region"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRow:
+    stage: str
+    reached: int  # closed deals whose last stage is this one or later
+    lost_here: int  # lost deals whose last stage was this one
+    share_of_lost: float | None
+    share_ci_low: float | None
+    share_ci_high: float | None
+    pass_rate: float | None  # of deals reaching this stage, the share that reached the next one
+    pass_ci_low: float | None
+    pass_ci_high: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleGap:
+    segment: dict[str, str]
+    label: str
+    n_won: int
+    n_lost: int
+    median_won_days: float | None
+    median_lost_days: float | None
+    gap_days: float | None  # median Won minus median Lost
+    p_value: float | None  # Mann-Whitney, BH-adjusted across the segments shown
+    significant: bool
+    enough: bool
+
+
+@dataclass(kw_only=True)
+class FunnelResult(Result):
+    overall: Rate
+    stages: list[StageRow] = field(default_factory=list)
+    stage_order_known: bool = True
+    gap_dimension: str = DEFAULT_GAP_DIMENSION
+    overall_gap: CycleGap | None = None
+    gaps: list[CycleGap] = field(default_factory=list)
+    tested: int = 0
+    min_n: int = MIN_N
+
+
+def funnel(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> FunnelResult:
+    period, _ = resolve_periods(snapshot, query, default=LAST_QUARTER)
+    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
+    overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
+    gap_dim = query.group_by[0] if query.group_by else DEFAULT_GAP_DIMENSION
+    result = FunnelResult(command="funnel", as_of=snapshot.as_of, query=query, period=period, overall=overall,
+                          gap_dimension=gap_dim, min_n=min_n)
+    if overall.n == 0:
+        result.notes.append("no_deals")
+        return result
+    if "deal_stage" in snapshot.dimensions:
+        result.stages, result.stage_order_known = _stages(snapshot, mask)
+    if len(query.group_by) > 1:
+        result.notes.append("gap_uses_first_dimension")
+
+    dims = (gap_dim,) if gap_dim in snapshot.dimensions else ()
+    cells, sizes = cell_index(snapshot, mask, dims)
+    count = int(np.prod(sizes)) if dims else 1
+    won = snapshot.won[mask]
+    days = snapshot.cycle_days[mask]
+    whole = np.rint(np.nan_to_num(days, nan=0)).astype(np.int64)
+    width = int(whole.max()) + 1
+    hist_won = np.bincount(cells[won] * width + whole[won], minlength=count * width).reshape(count, width)
+    hist_lost = np.bincount(cells[~won] * width + whole[~won], minlength=count * width).reshape(count, width)
+    med_won = median_days_by(cells[won], days[won], count)
+    med_lost = median_days_by(cells[~won], days[~won], count)
+
+    def gap(segment, w, l, mw, ml, p, sig):
+        enough = w.sum() >= min_n / 2 and l.sum() >= min_n / 2
+        return CycleGap(segment=segment, label=segment_label(segment) if segment else "all deals",
+                        n_won=int(w.sum()), n_lost=int(l.sum()), median_won_days=_round(mw, 1),
+                        median_lost_days=_round(ml, 1),
+                        gap_days=None if np.isnan(mw) or np.isnan(ml) else _round(mw - ml, 1),
+                        p_value=_sig(p), significant=bool(sig), enough=bool(enough))
+
+    total_w, total_l = hist_won.sum(axis=0), hist_lost.sum(axis=0)
+    p_all = mann_whitney_from_counts(total_w, total_l)
+    result.overall_gap = gap({}, total_w, total_l, float(np.nanmedian(days[won])) if won.any() else np.nan,
+                             float(np.nanmedian(days[~won])) if (~won).any() else np.nan,
+                             p_all, p_all is not None and p_all < 0.05)
+    if dims:
+        raw_p = np.array([
+            mann_whitney_from_counts(hist_won[c], hist_lost[c])
+            if hist_won[c].sum() >= min_n / 2 and hist_lost[c].sum() >= min_n / 2 else np.nan
+            for c in range(count)
+        ], dtype=float)
+        adjusted, significant = benjamini_hochberg(raw_p)
+        result.tested = int((~np.isnan(raw_p)).sum())
+        labels = snapshot.values(gap_dim)
+        result.gaps = [
+            gap({gap_dim: labels[c]}, hist_won[c], hist_lost[c], med_won[c], med_lost[c], adjusted[c], significant[c])
+            for c in range(count) if hist_won[c].sum() + hist_lost[c].sum() > 0
+        ]
+    return result
+
+
+def _stages(snapshot: Snapshot, mask: np.ndarray) -> tuple[list[StageRow], bool]:
+    labels = snapshot.values("deal_stage")
+    known = {s.casefold() for s in STAGE_ORDER}
+    order_known = all(s.casefold() in known for s in labels)
+    codes = snapshot.codes("deal_stage")[mask]
+    won = snapshot.won[mask]
+    at = np.bincount(codes, minlength=len(labels))
+    lost_at = np.bincount(codes[~won], minlength=len(labels))
+    reached = at[::-1].cumsum()[::-1]  # categories are in funnel order
+    total_lost = int(lost_at.sum())
+    share_low, share_high = wilson_interval(lost_at, np.full(len(labels), total_lost))
+    pass_n = np.append(reached[1:], 0)
+    pass_low, pass_high = wilson_interval(pass_n, reached)
+    rows = []
+    for k, stage in enumerate(labels):
+        last = k == len(labels) - 1
+        rows.append(StageRow(
+            stage=stage, reached=int(reached[k]), lost_here=int(lost_at[k]),
+            share_of_lost=_round(lost_at[k] / total_lost, 4) if total_lost else None,
+            share_ci_low=_round(share_low[k], 4), share_ci_high=_round(share_high[k], 4),
+            pass_rate=None if last or not reached[k] or not order_known else _round(pass_n[k] / reached[k], 4),
+            pass_ci_low=None if last or not order_known else _round(pass_low[k], 4),
+            pass_ci_high=None if last or not order_known else _round(pass_high[k], 4),
+        ))
+    return rows, order_known

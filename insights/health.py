@@ -1,0 +1,52 @@
+"""/health: the data report — what was read, what was set aside and why, and how fresh it is."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .periods import Period
+from .query import Query
+from .results import Result
+from .snapshot import Snapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetAside:
+    reason: str
+    rows: int
+    example_rows: list[int]
+
+
+@dataclass(kw_only=True)
+class HealthResult(Result):
+    source: str
+    rows_read: int
+    closed_deals: int
+    open_deals: int
+    rows_set_aside: int
+    set_aside: list[SetAside] = field(default_factory=list)
+    created_range: list[dt.date] | None = None
+    closed_range: list[dt.date] | None = None
+    censored_after: dt.date | None = None
+    dimensions: dict[str, int] = field(default_factory=dict)
+    loaded_at: dt.datetime | None = None
+    load_seconds: float = 0.0
+
+
+def health(snapshot: Snapshot, query: Query) -> HealthResult:
+    report = snapshot.report
+    first = report.closed_range[0] if report.closed_range else snapshot.as_of
+    return HealthResult(
+        command="health", as_of=snapshot.as_of, query=query,
+        period=Period(first, snapshot.as_of, "all data"),
+        source=report.source, rows_read=report.rows_read,
+        closed_deals=len(snapshot.deals), open_deals=len(snapshot.open_deals),
+        rows_set_aside=report.rows_set_aside,
+        set_aside=[SetAside(reason=r, rows=c, example_rows=report.examples.get(r, []))
+                   for r, c in report.set_aside.items()],
+        created_range=list(report.created_range) if report.created_range else None,
+        closed_range=list(report.closed_range) if report.closed_range else None,
+        censored_after=report.censored_after,
+        dimensions={d: len(snapshot.values(d)) for d in snapshot.dimensions},
+        loaded_at=report.loaded_at, load_seconds=round(report.load_seconds, 3),
+    )

@@ -1,0 +1,341 @@
+"""Read a deal export (CSV or Parquet), map its columns, validate it and build a Snapshot.
+
+Bad rows are never dropped silently: each is set aside with the first reason it fails, counted
+in the DataReport, and kept in `Snapshot.rejected` with its original values and row number.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .schema import (
+    CANONICAL_COLUMNS,
+    CYCLE_BANDS,
+    DERIVABLE_COLUMNS,
+    LOST,
+    SIZE_BANDS,
+    SOURCE_DIMENSIONS,
+    STAGE_ORDER,
+    WON,
+)
+from .snapshot import DataReport, Snapshot
+
+# A gap this long between the last created date and the last closed date means the extract
+# stopped taking new deals before it stopped taking closes: recent closed periods are censored.
+CENSORING_GAP_DAYS = 30
+
+# Why a row is set aside, in the order rows are checked (a row gets the first that applies).
+# The sentences users read for these codes live in templates/.
+REASONS = (
+    "missing_deal_id",
+    "duplicate_deal_id",
+    "unknown_outcome",
+    "unparseable_created_date",
+    "unparseable_closed_date",
+    "closed_before_created",
+    "missing_amount",
+    "negative_amount",
+    "bad_cycle_days",
+    "missing_segment",
+)
+
+
+class DataError(Exception):
+    """The file cannot be used at all (missing, unreadable, wrong columns). The message says why."""
+
+
+class MissingColumnsError(DataError):
+    def __init__(self, missing: list[str], found: list[str], mapping_hint: bool):
+        self.missing, self.found = missing, found
+        hint = "" if mapping_hint else " Use a column-mapping file (--mapping) if your export names them differently."
+        super().__init__(
+            f"The deal file is missing {len(missing)} required column(s): {', '.join(missing)}. "
+            f"Columns found: {', '.join(found) or '(none)'}.{hint}"
+        )
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """How an export's columns and outcome values map onto the canonical schema."""
+
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> export column
+    won_values: tuple[str, ...] = ()
+    lost_values: tuple[str, ...] = ()
+    open_values: tuple[str, ...] = ()
+    others_are_open: bool = False
+    absent: tuple[str, ...] = ()  # dimensions the export does not have
+    date_format: str | None = None
+    dayfirst: bool = False
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "ColumnMapping":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"Cannot read the mapping file {path}: {exc.strerror or exc}.") from exc
+        try:
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                raw = yaml.safe_load(text) or {}
+            else:
+                raw = tomllib.loads(text)
+        except Exception as exc:  # both parsers raise their own types; the message is what matters
+            raise DataError(f"The mapping file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from exc
+        return cls.from_dict(raw, str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "mapping") -> "ColumnMapping":
+        if not isinstance(raw, dict):
+            raise DataError(f"The {where} must be a table of settings.")
+        columns = raw.get("columns", {}) or {}
+        unknown = sorted(set(columns) - set(CANONICAL_COLUMNS))
+        if unknown:
+            raise DataError(
+                f"The {where} maps unknown column(s) {', '.join(unknown)}; "
+                f"canonical columns are {', '.join(CANONICAL_COLUMNS)}."
+            )
+        absent = tuple(raw.get("absent", ()) or ())
+        bad_absent = sorted(set(absent) - set(SOURCE_DIMENSIONS))
+        if bad_absent:
+            raise DataError(f"Only segment columns may be absent, not {', '.join(bad_absent)}.")
+        outcome = raw.get("outcome", {}) or {}
+        others = str(outcome.get("others_are", "invalid")).lower()
+        if others not in ("open", "invalid"):
+            raise DataError(f"outcome.others_are must be 'open' or 'invalid', not {others!r}.")
+        dates = raw.get("dates", {}) or {}
+
+        def values(key):
+            v = outcome.get(key, ())
+            return tuple(str(x).strip().casefold() for x in ([v] if isinstance(v, (str, bool, int)) else v))
+
+        return cls(
+            columns={k: str(v) for k, v in columns.items()},
+            won_values=values("won"),
+            lost_values=values("lost"),
+            open_values=values("open"),
+            others_are_open=others == "open",
+            absent=absent,
+            date_format=dates.get("format"),
+            dayfirst=bool(dates.get("dayfirst", False)),
+        )
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read every column as text so that bad values survive to be reported, not coerced away."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"No deal file at {path}.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt", ".gz"):
+            try:
+                return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+            except Exception:
+                # pyarrow is strict about ragged rows and odd encodings; the C engine is forgiving.
+                return pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace",
+                                   on_bad_lines="warn")
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"Cannot read {path} as {suffix.lstrip('.') or 'a table'}: {exc}") from exc
+    raise DataError(f"Unsupported file type {suffix or '(none)'} for {path}: use .csv or .parquet.")
+
+
+def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
+    if mapping.date_format:
+        return pd.to_datetime(text, format=mapping.date_format, errors="coerce")
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    retry = parsed.isna() & (text != "")
+    if retry.any():  # only the odd rows pay for flexible parsing
+        parsed[retry] = pd.to_datetime(text[retry], format="mixed", dayfirst=mapping.dayfirst, errors="coerce")
+    return parsed.dt.normalize()
+
+
+def _natural_key(value: str):
+    import re
+
+    return [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", value)]
+
+
+def _categories(dim: str, values: pd.Series) -> list[str]:
+    present = values.unique().tolist()
+    if dim == "deal_stage":
+        order = {s.casefold(): i for i, s in enumerate(STAGE_ORDER)}
+        return sorted(present, key=lambda s: (order.get(s.casefold(), len(order)), s))
+    return sorted(present, key=_natural_key)
+
+
+def _band(values: np.ndarray, bands) -> pd.Categorical:
+    edges = [b for b, _ in bands[:-1]]
+    codes = np.searchsorted(edges, values, side="right")
+    codes = np.where(np.isnan(values), -1, codes)
+    return pd.Categorical.from_codes(codes, categories=[label for _, label in bands])
+
+
+def load_deals(
+    path: str | Path,
+    mapping: ColumnMapping | None = None,
+    as_of: dt.date | None = None,
+) -> Snapshot:
+    """Load and validate a deal export; `as_of` defaults to the latest closed date."""
+    started = time.perf_counter()
+    return from_table(read_table(path), mapping, str(path), as_of, started)
+
+
+def from_table(
+    raw: pd.DataFrame,
+    mapping: ColumnMapping | None = None,
+    source: str = "table",
+    as_of: dt.date | None = None,
+    started: float | None = None,
+) -> Snapshot:
+    """Validate an already-read table (any dtypes) exactly as a file would be validated."""
+    started = time.perf_counter() if started is None else started
+    mapping = mapping or ColumnMapping()
+    raw = raw.copy(deep=False)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    found = list(raw.columns)
+    renamed = {}
+    for canonical in CANONICAL_COLUMNS:
+        column = mapping.columns.get(canonical, canonical)
+        if column in raw.columns:
+            renamed[canonical] = raw[column]
+        else:  # forgive case and spacing differences in header names
+            folded = {c.casefold().replace(" ", "_"): c for c in raw.columns}
+            alt = folded.get(column.casefold().replace(" ", "_"))
+            if alt is not None:
+                renamed[canonical] = raw[alt]
+    dims = tuple(d for d in SOURCE_DIMENSIONS if d not in mapping.absent)
+    required = [c for c in CANONICAL_COLUMNS if c not in DERIVABLE_COLUMNS and c not in mapping.absent]
+    missing = [mapping.columns.get(c, c) for c in required if c not in renamed]
+    if missing:
+        raise MissingColumnsError(missing, found, mapping_hint=bool(mapping.columns))
+    frame = pd.DataFrame({k: _as_text(v) for k, v in renamed.items()})
+    return build_snapshot(frame, dims, mapping, source, as_of, started)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.strftime("%Y-%m-%d").fillna("")
+    return column.astype(str).where(column.notna(), "").str.strip()
+
+
+def build_snapshot(
+    frame: pd.DataFrame,
+    dims: tuple[str, ...],
+    mapping: ColumnMapping,
+    source: str,
+    as_of: dt.date | None,
+    started: float,
+) -> Snapshot:
+    n = len(frame)
+    row_number = np.arange(n) + 2  # 1-based file lines with the header on line 1
+    reason = np.full(n, "", dtype=object)
+
+    def flag(mask, why):
+        mask = np.asarray(mask, dtype=bool) & (reason == "")
+        reason[mask] = why
+
+    outcome_text = frame["outcome"].str.casefold()
+    is_won = outcome_text.isin(("won",) + mapping.won_values).to_numpy()
+    is_lost = outcome_text.isin(("lost",) + mapping.lost_values).to_numpy()
+    is_open = outcome_text.isin(("", "open") + mapping.open_values).to_numpy()
+    if mapping.others_are_open:
+        is_open |= ~(is_won | is_lost)
+    is_closed = is_won | is_lost
+
+    deal_id = frame["deal_id"]
+    flag(deal_id == "", "missing_deal_id")
+    flag(deal_id.duplicated(keep="first") & (deal_id != ""), "duplicate_deal_id")
+    flag(~(is_closed | is_open), "unknown_outcome")
+
+    created = _parse_dates(frame["created_date"], mapping)
+    closed = _parse_dates(frame["closed_date"], mapping)
+    flag(created.isna(), "unparseable_created_date")
+    flag(is_closed & closed.isna().to_numpy(), "unparseable_closed_date")
+    flag(is_closed & (closed < created).to_numpy(), "closed_before_created")
+
+    amount = pd.to_numeric(frame["deal_amount"].str.replace(",", "", regex=False), errors="coerce")
+    flag(amount.isna(), "missing_amount")
+    flag(amount < 0, "negative_amount")
+
+    derived_cycle = (closed - created).dt.days.astype(float)
+    if "sales_cycle_days" in frame:
+        given = frame["sales_cycle_days"]
+        cycle = pd.to_numeric(given, errors="coerce")
+        flag(((given != "") & cycle.isna()) | (cycle < 0), "bad_cycle_days")
+        cycle = cycle.where(given != "", derived_cycle)
+    else:
+        cycle = derived_cycle
+    cycle = cycle.where(is_closed, np.nan)
+
+    for d in dims:
+        flag(frame[d] == "", "missing_segment")
+
+    keep = reason == ""
+    outcome = np.where(is_won, WON, np.where(is_lost, LOST, ""))
+    clean = pd.DataFrame(
+        {
+            "deal_id": deal_id,
+            "created_date": created,
+            "closed_date": closed.where(is_closed),
+            "deal_amount": amount.astype(float),
+            "sales_cycle_days": cycle.astype(float),
+            "outcome": outcome,
+        }
+    )
+    for d in dims:
+        clean[d] = frame[d]
+    clean = clean[keep]
+    for d in dims:
+        clean[d] = pd.Categorical(clean[d], categories=_categories(d, clean[d]))
+    clean["size_band"] = _band(clean["deal_amount"].to_numpy(), SIZE_BANDS)
+    clean["cycle_band"] = _band(clean["sales_cycle_days"].to_numpy(), CYCLE_BANDS)
+
+    closed_mask = clean["outcome"] != ""
+    deals = clean[closed_mask].reset_index(drop=True)
+    open_deals = clean[~closed_mask].reset_index(drop=True)
+
+    rejected = frame[~keep].copy()
+    rejected.insert(0, "row", row_number[~keep])
+    rejected.insert(1, "reason", reason[~keep])
+    counts = rejected["reason"].value_counts()
+    set_aside = {r: int(counts[r]) for r in REASONS if r in counts}
+    examples = {r: rejected.loc[rejected["reason"] == r, "row"].head(5).tolist() for r in set_aside}
+
+    created_range = (clean["created_date"].min().date(), clean["created_date"].max().date()) if len(clean) else None
+    closed_range = (deals["closed_date"].min().date(), deals["closed_date"].max().date()) if len(deals) else None
+    censored_after = None
+    if created_range and closed_range and (closed_range[1] - created_range[1]).days > CENSORING_GAP_DAYS:
+        censored_after = created_range[1]
+
+    all_dims = dims + ("size_band", "cycle_band")
+    report = DataReport(
+        source=source,
+        rows_read=n,
+        closed_deals=len(deals),
+        open_deals=len(open_deals),
+        set_aside=set_aside,
+        examples=examples,
+        created_range=created_range,
+        closed_range=closed_range,
+        censored_after=censored_after,
+        load_seconds=time.perf_counter() - started,
+        loaded_at=dt.datetime.now(dt.timezone.utc),
+        dimensions=all_dims,
+    )
+    latest = closed_range[1] if closed_range else dt.date.today()
+    snapshot = Snapshot(deals, open_deals, rejected.reset_index(drop=True), report, latest, all_dims)
+    if as_of is not None and as_of != latest:
+        snapshot = snapshot.at(as_of)
+    return snapshot

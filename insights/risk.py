@@ -1,0 +1,125 @@
+"""/risk: where the team loses most (Segment Impact Score) and how much open pipeline is at stake."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .periods import PeriodSpec
+from .query import Query
+from .results import Comparison, Rate, Result, _round
+from .select import count_by, filter_mask, open_pipeline_by, period_mask, resolve_periods
+from .snapshot import Snapshot
+from .stats import benjamini_hochberg, two_proportion_test
+from .winrate import MIN_N, segment_label
+
+LAST_QUARTER = PeriodSpec("relative", ("quarter", -1), "last quarter")
+# Dimensions a segment is made of. deal_stage is left out (a won deal's last stage is always
+# Closed, so stage "explains" outcome trivially) and reps have their own command.
+RISK_DIMENSIONS = ("region", "industry", "product_type", "lead_source", "size_band", "cycle_band")
+PAIR_DIMENSIONS = ("region", "industry", "product_type", "lead_source")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentRisk(Rate):
+    segment: dict[str, str]
+    label: str
+    shortfall_pp: float  # team rate minus segment rate
+    impact_score: float  # deals lost beyond the team rate: n x shortfall
+    vs_rest: Comparison
+    # Open pipeline and revenue at risk (open amount x segment loss rate, and at the loss rate's
+    # interval ends). None for cycle-length segments: an open deal's cycle is not known yet.
+    open_deals: int | None
+    open_amount: float | None
+    revenue_at_risk: float | None
+    revenue_at_risk_low: float | None
+    revenue_at_risk_high: float | None
+
+
+@dataclass(kw_only=True)
+class RiskResult(Result):
+    overall: Rate
+    open_deals: int
+    open_amount: float
+    revenue_at_risk: float
+    segments: list[SegmentRisk] = field(default_factory=list)
+    folded: int = 0  # two-way segments inside a listed single segment, not repeated
+    tested: int = 0
+    significant_count: int = 0
+    min_n: int = MIN_N
+
+
+def segment_groupings(query: Query) -> list[tuple[str, ...]]:
+    """The groupings searched: the one asked for, or every dimension and every pair of the main four."""
+    if query.group_by:
+        return [tuple(query.group_by)]
+    filtered = {d for d, _ in query.filters}
+    singles = [(d,) for d in RISK_DIMENSIONS if d not in filtered]
+    pairs = [p for p in itertools.combinations(PAIR_DIMENSIONS, 2) if not filtered & set(p)]
+    return singles + pairs
+
+
+def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
+    """Segments ranked by Segment Impact Score, each tested against the rest, with revenue at risk."""
+    period, _ = resolve_periods(snapshot, query, default=LAST_QUARTER)
+    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
+    open_mask = filter_mask(snapshot, query.filters, open_pipeline=True)
+    overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
+    open_amount_all = float(snapshot.open_deals["deal_amount"].to_numpy()[open_mask].sum())
+    result = RiskResult(command="risk", as_of=snapshot.as_of, query=query, period=period, overall=overall,
+                        open_deals=int(open_mask.sum()), open_amount=open_amount_all,
+                        revenue_at_risk=round(open_amount_all * (1 - (overall.win_rate or 0)), 2), min_n=min_n)
+    if overall.n == 0:
+        result.notes.append("no_deals")
+        return result
+
+    candidates = []
+    for dims in segment_groupings(query):
+        counts = count_by(snapshot, mask, dims)
+        open_n, open_amount = open_pipeline_by(snapshot, open_mask, dims)
+        for i in np.flatnonzero(counts.n >= min_n):
+            pipeline_known = "cycle_band" not in dims
+            candidates.append((counts.labels(snapshot, i), int(counts.won[i]), int(counts.n[i]),
+                               int(open_n[i]) if pipeline_known else None,
+                               float(open_amount[i]) if pipeline_known else None))
+    if not candidates:
+        result.notes.append("too_few_segments")
+        return result
+    won = np.array([c[1] for c in candidates])
+    n = np.array([c[2] for c in candidates])
+    rest_won, rest_n = overall.won - won, overall.n - n
+    p, tests = two_proportion_test(won, n, rest_won, rest_n)
+    p = np.where(rest_n >= min_n, p, np.nan)
+    adjusted, significant = benjamini_hochberg(p)
+    tested = int((~np.isnan(p)).sum())
+    team = overall.won / overall.n
+    impact = n * team - won
+
+    rows, listed, folded = [], set(), 0
+    for k in np.argsort(-impact, kind="stable"):
+        if impact[k] <= 0 or np.isnan(p[k]):
+            continue
+        segment, _, _, open_n, amount = candidates[k]
+        if len(segment) > 1 and listed & set(segment.items()):
+            folded += 1  # e.g. APAC · Pro under APAC: the parent already tells this story
+            continue
+        if len(segment) == 1 and significant[k]:
+            listed |= set(segment.items())
+        rate = Rate.of(won[k], n[k])
+        at_risk = (lambda loss: None if amount is None else round(amount * loss, 2))
+        rows.append(SegmentRisk(
+            **rate.rate_fields(), segment=segment, label=segment_label(segment),
+            shortfall_pp=_round(100 * (team - won[k] / n[k]), 2), impact_score=_round(impact[k], 1),
+            vs_rest=Comparison.build(rate, Rate.of(rest_won[k], rest_n[k]), "rest of selection", adjusted[k],
+                                     significant[k], tests[k], tested),
+            open_deals=open_n, open_amount=amount,
+            revenue_at_risk=at_risk(1 - rate.win_rate),
+            revenue_at_risk_low=at_risk(1 - rate.ci_high),
+            revenue_at_risk_high=at_risk(1 - rate.ci_low),
+        ))
+    result.segments = rows
+    result.folded = folded
+    result.tested = tested
+    result.significant_count = int(sum(r.vs_rest.significant for r in rows))
+    return result

@@ -1,0 +1,120 @@
+"""The Snapshot: validated deals of one refresh, its as-of date and its data report."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .schema import DIMENSIONS
+
+EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def day_number(d: dt.date) -> int:
+    """Days since 1970-01-01, the integer time axis the analyses filter on."""
+    return int((np.datetime64(d, "D") - EPOCH).astype(int))
+
+
+def from_day_number(n: int) -> dt.date:
+    return (EPOCH + np.timedelta64(int(n), "D")).astype(dt.date)
+
+
+@dataclass(frozen=True)
+class DataReport:
+    """What the loader read, what it set aside and why, and what the dates say about the extract."""
+
+    source: str
+    rows_read: int
+    closed_deals: int
+    open_deals: int
+    set_aside: dict[str, int]
+    examples: dict[str, list[int]]
+    created_range: tuple[dt.date, dt.date] | None
+    closed_range: tuple[dt.date, dt.date] | None
+    censored_after: dt.date | None
+    load_seconds: float
+    loaded_at: dt.datetime
+    dimensions: tuple[str, ...]
+
+    @property
+    def rows_set_aside(self) -> int:
+        return sum(self.set_aside.values())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Immutable view of one refresh. `deals` are closed (Won/Lost); `open_deals` are pipeline.
+
+    Dimension columns are pandas Categoricals whose category order is the display order; the
+    analyses read their integer codes through `codes()` so filters and groupings stay O(n) numpy.
+    """
+
+    deals: pd.DataFrame
+    open_deals: pd.DataFrame
+    rejected: pd.DataFrame
+    report: DataReport
+    as_of: dt.date
+    dimensions: tuple[str, ...] = field(default=DIMENSIONS)
+
+    def values(self, dim: str) -> tuple[str, ...]:
+        """Known values of a dimension, in display order."""
+        return tuple(self.deals[dim].cat.categories)
+
+    @cached_property
+    def _codes(self) -> dict[str, np.ndarray]:
+        return {d: self.deals[d].cat.codes.to_numpy() for d in self.dimensions}
+
+    @cached_property
+    def _open_codes(self) -> dict[str, np.ndarray]:
+        return {d: self.open_deals[d].cat.codes.to_numpy() for d in self.dimensions}
+
+    def codes(self, dim: str, open_pipeline: bool = False) -> np.ndarray:
+        return (self._open_codes if open_pipeline else self._codes)[dim]
+
+    @cached_property
+    def won(self) -> np.ndarray:
+        return (self.deals["outcome"] == "Won").to_numpy()
+
+    @cached_property
+    def closed_day(self) -> np.ndarray:
+        return ((self.deals["closed_date"].to_numpy().astype("datetime64[D]")) - EPOCH).astype(np.int32)
+
+    @cached_property
+    def closed_month(self) -> np.ndarray:
+        """Months since year 0 (year * 12 + month - 1) of each closed date; quarters are this // 3."""
+        months = self.deals["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
+        return (months + 1970 * 12).astype(np.int32)
+
+    @cached_property
+    def cycle_days(self) -> np.ndarray:
+        return self.deals["sales_cycle_days"].to_numpy(dtype=float)
+
+    @cached_property
+    def amount(self) -> np.ndarray:
+        return self.deals["deal_amount"].to_numpy(dtype=float)
+
+    @property
+    def first_closed(self) -> dt.date | None:
+        return from_day_number(self.closed_day.min()) if len(self.deals) else None
+
+    def at(self, as_of: dt.date) -> "Snapshot":
+        """The data as it stood on `as_of`: deals closed later become open, later-created ones vanish."""
+        ts = pd.Timestamp(as_of)
+        closed = self.deals
+        reopened = closed[(closed["closed_date"] > ts) & (closed["created_date"] <= ts)]
+        reopened = reopened.assign(outcome="", closed_date=pd.NaT, sales_cycle_days=np.nan)
+        still_open = self.open_deals[self.open_deals["created_date"] <= ts]
+        open_deals = pd.concat([still_open, reopened], ignore_index=True)
+        for d in self.dimensions:  # concat keeps categoricals only when categories agree; they do
+            open_deals[d] = open_deals[d].astype(self.deals[d].dtype)
+        return Snapshot(
+            deals=closed[closed["closed_date"] <= ts].reset_index(drop=True),
+            open_deals=open_deals,
+            rejected=self.rejected,
+            report=self.report,
+            as_of=as_of,
+            dimensions=self.dimensions,
+        )

@@ -1,0 +1,106 @@
+"""/winrate: win rate for any filter, grouping and period, with intervals and honest comparisons."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .periods import Period
+from .query import Query, dimension_label
+from .results import Comparison, Rate, Result, SegmentRate
+from .select import count_by, filter_mask, period_mask, resolve_periods
+from .snapshot import Snapshot
+from .stats import benjamini_hochberg, minimum_detectable_change, two_proportion_test
+
+MIN_N = 30  # below this a segment is shown as "too few deals", never ranked or tested
+
+
+@dataclass(kw_only=True)
+class WinRateResult(Result):
+    overall: Rate
+    compare_period: Period | None = None
+    change: Comparison | None = None
+    group_by: list[str] = field(default_factory=list)
+    groups: list[SegmentRate] = field(default_factory=list)
+    min_n: int = MIN_N
+    tested: int = 0
+
+
+def compare_rates(current: Rate, baseline: Rate, label: str, min_n: int = MIN_N) -> Comparison | None:
+    """Test one rate against a baseline; None when either side is under the minimum n."""
+    if current.n < min_n or baseline.n < min_n:
+        return None
+    p, test = two_proportion_test(current.won, current.n, baseline.won, baseline.n)
+    pooled = (current.won + baseline.won) / (current.n + baseline.n)
+    mde = minimum_detectable_change(pooled, current.n, baseline.n)
+    return Comparison.build(current, baseline, label, p[0], p[0] < 0.05, test[0], 1, mde)
+
+
+def segment_label(segment: dict[str, str]) -> str:
+    return " · ".join(segment.values())
+
+
+def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateResult:
+    """Win rate of the selected deals, optionally by one or more dimensions and against a period."""
+    period, compare_period = resolve_periods(snapshot, query)
+    selected = filter_mask(snapshot, query.filters)
+    current = selected & period_mask(snapshot, period)
+    overall = Rate.of(snapshot.won[current].sum(), current.sum())
+    notes = []
+    change = None
+    baseline_mask = None
+    if compare_period is not None:
+        baseline_mask = selected & period_mask(snapshot, compare_period)
+        baseline = Rate.of(snapshot.won[baseline_mask].sum(), baseline_mask.sum())
+        change = compare_rates(overall, baseline, compare_period.label, min_n)
+        if change is None:
+            notes.append("too_few_to_compare")
+    groups, tested = [], 0
+    if query.group_by:
+        groups, tested = _groups(snapshot, query.group_by, current, baseline_mask, overall, compare_period, min_n)
+    if overall.n == 0:
+        notes.append("no_deals")
+    return WinRateResult(command="winrate", as_of=snapshot.as_of, query=query, period=period,
+                         compare_period=compare_period, overall=overall, change=change,
+                         group_by=list(query.group_by), groups=groups, min_n=min_n, tested=tested, notes=notes)
+
+
+def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min_n):
+    cur = count_by(snapshot, current, dims)
+    base = count_by(snapshot, baseline_mask, dims) if baseline_mask is not None else None
+    keep = np.flatnonzero(cur.n > 0)
+    enough = cur.n[keep] >= min_n
+    # Each segment against the rest of the selection; or, with `vs`, against its own baseline.
+    rest_won, rest_n = overall.won - cur.won[keep], overall.n - cur.n[keep]
+    p_rest, t_rest = two_proportion_test(cur.won[keep], cur.n[keep], rest_won, rest_n)
+    p_rest = np.where(enough & (rest_n >= min_n), p_rest, np.nan)
+    adj_rest, sig_rest = benjamini_hochberg(p_rest)
+    tested_rest = tested = int((~np.isnan(p_rest)).sum())
+    if base is not None:
+        bw, bn = base.won[keep], base.n[keep]
+        p_chg, t_chg = two_proportion_test(cur.won[keep], cur.n[keep], bw, bn)
+        p_chg = np.where(enough & (bn >= min_n), p_chg, np.nan)
+        adj_chg, sig_chg = benjamini_hochberg(p_chg)
+        tested = int((~np.isnan(p_chg)).sum())
+    rows = []
+    for j, i in enumerate(keep):
+        segment = cur.labels(snapshot, i)
+        rate = Rate.of(cur.won[i], cur.n[i])
+        vs_rest = change = None
+        if not np.isnan(p_rest[j]):
+            vs_rest = Comparison.build(rate, Rate.of(rest_won[j], rest_n[j]), "rest of selection", adj_rest[j],
+                                       sig_rest[j], t_rest[j], tested_rest)
+        if base is not None and not np.isnan(p_chg[j]):
+            change = Comparison.build(rate, Rate.of(bw[j], bn[j]), compare_period.label, adj_chg[j], sig_chg[j],
+                                      t_chg[j], tested)
+        rows.append(SegmentRate(**rate.rate_fields(), segment=segment, label=segment_label(segment),
+                                share=round(rate.n / overall.n, 4) if overall.n else None,
+                                enough=bool(enough[j]), vs_rest=vs_rest, change=change))
+    ranked = sorted((r for r in rows if r.enough), key=lambda r: -r.win_rate)
+    few = sorted((r for r in rows if not r.enough), key=lambda r: -r.n)
+    ranked = [SegmentRate(**{**r.__dict__, "rank": k + 1}) for k, r in enumerate(ranked)]
+    return ranked + few, tested
+
+
+def describe_dims(dims) -> str:
+    return " × ".join(dimension_label(d) for d in dims)

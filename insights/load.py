@@ -114,7 +114,7 @@ class ColumnMapping:
 
         def values(key):
             v = outcome.get(key, ())
-            return tuple(str(x).strip().casefold() for x in ([v] if isinstance(v, (str, bool, int)) else v))
+            return tuple(str(x).strip().lower() for x in ([v] if isinstance(v, (str, bool, int)) else v))
 
         return cls(
             columns={k: str(v) for k, v in columns.items()},
@@ -157,8 +157,19 @@ def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     retry = parsed.isna() & (text != "")
     if retry.any():  # only the odd rows pay for flexible parsing
-        parsed[retry] = pd.to_datetime(text[retry], format="mixed", dayfirst=mapping.dayfirst, errors="coerce")
+        # utc=True: a zoned timestamp ("2024-01-31T09:00:00Z", as CRM API exports write them) must not
+        # crash the load; zoned values are converted to UTC, naive ones are unchanged.
+        flexible = pd.to_datetime(text[retry], format="mixed", dayfirst=mapping.dayfirst, errors="coerce", utc=True)
+        parsed[retry] = flexible.dt.tz_localize(None).dt.normalize()
     return parsed.dt.normalize()
+
+
+def _numbers(text: pd.Series) -> pd.Series:
+    """Text to float; blanks and non-numbers become NaN. A fast cast first, the slow path on failure."""
+    try:
+        return text.where(text != "").astype("float64")
+    except (ValueError, TypeError):
+        return pd.to_numeric(text, errors="coerce")
 
 
 def _natural_key(value: str):
@@ -246,7 +257,7 @@ def build_snapshot(
         mask = np.asarray(mask, dtype=bool) & (reason == "")
         reason[mask] = why
 
-    outcome_text = frame["outcome"].str.casefold()
+    outcome_text = frame["outcome"].str.lower()
     is_won = outcome_text.isin(("won",) + mapping.won_values).to_numpy()
     is_lost = outcome_text.isin(("lost",) + mapping.lost_values).to_numpy()
     is_open = outcome_text.isin(("", "open") + mapping.open_values).to_numpy()
@@ -265,14 +276,14 @@ def build_snapshot(
     flag(is_closed & closed.isna().to_numpy(), "unparseable_closed_date")
     flag(is_closed & (closed < created).to_numpy(), "closed_before_created")
 
-    amount = pd.to_numeric(frame["deal_amount"].str.replace(",", "", regex=False), errors="coerce")
+    amount = _numbers(frame["deal_amount"].str.replace(",", "", regex=False))
     flag(amount.isna(), "missing_amount")
     flag(amount < 0, "negative_amount")
 
     derived_cycle = (closed - created).dt.days.astype(float)
     if "sales_cycle_days" in frame:
         given = frame["sales_cycle_days"]
-        cycle = pd.to_numeric(given, errors="coerce")
+        cycle = _numbers(given)
         flag(((given != "") & cycle.isna()) | (cycle < 0), "bad_cycle_days")
         cycle = cycle.where(given != "", derived_cycle)
     else:
@@ -298,7 +309,9 @@ def build_snapshot(
         clean[d] = frame[d]
     clean = clean[keep]
     for d in dims:
-        clean[d] = pd.Categorical(clean[d], categories=_categories(d, clean[d]))
+        # build from the values, then reorder: far faster than passing categories up front
+        values = pd.Categorical(clean[d])
+        clean[d] = values.reorder_categories(_categories(d, pd.Series(values.categories)))
     clean["size_band"] = _band(clean["deal_amount"].to_numpy(), SIZE_BANDS)
     clean["cycle_band"] = _band(clean["sales_cycle_days"].to_numpy(), CYCLE_BANDS)
 

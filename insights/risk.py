@@ -9,7 +9,7 @@ import numpy as np
 from .periods import PeriodSpec
 from .query import Query
 from .results import Comparison, Rate, Result, _round
-from .select import count_by, filter_mask, open_pipeline_by, period_mask, resolve_periods
+from .select import Sliced, count_by, filter_mask, open_pipeline_by, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -75,9 +75,10 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
         return result
 
     candidates = []
+    closed_codes, open_codes = Sliced(snapshot, mask), Sliced(snapshot, open_mask, open_pipeline=True)
     for dims in segment_groupings(query):
-        counts = count_by(snapshot, mask, dims)
-        open_n, open_amount = open_pipeline_by(snapshot, open_mask, dims)
+        counts = count_by(snapshot, mask, dims, closed_codes)
+        open_n, open_amount = open_pipeline_by(snapshot, open_mask, dims, open_codes)
         for i in np.flatnonzero(counts.n >= min_n):
             pipeline_known = "cycle_band" not in dims
             candidates.append((counts.labels(snapshot, i), int(counts.won[i]), int(counts.n[i]),
@@ -96,16 +97,12 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     team = overall.won / overall.n
     impact = n * team - won
 
-    rows, listed, folded = [], set(), 0
+    fold = _explained_by_parent(candidates, significant, impact)
+    rows = []
     for k in np.argsort(-impact, kind="stable"):
-        if impact[k] <= 0 or np.isnan(p[k]):
+        if impact[k] <= 0 or np.isnan(p[k]) or k in fold:
             continue
         segment, _, _, open_n, amount = candidates[k]
-        if len(segment) > 1 and listed & set(segment.items()):
-            folded += 1  # e.g. APAC · Pro under APAC: the parent already tells this story
-            continue
-        if len(segment) == 1 and significant[k]:
-            listed |= set(segment.items())
         rate = Rate.of(won[k], n[k])
         at_risk = (lambda loss: None if amount is None else round(amount * loss, 2))
         rows.append(SegmentRisk(
@@ -119,7 +116,33 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
             revenue_at_risk_high=at_risk(1 - rate.ci_low),
         ))
     result.segments = rows
-    result.folded = folded
+    result.folded = len(fold)
     result.tested = tested
     result.significant_count = int(sum(r.vs_rest.significant for r in rows))
     return result
+
+
+def _explained_by_parent(candidates, significant, impact) -> set[int]:
+    """Two-way segments that only repeat a significant single segment's story.
+
+    APAC · Pro under a significant APAC is folded unless it differs significantly (BH across
+    these checks) from the rest of APAC; a drop that lives in Europe · Pro alone stays listed even
+    when it also drags the whole of Pro down.
+    """
+    singles = {next(iter(c[0].items())): k for k, c in enumerate(candidates)
+               if len(c[0]) == 1 and significant[k] and impact[k] > 0}
+    checks = []  # (pair index, p-value against the parent's other deals; worst over parents)
+    for k, (segment, won, n, _, _) in enumerate(candidates):
+        parents = [singles[item] for item in segment.items() if item in singles]
+        if len(segment) < 2 or not parents or impact[k] <= 0:
+            continue
+        worst = 0.0
+        for j in parents:
+            _, parent_won, parent_n, _, _ = candidates[j]
+            p, _ = two_proportion_test(won, n, parent_won - won, parent_n - n)
+            worst = max(worst, 1.0 if np.isnan(p[0]) else float(p[0]))
+        checks.append((k, worst))
+    if not checks:
+        return set()
+    _, differs = benjamini_hochberg([c[1] for c in checks])
+    return {k for (k, _), d in zip(checks, differs) if not d}

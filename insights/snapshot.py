@@ -93,6 +93,10 @@ class Snapshot:
         return self.deals["sales_cycle_days"].to_numpy(dtype=float)
 
     @cached_property
+    def cycle_p75(self) -> float | None:
+        return float(np.nanpercentile(self.cycle_days, 75)) if len(self.deals) else None
+
+    @cached_property
     def amount(self) -> np.ndarray:
         return self.deals["deal_amount"].to_numpy(dtype=float)
 

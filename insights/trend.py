@@ -88,8 +88,7 @@ def _left_truncated_until(snapshot: Snapshot) -> dt.date | None:
     report = snapshot.report
     if not report.created_range or not len(snapshot.deals):
         return None
-    p75 = float(np.nanpercentile(snapshot.cycle_days, 75))
-    return report.created_range[0] + dt.timedelta(days=int(p75))
+    return report.created_range[0] + dt.timedelta(days=int(snapshot.cycle_p75))
 
 
 def _test_latest(result: TrendResult, points: list[TrendPoint], min_n: int) -> None:

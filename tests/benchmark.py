@@ -1,0 +1,94 @@
+"""Benchmark: load time, peak memory and command latency at 5k and 1M deals.
+
+    python tests/benchmark.py            # 5k and 1M deals, prints a Markdown table
+    python tests/benchmark.py 5000       # chosen sizes only
+
+Each size runs in a fresh process so its peak memory (max RSS) is its own. Latency is measured
+in-process through `answer()`, the same path every front end takes (parse, analyse, render).
+Not a test: it asserts nothing and is not collected by pytest.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COMMANDS = [
+    "/winrate",
+    "/winrate APAC Enterprise",
+    "/winrate by region",
+    "/winrate by region last quarter vs previous",
+    "/trend",
+    "/trend APAC by month",
+    "/risk",
+    "/funnel",
+]
+REPEATS = 15
+
+
+def measure(path: str) -> dict:
+    from bot.commands import answer
+    from bot.grammar import Vocabulary
+    from insights.load import load_deals
+
+    started = time.perf_counter()
+    snapshot = load_deals(path)
+    load_s = time.perf_counter() - started
+    vocab = Vocabulary.from_snapshot(snapshot)
+    latency = {}
+    for line in COMMANDS:
+        answer(snapshot, line, vocab)  # first call fills the snapshot's cached arrays
+        times = []
+        for _ in range(REPEATS):
+            t = time.perf_counter()
+            reply = answer(snapshot, line, vocab)
+            times.append(1000 * (time.perf_counter() - t))
+        assert reply.kind == "answer", reply.text
+        latency[line] = {"median_ms": statistics.median(times), "max_ms": max(times)}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"deals": snapshot.report.rows_read, "load_s": load_s, "peak_mb": peak_mb, "latency": latency}
+
+
+def run(size: int, workdir: Path) -> dict:
+    from insights.synthetic import demo_spec, generate_deals, write_csv
+
+    path = workdir / f"deals_{size}.csv"
+    frame = generate_deals(demo_spec(n_deals=size, seed=7))
+    write_csv(frame, path)
+    del frame
+    out = subprocess.run([sys.executable, __file__, "--measure", str(path)], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return json.loads(out.stdout)
+
+
+def table(results: list[dict]) -> str:
+    sizes = [f"{r['deals']:,} deals" for r in results]
+    lines = ["| | " + " | ".join(sizes) + " |", "|---|" + "---:|" * len(results)]
+    lines.append("| load + validate (s) | " + " | ".join(f"{r['load_s']:.2f}" for r in results) + " |")
+    lines.append("| peak memory, whole process (MB) | " + " | ".join(f"{r['peak_mb']:.0f}" for r in results) + " |")
+    for line in COMMANDS:
+        cells = [f"{r['latency'][line]['median_ms']:.1f} (max {r['latency'][line]['max_ms']:.1f})" for r in results]
+        lines.append(f"| `{line}` ms, median (max of {REPEATS}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--measure"]:
+        print(json.dumps(measure(argv[1])))
+        return
+    sizes = [int(a) for a in argv] or [5_000, 1_000_000]
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [run(size, Path(tmp)) for size in sizes]
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

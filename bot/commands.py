@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
+from insights.drivers import drivers
 from insights.funnel import funnel
 from insights.health import health
 from insights.query import Query
 from insights.results import Result
+from insights.reps import rep_performance
 from insights.risk import risk
 from insights.snapshot import Snapshot
 from insights.trend import trend
+from insights.why import explain_change
 from insights.winrate import win_rate
 
 from .grammar import Vocabulary, parse, split_command
 from .render import render
+
+log = logging.getLogger(__name__)
 
 # What each part of the grammar is called when a command ignores it.
 FEATURES = ("filters", "by", "period", "vs", "grain")
@@ -35,11 +41,15 @@ COMMANDS: dict[str, Command] = {
         Command("trend", trend, frozenset({"filters", "period", "grain"})),
         Command("risk", risk, frozenset({"filters", "by", "period"})),
         Command("funnel", funnel, frozenset({"filters", "by", "period"})),
+        Command("why", explain_change, frozenset({"filters", "period", "vs"})),
+        Command("drivers", drivers, frozenset({"filters", "period"})),
+        Command("reps", rep_performance, frozenset({"filters", "by", "period"})),
         Command("health", health, frozenset()),
     )
 }
 ALIASES = {"win": "winrate", "wr": "winrate", "win_rate": "winrate", "trends": "trend", "data": "health",
-           "quality": "health", "stages": "funnel", "risks": "risk", "commands": "help", "sales": "help"}
+           "quality": "health", "stages": "funnel", "risks": "risk", "commands": "help", "sales": "help",
+           "driver": "drivers", "rep": "reps", "explain": "why"}
 
 
 @dataclass(frozen=True)
@@ -92,8 +102,12 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None) -> Re
         return Reply(command_name, "usage", render("text/problems.j2", command=command_name, text=args,
                                                    problems=parsed.problems))
     command = COMMANDS[command_name]
-    result = command.analysis(snapshot, parsed.query)
-    text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,
-                  ignored=ignored_features(command, parsed.query))
+    try:
+        result = command.analysis(snapshot, parsed.query)
+        text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,
+                      ignored=ignored_features(command, parsed.query))
+    except Exception:  # a bug must reach the log, not the user as a traceback
+        log.exception("command failed: /%s %s", command_name, args)
+        return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))
     return Reply(command_name, "answer", text, result)
 

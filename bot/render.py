@@ -80,7 +80,19 @@ def mrkdwn_escape(text) -> str:
 
 
 def dimlabel(dim: str) -> str:
-    return dimension_label(dim)
+    return " × ".join(dimension_label(d) for d in dim.split("×"))
+
+
+def capfirst(text) -> str:
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
+def number(x, digits: int = 1) -> str:
+    """A plain number with a true minus sign."""
+    if x is None:
+        return "n/a"
+    return f"{x:.{digits}f}".replace("-", MINUS)
 
 
 def ljust(text, width: int) -> str:
@@ -102,7 +114,8 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.update(pct=pct, pct_range=pct_range, pp=pp, pval=pval, num=num, money=money, days=days,
-                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, esc=mrkdwn_escape, ljust=ljust, rjust=rjust)
+                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, ljust=ljust, rjust=rjust)
+    env.tests["pair"] = lambda dim: "×" in str(dim)
     return env
 
 

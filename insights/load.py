@@ -262,7 +262,7 @@ def build_snapshot(
     is_lost = outcome_text.isin(("lost",) + mapping.lost_values).to_numpy()
     is_open = outcome_text.isin(("", "open") + mapping.open_values).to_numpy()
     if mapping.others_are_open:
-        is_open |= ~(is_won | is_lost)
+        is_open = is_open | ~(is_won | is_lost)  # not |=: pandas may hand back a read-only array
     is_closed = is_won | is_lost
 
     deal_id = frame["deal_id"]

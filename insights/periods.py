@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 GRAINS = ("month", "quarter", "year")
 
@@ -15,6 +15,8 @@ class Period:
     end: dt.date
     label: str
     complete: bool = True
+    # the calendar month/quarter/year this period is (or is the part to date of); None for other ranges
+    grain: str | None = field(default=None, compare=False)
 
     @property
     def days(self) -> int:
@@ -76,8 +78,8 @@ def calendar_period(start: dt.date, grain: str, as_of: dt.date | None = None) ->
     end = add_months(start, grain_months(grain)) - dt.timedelta(days=1)
     label = label_for(start, grain)
     if as_of is not None and start <= as_of < end:
-        return Period(start, as_of, label + " (to date)", complete=False)
-    return Period(start, end, label)
+        return Period(start, as_of, label + " (to date)", complete=False, grain=grain)
+    return Period(start, end, label, grain=grain)
 
 
 def periods_between(first: dt.date, last: dt.date, grain: str) -> list[Period]:
@@ -121,7 +123,7 @@ def resolve(spec: PeriodSpec | None, as_of: dt.date, first: dt.date | None = Non
         (grain,) = a
         start = grain_start(as_of, grain)
         return Period(start, as_of, f"{grain} to date ({label_for(start, grain)})",
-                      complete=as_of == calendar_period(start, grain).end)
+                      complete=as_of == calendar_period(start, grain).end, grain=grain)
     if kind == "all":
         return Period(first or as_of, as_of, "all closed deals")
     if kind in ("previous", "year_ago") and current is not None:
@@ -131,9 +133,12 @@ def resolve(spec: PeriodSpec | None, as_of: dt.date, first: dt.date | None = Non
 
 def shifted(current: Period, kind: str) -> Period:
     """The period just before `current` (same length, or same calendar grain), or a year earlier."""
-    for grain in GRAINS:
+    if current.grain is not None:  # a calendar period, whole or to date: the whole one before it
+        months = 12 if kind == "year_ago" else grain_months(current.grain)
+        return calendar_period(add_months(grain_start(current.start, current.grain), -months), current.grain)
+    for grain in GRAINS:  # a range that is exactly one calendar period is compared as that period
         start = grain_start(current.start, grain)
-        if start == current.start and calendar_period(start, grain).end >= current.end:
+        if start == current.start and calendar_period(start, grain).end == current.end:
             months = 12 if kind == "year_ago" else grain_months(grain)
             before = add_months(start, -months)
             return calendar_period(before, grain)

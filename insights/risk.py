@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .actions import Action, from_risk, rank
 from .periods import PeriodSpec
 from .query import Query
 from .results import Comparison, Rate, Result, _round
@@ -47,6 +48,7 @@ class RiskResult(Result):
     folded: int = 0  # two-way segments inside a listed single segment, not repeated
     tested: int = 0
     significant_count: int = 0
+    actions: list[Action] = field(default_factory=list)
     min_n: int = MIN_N
 
 
@@ -119,6 +121,7 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     result.folded = len(fold)
     result.tested = tested
     result.significant_count = int(sum(r.vs_rest.significant for r in rows))
+    result.actions = rank(from_risk(snapshot, result))
     return result
 
 

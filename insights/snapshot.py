@@ -104,12 +104,18 @@ class Snapshot:
     def first_closed(self) -> dt.date | None:
         return from_day_number(self.closed_day.min()) if len(self.deals) else None
 
+    def subset(self, mask: np.ndarray) -> "Snapshot":
+        """The same snapshot with only the masked closed deals (open pipeline unchanged)."""
+        return Snapshot(self.deals[mask].reset_index(drop=True), self.open_deals, self.rejected, self.report,
+                        self.as_of, self.dimensions)
+
     def at(self, as_of: dt.date) -> "Snapshot":
         """The data as it stood on `as_of`: deals closed later become open, later-created ones vanish."""
         ts = pd.Timestamp(as_of)
         closed = self.deals
         reopened = closed[(closed["closed_date"] > ts) & (closed["created_date"] <= ts)]
-        reopened = reopened.assign(outcome="", closed_date=pd.NaT, sales_cycle_days=np.nan)
+        # an open deal has no cycle yet, so no cycle band (as loaded open deals): no peeking past as_of
+        reopened = reopened.assign(outcome="", closed_date=pd.NaT, sales_cycle_days=np.nan, cycle_band=np.nan)
         still_open = self.open_deals[self.open_deals["created_date"] <= ts]
         open_deals = pd.concat([still_open, reopened], ignore_index=True)
         for d in self.dimensions:  # concat keeps categoricals only when categories agree; they do

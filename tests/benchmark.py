@@ -30,6 +30,10 @@ COMMANDS = [
     "/trend APAC by month",
     "/risk",
     "/funnel",
+    "/why",
+    "/why APAC 2024Q2 vs 2023Q2",
+    "/drivers",
+    "/reps",
 ]
 REPEATS = 15
 

@@ -1,0 +1,207 @@
+"""/drivers: which deal attributes go with winning, holding the others fixed.
+
+    won ~ C(region) + C(industry) + C(product_type) + C(lead_source) + C(size_band) + C(cycle_band)
+
+A binomial GLM (logit link) fitted on aggregated cells (won, lost per combination of the inputs):
+with categorical and banded inputs this is the same likelihood as the row-level logistic
+regression, so the estimates are identical while the cost does not grow with the number of deals.
+Effects are average marginal effects in percentage points against each feature's most common
+level, with delta-method 95% intervals; p-values are Benjamini-Hochberg adjusted across all levels.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import statsmodels.api as sm
+from scipy import stats as sps
+
+from .query import Query
+from .results import Rate, Result, _round, _sig
+from .select import count_by, filter_mask, period_mask, resolve_periods
+from .snapshot import Snapshot
+from .stats import Z95, benjamini_hochberg
+from .winrate import MIN_N
+
+DRIVER_FEATURES = ("region", "industry", "product_type", "lead_source", "size_band", "cycle_band")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Driver:
+    feature: str
+    level: str
+    reference: str
+    n: int  # deals at this level
+    effect_pp: float  # average marginal effect: level vs reference, others held as they are
+    ci_low_pp: float
+    ci_high_pp: float
+    p_value: float  # BH-adjusted across every level in the model
+    significant: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureTest:
+    feature: str
+    levels: int
+    lr_statistic: float
+    df: int
+    p_value: float  # likelihood-ratio test dropping the feature; BH-adjusted across features
+    significant: bool
+
+
+@dataclass(kw_only=True)
+class DriversResult(Result):
+    overall: Rate
+    model_p_value: float | None = None  # likelihood-ratio test of the model against intercept-only
+    model_lr_statistic: float | None = None
+    model_df: int = 0
+    pseudo_r2: float | None = None  # McFadden
+    cells: int = 0
+    drivers: list[Driver] = field(default_factory=list)
+    features: list[FeatureTest] = field(default_factory=list)
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # levels under min_n, with their deals
+    deals_left_out: int = 0
+    min_n: int = MIN_N
+
+
+@dataclass
+class _Design:
+    features: list[str]
+    levels: dict[str, list[str]]  # non-reference levels per feature, in column order
+    reference: dict[str, str]
+    level_n: dict[tuple[str, str], int]
+    codes: np.ndarray  # (cells, features) category codes
+    names: list[list[str]]  # category labels per feature
+    columns: dict[tuple[str, str], int]
+
+    def matrix(self, codes: np.ndarray, drop: str | None = None) -> np.ndarray:
+        cols = [c for c in self.columns if c[0] != drop]
+        x = np.zeros((len(codes), 1 + len(cols)))
+        x[:, 0] = 1.0
+        for j, (feature, level) in enumerate(cols, start=1):
+            f = self.features.index(feature)
+            x[:, j] = codes[:, f] == self.names[f].index(level)
+        return x
+
+
+def drivers(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> DriversResult:
+    period, _ = resolve_periods(snapshot, query)
+    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
+    overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
+    result = DriversResult(command="drivers", as_of=snapshot.as_of, query=query, period=period,
+                           overall=overall, min_n=min_n)
+    if overall.n < 2 * min_n or overall.won == 0 or overall.lost == 0:
+        result.notes.append("too_few_for_model")
+        return result
+
+    design, won, n, left_out, dropped = _design(snapshot, mask, query, min_n)
+    result.left_out, result.deals_left_out = left_out, dropped
+    if not design.columns:
+        result.notes.append("no_features")
+        return result
+    result.cells = len(n)
+    x = design.matrix(design.codes)
+    fit = _fit(won, n, x)
+    if fit is None:
+        result.notes.append("model_failed")
+        return result
+    lr = 2 * (fit.llf - fit.llnull)
+    df = x.shape[1] - 1
+    result.model_lr_statistic = _round(lr, 3)
+    result.model_df = df
+    result.model_p_value = _sig(sps.chi2.sf(lr, df))
+    result.pseudo_r2 = _round(1 - fit.llf / fit.llnull, 4)
+    result.features = _feature_tests(design, won, n, fit)
+    result.drivers = _marginal_effects(design, won, n, fit)
+    return result
+
+
+def _design(snapshot, mask, query, min_n):
+    filtered = {d for d, _ in query.filters}
+    features = [f for f in DRIVER_FEATURES if f in snapshot.dimensions and f not in filtered]
+    counts = count_by(snapshot, mask, tuple(features))
+    keep = counts.n > 0
+    codes, won, n = counts.keys[keep], counts.won[keep], counts.n[keep]
+    names = [list(snapshot.values(f)) for f in features]
+    left_out, small = {}, np.zeros(len(n), dtype=bool)
+    level_n = {}
+    for j, f in enumerate(features):
+        per_level = np.bincount(codes[:, j], weights=n, minlength=len(names[j]))
+        for k, label in enumerate(names[j]):
+            level_n[(f, label)] = int(per_level[k])
+            if 0 < per_level[k] < min_n:
+                left_out.setdefault(f, []).append(label)
+                small |= codes[:, j] == k
+    dropped = int(n[small].sum())
+    codes, won, n = codes[~small], won[~small], n[~small]
+    levels, reference, columns = {}, {}, {}
+    for j, f in enumerate(features):
+        per_level = np.bincount(codes[:, j], weights=n, minlength=len(names[j]))
+        present = [k for k in range(len(names[j])) if per_level[k] > 0]
+        if len(present) < 2:
+            continue
+        ref = max(present, key=lambda k: per_level[k])
+        reference[f] = names[j][ref]
+        levels[f] = [names[j][k] for k in present if k != ref]
+        for label in levels[f]:
+            columns[(f, label)] = len(columns)
+    design = _Design([f for f in features], levels, reference, level_n, codes, names, columns)
+    return design, won, n, left_out, dropped
+
+
+def _fit(won, n, x):
+    endog = np.column_stack([won, n - won])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fit = sm.GLM(endog, x, family=sm.families.Binomial()).fit()
+        except Exception:  # separation or a singular design: say the model could not be fitted
+            return None
+    if not np.all(np.isfinite(fit.params)) or not np.all(np.isfinite(fit.bse)):
+        return None
+    return fit
+
+
+def _feature_tests(design: _Design, won, n, fit) -> list[FeatureTest]:
+    rows = []
+    for f, levels in design.levels.items():
+        reduced = _fit(won, n, design.matrix(design.codes, drop=f))
+        lr = 2 * (fit.llf - reduced.llf) if reduced is not None else np.nan
+        rows.append((f, len(levels) + 1, lr, len(levels), sps.chi2.sf(lr, len(levels)) if np.isfinite(lr) else np.nan))
+    adjusted, significant = benjamini_hochberg([r[4] for r in rows])
+    return [FeatureTest(feature=f, levels=k, lr_statistic=_round(lr, 3), df=df, p_value=_sig(adjusted[i]),
+                        significant=bool(significant[i]))
+            for i, (f, k, lr, df, _) in enumerate(rows)]
+
+
+def _marginal_effects(design: _Design, won, n, fit) -> list[Driver]:
+    beta, cov = fit.params, fit.cov_params()
+    weights = n / n.sum()
+    rows = []
+    for f, levels in design.levels.items():
+        j = design.features.index(f)
+        names = design.names[j]
+        at_ref = design.codes.copy()
+        at_ref[:, j] = names.index(design.reference[f])
+        x_ref = design.matrix(at_ref)
+        p_ref = 1 / (1 + np.exp(-x_ref @ beta))
+        for level in levels:
+            at_level = design.codes.copy()
+            at_level[:, j] = names.index(level)
+            x_lvl = design.matrix(at_level)
+            p_lvl = 1 / (1 + np.exp(-x_lvl @ beta))
+            ame = float(weights @ (p_lvl - p_ref))
+            grad = weights @ ((p_lvl * (1 - p_lvl))[:, None] * x_lvl - (p_ref * (1 - p_ref))[:, None] * x_ref)
+            se = float(np.sqrt(grad @ cov @ grad))
+            p = float(2 * sps.norm.sf(abs(ame / se))) if se > 0 else 1.0
+            rows.append((f, level, ame, se, p))
+    adjusted, significant = benjamini_hochberg([r[4] for r in rows])
+    out = [
+        Driver(feature=f, level=level, reference=design.reference[f], n=design.level_n[(f, level)],
+               effect_pp=_round(100 * ame, 2), ci_low_pp=_round(100 * (ame - Z95 * se), 2),
+               ci_high_pp=_round(100 * (ame + Z95 * se), 2), p_value=_sig(adjusted[i]),
+               significant=bool(significant[i]))
+        for i, (f, level, ame, se, _) in enumerate(rows)
+    ]
+    return sorted(out, key=lambda d: (not d.significant, -abs(d.effect_pp)))

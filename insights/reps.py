@@ -1,0 +1,110 @@
+"""/reps: who needs to act — each rep (or region, or any dimension) against the team, shrunk for luck.
+
+Raw win rates of small books swing on luck, so each rate is also shown shrunk towards the team
+rate with an empirical-Bayes beta-binomial prior (method of moments): a rep with twelve deals
+moves most of the way to the team rate, a rep with three hundred barely moves. A rep is flagged
+only when their rate is significantly below the rest of the team after Benjamini-Hochberg
+correction across all reps tested.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .actions import Action, from_reps, rank
+from .periods import PeriodSpec
+from .query import Query
+from .results import Comparison, Rate, Result, _round
+from .select import count_by, filter_mask, period_mask, resolve_periods
+from .snapshot import Snapshot
+from .stats import benjamini_hochberg, two_proportion_test
+from .winrate import MIN_N
+
+LAST_TWO_QUARTERS = PeriodSpec("last_n", ("quarter", 2), "last 2 quarters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepRate(Rate):
+    rep: str
+    shrunk_win_rate: float | None
+    p_value: float | None  # against the rest of the team, BH-adjusted across those tested
+    significant: bool  # significantly below the rest of the team
+    enough: bool
+    vs_team: Comparison | None = None
+
+
+@dataclass(kw_only=True)
+class RepsResult(Result):
+    dimension: str
+    team: Rate
+    prior_strength: float | None  # alpha + beta of the prior, in deals; None means no spread beyond luck
+    spread_pp: float | None  # estimated real spread (sd) of rates beyond luck
+    reps: list[RepRate] = field(default_factory=list)
+    tested: int = 0
+    flagged: int = 0
+    actions: list[Action] = field(default_factory=list)
+    min_n: int = MIN_N
+
+
+def rep_performance(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RepsResult:
+    period, _ = resolve_periods(snapshot, query, default=LAST_TWO_QUARTERS)
+    dim = query.group_by[0] if query.group_by else "sales_rep_id"
+    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
+    team = Rate.of(snapshot.won[mask].sum(), mask.sum())
+    result = RepsResult(command="reps", as_of=snapshot.as_of, query=query, period=period, dimension=dim,
+                        team=team, prior_strength=None, spread_pp=None, min_n=min_n)
+    if team.n == 0:
+        result.notes.append("no_deals")
+        return result
+    if len(query.group_by) > 1:
+        result.notes.append("reps_uses_first_dimension")
+    counts = count_by(snapshot, mask, (dim,))
+    present = np.flatnonzero(counts.n > 0)
+    won, n = counts.won[present].astype(float), counts.n[present].astype(float)
+    mu = team.won / team.n
+    alpha_beta = _prior_strength(won, n, mu)
+    result.prior_strength = _round(alpha_beta, 1)
+    if alpha_beta is None:  # no spread beyond luck: the best estimate for everyone is the team rate
+        result.spread_pp, shrunk = 0.0, np.full(len(n), mu)
+    else:
+        result.spread_pp = _round(100 * np.sqrt(mu * (1 - mu) / (alpha_beta + 1)), 2)
+        shrunk = (won + mu * alpha_beta) / (n + alpha_beta)
+
+    rest_won, rest_n = team.won - won, team.n - n
+    enough = (n >= min_n) & (rest_n >= min_n)
+    p, tests = two_proportion_test(won, n, rest_won, rest_n)
+    p = np.where(enough, p, np.nan)
+    adjusted, significant = benjamini_hochberg(p)
+    labels = snapshot.values(dim)
+    rows = []
+    for j, i in enumerate(present):
+        rate = Rate.of(won[j], n[j])
+        below = bool(significant[j]) and won[j] / n[j] < rest_won[j] / rest_n[j]
+        vs_team = None
+        if enough[j]:
+            vs_team = Comparison.build(rate, Rate.of(rest_won[j], rest_n[j]), "rest of team", adjusted[j],
+                                       significant[j], tests[j], int(enough.sum()))
+        rows.append(RepRate(**rate.rate_fields(), rep=labels[i], shrunk_win_rate=_round(shrunk[j], 4),
+                            p_value=vs_team.p_value if vs_team else None, significant=below,
+                            enough=bool(enough[j]), vs_team=vs_team))
+    rows.sort(key=lambda r: (r.shrunk_win_rate, -r.n))
+    result.reps = rows
+    result.tested = int(enough.sum())
+    result.flagged = sum(r.significant for r in rows)
+    result.actions = rank(from_reps(snapshot, result))
+    return result
+
+
+def _prior_strength(won: np.ndarray, n: np.ndarray, mu: float) -> float | None:
+    """alpha + beta of a Beta(mu) prior whose spread matches the rates' spread beyond binomial luck."""
+    if len(n) < 3 or mu in (0.0, 1.0):
+        return None
+    rates = won / n
+    observed = float(np.var(rates, ddof=1))
+    luck = float(np.mean(mu * (1 - mu) / n))
+    between = observed - luck
+    if between <= 0:
+        return None  # the spread is what luck alone produces: every rep shrinks to the team rate
+    return max(mu * (1 - mu) / between - 1, 0.0)
+

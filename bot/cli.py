@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
+import os
 import sys
 
 from insights.load import ColumnMapping, DataError, load_deals
@@ -44,6 +46,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     ask.add_argument("line", help='the command, e.g. "/winrate APAC" or "/help"')
     ask.add_argument("--format", choices=("text", "json"), default="text")
     sub.add_parser("console", parents=[data], help="interactive console over the same commands")
+    sub.add_parser("http", parents=[data], help="serve Slack over HTTP on $PORT (needs SLACK_BOT_TOKEN and "
+                                                "SLACK_SIGNING_SECRET)")
+    sub.add_parser("socket", parents=[data], help="serve Slack over Socket Mode (needs SLACK_APP_TOKEN and "
+                                                  "SLACK_BOT_TOKEN)")
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest for your host or for Socket Mode")
+    manifest.add_argument("--url", default="https://YOUR-HOST", help="public base URL of the web process")
+    manifest.add_argument("--socket", action="store_true", help="a manifest for Socket Mode (no public URL)")
     return parser
 
 
@@ -102,12 +111,50 @@ def run_console(args, stdin=sys.stdin, out=sys.stdout) -> int:
         print(file=out)
 
 
+def run_slack(args, settings: Settings, mode: str) -> int:
+    from .app import build_app
+    from .data import DealData
+
+    missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
+                                        ("SLACK_SIGNING_SECRET" if mode == "http" else "SLACK_APP_TOKEN",
+                                         settings.slack_signing_secret if mode == "http" else settings.slack_app_token))
+               if not value]
+    if missing:
+        print(render("text/missing_settings.j2", mode=mode, missing=missing), file=sys.stderr)
+        return EXIT_USAGE
+    data = DealData(args.data, args.mapping, args.as_of)
+    outcome = data.refresh()
+    if not outcome.ok:
+        print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
+        return EXIT_DATA
+    app = build_app(settings, data, socket_mode=mode == "socket")
+    if mode == "socket":
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        SocketModeHandler(app, settings.slack_app_token).start()
+        return EXIT_OK
+    from .web import WebApp, serve
+
+    serve(WebApp(app, data), settings.port)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)
     args = parser.parse_args(argv)
     if args.subcommand == "ask":
         return run_ask(args)
+    if args.subcommand == "manifest":
+        from .manifest import manifest
+
+        print(manifest(args.url, socket_mode=args.socket))
+        return EXIT_OK
     if args.subcommand is None:
-        args = parser.parse_args(["console"])
+        mode = settings.mode
+        args = parser.parse_args([mode if mode != "console" else "console"])
+    if args.subcommand in ("http", "socket"):
+        return run_slack(args, settings, args.subcommand)
     return run_console(args)

@@ -1,0 +1,34 @@
+"""The Bolt app: build it, register the listeners. Nothing else lives here."""
+from __future__ import annotations
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from .access import Access
+from .config import Settings
+from .data import DealData
+from .listeners import register_listeners
+from .listeners.services import Services
+from .slack_io import web_client
+
+
+def skip_slack_retries(request, response, next):
+    """Slack re-sends a request it thinks went unanswered (X-Slack-Retry-Num); the first one is
+    already being answered, so acknowledge the retry and do nothing else."""
+    if request.headers.get("x-slack-retry-num"):
+        return BoltResponse(status=200, body="")
+    return next()
+
+
+def build_app(settings: Settings, data: DealData, client: WebClient | None = None,
+              socket_mode: bool = False, services: Services | None = None) -> App:
+    client = client or web_client(settings.slack_bot_token, settings.api_url)
+    app = App(
+        client=client,
+        signing_secret=None if socket_mode else settings.slack_signing_secret,
+        request_verification_enabled=not socket_mode,  # Socket Mode has no HTTP requests to sign
+        process_before_response=False,  # ack first; lazy listeners do the work
+    )
+    app.use(skip_slack_retries)
+    register_listeners(app, services or Services(data=data, access=Access.from_settings(settings)))
+    return app

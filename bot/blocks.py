@@ -1,0 +1,95 @@
+"""Replies as Block Kit: the text reply cut into sections within Slack's limits, laid out by a template."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .render import environment, mrkdwn_escape
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_BUTTON_VALUE = 2000
+FENCE = "```"
+# blocks the template adds around the sections at most: cut note, image, footer, shared-by, actions
+RESERVED = 5
+
+
+@dataclass(frozen=True)
+class Image:
+    file_id: str
+    title: str
+    alt_text: str
+
+
+def split_reply(text: str) -> tuple[list[str], str | None]:
+    """Paragraphs and code blocks of a reply (each within the section limit) and its footer line."""
+    lines = text.rstrip().splitlines()
+    footer = None
+    if lines and lines[-1].startswith("_") and lines[-1].endswith("_") and "data as of" in lines[-1]:
+        footer = lines.pop()
+    pieces, current, in_code = [], [], False
+    for line in lines:
+        if line.strip() == FENCE or (line.startswith(FENCE) and line.count(FENCE) == 1):
+            if in_code:
+                current.append(line)
+                pieces.append(("code", current))
+                current, in_code = [], False
+            else:
+                if current:
+                    pieces.append(("text", current))
+                current, in_code = [line], True
+        elif not line.strip() and not in_code:
+            if current:
+                pieces.append(("text", current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        pieces.append(("code" if in_code else "text", current + ([FENCE] if in_code else [])))
+    sections = []
+    for kind, block in pieces:
+        sections.extend(_fit(kind, block))
+    return sections, footer
+
+
+def _fit(kind: str, lines: list[str]) -> list[str]:
+    """One piece as one or more section texts of at most MAX_SECTION characters."""
+    text = "\n".join(lines)
+    if len(text) <= MAX_SECTION:
+        return [text]
+    body = lines[1:-1] if kind == "code" else lines
+    wrap = (lambda chunk: FENCE + "\n" + "\n".join(chunk) + "\n" + FENCE) if kind == "code" else "\n".join
+    out, chunk = [], []
+    for line in body:
+        line = line[: MAX_SECTION - 10]
+        if chunk and len(wrap(chunk + [line])) > MAX_SECTION:
+            out.append(wrap(chunk))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        out.append(wrap(chunk))
+    return out
+
+
+def reply_blocks(text: str, command_line: str, share: bool = True, image: Image | None = None,
+                 shared_by: str | None = None) -> list[dict]:
+    """Block Kit for a reply. Everything is mrkdwn-escaped (&, <, >) before Slack sees it."""
+    sections, footer = split_reply(mrkdwn_escape(text))
+    room = MAX_BLOCKS - RESERVED
+    cut_lines = sum(s.count("\n") + 1 for s in sections[room:])
+    rendered = environment().get_template("blocks/reply.json.j2").render(
+        sections=sections[:room], cut_lines=cut_lines, footer=footer, image=image, share=share,
+        shared_by=shared_by, command_line=mrkdwn_escape(command_line)[:MAX_BUTTON_VALUE],
+    )
+    return json_lines(rendered)
+
+
+def fallback_text(text: str) -> str:
+    """The notification text: the reply's first line, without markup."""
+    first = text.strip().splitlines()[0] if text.strip() else "Sales Intelligence"
+    return first.replace("*", "")[:300]
+
+
+def json_lines(rendered: str) -> list[dict]:
+    """Block templates write one JSON object per line (no commas to get wrong)."""
+    return [json.loads(line) for line in rendered.splitlines() if line.strip()]

@@ -1,0 +1,69 @@
+"""The deal data the bot answers from: one Snapshot at a time, swapped whole on a good refresh."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+
+from insights.load import ColumnMapping, DataError, load_deals
+from insights.snapshot import Snapshot
+
+from .grammar import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    snapshot: Snapshot
+    vocab: Vocabulary
+    loaded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    ok: bool
+    error: str | None = None
+    rows_read: int = 0
+    rows_set_aside: int = 0
+
+
+class DealData:
+    """Holds the current Snapshot. A refresh that fails keeps the last good one and records why."""
+
+    def __init__(self, source: str, mapping: str | None = None, as_of: dt.date | None = None):
+        self.source, self.mapping, self.as_of = source, mapping, as_of
+        self._current: Loaded | None = None
+        self.last_error: str | None = None
+        self.last_error_at: dt.datetime | None = None
+        self._lock = threading.Lock()  # one refresh at a time; readers never wait
+
+    @property
+    def current(self) -> Loaded | None:
+        return self._current
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._current is None:
+            raise DataError(self.last_error or "no deal data has been loaded yet")
+        return self._current.snapshot
+
+    def refresh(self) -> RefreshOutcome:
+        with self._lock:
+            try:
+                mapping = ColumnMapping.from_file(self.mapping) if self.mapping else None
+                snapshot = load_deals(self.source, mapping, as_of=self.as_of)
+            except DataError as exc:
+                self.last_error, self.last_error_at = str(exc), dt.datetime.now(dt.timezone.utc)
+                log.error("refresh of %s failed, keeping the last good data: %s", self.source, exc)
+                return RefreshOutcome(False, str(exc))
+            if len(snapshot.deals) == 0:
+                message = f"{self.source} has no usable closed deals ({snapshot.report.rows_set_aside} rows set aside)"
+                self.last_error, self.last_error_at = message, dt.datetime.now(dt.timezone.utc)
+                log.error("refresh rejected, keeping the last good data: %s", message)
+                return RefreshOutcome(False, message, snapshot.report.rows_read, snapshot.report.rows_set_aside)
+            # one assignment: readers see the old snapshot or the new one, never a mix
+            self._current = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
+            self.last_error = self.last_error_at = None
+            return RefreshOutcome(True, None, snapshot.report.rows_read, snapshot.report.rows_set_aside)

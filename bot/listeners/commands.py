@@ -1,0 +1,73 @@
+"""Slash commands: acknowledge at once, answer from a lazy listener through response_url."""
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from insights.load import DataError
+
+from ..blocks import fallback_text, reply_blocks
+from ..charts import chart_for
+from ..commands import answer, resolve_command
+from ..render import render
+from ..slack_io import send_response, upload_chart
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+UMBRELLA = "sales"  # `/sales winrate APAC`, `/sales help`
+
+
+def command_line(slash: str, text: str) -> str:
+    """The line the shared grammar reads: '/winrate APAC', or for the umbrella '/<first word> rest'."""
+    name, text = slash.lstrip("/").lower(), (text or "").strip()
+    if name == UMBRELLA:
+        return "/" + (text or "help")
+    return f"/{name} {text}".strip()
+
+
+def reply_message(services: Services, line: str, user_id: str | None, channel_id: str | None):
+    """(message dict for response_url, Reply or None). Never raises."""
+    name = resolve_command(line.split()[0]) or ""
+    denial = services.access.denial(name, user_id, channel_id)
+    if denial:
+        text = render("text/denied.j2", reason=denial, command=name)
+        return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
+    try:
+        loaded = services.data.current
+        if loaded is None:
+            raise DataError(services.data.last_error or "the deal data has not loaded")
+        reply = answer(loaded.snapshot, line, loaded.vocab)
+        text = reply.text
+        if services.data.last_error:  # answering from the last good data: say so
+            text += "\n" + render("text/stale_note.j2", error=services.data.last_error,
+                                  loaded_at=loaded.loaded_at)
+    except DataError as exc:
+        text = render("text/data_error.j2", message=str(exc), last_good=None)
+        return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
+    share = reply.kind == "answer"
+    return {"response_type": "ephemeral", "text": fallback_text(text),
+            "blocks": reply_blocks(text, line, share=share)}, reply
+
+
+def register(app: App, services: Services) -> None:
+    def acknowledge(ack):
+        ack()  # nothing else before the 3-second deadline: the answer follows through response_url
+
+    def answer_command(command: dict, client: WebClient):
+        line = command_line(command.get("command", ""), command.get("text", ""))
+        channel_id, user_id = command.get("channel_id"), command.get("user_id")
+        message, reply = reply_message(services, line, user_id, channel_id)
+        send_response(command["response_url"], message)
+        # In a direct message the chart can go straight in; in a channel it waits for "Share".
+        if reply is not None and reply.result is not None and services.charts and (channel_id or "").startswith("D"):
+            chart = chart_for(reply.result)
+            if chart is not None:
+                upload_chart(client, channel_id, chart)
+
+    from ..commands import COMMANDS
+
+    for name in list(COMMANDS) + [UMBRELLA]:
+        app.command(f"/{name}")(ack=acknowledge, lazy=[answer_command])

@@ -1,0 +1,264 @@
+"""End to end: the real HTTP app (python -m bot, waitress + Bolt) receives signed Slack requests
+and answers through a local stand-in for Slack's Web API, over real HTTP on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from slack_standin import SlackStandIn, block_errors
+
+from bot.commands import COMMANDS
+from bot.manifest import declared_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-signing-secret"
+TOKEN = "xoxb-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and not k.startswith("SLACK_")}
+    env.update(SKIP_SLACK_SDK_WARNING="1", LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+class RunningApp:
+    """`python -m bot` in HTTP mode as a subprocess, pointed at the stand-in."""
+
+    def __init__(self, slack: SlackStandIn, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
+                          PORT=str(self.port), **env),
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(self.proc.stdout.read().decode())
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the app did not come up")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def post(self, body: str, *, signed=True, timestamp=None, signature=None, headers=None):
+        timestamp = str(int(time.time()) if timestamp is None else timestamp)
+        h = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": timestamp}
+        if signed:
+            h["X-Slack-Signature"] = signature or SignatureVerifier(SECRET).generate_signature(
+                timestamp=timestamp, body=body)
+        h.update(headers or {})
+        request = urllib.request.Request(self.url + "/slack/events", data=body.encode(), headers=h, method="POST")
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, time.perf_counter() - started
+        except urllib.error.HTTPError as e:
+            return e.code, time.perf_counter() - started
+
+    def command(self, slack, command, text="", *, name, user="U0CRO", channel="C0SALES", **kw):
+        body = urllib.parse.urlencode({
+            "token": "legacy", "team_id": "T0TEST", "channel_id": channel, "channel_name": "sales",
+            "user_id": user, "user_name": "cro", "command": command, "text": text,
+            "response_url": slack.response_url(name), "trigger_id": f"trigger-{name}",
+        })
+        return self.post(body, **kw)
+
+    def interact(self, slack, payload: dict):
+        return self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+
+    def event(self, event: dict):
+        body = json.dumps({"type": "event_callback", "team_id": "T0TEST", "api_app_id": "A0APP",
+                           "event": event, "event_id": f"Ev{time.time_ns()}", "event_time": int(time.time())})
+        timestamp = str(int(time.time()))
+        signature = SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body)
+        request = urllib.request.Request(self.url + "/slack/events", data=body.encode(), method="POST", headers={
+            "Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales", "C0ALERTS": "alerts"},
+                      users={"U0CRO": "cro", "U0REP": "rep"}) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def app(slack):
+    running = RunningApp(slack)
+    yield running
+    running.stop()
+
+
+def reply(slack, name, timeout=10):
+    return slack.wait_for(lambda s: s.responses.get(name) and s.responses[name][-1], timeout=timeout)
+
+
+def all_text(message) -> str:
+    """Every piece of text in a message's blocks, in order."""
+    def text_of(node):
+        text = node.get("text", "")
+        return text.get("text", "") if isinstance(text, dict) else text
+
+    parts = []
+    for block in message.get("blocks", []):
+        parts.append(text_of(block))
+        parts.extend(text_of(e) for e in block.get("elements", []) if isinstance(e, dict))
+    return "\n".join(parts)
+
+
+EXPECTED = {
+    "winrate": "Win rate", "trend": "Win rate trend", "why": "Why did the win rate change", "drivers": "What goes with winning",
+    "risk": "Where we lose most", "funnel": "Where deals stop", "reps": "Who needs to act", "health": "Data health",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_command_acknowledges_fast_and_answers_through_response_url(app, slack, name):
+    status, elapsed = app.command(slack, f"/{name}", name=f"every-{name}")
+    assert status == 200
+    assert elapsed < 1.0  # Slack's deadline is 3 s; the answer itself comes later
+    message = reply(slack, f"every-{name}")
+    assert message["response_type"] == "ephemeral"
+    assert block_errors(message["blocks"]) == []
+    assert EXPECTED[name] in all_text(message)
+    assert any(b["type"] == "actions" for b in message["blocks"])  # "Share in channel"
+
+
+def test_manifest_declares_every_command_the_app_serves():
+    assert set(declared_commands()) == set(COMMANDS) | {"sales"}
+
+
+def test_the_umbrella_command_gives_help_and_runs_commands(app, slack):
+    app.command(slack, "/sales", "help", name="umbrella-help")
+    assert "/winrate" in all_text(reply(slack, "umbrella-help"))
+    app.command(slack, "/sales", "winrate APAC", name="umbrella-winrate")
+    assert "Win rate · APAC" in all_text(reply(slack, "umbrella-winrate"))
+
+
+def test_the_answer_carries_real_numbers(app, slack):
+    app.command(slack, "/winrate", "APAC last quarter vs previous", name="numbers")
+    text = all_text(reply(slack, "numbers"))
+    assert "20.9% (66 won of 315" in text and "a significant drop" in text
+
+
+def test_a_garbled_command_gets_help_not_a_traceback(app, slack):
+    app.command(slack, "/winrate", "apca <script> & 2024Q9", name="garbled")
+    text = all_text(reply(slack, "garbled"))
+    assert "Did you mean APAC?" in text
+    assert "&lt;script&gt; &amp;" in text and "<script>" not in text  # user text escaped for mrkdwn
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("case", ["unsigned", "bad_signature", "stale"])
+def test_requests_not_signed_by_slack_are_refused(app, slack, case):
+    kwargs = {"unsigned": {"signed": False}, "bad_signature": {"signature": "v0=" + "0" * 64},
+              "stale": {"timestamp": int(time.time()) - 6 * 60}}[case]
+    status, _ = app.command(slack, "/winrate", name=f"refused-{case}", **kwargs)
+    assert status == 401
+    time.sleep(0.3)
+    assert not slack.responses.get(f"refused-{case}")
+
+
+def test_a_retried_request_is_not_answered_twice(app, slack):
+    status, _ = app.command(slack, "/health", name="retried", headers={"X-Slack-Retry-Num": "1",
+                                                                     "X-Slack-Retry-Reason": "http_timeout"})
+    assert status == 200
+    time.sleep(0.5)
+    assert not slack.responses.get("retried")
+
+
+def test_a_rate_limited_reply_is_retried_and_arrives(app, slack):
+    slack.fail_next("respond", status=429, retry_after=0)
+    app.command(slack, "/health", name="limited")
+    message = reply(slack, "limited")
+    assert "Data health" in all_text(message)
+    statuses = [c.status for c in slack.calls_to("respond") if c.path.endswith("/limited")]
+    assert statuses == [429, 200]
+
+
+def test_share_posts_the_answer_and_its_chart_in_the_channel(app, slack):
+    app.command(slack, "/trend", "APAC", name="to-share")
+    ephemeral = reply(slack, "to-share")
+    button = next(b for b in ephemeral["blocks"] if b["type"] == "actions")["elements"][0]
+    assert button["action_id"] == "share_reply" and button["value"] == "/trend APAC"
+    files_before = len(slack.files)
+    status, _ = app.interact(slack, {
+        "type": "block_actions", "user": {"id": "U0CRO"}, "team": {"id": "T0TEST"},
+        "channel": {"id": "C0SALES"}, "container": {"type": "message", "channel_id": "C0SALES"},
+        "response_url": slack.response_url("shared"), "trigger_id": "t-share", "api_app_id": "A0APP",
+        "actions": [{"action_id": "share_reply", "block_id": "b", "type": "button", "value": "/trend APAC",
+                     "action_ts": str(time.time())}]})
+    assert status == 200
+    shared = reply(slack, "shared")
+    assert shared["response_type"] == "in_channel"
+    assert "Shared by <@U0CRO>" in all_text(shared)
+    uploaded = slack.wait_for(lambda s: len(s.files) > files_before and list(s.files.values())[-1])
+    assert uploaded["channel_id"] == "C0SALES" and uploaded["bytes"].startswith(b"\x89PNG")
+    assert uploaded["alt_txt"]
+
+
+def test_in_a_direct_message_the_chart_comes_with_the_answer(app, slack):
+    files_before = len(slack.files)
+    app.command(slack, "/why", channel="D0CRO", name="dm-why")
+    reply(slack, "dm-why")
+    uploaded = slack.wait_for(lambda s: len(s.files) > files_before and list(s.files.values())[-1])
+    assert uploaded["channel_id"] == "D0CRO" and uploaded["bytes"].startswith(b"\x89PNG")
+
+
+def test_the_home_tab_shows_headline_freshness_and_rules(app, slack):
+    assert app.event({"type": "app_home_opened", "user": "U0CRO", "channel": "D0CRO", "tab": "home"}) == 200
+    view = slack.wait_for(lambda s: s.home_views.get("U0CRO"))
+    text = all_text(view)
+    assert view["type"] == "home" and block_errors(view["blocks"], max_blocks=100) == []
+    assert "Win rate 2024Q2" in text and "a significant drop" in text
+    assert "6,338 closed" in text and "Alert rules" in text
+
+
+def test_healthz_reports_the_data(app):
+    with urllib.request.urlopen(app.url + "/healthz", timeout=2) as r:
+        body = json.loads(r.read())
+    assert body["ok"] and body["as_of"] == "2024-07-15" and body["closed_deals"] == 6338
+
+
+def test_access_lists_deny_politely(slack):
+    limited = RunningApp(slack, ALLOWED_USERS="U0CRO,U0REP", REPS_USERS="U0CRO")
+    try:
+        limited.command(slack, "/winrate", user="U0STRANGER", name="denied-user")
+        assert "not opened Sales Intelligence to you" in all_text(reply(slack, "denied-user"))
+        limited.command(slack, "/reps", user="U0REP", name="denied-reps")
+        assert "limited to sales managers" in all_text(reply(slack, "denied-reps"))
+        limited.command(slack, "/reps", user="U0CRO", name="allowed-reps")
+        assert "Who needs to act" in all_text(reply(slack, "allowed-reps"))
+    finally:
+        limited.stop()

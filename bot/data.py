@@ -63,7 +63,21 @@ class DealData:
                 self.last_error, self.last_error_at = message, dt.datetime.now(dt.timezone.utc)
                 log.error("refresh rejected, keeping the last good data: %s", message)
                 return RefreshOutcome(False, message, snapshot.report.rows_read, snapshot.report.rows_set_aside)
+            loaded = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
+            warm_up(loaded)
             # one assignment: readers see the old snapshot or the new one, never a mix
-            self._current = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
+            self._current = loaded
             self.last_error = self.last_error_at = None
             return RefreshOutcome(True, None, snapshot.report.rows_read, snapshot.report.rows_set_aside)
+
+
+def warm_up(loaded: Loaded) -> None:
+    """Answer every command once before the snapshot goes live, so no user waits for cached arrays
+    to be built or templates to be compiled."""
+    from .commands import COMMANDS, answer
+    from .slack_io import chart_or_none
+
+    for name in COMMANDS:
+        reply = answer(loaded.snapshot, f"/{name}", loaded.vocab)
+        if name == "trend":
+            chart_or_none(reply.result)  # the first chart pays for matplotlib's start-up, not a user

@@ -12,7 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from insights.periods import PeriodSpec
+from insights.periods import PeriodSpec, grain_months
 from insights.query import Query
 from insights.schema import DIMENSION_ALIASES
 from insights.snapshot import Snapshot
@@ -37,6 +37,10 @@ VALUE_ALIASES = {"na": "northamerica", "nam": "northamerica", "amer": "northamer
                  "eu": "europe", "ecom": "ecommerce", "apj": "apac", "asiapacific": "apac"}
 MAX_NGRAM = 4
 SHORT_DIMENSION_NAMES = ("region", "industry", "product", "source", "stage", "rep", "size", "cycle")
+# Years a period may name, and how far back `last N` may reach: beyond these, resolving a period
+# (its end, `vs previous`, `vs last year`) leaves the calendar (year 0 or 10000) and raises.
+YEARS = range(1900, 2100)
+MAX_LAST_MONTHS = 1200
 
 
 def norm(text: str) -> str:
@@ -142,9 +146,10 @@ def _tokens(text: str) -> list[str]:
 
 def _date(text: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(text)
+        d = dt.date.fromisoformat(text)
     except ValueError:
         return None
+    return d if d.year in YEARS else None
 
 
 class _Parser:
@@ -180,8 +185,9 @@ class _Parser:
         m = re.fullmatch(r"(\d{4})-(\d{1,2})", t)
         if m:
             year, month = int(m.group(1)), int(m.group(2))
-            if 1 <= month <= 12:
+            if 1 <= month <= 12 and year in YEARS:
                 return PeriodSpec("calendar", ("month", year, month), self.tokens[i]), 1
+            year = year if year in YEARS else self.vocab.latest_year
             self.problems.append(Problem("bad_period", self.tokens[i], (f"{year}-01", f"{year}-12")))
             return None, 1
         if re.fullmatch(r"(19|20)\d{2}", t):
@@ -228,14 +234,15 @@ class _Parser:
         if unit in UNIT_DAYS:
             days = count * UNIT_DAYS[unit]
             return PeriodSpec("last_days", (days,), f"last {days} days"), used
-        if unit in UNIT_GRAIN:
+        if unit in UNIT_GRAIN and count * grain_months(UNIT_GRAIN[unit]) <= MAX_LAST_MONTHS:
             return PeriodSpec("last_n", (UNIT_GRAIN[unit], count), f"last {count} {UNIT_GRAIN[unit]}s"), used
         self.problems.append(Problem("bad_period", " ".join(self.tokens[i:i + used]), ("last 90d", "last 2 quarters")))
         return None, used
 
     def _quarter(self, year: int, q: int, text: str) -> PeriodSpec | None:
-        if 1 <= q <= 4:
+        if 1 <= q <= 4 and year in YEARS:
             return PeriodSpec("calendar", ("quarter", year, q), text)
+        year = year if year in YEARS else self.vocab.latest_year
         self.problems.append(Problem("bad_period", text, (f"{year}Q1", f"{year}Q4")))
         return None
 

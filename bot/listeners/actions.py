@@ -7,9 +7,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from ..blocks import fallback_text, reply_blocks
-from ..charts import chart_for
 from ..render import render
-from ..slack_io import send_response, upload_chart
+from ..slack_io import chart_or_none, send_response, upload_chart
 from .commands import reply_message
 from .services import Services
 
@@ -32,7 +31,7 @@ def register(app: App, services: Services) -> None:
                   "blocks": reply_blocks(reply.text, line, share=False, shared_by=user_id)}
         if not send_response(body["response_url"], shared):
             return
-        chart = chart_for(reply.result) if services.charts and reply.result is not None else None
+        chart = chart_or_none(reply.result) if services.charts else None
         if chart is not None and channel_id:
             upload = upload_chart(client, channel_id, chart)
             if not upload.ok:

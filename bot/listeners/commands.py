@@ -9,10 +9,9 @@ from slack_sdk import WebClient
 from insights.load import DataError
 
 from ..blocks import fallback_text, reply_blocks
-from ..charts import chart_for
 from ..commands import answer, resolve_command
 from ..render import render
-from ..slack_io import send_response, upload_chart
+from ..slack_io import chart_or_none, send_response, upload_chart
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -62,8 +61,8 @@ def register(app: App, services: Services) -> None:
         message, reply = reply_message(services, line, user_id, channel_id)
         send_response(command["response_url"], message)
         # In a direct message the chart can go straight in; in a channel it waits for "Share".
-        if reply is not None and reply.result is not None and services.charts and (channel_id or "").startswith("D"):
-            chart = chart_for(reply.result)
+        if reply is not None and services.charts and (channel_id or "").startswith("D"):
+            chart = chart_or_none(reply.result)
             if chart is not None:
                 upload_chart(client, channel_id, chart)
 

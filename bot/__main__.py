@@ -1,6 +1,9 @@
-"""`python -m bot`: the console without Slack credentials; `ask` and `console` subcommands."""
+"""`python -m bot`: the console without Slack credentials, Slack with them; see `python -m bot --help`."""
+import signal
 import sys
 
 from .cli import main
 
+if hasattr(signal, "SIGPIPE"):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `python -m bot ask ... | head` ends quietly
 sys.exit(main())

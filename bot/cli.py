@@ -11,9 +11,9 @@ import sys
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
-from .commands import answer
+from .commands import ADMIN_COMMANDS, Context, answer, resolve_command
 from .config import Settings
-from .grammar import Vocabulary
+from .grammar import Vocabulary, split_command
 from .render import render
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
@@ -50,6 +50,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                                                 "SLACK_SIGNING_SECRET)")
     sub.add_parser("socket", parents=[data], help="serve Slack over Socket Mode (needs SLACK_APP_TOKEN and "
                                                   "SLACK_BOT_TOKEN)")
+    sub.add_parser("clock", parents=[data], help="run the scheduler: refresh, alerts, weekly digest (exactly one "
+                                                 "process; needs SLACK_BOT_TOKEN)")
+    for name, what in (("digest", "the weekly digest"), ("alerts", "the alerts that would fire now")):
+        dry = sub.add_parser(name, parents=[data], help=f"print {what}")
+        dry.add_argument("--dry-run", action="store_true", required=True,
+                         help="print without posting (the only mode: the clock posts)")
+        dry.add_argument("--format", choices=("text", "json"), default="text")
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for your host or for Socket Mode")
     manifest.add_argument("--url", default="https://YOUR-HOST", help="public base URL of the web process")
     manifest.add_argument("--socket", action="store_true", help="a manifest for Socket Mode (no public URL)")
@@ -61,13 +68,23 @@ def load(args) -> Snapshot:
     return load_deals(args.data, mapping, as_of=args.as_of)
 
 
-def run_ask(args, out=sys.stdout) -> int:
+def context_for(line: str, settings: Settings, user_id: str | None = None) -> Context:
+    """The state store is opened only for the commands that use it."""
+    name = resolve_command(split_command(line)[0] or "")
+    if name not in ADMIN_COMMANDS:
+        return Context(user_id=user_id)
+    from .clock import open_store
+
+    return Context(store=open_store(settings), user_id=user_id)
+
+
+def run_ask(args, settings: Settings, out=sys.stdout) -> int:
     try:
         snapshot = load(args)
     except DataError as exc:
         _emit(out, args.format, render("text/data_error.j2", message=str(exc), last_good=None), {"error": "data", "message": str(exc)})
         return EXIT_DATA
-    reply = answer(snapshot, args.line)
+    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console"))
     if args.format == "json":
         payload = reply.result.to_dict() if reply.result is not None else {"kind": reply.kind, "text": reply.text}
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
@@ -80,7 +97,7 @@ def _emit(out, fmt, text, payload):
     print(json.dumps(payload, indent=2) if fmt == "json" else text, file=out)
 
 
-def run_console(args, stdin=sys.stdin, out=sys.stdout) -> int:
+def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> int:
     try:
         snapshot = load(args)
     except DataError as exc:
@@ -107,36 +124,119 @@ def run_console(args, stdin=sys.stdin, out=sys.stdout) -> int:
             return EXIT_OK
         if not line.startswith("/"):
             line = "/" + line
-        print(answer(snapshot, line, vocab).text, file=out)
+        print(answer(snapshot, line, vocab, context_for(line, settings, user_id="console")).text, file=out)
         print(file=out)
 
 
-def run_slack(args, settings: Settings, mode: str) -> int:
-    from .app import build_app
-    from .data import DealData
+REQUIRED = {
+    "http": ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"),
+    "socket": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"),
+    "clock": ("SLACK_BOT_TOKEN",),
+}
 
-    missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
-                                        ("SLACK_SIGNING_SECRET" if mode == "http" else "SLACK_APP_TOKEN",
-                                         settings.slack_signing_secret if mode == "http" else settings.slack_app_token))
-               if not value]
-    if missing:
-        print(render("text/missing_settings.j2", mode=mode, missing=missing), file=sys.stderr)
+
+def run_slack(args, settings: Settings, mode: str) -> int:
+    """http: the web process (never a scheduler). socket: listeners and the clock in one worker.
+    clock: the scheduler alone."""
+    from .access import Access
+    from .app import build_app
+    from .clock import Runtime, open_store, start_clock
+    from .config import validate_clock
+    from .data import DealData
+    from .listeners.services import Services
+    from .slack_io import web_client
+
+    values = {"SLACK_BOT_TOKEN": settings.slack_bot_token, "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+              "SLACK_APP_TOKEN": settings.slack_app_token}
+    missing = [name for name in REQUIRED[mode] if not values[name]]
+    problems = validate_clock(settings) if mode != "http" else []
+    if missing or problems:
+        print(render("text/missing_settings.j2", mode=mode, missing=missing, problems=problems), file=sys.stderr)
         return EXIT_USAGE
     data = DealData(args.data, args.mapping, args.as_of)
+    store = open_store(settings)
+    client = web_client(settings.slack_bot_token, settings.api_url)
+    if mode == "clock":
+        start_clock(Runtime.from_settings(settings, data, store, client))
+        return _wait_forever()
     outcome = data.refresh()
     if not outcome.ok:
         print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
         return EXIT_DATA
-    app = build_app(settings, data, socket_mode=mode == "socket")
+    services = Services(data=data, access=Access.from_settings(settings), store=store)
+    app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+        start_clock(Runtime.from_settings(settings, data, store, client))
         SocketModeHandler(app, settings.slack_app_token).start()
         return EXIT_OK
     from .web import WebApp, serve
 
     serve(WebApp(app, data), settings.port)
     return EXIT_OK
+
+
+def _wait_forever() -> int:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    return EXIT_OK
+
+
+def run_dry(args, settings: Settings, out=sys.stdout) -> int:
+    """`digest --dry-run` / `alerts --dry-run`: what the clock would post now, posting nothing."""
+    from .alerting import AlertPolicy, alert_text, data_findings
+    from .clock import load_default_rules
+    from .digest import digest_text
+    from insights.alerts import AlertRule, evaluate
+    from insights.results import to_jsonable
+
+    try:
+        snapshot = load(args)
+    except DataError as exc:
+        _emit(out, args.format, render("text/data_error.j2", message=str(exc), last_good=None),
+              {"error": "data", "message": str(exc)})
+        return EXIT_DATA
+    if args.subcommand == "digest":
+        text, _ = digest_text(snapshot)
+        _emit(out, args.format, text, {"kind": "digest", "text": text})
+        return EXIT_OK
+    rules = _rules_for_dry_run(settings, load_default_rules)
+    findings = evaluate(snapshot, [r for r in rules if r.kind != "data"])
+    now = dt.datetime.now(dt.timezone.utc)
+    policy = AlertPolicy(settings.alert_channel, max_set_aside_share=settings.max_set_aside_share)
+    findings += [f for f in data_findings(_NoRuns(), snapshot, now, policy, None)]
+    text = render("text/alerts_dry_run.j2", texts=[alert_text(f) for f in findings], rules=len(rules))
+    _emit(out, args.format, text, {"kind": "alerts", "alerts": [
+        {"fingerprint": f.fingerprint, **to_jsonable(f)} for f in findings]})
+    return EXIT_OK
+
+
+def _rules_for_dry_run(settings: Settings, load_default_rules):
+    """The stored rules when a database already exists, else the configured defaults; writes nothing."""
+    from insights.alerts import AlertRule
+
+    from .store import DEFAULT_DATABASE, Store
+
+    if settings.database_url or DEFAULT_DATABASE.exists():
+        stored = Store.from_url(settings.database_url).rules()
+        if stored:
+            now = dt.datetime.now(dt.timezone.utc)
+            return [r.rule() for r in stored if not r.muted(now)]
+    return [AlertRule(k + 1, r["kind"], tuple((d, tuple(v)) for d, v in r.get("filters", {}).items()),
+                      r.get("threshold")) for k, r in enumerate(load_default_rules(settings.alerts_config))]
+
+
+class _NoRuns:
+    """A dry run judges the data it just loaded, not the refresh history."""
+
+    def last_refresh(self, ok=None):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(settings)
     args = parser.parse_args(argv)
     if args.subcommand == "ask":
-        return run_ask(args)
+        return run_ask(args, settings)
     if args.subcommand == "manifest":
         from .manifest import manifest
 
@@ -155,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.subcommand is None:
         mode = settings.mode
         args = parser.parse_args([mode if mode != "console" else "console"])
-    if args.subcommand in ("http", "socket"):
+    if args.subcommand in ("http", "socket", "clock"):
         return run_slack(args, settings, args.subcommand)
-    return run_console(args)
+    if args.subcommand in ("digest", "alerts"):
+        return run_dry(args, settings)
+    return run_console(args, settings)

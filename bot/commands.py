@@ -1,6 +1,7 @@
 """The commands every front end serves: parse the text, ask insights/, render the reply."""
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 from dataclasses import dataclass
@@ -77,27 +78,44 @@ def ignored_features(command: Command, query: Query) -> list[str]:
     return [f for f in FEATURES if present[f] and f not in command.uses]
 
 
+# Commands about the bot itself rather than the deals: they need the state store, not a Query.
+ADMIN_COMMANDS = ("digest", "alerts")
+ALL_COMMANDS = tuple(COMMANDS) + ADMIN_COMMANDS
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is asking and what else the answer may use: the state store, the last refresh error."""
+
+    store: object | None = None  # bot.store.Store
+    user_id: str | None = None
+    data_error: str | None = None
+    now: dt.datetime | None = None
+
+
 def resolve_command(name: str) -> str | None:
     name = name.lower().lstrip("/")
-    return name if name in COMMANDS or name == "help" else ALIASES.get(name)
+    return name if name in ALL_COMMANDS or name == "help" else ALIASES.get(name)
 
 
-def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None) -> Reply:
+def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None) -> Reply:
     """Answer one command line such as '/winrate APAC'. Never raises."""
     name, args = split_command(line)
     command_name = resolve_command(name) if name else None
     if command_name is None:
         typed = name or (line.split()[0] if line.strip() else "")
-        close = difflib.get_close_matches(typed.lower().lstrip("/"), list(COMMANDS) + ["help"], n=3, cutoff=0.5)
+        close = difflib.get_close_matches(typed.lower().lstrip("/"), list(ALL_COMMANDS) + ["help"], n=3, cutoff=0.5)
         return Reply("", "usage", render("text/unknown_command.j2", typed=typed, suggestions=close,
-                                         commands=list(COMMANDS)))
+                                         commands=list(ALL_COMMANDS)))
     if command_name == "help":
         topic = resolve_command(args.split()[0]) if args.split() else None
-        return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(COMMANDS)))
+        return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS)))
     vocab = vocab or Vocabulary.from_snapshot(snapshot)
+    if command_name in ADMIN_COMMANDS:
+        return _admin(command_name, args, snapshot, vocab, context or Context())
     parsed = parse(args, vocab)
     if parsed.help:
-        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(COMMANDS)))
+        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
     if parsed.problems:
         return Reply(command_name, "usage", render("text/problems.j2", command=command_name, text=args,
                                                    problems=parsed.problems))
@@ -111,3 +129,19 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None) -> Re
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))
     return Reply(command_name, "answer", text, result)
 
+
+
+def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
+    from .admin import alerts_command, digest_preview
+
+    if args.strip().lower() in ("help", "?", "--help"):
+        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
+    now = context.now or dt.datetime.now(dt.timezone.utc)
+    try:
+        if command_name == "digest":
+            return Reply(command_name, "answer", digest_preview(snapshot, context.data_error))
+        text, ok = alerts_command(args, context.store, vocab, context.user_id, now)
+        return Reply(command_name, "answer" if ok else "usage", text)
+    except Exception:
+        log.exception("command failed: /%s %s", command_name, args)
+        return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))

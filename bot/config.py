@@ -26,6 +26,19 @@ class Settings:
     allowed_users: frozenset[str] = field(default_factory=frozenset)
     allowed_channels: frozenset[str] = field(default_factory=frozenset)
     reps_users: frozenset[str] = field(default_factory=frozenset)  # who may see /reps; empty: allowed users
+    database_url: str | None = None  # default: a SQLite file under var/
+    digest_channel: str | None = None
+    alert_channel: str | None = None
+    digest_day: str = "mon"
+    digest_time: str = "09:00"
+    timezone: str = "UTC"
+    refresh_hours: float = 6.0
+    digest_grace_hours: float = 48.0  # a digest missed by a downtime is still posted within this window
+    alert_cooldown_days: float = 7.0
+    alert_margin_pp: float = 2.0  # a standing alert pings again when it worsens by this much
+    stale_after_hours: float = 24.0
+    max_set_aside_share: float = 0.05  # more bad rows than this in a refresh raises a data alert
+    alerts_config: str | None = None  # TOML file of default alert rules
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -41,6 +54,19 @@ class Settings:
             allowed_users=_ids(env.get("ALLOWED_USERS")),
             allowed_channels=_ids(env.get("ALLOWED_CHANNELS")),
             reps_users=_ids(env.get("REPS_USERS")),
+            database_url=env.get("DATABASE_URL") or None,
+            digest_channel=env.get("DIGEST_CHANNEL") or None,
+            alert_channel=env.get("ALERT_CHANNEL") or None,
+            digest_day=(env.get("DIGEST_DAY") or "mon").lower()[:3],
+            digest_time=env.get("DIGEST_TIME") or "09:00",
+            timezone=env.get("TIMEZONE") or env.get("DIGEST_TIMEZONE") or "UTC",
+            refresh_hours=float(env.get("REFRESH_HOURS") or 6),
+            digest_grace_hours=float(env.get("DIGEST_GRACE_HOURS") or 48),
+            alert_cooldown_days=float(env.get("ALERT_COOLDOWN_DAYS") or 7),
+            alert_margin_pp=float(env.get("ALERT_MARGIN_PP") or 2),
+            stale_after_hours=float(env.get("STALE_AFTER_HOURS") or 24),
+            max_set_aside_share=float(env.get("MAX_SET_ASIDE_SHARE") or 0.05),
+            alerts_config=env.get("ALERTS_CONFIG") or None,
         )
 
     @property
@@ -58,3 +84,22 @@ class Settings:
         if not self.slack_api_url:
             return None
         return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
+
+
+def validate_clock(settings: Settings) -> list[str]:
+    """Problems with the clock settings, worded for the log (empty when they are usable)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    problems = []
+    try:
+        ZoneInfo(settings.timezone)
+    except Exception:
+        problems.append(f"TIMEZONE {settings.timezone!r} is not a time zone name such as Europe/London")
+    if settings.digest_day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        problems.append(f"DIGEST_DAY {settings.digest_day!r} is not a weekday such as mon")
+    try:
+        dt.time.fromisoformat(settings.digest_time)
+    except ValueError:
+        problems.append(f"DIGEST_TIME {settings.digest_time!r} is not a time such as 09:00")
+    return problems

@@ -29,6 +29,8 @@ from .snapshot import DataReport, Snapshot
 # A gap this long between the last created date and the last closed date means the extract
 # stopped taking new deals before it stopped taking closes: recent closed periods are censored.
 CENSORING_GAP_DAYS = 30
+# Years a deal date may have; the command grammar accepts periods in the same years.
+DATE_YEARS = (1900, 2099)
 
 # Why a row is set aside, in the order rows are checked (a row gets the first that applies).
 # The sentences users read for these codes live in templates/.
@@ -153,15 +155,20 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
     if mapping.date_format:
-        return pd.to_datetime(text, format=mapping.date_format, errors="coerce")
-    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    retry = parsed.isna() & (text != "")
-    if retry.any():  # only the odd rows pay for flexible parsing
-        # utc=True: a zoned timestamp ("2024-01-31T09:00:00Z", as CRM API exports write them) must not
-        # crash the load; zoned values are converted to UTC, naive ones are unchanged.
-        flexible = pd.to_datetime(text[retry], format="mixed", dayfirst=mapping.dayfirst, errors="coerce", utc=True)
-        parsed[retry] = flexible.dt.tz_localize(None).dt.normalize()
-    return parsed.dt.normalize()
+        parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
+    else:
+        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        retry = parsed.isna() & (text != "")
+        if retry.any():  # only the odd rows pay for flexible parsing
+            # utc=True: a zoned timestamp ("2024-01-31T09:00:00Z", as CRM API exports write them) must not
+            # crash the load; zoned values are converted to UTC, naive ones are unchanged.
+            flexible = pd.to_datetime(text[retry], format="mixed", dayfirst=mapping.dayfirst, errors="coerce",
+                                      utc=True)
+            parsed[retry] = flexible.dt.tz_localize(None).dt.normalize()
+        parsed = parsed.dt.normalize()
+    # A year outside DATE_YEARS is a placeholder or a typo ("-1" parses as year -1; 9999-12-31): such a
+    # date crashed the report (year -1) or became the as-of date, so it is unparseable and set aside.
+    return parsed.where(parsed.dt.year.between(*DATE_YEARS))
 
 
 def _numbers(text: pd.Series) -> pd.Series:

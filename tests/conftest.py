@@ -1,10 +1,14 @@
 """Shared fixtures: seeded deal data with a known truth, loaded through the real loader."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # as the bot sets it: small matrices, no thread overhead
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -1,10 +1,12 @@
 """Buttons: "Share in channel" posts the same answer (and its chart) where everyone can see it."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from ..blocks import fallback_text, reply_blocks
 from ..render import render
@@ -16,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
+    register_alert_buttons(app, services)
+
     @app.action("share_reply")
     def share_reply(ack, body: dict, client: WebClient):
         ack()
@@ -38,3 +42,42 @@ def register(app: App, services: Services) -> None:
                 text = render("text/chart_failed.j2", error=upload.error)
                 send_response(body["response_url"], {"response_type": "ephemeral", "replace_original": False,
                                                      "text": text})
+
+
+def register_alert_buttons(app: App, services: Services) -> None:
+    """Acknowledge and Snooze on an alert: record it, then show who did what on the message itself."""
+
+    def handle(body: dict, client: WebClient, action: str):
+        fingerprint = body["actions"][0].get("value", "")
+        user_id = body.get("user", {}).get("id", "")
+        if services.store is None:
+            return
+        now = dt.datetime.now(dt.timezone.utc)
+        if action == "ack":
+            row = services.store.acknowledge(fingerprint, user_id)
+            note = render("text/alert_handled.j2", action="ack", user=user_id)
+        else:
+            row = services.store.snooze(fingerprint, now + services.snooze)
+            note = render("text/alert_handled.j2", action="snooze", user=user_id,
+                          until=(now + services.snooze).strftime("%Y-%m-%d"))
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or (row or {}).get("channel")
+        ts = message.get("ts") or (row or {}).get("ts")
+        if not (channel and ts):
+            return
+        blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        try:
+            client.chat_update(channel=channel, ts=ts, text=message.get("text") or note, blocks=blocks)
+        except SlackApiError as exc:
+            log.error("could not update alert %s: %s", fingerprint, exc.response.get("error"))
+
+    @app.action("alert_ack")
+    def acknowledge(ack, body: dict, client: WebClient):
+        ack()
+        handle(body, client, "ack")
+
+    @app.action("alert_snooze")
+    def snooze(ack, body: dict, client: WebClient):
+        ack()
+        handle(body, client, "snooze")

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from insights.load import DataError
 
 from ..blocks import fallback_text, reply_blocks
-from ..commands import answer, resolve_command
+from ..commands import ALL_COMMANDS, Context, answer, resolve_command
 from ..render import render
 from ..slack_io import chart_or_none, send_response, upload_chart
 from .services import Services
@@ -38,7 +38,8 @@ def reply_message(services: Services, line: str, user_id: str | None, channel_id
         loaded = services.data.current
         if loaded is None:
             raise DataError(services.data.last_error or "the deal data has not loaded")
-        reply = answer(loaded.snapshot, line, loaded.vocab)
+        context = Context(store=services.store, user_id=user_id, data_error=services.data.last_error)
+        reply = answer(loaded.snapshot, line, loaded.vocab, context)
         text = reply.text
         if services.data.last_error:  # answering from the last good data: say so
             text += "\n" + render("text/stale_note.j2", error=services.data.last_error,
@@ -46,7 +47,7 @@ def reply_message(services: Services, line: str, user_id: str | None, channel_id
     except DataError as exc:
         text = render("text/data_error.j2", message=str(exc), last_good=None)
         return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
-    share = reply.kind == "answer"
+    share = reply.kind == "answer" and reply.command not in ("alerts", "digest")
     return {"response_type": "ephemeral", "text": fallback_text(text),
             "blocks": reply_blocks(text, line, share=share)}, reply
 
@@ -66,7 +67,5 @@ def register(app: App, services: Services) -> None:
             if chart is not None:
                 upload_chart(client, channel_id, chart)
 
-    from ..commands import COMMANDS
-
-    for name in list(COMMANDS) + [UMBRELLA]:
+    for name in list(ALL_COMMANDS) + [UMBRELLA]:
         app.command(f"/{name}")(ack=acknowledge, lazy=[answer_command])

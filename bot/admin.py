@@ -1,0 +1,92 @@
+"""/alerts (list, add, remove, mute alert rules) and /digest (preview the weekly digest)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from insights.snapshot import Snapshot
+
+from .digest import digest_text
+from .grammar import Vocabulary, parse
+from .render import render
+from .store import Store
+
+DURATION = re.compile(r"^(\d+)\s*(h|hours?|d|days?|w|weeks?)$")
+KIND_WORDS = {
+    "winrate": "winrate_below", "win": "winrate_below", "rate": "winrate_below",
+    "drop": "drop", "drops": "drop",
+    "gap": "lead_source_gap", "leadsource": "lead_source_gap", "lead_source_gap": "lead_source_gap",
+    "long-cycle": "long_cycle", "longcycle": "long_cycle", "cycle": "long_cycle", "long_cycle": "long_cycle",
+    "driver-flip": "driver_flip", "flip": "driver_flip", "drivers": "driver_flip", "driver_flip": "driver_flip",
+}
+
+
+def parse_duration(text: str) -> dt.timedelta | None:
+    m = DURATION.match(text.strip().lower())
+    if not m:
+        return None
+    n, unit = int(m.group(1)), m.group(2)[0]
+    return dt.timedelta(hours=n) if unit == "h" else dt.timedelta(days=n * (7 if unit == "w" else 1))
+
+
+def describe_rule(rule, now: dt.datetime) -> dict:
+    return {"id": rule.id, "kind": rule.kind, "filters": {d: list(v) for d, v in rule.filters},
+            "threshold": rule.threshold, "origin": rule.origin, "muted": rule.muted(now),
+            "muted_until": rule.muted_until.strftime("%Y-%m-%d %H:%M UTC") if rule.muted_until else None}
+
+
+def worded_rules(store: Store, now: dt.datetime) -> list[str]:
+    """Active rules in words (for the Home tab)."""
+    return [render("text/alert_rule.j2", r=describe_rule(r, now)) for r in store.rules()]
+
+
+def alerts_command(args: str, store: Store | None, vocab: Vocabulary, user: str | None,
+                   now: dt.datetime) -> tuple[str, bool]:
+    """(reply text, ok). Never raises."""
+    if store is None:
+        return render("text/alerts_reply.j2", action="no_store"), False
+    words = args.split()
+    verb = words[0].lower() if words else "list"
+    if verb in ("list", "ls", "show"):
+        rules = [describe_rule(r, now) for r in store.rules()]
+        return render("text/alerts_reply.j2", action="list", rules=rules), True
+    if verb in ("remove", "delete", "rm") and len(words) == 2 and words[1].isdigit():
+        ok = store.remove_rule(int(words[1]))
+        return render("text/alerts_reply.j2", action="removed" if ok else "no_rule", rule_id=int(words[1])), ok
+    if verb == "mute" and len(words) >= 3 and words[1].isdigit() and parse_duration(" ".join(words[2:])):
+        until = now + parse_duration(" ".join(words[2:]))
+        ok = store.mute_rule(int(words[1]), until)
+        return render("text/alerts_reply.j2", action="muted" if ok else "no_rule", rule_id=int(words[1]),
+                      until=until.strftime("%Y-%m-%d %H:%M UTC")), ok
+    if verb == "add" and len(words) >= 2:
+        return _add(words[1:], store, vocab, user, now)
+    return render("text/alerts_reply.j2", action="usage", typed=args), False
+
+
+def _add(words: list[str], store: Store, vocab: Vocabulary, user: str | None, now: dt.datetime) -> tuple[str, bool]:
+    kind = KIND_WORDS.get(words[0].lower())
+    if kind is None:
+        return render("text/alerts_reply.j2", action="usage", typed=" ".join(words)), False
+    rest = " ".join(words[1:])
+    threshold = None
+    if kind in ("winrate_below", "lead_source_gap"):
+        m = re.search(r"(?:below|under|<|above|over|>|gap)?\s*(\d+(?:\.\d+)?)\s*(%|pp|points?)?\s*$", rest)
+        if not m:
+            return render("text/alerts_reply.j2", action="needs_threshold", kind=kind), False
+        number = float(m.group(1))
+        threshold = number / 100 if kind == "winrate_below" else number
+        if kind == "winrate_below" and not 0 < threshold < 1:
+            return render("text/alerts_reply.j2", action="needs_threshold", kind=kind), False
+        rest = rest[: m.start()].strip()
+        rest = re.sub(r"\b(below|under|above|over)\s*$", "", rest).strip()
+    parsed = parse(rest, vocab)
+    if parsed.problems:
+        return render("text/problems.j2", command="alerts add", text=" ".join(words), problems=parsed.problems), False
+    rule_id = store.add_rule(kind, parsed.query.filters, threshold, created_by=user)
+    rule = next(r for r in store.rules() if r.id == rule_id)
+    return render("text/alerts_reply.j2", action="added", rule=describe_rule(rule, now)), True
+
+
+def digest_preview(snapshot: Snapshot, data_error: str | None = None) -> str:
+    text, _ = digest_text(snapshot, data_error)
+    return render("text/digest_preview.j2", body=text)

@@ -1,0 +1,110 @@
+"""Alerts after each refresh: evaluate the rules, keep only what was not said already, post once."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from insights.alerts import Finding, evaluate
+from insights.snapshot import Snapshot
+
+from .blocks import fallback_text, json_lines, split_reply
+from .render import environment, mrkdwn_escape, render
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    channel: str | None
+    cooldown: dt.timedelta = dt.timedelta(days=7)
+    margin_pp: float = 2.0
+    stale_after: dt.timedelta = dt.timedelta(hours=24)
+    max_set_aside_share: float = 0.05
+    snooze: dt.timedelta = dt.timedelta(days=7)
+
+    def margin(self, kind: str) -> float:
+        """The worsening that re-alerts, in the finding's own unit (rates are fractions)."""
+        return self.margin_pp / 100 if kind in ("winrate_below", "drop") else self.margin_pp
+
+
+def findings_now(store: Store, snapshot: Snapshot | None, now: dt.datetime, policy: AlertPolicy,
+                 refresh_error: str | None = None) -> list[Finding]:
+    """What the active, unmuted rules find now, plus the data alerts (failed or stale refresh, bad rows)."""
+    found = []
+    rules = [r for r in store.rules() if not r.muted(now)]
+    if snapshot is not None:
+        found.extend(evaluate(snapshot, [r.rule() for r in rules if r.kind != "data"]))
+    found.extend(data_findings(store, snapshot, now, policy, refresh_error))
+    return found
+
+
+def data_findings(store: Store, snapshot, now, policy: AlertPolicy, refresh_error) -> list[Finding]:
+    day = now.date().isoformat()  # a standing data problem pings at most once a day
+    out = []
+    if refresh_error:
+        out.append(Finding(rule_id=0, kind="data", segment={"problem": "refresh_failed"}, label="data refresh",
+                           period=day, value=None, details={"problem": "refresh_failed", "error": refresh_error}))
+    last_good = store.last_refresh(ok=True)
+    if last_good and now.replace(tzinfo=None) - last_good["finished_at"] > policy.stale_after:
+        out.append(Finding(rule_id=0, kind="data", segment={"problem": "stale"}, label="data freshness", period=day,
+                           value=None, details={"problem": "stale",
+                                                "last_good": last_good["finished_at"].strftime("%Y-%m-%d %H:%M UTC")}))
+    if snapshot is not None and snapshot.report.rows_read:
+        share = snapshot.report.rows_set_aside / snapshot.report.rows_read
+        if share > policy.max_set_aside_share:
+            out.append(Finding(rule_id=0, kind="data", segment={"problem": "set_aside"}, label="data quality",
+                               period=day, value=share, details={"problem": "set_aside", "share": share,
+                                                                 "rows": snapshot.report.rows_set_aside,
+                                                                 "reasons": snapshot.report.set_aside}))
+    return out
+
+
+def alert_text(finding: Finding) -> str:
+    return render("text/alert.j2", f=finding)
+
+
+def alert_blocks(finding: Finding, note: str | None = None, buttons: bool = True) -> list[dict]:
+    sections, footer = split_reply(mrkdwn_escape(alert_text(finding)))
+    if note:
+        sections.append(note)
+    return json_lines(environment().get_template("blocks/alert.json.j2").render(
+        sections=sections, footer=footer, fingerprint=finding.fingerprint, buttons=buttons))
+
+
+@dataclass(frozen=True)
+class Posted:
+    fingerprint: str
+    status: str  # posted | skipped | failed
+    ts: str | None = None
+
+
+def post_alerts(client: WebClient, store: Store, findings: list[Finding], policy: AlertPolicy,
+                now: dt.datetime) -> list[Posted]:
+    out = []
+    for finding in findings:
+        claim = store.claim_alert(finding, now, policy.cooldown, policy.margin(finding.kind))
+        if claim is None:
+            out.append(Posted(finding.fingerprint, "skipped"))
+            continue
+        if not policy.channel:
+            log.warning("alert %s not posted: ALERT_CHANNEL is not set", finding.fingerprint)
+            store.alert_failed(finding.fingerprint)
+            out.append(Posted(finding.fingerprint, "failed"))
+            continue
+        try:
+            response = client.chat_postMessage(channel=policy.channel, text=fallback_text(alert_text(finding)),
+                                               blocks=alert_blocks(finding))
+        except (SlackApiError, Exception) as exc:  # after the client's own retries
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
+            log.error("alert %s to %s failed: %s", finding.fingerprint, policy.channel, error)
+            store.alert_failed(finding.fingerprint)
+            out.append(Posted(finding.fingerprint, "failed"))
+            continue
+        store.alert_posted(finding.fingerprint, policy.channel, response.get("ts"), now)
+        out.append(Posted(finding.fingerprint, "posted", response.get("ts")))
+    return out

@@ -1,0 +1,143 @@
+"""The clock: APScheduler jobs that refresh the data, raise alerts and post the weekly digest.
+
+Exactly one process runs it (the `clock:` process, or the Socket Mode `worker:`); web processes
+never do. Jobs live in the state database (SQLAlchemyJobStore) under fixed ids, so a restart
+replaces them instead of adding copies, and a run missed while the process was down is made up
+once (coalesce) within its grace time; the digest ledger keeps the digest to one per week.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk import WebClient
+
+from .alerting import AlertPolicy, findings_now, post_alerts
+from .config import Settings
+from .data import DealData
+from .digest import DigestOutcome, DigestSchedule, post_digest
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+REFRESH_JOB, DIGEST_JOB = "refresh", "weekly_digest"
+DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
+
+
+@dataclass
+class Runtime:
+    """Everything the jobs need. Jobs find it through `RUNTIME`: the job store keeps only a reference
+    to the job function, never live objects."""
+
+    data: DealData
+    store: Store
+    client: WebClient
+    schedule: DigestSchedule
+    policy: AlertPolicy
+    refresh_every: dt.timedelta = dt.timedelta(hours=6)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, data: DealData, store: Store, client: WebClient) -> "Runtime":
+        return cls(
+            data=data, store=store, client=client,
+            schedule=DigestSchedule(settings.digest_channel, settings.digest_day, settings.digest_time,
+                                    settings.timezone, dt.timedelta(hours=settings.digest_grace_hours)),
+            policy=AlertPolicy(settings.alert_channel, dt.timedelta(days=settings.alert_cooldown_days),
+                               settings.alert_margin_pp, dt.timedelta(hours=settings.stale_after_hours),
+                               settings.max_set_aside_share),
+            refresh_every=dt.timedelta(hours=settings.refresh_hours),
+        )
+
+
+RUNTIME: Runtime | None = None
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def load_default_rules(path: str | None) -> list[dict]:
+    with open(path or DEFAULT_RULES, "rb") as f:
+        return tomllib.load(f).get("rules", [])
+
+
+def open_store(settings: Settings) -> Store:
+    """The state store, with the default alert rules added on its first use."""
+    store = Store.from_url(settings.database_url)
+    store.seed_rules(load_default_rules(settings.alerts_config))
+    return store
+
+
+def refresh_and_alert(rt: Runtime, now: dt.datetime) -> list:
+    """Reload the data (keeping the last good on failure), record the run, then post new alerts."""
+    started = now_utc()
+    outcome = rt.data.refresh()
+    rt.store.record_refresh(started, now_utc(), outcome.ok, outcome.rows_read, outcome.rows_set_aside, outcome.error)
+    current = rt.data.current
+    findings = findings_now(rt.store, current.snapshot if current else None, now, rt.policy,
+                            None if outcome.ok else outcome.error)
+    return post_alerts(rt.client, rt.store, findings, rt.policy, now)
+
+
+def digest_now(rt: Runtime, now: dt.datetime) -> DigestOutcome:
+    current = rt.data.current
+    return post_digest(rt.client, rt.store, rt.schedule, current.snapshot if current else None, now,
+                       rt.data.last_error)
+
+
+def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
+    """On start: post this week's digest if it is past due, within its grace time, and not yet posted."""
+    if not rt.schedule.in_window(now):
+        return DigestOutcome("not_due", rt.schedule.period(now))
+    return digest_now(rt, now)
+
+
+# Job entry points, referenced by name ("bot.clock:refresh_job") in the job store.
+def refresh_job() -> None:
+    refresh_and_alert(RUNTIME, now_utc())
+
+
+def digest_job() -> None:
+    outcome = digest_now(RUNTIME, now_utc())
+    log.info("weekly digest: %s %s", outcome.status, outcome.period or "")
+
+
+def build_scheduler(rt: Runtime) -> BackgroundScheduler:
+    hour, minute = (int(x) for x in rt.schedule.time.split(":")[:2])
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=rt.store.engine, tablename="apscheduler_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone=rt.schedule.tz,
+    )
+    scheduler.add_job(
+        "bot.clock:refresh_job", IntervalTrigger(seconds=int(rt.refresh_every.total_seconds()),
+                                                 timezone=rt.schedule.tz),
+        id=REFRESH_JOB, name="refresh deal data, then alerts", replace_existing=True,
+        misfire_grace_time=int(rt.refresh_every.total_seconds()),
+    )
+    scheduler.add_job(
+        "bot.clock:digest_job",
+        CronTrigger(day_of_week=rt.schedule.day, hour=hour, minute=minute, timezone=rt.schedule.tz),
+        id=DIGEST_JOB, name="weekly Sales Health digest", replace_existing=True,
+        misfire_grace_time=int(rt.schedule.grace.total_seconds()),
+    )
+    return scheduler
+
+
+def start_clock(rt: Runtime) -> BackgroundScheduler:
+    """Refresh and alert once, make up a missed digest, then schedule the jobs."""
+    global RUNTIME
+    RUNTIME = rt
+    refresh_and_alert(rt, now_utc())
+    outcome = catch_up(rt, now_utc())
+    log.info("digest catch-up: %s %s", outcome.status, outcome.period or "")
+    scheduler = build_scheduler(rt)
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,145 @@
+"""The weekly Sales Health digest: composed from the analyses, posted once per channel per week."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from insights.actions import from_drivers, from_reps, from_why, rank
+from insights.drivers import drivers
+from insights.health import health
+from insights.query import Query
+from insights.reps import rep_performance
+from insights.risk import risk
+from insights.snapshot import Snapshot
+from insights.trend import trend
+from insights.why import explain_change
+
+from .blocks import fallback_text, json_lines, split_reply
+from .render import environment, mrkdwn_escape, render
+from .slack_io import chart_or_none, upload_chart
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "sales_health_digest"  # message metadata that lets a recovering run find its own post
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class DigestSchedule:
+    channel: str | None
+    day: str = "mon"
+    time: str = "09:00"
+    timezone: str = "UTC"
+    grace: dt.timedelta = dt.timedelta(hours=48)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def period(self, now: dt.datetime) -> str:
+        """The ISO week a moment falls in, in the digest's time zone: the ledger's key."""
+        year, week, _ = now.astimezone(self.tz).isocalendar()
+        return f"{year}-W{week:02d}"
+
+    def due(self, now: dt.datetime) -> dt.datetime:
+        """This week's posting time (it may still be ahead of `now`)."""
+        local = now.astimezone(self.tz)
+        hour, minute = (int(x) for x in self.time.split(":")[:2])
+        monday = local.date() - dt.timedelta(days=local.weekday())
+        day = monday + dt.timedelta(days=WEEKDAYS.index(self.day))
+        return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.tz)
+
+    def in_window(self, now: dt.datetime) -> bool:
+        """Past this week's posting time and not later than the grace period after it."""
+        due = self.due(now)
+        return due <= now.astimezone(self.tz) <= due + self.grace
+
+
+def digest_text(snapshot: Snapshot, data_error: str | None = None) -> tuple[str, object]:
+    """The digest as text (mrkdwn) and the trend result its chart is drawn from."""
+    everything = Query()
+    headline = trend(snapshot, everything)
+    why = explain_change(snapshot, everything)
+    risks = risk(snapshot, everything)
+    drivers_result = drivers(snapshot, everything)
+    reps = rep_performance(snapshot, everything)
+    actions = rank(from_why(snapshot, why) + risks.actions + from_reps(snapshot, reps)
+                   + from_drivers(snapshot, drivers_result))
+    text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps,
+                  actions=actions, h=health(snapshot, everything), data_error=data_error)
+    return text, headline
+
+
+def digest_blocks(text: str) -> list[dict]:
+    sections, footer = split_reply(mrkdwn_escape(text))
+    return json_lines(environment().get_template("blocks/reply.json.j2").render(
+        sections=sections[:44], cut_lines=sum(s.count("\n") + 1 for s in sections[44:]), footer=footer,
+        image=None, share=False, shared_by=None, command_line=""))
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    status: str  # posted | recovered | already | failed | no_channel | not_due | no_data
+    period: str | None = None
+    ts: str | None = None
+    error: str | None = None
+
+
+def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snapshot: Snapshot | None,
+                now: dt.datetime, data_error: str | None = None) -> DigestOutcome:
+    """Claim this week in the ledger, post, record the ts. Safe to call any number of times."""
+    if not schedule.channel:
+        return DigestOutcome("no_channel")
+    if snapshot is None:
+        return DigestOutcome("no_data", error=data_error)
+    period = schedule.period(now)
+    claim = store.claim_digest(schedule.channel, period, now)
+    if not claim.owned:
+        return DigestOutcome("already", period, claim.ts)
+    if claim.recovering:
+        ts = find_posted(client, schedule.channel, period, now)
+        if ts:  # the crashed run had posted; only its record was missing
+            store.digest_posted(schedule.channel, period, ts, now)
+            return DigestOutcome("recovered", period, ts)
+    text, headline = digest_text(snapshot, data_error)
+    try:
+        response = client.chat_postMessage(channel=schedule.channel, text=fallback_text(text),
+                                           blocks=digest_blocks(text),
+                                           metadata={"event_type": EVENT_TYPE, "event_payload": {"period": period}})
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        log.error("digest for %s to %s failed: %s", period, schedule.channel, error)
+        store.digest_failed(schedule.channel, period)
+        return DigestOutcome("failed", period, error=error)
+    except Exception as exc:  # connection errors after retries: the next run tries again
+        log.error("digest for %s to %s failed: %s", period, schedule.channel, exc)
+        store.digest_failed(schedule.channel, period)
+        return DigestOutcome("failed", period, error=str(exc))
+    ts = response.get("ts")
+    store.digest_posted(schedule.channel, period, ts, now)
+    chart = chart_or_none(headline)
+    if chart is not None:
+        upload_chart(client, schedule.channel, chart, thread_ts=ts)
+    return DigestOutcome("posted", period, ts)
+
+
+def find_posted(client: WebClient, channel: str, period: str, now: dt.datetime) -> str | None:
+    """The ts of this period's digest if it is already in the channel (looked up by its metadata)."""
+    try:
+        history = client.conversations_history(channel=channel, include_all_metadata=True, limit=100,
+                                               oldest=str((now - dt.timedelta(days=8)).timestamp()))
+    except SlackApiError as exc:
+        log.warning("could not check %s for an earlier digest (%s); posting", channel,
+                    exc.response.get("error"))
+        return None
+    for message in history.get("messages", []):
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == EVENT_TYPE and (meta.get("event_payload") or {}).get("period") == period:
+            return message.get("ts")
+    return None

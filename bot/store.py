@@ -1,0 +1,324 @@
+"""The state store: alert rules, fired alerts, the digest ledger and refresh runs (SQLAlchemy).
+
+SQLite file by default, PostgreSQL via DATABASE_URL. Exactly-once posting rests on claims the
+database arbitrates: a digest period or an alert fingerprint is claimed by an INSERT (unique key)
+or a conditional UPDATE; whoever's statement changed the row owns the post. Times are stored as
+naive UTC.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from insights.alerts import WORSE, AlertRule, Finding
+
+from .config import PROJECT_ROOT
+
+DEFAULT_DATABASE = PROJECT_ROOT / "var" / "state.sqlite"
+STALE_CLAIM = dt.timedelta(minutes=10)  # a claim older than this without a post was left by a crash
+
+metadata = MetaData()
+
+alert_rules = Table(
+    "alert_rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("filters", Text, nullable=False, default="[]"),
+    Column("threshold", Float),
+    Column("origin", String(20), nullable=False, default="user"),  # config | user
+    Column("created_by", String(40)),
+    Column("created_at", DateTime, nullable=False),
+    Column("muted_until", DateTime),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+fired_alerts = Table(
+    "fired_alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(400), nullable=False, unique=True),
+    Column("rule_id", Integer, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("period", String(80), nullable=False),
+    Column("value", Float),
+    Column("status", String(20), nullable=False),  # claimed | posted | failed
+    Column("claimed_at", DateTime, nullable=False),
+    Column("posted_at", DateTime),
+    Column("channel", String(40)),
+    Column("ts", String(40)),
+    Column("fire_count", Integer, nullable=False, default=0),
+    Column("acknowledged_by", String(40)),
+    Column("snoozed_until", DateTime),
+)
+
+digest_ledger = Table(
+    "digest_ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(40), nullable=False),
+    Column("period", String(20), nullable=False),  # ISO week, e.g. 2026-W48
+    Column("status", String(20), nullable=False),  # claimed | posted | failed
+    Column("claimed_at", DateTime, nullable=False),
+    Column("posted_at", DateTime),
+    Column("ts", String(40)),
+    UniqueConstraint("channel", "period", name="uq_digest_channel_period"),
+)
+
+refresh_runs = Table(
+    "refresh_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("rows_set_aside", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def database_url(url: str | None) -> str:
+    """DATABASE_URL as SQLAlchemy wants it: the psycopg (3) driver for PostgreSQL; a local SQLite file by default."""
+    if not url:
+        DEFAULT_DATABASE.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{DEFAULT_DATABASE}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def make_engine(url: str | None) -> Engine:
+    return create_engine(database_url(url), pool_pre_ping=True, future=True)
+
+
+@dataclass(frozen=True)
+class StoredRule:
+    id: int
+    kind: str
+    filters: tuple[tuple[str, tuple[str, ...]], ...]
+    threshold: float | None
+    origin: str
+    muted_until: dt.datetime | None
+
+    def rule(self) -> AlertRule:
+        return AlertRule(self.id, self.kind, self.filters, self.threshold)
+
+    def muted(self, now: dt.datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > naive_utc(now)
+
+
+@dataclass(frozen=True)
+class DigestClaim:
+    owned: bool  # this caller must post
+    status: str  # the row's status after the claim
+    recovering: bool = False  # taken over from a crashed run: check whether it was already posted
+    ts: str | None = None
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str | None) -> "Store":
+        store = cls(make_engine(url))
+        store.create()
+        return store
+
+    def create(self) -> None:
+        metadata.create_all(self.engine)
+
+    def _insert(self, table: Table, **values) -> bool:
+        """Insert a row; False when its unique key is taken (someone else holds the claim)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(table).values(**values))
+            return True
+        except IntegrityError:
+            return False
+
+    # -- alert rules ------------------------------------------------------------------------------
+    def rules(self, active_only: bool = True) -> list[StoredRule]:
+        query = select(alert_rules).order_by(alert_rules.c.id)
+        if active_only:
+            query = query.where(alert_rules.c.active.is_(True))
+        with self.engine.connect() as conn:
+            return [self._rule(row) for row in conn.execute(query)]
+
+    @staticmethod
+    def _rule(row) -> StoredRule:
+        filters = tuple((d, tuple(v)) for d, v in json.loads(row.filters or "[]"))
+        return StoredRule(row.id, row.kind, filters, row.threshold, row.origin, row.muted_until)
+
+    def add_rule(self, kind: str, filters=(), threshold: float | None = None, created_by: str | None = None,
+                 origin: str = "user") -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(alert_rules).values(
+                kind=kind, filters=json.dumps([[d, list(v)] for d, v in filters]), threshold=threshold,
+                origin=origin, created_by=created_by, created_at=utcnow(), active=True))
+            return int(result.inserted_primary_key[0])
+
+    def remove_rule(self, rule_id: int) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(update(alert_rules).where(and_(alert_rules.c.id == rule_id,
+                                                               alert_rules.c.active.is_(True)))
+                                .values(active=False)).rowcount == 1
+
+    def mute_rule(self, rule_id: int, until: dt.datetime) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(update(alert_rules).where(and_(alert_rules.c.id == rule_id,
+                                                               alert_rules.c.active.is_(True)))
+                                .values(muted_until=naive_utc(until))).rowcount == 1
+
+    def seed_rules(self, defaults: list[dict]) -> int:
+        """Add the configured default rules once: never again after the first start, so a rule an
+        admin removed stays removed."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(alert_rules.c.id).where(alert_rules.c.origin == "config").limit(1)).first():
+                return 0
+        for rule in defaults:
+            self.add_rule(rule["kind"], tuple((d, tuple(v)) for d, v in rule.get("filters", {}).items()),
+                          rule.get("threshold"), created_by=None, origin="config")
+        return len(defaults)
+
+    # -- fired alerts -----------------------------------------------------------------------------
+    def claim_alert(self, finding: Finding, now: dt.datetime, cooldown: dt.timedelta, margin: float) -> str | None:
+        """'new' or 'again' when this caller should post the finding; None when it was already said
+        (same fingerprint, not worse by `margin`, inside the cooldown, snoozed, or being posted)."""
+        now = naive_utc(now)
+        values = dict(rule_id=finding.rule_id, kind=finding.kind, label=finding.label[:200], period=finding.period,
+                      value=finding.value, status="claimed", claimed_at=now)
+        if self._insert(fired_alerts, fingerprint=finding.fingerprint, fire_count=0, **values):
+            return "new"
+        t = fired_alerts.c
+        may_repeat = or_(t.posted_at < now - cooldown, t.status == "failed",
+                         and_(t.status == "claimed", t.claimed_at < now - STALE_CLAIM))
+        direction = WORSE.get(finding.kind)
+        if direction is not None and finding.value is not None:
+            worse = (t.value - finding.value >= margin) if direction < 0 else (finding.value - t.value >= margin)
+            may_repeat = or_(may_repeat, and_(t.value.is_not(None), worse, t.status == "posted"))
+        condition = and_(t.fingerprint == finding.fingerprint, may_repeat,
+                         or_(t.snoozed_until.is_(None), t.snoozed_until < now))
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(fired_alerts).where(condition).values(**values)).rowcount
+        return "again" if changed == 1 else None
+
+    def alert_posted(self, fingerprint: str, channel: str, ts: str | None, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint).values(
+                status="posted", channel=channel, ts=ts, posted_at=naive_utc(now),
+                fire_count=fired_alerts.c.fire_count + 1))
+
+    def alert_failed(self, fingerprint: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint)
+                         .values(status="failed"))
+
+    def acknowledge(self, fingerprint: str, user: str) -> dict | None:
+        with self.engine.begin() as conn:
+            conn.execute(update(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint)
+                         .values(acknowledged_by=user))
+        return self.alert(fingerprint)
+
+    def snooze(self, fingerprint: str, until: dt.datetime) -> dict | None:
+        with self.engine.begin() as conn:
+            conn.execute(update(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint)
+                         .values(snoozed_until=naive_utc(until)))
+        return self.alert(fingerprint)
+
+    def alert(self, fingerprint: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint)).first()
+        return dict(row._mapping) if row else None
+
+    def alerts(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(fired_alerts).order_by(fired_alerts.c.id))]
+
+    # -- the digest ledger ------------------------------------------------------------------------
+    def claim_digest(self, channel: str, period: str, now: dt.datetime) -> DigestClaim:
+        now = naive_utc(now)
+        if self._insert(digest_ledger, channel=channel, period=period, status="claimed", claimed_at=now):
+            return DigestClaim(True, "claimed")
+        t = digest_ledger.c
+        key = and_(t.channel == channel, t.period == period)
+        with self.engine.begin() as conn:
+            # a failed post, or a claim a crashed run never finished, may be taken over (once)
+            changed = conn.execute(update(digest_ledger).where(and_(key, or_(
+                t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - STALE_CLAIM))))
+                .values(status="claimed", claimed_at=now)).rowcount
+            row = conn.execute(select(digest_ledger).where(key)).first()
+        if changed == 1:
+            return DigestClaim(True, "claimed", recovering=True)
+        return DigestClaim(False, row.status, ts=row.ts)
+
+    def digest_posted(self, channel: str, period: str, ts: str | None, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(digest_ledger).where(and_(digest_ledger.c.channel == channel,
+                                                          digest_ledger.c.period == period))
+                         .values(status="posted", ts=ts, posted_at=naive_utc(now)))
+
+    def digest_failed(self, channel: str, period: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(digest_ledger).where(and_(digest_ledger.c.channel == channel,
+                                                          digest_ledger.c.period == period))
+                         .values(status="failed"))
+
+    def digests(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(digest_ledger).order_by(digest_ledger.c.id))]
+
+    # -- refresh runs -----------------------------------------------------------------------------
+    def record_refresh(self, started: dt.datetime, finished: dt.datetime, ok: bool, rows_read: int = 0,
+                       rows_set_aside: int = 0, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(refresh_runs).values(started_at=naive_utc(started), finished_at=naive_utc(finished),
+                                                     ok=ok, rows_read=rows_read, rows_set_aside=rows_set_aside,
+                                                     error=error))
+
+    def last_refresh(self, ok: bool | None = None) -> dict | None:
+        query = select(refresh_runs).order_by(refresh_runs.c.id.desc()).limit(1)
+        if ok is not None:
+            query = query.where(refresh_runs.c.ok.is_(ok))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    def clear(self) -> None:
+        """Empty every table (tests)."""
+        with self.engine.begin() as conn:
+            for table in (alert_rules, fired_alerts, digest_ledger, refresh_runs):
+                conn.execute(delete(table))

@@ -1,0 +1,217 @@
+"""Alert rules evaluated against a Snapshot: only findings that pass the tests and the minimum n fire.
+
+The rules are plain data (kind, filters, threshold); evaluation is pure and returns Findings with
+the numbers, the evidence, the owner and the suggested action. De-duplication, cooldowns and
+posting belong to the bot, which remembers what it already said.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as sps
+
+from .actions import pipeline
+from .drivers import drivers
+from .periods import PeriodSpec, resolve
+from .query import Query
+from .results import Rate, _round, _sig
+from .select import count_by, filter_mask, period_mask
+from .snapshot import Snapshot
+from .stats import two_proportion_test
+from .trend import trend
+from .why import explain_change
+from .winrate import MIN_N
+
+KINDS = ("winrate_below", "drop", "driver_flip", "lead_source_gap", "long_cycle", "data")
+# Which way a finding's value moves when it gets worse (for re-alerting); None: any new finding is new.
+WORSE = {"winrate_below": -1, "drop": -1, "lead_source_gap": 1, "long_cycle": -1, "driver_flip": None, "data": None}
+ROLLING = PeriodSpec("last_days", (90,), "last 90 days")
+LAST_QUARTER = PeriodSpec("relative", ("quarter", -1), "last quarter")
+LAST_FOUR = PeriodSpec("last_n", ("quarter", 4), "last 4 quarters")
+LONG_CYCLE_BAND = "90d+"
+LONG_CYCLE_DAYS = 90
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    id: int
+    kind: str
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    threshold: float | None = None  # a rate (0-1) for winrate_below, percentage points for lead_source_gap
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    rule_id: int
+    kind: str
+    segment: dict[str, str]
+    label: str
+    period: str  # the period the finding is about, part of its fingerprint
+    value: float | None  # the number that worsens (a win rate, a gap in pp, an effect in pp)
+    rate: Rate | None = None
+    baseline: Rate | None = None
+    change_pp: float | None = None
+    p_value: float | None = None
+    test: str = ""
+    threshold: float | None = None
+    open_deals: int | None = None
+    open_amount: float | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        segment = ",".join(f"{k}={v}" for k, v in sorted(self.segment.items())) or "all"
+        return f"{self.rule_id}:{self.kind}:{segment}:{self.period}"
+
+
+def evaluate(snapshot: Snapshot, rules: list[AlertRule], min_n: int = MIN_N) -> list[Finding]:
+    """Every finding the rules produce now; rules of kind `data` are the bot's to evaluate."""
+    out = []
+    for rule in rules:
+        evaluator = EVALUATORS.get(rule.kind)
+        if evaluator is not None:
+            out.extend(evaluator(snapshot, rule, min_n))
+    return out
+
+
+def _quarter_label(snapshot: Snapshot) -> str:
+    return resolve(LAST_QUARTER, snapshot.as_of).label
+
+
+def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
+    """The segment's rolling 90-day win rate is significantly below the threshold (exact one-sided test)."""
+    period = resolve(ROLLING, snapshot.as_of)
+    mask = filter_mask(snapshot, rule.filters) & period_mask(snapshot, period)
+    rate = Rate.of(snapshot.won[mask].sum(), mask.sum())
+    if rate.n < min_n or rule.threshold is None or rate.win_rate >= rule.threshold:
+        return []
+    p = sps.binomtest(rate.won, rate.n, rule.threshold, alternative="less").pvalue
+    if p >= 0.05:
+        return []
+    segment = {d: " or ".join(v) for d, v in rule.filters}
+    open_n, amount = _open(snapshot, rule.filters)
+    return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment), period=period.label,
+                    value=rate.win_rate, rate=rate, p_value=_sig(p), test="exact_binomial", threshold=rule.threshold,
+                    open_deals=open_n, open_amount=amount,
+                    details={"period": f"{period.start} to {period.end}"})]
+
+
+def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
+    """A significant drop: for a named segment, its latest complete quarter against the four before;
+    with no filters, every segment that /why finds behind the latest quarter's change (FDR-controlled)."""
+    if rule.filters:
+        t = trend(snapshot, Query(filters=rule.filters), min_n)
+        if t.verdict != "drop":
+            return []
+        point = next(p for p in t.points if p.label == t.tested_period)
+        segment = {d: " or ".join(v) for d, v in rule.filters}
+        open_n, amount = _open(snapshot, rule.filters)
+        return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment),
+                        period=t.tested_period, value=point.win_rate, rate=Rate(**point.rate_fields()),
+                        baseline=t.change.baseline, change_pp=t.change.change_pp, p_value=t.change.p_value,
+                        test=t.change.test, open_deals=open_n, open_amount=amount,
+                        details={"baseline_label": t.change.baseline_label})]
+    why = explain_change(snapshot, Query(), min_n)
+    out = []
+    for c in why.contributors:
+        if c.label not in why.findings or c.change_pp >= 0:
+            continue
+        open_n, amount = pipeline(snapshot, (), c.segment)
+        out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=c.segment, label=c.label,
+                           period=why.period.label, value=c.current.win_rate, rate=c.current, baseline=c.baseline,
+                           change_pp=c.change_pp, p_value=c.p_value, test="two_proportion_z, BH", open_deals=open_n,
+                           open_amount=amount, details={"baseline_label": why.compare_period.label,
+                                                        "tested": why.tested}))
+    return out
+
+
+def lead_source_gap(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
+    """The best and worst lead sources of the last quarter differ by at least the threshold (pp),
+    significantly after Bonferroni correction across every pair of sources."""
+    if "lead_source" not in snapshot.dimensions:
+        return []
+    period = resolve(LAST_QUARTER, snapshot.as_of)
+    mask = filter_mask(snapshot, rule.filters) & period_mask(snapshot, period)
+    counts = count_by(snapshot, mask, ("lead_source",))
+    ok = np.flatnonzero(counts.n >= min_n)
+    if len(ok) < 2:
+        return []
+    rates = counts.won[ok] / counts.n[ok]
+    best, worst = ok[np.argmax(rates)], ok[np.argmin(rates)]
+    gap_pp = 100 * (counts.won[best] / counts.n[best] - counts.won[worst] / counts.n[worst])
+    threshold = rule.threshold if rule.threshold is not None else 8.0
+    if gap_pp < threshold:
+        return []
+    pairs = len(ok) * (len(ok) - 1) / 2
+    p = min(1.0, float(two_proportion_test(counts.won[worst], counts.n[worst], counts.won[best],
+                                           counts.n[best])[0][0]) * pairs)
+    if p >= 0.05:
+        return []
+    names = snapshot.values("lead_source")
+    worst_rate, best_rate = Rate.of(counts.won[worst], counts.n[worst]), Rate.of(counts.won[best], counts.n[best])
+    open_n, amount = pipeline(snapshot, rule.filters, {"lead_source": names[worst]})
+    return [Finding(rule_id=rule.id, kind=rule.kind, segment={"lead_source": names[worst]}, label=names[worst],
+                    period=period.label, value=_round(gap_pp, 2), rate=worst_rate, baseline=best_rate,
+                    change_pp=_round(-gap_pp, 2), p_value=_sig(p), test="two_proportion_z, Bonferroni",
+                    threshold=threshold, open_deals=open_n, open_amount=amount,
+                    details={"best": names[best], "pairs": int(pairs)})]
+
+
+def long_cycle(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
+    """Long cycles win significantly less (driver model, last 4 quarters) and open deals are already that old."""
+    result = drivers(snapshot, Query(filters=rule.filters, period=LAST_FOUR), min_n)
+    hit = next((d for d in result.drivers if d.feature == "cycle_band" and d.level == LONG_CYCLE_BAND
+                and d.significant and d.effect_pp < 0), None)
+    if hit is None:
+        return []
+    open_n, amount = pipeline(snapshot, rule.filters, {"cycle_band": LONG_CYCLE_BAND})
+    if not open_n:
+        return []
+    segment = {"cycle_band": LONG_CYCLE_BAND, **{d: " or ".join(v) for d, v in rule.filters}}
+    return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment),
+                    period=_quarter_label(snapshot), value=hit.effect_pp, change_pp=hit.effect_pp, p_value=hit.p_value,
+                    test="logistic regression AME, BH", open_deals=open_n, open_amount=amount,
+                    details={"reference": hit.reference, "ci_low_pp": hit.ci_low_pp, "ci_high_pp": hit.ci_high_pp,
+                             "days": LONG_CYCLE_DAYS})]
+
+
+def driver_flip(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
+    """A driver that was reliably positive (negative) over the 4 quarters before the last 4 is now
+    reliably negative (positive)."""
+    recent_period = resolve(LAST_FOUR, snapshot.as_of)
+    earlier_end = recent_period.start - dt.timedelta(days=1)
+    earlier = PeriodSpec("range", (recent_period.start.replace(year=recent_period.start.year - 1), earlier_end),
+                         "the 4 quarters before")
+    now = drivers(snapshot, Query(filters=rule.filters, period=LAST_FOUR), min_n)
+    before = drivers(snapshot, Query(filters=rule.filters, period=earlier), min_n)
+    then = {(d.feature, d.level): d for d in before.drivers if d.significant}
+    out = []
+    for d in now.drivers:
+        old = then.get((d.feature, d.level))
+        if d.significant and old is not None and np.sign(old.effect_pp) != np.sign(d.effect_pp):
+            segment = {d.feature: d.level}
+            out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=f"{d.level}",
+                               period=_quarter_label(snapshot), value=d.effect_pp, change_pp=d.effect_pp - old.effect_pp,
+                               p_value=d.p_value, test="logistic regression AME, BH",
+                               details={"feature": d.feature, "reference": d.reference, "before_pp": old.effect_pp,
+                                        "now_pp": d.effect_pp}))
+    return out
+
+
+def _open(snapshot: Snapshot, filters) -> tuple[int, float]:
+    return pipeline(snapshot, filters, {})
+
+
+def _label(segment: dict[str, str]) -> str:
+    return " · ".join(segment.values()) or "all deals"
+
+
+EVALUATORS = {
+    "winrate_below": winrate_below,
+    "drop": drop,
+    "lead_source_gap": lead_source_gap,
+    "long_cycle": long_cycle,
+    "driver_flip": driver_flip,
+}

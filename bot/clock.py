@@ -77,9 +77,10 @@ def open_store(settings: Settings) -> Store:
 
 def refresh_and_alert(rt: Runtime, now: dt.datetime) -> list:
     """Reload the data (keeping the last good on failure), record the run, then post new alerts."""
-    started = now_utc()
+    clock_started = now_utc()
     outcome = rt.data.refresh()
-    rt.store.record_refresh(started, now_utc(), outcome.ok, outcome.rows_read, outcome.rows_set_aside, outcome.error)
+    finished = now + (now_utc() - clock_started)  # on the caller's clock, so staleness is judged on one
+    rt.store.record_refresh(now, finished, outcome.ok, outcome.rows_read, outcome.rows_set_aside, outcome.error)
     current = rt.data.current
     findings = findings_now(rt.store, current.snapshot if current else None, now, rt.policy,
                             None if outcome.ok else outcome.error)

@@ -2,15 +2,17 @@
 and answers through a local stand-in for Slack's Web API, over real HTTP on 127.0.0.1."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import urllib.request
 
 import pytest
 from slack_harness import TOKEN, RunningApp, all_text, reply
+from slack_sdk import WebClient
 from slack_standin import SlackStandIn, block_errors
 
-from bot.commands import COMMANDS
+from bot.commands import ALL_COMMANDS
 from bot.manifest import declared_commands
 
 
@@ -22,8 +24,13 @@ def slack():
 
 
 @pytest.fixture(scope="module")
-def app(slack):
-    running = RunningApp(slack)
+def database(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.sqlite'}"
+
+
+@pytest.fixture(scope="module")
+def app(slack, database):
+    running = RunningApp(slack, DATABASE_URL=database)
     yield running
     running.stop()
 
@@ -47,7 +54,7 @@ def test_every_command_acknowledges_fast_and_answers_through_response_url(app, s
 
 
 def test_manifest_declares_every_command_the_app_serves():
-    assert set(declared_commands()) == set(COMMANDS) | {"sales"}
+    assert set(declared_commands()) == set(ALL_COMMANDS) | {"sales"}
 
 
 def test_the_umbrella_command_gives_help_and_runs_commands(app, slack):
@@ -153,3 +160,56 @@ def test_access_lists_deny_politely(slack):
         assert "Who needs to act" in all_text(reply(slack, "allowed-reps"))
     finally:
         limited.stop()
+
+
+def test_alert_rules_are_managed_from_slack(app, slack):
+    app.command(slack, "/alerts", "", name="alerts-list")
+    listed = all_text(reply(slack, "alerts-list"))
+    assert "significant drop in any segment" in listed and "(default)" in listed
+    app.command(slack, "/alerts", "add winrate region=APAC below 40%", name="alerts-add")
+    added = all_text(reply(slack, "alerts-add"))
+    assert "win rate of APAC below 40%" in added
+    rule_id = added.split("`")[1]
+    app.command(slack, "/alerts", f"mute {rule_id} 7d", name="alerts-mute")
+    assert f"Muted rule `{rule_id}`" in all_text(reply(slack, "alerts-mute"))
+    app.command(slack, "/alerts", "add sometimes", name="alerts-bad")
+    assert "/alerts list" in all_text(reply(slack, "alerts-bad"))
+    assert app.event({"type": "app_home_opened", "user": "U0REP", "channel": "D0REP", "tab": "home"}) == 200
+    home = all_text(slack.wait_for(lambda s: s.home_views.get("U0REP")))
+    assert "win rate of APAC below 40%" in home and "muted until" in home
+
+
+def test_digest_preview_in_slack(app, slack):
+    app.command(slack, "/digest", "", name="digest-preview")
+    text = all_text(reply(slack, "digest-preview"))
+    assert "Preview of the weekly digest" in text and "Weekly Sales Health" in text
+
+
+def test_acknowledge_and_snooze_update_the_alert(app, slack, database):
+    from insights.alerts import Finding
+
+    from bot.store import Store
+
+    store = Store.from_url(database)
+    finding = Finding(rule_id=1, kind="drop", segment={"region": "APAC"}, label="APAC", period="2024Q2", value=0.2)
+    store.claim_alert(finding, dt.datetime.now(dt.timezone.utc), dt.timedelta(days=7), 0.02)
+    posted = WebClient(token=TOKEN, base_url=slack.api_url).chat_postMessage(
+        channel="C0ALERTS", text="APAC dropped", blocks=[
+            {"type": "section", "text": {"type": "mrkdwn", "text": "APAC dropped"}},
+            {"type": "actions", "elements": [{"type": "button", "action_id": "alert_ack", "value": finding.fingerprint,
+                                              "text": {"type": "plain_text", "text": "Acknowledge"}}]}])
+    store.alert_posted(finding.fingerprint, "C0ALERTS", posted["ts"], dt.datetime.now(dt.timezone.utc))
+    for action in ("alert_snooze", "alert_ack"):
+        status, _ = app.interact(slack, {
+            "type": "block_actions", "user": {"id": "U0CRO"}, "team": {"id": "T0TEST"},
+            "channel": {"id": "C0ALERTS"}, "message": {"ts": posted["ts"], "text": "APAC dropped",
+                                                        "blocks": posted["message"]["blocks"]},
+            "container": {"type": "message", "channel_id": "C0ALERTS", "message_ts": posted["ts"]},
+            "response_url": slack.response_url(action), "trigger_id": "t", "api_app_id": "A0APP",
+            "actions": [{"action_id": action, "block_id": "b", "type": "button", "value": finding.fingerprint,
+                         "action_ts": str(time.time())}]})
+        assert status == 200
+    updated = slack.wait_for(lambda s: len(s.calls_to("chat.update")) >= 2 and s.messages["C0ALERTS"][-1])
+    assert "Acknowledged by <@U0CRO>" in all_text(updated)
+    row = store.alert(finding.fingerprint)
+    assert row["acknowledged_by"] == "U0CRO" and row["snoozed_until"] is not None

@@ -35,6 +35,7 @@ DATE_YEARS = (1900, 2099)
 # Why a row is set aside, in the order rows are checked (a row gets the first that applies).
 # The sentences users read for these codes live in templates/.
 REASONS = (
+    "malformed_row",
     "missing_deal_id",
     "duplicate_deal_id",
     "unknown_outcome",
@@ -130,7 +131,16 @@ class ColumnMapping:
         )
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+@dataclass(frozen=True)
+class RawTable:
+    """A file read as text: its rows, each row's line in the file, and lines that are not rows."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray | None = None  # physical line of each row; None: header on line 1, one line per row
+    malformed: tuple[tuple[int, str], ...] = ()  # (line, text) of rows with the wrong number of fields
+
+
+def read_table(path: str | Path) -> RawTable:
     """Read every column as text so that bad values survive to be reported, not coerced away."""
     path = Path(path)
     if not path.exists():
@@ -138,19 +148,67 @@ def read_table(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            return RawTable(pd.read_parquet(path))
         if suffix in (".csv", ".txt", ".gz"):
             try:
-                return pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
             except Exception:
-                # pyarrow is strict about ragged rows and odd encodings; the C engine is forgiving.
-                return pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace",
-                                   on_bad_lines="warn")
+                # pyarrow refuses ragged rows and odd encodings: read line by line, keeping every row
+                return _read_csv_exactly(path)
+            if _physical_lines(path) != len(frame) + 1:
+                return _read_csv_exactly(path)  # blank lines or multi-line fields: count lines exactly
+            return RawTable(frame)
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"Cannot read {path} as {suffix.lstrip('.') or 'a table'}: {exc}") from exc
     raise DataError(f"Unsupported file type {suffix or '(none)'} for {path}: use .csv or .parquet.")
+
+
+def _open_text(path: Path):
+    if path.suffix.lower() == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", newline="", encoding="utf-8", errors="replace")
+    return open(path, newline="", encoding="utf-8", errors="replace")
+
+
+def _physical_lines(path: Path) -> int:
+    """Lines holding text (a last line without a newline counts; a trailing newline adds none)."""
+    opener = (lambda: __import__("gzip").open(path, "rb")) if path.suffix.lower() == ".gz" else (lambda: open(path, "rb"))
+    count, last = 0, b"\n"
+    with opener() as f:
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def _read_csv_exactly(path: Path) -> RawTable:
+    """The slow, exact path: every row with the line it starts on; blank lines skipped; rows with
+    the wrong number of fields kept aside as malformed, never dropped."""
+    import csv
+
+    rows, lines, malformed = [], [], []
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"Cannot read {path}: the file is empty.")
+        start = reader.line_num + 1
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if not any(field.strip() for field in record):
+                continue  # a blank line is not a row
+            if len(record) != len(header):
+                malformed.append((line, ",".join(record)[:500]))
+                continue
+            rows.append(record)
+            lines.append(line)
+    frame = pd.DataFrame(rows, columns=[h.strip() for h in header], dtype=str) if rows else \
+        pd.DataFrame({h.strip(): pd.Series(dtype=str) for h in header})
+    return RawTable(frame, np.asarray(lines, dtype=np.int64), tuple(malformed))
 
 
 def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
@@ -207,7 +265,8 @@ def load_deals(
 ) -> Snapshot:
     """Load and validate a deal export; `as_of` defaults to the latest closed date."""
     started = time.perf_counter()
-    return from_table(read_table(path), mapping, str(path), as_of, started)
+    table = read_table(path)
+    return from_table(table.frame, mapping, str(path), as_of, started, table.lines, table.malformed)
 
 
 def from_table(
@@ -216,6 +275,8 @@ def from_table(
     source: str = "table",
     as_of: dt.date | None = None,
     started: float | None = None,
+    lines: np.ndarray | None = None,
+    malformed: tuple[tuple[int, str], ...] = (),
 ) -> Snapshot:
     """Validate an already-read table (any dtypes) exactly as a file would be validated."""
     started = time.perf_counter() if started is None else started
@@ -239,7 +300,7 @@ def from_table(
     if missing:
         raise MissingColumnsError(missing, found, mapping_hint=bool(mapping.columns))
     frame = pd.DataFrame({k: _as_text(v) for k, v in renamed.items()})
-    return build_snapshot(frame, dims, mapping, source, as_of, started)
+    return build_snapshot(frame, dims, mapping, source, as_of, started, lines, malformed)
 
 
 def _as_text(column: pd.Series) -> pd.Series:
@@ -255,9 +316,11 @@ def build_snapshot(
     source: str,
     as_of: dt.date | None,
     started: float,
+    lines: np.ndarray | None = None,
+    malformed: tuple[tuple[int, str], ...] = (),
 ) -> Snapshot:
     n = len(frame)
-    row_number = np.arange(n) + 2  # 1-based file lines with the header on line 1
+    row_number = lines if lines is not None else np.arange(n) + 2  # 1-based file lines, header on line 1
     reason = np.full(n, "", dtype=object)
 
     def flag(mask, why):
@@ -329,6 +392,10 @@ def build_snapshot(
     rejected = frame[~keep].copy()
     rejected.insert(0, "row", row_number[~keep])
     rejected.insert(1, "reason", reason[~keep])
+    if malformed:
+        broken = pd.DataFrame({"row": [m[0] for m in malformed], "reason": "malformed_row",
+                               "raw": [m[1] for m in malformed]})
+        rejected = pd.concat([rejected, broken], ignore_index=True).sort_values("row", kind="stable")
     counts = rejected["reason"].value_counts()
     set_aside = {r: int(counts[r]) for r in REASONS if r in counts}
     examples = {r: rejected.loc[rejected["reason"] == r, "row"].head(5).tolist() for r in set_aside}
@@ -342,7 +409,7 @@ def build_snapshot(
     all_dims = dims + ("size_band", "cycle_band")
     report = DataReport(
         source=source,
-        rows_read=n,
+        rows_read=n + len(malformed),
         closed_deals=len(deals),
         open_deals=len(open_deals),
         set_aside=set_aside,

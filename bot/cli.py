@@ -171,8 +171,10 @@ def run_slack(args, settings: Settings, mode: str) -> int:
         start_clock(Runtime.from_settings(settings, data, store, client))
         SocketModeHandler(app, settings.slack_app_token).start()
         return EXIT_OK
+    from .sync import follow_clock
     from .web import WebApp, serve
 
+    follow_clock(data, store)  # the clock process refreshes; this one reloads after it
     serve(WebApp(app, data), settings.port)
     return EXIT_OK
 

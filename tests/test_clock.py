@@ -322,3 +322,20 @@ def _runtime(store, client, snapshot, schedule=SCHEDULE, source=None) -> Runtime
 
         data._current = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
     return Runtime(data, store, client, schedule, AlertPolicy("C0ALERTS"))
+
+
+def test_the_web_process_follows_the_clocks_refreshes(store, tmp_path):
+    from bot.sync import sync_once
+
+    path = tmp_path / "deals.csv"
+    write_csv(generate_deals(DealSpec(n_deals=2000, seed=3)), path)
+    web = DealData(str(path))
+    assert web.refresh().ok
+    assert sync_once(web, store) == "unchanged"  # the clock has not run yet
+    first = web.current
+    write_csv(generate_deals(DealSpec(n_deals=2500, seed=4)), path)
+    store.record_refresh(clock.now_utc() - dt.timedelta(seconds=1), clock.now_utc(), True, 2500, 0)
+    assert sync_once(web, store) == "reloaded" and web.current is not first
+    assert sync_once(web, store) == "unchanged"
+    store.record_refresh(clock.now_utc() - dt.timedelta(seconds=1), clock.now_utc(), False, error="No deal file")
+    assert sync_once(web, store) == "failed" and web.last_error == "No deal file"

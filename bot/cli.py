@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
@@ -17,6 +19,7 @@ from .grammar import Vocabulary, split_command
 from .render import render
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+DEFAULT_CHART_DIR = Path(tempfile.gettempdir()) / "sales-intelligence-charts"
 
 
 def _date(text: str) -> dt.date:
@@ -45,7 +48,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                                      "Exit 0 with an answer, 2 when the command cannot be used, 1 when the data cannot.")
     ask.add_argument("line", help='the command, e.g. "/winrate APAC" or "/help"')
     ask.add_argument("--format", choices=("text", "json"), default="text")
-    sub.add_parser("console", parents=[data], help="interactive console over the same commands")
+    ask.add_argument("--chart-dir", default=str(DEFAULT_CHART_DIR),
+                     help="where /trend, /why and /drivers write their chart PNG (text format only)")
+    console = sub.add_parser("console", parents=[data], help="interactive console over the same commands")
+    console.add_argument("--chart-dir", default=str(DEFAULT_CHART_DIR),
+                         help="where /trend, /why and /drivers write their chart PNG")
     sub.add_parser("http", parents=[data], help="serve Slack over HTTP on $PORT (needs SLACK_BOT_TOKEN and "
                                                 "SLACK_SIGNING_SECRET)")
     sub.add_parser("socket", parents=[data], help="serve Slack over Socket Mode (needs SLACK_APP_TOKEN and "
@@ -90,7 +97,27 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
     else:
         print(reply.text, file=out)
+        print_chart(reply, args.chart_dir, out)
     return EXIT_OK if reply.ok else EXIT_USAGE
+
+
+def print_chart(reply, chart_dir: str, out) -> None:
+    """The terminal's answer to a chart: write the PNG and say where it is."""
+    if reply.result is None:
+        return
+    from .slack_io import chart_or_none
+
+    chart = chart_or_none(reply.result)
+    if chart is None:
+        return
+    path = Path(chart_dir) / chart.filename
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(chart.png)
+    except OSError as exc:
+        print(render("text/chart_saved.j2", path=None, error=str(exc)), file=out)
+        return
+    print(render("text/chart_saved.j2", path=str(path), error=None), file=out)
 
 
 def _emit(out, fmt, text, payload):
@@ -124,7 +151,9 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
             return EXIT_OK
         if not line.startswith("/"):
             line = "/" + line
-        print(answer(snapshot, line, vocab, context_for(line, settings, user_id="console")).text, file=out)
+        reply = answer(snapshot, line, vocab, context_for(line, settings, user_id="console"))
+        print(reply.text, file=out)
+        print_chart(reply, args.chart_dir, out)
         print(file=out)
 
 

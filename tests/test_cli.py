@@ -316,3 +316,12 @@ def test_console_survives_garbled_commands_without_a_traceback(cli, files):
     # every line but the long repetition of one known value is refused with the words it could not use
     assert run.stdout.count("I couldn't use all of") == len(GARBLED) - 1
     assert "*Win rate · North America* —" in run.stdout
+
+
+def test_a_chart_command_writes_its_png_and_prints_the_path(cli, files, tmp_path):
+    out = cli("ask", "/trend APAC", "--data", files["deals"], "--chart-dir", tmp_path)
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout.strip().splitlines()[-1] == f"Chart: {tmp_path / 'winrate-trend.png'}"
+    assert (tmp_path / "winrate-trend.png").read_bytes().startswith(b"\x89PNG")
+    plain = cli("ask", "/winrate APAC", "--data", files["deals"], "--chart-dir", tmp_path)
+    assert "Chart:" not in plain.stdout

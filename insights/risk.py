@@ -10,7 +10,7 @@ from .actions import Action, from_risk, rank
 from .periods import PeriodSpec
 from .query import Query
 from .results import Comparison, Rate, Result, _round
-from .select import Sliced, count_by, filter_mask, open_pipeline_by, period_mask, resolve_periods
+from .select import Sliced, censoring_notes, count_by, filter_mask, open_pipeline_by, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -72,6 +72,7 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     result = RiskResult(command="risk", as_of=snapshot.as_of, query=query, period=period, overall=overall,
                         open_deals=int(open_mask.sum()), open_amount=open_amount_all,
                         revenue_at_risk=round(open_amount_all * (1 - (overall.win_rate or 0)), 2), min_n=min_n)
+    result.notes.extend(censoring_notes(snapshot, period))
     if overall.n == 0:
         result.notes.append("no_deals")
         return result

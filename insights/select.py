@@ -121,3 +121,11 @@ def median_days_by(group: np.ndarray, days: np.ndarray, groups: int) -> np.ndarr
         upper = np.searchsorted(cum[g], total[g] // 2 + 1)  # the upper middle value
         out[g] = (lower + upper) / 2
     return out
+
+
+def censoring_notes(snapshot: Snapshot, *periods: Period | None) -> list[str]:
+    """'right_censored' when a period runs past the extract's last created date (see /trend)."""
+    cut = snapshot.report.censored_after
+    if cut is not None and any(p is not None and p.end > cut for p in periods):
+        return ["right_censored"]
+    return []

@@ -23,7 +23,7 @@ from .actions import Action, from_why, rank
 from .periods import Period, PeriodSpec
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import Sliced, count_by, filter_mask, period_mask, resolve_periods
+from .select import Sliced, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, minimum_detectable_change, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -109,6 +109,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     baseline = Rate.of(snapshot.won[before].sum(), before.sum())
     result = WhyResult(command="why", as_of=snapshot.as_of, query=query, period=period, compare_period=compare,
                        current=current, baseline=baseline, min_n=min_n)
+    result.notes.extend(censoring_notes(snapshot, period, compare))
     if current.n < min_n or baseline.n < min_n:
         result.notes.append("too_few_to_compare")
         return result

@@ -8,7 +8,7 @@ import numpy as np
 from .periods import Period
 from .query import Query, dimension_label
 from .results import Comparison, Rate, Result, SegmentRate
-from .select import count_by, filter_mask, period_mask, resolve_periods
+from .select import censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, minimum_detectable_change, two_proportion_test
 
@@ -55,6 +55,7 @@ def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateRes
         change = compare_rates(overall, baseline, compare_period.label, min_n)
         if change is None:
             notes.append("too_few_to_compare")
+    notes.extend(censoring_notes(snapshot, period, compare_period))
     groups, tested = [], 0
     if query.group_by:
         groups, tested = _groups(snapshot, query.group_by, current, baseline_mask, overall, compare_period, min_n)

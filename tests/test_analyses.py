@@ -160,3 +160,13 @@ def test_as_of_moves_now_back(demo):
     r = trend(earlier, Query(filters=APAC))
     assert r.tested_period == "2024Q1" and r.verdict == "noise"
     assert earlier.deals["closed_date"].max() <= np.datetime64("2024-03-31")
+
+
+def test_answers_about_censored_periods_say_so():
+    from insights.why import explain_change
+
+    snap = snapshot_of(DealSpec(n_deals=6000, seed=4, created_until=dt.date(2023, 12, 31)))
+    assert "right_censored" in explain_change(snap, Query()).notes
+    assert "right_censored" in risk(snap, Query()).notes
+    q3 = PeriodSpec("calendar", ("quarter", 2023, 3), "2023Q3")
+    assert "right_censored" not in win_rate(snap, Query(period=q3)).notes

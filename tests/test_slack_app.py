@@ -35,6 +35,11 @@ def app(slack, database):
     running.stop()
 
 
+def completed_files(slack) -> list[dict]:
+    """Uploads that finished all three steps of files_upload_v2, in order."""
+    return [f for f in slack.files.values() if f.get("completed")]
+
+
 EXPECTED = {
     "winrate": "Win rate", "trend": "Win rate trend", "why": "Why did the win rate change", "drivers": "What goes with winning",
     "risk": "Where we lose most", "funnel": "Where deals stop", "reps": "Who needs to act", "health": "Data health",
@@ -110,7 +115,7 @@ def test_share_posts_the_answer_and_its_chart_in_the_channel(app, slack):
     ephemeral = reply(slack, "to-share")
     button = next(b for b in ephemeral["blocks"] if b["type"] == "actions")["elements"][0]
     assert button["action_id"] == "share_reply" and button["value"] == "/trend APAC"
-    files_before = len(slack.files)
+    files_before = len(completed_files(slack))
     status, _ = app.interact(slack, {
         "type": "block_actions", "user": {"id": "U0CRO"}, "team": {"id": "T0TEST"},
         "channel": {"id": "C0SALES"}, "container": {"type": "message", "channel_id": "C0SALES"},
@@ -121,16 +126,16 @@ def test_share_posts_the_answer_and_its_chart_in_the_channel(app, slack):
     shared = reply(slack, "shared")
     assert shared["response_type"] == "in_channel"
     assert "Shared by <@U0CRO>" in all_text(shared)
-    uploaded = slack.wait_for(lambda s: len(s.files) > files_before and list(s.files.values())[-1], timeout=30)
+    uploaded = slack.wait_for(lambda s: len(completed_files(s)) > files_before and completed_files(s)[-1], timeout=30)
     assert uploaded["channel_id"] == "C0SALES" and uploaded["bytes"].startswith(b"\x89PNG")
     assert uploaded["alt_txt"]
 
 
 def test_in_a_direct_message_the_chart_comes_with_the_answer(app, slack):
-    files_before = len(slack.files)
+    files_before = len(completed_files(slack))
     app.command(slack, "/why", channel="D0CRO", name="dm-why")
     reply(slack, "dm-why")
-    uploaded = slack.wait_for(lambda s: len(s.files) > files_before and list(s.files.values())[-1], timeout=30)
+    uploaded = slack.wait_for(lambda s: len(completed_files(s)) > files_before and completed_files(s)[-1], timeout=30)
     assert uploaded["channel_id"] == "D0CRO" and uploaded["bytes"].startswith(b"\x89PNG")
 
 

@@ -223,9 +223,10 @@ def run_dry(args, settings: Settings, out=sys.stdout) -> int:
     """`digest --dry-run` / `alerts --dry-run`: what the clock would post now, posting nothing."""
     from .alerting import AlertPolicy, alert_text, data_findings
     from .clock import load_default_rules
-    from .digest import digest_text
-    from insights.alerts import AlertRule, evaluate
+    from insights.alerts import evaluate
     from insights.results import to_jsonable
+
+    from .digest import digest_text
 
     try:
         snapshot = load(args)

@@ -36,7 +36,6 @@ class DealData:
         self.source, self.mapping, self.as_of = source, mapping, as_of
         self._current: Loaded | None = None
         self.last_error: str | None = None
-        self.last_error_at: dt.datetime | None = None
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
 
     @property
@@ -55,19 +54,19 @@ class DealData:
                 mapping = ColumnMapping.from_file(self.mapping) if self.mapping else None
                 snapshot = load_deals(self.source, mapping, as_of=self.as_of)
             except DataError as exc:
-                self.last_error, self.last_error_at = str(exc), dt.datetime.now(dt.timezone.utc)
+                self.last_error = str(exc)
                 log.error("refresh of %s failed, keeping the last good data: %s", self.source, exc)
                 return RefreshOutcome(False, str(exc))
             if len(snapshot.deals) == 0:
                 message = f"{self.source} has no usable closed deals ({snapshot.report.rows_set_aside} rows set aside)"
-                self.last_error, self.last_error_at = message, dt.datetime.now(dt.timezone.utc)
+                self.last_error = message
                 log.error("refresh rejected, keeping the last good data: %s", message)
                 return RefreshOutcome(False, message, snapshot.report.rows_read, snapshot.report.rows_set_aside)
             loaded = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
             warm_up(loaded)
             # one assignment: readers see the old snapshot or the new one, never a mix
             self._current = loaded
-            self.last_error = self.last_error_at = None
+            self.last_error = None
             return RefreshOutcome(True, None, snapshot.report.rows_read, snapshot.report.rows_set_aside)
 
 

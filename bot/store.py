@@ -25,7 +25,6 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     create_engine,
-    delete,
     insert,
     or_,
     select,
@@ -264,10 +263,6 @@ class Store:
             row = conn.execute(select(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint)).first()
         return dict(row._mapping) if row else None
 
-    def alerts(self) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(fired_alerts).order_by(fired_alerts.c.id))]
-
     # -- the digest ledger ------------------------------------------------------------------------
     def claim_digest(self, channel: str, period: str, now: dt.datetime) -> DigestClaim:
         now = naive_utc(now)
@@ -316,9 +311,3 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None
-
-    def clear(self) -> None:
-        """Empty every table (tests)."""
-        with self.engine.begin() as conn:
-            for table in (alert_rules, fired_alerts, digest_ledger, refresh_runs):
-                conn.execute(delete(table))

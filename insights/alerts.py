@@ -24,7 +24,6 @@ from .trend import trend
 from .why import explain_change
 from .winrate import MIN_N
 
-KINDS = ("winrate_below", "drop", "driver_flip", "lead_source_gap", "long_cycle", "data")
 # Which way a finding's value moves when it gets worse (for re-alerting); None: any new finding is new.
 WORSE = {"winrate_below": -1, "drop": -1, "lead_source_gap": 1, "long_cycle": -1, "driver_flip": None, "data": None}
 ROLLING = PeriodSpec("last_days", (90,), "last 90 days")

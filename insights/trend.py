@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .periods import Period, grain_months, periods_between
+from .periods import grain_months, periods_between
 from .query import Query
 from .results import Comparison, Rate, Result, _round
 from .select import filter_mask, median_days_by, period_mask, resolve_periods

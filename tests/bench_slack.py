@@ -10,7 +10,6 @@ Not a test: asserts nothing and pytest does not collect it.
 """
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time

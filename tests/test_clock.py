@@ -21,8 +21,8 @@ from bot.alerting import AlertPolicy, findings_now, post_alerts
 from bot.clock import DIGEST_JOB, REFRESH_JOB, Runtime, build_scheduler, catch_up, refresh_and_alert
 from bot.data import DealData
 from bot.digest import EVENT_TYPE, DigestSchedule, post_digest
-from bot.store import STALE_CLAIM, Store, naive_utc
-from insights.alerts import AlertRule, Finding
+from bot.store import STALE_CLAIM, Store
+from insights.alerts import Finding
 from insights.synthetic import DealSpec, demo_spec, generate_deals, write_csv
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

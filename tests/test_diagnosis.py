@@ -2,7 +2,6 @@
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 from conftest import snapshot_of
@@ -11,7 +10,7 @@ from insights.drivers import DRIVER_FEATURES, drivers
 from insights.periods import PeriodSpec
 from insights.query import Query
 from insights.reps import rep_performance
-from insights.synthetic import DEMO_CYCLE_EFFECT, DealSpec, MixShift, PlantedDrop, logit
+from insights.synthetic import DealSpec, MixShift, PlantedDrop, logit
 from insights.why import explain_change
 
 Q2, Q1 = dt.date(2024, 4, 1), dt.date(2024, 7, 15)

@@ -73,7 +73,7 @@ def digest_text(snapshot: Snapshot, data_error: str | None = None) -> tuple[str,
     reps = rep_performance(snapshot, in_question)
     actions = rank(from_why(snapshot, why) + risks.actions + from_reps(snapshot, reps)
                    + from_drivers(snapshot, drivers_result))
-    text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps,
+    text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps, report=snapshot.report,
                   actions=actions, h=health(snapshot, everything), data_error=data_error)
     return text, headline
 

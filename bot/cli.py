@@ -13,10 +13,10 @@ from pathlib import Path
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
-from .commands import ADMIN_COMMANDS, Context, answer, resolve_command
-from .config import Settings
-from .grammar import Vocabulary, split_command
-from .render import render
+from bot.core.commands import ADMIN_COMMANDS, Context, answer, resolve_command
+from bot.config import Settings
+from bot.core.grammar import Vocabulary, split_command
+from bot.core.render import render
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 DEFAULT_CHART_DIR = Path(tempfile.gettempdir()) / "sales-intelligence-charts"
@@ -80,7 +80,7 @@ def context_for(line: str, settings: Settings, user_id: str | None = None) -> Co
     name = resolve_command(split_command(line)[0] or "")
     if name not in ADMIN_COMMANDS:
         return Context(user_id=user_id)
-    from .clock import open_store
+    from bot.store import open_store
 
     return Context(store=open_store(settings), user_id=user_id)
 
@@ -105,7 +105,7 @@ def print_chart(reply, chart_dir: str, out) -> None:
     """The terminal's answer to a chart: write the PNG and say where it is."""
     if reply.result is None:
         return
-    from .slack_io import chart_or_none
+    from bot.core.charts import chart_or_none
 
     chart = chart_or_none(reply.result)
     if chart is None:
@@ -167,13 +167,14 @@ REQUIRED = {
 def run_slack(args, settings: Settings, mode: str) -> int:
     """http: the web process (never a scheduler). socket: listeners and the clock in one worker.
     clock: the scheduler alone."""
-    from .access import Access
-    from .app import build_app
-    from .clock import Runtime, open_store, start_clock
-    from .config import validate_clock
-    from .data import DealData
-    from .listeners.services import Services
-    from .slack_io import web_client
+    from bot.slack.access import Access
+    from bot.slack.app import build_app
+    from bot.clock.scheduler import Runtime, start_clock
+    from bot.store import open_store
+    from bot.config import validate_clock
+    from bot.core.data import DealData
+    from bot.slack.services import Services
+    from bot.slack.io import web_client
 
     values = {"SLACK_BOT_TOKEN": settings.slack_bot_token, "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
               "SLACK_APP_TOKEN": settings.slack_app_token}
@@ -200,8 +201,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
         start_clock(Runtime.from_settings(settings, data, store, client))
         SocketModeHandler(app, settings.slack_app_token).start()
         return EXIT_OK
-    from .sync import follow_clock
-    from .web import WebApp, serve
+    from bot.slack.sync import follow_clock
+    from bot.slack.web import WebApp, serve
 
     follow_clock(data, store)  # the clock process refreshes; this one reloads after it
     serve(WebApp(app, data), settings.port)
@@ -221,12 +222,12 @@ def _wait_forever() -> int:
 
 def run_dry(args, settings: Settings, out=sys.stdout) -> int:
     """`digest --dry-run` / `alerts --dry-run`: what the clock would post now, posting nothing."""
-    from .alerting import AlertPolicy, alert_text, data_findings
-    from .clock import load_default_rules
+    from bot.clock.alerting import AlertPolicy, alert_text, data_findings
+    from bot.store import load_default_rules
     from insights.alerts import evaluate
     from insights.results import to_jsonable
 
-    from .digest import digest_text
+    from bot.core.digest import digest_text
 
     try:
         snapshot = load(args)
@@ -253,7 +254,7 @@ def _rules_for_dry_run(settings: Settings, load_default_rules):
     """The stored rules when a database already exists, else the configured defaults; writes nothing."""
     from insights.alerts import AlertRule
 
-    from .store import DEFAULT_DATABASE, Store
+    from bot.store import DEFAULT_DATABASE, Store
 
     if settings.database_url or DEFAULT_DATABASE.exists():
         stored = Store.from_url(settings.database_url).rules()
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.subcommand == "ask":
         return run_ask(args, settings)
     if args.subcommand == "manifest":
-        from .manifest import manifest
+        from bot.slack.manifest import manifest
 
         print(manifest(args.url, socket_mode=args.socket))
         return EXIT_OK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +36,10 @@ from sqlalchemy.exc import IntegrityError
 
 from insights.alerts import WORSE, AlertRule, Finding
 
-from .config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT
 
 DEFAULT_DATABASE = PROJECT_ROOT / "var" / "state.sqlite"
+DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
 STALE_CLAIM = dt.timedelta(minutes=10)  # a claim older than this without a post was left by a crash
 
 metadata = MetaData()
@@ -311,3 +313,15 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None
+
+
+def load_default_rules(path: str | None) -> list[dict]:
+    with open(path or DEFAULT_RULES, "rb") as f:
+        return tomllib.load(f).get("rules", [])
+
+
+def open_store(settings) -> Store:
+    """The state store at settings.database_url, with the default alert rules added on its first use."""
+    store = Store.from_url(settings.database_url)
+    store.seed_rules(load_default_rules(settings.alerts_config))
+    return store

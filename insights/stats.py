@@ -77,13 +77,6 @@ def benjamini_hochberg(p_values, alpha: float = ALPHA):
     return adjusted, np.where(tested, adjusted <= alpha, False)
 
 
-def mann_whitney_p(a, b):
-    """Two-sided Mann-Whitney U p-value for a difference in location; None if either side is empty."""
-    if len(a) == 0 or len(b) == 0:
-        return None
-    return float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-
-
 def mann_whitney_from_counts(a_counts, b_counts):
     """Two-sided Mann-Whitney U test from histograms of integer values (same bins); O(bins).
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .periods import Period
-from .query import Query, dimension_label
+from .query import Query
 from .results import Comparison, Rate, Result, SegmentRate
 from .select import censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
@@ -101,7 +101,3 @@ def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min
     few = sorted((r for r in rows if not r.enough), key=lambda r: -r.n)
     ranked = [SegmentRate(**{**r.__dict__, "rank": k + 1}) for k, r in enumerate(ranked)]
     return ranked + few, tested
-
-
-def describe_dims(dims) -> str:
-    return " × ".join(dimension_label(d) for d in dims)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.commands import COMMANDS
+from bot.core.commands import COMMANDS
 from insights.synthetic import demo_spec, generate_deals, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent

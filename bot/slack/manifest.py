@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import yaml
 
-from .config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT
 
 MANIFEST = PROJECT_ROOT / "manifest.yml"
 PLACEHOLDER = "https://YOUR-HOST"

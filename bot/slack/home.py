@@ -4,9 +4,9 @@ from __future__ import annotations
 from insights.query import Query
 from insights.trend import trend
 
-from .blocks import json_lines, split_reply
-from .listeners.services import Services
-from .render import environment, mrkdwn_escape, render
+from bot.slack.blocks import assemble_blocks
+from bot.slack.services import Services
+from bot.core.render import render
 
 MAX_HOME_BLOCKS = 100
 
@@ -16,8 +16,4 @@ def home_view(services: Services) -> dict:
     headline = trend(loaded.snapshot, Query()) if loaded else None
     text = render("text/home.j2", loaded=loaded, t=headline, report=loaded.snapshot.report if loaded else None,
                   data_error=services.data.last_error, rules=services.rules())
-    sections, footer = split_reply(mrkdwn_escape(text))
-    blocks = json_lines(environment().get_template("blocks/reply.json.j2").render(
-        sections=sections[: MAX_HOME_BLOCKS - 2], cut_lines=0, footer=footer, image=None, share=False,
-        shared_by=None, command_line=""))
-    return {"type": "home", "blocks": blocks}
+    return {"type": "home", "blocks": assemble_blocks(text, max_blocks=MAX_HOME_BLOCKS)}

@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ..access import Access
-from ..data import DealData
-from ..store import Store
+from bot.core.admin import worded_rules
+from bot.slack.access import Access
+from bot.core.data import DealData
+from bot.store import Store
 
 
 @dataclass
@@ -21,6 +22,4 @@ class Services:
         """Active alert rules, worded, for the Home tab."""
         if self.store is None:
             return []
-        from ..admin import worded_rules
-
         return worded_rules(self.store, dt.datetime.now(dt.timezone.utc))

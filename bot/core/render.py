@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
 from insights.query import dimension_label
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from bot.config import PROJECT_ROOT
+
+TEMPLATES = PROJECT_ROOT / "templates"
 MINUS = "\u2212"
 
 

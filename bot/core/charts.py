@@ -9,6 +9,7 @@ serialises drawing because matplotlib's font and text caches are not guaranteed 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import textwrap
 import threading
@@ -20,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from insights.query import dimension_label
 
-from .render import MINUS, dimlabel, num, pct, pp, pval
+from bot.core.render import MINUS, dimlabel, num, pct, pp, pval
 
 # 6.4 x 3.6 in at 125 dpi: 800 x 450 px.
 WIDTH_IN, HEIGHT_IN, DPI = 6.4, 3.6, 125
@@ -41,6 +42,7 @@ UP = "#2b8a57"
 NEUTRAL = "#59687a"
 
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,17 @@ def chart_for(result) -> Chart | None:
     """The chart for a result, or None when its command has none or there is too little to draw."""
     draw = {"trend": trend_chart, "why": bridge_chart, "drivers": drivers_chart}.get(getattr(result, "command", None))
     return draw(result) if draw else None
+
+
+def chart_or_none(result) -> Chart | None:
+    """The result's chart, or None if it has none or drawing failed (logged): a chart never costs the answer."""
+    if result is None:
+        return None
+    try:
+        return chart_for(result)
+    except Exception:
+        log.exception("drawing the %s chart failed", getattr(result, "command", "?"))
+        return None
 
 
 # ----------------------------------------------------------------------------------------- trend

@@ -8,11 +8,12 @@ from slack_sdk import WebClient
 
 from insights.load import DataError
 
-from ..blocks import fallback_text, reply_blocks
-from ..commands import ALL_COMMANDS, Context, answer, resolve_command
-from ..render import render
-from ..slack_io import chart_or_none, send_response, upload_chart
-from .services import Services
+from bot.slack.blocks import fallback_text, reply_blocks
+from bot.core.commands import ALL_COMMANDS, Context, answer, resolve_command
+from bot.core.render import render
+from bot.core.charts import chart_or_none
+from bot.slack.io import send_response, upload_chart
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from slack_sdk.errors import SlackApiError
 from insights.alerts import Finding, evaluate
 from insights.snapshot import Snapshot
 
-from .blocks import fallback_text, json_lines, split_reply
-from .render import environment, mrkdwn_escape, render
-from .store import Store
+from bot.slack.blocks import assemble_blocks, fallback_text
+from bot.core.render import render
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,8 @@ def alert_text(finding: Finding) -> str:
 
 
 def alert_blocks(finding: Finding, note: str | None = None, buttons: bool = True) -> list[dict]:
-    sections, footer = split_reply(mrkdwn_escape(alert_text(finding)))
-    if note:
-        sections.append(note)
-    return json_lines(environment().get_template("blocks/alert.json.j2").render(
-        sections=sections, footer=footer, fingerprint=finding.fingerprint, buttons=buttons))
+    return assemble_blocks(alert_text(finding), template="blocks/alert.json.j2", after=[note] if note else [],
+                           fingerprint=finding.fingerprint, buttons=buttons)
 
 
 @dataclass(frozen=True)

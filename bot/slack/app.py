@@ -4,12 +4,12 @@ from __future__ import annotations
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from .access import Access
-from .config import Settings
-from .data import DealData
-from .listeners import register_listeners
-from .listeners.services import Services
-from .slack_io import web_client
+from bot.slack.access import Access
+from bot.config import Settings
+from bot.core.data import DealData
+from bot.slack.listeners import register_listeners
+from bot.slack.services import Services
+from bot.slack.io import web_client
 
 
 def skip_slack_retries(request, response, next):

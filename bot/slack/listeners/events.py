@@ -6,8 +6,8 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from ..home import home_view
-from .services import Services
+from bot.slack.home import home_view
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from insights.trend import trend
 from insights.why import explain_change
 from insights.winrate import win_rate
 
-from .grammar import Vocabulary, parse, split_command
-from .render import render
+from bot.core.grammar import Vocabulary, parse, split_command
+from bot.core.render import render
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
 
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
-    from .admin import alerts_command, digest_preview
+    from bot.core.admin import alerts_command, digest_preview
 
     if args.strip().lower() in ("help", "?", "--help"):
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))

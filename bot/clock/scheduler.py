@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -19,16 +17,15 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
-from .alerting import AlertPolicy, findings_now, post_alerts
-from .config import Settings
-from .data import DealData
-from .digest import DigestOutcome, DigestSchedule, post_digest
-from .store import Store
+from bot.clock.alerting import AlertPolicy, findings_now, post_alerts
+from bot.config import Settings
+from bot.core.data import DealData
+from bot.clock.digest import DigestOutcome, DigestSchedule, post_digest
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 REFRESH_JOB, DIGEST_JOB = "refresh", "weekly_digest"
-DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
 
 
 @dataclass
@@ -63,18 +60,6 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def load_default_rules(path: str | None) -> list[dict]:
-    with open(path or DEFAULT_RULES, "rb") as f:
-        return tomllib.load(f).get("rules", [])
-
-
-def open_store(settings: Settings) -> Store:
-    """The state store, with the default alert rules added on its first use."""
-    store = Store.from_url(settings.database_url)
-    store.seed_rules(load_default_rules(settings.alerts_config))
-    return store
-
-
 def refresh_and_alert(rt: Runtime, now: dt.datetime) -> list:
     """Reload the data (keeping the last good on failure), record the run, then post new alerts."""
     clock_started = now_utc()
@@ -100,7 +85,7 @@ def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
     return digest_now(rt, now)
 
 
-# Job entry points, referenced by name ("bot.clock:refresh_job") in the job store.
+# Job entry points, referenced by name ("bot.clock.scheduler:refresh_job") in the job store.
 def refresh_job() -> None:
     refresh_and_alert(RUNTIME, now_utc())
 
@@ -118,13 +103,13 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
         timezone=rt.schedule.tz,
     )
     scheduler.add_job(
-        "bot.clock:refresh_job", IntervalTrigger(seconds=int(rt.refresh_every.total_seconds()),
+        "bot.clock.scheduler:refresh_job", IntervalTrigger(seconds=int(rt.refresh_every.total_seconds()),
                                                  timezone=rt.schedule.tz),
         id=REFRESH_JOB, name="refresh deal data, then alerts", replace_existing=True,
         misfire_grace_time=int(rt.refresh_every.total_seconds()),
     )
     scheduler.add_job(
-        "bot.clock:digest_job",
+        "bot.clock.scheduler:digest_job",
         CronTrigger(day_of_week=rt.schedule.day, hour=hour, minute=minute, timezone=rt.schedule.tz),
         id=DIGEST_JOB, name="weekly Sales Health digest", replace_existing=True,
         misfire_grace_time=int(rt.schedule.grace.total_seconds()),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
-from .grammar import Vocabulary
+from bot.core.grammar import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,6 @@ class DealData:
     def current(self) -> Loaded | None:
         return self._current
 
-    @property
-    def snapshot(self) -> Snapshot:
-        if self._current is None:
-            raise DataError(self.last_error or "no deal data has been loaded yet")
-        return self._current.snapshot
-
     def refresh(self) -> RefreshOutcome:
         with self._lock:
             try:
@@ -73,8 +67,8 @@ class DealData:
 def warm_up(loaded: Loaded) -> None:
     """Answer every command once before the snapshot goes live, so no user waits for cached arrays
     to be built or templates to be compiled."""
-    from .commands import COMMANDS, answer
-    from .slack_io import chart_or_none
+    from bot.core.commands import COMMANDS, answer
+    from bot.core.charts import chart_or_none
 
     for name in COMMANDS:
         reply = answer(loaded.snapshot, f"/{name}", loaded.vocab)

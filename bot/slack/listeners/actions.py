@@ -8,11 +8,12 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from ..blocks import fallback_text, reply_blocks
-from ..render import render
-from ..slack_io import chart_or_none, send_response, upload_chart
-from .commands import reply_message
-from .services import Services
+from bot.slack.blocks import fallback_text, reply_blocks
+from bot.core.render import render
+from bot.core.charts import chart_or_none
+from bot.slack.io import send_response, upload_chart
+from bot.slack.listeners.commands import reply_message
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 

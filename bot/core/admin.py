@@ -6,10 +6,10 @@ import re
 
 from insights.snapshot import Snapshot
 
-from .digest import digest_text
-from .grammar import Vocabulary, parse
-from .render import render
-from .store import Store
+from bot.core.digest import digest_text
+from bot.core.grammar import Vocabulary, parse
+from bot.core.render import render
+from bot.store import Store
 
 DURATION = re.compile(r"^(\d+)\s*(h|hours?|d|days?|w|weeks?)$")
 KIND_WORDS = {

@@ -29,7 +29,18 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-06-30")
 
 
+def scratch_database() -> Path:
+    """The console's own state (alert rules, follows): a SQLite file in the temp directory, so
+    typing `/alerts mute 2 7d` locally never touches production."""
+    return Path(tempfile.gettempdir()) / "sales-intelligence-console" / "state.sqlite"
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument("--state", choices=("scratch", "live"),
+                       default=settings.console_state if settings.console_state in ("scratch", "live") else "scratch",
+                       help="alert rules and follows: scratch (default; a temp SQLite file of the console's own) "
+                            "or live (DATABASE_URL, the store the Slack app and the clock use); env CONSOLE_STATE")
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", default=settings.deals_source,
                       help="deal file, CSV or Parquet (default: $DEALS_SOURCE or the bundled demo data)")
@@ -43,14 +54,14 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                     "With no Slack credentials and no subcommand, opens the interactive console.",
     )
     sub = parser.add_subparsers(dest="subcommand")
-    ask = sub.add_parser("ask", parents=[data], help="answer one command and exit",
+    ask = sub.add_parser("ask", parents=[data, state], help="answer one command and exit",
                          description='Answer one command, e.g. python -m bot ask "/winrate APAC". '
                                      "Exit 0 with an answer, 2 when the command cannot be used, 1 when the data cannot.")
     ask.add_argument("line", help='the command, e.g. "/winrate APAC" or "/help"')
     ask.add_argument("--format", choices=("text", "json"), default="text")
     ask.add_argument("--chart-dir", default=str(DEFAULT_CHART_DIR),
                      help="where /trend, /why and /drivers write their chart PNG (text format only)")
-    console = sub.add_parser("console", parents=[data], help="interactive console over the same commands")
+    console = sub.add_parser("console", parents=[data, state], help="interactive console over the same commands")
     console.add_argument("--chart-dir", default=str(DEFAULT_CHART_DIR),
                          help="where /trend, /why and /drivers write their chart PNG")
     sub.add_parser("http", parents=[data], help="serve Slack over HTTP on $PORT (needs SLACK_BOT_TOKEN and "
@@ -65,7 +76,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                          help="print without posting (the only mode: the clock posts)")
         dry.add_argument("--format", choices=("text", "json"), default="text")
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for your host or for Socket Mode")
-    manifest.add_argument("--url", default="https://YOUR-HOST", help="public base URL of the web process")
+    manifest.add_argument("--url", default="https://YOUR-HOST", type=_https_url,
+                          help="public base URL of the web process (https://...)")
+    manifest.add_argument("--prefix", default=settings.command_prefix, type=_prefix,
+                          help="put this in front of every command name (e.g. sales- for /sales-winrate) so the "
+                               "names do not collide with other apps; /sales stays as it is. Set the same "
+                               "COMMAND_PREFIX for the app")
     manifest.add_argument("--socket", action="store_true", help="a manifest for Socket Mode (no public URL)")
     return parser
 
@@ -75,14 +91,25 @@ def load(args) -> Snapshot:
     return load_deals(args.data, mapping, as_of=args.as_of)
 
 
-def context_for(line: str, settings: Settings, user_id: str | None = None) -> Context:
-    """The state store is opened only for the commands that use it."""
+def state_url(settings: Settings, state: str = "scratch") -> str:
+    """The console's state store: its scratch SQLite file unless `live` was asked for."""
+    if state == "live":
+        return settings.database_url or ""
+    return f"sqlite:///{scratch_database()}"
+
+
+def context_for(line: str, settings: Settings, user_id: str | None = None, state: str = "scratch") -> Context:
+    """The state store is opened only for the commands that use it, and is the console's scratch
+    copy unless `--state live` (or CONSOLE_STATE=live) says otherwise."""
     name = resolve_command(split_command(line)[0] or "")
     if name not in ADMIN_COMMANDS:
         return Context(user_id=user_id)
+    from dataclasses import replace
+
     from bot.store import open_store
 
-    return Context(store=open_store(settings), user_id=user_id)
+    return Context(store=open_store(replace(settings, database_url=state_url(settings, state) or None)),
+                   user_id=user_id)
 
 
 def run_ask(args, settings: Settings, out=sys.stdout) -> int:
@@ -91,7 +118,7 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
     except DataError as exc:
         _emit(out, args.format, render("text/data_error.j2", message=str(exc), last_good=None), {"error": "data", "message": str(exc)})
         return EXIT_DATA
-    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console"))
+    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console", state=args.state))
     if args.format == "json":
         payload = reply.result.to_dict() if reply.result is not None else {"kind": reply.kind, "text": reply.text}
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
@@ -110,7 +137,7 @@ def print_chart(reply, chart_dir: str, out) -> None:
     chart = chart_or_none(reply.result)
     if chart is None:
         return
-    path = Path(chart_dir) / chart.filename
+    path = Path(chart_dir) / chart.unique_filename
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(chart.png)
@@ -118,6 +145,23 @@ def print_chart(reply, chart_dir: str, out) -> None:
         print(render("text/chart_saved.j2", path=None, error=str(exc)), file=out)
         return
     print(render("text/chart_saved.j2", path=str(path), error=None), file=out)
+
+
+def _https_url(text: str) -> str:
+    if not text.lower().startswith("https://") or len(text) <= len("https://"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an https:// URL: Slack only sends requests to https, "
+                                         "e.g. --url https://sales-bot.example.com (or use --socket)")
+    return text
+
+
+def _prefix(text: str) -> str:
+    import re
+
+    text = text.strip().lstrip("/").lower()
+    if text and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,15}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a command prefix such as sales- "
+                                         "(lower-case letters, digits, - and _)")
+    return text
 
 
 def _emit(out, fmt, text, payload):
@@ -132,7 +176,8 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
         return EXIT_DATA
     vocab = Vocabulary.from_snapshot(snapshot)
     interactive = stdin.isatty()
-    print(render("text/console_welcome.j2", source=args.data, report=snapshot.report, as_of=snapshot.as_of), file=out)
+    print(render("text/console_welcome.j2", source=args.data, report=snapshot.report, as_of=snapshot.as_of,
+                 state=args.state, scratch=str(scratch_database())), file=out)
     while True:
         if interactive:
             try:
@@ -151,7 +196,7 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
             return EXIT_OK
         if not line.startswith("/"):
             line = "/" + line
-        reply = answer(snapshot, line, vocab, context_for(line, settings, user_id="console"))
+        reply = answer(snapshot, line, vocab, context_for(line, settings, user_id="console", state=args.state))
         print(reply.text, file=out)
         print_chart(reply, args.chart_dir, out)
         print(file=out)
@@ -193,7 +238,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     if not outcome.ok:
         print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
         return EXIT_DATA
-    services = Services(data=data, access=Access.from_settings(settings), store=store)
+    services = Services(data=data, access=Access.from_settings(settings), store=store,
+                        command_prefix=settings.command_prefix)
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -225,6 +271,7 @@ def run_dry(args, settings: Settings, out=sys.stdout) -> int:
     from bot.clock.alerting import AlertPolicy, alert_text, data_findings
     from bot.store import load_default_rules
     from insights.alerts import evaluate
+    from insights.kinds import AlertKind
     from insights.results import to_jsonable
 
     from bot.core.digest import digest_text
@@ -240,7 +287,7 @@ def run_dry(args, settings: Settings, out=sys.stdout) -> int:
         _emit(out, args.format, text, {"kind": "digest", "text": text})
         return EXIT_OK
     rules = _rules_for_dry_run(settings, load_default_rules)
-    findings = evaluate(snapshot, [r for r in rules if r.kind != "data"])
+    findings = evaluate(snapshot, [r for r in rules if r.kind != AlertKind.DATA])
     now = dt.datetime.now(dt.timezone.utc)
     policy = AlertPolicy(settings.alert_channel, max_set_aside_share=settings.max_set_aside_share)
     findings += [f for f in data_findings(_NoRuns(), snapshot, now, policy, None)]
@@ -283,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.subcommand == "manifest":
         from bot.slack.manifest import manifest
 
-        print(manifest(args.url, socket_mode=args.socket))
+        print(manifest(args.url, socket_mode=args.socket, prefix=args.prefix))
         return EXIT_OK
     if args.subcommand is None:
         mode = settings.mode

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from insights.alerts import WORSE, AlertRule, Finding
+from insights.kinds import AlertKind
 
 from bot.config import PROJECT_ROOT
 
@@ -128,7 +129,7 @@ def make_engine(url: str | None) -> Engine:
 @dataclass(frozen=True)
 class StoredRule:
     id: int
-    kind: str
+    kind: AlertKind
     filters: tuple[tuple[str, tuple[str, ...]], ...]
     threshold: float | None
     origin: str
@@ -182,13 +183,13 @@ class Store:
     @staticmethod
     def _rule(row) -> StoredRule:
         filters = tuple((d, tuple(v)) for d, v in json.loads(row.filters or "[]"))
-        return StoredRule(row.id, row.kind, filters, row.threshold, row.origin, row.muted_until)
+        return StoredRule(row.id, AlertKind(row.kind), filters, row.threshold, row.origin, row.muted_until)
 
     def add_rule(self, kind: str, filters=(), threshold: float | None = None, created_by: str | None = None,
                  origin: str = "user") -> int:
         with self.engine.begin() as conn:
             result = conn.execute(insert(alert_rules).values(
-                kind=kind, filters=json.dumps([[d, list(v)] for d, v in filters]), threshold=threshold,
+                kind=str(AlertKind(kind)), filters=json.dumps([[d, list(v)] for d, v in filters]), threshold=threshold,
                 origin=origin, created_by=created_by, created_at=utcnow(), active=True))
             return int(result.inserted_primary_key[0])
 
@@ -220,7 +221,7 @@ class Store:
         """'new' or 'again' when this caller should post the finding; None when it was already said
         (same fingerprint, not worse by `margin`, inside the cooldown, snoozed, or being posted)."""
         now = naive_utc(now)
-        values = dict(rule_id=finding.rule_id, kind=finding.kind, label=finding.label[:200], period=finding.period,
+        values = dict(rule_id=finding.rule_id, kind=str(finding.kind), label=finding.label[:200], period=finding.period,
                       value=finding.value, status="claimed", claimed_at=now)
         if self._insert(fired_alerts, fingerprint=finding.fingerprint, fire_count=0, **values):
             return "new"

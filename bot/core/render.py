@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 
 import jinja2
@@ -78,6 +79,21 @@ def plural(n, one: str, many: str | None = None) -> str:
 def mrkdwn_escape(text) -> str:
     """Escape what a user typed before it is echoed in Slack mrkdwn (&, <, >)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@", re.I)
+_SQLITE_FILE = re.compile(r"\bsqlite:///+(?:[^\s`'\"]*/)?([^\s/`'\"]+)", re.I)
+_POSIX_PATH = re.compile(r"(?<![\w:/.~-])(?:~|\.{1,2})?/(?:[\w.@+-]+/)+([\w.@+-]+)")
+_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\\\s`'\"]+\\)+([^\\\s`'\"]+)")
+
+
+def redact(text) -> str:
+    """What may leave the server: a file path becomes its file name, a URL loses its user and
+    password, a SQLite URL shows only the file name. Applied to everything sent to Slack."""
+    text = _URL_CREDENTIALS.sub(r"\1***@", str(text))
+    text = _SQLITE_FILE.sub(r"sqlite:///…/\1", text)
+    text = _WINDOWS_PATH.sub(r"\1", text)
+    return _POSIX_PATH.sub(r"\1", text)
 
 
 def dimlabel(dim: str) -> str:

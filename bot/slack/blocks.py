@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bot.core.render import environment, mrkdwn_escape
+from bot.core.render import environment, mrkdwn_escape, redact
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -77,8 +77,8 @@ def assemble_blocks(text: str, *, template: str = "blocks/reply.json.j2", max_bl
     """The one Block Kit assembly: the text cut into sections within Slack's limits (mrkdwn-escaped:
     &, <, >), `after` sections appended, laid out by a block template. Replies, the digest, the Home
     tab and alerts all come through here."""
-    sections, footer = split_reply(mrkdwn_escape(text))
-    sections = sections + list(after)
+    sections, footer = split_reply(mrkdwn_escape(redact(text)))
+    sections = sections + [redact(s) for s in after]  # already mrkdwn (mentions), not user text
     room = max_blocks - RESERVED
     cut_lines = sum(s.count("\n") + 1 for s in sections[room:])
     rendered = environment().get_template(template).render(
@@ -96,6 +96,7 @@ def reply_blocks(text: str, command_line: str, share: bool = True, image: Image 
 
 def fallback_text(text: str) -> str:
     """The notification text: the reply's first line, without markup."""
+    text = redact(text)
     first = text.strip().splitlines()[0] if text.strip() else "Sales Intelligence"
     return first.replace("*", "")[:300]
 

@@ -55,7 +55,7 @@ class Upload:
 def upload_chart(client: WebClient, channel_id: str, chart: Chart, thread_ts: str | None = None) -> Upload:
     """Upload a chart PNG into a conversation (files_upload_v2: get URL, upload bytes, complete)."""
     try:
-        response = client.files_upload_v2(channel=channel_id, content=None, file=chart.png, filename=chart.filename,
+        response = client.files_upload_v2(channel=channel_id, content=None, file=chart.png, filename=chart.unique_filename,
                                           title=chart.title, alt_txt=chart.alt_text, thread_ts=thread_ts)
     except SlackApiError as exc:
         error = exc.response.get("error", "unknown_error")

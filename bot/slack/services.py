@@ -17,6 +17,7 @@ class Services:
     store: Store | None = None  # alert rules, fired alerts; None when no database is configured
     charts: bool = True
     snooze: dt.timedelta = dt.timedelta(days=7)
+    command_prefix: str = ""  # COMMAND_PREFIX: /sales-winrate as well as /winrate
 
     def rules(self) -> list[str]:
         """Active alert rules, worded, for the Home tab."""

@@ -13,16 +13,15 @@ from bot.core.commands import ALL_COMMANDS, Context, answer, resolve_command
 from bot.core.render import render
 from bot.core.charts import chart_or_none
 from bot.slack.io import send_response, upload_chart
+from bot.slack.manifest import UMBRELLA, command_name, unprefixed
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
-UMBRELLA = "sales"  # `/sales winrate APAC`, `/sales help`
-
-
-def command_line(slash: str, text: str) -> str:
-    """The line the shared grammar reads: '/winrate APAC', or for the umbrella '/<first word> rest'."""
-    name, text = slash.lstrip("/").lower(), (text or "").strip()
+def command_line(slash: str, text: str, prefix: str = "") -> str:
+    """The line the shared grammar reads: '/winrate APAC' (from /winrate or /<prefix>winrate), or for
+    the umbrella '/<first word> rest'."""
+    name, text = unprefixed(slash, prefix), (text or "").strip()
     if name == UMBRELLA:
         return "/" + (text or "help")
     return f"/{name} {text}".strip()
@@ -58,7 +57,7 @@ def register(app: App, services: Services) -> None:
         ack()  # nothing else before the 3-second deadline: the answer follows through response_url
 
     def answer_command(command: dict, client: WebClient):
-        line = command_line(command.get("command", ""), command.get("text", ""))
+        line = command_line(command.get("command", ""), command.get("text", ""), services.command_prefix)
         channel_id, user_id = command.get("channel_id"), command.get("user_id")
         message, reply = reply_message(services, line, user_id, channel_id)
         send_response(command["response_url"], message)
@@ -68,5 +67,6 @@ def register(app: App, services: Services) -> None:
             if chart is not None:
                 upload_chart(client, channel_id, chart)
 
-    for name in list(ALL_COMMANDS) + [UMBRELLA]:
+    names = {command_name(n, p) for n in list(ALL_COMMANDS) + [UMBRELLA] for p in {"", services.command_prefix}}
+    for name in sorted(names):
         app.command(f"/{name}")(ack=acknowledge, lazy=[answer_command])

@@ -11,6 +11,7 @@ from insights.risk import risk
 from insights.snapshot import Snapshot
 from insights.trend import trend
 from insights.why import explain_change
+from insights.winrate import amount_rate_between
 
 from bot.core.render import render
 
@@ -26,5 +27,12 @@ def digest_text(snapshot: Snapshot, data_error: str | None = None) -> tuple[str,
     actions = rank(from_why(snapshot, why) + risks.actions + from_reps(snapshot, reps)
                    + from_drivers(snapshot, drivers_result))
     text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps,
-                  actions=actions, h=health(snapshot, everything), data_error=data_error)
+                  actions=actions, h=health(snapshot, everything), data_error=data_error,
+                  amount=headline_amount(snapshot, headline))
     return text, headline
+
+
+def headline_amount(snapshot: Snapshot, headline):
+    """The dollar-weighted win rate of the headline's tested period (None when nothing was tested)."""
+    point = next((p for p in headline.points if p.label == headline.tested_period), None)
+    return amount_rate_between(snapshot, point.start, point.end) if point is not None else None

@@ -47,17 +47,38 @@ def num(n) -> str:
     return "n/a" if n is None else f"{int(round(n)):,}"
 
 
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩", "AUD": "A$",
+           "CAD": "C$", "NZD": "NZ$", "SGD": "S$", "HKD": "HK$", "BRL": "R$", "MXN": "MX$"}
+_CURRENCY = ["$"]  # set once at start-up from CURRENCY (settings); "$" by default
+
+
+def currency_symbol(code: str | None) -> str:
+    """What goes in front of an amount: a known ISO code's symbol, another code and a space
+    (CHF 12k), or the symbol as given."""
+    code = (code or "USD").strip()
+    if code.upper() in SYMBOLS:
+        return SYMBOLS[code.upper()]
+    if code.isalpha() and len(code) == 3:
+        return code.upper() + "\u00a0"
+    return code
+
+
+def set_currency(code: str | None) -> None:
+    _CURRENCY[0] = currency_symbol(code)
+
+
 def money(x) -> str:
     if x is None:
         return "n/a"
     x = float(x)
     sign = MINUS if x < 0 else ""
     x = abs(x)
+    c = _CURRENCY[0]
     if x >= 1e6:
-        return f"{sign}${x / 1e6:.1f}M"
+        return f"{sign}{c}{x / 1e6:.1f}M"
     if x >= 1e3:
-        return f"{sign}${x / 1e3:.0f}k"
-    return f"{sign}${x:.0f}"
+        return f"{sign}{c}{x / 1e3:.0f}k"
+    return f"{sign}{c}{x:.0f}"
 
 
 def days(x) -> str:

@@ -186,15 +186,15 @@ def trend_chart(result) -> Chart | None:
         parts.append(f"tested {tested.label} against {change.baseline_label}")
     censoring = getattr(result, "censoring", None)
     if censoring:
-        parts.append(f"warning: right-censored after {censoring.created_until} (created dates end there): "
-                     f"{', '.join(censoring.periods)} look thin and lean to long cycles, not tested")
+        parts.append(f"warning: right-censored after {censoring['created_until']} (created dates end there): "
+                     f"{', '.join(censoring['periods'])} look thin and lean to long cycles, not tested")
     parts.append("y axis from 0%")
     parts.append(f"data as of {result.as_of}")
 
     png = _render(title, " · ".join(parts), draw)
     alt = _trend_alt(result, points, tested)
     if censoring:
-        alt = _alt(f"{alt} Right-censored after {censoring.created_until}: {', '.join(censoring.periods)} not tested.")
+        alt = _alt(f"{alt} Right-censored after {censoring['created_until']}: {', '.join(censoring['periods'])} not tested.")
     return Chart(png=png, filename="winrate-trend.png", title=title, alt_text=alt,
                  key=_query_key(result, grain))
 

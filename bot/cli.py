@@ -225,6 +225,14 @@ def run_slack(args, settings: Settings, mode: str) -> int:
               "SLACK_APP_TOKEN": settings.slack_app_token}
     missing = [name for name in REQUIRED[mode] if not values[name]]
     problems = validate_clock(settings) if mode != "http" else []
+    segments = None
+    if settings.segment_access:
+        from bot.slack.segments import SegmentAccess, SegmentAccessError
+
+        try:
+            segments = SegmentAccess.from_file(settings.segment_access, settings.admin_users)
+        except SegmentAccessError as exc:
+            problems.append(f"SEGMENT_ACCESS: {exc}")
     if missing or problems:
         print(render("text/missing_settings.j2", mode=mode, missing=missing, problems=problems), file=sys.stderr)
         return EXIT_USAGE
@@ -239,7 +247,7 @@ def run_slack(args, settings: Settings, mode: str) -> int:
         print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
         return EXIT_DATA
     services = Services(data=data, access=Access.from_settings(settings), store=store,
-                        command_prefix=settings.command_prefix)
+                        command_prefix=settings.command_prefix, segments=segments, client=client)
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler

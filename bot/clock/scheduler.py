@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,11 +22,14 @@ from bot.clock.alerting import AlertPolicy, findings_now, post_alerts
 from bot.config import Settings
 from bot.core.data import DealData
 from bot.clock.digest import DigestOutcome, DigestSchedule, post_digest
+from bot.clock.follows import FollowSchedule, post_follows
+from bot.core.scope import Scope
+from bot.slack.access import Access
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-REFRESH_JOB, DIGEST_JOB = "refresh", "weekly_digest"
+REFRESH_JOB, DIGEST_JOB, FOLLOW_JOB = "refresh", "weekly_digest", "followed_questions"
 
 
 @dataclass
@@ -39,6 +43,9 @@ class Runtime:
     schedule: DigestSchedule
     policy: AlertPolicy
     refresh_every: dt.timedelta = dt.timedelta(hours=6)
+    follows: FollowSchedule | None = None  # None: no follow job
+    access: Access | None = None  # who may still ask a followed question
+    scope_for: Callable[[str], Scope] | None = None  # a follower's row-level access
 
     @classmethod
     def from_settings(cls, settings: Settings, data: DealData, store: Store, client: WebClient) -> "Runtime":
@@ -50,6 +57,9 @@ class Runtime:
                                settings.alert_margin_pp, dt.timedelta(hours=settings.stale_after_hours),
                                settings.max_set_aside_share),
             refresh_every=dt.timedelta(hours=settings.refresh_hours),
+            follows=FollowSchedule(settings.digest_day, settings.follow_time, settings.timezone),
+            access=Access.from_settings(settings),
+            scope_for=scope_resolver(settings, client),
         )
 
 
@@ -78,6 +88,12 @@ def digest_now(rt: Runtime, now: dt.datetime) -> DigestOutcome:
                        rt.data.last_error)
 
 
+def follows_now(rt: Runtime, now: dt.datetime) -> list:
+    if rt.follows is None:
+        return []
+    return post_follows(rt.client, rt.store, rt.data, rt.follows, now, rt.access, rt.scope_for)
+
+
 def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
     """On start: post this week's digest if it is past due, within its grace time, and not yet posted."""
     if not rt.schedule.in_window(now):
@@ -88,6 +104,11 @@ def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
 # Job entry points, referenced by name ("bot.clock.scheduler:refresh_job") in the job store.
 def refresh_job() -> None:
     refresh_and_alert(RUNTIME, now_utc())
+
+
+def follow_job() -> None:
+    outcomes = follows_now(RUNTIME, now_utc())
+    log.info("followed questions: %s posted", sum(o.status == "posted" for o in outcomes))
 
 
 def digest_job() -> None:
@@ -114,6 +135,14 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
         id=DIGEST_JOB, name="weekly Sales Health digest", replace_existing=True,
         misfire_grace_time=int(rt.schedule.grace.total_seconds()),
     )
+    if rt.follows is not None:
+        hour, minute = (int(x) for x in rt.follows.time.split(":")[:2])
+        scheduler.add_job(
+            "bot.clock.scheduler:follow_job",
+            CronTrigger(hour=hour, minute=minute, timezone=rt.follows.tz),
+            id=FOLLOW_JOB, name="followed questions", replace_existing=True,
+            misfire_grace_time=int(rt.schedule.grace.total_seconds()),
+        )
     return scheduler
 
 
@@ -124,6 +153,17 @@ def start_clock(rt: Runtime) -> BackgroundScheduler:
     refresh_and_alert(rt, now_utc())
     outcome = catch_up(rt, now_utc())
     log.info("digest catch-up: %s %s", outcome.status, outcome.period or "")
+    follows_now(rt, now_utc())  # a follow due while the clock was down is posted once, now
     scheduler = build_scheduler(rt)
     scheduler.start()
     return scheduler
+
+
+def scope_resolver(settings: Settings, client: WebClient) -> Callable[[str], Scope] | None:
+    """Row-level access from SEGMENT_ACCESS for a user ID; None when there is no mapping."""
+    from bot.slack.segments import SegmentAccess
+
+    if not settings.segment_access:
+        return None
+    segments = SegmentAccess.from_file(settings.segment_access, settings.admin_users)
+    return lambda user_id: segments.scope_for(user_id, client)

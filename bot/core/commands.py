@@ -50,7 +50,7 @@ COMMANDS: dict[str, Command] = {
 }
 ALIASES = {"win": "winrate", "wr": "winrate", "win_rate": "winrate", "trends": "trend", "data": "health",
            "quality": "health", "stages": "funnel", "risks": "risk", "commands": "help", "sales": "help",
-           "driver": "drivers", "rep": "reps", "explain": "why"}
+           "driver": "drivers", "rep": "reps", "explain": "why", "subscribe": "follow", "follows": "follow"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def ignored_features(command: Command, query: Query) -> list[str]:
 
 
 # Commands about the bot itself rather than the deals: they need the state store, not a Query.
-ADMIN_COMMANDS = ("digest", "alerts")
+ADMIN_COMMANDS = ("digest", "alerts", "follow")
 ALL_COMMANDS = tuple(COMMANDS) + ADMIN_COMMANDS
 
 
@@ -89,6 +89,7 @@ class Context:
 
     store: object | None = None  # bot.store.Store
     user_id: str | None = None
+    channel_id: str | None = None  # where the command was typed (for `/follow ... here`)
     data_error: str | None = None
     now: dt.datetime | None = None
 
@@ -133,6 +134,7 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
     from bot.core.admin import alerts_command, digest_preview
+    from bot.core.follows import follow_command
 
     if args.strip().lower() in ("help", "?", "--help"):
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
@@ -140,6 +142,10 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
     try:
         if command_name == "digest":
             return Reply(command_name, "answer", digest_preview(snapshot, context.data_error))
+        if command_name == "follow":
+            text, ok = follow_command(args, context.store, vocab, context.user_id, context.channel_id, now,
+                                      tuple(COMMANDS), resolve_command)
+            return Reply(command_name, "answer" if ok else "usage", text)
         text, ok = alerts_command(args, context.store, vocab, context.user_id, now)
         return Reply(command_name, "answer" if ok else "usage", text)
     except Exception:

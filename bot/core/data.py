@@ -10,6 +10,7 @@ from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
 from bot.core.grammar import Vocabulary
+from bot.core.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,25 @@ class DealData:
         self._current: Loaded | None = None
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
+        self._scoped: dict = {}  # Scope -> Loaded of the current data, for row-level access
 
     @property
     def current(self) -> Loaded | None:
         return self._current
+
+    def scoped(self, scope: Scope | None) -> Loaded | None:
+        """The current data as `scope` may see it (row-level access), cut once per refresh and scope."""
+        loaded = self._current
+        if loaded is None or scope is None or scope.unrestricted:
+            return loaded
+        cache = self._scoped
+        if cache.get("of") is not loaded:  # a new refresh: cut again
+            cache = self._scoped = {"of": loaded}
+        hit = cache.get(scope)
+        if hit is None:
+            snapshot = scope.restrict(loaded.snapshot)
+            hit = cache[scope] = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), loaded.loaded_at)
+        return hit
 
     def refresh(self) -> RefreshOutcome:
         with self._lock:

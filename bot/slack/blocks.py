@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from bot.core.render import environment, mrkdwn_escape, redact
@@ -12,6 +13,13 @@ MAX_BUTTON_VALUE = 2000
 FENCE = "```"
 # blocks the template adds around the sections at most: cut note, image, footer, shared-by, actions
 RESERVED = 5
+# After escaping, channel and user mentions (<#C0SALES>, <@U0CRO>) are let through again: they name
+# a conversation or a person and ping nobody else. <!channel>, <!here> and links stay escaped.
+_MENTION = re.compile(r"&lt;([#@][CGDUW][A-Z0-9]{2,20})&gt;")
+
+
+def escape(text: str) -> str:
+    return _MENTION.sub(r"<\1>", mrkdwn_escape(redact(text)))
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ def assemble_blocks(text: str, *, template: str = "blocks/reply.json.j2", max_bl
     """The one Block Kit assembly: the text cut into sections within Slack's limits (mrkdwn-escaped:
     &, <, >), `after` sections appended, laid out by a block template. Replies, the digest, the Home
     tab and alerts all come through here."""
-    sections, footer = split_reply(mrkdwn_escape(redact(text)))
+    sections, footer = split_reply(escape(text))
     sections = sections + [redact(s) for s in after]  # already mrkdwn (mentions), not user text
     room = max_blocks - RESERVED
     cut_lines = sum(s.count("\n") + 1 for s in sections[room:])

@@ -27,27 +27,41 @@ def command_line(slash: str, text: str, prefix: str = "") -> str:
     return f"/{name} {text}".strip()
 
 
+def with_note_before_footer(text: str, note: str) -> str:
+    """Add a line above the reply's "data as of" footer (so the footer stays last), or at the end."""
+    lines = text.rstrip().splitlines()
+    if lines and lines[-1].startswith("_") and "data as of" in lines[-1]:
+        return "\n".join(lines[:-1] + [note, lines[-1]])
+    return "\n".join(lines + [note])
+
+
 def reply_message(services: Services, line: str, user_id: str | None, channel_id: str | None):
     """(message dict for response_url, Reply or None). Never raises."""
     name = resolve_command(line.split()[0]) or ""
     denial = services.access.denial(name, user_id, channel_id)
+    scope = services.scope_for(user_id) if not denial else None
+    if scope is not None and scope.empty and name != "help":
+        denial = "no_segments"
     if denial:
         text = render("text/denied.j2", reason=denial, command=name)
         return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
     try:
-        loaded = services.data.current
-        if loaded is None:
+        if services.data.current is None:
             raise DataError(services.data.last_error or "the deal data has not loaded")
-        context = Context(store=services.store, user_id=user_id, data_error=services.data.last_error)
+        loaded = services.data.scoped(scope)
+        context = Context(store=services.store, user_id=user_id, channel_id=channel_id,
+                          data_error=services.data.last_error)
         reply = answer(loaded.snapshot, line, loaded.vocab, context)
         text = reply.text
+        if not scope.unrestricted and reply.result is not None:
+            text = with_note_before_footer(text, render("text/scope_note.j2", scope=scope.describe()))
         if services.data.last_error:  # answering from the last good data: say so
             text += "\n" + render("text/stale_note.j2", error=services.data.last_error,
                                   loaded_at=loaded.loaded_at)
     except DataError as exc:
         text = render("text/data_error.j2", message=str(exc), last_good=None)
         return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
-    share = reply.kind == "answer" and reply.command not in ("alerts", "digest")
+    share = reply.kind == "answer" and reply.command not in ("alerts", "digest", "follow")
     return {"response_type": "ephemeral", "text": fallback_text(text),
             "blocks": reply_blocks(text, line, share=share)}, reply
 

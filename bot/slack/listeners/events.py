@@ -17,4 +17,4 @@ def register(app: App, services: Services) -> None:
     def publish_home(event: dict, client: WebClient):
         if event.get("tab", "home") != "home":
             return
-        client.views_publish(user_id=event["user"], view=home_view(services))
+        client.views_publish(user_id=event["user"], view=home_view(services, event["user"]))

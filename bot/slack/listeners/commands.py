@@ -1,6 +1,7 @@
 """Slash commands: acknowledge at once, answer from a lazy listener through response_url."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from slack_bolt import App
@@ -62,8 +63,9 @@ def reply_message(services: Services, line: str, user_id: str | None, channel_id
         text = render("text/data_error.j2", message=str(exc), last_good=None)
         return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
     share = reply.kind == "answer" and reply.command not in ("alerts", "digest", "follow")
+    # the Reply carries the text as sent (with the stale-data and access notes), so "Share" repeats it
     return {"response_type": "ephemeral", "text": fallback_text(text),
-            "blocks": reply_blocks(text, line, share=share)}, reply
+            "blocks": reply_blocks(text, line, share=share)}, dataclasses.replace(reply, text=text)
 
 
 def register(app: App, services: Services) -> None:

@@ -105,7 +105,8 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
     command_name = resolve_command(name) if name else None
     if command_name is None:
         typed = name or (line.split()[0] if line.strip() else "")
-        close = difflib.get_close_matches(typed.lower().lstrip("/"), list(ALL_COMMANDS) + ["help"], n=3, cutoff=0.5)
+        close = difflib.get_close_matches(typed.lower().lstrip("/"), list(ALL_COMMANDS) + ["help"], n=3,
+                                        cutoff=0.7)  # close typos only: "foo" is not "follow"
         return Reply("", "usage", render("text/unknown_command.j2", typed=typed, suggestions=close,
                                          commands=list(ALL_COMMANDS)))
     if command_name == "help":

@@ -59,6 +59,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                                      "Exit 0 with an answer, 2 when the command cannot be used, 1 when the data cannot.")
     ask.add_argument("line", help='the command, e.g. "/winrate APAC" or "/help"')
     ask.add_argument("--format", choices=("text", "json"), default="text")
+    ask.add_argument("--as-user", default=None, metavar="SLACK_USER_ID",
+                     help="answer (and export) only what this user may see under SEGMENT_ACCESS (user entries and "
+                          "admins; group membership needs SLACK_BOT_TOKEN)")
     ask.add_argument("--chart-dir", default=str(DEFAULT_CHART_DIR),
                      help="where /trend, /why and /drivers write their chart PNG (text format only)")
     console = sub.add_parser("console", parents=[data, state], help="interactive console over the same commands")
@@ -118,6 +121,19 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
     except DataError as exc:
         _emit(out, args.format, render("text/data_error.j2", message=str(exc), last_good=None), {"error": "data", "message": str(exc)})
         return EXIT_DATA
+    if args.as_user:
+        from bot.slack.segments import SegmentAccessError
+
+        try:
+            scope = scope_of(args.as_user, settings)
+        except SegmentAccessError as exc:
+            _emit(out, args.format, f"SEGMENT_ACCESS: {exc}", {"error": "access", "message": str(exc)})
+            return EXIT_USAGE
+        if scope.empty:
+            _emit(out, args.format, render("text/denied.j2", reason="no_segments", command=""),
+                  {"error": "access", "message": f"{args.as_user} may see no segments"})
+            return EXIT_USAGE
+        snapshot = scope.restrict(snapshot)
     reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console", state=args.state))
     if args.format == "json":
         payload = reply.result.to_dict() if reply.result is not None else {"kind": reply.kind, "text": reply.text}
@@ -126,6 +142,21 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
         print(reply.text, file=out)
         print_chart(reply, args.chart_dir, out)
     return EXIT_OK if reply.ok else EXIT_USAGE
+
+
+def scope_of(user_id: str, settings: Settings):
+    """What `user_id` may see under SEGMENT_ACCESS (everything without a mapping)."""
+    from bot.core.scope import Scope
+    from bot.slack.segments import SegmentAccess
+
+    if not settings.segment_access:
+        return Scope.everything()
+    client = None
+    if settings.slack_bot_token:
+        from bot.slack.io import web_client
+
+        client = web_client(settings.slack_bot_token, settings.api_url)
+    return SegmentAccess.from_file(settings.segment_access, settings.admin_users).scope_for(user_id, client)
 
 
 def print_chart(reply, chart_dir: str, out) -> None:

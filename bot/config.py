@@ -110,8 +110,9 @@ def validate_clock(settings: Settings) -> list[str]:
         problems.append(f"TIMEZONE {settings.timezone!r} is not a time zone name such as Europe/London")
     if settings.digest_day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
         problems.append(f"DIGEST_DAY {settings.digest_day!r} is not a weekday such as mon")
-    try:
-        dt.time.fromisoformat(settings.digest_time)
-    except ValueError:
-        problems.append(f"DIGEST_TIME {settings.digest_time!r} is not a time such as 09:00")
+    for name, value in (("DIGEST_TIME", settings.digest_time), ("FOLLOW_TIME", settings.follow_time)):
+        try:
+            dt.time.fromisoformat(value)
+        except ValueError:
+            problems.append(f"{name} {value!r} is not a time such as 09:00")
     return problems

@@ -53,7 +53,7 @@ def database(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(slack, database):
-    running = RunningApp(slack, DATABASE_URL=database)
+    running = RunningApp(slack, DATABASE_URL=database, COMMAND_PREFIX="sales-")
     yield running
     running.stop()
 
@@ -104,6 +104,22 @@ def test_follows_are_added_listed_muted_and_removed_in_slack(app, slack, databas
     assert rows == {1: ("/winrate APAC", "weekly", "U0CRO", "U0CRO"),
                     2: ("/trend Enterprise", "daily", "C0SALES", "U0CRO"),
                     3: ("/why", "weekly", "C0APAC", "U0VP")}
+
+
+def test_prefixed_command_names_work_and_sales_always_does(app, slack):
+    app.command(slack, "/sales-winrate", "APAC", name="prefixed")
+    assert "Win rate · APAC" in all_text(reply(slack, "prefixed"))
+    app.command(slack, "/sales", "winrate APAC", name="umbrella")
+    assert "Win rate · APAC" in all_text(reply(slack, "umbrella"))
+    app.command(slack, "/sales-follow", "list", user="U0NOBODY", name="prefixed-follow")
+    assert "Your followed questions" in all_text(reply(slack, "prefixed-follow"))
+
+
+def test_follow_time_is_checked_at_start():
+    from bot.config import Settings, validate_clock
+
+    assert validate_clock(Settings(follow_time="8 o'clock")) == ["FOLLOW_TIME \"8 o'clock\" is not a time such as 09:00"]
+    assert validate_clock(Settings(follow_time="07:30")) == []
 
 
 @pytest.fixture

@@ -174,3 +174,24 @@ def test_a_bad_access_file_stops_the_start(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bot", "http"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env=clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET="s", SEGMENT_ACCESS=str(bad)))
     assert done.returncode == 2 and "SEGMENT_ACCESS" in done.stderr and "not a dimension" in done.stderr
+
+
+def test_the_export_is_cut_to_a_user_too(access_file):
+    import json
+    import subprocess
+    import sys
+
+    from slack_harness import clean_env
+
+    def ask(*args):
+        return subprocess.run([sys.executable, "-m", "bot", "ask", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, env=clean_env(SEGMENT_ACCESS=str(access_file)))
+
+    vp = ask("/winrate by region", "--format", "json", "--as-user", "U0VPAPAC")
+    assert vp.returncode == 0, vp.stderr
+    payload = json.loads(vp.stdout)
+    assert payload["overall"]["n"] == 1626 and [g["label"] for g in payload["groups"]] == ["APAC"]
+    cro = json.loads(ask("/winrate by region", "--format", "json", "--as-user", "U0CRO").stdout)
+    assert cro["overall"]["n"] == 6338 and len(cro["groups"]) == 4
+    nobody = ask("/winrate", "--as-user", "U0OTHER")
+    assert nobody.returncode == 2 and "does not include any segments" in nobody.stdout

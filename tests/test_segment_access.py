@@ -195,3 +195,19 @@ def test_the_export_is_cut_to_a_user_too(access_file):
     assert cro["overall"]["n"] == 6338 and len(cro["groups"]) == 4
     nobody = ask("/winrate", "--as-user", "U0OTHER")
     assert nobody.returncode == 2 and "does not include any segments" in nobody.stdout
+
+
+def test_an_unknown_group_membership_shows_nothing_rather_than_everything():
+    class Down:
+        def usergroups_users_list(self, usergroup):
+            raise ConnectionError("Slack is away")
+
+    class Up:
+        def usergroups_users_list(self, usergroup):
+            return {"users": ["U0EMEA1"]}
+
+    access = SegmentAccess.from_dict({"others": "all", "groups": {"S0EMEA": {"region": ["Europe"]}}})
+    assert access.scope_for("U0EMEA1", Down()).empty  # might be limited by the group: fail closed
+    assert access.scope_for("U0EMEA1", Up()) == Scope.of([{"region": ["Europe"]}])
+    assert access.scope_for("U0ANYONE", Up()).unrestricted  # known not to be in it: `others`
+    assert access.scope_for("U0EMEA1", Down()) == Scope.of([{"region": ["Europe"]}])  # the last known list

@@ -85,18 +85,20 @@ class SegmentAccess:
         groups = {str(g): _grant(f"groups.{g}", t) for g, t in (data.get("groups") or {}).items()}
         return cls(users, groups, frozenset(admins) | frozenset(map(str, data.get("admins") or [])), others)
 
-    def members(self, group: str, client: WebClient | None) -> frozenset[str]:
+    def members(self, group: str, client: WebClient | None) -> frozenset[str] | None:
+        """The group's members; the last known list when Slack cannot be asked; None when unknown."""
         with self._lock:
             cached = self._members.get(group)
         if cached and time.monotonic() - cached[0] < GROUP_TTL:
             return cached[1]
         if client is None:
-            return cached[1] if cached else frozenset()
+            return cached[1] if cached else None
         try:
             users = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
-        except SlackApiError as exc:  # keep what we knew; a user outside every grant sees by `others`
-            log.error("could not read user group %s: %s", group, exc.response.get("error"))
-            return cached[1] if cached else frozenset()
+        except Exception as exc:  # keep what we knew; a user outside every grant sees by `others`
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.error("could not read user group %s: %s", group, error)
+            return cached[1] if cached else None
         with self._lock:
             self._members[group] = (time.monotonic(), users)
         return users
@@ -104,12 +106,17 @@ class SegmentAccess:
     def scope_for(self, user_id: str | None, client: WebClient | None = None) -> Scope:
         if user_id in self.admins:
             return Scope.everything()
-        grants = []
+        grants, unknown = [], False
         if user_id in self.users:
             grants.append(self.users[user_id])
         for group, grant in self.groups.items():
-            if user_id and user_id in self.members(group, client):
+            members = self.members(group, client)
+            unknown |= members is None
+            if user_id and members and user_id in members:
                 grants.append(grant)
         if grants:
             return Scope.of(grants)
+        if unknown:  # they might be in a group that limits them: see nothing rather than everything
+            log.warning("user %s: user group membership unknown, showing no deals", user_id)
+            return Scope.nothing()
         return Scope.everything() if self.others == "all" else Scope.nothing()

@@ -19,6 +19,7 @@ from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
+
 def command_line(slash: str, text: str, prefix: str = "") -> str:
     """The line the shared grammar reads: '/winrate APAC' (from /winrate or /<prefix>winrate), or for
     the umbrella '/<first word> rest'."""

@@ -14,6 +14,7 @@ from scipy import stats as sps
 
 from .actions import pipeline
 from .drivers import drivers
+from .focus import period_in_question
 from .periods import PeriodSpec, resolve
 from .query import Query
 from .results import Rate, _round, _sig
@@ -26,8 +27,6 @@ from .winrate import MIN_N
 
 # Which way a finding's value moves when it gets worse (for re-alerting); None: any new finding is new.
 WORSE = {"winrate_below": -1, "drop": -1, "lead_source_gap": 1, "long_cycle": -1, "driver_flip": None, "data": None}
-ROLLING = PeriodSpec("last_days", (90,), "last 90 days")
-LAST_QUARTER = PeriodSpec("relative", ("quarter", -1), "last quarter")
 LAST_FOUR = PeriodSpec("last_n", ("quarter", 4), "last 4 quarters")
 LONG_CYCLE_BAND = "90d+"
 LONG_CYCLE_DAYS = 90
@@ -76,12 +75,13 @@ def evaluate(snapshot: Snapshot, rules: list[AlertRule], min_n: int = MIN_N) -> 
 
 
 def _quarter_label(snapshot: Snapshot) -> str:
-    return resolve(LAST_QUARTER, snapshot.as_of).label
+    return period_in_question(snapshot).current.label
 
 
 def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
-    """The segment's rolling 90-day win rate is significantly below the threshold (exact one-sided test)."""
-    period = resolve(ROLLING, snapshot.as_of)
+    """The segment's win rate in the period in question is significantly below the threshold
+    (exact one-sided binomial test)."""
+    period = period_in_question(snapshot).current
     mask = filter_mask(snapshot, rule.filters) & period_mask(snapshot, period)
     rate = Rate.of(snapshot.won[mask].sum(), mask.sum())
     if rate.n < min_n or rule.threshold is None or rate.win_rate >= rule.threshold:
@@ -98,8 +98,9 @@ def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Findi
 
 
 def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
-    """A significant drop: for a named segment, its latest complete quarter against the four before;
-    with no filters, every segment that /why finds behind the latest quarter's change (FDR-controlled)."""
+    """A significant drop in the period in question against its baseline (the four complete quarters
+    before): for a named segment, its own; with no filters, every segment that /why finds falling
+    (hierarchical FDR control), whether or not the total moved."""
     if rule.filters:
         t = trend(snapshot, Query(filters=rule.filters), min_n)
         if t.verdict != "drop":
@@ -120,18 +121,18 @@ def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
         open_n, amount = pipeline(snapshot, (), c.segment)
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=c.segment, label=c.label,
                            period=why.period.label, value=c.current.win_rate, rate=c.current, baseline=c.baseline,
-                           change_pp=c.change_pp, p_value=c.p_value, test="two_proportion_z, BH", open_deals=open_n,
+                           change_pp=c.change_pp, p_value=c.p_value, test="log-odds change vs rest, hierarchical BH", open_deals=open_n,
                            open_amount=amount, details={"baseline_label": why.compare_period.label,
                                                         "tested": why.tested}))
     return out
 
 
 def lead_source_gap(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
-    """The best and worst lead sources of the last quarter differ by at least the threshold (pp),
-    significantly after Bonferroni correction across every pair of sources."""
+    """The best and worst lead sources of the period in question differ by at least the threshold
+    (pp), significantly after Bonferroni correction across every pair of sources."""
     if "lead_source" not in snapshot.dimensions:
         return []
-    period = resolve(LAST_QUARTER, snapshot.as_of)
+    period = period_in_question(snapshot).current
     mask = filter_mask(snapshot, rule.filters) & period_mask(snapshot, period)
     counts = count_by(snapshot, mask, ("lead_source",))
     ok = np.flatnonzero(counts.n >= min_n)

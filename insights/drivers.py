@@ -19,7 +19,7 @@ from scipy import stats as sps
 
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import count_by, filter_mask, period_mask, resolve_periods
+from .select import ALL_TIME, count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import Z95, benjamini_hochberg
 from .winrate import MIN_N
@@ -86,7 +86,7 @@ class _Design:
 
 
 def drivers(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> DriversResult:
-    period, _ = resolve_periods(snapshot, query)
+    period, _ = resolve_periods(snapshot, query, default=ALL_TIME)
     mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
     overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
     result = DriversResult(command="drivers", as_of=snapshot.as_of, query=query, period=period,

@@ -7,7 +7,6 @@ import numpy as np
 
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .risk import LAST_QUARTER
 from .schema import STAGE_ORDER
 from .select import cell_index, filter_mask, median_days_by, period_mask, resolve_periods
 from .snapshot import Snapshot
@@ -57,7 +56,7 @@ class FunnelResult(Result):
 
 
 def funnel(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> FunnelResult:
-    period, _ = resolve_periods(snapshot, query, default=LAST_QUARTER)
+    period, _ = resolve_periods(snapshot, query)
     mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
     overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
     gap_dim = query.group_by[0] if query.group_by else DEFAULT_GAP_DIMENSION

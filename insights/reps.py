@@ -13,15 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .actions import Action, from_reps, rank
-from .periods import PeriodSpec
 from .query import Query
 from .results import Comparison, Rate, Result, _round
 from .select import count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
 from .winrate import MIN_N
-
-LAST_TWO_QUARTERS = PeriodSpec("last_n", ("quarter", 2), "last 2 quarters")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +45,7 @@ class RepsResult(Result):
 
 
 def rep_performance(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RepsResult:
-    period, _ = resolve_periods(snapshot, query, default=LAST_TWO_QUARTERS)
+    period, _ = resolve_periods(snapshot, query)
     dim = query.group_by[0] if query.group_by else "sales_rep_id"
     mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
     team = Rate.of(snapshot.won[mask].sum(), mask.sum())

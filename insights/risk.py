@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .actions import Action, from_risk, rank
-from .periods import PeriodSpec
 from .query import Query
 from .results import Comparison, Rate, Result, _round
 from .select import Sliced, censoring_notes, count_by, filter_mask, open_pipeline_by, period_mask, resolve_periods
@@ -15,7 +14,6 @@ from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
 from .winrate import MIN_N, segment_label
 
-LAST_QUARTER = PeriodSpec("relative", ("quarter", -1), "last quarter")
 # Dimensions a segment is made of. deal_stage is left out (a won deal's last stage is always
 # Closed, so stage "explains" outcome trivially) and reps have their own command.
 RISK_DIMENSIONS = ("region", "industry", "product_type", "lead_source", "size_band", "cycle_band")
@@ -64,7 +62,7 @@ def segment_groupings(query: Query) -> list[tuple[str, ...]]:
 
 def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     """Segments ranked by Segment Impact Score, each tested against the rest, with revenue at risk."""
-    period, _ = resolve_periods(snapshot, query, default=LAST_QUARTER)
+    period, _ = resolve_periods(snapshot, query)
     mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
     open_mask = filter_mask(snapshot, query.filters, open_pipeline=True)
     overall = Rate.of(snapshot.won[mask].sum(), mask.sum())

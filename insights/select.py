@@ -5,11 +5,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .periods import Period, PeriodSpec, resolve
+from .focus import baseline_before, period_in_question
+from .periods import Period, PeriodConflict, PeriodSpec, resolve
 from .query import Query
 from .snapshot import Snapshot, day_number
 
 ALL_TIME = PeriodSpec("all", (), "all time")
+FOCUS = PeriodSpec("focus", (), "the latest complete quarter")
+BASELINE = PeriodSpec("baseline", (4,), "the 4 complete quarters before")
 
 
 def filter_mask(snapshot: Snapshot, filters, open_pipeline: bool = False) -> np.ndarray:
@@ -27,16 +30,47 @@ def filter_mask(snapshot: Snapshot, filters, open_pipeline: bool = False) -> np.
 
 
 def period_mask(snapshot: Snapshot, period: Period) -> np.ndarray:
-    days = snapshot.closed_day
-    return (days >= day_number(period.start)) & (days <= day_number(period.end))
+    """Deals in the period: by closed date, or (a cohort) created in it and closed within its window."""
+    days = snapshot.created_day if period.basis == "created" else snapshot.closed_day
+    mask = (days >= day_number(period.start)) & (days <= day_number(period.end))
+    if period.basis == "created" and period.window_days is not None:
+        mask &= snapshot.cycle_days <= period.window_days
+    return mask
 
 
-def resolve_periods(snapshot: Snapshot, query: Query, default: PeriodSpec = ALL_TIME) -> tuple[Period, Period | None]:
-    """The period asked for (or the default) and the comparison period, if any."""
+def resolve_periods(snapshot: Snapshot, query: Query, default: PeriodSpec = FOCUS,
+                    compare_default: PeriodSpec | None = None) -> tuple[Period, Period | None]:
+    """The period asked for (or the default) and the comparison period, if any.
+
+    A comparison the user typed that overlaps the period, or holds no closed deal at all, raises
+    PeriodConflict: it is refused with a sentence, never tested. A default baseline that does not
+    exist (the data starts with the period in question) comes back as None.
+    """
     first = snapshot.first_closed or snapshot.as_of
-    period = resolve(query.period or default, snapshot.as_of, first)
-    compare = resolve(query.compare, snapshot.as_of, first, current=period) if query.compare else None
+    spec = query.period or default
+    if spec.kind == "focus":
+        period = period_in_question(snapshot, query.grain or "quarter").current
+    else:
+        period = resolve(spec, snapshot.as_of, first)
+    compare_spec = query.compare or compare_default
+    if compare_spec is None:
+        return period, None
+    if compare_spec.kind == "baseline":
+        compare = baseline_before(snapshot, period, compare_spec.args[0])
+    else:
+        compare = resolve(compare_spec, snapshot.as_of, first, current=period)
+    if compare is not None and query.compare is not None:
+        check_comparison(snapshot, period, compare)
     return period, compare
+
+
+def check_comparison(snapshot: Snapshot, period: Period, compare: Period) -> None:
+    """Refuse a comparison whose windows overlap or whose baseline lies outside the data."""
+    if period.overlaps(compare):
+        raise PeriodConflict("overlap", period, compare)
+    first, last = snapshot.first_closed, snapshot.as_of
+    if first is None or compare.end < first or compare.start > last:
+        raise PeriodConflict("compare_outside_data", period, compare, first=first, last=last)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,16 @@ class Snapshot:
         return ((self.deals["closed_date"].to_numpy().astype("datetime64[D]")) - EPOCH).astype(np.int32)
 
     @cached_property
+    def created_day(self) -> np.ndarray:
+        return ((self.deals["created_date"].to_numpy().astype("datetime64[D]")) - EPOCH).astype(np.int32)
+
+    @cached_property
+    def created_month(self) -> np.ndarray:
+        """Months since year 0 of each created date, like `closed_month`."""
+        months = self.deals["created_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
+        return (months + 1970 * 12).astype(np.int32)
+
+    @cached_property
     def closed_month(self) -> np.ndarray:
         """Months since year 0 (year * 12 + month - 1) of each closed date; quarters are this // 3."""
         months = self.deals["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64)

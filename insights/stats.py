@@ -77,6 +77,18 @@ def benjamini_hochberg(p_values, alpha: float = ALPHA):
     return adjusted, np.where(tested, adjusted <= alpha, False)
 
 
+def simes(p_values) -> float:
+    """Simes' combined p-value for "every one of these nulls is true": min over i of m p_(i) / i.
+
+    Valid for independent or positively dependent tests, and consistent with BH: BH at level q
+    rejects something among these p-values exactly when their Simes p-value is at most q."""
+    p = np.sort(np.asarray(p_values, dtype=float))
+    p = p[~np.isnan(p)]
+    if not len(p):
+        return float("nan")
+    return float(min(1.0, (p * len(p) / np.arange(1, len(p) + 1)).min()))
+
+
 def mann_whitney_from_counts(a_counts, b_counts):
     """Two-sided Mann-Whitney U test from histograms of integer values (same bins); O(bins).
 

@@ -1,4 +1,9 @@
-"""/trend: win rate per month or quarter by closed date, and is the latest period a real change?"""
+"""/trend: win rate per month or quarter, and is the period in question a real change?
+
+By default the period tested is the period in question (insights/focus.py): the latest complete
+period against the complete periods before it, by closed date, or by created-date cohort when the
+extract is right-censored. With a typed period the latest complete period inside it is tested.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,14 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .periods import grain_months, periods_between
+from .focus import BASELINE_PERIODS, cohorts_complete_until, left_truncated_until, period_in_question, usable_start
+from .periods import Period, grain_months, periods_between
 from .query import Query
 from .results import Comparison, Rate, Result, _round
 from .select import filter_mask, median_days_by, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .winrate import MIN_N, compare_rates
-
-BASELINE_PERIODS = 4  # the tested period is compared with up to this many complete periods before it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,7 +26,9 @@ class TrendPoint(Rate):
     start: dt.date
     end: dt.date
     complete: bool
-    censored: str | None  # "right": deals created after the extract cut-off are missing; "left": before it
+    # "right": deals created after the extract cut-off are missing; "left": deals created before its
+    # start are; "window": a cohort whose outcome window has not fully elapsed
+    censored: str | None
     median_cycle_days: float | None
 
 
@@ -35,60 +41,98 @@ class TrendResult(Result):
     change: Comparison | None = None
     verdict: str = "not_tested"  # drop | rise | noise | not_tested
     censoring: dict | None = None
+    outcome_window_days: int | None = None  # set when points are created-date cohorts
     min_n: int = MIN_N
 
 
 def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
-    """Win rate per period; the latest complete, uncensored period tested against the ones before."""
-    span, _ = resolve_periods(snapshot, query)
+    """Win rate per period; the period in question (or the latest complete one asked for) tested."""
     grain = query.grain or "quarter"
+    focus = period_in_question(snapshot, grain) if query.period is None else None
+    basis = focus.basis if focus else "closed"
+    window = focus.window_days if focus else None
+    if query.period is None:
+        span = _all_data(snapshot, basis, window)
+    else:
+        span, _ = resolve_periods(snapshot, query)
     mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, span)
     periods = periods_between(span.start, span.end, grain)
     step = grain_months(grain)
     first_index = (periods[0].start.year * 12 + periods[0].start.month - 1) // step if periods else 0
-    index = snapshot.closed_month[mask] // step - first_index
+    months = snapshot.created_month if basis == "created" else snapshot.closed_month
+    index = months[mask] // step - first_index
     count = len(periods)
     n = np.bincount(index, minlength=count)[:count]
     won = np.bincount(index, weights=snapshot.won[mask], minlength=count)[:count].astype(np.int64)
     medians = median_days_by(index, snapshot.cycle_days[mask], count)
 
-    report = snapshot.report
-    censored_after = report.censored_after
-    left_until = _left_truncated_until(snapshot)
+    flags = _flags(snapshot, basis, window)
     points = []
     for k, p in enumerate(periods):
-        flag = None
-        if censored_after is not None and p.end > censored_after:
-            flag = "right"
-        elif left_until is not None and p.start < left_until:
-            flag = "left"
         # An explicit range that starts or ends inside a period makes it partial; "all data" does not.
         complete = p.complete and (query.period is None or (p.start >= span.start and p.end <= span.end))
-        points.append(TrendPoint(**Rate.of(won[k], n[k]).rate_fields(), label=p.label, start=p.start, end=p.end,
-                                 complete=complete, censored=flag, median_cycle_days=_round(medians[k], 1)))
+        points.append(TrendPoint(**Rate.of(won[k], n[k]).rate_fields(), label=_label(p, basis), start=p.start,
+                                 end=p.end, complete=complete, censored=flags(p),
+                                 median_cycle_days=_round(medians[k], 1)))
 
     result = TrendResult(command="trend", as_of=snapshot.as_of, query=query, period=span, grain=grain,
-                         points=points, min_n=min_n)
-    if censored_after is not None:
-        result.censoring = {"created_until": censored_after.isoformat(),
+                         points=points, min_n=min_n, outcome_window_days=window,
+                         date_basis="created_date" if basis == "created" else "closed_date")
+    report = snapshot.report
+    if report.censored_after is not None:
+        closed_flags = _flags(snapshot, "closed", None)
+        closed_periods = periods_between(report.closed_range[0], snapshot.as_of, grain) if report.closed_range else []
+        result.censoring = {"created_until": report.censored_after.isoformat(),
                             "closed_until": report.closed_range[1].isoformat(),
-                            "periods": [p.label for p in points if p.censored == "right"]}
-    if left_until is not None and any(p.censored == "left" for p in points):
+                            "periods": [p.label for p in closed_periods if closed_flags(p) == "right"]}
+    if any(p.censored == "left" for p in points):
         result.notes.append("left_truncated")
-    _test_latest(result, points, min_n)
+    if focus is not None:
+        _test_focus(result, points, focus, min_n)
+    else:
+        _test_latest(result, points, min_n)
     return result
 
 
-def _left_truncated_until(snapshot: Snapshot) -> dt.date | None:
-    """Closed periods starting before (first created date + 75th-percentile cycle) miss older deals.
+def _all_data(snapshot: Snapshot, basis: str, window: int | None) -> Period:
+    """Every deal: by closed date, or every cohort from the first created date to the cut-off."""
+    if basis == "created":
+        first, last = snapshot.report.created_range
+        return Period(first, min(last, snapshot.as_of), "all cohorts", basis="created", window_days=window)
+    return Period(snapshot.first_closed or snapshot.as_of, snapshot.as_of, "all closed deals")
 
-    Deals created before the extract begins are absent, so the first closed periods hold mostly
-    short-cycle deals. An extract of "deals closed since X" reaches back far enough to flag none.
-    """
-    report = snapshot.report
-    if not report.created_range or not len(snapshot.deals):
+
+def _label(p: Period, basis: str) -> str:
+    return f"{p.label} cohort" if basis == "created" and "(to date)" not in p.label else p.label
+
+
+def _flags(snapshot: Snapshot, basis: str, window: int | None):
+    """The censoring flag of a period: why its deals are not all there (None when they are)."""
+    if basis == "created":
+        start, until = usable_start(snapshot, "created"), cohorts_complete_until(snapshot, window or 0)
+        return lambda p: "window" if p.end > until else ("left" if start is not None and p.start < start else None)
+    cut, left_until = snapshot.report.censored_after, left_truncated_until(snapshot)
+
+    def flag(p: Period) -> str | None:
+        if cut is not None and p.end > cut:
+            return "right"
+        if left_until is not None and p.start < left_until:
+            return "left"
         return None
-    return report.created_range[0] + dt.timedelta(days=int(snapshot.cycle_p75))
+    return flag
+
+
+def _test_focus(result: TrendResult, points: list[TrendPoint], focus, min_n: int) -> None:
+    """The period in question against its baseline (the complete periods before it)."""
+    current = next((p for p in points if p.start == focus.current.start), None)
+    if current is None or current.n < min_n:
+        result.notes.append("too_few_in_period")
+        return
+    if focus.baseline is None:
+        result.notes.append("no_baseline")
+        return
+    before = [p for p in points if focus.baseline.start <= p.start and p.end <= focus.baseline.end and p.n > 0]
+    _compare(result, current, before, min_n)
 
 
 def _test_latest(result: TrendResult, points: list[TrendPoint], min_n: int) -> None:
@@ -96,16 +140,19 @@ def _test_latest(result: TrendResult, points: list[TrendPoint], min_n: int) -> N
     tested = next((k for k in reversed(usable) if points[k].n >= min_n), None)
     if tested is None:
         return
-    before = [k for k in usable if k < tested and points[k].n > 0][-BASELINE_PERIODS:]
+    before = [points[k] for k in usable if k < tested and points[k].n > 0][-BASELINE_PERIODS:]
+    _compare(result, points[tested], before, min_n)
+
+
+def _compare(result: TrendResult, current: TrendPoint, before: list[TrendPoint], min_n: int) -> None:
     if not before:
         return
-    current = points[tested]
-    baseline = Rate.of(sum(points[k].won for k in before), sum(points[k].n for k in before))
-    label = points[before[0]].label if len(before) == 1 else f"{points[before[0]].label} to {points[before[-1]].label}"
+    baseline = Rate.of(sum(p.won for p in before), sum(p.n for p in before))
+    label = before[0].label if len(before) == 1 else f"{before[0].label} to {before[-1].label}"
     change = compare_rates(current, baseline, label, min_n)
     if change is None:
         return
     result.tested_period = current.label
-    result.baseline_periods = [points[k].label for k in before]
+    result.baseline_periods = [p.label for p in before]
     result.change = change
     result.verdict = "noise" if not change.significant else ("drop" if change.change_pp < 0 else "rise")

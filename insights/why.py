@@ -6,30 +6,46 @@ For one dimension with segments s, shares w and rates r in the baseline (0) and 
     mix effect_s  = (w1 - w0) * ((r0 + r1) / 2 - R)    more deals where the rate is below average
 
 with R the mean of the two overall rates. Rate plus mix over a dimension's segments equals the
-overall change exactly (the shares' changes sum to zero, so R drops out of the total). Each
-segment's rate change is tested and the false-discovery rate is controlled across every segment
-and two-way combination tested; a significant segment is reported as a finding only if its change
-is not explained by a finding already made (its deals outside that finding show no change).
+overall change exactly (the shares' changes sum to zero, so R drops out of the total).
+
+By default the period is the period in question (insights/focus.py) and the baseline the four
+complete quarters before it. A segment is a *finding* when its change differs from the change of
+the rest of the deals (difference in log-odds changes), tested hierarchically so that the error
+rate stays at 5% while each real move needs to beat far fewer tests:
+
+1. each dimension (region, industry, ...) gets one p-value, the Simes combination of its
+   segments' tests: does the change differ along this dimension at all? Benjamini-Hochberg across
+   dimensions;
+2. inside the R of m dimensions that pass, segments are tested with Benjamini-Hochberg at level
+   0.05 x R / m (Benjamini & Bogomolov's selective procedure, which keeps the false-discovery rate
+   averaged over the selected dimensions at 5%; with no real move, anything is called with
+   probability at most 5%);
+3. inside a finding, its two-way cells (Europe · Pro inside Europe) are tested against the rest of
+   it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it.
+
+Findings are taken one at a time, largest first (falls before rises when the total is flat), and
+the tests are run again on the deals no finding covers yet. So a segment that moved only because
+a finding overlaps it is reported as explained by that finding, a change spread evenly over every
+segment yields no finding, and a fall hidden under a flat total by a rise elsewhere is found with
+the rise. Both directions are findings; the story says how they add up.
 """
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats as sps
 
 from .actions import Action, from_why, rank
-from .periods import Period, PeriodSpec
+from .periods import Period
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import Sliced, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
+from .select import BASELINE, Sliced, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
-from .stats import benjamini_hochberg, minimum_detectable_change, two_proportion_test
+from .stats import ALPHA, benjamini_hochberg, minimum_detectable_change, simes, two_proportion_test
 from .winrate import MIN_N, segment_label
 
-LAST_QUARTER = PeriodSpec("relative", ("quarter", -1), "last quarter")
-PREVIOUS = PeriodSpec("previous", (), "the period before")
 WHY_DIMENSIONS = ("region", "industry", "product_type", "lead_source", "deal_stage", "sales_rep_id",
                   "size_band", "cycle_band")
 PAIR_DIMENSIONS = ("region", "industry", "product_type", "lead_source")
@@ -37,6 +53,7 @@ PAIR_DIMENSIONS = ("region", "industry", "product_type", "lead_source")
 # all "mix". Decomposed for the picture, never tested or offered as an explanation.
 UNTESTED_DIMENSIONS = ("deal_stage",)
 MIX_SHARE = 0.5  # a mix story needs the mix effect to carry at least half of the change
+MAX_FINDINGS = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,14 +88,38 @@ class Contributor:
     current: Rate
     baseline: Rate
     change_pp: float
+    # against the rest of the deals, adjusted (hierarchical BH): for a finding, in the round that
+    # found it; otherwise in the last round, where nothing passed. None when it was not testable.
     p_value: float | None
-    significant: bool
+    significant: bool  # a finding: this and only this makes a segment "significant" in any reply
     explained_by: str | None = None  # label of the finding whose deals carry this change
+
+
+@dataclass(frozen=True)
+class CellTest:
+    """One segment's change against the rest of the deals under test."""
+
+    segment: dict[str, str]
+    won_now: int
+    n_now: int
+    won_before: int
+    n_before: int
+    p_value: float  # raw, two-sided
+    adjusted: float = float("nan")
+    significant: bool = False
+
+    @property
+    def key(self) -> tuple:
+        return _key(self.segment)
+
+    @property
+    def change(self) -> float:
+        return self.won_now / self.n_now - self.won_before / self.n_before
 
 
 @dataclass(kw_only=True)
 class WhyResult(Result):
-    compare_period: Period
+    compare_period: Period | None
     current: Rate
     baseline: Rate
     change_pp: float | None = None
@@ -86,11 +127,15 @@ class WhyResult(Result):
     significant: bool = False
     test: str = ""
     mde_pp: float | None = None
-    tested: int = 0
-    story: str = "not_tested"  # rate | mix | rate_and_mix | diffuse | noise | not_tested
+    tested: int = 0  # segments tested against the rest in the first round
+    families_tested: int = 0  # dimensions tested in the first round
+    # rate | rate_and_mix | mix | diffuse | offsetting | hidden | noise | not_tested
+    story: str = "not_tested"
     mix_dimension: str | None = None
     contributors: list[Contributor] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    falls: list[str] = field(default_factory=list)  # findings whose win rate fell
+    rises: list[str] = field(default_factory=list)  # findings whose win rate rose
     explained: list[Contributor] = field(default_factory=list)
     dimensions: list[DimensionEffect] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
@@ -99,16 +144,18 @@ class WhyResult(Result):
 
 def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyResult:
     """Why the win rate of the selection changed between two periods."""
-    spec_query = Query(query.filters, query.group_by, query.period or LAST_QUARTER, query.compare or PREVIOUS,
-                       query.grain, query.text)
-    period, compare = resolve_periods(snapshot, spec_query)
+    period, compare = resolve_periods(snapshot, query, compare_default=BASELINE)
     selected = filter_mask(snapshot, query.filters)
     now = selected & period_mask(snapshot, period)
-    before = selected & period_mask(snapshot, compare)
     current = Rate.of(snapshot.won[now].sum(), now.sum())
+    before = selected & period_mask(snapshot, compare) if compare is not None else np.zeros_like(now)
     baseline = Rate.of(snapshot.won[before].sum(), before.sum())
     result = WhyResult(command="why", as_of=snapshot.as_of, query=query, period=period, compare_period=compare,
-                       current=current, baseline=baseline, min_n=min_n)
+                       current=current, baseline=baseline, min_n=min_n,
+                       date_basis="created_date" if period.basis == "created" else "closed_date")
+    if compare is None:
+        result.notes.append("no_baseline")
+        return result
     result.notes.extend(censoring_notes(snapshot, period, compare))
     if current.n < min_n or baseline.n < min_n:
         result.notes.append("too_few_to_compare")
@@ -117,7 +164,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     pooled = (current.won + baseline.won) / (current.n + baseline.n)
     result.change_pp = _round(100 * (current.won / current.n - baseline.won / baseline.n), 4)
     result.p_value, result.test = _sig(p[0]), str(test[0])
-    result.significant = bool(p[0] < 0.05)
+    result.significant = bool(p[0] < ALPHA)
     result.mde_pp = _round(100 * minimum_detectable_change(pooled, current.n, baseline.n), 2)
 
     # From here on only the two periods' deals matter: work on them alone, so every mask and
@@ -132,26 +179,36 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     cells = _decompose(snapshot, now, before, singles + pairs, current, baseline)
     result.dimensions = _dimension_effects(cells, singles + pairs)
 
-    tests = {r[0]: r for r in _cell_tests(snapshot, now, before, singles + pairs, min_n)}
-    result.tested = len(tests)
-    contributors = [_contributor(c, tests[c["key"]]) for c in cells if c["key"] in tests]
     direction = -1 if (result.change_pp or 0) < 0 else 1
-    contributors.sort(key=lambda c: -direction * c.contribution_pp)
-    findings, explained = _findings(snapshot, now, before, contributors, singles + pairs, direction, min_n)
-    result.findings = [f.label for f in findings]
-    result.explained = explained
-    shown = {_key(c.segment) for c in findings + explained}
-    result.contributors = findings + [c for c in contributors if _key(c.segment) not in shown][:10]
+    families = [dims for dims in singles if not set(dims) & set(UNTESTED_DIMENSIONS)]
+    search = _Search(snapshot, now, before, families, pairs, min_n, cells, lead=direction if result.significant else -1)
+    search.run()
+    result.tested, result.families_tested = search.tested, search.families_tested
+    result.findings = [f.label for f in search.findings]
+    result.falls = [f.label for f in search.findings if f.change_pp < 0]
+    result.rises = [f.label for f in search.findings if f.change_pp > 0]
+    result.explained = search.explained()
+    shown = {_key(c.segment) for c in search.findings + result.explained}
+    others = sorted((c for c in search.contributors() if _key(c.segment) not in shown),
+                    key=lambda c: -direction * c.contribution_pp)
+    result.contributors = search.findings + others[:10]
 
     result.mix_dimension = _mix_dimension(result, direction) if result.significant else None
-    if findings:
-        result.story = "rate_and_mix" if result.mix_dimension else "rate"
-    elif result.mix_dimension:
-        result.story = "mix"
-    else:
-        result.story = "diffuse" if result.significant else "noise"
+    result.story = _story(result, direction)
     result.actions = rank(from_why(snapshot, result))
     return result
+
+
+def _story(result: WhyResult, direction: int) -> str:
+    """How the findings add up to the total's change (see the README's list of stories)."""
+    along = result.falls if direction < 0 else result.rises
+    if result.significant:
+        if along:
+            return "rate_and_mix" if result.mix_dimension else "rate"
+        return "mix" if result.mix_dimension else "diffuse"
+    if result.falls and result.rises:
+        return "offsetting"
+    return "hidden" if result.findings else "noise"
 
 
 def _decompose(snapshot, now, before, groupings, current, baseline) -> list[dict]:
@@ -215,149 +272,201 @@ def _key(segment: dict[str, str]) -> tuple:
     return tuple(segment.items())
 
 
-def _contributor(c: dict, test: list) -> Contributor:
-    now, before = Rate.of(c["w1"], c["n1"]), Rate.of(c["w0"], c["n0"])
-    return Contributor(
-        dimension=c["dimension"], segment=c["segment"], label=c["label"],
-        contribution_pp=_round(c["rate"] + c["mix"], 4), rate_effect_pp=_round(c["rate"], 4),
-        mix_effect_pp=_round(c["mix"], 4), current=now, baseline=before,
-        change_pp=_round(100 * (c["w1"] / c["n1"] - c["w0"] / c["n0"]), 2),
-        p_value=_sig(test[6]), significant=test[7],
-    )
+class _Search:
+    """The hierarchical, round-by-round search for findings described in the module docstring."""
+
+    def __init__(self, snapshot, now, before, families, pairs, min_n, cells, lead: int):
+        self.snapshot, self.now, self.before, self.min_n = snapshot, now, before, min_n
+        self.families, self.pairs = families, pairs
+        self.cells = {c["key"]: c for c in cells}
+        self.lead = lead  # the direction taken first: the total's when it moved, else falls
+        self.findings: list[Contributor] = []
+        self.first_round: dict[tuple, CellTest] = {}
+        self.last_round: dict[tuple, CellTest] = {}
+        self.found_p: dict[tuple, float] = {}
+        self.tested = self.families_tested = 0
+        self.masks: dict[tuple, np.ndarray] = {}
+
+    def mask_of(self, segment: dict[str, str]) -> np.ndarray:
+        key = _key(segment)
+        if key not in self.masks:
+            self.masks[key] = filter_mask(self.snapshot, [(d, (v,)) for d, v in segment.items()])
+        return self.masks[key]
+
+    def run(self) -> None:
+        universe = np.ones(len(self.snapshot.deals), dtype=bool)
+        while True:
+            tests, families_tested = _hierarchical_round(self.snapshot, self.now & universe, self.before & universe,
+                                                         self.families, self.min_n)
+            if not self.first_round:
+                self.first_round = {t.key: t for t in tests}
+                self.tested, self.families_tested = len(tests), families_tested
+            self.last_round = {t.key: t for t in tests}
+            if len(self.findings) >= MAX_FINDINGS:
+                break
+            candidates = [t for t in tests if t.significant and t.key in self.cells
+                          and np.sign(t.change) == np.sign(self._excess(t, universe))]
+            if not candidates:
+                break
+            best = min(candidates, key=self._order)
+            best = self._child_or_self(best, universe)
+            self.found_p[best.key] = best.adjusted
+            self.findings.append(self._contributor(self.cells[best.key], best.adjusted, True))
+            universe &= ~self.mask_of(best.segment)
+
+    def _order(self, t: CellTest):
+        c = self.cells[t.key]
+        contribution = c["rate"] + c["mix"]
+        return (np.sign(t.change) != self.lead, -abs(contribution))
+
+    def _excess(self, t: CellTest, universe) -> float:
+        """The cell's change minus the rest's change, in log-odds (its sign says more or less)."""
+        tw1, tn1 = int(self.snapshot.won[self.now & universe].sum()), int((self.now & universe).sum())
+        tw0, tn0 = int(self.snapshot.won[self.before & universe].sum()), int((self.before & universe).sum())
+        cell, _ = _log_odds_change(t.won_now, t.n_now, t.won_before, t.n_before)
+        rest, _ = _log_odds_change(tw1 - t.won_now, tn1 - t.n_now, tw0 - t.won_before, tn0 - t.n_before)
+        return float(cell[0] - rest[0])
+
+    def _child_or_self(self, parent: CellTest, universe) -> CellTest:
+        """Level 3: a two-way cell inside the finding that carries the parent's whole story."""
+        (dim, value), = parent.segment.items()
+        if dim not in PAIR_DIMENSIONS:
+            return parent
+        inside = universe & self.mask_of(parent.segment)
+        children = [pr for pr in self.pairs if dim in pr]
+        rest = (self.snapshot.won[self.now & inside].sum(), (self.now & inside).sum(),
+                self.snapshot.won[self.before & inside].sum(), (self.before & inside).sum())
+        rows = []
+        for dims in children:
+            c1 = count_by(self.snapshot, self.now & inside, dims)
+            c0 = count_by(self.snapshot, self.before & inside, dims)
+            ok = (c1.n >= self.min_n) & (c0.n >= self.min_n) & (rest[1] - c1.n >= self.min_n) & (rest[3] - c0.n >= self.min_n)
+            for i in np.flatnonzero(ok):
+                rows.append((c1.labels(self.snapshot, i), int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i])))
+        if not rows:
+            return parent
+        w1, n1, w0, n0 = (np.array([r[k] for r in rows], dtype=float) for k in (1, 2, 3, 4))
+        p = _difference_in_differences(w1, n1, w0, n0, rest[0] - w1, rest[1] - n1, rest[2] - w0, rest[3] - n0)
+        adjusted, significant = benjamini_hochberg(p)
+        self.tested += len(rows)
+        children = [CellTest(r[0], r[1], r[2], r[3], r[4], float(p[k]), float(adjusted[k]), bool(significant[k]))
+                    for k, r in enumerate(rows)]
+        for child in sorted((c for c in children if c.significant and c.key in self.cells
+                             and np.sign(c.change) == np.sign(parent.change)),
+                            key=lambda c: -abs(self.cells[c.key]["rate"] + self.cells[c.key]["mix"])):
+            keep = universe & ~self.mask_of(child.segment)
+            left, _ = _hierarchical_round(self.snapshot, self.now & keep, self.before & keep, [(dim,)], self.min_n)
+            if not any(t.key == parent.key and t.significant for t in left):
+                # e.g. Pro fell only because Europe · Pro did; its p-value is the larger of the two
+                return replace(child, adjusted=max(child.adjusted, parent.adjusted))
+        return parent
+
+    def _contributor(self, c: dict, p_value, significant: bool, explained_by: str | None = None) -> Contributor:
+        return Contributor(
+            dimension=c["dimension"], segment=c["segment"], label=c["label"],
+            contribution_pp=_round(c["rate"] + c["mix"], 4), rate_effect_pp=_round(c["rate"], 4),
+            mix_effect_pp=_round(c["mix"], 4), current=Rate.of(c["w1"], c["n1"]), baseline=Rate.of(c["w0"], c["n0"]),
+            change_pp=_round(100 * (c["w1"] / c["n1"] - c["w0"] / c["n0"]), 2) if c["n1"] and c["n0"] else None,
+            p_value=_sig(p_value), significant=significant, explained_by=explained_by,
+        )
+
+    def contributors(self) -> list[Contributor]:
+        """Every tested single segment that is not a finding, with its last-round p-value."""
+        found = {_key(f.segment) for f in self.findings}
+        out = []
+        for key, t in self.first_round.items():
+            if key in found or key not in self.cells:
+                continue
+            last = self.last_round.get(key)
+            out.append(self._contributor(self.cells[key], last.adjusted if last else None, False))
+        return out
+
+    def explained(self) -> list[Contributor]:
+        """Segments that differed from the rest in the first round, or changed significantly on
+        their own, only through a finding: no longer different once the findings are set aside."""
+        if not self.findings:
+            return []
+        found = {_key(f.segment) for f in self.findings}
+        own = _own_change_significant(self.snapshot, self.now, self.before, self.families, self.min_n)
+        out = []
+        for key, t in self.first_round.items():
+            if key in found or key not in self.cells:
+                continue
+            if not (t.significant or (key in own and any(np.sign(t.change) == np.sign(f.change_pp)
+                                                         for f in self.findings))):
+                continue
+            mask = self.mask_of(t.segment)
+            overlap = max(self.findings, key=lambda f: int((mask & self.mask_of(f.segment)).sum()))
+            last = self.last_round.get(key)
+            out.append(self._contributor(self.cells[key], last.adjusted if last else None, False, overlap.label))
+        return sorted(out, key=lambda c: -abs(c.contribution_pp))
 
 
-def _cell_tests(snapshot, now, before, groupings, min_n, against_rest: bool = False):
-    """Each testable cell's change among these deals, BH-adjusted across all of them:
-    [key, segment, won now, n now, won before, n before, adjusted p, significant].
-
-    With `against_rest` the test is whether the cell changed differently from the rest of these
-    deals (difference in differences), which is what makes a segment an explanation rather than
-    one more place where a broad change shows up."""
-    sliced_now, sliced_before = Sliced(snapshot, now), Sliced(snapshot, before)
-    total = np.array([snapshot.won[now].sum(), now.sum(), snapshot.won[before].sum(), before.sum()], dtype=float)
-    rows = []
-    for dims in groupings:
-        if set(dims) & set(UNTESTED_DIMENSIONS):
-            continue
-        c1 = count_by(snapshot, now, dims, sliced_now)
-        c0 = count_by(snapshot, before, dims, sliced_before)
-        ok = (c1.n >= min_n) & (c0.n >= min_n)
-        if against_rest:
-            ok &= (total[1] - c1.n >= min_n) & (total[3] - c0.n >= min_n)
-        for i in np.flatnonzero(ok):
-            segment = c1.labels(snapshot, i)
-            rows.append([_key(segment), segment, int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i])])
-    if not rows:
+def _family_tests(snapshot, now, before, dims, min_n) -> list[CellTest]:
+    """Each testable segment of one dimension against the rest of these deals (raw p-values)."""
+    total = (int(snapshot.won[now].sum()), int(now.sum()), int(snapshot.won[before].sum()), int(before.sum()))
+    c1 = count_by(snapshot, now, dims)
+    c0 = count_by(snapshot, before, dims)
+    ok = (c1.n >= min_n) & (c0.n >= min_n) & (total[1] - c1.n >= min_n) & (total[3] - c0.n >= min_n)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
         return []
-    w1, n1, w0, n0 = (np.array([r[k] for r in rows], dtype=float) for k in (2, 3, 4, 5))
-    if against_rest:
-        p = _difference_in_differences(w1, n1, w0, n0, total[0] - w1, total[1] - n1, total[2] - w0, total[3] - n0)
-    else:
-        p = two_proportion_test(w1, n1, w0, n0)[0]
-    adjusted, significant = benjamini_hochberg(p)
-    return [r + [adjusted[k], bool(significant[k])] for k, r in enumerate(rows)]
+    w1, n1, w0, n0 = c1.won[idx], c1.n[idx], c0.won[idx], c0.n[idx]
+    p = _difference_in_differences(*(np.asarray(x, dtype=float) for x in
+                                     (w1, n1, w0, n0, total[0] - w1, total[1] - n1, total[2] - w0, total[3] - n0)))
+    return [CellTest(c1.labels(snapshot, i), int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i]), float(p[k]))
+            for k, i in enumerate(idx)]
+
+
+def _hierarchical_round(snapshot, now, before, families, min_n, alpha: float = ALPHA):
+    """Levels 1 and 2 of the module docstring on these deals: (every cell test, dimensions tested).
+
+    A cell's adjusted p-value is its within-dimension BH value scaled by m / R (R at least 1), so
+    it is at most `alpha` exactly when the procedure calls it."""
+    per_family = [t for t in (_family_tests(snapshot, now, before, dims, min_n) for dims in families) if t]
+    if not per_family:
+        return [], 0
+    family_p = [simes([t.p_value for t in tests]) for tests in per_family]
+    _, selected = benjamini_hochberg(family_p, alpha)
+    m, r = len(per_family), int(selected.sum())
+    out = []
+    for tests, chosen in zip(per_family, selected):
+        adjusted, _ = benjamini_hochberg([t.p_value for t in tests])
+        scaled = np.minimum(1.0, adjusted * m / max(r, 1))
+        out.extend(replace(t, adjusted=float(a), significant=bool(chosen and a <= alpha)) for t, a in zip(tests, scaled))
+    return out, m
+
+
+def _own_change_significant(snapshot, now, before, families, min_n) -> set[tuple]:
+    """Segments whose own change (now against before) is significant, BH across all of them."""
+    rows = []
+    for dims in families:
+        c1, c0 = count_by(snapshot, now, dims), count_by(snapshot, before, dims)
+        for i in np.flatnonzero((c1.n >= min_n) & (c0.n >= min_n)):
+            rows.append((_key(c1.labels(snapshot, i)), c1.won[i], c1.n[i], c0.won[i], c0.n[i]))
+    if not rows:
+        return set()
+    p, _ = two_proportion_test(*(np.array([r[k] for r in rows], dtype=float) for k in (1, 2, 3, 4)))
+    _, significant = benjamini_hochberg(p)
+    return {r[0] for r, s in zip(rows, significant) if s}
+
+
+def _log_odds_change(won_now, n_now, won_before, n_before):
+    """Change in log-odds and its variance; 0.5 is added to every count so that a cell with no
+    wins or no losses still has a finite variance."""
+    a, b = np.asarray(won_now, dtype=float) + 0.5, np.asarray(n_now - won_now, dtype=float) + 0.5
+    c, d = np.asarray(won_before, dtype=float) + 0.5, np.asarray(n_before - won_before, dtype=float) + 0.5
+    return np.atleast_1d(np.log(a / b) - np.log(c / d)), np.atleast_1d(1 / a + 1 / b + 1 / c + 1 / d)
 
 
 def _difference_in_differences(w1, n1, w0, n0, rw1, rn1, rw0, rn0) -> np.ndarray:
     """Two-sided test that a cell's change equals the rest's change, on the log-odds scale (Woolf's
     test of a ratio of odds ratios). On this scale a change that hits every segment alike is the
-    same size everywhere, whatever each segment's starting rate; 0.5 is added to every count so
-    that a cell with no wins or no losses still has a finite variance."""
-    def log_odds_change(won_now, n_now, won_before, n_before):
-        a, b = won_now + 0.5, n_now - won_now + 0.5
-        c, d = won_before + 0.5, n_before - won_before + 0.5
-        return np.log(a / b) - np.log(c / d), 1 / a + 1 / b + 1 / c + 1 / d
-
-    d_cell, v_cell = log_odds_change(w1, n1, w0, n0)
-    d_rest, v_rest = log_odds_change(rw1, rn1, rw0, rn0)
+    same size everywhere, whatever each segment's starting rate."""
+    d_cell, v_cell = _log_odds_change(w1, n1, w0, n0)
+    d_rest, v_rest = _log_odds_change(rw1, rn1, rw0, rn0)
     z = (d_cell - d_rest) / np.sqrt(v_cell + v_rest)
     return 2 * sps.norm.sf(np.abs(z))
-
-
-def _findings(snapshot, now, before, contributors, groupings, direction, min_n):
-    """Findings one at a time: the largest contributor that changed significantly more than the rest
-    of the deals no finding covers yet (BH across every cell tested). Re-testing on the deals left
-    means a segment that only moved because a finding overlaps it (Outbound moving because APAC
-    did) is reported as explained by that finding, and a change spread evenly over every segment
-    yields no finding at all. A single segment whose excess change sits in one two-way child is
-    replaced by that child."""
-    order = {_key(c.segment): k for k, c in enumerate(contributors)}
-    by_key = {_key(c.segment): c for c in contributors}
-    masks = {}
-
-    def mask_of(segment):
-        key = _key(segment)
-        if key not in masks:
-            masks[key] = filter_mask(snapshot, [(d, (v,)) for d, v in segment.items()])
-        return masks[key]
-
-    def moved(rows):
-        """Cells that changed more than the rest, in the direction of the overall change."""
-        out = []
-        for r in rows:
-            if not r[7] or r[0] not in order:
-                continue
-            if direction * (r[2] / r[3] - r[4] / r[5]) > 0:
-                out.append(r)
-        return out
-
-    findings = []
-    universe = np.ones(len(snapshot.deals), dtype=bool)
-    while len(findings) < 5:
-        rows = moved(_cell_tests(snapshot, now & universe, before & universe, groupings, min_n, against_rest=True))
-        totals = _totals(snapshot, now & universe, before & universe)
-        rows = [r for r in rows if _excess(r, totals) * direction > 0]
-        if not rows:
-            break
-        best = min(rows, key=lambda r: order[r[0]])
-        if len(best[1]) == 1:
-            for child in sorted((r for r in rows if len(r[1]) == 2 and best[1].items() <= r[1].items()),
-                                key=lambda r: order[r[0]]):
-                if _child_carries_parent(snapshot, now, before, universe, best, child, mask_of, min_n):
-                    best = child  # e.g. Pro fell only because Europe · Pro did
-                    break
-        findings.append(by_key[best[0]])
-        universe &= ~mask_of(best[1])
-
-    taken_keys = {_key(f.segment) for f in findings}
-    explained = []
-    if findings:
-        for c in contributors:
-            if c.significant and _key(c.segment) not in taken_keys and direction * c.change_pp > 0:
-                overlap = max(findings, key=lambda f: int((mask_of(c.segment) & mask_of(f.segment)).sum()))
-                explained.append(Contributor(**{**c.__dict__, "explained_by": overlap.label}))
-    return findings, explained
-
-
-def _child_carries_parent(snapshot, now, before, universe, parent, child, mask_of, min_n) -> bool:
-    """True when the child changed differently from the rest of its parent, and the rest of the
-    parent changed no differently from everything else: the parent's story is the child's."""
-    _, _, cw1, cn1, cw0, cn0, _, _ = child
-    _, _, pw1, pn1, pw0, pn0, _, _ = parent
-    if min(pn1 - cn1, pn0 - cn0) < min_n:
-        return True  # the child is nearly all of the parent
-    within = _difference_in_differences(*(np.array([x], dtype=float) for x in
-                                          (cw1, cn1, cw0, cn0, pw1 - cw1, pn1 - cn1, pw0 - cw0, pn0 - cn0)))[0]
-    if within >= 0.05:
-        return False
-    keep = universe & ~mask_of(child[1])
-    left = _cell_tests(snapshot, now & keep, before & keep, [tuple(parent[1])], min_n, against_rest=True)
-    return not any(r[0] == parent[0] and r[7] for r in left)
-
-
-def _totals(snapshot, now, before) -> tuple[int, int, int, int]:
-    return int(snapshot.won[now].sum()), int(now.sum()), int(snapshot.won[before].sum()), int(before.sum())
-
-
-def _excess(row, totals) -> float:
-    """The cell's change minus the rest's change, in log-odds (sign tells more or less)."""
-    _, _, w1, n1, w0, n0, _, _ = row
-    tw1, tn1, tw0, tn0 = totals
-
-    def lo(w, n):
-        return np.log((w + 0.5) / (n - w + 0.5))
-
-    return (lo(w1, n1) - lo(w0, n0)) - (lo(tw1 - w1, tn1 - n1) - lo(tw0 - w0, tn0 - n0))
 
 
 def _mix_dimension(result: WhyResult, direction: int) -> str | None:

@@ -15,12 +15,13 @@ from insights.winrate import win_rate
 
 LAST_QUARTER = PeriodSpec("relative", ("quarter", -1), "last quarter")
 PREVIOUS = PeriodSpec("previous", (), "previous period")
+ALL = PeriodSpec("all", (), "all time")
 APAC = (("region", ("APAC",)),)
 RATE_KEYS = {"win_rate", "won", "lost", "n", "ci_low", "ci_high"}
 
 
 def test_win_rate_counts_every_closed_deal_and_carries_its_interval(demo):
-    r = win_rate(demo, Query())
+    r = win_rate(demo, Query(period=ALL))
     assert r.overall.n == len(demo.deals) == 6338
     assert r.overall.won == int((demo.deals["outcome"] == "Won").sum())
     assert r.overall.ci_low < r.overall.win_rate < r.overall.ci_high
@@ -28,7 +29,7 @@ def test_win_rate_counts_every_closed_deal_and_carries_its_interval(demo):
 
 
 def test_win_rate_filter_matches_a_pandas_count(demo):
-    r = win_rate(demo, Query(filters=(("region", ("APAC",)), ("product_type", ("Enterprise", "Pro")))))
+    r = win_rate(demo, Query(filters=(("region", ("APAC",)), ("product_type", ("Enterprise", "Pro"))), period=ALL))
     d = demo.deals
     sel = d[(d["region"] == "APAC") & d["product_type"].isin(["Enterprise", "Pro"])]
     assert r.overall.n == len(sel)
@@ -89,11 +90,18 @@ def test_monthly_trend_uses_months(demo):
 def test_right_censored_periods_are_flagged_and_not_tested():
     snap = snapshot_of(DealSpec(n_deals=6000, seed=4, created_until=dt.date(2023, 12, 31)))
     assert snap.report.censored_after == dt.date(2023, 12, 31)
-    r = trend(snap, Query())
+    # typed out, closed-date quarters past the cut-off are flagged and never tested
+    r = trend(snap, Query(period=ALL))
     censored = [p.label for p in r.points if p.censored == "right"]
     assert censored[0] == "2024Q1" and censored[1].startswith("2024Q2")
     assert r.tested_period == "2023Q4"
     assert r.censoring["created_until"] == "2023-12-31"
+    # by default the question is answered on created-date cohorts whose outcome window has passed
+    r = trend(snap, Query())
+    assert r.date_basis == "created_date" and r.outcome_window_days == 100
+    assert r.tested_period == "2023Q4 cohort"
+    assert r.baseline_periods == ["2023Q1 cohort", "2023Q2 cohort", "2023Q3 cohort"]
+    assert r.censoring["periods"] == ["2024Q1", "2024Q2 (to date)"]
 
 
 def test_demo_data_is_not_censored(demo):
@@ -166,7 +174,12 @@ def test_answers_about_censored_periods_say_so():
     from insights.why import explain_change
 
     snap = snapshot_of(DealSpec(n_deals=6000, seed=4, created_until=dt.date(2023, 12, 31)))
-    assert "right_censored" in explain_change(snap, Query()).notes
-    assert "right_censored" in risk(snap, Query()).notes
+    q1 = PeriodSpec("calendar", ("quarter", 2024, 1), "2024Q1")
+    assert "right_censored" in explain_change(snap, Query(period=q1)).notes
+    assert "right_censored" in risk(snap, Query(period=q1)).notes
+    # the defaults answer on cohorts, which are not censored
+    for r in (explain_change(snap, Query()), risk(snap, Query()), win_rate(snap, Query())):
+        assert r.period.label == "2023Q4 cohort" and r.period.basis == "created"
+        assert "right_censored" not in r.notes
     q3 = PeriodSpec("calendar", ("quarter", 2023, 3), "2023Q3")
     assert "right_censored" not in win_rate(snap, Query(period=q3)).notes

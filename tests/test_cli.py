@@ -126,11 +126,16 @@ def cli(files):
     runner.pool.shutdown(wait=True)
 
 
-def apac_counts(frame: pd.DataFrame, until: dt.date | None = None) -> tuple[int, int]:
+def apac_counts(frame: pd.DataFrame, since: dt.date | None = None, until: dt.date | None = None) -> tuple[int, int]:
     closed = frame[(frame["outcome"] != "") & (frame["region"] == "APAC")]
+    if since is not None:
+        closed = closed[closed["closed_date"] >= pd.Timestamp(since)]
     if until is not None:
         closed = closed[closed["closed_date"] <= pd.Timestamp(until)]
     return int((closed["outcome"] == "Won").sum()), len(closed)
+
+
+Q2 = (dt.date(2024, 4, 1), dt.date(2024, 6, 30))  # the period in question of the demo data (as of 2024-07-15)
 
 
 # -- answers: exit 0 ----------------------------------------------------------------------------------------
@@ -140,11 +145,13 @@ def test_ask_answers_winrate_with_counts_interval_and_as_of(cli, files, frame):
     run = cli("ask", "/winrate APAC", "--data", files["deals"])
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
-    won, n = apac_counts(frame)
-    assert (won, n) == (616, 1626)
+    # plain /winrate answers about the period in question: the latest complete quarter
+    won, n = apac_counts(frame, *Q2)
+    assert (won, n) == (66, 315)
     first, footer = run.stdout.strip().splitlines()[0], run.stdout.strip().splitlines()[-1]
-    assert first == f"*Win rate · APAC* — {100 * won / n:.1f}% ({won} won of {n:,}; 95% CI 35.6–40.3%)"
+    assert first == f"*Win rate · APAC · 2024Q2* — 20.9% ({won} won of {n:,}; 95% CI 16.8–25.8%)"
     assert "data as of 2024-07-15" in footer and "by closed date" in footer
+    assert "2024Q2 (2024-04-01 to 2024-06-30)" in footer
 
 
 def test_ask_without_data_uses_the_bundled_demo_data(cli, files):
@@ -153,7 +160,7 @@ def test_ask_without_data_uses_the_bundled_demo_data(cli, files):
     assert bundled.returncode == 0 and bundled.stderr == ""
     # data/deals.csv is write_csv(generate_deals(demo_spec())), so the answers agree exactly
     assert json.loads(bundled.stdout) == json.loads(generated.stdout)
-    assert json.loads(bundled.stdout)["overall"]["n"] == 1626
+    assert json.loads(bundled.stdout)["overall"]["n"] == 315
     assert BUNDLED.read_bytes() == files["deals"].read_bytes()
 
 
@@ -164,7 +171,7 @@ def test_json_has_the_documented_rate_keys_with_values_matching_the_data(cli, fi
     assert result["command"] == "winrate" and result["as_of"] == "2024-07-15"
     overall = result["overall"]
     assert RATE_KEYS <= set(overall)
-    won, n = apac_counts(frame)
+    won, n = apac_counts(frame, *Q2)
     assert (overall["won"], overall["lost"], overall["n"]) == (won, n - won, n)
     assert overall["win_rate"] == round(won / n, 4)
     assert 0 <= overall["ci_low"] < overall["win_rate"] < overall["ci_high"] <= 1
@@ -176,7 +183,8 @@ def test_json_with_vs_has_the_change_keys_and_finds_the_planted_apac_drop(cli, f
     run = cli("ask", "/winrate APAC last quarter vs previous", "--data", files["deals"], "--format", "json")
     assert run.returncode == 0 and run.stderr == ""
     result = json.loads(run.stdout)
-    assert result["period"] == {"start": "2024-04-01", "end": "2024-06-30", "label": "2024Q2", "complete": True}
+    assert result["period"] == {"start": "2024-04-01", "end": "2024-06-30", "label": "2024Q2", "complete": True,
+                                "basis": "closed", "window_days": None}
     assert result["compare_period"]["label"] == "2024Q1"
     change = result["change"]
     assert CHANGE_KEYS <= set(change)
@@ -216,9 +224,10 @@ def test_as_of_changes_the_date_the_reply_states_and_the_deals_counted(cli, file
     assert run.returncode == 0 and run.stderr == ""
     assert "data as of 2024-03-31" in run.stdout
     assert "2024-07-15" not in run.stdout
-    won, n = apac_counts(frame, until=dt.date(2024, 3, 31))
-    assert f"({won} won of {n:,};" in run.stdout
-    assert n < 1626
+    # data that ends on a quarter's last day: that quarter is complete, and it is the one answered
+    won, n = apac_counts(frame, dt.date(2024, 1, 1), dt.date(2024, 3, 31))
+    assert "*Win rate · APAC · 2024Q1*" in run.stdout and f"({won} won of {n:,};" in run.stdout
+    assert (won, n) == (124, 274)
 
 
 def test_a_mapping_file_loads_a_salesforce_export(cli, files):
@@ -296,7 +305,7 @@ def test_console_answers_commands_piped_on_stdin_and_exits_0_on_eof(cli, files):
     assert run.returncode == 0 and run.stderr == ""
     out = run.stdout
     assert out.startswith("Sales Intelligence console · 6,338 closed and 662 open deals")
-    assert "*Win rate · APAC* — 37.9% (616 won of 1,626;" in out
+    assert "*Win rate · APAC · 2024Q2* — 20.9% (66 won of 315;" in out
     assert "*Data health*" in out and "Rows read: 7,000" in out  # a command typed without its slash
     assert out.index("Win rate · APAC") < out.index("Data health")
 
@@ -304,7 +313,7 @@ def test_console_answers_commands_piped_on_stdin_and_exits_0_on_eof(cli, files):
 def test_console_stops_at_quit(cli, files):
     run = cli("console", "--data", files["deals"], stdin=QUIT_SESSION)
     assert run.returncode == 0 and run.stderr == ""
-    assert "*Win rate · Europe*" in run.stdout
+    assert "*Win rate · Europe · 2024Q2*" in run.stdout
     assert "Data health" not in run.stdout
 
 
@@ -315,7 +324,7 @@ def test_console_survives_garbled_commands_without_a_traceback(cli, files):
     assert "Traceback" not in run.stdout and "went wrong" not in run.stdout
     # every line but the long repetition of one known value is refused with the words it could not use
     assert run.stdout.count("I couldn't use all of") == len(GARBLED) - 1
-    assert "*Win rate · North America* —" in run.stdout
+    assert "*Win rate · North America · 2024Q2* —" in run.stdout
 
 
 def test_a_chart_command_writes_its_png_and_prints_the_path(cli, files, tmp_path):

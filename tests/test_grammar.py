@@ -274,8 +274,9 @@ def test_resolved_periods_are_labelled():
         ("qtd vs previous", "2024-04-01", "2024-06-30", "2024Q2"),
         ("this quarter vs last year", "2023-07-01", "2023-09-30", "2023Q3"),
         ("2024Q3 vs previous", "2024-04-01", "2024-06-30", "2024Q2"),
-        # spans that are not one calendar period: the same number of days just before
-        ("last 2 quarters vs previous", "2023-07-03", "2023-12-31", "2023-07-03 to 2023-12-31"),
+        # a run of whole quarters: the same number of whole quarters just before
+        ("last 2 quarters vs previous", "2023-07-01", "2023-12-31", "2023Q3 to 2023Q4 (2 quarters)"),
+        # spans that are not whole calendar periods: the same number of days just before
         ("2024-01-01..2024-02-15 vs previous", "2023-11-16", "2023-12-31", "2023-11-16 to 2023-12-31"),
         # a range that is exactly one calendar quarter is compared as that quarter
         ("2024-01-01..2024-03-31 vs previous", "2023-10-01", "2023-12-31", "2023Q4"),

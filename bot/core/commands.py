@@ -10,6 +10,7 @@ from typing import Callable
 from insights.drivers import drivers
 from insights.funnel import funnel
 from insights.health import health
+from insights.periods import PeriodConflict
 from insights.query import Query
 from insights.results import Result
 from insights.reps import rep_performance
@@ -126,6 +127,9 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
         result = command.analysis(snapshot, parsed.query)
         text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,
                       ignored=ignored_features(command, parsed.query))
+    except PeriodConflict as conflict:  # a comparison that cannot be tested is refused in words
+        return Reply(command_name, "usage", render("text/period_conflict.j2", command=command_name, text=args,
+                                                   c=conflict))
     except Exception:  # a bug must reach the log, not the user as a traceback
         log.exception("command failed: /%s %s", command_name, args)
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))

@@ -131,7 +131,7 @@ def store(tmp_path):
 
 def test_the_clock_posts_each_follow_once_per_period(store, slack, data):
     slack.clear()
-    weekly = store.add_follow("/winrate APAC", "weekly", "U0CRO", "U0CRO")
+    weekly = store.add_follow("/winrate APAC all", "weekly", "U0CRO", "U0CRO")
     daily = store.add_follow("/trend", "daily", "C0SALES", "U0CRO")
     client = client_for(slack)
 
@@ -144,7 +144,7 @@ def test_the_clock_posts_each_follow_once_per_period(store, slack, data):
     dm = slack.messages["D0CRO"]
     assert len(dm) == 1 and block_errors(dm[0]["blocks"]) == []
     text = all_text(dm[0])
-    assert "Followed weekly" in text and "`/winrate APAC`" in text and "37.9% (616 won of 1,626" in text
+    assert "Followed weekly" in text and "`/winrate APAC all`" in text and "37.9% (616 won of 1,626" in text
     assert dm[0]["metadata"] == {"event_type": EVENT_TYPE, "event_payload": {"follow_id": weekly, "period": "2026-W49"}}
     channel = slack.messages["C0SALES"]
     assert len(channel) == 1 and "Win rate trend" in all_text(channel[0])

@@ -70,7 +70,7 @@ def ask(app, slack, command, text, user, name, channel="C0SALES"):
 
 
 def test_a_regional_vp_sees_only_their_region(app, slack):
-    text = ask(app, slack, "/winrate", "", "U0VPAPAC", "vp-winrate")
+    text = ask(app, slack, "/winrate", "all", "U0VPAPAC", "vp-winrate")
     assert "37.9% (616 won of 1,626" in text  # APAC's numbers are the whole of what they see
     assert "Your access: APAC only." in text
     by_region = ask(app, slack, "/winrate", "by region", "U0VPAPAC", "vp-by-region")
@@ -84,14 +84,14 @@ def test_a_regional_vp_sees_only_their_region(app, slack):
 
 
 def test_a_user_group_member_sees_the_groups_segments(app, slack):
-    text = ask(app, slack, "/winrate", "", "U0EMEA1", "emea-winrate")
+    text = ask(app, slack, "/winrate", "all", "U0EMEA1", "emea-winrate")
     assert "(802 won of 1,879" in text or "of 1,879;" in text
     assert "Your access: Europe only." in text and "APAC" not in text.split("Your access")[0]
 
 
 def test_the_cro_and_admins_see_everything(app, slack):
     for user in ("U0CRO", "U0ADMIN"):
-        text = ask(app, slack, "/winrate", "by region", user, f"all-{user}")
+        text = ask(app, slack, "/winrate", "by region all", user, f"all-{user}")
         assert all(r in text for r in ("APAC", "Europe", "India", "North America"))
         assert "Your access" not in text and "n=6,338" in text
 
@@ -187,11 +187,11 @@ def test_the_export_is_cut_to_a_user_too(access_file):
         return subprocess.run([sys.executable, "-m", "bot", "ask", *args], cwd=ROOT, capture_output=True, text=True,
                               timeout=60, env=clean_env(SEGMENT_ACCESS=str(access_file)))
 
-    vp = ask("/winrate by region", "--format", "json", "--as-user", "U0VPAPAC")
+    vp = ask("/winrate by region all", "--format", "json", "--as-user", "U0VPAPAC")
     assert vp.returncode == 0, vp.stderr
     payload = json.loads(vp.stdout)
     assert payload["overall"]["n"] == 1626 and [g["label"] for g in payload["groups"]] == ["APAC"]
-    cro = json.loads(ask("/winrate by region", "--format", "json", "--as-user", "U0CRO").stdout)
+    cro = json.loads(ask("/winrate by region all", "--format", "json", "--as-user", "U0CRO").stdout)
     assert cro["overall"]["n"] == 6338 and len(cro["groups"]) == 4
     nobody = ask("/winrate", "--as-user", "U0OTHER")
     assert nobody.returncode == 2 and "does not include any segments" in nobody.stdout

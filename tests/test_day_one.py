@@ -134,13 +134,15 @@ def test_the_app_starts_without_the_token_warning(caplog, monkeypatch):
      "could not connect to postgresql://***@db.internal:5432/sales", "s3cret"),
     ("sqlite:////var/lib/si/state.sqlite", "sqlite:///…/state.sqlite", "/var/lib"),
     (r"Cannot read C:\Users\cro\deals.csv as csv", "Cannot read deals.csv as csv", "Users"),
+    ("from `exports/2024/deals.parquet`", "from `deals.parquet`", "exports"),
 ])
 def test_redact_hides_paths_and_credentials(text, shown, hidden):
     assert redact(text) == shown and hidden not in redact(text)
 
 
 @pytest.mark.parametrize("text", ["/winrate APAC last quarter vs previous", "region=APAC,Europe 10k-25k 30-60d",
-                                  "2024-01-01..2024-03-31", "see https://api.slack.com/apps", "/sales help"])
+                                  "2024-01-01..2024-03-31", "see https://api.slack.com/apps", "/sales help",
+                                  "rate/mix effects, 10k/25k", "`/winrate APAC all`"])
 def test_redact_leaves_ordinary_replies_alone(text):
     assert redact(text) == text
 

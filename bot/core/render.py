@@ -105,6 +105,7 @@ def mrkdwn_escape(text) -> str:
 _URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@", re.I)
 _SQLITE_FILE = re.compile(r"\bsqlite:///+(?:[^\s`'\"]*/)?([^\s/`'\"]+)", re.I)
 _POSIX_PATH = re.compile(r"(?<![\w:/.~-])(?:~|\.{1,2})?/(?:[\w.@+-]+/)+([\w.@+-]+)")
+_RELATIVE_FILE = re.compile(r"(?<![\w:/.~-])(?:[\w.@+-]+/)+([\w@+-][\w.@+-]*\.(?:csv|parquet|sqlite|db|toml|ya?ml|json|txt|tsv|xlsx?))\b", re.I)
 _WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\\\s`'\"]+\\)+([^\\\s`'\"]+)")
 
 
@@ -114,7 +115,8 @@ def redact(text) -> str:
     text = _URL_CREDENTIALS.sub(r"\1***@", str(text))
     text = _SQLITE_FILE.sub(r"sqlite:///…/\1", text)
     text = _WINDOWS_PATH.sub(r"\1", text)
-    return _POSIX_PATH.sub(r"\1", text)
+    text = _POSIX_PATH.sub(r"\1", text)
+    return _RELATIVE_FILE.sub(r"\1", text)
 
 
 def dimlabel(dim: str) -> str:

@@ -2,7 +2,7 @@
 import signal
 import sys
 
-from .cli import main
+from bot.cli import main
 
 if hasattr(signal, "SIGPIPE"):
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `python -m bot ask ... | head` ends quietly

@@ -13,10 +13,10 @@ from pathlib import Path
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
-from .commands import ADMIN_COMMANDS, Context, answer, resolve_command
-from .config import Settings
-from .grammar import Vocabulary, split_command
-from .render import render
+from bot.core.commands import ADMIN_COMMANDS, Context, answer, resolve_command
+from bot.config import Settings
+from bot.core.grammar import Vocabulary, split_command
+from bot.core.render import render, set_currency
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 DEFAULT_CHART_DIR = Path(tempfile.gettempdir()) / "sales-intelligence-charts"
@@ -29,7 +29,18 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-06-30")
 
 
+def scratch_database() -> Path:
+    """The console's own state (alert rules, follows): a SQLite file in the temp directory, so
+    typing `/alerts mute 2 7d` locally never touches production."""
+    return Path(tempfile.gettempdir()) / "sales-intelligence-console" / "state.sqlite"
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument("--state", choices=("scratch", "live"),
+                       default=settings.console_state if settings.console_state in ("scratch", "live") else "scratch",
+                       help="alert rules and follows: scratch (default; a temp SQLite file of the console's own) "
+                            "or live (DATABASE_URL, the store the Slack app and the clock use); env CONSOLE_STATE")
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", default=settings.deals_source,
                       help="deal file, CSV or Parquet (default: $DEALS_SOURCE or the bundled demo data)")
@@ -43,14 +54,17 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                     "With no Slack credentials and no subcommand, opens the interactive console.",
     )
     sub = parser.add_subparsers(dest="subcommand")
-    ask = sub.add_parser("ask", parents=[data], help="answer one command and exit",
+    ask = sub.add_parser("ask", parents=[data, state], help="answer one command and exit",
                          description='Answer one command, e.g. python -m bot ask "/winrate APAC". '
                                      "Exit 0 with an answer, 2 when the command cannot be used, 1 when the data cannot.")
     ask.add_argument("line", help='the command, e.g. "/winrate APAC" or "/help"')
     ask.add_argument("--format", choices=("text", "json"), default="text")
+    ask.add_argument("--as-user", default=None, metavar="SLACK_USER_ID",
+                     help="answer (and export) only what this user may see under SEGMENT_ACCESS (user entries and "
+                          "admins; group membership needs SLACK_BOT_TOKEN)")
     ask.add_argument("--chart-dir", default=str(DEFAULT_CHART_DIR),
                      help="where /trend, /why and /drivers write their chart PNG (text format only)")
-    console = sub.add_parser("console", parents=[data], help="interactive console over the same commands")
+    console = sub.add_parser("console", parents=[data, state], help="interactive console over the same commands")
     console.add_argument("--chart-dir", default=str(DEFAULT_CHART_DIR),
                          help="where /trend, /why and /drivers write their chart PNG")
     sub.add_parser("http", parents=[data], help="serve Slack over HTTP on $PORT (needs SLACK_BOT_TOKEN and "
@@ -65,7 +79,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                          help="print without posting (the only mode: the clock posts)")
         dry.add_argument("--format", choices=("text", "json"), default="text")
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for your host or for Socket Mode")
-    manifest.add_argument("--url", default="https://YOUR-HOST", help="public base URL of the web process")
+    manifest.add_argument("--url", default="https://YOUR-HOST", type=_https_url,
+                          help="public base URL of the web process (https://...)")
+    manifest.add_argument("--prefix", default=settings.command_prefix, type=_prefix,
+                          help="put this in front of every command name (e.g. sales- for /sales-winrate) so the "
+                               "names do not collide with other apps; /sales stays as it is. Set the same "
+                               "COMMAND_PREFIX for the app")
     manifest.add_argument("--socket", action="store_true", help="a manifest for Socket Mode (no public URL)")
     return parser
 
@@ -75,14 +94,25 @@ def load(args) -> Snapshot:
     return load_deals(args.data, mapping, as_of=args.as_of)
 
 
-def context_for(line: str, settings: Settings, user_id: str | None = None) -> Context:
-    """The state store is opened only for the commands that use it."""
+def state_url(settings: Settings, state: str = "scratch") -> str:
+    """The console's state store: its scratch SQLite file unless `live` was asked for."""
+    if state == "live":
+        return settings.database_url or ""
+    return f"sqlite:///{scratch_database()}"
+
+
+def context_for(line: str, settings: Settings, user_id: str | None = None, state: str = "scratch") -> Context:
+    """The state store is opened only for the commands that use it, and is the console's scratch
+    copy unless `--state live` (or CONSOLE_STATE=live) says otherwise."""
     name = resolve_command(split_command(line)[0] or "")
     if name not in ADMIN_COMMANDS:
         return Context(user_id=user_id)
-    from .clock import open_store
+    from dataclasses import replace
 
-    return Context(store=open_store(settings), user_id=user_id)
+    from bot.store import open_store
+
+    return Context(store=open_store(replace(settings, database_url=state_url(settings, state) or None)),
+                   user_id=user_id)
 
 
 def run_ask(args, settings: Settings, out=sys.stdout) -> int:
@@ -91,7 +121,20 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
     except DataError as exc:
         _emit(out, args.format, render("text/data_error.j2", message=str(exc), last_good=None), {"error": "data", "message": str(exc)})
         return EXIT_DATA
-    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console"))
+    if args.as_user:
+        from bot.slack.segments import SegmentAccessError
+
+        try:
+            scope = scope_of(args.as_user, settings)
+        except SegmentAccessError as exc:
+            _emit(out, args.format, f"SEGMENT_ACCESS: {exc}", {"error": "access", "message": str(exc)})
+            return EXIT_USAGE
+        if scope.empty:
+            _emit(out, args.format, render("text/denied.j2", reason="no_segments", command=""),
+                  {"error": "access", "message": f"{args.as_user} may see no segments"})
+            return EXIT_USAGE
+        snapshot = scope.restrict(snapshot)
+    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console", state=args.state))
     if args.format == "json":
         payload = reply.result.to_dict() if reply.result is not None else {"kind": reply.kind, "text": reply.text}
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
@@ -101,16 +144,31 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
     return EXIT_OK if reply.ok else EXIT_USAGE
 
 
+def scope_of(user_id: str, settings: Settings):
+    """What `user_id` may see under SEGMENT_ACCESS (everything without a mapping)."""
+    from bot.core.scope import Scope
+    from bot.slack.segments import SegmentAccess
+
+    if not settings.segment_access:
+        return Scope.everything()
+    client = None
+    if settings.slack_bot_token:
+        from bot.slack.io import web_client
+
+        client = web_client(settings.slack_bot_token, settings.api_url)
+    return SegmentAccess.from_file(settings.segment_access, settings.admin_users).scope_for(user_id, client)
+
+
 def print_chart(reply, chart_dir: str, out) -> None:
     """The terminal's answer to a chart: write the PNG and say where it is."""
     if reply.result is None:
         return
-    from .slack_io import chart_or_none
+    from bot.core.charts import chart_or_none
 
     chart = chart_or_none(reply.result)
     if chart is None:
         return
-    path = Path(chart_dir) / chart.filename
+    path = Path(chart_dir) / chart.unique_filename
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(chart.png)
@@ -118,6 +176,23 @@ def print_chart(reply, chart_dir: str, out) -> None:
         print(render("text/chart_saved.j2", path=None, error=str(exc)), file=out)
         return
     print(render("text/chart_saved.j2", path=str(path), error=None), file=out)
+
+
+def _https_url(text: str) -> str:
+    if not text.lower().startswith("https://") or len(text) <= len("https://"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an https:// URL: Slack only sends requests to https, "
+                                         "e.g. --url https://sales-bot.example.com (or use --socket)")
+    return text
+
+
+def _prefix(text: str) -> str:
+    import re
+
+    text = text.strip().lstrip("/").lower()
+    if text and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,15}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a command prefix such as sales- "
+                                         "(lower-case letters, digits, - and _)")
+    return text
 
 
 def _emit(out, fmt, text, payload):
@@ -132,7 +207,8 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
         return EXIT_DATA
     vocab = Vocabulary.from_snapshot(snapshot)
     interactive = stdin.isatty()
-    print(render("text/console_welcome.j2", source=args.data, report=snapshot.report, as_of=snapshot.as_of), file=out)
+    print(render("text/console_welcome.j2", source=args.data, report=snapshot.report, as_of=snapshot.as_of,
+                 state=args.state, scratch=str(scratch_database())), file=out)
     while True:
         if interactive:
             try:
@@ -151,7 +227,7 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
             return EXIT_OK
         if not line.startswith("/"):
             line = "/" + line
-        reply = answer(snapshot, line, vocab, context_for(line, settings, user_id="console"))
+        reply = answer(snapshot, line, vocab, context_for(line, settings, user_id="console", state=args.state))
         print(reply.text, file=out)
         print_chart(reply, args.chart_dir, out)
         print(file=out)
@@ -167,18 +243,27 @@ REQUIRED = {
 def run_slack(args, settings: Settings, mode: str) -> int:
     """http: the web process (never a scheduler). socket: listeners and the clock in one worker.
     clock: the scheduler alone."""
-    from .access import Access
-    from .app import build_app
-    from .clock import Runtime, open_store, start_clock
-    from .config import validate_clock
-    from .data import DealData
-    from .listeners.services import Services
-    from .slack_io import web_client
+    from bot.slack.access import Access
+    from bot.slack.app import build_app
+    from bot.clock.scheduler import Runtime, start_clock
+    from bot.store import open_store
+    from bot.config import validate_clock
+    from bot.core.data import DealData
+    from bot.slack.services import Services
+    from bot.slack.io import web_client
 
     values = {"SLACK_BOT_TOKEN": settings.slack_bot_token, "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
               "SLACK_APP_TOKEN": settings.slack_app_token}
     missing = [name for name in REQUIRED[mode] if not values[name]]
     problems = validate_clock(settings) if mode != "http" else []
+    segments = None
+    if settings.segment_access:
+        from bot.slack.segments import SegmentAccess, SegmentAccessError
+
+        try:
+            segments = SegmentAccess.from_file(settings.segment_access, settings.admin_users)
+        except SegmentAccessError as exc:
+            problems.append(f"SEGMENT_ACCESS: {exc}")
     if missing or problems:
         print(render("text/missing_settings.j2", mode=mode, missing=missing, problems=problems), file=sys.stderr)
         return EXIT_USAGE
@@ -192,7 +277,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     if not outcome.ok:
         print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
         return EXIT_DATA
-    services = Services(data=data, access=Access.from_settings(settings), store=store)
+    services = Services(data=data, access=Access.from_settings(settings), store=store,
+                        command_prefix=settings.command_prefix, segments=segments, client=client)
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -200,8 +286,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
         start_clock(Runtime.from_settings(settings, data, store, client))
         SocketModeHandler(app, settings.slack_app_token).start()
         return EXIT_OK
-    from .sync import follow_clock
-    from .web import WebApp, serve
+    from bot.slack.sync import follow_clock
+    from bot.slack.web import WebApp, serve
 
     follow_clock(data, store)  # the clock process refreshes; this one reloads after it
     serve(WebApp(app, data), settings.port)
@@ -221,12 +307,13 @@ def _wait_forever() -> int:
 
 def run_dry(args, settings: Settings, out=sys.stdout) -> int:
     """`digest --dry-run` / `alerts --dry-run`: what the clock would post now, posting nothing."""
-    from .alerting import AlertPolicy, alert_text, data_findings
-    from .clock import load_default_rules
+    from bot.clock.alerting import AlertPolicy, alert_text, data_findings
+    from bot.store import load_default_rules
     from insights.alerts import evaluate
+    from insights.kinds import AlertKind
     from insights.results import to_jsonable
 
-    from .digest import digest_text
+    from bot.core.digest import digest_text
 
     try:
         snapshot = load(args)
@@ -239,7 +326,7 @@ def run_dry(args, settings: Settings, out=sys.stdout) -> int:
         _emit(out, args.format, text, {"kind": "digest", "text": text})
         return EXIT_OK
     rules = _rules_for_dry_run(settings, load_default_rules)
-    findings = evaluate(snapshot, [r for r in rules if r.kind != "data"])
+    findings = evaluate(snapshot, [r for r in rules if r.kind != AlertKind.DATA])
     now = dt.datetime.now(dt.timezone.utc)
     policy = AlertPolicy(settings.alert_channel, max_set_aside_share=settings.max_set_aside_share)
     findings += [f for f in data_findings(_NoRuns(), snapshot, now, policy, None)]
@@ -253,7 +340,7 @@ def _rules_for_dry_run(settings: Settings, load_default_rules):
     """The stored rules when a database already exists, else the configured defaults; writes nothing."""
     from insights.alerts import AlertRule
 
-    from .store import DEFAULT_DATABASE, Store
+    from bot.store import DEFAULT_DATABASE, Store
 
     if settings.database_url or DEFAULT_DATABASE.exists():
         stored = Store.from_url(settings.database_url).rules()
@@ -273,6 +360,7 @@ class _NoRuns:
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
+    set_currency(settings.currency)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)
@@ -280,9 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.subcommand == "ask":
         return run_ask(args, settings)
     if args.subcommand == "manifest":
-        from .manifest import manifest
+        from bot.slack.manifest import manifest
 
-        print(manifest(args.url, socket_mode=args.socket))
+        print(manifest(args.url, socket_mode=args.socket, prefix=args.prefix))
         return EXIT_OK
     if args.subcommand is None:
         mode = settings.mode

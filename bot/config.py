@@ -39,6 +39,12 @@ class Settings:
     stale_after_hours: float = 24.0
     max_set_aside_share: float = 0.05  # more bad rows than this in a refresh raises a data alert
     alerts_config: str | None = None  # TOML file of default alert rules
+    console_state: str = "scratch"  # console and `ask`: scratch state (a temp SQLite file) or live (DATABASE_URL)
+    command_prefix: str = ""  # slash commands are /<prefix><name>, e.g. /sales-winrate; /sales always works
+    currency: str = "USD"  # the deal amounts' currency: an ISO code (USD, EUR, GBP, ...) or a symbol
+    segment_access: str | None = None  # TOML/YAML file: which users and user groups see which segments
+    admin_users: frozenset[str] = field(default_factory=frozenset)  # see everything whatever the mapping says
+    follow_time: str = "08:00"  # when followed questions are posted (daily; weekly on DIGEST_DAY)
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -67,6 +73,12 @@ class Settings:
             stale_after_hours=float(env.get("STALE_AFTER_HOURS") or 24),
             max_set_aside_share=float(env.get("MAX_SET_ASIDE_SHARE") or 0.05),
             alerts_config=env.get("ALERTS_CONFIG") or None,
+            console_state=(env.get("CONSOLE_STATE") or "scratch").strip().lower(),
+            command_prefix=(env.get("COMMAND_PREFIX") or "").strip().lstrip("/").lower(),
+            currency=(env.get("CURRENCY") or "USD").strip(),
+            segment_access=env.get("SEGMENT_ACCESS") or None,
+            admin_users=_ids(env.get("ADMIN_USERS")),
+            follow_time=env.get("FOLLOW_TIME") or "08:00",
         )
 
     @property
@@ -98,8 +110,9 @@ def validate_clock(settings: Settings) -> list[str]:
         problems.append(f"TIMEZONE {settings.timezone!r} is not a time zone name such as Europe/London")
     if settings.digest_day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
         problems.append(f"DIGEST_DAY {settings.digest_day!r} is not a weekday such as mon")
-    try:
-        dt.time.fromisoformat(settings.digest_time)
-    except ValueError:
-        problems.append(f"DIGEST_TIME {settings.digest_time!r} is not a time such as 09:00")
+    for name, value in (("DIGEST_TIME", settings.digest_time), ("FOLLOW_TIME", settings.follow_time)):
+        try:
+            dt.time.fromisoformat(value)
+        except ValueError:
+            problems.append(f"{name} {value!r} is not a time such as 09:00")
     return problems

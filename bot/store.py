@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +35,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from insights.alerts import WORSE, AlertRule, Finding
+from insights.kinds import AlertKind
 
-from .config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT
 
 DEFAULT_DATABASE = PROJECT_ROOT / "var" / "state.sqlite"
+DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
 STALE_CLAIM = dt.timedelta(minutes=10)  # a claim older than this without a post was left by a crash
 
 metadata = MetaData()
@@ -86,6 +89,31 @@ digest_ledger = Table(
     UniqueConstraint("channel", "period", name="uq_digest_channel_period"),
 )
 
+follows = Table(
+    "follows", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("question", Text, nullable=False),  # the command line, e.g. "/winrate APAC"
+    Column("frequency", String(10), nullable=False),  # daily | weekly
+    Column("destination", String(40), nullable=False),  # a channel ID, or the user ID for a DM
+    Column("user_id", String(40), nullable=False),  # who follows: their access decides what is posted
+    Column("created_at", DateTime, nullable=False),
+    Column("muted_until", DateTime),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+follow_ledger = Table(
+    "follow_ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("follow_id", Integer, nullable=False),
+    Column("period", String(20), nullable=False),  # 2026-12-01 (daily) or 2026-W49 (weekly)
+    Column("status", String(20), nullable=False),  # claimed | posted | failed
+    Column("claimed_at", DateTime, nullable=False),
+    Column("posted_at", DateTime),
+    Column("channel", String(40)),
+    Column("ts", String(40)),
+    UniqueConstraint("follow_id", "period", name="uq_follow_period"),
+)
+
 refresh_runs = Table(
     "refresh_runs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -126,7 +154,7 @@ def make_engine(url: str | None) -> Engine:
 @dataclass(frozen=True)
 class StoredRule:
     id: int
-    kind: str
+    kind: AlertKind
     filters: tuple[tuple[str, tuple[str, ...]], ...]
     threshold: float | None
     origin: str
@@ -134,6 +162,23 @@ class StoredRule:
 
     def rule(self) -> AlertRule:
         return AlertRule(self.id, self.kind, self.filters, self.threshold)
+
+    def muted(self, now: dt.datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > naive_utc(now)
+
+
+@dataclass(frozen=True)
+class StoredFollow:
+    id: int
+    question: str
+    frequency: str
+    destination: str
+    user_id: str
+    muted_until: dt.datetime | None
+
+    @property
+    def to_dm(self) -> bool:
+        return self.destination == self.user_id
 
     def muted(self, now: dt.datetime) -> bool:
         return self.muted_until is not None and self.muted_until > naive_utc(now)
@@ -180,13 +225,13 @@ class Store:
     @staticmethod
     def _rule(row) -> StoredRule:
         filters = tuple((d, tuple(v)) for d, v in json.loads(row.filters or "[]"))
-        return StoredRule(row.id, row.kind, filters, row.threshold, row.origin, row.muted_until)
+        return StoredRule(row.id, AlertKind(row.kind), filters, row.threshold, row.origin, row.muted_until)
 
     def add_rule(self, kind: str, filters=(), threshold: float | None = None, created_by: str | None = None,
                  origin: str = "user") -> int:
         with self.engine.begin() as conn:
             result = conn.execute(insert(alert_rules).values(
-                kind=kind, filters=json.dumps([[d, list(v)] for d, v in filters]), threshold=threshold,
+                kind=str(AlertKind(kind)), filters=json.dumps([[d, list(v)] for d, v in filters]), threshold=threshold,
                 origin=origin, created_by=created_by, created_at=utcnow(), active=True))
             return int(result.inserted_primary_key[0])
 
@@ -218,7 +263,7 @@ class Store:
         """'new' or 'again' when this caller should post the finding; None when it was already said
         (same fingerprint, not worse by `margin`, inside the cooldown, snoozed, or being posted)."""
         now = naive_utc(now)
-        values = dict(rule_id=finding.rule_id, kind=finding.kind, label=finding.label[:200], period=finding.period,
+        values = dict(rule_id=finding.rule_id, kind=str(finding.kind), label=finding.label[:200], period=finding.period,
                       value=finding.value, status="claimed", claimed_at=now)
         if self._insert(fired_alerts, fingerprint=finding.fingerprint, fire_count=0, **values):
             return "new"
@@ -296,6 +341,71 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(digest_ledger).order_by(digest_ledger.c.id))]
 
+    # -- followed questions -----------------------------------------------------------------------
+    def add_follow(self, question: str, frequency: str, destination: str, user_id: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(follows).values(question=question, frequency=frequency,
+                                                         destination=destination, user_id=user_id,
+                                                         created_at=utcnow(), active=True))
+            return int(result.inserted_primary_key[0])
+
+    def follows(self, user_id: str | None = None) -> list[StoredFollow]:
+        """Active follows, oldest first; only `user_id`'s when given."""
+        query = select(follows).where(follows.c.active.is_(True)).order_by(follows.c.id)
+        if user_id is not None:
+            query = query.where(follows.c.user_id == user_id)
+        with self.engine.connect() as conn:
+            return [StoredFollow(r.id, r.question, r.frequency, r.destination, r.user_id, r.muted_until)
+                    for r in conn.execute(query)]
+
+    def _own_follow(self, follow_id: int, user_id: str | None):
+        cond = and_(follows.c.id == follow_id, follows.c.active.is_(True))
+        return cond if user_id is None else and_(cond, follows.c.user_id == user_id)
+
+    def remove_follow(self, follow_id: int, user_id: str | None = None) -> bool:
+        """Stop a follow (only its owner's, when `user_id` is given)."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(follows).where(self._own_follow(follow_id, user_id))
+                                .values(active=False)).rowcount == 1
+
+    def mute_follow(self, follow_id: int, until: dt.datetime, user_id: str | None = None) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(update(follows).where(self._own_follow(follow_id, user_id))
+                                .values(muted_until=naive_utc(until))).rowcount == 1
+
+    def claim_follow(self, follow_id: int, period: str, now: dt.datetime) -> DigestClaim:
+        """Claim one follow's period before posting it: exactly once, like the digest."""
+        now = naive_utc(now)
+        if self._insert(follow_ledger, follow_id=follow_id, period=period, status="claimed", claimed_at=now):
+            return DigestClaim(True, "claimed")
+        t = follow_ledger.c
+        key = and_(t.follow_id == follow_id, t.period == period)
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(follow_ledger).where(and_(key, or_(
+                t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - STALE_CLAIM))))
+                .values(status="claimed", claimed_at=now)).rowcount
+            row = conn.execute(select(follow_ledger).where(key)).first()
+        if changed == 1:
+            return DigestClaim(True, "claimed", recovering=True)
+        return DigestClaim(False, row.status, ts=row.ts)
+
+    def follow_posted(self, follow_id: int, period: str, channel: str | None, ts: str | None,
+                      now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(follow_ledger).where(and_(follow_ledger.c.follow_id == follow_id,
+                                                          follow_ledger.c.period == period))
+                         .values(status="posted", channel=channel, ts=ts, posted_at=naive_utc(now)))
+
+    def follow_failed(self, follow_id: int, period: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(follow_ledger).where(and_(follow_ledger.c.follow_id == follow_id,
+                                                          follow_ledger.c.period == period))
+                         .values(status="failed"))
+
+    def follow_posts(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(follow_ledger).order_by(follow_ledger.c.id))]
+
     # -- refresh runs -----------------------------------------------------------------------------
     def record_refresh(self, started: dt.datetime, finished: dt.datetime, ok: bool, rows_read: int = 0,
                        rows_set_aside: int = 0, error: str | None = None) -> None:
@@ -311,3 +421,15 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None
+
+
+def load_default_rules(path: str | None) -> list[dict]:
+    with open(path or DEFAULT_RULES, "rb") as f:
+        return tomllib.load(f).get("rules", [])
+
+
+def open_store(settings) -> Store:
+    """The state store at settings.database_url, with the default alert rules added on its first use."""
+    store = Store.from_url(settings.database_url)
+    store.seed_rules(load_default_rules(settings.alerts_config))
+    return store

@@ -28,11 +28,6 @@ class Query:
             return "all deals"
         return " · ".join(" or ".join(values) for _, values in self.filters)
 
-    def with_filters(self, extra: dict[str, tuple[str, ...]]) -> "Query":
-        merged = dict(self.filters)
-        merged.update(extra)
-        return Query(tuple(merged.items()), self.group_by, self.period, self.compare, self.grain, self.text)
-
     def to_dict(self) -> dict:
         return {
             "filters": {d: list(v) for d, v in self.filters},

@@ -85,7 +85,8 @@ def rep_performance(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> Rep
         rows.append(RepRate(**rate.rate_fields(), rep=labels[i], shrunk_win_rate=_round(shrunk[j], 4),
                             p_value=vs_team.p_value if vs_team else None, significant=below,
                             enough=bool(enough[j]), vs_team=vs_team))
-    rows.sort(key=lambda r: (r.shrunk_win_rate, -r.n))
+    # lowest after-luck rate first; ties (every rate shrunk to the team's) by the raw rate, then the larger n
+    rows.sort(key=lambda r: (r.shrunk_win_rate, r.win_rate, -r.n))
     result.reps = rows
     result.tested = int(enough.sum())
     result.flagged = sum(r.significant for r in rows)

@@ -52,6 +52,43 @@ class Rate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AmountRate:
+    """Dollar-weighted win rate: won amount over closed (won + lost) amount, with an approximate 95%
+    interval (delta method for a ratio estimator, clipped to 0-1). It answers "what share of the money
+    we closed did we win", where the count-based rate answers "what share of the deals"."""
+
+    won_amount: float
+    closed_amount: float
+    amount_win_rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+    @classmethod
+    def of(cls, amounts, won) -> "AmountRate":
+        amounts = np.asarray(amounts, dtype=float)
+        won = np.asarray(won, dtype=bool)
+        squares = amounts ** 2
+        return cls.from_sums(amounts[won].sum(), amounts.sum(), squares[won].sum(), squares.sum(), len(amounts))
+
+    @classmethod
+    def from_sums(cls, won_amount, total, won_squares, squares, n) -> "AmountRate":
+        """From sum(a*y), sum(a), sum(a^2*y), sum(a^2) and n, so many groups cost one bincount each."""
+        won_amount, total, n = float(won_amount), float(total), int(n)
+        if n == 0 or total <= 0:
+            return cls(won_amount=round(won_amount, 2), closed_amount=round(total, 2), amount_win_rate=None,
+                       ci_low=None, ci_high=None, n=n)
+        r = won_amount / total
+        # linearised variance of sum(a*y)/sum(a): sum(a^2 (y - r)^2) / sum(a)^2, times n/(n-1);
+        # with y in {0, 1}: sum(a^2 (y - r)^2) = (1 - 2r) sum(a^2 y) + r^2 sum(a^2)
+        spread = max((1 - 2 * r) * float(won_squares) + r * r * float(squares), 0.0)
+        var = spread / total ** 2 * (n / (n - 1) if n > 1 else 1.0)
+        half = 1.959964 * math.sqrt(var)
+        return cls(won_amount=round(won_amount, 2), closed_amount=round(total, 2), amount_win_rate=_round(r, 4),
+                   ci_low=_round(max(0.0, r - half), 4), ci_high=_round(min(1.0, r + half), 4), n=n)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Comparison:
     """A tested difference of the owner's rate against `baseline` (another period, or the rest)."""
 
@@ -86,6 +123,7 @@ class SegmentRate(Rate):
     rank: int | None = None
     vs_rest: Comparison | None = None
     change: Comparison | None = None
+    amount: "AmountRate | None" = None  # dollar-weighted rate (filled by /winrate)
 
 
 @dataclass(kw_only=True)

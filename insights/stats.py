@@ -89,13 +89,6 @@ def simes(p_values) -> float:
     return float(min(1.0, (p * len(p) / np.arange(1, len(p) + 1)).min()))
 
 
-def mann_whitney_p(a, b):
-    """Two-sided Mann-Whitney U p-value for a difference in location; None if either side is empty."""
-    if len(a) == 0 or len(b) == 0:
-        return None
-    return float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-
-
 def mann_whitney_from_counts(a_counts, b_counts):
     """Two-sided Mann-Whitney U test from histograms of integer values (same bins); O(bins).
 

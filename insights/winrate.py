@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .periods import Period
-from .query import Query, dimension_label
-from .results import Comparison, Rate, Result, SegmentRate
-from .select import censoring_notes, count_by, filter_mask, period_mask, resolve_periods
+from .query import Query
+from .results import AmountRate, Comparison, Rate, Result, SegmentRate
+from .select import cell_index, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, minimum_detectable_change, two_proportion_test
 
@@ -18,6 +18,8 @@ MIN_N = 30  # below this a segment is shown as "too few deals", never ranked or 
 @dataclass(kw_only=True)
 class WinRateResult(Result):
     overall: Rate
+    amount: AmountRate | None = None  # dollar-weighted: won amount / closed amount
+    baseline_amount: AmountRate | None = None  # the same for the compared period
     compare_period: Period | None = None
     change: Comparison | None = None
     group_by: list[str] = field(default_factory=list)
@@ -36,6 +38,11 @@ def compare_rates(current: Rate, baseline: Rate, label: str, min_n: int = MIN_N)
     return Comparison.build(current, baseline, label, p[0], p[0] < 0.05, test[0], 1, mde)
 
 
+def amount_rate(snapshot: Snapshot, mask: np.ndarray) -> AmountRate:
+    """Dollar-weighted win rate of the masked closed deals."""
+    return AmountRate.of(snapshot.amount[mask], snapshot.won[mask])
+
+
 def segment_label(segment: dict[str, str]) -> str:
     return " · ".join(segment.values())
 
@@ -46,12 +53,15 @@ def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateRes
     selected = filter_mask(snapshot, query.filters)
     current = selected & period_mask(snapshot, period)
     overall = Rate.of(snapshot.won[current].sum(), current.sum())
+    amount = amount_rate(snapshot, current)
+    baseline_amount = None
     notes = []
     change = None
     baseline_mask = None
     if compare_period is not None:
         baseline_mask = selected & period_mask(snapshot, compare_period)
         baseline = Rate.of(snapshot.won[baseline_mask].sum(), baseline_mask.sum())
+        baseline_amount = amount_rate(snapshot, baseline_mask)
         change = compare_rates(overall, baseline, compare_period.label, min_n)
         if change is None:
             notes.append("too_few_to_compare")
@@ -62,12 +72,17 @@ def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateRes
     if overall.n == 0:
         notes.append("no_deals")
     return WinRateResult(command="winrate", as_of=snapshot.as_of, query=query, period=period,
-                         compare_period=compare_period, overall=overall, change=change,
+                         compare_period=compare_period, overall=overall, amount=amount,
+                         baseline_amount=baseline_amount, change=change,
                          group_by=list(query.group_by), groups=groups, min_n=min_n, tested=tested, notes=notes)
 
 
 def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min_n):
     cur = count_by(snapshot, current, dims)
+    flat, _ = cell_index(snapshot, current, dims)  # each selected deal's cell, numbered as count_by numbers them
+    cells = len(cur.n)
+    a, y = snapshot.amount[current], snapshot.won[current].astype(float)
+    sums = [np.bincount(flat, weights=w, minlength=cells) for w in (a * y, a, a * a * y, a * a)]
     base = count_by(snapshot, baseline_mask, dims) if baseline_mask is not None else None
     keep = np.flatnonzero(cur.n > 0)
     enough = cur.n[keep] >= min_n
@@ -96,12 +111,9 @@ def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min
                                       t_chg[j], tested)
         rows.append(SegmentRate(**rate.rate_fields(), segment=segment, label=segment_label(segment),
                                 share=round(rate.n / overall.n, 4) if overall.n else None,
-                                enough=bool(enough[j]), vs_rest=vs_rest, change=change))
+                                enough=bool(enough[j]), vs_rest=vs_rest, change=change,
+                                amount=AmountRate.from_sums(*(s[i] for s in sums), cur.n[i])))
     ranked = sorted((r for r in rows if r.enough), key=lambda r: -r.win_rate)
     few = sorted((r for r in rows if not r.enough), key=lambda r: -r.n)
     ranked = [SegmentRate(**{**r.__dict__, "rank": k + 1}) for k, r in enumerate(ranked)]
     return ranked + few, tested
-
-
-def describe_dims(dims) -> str:
-    return " × ".join(dimension_label(d) for d in dims)

@@ -39,8 +39,8 @@ REPEATS = 15
 
 
 def measure(path: str) -> dict:
-    from bot.commands import answer
-    from bot.grammar import Vocabulary
+    from bot.core.commands import answer
+    from bot.core.grammar import Vocabulary
     from insights.load import load_deals
 
     started = time.perf_counter()

@@ -8,10 +8,10 @@ import math
 import matplotlib.image as mpimg
 import pytest
 
-from bot.charts import (
+from bot.core.charts import (
     EVERYTHING_ELSE, MAX_DRIVER_ROWS, Chart, bridge_steps, chart_for, driver_rows,
 )
-from bot.render import pct, pp
+from bot.core.render import pct, pp
 from insights.drivers import drivers
 from insights.health import health
 from insights.periods import PeriodSpec

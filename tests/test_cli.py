@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.commands import COMMANDS
+from bot.core.commands import COMMANDS
 from insights.synthetic import demo_spec, generate_deals, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -330,7 +330,10 @@ def test_console_survives_garbled_commands_without_a_traceback(cli, files):
 def test_a_chart_command_writes_its_png_and_prints_the_path(cli, files, tmp_path):
     out = cli("ask", "/trend APAC", "--data", files["deals"], "--chart-dir", tmp_path)
     assert out.returncode == 0 and out.stderr == ""
-    assert out.stdout.strip().splitlines()[-1] == f"Chart: {tmp_path / 'winrate-trend.png'}"
-    assert (tmp_path / "winrate-trend.png").read_bytes().startswith(b"\x89PNG")
+    # issue 9: every chart has its own file name, so /trend APAC no longer overwrites /trend
+    written = sorted(tmp_path.glob("winrate-trend-apac-quarter-*.png"))
+    assert len(written) == 1
+    assert out.stdout.strip().splitlines()[-1] == f"Chart: {written[0]}"
+    assert written[0].read_bytes().startswith(b"\x89PNG")
     plain = cli("ask", "/winrate APAC", "--data", files["deals"], "--chart-dir", tmp_path)
     assert "Chart:" not in plain.stdout

@@ -16,11 +16,11 @@ from slack_sdk import WebClient
 from slack_standin import SlackStandIn, block_errors
 from sqlalchemy import create_engine, text
 
-from bot import clock
-from bot.alerting import AlertPolicy, findings_now, post_alerts
-from bot.clock import DIGEST_JOB, REFRESH_JOB, Runtime, build_scheduler, catch_up, refresh_and_alert
-from bot.data import DealData
-from bot.digest import EVENT_TYPE, DigestSchedule, post_digest
+from bot.clock import scheduler as clock
+from bot.clock.alerting import AlertPolicy, findings_now, post_alerts
+from bot.clock.scheduler import DIGEST_JOB, REFRESH_JOB, Runtime, build_scheduler, catch_up, refresh_and_alert
+from bot.core.data import DealData
+from bot.clock.digest import EVENT_TYPE, DigestSchedule, post_digest
 from bot.store import STALE_CLAIM, Store
 from insights.alerts import Finding
 from insights.synthetic import DealSpec, demo_spec, generate_deals, write_csv
@@ -317,15 +317,15 @@ def _full(f: Finding) -> Finding:
 def _runtime(store, client, snapshot, schedule=SCHEDULE, source=None) -> Runtime:
     data = DealData(str(source) if source else "unused.csv")
     if snapshot is not None:
-        from bot.data import Loaded
-        from bot.grammar import Vocabulary
+        from bot.core.data import Loaded
+        from bot.core.grammar import Vocabulary
 
         data._current = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
     return Runtime(data, store, client, schedule, AlertPolicy("C0ALERTS"))
 
 
 def test_the_web_process_follows_the_clocks_refreshes(store, tmp_path):
-    from bot.sync import sync_once
+    from bot.slack.sync import sync_once
 
     path = tmp_path / "deals.csv"
     write_csv(generate_deals(DealSpec(n_deals=2000, seed=3)), path)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.grammar import Parsed, Problem, Vocabulary, _Parser, parse, split_command
+from bot.core.grammar import Parsed, Problem, Vocabulary, _Parser, parse, split_command
 from insights.periods import Period, PeriodSpec, resolve
 
 AS_OF = dt.date(2024, 7, 15)

@@ -12,8 +12,8 @@ from slack_harness import TOKEN, RunningApp, all_text, reply
 from slack_sdk import WebClient
 from slack_standin import SlackStandIn, block_errors
 
-from bot.commands import ALL_COMMANDS
-from bot.manifest import declared_commands
+from bot.core.commands import ALL_COMMANDS
+from bot.slack.manifest import declared_commands
 
 
 @pytest.fixture(scope="module")

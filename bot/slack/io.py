@@ -13,7 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from .charts import Chart, chart_for
+from bot.core.charts import Chart
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Upload:
 def upload_chart(client: WebClient, channel_id: str, chart: Chart, thread_ts: str | None = None) -> Upload:
     """Upload a chart PNG into a conversation (files_upload_v2: get URL, upload bytes, complete)."""
     try:
-        response = client.files_upload_v2(channel=channel_id, content=None, file=chart.png, filename=chart.filename,
+        response = client.files_upload_v2(channel=channel_id, content=None, file=chart.png, filename=chart.unique_filename,
                                           title=chart.title, alt_txt=chart.alt_text, thread_ts=thread_ts)
     except SlackApiError as exc:
         error = exc.response.get("error", "unknown_error")
@@ -63,14 +63,3 @@ def upload_chart(client: WebClient, channel_id: str, chart: Chart, thread_ts: st
         return Upload(False, error=error)
     files = response.get("files") or [response.get("file") or {}]
     return Upload(True, file_id=(files[0] or {}).get("id"))
-
-
-def chart_or_none(result) -> Chart | None:
-    """The result's chart, or None if it has none or drawing failed (logged): a chart never costs the answer."""
-    if result is None:
-        return None
-    try:
-        return chart_for(result)
-    except Exception:
-        log.exception("drawing the %s chart failed", getattr(result, "command", "?"))
-        return None

@@ -5,8 +5,8 @@ import datetime as dt
 import logging
 import threading
 
-from .data import DealData
-from .store import Store, naive_utc
+from bot.core.data import DealData
+from bot.store import Store, naive_utc
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,18 @@
 """The Bolt app: build it, register the listeners. Nothing else lives here."""
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import App, BoltResponse
+from slack_bolt.logger import get_bolt_logger
 from slack_sdk import WebClient
 
-from .access import Access
-from .config import Settings
-from .data import DealData
-from .listeners import register_listeners
-from .listeners.services import Services
-from .slack_io import web_client
+from bot.slack.access import Access
+from bot.config import Settings
+from bot.core.data import DealData
+from bot.slack.listeners import register_listeners
+from bot.slack.services import Services
+from bot.slack.io import web_client
 
 
 def skip_slack_retries(request, response, next):
@@ -20,9 +23,24 @@ def skip_slack_retries(request, response, next):
     return next()
 
 
+class _ClientCarriesTheToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the `client` we
+    hand it (the same token, with our retries and base URL) makes that token unused. It is not a
+    problem, so the one warning is dropped; every other Bolt message still gets through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_TOKEN_FILTER = _ClientCarriesTheToken()
+
+
 def build_app(settings: Settings, data: DealData, client: WebClient | None = None,
               socket_mode: bool = False, services: Services | None = None) -> App:
     client = client or web_client(settings.slack_bot_token, settings.api_url)
+    bolt_log = get_bolt_logger(App)
+    if _TOKEN_FILTER not in bolt_log.filters:
+        bolt_log.addFilter(_TOKEN_FILTER)
     app = App(
         client=client,
         signing_secret=None if socket_mode else settings.slack_signing_secret,
@@ -30,5 +48,6 @@ def build_app(settings: Settings, data: DealData, client: WebClient | None = Non
         process_before_response=False,  # ack first; lazy listeners do the work
     )
     app.use(skip_slack_retries)
-    register_listeners(app, services or Services(data=data, access=Access.from_settings(settings)))
+    register_listeners(app, services or Services(data=data, access=Access.from_settings(settings),
+                                                 command_prefix=settings.command_prefix))
     return app

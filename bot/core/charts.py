@@ -8,8 +8,11 @@ serialises drawing because matplotlib's font and text caches are not guaranteed 
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 import math
+import re
 import textwrap
 import threading
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from insights.query import dimension_label
 
-from .render import MINUS, dimlabel, num, pct, pp, pval
+from bot.core.render import MINUS, dimlabel, num, pct, pp, pval
 
 # 6.4 x 3.6 in at 125 dpi: 800 x 450 px.
 WIDTH_IN, HEIGHT_IN, DPI = 6.4, 3.6, 125
@@ -41,20 +44,59 @@ UP = "#2b8a57"
 NEUTRAL = "#59687a"
 
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Chart:
     png: bytes
-    filename: str
+    filename: str  # the kind of chart, e.g. winrate-trend.png
     title: str
     alt_text: str
+    key: str = ""  # what this chart is of (filters, period, grain), for its unique file name
+
+    @property
+    def unique_filename(self) -> str:
+        """A file name of this chart alone: kind, what it shows, and a digest of the picture, so
+        `/trend APAC` never overwrites `/trend` (in the console's chart folder or in Slack)."""
+        stem = self.filename.rsplit(".", 1)[0]
+        digest = hashlib.sha1(self.png).hexdigest()[:8]
+        return "-".join(p for p in (stem, self.key, digest) if p) + ".png"
+
+
+def chart_key(*parts) -> str:
+    """A short file-name-safe slug: 'APAC · Enterprise', '2024Q2' -> 'apac-enterprise-2024q2'."""
+    text = "-".join(str(p) for p in parts if p)
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60].rstrip("-")
+
+
+def _query_key(result, *extra) -> str:
+    q = result.query
+    filters = "" if not q.filters else q.describe_filters()
+    return chart_key(filters, result.period.label if q.period is not None else "", *extra)
+
+
+CENSORED_CAPTION = ("warning: this period runs past the extract's last created date (right-censored): it holds only "
+                    "deals created before then; read with care")
+NO_DRIVERS_CAPTION = "no reliable drivers in this data: no effect is significant after Benjamini–Hochberg"
 
 
 def chart_for(result) -> Chart | None:
     """The chart for a result, or None when its command has none or there is too little to draw."""
     draw = {"trend": trend_chart, "why": bridge_chart, "drivers": drivers_chart}.get(getattr(result, "command", None))
     return draw(result) if draw else None
+
+
+def chart_or_none(result) -> Chart | None:
+    """The result's chart, or None if it has none or drawing failed (logged): a chart never costs the answer."""
+    if result is None:
+        return None
+    try:
+        return chart_for(result)
+    except Exception:
+        log.exception("drawing the %s chart failed", getattr(result, "command", "?"))
+        return None
 
 
 # ----------------------------------------------------------------------------------------- trend
@@ -112,7 +154,8 @@ def trend_chart(result) -> Chart | None:
         low = min(lows + ([100 * change.baseline.win_rate] if change else []))
         high = max(highs + ([100 * change.baseline.win_rate] if change else []))
         span = max(high - low, 5.0)
-        bottom, top = max(0.0, low - 0.22 * span), min(100.0, high + 0.32 * span)
+        # the axis starts at zero, so a 3-point move looks like 3 points, not like a cliff
+        bottom, top = 0.0, min(100.0, high + 0.32 * span)
         ax.set_ylim(bottom, top)
         for p, x, y in zip(points, xs, rates):
             flag = _point_flag(p)
@@ -141,10 +184,19 @@ def trend_chart(result) -> Chart | None:
         parts.append("hollow: partial or censored, not tested")
     if change is not None:
         parts.append(f"tested {tested.label} against {change.baseline_label}")
+    censoring = getattr(result, "censoring", None)
+    if censoring:
+        parts.append(f"warning: right-censored after {censoring['created_until']} (created dates end there): "
+                     f"{', '.join(censoring['periods'])} look thin and lean to long cycles, not tested")
+    parts.append("y axis from 0%")
     parts.append(f"data as of {result.as_of}")
 
     png = _render(title, " · ".join(parts), draw)
-    return Chart(png=png, filename="winrate-trend.png", title=title, alt_text=_trend_alt(result, points, tested))
+    alt = _trend_alt(result, points, tested)
+    if censoring:
+        alt = _alt(f"{alt} Right-censored after {censoring['created_until']}: {', '.join(censoring['periods'])} not tested.")
+    return Chart(png=png, filename="winrate-trend.png", title=title, alt_text=alt,
+                 key=_query_key(result, grain))
 
 
 def _point_flag(p) -> str | None:
@@ -254,10 +306,15 @@ def bridge_chart(result) -> Chart | None:
         how = "steps: significant findings (Benjamini–Hochberg), then the rest of the change"
     else:
         how = f"no segment changed significantly: steps are the {steps[0][0]} and {steps[-1][0]} effects"
+    censored = "right_censored" in getattr(result, "notes", [])
     caption = (f"Closed deals by closed date · {how} · contributions are rate + mix effects in pp of the overall "
-               f"win rate · data as of {result.as_of}")
+               f"win rate{' · ' + CENSORED_CAPTION if censored else ''} · data as of {result.as_of}")
     png = _render(title, caption, draw)
-    return Chart(png=png, filename="winrate-bridge.png", title=title, alt_text=_bridge_alt(result, steps))
+    alt = _bridge_alt(result, steps)
+    if censored:
+        alt = _alt(f"{alt} Warning: the period is right-censored; read with care.")
+    return Chart(png=png, filename="winrate-bridge.png", title=title, alt_text=alt,
+                 key=chart_key(filters if result.query.filters else "", before, now))
 
 
 def _bridge_alt(result, steps) -> str:
@@ -315,11 +372,19 @@ def drivers_chart(result) -> Chart | None:
 
     total = len(result.drivers)
     shown = f" · showing the top {len(rows)} of {total} effects" if len(rows) < total else ""
+    none = not any(d.significant for d in result.drivers)
+    censored = "right_censored" in getattr(result, "notes", [])
     caption = (f"Logistic regression on {num(result.overall.n)} closed deals, {result.period.label} · average marginal "
                f"effects with 95% intervals · coloured: significant after Benjamini–Hochberg{shown} · associations, "
-               f"not causes · data as of {result.as_of}")
+               f"not causes{' · ' + NO_DRIVERS_CAPTION if none else ''}{' · ' + CENSORED_CAPTION if censored else ''}"
+               f" · data as of {result.as_of}")
+    if none:
+        title = f"{title} · no reliable drivers"
     png = _render(title, caption, draw)
-    return Chart(png=png, filename="winrate-drivers.png", title=title, alt_text=_drivers_alt(result, rows))
+    alt = _drivers_alt(result, rows)
+    if none:
+        alt = _alt(f"No reliable drivers in this data. {alt}")
+    return Chart(png=png, filename="winrate-drivers.png", title=title, alt_text=alt, key=_query_key(result))
 
 
 def _drivers_alt(result, rows) -> str:

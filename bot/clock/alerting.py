@@ -9,11 +9,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from insights.alerts import Finding, evaluate
+from insights.kinds import AlertKind
 from insights.snapshot import Snapshot
 
-from .blocks import fallback_text, json_lines, split_reply
-from .render import environment, mrkdwn_escape, render
-from .store import Store
+from bot.slack.blocks import assemble_blocks, fallback_text
+from bot.core.render import render
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,9 @@ class AlertPolicy:
     max_set_aside_share: float = 0.05
     snooze: dt.timedelta = dt.timedelta(days=7)
 
-    def margin(self, kind: str) -> float:
+    def margin(self, kind: AlertKind | str) -> float:
         """The worsening that re-alerts, in the finding's own unit (rates are fractions)."""
-        return self.margin_pp / 100 if kind in ("winrate_below", "drop") else self.margin_pp
+        return self.margin_pp / 100 if AlertKind(kind).rate_valued else self.margin_pp
 
 
 def findings_now(store: Store, snapshot: Snapshot | None, now: dt.datetime, policy: AlertPolicy,
@@ -38,7 +39,7 @@ def findings_now(store: Store, snapshot: Snapshot | None, now: dt.datetime, poli
     found = []
     rules = [r for r in store.rules() if not r.muted(now)]
     if snapshot is not None:
-        found.extend(evaluate(snapshot, [r.rule() for r in rules if r.kind != "data"]))
+        found.extend(evaluate(snapshot, [r.rule() for r in rules if r.kind is not AlertKind.DATA]))
     found.extend(data_findings(store, snapshot, now, policy, refresh_error))
     return found
 
@@ -47,17 +48,17 @@ def data_findings(store: Store, snapshot, now, policy: AlertPolicy, refresh_erro
     day = now.date().isoformat()  # a standing data problem pings at most once a day
     out = []
     if refresh_error:
-        out.append(Finding(rule_id=0, kind="data", segment={"problem": "refresh_failed"}, label="data refresh",
+        out.append(Finding(rule_id=0, kind=AlertKind.DATA, segment={"problem": "refresh_failed"}, label="data refresh",
                            period=day, value=None, details={"problem": "refresh_failed", "error": refresh_error}))
     last_good = store.last_refresh(ok=True)
     if last_good and now.replace(tzinfo=None) - last_good["finished_at"] > policy.stale_after:
-        out.append(Finding(rule_id=0, kind="data", segment={"problem": "stale"}, label="data freshness", period=day,
+        out.append(Finding(rule_id=0, kind=AlertKind.DATA, segment={"problem": "stale"}, label="data freshness", period=day,
                            value=None, details={"problem": "stale",
                                                 "last_good": last_good["finished_at"].strftime("%Y-%m-%d %H:%M UTC")}))
     if snapshot is not None and snapshot.report.rows_read:
         share = snapshot.report.rows_set_aside / snapshot.report.rows_read
         if share > policy.max_set_aside_share:
-            out.append(Finding(rule_id=0, kind="data", segment={"problem": "set_aside"}, label="data quality",
+            out.append(Finding(rule_id=0, kind=AlertKind.DATA, segment={"problem": "set_aside"}, label="data quality",
                                period=day, value=share, details={"problem": "set_aside", "share": share,
                                                                  "rows": snapshot.report.rows_set_aside,
                                                                  "reasons": snapshot.report.set_aside}))
@@ -69,11 +70,8 @@ def alert_text(finding: Finding) -> str:
 
 
 def alert_blocks(finding: Finding, note: str | None = None, buttons: bool = True) -> list[dict]:
-    sections, footer = split_reply(mrkdwn_escape(alert_text(finding)))
-    if note:
-        sections.append(note)
-    return json_lines(environment().get_template("blocks/alert.json.j2").render(
-        sections=sections, footer=footer, fingerprint=finding.fingerprint, buttons=buttons))
+    return assemble_blocks(alert_text(finding), template="blocks/alert.json.j2", after=[note] if note else [],
+                           fingerprint=finding.fingerprint, buttons=buttons)
 
 
 @dataclass(frozen=True)

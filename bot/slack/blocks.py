@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
-from .render import environment, mrkdwn_escape
+from bot.core.render import environment, mrkdwn_escape, redact
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -12,6 +13,13 @@ MAX_BUTTON_VALUE = 2000
 FENCE = "```"
 # blocks the template adds around the sections at most: cut note, image, footer, shared-by, actions
 RESERVED = 5
+# After escaping, channel and user mentions (<#C0SALES>, <@U0CRO>) are let through again: they name
+# a conversation or a person and ping nobody else. <!channel>, <!here> and links stay escaped.
+_MENTION = re.compile(r"&lt;([#@][CGDUW][A-Z0-9]{2,20})&gt;")
+
+
+def escape(text: str) -> str:
+    return _MENTION.sub(r"<\1>", mrkdwn_escape(redact(text)))
 
 
 @dataclass(frozen=True)
@@ -71,21 +79,32 @@ def _fit(kind: str, lines: list[str]) -> list[str]:
     return out
 
 
-def reply_blocks(text: str, command_line: str, share: bool = True, image: Image | None = None,
-                 shared_by: str | None = None) -> list[dict]:
-    """Block Kit for a reply. Everything is mrkdwn-escaped (&, <, >) before Slack sees it."""
-    sections, footer = split_reply(mrkdwn_escape(text))
-    room = MAX_BLOCKS - RESERVED
+def assemble_blocks(text: str, *, template: str = "blocks/reply.json.j2", max_blocks: int = MAX_BLOCKS,
+                    after: tuple[str, ...] | list[str] = (), command_line: str = "", share: bool = False,
+                    image: Image | None = None, shared_by: str | None = None, **extra) -> list[dict]:
+    """The one Block Kit assembly: the text cut into sections within Slack's limits (mrkdwn-escaped:
+    &, <, >), `after` sections appended, laid out by a block template. Replies, the digest, the Home
+    tab and alerts all come through here."""
+    sections, footer = split_reply(escape(text))
+    sections = sections + [redact(s) for s in after]  # already mrkdwn (mentions), not user text
+    room = max_blocks - RESERVED
     cut_lines = sum(s.count("\n") + 1 for s in sections[room:])
-    rendered = environment().get_template("blocks/reply.json.j2").render(
+    rendered = environment().get_template(template).render(
         sections=sections[:room], cut_lines=cut_lines, footer=footer, image=image, share=share,
-        shared_by=shared_by, command_line=mrkdwn_escape(command_line)[:MAX_BUTTON_VALUE],
+        shared_by=shared_by, command_line=mrkdwn_escape(command_line)[:MAX_BUTTON_VALUE], **extra,
     )
     return json_lines(rendered)
 
 
+def reply_blocks(text: str, command_line: str, share: bool = True, image: Image | None = None,
+                 shared_by: str | None = None) -> list[dict]:
+    """Block Kit for a command's reply, with the Share button when `share`."""
+    return assemble_blocks(text, command_line=command_line, share=share, image=image, shared_by=shared_by)
+
+
 def fallback_text(text: str) -> str:
     """The notification text: the reply's first line, without markup."""
+    text = redact(text)
     first = text.strip().splitlines()[0] if text.strip() else "Sales Intelligence"
     return first.replace("*", "")[:300]
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
-from .grammar import Vocabulary
+from bot.core.grammar import Vocabulary
+from bot.core.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +38,25 @@ class DealData:
         self._current: Loaded | None = None
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
+        self._scoped: dict = {}  # Scope -> Loaded of the current data, for row-level access
 
     @property
     def current(self) -> Loaded | None:
         return self._current
 
-    @property
-    def snapshot(self) -> Snapshot:
-        if self._current is None:
-            raise DataError(self.last_error or "no deal data has been loaded yet")
-        return self._current.snapshot
+    def scoped(self, scope: Scope | None) -> Loaded | None:
+        """The current data as `scope` may see it (row-level access), cut once per refresh and scope."""
+        loaded = self._current
+        if loaded is None or scope is None or scope.unrestricted:
+            return loaded
+        cache = self._scoped
+        if cache.get("of") is not loaded:  # a new refresh: cut again
+            cache = self._scoped = {"of": loaded}
+        hit = cache.get(scope)
+        if hit is None:
+            snapshot = scope.restrict(loaded.snapshot)
+            hit = cache[scope] = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), loaded.loaded_at)
+        return hit
 
     def refresh(self) -> RefreshOutcome:
         with self._lock:
@@ -73,8 +83,8 @@ class DealData:
 def warm_up(loaded: Loaded) -> None:
     """Answer every command once before the snapshot goes live, so no user waits for cached arrays
     to be built or templates to be compiled."""
-    from .commands import COMMANDS, answer
-    from .slack_io import chart_or_none
+    from bot.core.commands import COMMANDS, answer
+    from bot.core.charts import chart_or_none
 
     for name in COMMANDS:
         reply = answer(loaded.snapshot, f"/{name}", loaded.vocab)

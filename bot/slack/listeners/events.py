@@ -6,8 +6,8 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from ..home import home_view
-from .services import Services
+from bot.slack.home import home_view
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -17,4 +17,4 @@ def register(app: App, services: Services) -> None:
     def publish_home(event: dict, client: WebClient):
         if event.get("tab", "home") != "home":
             return
-        client.views_publish(user_id=event["user"], view=home_view(services))
+        client.views_publish(user_id=event["user"], view=home_view(services, event["user"]))

@@ -4,21 +4,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from insights.kinds import AlertKind
 from insights.snapshot import Snapshot
 
-from .digest import digest_text
-from .grammar import Vocabulary, parse
-from .render import render
-from .store import Store
+from bot.core.digest import digest_text
+from bot.core.grammar import Vocabulary, parse
+from bot.core.render import render
+from bot.store import Store
 
 DURATION = re.compile(r"^(\d+)\s*(h|hours?|d|days?|w|weeks?)$")
-KIND_WORDS = {
-    "winrate": "winrate_below", "win": "winrate_below", "rate": "winrate_below",
-    "drop": "drop", "drops": "drop",
-    "gap": "lead_source_gap", "leadsource": "lead_source_gap", "lead_source_gap": "lead_source_gap",
-    "long-cycle": "long_cycle", "longcycle": "long_cycle", "cycle": "long_cycle", "long_cycle": "long_cycle",
-    "driver-flip": "driver_flip", "flip": "driver_flip", "drivers": "driver_flip", "driver_flip": "driver_flip",
-}
 
 
 def parse_duration(text: str) -> dt.timedelta | None:
@@ -64,18 +58,18 @@ def alerts_command(args: str, store: Store | None, vocab: Vocabulary, user: str 
 
 
 def _add(words: list[str], store: Store, vocab: Vocabulary, user: str | None, now: dt.datetime) -> tuple[str, bool]:
-    kind = KIND_WORDS.get(words[0].lower())
+    kind = AlertKind.parse(words[0])
     if kind is None:
         return render("text/alerts_reply.j2", action="usage", typed=" ".join(words)), False
     rest = " ".join(words[1:])
     threshold = None
-    if kind in ("winrate_below", "lead_source_gap"):
+    if kind.takes_threshold:
         m = re.search(r"(?:below|under|<|above|over|>|gap)?\s*(\d+(?:\.\d+)?)\s*(%|pp|points?)?\s*$", rest)
         if not m:
             return render("text/alerts_reply.j2", action="needs_threshold", kind=kind), False
         number = float(m.group(1))
-        threshold = number / 100 if kind == "winrate_below" else number
-        if kind == "winrate_below" and not 0 < threshold < 1:
+        threshold = number / 100 if kind is AlertKind.WINRATE_BELOW else number
+        if kind is AlertKind.WINRATE_BELOW and not 0 < threshold < 1:
             return render("text/alerts_reply.j2", action="needs_threshold", kind=kind), False
         rest = rest[: m.start()].strip()
         rest = re.sub(r"\b(below|under|above|over)\s*$", "", rest).strip()

@@ -20,8 +20,8 @@ from insights.trend import trend
 from insights.why import explain_change
 from insights.winrate import win_rate
 
-from .grammar import Vocabulary, parse, split_command
-from .render import render
+from bot.core.grammar import Vocabulary, parse, split_command
+from bot.core.render import render
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ COMMANDS: dict[str, Command] = {
 }
 ALIASES = {"win": "winrate", "wr": "winrate", "win_rate": "winrate", "trends": "trend", "data": "health",
            "quality": "health", "stages": "funnel", "risks": "risk", "commands": "help", "sales": "help",
-           "driver": "drivers", "rep": "reps", "explain": "why"}
+           "driver": "drivers", "rep": "reps", "explain": "why", "subscribe": "follow", "follows": "follow"}
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def ignored_features(command: Command, query: Query) -> list[str]:
 
 
 # Commands about the bot itself rather than the deals: they need the state store, not a Query.
-ADMIN_COMMANDS = ("digest", "alerts")
+ADMIN_COMMANDS = ("digest", "alerts", "follow")
 ALL_COMMANDS = tuple(COMMANDS) + ADMIN_COMMANDS
 
 
@@ -90,6 +90,7 @@ class Context:
 
     store: object | None = None  # bot.store.Store
     user_id: str | None = None
+    channel_id: str | None = None  # where the command was typed (for `/follow ... here`)
     data_error: str | None = None
     now: dt.datetime | None = None
 
@@ -105,7 +106,8 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
     command_name = resolve_command(name) if name else None
     if command_name is None:
         typed = name or (line.split()[0] if line.strip() else "")
-        close = difflib.get_close_matches(typed.lower().lstrip("/"), list(ALL_COMMANDS) + ["help"], n=3, cutoff=0.5)
+        close = difflib.get_close_matches(typed.lower().lstrip("/"), list(ALL_COMMANDS) + ["help"], n=3,
+                                        cutoff=0.7)  # close typos only: "foo" is not "follow"
         return Reply("", "usage", render("text/unknown_command.j2", typed=typed, suggestions=close,
                                          commands=list(ALL_COMMANDS)))
     if command_name == "help":
@@ -136,7 +138,8 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
 
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
-    from .admin import alerts_command, digest_preview
+    from bot.core.admin import alerts_command, digest_preview
+    from bot.core.follows import follow_command
 
     if args.strip().lower() in ("help", "?", "--help"):
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
@@ -144,6 +147,10 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
     try:
         if command_name == "digest":
             return Reply(command_name, "answer", digest_preview(snapshot, context.data_error))
+        if command_name == "follow":
+            text, ok = follow_command(args, context.store, vocab, context.user_id, context.channel_id, now,
+                                      tuple(COMMANDS), resolve_command)
+            return Reply(command_name, "answer" if ok else "usage", text)
         text, ok = alerts_command(args, context.store, vocab, context.user_id, now)
         return Reply(command_name, "answer" if ok else "usage", text)
     except Exception:

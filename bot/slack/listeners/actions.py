@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from ..blocks import fallback_text, reply_blocks
-from ..render import render
-from ..slack_io import chart_or_none, send_response, upload_chart
-from .commands import reply_message
-from .services import Services
+from bot.slack.blocks import fallback_text, reply_blocks
+from bot.core.render import render
+from bot.core.charts import chart_or_none
+from bot.slack.io import send_response, upload_chart
+from bot.slack.listeners.commands import reply_message
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,14 @@ def register(app: App, services: Services) -> None:
 def register_alert_buttons(app: App, services: Services) -> None:
     """Acknowledge and Snooze on an alert: record it, then show who did what on the message itself."""
 
+    lock = threading.Lock()  # two clicks at once: the second update must include the first's note
+    notes: dict[str, dict[str, str]] = {}  # fingerprint -> {"ack": note, "snooze": note}
+
     def handle(body: dict, client: WebClient, action: str):
+        with lock:
+            _handle(body, client, action)
+
+    def _handle(body: dict, client: WebClient, action: str):
         fingerprint = body["actions"][0].get("value", "")
         user_id = body.get("user", {}).get("id", "")
         if services.store is None:
@@ -60,13 +69,21 @@ def register_alert_buttons(app: App, services: Services) -> None:
             row = services.store.snooze(fingerprint, now + services.snooze)
             note = render("text/alert_handled.j2", action="snooze", user=user_id,
                           until=(now + services.snooze).strftime("%Y-%m-%d"))
+        seen = notes.setdefault(fingerprint, {})
+        seen[action] = note
+        if "ack" not in seen and (row or {}).get("acknowledged_by"):
+            seen["ack"] = render("text/alert_handled.j2", action="ack", user=row["acknowledged_by"])
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id") or (row or {}).get("channel")
         ts = message.get("ts") or (row or {}).get("ts")
         if not (channel and ts):
             return
-        blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        known = set(seen.values())
+        blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"
+                  and not (b.get("type") == "context" and any(e.get("text") in known for e in b.get("elements", [])))]
+        for kind in ("ack", "snooze"):  # every note so far, in a fixed order, whichever click came last
+            if kind in seen:
+                blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": seen[kind]}]})
         try:
             client.chat_update(channel=channel, ts=ts, text=message.get("text") or note, blocks=blocks)
         except SlackApiError as exc:

@@ -1,4 +1,4 @@
-"""The weekly Sales Health digest: composed from the analyses, posted once per channel per week."""
+"""Posting the weekly Sales Health digest: once per channel per ISO week, through the ledger."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,21 +9,13 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from insights.actions import from_drivers, from_reps, from_why, rank
-from insights.drivers import drivers
-from insights.health import health
-from insights.query import Query
-from insights.reps import rep_performance
-from insights.risk import risk
-from insights.select import FOCUS
 from insights.snapshot import Snapshot
-from insights.trend import trend
-from insights.why import explain_change
 
-from .blocks import fallback_text, json_lines, split_reply
-from .render import environment, mrkdwn_escape, render
-from .slack_io import chart_or_none, upload_chart
-from .store import Store
+from bot.core.charts import chart_or_none
+from bot.core.digest import digest_text
+from bot.slack.blocks import assemble_blocks, fallback_text
+from bot.slack.io import upload_chart
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +54,8 @@ class DigestSchedule:
         return due <= now.astimezone(self.tz) <= due + self.grace
 
 
-def digest_text(snapshot: Snapshot, data_error: str | None = None) -> tuple[str, object]:
-    """The digest as text (mrkdwn) and the trend result its chart is drawn from."""
-    # every section answers about the same period: the period in question (insights/focus.py)
-    everything, in_question = Query(), Query(period=FOCUS)
-    headline = trend(snapshot, everything)
-    why = explain_change(snapshot, everything)
-    risks = risk(snapshot, everything)
-    drivers_result = drivers(snapshot, in_question)
-    reps = rep_performance(snapshot, in_question)
-    actions = rank(from_why(snapshot, why) + risks.actions + from_reps(snapshot, reps)
-                   + from_drivers(snapshot, drivers_result))
-    text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps, report=snapshot.report,
-                  actions=actions, h=health(snapshot, everything), data_error=data_error)
-    return text, headline
-
-
 def digest_blocks(text: str) -> list[dict]:
-    sections, footer = split_reply(mrkdwn_escape(text))
-    return json_lines(environment().get_template("blocks/reply.json.j2").render(
-        sections=sections[:44], cut_lines=sum(s.count("\n") + 1 for s in sections[44:]), footer=footer,
-        image=None, share=False, shared_by=None, command_line=""))
+    return assemble_blocks(text)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 from slack_bolt import App
 
 from . import actions, commands, events
-from .services import Services
+from bot.slack.services import Services
 
 
 def register_listeners(app: App, services: Services) -> None:

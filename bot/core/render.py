@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
 from insights.query import dimension_label
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from bot.config import PROJECT_ROOT
+
+TEMPLATES = PROJECT_ROOT / "templates"
 MINUS = "\u2212"
 
 
@@ -45,17 +47,38 @@ def num(n) -> str:
     return "n/a" if n is None else f"{int(round(n)):,}"
 
 
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩", "AUD": "A$",
+           "CAD": "C$", "NZD": "NZ$", "SGD": "S$", "HKD": "HK$", "BRL": "R$", "MXN": "MX$"}
+_CURRENCY = ["$"]  # set once at start-up from CURRENCY (settings); "$" by default
+
+
+def currency_symbol(code: str | None) -> str:
+    """What goes in front of an amount: a known ISO code's symbol, another code and a space
+    (CHF 12k), or the symbol as given."""
+    code = (code or "USD").strip()
+    if code.upper() in SYMBOLS:
+        return SYMBOLS[code.upper()]
+    if code.isalpha() and len(code) == 3:
+        return code.upper() + "\u00a0"
+    return code
+
+
+def set_currency(code: str | None) -> None:
+    _CURRENCY[0] = currency_symbol(code)
+
+
 def money(x) -> str:
     if x is None:
         return "n/a"
     x = float(x)
     sign = MINUS if x < 0 else ""
     x = abs(x)
+    c = _CURRENCY[0]
     if x >= 1e6:
-        return f"{sign}${x / 1e6:.1f}M"
+        return f"{sign}{c}{x / 1e6:.1f}M"
     if x >= 1e3:
-        return f"{sign}${x / 1e3:.0f}k"
-    return f"{sign}${x:.0f}"
+        return f"{sign}{c}{x / 1e3:.0f}k"
+    return f"{sign}{c}{x:.0f}"
 
 
 def days(x) -> str:
@@ -77,6 +100,23 @@ def plural(n, one: str, many: str | None = None) -> str:
 def mrkdwn_escape(text) -> str:
     """Escape what a user typed before it is echoed in Slack mrkdwn (&, <, >)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@", re.I)
+_SQLITE_FILE = re.compile(r"\bsqlite:///+(?:[^\s`'\"]*/)?([^\s/`'\"]+)", re.I)
+_POSIX_PATH = re.compile(r"(?<![\w:/.~-])(?:~|\.{1,2})?/(?:[\w.@+-]+/)+([\w.@+-]+)")
+_RELATIVE_FILE = re.compile(r"(?<![\w:/.~-])(?:[\w.@+-]+/)+([\w@+-][\w.@+-]*\.(?:csv|parquet|sqlite|db|toml|ya?ml|json|txt|tsv|xlsx?))\b", re.I)
+_WINDOWS_PATH = re.compile(r"\b[A-Za-z]:\\(?:[^\\\s`'\"]+\\)+([^\\\s`'\"]+)")
+
+
+def redact(text) -> str:
+    """What may leave the server: a file path becomes its file name, a URL loses its user and
+    password, a SQLite URL shows only the file name. Applied to everything sent to Slack."""
+    text = _URL_CREDENTIALS.sub(r"\1***@", str(text))
+    text = _SQLITE_FILE.sub(r"sqlite:///…/\1", text)
+    text = _WINDOWS_PATH.sub(r"\1", text)
+    text = _POSIX_PATH.sub(r"\1", text)
+    return _RELATIVE_FILE.sub(r"\1", text)
 
 
 def dimlabel(dim: str) -> str:

@@ -1,6 +1,7 @@
 """Slash commands: acknowledge at once, answer from a lazy listener through response_url."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from slack_bolt import App
@@ -8,48 +9,64 @@ from slack_sdk import WebClient
 
 from insights.load import DataError
 
-from ..blocks import fallback_text, reply_blocks
-from ..commands import ALL_COMMANDS, Context, answer, resolve_command
-from ..render import render
-from ..slack_io import chart_or_none, send_response, upload_chart
-from .services import Services
+from bot.slack.blocks import fallback_text, reply_blocks
+from bot.core.commands import ALL_COMMANDS, Context, answer, resolve_command
+from bot.core.render import render
+from bot.core.charts import chart_or_none
+from bot.slack.io import send_response, upload_chart
+from bot.slack.manifest import UMBRELLA, command_name, unprefixed
+from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
-UMBRELLA = "sales"  # `/sales winrate APAC`, `/sales help`
 
-
-def command_line(slash: str, text: str) -> str:
-    """The line the shared grammar reads: '/winrate APAC', or for the umbrella '/<first word> rest'."""
-    name, text = slash.lstrip("/").lower(), (text or "").strip()
+def command_line(slash: str, text: str, prefix: str = "") -> str:
+    """The line the shared grammar reads: '/winrate APAC' (from /winrate or /<prefix>winrate), or for
+    the umbrella '/<first word> rest'."""
+    name, text = unprefixed(slash, prefix), (text or "").strip()
     if name == UMBRELLA:
         return "/" + (text or "help")
     return f"/{name} {text}".strip()
+
+
+def with_note_before_footer(text: str, note: str) -> str:
+    """Add a line above the reply's "data as of" footer (so the footer stays last), or at the end."""
+    lines = text.rstrip().splitlines()
+    if lines and lines[-1].startswith("_") and "data as of" in lines[-1]:
+        return "\n".join(lines[:-1] + [note, lines[-1]])
+    return "\n".join(lines + [note])
 
 
 def reply_message(services: Services, line: str, user_id: str | None, channel_id: str | None):
     """(message dict for response_url, Reply or None). Never raises."""
     name = resolve_command(line.split()[0]) or ""
     denial = services.access.denial(name, user_id, channel_id)
+    scope = services.scope_for(user_id) if not denial else None
+    if scope is not None and scope.empty and name != "help":
+        denial = "no_segments"
     if denial:
         text = render("text/denied.j2", reason=denial, command=name)
         return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
     try:
-        loaded = services.data.current
-        if loaded is None:
+        if services.data.current is None:
             raise DataError(services.data.last_error or "the deal data has not loaded")
-        context = Context(store=services.store, user_id=user_id, data_error=services.data.last_error)
+        loaded = services.data.scoped(scope)
+        context = Context(store=services.store, user_id=user_id, channel_id=channel_id,
+                          data_error=services.data.last_error)
         reply = answer(loaded.snapshot, line, loaded.vocab, context)
         text = reply.text
+        if not scope.unrestricted and reply.result is not None:
+            text = with_note_before_footer(text, render("text/scope_note.j2", scope=scope.describe()))
         if services.data.last_error:  # answering from the last good data: say so
             text += "\n" + render("text/stale_note.j2", error=services.data.last_error,
                                   loaded_at=loaded.loaded_at)
     except DataError as exc:
         text = render("text/data_error.j2", message=str(exc), last_good=None)
         return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
-    share = reply.kind == "answer" and reply.command not in ("alerts", "digest")
+    share = reply.kind == "answer" and reply.command not in ("alerts", "digest", "follow")
+    # the Reply carries the text as sent (with the stale-data and access notes), so "Share" repeats it
     return {"response_type": "ephemeral", "text": fallback_text(text),
-            "blocks": reply_blocks(text, line, share=share)}, reply
+            "blocks": reply_blocks(text, line, share=share)}, dataclasses.replace(reply, text=text)
 
 
 def register(app: App, services: Services) -> None:
@@ -57,7 +74,7 @@ def register(app: App, services: Services) -> None:
         ack()  # nothing else before the 3-second deadline: the answer follows through response_url
 
     def answer_command(command: dict, client: WebClient):
-        line = command_line(command.get("command", ""), command.get("text", ""))
+        line = command_line(command.get("command", ""), command.get("text", ""), services.command_prefix)
         channel_id, user_id = command.get("channel_id"), command.get("user_id")
         message, reply = reply_message(services, line, user_id, channel_id)
         send_response(command["response_url"], message)
@@ -67,5 +84,6 @@ def register(app: App, services: Services) -> None:
             if chart is not None:
                 upload_chart(client, channel_id, chart)
 
-    for name in list(ALL_COMMANDS) + [UMBRELLA]:
+    names = {command_name(n, p) for n in list(ALL_COMMANDS) + [UMBRELLA] for p in {"", services.command_prefix}}
+    for name in sorted(names):
         app.command(f"/{name}")(ack=acknowledge, lazy=[answer_command])

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -19,16 +18,18 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
-from .alerting import AlertPolicy, findings_now, post_alerts
-from .config import Settings
-from .data import DealData
-from .digest import DigestOutcome, DigestSchedule, post_digest
-from .store import Store
+from bot.clock.alerting import AlertPolicy, findings_now, post_alerts
+from bot.config import Settings
+from bot.core.data import DealData
+from bot.clock.digest import DigestOutcome, DigestSchedule, post_digest
+from bot.clock.follows import FollowSchedule, post_follows
+from bot.core.scope import Scope
+from bot.slack.access import Access
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-REFRESH_JOB, DIGEST_JOB = "refresh", "weekly_digest"
-DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
+REFRESH_JOB, DIGEST_JOB, FOLLOW_JOB = "refresh", "weekly_digest", "followed_questions"
 
 
 @dataclass
@@ -42,6 +43,9 @@ class Runtime:
     schedule: DigestSchedule
     policy: AlertPolicy
     refresh_every: dt.timedelta = dt.timedelta(hours=6)
+    follows: FollowSchedule | None = None  # None: no follow job
+    access: Access | None = None  # who may still ask a followed question
+    scope_for: Callable[[str], Scope] | None = None  # a follower's row-level access
 
     @classmethod
     def from_settings(cls, settings: Settings, data: DealData, store: Store, client: WebClient) -> "Runtime":
@@ -53,6 +57,9 @@ class Runtime:
                                settings.alert_margin_pp, dt.timedelta(hours=settings.stale_after_hours),
                                settings.max_set_aside_share),
             refresh_every=dt.timedelta(hours=settings.refresh_hours),
+            follows=FollowSchedule(settings.digest_day, settings.follow_time, settings.timezone),
+            access=Access.from_settings(settings),
+            scope_for=scope_resolver(settings, client),
         )
 
 
@@ -61,18 +68,6 @@ RUNTIME: Runtime | None = None
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def load_default_rules(path: str | None) -> list[dict]:
-    with open(path or DEFAULT_RULES, "rb") as f:
-        return tomllib.load(f).get("rules", [])
-
-
-def open_store(settings: Settings) -> Store:
-    """The state store, with the default alert rules added on its first use."""
-    store = Store.from_url(settings.database_url)
-    store.seed_rules(load_default_rules(settings.alerts_config))
-    return store
 
 
 def refresh_and_alert(rt: Runtime, now: dt.datetime) -> list:
@@ -93,6 +88,12 @@ def digest_now(rt: Runtime, now: dt.datetime) -> DigestOutcome:
                        rt.data.last_error)
 
 
+def follows_now(rt: Runtime, now: dt.datetime) -> list:
+    if rt.follows is None:
+        return []
+    return post_follows(rt.client, rt.store, rt.data, rt.follows, now, rt.access, rt.scope_for)
+
+
 def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
     """On start: post this week's digest if it is past due, within its grace time, and not yet posted."""
     if not rt.schedule.in_window(now):
@@ -100,9 +101,14 @@ def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
     return digest_now(rt, now)
 
 
-# Job entry points, referenced by name ("bot.clock:refresh_job") in the job store.
+# Job entry points, referenced by name ("bot.clock.scheduler:refresh_job") in the job store.
 def refresh_job() -> None:
     refresh_and_alert(RUNTIME, now_utc())
+
+
+def follow_job() -> None:
+    outcomes = follows_now(RUNTIME, now_utc())
+    log.info("followed questions: %s posted", sum(o.status == "posted" for o in outcomes))
 
 
 def digest_job() -> None:
@@ -118,17 +124,25 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
         timezone=rt.schedule.tz,
     )
     scheduler.add_job(
-        "bot.clock:refresh_job", IntervalTrigger(seconds=int(rt.refresh_every.total_seconds()),
+        "bot.clock.scheduler:refresh_job", IntervalTrigger(seconds=int(rt.refresh_every.total_seconds()),
                                                  timezone=rt.schedule.tz),
         id=REFRESH_JOB, name="refresh deal data, then alerts", replace_existing=True,
         misfire_grace_time=int(rt.refresh_every.total_seconds()),
     )
     scheduler.add_job(
-        "bot.clock:digest_job",
+        "bot.clock.scheduler:digest_job",
         CronTrigger(day_of_week=rt.schedule.day, hour=hour, minute=minute, timezone=rt.schedule.tz),
         id=DIGEST_JOB, name="weekly Sales Health digest", replace_existing=True,
         misfire_grace_time=int(rt.schedule.grace.total_seconds()),
     )
+    if rt.follows is not None:
+        hour, minute = (int(x) for x in rt.follows.time.split(":")[:2])
+        scheduler.add_job(
+            "bot.clock.scheduler:follow_job",
+            CronTrigger(hour=hour, minute=minute, timezone=rt.follows.tz),
+            id=FOLLOW_JOB, name="followed questions", replace_existing=True,
+            misfire_grace_time=int(rt.schedule.grace.total_seconds()),
+        )
     return scheduler
 
 
@@ -139,6 +153,17 @@ def start_clock(rt: Runtime) -> BackgroundScheduler:
     refresh_and_alert(rt, now_utc())
     outcome = catch_up(rt, now_utc())
     log.info("digest catch-up: %s %s", outcome.status, outcome.period or "")
+    follows_now(rt, now_utc())  # a follow due while the clock was down is posted once, now
     scheduler = build_scheduler(rt)
     scheduler.start()
     return scheduler
+
+
+def scope_resolver(settings: Settings, client: WebClient) -> Callable[[str], Scope] | None:
+    """Row-level access from SEGMENT_ACCESS for a user ID; None when there is no mapping."""
+    from bot.slack.segments import SegmentAccess
+
+    if not settings.segment_access:
+        return None
+    segments = SegmentAccess.from_file(settings.segment_access, settings.admin_users)
+    return lambda user_id: segments.scope_for(user_id, client)

@@ -7,7 +7,7 @@ import logging
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from .data import DealData
+from bot.core.data import DealData
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Settings
+from bot.config import Settings
 
 RESTRICTED_COMMANDS = {"reps"}  # names people; may be limited to managers
 

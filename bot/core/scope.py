@@ -1,0 +1,102 @@
+"""Row-level access: the deals one person may see, as a Scope, and the Snapshot cut down to it.
+
+A Scope is a tuple of grants; a grant is {dimension: allowed values}, AND-ed across dimensions; a
+deal is visible when any grant matches it. `Scope.everything()` (no restriction) is what admins,
+the CRO and users with no mapping get; `Scope.nothing()` sees no deals. Restricting builds a new
+Snapshot of the visible closed and open deals, so every analysis, team baseline, chart and export
+made from it sees only those rows: a regional VP's "team rate" is their region's, and other
+regions do not appear even as names. Which Slack users and groups get which grants is decided in
+`bot.slack.segments`; the core only applies it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from insights.schema import DIMENSION_ALIASES, DIMENSIONS
+from insights.snapshot import Snapshot
+
+Grant = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def dimension_of(name: str) -> str | None:
+    """'region', 'product', 'source', 'rep', 'product_type'... -> the canonical dimension, or None."""
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in DIMENSIONS:
+        return key
+    return DIMENSION_ALIASES.get(key) or DIMENSION_ALIASES.get(key.replace("_", " "))
+
+
+@dataclass(frozen=True)
+class Scope:
+    grants: tuple[Grant, ...] | None = None  # None: everything
+
+    @classmethod
+    def everything(cls) -> "Scope":
+        return cls(None)
+
+    @classmethod
+    def nothing(cls) -> "Scope":
+        return cls(())
+
+    @classmethod
+    def of(cls, grants) -> "Scope":
+        """From dicts such as [{"region": ["APAC"]}]; order-insensitive, so equal scopes hash equally."""
+        out = set()
+        for grant in grants:
+            if not grant:  # an empty grant restricts nothing
+                return cls.everything()
+            out.add(tuple(sorted((dim, tuple(sorted(set(values)))) for dim, values in grant.items())))
+        return cls(tuple(sorted(out)))
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.grants is None
+
+    @property
+    def empty(self) -> bool:
+        return self.grants == ()
+
+    def describe(self) -> str:
+        """'APAC', 'APAC or Europe · Enterprise': what this person sees, for the footer of their replies."""
+        if self.grants is None:
+            return "all deals"
+        return "; ".join(" · ".join(" or ".join(v) for _, v in grant) for grant in self.grants) or "no deals"
+
+    def _mask(self, frame: pd.DataFrame) -> np.ndarray:
+        visible = np.zeros(len(frame), dtype=bool)
+        for grant in self.grants or ():
+            match = np.ones(len(frame), dtype=bool)
+            for dim, values in grant:
+                if dim not in frame.columns:
+                    match[:] = False
+                    break
+                wanted = {v.casefold() for v in values}
+                column = frame[dim].astype(str).str.casefold()
+                match &= column.isin(wanted).to_numpy()
+            visible |= match
+        return visible
+
+    def restrict(self, snapshot: Snapshot) -> Snapshot:
+        """The snapshot with only the deals this scope may see (the same object when unrestricted)."""
+        if self.grants is None:
+            return snapshot
+        deals = snapshot.deals[self._mask(snapshot.deals)].reset_index(drop=True)
+        open_deals = snapshot.open_deals[self._mask(snapshot.open_deals)].reset_index(drop=True)
+        # a dimension every grant restricts keeps only the allowed values as its categories, so
+        # other segments are not listed, suggested or shown with zero deals
+        restricted = [set(dict(g)) for g in self.grants]
+        common = set.intersection(*restricted) if restricted else set()
+        for dim in common:
+            if dim not in snapshot.dimensions:
+                continue
+            allowed = {v.casefold() for g in self.grants for d, vs in g if d == dim for v in vs}
+            categories = [c for c in snapshot.deals[dim].cat.categories if str(c).casefold() in allowed]
+            deals[dim] = deals[dim].cat.set_categories(categories)
+            open_deals[dim] = open_deals[dim].cat.set_categories(categories)
+        report = dataclasses.replace(snapshot.report, closed_deals=len(deals), open_deals=len(open_deals))
+        return Snapshot(deals=deals, open_deals=open_deals, rejected=snapshot.rejected.iloc[0:0], report=report,
+                        as_of=snapshot.as_of, dimensions=snapshot.dimensions)

@@ -1,0 +1,22 @@
+"""The App Home view: built from the same analyses and templates as the commands."""
+from __future__ import annotations
+
+from insights.query import Query
+from insights.trend import trend
+
+from bot.slack.blocks import assemble_blocks
+from bot.slack.services import Services
+from bot.core.render import render
+
+MAX_HOME_BLOCKS = 100
+
+
+def home_view(services: Services, user_id: str | None = None) -> dict:
+    """The Home tab as `user_id` may see it: their row-level access, their follows."""
+    scope = services.scope_for(user_id)
+    loaded = None if scope.empty else services.data.scoped(scope)
+    headline = trend(loaded.snapshot, Query()) if loaded else None
+    text = render("text/home.j2", loaded=loaded, t=headline, report=loaded.snapshot.report if loaded else None,
+                  data_error=services.data.last_error, rules=services.rules(), follows=services.follows(user_id),
+                  scope=None if scope.unrestricted else scope.describe())
+    return {"type": "home", "blocks": assemble_blocks(text, max_blocks=MAX_HOME_BLOCKS)}

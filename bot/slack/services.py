@@ -1,0 +1,44 @@
+"""What the listeners need, handed to them once instead of read from globals."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+
+from bot.core.admin import worded_rules
+from bot.core.follows import worded_follows
+from bot.core.scope import Scope
+from bot.slack.segments import SegmentAccess
+from bot.slack.access import Access
+from bot.core.data import DealData
+from bot.store import Store
+
+
+@dataclass
+class Services:
+    data: DealData
+    access: Access
+    store: Store | None = None  # alert rules, fired alerts; None when no database is configured
+    charts: bool = True
+    snooze: dt.timedelta = dt.timedelta(days=7)
+    command_prefix: str = ""  # COMMAND_PREFIX: /sales-winrate as well as /winrate
+    segments: SegmentAccess | None = None  # SEGMENT_ACCESS: row-level access; None: everyone sees everything
+    client: WebClient | None = None  # for user-group membership (row-level access)
+
+    def scope_for(self, user_id: str | None) -> Scope:
+        if self.segments is None:
+            return Scope.everything()
+        return self.segments.scope_for(user_id, self.client)
+
+    def follows(self, user_id: str | None) -> list[str]:
+        """A user's followed questions, worded, for the Home tab."""
+        if self.store is None or not user_id:
+            return []
+        return worded_follows(self.store, user_id, dt.datetime.now(dt.timezone.utc))
+
+    def rules(self) -> list[str]:
+        """Active alert rules, worded, for the Home tab."""
+        if self.store is None:
+            return []
+        return worded_rules(self.store, dt.datetime.now(dt.timezone.utc))

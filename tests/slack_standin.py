@@ -701,7 +701,19 @@ class SlackStandIn:
                            "user": self.BOT_USER_ID})
         return {"ok": True, "files": result}
 
+    def _assistant_thread(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        """assistant.threads.setStatus / setSuggestedPrompts / setTitle: a known DM and a thread."""
+        channel = self._channel_id(p.get("channel_id"))
+        if channel is None or not str(channel).startswith("D"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not p.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
     _METHODS: Dict[str, Callable[["SlackStandIn", Dict[str, Any]], Dict[str, Any]]] = {
+        "assistant.threads.setStatus": _assistant_thread,
+        "assistant.threads.setSuggestedPrompts": _assistant_thread,
+        "assistant.threads.setTitle": _assistant_thread,
         "auth.test": _auth_test,
         "chat.postMessage": _post_message,
         "chat.postEphemeral": _post_ephemeral,

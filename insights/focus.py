@@ -34,15 +34,8 @@ class Focus:
 
     current: Period
     baseline: Period | None
-    basis: str  # closed | created
-    window_days: int | None = None
-    switched: str | None = None  # "right_censored" when cohorts answer instead of closed dates
-    created_until: dt.date | None = None
-    closed_until: dt.date | None = None
-
-    def to_dict(self) -> dict:
-        return {"current": self.current.to_dict(), "baseline": self.baseline.to_dict() if self.baseline else None,
-                "basis": self.basis, "window_days": self.window_days, "switched": self.switched}
+    basis: str  # closed | created (cohorts, when the extract is right-censored)
+    window_days: int | None = None  # a cohort's outcome window
 
 
 def left_truncated_until(snapshot: Snapshot) -> dt.date | None:
@@ -112,12 +105,10 @@ def needs_cohorts(snapshot: Snapshot, grain: str = "quarter") -> bool:
 
 def period_in_question(snapshot: Snapshot, grain: str = "quarter", count: int = BASELINE_PERIODS) -> Focus:
     """The latest complete period and the `count` complete periods before it (see the module doc)."""
-    report = snapshot.report
     if needs_cohorts(snapshot, grain):
         window = outcome_window(snapshot)
         current = _latest_cohort(snapshot, grain, window)
         return Focus(current=current, baseline=baseline_before(snapshot, current, count), basis="created",
-                     window_days=window, switched="right_censored", created_until=report.censored_after,
-                     closed_until=report.closed_range[1] if report.closed_range else None)
+                     window_days=window)
     current = latest_complete(snapshot.as_of, grain)
     return Focus(current=current, baseline=baseline_before(snapshot, current, count), basis="closed")

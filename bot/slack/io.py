@@ -54,26 +54,19 @@ class Upload:
 
 def upload_chart(client: WebClient, channel_id: str, chart: Chart, thread_ts: str | None = None) -> Upload:
     """Upload a chart PNG into a conversation (files_upload_v2: get URL, upload bytes, complete)."""
-    try:
-        response = client.files_upload_v2(channel=channel_id, content=None, file=chart.png, filename=chart.unique_filename,
-                                          title=chart.title, alt_txt=chart.alt_text, thread_ts=thread_ts)
-    except SlackApiError as exc:
-        error = exc.response.get("error", "unknown_error")
-        log.error("chart upload to %s failed: %s", channel_id, error)
-        return Upload(False, error=error)
-    files = response.get("files") or [response.get("file") or {}]
-    return Upload(True, file_id=(files[0] or {}).get("id"))
+    return upload_file(client, channel_id, chart.png, chart.unique_filename, chart.title, thread_ts,
+                       alt_txt=chart.alt_text)
 
 
 def upload_file(client: WebClient, channel_id: str, content: bytes, filename: str, title: str,
-                thread_ts: str | None = None) -> Upload:
-    """Upload a file (a CSV of deals) into a conversation's thread."""
+                thread_ts: str | None = None, **extra) -> Upload:
+    """Upload a file (a chart, a CSV of deals) into a conversation or a thread."""
     try:
         response = client.files_upload_v2(channel=channel_id, file=content, filename=filename, title=title,
-                                          thread_ts=thread_ts)
+                                          thread_ts=thread_ts, **extra)
     except SlackApiError as exc:
         error = exc.response.get("error", "unknown_error")
-        log.error("file upload to %s failed: %s", channel_id, error)
+        log.error("upload of %s to %s failed: %s", filename, channel_id, error)
         return Upload(False, error=error)
     files = response.get("files") or [response.get("file") or {}]
     return Upload(True, file_id=(files[0] or {}).get("id"))

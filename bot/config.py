@@ -45,6 +45,7 @@ class Settings:
     segment_access: str | None = None  # TOML/YAML file: which users and user groups see which segments
     admin_users: frozenset[str] = field(default_factory=frozenset)  # see everything whatever the mapping says
     follow_time: str = "08:00"  # when followed questions are posted (daily; weekly on DIGEST_DAY)
+    claim_lease_seconds: float = 120.0  # a digest/follow/alert claim not posted within this was left by a crash
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -79,6 +80,7 @@ class Settings:
             segment_access=env.get("SEGMENT_ACCESS") or None,
             admin_users=_ids(env.get("ADMIN_USERS")),
             follow_time=env.get("FOLLOW_TIME") or "08:00",
+            claim_lease_seconds=float(env.get("CLAIM_LEASE_SECONDS") or 120),
         )
 
     @property

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from bot.clock import scheduler as clock
 from bot.clock.alerting import AlertPolicy, findings_now, post_alerts
-from bot.clock.scheduler import DIGEST_JOB, REFRESH_JOB, Runtime, build_scheduler, catch_up, refresh_and_alert
+from bot.clock.scheduler import DIGEST_JOB, REFRESH_JOB, RETRY_JOB, Runtime, build_scheduler, catch_up, refresh_and_alert
 from bot.core.data import DealData
 from bot.clock.digest import EVENT_TYPE, DigestSchedule, post_digest
 from bot.store import STALE_CLAIM, Store
@@ -182,7 +182,7 @@ def test_jobs_have_fixed_ids_and_fire_when_expected(store, client, demo):
     scheduler.start(paused=True)  # jobs take their defaults when the scheduler starts
     jobs = {j.id: j for j in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {REFRESH_JOB, DIGEST_JOB}
+    assert set(jobs) == {REFRESH_JOB, DIGEST_JOB, RETRY_JOB}
     digest = jobs[DIGEST_JOB]
     assert digest.coalesce and digest.misfire_grace_time == 48 * 3600
     wednesday = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.timezone.utc)
@@ -200,7 +200,7 @@ def test_a_restart_keeps_one_copy_of_each_job(store, client, demo):
         scheduler.shutdown(wait=False)
     with store.engine.connect() as conn:
         ids = sorted(r[0] for r in conn.execute(text("SELECT id FROM apscheduler_jobs")))
-    assert ids == [REFRESH_JOB, DIGEST_JOB] or ids == sorted([REFRESH_JOB, DIGEST_JOB])
+    assert ids == sorted([REFRESH_JOB, DIGEST_JOB, RETRY_JOB])
 
 
 def test_a_digest_missed_while_down_runs_once_on_start(store, client, slack, demo, monkeypatch):

@@ -161,6 +161,7 @@ class StoredRule:
     threshold: float | None
     origin: str
     muted_until: dt.datetime | None
+    created_by: str | None = None
 
     def rule(self) -> AlertRule:
         return AlertRule(self.id, self.kind, self.filters, self.threshold)
@@ -239,7 +240,8 @@ class Store:
     @staticmethod
     def _rule(row) -> StoredRule:
         filters = tuple((d, tuple(v)) for d, v in json.loads(row.filters or "[]"))
-        return StoredRule(row.id, AlertKind(row.kind), filters, row.threshold, row.origin, row.muted_until)
+        return StoredRule(row.id, AlertKind(row.kind), filters, row.threshold, row.origin, row.muted_until,
+                          row.created_by)
 
     def add_rule(self, kind: str, filters=(), threshold: float | None = None, created_by: str | None = None,
                  origin: str = "user") -> int:
@@ -277,7 +279,7 @@ class Store:
         """'new' or 'again' when this caller should post the finding; None when it was already said
         (same fingerprint, not worse by `margin`, inside the cooldown, snoozed, or being posted)."""
         now = naive_utc(now)
-        values = dict(rule_id=finding.rule_id, kind=str(finding.kind), label=finding.label[:200], period=finding.period,
+        values = dict(rule_id=finding.rule_id, kind=str(finding.kind), label=finding.label[:200], period=finding.period[:80],
                       value=finding.value, status="claimed", claimed_at=now)
         if self._insert(fired_alerts, fingerprint=finding.fingerprint, fire_count=0, **values):
             return "new"

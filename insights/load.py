@@ -98,6 +98,7 @@ class ColumnMapping:
     def from_dict(cls, raw: dict, where: str = "mapping") -> "ColumnMapping":
         if not isinstance(raw, dict):
             raise DataError(f"The {where} must be a table of settings.")
+        check_mapping_types(raw, where)
         columns = raw.get("columns", {}) or {}
         unknown = sorted(set(columns) - set(CANONICAL_COLUMNS))
         if unknown:
@@ -129,6 +130,45 @@ class ColumnMapping:
             date_format=dates.get("format"),
             dayfirst=bool(dates.get("dayfirst", False)),
         )
+
+
+_SCALAR = (str, int, float, bool)
+
+
+def check_mapping_types(raw: dict, where: str = "mapping") -> None:
+    """Every setting of a mapping file has the type it must have, or one DataError names the setting,
+    what it is and what it should be (a wrongly typed file used to crash the CLI, `http` and the clock)."""
+    def kind(value) -> str:
+        return {dict: "a table", list: "a list", str: "a string", bool: "true/false", int: "a number",
+                float: "a number"}.get(type(value), type(value).__name__)
+
+    def fail(key: str, value, wanted: str):
+        raise DataError(f"In the {where}, `{key}` must be {wanted}, not {kind(value)} ({str(value)[:60]!r}).")
+
+    for section in ("columns", "outcome", "dates"):
+        value = raw.get(section)
+        if value is not None and not isinstance(value, dict):
+            fail(section, value, "a table")
+    for key, value in (raw.get("columns") or {}).items():
+        if not isinstance(value, str) or not value.strip():
+            fail(f"columns.{key}", value, "a column name (text)")
+    absent = raw.get("absent")
+    if absent is not None and not (isinstance(absent, list) and all(isinstance(a, str) for a in absent)):
+        fail("absent", absent, "a list of segment column names")
+    outcome = raw.get("outcome") or {}
+    for key in ("won", "lost", "open"):
+        value = outcome.get(key)
+        if value is None or isinstance(value, _SCALAR):
+            continue
+        if not (isinstance(value, list) and all(isinstance(x, _SCALAR) for x in value)):
+            fail(f"outcome.{key}", value, "a value or a list of values")
+    if "others_are" in outcome and not isinstance(outcome["others_are"], str):
+        fail("outcome.others_are", outcome["others_are"], "'open' or 'invalid'")
+    dates = raw.get("dates") or {}
+    if dates.get("format") is not None and not isinstance(dates["format"], str):
+        fail("dates.format", dates["format"], "a date format such as \"%d/%m/%Y\"")
+    if "dayfirst" in dates and not isinstance(dates["dayfirst"], bool):
+        fail("dates.dayfirst", dates["dayfirst"], "true or false")
 
 
 @dataclass(frozen=True)
@@ -213,7 +253,10 @@ def _read_csv_exactly(path: Path) -> RawTable:
 
 def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
     if mapping.date_format:
-        parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
+        try:
+            parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"The mapping's dates.format {mapping.date_format!r} cannot read dates: {exc}") from exc
     else:
         parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
         retry = parsed.isna() & (text != "")
@@ -235,6 +278,22 @@ def _numbers(text: pd.Series) -> pd.Series:
         return text.where(text != "").astype("float64")
     except (ValueError, TypeError):
         return pd.to_numeric(text, errors="coerce")
+
+
+_LABEL_MARKUP = str.maketrans({"`": "\u02cb", "<": "\u2039", ">": "\u203a"})
+
+
+def safe_labels(values: pd.Series) -> pd.Series:
+    """Segment labels as every front end may show them: control characters (a newline, a tab) become
+    one space, and the characters chat markup is made of become look-alikes that mean nothing there
+    (` to ˋ, < and > to ‹ and ›), so a CRM value such as `<!channel>` or a backtick fence can never
+    ping a channel or break a code-formatted table, whatever the template or the field."""
+    text = values.astype(str)
+    odd = text.str.contains(r"[\x00-\x1f\x7f`<>]", regex=True)
+    if not odd.any():
+        return values
+    fixed = text[odd].str.replace(r"[\x00-\x1f\x7f]+", " ", regex=True).str.translate(_LABEL_MARKUP).str.strip()
+    return text.where(~odd, fixed)
 
 
 def _natural_key(value: str):
@@ -376,7 +435,7 @@ def build_snapshot(
         }
     )
     for d in dims:
-        clean[d] = frame[d]
+        clean[d] = safe_labels(frame[d])
     clean = clean[keep]
     for d in dims:
         # build from the values, then reorder: far faster than passing categories up front

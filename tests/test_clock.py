@@ -339,3 +339,29 @@ def test_the_web_process_follows_the_clocks_refreshes(store, tmp_path):
     assert sync_once(web, store) == "unchanged"
     store.record_refresh(clock.now_utc() - dt.timedelta(seconds=1), clock.now_utc(), False, error="No deal file")
     assert sync_once(web, store) == "failed" and web.last_error == "No deal file"
+
+
+def test_a_long_segment_label_fits_and_one_failing_alert_does_not_stop_the_others(store, client, slack, monkeypatch):
+    long_label = "Region " + "x" * 5000
+    findings = [_full(Finding(rule_id=1, kind="drop", segment={"region": long_label}, label=long_label,
+                              period="2024Q2", value=0.21)),
+                _full(Finding(rule_id=1, kind="drop", segment={"region": "Broken"}, label="Broken", period="2024Q2",
+                              value=0.21)),
+                _full(Finding(rule_id=1, kind="drop", segment={"region": "APAC"}, label="APAC", period="2024Q2",
+                              value=0.21))]
+    assert len({len(f.fingerprint) for f in findings}) == 1 and len(findings[0].fingerprint) < 100
+    claim = store.claim_alert
+
+    def failing_claim(finding, *args):
+        if finding.label == "Broken":
+            raise RuntimeError("the database refused this one")
+        return claim(finding, *args)
+
+    monkeypatch.setattr(store, "claim_alert", failing_claim)
+    posted = post_alerts(client, store, findings, AlertPolicy("C0ALERTS"), MONDAY_0915)
+    assert [p.status for p in posted] == ["posted", "failed", "posted"]
+    messages = slack.messages["C0ALERTS"]
+    assert len(messages) == 2 and block_errors(messages[0]["blocks"]) == []
+    values = [e["value"] for m in messages for b in m["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert values and all(len(v) < 2000 for v in values) and values[0] == findings[0].fingerprint
+    assert store.alert(findings[0].fingerprint)["status"] == "posted"

@@ -1,6 +1,7 @@
 """The commands every front end serves: parse the text, ask insights/, render the reply."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import logging
@@ -93,6 +94,42 @@ class Context:
     channel_id: str | None = None  # where the command was typed (for `/follow ... here`)
     data_error: str | None = None
     now: dt.datetime | None = None
+    reps: bool = True  # may see individual reps (REPS_USERS); False: nothing that names a rep is answered
+    admin: bool = True  # may mute or remove any alert rule (ADMIN_USERS); False: only rules they added
+
+
+# -- who may see reps: the one place it is enforced ---------------------------------------------------
+REP = "sales_rep_id"
+_REPLESS: dict[int, tuple[Snapshot, Snapshot, Vocabulary]] = {}
+
+
+def names_reps(command_name: str, query: Query | None) -> bool:
+    """Whether answering would name individual reps: /reps itself, or a grouping or filter by rep."""
+    if command_name == "reps":
+        return True
+    return query is not None and (REP in query.group_by or any(d == REP for d, _ in query.filters))
+
+
+def without_reps(snapshot: Snapshot) -> tuple[Snapshot, Vocabulary]:
+    """The snapshot with the rep dimension taken out of the analyses' reach (no grouping, filter,
+    segment search, driver or suggestion uses it), and its vocabulary; built once per snapshot."""
+    hit = _REPLESS.get(id(snapshot))
+    if hit is not None and hit[0] is snapshot:
+        return hit[1], hit[2]
+    if REP in snapshot.dimensions:
+        view = dataclasses.replace(snapshot, dimensions=tuple(d for d in snapshot.dimensions if d != REP))
+    else:
+        view = snapshot
+    vocab = Vocabulary.from_snapshot(view)
+    if len(_REPLESS) > 16:
+        _REPLESS.clear()
+    _REPLESS[id(snapshot)] = (snapshot, view, vocab)
+    return view, vocab
+
+
+def reps_denied(command_name: str) -> "Reply":
+    reason = "managers_only" if command_name == "reps" else "rep_dimension"
+    return Reply(command_name, "usage", render("text/denied.j2", reason=reason, command=command_name))
 
 
 def resolve_command(name: str) -> str | None:
@@ -114,8 +151,16 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
         topic = resolve_command(args.split()[0]) if args.split() else None
         return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS)))
     vocab = vocab or Vocabulary.from_snapshot(snapshot)
+    context = context or Context()
+    if not context.reps:
+        if command_name == "reps":
+            return reps_denied(command_name)
+        asked = parse(args, vocab).query if command_name not in ADMIN_COMMANDS else None
+        if names_reps(command_name, asked):
+            return reps_denied(command_name)
+        snapshot, vocab = without_reps(snapshot)  # nothing below can group, search or suggest by rep
     if command_name in ADMIN_COMMANDS:
-        return _admin(command_name, args, snapshot, vocab, context or Context())
+        return _admin(command_name, args, snapshot, vocab, context)
     parsed = parse(args, vocab)
     if parsed.help:
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
@@ -146,12 +191,12 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
     now = context.now or dt.datetime.now(dt.timezone.utc)
     try:
         if command_name == "digest":
-            return Reply(command_name, "answer", digest_preview(snapshot, context.data_error))
+            return Reply(command_name, "answer", digest_preview(snapshot, context.data_error, reps=context.reps))
         if command_name == "follow":
             text, ok = follow_command(args, context.store, vocab, context.user_id, context.channel_id, now,
                                       tuple(COMMANDS), resolve_command)
             return Reply(command_name, "answer" if ok else "usage", text)
-        text, ok = alerts_command(args, context.store, vocab, context.user_id, now)
+        text, ok = alerts_command(args, context.store, vocab, context.user_id, now, admin=context.admin)
         return Reply(command_name, "answer" if ok else "usage", text)
     except Exception:
         log.exception("command failed: /%s %s", command_name, args)

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from insights.load import DataError
 
-from bot.slack.blocks import fallback_text, reply_blocks
+from bot.slack.blocks import escape, fallback_text, reply_blocks
 from bot.core.commands import ALL_COMMANDS, Context, answer, resolve_command
 from bot.core.render import render
 from bot.core.charts import chart_or_none
@@ -46,13 +46,14 @@ def reply_message(services: Services, line: str, user_id: str | None, channel_id
         denial = "no_segments"
     if denial:
         text = render("text/denied.j2", reason=denial, command=name)
-        return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
+        return {"response_type": "ephemeral", "text": escape(text), "blocks": reply_blocks(text, line, share=False)}, None
     try:
         if services.data.current is None:
             raise DataError(services.data.last_error or "the deal data has not loaded")
         loaded = services.data.scoped(scope)
         context = Context(store=services.store, user_id=user_id, channel_id=channel_id,
-                          data_error=services.data.last_error)
+                          data_error=services.data.last_error, reps=services.access.may_see_reps(user_id),
+                          admin=services.access.is_admin(user_id))
         reply = answer(loaded.snapshot, line, loaded.vocab, context)
         text = reply.text
         if not scope.unrestricted and reply.result is not None:
@@ -62,7 +63,7 @@ def reply_message(services: Services, line: str, user_id: str | None, channel_id
                                   loaded_at=loaded.loaded_at)
     except DataError as exc:
         text = render("text/data_error.j2", message=str(exc), last_good=None)
-        return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
+        return {"response_type": "ephemeral", "text": escape(text), "blocks": reply_blocks(text, line, share=False)}, None
     share = reply.kind == "answer" and reply.command not in ("alerts", "digest", "follow")
     # the Reply carries the text as sent (with the stale-data and access notes), so "Share" repeats it
     return {"response_type": "ephemeral", "text": fallback_text(text),

@@ -280,8 +280,12 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     if not outcome.ok:
         print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
         return EXIT_DATA
+    from bot.slack.pool import AnalysisPool
+
     services = Services(data=data, access=Access.from_settings(settings), store=store,
-                        command_prefix=settings.command_prefix, segments=segments, client=client)
+                        command_prefix=settings.command_prefix, segments=segments, client=client,
+                        analyses=AnalysisPool(settings.analysis_workers,
+                                              timeout=settings.analysis_timeout_seconds))
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -45,6 +45,8 @@ class Settings:
     segment_access: str | None = None  # TOML/YAML file: which users and user groups see which segments
     admin_users: frozenset[str] = field(default_factory=frozenset)  # see everything whatever the mapping says
     follow_time: str = "08:00"  # when followed questions are posted (daily; weekly on DIGEST_DAY)
+    analysis_workers: int = 2  # analyses at once in a web process (CPU-bound: more would slow acks)
+    analysis_timeout_seconds: float = 30.0  # a command still running after this is answered "took too long"
     claim_lease_seconds: float = 120.0  # a digest/follow/alert claim not posted within this was left by a crash
 
     @classmethod
@@ -81,6 +83,8 @@ class Settings:
             admin_users=_ids(env.get("ADMIN_USERS")),
             follow_time=env.get("FOLLOW_TIME") or "08:00",
             claim_lease_seconds=float(env.get("CLAIM_LEASE_SECONDS") or 120),
+            analysis_workers=int(env.get("ANALYSIS_WORKERS") or 2),
+            analysis_timeout_seconds=float(env.get("ANALYSIS_TIMEOUT_SECONDS") or 30),
         )
 
     @property

@@ -301,3 +301,90 @@ def test_an_oversized_body_is_refused_unread(app, slack):
     assert rss_mb(app.proc.pid) - before < 20
     status, _ = app.command(slack, "/health", "", name="after-oversize", user="U0CRO")
     assert status == 200  # the app still answers signed requests
+
+
+# -- 1. the cost budget: what one command may ask, and analyses off the request threads -------------
+
+HEAVY = "/winrate by region and industry and product and source and stage and rep and size and cycle"
+
+
+def test_a_heavy_grouping_is_refused_at_once_with_a_suggestion(demo, monkeypatch):
+    from bot.core import commands
+    from bot.core.commands import answer
+
+    started = time.perf_counter()
+    reply_ = answer(demo, HEAVY)
+    assert time.perf_counter() - started < 1.0
+    assert reply_.kind == "usage" and len(reply_.text) < 1000
+    assert "at most 2 dimensions" in reply_.text and "you asked for 8" in reply_.text
+    assert "`/winrate by region and industry`" in reply_.text
+    assert answer(demo, "/winrate by rep and industry").kind == "answer"  # 125 segments: within the budget
+    monkeypatch.setattr(commands, "MAX_CELLS", 100)  # the demo has 25 reps; a real CRM may have 500
+    cells = answer(demo, "/winrate by rep and industry")
+    assert cells.kind == "usage" and "would be 125 segments; I show at most 100" in cells.text
+    assert answer(demo, "/winrate by region and product").kind == "answer"  # within the budget: unchanged
+
+
+def test_a_hundred_thousand_characters_are_refused_unread(demo):
+    from bot.core.commands import answer
+
+    for junk in ("zq" * 50_000, "APAC " * 20_000, "by " * 33_000):
+        started = time.perf_counter()
+        reply_ = answer(demo, f"/winrate {junk}")
+        assert time.perf_counter() - started < 0.5
+        assert reply_.kind == "usage" and "characters long; I read at most 1,000" in reply_.text
+
+
+def test_a_long_reply_is_cut_with_its_code_block_closed():
+    from bot.core.commands import MAX_REPLY_CHARS, cut_reply
+
+    table = "*Win rate by everything*\n```\n" + "\n".join(f"segment {i:6d}   41.0%   n=120" for i in range(20_000)) + "\n```"
+    cut = cut_reply(table)
+    assert len(table) > 10 * MAX_REPLY_CHARS and len(cut) <= MAX_REPLY_CHARS
+    assert cut.count("```") % 2 == 0 and "Cut: the full answer is" in cut
+    assert cut_reply("short") == "short"
+
+
+def test_the_analysis_pool_bounds_work_times_out_and_says_busy():
+    import threading
+
+    from bot.slack.pool import AnalysisPool
+
+    pool = AnalysisPool(workers=1, queue=1, timeout=0.3)
+    release, said = threading.Event(), []
+
+    def slow(claim):
+        release.wait(5)
+        if claim():
+            said.append("late answer")
+
+    def quick(claim):
+        if claim():
+            said.append("answer")
+
+    assert pool.submit(slow, lambda: said.append("timeout"), lambda: said.append("busy"))
+    assert pool.submit(quick, lambda: said.append("timeout 2"), lambda: said.append("busy"))  # queued
+    assert not pool.submit(quick, lambda: None, lambda: said.append("busy"))  # over the queue limit
+    time.sleep(0.6)
+    assert said[:2] == ["busy", "timeout"] or sorted(said[:3]) == ["busy", "timeout", "timeout 2"]
+    release.set()
+    time.sleep(0.3)
+    assert "late answer" not in said  # the timeout answered; the late result is dropped
+    assert pool.submit(quick, lambda: None, lambda: None)
+    time.sleep(0.2)
+    assert said[-1] == "answer"
+
+
+def test_heavy_commands_over_http_are_answered_in_words_and_acks_stay_fast(app, slack):
+    names = []
+    for k in range(4):
+        status, elapsed = app.command(slack, "/winrate", HEAVY.split(" ", 1)[1], name=f"heavy-{k}", user="U0CRO")
+        assert status == 200 and elapsed < 1.0
+        names.append(f"heavy-{k}")
+        status, elapsed = app.command(slack, "/winrate", "x" * 100_000, name=f"junk-{k}", user="U0CRO")
+        assert status == 200 and elapsed < 1.0
+        names.append(f"junk-{k}")
+    for name in names:
+        message = reply(slack, name)
+        assert len(payload_text(message)) < 5000
+        assert "at most" in all_text(message)

@@ -137,9 +137,60 @@ def resolve_command(name: str) -> str | None:
     return name if name in ALL_COMMANDS or name == "help" else ALIASES.get(name)
 
 
+# -- the cost budget of one command: what it may ask, refused in words before any work -----------------
+MAX_COMMAND_TEXT = 1_000  # characters after the command name
+MAX_GROUP_BY = 2  # `by` dimensions at once
+MAX_CELLS = 500  # segments a grouping may produce (the product of its dimensions' values)
+MAX_REPLY_CHARS = 40_000  # a longer reply is cut, with a note (Slack shows at most 50 blocks anyway)
+
+
+def over_budget(command_name: str, query: Query, snapshot: Snapshot, vocab: Vocabulary) -> str | None:
+    """The refusal text when a parsed command would cost too much, else None."""
+    dims = list(query.group_by)
+    example = next((vs[0] for _, vs in query.filters), None) or next(
+        (v for d in snapshot.dimensions if d != "sales_rep_id" for v in snapshot.values(d)[:1]), "APAC")
+    if len(dims) > MAX_GROUP_BY:
+        return render("text/limits.j2", reason="too_many_dims", command=command_name, dims=dims, limit=MAX_GROUP_BY,
+                      example=example)
+    cells = 1
+    for d in dims:
+        cells *= max(1, len(snapshot.values(d))) if d in snapshot.deals.columns else 1
+    if cells > MAX_CELLS:
+        return render("text/limits.j2", reason="too_many_cells", command=command_name, dims=dims, cells=cells,
+                      limit=MAX_CELLS, example=example)
+    return None
+
+
+def cut_reply(text: str) -> str:
+    """A reply within MAX_REPLY_CHARS: whole lines kept, an open code block closed, a note added."""
+    if len(text) <= MAX_REPLY_CHARS:
+        return text
+    kept, size, fences = [], 0, 0
+    for line in text.splitlines():
+        if size + len(line) + 1 > MAX_REPLY_CHARS - 400:
+            break
+        kept.append(line)
+        size += len(line) + 1
+        fences += line.strip().startswith("```")
+    if fences % 2:
+        kept.append("```")
+    return "\n".join(kept + [render("text/limits.j2", reason="reply_cut", length=len(text))])
+
+
 def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None) -> Reply:
     """Answer one command line such as '/winrate APAC'. Never raises."""
+    reply = _answer(snapshot, line, vocab, context)
+    if len(reply.text) > MAX_REPLY_CHARS:
+        reply = dataclasses.replace(reply, text=cut_reply(reply.text))
+    return reply
+
+
+def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None) -> Reply:
     name, args = split_command(line)
+    if len(args) > MAX_COMMAND_TEXT:  # before any parsing: 100k characters of anything cost nothing
+        command_name = (resolve_command(name) if name else None) or "help"
+        return Reply(command_name, "usage", render("text/limits.j2", reason="text_too_long", command=command_name,
+                                                   length=len(args), limit=MAX_COMMAND_TEXT))
     command_name = resolve_command(name) if name else None
     if command_name is None:
         typed = name or (line.split()[0] if line.strip() else "")
@@ -168,6 +219,9 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
         return Reply(command_name, "usage", render("text/problems.j2", command=command_name, text=args,
                                                    problems=parsed.problems))
     command = COMMANDS[command_name]
+    refusal = over_budget(command_name, parsed.query, snapshot, vocab)
+    if refusal is not None:
+        return Reply(command_name, "usage", refusal)
     try:
         result = command.analysis(snapshot, parsed.query)
         text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,

@@ -12,7 +12,7 @@ from bot.slack.blocks import escape, fallback_text, reply_blocks
 from bot.core.render import render
 from bot.core.charts import chart_or_none
 from bot.slack.io import send_response, upload_chart
-from bot.slack.listeners.commands import reply_message
+from bot.slack.listeners.commands import reply_message, run_analysis
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,16 @@ def register(app: App, services: Services) -> None:
     @app.action("share_reply")
     def share_reply(ack, body: dict, client: WebClient):
         ack()
+        run_analysis(services, body["response_url"], lambda claim: share(body, client, claim))
+
+    def share(body: dict, client: WebClient, claim):
         line = body["actions"][0].get("value", "")
         user_id = body.get("user", {}).get("id")
         channel_id = (body.get("channel") or body.get("container") or {}).get("id") or \
             body.get("container", {}).get("channel_id")
         message, reply = reply_message(services, line, user_id, channel_id)
+        if not claim():
+            return
         if reply is None or reply.kind != "answer":
             send_response(body["response_url"], message)
             return

@@ -3,6 +3,7 @@ one clear message (or a counted set-aside), never a traceback, in the loader, th
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
 
@@ -94,3 +95,101 @@ def test_the_clock_records_a_failed_refresh_and_alerts_on_a_bad_mapping(tmp_path
         assert "dates.format" in alert["blocks"][0]["text"]["text"]
     last = store.last_refresh()
     assert last["ok"] is False and "`dates.format` must be a date format" in last["error"]
+
+
+# -- 9. impossible values: set aside with a counted reason, or refused with a message ------------------
+
+def _csv(tmp_path, frame, name="deals.csv"):
+    path = tmp_path / name
+    write_csv(frame, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_frame():
+    return generate_deals(DealSpec(n_deals=1500, seed=5))
+
+
+def test_a_placeholder_close_date_is_set_aside_not_the_as_of_date(tmp_path, base_frame):
+    from insights.load import load_deals
+
+    clean = load_deals(_csv(tmp_path, base_frame, "clean.csv"))
+    frame = base_frame.copy()
+    closed = frame.index[frame["outcome"] != ""][:3]
+    frame.loc[closed, "closed_date"] = "2099-12-31"
+    frame.loc[frame.index[-1], "created_date"] = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    s = load_deals(_csv(tmp_path, frame))
+    assert s.as_of == clean.as_of and s.as_of < dt.date.today()
+    assert s.report.set_aside.get("future_closed_date") == 3
+    assert s.report.set_aside.get("future_created_date") == 1
+    assert s.report.closed_range[1] == clean.report.closed_range[1]
+
+
+def test_an_infinite_amount_is_set_aside_and_never_printed(tmp_path, base_frame):
+    from insights.load import load_deals
+
+    from bot.core.commands import answer
+
+    frame = base_frame.copy()
+    frame["deal_amount"] = frame["deal_amount"].astype(object)
+    frame.loc[frame.index[:2], "deal_amount"] = ["inf", "-inf"]
+    frame.loc[frame.index[2], "sales_cycle_days"] = "inf"
+    s = load_deals(_csv(tmp_path, frame))
+    assert s.report.set_aside.get("non_finite_amount") == 2 and s.report.set_aside.get("bad_cycle_days") == 1
+    assert np_all_finite(s.deals["deal_amount"]) and np_all_finite(s.open_deals["deal_amount"])
+    for line in ("/risk", "/winrate by size", "/health", "/digest"):
+        text = answer(s, line).text
+        assert re.search(r"(?<![a-z_])inf(?![a-z_])", text.lower()) is None, line  # no "$infM", "inf%"
+    assert "deal_amount is infinite" in answer(s, "/health").text
+
+
+def np_all_finite(series) -> bool:
+    import numpy as np
+
+    return bool(np.isfinite(series.to_numpy(dtype=float)).all())
+
+
+def test_a_duplicated_header_is_refused_by_name(tmp_path, base_frame):
+    from insights.load import from_table, load_deals
+
+    path = _csv(tmp_path, base_frame)
+    lines = path.read_text().splitlines()
+    lines[0] += ",Region"
+    path.write_text("\n".join(line + ",x" if i else line for i, line in enumerate(lines)) + "\n")
+    with pytest.raises(DataError, match="more than one column named 'Region'"):
+        load_deals(path)
+    twice = base_frame.assign(**{"deal_amount ": base_frame["deal_amount"]})
+    with pytest.raises(DataError, match="more than one column named"):
+        from_table(twice)
+
+
+def test_a_gzip_bomb_is_stopped_at_the_limit_quickly(tmp_path, monkeypatch):
+    import gzip
+
+    from insights import load
+
+    path = tmp_path / "bomb.csv.gz"
+    header = b"deal_id,created_date,closed_date,sales_rep_id,industry,region,product_type,lead_source,deal_stage," \
+             b"deal_amount,sales_cycle_days,outcome\n"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(header)
+        block = b"0" * (1 << 20)
+        for _ in range(64):  # 64 MB of zeros: a few hundred kB on disk
+            f.write(block)
+    assert path.stat().st_size < 1 << 20
+    monkeypatch.setattr(load, "MAX_TABLE_BYTES", 16 << 20)
+    started = dt.datetime.now()
+    with pytest.raises(DataError, match="decompresses to more than 16 MB"):
+        load.load_deals(path)
+    assert (dt.datetime.now() - started).total_seconds() < 5
+
+
+def test_a_huge_sparse_file_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "huge.csv"
+    with open(path, "wb") as f:
+        f.truncate(2 * (1 << 30) + 1)  # 2 GB of nothing, without writing it
+    from insights.load import load_deals
+
+    with pytest.raises(DataError) as raised:
+        load_deals(path)
+    assert "is 2.0 GB; the largest file read is 1.0 GB" in str(raised.value)

@@ -52,7 +52,8 @@ def payload_text(message: dict) -> str:
 REP_PATHS = [("/winrate", "by rep"), ("/winrate", "rep_12"), ("/winrate", "rep=rep_12"), ("/risk", "by rep"),
              ("/funnel", "by rep"), ("/winrate", "by region and rep"), ("/trend", "rep_12"), ("/why", ""),
              ("/why", "rep_12"), ("/drivers", ""), ("/digest", ""), ("/reps", ""), ("/reps", "by region"),
-             ("/sales", "winrate by rep"), ("/winrate", "by owner")]
+             ("/sales", "winrate by rep"), ("/winrate", "by owner"), ("/follow", "/winrate by rep daily"),
+             ("/follow", "/reps weekly dm")]
 
 
 @pytest.mark.parametrize("command,text", REP_PATHS)

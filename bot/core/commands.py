@@ -209,6 +209,10 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, cont
         asked = parse(args, vocab).query if command_name not in ADMIN_COMMANDS else None
         if names_reps(command_name, asked):
             return reps_denied(command_name)
+        if command_name == "follow" and args.split():  # following a question that names reps
+            inner = resolve_command(args.split()[0]) or ""
+            if names_reps(inner, parse(" ".join(args.split()[1:]), vocab).query):
+                return reps_denied(inner)
         snapshot, vocab = without_reps(snapshot)  # nothing below can group, search or suggest by rep
     if command_name in ADMIN_COMMANDS:
         return _admin(command_name, args, snapshot, vocab, context)

@@ -333,7 +333,7 @@ def test_a_hundred_thousand_characters_are_refused_unread(demo):
         started = time.perf_counter()
         reply_ = answer(demo, f"/winrate {junk}")
         assert time.perf_counter() - started < 0.5
-        assert reply_.kind == "usage" and "characters long; I read at most 1,000" in reply_.text
+        assert reply_.kind == "usage" and "characters long; I read at most 5,000" in reply_.text
 
 
 def test_a_long_reply_is_cut_with_its_code_block_closed():
@@ -389,3 +389,19 @@ def test_heavy_commands_over_http_are_answered_in_words_and_acks_stay_fast(app, 
         message = reply(slack, name)
         assert len(payload_text(message)) < 5000
         assert "at most" in all_text(message)
+
+
+def test_share_works_for_a_command_with_angle_brackets_and_ampersands(app, slack):
+    message = ask(app, slack, "/winrate", "size=<10k", "share-lt-source", user="U0CRO")
+    button = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["value"] == "/winrate size=<10k"  # the line itself, not its mrkdwn-escaped text
+    status, _ = app.interact(slack, {
+        "type": "block_actions", "user": {"id": "U0CRO"}, "team": {"id": "T0TEST"}, "channel": {"id": "C0SALES"},
+        "container": {"type": "message", "channel_id": "C0SALES"}, "response_url": slack.response_url("share-lt"),
+        "trigger_id": "t", "api_app_id": "A0APP",
+        "actions": [{"action_id": "share_reply", "block_id": "b", "type": "button", "value": button["value"],
+                     "action_ts": str(time.time())}]})
+    assert status == 200
+    shared = reply(slack, "share-lt")
+    assert shared["response_type"] == "in_channel" and "Win rate" in all_text(shared)
+    assert "`/winrate size=&lt;10k`" in all_text(shared)  # shown escaped in the shared-by line

@@ -138,7 +138,7 @@ def resolve_command(name: str) -> str | None:
 
 
 # -- the cost budget of one command: what it may ask, refused in words before any work -----------------
-MAX_COMMAND_TEXT = 1_000  # characters after the command name
+MAX_COMMAND_TEXT = 5_000  # characters after the command name
 MAX_GROUP_BY = 2  # `by` dimensions at once
 MAX_CELLS = 500  # segments a grouping may produce (the product of its dimensions' values)
 MAX_REPLY_CHARS = 40_000  # a longer reply is cut, with a note (Slack shows at most 50 blocks anyway)

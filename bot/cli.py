@@ -101,18 +101,20 @@ def state_url(settings: Settings, state: str = "scratch") -> str:
     return f"sqlite:///{scratch_database()}"
 
 
-def context_for(line: str, settings: Settings, user_id: str | None = None, state: str = "scratch") -> Context:
+def context_for(line: str, settings: Settings, user_id: str | None = None, state: str = "scratch",
+                as_user: str | None = None) -> Context:
     """The state store is opened only for the commands that use it, and is the console's scratch
     copy unless `--state live` (or CONSOLE_STATE=live) says otherwise."""
     name = resolve_command(split_command(line)[0] or "")
+    reps = as_user is None or not settings.reps_users or as_user in settings.reps_users  # --as-user: REPS_USERS
     if name not in ADMIN_COMMANDS:
-        return Context(user_id=user_id)
+        return Context(user_id=user_id, reps=reps)
     from dataclasses import replace
 
     from bot.store import open_store
 
     return Context(store=open_store(replace(settings, database_url=state_url(settings, state) or None)),
-                   user_id=user_id)
+                   user_id=user_id, reps=reps)
 
 
 def run_ask(args, settings: Settings, out=sys.stdout) -> int:
@@ -134,7 +136,8 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
                   {"error": "access", "message": f"{args.as_user} may see no segments"})
             return EXIT_USAGE
         snapshot = scope.restrict(snapshot)
-    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console", state=args.state))
+    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console", state=args.state,
+                                                          as_user=args.as_user or None))
     if args.format == "json":
         payload = reply.result.to_dict() if reply.result is not None else {"kind": reply.kind, "text": reply.text}
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
@@ -291,8 +294,12 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     if not outcome.ok:
         print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
         return EXIT_DATA
+    from bot.slack.pool import AnalysisPool
+
     services = Services(data=data, access=Access.from_settings(settings), store=store,
-                        command_prefix=settings.command_prefix, segments=segments, client=client)
+                        command_prefix=settings.command_prefix, segments=segments, client=client,
+                        analyses=AnalysisPool(settings.analysis_workers,
+                                              timeout=settings.analysis_timeout_seconds))
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -304,7 +311,7 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     from bot.slack.web import WebApp, serve
 
     follow_clock(data, store)  # the clock process refreshes; this one reloads after it
-    serve(WebApp(app, data), settings.port)
+    serve(WebApp(app, data, settings.slack_signing_secret), settings.port)
     return EXIT_OK
 
 

@@ -46,6 +46,9 @@ class Settings:
     admin_users: frozenset[str] = field(default_factory=frozenset)  # see everything whatever the mapping says
     follow_time: str = "08:00"  # when followed questions are posted (daily; weekly on DIGEST_DAY)
     crm_deal_url: str | None = None  # CRM_DEAL_URL: a deal's page, e.g. https://x.my.salesforce.com/{deal_id}
+    analysis_workers: int = 2  # analyses at once in a web process (CPU-bound: more would slow acks)
+    analysis_timeout_seconds: float = 30.0  # a command still running after this is answered "took too long"
+    claim_lease_seconds: float = 120.0  # a digest/follow/alert claim not posted within this was left by a crash
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -81,6 +84,9 @@ class Settings:
             admin_users=_ids(env.get("ADMIN_USERS")),
             follow_time=env.get("FOLLOW_TIME") or "08:00",
             crm_deal_url=env.get("CRM_DEAL_URL") or None,
+            claim_lease_seconds=float(env.get("CLAIM_LEASE_SECONDS") or 120),
+            analysis_workers=int(env.get("ANALYSIS_WORKERS") or 2),
+            analysis_timeout_seconds=float(env.get("ANALYSIS_TIMEOUT_SECONDS") or 30),
         )
 
     @property

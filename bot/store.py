@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from insights.alerts import WORSE, AlertRule, Finding
 from insights.kinds import AlertKind
@@ -41,7 +41,9 @@ from bot.config import PROJECT_ROOT
 
 DEFAULT_DATABASE = PROJECT_ROOT / "var" / "state.sqlite"
 DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
-STALE_CLAIM = dt.timedelta(minutes=10)  # a claim older than this without a post was left by a crash
+# A claim older than this without a post was left by a crash (CLAIM_LEASE_SECONDS): the clock's retry
+# tick takes it over, looks up whether the crashed run had posted after all, and posts only if not.
+STALE_CLAIM = dt.timedelta(minutes=2)
 
 metadata = MetaData()
 
@@ -171,6 +173,7 @@ class StoredRule:
     threshold: float | None
     origin: str
     muted_until: dt.datetime | None
+    created_by: str | None = None
 
     def rule(self) -> AlertRule:
         return AlertRule(self.id, self.kind, self.filters, self.threshold)
@@ -205,17 +208,29 @@ class DigestClaim:
 
 
 class Store:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, lease: dt.timedelta = STALE_CLAIM):
         self.engine = engine
+        self.lease = lease  # how long a claim is honoured before a crash is presumed
 
     @classmethod
-    def from_url(cls, url: str | None) -> "Store":
-        store = cls(make_engine(url))
+    def from_url(cls, url: str | None, lease: dt.timedelta = STALE_CLAIM) -> "Store":
+        store = cls(make_engine(url), lease)
         store.create()
         return store
 
-    def create(self) -> None:
-        metadata.create_all(self.engine)
+    def create(self, attempts: int = 5) -> None:
+        """Create the tables that are missing. Two processes starting on an empty database race to
+        create them; the loser's CREATE fails on the winner's table, so it looks again."""
+        import time
+
+        for attempt in range(attempts):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (IntegrityError, ProgrammingError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def _insert(self, table: Table, **values) -> bool:
         """Insert a row; False when its unique key is taken (someone else holds the claim)."""
@@ -237,7 +252,8 @@ class Store:
     @staticmethod
     def _rule(row) -> StoredRule:
         filters = tuple((d, tuple(v)) for d, v in json.loads(row.filters or "[]"))
-        return StoredRule(row.id, AlertKind(row.kind), filters, row.threshold, row.origin, row.muted_until)
+        return StoredRule(row.id, AlertKind(row.kind), filters, row.threshold, row.origin, row.muted_until,
+                          row.created_by)
 
     def add_rule(self, kind: str, filters=(), threshold: float | None = None, created_by: str | None = None,
                  origin: str = "user") -> int:
@@ -275,13 +291,13 @@ class Store:
         """'new' or 'again' when this caller should post the finding; None when it was already said
         (same fingerprint, not worse by `margin`, inside the cooldown, snoozed, or being posted)."""
         now = naive_utc(now)
-        values = dict(rule_id=finding.rule_id, kind=str(finding.kind), label=finding.label[:200], period=finding.period,
+        values = dict(rule_id=finding.rule_id, kind=str(finding.kind), label=finding.label[:200], period=finding.period[:80],
                       value=finding.value, status="claimed", claimed_at=now)
         if self._insert(fired_alerts, fingerprint=finding.fingerprint, fire_count=0, **values):
             return "new"
         t = fired_alerts.c
         may_repeat = or_(t.posted_at < now - cooldown, t.status == "failed",
-                         and_(t.status == "claimed", t.claimed_at < now - STALE_CLAIM))
+                         and_(t.status == "claimed", t.claimed_at < now - self.lease))
         direction = WORSE.get(finding.kind)
         if direction is not None and finding.value is not None:
             worse = (t.value - finding.value >= margin) if direction < 0 else (finding.value - t.value >= margin)
@@ -330,7 +346,7 @@ class Store:
         with self.engine.begin() as conn:
             # a failed post, or a claim a crashed run never finished, may be taken over (once)
             changed = conn.execute(update(digest_ledger).where(and_(key, or_(
-                t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - STALE_CLAIM))))
+                t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - self.lease))))
                 .values(status="claimed", claimed_at=now)).rowcount
             row = conn.execute(select(digest_ledger).where(key)).first()
         if changed == 1:
@@ -394,7 +410,7 @@ class Store:
         key = and_(t.follow_id == follow_id, t.period == period)
         with self.engine.begin() as conn:
             changed = conn.execute(update(follow_ledger).where(and_(key, or_(
-                t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - STALE_CLAIM))))
+                t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - self.lease))))
                 .values(status="claimed", claimed_at=now)).rowcount
             row = conn.execute(select(follow_ledger).where(key)).first()
         if changed == 1:
@@ -465,6 +481,6 @@ def load_default_rules(path: str | None) -> list[dict]:
 
 def open_store(settings) -> Store:
     """The state store at settings.database_url, with the default alert rules added on its first use."""
-    store = Store.from_url(settings.database_url)
+    store = Store.from_url(settings.database_url, dt.timedelta(seconds=settings.claim_lease_seconds))
     store.seed_rules(load_default_rules(settings.alerts_config))
     return store

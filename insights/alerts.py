@@ -60,8 +60,13 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
+        """What makes a finding the same one again: rule, kind, segment and period, hashed to a fixed
+        length (a segment label of any length fits the store's key and a button's 2,000-character value)."""
+        import hashlib
+
         segment = ",".join(f"{k}={v}" for k, v in sorted(self.segment.items())) or "all"
-        return f"{self.rule_id}:{self.kind}:{segment}:{self.period}"
+        digest = hashlib.sha256(f"{segment}:{self.period}".encode("utf-8", "replace")).hexdigest()[:40]
+        return f"{self.rule_id}:{str(self.kind)[:40]}:{digest}"
 
 
 def evaluate(snapshot: Snapshot, rules: list[AlertRule], min_n: int = MIN_N) -> list[Finding]:

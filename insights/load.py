@@ -31,6 +31,12 @@ from .snapshot import DataReport, Snapshot
 CENSORING_GAP_DAYS = 30
 # Years a deal date may have; the command grammar accepts periods in the same years.
 DATE_YEARS = (1900, 2099)
+# A deal cannot have been created or closed after the data was loaded: a date more than this beyond the
+# load time is a placeholder (2099-12-31) or a typo, and would otherwise become the as-of date.
+FUTURE_SLACK = dt.timedelta(days=1)
+# The largest table read, on disk and decompressed (a 1M-deal CSV is about 100 MB): a bigger file, or a
+# .gz that inflates past it (a "gzip bomb"), is refused with a message instead of read for minutes.
+MAX_TABLE_BYTES = 1 << 30
 
 # Why a row is set aside, in the order rows are checked (a row gets the first that applies).
 # The sentences users read for these codes live in templates/.
@@ -42,7 +48,10 @@ REASONS = (
     "unparseable_created_date",
     "unparseable_closed_date",
     "closed_before_created",
+    "future_created_date",
+    "future_closed_date",
     "missing_amount",
+    "non_finite_amount",
     "negative_amount",
     "bad_cycle_days",
     "missing_segment",
@@ -98,6 +107,7 @@ class ColumnMapping:
     def from_dict(cls, raw: dict, where: str = "mapping") -> "ColumnMapping":
         if not isinstance(raw, dict):
             raise DataError(f"The {where} must be a table of settings.")
+        check_mapping_types(raw, where)
         columns = raw.get("columns", {}) or {}
         unknown = sorted(set(columns) - set(CANONICAL_COLUMNS))
         if unknown:
@@ -131,6 +141,45 @@ class ColumnMapping:
         )
 
 
+_SCALAR = (str, int, float, bool)
+
+
+def check_mapping_types(raw: dict, where: str = "mapping") -> None:
+    """Every setting of a mapping file has the type it must have, or one DataError names the setting,
+    what it is and what it should be (a wrongly typed file used to crash the CLI, `http` and the clock)."""
+    def kind(value) -> str:
+        return {dict: "a table", list: "a list", str: "a string", bool: "true/false", int: "a number",
+                float: "a number"}.get(type(value), type(value).__name__)
+
+    def fail(key: str, value, wanted: str):
+        raise DataError(f"In the {where}, `{key}` must be {wanted}, not {kind(value)} ({str(value)[:60]!r}).")
+
+    for section in ("columns", "outcome", "dates"):
+        value = raw.get(section)
+        if value is not None and not isinstance(value, dict):
+            fail(section, value, "a table")
+    for key, value in (raw.get("columns") or {}).items():
+        if not isinstance(value, str) or not value.strip():
+            fail(f"columns.{key}", value, "a column name (text)")
+    absent = raw.get("absent")
+    if absent is not None and not (isinstance(absent, list) and all(isinstance(a, str) for a in absent)):
+        fail("absent", absent, "a list of segment column names")
+    outcome = raw.get("outcome") or {}
+    for key in ("won", "lost", "open"):
+        value = outcome.get(key)
+        if value is None or isinstance(value, _SCALAR):
+            continue
+        if not (isinstance(value, list) and all(isinstance(x, _SCALAR) for x in value)):
+            fail(f"outcome.{key}", value, "a value or a list of values")
+    if "others_are" in outcome and not isinstance(outcome["others_are"], str):
+        fail("outcome.others_are", outcome["others_are"], "'open' or 'invalid'")
+    dates = raw.get("dates") or {}
+    if dates.get("format") is not None and not isinstance(dates["format"], str):
+        fail("dates.format", dates["format"], "a date format such as \"%d/%m/%Y\"")
+    if "dayfirst" in dates and not isinstance(dates["dayfirst"], bool):
+        fail("dates.dayfirst", dates["dayfirst"], "true or false")
+
+
 @dataclass(frozen=True)
 class RawTable:
     """A file read as text: its rows, each row's line in the file, and lines that are not rows."""
@@ -140,6 +189,55 @@ class RawTable:
     malformed: tuple[tuple[int, str], ...] = ()  # (line, text) of rows with the wrong number of fields
 
 
+def _size_text(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MB"
+
+
+def check_size(path: Path, limit: int | None = None) -> None:
+    """Refuse a file larger than the limit, or a .gz that decompresses past it (read in chunks and
+    stopped at the limit, so a bomb costs a bounded amount of time and no memory)."""
+    limit = MAX_TABLE_BYTES if limit is None else limit
+    size = path.stat().st_size
+    if size > limit:
+        raise DataError(f"The deal file {path} is {_size_text(size)}; the largest file read is {_size_text(limit)}. "
+                        f"Export fewer columns or rows, or compress it.")
+    if path.suffix.lower() == ".gz":
+        import gzip
+        import zlib
+
+        total = 0
+        try:
+            with gzip.open(path, "rb") as f:
+                while chunk := f.read(1 << 22):
+                    total += len(chunk)
+                    if total > limit:
+                        raise DataError(f"The deal file {path} decompresses to more than {_size_text(limit)} "
+                                        f"(from {_size_text(size)} on disk), the largest table read; it is "
+                                        f"refused unread.")
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"Cannot decompress {path}: {exc or type(exc).__name__}.") from exc
+
+
+def check_header(path: Path) -> None:
+    """A header that names the same column twice is refused by name (a reader would silently keep one)."""
+    import csv
+
+    with _open_text(path) as f:
+        try:
+            header = next(csv.reader(f))
+        except StopIteration:
+            return
+    seen, duplicated = {}, []
+    for name in header:
+        key = name.strip().casefold().replace(" ", "_")
+        if key in seen and name.strip() not in duplicated:
+            duplicated.append(name.strip())
+        seen[key] = name
+    if duplicated:
+        raise DataError(f"The deal file {path} has more than one column named {', '.join(map(repr, duplicated))}; "
+                        f"rename or remove the extra column(s) so it is clear which one to use.")
+
+
 def read_table(path: str | Path) -> RawTable:
     """Read every column as text so that bad values survive to be reported, not coerced away."""
     path = Path(path)
@@ -147,6 +245,9 @@ def read_table(path: str | Path) -> RawTable:
         raise DataError(f"No deal file at {path}.")
     suffix = path.suffix.lower()
     try:
+        check_size(path)
+        if suffix in (".csv", ".txt", ".gz"):
+            check_header(path)
         if suffix in (".parquet", ".pq"):
             return RawTable(pd.read_parquet(path))
         if suffix in (".csv", ".txt", ".gz"):
@@ -161,7 +262,8 @@ def read_table(path: str | Path) -> RawTable:
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"Cannot read {path} as {suffix.lstrip('.') or 'a table'}: {exc}") from exc
+        reason = str(exc).strip() or type(exc).__name__  # some readers fail with an empty message
+        raise DataError(f"Cannot read {path} as {suffix.lstrip('.') or 'a table'}: {reason}") from exc
     raise DataError(f"Unsupported file type {suffix or '(none)'} for {path}: use .csv or .parquet.")
 
 
@@ -213,7 +315,10 @@ def _read_csv_exactly(path: Path) -> RawTable:
 
 def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
     if mapping.date_format:
-        parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
+        try:
+            parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"The mapping's dates.format {mapping.date_format!r} cannot read dates: {exc}") from exc
     else:
         parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
         retry = parsed.isna() & (text != "")
@@ -235,6 +340,22 @@ def _numbers(text: pd.Series) -> pd.Series:
         return text.where(text != "").astype("float64")
     except (ValueError, TypeError):
         return pd.to_numeric(text, errors="coerce")
+
+
+_LABEL_MARKUP = str.maketrans({"`": "\u02cb", "<": "\u2039", ">": "\u203a"})
+
+
+def safe_labels(values: pd.Series) -> pd.Series:
+    """Segment labels as every front end may show them: control characters (a newline, a tab) become
+    one space, and the characters chat markup is made of become look-alikes that mean nothing there
+    (` to ˋ, < and > to ‹ and ›), so a CRM value such as `<!channel>` or a backtick fence can never
+    ping a channel or break a code-formatted table, whatever the template or the field."""
+    text = values.astype(str)
+    odd = text.str.contains(r"[\x00-\x1f\x7f`<>]", regex=True)
+    if not odd.any():
+        return values
+    fixed = text[odd].str.replace(r"[\x00-\x1f\x7f]+", " ", regex=True).str.translate(_LABEL_MARKUP).str.strip()
+    return text.where(~odd, fixed)
 
 
 def _natural_key(value: str):
@@ -283,6 +404,11 @@ def from_table(
     mapping = mapping or ColumnMapping()
     raw = raw.copy(deep=False)
     raw.columns = [str(c).strip() for c in raw.columns]
+    folded = [c.casefold().replace(" ", "_") for c in raw.columns]
+    twice = sorted({c for c, f in zip(raw.columns, folded) if folded.count(f) > 1})
+    if twice:
+        raise DataError(f"The deal table has more than one column named {', '.join(map(repr, twice))}; rename or "
+                        f"remove the extra column(s) so it is clear which one to use.")
     found = list(raw.columns)
     renamed = {}
     for canonical in CANONICAL_COLUMNS:
@@ -345,16 +471,21 @@ def build_snapshot(
     flag(created.isna(), "unparseable_created_date")
     flag(is_closed & closed.isna().to_numpy(), "unparseable_closed_date")
     flag(is_closed & (closed < created).to_numpy(), "closed_before_created")
+    horizon = pd.Timestamp(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + FUTURE_SLACK)
+    flag((created > horizon).to_numpy(), "future_created_date")
+    flag(is_closed & (closed > horizon).to_numpy(), "future_closed_date")
 
     amount = _numbers(frame["deal_amount"].str.replace(",", "", regex=False))
     flag(amount.isna(), "missing_amount")
+    flag(~np.isfinite(amount.to_numpy(dtype=float, na_value=np.nan)), "non_finite_amount")
     flag(amount < 0, "negative_amount")
 
     derived_cycle = (closed - created).dt.days.astype(float)
     if "sales_cycle_days" in frame:
         given = frame["sales_cycle_days"]
         cycle = _numbers(given)
-        flag(((given != "") & cycle.isna()) | (cycle < 0), "bad_cycle_days")
+        flag(((given != "") & cycle.isna()) | (cycle < 0) | np.isinf(cycle.to_numpy(dtype=float, na_value=np.nan)),
+             "bad_cycle_days")
         cycle = cycle.where(given != "", derived_cycle)
     else:
         cycle = derived_cycle
@@ -376,7 +507,7 @@ def build_snapshot(
         }
     )
     for d in dims:
-        clean[d] = frame[d]
+        clean[d] = safe_labels(frame[d])
     clean = clean[keep]
     for d in dims:
         # build from the values, then reorder: far faster than passing categories up front

@@ -244,6 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @dataclass
+class Hold:
+    reached: threading.Event  # the held request has arrived
+    release: threading.Event  # set it to let the request end (unanswered, unrecorded)
+
+
+@dataclass
 class _Fault:
     status: int
     retry_after: Optional[int]
@@ -279,6 +285,7 @@ class SlackStandIn:
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
         self._faults: Dict[str, List[_Fault]] = defaultdict(list)
+        self._holds: Dict[str, "Hold"] = {}
         self._extra_methods: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -389,6 +396,15 @@ class SlackStandIn:
         with self.lock:
             self._faults[method].append(_Fault(status, retry_after, times, error))
 
+    def hold_next(self, method: str) -> "Hold":
+        """Keep the next call to ``method`` waiting (its request arrived, no answer yet) until
+        ``hold.release`` is set; it is then answered with an error and nothing is recorded: the
+        moment between a client's send and Slack's answer, for killing the client in it."""
+        hold = Hold(threading.Event(), threading.Event())
+        with self.lock:
+            self._holds[method] = hold
+        return hold
+
     def add_method(self, method: str, handler: Callable[[Dict[str, Any]], Dict[str, Any]]) -> None:
         """Serve an extra Web API method: ``handler(params) -> response dict`` (after auth)."""
         with self.lock:
@@ -491,6 +507,16 @@ class SlackStandIn:
         headers = dict(h.headers.items())
         if path.startswith("/api/"):
             method = unquote(path[len("/api/"):]).strip("/")
+            with self.lock:
+                hold = self._holds.pop(method, None)
+            if hold is not None:
+                hold.reached.set()
+                hold.release.wait(60)
+                try:
+                    h._send(200, {"ok": False, "error": "request_timeout"})
+                except OSError:  # the client is gone (killed)
+                    pass
+                return
             params, parse_error = self._parse_params(h.headers.get("Content-Type", ""), raw, parts.query)
             with self.lock:
                 status, body, extra = self._api(method, params, headers, parse_error)

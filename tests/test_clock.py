@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from bot.clock import scheduler as clock
 from bot.clock.alerting import AlertPolicy, findings_now, post_alerts
-from bot.clock.scheduler import DIGEST_JOB, REFRESH_JOB, Runtime, build_scheduler, catch_up, refresh_and_alert
+from bot.clock.scheduler import DIGEST_JOB, REFRESH_JOB, RETRY_JOB, Runtime, build_scheduler, catch_up, refresh_and_alert
 from bot.core.data import DealData
 from bot.clock.digest import EVENT_TYPE, DigestSchedule, post_digest
 from bot.store import STALE_CLAIM, Store
@@ -182,7 +182,7 @@ def test_jobs_have_fixed_ids_and_fire_when_expected(store, client, demo):
     scheduler.start(paused=True)  # jobs take their defaults when the scheduler starts
     jobs = {j.id: j for j in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {REFRESH_JOB, DIGEST_JOB}
+    assert set(jobs) == {REFRESH_JOB, DIGEST_JOB, RETRY_JOB}
     digest = jobs[DIGEST_JOB]
     assert digest.coalesce and digest.misfire_grace_time == 48 * 3600
     wednesday = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.timezone.utc)
@@ -200,7 +200,7 @@ def test_a_restart_keeps_one_copy_of_each_job(store, client, demo):
         scheduler.shutdown(wait=False)
     with store.engine.connect() as conn:
         ids = sorted(r[0] for r in conn.execute(text("SELECT id FROM apscheduler_jobs")))
-    assert ids == [REFRESH_JOB, DIGEST_JOB] or ids == sorted([REFRESH_JOB, DIGEST_JOB])
+    assert ids == sorted([REFRESH_JOB, DIGEST_JOB, RETRY_JOB])
 
 
 def test_a_digest_missed_while_down_runs_once_on_start(store, client, slack, demo, monkeypatch):
@@ -339,3 +339,29 @@ def test_the_web_process_follows_the_clocks_refreshes(store, tmp_path):
     assert sync_once(web, store) == "unchanged"
     store.record_refresh(clock.now_utc() - dt.timedelta(seconds=1), clock.now_utc(), False, error="No deal file")
     assert sync_once(web, store) == "failed" and web.last_error == "No deal file"
+
+
+def test_a_long_segment_label_fits_and_one_failing_alert_does_not_stop_the_others(store, client, slack, monkeypatch):
+    long_label = "Region " + "x" * 5000
+    findings = [_full(Finding(rule_id=1, kind="drop", segment={"region": long_label}, label=long_label,
+                              period="2024Q2", value=0.21)),
+                _full(Finding(rule_id=1, kind="drop", segment={"region": "Broken"}, label="Broken", period="2024Q2",
+                              value=0.21)),
+                _full(Finding(rule_id=1, kind="drop", segment={"region": "APAC"}, label="APAC", period="2024Q2",
+                              value=0.21))]
+    assert len({len(f.fingerprint) for f in findings}) == 1 and len(findings[0].fingerprint) < 100
+    claim = store.claim_alert
+
+    def failing_claim(finding, *args):
+        if finding.label == "Broken":
+            raise RuntimeError("the database refused this one")
+        return claim(finding, *args)
+
+    monkeypatch.setattr(store, "claim_alert", failing_claim)
+    posted = post_alerts(client, store, findings, AlertPolicy("C0ALERTS"), MONDAY_0915)
+    assert [p.status for p in posted] == ["posted", "failed", "posted"]
+    messages = slack.messages["C0ALERTS"]
+    assert len(messages) == 2 and block_errors(messages[0]["blocks"]) == []
+    values = [e["value"] for m in messages for b in m["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert values and all(len(v) < 2000 for v in values) and values[0] == findings[0].fingerprint
+    assert store.alert(findings[0].fingerprint)["status"] == "posted"

@@ -124,6 +124,9 @@ BAD_ROWS = [
     row("D015", closed="TBD", stage="Proposal", cycle="", outcome="open"),  # 17 open: its closed date is unused
     row("D016", amount="-1", region=""),                           # 18 negative_amount (checked before segments)
     row("", outcome="Maybe"),                                      # 19 missing_deal_id (checked first)
+    row("D017", closed="2099-12-31", cycle=""),                    # 20 future_closed_date (a placeholder)
+    row("D018", created="2099-01-01", closed="2099-02-01", cycle=""),  # 21 future_created_date (checked first)
+    row("D019", amount="inf"),                                     # 22 non_finite_amount
 ]
 EXPECTED_SET_ASIDE = {
     "missing_deal_id": 2,
@@ -132,7 +135,10 @@ EXPECTED_SET_ASIDE = {
     "unparseable_created_date": 1,
     "unparseable_closed_date": 1,
     "closed_before_created": 1,
+    "future_created_date": 1,
+    "future_closed_date": 1,
     "missing_amount": 1,
+    "non_finite_amount": 1,
     "negative_amount": 2,
     "bad_cycle_days": 2,
     "missing_segment": 1,
@@ -144,7 +150,10 @@ EXPECTED_EXAMPLES = {
     "unparseable_created_date": [6],
     "unparseable_closed_date": [7],
     "closed_before_created": [8],
+    "future_created_date": [21],
+    "future_closed_date": [20],
     "missing_amount": [9],
+    "non_finite_amount": [22],
     "negative_amount": [10, 18],
     "bad_cycle_days": [11, 16],
     "missing_segment": [12],
@@ -163,7 +172,7 @@ def test_every_reason_code_is_exercised_by_the_hand_built_file():
 def test_each_bad_row_is_set_aside_once_with_its_first_reason_and_counted(bad):
     assert bad.report.set_aside == EXPECTED_SET_ASIDE
     assert list(bad.report.set_aside) == [r for r in REASONS if r != "malformed_row"]  # in checking order
-    assert bad.report.rows_set_aside == 13
+    assert bad.report.rows_set_aside == 16
 
 
 def test_examples_are_file_line_numbers_with_the_header_on_line_one(bad):
@@ -174,7 +183,7 @@ def test_rejected_rows_keep_their_line_number_reason_and_original_values(bad):
     rejected = bad.rejected
     assert list(rejected.columns[:2]) == ["row", "reason"]
     assert set(CANONICAL_COLUMNS) <= set(rejected.columns)
-    assert rejected["row"].tolist() == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 18, 19]
+    assert rejected["row"].tolist() == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 18, 19, 20, 21, 22]
     by_line = rejected.set_index("row")
     assert by_line.loc[5, "outcome"] == "Maybe"
     assert by_line.loc[6, "created_date"] == "not a date"

@@ -83,26 +83,37 @@ class Posted:
 
 def post_alerts(client: WebClient, store: Store, findings: list[Finding], policy: AlertPolicy,
                 now: dt.datetime) -> list[Posted]:
+    """Post each finding once. One that cannot be claimed, built or posted is logged and counted as
+    failed; it never stops the others."""
     out = []
     for finding in findings:
-        claim = store.claim_alert(finding, now, policy.cooldown, policy.margin(finding.kind))
-        if claim is None:
-            out.append(Posted(finding.fingerprint, "skipped"))
-            continue
-        if not policy.channel:
-            log.warning("alert %s not posted: ALERT_CHANNEL is not set", finding.fingerprint)
-            store.alert_failed(finding.fingerprint)
-            out.append(Posted(finding.fingerprint, "failed"))
-            continue
         try:
-            response = client.chat_postMessage(channel=policy.channel, text=fallback_text(alert_text(finding)),
-                                               blocks=alert_blocks(finding))
-        except (SlackApiError, Exception) as exc:  # after the client's own retries
-            error = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
-            log.error("alert %s to %s failed: %s", finding.fingerprint, policy.channel, error)
-            store.alert_failed(finding.fingerprint)
+            out.append(post_alert(client, store, finding, policy, now))
+        except Exception:
+            log.exception("alert %s (%s) could not be posted", finding.fingerprint, finding.label[:80])
+            try:
+                store.alert_failed(finding.fingerprint)
+            except Exception:
+                log.exception("alert %s could not be marked failed", finding.fingerprint)
             out.append(Posted(finding.fingerprint, "failed"))
-            continue
-        store.alert_posted(finding.fingerprint, policy.channel, response.get("ts"), now)
-        out.append(Posted(finding.fingerprint, "posted", response.get("ts")))
     return out
+
+
+def post_alert(client: WebClient, store: Store, finding: Finding, policy: AlertPolicy, now: dt.datetime) -> Posted:
+    claim = store.claim_alert(finding, now, policy.cooldown, policy.margin(finding.kind))
+    if claim is None:
+        return Posted(finding.fingerprint, "skipped")
+    if not policy.channel:
+        log.warning("alert %s not posted: ALERT_CHANNEL is not set", finding.fingerprint)
+        store.alert_failed(finding.fingerprint)
+        return Posted(finding.fingerprint, "failed")
+    try:
+        response = client.chat_postMessage(channel=policy.channel, text=fallback_text(alert_text(finding)),
+                                           blocks=alert_blocks(finding))
+    except (SlackApiError, Exception) as exc:  # after the client's own retries
+        error = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
+        log.error("alert %s to %s failed: %s", finding.fingerprint, policy.channel, error)
+        store.alert_failed(finding.fingerprint)
+        return Posted(finding.fingerprint, "failed")
+    store.alert_posted(finding.fingerprint, policy.channel, response.get("ts"), now)
+    return Posted(finding.fingerprint, "posted", response.get("ts"))

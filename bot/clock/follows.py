@@ -102,7 +102,8 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None
     if f.to_dm:
         destination = open_dm(client, f.user_id)
     loaded = data.scoped(scope)
-    reply = answer(loaded.snapshot, f.question, loaded.vocab, Context(user_id=f.user_id))
+    reply = answer(loaded.snapshot, f.question, loaded.vocab, Context(user_id=f.user_id,
+                                                                    reps=access.may_see_reps(f.user_id) if access else True))
     text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
                   scope=None if scope.unrestricted else scope.describe())
     try:

@@ -30,6 +30,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 REFRESH_JOB, DIGEST_JOB, FOLLOW_JOB = "refresh", "weekly_digest", "followed_questions"
+RETRY_JOB = "retry_posts"  # every half lease: a claim a crashed run left, or a failed post, is posted again
 
 
 @dataclass
@@ -116,6 +117,26 @@ def digest_job() -> None:
     log.info("weekly digest: %s %s", outcome.status, outcome.period or "")
 
 
+def retry_now(rt: Runtime, now: dt.datetime) -> DigestOutcome:
+    """The retry tick: inside the digest's window, a claim older than the lease (a crash between
+    claim and post) or a failed post is taken over and posted once (after looking whether the crashed
+    run had posted); a posted digest costs one look at the ledger. Followed questions likewise."""
+    outcome = catch_up(rt, now)
+    if outcome.status in ("posted", "recovered", "failed"):
+        log.info("digest retry: %s %s", outcome.status, outcome.period or "")
+    follows_now(rt, now)
+    return outcome
+
+
+def retry_job() -> None:
+    retry_now(RUNTIME, now_utc())
+
+
+def retry_every(rt: Runtime) -> int:
+    """Seconds between retry ticks: half the claim lease (at least one second)."""
+    return max(1, int(rt.store.lease.total_seconds() / 2))
+
+
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     hour, minute = (int(x) for x in rt.schedule.time.split(":")[:2])
     scheduler = BackgroundScheduler(
@@ -134,6 +155,11 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
         CronTrigger(day_of_week=rt.schedule.day, hour=hour, minute=minute, timezone=rt.schedule.tz),
         id=DIGEST_JOB, name="weekly Sales Health digest", replace_existing=True,
         misfire_grace_time=int(rt.schedule.grace.total_seconds()),
+    )
+    scheduler.add_job(
+        "bot.clock.scheduler:retry_job", IntervalTrigger(seconds=retry_every(rt), timezone=rt.schedule.tz),
+        id=RETRY_JOB, name="post what a crash or a failure left unposted", replace_existing=True,
+        misfire_grace_time=retry_every(rt),
     )
     if rt.follows is not None:
         hour, minute = (int(x) for x in rt.follows.time.split(":")[:2])

@@ -15,12 +15,17 @@ from bot.store import Store
 DURATION = re.compile(r"^(\d+)\s*(h|hours?|d|days?|w|weeks?)$")
 
 
+MAX_MUTE = dt.timedelta(days=366)
+
+
 def parse_duration(text: str) -> dt.timedelta | None:
+    """'12h', '7d', '2w' (at most a year: `3000000d` is a usage mistake, not a date past 9999)."""
     m = DURATION.match(text.strip().lower())
-    if not m:
+    if not m or len(m.group(1)) > 6:
         return None
     n, unit = int(m.group(1)), m.group(2)[0]
-    return dt.timedelta(hours=n) if unit == "h" else dt.timedelta(days=n * (7 if unit == "w" else 1))
+    duration = dt.timedelta(hours=n) if unit == "h" else dt.timedelta(days=n * (7 if unit == "w" else 1))
+    return duration if duration <= MAX_MUTE else None
 
 
 def describe_rule(rule, now: dt.datetime) -> dict:
@@ -34,8 +39,17 @@ def worded_rules(store: Store, now: dt.datetime) -> list[str]:
     return [render("text/alert_rule.j2", r=describe_rule(r, now)) for r in store.rules()]
 
 
+def may_change(store: Store, rule_id: int, user: str | None, admin: bool) -> bool:
+    """Removing or muting a rule (which silences it for the whole channel): admins (ADMIN_USERS, or
+    every allowed user when that list is empty) may change any rule, others only rules they added."""
+    if admin:
+        return True
+    rule = next((r for r in store.rules() if r.id == rule_id), None)
+    return rule is not None and rule.created_by is not None and rule.created_by == user
+
+
 def alerts_command(args: str, store: Store | None, vocab: Vocabulary, user: str | None,
-                   now: dt.datetime) -> tuple[str, bool]:
+                   now: dt.datetime, admin: bool = True) -> tuple[str, bool]:
     """(reply text, ok). Never raises."""
     if store is None:
         return render("text/alerts_reply.j2", action="no_store"), False
@@ -44,6 +58,9 @@ def alerts_command(args: str, store: Store | None, vocab: Vocabulary, user: str 
     if verb in ("list", "ls", "show"):
         rules = [describe_rule(r, now) for r in store.rules()]
         return render("text/alerts_reply.j2", action="list", rules=rules), True
+    if verb in ("remove", "delete", "rm", "mute") and len(words) >= 2 and words[1].isdigit() \
+            and len(words[1]) < 10 and not may_change(store, int(words[1]), user, admin):
+        return render("text/denied.j2", reason="admins_only", command="alerts"), False
     if verb in ("remove", "delete", "rm") and len(words) == 2 and words[1].isdigit():
         ok = store.remove_rule(int(words[1]))
         return render("text/alerts_reply.j2", action="removed" if ok else "no_rule", rule_id=int(words[1])), ok
@@ -81,6 +98,6 @@ def _add(words: list[str], store: Store, vocab: Vocabulary, user: str | None, no
     return render("text/alerts_reply.j2", action="added", rule=describe_rule(rule, now)), True
 
 
-def digest_preview(snapshot: Snapshot, data_error: str | None = None) -> str:
-    text, _ = digest_text(snapshot, data_error)
+def digest_preview(snapshot: Snapshot, data_error: str | None = None, reps: bool = True) -> str:
+    text, _ = digest_text(snapshot, data_error, reps=reps)
     return render("text/digest_preview.j2", body=text)

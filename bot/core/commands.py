@@ -1,6 +1,7 @@
 """The commands every front end serves: parse the text, ask insights/, render the reply."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import logging
@@ -98,6 +99,42 @@ class Context:
     channel_id: str | None = None  # where the command was typed (for `/follow ... here`)
     data_error: str | None = None
     now: dt.datetime | None = None
+    reps: bool = True  # may see individual reps (REPS_USERS); False: nothing that names a rep is answered
+    admin: bool = True  # may mute or remove any alert rule (ADMIN_USERS); False: only rules they added
+
+
+# -- who may see reps: the one place it is enforced ---------------------------------------------------
+REP = "sales_rep_id"
+_REPLESS: dict[int, tuple[Snapshot, Snapshot, Vocabulary]] = {}
+
+
+def names_reps(command_name: str, query: Query | None) -> bool:
+    """Whether answering would name individual reps: /reps itself, or a grouping or filter by rep."""
+    if command_name == "reps":
+        return True
+    return query is not None and (REP in query.group_by or any(d == REP for d, _ in query.filters))
+
+
+def without_reps(snapshot: Snapshot) -> tuple[Snapshot, Vocabulary]:
+    """The snapshot with the rep dimension taken out of the analyses' reach (no grouping, filter,
+    segment search, driver or suggestion uses it), and its vocabulary; built once per snapshot."""
+    hit = _REPLESS.get(id(snapshot))
+    if hit is not None and hit[0] is snapshot:
+        return hit[1], hit[2]
+    if REP in snapshot.dimensions:
+        view = dataclasses.replace(snapshot, dimensions=tuple(d for d in snapshot.dimensions if d != REP))
+    else:
+        view = snapshot
+    vocab = Vocabulary.from_snapshot(view)
+    if len(_REPLESS) > 16:
+        _REPLESS.clear()
+    _REPLESS[id(snapshot)] = (snapshot, view, vocab)
+    return view, vocab
+
+
+def reps_denied(command_name: str) -> "Reply":
+    reason = "managers_only" if command_name == "reps" else "rep_dimension"
+    return Reply(command_name, "usage", render("text/denied.j2", reason=reason, command=command_name))
 
 
 def resolve_command(name: str) -> str | None:
@@ -121,10 +158,62 @@ def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, con
     return answer(snapshot, intent.line, vocab, context, questions=False)
 
 
+# -- the cost budget of one command: what it may ask, refused in words before any work -----------------
+MAX_COMMAND_TEXT = 5_000  # characters after the command name
+MAX_GROUP_BY = 2  # `by` dimensions at once
+MAX_CELLS = 500  # segments a grouping may produce (the product of its dimensions' values)
+MAX_REPLY_CHARS = 40_000  # a longer reply is cut, with a note (Slack shows at most 50 blocks anyway)
+
+
+def over_budget(command_name: str, query: Query, snapshot: Snapshot, vocab: Vocabulary) -> str | None:
+    """The refusal text when a parsed command would cost too much, else None."""
+    dims = list(query.group_by)
+    example = next((vs[0] for _, vs in query.filters), None) or next(
+        (v for d in snapshot.dimensions if d != "sales_rep_id" for v in snapshot.values(d)[:1]), "APAC")
+    if len(dims) > MAX_GROUP_BY:
+        return render("text/limits.j2", reason="too_many_dims", command=command_name, dims=dims, limit=MAX_GROUP_BY,
+                      example=example)
+    cells = 1
+    for d in dims:
+        cells *= max(1, len(snapshot.values(d))) if d in snapshot.deals.columns else 1
+    if cells > MAX_CELLS:
+        return render("text/limits.j2", reason="too_many_cells", command=command_name, dims=dims, cells=cells,
+                      limit=MAX_CELLS, example=example)
+    return None
+
+
+def cut_reply(text: str) -> str:
+    """A reply within MAX_REPLY_CHARS: whole lines kept, an open code block closed, a note added."""
+    if len(text) <= MAX_REPLY_CHARS:
+        return text
+    kept, size, fences = [], 0, 0
+    for line in text.splitlines():
+        if size + len(line) + 1 > MAX_REPLY_CHARS - 400:
+            break
+        kept.append(line)
+        size += len(line) + 1
+        fences += line.strip().startswith("```")
+    if fences % 2:
+        kept.append("```")
+    return "\n".join(kept + [render("text/limits.j2", reason="reply_cut", length=len(text))])
+
+
 def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None,
            questions: bool = True) -> Reply:
     """Answer one command line such as '/winrate APAC', or a plain question. Never raises."""
+    reply = _answer(snapshot, line, vocab, context, questions)
+    if len(reply.text) > MAX_REPLY_CHARS:
+        reply = dataclasses.replace(reply, text=cut_reply(reply.text))
+    return reply
+
+
+def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Context | None,
+            questions: bool) -> Reply:
     name, args = split_command(line)
+    if len(args) > MAX_COMMAND_TEXT:  # before any parsing: 100k characters of anything cost nothing
+        command_name = (resolve_command(name) if name else None) or "help"
+        return Reply(command_name, "usage", render("text/limits.j2", reason="text_too_long", command=command_name,
+                                                   length=len(args), limit=MAX_COMMAND_TEXT))
     command_name = resolve_command(name) if name else None
     if command_name is None and not name and questions and line.strip():
         return converse(snapshot, line, vocab, context)  # a plain question, typed without a slash
@@ -142,8 +231,20 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
         topic = resolve_command(args.split()[0]) if args.split() else None
         return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS)))
     vocab = vocab or Vocabulary.from_snapshot(snapshot)
+    context = context or Context()
+    if not context.reps:
+        if command_name == "reps":
+            return reps_denied(command_name)
+        asked = parse(args, vocab).query if command_name not in ADMIN_COMMANDS else None
+        if names_reps(command_name, asked):
+            return reps_denied(command_name)
+        if command_name == "follow" and args.split():  # following a question that names reps
+            inner = resolve_command(args.split()[0]) or ""
+            if names_reps(inner, parse(" ".join(args.split()[1:]), vocab).query):
+                return reps_denied(inner)
+        snapshot, vocab = without_reps(snapshot)  # nothing below can group, search or suggest by rep
     if command_name in ADMIN_COMMANDS:
-        return _admin(command_name, args, snapshot, vocab, context or Context())
+        return _admin(command_name, args, snapshot, vocab, context)
     parsed = parse(args, vocab)
     if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
         cleaned = sentence_arguments(args, vocab, snapshot.as_of)
@@ -155,6 +256,9 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
         return Reply(command_name, "usage", render("text/problems.j2", command=command_name, text=args,
                                                    problems=parsed.problems))
     command = COMMANDS[command_name]
+    refusal = over_budget(command_name, parsed.query, snapshot, vocab)
+    if refusal is not None:
+        return Reply(command_name, "usage", refusal)
     try:
         result = command.analysis(snapshot, parsed.query)
         text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,
@@ -178,12 +282,12 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
     now = context.now or dt.datetime.now(dt.timezone.utc)
     try:
         if command_name == "digest":
-            return Reply(command_name, "answer", digest_preview(snapshot, context.data_error))
+            return Reply(command_name, "answer", digest_preview(snapshot, context.data_error, reps=context.reps))
         if command_name == "follow":
             text, ok = follow_command(args, context.store, vocab, context.user_id, context.channel_id, now,
                                       tuple(COMMANDS), resolve_command)
             return Reply(command_name, "answer" if ok else "usage", text)
-        text, ok = alerts_command(args, context.store, vocab, context.user_id, now)
+        text, ok = alerts_command(args, context.store, vocab, context.user_id, now, admin=context.admin)
         return Reply(command_name, "answer" if ok else "usage", text)
     except Exception:
         log.exception("command failed: /%s %s", command_name, args)

@@ -67,6 +67,10 @@ class DealData:
                 self.last_error = str(exc)
                 log.error("refresh of %s failed, keeping the last good data: %s", self.source, exc)
                 return RefreshOutcome(False, str(exc))
+            except Exception as exc:  # a bug or an unforeseen input: still a failed refresh, recorded and alerted
+                log.exception("refresh of %s failed unexpectedly, keeping the last good data", self.source)
+                self.last_error = f"the data could not be loaded ({type(exc).__name__}: {str(exc)[:200]})"
+                return RefreshOutcome(False, self.last_error)
             if len(snapshot.deals) == 0:
                 message = f"{self.source} has no usable closed deals ({snapshot.report.rows_set_aside} rows set aside)"
                 self.last_error = message

@@ -17,16 +17,17 @@ from insights.winrate import amount_rate
 from bot.core.render import render
 
 
-def digest_text(snapshot: Snapshot, data_error: str | None = None) -> tuple[str, object]:
-    """The digest as text (mrkdwn) and the trend result its chart is drawn from."""
+def digest_text(snapshot: Snapshot, data_error: str | None = None, reps: bool = True) -> tuple[str, object]:
+    """The digest as text (mrkdwn) and the trend result its chart is drawn from. `reps=False` (a
+    preview for someone outside REPS_USERS) leaves out the reps section and the actions naming reps."""
     # every section answers about the same period: the period in question (insights/focus.py)
     everything, in_question = Query(), Query(period=FOCUS)
     headline = trend(snapshot, everything)
     why = explain_change(snapshot, everything)
     risks = risk(snapshot, everything)
     drivers_result = drivers(snapshot, in_question)
-    reps = rep_performance(snapshot, in_question)
-    actions = rank(from_why(snapshot, why) + risks.actions + from_reps(snapshot, reps)
+    reps = rep_performance(snapshot, in_question) if reps else None
+    actions = rank(from_why(snapshot, why) + risks.actions + (from_reps(snapshot, reps) if reps else [])
                    + from_drivers(snapshot, drivers_result))
     text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps,
                   actions=actions, h=health(snapshot, everything), data_error=data_error,

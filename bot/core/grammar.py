@@ -134,6 +134,9 @@ class Vocabulary:
         return tuple(dict.fromkeys(choices[c] for c in close))
 
 
+MAX_SUGGESTED = 10  # unknown words that get "did you mean" suggestions (difflib is slow on long junk)
+
+
 def split_command(line: str) -> tuple[str, str]:
     """'/winrate APAC' -> ('winrate', 'APAC'); text without a slash command -> ('', text)."""
     line = (line or "").strip()
@@ -371,7 +374,9 @@ class _Parser:
                 elif t in FILLER_WORDS or t in JOIN_WORDS:
                     i += 1
                 else:
-                    self.problems.append(Problem("unknown_word", self.tokens[i], self.vocab.suggest(self.tokens[i])))
+                    # fuzzy suggestions cost: only the first few unknown words get them
+                    suggest = self.vocab.suggest(self.tokens[i]) if len(self.problems) < MAX_SUGGESTED else ()
+                    self.problems.append(Problem("unknown_word", self.tokens[i], suggest))
                     i += 1
         query = Query(
             filters=tuple((d, tuple(v)) for d, v in self.filters.items()),

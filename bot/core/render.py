@@ -152,6 +152,11 @@ def number(x, digits: int = 1) -> str:
     return f"{x:.{digits}f}".replace("-", MINUS)
 
 
+def code(text) -> str:
+    """Typed text shown inside `...`: on one line, with no backtick that would end the span early."""
+    return " ".join(str(text).replace("`", "\u02cb").split())
+
+
 def ljust(text, width: int) -> str:
     return str(text).ljust(width)
 
@@ -171,7 +176,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.update(pct=pct, pct_range=pct_range, pp=pp, pval=pval, num=num, money=money, days=days,
-                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, ljust=ljust, rjust=rjust)
+                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, code=code, ljust=ljust, rjust=rjust)
     env.tests["pair"] = lambda dim: "×" in str(dim)
     env.globals["deal_link"] = deal_link
     return env

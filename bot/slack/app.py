@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.logger import get_bolt_logger
@@ -47,6 +48,9 @@ def build_app(settings: Settings, data: DealData, client: WebClient | None = Non
         signing_secret=None if socket_mode else settings.slack_signing_secret,
         request_verification_enabled=not socket_mode,  # Socket Mode has no HTTP requests to sign
         process_before_response=False,  # ack first; lazy listeners do the work
+        # acks and lazy listeners share this executor; the lazy listeners only queue work on the
+        # analysis pool (bot/slack/pool.py), so its threads are never held by an analysis
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
     )
     app.use(skip_slack_retries)
     register_listeners(app, services or Services(data=data, access=Access.from_settings(settings),

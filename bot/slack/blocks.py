@@ -22,6 +22,11 @@ def escape(text: str) -> str:
     return _MENTION.sub(r"<\1>", mrkdwn_escape(redact(text)))
 
 
+def code_span(text: str) -> str:
+    """Text to show inside `...` in mrkdwn: escaped, on one line, with no backtick to end the span."""
+    return " ".join(mrkdwn_escape(redact(text)).replace("`", "\u02cb").split())
+
+
 @dataclass(frozen=True)
 class Image:
     file_id: str
@@ -91,7 +96,8 @@ def assemble_blocks(text: str, *, template: str = "blocks/reply.json.j2", max_bl
     cut_lines = sum(s.count("\n") + 1 for s in sections[room:])
     rendered = environment().get_template(template).render(
         sections=sections[:room], cut_lines=cut_lines, footer=footer, image=image, share=share,
-        shared_by=shared_by, command_line=mrkdwn_escape(command_line)[:MAX_BUTTON_VALUE], **extra,
+        shared_by=shared_by, command_line=code_span(command_line)[:MAX_BUTTON_VALUE],
+        command_value=command_line[:MAX_BUTTON_VALUE], **extra,
     )
     return json_lines(rendered)
 
@@ -103,10 +109,10 @@ def reply_blocks(text: str, command_line: str, share: bool = True, image: Image 
 
 
 def fallback_text(text: str) -> str:
-    """The notification text: the reply's first line, without markup."""
-    text = redact(text)
+    """The notification text: the reply's first line, without bold, escaped as the blocks are (the
+    notification is the field Slack pings from: a raw `<!channel>` here would ping)."""
     first = text.strip().splitlines()[0] if text.strip() else "Sales Intelligence"
-    return first.replace("*", "")[:300]
+    return escape(first.replace("*", "").replace("```", ""))[:300]
 
 
 def json_lines(rendered: str) -> list[dict]:

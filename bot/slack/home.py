@@ -12,7 +12,11 @@ MAX_HOME_BLOCKS = 100
 
 
 def home_view(services: Services, user_id: str | None = None) -> dict:
-    """The Home tab as `user_id` may see it: their row-level access, their follows."""
+    """The Home tab as `user_id` may see it: their row-level access, their follows; someone outside
+    ALLOWED_USERS sees only the denial (no numbers, no rules)."""
+    if not services.access.allowed_user(user_id):
+        text = render("text/denied.j2", reason="user", command="home")
+        return {"type": "home", "blocks": assemble_blocks(text, max_blocks=MAX_HOME_BLOCKS)}
     scope = services.scope_for(user_id)
     loaded = None if scope.empty else services.data.scoped(scope)
     headline = trend(loaded.snapshot, Query()) if loaded else None

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 
 from bot.core.admin import worded_rules
 from bot.core.follows import worded_follows
 from bot.core.scope import Scope
+from bot.slack.pool import AnalysisPool
 from bot.slack.segments import SegmentAccess
 from bot.slack.access import Access
 from bot.core.data import DealData
@@ -25,6 +26,7 @@ class Services:
     command_prefix: str = ""  # COMMAND_PREFIX: /sales-winrate as well as /winrate
     segments: SegmentAccess | None = None  # SEGMENT_ACCESS: row-level access; None: everyone sees everything
     client: WebClient | None = None  # for user-group membership (row-level access)
+    analyses: AnalysisPool = field(default_factory=AnalysisPool)  # ANALYSIS_WORKERS, ANALYSIS_TIMEOUT_SECONDS
 
     def scope_for(self, user_id: str | None) -> Scope:
         if self.segments is None:

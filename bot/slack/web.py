@@ -1,28 +1,68 @@
 """HTTP mode: Bolt behind a real WSGI server (waitress), with /slack/events and /healthz."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
 from bot.core.data import DealData
 
 log = logging.getLogger(__name__)
 
+MAX_BODY = 1 << 20  # 1 MB: Slack's requests are a few kB; anything bigger is refused before it is read
+
 
 class WebApp:
-    """WSGI callable: /healthz answers here, everything else goes to Bolt's handler."""
+    """WSGI callable: /healthz answers here; a request to /slack/events is checked cheaply first (its
+    size, then its signature, before anything parses it) and only then goes to Bolt's handler."""
 
-    def __init__(self, app: App, data: DealData):
+    def __init__(self, app: App, data: DealData, signing_secret: str | None = None, max_body: int = MAX_BODY):
         self.slack = SlackRequestHandler(app, path="/slack/events")
         self.data = data
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.max_body = max_body
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/healthz":
             return self.health(start_response)
-        return self.slack(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST" and self.verifier is not None:
+            refusal = self.refuse(environ)
+            if refusal is not None:
+                return self.plain(start_response, *refusal)
+        try:
+            return self.slack(environ, start_response)
+        except Exception:  # a request that got past the signature check and still broke Bolt
+            log.exception("request to %s failed", environ.get("PATH_INFO"))
+            return self.plain(start_response, "400 Bad Request", "bad request")
+
+    def refuse(self, environ) -> tuple[str, str] | None:
+        """(status, body) for a request that must not reach Bolt: too big (413), or not signed by
+        Slack (401). The body is read only when its declared size is within the cap, then put back."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return "400 Bad Request", "bad content length"
+        if length > self.max_body or length < 0:
+            return "413 Payload Too Large", "request body too large"
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
+        try:
+            valid = bool(timestamp and signature) and self.verifier.is_valid(body, timestamp, signature)
+        except Exception:  # a timestamp that is not a number, a body that is not bytes
+            valid = False
+        return None if valid else ("401 Unauthorized", "invalid request")
+
+    @staticmethod
+    def plain(start_response, status: str, text: str):
+        payload = text.encode()
+        start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))])
+        return [payload]
 
     def health(self, start_response):
         loaded = self.data.current
@@ -43,4 +83,5 @@ def serve(web_app: WebApp, port: int, host: str = "0.0.0.0", threads: int = 8) -
     import waitress
 
     log.info("listening on http://%s:%s/slack/events", host, port)
-    waitress.serve(web_app, host=host, port=port, threads=threads, ident="sales-intelligence")
+    waitress.serve(web_app, host=host, port=port, threads=threads, ident="sales-intelligence",
+                   max_request_body_size=web_app.max_body)

@@ -9,11 +9,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import fallback_text, reply_blocks
+from bot.slack.blocks import escape, fallback_text, reply_blocks
 from bot.core.render import render
 from bot.core.charts import chart_or_none
 from bot.slack.io import send_response, upload_chart
-from bot.slack.listeners.commands import reply_message
+from bot.slack.listeners.commands import reply_message, run_analysis
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -25,11 +25,16 @@ def register(app: App, services: Services) -> None:
     @app.action("share_reply")
     def share_reply(ack, body: dict, client: WebClient):
         ack()
+        run_analysis(services, body["response_url"], lambda claim: share(body, client, claim))
+
+    def share(body: dict, client: WebClient, claim):
         line = body["actions"][0].get("value", "")
         user_id = body.get("user", {}).get("id")
         channel_id = (body.get("channel") or body.get("container") or {}).get("id") or \
             body.get("container", {}).get("channel_id")
         message, reply = reply_message(services, line, user_id, channel_id)
+        if not claim():
+            return
         if reply is None or reply.kind != "answer":
             send_response(body["response_url"], message)
             return
@@ -43,7 +48,7 @@ def register(app: App, services: Services) -> None:
             if not upload.ok:
                 text = render("text/chart_failed.j2", error=upload.error)
                 send_response(body["response_url"], {"response_type": "ephemeral", "replace_original": False,
-                                                     "text": text})
+                                                     "text": escape(text)})
 
 
 def register_alert_buttons(app: App, services: Services) -> None:
@@ -61,6 +66,12 @@ def register_alert_buttons(app: App, services: Services) -> None:
         user_id = body.get("user", {}).get("id", "")
         if services.store is None:
             return
+        # the allow-lists apply to buttons as to commands: anyone allowed may acknowledge; snoozing
+        # silences the alert for everyone, so it takes an admin (ADMIN_USERS; everyone allowed when empty)
+        if not services.access.allowed_user(user_id):
+            return deny(body, "user")
+        if action == "snooze" and not services.access.is_admin(user_id):
+            return deny(body, "admins_only")
         now = dt.datetime.now(dt.timezone.utc)
         if action == "ack":
             row = services.store.acknowledge(fingerprint, user_id)
@@ -88,6 +99,12 @@ def register_alert_buttons(app: App, services: Services) -> None:
             client.chat_update(channel=channel, ts=ts, text=message.get("text") or note, blocks=blocks)
         except SlackApiError as exc:
             log.error("could not update alert %s: %s", fingerprint, exc.response.get("error"))
+
+    def deny(body: dict, reason: str) -> None:
+        log.warning("alert button refused to %s: %s", body.get("user", {}).get("id"), reason)
+        if body.get("response_url"):
+            send_response(body["response_url"], {"response_type": "ephemeral", "replace_original": False,
+                                                 "text": render("text/denied.j2", reason=reason, command="alerts")})
 
     @app.action("alert_ack")
     def acknowledge(ack, body: dict, client: WebClient):

@@ -1,0 +1,92 @@
+"""The fault suite: real processes killed at the worst moment, on SQLite and PostgreSQL, against the
+local Slack stand-in. Nothing here waits on a schedule longer than a short claim lease."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from slack_harness import ROOT, TOKEN, clean_env
+from slack_standin import SlackStandIn
+from sqlalchemy import create_engine, text
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+LEASE = 12  # seconds: CLAIM_LEASE_SECONDS for the clocks below (the retry tick runs every 6 s)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """A DATABASE_URL the clock processes share, and an engine to read the ledger with."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        yield url, create_engine(url)
+        return
+    schema = f"si_fault_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable here: {exc}")
+    engine = create_engine(POSTGRES, connect_args={"options": f"-csearch_path={schema}"})
+    yield f"{POSTGRES}?options=-csearch_path%3D{schema}", engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def start_clock(slack: SlackStandIn, database_url: str) -> subprocess.Popen:
+    """`python -m bot clock` with this week's digest due a minute ago."""
+    due = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
+    env = clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=slack.api_url, DATABASE_URL=database_url,
+                    DIGEST_CHANNEL="C0DIGEST", DIGEST_DAY=due.strftime("%a").lower(), DIGEST_TIME=due.strftime("%H:%M"),
+                    TIMEZONE="UTC", CLAIM_LEASE_SECONDS=str(LEASE))
+    return subprocess.Popen([sys.executable, "-m", "bot", "clock"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def ledger(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT channel, period, status FROM digest_ledger"))]
+
+
+def test_a_clock_killed_between_claim_and_post_posts_the_digest_once_after_restart(database):
+    url, engine = database
+    with SlackStandIn(bot_token=TOKEN, channels={"C0DIGEST": "sales"}) as slack:
+        def history(params):
+            with slack.lock:
+                return {"ok": True, "messages": list(reversed(slack.messages.get(params["channel"], [])))}
+        slack.add_method("conversations.history", history)
+        hold = slack.hold_next("chat.postMessage")  # the first digest post reaches Slack, unanswered
+        first = start_clock(slack, url)
+        try:
+            assert hold.reached.wait(90), "the clock never tried to post the digest"
+            rows = ledger(engine)
+            assert len(rows) == 1 and rows[0][0] == "C0DIGEST" and rows[0][2] == "claimed"
+            os.kill(first.pid, signal.SIGKILL)  # between claim and post: the post never completes
+            first.wait(10)
+        finally:
+            hold.release.set()
+            if first.poll() is None:
+                first.kill()
+        assert slack.messages.get("C0DIGEST", []) == [] and ledger(engine)[0][2] == "claimed"
+        restarted = start_clock(slack, url)  # within the lease: its catch-up finds a live claim
+        try:
+            slack.wait_for(lambda s: s.messages.get("C0DIGEST"), timeout=LEASE * 2 + 60)
+            time.sleep(LEASE)  # two more retry ticks: nothing posts twice
+            digests = slack.messages["C0DIGEST"]
+            assert len(digests) == 1
+            assert "Weekly Sales Health" in digests[0]["blocks"][0]["text"]["text"]
+            assert [r[2] for r in ledger(engine)] == ["posted"]
+        finally:
+            restarted.terminate()
+            restarted.wait(10)
+    engine.dispose()

@@ -90,8 +90,15 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def load(args) -> Snapshot:
+    """The deals to answer from; a DataError when there are none, never an empty answer with exit 0."""
+    from insights.health import unusable_reason
+
     mapping = ColumnMapping.from_file(args.mapping) if args.mapping else None
-    return load_deals(args.data, mapping, as_of=args.as_of)
+    snapshot = load_deals(args.data, mapping, as_of=args.as_of)
+    problem = unusable_reason(snapshot)
+    if problem:
+        raise DataError(problem)
+    return snapshot
 
 
 def state_url(settings: Settings, state: str = "scratch") -> str:

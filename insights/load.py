@@ -24,6 +24,7 @@ from .schema import (
     STAGE_ORDER,
     WON,
 )
+from .mapping import FALSE_FLAGS, TRUE_FLAGS, is_flag_value, parse_amounts, parse_flags, stage_records_outcome_only
 from .snapshot import DataReport, Snapshot
 
 # A gap this long between the last created date and the last closed date means the extract
@@ -42,11 +43,16 @@ REASONS = (
     "unparseable_created_date",
     "unparseable_closed_date",
     "closed_before_created",
+    "closed_in_future",
     "missing_amount",
     "negative_amount",
     "bad_cycle_days",
     "missing_segment",
 )
+
+
+# Columns a mapping may name besides the canonical ones: Salesforce-style IsClosed next to an IsWon outcome.
+EXTRA_COLUMNS = ("is_closed",)
 
 
 class DataError(Exception):
@@ -75,6 +81,8 @@ class ColumnMapping:
     absent: tuple[str, ...] = ()  # dimensions the export does not have
     date_format: str | None = None
     dayfirst: bool = False
+    stage_order: tuple[str, ...] = ()  # funnel order of deal_stage; empty: the canonical STAGE_ORDER
+    decimal: str | None = None  # the amounts' decimal mark, "." or ","; None: told from each value
 
     @classmethod
     def from_file(cls, path: str | Path) -> "ColumnMapping":
@@ -98,12 +106,16 @@ class ColumnMapping:
     def from_dict(cls, raw: dict, where: str = "mapping") -> "ColumnMapping":
         if not isinstance(raw, dict):
             raise DataError(f"The {where} must be a table of settings.")
-        columns = raw.get("columns", {}) or {}
-        unknown = sorted(set(columns) - set(CANONICAL_COLUMNS))
+        raw = dict(raw)
+        columns = dict(raw.get("columns", {}) or {})
+        for key in ("absent", "stages"):  # TOML puts `absent = []` written after [columns] inside it
+            if key in columns and not isinstance(columns[key], str) and key not in raw:
+                raw[key] = columns.pop(key)
+        unknown = sorted(set(columns) - set(CANONICAL_COLUMNS) - set(EXTRA_COLUMNS))
         if unknown:
             raise DataError(
                 f"The {where} maps unknown column(s) {', '.join(unknown)}; "
-                f"canonical columns are {', '.join(CANONICAL_COLUMNS)}."
+                f"canonical columns are {', '.join(CANONICAL_COLUMNS + EXTRA_COLUMNS)}."
             )
         absent = tuple(raw.get("absent", ()) or ())
         bad_absent = sorted(set(absent) - set(SOURCE_DIMENSIONS))
@@ -114,20 +126,45 @@ class ColumnMapping:
         if others not in ("open", "invalid"):
             raise DataError(f"outcome.others_are must be 'open' or 'invalid', not {others!r}.")
         dates = raw.get("dates", {}) or {}
+        amounts = raw.get("amounts", {}) or {}
+        decimal = amounts.get("decimal")
+        if decimal not in (None, ".", ","):
+            raise DataError(f"amounts.decimal must be \".\" or \",\", not {decimal!r}.")
+        stages = raw.get("stages", {}) or {}
+        if isinstance(stages, (list, tuple)):
+            stages = {"order": stages}
+        if not isinstance(stages, dict):
+            raise DataError("stages must be a list of stage names in funnel order, or a table with order, won, lost.")
 
-        def values(key):
-            v = outcome.get(key, ())
-            return tuple(str(x).strip().lower() for x in ([v] if isinstance(v, (str, bool, int)) else v))
+        def values(table, key):
+            v = table.get(key, ())
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            return tuple(str(x).strip().lower() for x in ([v] if isinstance(v, (str, int, float)) else v))
 
+        won, lost = values(outcome, "won") + values(stages, "won"), values(outcome, "lost") + values(stages, "lost")
+        if (values(stages, "won") or values(stages, "lost")) and "outcome" not in columns:
+            columns["outcome"] = columns.get("deal_stage", "deal_stage")  # the stage column says the outcome
+        if "is_closed" in columns and not won and not lost:
+            won, lost = TRUE_FLAGS, FALSE_FLAGS  # IsClosed + IsWon: closed deals are won when IsWon is true
+        if lost and all(is_flag_value(v) for v in lost) and "is_closed" not in columns and not values(outcome, "open"):
+            raise DataError(
+                f"The {where} reads outcome {columns.get('outcome', 'outcome')!r} as a won/lost flag "
+                f"(lost = {', '.join(lost)}), which cannot tell an open deal from a lost one: map is_closed to the "
+                "export's closed flag too (e.g. is_closed = \"IsClosed\"), or list outcome.open values."
+            )
+        order = tuple(str(x).strip() for x in stages.get("order", ()) or ())
         return cls(
             columns={k: str(v) for k, v in columns.items()},
-            won_values=values("won"),
-            lost_values=values("lost"),
-            open_values=values("open"),
+            won_values=won,
+            lost_values=lost,
+            open_values=values(outcome, "open"),
             others_are_open=others == "open",
             absent=absent,
             date_format=dates.get("format"),
             dayfirst=bool(dates.get("dayfirst", False)),
+            stage_order=order,
+            decimal=decimal,
         )
 
 
@@ -243,10 +280,10 @@ def _natural_key(value: str):
     return [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", value)]
 
 
-def _categories(dim: str, values: pd.Series) -> list[str]:
+def _categories(dim: str, values: pd.Series, stage_order: tuple[str, ...] = ()) -> list[str]:
     present = values.unique().tolist()
     if dim == "deal_stage":
-        order = {s.casefold(): i for i, s in enumerate(STAGE_ORDER)}
+        order = {s.casefold(): i for i, s in enumerate(stage_order or STAGE_ORDER)}
         return sorted(present, key=lambda s: (order.get(s.casefold(), len(order)), s))
     return sorted(present, key=_natural_key)
 
@@ -285,7 +322,7 @@ def from_table(
     raw.columns = [str(c).strip() for c in raw.columns]
     found = list(raw.columns)
     renamed = {}
-    for canonical in CANONICAL_COLUMNS:
+    for canonical in CANONICAL_COLUMNS + tuple(c for c in EXTRA_COLUMNS if c in mapping.columns):
         column = mapping.columns.get(canonical, canonical)
         if column in raw.columns:
             renamed[canonical] = raw[column]
@@ -333,6 +370,12 @@ def build_snapshot(
     is_open = outcome_text.isin(("", "open") + mapping.open_values).to_numpy()
     if mapping.others_are_open:
         is_open = is_open | ~(is_won | is_lost)  # not |=: pandas may hand back a read-only array
+    if "is_closed" in frame:  # IsClosed decides open or closed; the outcome column only won or lost
+        flag_closed = parse_flags(frame["is_closed"])
+        known = flag_closed.notna().to_numpy()
+        closed_now = flag_closed.fillna(False).to_numpy(dtype=bool)
+        is_won, is_lost = is_won & closed_now, is_lost & closed_now
+        is_open = known & ~closed_now
     is_closed = is_won | is_lost
 
     deal_id = frame["deal_id"]
@@ -345,8 +388,11 @@ def build_snapshot(
     flag(created.isna(), "unparseable_created_date")
     flag(is_closed & closed.isna().to_numpy(), "unparseable_closed_date")
     flag(is_closed & (closed < created).to_numpy(), "closed_before_created")
+    # a closed deal dated after today is an expected close date or a typo: never let it move the as-of date
+    today = pd.Timestamp(dt.datetime.now(dt.timezone.utc).date())
+    flag(is_closed & (closed > today).to_numpy(), "closed_in_future")
 
-    amount = _numbers(frame["deal_amount"].str.replace(",", "", regex=False))
+    amount = parse_amounts(frame["deal_amount"], mapping.decimal)
     flag(amount.isna(), "missing_amount")
     flag(amount < 0, "negative_amount")
 
@@ -381,7 +427,7 @@ def build_snapshot(
     for d in dims:
         # build from the values, then reorder: far faster than passing categories up front
         values = pd.Categorical(clean[d])
-        clean[d] = values.reorder_categories(_categories(d, pd.Series(values.categories)))
+        clean[d] = values.reorder_categories(_categories(d, pd.Series(values.categories), mapping.stage_order))
     clean["size_band"] = _band(clean["deal_amount"].to_numpy(), SIZE_BANDS)
     clean["cycle_band"] = _band(clean["sales_cycle_days"].to_numpy(), CYCLE_BANDS)
 
@@ -420,6 +466,10 @@ def build_snapshot(
         load_seconds=time.perf_counter() - started,
         loaded_at=dt.datetime.now(dt.timezone.utc),
         dimensions=all_dims,
+        stage_order=mapping.stage_order or STAGE_ORDER,
+        stage_outcome_only="deal_stage" in dims and bool(stage_records_outcome_only(
+            deals["deal_stage"].cat.codes.to_numpy(), (deals["outcome"] == WON).to_numpy(),
+            len(deals["deal_stage"].cat.categories))),
     )
     latest = closed_range[1] if closed_range else dt.date.today()
     snapshot = Snapshot(deals, open_deals, rejected.reset_index(drop=True), report, latest, all_dims)

@@ -38,6 +38,8 @@ class DataReport:
     load_seconds: float
     loaded_at: dt.datetime
     dimensions: tuple[str, ...]
+    stage_order: tuple[str, ...] = ()  # the funnel order of deal_stage the mapping set (or the canonical one)
+    stage_outcome_only: bool = False  # every won deal at one stage and every lost deal at another
 
     @property
     def rows_set_aside(self) -> int:

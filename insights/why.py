@@ -173,7 +173,12 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     snapshot, now, before = snapshot.subset(both), now[both], before[both]
 
     filtered = {d for d, _ in query.filters}
-    singles = [(d,) for d in WHY_DIMENSIONS if d in snapshot.dimensions and d not in filtered]
+    # a stage that only records the outcome (Closed Won / Closed Lost) explains nothing: left out, with a note
+    outcome_stage = "deal_stage" in snapshot.dimensions and snapshot.report.stage_outcome_only
+    if outcome_stage:
+        result.notes.append("stage_outcome_only")
+    singles = [(d,) for d in WHY_DIMENSIONS if d in snapshot.dimensions and d not in filtered
+               and not (outcome_stage and d == "deal_stage")]
     pairs = [pr for pr in itertools.combinations(PAIR_DIMENSIONS, 2)
              if set(pr) <= set(snapshot.dimensions) and not filtered & set(pr)]
     cells = _decompose(snapshot, now, before, singles + pairs, current, baseline)

@@ -124,6 +124,7 @@ BAD_ROWS = [
     row("D015", closed="TBD", stage="Proposal", cycle="", outcome="open"),  # 17 open: its closed date is unused
     row("D016", amount="-1", region=""),                           # 18 negative_amount (checked before segments)
     row("", outcome="Maybe"),                                      # 19 missing_deal_id (checked first)
+    row("D017", closed="2099-06-30", cycle=""),                    # 20 closed_in_future (it would move the as-of date)
 ]
 EXPECTED_SET_ASIDE = {
     "missing_deal_id": 2,
@@ -132,6 +133,7 @@ EXPECTED_SET_ASIDE = {
     "unparseable_created_date": 1,
     "unparseable_closed_date": 1,
     "closed_before_created": 1,
+    "closed_in_future": 1,
     "missing_amount": 1,
     "negative_amount": 2,
     "bad_cycle_days": 2,
@@ -144,6 +146,7 @@ EXPECTED_EXAMPLES = {
     "unparseable_created_date": [6],
     "unparseable_closed_date": [7],
     "closed_before_created": [8],
+    "closed_in_future": [20],
     "missing_amount": [9],
     "negative_amount": [10, 18],
     "bad_cycle_days": [11, 16],
@@ -163,7 +166,7 @@ def test_every_reason_code_is_exercised_by_the_hand_built_file():
 def test_each_bad_row_is_set_aside_once_with_its_first_reason_and_counted(bad):
     assert bad.report.set_aside == EXPECTED_SET_ASIDE
     assert list(bad.report.set_aside) == [r for r in REASONS if r != "malformed_row"]  # in checking order
-    assert bad.report.rows_set_aside == 13
+    assert bad.report.rows_set_aside == 14
 
 
 def test_examples_are_file_line_numbers_with_the_header_on_line_one(bad):
@@ -174,12 +177,13 @@ def test_rejected_rows_keep_their_line_number_reason_and_original_values(bad):
     rejected = bad.rejected
     assert list(rejected.columns[:2]) == ["row", "reason"]
     assert set(CANONICAL_COLUMNS) <= set(rejected.columns)
-    assert rejected["row"].tolist() == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 18, 19]
+    assert rejected["row"].tolist() == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 18, 19, 20]
     by_line = rejected.set_index("row")
     assert by_line.loc[5, "outcome"] == "Maybe"
     assert by_line.loc[6, "created_date"] == "not a date"
     assert by_line.loc[11, "sales_cycle_days"] == "abc"
     assert by_line.loc[10, "deal_amount"] == "-5"
+    assert by_line.loc[20, "closed_date"] == "2099-06-30" and by_line.loc[20, "reason"] == "closed_in_future"
     assert by_line.loc[4, "deal_id"] == "D001" and by_line.loc[4, "reason"] == "duplicate_deal_id"
 
 

@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from insights.health import unusable_reason
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
@@ -68,7 +69,7 @@ class DealData:
                 log.error("refresh of %s failed, keeping the last good data: %s", self.source, exc)
                 return RefreshOutcome(False, str(exc))
             if len(snapshot.deals) == 0:
-                message = f"{self.source} has no usable closed deals ({snapshot.report.rows_set_aside} rows set aside)"
+                message = unusable_reason(snapshot)
                 self.last_error = message
                 log.error("refresh rejected, keeping the last good data: %s", message)
                 return RefreshOutcome(False, message, snapshot.report.rows_read, snapshot.report.rows_set_aside)

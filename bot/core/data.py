@@ -7,8 +7,9 @@ import threading
 from dataclasses import dataclass
 
 from insights.health import unusable_reason
-from insights.load import ColumnMapping, DataError, load_deals
+from insights.load import ColumnMapping, DataError
 from insights.snapshot import Snapshot
+from insights.sources import SourceSpec, load_source
 
 from bot.core.grammar import Vocabulary
 from bot.core.scope import Scope
@@ -34,8 +35,13 @@ class RefreshOutcome:
 class DealData:
     """Holds the current Snapshot. A refresh that fails keeps the last good one and records why."""
 
-    def __init__(self, source: str, mapping: str | None = None, as_of: dt.date | None = None):
-        self.source, self.mapping, self.as_of = source, mapping, as_of
+    def __init__(self, source: str | SourceSpec, mapping: str | None = None, as_of: dt.date | None = None,
+                 cache=None):
+        """`source` is a file path or a SourceSpec (database, Salesforce); `cache` is Salesforce's local
+        copy in the state store, which makes its refreshes incremental and survives an outage."""
+        self.spec = SourceSpec(source) if isinstance(source, str) else source
+        self.source = self.spec.describe()  # for logs and /health: no password, no token
+        self.mapping, self.as_of, self.cache = mapping, as_of, cache
         self._current: Loaded | None = None
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
@@ -63,7 +69,7 @@ class DealData:
         with self._lock:
             try:
                 mapping = ColumnMapping.from_file(self.mapping) if self.mapping else None
-                snapshot = load_deals(self.source, mapping, as_of=self.as_of)
+                snapshot = load_source(self.spec, mapping, as_of=self.as_of, cache=self.cache)
             except DataError as exc:
                 self.last_error = str(exc)
                 log.error("refresh of %s failed, keeping the last good data: %s", self.source, exc)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from insights.load import ColumnMapping, DataError
 from insights.sources import SourceSpec, load_source
+from insights.sources.salesforce import SourceUnavailable
 from insights.snapshot import Snapshot
 
 from bot.core.commands import ADMIN_COMMANDS, Context, answer, resolve_command
@@ -103,7 +104,13 @@ def load(args) -> Snapshot:
     from insights.health import unusable_reason
 
     mapping = ColumnMapping.from_file(args.mapping) if args.mapping else None
-    snapshot = load_source(source_spec(args), mapping, as_of=args.as_of, cache=source_cache(args))
+    try:
+        snapshot = load_source(source_spec(args), mapping, as_of=args.as_of, cache=source_cache(args))
+    except SourceUnavailable as exc:
+        if exc.stale is None or not len(exc.stale.deals):
+            raise
+        print(f"warning: {exc}", file=sys.stderr)  # the CRM is down: answer from its local copy
+        snapshot = exc.stale if args.as_of is None else exc.stale.at(args.as_of)
     problem = unusable_reason(snapshot)
     if problem:
         raise DataError(problem)

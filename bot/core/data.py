@@ -10,6 +10,7 @@ from insights.health import unusable_reason
 from insights.load import ColumnMapping, DataError
 from insights.snapshot import Snapshot
 from insights.sources import SourceSpec, load_source
+from insights.sources.salesforce import SourceUnavailable
 
 from bot.core.grammar import Vocabulary
 from bot.core.scope import Scope
@@ -70,6 +71,15 @@ class DealData:
             try:
                 mapping = ColumnMapping.from_file(self.mapping) if self.mapping else None
                 snapshot = load_source(self.spec, mapping, as_of=self.as_of, cache=self.cache)
+            except SourceUnavailable as exc:
+                self.last_error = str(exc)
+                log.error("refresh of %s failed: %s", self.source, exc)
+                if self._current is None and exc.stale is not None and len(exc.stale.deals):
+                    # started during an outage: answer from the source's local copy rather than not at all
+                    stale = Loaded(exc.stale, Vocabulary.from_snapshot(exc.stale), dt.datetime.now(dt.timezone.utc))
+                    warm_up(stale)
+                    self._current = stale
+                return RefreshOutcome(False, str(exc))
             except DataError as exc:
                 self.last_error = str(exc)
                 log.error("refresh of %s failed, keeping the last good data: %s", self.source, exc)

@@ -41,7 +41,8 @@ from .actions import Action, from_why, rank
 from .periods import Period
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import BASELINE, Sliced, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
+from .select import (BASELINE, Sliced, censoring_notes, count_by, enable_cell_cache, filter_mask, period_mask,
+                     resolve_periods)
 from .snapshot import Snapshot
 from .stats import ALPHA, benjamini_hochberg, minimum_detectable_change, simes, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -170,7 +171,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     # From here on only the two periods' deals matter: work on them alone, so every mask and
     # grouping below costs the size of two periods, not of the whole history.
     both = now | before
-    snapshot, now, before = snapshot.subset(both), now[both], before[both]
+    snapshot, now, before = enable_cell_cache(snapshot.subset(both, drop=("deal_id",))), now[both], before[both]
 
     filtered = {d for d, _ in query.filters}
     # a stage that only records the outcome (Closed Won / Closed Lost) explains nothing: left out, with a note

@@ -2,6 +2,7 @@
 
     python tests/benchmark.py            # 5k and 1M deals, prints a Markdown table
     python tests/benchmark.py 5000       # chosen sizes only
+    python tests/benchmark.py --parquet 1000000 10000000   # Parquet files instead of CSV (10M: the scale target)
 
 Each size runs in a fresh process so its peak memory (max RSS) is its own. Latency is measured
 in-process through `answer()`, the same path every front end takes (parse, analyse, render).
@@ -61,12 +62,18 @@ def measure(path: str) -> dict:
     return {"deals": snapshot.report.rows_read, "load_s": load_s, "peak_mb": peak_mb, "latency": latency}
 
 
-def run(size: int, workdir: Path) -> dict:
+def run(size: int, workdir: Path, parquet: bool = False) -> dict:
     from insights.synthetic import demo_spec, generate_deals, write_csv
 
-    path = workdir / f"deals_{size}.csv"
+    path = workdir / f"deals_{size}.{'parquet' if parquet else 'csv'}"
     frame = generate_deals(demo_spec(n_deals=size, seed=7))
-    write_csv(frame, path)
+    if parquet:
+        import pandas as pd
+
+        frame["sales_cycle_days"] = pd.to_numeric(frame["sales_cycle_days"], errors="coerce").astype("Int64")
+        frame.to_parquet(path, index=False)
+    else:
+        write_csv(frame, path)
     del frame
     out = subprocess.run([sys.executable, __file__, "--measure", str(path)], capture_output=True, text=True,
                          check=True, cwd=ROOT)
@@ -88,9 +95,10 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--measure"]:
         print(json.dumps(measure(argv[1])))
         return
-    sizes = [int(a) for a in argv] or [5_000, 1_000_000]
+    parquet = "--parquet" in argv
+    sizes = [int(a) for a in argv if a != "--parquet"] or [5_000, 1_000_000]
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run(size, Path(tmp)) for size in sizes]
+        results = [run(size, Path(tmp), parquet) for size in sizes]
     print(table(results))
 
 

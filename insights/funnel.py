@@ -65,7 +65,9 @@ def funnel(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> FunnelResult
     if overall.n == 0:
         result.notes.append("no_deals")
         return result
-    if "deal_stage" in snapshot.dimensions:
+    if "deal_stage" in snapshot.dimensions and snapshot.report.stage_outcome_only:
+        result.notes.append("stage_outcome_only")  # Closed Won / Closed Lost: where lost deals stopped is unknown
+    elif "deal_stage" in snapshot.dimensions:
         result.stages, result.stage_order_known = _stages(snapshot, mask)
     if len(query.group_by) > 1:
         result.notes.append("gap_uses_first_dimension")
@@ -113,7 +115,7 @@ def funnel(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> FunnelResult
 
 def _stages(snapshot: Snapshot, mask: np.ndarray) -> tuple[list[StageRow], bool]:
     labels = snapshot.values("deal_stage")
-    known = {s.casefold() for s in STAGE_ORDER}
+    known = {s.casefold() for s in (snapshot.report.stage_order or STAGE_ORDER)}
     order_known = all(s.casefold() in known for s in labels)
     codes = snapshot.codes("deal_stage")[mask]
     won = snapshot.won[mask]

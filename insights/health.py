@@ -31,6 +31,7 @@ class HealthResult(Result):
     dimensions: dict[str, int] = field(default_factory=dict)
     loaded_at: dt.datetime | None = None
     load_seconds: float = 0.0
+    stage_outcome_only: bool = False
 
 
 def health(snapshot: Snapshot, query: Query) -> HealthResult:
@@ -49,4 +50,19 @@ def health(snapshot: Snapshot, query: Query) -> HealthResult:
         censored_after=report.censored_after,
         dimensions={d: len(snapshot.values(d)) for d in snapshot.dimensions},
         loaded_at=report.loaded_at, load_seconds=round(report.load_seconds, 3),
+        stage_outcome_only=report.stage_outcome_only,
     )
+
+
+def unusable_reason(snapshot: Snapshot) -> str | None:
+    """Why a snapshot cannot answer anything (no closed deals), with the /health counts; None when it can."""
+    if len(snapshot.deals):
+        return None
+    r = snapshot.report
+    reasons = "; ".join(f"{reason} {count:,} (e.g. rows {', '.join(str(x) for x in r.examples.get(reason, []))})"
+                        for reason, count in sorted(r.set_aside.items(), key=lambda kv: -kv[1]))
+    text = (f"{r.source} has no usable closed deals: {r.rows_read:,} rows read, {len(snapshot.open_deals):,} open, "
+            f"{r.rows_set_aside:,} set aside")
+    return text + (f" — {reasons}." if reasons else ".") + (
+        " Check the column mapping (--mapping / DEALS_MAPPING): amounts, outcome values and dates."
+        if r.rows_set_aside else "")

@@ -42,7 +42,8 @@ from .actions import Action, from_why, rank
 from .periods import Period
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import BASELINE, Sliced, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
+from .select import (BASELINE, Sliced, censoring_notes, count_by, enable_cell_cache, filter_mask, period_mask,
+                     resolve_periods)
 from .snapshot import Snapshot
 from .stats import ALPHA, benjamini_hochberg, minimum_detectable_change, simes, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -172,10 +173,15 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     # From here on only the two periods' deals matter: work on them alone, so every mask and
     # grouping below costs the size of two periods, not of the whole history.
     both = now | before
-    snapshot, now, before = snapshot.subset(both), now[both], before[both]
+    snapshot, now, before = enable_cell_cache(snapshot.subset(both, drop=("deal_id",))), now[both], before[both]
 
     filtered = {d for d, _ in query.filters}
-    singles = [(d,) for d in WHY_DIMENSIONS if d in snapshot.dimensions and d not in filtered]
+    # a stage that only records the outcome (Closed Won / Closed Lost) explains nothing: left out, with a note
+    outcome_stage = "deal_stage" in snapshot.dimensions and snapshot.report.stage_outcome_only
+    if outcome_stage:
+        result.notes.append("stage_outcome_only")
+    singles = [(d,) for d in WHY_DIMENSIONS if d in snapshot.dimensions and d not in filtered
+               and not (outcome_stage and d == "deal_stage")]
     pairs = [pr for pr in itertools.combinations(PAIR_DIMENSIONS, 2)
              if set(pr) <= set(snapshot.dimensions) and not filtered & set(pr)]
     cells = _decompose(snapshot, now, before, singles + pairs, current, baseline)

@@ -2,6 +2,9 @@
 
     python tests/benchmark.py            # 5k and 1M deals, prints a Markdown table
     python tests/benchmark.py 5000       # chosen sizes only
+    python tests/benchmark.py --parquet 1000000 10000000   # Parquet files instead of CSV (10M: the scale target)
+    python tests/benchmark.py --file deals.parquet         # an existing file (e.g. one written before)
+    python tests/benchmark.py --repeats 3 ...              # fewer timed repeats per command (default 15)
 
 Each size runs in a fresh process so its peak memory (max RSS) is its own. Latency is measured
 in-process through `answer()`, the same path every front end takes (parse, analyse, render).
@@ -38,7 +41,7 @@ COMMANDS = [
 REPEATS = 15
 
 
-def measure(path: str) -> dict:
+def measure(path: str, repeats: int = REPEATS) -> dict:
     from bot.core.commands import answer
     from bot.core.grammar import Vocabulary
     from insights.load import load_deals
@@ -46,51 +49,75 @@ def measure(path: str) -> dict:
     started = time.perf_counter()
     snapshot = load_deals(path)
     load_s = time.perf_counter() - started
+    load_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     vocab = Vocabulary.from_snapshot(snapshot)
     latency = {}
     for line in COMMANDS:
         answer(snapshot, line, vocab)  # first call fills the snapshot's cached arrays
         times = []
-        for _ in range(REPEATS):
+        for _ in range(repeats):
             t = time.perf_counter()
             reply = answer(snapshot, line, vocab)
             times.append(1000 * (time.perf_counter() - t))
         assert reply.kind == "answer", reply.text
         latency[line] = {"median_ms": statistics.median(times), "max_ms": max(times)}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"deals": snapshot.report.rows_read, "load_s": load_s, "peak_mb": peak_mb, "latency": latency}
+    return {"deals": snapshot.report.rows_read, "load_s": load_s, "peak_mb": peak_mb, "latency": latency,
+            "load_peak_mb": load_peak_mb, "repeats": repeats}
 
 
-def run(size: int, workdir: Path) -> dict:
+def measure_in_child(path: Path, repeats: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", str(path), str(repeats)], capture_output=True,
+                         text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout)
+
+
+def run(size: int, workdir: Path, parquet: bool = False, repeats: int = REPEATS) -> dict:
     from insights.synthetic import demo_spec, generate_deals, write_csv
 
-    path = workdir / f"deals_{size}.csv"
+    path = workdir / f"deals_{size}.{'parquet' if parquet else 'csv'}"
     frame = generate_deals(demo_spec(n_deals=size, seed=7))
-    write_csv(frame, path)
+    if parquet:
+        import pandas as pd
+
+        frame["sales_cycle_days"] = pd.to_numeric(frame["sales_cycle_days"], errors="coerce").astype("Int64")
+        frame.to_parquet(path, index=False)
+    else:
+        write_csv(frame, path)
     del frame
-    out = subprocess.run([sys.executable, __file__, "--measure", str(path)], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    return json.loads(out.stdout)
+    return measure_in_child(path, repeats)
 
 
 def table(results: list[dict]) -> str:
     sizes = [f"{r['deals']:,} deals" for r in results]
     lines = ["| | " + " | ".join(sizes) + " |", "|---|" + "---:|" * len(results)]
     lines.append("| load + validate (s) | " + " | ".join(f"{r['load_s']:.2f}" for r in results) + " |")
-    lines.append("| peak memory, whole process (MB) | " + " | ".join(f"{r['peak_mb']:.0f}" for r in results) + " |")
+    lines.append("| peak memory after load, whole process (MB) | " + " | ".join(f"{r['load_peak_mb']:.0f}" for r in results) + " |")
+    lines.append("| peak memory after every command (MB) | " + " | ".join(f"{r['peak_mb']:.0f}" for r in results) + " |")
     for line in COMMANDS:
         cells = [f"{r['latency'][line]['median_ms']:.1f} (max {r['latency'][line]['max_ms']:.1f})" for r in results]
-        lines.append(f"| `{line}` ms, median (max of {REPEATS}) | " + " | ".join(cells) + " |")
+        lines.append(f"| `{line}` ms, median (max of {'/'.join(sorted({str(r['repeats']) for r in results}))}) | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--measure"]:
-        print(json.dumps(measure(argv[1])))
+        print(json.dumps(measure(argv[1], int(argv[2]) if len(argv) > 2 else REPEATS)))
         return
-    sizes = [int(a) for a in argv] or [5_000, 1_000_000]
+    repeats = REPEATS
+    if "--repeats" in argv:
+        k = argv.index("--repeats")
+        repeats = int(argv[k + 1])
+        argv = argv[:k] + argv[k + 2:]
+    if "--file" in argv:
+        k = argv.index("--file")
+        print(table([measure_in_child(Path(argv[k + 1]), repeats)]))
+        return
+    parquet = "--parquet" in argv
+    sizes = [int(a) for a in argv if a != "--parquet"] or [5_000, 1_000_000]
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run(size, Path(tmp)) for size in sizes]
+        results = [run(size, Path(tmp), parquet, repeats) for size in sizes]
     print(table(results))
 
 

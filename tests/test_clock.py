@@ -3,6 +3,7 @@ against the local Slack stand-in. Schedules are tested by moving time, never by 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
 import uuid
@@ -365,3 +366,64 @@ def test_a_long_segment_label_fits_and_one_failing_alert_does_not_stop_the_other
     values = [e["value"] for m in messages for b in m["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert values and all(len(v) < 2000 for v in values) and values[0] == findings[0].fingerprint
     assert store.alert(findings[0].fingerprint)["status"] == "posted"
+
+
+# -- the refresh job from a database source ------------------------------------------------------------
+
+def test_a_postgresql_source_refreshes_and_a_failing_one_keeps_the_last_good_data_and_alerts(store, client, slack):
+    import pandas as pd
+
+    from bot.slack.web import WebApp
+    from insights.sources import SourceSpec
+
+    schema = f"si_refresh_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable here: {exc}")
+    try:
+        deals = generate_deals(DealSpec(n_deals=3000, seed=11))
+        deals.assign(sales_cycle_days=pd.to_numeric(deals["sales_cycle_days"], errors="coerce")) \
+            .to_sql("deals", admin, schema=schema, index=False, method="multi", chunksize=1000)
+        url = POSTGRES.replace("postgres@", "postgres:pw-not-shown@", 1).replace("+psycopg", "")
+        rt = _runtime(store, client, None)
+        rt.data = DealData(SourceSpec(url, table=f"{schema}.deals", since="all"))
+        refresh_and_alert(rt, MONDAY_0915)
+        good = rt.data.current
+        assert good is not None and good.snapshot.report.rows_read == 3000
+        assert rt.data.source == f"postgresql://127.0.0.1:5432/test table {schema}.deals"
+        with admin.begin() as conn:
+            conn.execute(text(f'ALTER TABLE "{schema}".deals RENAME TO deals_gone'))
+        posted = refresh_and_alert(rt, MONDAY_0915 + dt.timedelta(minutes=5))
+        assert rt.data.current is good and f"No table or view {schema}.deals" in rt.data.last_error
+        assert [p.status for p in posted].count("posted") == 1
+        alert = [m for m in slack.messages["C0ALERTS"] if "refresh failed" in m["blocks"][0]["text"]["text"]]
+        assert len(alert) == 1 and "pw-not-shown" not in str(alert)
+        body = {}
+        WebApp.health(type("W", (), {"data": rt.data})(), lambda status, headers: body.setdefault("status", status))
+        health = json.loads(WebApp.health(type("W", (), {"data": rt.data})(), lambda *a: None)[0])
+        assert health["source"] == f"postgresql://127.0.0.1:5432/test table {schema}.deals"
+        assert health["ok"] and f"No table or view {schema}.deals" in health["last_refresh_error"]
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_refresh_minutes_sets_the_refresh_interval(store, client, demo):
+    from bot.config import Settings
+
+    assert Settings.from_env({"REFRESH_MINUTES": "5"}).refresh_interval_seconds == 300
+    assert Settings.from_env({"REFRESH_HOURS": "2"}).refresh_interval_seconds == 7200
+    assert Settings.from_env({"REFRESH_MINUTES": "0.1"}).refresh_interval_seconds == 60  # at least a minute
+    rt = _runtime(store, client, demo)
+    rt.refresh_every = dt.timedelta(seconds=Settings.from_env({"REFRESH_MINUTES": "5"}).refresh_interval_seconds)
+    scheduler = build_scheduler(rt)
+    scheduler.start(paused=True)
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    scheduler.shutdown(wait=False)
+    assert jobs[REFRESH_JOB].trigger.interval == dt.timedelta(minutes=5)

@@ -189,6 +189,7 @@ def test_rejected_rows_keep_their_line_number_reason_and_original_values(bad):
     assert by_line.loc[6, "created_date"] == "not a date"
     assert by_line.loc[11, "sales_cycle_days"] == "abc"
     assert by_line.loc[10, "deal_amount"] == "-5"
+    assert by_line.loc[20, "closed_date"] == "2099-12-31" and by_line.loc[20, "reason"] == "future_closed_date"
     assert by_line.loc[4, "deal_id"] == "D001" and by_line.loc[4, "reason"] == "duplicate_deal_id"
 
 

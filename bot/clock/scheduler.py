@@ -57,7 +57,7 @@ class Runtime:
             policy=AlertPolicy(settings.alert_channel, dt.timedelta(days=settings.alert_cooldown_days),
                                settings.alert_margin_pp, dt.timedelta(hours=settings.stale_after_hours),
                                settings.max_set_aside_share),
-            refresh_every=dt.timedelta(hours=settings.refresh_hours),
+            refresh_every=dt.timedelta(seconds=settings.refresh_interval_seconds),
             follows=FollowSchedule(settings.digest_day, settings.follow_time, settings.timezone),
             access=Access.from_settings(settings),
             scope_for=scope_resolver(settings, client),

@@ -6,8 +6,11 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from insights.load import ColumnMapping, DataError, load_deals
+from insights.health import unusable_reason
+from insights.load import ColumnMapping, DataError
 from insights.snapshot import Snapshot
+from insights.sources import SourceSpec, load_source
+from insights.sources.salesforce import SourceUnavailable
 
 from bot.core.grammar import Vocabulary
 from bot.core.scope import Scope
@@ -33,8 +36,13 @@ class RefreshOutcome:
 class DealData:
     """Holds the current Snapshot. A refresh that fails keeps the last good one and records why."""
 
-    def __init__(self, source: str, mapping: str | None = None, as_of: dt.date | None = None):
-        self.source, self.mapping, self.as_of = source, mapping, as_of
+    def __init__(self, source: str | SourceSpec, mapping: str | None = None, as_of: dt.date | None = None,
+                 cache=None):
+        """`source` is a file path or a SourceSpec (database, Salesforce); `cache` is Salesforce's local
+        copy in the state store, which makes its refreshes incremental and survives an outage."""
+        self.spec = SourceSpec(source) if isinstance(source, str) else source
+        self.source = self.spec.describe()  # for logs and /health: no password, no token
+        self.mapping, self.as_of, self.cache = mapping, as_of, cache
         self._current: Loaded | None = None
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
@@ -62,7 +70,16 @@ class DealData:
         with self._lock:
             try:
                 mapping = ColumnMapping.from_file(self.mapping) if self.mapping else None
-                snapshot = load_deals(self.source, mapping, as_of=self.as_of)
+                snapshot = load_source(self.spec, mapping, as_of=self.as_of, cache=self.cache)
+            except SourceUnavailable as exc:
+                self.last_error = str(exc)
+                log.error("refresh of %s failed: %s", self.source, exc)
+                if self._current is None and exc.stale is not None and len(exc.stale.deals):
+                    # started during an outage: answer from the source's local copy rather than not at all
+                    stale = Loaded(exc.stale, Vocabulary.from_snapshot(exc.stale), dt.datetime.now(dt.timezone.utc))
+                    warm_up(stale)
+                    self._current = stale
+                return RefreshOutcome(False, str(exc))
             except DataError as exc:
                 self.last_error = str(exc)
                 log.error("refresh of %s failed, keeping the last good data: %s", self.source, exc)
@@ -72,7 +89,7 @@ class DealData:
                 self.last_error = f"the data could not be loaded ({type(exc).__name__}: {str(exc)[:200]})"
                 return RefreshOutcome(False, self.last_error)
             if len(snapshot.deals) == 0:
-                message = f"{self.source} has no usable closed deals ({snapshot.report.rows_set_aside} rows set aside)"
+                message = unusable_reason(snapshot)
                 self.last_error = message
                 log.error("refresh rejected, keeping the last good data: %s", message)
                 return RefreshOutcome(False, message, snapshot.report.rows_read, snapshot.report.rows_set_aside)

@@ -68,6 +68,7 @@ class WebApp:
         loaded = self.data.current
         body = {
             "ok": loaded is not None,
+            "source": self.data.source,  # named without passwords or tokens
             "as_of": loaded.snapshot.as_of.isoformat() if loaded else None,
             "closed_deals": len(loaded.snapshot.deals) if loaded else 0,
             "loaded_at": loaded.loaded_at.isoformat() if loaded else None,

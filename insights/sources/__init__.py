@@ -1,0 +1,104 @@
+"""Where deals come from: a CSV/Parquet file, a SQL table or query (any SQLAlchemy URL), or Salesforce.
+
+Every source ends in the same place: a table handed to `insights.load.from_table`, so the column
+mapping, the validation and the Snapshot are the same whatever the source. `SourceSpec.describe()`
+names a source for logs and /health without passwords, tokens or query strings.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..load import ColumnMapping, DataError, from_table, load_deals
+from ..snapshot import Snapshot
+
+DEFAULT_SINCE = "3y"
+SQL_SCHEMES = ("postgresql", "postgres", "sqlite", "duckdb", "mysql", "mssql", "oracle", "snowflake", "bigquery",
+               "redshift", "databricks", "trino")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """DEALS_SOURCE and its companions. `location` is a file path, a SQLAlchemy URL or `salesforce`."""
+
+    location: str
+    table: str | None = None  # DEALS_TABLE: a table or view (schema.table allowed)
+    query: str | None = None  # DEALS_QUERY: a SELECT
+    since: str | None = None  # DEALS_SINCE: an ISO date, 3y / 18m / 90d, or "all"; SQL and Salesforce only
+    options: dict = field(default_factory=dict, compare=False, hash=False)  # Salesforce settings
+
+    @property
+    def kind(self) -> str:
+        if self.location.strip().lower() == "salesforce":
+            return "salesforce"
+        scheme = self.location.split(":", 1)[0].split("+", 1)[0].lower() if "://" in self.location else ""
+        if scheme in SQL_SCHEMES or (scheme and scheme not in ("file", "http", "https")):
+            return "sql"
+        return "file"
+
+    def describe(self) -> str:
+        """The source as /health and logs name it: never a password, token or URL query string."""
+        if self.kind == "salesforce":
+            from .salesforce import describe
+
+            return describe(self.options)
+        if self.kind == "sql":
+            from .sql import redact
+
+            what = f"table {self.table}" if self.table else "query" if self.query else "(no table or query)"
+            return f"{redact(self.location)} {what}"
+        return self.location
+
+    def since_date(self, today: dt.date | None = None) -> dt.date | None:
+        return parse_since(self.since or DEFAULT_SINCE, today)
+
+
+def parse_since(text: str, today: dt.date | None = None) -> dt.date | None:
+    """`all` (no window), an ISO date, or a span back from today: 3y, 18m, 90d, 12w."""
+    text = text.strip().lower()
+    if text in ("all", "none", "0", ""):
+        return None
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    match = re.fullmatch(r"(\d+)\s*([ymwd])", text)
+    if match:
+        n, unit = int(match.group(1)), match.group(2)
+        if unit == "y":
+            return _months_back(today, 12 * n)
+        if unit == "m":
+            return _months_back(today, n)
+        return today - dt.timedelta(days=n * (7 if unit == "w" else 1))
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"DEALS_SINCE {text!r} is not a date such as 2022-01-01, a span such as 3y or 18m, or all.")
+
+
+def _months_back(day: dt.date, months: int) -> dt.date:
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    import calendar
+
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def load_source(spec: SourceSpec | str, mapping: ColumnMapping | None = None, as_of: dt.date | None = None,
+                cache=None) -> Snapshot:
+    """Read the configured source and validate it. `cache` is Salesforce's local copy (a SalesforceCache)."""
+    spec = SourceSpec(spec) if isinstance(spec, str) else spec
+    if spec.kind == "file":
+        if spec.table or spec.query:
+            raise DataError(f"DEALS_TABLE / DEALS_QUERY need a database URL as DEALS_SOURCE, not the file {spec.location}.")
+        return load_deals(Path(spec.location), mapping, as_of=as_of)
+    started = time.perf_counter()
+    if spec.kind == "sql":
+        from .sql import read_sql
+
+        frame = read_sql(spec, mapping or ColumnMapping())
+    else:
+        from .salesforce import read_salesforce
+
+        frame, mapping = read_salesforce(spec, mapping, cache)
+    return from_table(frame, mapping, spec.describe(), as_of, started)

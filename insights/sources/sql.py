@@ -1,0 +1,172 @@
+"""Deals from a SQL table or query through SQLAlchemy: PostgreSQL, SQLite, DuckDB, Snowflake, BigQuery...
+
+Only the columns the mapping needs are selected, and the time window (DEALS_SINCE) is pushed into the
+WHERE clause, so a warehouse returns what the bot uses and no more. Results come back as a pandas
+frame and go through the same mapping and validation as a file.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from ..load import EXTRA_COLUMNS, ColumnMapping, DataError
+from ..schema import CANONICAL_COLUMNS
+
+log = logging.getLogger(__name__)
+_engines: dict[str, sa.Engine] = {}
+_lock = threading.Lock()
+
+
+def engine_url(url: str) -> str:
+    """postgresql:// and postgres:// use psycopg 3 (the driver this project installs)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without user, password or query string (Snowflake and BigQuery put secrets there)."""
+    try:
+        parsed = make_url(engine_url(url))
+    except Exception:
+        return url.split("://", 1)[0] + "://(unparseable URL)"
+    host = parsed.host or ""
+    port = f":{parsed.port}" if parsed.port else ""
+    db = f"/{parsed.database}" if parsed.database else ""
+    if parsed.get_backend_name() in ("sqlite", "duckdb"):
+        return f"{parsed.get_backend_name()}:///{parsed.database or ''}"
+    return f"{parsed.get_backend_name()}://{host}{port}{db}"
+
+
+def engine_for(url: str) -> sa.Engine:
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            try:
+                engine = _engines[url] = sa.create_engine(engine_url(url), pool_pre_ping=True)
+            except Exception as exc:  # unknown dialect, missing driver: say which, without the password
+                raise DataError(f"Cannot use the database {redact(url)}: {exc.__class__.__name__}: "
+                                f"{_clean(str(exc), url)}") from exc
+        return engine
+
+
+def _clean(message: str, url: str) -> str:
+    try:
+        password = make_url(engine_url(url)).password
+    except Exception:
+        password = None
+    return message.replace(password, "***") if password else message
+
+
+def wanted_columns(mapping: ColumnMapping) -> dict[str, str]:
+    """canonical -> source column name for every column the load may use."""
+    names = {c: mapping.columns.get(c, c) for c in CANONICAL_COLUMNS if c not in mapping.absent}
+    names.update({c: mapping.columns[c] for c in EXTRA_COLUMNS if c in mapping.columns})
+    return names
+
+
+def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
+    if bool(spec.table) == bool(spec.query):
+        raise DataError("A database source needs exactly one of DEALS_TABLE (--table) or DEALS_QUERY (--query).")
+    engine = engine_for(spec.location)
+    since = spec.since_date()
+    try:
+        with engine.connect() as conn:
+            source, types = _source(conn, spec)
+            select, pushed = _select(source, types, mapping, since)
+            try:
+                frame = pd.read_sql_query(select, conn)
+            except sa.exc.SQLAlchemyError:
+                if not (pushed and since is not None and spec.query):
+                    raise
+                # a query's column types are unknown: its dates may be text the database will not compare
+                conn.rollback()
+                select, pushed = _select(source, types, mapping, None)[0], False
+                frame = pd.read_sql_query(select, conn)
+    except DataError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        detail = getattr(exc, "orig", None) or exc
+        raise DataError(f"Cannot read deals from {spec.describe()}: {_clean(str(detail).strip(), spec.location)}") \
+            from exc
+    if since is not None and not pushed:
+        frame = _window_in_pandas(frame, mapping, since)
+    log.info("read %d rows from %s (window from %s, %s)", len(frame), spec.describe(), since,
+             "in SQL" if pushed else "after reading")
+    return frame
+
+
+def _source(conn, spec):
+    """The FROM clause (a table or a subquery) and the SQLAlchemy type of each column it has."""
+    if spec.table:
+        schema, _, name = spec.table.rpartition(".")
+        inspector = sa.inspect(conn)
+        try:
+            reflected = inspector.get_columns(name, schema=schema or None)
+        except sa.exc.NoSuchTableError:
+            raise DataError(f"No table or view {spec.table} in {spec.describe().rsplit(' table ', 1)[0]}.")
+        if not reflected:
+            raise DataError(f"No table or view {spec.table} in {spec.describe().rsplit(' table ', 1)[0]}.")
+        table = sa.table(name, *[sa.column(c["name"]) for c in reflected], schema=schema or None)
+        return table, {c["name"]: c["type"] for c in reflected}
+    query = spec.query.strip().rstrip(";")
+    if not query.lower().startswith(("select", "with")):
+        raise DataError("DEALS_QUERY must be a SELECT (or WITH ... SELECT) query.")
+    keys = list(conn.execute(sa.text(f"SELECT * FROM ({query}) AS deals_probe WHERE 1 = 0")).keys())
+    sub = sa.text(query).columns(*[sa.column(k) for k in keys]).subquery("deals")
+    return sub, {k: None for k in keys}
+
+
+def _match(name: str, available) -> str | None:
+    if name in available:
+        return name
+    folded = {c.casefold().replace(" ", "_"): c for c in available}
+    return folded.get(name.casefold().replace(" ", "_"))
+
+
+def _select(source, types, mapping, since):
+    wanted = wanted_columns(mapping)
+    picked = {}
+    for canonical, name in wanted.items():
+        column = _match(name, types)
+        if column is not None and column not in picked.values():
+            picked[canonical] = column
+        elif column is not None:
+            picked.setdefault(canonical, column)
+    columns = list(dict.fromkeys(picked.values())) or list(types)
+    select = sa.select(*[source.c[c] for c in columns])
+    if "deal_id" in picked:  # a database returns rows in no set order: by deal id, so a refresh is repeatable
+        select = select.order_by(source.c[picked["deal_id"]])
+    if since is None:
+        return select, True
+    bounds = []
+    for canonical in ("created_date", "closed_date"):
+        column = picked.get(canonical)
+        if column is None:
+            return select, False
+        kind = types.get(column)
+        if kind is not None and not isinstance(kind, (sa.Date, sa.DateTime)):
+            return select, False  # dates stored as text: compared after reading, in the mapping's format
+        value = since if isinstance(kind, sa.Date) or kind is None else pd.Timestamp(since).to_pydatetime()
+        bounds.append(source.c[column] >= sa.literal(value, type_=sa.Date if kind is None else kind))
+    return select.where(sa.or_(*bounds)), True
+
+
+def _window_in_pandas(frame: pd.DataFrame, mapping: ColumnMapping, since) -> pd.DataFrame:
+    """The window applied after reading (dates stored as text). A row whose created date does not parse
+    is kept, so that validation sets it aside and counts it rather than the window dropping it unseen."""
+    cutoff = pd.Timestamp(since)
+    parsed = {}
+    for canonical in ("created_date", "closed_date"):
+        column = _match(mapping.columns.get(canonical, canonical), frame.columns)
+        if column is None:
+            return frame
+        text = frame[column].astype(str).where(frame[column].notna(), "")
+        parsed[canonical] = pd.to_datetime(text, errors="coerce", utc=True, format="mixed").dt.tz_localize(None)
+    keep = (parsed["created_date"] >= cutoff) | (parsed["closed_date"] >= cutoff) | parsed["created_date"].isna()
+    return frame[keep.to_numpy()].reset_index(drop=True)

@@ -103,7 +103,7 @@ def _all_data(snapshot: Snapshot, basis: str, window: int | None) -> Period:
 
 
 def _label(p: Period, basis: str) -> str:
-    return f"{p.label} cohort" if basis == "created" and "(to date)" not in p.label else p.label
+    return f"{p.label.replace(' (to date)', '')} cohort" if basis == "created" else p.label
 
 
 def _flags(snapshot: Snapshot, basis: str, window: int | None):

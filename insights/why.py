@@ -23,8 +23,9 @@ rate stays at 5% while each real move needs to beat far fewer tests:
 3. inside a finding, its two-way cells (Europe · Pro inside Europe) are tested against the rest of
    it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it.
 
-Findings are taken one at a time, largest first (falls before rises when the total is flat), and
-the tests are run again on the deals no finding covers yet. So a segment that moved only because
+Findings are taken one at a time, the strongest evidence first, and the tests are run again on
+the deals no finding covers yet (replies list them with the total's direction first, falls first
+when the total held). So a segment that moved only because
 a finding overlaps it is reported as explained by that finding, a change spread evenly over every
 segment yields no finding, and a fall hidden under a flat total by a rise elsewhere is found with
 the rise. Both directions are findings; the story says how they add up.
@@ -104,6 +105,7 @@ class CellTest:
     n_now: int
     won_before: int
     n_before: int
+    excess: float  # its log-odds change minus the rest's (sign: changed more or less than the rest)
     p_value: float  # raw, two-sided
     adjusted: float = float("nan")
     significant: bool = False
@@ -181,17 +183,20 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
 
     direction = -1 if (result.change_pp or 0) < 0 else 1
     families = [dims for dims in singles if not set(dims) & set(UNTESTED_DIMENSIONS)]
-    search = _Search(snapshot, now, before, families, pairs, min_n, cells, lead=direction if result.significant else -1)
+    search = _Search(snapshot, now, before, families, pairs, min_n, cells)
     search.run()
     result.tested, result.families_tested = search.tested, search.families_tested
-    result.findings = [f.label for f in search.findings]
     result.falls = [f.label for f in search.findings if f.change_pp < 0]
     result.rises = [f.label for f in search.findings if f.change_pp > 0]
     result.explained = search.explained()
     shown = {_key(c.segment) for c in search.findings + result.explained}
     others = sorted((c for c in search.contributors() if _key(c.segment) not in shown),
                     key=lambda c: -direction * c.contribution_pp)
-    result.contributors = search.findings + others[:10]
+    # the findings the total's change is about first (falls when the total held), largest first
+    lead = direction if result.significant else -1
+    findings = sorted(search.findings, key=lambda f: (np.sign(f.change_pp) != lead, -abs(f.contribution_pp)))
+    result.findings = [f.label for f in findings]
+    result.contributors = findings + others[:10]
 
     result.mix_dimension = _mix_dimension(result, direction) if result.significant else None
     result.story = _story(result, direction)
@@ -275,11 +280,10 @@ def _key(segment: dict[str, str]) -> tuple:
 class _Search:
     """The hierarchical, round-by-round search for findings described in the module docstring."""
 
-    def __init__(self, snapshot, now, before, families, pairs, min_n, cells, lead: int):
+    def __init__(self, snapshot, now, before, families, pairs, min_n, cells):
         self.snapshot, self.now, self.before, self.min_n = snapshot, now, before, min_n
         self.families, self.pairs = families, pairs
         self.cells = {c["key"]: c for c in cells}
-        self.lead = lead  # the direction taken first: the total's when it moved, else falls
         self.findings: list[Contributor] = []
         self.first_round: dict[tuple, CellTest] = {}
         self.last_round: dict[tuple, CellTest] = {}
@@ -305,7 +309,7 @@ class _Search:
             if len(self.findings) >= MAX_FINDINGS:
                 break
             candidates = [t for t in tests if t.significant and t.key in self.cells
-                          and np.sign(t.change) == np.sign(self._excess(t, universe))]
+                          and np.sign(t.change) == np.sign(t.excess)]
             if not candidates:
                 break
             best = min(candidates, key=self._order)
@@ -315,44 +319,29 @@ class _Search:
             universe &= ~self.mask_of(best.segment)
 
     def _order(self, t: CellTest):
+        """The strongest evidence first: taking a weaker cell first could name a segment that only
+        looked different because the rest held a stronger move (Europe against a rising India)."""
         c = self.cells[t.key]
-        contribution = c["rate"] + c["mix"]
-        return (np.sign(t.change) != self.lead, -abs(contribution))
-
-    def _excess(self, t: CellTest, universe) -> float:
-        """The cell's change minus the rest's change, in log-odds (its sign says more or less)."""
-        tw1, tn1 = int(self.snapshot.won[self.now & universe].sum()), int((self.now & universe).sum())
-        tw0, tn0 = int(self.snapshot.won[self.before & universe].sum()), int((self.before & universe).sum())
-        cell, _ = _log_odds_change(t.won_now, t.n_now, t.won_before, t.n_before)
-        rest, _ = _log_odds_change(tw1 - t.won_now, tn1 - t.n_now, tw0 - t.won_before, tn0 - t.n_before)
-        return float(cell[0] - rest[0])
+        return (t.p_value, -abs(c["rate"] + c["mix"]))
 
     def _child_or_self(self, parent: CellTest, universe) -> CellTest:
-        """Level 3: a two-way cell inside the finding that carries the parent's whole story."""
+        """Level 3: a two-way cell inside the finding that carries the parent's whole story (tested
+        against the other cells of the parent along the same dimension, BH across all of them)."""
         (dim, value), = parent.segment.items()
-        if dim not in PAIR_DIMENSIONS:
-            return parent
         inside = universe & self.mask_of(parent.segment)
-        children = [pr for pr in self.pairs if dim in pr]
-        rest = (self.snapshot.won[self.now & inside].sum(), (self.now & inside).sum(),
-                self.snapshot.won[self.before & inside].sum(), (self.before & inside).sum())
-        rows = []
-        for dims in children:
-            c1 = count_by(self.snapshot, self.now & inside, dims)
-            c0 = count_by(self.snapshot, self.before & inside, dims)
-            ok = (c1.n >= self.min_n) & (c0.n >= self.min_n) & (rest[1] - c1.n >= self.min_n) & (rest[3] - c0.n >= self.min_n)
-            for i in np.flatnonzero(ok):
-                rows.append((c1.labels(self.snapshot, i), int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i])))
-        if not rows:
+        children = []
+        for pair in (pr for pr in self.pairs if dim in pr):
+            (other,) = set(pair) - {dim}
+            for t in _family_tests(self.snapshot, self.now & inside, self.before & inside, (other,), self.min_n):
+                segment = {d: value if d == dim else t.segment[other] for d in pair}
+                children.append(replace(t, segment=segment))
+        if not children:
             return parent
-        w1, n1, w0, n0 = (np.array([r[k] for r in rows], dtype=float) for k in (1, 2, 3, 4))
-        p = _difference_in_differences(w1, n1, w0, n0, rest[0] - w1, rest[1] - n1, rest[2] - w0, rest[3] - n0)
-        adjusted, significant = benjamini_hochberg(p)
-        self.tested += len(rows)
-        children = [CellTest(r[0], r[1], r[2], r[3], r[4], float(p[k]), float(adjusted[k]), bool(significant[k]))
-                    for k, r in enumerate(rows)]
+        adjusted, significant = benjamini_hochberg([c.p_value for c in children])
+        self.tested += len(children)
+        children = [replace(c, adjusted=float(a), significant=bool(z)) for c, a, z in zip(children, adjusted, significant)]
         for child in sorted((c for c in children if c.significant and c.key in self.cells
-                             and np.sign(c.change) == np.sign(parent.change)),
+                             and np.sign(c.change) == np.sign(parent.change) == np.sign(c.excess)),
                             key=lambda c: -abs(self.cells[c.key]["rate"] + self.cells[c.key]["mix"])):
             keep = universe & ~self.mask_of(child.segment)
             left, _ = _hierarchical_round(self.snapshot, self.now & keep, self.before & keep, [(dim,)], self.min_n)
@@ -403,19 +392,26 @@ class _Search:
 
 
 def _family_tests(snapshot, now, before, dims, min_n) -> list[CellTest]:
-    """Each testable segment of one dimension against the rest of these deals (raw p-values)."""
-    total = (int(snapshot.won[now].sum()), int(now.sum()), int(snapshot.won[before].sum()), int(before.sum()))
-    c1 = count_by(snapshot, now, dims)
-    c0 = count_by(snapshot, before, dims)
-    ok = (c1.n >= min_n) & (c0.n >= min_n) & (total[1] - c1.n >= min_n) & (total[3] - c0.n >= min_n)
+    """Each testable segment of one dimension against the other segments of that dimension.
+
+    The rest's change is the inverse-variance weighted mean of the other segments' own log-odds
+    changes, not the change of their pooled deals: a pure shift of deals between the other
+    segments (more Outbound, which always wins less) then moves no segment's test."""
+    c1, c0 = count_by(snapshot, now, dims), count_by(snapshot, before, dims)
+    delta, var = _log_odds_change(c1.won, c1.n, c0.won, c0.n)
+    weight = np.where((c1.n > 0) & (c0.n > 0), 1 / var, 0.0)
+    total_w, total_wd = weight.sum(), (weight * delta).sum()
+    rest_w = total_w - weight
+    ok = ((c1.n >= min_n) & (c0.n >= min_n) & (c1.n.sum() - c1.n >= min_n) & (c0.n.sum() - c0.n >= min_n)
+          & (rest_w > 0))
     idx = np.flatnonzero(ok)
     if not len(idx):
         return []
-    w1, n1, w0, n0 = c1.won[idx], c1.n[idx], c0.won[idx], c0.n[idx]
-    p = _difference_in_differences(*(np.asarray(x, dtype=float) for x in
-                                     (w1, n1, w0, n0, total[0] - w1, total[1] - n1, total[2] - w0, total[3] - n0)))
-    return [CellTest(c1.labels(snapshot, i), int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i]), float(p[k]))
-            for k, i in enumerate(idx)]
+    rest = (total_wd - weight[idx] * delta[idx]) / rest_w[idx]
+    excess = delta[idx] - rest
+    p = 2 * sps.norm.sf(np.abs(excess) / np.sqrt(var[idx] + 1 / rest_w[idx]))
+    return [CellTest(c1.labels(snapshot, i), int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i]),
+                     float(excess[k]), float(p[k])) for k, i in enumerate(idx)]
 
 
 def _hierarchical_round(snapshot, now, before, families, min_n, alpha: float = ALPHA):
@@ -452,21 +448,12 @@ def _own_change_significant(snapshot, now, before, families, min_n) -> set[tuple
 
 
 def _log_odds_change(won_now, n_now, won_before, n_before):
-    """Change in log-odds and its variance; 0.5 is added to every count so that a cell with no
-    wins or no losses still has a finite variance."""
+    """Change in log-odds and its variance (Woolf); 0.5 is added to every count so that a cell
+    with no wins or no losses still has a finite variance. On this scale a change that hits every
+    segment alike is the same size everywhere, whatever each segment's starting rate."""
     a, b = np.asarray(won_now, dtype=float) + 0.5, np.asarray(n_now - won_now, dtype=float) + 0.5
     c, d = np.asarray(won_before, dtype=float) + 0.5, np.asarray(n_before - won_before, dtype=float) + 0.5
     return np.atleast_1d(np.log(a / b) - np.log(c / d)), np.atleast_1d(1 / a + 1 / b + 1 / c + 1 / d)
-
-
-def _difference_in_differences(w1, n1, w0, n0, rw1, rn1, rw0, rn0) -> np.ndarray:
-    """Two-sided test that a cell's change equals the rest's change, on the log-odds scale (Woolf's
-    test of a ratio of odds ratios). On this scale a change that hits every segment alike is the
-    same size everywhere, whatever each segment's starting rate."""
-    d_cell, v_cell = _log_odds_change(w1, n1, w0, n0)
-    d_rest, v_rest = _log_odds_change(rw1, rn1, rw0, rn0)
-    z = (d_cell - d_rest) / np.sqrt(v_cell + v_rest)
-    return 2 * sps.norm.sf(np.abs(z))
 
 
 def _mix_dimension(result: WhyResult, direction: int) -> str | None:

@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 from conftest import snapshot_of
 
-from bot.commands import answer
-from bot.digest import digest_text
+from bot.core.commands import answer
+from bot.core.digest import digest_text
 from insights.alerts import AlertRule, evaluate
 from insights.query import Query
 from insights.risk import risk

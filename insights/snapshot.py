@@ -61,7 +61,11 @@ class Snapshot:
 
     def values(self, dim: str) -> tuple[str, ...]:
         """Known values of a dimension, in display order."""
-        return tuple(self.deals[dim].cat.categories)
+        return self._values[dim]
+
+    @cached_property
+    def _values(self) -> dict[str, tuple[str, ...]]:
+        return {d: tuple(self.deals[d].cat.categories) for d in self.dimensions}
 
     @cached_property
     def _codes(self) -> dict[str, np.ndarray]:

@@ -376,7 +376,7 @@ class _Search:
         if not self.findings:
             return []
         found = {_key(f.segment) for f in self.findings}
-        own = _own_change_significant(self.snapshot, self.now, self.before, self.families, self.min_n)
+        own = _own_change_significant(self.first_round.values())
         out = []
         for key, t in self.first_round.items():
             if key in found or key not in self.cells:
@@ -384,20 +384,21 @@ class _Search:
             if not (t.significant or (key in own and any(np.sign(t.change) == np.sign(f.change_pp)
                                                          for f in self.findings))):
                 continue
-            mask = self.mask_of(t.segment)
-            overlap = max(self.findings, key=lambda f: int((mask & self.mask_of(f.segment)).sum()))
+            overlap = self.findings[0] if len(self.findings) == 1 else max(
+                self.findings, key=lambda f: int((self.mask_of(t.segment) & self.mask_of(f.segment)).sum()))
             last = self.last_round.get(key)
             out.append(self._contributor(self.cells[key], last.adjusted if last else None, False, overlap.label))
         return sorted(out, key=lambda c: -abs(c.contribution_pp))
 
 
-def _family_tests(snapshot, now, before, dims, min_n) -> list[CellTest]:
+def _family_tests(snapshot, now, before, dims, min_n, sliced: tuple[Sliced, Sliced] | None = None) -> list[CellTest]:
     """Each testable segment of one dimension against the other segments of that dimension.
 
     The rest's change is the inverse-variance weighted mean of the other segments' own log-odds
     changes, not the change of their pooled deals: a pure shift of deals between the other
     segments (more Outbound, which always wins less) then moves no segment's test."""
-    c1, c0 = count_by(snapshot, now, dims), count_by(snapshot, before, dims)
+    sliced_now, sliced_before = sliced or (None, None)
+    c1, c0 = count_by(snapshot, now, dims, sliced_now), count_by(snapshot, before, dims, sliced_before)
     delta, var = _log_odds_change(c1.won, c1.n, c0.won, c0.n)
     weight = np.where((c1.n > 0) & (c0.n > 0), 1 / var, 0.0)
     total_w, total_wd = weight.sum(), (weight * delta).sum()
@@ -419,7 +420,8 @@ def _hierarchical_round(snapshot, now, before, families, min_n, alpha: float = A
 
     A cell's adjusted p-value is its within-dimension BH value scaled by m / R (R at least 1), so
     it is at most `alpha` exactly when the procedure calls it."""
-    per_family = [t for t in (_family_tests(snapshot, now, before, dims, min_n) for dims in families) if t]
+    sliced = Sliced(snapshot, now), Sliced(snapshot, before)  # each deal's codes cut once per round
+    per_family = [t for t in (_family_tests(snapshot, now, before, dims, min_n, sliced) for dims in families) if t]
     if not per_family:
         return [], 0
     family_p = [simes([t.p_value for t in tests]) for tests in per_family]
@@ -433,18 +435,15 @@ def _hierarchical_round(snapshot, now, before, families, min_n, alpha: float = A
     return out, m
 
 
-def _own_change_significant(snapshot, now, before, families, min_n) -> set[tuple]:
+def _own_change_significant(tests) -> set[tuple]:
     """Segments whose own change (now against before) is significant, BH across all of them."""
-    rows = []
-    for dims in families:
-        c1, c0 = count_by(snapshot, now, dims), count_by(snapshot, before, dims)
-        for i in np.flatnonzero((c1.n >= min_n) & (c0.n >= min_n)):
-            rows.append((_key(c1.labels(snapshot, i)), c1.won[i], c1.n[i], c0.won[i], c0.n[i]))
-    if not rows:
+    tests = list(tests)
+    if not tests:
         return set()
-    p, _ = two_proportion_test(*(np.array([r[k] for r in rows], dtype=float) for k in (1, 2, 3, 4)))
+    p, _ = two_proportion_test(*(np.array([getattr(t, k) for t in tests], dtype=float)
+                                 for k in ("won_now", "n_now", "won_before", "n_before")))
     _, significant = benjamini_hochberg(p)
-    return {r[0] for r, s in zip(rows, significant) if s}
+    return {t.key for t, sig in zip(tests, significant) if sig}
 
 
 def _log_odds_change(won_now, n_now, won_before, n_before):

@@ -43,14 +43,6 @@ def amount_rate(snapshot: Snapshot, mask: np.ndarray) -> AmountRate:
     return AmountRate.of(snapshot.amount[mask], snapshot.won[mask])
 
 
-def amount_rate_between(snapshot: Snapshot, start, end) -> AmountRate:
-    """Dollar-weighted win rate of the deals closed from `start` to `end` (dates, inclusive)."""
-    from .snapshot import day_number
-
-    days = snapshot.closed_day
-    return amount_rate(snapshot, (days >= day_number(start)) & (days <= day_number(end)))
-
-
 def segment_label(segment: dict[str, str]) -> str:
     return " · ".join(segment.values())
 

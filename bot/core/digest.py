@@ -8,11 +8,11 @@ from insights.health import health
 from insights.query import Query
 from insights.reps import rep_performance
 from insights.risk import risk
-from insights.select import FOCUS
+from insights.select import FOCUS, period_mask
 from insights.snapshot import Snapshot
 from insights.trend import trend
 from insights.why import explain_change
-from insights.winrate import amount_rate_between
+from insights.winrate import amount_rate
 
 from bot.core.render import render
 
@@ -28,15 +28,7 @@ def digest_text(snapshot: Snapshot, data_error: str | None = None) -> tuple[str,
     reps = rep_performance(snapshot, in_question)
     actions = rank(from_why(snapshot, why) + risks.actions + from_reps(snapshot, reps)
                    + from_drivers(snapshot, drivers_result))
-    text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps, report=snapshot.report,
+    text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps,
                   actions=actions, h=health(snapshot, everything), data_error=data_error,
-                  amount=headline_amount(snapshot, headline))
+                  amount=amount_rate(snapshot, period_mask(snapshot, why.period)), report=snapshot.report)
     return text, headline
-
-
-def headline_amount(snapshot: Snapshot, headline):
-    """The dollar-weighted win rate of the headline's tested period (None when nothing was tested)."""
-    if getattr(headline, "outcome_window_days", None):  # created-date cohorts: no closed-date amount to match
-        return None
-    point = next((p for p in headline.points if p.label == headline.tested_period), None)
-    return amount_rate_between(snapshot, point.start, point.end) if point is not None else None

@@ -16,7 +16,7 @@ from insights.snapshot import Snapshot
 from bot.core.commands import ADMIN_COMMANDS, Context, answer, resolve_command
 from bot.config import Settings
 from bot.core.grammar import Vocabulary, split_command
-from bot.core.render import render, set_currency
+from bot.core.render import render, set_currency, set_deal_url
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 DEFAULT_CHART_DIR = Path(tempfile.gettempdir()) / "sales-intelligence-charts"
@@ -366,6 +366,7 @@ class _NoRuns:
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     set_currency(settings.currency)
+    set_deal_url(settings.crm_deal_url)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)

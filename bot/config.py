@@ -45,6 +45,7 @@ class Settings:
     segment_access: str | None = None  # TOML/YAML file: which users and user groups see which segments
     admin_users: frozenset[str] = field(default_factory=frozenset)  # see everything whatever the mapping says
     follow_time: str = "08:00"  # when followed questions are posted (daily; weekly on DIGEST_DAY)
+    crm_deal_url: str | None = None  # CRM_DEAL_URL: a deal's page, e.g. https://x.my.salesforce.com/{deal_id}
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -79,6 +80,7 @@ class Settings:
             segment_access=env.get("SEGMENT_ACCESS") or None,
             admin_users=_ids(env.get("ADMIN_USERS")),
             follow_time=env.get("FOLLOW_TIME") or "08:00",
+            crm_deal_url=env.get("CRM_DEAL_URL") or None,
         )
 
     @property

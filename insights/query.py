@@ -17,6 +17,7 @@ class Query:
     compare: PeriodSpec | None = None
     grain: str | None = None  # month / quarter, for time series
     text: str = ""
+    outcome: str | None = None  # won / lost / open, for the deals behind a number
 
     @property
     def filter_dict(self) -> dict[str, tuple[str, ...]]:
@@ -35,6 +36,7 @@ class Query:
             "period": self.period.text if self.period else None,
             "compare": self.compare.text if self.compare else None,
             "grain": self.grain,
+            "outcome": self.outcome,
             "text": self.text,
         }
 

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
+from insights.deals import deals_behind
 from insights.drivers import drivers
 from insights.funnel import funnel
 from insights.health import health
@@ -21,12 +22,13 @@ from insights.why import explain_change
 from insights.winrate import win_rate
 
 from bot.core.grammar import Vocabulary, parse, split_command
+from bot.core.intents import interpret, sentence_arguments
 from bot.core.render import render
 
 log = logging.getLogger(__name__)
 
 # What each part of the grammar is called when a command ignores it.
-FEATURES = ("filters", "by", "period", "vs", "grain")
+FEATURES = ("filters", "by", "period", "vs", "grain", "outcome")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ COMMANDS: dict[str, Command] = {
         Command("why", explain_change, frozenset({"filters", "period", "vs"})),
         Command("drivers", drivers, frozenset({"filters", "period"})),
         Command("reps", rep_performance, frozenset({"filters", "by", "period"})),
+        Command("deals", deals_behind, frozenset({"filters", "period", "outcome"})),
         Command("health", health, frozenset()),
     )
 }
@@ -62,6 +65,7 @@ class Reply:
     kind: str
     text: str
     result: Result | None = None
+    line: str = ""  # the command line answered ("/why region=APAC last quarter"), for follow-ups
 
     @property
     def ok(self) -> bool:
@@ -75,6 +79,7 @@ def ignored_features(command: Command, query: Query) -> list[str]:
         "period": query.period is not None,
         "vs": query.compare is not None,
         "grain": query.grain is not None,
+        "outcome": query.outcome is not None,
     }
     return [f for f in FEATURES if present[f] and f not in command.uses]
 
@@ -100,14 +105,37 @@ def resolve_command(name: str) -> str | None:
     return name if name in ALL_COMMANDS or name == "help" else ALIASES.get(name)
 
 
-def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None) -> Reply:
-    """Answer one command line such as '/winrate APAC'. Never raises."""
+def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, context: Context | None = None,
+             thread_line: str | None = None) -> Reply:
+    """Answer a plain question or a command line; `thread_line` is the thread's last command, which a
+    follow-up ("what about Europe?") changes. Never raises."""
+    vocab = vocab or Vocabulary.from_snapshot(snapshot)
+    try:
+        intent = interpret(text, vocab, snapshot.as_of, thread_line)
+    except Exception:  # the intent layer is tested never to raise; a bug still gets an answer
+        log.exception("could not read the question: %r", text[:200])
+        intent = None
+    if intent is None or not intent.understood:
+        return Reply("", "usage", render("text/not_understood.j2", question=text, typed=None, suggestions=[],
+                                         commands=list(ALL_COMMANDS)))
+    return answer(snapshot, intent.line, vocab, context, questions=False)
+
+
+def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None,
+           questions: bool = True) -> Reply:
+    """Answer one command line such as '/winrate APAC', or a plain question. Never raises."""
     name, args = split_command(line)
     command_name = resolve_command(name) if name else None
+    if command_name is None and not name and questions and line.strip():
+        return converse(snapshot, line, vocab, context)  # a plain question, typed without a slash
     if command_name is None:
         typed = name or (line.split()[0] if line.strip() else "")
         close = difflib.get_close_matches(typed.lower().lstrip("/"), list(ALL_COMMANDS) + ["help"], n=3,
                                         cutoff=0.7)  # close typos only: "foo" is not "follow"
+        if questions and not close:  # not a command: maybe a question ("how is APAC doing", "/sales why ...")
+            reply = converse(snapshot, line.lstrip("/") if name else line, vocab, context)
+            if reply.kind != "usage" or reply.command:
+                return reply
         return Reply("", "usage", render("text/unknown_command.j2", typed=typed, suggestions=close,
                                          commands=list(ALL_COMMANDS)))
     if command_name == "help":
@@ -117,6 +145,10 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
     if command_name in ADMIN_COMMANDS:
         return _admin(command_name, args, snapshot, vocab, context or Context())
     parsed = parse(args, vocab)
+    if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
+        cleaned = sentence_arguments(args, vocab, snapshot.as_of)
+        if cleaned != args and parse(cleaned, vocab).ok:
+            args, parsed = cleaned, parse(cleaned, vocab)
     if parsed.help:
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
     if parsed.problems:
@@ -133,7 +165,7 @@ def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, conte
     except Exception:  # a bug must reach the log, not the user as a traceback
         log.exception("command failed: /%s %s", command_name, args)
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))
-    return Reply(command_name, "answer", text, result)
+    return Reply(command_name, "answer", text, result, f"/{command_name} {args}".strip())
 
 
 

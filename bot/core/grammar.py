@@ -18,6 +18,7 @@ from insights.schema import DIMENSION_ALIASES
 from insights.snapshot import Snapshot
 
 HELP_WORDS = {"help", "?", "-h", "--help", "usage"}
+OUTCOME_WORDS = {"won": "won", "lost": "lost", "open": "open"}  # which deals /deals lists
 BY_WORDS = {"by", "per"}
 VS_WORDS = {"vs", "vs.", "versus", "against", "compared", "compare"}
 JOIN_WORDS = {"and", "x", "×", "&", ",", "+"}
@@ -34,7 +35,12 @@ UNIT_GRAIN = {"m": "month", "mo": "month", "mos": "month", "month": "month", "mo
 UNIT_DAYS = {"d": 1, "day": 1, "days": 1, "w": 7, "wk": 7, "wks": 7, "week": 7, "weeks": 7}
 # Everyday names a CRO may type for a value. Keys and targets are normalised (see `norm`).
 VALUE_ALIASES = {"na": "northamerica", "nam": "northamerica", "amer": "northamerica", "us": "northamerica",
-                 "eu": "europe", "ecom": "ecommerce", "apj": "apac", "asiapacific": "apac"}
+                 "americas": "northamerica", "usa": "northamerica", "eu": "europe", "emea": "europe",
+                 "ecom": "ecommerce", "apj": "apac", "asiapacific": "apac", "asia": "apac"}
+# Everyday names with no value of their own: the closest values, offered as suggestions.
+NEAREST_VALUES = {"smb": ("Core", "<10k"), "smallbusiness": ("Core", "<10k"), "midmarket": ("Pro", "10k-25k"),
+                  "mm": ("Pro", "10k-25k"), "largeenterprise": ("Enterprise", "100k+"), "latam": ("North America",),
+                  "inboundleads": ("Inbound",), "outboundleads": ("Outbound",)}
 MAX_NGRAM = 4
 SHORT_DIMENSION_NAMES = ("region", "industry", "product", "source", "stage", "rep", "size", "cycle")
 # Years a period may name, and how far back `last N` may reach: beyond these, resolving a period
@@ -94,6 +100,8 @@ class Vocabulary:
             return [h for h in hits if dim is None or h[0] == dim]
 
         hits = keep(self.index.get(key, []))
+        if not hits and len(key) > 3 and key.endswith("s"):  # "referrals", "enterprises"
+            hits = keep(self.index.get(key[:-1], []))
         if hits or not allow_prefix or len(key) < 3:
             return hits
         prefixed = {h for k, hs in self.index.items() if k.startswith(key) for h in keep(hs)}
@@ -105,6 +113,9 @@ class Vocabulary:
 
     def suggest(self, word: str, dim: str | None = None, n: int = 3) -> tuple[str, ...]:
         key = norm(word)
+        nearest = [v for v in NEAREST_VALUES.get(key, ()) if any(v in vs for vs in self.values.values())]
+        if nearest:
+            return tuple(nearest)
         choices = {}
         for k, hits in self.index.items():
             for d, v in hits:
@@ -163,6 +174,7 @@ class _Parser:
         self.period: PeriodSpec | None = None
         self.compare: PeriodSpec | None = None
         self.grain: str | None = None
+        self.outcome: str | None = None
         self.problems: list[Problem] = []
         self.help = False
 
@@ -339,6 +351,8 @@ class _Parser:
                 self.grain, i = GRAIN_WORDS[t], i + 1
             elif t in VS_WORDS:
                 i = self.comparison(i + 1)
+            elif t in OUTCOME_WORDS:
+                self.outcome, i = OUTCOME_WORDS[t], i + 1
             elif "=" in t:
                 self.assignment(self.tokens[i])
                 i += 1
@@ -366,6 +380,7 @@ class _Parser:
             compare=self.compare,
             grain=self.grain,
             text=self.text.strip(),
+            outcome=self.outcome,
         )
         return Parsed(query, tuple(self.problems), self.help)
 

@@ -5,6 +5,8 @@ import math
 import re
 from functools import lru_cache
 
+import urllib.parse
+
 import jinja2
 
 from insights.query import dimension_label
@@ -65,6 +67,21 @@ def currency_symbol(code: str | None) -> str:
 
 def set_currency(code: str | None) -> None:
     _CURRENCY[0] = currency_symbol(code)
+
+
+_DEAL_URL: list[str | None] = [None]  # CRM_DEAL_URL, e.g. https://example.my.salesforce.com/{deal_id}
+
+
+def set_deal_url(template: str | None) -> None:
+    """Link deals to the CRM; only an http(s) template with a {deal_id} placeholder is used."""
+    ok = bool(template) and template.startswith(("https://", "http://")) and "{deal_id}" in template
+    _DEAL_URL[0] = template if ok else None
+
+
+def deal_link(deal_id: str) -> str | None:
+    """The deal's page in the CRM (the id URL-quoted), or None when no template is set."""
+    template = _DEAL_URL[0]
+    return template.replace("{deal_id}", urllib.parse.quote(str(deal_id), safe="")) if template else None
 
 
 def money(x) -> str:
@@ -156,6 +173,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(pct=pct, pct_range=pct_range, pp=pp, pval=pval, num=num, money=money, days=days,
                        signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, ljust=ljust, rjust=rjust)
     env.tests["pair"] = lambda dim: "×" in str(dim)
+    env.globals["deal_link"] = deal_link
     return env
 
 

@@ -1,0 +1,88 @@
+"""/deals: the deals behind any number: the closed deals of a selection and period, or its open pipeline.
+
+Largest first, with the rep, amount, dates, stage and outcome; the full list is a table for a CSV
+file, so a number in any reply can be checked deal by deal in the CRM.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .query import Query
+from .results import Result
+from .select import filter_mask, period_mask, resolve_periods
+from .snapshot import Snapshot
+
+SHOWN = 15  # deals listed in a reply; the CSV has them all
+COLUMNS = ("deal_id", "sales_rep_id", "region", "industry", "product_type", "lead_source", "deal_stage",
+           "deal_amount", "created_date", "closed_date", "outcome")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DealRow:
+    deal_id: str
+    rep: str | None
+    segment: str
+    stage: str | None
+    amount: float
+    created: dt.date | None
+    closed: dt.date | None
+    outcome: str  # Won, Lost or Open
+
+
+@dataclass(kw_only=True)
+class DealsResult(Result):
+    outcome: str | None  # won | lost | open | None (all closed)
+    count: int = 0
+    won: int = 0
+    lost: int = 0
+    amount: float = 0.0
+    deals: list[DealRow] = field(default_factory=list)  # the largest SHOWN
+
+
+def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
+    """Every deal behind the query, largest first, in the canonical columns (for the CSV)."""
+    if query.outcome == "open":
+        frame = snapshot.open_deals[filter_mask(snapshot, query.filters, open_pipeline=True)]
+    else:
+        period, _ = resolve_periods(snapshot, query)
+        mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
+        if query.outcome in ("won", "lost"):
+            mask &= snapshot.won == (query.outcome == "won")
+        frame = snapshot.deals[mask]
+    frame = frame[[c for c in COLUMNS if c in frame.columns]].copy()
+    frame["outcome"] = frame["outcome"].replace("", "Open") if "outcome" in frame else "Open"
+    return frame.sort_values(["deal_amount", "deal_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
+    """The deals behind the query's number: counts, total amount and the largest deals."""
+    period, _ = resolve_periods(snapshot, query)  # open pipeline is as of now, whatever the period
+    table = deal_table(snapshot, query)
+    result = DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=period, outcome=query.outcome,
+                         count=len(table), won=int((table["outcome"] == "Won").sum()),
+                         lost=int((table["outcome"] == "Lost").sum()),
+                         amount=float(table["deal_amount"].sum()) if len(table) else 0.0)
+    if query.outcome == "open":
+        result.notes.append("open_pipeline_now")
+    if not len(table):
+        result.notes.append("no_deals")
+    for row in table.head(SHOWN).itertuples(index=False):
+        result.deals.append(DealRow(
+            deal_id=str(row.deal_id), rep=_text(getattr(row, "sales_rep_id", None)),
+            segment=" · ".join(str(getattr(row, c)) for c in ("region", "product_type", "lead_source")
+                               if hasattr(row, c) and isinstance(getattr(row, c), str)),
+            stage=_text(getattr(row, "deal_stage", None)), amount=float(row.deal_amount),
+            created=_day(row.created_date), closed=_day(getattr(row, "closed_date", None)), outcome=row.outcome))
+    return result
+
+
+def _text(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _day(value) -> dt.date | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()

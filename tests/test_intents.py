@@ -1,0 +1,204 @@
+"""Plain questions a sales leader asks, each mapped to the command it means; follow-ups in a thread."""
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.commands import answer, converse
+from bot.core.grammar import Vocabulary
+from bot.core.intents import interpret
+
+AS_OF = dt.date(2024, 7, 15)
+
+
+@pytest.fixture(scope="module")
+def vocab(demo):
+    return Vocabulary.from_snapshot(demo)
+
+
+# (question, the command line it means)
+QUESTIONS = [
+    # why
+    ("why did our win rate drop in APAC last quarter?", "/why region=APAC last quarter"),
+    ("Why did win rate drop?", "/why"),
+    ("why did we lose more deals in Europe", "/why region=Europe"),
+    ("why is the win rate down this quarter", "/why this quarter"),
+    ("what happened in APAC?", "/why region=APAC"),
+    ("what caused the drop in Enterprise deals", "/why product_type=Enterprise"),
+    ("explain the change in win rate for outbound", "/why lead_source=Outbound"),
+    ("why emea", "/why region=Europe"),
+    ("why did EMEA fall last q", "/why region=Europe last quarter"),
+    ("what's behind the decline in India?", "/why region=India"),
+    ("why did Q2 drop compared to Q1", "/why 2024q2 vs 2024q1"),
+    ("why did win rate fall in H1", "/why 2024-01-01..2024-06-30"),
+    ("why did referrals drop", "/why lead_source=Referral"),
+    ("reasons for the drop in SaaS", "/why industry=SaaS"),
+    ("why did APAC Enterprise drop year over year", "/why region=APAC product_type=Enterprise vs last year"),
+    ("why did the win rate change vs the previous quarter", "/why vs previous"),
+    ("explain APAC", "/why region=APAC"),
+    ("why are we losing in north america", "/why North America"),
+    ("why did AMER drop", "/why North America"),
+    ("why did the americas decline", "/why North America"),
+    # trend: is it real, how is X doing
+    ("how is APAC doing?", "/trend region=APAC"),
+    ("how are we doing", "/trend"),
+    ("how is Europe doing this year", "/trend region=Europe ytd"),
+    ("is the drop real or noise?", "/trend"),
+    ("is the APAC drop real?", "/trend region=APAC"),
+    ("is this significant or just luck", "/trend"),
+    ("win rate trend for Enterprise", "/trend product_type=Enterprise"),
+    ("show me the trend by month", "/trend monthly"),
+    ("monthly win rate in India", "/trend region=India monthly"),
+    ("quarter by quarter win rate for partner deals", "/trend lead_source=Partner quarterly"),
+    ("how is outbound trending", "/trend lead_source=Outbound"),
+    ("how's it going in EdTech", "/trend industry=EdTech"),
+    ("how is the team doing", "/trend"),
+    ("is APAC getting worse over time", "/trend region=APAC"),
+    ("how were we doing last year", "/trend last year"),
+    # reps
+    ("who are the weakest reps in Europe?", "/reps region=Europe by sales_rep_id"),
+    ("which reps need coaching", "/reps by sales_rep_id"),
+    ("show the reps", "/reps by sales_rep_id"),
+    ("who needs attention in APAC", "/reps region=APAC"),
+    ("worst performers last quarter", "/reps last quarter"),
+    ("who should I coach?", "/reps"),
+    ("rep performance in india", "/reps region=India by sales_rep_id"),
+    ("which sellers are below the team", "/reps"),
+    ("weakest reps for enterprise deals", "/reps product_type=Enterprise by sales_rep_id"),
+    ("who is underperforming in Europe", "/reps region=Europe"),
+    # drivers
+    ("what drives wins?", "/drivers"),
+    ("what drives wins in APAC", "/drivers region=APAC"),
+    ("which factors matter most", "/drivers"),
+    ("what makes us win", "/drivers"),
+    ("drivers of winning for enterprise", "/drivers product_type=Enterprise"),
+    ("what predicts a win last 2 quarters", "/drivers last 2 quarters"),
+    ("what factors correlate with winning in Europe", "/drivers region=Europe"),
+    ("key drivers this year", "/drivers ytd"),
+    # risk
+    ("which segments are the biggest risk?", "/risk"),
+    ("where are we losing the most", "/risk"),
+    ("biggest risks in APAC", "/risk region=APAC"),
+    ("what's at risk in the pipeline", "/risk"),
+    ("where do we lose most this quarter", "/risk this quarter"),
+    ("risky segments for outbound", "/risk lead_source=Outbound"),
+    ("biggest problems last quarter", "/risk last quarter"),
+    ("which segments have the biggest impact", "/risk"),
+    # funnel
+    ("where do deals stall?", "/funnel"),
+    ("show me the funnel", "/funnel"),
+    ("funnel for APAC", "/funnel region=APAC"),
+    ("which stage do we lose deals at", "/funnel"),
+    ("where do deals die in Enterprise", "/funnel product_type=Enterprise"),
+    ("drop-off by stage last quarter", "/funnel last quarter"),
+    ("cycle gap for Europe", "/funnel region=Europe"),
+    # deals
+    ("which deals?", "/deals"),
+    ("which deals did we lose in APAC?", "/deals region=APAC"),
+    ("show me the deals", "/deals"),
+    ("list the lost deals in Europe", "/deals region=Europe lost"),
+    ("show me the won deals last quarter", "/deals last quarter won"),
+    ("which open deals are in APAC", "/deals region=APAC open"),
+    ("what deals did we win in Enterprise", "/deals product_type=Enterprise"),
+    ("drill into the deals for referral", "/deals lead_source=Referral"),
+    ("deals behind the APAC number", "/deals region=APAC"),
+    # win rate
+    ("win rate for enterprise deals from referrals this year", "/winrate product_type=Enterprise lead_source=Referral ytd"),
+    ("compare Q2 with Q1", "/winrate 2024q2 vs 2024q1"),
+    ("winrate apac", "/winrate region=APAC"),
+    ("what is our win rate", "/winrate"),
+    ("win rate in AMER last Q", "/winrate North America last quarter"),
+    ("win rate H1", "/winrate 2024-01-01..2024-06-30"),
+    ("win rate by region", "/winrate by region"),
+    ("win rate by rep", "/winrate by sales_rep_id"),
+    ("what's the win rate for inbound this fy", "/winrate lead_source=Inbound ytd"),
+    ("conversion rate in Europe last quarter", "/winrate region=Europe last quarter"),
+    ("compare APAC this quarter to last year", "/winrate region=APAC this quarter vs last year"),
+    ("win rate for Pro in India", "/winrate product_type=Pro region=India"),
+    ("APAC", "/winrate region=APAC"),
+    ("Enterprise last quarter", "/winrate product_type=Enterprise last quarter"),
+    ("win rate for outbound vs inbound", "/winrate lead_source=Outbound,Inbound by lead_source"),
+    ("win rate for deals over 100k", "/winrate size_band=100k+"),
+    ("close rate for healthtech in 2024", "/winrate industry=HealthTech 2024"),
+    ("win rate in Q1 2024", "/winrate q1 2024"),
+    ("what was the win rate last fiscal year", "/winrate last year"),
+    ("hit rate for partner deals", "/winrate lead_source=Partner"),
+    ("win rate year to date", "/winrate ytd"),
+    ("win rate for fintech and saas by product", "/winrate industry=FinTech,SaaS by product_type"),
+    # the bot and its data
+    ("help", "/help"),
+    ("hi", "/help"),
+    ("what can you do?", "/help"),
+    ("how fresh is the data?", "/health"),
+    ("data quality", "/health"),
+    ("how many rows were set aside", "/health"),
+    ("send me a summary", "/digest"),
+    ("show me the weekly digest", "/digest"),
+]
+
+
+def test_there_are_at_least_a_hundred_questions():
+    assert len(QUESTIONS) >= 100
+
+
+@pytest.mark.parametrize("question, line", QUESTIONS)
+def test_a_plain_question_means_its_command(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line, question
+
+
+@pytest.mark.parametrize("question", ["what is the meaning of life", "tell me a joke", "asdf qwerty", "", "???"])
+def test_questions_it_cannot_place_get_what_it_can_answer(demo, question):
+    reply = converse(demo, question)
+    assert reply.kind == "usage"
+    assert "Try:" in reply.text and "how is APAC doing?" in reply.text and "`/help`" in reply.text
+
+
+def test_a_segment_the_data_does_not_have_gets_the_closest_values(demo):
+    reply = converse(demo, "win rate for SMB")
+    assert reply.kind == "usage" and "Did you mean Core, <10k?" in reply.text
+
+
+CONTEXT = "/why region=APAC last quarter"
+FOLLOW_UPS = [
+    ("what about Europe?", "/why region=Europe last quarter"),
+    ("and vs last year?", "/why region=APAC last quarter vs last year"),
+    ("why?", "/why region=APAC last quarter"),
+    ("by product", "/winrate region=APAC by product_type last quarter"),
+    ("show the reps", "/reps region=APAC by sales_rep_id last quarter"),
+    ("which deals?", "/deals region=APAC last quarter"),
+    ("and the lost deals?", "/deals region=APAC last quarter lost"),
+    ("what about overall?", "/why last quarter"),
+    ("drivers", "/drivers region=APAC last quarter"),
+    ("how about this quarter", "/why region=APAC this quarter"),
+    ("and Enterprise?", "/why region=APAC product_type=Enterprise last quarter"),
+    ("is it real?", "/trend region=APAC last quarter"),
+]
+
+
+@pytest.mark.parametrize("text, line", FOLLOW_UPS)
+def test_a_follow_up_changes_only_what_its_words_say(vocab, text, line):
+    intent = interpret(text, vocab, AS_OF, CONTEXT)
+    assert intent.follow_up and intent.line == line
+
+
+def test_a_new_question_in_a_thread_is_not_read_as_a_follow_up(vocab):
+    intent = interpret("who are the weakest reps in Europe?", vocab, AS_OF, CONTEXT)
+    assert not intent.follow_up and intent.line == "/reps region=Europe by sales_rep_id"
+
+
+def test_every_front_end_gives_a_question_the_same_answer_as_its_command(demo):
+    asked = answer(demo, "why did our win rate drop in APAC last quarter?")
+    typed = answer(demo, "/why APAC last quarter")
+    sentence_after_slash = answer(demo, "/why did our win rate drop in APAC last quarter?")
+    assert asked.kind == typed.kind == sentence_after_slash.kind == "answer"
+    assert asked.text == typed.text == sentence_after_slash.text
+    assert asked.line == "/why region=APAC last quarter"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120), st.one_of(st.none(), st.sampled_from([CONTEXT, "/winrate", "/deals APAC open"])))
+def test_arbitrary_text_never_raises_in_the_intent_layer(vocab, text, context):
+    intent = interpret(text, vocab, AS_OF, context)
+    assert intent.line.startswith("/")

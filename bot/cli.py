@@ -13,7 +13,7 @@ from pathlib import Path
 from insights.load import ColumnMapping, DataError, load_deals
 from insights.snapshot import Snapshot
 
-from bot.core.commands import ADMIN_COMMANDS, Context, answer, resolve_command
+from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, resolve_command
 from bot.config import Settings
 from bot.core.grammar import Vocabulary, split_command
 from bot.core.render import render, set_currency, set_deal_url
@@ -140,7 +140,7 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
     else:
         print(reply.text, file=out)
-        print_chart(reply, args.chart_dir, out)
+        print_chart(reply, args.chart_dir, out, snapshot)
     return EXIT_OK if reply.ok else EXIT_USAGE
 
 
@@ -159,23 +159,31 @@ def scope_of(user_id: str, settings: Settings):
     return SegmentAccess.from_file(settings.segment_access, settings.admin_users).scope_for(user_id, client)
 
 
-def print_chart(reply, chart_dir: str, out) -> None:
-    """The terminal's answer to a chart: write the PNG and say where it is."""
+def print_chart(reply, chart_dir: str, out, snapshot: Snapshot | None = None) -> None:
+    """The terminal's answer to a chart (or to /deals' CSV): write the file and say where it is."""
     if reply.result is None:
         return
     from bot.core.charts import chart_or_none
 
     chart = chart_or_none(reply.result)
-    if chart is None:
-        return
-    path = Path(chart_dir) / chart.unique_filename
+    if chart is not None:
+        _save(Path(chart_dir) / chart.unique_filename, chart.png, "chart", out)
+    if reply.command == "deals" and snapshot is not None and reply.result.count:
+        from insights.deals import deal_table
+
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        csv = deal_table(snapshot, reply.result.query).to_csv(index=False).encode("utf-8")
+        _save(Path(chart_dir) / f"deals-{stamp}.csv", csv, "csv", out)
+
+
+def _save(path: Path, content: bytes, kind: str, out) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(chart.png)
+        path.write_bytes(content)
     except OSError as exc:
-        print(render("text/chart_saved.j2", path=None, error=str(exc)), file=out)
+        print(render("text/chart_saved.j2", path=None, error=str(exc), kind=kind), file=out)
         return
-    print(render("text/chart_saved.j2", path=str(path), error=None), file=out)
+    print(render("text/chart_saved.j2", path=str(path), error=None, kind=kind), file=out)
 
 
 def _https_url(text: str) -> str:
@@ -207,6 +215,7 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
         return EXIT_DATA
     vocab = Vocabulary.from_snapshot(snapshot)
     interactive = stdin.isatty()
+    thread = None  # the last answered command, which a follow-up question changes
     print(render("text/console_welcome.j2", source=args.data, report=snapshot.report, as_of=snapshot.as_of,
                  state=args.state, scratch=str(scratch_database())), file=out)
     while True:
@@ -225,11 +234,16 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
             continue
         if line.lower() in ("quit", "exit", "q", "/quit", "/exit"):
             return EXIT_OK
-        if not line.startswith("/"):
-            line = "/" + line
-        reply = answer(snapshot, line, vocab, context_for(line, settings, user_id="console", state=args.state))
+        typed = line if line.startswith("/") else "/" + line
+        context = context_for(typed, settings, user_id="console", state=args.state)
+        if line.startswith("/") or resolve_command(split_command(typed)[0] or ""):
+            reply = answer(snapshot, typed, vocab, context)  # a command, with or without its slash
+        else:  # a question; the session is one thread, so follow-ups keep the last answer's context
+            reply = converse(snapshot, line, vocab, context, thread_line=thread)
+        if reply.kind == "answer":
+            thread = reply.line
         print(reply.text, file=out)
-        print_chart(reply, args.chart_dir, out)
+        print_chart(reply, args.chart_dir, out, snapshot)
         print(file=out)
 
 

@@ -114,6 +114,15 @@ follow_ledger = Table(
     UniqueConstraint("follow_id", "period", name="uq_follow_period"),
 )
 
+thread_context = Table(  # the last command answered in a thread, which its follow-ups change
+    "thread_context", metadata,
+    Column("channel", String(40), primary_key=True),
+    Column("thread_ts", String(40), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("user_id", String(40)),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 refresh_runs = Table(
     "refresh_runs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -124,6 +133,9 @@ refresh_runs = Table(
     Column("rows_set_aside", Integer, nullable=False, default=0),
     Column("error", Text),
 )
+
+
+THREAD_TTL = dt.timedelta(days=7)  # a follow-up after a week's silence starts a new question
 
 
 def utcnow() -> dt.datetime:
@@ -405,6 +417,29 @@ class Store:
     def follow_posts(self) -> list[dict]:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(follow_ledger).order_by(follow_ledger.c.id))]
+
+    # -- conversation threads ---------------------------------------------------------------------
+    def remember_thread(self, channel: str, thread_ts: str, line: str, user_id: str | None,
+                        now: dt.datetime) -> None:
+        """The thread's last answered command (one row per thread; the latest answer wins)."""
+        values = {"line": line, "user_id": user_id, "updated_at": naive_utc(now)}
+        where = (thread_context.c.channel == channel) & (thread_context.c.thread_ts == thread_ts)
+        with self.engine.begin() as conn:
+            if conn.execute(update(thread_context).where(where).values(**values)).rowcount:
+                return
+        if not self._insert(thread_context, channel=channel, thread_ts=thread_ts, **values):
+            with self.engine.begin() as conn:  # another process inserted it first: ours is newer
+                conn.execute(update(thread_context).where(where).values(**values))
+
+    def thread_line(self, channel: str, thread_ts: str, now: dt.datetime,
+                    ttl: dt.timedelta = THREAD_TTL) -> str | None:
+        """The thread's last command, unless it is older than `ttl` (then the thread starts afresh)."""
+        where = (thread_context.c.channel == channel) & (thread_context.c.thread_ts == thread_ts)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(thread_context).where(where)).first()
+        if row is None or row.updated_at < naive_utc(now) - ttl:
+            return None
+        return row.line
 
     # -- refresh runs -----------------------------------------------------------------------------
     def record_refresh(self, started: dt.datetime, finished: dt.datetime, ok: bool, rows_read: int = 0,

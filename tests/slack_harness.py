@@ -89,14 +89,18 @@ class RunningApp:
     def interact(self, slack, payload: dict):
         return self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
 
-    def event(self, event: dict):
+    def event(self, event: dict, event_id: str | None = None, retry: int | None = None):
         body = json.dumps({"type": "event_callback", "team_id": "T0TEST", "api_app_id": "A0APP",
-                           "event": event, "event_id": f"Ev{time.time_ns()}", "event_time": int(time.time())})
+                           "event": event, "event_id": event_id or f"Ev{time.time_ns()}",
+                           "event_time": int(time.time())})
         timestamp = str(int(time.time()))
         signature = SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body)
-        request = urllib.request.Request(self.url + "/slack/events", data=body.encode(), method="POST", headers={
-            "Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature})
+        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp,
+                   "X-Slack-Signature": signature}
+        if retry is not None:
+            headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+        request = urllib.request.Request(self.url + "/slack/events", data=body.encode(), method="POST",
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=10) as r:
             return r.status
 

@@ -264,8 +264,12 @@ class SlackStandIn:
         users: Optional[Dict[str, str]] = None,
         team_id: str = "T0TEST",
         host: str = "127.0.0.1",
+        app_token: Optional[str] = None,
+        socket_url: Optional[str] = None,
     ) -> None:
         self.bot_token = bot_token
+        # Socket Mode: apps.connections.open takes the app-level token and returns this URL
+        self.app_token, self.socket_url = app_token, socket_url
         self.channels: Dict[str, str] = dict(channels if channels is not None
                                              else {"C0SALES": "sales", "C0ALERTS": "alerts"})
         self.users: Dict[str, str] = dict(users if users is not None else {"U0CRO": "cro"})
@@ -543,6 +547,11 @@ class SlackStandIn:
         fault = self._take_fault(method)
         if fault is not None:
             return self._fault_response(fault, as_json=True)
+        if method == "apps.connections.open":  # Socket Mode: the app-level token, not the bot's
+            auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+            if not self.app_token or auth != f"Bearer {self.app_token}" or not self.socket_url:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         handler = self._extra_methods.get(method) or self._METHODS.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -701,7 +710,19 @@ class SlackStandIn:
                            "user": self.BOT_USER_ID})
         return {"ok": True, "files": result}
 
+    def _assistant_thread(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        """assistant.threads.setStatus / setSuggestedPrompts / setTitle: a known DM and a thread."""
+        channel = self._channel_id(p.get("channel_id"))
+        if channel is None or not str(channel).startswith("D"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not p.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
     _METHODS: Dict[str, Callable[["SlackStandIn", Dict[str, Any]], Dict[str, Any]]] = {
+        "assistant.threads.setStatus": _assistant_thread,
+        "assistant.threads.setSuggestedPrompts": _assistant_thread,
+        "assistant.threads.setTitle": _assistant_thread,
         "auth.test": _auth_test,
         "chat.postMessage": _post_message,
         "chat.postEphemeral": _post_ephemeral,

@@ -202,3 +202,12 @@ def test_every_front_end_gives_a_question_the_same_answer_as_its_command(demo):
 def test_arbitrary_text_never_raises_in_the_intent_layer(vocab, text, context):
     intent = interpret(text, vocab, AS_OF, context)
     assert intent.line.startswith("/")
+
+
+def test_a_word_that_is_no_segment_here_is_named_not_silently_dropped(demo):
+    # a regional VP's vocabulary has only APAC: "Europe" must not quietly become all of APAC
+    scoped = Vocabulary({**Vocabulary.from_snapshot(demo).values, "region": ("APAC",)}, 2024)
+    intent = interpret("how is Europe doing?", scoped, AS_OF)
+    assert intent.command == "trend" and "europe" in intent.line
+    reply = answer(demo, intent.line, scoped)
+    assert reply.kind == "usage" and '"europe" is not a segment' in reply.text.lower()

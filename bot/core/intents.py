@@ -11,7 +11,6 @@ like a segment the data does not have is kept, so the reply can say so and sugge
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -63,7 +62,8 @@ help helps look looking see seeing compare compared comparison versus and what's
 slipping slipped worse better improve improved improving stuck stall stalled stalling funnel stage stages
 reps rep sales salespeople people sellers seller owners owner coach coaching performers performer behind
 most key main top problems problem impact impacts pipeline over under into drill die dies dying getting get
-gap gaps cycle-gap underperforming underperform below above team's how's whats quarter month year
+gap gaps cycle-gap drop-off drop-offs dropoff predicts predict correlate correlates correlated time times
+worst-performing over-time underperforming underperform below above team's how's whats quarter month year
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
 thing things it okay ok hi hello hey thanks thank
@@ -174,19 +174,10 @@ def _arguments(words: str, vocab: Vocabulary) -> tuple[str, tuple[str, ...]]:
     words = _segment_versus(words, vocab)
     parsed = parse(words, vocab)
     drop = {p.word.casefold() for p in parsed.problems if p.kind == "unknown_word"
-            and (p.word.casefold() in SENTENCE_WORDS or not _looks_like_a_value(p.word, vocab))}
+            and p.word.casefold() in SENTENCE_WORDS}
     kept = " ".join(w for w in words.split() if w.casefold() not in drop)
     again = parse(kept, vocab)
     return (query_text(again.query) if again.ok else kept), tuple(sorted(drop))
-
-
-def _looks_like_a_value(word: str, vocab: Vocabulary) -> bool:
-    """A word close to a segment value (a typo: "apca") or with known nearest values ("SMB"): kept,
-    so the reply names the closest values. Any other unknown word in a question is English."""
-    key = norm(word)
-    if key in NEAREST_VALUES:
-        return True
-    return bool(key) and bool(difflib.get_close_matches(key, list(vocab.index), n=1, cutoff=0.75))
 
 
 def _segment_versus(words: str, vocab: Vocabulary) -> str:

@@ -18,7 +18,8 @@ from bot.slack.io import web_client
 def skip_slack_retries(request, response, next):
     """Slack re-sends a request it thinks went unanswered (X-Slack-Retry-Num); the first one is
     already being answered, so acknowledge the retry and do nothing else."""
-    if request.headers.get("x-slack-retry-num"):
+    retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
+    if str(retry).strip() not in ("", "0"):  # Socket Mode sends "0" for a first delivery
         return BoltResponse(status=200, body="")
     return next()
 

@@ -63,3 +63,17 @@ def upload_chart(client: WebClient, channel_id: str, chart: Chart, thread_ts: st
         return Upload(False, error=error)
     files = response.get("files") or [response.get("file") or {}]
     return Upload(True, file_id=(files[0] or {}).get("id"))
+
+
+def upload_file(client: WebClient, channel_id: str, content: bytes, filename: str, title: str,
+                thread_ts: str | None = None) -> Upload:
+    """Upload a file (a CSV of deals) into a conversation's thread."""
+    try:
+        response = client.files_upload_v2(channel=channel_id, file=content, filename=filename, title=title,
+                                          thread_ts=thread_ts)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        log.error("file upload to %s failed: %s", channel_id, error)
+        return Upload(False, error=error)
+    files = response.get("files") or [response.get("file") or {}]
+    return Upload(True, file_id=(files[0] or {}).get("id"))

@@ -1,0 +1,118 @@
+"""Conversation: DMs, mentions and the assistant pane, answered in the question's thread.
+
+A plain question goes through the intent layer with the thread's last command (kept in the state
+store, so a follow-up works after a restart and across web processes), then through the same
+answer path as a slash command: access lists, row-level scope, stale-data notes. Every answer
+carries next-question buttons; "which deals?" also brings the full list as a CSV file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+from slack_bolt import App, Assistant
+from slack_sdk import WebClient
+
+from insights.deals import deal_table
+from bot.core.intents import interpret
+from bot.core.render import render
+from bot.slack.blocks import assemble_blocks, fallback_text
+from bot.slack.io import upload_file
+from bot.slack.listeners.commands import reply_message
+from bot.slack.services import Services
+
+log = logging.getLogger(__name__)
+MENTION = re.compile(r"<@[A-Z0-9]+>")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def line_for(services: Services, text: str, channel: str, thread_ts: str | None) -> str:
+    """The command line a message asks for, read with its thread's last command."""
+    loaded = services.data.current
+    if loaded is None:
+        return text  # the answer path says the data has not loaded
+    thread = services.store.thread_line(channel, thread_ts, _now()) if services.store and thread_ts else None
+    return interpret(text, loaded.vocab, loaded.snapshot.as_of, thread).line
+
+
+def answer_in_thread(services: Services, client: WebClient, text: str, user_id: str | None, channel: str,
+                     thread_ts: str) -> dict | None:
+    """Answer one message in its thread; returns what was posted (None when nothing was)."""
+    text = MENTION.sub(" ", text or "").strip()
+    line = line_for(services, text, channel, thread_ts)
+    message, reply = reply_message(services, line, user_id, channel)
+    if reply is None:  # refused or no data: the sentence, in the thread
+        return client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=message["text"],
+                                       blocks=message["blocks"]).data
+    buttons = render("text/followups.j2", command=reply.command).split("\n") if reply.kind == "answer" else []
+    posted = client.chat_postMessage(
+        channel=channel, thread_ts=thread_ts, text=fallback_text(reply.text),
+        blocks=assemble_blocks(reply.text, command_line=reply.line,
+                               followups=[b.split("|", 1) for b in buttons if "|" in b])).data
+    if reply.kind == "answer" and services.store is not None:
+        services.store.remember_thread(channel, thread_ts, reply.line, user_id, _now())
+    if reply.command == "deals" and reply.result is not None and reply.result.count:
+        snapshot = services.data.scoped(services.scope_for(user_id)).snapshot
+        csv = deal_table(snapshot, reply.result.query).to_csv(index=False)
+        upload_file(client, channel, csv.encode("utf-8"), "deals.csv", "The deals behind the number",
+                    thread_ts=thread_ts)
+    return posted
+
+
+def _from_a_person(event: dict, context) -> bool:
+    """Bots (this one included), edits, joins and other sub-events are not questions."""
+    if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+        return False
+    return event.get("user") != getattr(context, "bot_user_id", None)
+
+
+def register(app: App, services: Services) -> None:
+    assistant = Assistant()
+
+    @assistant.thread_started
+    def greet(say, set_suggested_prompts):
+        say(render("text/assistant_greeting.j2", deals=services.data.current.snapshot.report.closed_deals
+                   if services.data.current else None))
+        set_suggested_prompts(prompts=[{"title": t, "message": m} for t, m in (
+            line.split("|", 1) for line in render("text/assistant_prompts.j2").splitlines() if "|" in line)])
+
+    @assistant.user_message
+    def in_the_pane(payload: dict, client: WebClient, set_status, set_title, context):
+        if not _from_a_person(payload, context):
+            return
+        loaded = services.data.current
+        count = loaded.snapshot.report.closed_deals if loaded else 0
+        set_status(render("text/assistant_status.j2", deals=count))
+        set_title((payload.get("text") or "")[:60])
+        answer_in_thread(services, client, payload.get("text", ""), payload.get("user"), payload["channel"],
+                         payload.get("thread_ts") or payload["ts"])
+
+    app.use(assistant)
+
+    @app.event("app_mention")
+    def mentioned(event: dict, client: WebClient, context):
+        if _from_a_person(event, context):
+            answer_in_thread(services, client, event.get("text", ""), event.get("user"), event["channel"],
+                             event.get("thread_ts") or event["ts"])
+
+    @app.event("message")
+    def direct_message(event: dict, client: WebClient, context):
+        # channel messages reach the bot only through mentions (answered above)
+        if event.get("channel_type") == "im" and _from_a_person(event, context):
+            answer_in_thread(services, client, event.get("text", ""), event.get("user"), event["channel"],
+                             event.get("thread_ts") or event["ts"])
+
+    @app.action(re.compile(r"^followup_\d+$"))
+    def next_question(ack, body: dict, client: WebClient):
+        ack()
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or message.get("ts")
+        if not channel or not thread_ts:
+            return
+        answer_in_thread(services, client, body["actions"][0].get("value", ""), (body.get("user") or {}).get("id"),
+                         channel, thread_ts)

@@ -400,10 +400,15 @@ def _rules_for_dry_run(settings: Settings, load_default_rules):
     """The stored rules when a database already exists, else the configured defaults; writes nothing."""
     from insights.alerts import AlertRule
 
-    from bot.store import DEFAULT_DATABASE, Store
+    from bot.store import DEFAULT_DATABASE, Store, make_engine
 
-    if settings.database_url or DEFAULT_DATABASE.exists():
-        stored = Store.from_url(settings.database_url).rules()
+    url = settings.database_url or ""
+    missing_file = url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists()
+    if (url and not missing_file) or (not url and DEFAULT_DATABASE.exists()):
+        try:  # read only: no tables are created in a live store by a dry run
+            stored = Store(make_engine(settings.database_url)).rules()
+        except Exception:
+            stored = []
         if stored:
             now = dt.datetime.now(dt.timezone.utc)
             return [r.rule() for r in stored if not r.muted(now)]

@@ -273,3 +273,17 @@ def test_alert_kinds_are_one_enum_equal_to_their_stored_strings():
     assert AlertKind.DROP == "drop" and f"{AlertKind.WINRATE_BELOW}" == "winrate_below"
     assert AlertKind.WINRATE_BELOW.takes_threshold and not AlertKind.DROP.takes_threshold
     assert AlertKind.DROP.rate_valued and not AlertKind.LEAD_SOURCE_GAP.rate_valued
+
+
+def test_a_dry_run_writes_nothing_to_the_live_store(tmp_path):
+    live = tmp_path / "live.sqlite"
+    done = run_bot("alerts", "--dry-run", env={"DATABASE_URL": f"sqlite:///{live}"})
+    assert done.returncode == 0, done.stderr
+    assert "rules" in done.stdout and not live.exists()
+    with sqlite3.connect(live) as conn:  # a live store with only its rules table
+        conn.execute("create table alert_rules (id integer primary key, kind text, filters text, threshold real, "
+                     "origin text, created_by text, created_at timestamp, muted_until timestamp, active boolean)")
+    run_bot("alerts", "--dry-run", env={"DATABASE_URL": f"sqlite:///{live}"})
+    with sqlite3.connect(live) as conn:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+    assert tables == {"alert_rules"}  # no tables created by a dry run

@@ -76,7 +76,9 @@ def test_a_regional_vp_sees_only_their_region(app, slack):
     by_region = ask(app, slack, "/winrate", "by region", "U0VPAPAC", "vp-by-region")
     assert "APAC" in by_region and "Europe" not in by_region and "North America" not in by_region
     europe = ask(app, slack, "/winrate", "Europe", "U0VPAPAC", "vp-europe")
-    assert '"Europe" is not a segment' in europe and "1,879" not in europe
+    assert "Europe is outside what you may see here (APAC)" in europe and "%" not in europe
+    both = ask(app, slack, "/deals", "north america lost", "U0VPAPAC", "vp-deals-na")
+    assert "North America is outside what you may see here" in both
     health = ask(app, slack, "/health", "", "U0VPAPAC", "vp-health")
     assert "1,626" in health and "6,338" not in health
     reps = ask(app, slack, "/reps", "by region", "U0VPAPAC", "vp-reps")

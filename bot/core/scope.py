@@ -11,6 +11,7 @@ regions do not appear even as names. Which Slack users and groups get which gran
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,3 +101,22 @@ class Scope:
         report = dataclasses.replace(snapshot.report, closed_deals=len(deals), open_deals=len(open_deals))
         return Snapshot(deals=deals, open_deals=open_deals, rejected=snapshot.rejected.iloc[0:0], report=report,
                         as_of=snapshot.as_of, dimensions=snapshot.dimensions)
+
+
+def outside_scope(text: str, everything, visible) -> list[str]:
+    """Segment values named in `text` that exist in the data (`everything`, a Vocabulary) but not in
+    what this person may see (`visible`): 'Europe' for the APAC VP. Exact names (and aliases) only,
+    up to four words, so ordinary words are never taken for segments."""
+    from bot.core.grammar import norm
+
+    words = [w for w in re.split(r"[\s,=]+", text) if w]
+    found: list[str] = []
+    for size in range(4, 0, -1):
+        for k in range(len(words) - size + 1):
+            key = norm(" ".join(words[k:k + size]))
+            if not key or len(key) < 2:
+                continue
+            hidden = [v for _, v in everything.match(key, allow_prefix=False)]
+            if hidden and not visible.match(key, allow_prefix=False):
+                found.extend(v for v in hidden if v not in found)
+    return found

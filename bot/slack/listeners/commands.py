@@ -12,6 +12,7 @@ from insights.load import DataError
 from bot.slack.blocks import escape, fallback_text, reply_blocks
 from bot.core.commands import ALL_COMMANDS, Context, answer, resolve_command
 from bot.core.render import render
+from bot.core.scope import outside_scope
 from bot.core.charts import chart_or_none
 from bot.slack.io import send_response, upload_chart
 from bot.slack.manifest import UMBRELLA, command_name, unprefixed
@@ -51,6 +52,11 @@ def reply_message(services: Services, line: str, user_id: str | None, channel_id
         if services.data.current is None:
             raise DataError(services.data.last_error or "the deal data has not loaded")
         loaded = services.data.scoped(scope)
+        hidden = [] if scope.unrestricted else outside_scope(line, services.data.current.vocab, loaded.vocab)
+        if hidden:  # a segment they may not see: say so, rather than answer for what is left
+            text = render("text/denied.j2", reason="outside_scope", command=name, values=hidden,
+                          scope=scope.describe())
+            return {"response_type": "ephemeral", "text": text, "blocks": reply_blocks(text, line, share=False)}, None
         context = Context(store=services.store, user_id=user_id, channel_id=channel_id,
                           data_error=services.data.last_error, reps=services.access.may_see_reps(user_id),
                           admin=services.access.is_admin(user_id))

@@ -73,10 +73,14 @@ def _from_a_person(event: dict, context) -> bool:
 def register(app: App, services: Services) -> None:
     assistant = Assistant()
 
+    def deals_seen_by(user_id: str | None) -> int:
+        """How many closed deals this user may see (row-level access), for the greeting and status."""
+        loaded = services.data.scoped(services.scope_for(user_id)) if services.data.current else None
+        return len(loaded.snapshot.deals) if loaded else 0
+
     @assistant.thread_started
-    def greet(say, set_suggested_prompts):
-        say(render("text/assistant_greeting.j2", deals=services.data.current.snapshot.report.closed_deals
-                   if services.data.current else None))
+    def greet(payload: dict, say, set_suggested_prompts):
+        say(render("text/assistant_greeting.j2", deals=deals_seen_by(payload.get("user_id"))))
         set_suggested_prompts(prompts=[{"title": t, "message": m} for t, m in (
             line.split("|", 1) for line in render("text/assistant_prompts.j2").splitlines() if "|" in line)])
 
@@ -84,9 +88,7 @@ def register(app: App, services: Services) -> None:
     def in_the_pane(payload: dict, client: WebClient, set_status, set_title, context):
         if not _from_a_person(payload, context):
             return
-        loaded = services.data.current
-        count = loaded.snapshot.report.closed_deals if loaded else 0
-        set_status(render("text/assistant_status.j2", deals=count))
+        set_status(render("text/assistant_status.j2", deals=deals_seen_by(payload.get("user"))))
         set_title((payload.get("text") or "")[:60])
         answer_in_thread(services, client, payload.get("text", ""), payload.get("user"), payload["channel"],
                          payload.get("thread_ts") or payload["ts"])

@@ -80,7 +80,8 @@ def register(app: App, services: Services) -> None:
 
     @assistant.thread_started
     def greet(payload: dict, say, set_suggested_prompts):
-        say(render("text/assistant_greeting.j2", deals=deals_seen_by(payload.get("user_id"))))
+        say(render("text/assistant_greeting.j2",
+                   deals=deals_seen_by((payload.get("assistant_thread") or {}).get("user_id"))))
         set_suggested_prompts(prompts=[{"title": t, "message": m} for t, m in (
             line.split("|", 1) for line in render("text/assistant_prompts.j2").splitlines() if "|" in line)])
 

@@ -15,6 +15,7 @@ from scipy import stats as sps
 from .actions import pipeline
 from .drivers import drivers
 from .focus import period_in_question
+from .kinds import AlertKind
 from .periods import PeriodSpec, resolve
 from .query import Query
 from .results import Rate, _round, _sig
@@ -26,7 +27,8 @@ from .why import explain_change
 from .winrate import MIN_N
 
 # Which way a finding's value moves when it gets worse (for re-alerting); None: any new finding is new.
-WORSE = {"winrate_below": -1, "drop": -1, "lead_source_gap": 1, "long_cycle": -1, "driver_flip": None, "data": None}
+WORSE = {AlertKind.WINRATE_BELOW: -1, AlertKind.DROP: -1, AlertKind.LEAD_SOURCE_GAP: 1, AlertKind.LONG_CYCLE: -1,
+         AlertKind.DRIVER_FLIP: None, AlertKind.DATA: None}
 LAST_FOUR = PeriodSpec("last_n", ("quarter", 4), "last 4 quarters")
 LONG_CYCLE_BAND = "90d+"
 LONG_CYCLE_DAYS = 90
@@ -214,9 +216,9 @@ def _label(segment: dict[str, str]) -> str:
 
 
 EVALUATORS = {
-    "winrate_below": winrate_below,
-    "drop": drop,
-    "lead_source_gap": lead_source_gap,
-    "long_cycle": long_cycle,
-    "driver_flip": driver_flip,
+    AlertKind.WINRATE_BELOW: winrate_below,
+    AlertKind.DROP: drop,
+    AlertKind.LEAD_SOURCE_GAP: lead_source_gap,
+    AlertKind.LONG_CYCLE: long_cycle,
+    AlertKind.DRIVER_FLIP: driver_flip,
 }

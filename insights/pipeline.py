@@ -46,7 +46,7 @@ from .snapshot import Snapshot, day_number
 from .stats import Z95
 
 PIPELINE_FEATURES = ("region", "industry", "product_type", "lead_source", "size_band")
-AGE_EDGES = (0, 30, 60, 90, 120, 180, 270, 365)  # age bands [edge, next edge) in days
+AGE_EDGES = (0, 10, 20, 30, 40, 50, 60, 75, 90, 105, 120, 150, 180, 270, 365)  # age bands [edge, next edge) in days
 MIN_TRAIN = 200  # closed deals a band needs to get its own model
 MIN_LEVEL = 30  # a level with fewer training deals is folded into the reference
 MAX_OPEN_SHARE = 0.02  # censoring: at most this share of a band's training cohort still open
@@ -405,6 +405,13 @@ def _close_quarter_shares(model: PipelineModel, ages: np.ndarray, as_of: dt.date
 # -- the backtest ------------------------------------------------------------------------------------
 
 
+def months_back(d: dt.date, months: int) -> dt.date:
+    """The same day `months` earlier (the month's last day when it is shorter)."""
+    first = add_months(dt.date(d.year, d.month, 1), -months)
+    last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
+    return first.replace(day=min(d.day, last_day))
+
+
 def delong_auc(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
     """AUC with its DeLong 95% interval (placement values from midranks: O(n log n))."""
     pos, neg = scores[labels], scores[~labels]
@@ -422,7 +429,7 @@ def delong_auc(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, fl
 def backtest(snapshot: Snapshot, months: int = BACKTEST_MONTHS, condition_on_age: bool = True) -> Backtest | None:
     """Fit as of `months` back, score the deals open then, compare with what happened since."""
     start = snapshot.first_closed
-    then = add_months(snapshot.as_of, -months)
+    then = months_back(snapshot.as_of, months)
     if start is None or then <= start:
         return None
     past = snapshot.at(then)
@@ -486,7 +493,7 @@ def _fitted(snapshot: Snapshot):
 
 def _reasons(model: PipelineModel, codes_row, band: int, age: int, snapshot: Snapshot, p: float) -> list[Reason]:
     out = []
-    m = model.model_for(band)
+    m = model.model_for(0)  # a factor's effect is judged on every closed deal: the widest sample
     if m is not None:
         z = m.beta / np.sqrt(np.maximum(np.diag(m.cov), 1e-300))
         for j, (f, code) in enumerate(m.columns, start=1):

@@ -40,7 +40,7 @@ from scipy import stats as sps
 
 from .periods import add_months, grain_start, label_for
 from .query import Query
-from .results import Rate, Result, _round, _sig
+from .results import Rate, Result, _round, _sig, to_jsonable
 from .select import ALL_TIME, filter_mask, resolve_periods
 from .snapshot import Snapshot, day_number
 from .stats import Z95
@@ -132,6 +132,7 @@ class Backtest:
     forecast_low: float | None = None
     forecast_high: float | None = None
     actual_won_amount: float | None = None  # of the deals open then, won since
+    forecast_covered: bool | None = None  # the actual won amount fell inside the forecast's interval
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,6 +162,17 @@ class PipelineResult(Result):
     model_bands: int = 0
     training_deals: int = 0
     features: list[str] = field(default_factory=list)
+
+    def all_deals(self) -> list[OpenDeal]:
+        """Every open deal of the selection, in ranking order; built on demand (JSON, CSV), not per reply."""
+        build = getattr(self, "_build_deals", None)
+        if build is not None and not self.deals:
+            self.deals = build()
+        return self.deals
+
+    def to_dict(self) -> dict:
+        self.all_deals()
+        return to_jsonable(self)
 
 
 # -- the model ---------------------------------------------------------------------------------------
@@ -469,7 +481,8 @@ def backtest(snapshot: Snapshot, months: int = BACKTEST_MONTHS, condition_on_age
                     base_rate=_round(model.base_rate, 4), base_rate_brier=_round(se_base.mean(), 4),
                     brier_p_value=_sig(brier_p), calibration=calibration, skill=skill,
                     forecast_won_amount=round(expected, 2), forecast_low=round(f_low, 2),
-                    forecast_high=round(f_high, 2), actual_won_amount=round(won_amount, 2))
+                    forecast_high=round(f_high, 2), actual_won_amount=round(won_amount, 2),
+                    forecast_covered=bool(f_low <= won_amount <= f_high))
 
 
 # -- the command -------------------------------------------------------------------------------------
@@ -574,7 +587,7 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
                         stalled=bool(stalled[i]))
 
     result.at_risk = [deal(int(i), True) for i in rows[:AT_RISK_SHOWN]]
-    result.deals = result.at_risk + [deal(int(i), len(rows) <= 5000) for i in rows[AT_RISK_SHOWN:]]
+    result._build_deals = lambda: result.at_risk + [deal(int(i), len(rows) <= 5000) for i in rows[AT_RISK_SHOWN:]]
 
     if query.group_by:
         dim = query.group_by[0]

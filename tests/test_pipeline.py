@@ -135,7 +135,7 @@ def test_planted_factors_give_skill_and_rank_by_expected_loss():
     # calibrated out of sample: the top decile wins clearly more often than the bottom one
     assert bt.calibration[-1].observed.win_rate - bt.calibration[0].observed.win_rate > 0.15
     losses = [d.expected_loss for d in r.at_risk]
-    assert losses == sorted(losses, reverse=True) and losses[0] == max(d.expected_loss for d in r.deals)
+    assert losses == sorted(losses, reverse=True) and losses[0] == max(d.expected_loss for d in r.all_deals())
     outbound = [d for d in r.at_risk if d.segment["lead_source"] == "Outbound"]
     assert outbound and all(any(x.value == "Outbound" and x.effect_pp < 0 for x in d.reasons) for d in outbound)
 
@@ -163,10 +163,10 @@ def test_bundled_demo_pipeline_forecast_by_quarter_segments_and_stalled(demo):
     assert sum(s.open_deals for s in r.segments) == r.open_deals
     assert sum(s.expected_won_amount for s in r.segments) == pytest.approx(f.expected_won_amount, rel=1e-3)
     assert sum(s.at_risk_amount for s in r.segments) == pytest.approx(
-        sum(d.expected_loss for d in r.deals), rel=1e-3)
+        sum(d.expected_loss for d in r.all_deals()), rel=1e-3)
     after = fit_model(demo).stalled_after
-    assert all(d.stalled == (d.age_days > after) for d in r.deals)
-    assert r.stalled_deals == sum(d.stalled for d in r.deals) > 0
+    assert all(d.stalled == (d.age_days > after) for d in r.all_deals())
+    assert r.stalled_deals == sum(d.stalled for d in r.all_deals()) > 0
     # the demo's backtest: a modest ranking, but not significantly better than the base rate
     assert r.backtest.as_of == dt.date(2024, 1, 15) and not r.skill and r.ranked_by == "amount_and_age"
 

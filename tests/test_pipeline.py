@@ -203,3 +203,50 @@ def test_plain_questions_reach_pipeline(demo, question):
     intent = interpret(question, Vocabulary.from_snapshot(demo), demo.as_of, None)
     assert intent.understood and intent.line.startswith("/pipeline")
     assert "deal_stage" not in intent.line
+
+
+# -- the digest and the alert ----------------------------------------------------------------------------
+
+
+def test_digest_has_a_pipeline_line(demo):
+    from bot.core.digest import digest_text
+
+    text, _ = digest_text(demo)
+    line = next(x for x in text.splitlines() if x.startswith("*Pipeline*"))
+    r = open_pipeline(demo, Query())
+    q = r.forecast.by_quarter[0]
+    assert "expected to book in 2024Q3 (90% interval" in line and "662 open deals" in line
+    assert "Backtest as of 2024-01-15: no better than the base rate" in line
+    assert r.at_risk[0].deal_id in line and q.quarter == "2024Q3"
+
+
+def test_big_deal_alert_fires_on_large_unlikely_deals_only_with_skill(demo, tmp_path):
+    from bot.core.admin import alerts_command
+    from bot.store import Store
+    from insights.alerts import BIG_DEAL_MAX_PROBABILITY, AlertRule, evaluate
+    from insights.kinds import AlertKind
+
+    skilled = snapshot_of(DealSpec(n_deals=7_000, seed=0, effects=EFFECTS, cycle_effect=CYCLE_EFFECT))
+    findings = evaluate(skilled, [AlertRule(id=1, kind="big_deal_at_risk", threshold=50_000)])
+    assert findings and len(findings) <= 5
+    for f in findings:
+        assert f.open_amount >= 50_000 and (f.value < BIG_DEAL_MAX_PROBABILITY or f.details["stalled"])
+    assert len({f.fingerprint for f in findings}) == len(findings)  # one per deal: de-duplicated per deal
+    # without skill only stalled big deals fire, and no probability is claimed
+    plain = evaluate(demo, [AlertRule(id=2, kind="big_deal_at_risk")])
+    assert plain and all(f.details["stalled"] and f.value is None and f.open_amount >= 100_000 for f in plain)
+    from bot.core.render import render
+    text = render("text/alert.j2", f=plain[0])
+    assert "is at risk" in text and "stalled: open" in text and f"*Owner*: {plain[0].details['rep']}" in text
+
+    store = Store.from_url(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    try:
+        reply, ok = alerts_command("add big-deal APAC above 250k", store, Vocabulary.from_snapshot(demo), "U1",
+                                   dt.datetime(2024, 7, 15, tzinfo=dt.timezone.utc))
+        assert ok, reply
+        rule = store.rules()[-1]
+        assert rule.kind == AlertKind.BIG_DEAL_AT_RISK and rule.threshold == 250_000
+        assert dict(rule.filters) == {"region": ("APAC",)}
+        assert "open deals of $250k or more in APAC" in reply
+    finally:
+        store.engine.dispose()

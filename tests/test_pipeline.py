@@ -250,3 +250,15 @@ def test_big_deal_alert_fires_on_large_unlikely_deals_only_with_skill(demo, tmp_
         assert "open deals of $250k or more in APAC" in reply
     finally:
         store.engine.dispose()
+
+
+def test_pipeline_chart_draws_expected_bookings_by_quarter(demo):
+    from bot.core.charts import chart_for
+    from bot.core.render import money
+
+    r = open_pipeline(demo, Query())
+    chart = chart_for(r)
+    assert chart.filename == "pipeline-forecast.png" and chart.png.startswith(b"\x89PNG")
+    q = r.forecast.by_quarter[0]
+    assert f"2024Q3 {money(q.expected_won_amount)} ({money(q.low)} to {money(q.high)})" in chart.alt_text
+    assert "no better than the base rate" in chart.alt_text

@@ -314,7 +314,7 @@ def _fit_band(low, features, sizes, codes, won) -> _Band | None:
 
 
 def _sigmoid(z):
-    return 1 / (1 + np.exp(-z))
+    return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
 
 
 @dataclass

@@ -262,3 +262,18 @@ def test_pipeline_chart_draws_expected_bookings_by_quarter(demo):
     q = r.forecast.by_quarter[0]
     assert f"2024Q3 {money(q.expected_won_amount)} ({money(q.low)} to {money(q.high)})" in chart.alt_text
     assert "no better than the base rate" in chart.alt_text
+
+
+def test_cli_as_of_shows_the_pipeline_as_it_stood_and_its_own_backtest():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-m", "bot", "ask", "/pipeline", "--as-of", "2024-03-31", "--format", "json"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["as_of"] == "2024-03-31" and data["backtest"]["as_of"] == "2023-09-30"
+    assert data["forecast"]["by_quarter"][0]["quarter"] == "2024Q2"
+    assert len(data["deals"]) == data["open_deals"] > 662  # deals closed after March 31 are open again

@@ -28,10 +28,14 @@ from .winrate import MIN_N
 
 # Which way a finding's value moves when it gets worse (for re-alerting); None: any new finding is new.
 WORSE = {AlertKind.WINRATE_BELOW: -1, AlertKind.DROP: -1, AlertKind.LEAD_SOURCE_GAP: 1, AlertKind.LONG_CYCLE: -1,
-         AlertKind.DRIVER_FLIP: None, AlertKind.DATA: None}
+         AlertKind.DRIVER_FLIP: None, AlertKind.DATA: None,
+         AlertKind.BIG_DEAL_AT_RISK: -1}
 LAST_FOUR = PeriodSpec("last_n", ("quarter", 4), "last 4 quarters")
 LONG_CYCLE_BAND = "90d+"
 LONG_CYCLE_DAYS = 90
+BIG_DEAL_AMOUNT = 100_000  # default amount threshold of big_deal_at_risk
+BIG_DEAL_MAX_PROBABILITY = 0.3  # a big deal is at risk below this win probability (or when stalled)
+BIG_DEAL_MAX_FINDINGS = 5
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,30 @@ def driver_flip(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding
     return out
 
 
+def big_deal_at_risk(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
+    """Open deals of at least the amount whose win probability is under BIG_DEAL_MAX_PROBABILITY (only when
+    the pipeline model's backtest shows skill) or that are stalled; the largest expected losses first."""
+    from .pipeline import open_pipeline
+
+    result = open_pipeline(snapshot, Query(filters=rule.filters))
+    amount = rule.threshold if rule.threshold is not None else BIG_DEAL_AMOUNT
+    out = []
+    for d in result.all_deals():
+        low = result.skill and d.win_probability is not None and d.win_probability < BIG_DEAL_MAX_PROBABILITY
+        if d.amount < amount or not (low or d.stalled):
+            continue
+        out.append(Finding(rule_id=rule.id, kind=rule.kind, segment={"deal": d.deal_id}, label=d.deal_id,
+                           period=_quarter_label(snapshot), value=d.win_probability if result.skill else None,
+                           open_deals=1, open_amount=d.amount, test="pipeline model, backtest " + (
+                               "with skill" if result.skill else "without skill"),
+                           details={"rep": d.rep, "age_days": d.age_days, "stalled": d.stalled, "skill": result.skill,
+                                    "win_probability": d.win_probability, "expected_loss": d.expected_loss,
+                                    "amount_threshold": amount, "max_probability": BIG_DEAL_MAX_PROBABILITY,
+                                    "segment": d.segment}))
+    out.sort(key=lambda f: -f.details["expected_loss"])
+    return out[:BIG_DEAL_MAX_FINDINGS]
+
+
 def _open(snapshot: Snapshot, filters) -> tuple[int, float]:
     return pipeline(snapshot, filters, {})
 
@@ -221,4 +249,5 @@ EVALUATORS = {
     AlertKind.LEAD_SOURCE_GAP: lead_source_gap,
     AlertKind.LONG_CYCLE: long_cycle,
     AlertKind.DRIVER_FLIP: driver_flip,
+    AlertKind.BIG_DEAL_AT_RISK: big_deal_at_risk,
 }

@@ -53,7 +53,9 @@ def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
         if query.outcome in ("won", "lost"):
             mask &= snapshot.won == (query.outcome == "won")
         frame = snapshot.deals[mask]
-    frame = frame[[c for c in COLUMNS if c in frame.columns]].copy()
+    # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner, in the CSV either
+    keep = [c for c in COLUMNS if c in frame.columns and (c != "sales_rep_id" or c in snapshot.dimensions)]
+    frame = frame[keep].copy()
     frame["outcome"] = frame["outcome"].replace("", "Open") if "outcome" in frame else "Open"
     return frame.sort_values(["deal_amount", "deal_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 

@@ -13,6 +13,7 @@ class AlertKind(StrEnum):
     LEAD_SOURCE_GAP = "lead_source_gap"
     LONG_CYCLE = "long_cycle"
     DRIVER_FLIP = "driver_flip"
+    BIG_DEAL_AT_RISK = "big_deal_at_risk"  # a large open deal unlikely to win (or stalled); threshold: amount
     DATA = "data"  # refresh failed, stale data, too many rows set aside; raised by the clock, not a rule
 
     @property
@@ -22,7 +23,7 @@ class AlertKind(StrEnum):
     @property
     def rate_valued(self) -> bool:
         """Its finding's value is a rate (a fraction), so a margin in pp is divided by 100."""
-        return self in (AlertKind.WINRATE_BELOW, AlertKind.DROP)
+        return self in (AlertKind.WINRATE_BELOW, AlertKind.DROP, AlertKind.BIG_DEAL_AT_RISK)
 
     @classmethod
     def parse(cls, word: str) -> "AlertKind | None":
@@ -39,4 +40,6 @@ KIND_WORDS = {
     "long_cycle": AlertKind.LONG_CYCLE,
     "driver-flip": AlertKind.DRIVER_FLIP, "flip": AlertKind.DRIVER_FLIP, "drivers": AlertKind.DRIVER_FLIP,
     "driver_flip": AlertKind.DRIVER_FLIP,
+    "big-deal": AlertKind.BIG_DEAL_AT_RISK, "bigdeal": AlertKind.BIG_DEAL_AT_RISK, "big_deal": AlertKind.BIG_DEAL_AT_RISK,
+    "deal": AlertKind.BIG_DEAL_AT_RISK, "big_deal_at_risk": AlertKind.BIG_DEAL_AT_RISK,
 }

@@ -405,3 +405,20 @@ def test_share_works_for_a_command_with_angle_brackets_and_ampersands(app, slack
     shared = reply(slack, "share-lt")
     assert shared["response_type"] == "in_channel" and "Win rate" in all_text(shared)
     assert "`/winrate size=&lt;10k`" in all_text(shared)  # shown escaped in the shared-by line
+
+
+def test_deal_lists_and_the_pipeline_name_no_owner_to_a_non_manager(demo):
+    """Owners are people: /deals, /pipeline and the deals' CSV leave them out outside REPS_USERS."""
+    import re
+
+    from bot.core.commands import Context, answer, without_reps
+    from insights.deals import deal_table
+    from insights.query import Query
+
+    for line in ("/deals APAC lost", "/pipeline", "/pipeline by region", "which deals will close?"):
+        hidden = answer(demo, line, context=Context(reps=False))
+        shown = answer(demo, line, context=Context(reps=True))
+        assert hidden.kind == shown.kind == "answer"
+        assert re.findall(r"rep_\d+", hidden.text) == [] and re.findall(r"rep_\d+", shown.text)
+    assert "sales_rep_id" not in deal_table(without_reps(demo)[0], Query()).columns
+    assert "sales_rep_id" in deal_table(demo, Query()).columns

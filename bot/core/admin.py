@@ -90,6 +90,11 @@ def _add(words: list[str], store: Store, vocab: Vocabulary, user: str | None, no
             return render("text/alerts_reply.j2", action="needs_threshold", kind=kind), False
         rest = rest[: m.start()].strip()
         rest = re.sub(r"\b(below|under|above|over)\s*$", "", rest).strip()
+    if kind is AlertKind.BIG_DEAL_AT_RISK:  # an optional amount: "above 250k", "over 1.5m"
+        m = re.search(r"(?:above|over|>|at least)?\s*\$?(\d+(?:\.\d+)?)\s*([km])?\s*$", rest, re.IGNORECASE)
+        if m:
+            threshold = float(m.group(1)) * {"k": 1e3, "m": 1e6}.get((m.group(2) or "").lower(), 1.0)
+            rest = rest[: m.start()].strip()
     parsed = parse(rest, vocab)
     if parsed.problems:
         return render("text/problems.j2", command="alerts add", text=" ".join(words), problems=parsed.problems), False

@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from insights.query import dimension_label
 
-from bot.core.render import MINUS, dimlabel, num, pct, pp, pval
+from bot.core.render import MINUS, dimlabel, money, num, pct, pp, pval
 
 # 6.4 x 3.6 in at 125 dpi: 800 x 450 px.
 WIDTH_IN, HEIGHT_IN, DPI = 6.4, 3.6, 125
@@ -84,7 +84,8 @@ NO_DRIVERS_CAPTION = "no reliable drivers in this data: no effect is significant
 
 def chart_for(result) -> Chart | None:
     """The chart for a result, or None when its command has none or there is too little to draw."""
-    draw = {"trend": trend_chart, "why": bridge_chart, "drivers": drivers_chart}.get(getattr(result, "command", None))
+    draw = {"trend": trend_chart, "why": bridge_chart, "drivers": drivers_chart,
+            "pipeline": pipeline_chart}.get(getattr(result, "command", None))
     return draw(result) if draw else None
 
 
@@ -402,6 +403,50 @@ def _drivers_alt(result, rows) -> str:
         s2 = (f"None of the {len(result.drivers)} is significant after correction; the largest is {label} "
               f"{_pp_short(d.effect_pp)} ({_num(d.ci_low_pp)} to {_num(d.ci_high_pp)}).")
     return _alt(f"{s1} {s2} Data as of {result.as_of}.")
+
+
+# -------------------------------------------------------------------------------------- pipeline
+
+def pipeline_chart(result) -> Chart | None:
+    """Expected bookings of the open pipeline by expected close quarter, with each quarter's 90% interval."""
+    f = getattr(result, "forecast", None)
+    if f is None or not f.by_quarter or f.expected_won_amount <= 0:
+        return None
+    rows = f.by_quarter
+    filters = result.query.describe_filters()
+    title = f"Expected bookings by close quarter · {filters}"
+
+    def draw(fig: Figure, ax) -> None:
+        xs = list(range(len(rows)))
+        values = [q.expected_won_amount for q in rows]
+        below = [max(q.expected_won_amount - q.low, 0.0) for q in rows]
+        above = [max(q.high - q.expected_won_amount, 0.0) for q in rows]
+        ax.bar(xs, values, width=0.6, color=BAND, edgecolor=LINE, lw=0.8, zorder=2)
+        ax.errorbar(xs, values, yerr=[below, above], fmt="none", ecolor=INK, elinewidth=1.1, capsize=4, zorder=3)
+        for x, q in zip(xs, rows):
+            ax.annotate(money(q.expected_won_amount), (x, q.high), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7, color=INK)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([q.quarter for q in rows], fontsize=7.5)
+        ax.set_ylim(0, max(q.high for q in rows) * 1.15 or 1)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(money(v))))
+        ax.set_ylabel("Expected won amount")
+        _style(ax, grid="y")
+
+    bt = result.backtest
+    verdict = ("no backtest" if bt is None or bt.auc is None else
+               f"backtest as of {bt.as_of}: AUC {bt.auc:.2f} ({bt.auc_ci_low:.2f} to {bt.auc_ci_high:.2f}), "
+               + ("beats the base rate" if result.skill else "no better than the base rate"))
+    caption = (f"{num(result.open_deals)} open deals, {money(result.open_amount)} · expected won amount "
+               f"{money(f.expected_won_amount)} (90% interval {money(f.low)} to {money(f.high)}) · bars: expected "
+               f"bookings per quarter from won deals' cycles given each deal's age, whiskers: 90% intervals "
+               f"(deal-level chance and model uncertainty) · {verdict} · data as of {result.as_of}")
+    listed = "; ".join(f"{q.quarter} {money(q.expected_won_amount)} ({money(q.low)} to {money(q.high)})" for q in rows)
+    alt = _alt(f"Bar chart of the expected won amount of {num(result.open_deals)} open deals for {filters} by expected "
+               f"close quarter, with 90% intervals: {listed}. In all {money(f.expected_won_amount)} "
+               f"({money(f.low)} to {money(f.high)}). {verdict[0].upper() + verdict[1:]}. Data as of {result.as_of}.")
+    return Chart(png=_render(title, caption, draw), filename="pipeline-forecast.png", title=title, alt_text=alt,
+                 key=_query_key(result))
 
 
 # --------------------------------------------------------------------------------------- drawing

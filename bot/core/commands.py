@@ -13,6 +13,7 @@ from insights.drivers import drivers
 from insights.funnel import funnel
 from insights.health import health
 from insights.periods import PeriodConflict
+from insights.pipeline import open_pipeline
 from insights.query import Query
 from insights.results import Result
 from insights.reps import rep_performance
@@ -50,12 +51,14 @@ COMMANDS: dict[str, Command] = {
         Command("drivers", drivers, frozenset({"filters", "period"})),
         Command("reps", rep_performance, frozenset({"filters", "by", "period"})),
         Command("deals", deals_behind, frozenset({"filters", "period", "outcome"})),
+        Command("pipeline", open_pipeline, frozenset({"filters", "by"})),
         Command("health", health, frozenset()),
     )
 }
 ALIASES = {"win": "winrate", "wr": "winrate", "win_rate": "winrate", "trends": "trend", "data": "health",
            "quality": "health", "stages": "funnel", "risks": "risk", "commands": "help", "sales": "help",
-           "driver": "drivers", "rep": "reps", "explain": "why", "subscribe": "follow", "follows": "follow"}
+           "driver": "drivers", "rep": "reps", "explain": "why", "subscribe": "follow", "follows": "follow",
+           "forecast": "pipeline", "bookings": "pipeline"}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from insights.actions import from_drivers, from_reps, from_why, rank
 from insights.drivers import drivers
 from insights.health import health
+from insights.pipeline import open_pipeline
 from insights.query import Query
 from insights.reps import rep_performance
 from insights.risk import risk
@@ -29,7 +30,8 @@ def digest_text(snapshot: Snapshot, data_error: str | None = None, reps: bool = 
     reps = rep_performance(snapshot, in_question) if reps else None
     actions = rank(from_why(snapshot, why) + risks.actions + (from_reps(snapshot, reps) if reps else [])
                    + from_drivers(snapshot, drivers_result))
-    text = render("text/digest.j2", t=headline, why=why, risk=risks, drivers=drivers_result, reps=reps,
+    pipeline = open_pipeline(snapshot, everything)
+    text = render("text/digest.j2", t=headline, pipeline=pipeline, why=why, risk=risks, drivers=drivers_result, reps=reps,
                   actions=actions, h=health(snapshot, everything), data_error=data_error,
                   amount=amount_rate(snapshot, period_mask(snapshot, why.period)), report=snapshot.report)
     return text, headline

@@ -21,6 +21,9 @@ from bot.core.grammar import NEAREST_VALUES, Vocabulary, norm, parse, split_comm
 # Ordered: the first rule whose pattern matches the question picks the command.
 RULES: tuple[tuple[str, str], ...] = (
     ("help", r"^(help|hi|hello|hey|thanks|thank you)\b|what can you (do|answer|tell)|how do i use|^commands?$"),
+    ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land)\b|\bwhat (will|would) (we )?book\b|\bbookings?\b"
+                 r"|\bdeals? (are |is )?(at risk|slipping|likely to (close|win))\b|\bslipping deals?\b"
+                 r"|\bmake (the|our) (quarter|number)\b|\bwin probabilit\w*\b|^(?!.*\brisk).*\bpipeline\b"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bstall\w*\b|\bdrop[- ]?offs?\b|\bstuck\b|\bcycle[- ](gap|time|length)s?\b"
                r"|\bwhere do (deals|we) (stop|stall|die)\b"),
     ("deals", r"\b(which|what|list|show( me)?|see|open up|drill( down)?( into)?)\b(\s+\w+){0,4}\s+deals\b"
@@ -67,11 +70,14 @@ worst-performing over-time underperforming underperform below above team's how's
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
 thing things it okay ok hi hello hey thanks thank
+forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split())
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, str], ...] = (
     (r"\bquarter (by|over|on) quarter\b", "quarterly"), (r"\bmonth (by|over|on) month\b", "monthly"),
     (r"\b(close|closing|hit|conversion) rates?\b", "win rate"), (r"\bcycle (gap|time|length)s?\b", "cycle-gap"),
+    (r"\bwill (we )?(close|win|land)\b|\blikely to (close|win|land)\b", "forecast"),
+    (r"\bopen pipeline\b", "pipeline"),
     (r"\blast (q|qtr)\b", "last quarter"), (r"\bthis (q|qtr)\b", "this quarter"),
     (r"\bprevious (q|qtr)\b", "last quarter"), (r"\bprior (q|qtr)\b", "last quarter"),
     (r"\b(this|current) (fy|fiscal year)\b|\bfytd\b|\bfy to date\b|\byear to date\b", "ytd"),

@@ -15,6 +15,7 @@ from slack_bolt import App, Assistant
 from slack_sdk import WebClient
 
 from insights.deals import deal_table
+from bot.core.commands import without_reps
 from bot.core.intents import interpret
 from bot.core.render import render
 from bot.slack.blocks import assemble_blocks, fallback_text
@@ -57,6 +58,8 @@ def answer_in_thread(services: Services, client: WebClient, text: str, user_id: 
         services.store.remember_thread(channel, thread_ts, reply.line, user_id, _now())
     if reply.command == "deals" and reply.result is not None and reply.result.count:
         snapshot = services.data.scoped(services.scope_for(user_id)).snapshot
+        if not services.access.may_see_reps(user_id):  # REPS_USERS: the CSV names no owner either
+            snapshot, _ = without_reps(snapshot)
         csv = deal_table(snapshot, reply.result.query).to_csv(index=False)
         upload_file(client, channel, csv.encode("utf-8"), "deals.csv", "The deals behind the number",
                     thread_ts=thread_ts)

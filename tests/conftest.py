@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import contextlib  # noqa: E402
+import uuid  # noqa: E402
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
 from insights.load import from_table  # noqa: E402
 from insights.synthetic import DealSpec, demo_spec, generate_deals  # noqa: E402
 
@@ -32,3 +37,30 @@ def demo():
 def noise():
     """No effect anywhere: every deal wins with probability 0.45."""
     return snapshot_of(DealSpec(n_deals=7_000, seed=11))
+
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def postgres_schema(prefix: str = "si_test"):
+    """A throwaway schema on the local PostgreSQL: (schema, admin engine, an engine whose search_path
+    is the schema). Skipped where PostgreSQL is not running, except in CI, which starts it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise  # CI starts PostgreSQL: it must be there
+        pytest.skip(f"PostgreSQL not reachable here: {exc}")
+    engine = create_engine(POSTGRES, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield schema, admin, engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import threading
-import uuid
 
 import pytest
 from conftest import snapshot_of
@@ -23,44 +21,24 @@ from bot.clock.scheduler import DIGEST_JOB, REFRESH_JOB, RETRY_JOB, Runtime, bui
 from bot.core.data import DealData
 from bot.clock.digest import EVENT_TYPE, DigestSchedule, post_digest
 from bot.store import STALE_CLAIM, Store
+from conftest import POSTGRES, postgres_schema
 from insights.alerts import Finding
 from insights.synthetic import DealSpec, demo_spec, generate_deals, write_csv
 
-POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MONDAY_0915 = dt.datetime(2026, 11, 30, 9, 15, tzinfo=dt.timezone.utc)  # a Monday
-
-
-def _postgres_engine():
-    schema = f"si_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise  # CI starts PostgreSQL: it must be there
-        pytest.skip(f"PostgreSQL not reachable here: {exc}")
-    engine = create_engine(POSTGRES, connect_args={"options": f"-csearch_path={schema}"})
-    return engine, lambda: _drop(admin, schema, engine)
-
-
-def _drop(admin, schema, engine):
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     if request.param == "sqlite":
-        engine, cleanup = create_engine(f"sqlite:///{tmp_path / 'state.sqlite'}"), lambda: None
-    else:
-        engine, cleanup = _postgres_engine()
-    s = Store(engine)
-    s.create()
-    yield s
-    cleanup()
+        s = Store(create_engine(f"sqlite:///{tmp_path / 'state.sqlite'}"))
+        s.create()
+        yield s
+        return
+    with postgres_schema() as (_, _, engine):
+        s = Store(engine)
+        s.create()
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -376,16 +354,7 @@ def test_a_postgresql_source_refreshes_and_a_failing_one_keeps_the_last_good_dat
     from bot.slack.web import WebApp
     from insights.sources import SourceSpec
 
-    schema = f"si_refresh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable here: {exc}")
-    try:
+    with postgres_schema("si_refresh") as (schema, admin, _):
         deals = generate_deals(DealSpec(n_deals=3000, seed=11))
         deals.assign(sales_cycle_days=pd.to_numeric(deals["sales_cycle_days"], errors="coerce")) \
             .to_sql("deals", admin, schema=schema, index=False, method="multi", chunksize=1000)
@@ -408,10 +377,6 @@ def test_a_postgresql_source_refreshes_and_a_failing_one_keeps_the_last_good_dat
         health = json.loads(WebApp.health(type("W", (), {"data": rt.data})(), lambda *a: None)[0])
         assert health["source"] == f"postgresql://127.0.0.1:5432/test table {schema}.deals"
         assert health["ok"] and f"No table or view {schema}.deals" in health["last_refresh_error"]
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_refresh_minutes_sets_the_refresh_interval(store, client, demo):

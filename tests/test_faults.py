@@ -8,14 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 from slack_harness import ROOT, TOKEN, clean_env
 from slack_standin import SlackStandIn
+from conftest import POSTGRES, postgres_schema
 from sqlalchemy import create_engine, text
 
-POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LEASE = 12  # seconds: CLAIM_LEASE_SECONDS for the clocks below (the retry tick runs every 6 s)
 
 
@@ -26,21 +25,8 @@ def database(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'state.sqlite'}"
         yield url, create_engine(url)
         return
-    schema = f"si_fault_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable here: {exc}")
-    engine = create_engine(POSTGRES, connect_args={"options": f"-csearch_path={schema}"})
-    yield f"{POSTGRES}?options=-csearch_path%3D{schema}", engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema("si_fault") as (schema, _, engine):
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}", engine
 
 
 def start_clock(slack: SlackStandIn, database_url: str) -> subprocess.Popen:

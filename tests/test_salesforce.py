@@ -15,7 +15,7 @@ from bot.core.data import DealData
 from bot.store import SalesforceCache
 from insights.load import DataError, load_deals
 from insights.sources import SourceSpec, load_source
-from insights.sources.salesforce import CACHE_NAME, Client, SourceUnavailable, default_mapping
+from insights.sources.salesforce import CACHE_NAME, Client, default_mapping
 from insights.synthetic import demo_spec, generate_deals, write_csv
 
 SAME_AS_CANONICAL = ("/winrate by region", "/winrate by region last quarter vs previous", "/trend",
@@ -218,23 +218,9 @@ def test_a_different_field_list_resyncs_in_full(sf, cache):
 
 
 def test_the_local_copy_works_in_a_postgresql_state_store(sf):
-    import os
-    import uuid
+    from conftest import postgres_schema
 
-    from sqlalchemy import text
-
-    url = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    schema = f"si_sf_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable here: {exc}")
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with postgres_schema("si_sf") as (_, _, engine):
         cache = SalesforceCache(engine)
         assert load(sf, cache).report.rows_read == 7000
         sf.put([{**sf.records["D0000001"], "Amount": 1.0, "SystemModstamp": "2024-08-01T00:00:00.000+0000"}])
@@ -242,8 +228,3 @@ def test_the_local_copy_works_in_a_postgresql_state_store(sf):
         s = load(sf, SalesforceCache(engine))  # a new process: the same copy
         assert sum(sf.served) == 2 and s.report.rows_read == 7000
         assert 1.0 in set(s.deals["deal_amount"]) | set(s.open_deals["deal_amount"])
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

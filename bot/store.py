@@ -357,17 +357,22 @@ class Store:
 
     # -- the digest ledger ------------------------------------------------------------------------
     def claim_digest(self, channel: str, period: str, now: dt.datetime) -> DigestClaim:
+        return self._claim(digest_ledger, {"channel": channel, "period": period}, now)
+
+    def _claim(self, ledger: Table, key: dict, now: dt.datetime) -> DigestClaim:
+        """Claim one ledger row (a digest's channel and week, a follow's period) before posting:
+        the unique key lets one run in; a failed post, or a claim a crashed run left past its lease,
+        may be taken over, once."""
         now = naive_utc(now)
-        if self._insert(digest_ledger, channel=channel, period=period, status="claimed", claimed_at=now):
+        if self._insert(ledger, **key, status="claimed", claimed_at=now):
             return DigestClaim(True, "claimed")
-        t = digest_ledger.c
-        key = and_(t.channel == channel, t.period == period)
+        t = ledger.c
+        where = and_(*(t[k] == v for k, v in key.items()))
         with self.engine.begin() as conn:
-            # a failed post, or a claim a crashed run never finished, may be taken over (once)
-            changed = conn.execute(update(digest_ledger).where(and_(key, or_(
+            changed = conn.execute(update(ledger).where(and_(where, or_(
                 t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - self.lease))))
                 .values(status="claimed", claimed_at=now)).rowcount
-            row = conn.execute(select(digest_ledger).where(key)).first()
+            row = conn.execute(select(ledger).where(where)).first()
         if changed == 1:
             return DigestClaim(True, "claimed", recovering=True)
         return DigestClaim(False, row.status, ts=row.ts)
@@ -422,19 +427,7 @@ class Store:
 
     def claim_follow(self, follow_id: int, period: str, now: dt.datetime) -> DigestClaim:
         """Claim one follow's period before posting it: exactly once, like the digest."""
-        now = naive_utc(now)
-        if self._insert(follow_ledger, follow_id=follow_id, period=period, status="claimed", claimed_at=now):
-            return DigestClaim(True, "claimed")
-        t = follow_ledger.c
-        key = and_(t.follow_id == follow_id, t.period == period)
-        with self.engine.begin() as conn:
-            changed = conn.execute(update(follow_ledger).where(and_(key, or_(
-                t.status == "failed", and_(t.status == "claimed", t.claimed_at < now - self.lease))))
-                .values(status="claimed", claimed_at=now)).rowcount
-            row = conn.execute(select(follow_ledger).where(key)).first()
-        if changed == 1:
-            return DigestClaim(True, "claimed", recovering=True)
-        return DigestClaim(False, row.status, ts=row.ts)
+        return self._claim(follow_ledger, {"follow_id": follow_id, "period": period}, now)
 
     def follow_posted(self, follow_id: int, period: str, channel: str | None, ts: str | None,
                       now: dt.datetime) -> None:

@@ -121,9 +121,6 @@ def cell_index(snapshot: Snapshot, mask: np.ndarray, dims: tuple[str, ...], open
 
 def count_by(snapshot: Snapshot, mask: np.ndarray, dims: tuple[str, ...], sliced: Sliced | None = None) -> Counts:
     """Won/n for every combination of `dims` among masked deals (empty cells included)."""
-    cache = snapshot.__dict__.get("_cell_cache")
-    if cache is not None and sliced is None and dims and mask.dtype == bool:
-        return _count_by_cached(snapshot, cache, mask, tuple(dims))
     sliced = sliced if sliced is not None else Sliced(snapshot, mask)
     flat, sizes = cell_index(snapshot, mask, dims, sliced=sliced)
     cells = int(np.prod(sizes)) if dims else 1
@@ -166,33 +163,3 @@ def censoring_notes(snapshot: Snapshot, *periods: Period | None) -> list[str]:
     if cut is not None and any(p is not None and p.end > cut for p in periods):
         return ["right_censored"]
     return []
-
-
-def enable_cell_cache(snapshot: Snapshot) -> Snapshot:
-    """Let count_by keep each grouping's cell number per deal on this snapshot, so an analysis that
-    counts the same deals under many masks (/why's search) pays for the grouping once and then two
-    weighted bincounts per count, with no per-call slicing. Meant for short-lived subsets: the cache
-    holds one int32 per deal per grouping (converted per count, to keep memory down)."""
-    snapshot.__dict__.setdefault("_cell_cache", {})
-    return snapshot
-
-
-def _count_by_cached(snapshot: Snapshot, cache: dict, mask: np.ndarray, dims: tuple[str, ...]) -> Counts:
-    hit = cache.get(dims)
-    if hit is None:
-        sizes = [len(snapshot.values(d)) for d in dims]
-        flat = np.zeros(len(snapshot.deals), dtype=np.int64)
-        missing = np.zeros(len(flat), dtype=bool)
-        for d, size in zip(dims, sizes):
-            codes = snapshot.codes(d)
-            missing |= codes < 0
-            flat = flat * size + codes
-        flat += 1  # slot 0 holds deals with a missing value, dropped below
-        flat[missing] = 0
-        hit = cache[dims] = (flat.astype(np.int32 if np.prod(sizes) < 2**31 - 1 else np.int64), sizes)
-    flat, sizes = hit
-    cells = int(np.prod(sizes))
-    n = np.bincount(flat[mask], minlength=cells + 1)[1:].astype(np.int64)
-    won = np.bincount(flat[mask & snapshot.won], minlength=cells + 1)[1:].astype(np.int64)
-    keys = np.array(np.unravel_index(np.arange(cells), sizes)).T
-    return Counts(dims, keys, won, n)

@@ -120,13 +120,6 @@ class Snapshot:
     def first_closed(self) -> dt.date | None:
         return from_day_number(self.closed_day.min()) if len(self.deals) else None
 
-    def subset(self, mask: np.ndarray, drop: tuple[str, ...] = ()) -> "Snapshot":
-        """The same snapshot with only the masked closed deals (open pipeline unchanged); `drop` leaves
-        out columns the caller does not read (deal ids, at ten million deals, cost more than the rest)."""
-        deals = self.deals.drop(columns=list(drop)) if drop else self.deals
-        return Snapshot(deals[mask].reset_index(drop=True), self.open_deals, self.rejected, self.report,
-                        self.as_of, self.dimensions)
-
     def at(self, as_of: dt.date) -> "Snapshot":
         """The data as it stood on `as_of`: deals closed later become open, later-created ones vanish."""
         ts = pd.Timestamp(as_of)

@@ -42,8 +42,8 @@ from .actions import Action, from_why, rank
 from .periods import Period
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import (BASELINE, Sliced, censoring_notes, count_by, enable_cell_cache, filter_mask, period_mask,
-                     resolve_periods)
+from .cells import Cells, cached_cells
+from .select import BASELINE, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import ALPHA, benjamini_hochberg, minimum_detectable_change, simes, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -170,11 +170,6 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     result.significant = bool(p[0] < ALPHA)
     result.mde_pp = _round(100 * minimum_detectable_change(pooled, current.n, baseline.n), 2)
 
-    # From here on only the two periods' deals matter: work on them alone, so every mask and
-    # grouping below costs the size of two periods, not of the whole history.
-    both = now | before
-    snapshot, now, before = enable_cell_cache(snapshot.subset(both, drop=("deal_id",))), now[both], before[both]
-
     filtered = {d for d, _ in query.filters}
     # a stage that only records the outcome (Closed Won / Closed Lost) explains nothing: left out, with a note
     outcome_stage = "deal_stage" in snapshot.dimensions and snapshot.report.stage_outcome_only
@@ -184,12 +179,26 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
                and not (outcome_stage and d == "deal_stage")]
     pairs = [pr for pr in itertools.combinations(PAIR_DIMENSIONS, 2)
              if set(pr) <= set(snapshot.dimensions) and not filtered & set(pr)]
-    cells = _decompose(snapshot, now, before, singles + pairs, current, baseline)
-    result.dimensions = _dimension_effects(cells, singles + pairs)
+    families = [dims for dims in singles if not set(dims) & set(UNTESTED_DIMENSIONS)]
+
+    # From here on only the two periods' deals matter, counted once into cells (insights/cells.py) of
+    # every tested dimension: each mask and grouping below costs the number of cells, not of deals.
+    tested = tuple(d for d in WHY_DIMENSIONS if (d,) in families or any(d in pr for pr in pairs))
+    cells = cached_cells(snapshot, ("why", period, compare, query.filters, tested),
+                         lambda: Cells.of(snapshot, [now, before], tested))
+
+    def both_periods(dims):  # an untested dimension is only drawn: counted on the deals, once per cells
+        if set(dims) <= set(tested):
+            return cells.split(np.ones(len(cells), dtype=bool), dims)
+        if dims not in cells.memo:
+            cells.memo[dims] = count_by(snapshot, now, dims), count_by(snapshot, before, dims)
+        return cells.memo[dims]
+
+    effects = _decompose(cells, both_periods, singles + pairs, current, baseline)
+    result.dimensions = _dimension_effects(effects, singles + pairs)
 
     direction = -1 if (result.change_pp or 0) < 0 else 1
-    families = [dims for dims in singles if not set(dims) & set(UNTESTED_DIMENSIONS)]
-    search = _Search(snapshot, now, before, families, pairs, min_n, cells)
+    search = _Search(cells, families, pairs, min_n, effects)
     search.run()
     result.tested, result.families_tested = search.tested, search.families_tested
     result.falls = [f.label for f in search.findings if f.change_pp < 0]
@@ -222,16 +231,14 @@ def _story(result: WhyResult, direction: int) -> str:
     return "hidden" if result.findings else "noise"
 
 
-def _decompose(snapshot, now, before, groupings, current, baseline) -> list[dict]:
-    """Rate and mix effect of every cell of every grouping, in percentage points."""
+def _decompose(cells: Cells, both_periods, groupings, current, baseline) -> list[dict]:
+    """Rate and mix effect of every segment of every grouping, in percentage points."""
     n1_all, n0_all = current.n, baseline.n
     r1_all, r0_all = current.won / n1_all, baseline.won / n0_all
     mean_rate = (r1_all + r0_all) / 2
-    sliced_now, sliced_before = Sliced(snapshot, now), Sliced(snapshot, before)
-    cells = []
+    out = []
     for dims in groupings:
-        c1 = count_by(snapshot, now, dims, sliced_now)
-        c0 = count_by(snapshot, before, dims, sliced_before)
+        c1, c0 = both_periods(dims)
         present = np.flatnonzero((c1.n + c0.n) > 0)
         n1, n0 = c1.n[present].astype(float), c0.n[present].astype(float)
         w1_won, w0_won = c1.won[present].astype(float), c0.won[present].astype(float)
@@ -244,13 +251,13 @@ def _decompose(snapshot, now, before, groupings, current, baseline) -> list[dict
         mix = 100 * (s1 - s0) * ((r1 + r0) / 2 - mean_rate)
         name = "×".join(dims)
         for j, i in enumerate(present):
-            segment = c1.labels(snapshot, i)
-            cells.append({
+            segment = c1.labels(cells, i)
+            out.append({
                 "dimension": name, "key": _key(segment), "segment": segment, "label": segment_label(segment),
                 "rate": rate[j], "mix": mix[j], "share1": s1[j], "share0": s0[j],
                 "w1": int(w1_won[j]), "n1": int(n1[j]), "w0": int(w0_won[j]), "n0": int(n0[j]),
             })
-    return cells
+    return out
 
 
 def _dimension_effects(cells: list[dict], groupings) -> list[DimensionEffect]:
@@ -286,10 +293,10 @@ def _key(segment: dict[str, str]) -> tuple:
 class _Search:
     """The hierarchical, round-by-round search for findings described in the module docstring."""
 
-    def __init__(self, snapshot, now, before, families, pairs, min_n, cells):
-        self.snapshot, self.now, self.before, self.min_n = snapshot, now, before, min_n
+    def __init__(self, cells: Cells, families, pairs, min_n, effects):
+        self.data, self.min_n = cells, min_n
         self.families, self.pairs = families, pairs
-        self.cells = {c["key"]: c for c in cells}
+        self.cells = {c["key"]: c for c in effects}
         self.findings: list[Contributor] = []
         self.first_round: dict[tuple, CellTest] = {}
         self.last_round: dict[tuple, CellTest] = {}
@@ -300,14 +307,13 @@ class _Search:
     def mask_of(self, segment: dict[str, str]) -> np.ndarray:
         key = _key(segment)
         if key not in self.masks:
-            self.masks[key] = filter_mask(self.snapshot, [(d, (v,)) for d, v in segment.items()])
+            self.masks[key] = self.data.mask(segment)
         return self.masks[key]
 
     def run(self) -> None:
-        universe = np.ones(len(self.snapshot.deals), dtype=bool)
+        universe = np.ones(len(self.data), dtype=bool)
         while True:
-            tests, families_tested = _hierarchical_round(self.snapshot, self.now & universe, self.before & universe,
-                                                         self.families, self.min_n)
+            tests, families_tested = _hierarchical_round(self.data, universe, self.families, self.min_n)
             if not self.first_round:
                 self.first_round = {t.key: t for t in tests}
                 self.tested, self.families_tested = len(tests), families_tested
@@ -338,7 +344,7 @@ class _Search:
         children = []
         for pair in (pr for pr in self.pairs if dim in pr):
             (other,) = set(pair) - {dim}
-            for t in _family_tests(self.snapshot, self.now & inside, self.before & inside, (other,), self.min_n):
+            for t in _family_tests(self.data, inside, (other,), self.min_n):
                 segment = {d: value if d == dim else t.segment[other] for d in pair}
                 children.append(replace(t, segment=segment))
         if not children:
@@ -350,7 +356,7 @@ class _Search:
                              and np.sign(c.change) == np.sign(parent.change) == np.sign(c.excess)),
                             key=lambda c: -abs(self.cells[c.key]["rate"] + self.cells[c.key]["mix"])):
             keep = universe & ~self.mask_of(child.segment)
-            left, _ = _hierarchical_round(self.snapshot, self.now & keep, self.before & keep, [(dim,)], self.min_n)
+            left, _ = _hierarchical_round(self.data, keep, [(dim,)], self.min_n)
             if not any(t.key == parent.key and t.significant for t in left):
                 # e.g. Pro fell only because Europe · Pro did; its p-value is the larger of the two
                 return replace(child, adjusted=max(child.adjusted, parent.adjusted))
@@ -391,20 +397,19 @@ class _Search:
                                                          for f in self.findings))):
                 continue
             overlap = self.findings[0] if len(self.findings) == 1 else max(
-                self.findings, key=lambda f: int((self.mask_of(t.segment) & self.mask_of(f.segment)).sum()))
+                self.findings, key=lambda f: self.data.deals(self.mask_of(t.segment) & self.mask_of(f.segment)))
             last = self.last_round.get(key)
             out.append(self._contributor(self.cells[key], last.adjusted if last else None, False, overlap.label))
         return sorted(out, key=lambda c: -abs(c.contribution_pp))
 
 
-def _family_tests(snapshot, now, before, dims, min_n, sliced: tuple[Sliced, Sliced] | None = None) -> list[CellTest]:
+def _family_tests(cells: Cells, universe, dims, min_n) -> list[CellTest]:
     """Each testable segment of one dimension against the other segments of that dimension.
 
     The rest's change is the inverse-variance weighted mean of the other segments' own log-odds
     changes, not the change of their pooled deals: a pure shift of deals between the other
     segments (more Outbound, which always wins less) then moves no segment's test."""
-    sliced_now, sliced_before = sliced or (None, None)
-    c1, c0 = count_by(snapshot, now, dims, sliced_now), count_by(snapshot, before, dims, sliced_before)
+    c1, c0 = cells.split(universe, dims)
     delta, var = _log_odds_change(c1.won, c1.n, c0.won, c0.n)
     weight = np.where((c1.n > 0) & (c0.n > 0), 1 / var, 0.0)
     total_w, total_wd = weight.sum(), (weight * delta).sum()
@@ -417,17 +422,16 @@ def _family_tests(snapshot, now, before, dims, min_n, sliced: tuple[Sliced, Slic
     rest = (total_wd - weight[idx] * delta[idx]) / rest_w[idx]
     excess = delta[idx] - rest
     p = 2 * sps.norm.sf(np.abs(excess) / np.sqrt(var[idx] + 1 / rest_w[idx]))
-    return [CellTest(c1.labels(snapshot, i), int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i]),
+    return [CellTest(c1.labels(cells, i), int(c1.won[i]), int(c1.n[i]), int(c0.won[i]), int(c0.n[i]),
                      float(excess[k]), float(p[k])) for k, i in enumerate(idx)]
 
 
-def _hierarchical_round(snapshot, now, before, families, min_n, alpha: float = ALPHA):
-    """Levels 1 and 2 of the module docstring on these deals: (every cell test, dimensions tested).
+def _hierarchical_round(cells: Cells, universe, families, min_n, alpha: float = ALPHA):
+    """Levels 1 and 2 of the module docstring on the deals of these cells: (every cell test, dimensions tested).
 
     A cell's adjusted p-value is its within-dimension BH value scaled by m / R (R at least 1), so
     it is at most `alpha` exactly when the procedure calls it."""
-    sliced = Sliced(snapshot, now), Sliced(snapshot, before)  # each deal's codes cut once per round
-    per_family = [t for t in (_family_tests(snapshot, now, before, dims, min_n, sliced) for dims in families) if t]
+    per_family = [t for t in (_family_tests(cells, universe, dims, min_n) for dims in families) if t]
     if not per_family:
         return [], 0
     family_p = [simes([t.p_value for t in tests]) for tests in per_family]

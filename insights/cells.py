@@ -34,15 +34,19 @@ class Cells:
     group: np.ndarray  # per cell: which of the masks it was counted from
     n: np.ndarray  # deals per cell
     won: np.ndarray  # won deals per cell
+    amount: np.ndarray  # the deals' amounts summed per cell
     groups: int = 1
     memo: dict = field(default_factory=dict, repr=False)  # what an analysis derived from these cells, kept with them
     _flat: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, snapshot: Snapshot, masks: list[np.ndarray], dims: tuple[str, ...] | None = None) -> "Cells":
-        """The deals of each (disjoint) mask counted per combination of `dims` (default: every dimension)."""
+    def of(cls, snapshot: Snapshot, masks: list[np.ndarray], dims: tuple[str, ...] | None = None,
+           open_pipeline: bool = False) -> "Cells":
+        """The deals of each (disjoint) mask counted per combination of `dims` (default: every dimension);
+        the closed deals, or with `open_pipeline` the open ones (none of them won)."""
         dims = tuple(snapshot.dimensions if dims is None else dims)
-        which = np.full(len(snapshot.deals), -1, dtype=np.int8)
+        frame = snapshot.open_deals if open_pipeline else snapshot.deals
+        which = np.full(len(frame), -1, dtype=np.int8)
         for g, mask in enumerate(masks):
             if g and (mask & (which >= 0)).any():
                 raise ValueError("Cells.of counts disjoint masks: a deal would count in two groups")
@@ -56,10 +60,9 @@ class Cells:
                 key = pd.factorize(key)[0].astype(np.int64)
                 radix = int(key.max()) + 1 if len(key) else 1
             key *= size
-            key += snapshot.codes(d)[rows]
+            key += snapshot.codes(d, open_pipeline)[rows]
             key += 1
             radix *= size
-        won = snapshot.won[rows]
         if radix <= max(4 * len(rows), 1 << 22):  # a dense histogram of the keys: no hashing, no sort
             n = np.bincount(key, minlength=radix)
             present = np.flatnonzero(n)
@@ -73,13 +76,16 @@ class Cells:
         first = np.empty(len(n), dtype=np.int64)
         first[cell[::-1]] = np.arange(len(cell) - 1, -1, -1)  # each cell's first deal
         at = rows[first]
+        won = np.zeros(len(n), dtype=np.int64) if open_pipeline else \
+            np.bincount(cell, weights=snapshot.won[rows], minlength=len(n)).astype(np.int64)
         return cls(
             dimensions=dims,
             categories={d: snapshot.values(d) for d in snapshot.dimensions},  # labels of every dimension
-            codes={d: snapshot.codes(d)[at] for d in dims},
+            codes={d: snapshot.codes(d, open_pipeline)[at] for d in dims},
             group=which[at],
             n=n.astype(np.int64),
-            won=np.bincount(cell, weights=won, minlength=len(n)).astype(np.int64),
+            won=won,
+            amount=np.bincount(cell, weights=frame["deal_amount"].to_numpy(dtype=float)[rows], minlength=len(n)),
             groups=len(masks),
         )
 
@@ -121,6 +127,15 @@ class Cells:
         won = np.bincount(at, weights=self.won[keep], minlength=grid * groups).astype(np.int64).reshape(grid, groups)
         keys = np.array(np.unravel_index(np.arange(grid), sizes)).T if dims else np.zeros((1, 0), dtype=int)
         return [Counts(dims, keys, won[:, g], n[:, g]) for g in range(groups)]
+
+    def amounts(self, mask: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+        """The masked cells' amounts summed per combination of `dims`, in the order of `count`."""
+        flat, sizes = self._grid(tuple(dims))
+        keep = mask & (flat >= 0)
+        return np.bincount(flat[keep], weights=self.amount[keep], minlength=int(np.prod(sizes)) if dims else 1)
+
+    def everything(self) -> np.ndarray:
+        return np.ones(len(self), dtype=bool)
 
     def _grid(self, dims: tuple[str, ...]):
         """Each cell's position in the grid of `dims` (C order; -1 with a missing value), cached."""

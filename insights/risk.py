@@ -9,7 +9,8 @@ import numpy as np
 from .actions import Action, from_risk, rank
 from .query import Query
 from .results import Comparison, Rate, Result, _round
-from .select import Sliced, censoring_notes, count_by, filter_mask, open_pipeline_by, period_mask, resolve_periods
+from .cells import Cells, cached_cells
+from .select import censoring_notes, filter_mask, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -76,12 +77,21 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
         return result
 
     candidates = []
-    closed_codes, open_codes = Sliced(snapshot, mask), Sliced(snapshot, open_mask, open_pipeline=True)
-    for dims in segment_groupings(query):
-        counts = count_by(snapshot, mask, dims, closed_codes)
-        open_n, open_amount = open_pipeline_by(snapshot, open_mask, dims, open_codes)
+    # the period's closed deals and the open pipeline, each counted once into cells (insights/cells.py):
+    # the many groupings below cost the number of cells, not of deals
+    groupings = segment_groupings(query)
+    dims = tuple(dict.fromkeys(d for g in groupings for d in g))
+    closed = cached_cells(snapshot, ("risk", period, query.filters, dims), lambda: Cells.of(snapshot, [mask], dims))
+    open_dims = tuple(d for d in dims if d != "cycle_band")  # an open deal has no cycle yet
+    pipeline = cached_cells(snapshot, ("risk-open", query.filters, open_dims),
+                            lambda: Cells.of(snapshot, [open_mask], open_dims, open_pipeline=True))
+    for grouping in groupings:
+        counts = closed.count(closed.everything(), grouping)
+        pipeline_known = "cycle_band" not in grouping
+        if pipeline_known:
+            open_n = pipeline.count(pipeline.everything(), grouping).n
+            open_amount = pipeline.amounts(pipeline.everything(), grouping)
         for i in np.flatnonzero(counts.n >= min_n):
-            pipeline_known = "cycle_band" not in dims
             candidates.append((counts.labels(snapshot, i), int(counts.won[i]), int(counts.n[i]),
                                int(open_n[i]) if pipeline_known else None,
                                float(open_amount[i]) if pipeline_known else None))

@@ -130,16 +130,6 @@ def count_by(snapshot: Snapshot, mask: np.ndarray, dims: tuple[str, ...], sliced
     return Counts(tuple(dims), keys, won, n)
 
 
-def open_pipeline_by(snapshot: Snapshot, open_mask: np.ndarray, dims: tuple[str, ...], sliced: Sliced | None = None):
-    """Open deal count and amount per cell of `dims`, in the same cell order as `count_by`."""
-    flat, sizes = cell_index(snapshot, open_mask, dims, open_pipeline=True, sliced=sliced)
-    cells = int(np.prod(sizes)) if dims else 1
-    amount = snapshot.open_deals["deal_amount"].to_numpy()[open_mask]
-    known = flat >= 0
-    return (np.bincount(flat[known], minlength=cells),
-            np.bincount(flat[known], weights=amount[known], minlength=cells))
-
-
 def median_days_by(group: np.ndarray, days: np.ndarray, groups: int) -> np.ndarray:
     """Median of whole-day values per group via a day histogram: O(n), no sort. NaN for empty groups."""
     whole = np.clip(np.rint(np.nan_to_num(days, nan=-1)), -1, None).astype(np.int64)

@@ -53,9 +53,11 @@ class Cells:
             which[mask] = g
         rows = np.flatnonzero(which >= 0)
         # each deal's cell as a mixed-radix number: its group, then each dimension's code + 1 (0: no value)
-        key, radix = which[rows].astype(np.int64), len(masks)
-        for d in dims:
-            size = len(snapshot.values(d)) + 1
+        sizes = [len(masks)] + [len(snapshot.values(d)) + 1 for d in dims]
+        total = int(np.prod(sizes, dtype=object))
+        dense = total <= max(4 * len(rows), 1 << 22)  # a histogram of the keys: no hashing, no sort
+        key, radix = which[rows].astype(np.int32 if total < 2**31 else np.int64), len(masks)
+        for d, size in zip(dims, sizes[1:]):
             if radix * size >= _KEY_LIMIT:  # renumber densely before the key could overflow
                 key = pd.factorize(key)[0].astype(np.int64)
                 radix = int(key.max()) + 1 if len(key) else 1
@@ -63,29 +65,35 @@ class Cells:
             key += snapshot.codes(d, open_pipeline)[rows]
             key += 1
             radix *= size
-        if radix <= max(4 * len(rows), 1 << 22):  # a dense histogram of the keys: no hashing, no sort
-            n = np.bincount(key, minlength=radix)
+        won = None if open_pipeline else snapshot.won[rows]
+        amount = frame["deal_amount"].to_numpy(dtype=float)[rows]
+        if dense:
+            n = np.bincount(key, minlength=total)
             present = np.flatnonzero(n)
-            cell = np.cumsum(n > 0) - 1
-            cell = cell[key]
+            digits = np.unravel_index(present, sizes)  # the cells' own group and codes, read off their keys
+            group = digits[0].astype(np.int8)
+            codes = {d: (digits[k + 1] - 1).astype(np.int16 if sizes[k + 1] < 2**15 else np.int32)
+                     for k, d in enumerate(dims)}
+            won = np.bincount(key[won], minlength=total)[present] if won is not None else None
+            amount = np.bincount(key, weights=amount, minlength=total)[present]
             n = n[present]
         else:
             cell, _ = pd.factorize(key, sort=False)
             n = np.bincount(cell)
-        del key
-        first = np.empty(len(n), dtype=np.int64)
-        first[cell[::-1]] = np.arange(len(cell) - 1, -1, -1)  # each cell's first deal
-        at = rows[first]
-        won = np.zeros(len(n), dtype=np.int64) if open_pipeline else \
-            np.bincount(cell, weights=snapshot.won[rows], minlength=len(n)).astype(np.int64)
+            first = np.empty(len(n), dtype=np.int64)
+            first[cell[::-1]] = np.arange(len(cell) - 1, -1, -1)  # each cell's first deal
+            at = rows[first]
+            group, codes = which[at], {d: snapshot.codes(d, open_pipeline)[at] for d in dims}
+            won = np.bincount(cell[won], minlength=len(n)) if won is not None else None
+            amount = np.bincount(cell, weights=amount, minlength=len(n))
         return cls(
             dimensions=dims,
             categories={d: snapshot.values(d) for d in snapshot.dimensions},  # labels of every dimension
-            codes={d: snapshot.codes(d, open_pipeline)[at] for d in dims},
-            group=which[at],
+            codes=codes,
+            group=group,
             n=n.astype(np.int64),
-            won=won,
-            amount=np.bincount(cell, weights=frame["deal_amount"].to_numpy(dtype=float)[rows], minlength=len(n)),
+            won=np.zeros(len(n), dtype=np.int64) if won is None else won.astype(np.int64),
+            amount=amount,
             groups=len(masks),
         )
 

@@ -237,22 +237,28 @@ def open_ages(snapshot: Snapshot) -> np.ndarray:
 def fit_model(snapshot: Snapshot, condition_on_age: bool = True) -> PipelineModel:
     """One GLM per age band on the closed deals that were still open at the band's lower edge."""
     features = [f for f in PIPELINE_FEATURES if f in snapshot.dimensions]
-    codes = np.column_stack([snapshot.codes(f) for f in features]).astype(np.int64)
     sizes = [len(snapshot.values(f)) for f in features]
+    # each deal's cell in the grid of the features, one integer per deal (not a deals x features matrix)
+    flat = np.zeros(len(snapshot.deals), dtype=np.int64)
+    valid = np.isfinite(snapshot.cycle_days)
+    for f, size in zip(features, sizes):
+        codes = snapshot.codes(f)
+        valid &= codes >= 0
+        flat *= size
+        flat += codes
     won, cycle, created = snapshot.won, snapshot.cycle_days, snapshot.created_day
     as_of_day = day_number(snapshot.as_of)
     ages = open_ages(snapshot)
     open_created = as_of_day - ages
     won_cycles = np.sort(cycle[won & np.isfinite(cycle)])
     base_rate = float(won.mean()) if len(won) else math.nan
-    valid = (codes >= 0).all(axis=1) & np.isfinite(cycle)
     edges = AGE_EDGES if condition_on_age else (0,)
     bands: list[_Band | None] = []
     for low in edges:
         train = valid & (cycle >= low)
         if condition_on_age:
             train &= created <= as_of_day - _censoring_window(low, cycle, created, ages, open_created, as_of_day)
-        bands.append(_fit_band(low, features, sizes, codes[train], won[train]))
+        bands.append(_fit_band(low, features, sizes, flat[train], won[train]))
     return PipelineModel(snapshot.as_of, features, bands, won_cycles, base_rate,
                          int(valid.sum()), condition_on_age)
 
@@ -277,16 +283,20 @@ def _censoring_window(low, cycle, created, ages, open_created, as_of_day) -> int
     return best
 
 
-def _fit_band(low, features, sizes, codes, won) -> _Band | None:
+def _fit_band(low, features, sizes, flat, won) -> _Band | None:
+    """The band's GLM on the training deals' cells (`flat`: each deal's cell number in the feature grid)."""
     n, wins = len(won), int(won.sum())
     if n < MIN_TRAIN or wins == 0 or wins == n:
         return None
-    flat = np.zeros(n, dtype=np.int64)
-    for j, size in enumerate(sizes):
-        flat = flat * size + codes[:, j]
-    cells, inverse = np.unique(flat, return_inverse=True)
-    cell_n = np.bincount(inverse)
-    cell_won = np.bincount(inverse, weights=won.astype(float))
+    grid = int(np.prod(sizes, dtype=object)) if features else 1
+    if grid <= max(4 * n, 1 << 22):  # a histogram of the cells: no sort
+        cell_n, cell_won = np.bincount(flat, minlength=grid), np.bincount(flat[won], minlength=grid)
+        cells = np.flatnonzero(cell_n)
+        cell_n, cell_won = cell_n[cells], cell_won[cells].astype(float)
+    else:
+        cells, inverse = np.unique(flat, return_inverse=True)
+        cell_n = np.bincount(inverse)
+        cell_won = np.bincount(inverse, weights=won.astype(float))
     cell_codes = np.array(np.unravel_index(cells, sizes)).T if features else np.zeros((len(cells), 0), dtype=int)
     columns, reference = [], {}
     for j, f in enumerate(features):
@@ -438,6 +448,19 @@ def delong_auc(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, fl
     return auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se)
 
 
+def outcomes_since(snapshot: Snapshot, then: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """For each deal open on `then`, in the order of `snapshot.at(then).open_deals`: has it closed
+    since, and was it won. `at` lists the deals still open first, then those that closed after `then`
+    (ids are unique, so each is one closed deal); read off the dates, with no join on deal ids."""
+    day = day_number(then)
+    open_created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
+    still_open = int((open_created <= np.datetime64(then, "D")).sum())
+    closed_since = (snapshot.closed_day > day) & (snapshot.created_day <= day)
+    known = np.concatenate([np.zeros(still_open, dtype=bool), np.ones(int(closed_since.sum()), dtype=bool)])
+    won = np.concatenate([np.zeros(still_open, dtype=bool), snapshot.won[closed_since]])
+    return known, won
+
+
 def backtest(snapshot: Snapshot, months: int = BACKTEST_MONTHS, condition_on_age: bool = True) -> Backtest | None:
     """Fit as of `months` back, score the deals open then, compare with what happened since."""
     start = snapshot.first_closed
@@ -449,10 +472,7 @@ def backtest(snapshot: Snapshot, months: int = BACKTEST_MONTHS, condition_on_age
     if all(b is None for b in model.bands) or not len(past.open_deals):
         return None
     scored = score(model, past)
-    outcome = dict(zip(snapshot.deals["deal_id"], snapshot.won))
-    ids = past.open_deals["deal_id"].to_numpy()
-    known = np.array([i in outcome for i in ids], dtype=bool)
-    y = np.array([outcome.get(i, False) for i in ids], dtype=bool)
+    known, y = outcomes_since(snapshot, then)
     p, y = scored.p[known], y[known]
     result = dict(as_of=then, scored=int(known.sum()), unresolved=int((~known).sum()))
     if len(y) < 30 or y.all() or not y.any():
@@ -472,7 +492,7 @@ def backtest(snapshot: Snapshot, months: int = BACKTEST_MONTHS, condition_on_age
             calibration.append(CalibrationBin(decile=k, n=len(chunk), mean_probability=_round(p[chunk].mean(), 4),
                                               observed=Rate.of(y[chunk].sum(), len(chunk))))
     amounts = past.open_deals["deal_amount"].to_numpy(dtype=float)
-    everything = np.ones(len(ids), dtype=bool)
+    everything = np.ones(len(known), dtype=bool)
     expected, f_low, f_high = _interval(scored, everything, amounts)
     won_amount = float(amounts[known][y].sum())
     skill = bool(low > 0.5 and brier_p < 0.05)

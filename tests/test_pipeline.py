@@ -17,6 +17,7 @@ from insights.pipeline import (
     fit_model,
     open_ages,
     open_pipeline,
+    outcomes_since,
     score,
 )
 from insights.query import Query
@@ -277,3 +278,19 @@ def test_cli_as_of_shows_the_pipeline_as_it_stood_and_its_own_backtest():
     assert data["as_of"] == "2024-03-31" and data["backtest"]["as_of"] == "2023-09-30"
     assert data["forecast"]["by_quarter"][0]["quarter"] == "2024Q2"
     assert len(data["deals"]) == data["open_deals"] > 662  # deals closed after March 31 are open again
+
+
+@pytest.mark.parametrize("then", [dt.date(2024, 3, 31), dt.date(2024, 6, 30), dt.date(2024, 11, 15)])
+def test_the_backtests_outcomes_read_off_the_dates_match_a_join_on_deal_ids(then):
+    # a pipeline still open at the end (open deals in both the past and now) and deals closing after `then`
+    snap = snapshot_of(DealSpec(n_deals=5_000, seed=4, start=dt.date(2023, 1, 1), as_of=dt.date(2025, 3, 31)))
+    assert len(snap.open_deals) > 100
+    past = snap.at(then)
+    outcome = dict(zip(snap.deals["deal_id"], snap.won))
+    ids = past.open_deals["deal_id"].tolist()
+    known, won = outcomes_since(snap, then)
+    assert known.tolist() == [i in outcome for i in ids]
+    assert won.tolist() == [bool(outcome.get(i, False)) for i in ids]
+    assert known.any() and won.any()
+    if then.year == 2024 and then.month == 11:  # late enough that some deals open then are open still
+        assert not known.all()

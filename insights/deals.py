@@ -43,16 +43,20 @@ class DealsResult(Result):
     deals: list[DealRow] = field(default_factory=list)  # the largest SHOWN
 
 
-def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
-    """Every deal behind the query, largest first, in the canonical columns (for the CSV)."""
+def _selection(snapshot: Snapshot, query: Query) -> tuple[pd.DataFrame, np.ndarray]:
+    """The frame the query's deals are in (closed or open) and the positions of those deals in it."""
     if query.outcome == "open":
-        frame = snapshot.open_deals[filter_mask(snapshot, query.filters, open_pipeline=True)]
-    else:
-        period, _ = resolve_periods(snapshot, query)
-        mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
-        if query.outcome in ("won", "lost"):
-            mask &= snapshot.won == (query.outcome == "won")
-        frame = snapshot.deals[mask]
+        return snapshot.open_deals, np.flatnonzero(filter_mask(snapshot, query.filters, open_pipeline=True))
+    period, _ = resolve_periods(snapshot, query)
+    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
+    if query.outcome in ("won", "lost"):
+        mask &= snapshot.won == (query.outcome == "won")
+    return snapshot.deals, np.flatnonzero(mask)
+
+
+def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """These deals in the canonical columns, largest first (ties by deal id)."""
+    frame = frame.iloc[rows]
     # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner, in the CSV either
     keep = [c for c in COLUMNS if c in frame.columns and (c != "sales_rep_id" or c in snapshot.dimensions)]
     frame = frame[keep].copy()
@@ -60,19 +64,31 @@ def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
     return frame.sort_values(["deal_amount", "deal_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
+    """Every deal behind the query, largest first, in the canonical columns (for the CSV)."""
+    frame, rows = _selection(snapshot, query)
+    return _table(snapshot, frame, rows)
+
+
 def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
-    """The deals behind the query's number: counts, total amount and the largest deals."""
+    """The deals behind the query's number: counts, total amount and the largest deals.
+
+    Counted on the selection's positions; only the deals that can be among the largest SHOWN (every
+    deal at least as large as the SHOWN-th largest) are sorted and read, not a million-row table."""
     period, _ = resolve_periods(snapshot, query)  # open pipeline is as of now, whatever the period
-    table = deal_table(snapshot, query)
+    frame, rows = _selection(snapshot, query)
+    amounts = frame["deal_amount"].to_numpy(dtype=float)[rows]
+    won = 0 if query.outcome == "open" else int(snapshot.won[rows].sum())
     result = DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=period, outcome=query.outcome,
-                         count=len(table), won=int((table["outcome"] == "Won").sum()),
-                         lost=int((table["outcome"] == "Lost").sum()),
-                         amount=float(table["deal_amount"].sum()) if len(table) else 0.0)
+                         count=len(rows), won=won, lost=0 if query.outcome == "open" else len(rows) - won,
+                         amount=float(amounts.sum()) if len(rows) else 0.0)
     if query.outcome == "open":
         result.notes.append("open_pipeline_now")
-    if not len(table):
+    if not len(rows):
         result.notes.append("no_deals")
-    for row in table.head(SHOWN).itertuples(index=False):
+    if len(rows) > SHOWN:
+        rows = rows[amounts >= np.partition(amounts, len(amounts) - SHOWN)[len(amounts) - SHOWN]]
+    for row in _table(snapshot, frame, rows).head(SHOWN).itertuples(index=False):
         result.deals.append(DealRow(
             deal_id=str(row.deal_id), rep=_text(getattr(row, "sales_rep_id", None)),
             segment=" · ".join(str(getattr(row, c)) for c in ("region", "product_type", "lead_source")

@@ -335,6 +335,7 @@ class _Scored:
     cell_p: np.ndarray  # (cells, DRAWS) bootstrap probabilities
     codes: np.ndarray
     ages: np.ndarray
+    quarters: tuple | None = None  # _close_quarter_shares of these deals, once per refresh (see _fitted)
 
 
 def score(model: PipelineModel, snapshot: Snapshot, draws: int = DRAWS, seed: int = 0) -> _Scored:
@@ -517,6 +518,7 @@ def _fitted(snapshot: Snapshot):
         return hit[1:]
     model = fit_model(snapshot)
     scored = score(model, snapshot)
+    scored.quarters = _close_quarter_shares(model, scored.ages, snapshot.as_of)
     bt = backtest(snapshot)
     for key in [k for k, v in _CACHE.items() if v[0]() is None]:
         del _CACHE[key]
@@ -540,6 +542,17 @@ def _reasons(model: PipelineModel, codes_row, band: int, age: int, snapshot: Sna
         if share >= 0.75:
             out.append(Reason(kind="age", age_days=int(age), won_cycle_percentile=_round(100 * share, 0)))
     return out
+
+
+def _ranked(rows: np.ndarray, key: np.ndarray, limit: int | None = None) -> np.ndarray:
+    """`rows` in ascending order of `key` (ties in row order), or only the first `limit` of them: those
+    are found by a partition, not by sorting a million open deals for ten."""
+    order_key = key[rows]
+    if limit is None or limit >= len(rows):
+        return rows[np.argsort(order_key, kind="stable")]
+    kth = np.partition(order_key, limit - 1)[limit - 1]
+    candidates = np.flatnonzero(order_key <= kth)  # every row that can rank among the first `limit`
+    return rows[candidates[np.argsort(order_key[candidates], kind="stable")][:limit]]
 
 
 def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
@@ -567,7 +580,7 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     expected, low, high = _interval(scored, mask, amounts)
     ones = np.ones(len(amounts))
     deals_exp, deals_low, deals_high = _interval(scored, mask, ones)
-    shares, labels = _close_quarter_shares(model, scored.ages, snapshot.as_of)
+    shares, labels = scored.quarters or _close_quarter_shares(model, scored.ages, snapshot.as_of)
     quarters = []
     for k, label in enumerate(labels):
         q_exp, q_low, q_high = _interval(scored, mask, amounts, shares[:, k], seed=2 + k)
@@ -591,26 +604,28 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
         share = np.searchsorted(model.won_cycles, scored.ages, side="right") / max(len(model.won_cycles), 1)
         key = -(amounts * (0.5 + share))
     rows = np.flatnonzero(mask)
-    rows = rows[np.argsort(key[rows], kind="stable")]
     frame = snapshot.open_deals
     # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner
-    named = "sales_rep_id" in snapshot.dimensions and "sales_rep_id" in frame
-    ids = frame["deal_id"].to_numpy()
-    reps = frame["sales_rep_id"].astype(str).to_numpy() if named else np.full(len(frame), None, dtype=object)
+    rep_codes = snapshot.codes("sales_rep_id", open_pipeline=True) if "sales_rep_id" in snapshot.dimensions else None
     labels_by_dim = {f: snapshot.values(f) for f in model.features}
 
-    def deal(i: int, with_reasons: bool) -> OpenDeal:
+    def deal(i: int, deal_id, with_reasons: bool) -> OpenDeal:
         p = float(scored.p[i])
-        return OpenDeal(deal_id=str(ids[i]), win_probability=_round(p, 4), amount=float(amounts[i]),
+        rep = None if rep_codes is None or rep_codes[i] < 0 else snapshot.values("sales_rep_id")[rep_codes[i]]
+        return OpenDeal(deal_id=str(deal_id), win_probability=_round(p, 4), amount=float(amounts[i]),
                         expected_amount=round(float(amounts[i] * p), 2), expected_loss=round(float(loss[i]), 2),
-                        age_days=int(scored.ages[i]), rep=None if reps[i] is None else str(reps[i]),
+                        age_days=int(scored.ages[i]), rep=rep,
                         segment={f: labels_by_dim[f][c] if c >= 0 else "" for f, c in zip(model.features, scored.codes[i])},
                         reasons=_reasons(model, scored.codes[i], int(scored.band[i]), int(scored.ages[i]), snapshot, p)
                         if with_reasons else [],
                         stalled=bool(stalled[i]))
 
-    result.at_risk = [deal(int(i), True) for i in rows[:AT_RISK_SHOWN]]
-    result._build_deals = lambda: result.at_risk + [deal(int(i), len(rows) <= 5000) for i in rows[AT_RISK_SHOWN:]]
+    def listed(chosen: np.ndarray, with_reasons: bool) -> list[OpenDeal]:
+        ids = frame["deal_id"].iloc[chosen].tolist()  # only the listed deals' ids are read
+        return [deal(int(i), d, with_reasons) for i, d in zip(chosen, ids)]
+
+    result.at_risk = listed(_ranked(rows, key, AT_RISK_SHOWN), True)
+    result._build_deals = lambda: result.at_risk + listed(_ranked(rows, key)[AT_RISK_SHOWN:], len(rows) <= 5000)
 
     if query.group_by:
         dim = query.group_by[0]

@@ -60,7 +60,13 @@ def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray) -> pd.Data
     # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner, in the CSV either
     keep = [c for c in COLUMNS if c in frame.columns and (c != "sales_rep_id" or c in snapshot.dimensions)]
     frame = frame[keep].copy()
-    frame["outcome"] = frame["outcome"].replace("", "Open") if "outcome" in frame else "Open"
+    if "outcome" not in frame:
+        frame["outcome"] = "Open"
+    elif isinstance(frame["outcome"].dtype, pd.CategoricalDtype):  # a categorical takes no new value: rename it
+        frame["outcome"] = frame["outcome"].cat.rename_categories(
+            {c: c or "Open" for c in frame["outcome"].cat.categories})
+    else:
+        frame["outcome"] = frame["outcome"].replace("", "Open")
     return frame.sort_values(["deal_amount", "deal_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 

@@ -286,3 +286,9 @@ def test_a_dry_run_writes_nothing_to_the_live_store(tmp_path):
     with sqlite3.connect(live) as conn:
         tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
     assert tables == {"alert_rules"}  # no tables created by a dry run
+
+
+@pytest.mark.parametrize("amount,text", [(999, "$999"), (999_499, "$999k"), (999_600, "$1.0M"), (29_666_900_000, "$29.7B"),
+                                         (999_940_000, "$999.9M"), (999_960_000, "$1.0B"), (-2_500_000_000, "\u22122.5B")])
+def test_money_moves_to_the_next_unit_instead_of_printing_a_thousand_of_one(amount, text):
+    assert money(amount) == text.replace("\u22122", "\u2212$2")

@@ -91,7 +91,9 @@ def money(x) -> str:
     sign = MINUS if x < 0 else ""
     x = abs(x)
     c = _CURRENCY[0]
-    if x >= 1e6:
+    if x >= 999.95e6:  # $29.7B, not $29666.9M (and $1.0B, not $1000.0M)
+        return f"{sign}{c}{x / 1e9:.1f}B"
+    if x >= 999.5e3:  # $1.0M, not $1000k
         return f"{sign}{c}{x / 1e6:.1f}M"
     if x >= 1e3:
         return f"{sign}{c}{x / 1e3:.0f}k"

@@ -13,11 +13,10 @@ be planted (`fail_next`: a status, with Retry-After on 429). Every request is lo
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
+from standin_http import JsonStandIn
 
 PIPELINE = {"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": False, "stages": [
     {"id": "closedlost", "label": "Closed Lost", "displayOrder": 6, "metadata": {"isClosed": "true", "probability": "0.0"}},
@@ -30,41 +29,17 @@ PIPELINE = {"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "arch
 STAGE_IDS = {s["label"]: s["id"] for s in PIPELINE["stages"]}
 
 
-class HubSpotStandIn:
+class HubSpotStandIn(JsonStandIn):
     def __init__(self, token="pat-na1-standin-0000", page_cap=100, search_cap=10_000):
+        super().__init__()
         self.token, self.page_cap, self.search_cap = token, page_cap, search_cap
         self.deals: dict[str, dict] = {}  # id -> properties (hs_lastmodifieddate included)
         self.archived: set[str] = set()
         self.owners: list[dict] = []
         self.pipelines = [PIPELINE]
-        self.log: list[tuple[str, str]] = []
         self.searches: list[dict] = []  # request bodies
         self.served: list[int] = []  # deals per search page
-        self.lock = threading.Lock()
         self._fail: list[tuple[str, int, str | None]] = []
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                standin._handle(self, "GET")
-
-            def do_POST(self):
-                standin._handle(self, "POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
     # -- planting -----------------------------------------------------------------------------------
     def put(self, deals: list[dict]) -> None:
@@ -87,16 +62,6 @@ class HubSpotStandIn:
             self.log.clear(), self.searches.clear(), self.served.clear()
 
     # -- HTTP ---------------------------------------------------------------------------------------
-    def _reply(self, handler, status: int, body, headers: dict | None = None) -> None:
-        payload = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        for k, v in (headers or {}).items():
-            handler.send_header(k, v)
-        handler.end_headers()
-        handler.wfile.write(payload)
-
     def _error(self, handler, status: int, message: str, category: str, headers=None) -> None:
         self._reply(handler, status, {"status": "error", "message": message, "correlationId": "0000-standin",
                                       "category": category}, headers)

@@ -12,7 +12,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 
 from insights.load import ColumnMapping  # noqa: E402
 from insights.sources import SourceSpec, load_source  # noqa: E402

@@ -16,55 +16,29 @@ A failure is answered as Salesforce does: HTTP 400 {"error": "invalid_grant", "e
 """
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
+from standin_http import JsonStandIn
 
 
-class SalesforceStandIn:
+class SalesforceStandIn(JsonStandIn):
     def __init__(self, client_id="standin-client", client_secret="standin-secret", page_size=2000,
                  username="integration@example.com", jwt_public_key=None):
+        super().__init__()
         self.client_id, self.client_secret, self.page_size = client_id, client_secret, page_size
         self.username, self.jwt_public_key, self.clock_offset = username, jwt_public_key, 0.0
         self.grants: list[str] = []  # grant_type of every token request
         self.records: dict[str, dict] = {}  # Id -> flat record, with SystemModstamp and IsDeleted
         self.tokens: set[str] = set()
         self.issued = 0
-        self.log: list[tuple[str, str]] = []  # (method, path)
         self.queries: list[str] = []
         self.served: list[int] = []  # records per page served
         self.cursors: dict[str, list[dict]] = {}
-        self.lock = threading.Lock()
         self._fail: list[tuple[str, int]] = []  # (path fragment, status) to fail next, in order
         self._expire_after_pages: int | None = None
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                standin._handle(self, "POST")
-
-            def do_GET(self):
-                standin._handle(self, "GET")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
     # -- planting data and failures ----------------------------------------------------------------
     def put(self, records: list[dict]) -> None:
@@ -89,14 +63,6 @@ class SalesforceStandIn:
             self.log.clear(), self.queries.clear(), self.served.clear()
 
     # -- HTTP ------------------------------------------------------------------------------------------
-    def _reply(self, handler, status: int, body) -> None:
-        payload = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
-
     def _handle(self, handler, method: str) -> None:
         path = handler.path
         with self.lock:

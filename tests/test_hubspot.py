@@ -8,6 +8,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 from hubspot_standin import HubSpotStandIn, hubspot_deals, owner_records
+from conftest import reply_body
 from sqlalchemy import create_engine
 
 from bot.cli import source_cache, source_spec
@@ -19,7 +20,7 @@ from insights.load import DataError, load_deals
 from insights.sources import SourceSpec, load_source
 from insights.sources import hubspot
 from insights.sources.hubspot import DEALS, cached_frame, default_mapping, properties_for
-from insights.synthetic import demo_spec, generate_deals, write_csv
+from insights.synthetic import demo_spec, generate_deals
 
 SAME_AS_CANONICAL = ("/winrate by region", "/winrate by region last quarter vs previous", "/trend",
                      "/trend APAC by month", "/risk", "/drivers", "/reps", "/winrate APAC Enterprise")
@@ -70,14 +71,8 @@ def load(hs, cache, sleeps=None, **extra):
 
 
 @pytest.fixture(scope="module")
-def canonical(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("csv") / "deals.csv"
-    write_csv(frame, path)
-    return load_deals(path)
-
-
-def body(text: str) -> str:
-    return text.split("\n", 1)[1]
+def canonical(demo_csv):
+    return demo_csv
 
 
 def searches(hs) -> int:
@@ -109,7 +104,7 @@ def test_a_full_sync_answers_as_the_csv_of_the_same_deals(hs, cache, canonical, 
     from_csv = load_deals(tmp_path / "hubspot_deals.csv", default_mapping(options(hs), None, order))
     for line in EVERY:
         mine, theirs = answer(s, line), answer(from_csv, line)
-        assert body(mine.text) == body(theirs.text), line
+        assert reply_body(mine.text) == reply_body(theirs.text), line
     assert "stage_outcome_only" in answer(s, "/funnel all").result.notes
 
 

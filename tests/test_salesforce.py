@@ -8,6 +8,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 from salesforce_standin import SalesforceStandIn, opportunities
+from conftest import reply_body
 from sqlalchemy import create_engine
 
 from bot.core.commands import answer
@@ -16,7 +17,7 @@ from bot.store import SalesforceCache
 from insights.load import DataError, load_deals
 from insights.sources import SourceSpec, load_source
 from insights.sources.salesforce import CACHE_NAME, Client, default_mapping
-from insights.synthetic import demo_spec, generate_deals, write_csv
+from insights.synthetic import demo_spec, generate_deals
 
 SAME_AS_CANONICAL = ("/winrate by region", "/winrate by region last quarter vs previous", "/trend",
                      "/trend APAC by month", "/risk", "/drivers", "/reps", "/winrate APAC Enterprise")
@@ -65,14 +66,8 @@ def load(sf, cache, **extra):
 
 
 @pytest.fixture(scope="module")
-def canonical(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("csv") / "deals.csv"
-    write_csv(frame, path)
-    return load_deals(path)
-
-
-def body(text: str) -> str:
-    return text.split("\n", 1)[1]
+def canonical(demo_csv):
+    return demo_csv
 
 
 def test_a_full_sync_answers_as_the_csv_of_the_same_deals(sf, cache, canonical, frame, tmp_path):
@@ -94,7 +89,7 @@ def test_a_full_sync_answers_as_the_csv_of_the_same_deals(sf, cache, canonical, 
     from_csv = load_deals(tmp_path / "opportunities.csv", default_mapping(options(sf), None))
     for line in EVERY:
         mine, theirs = answer(s, line), answer(from_csv, line)
-        assert body(mine.text) == body(theirs.text), line
+        assert reply_body(mine.text) == reply_body(theirs.text), line
     assert "stage_outcome_only" in answer(s, "/funnel all").result.notes
 
 

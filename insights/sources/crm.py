@@ -8,13 +8,15 @@ messages that name the setting to fix and never carry a token.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.error
 import urllib.request
 from typing import Callable, Protocol
 
-from ..load import DataError
+from ..load import ColumnMapping, DataError
+from ..mapping import FALSE_FLAGS, TRUE_FLAGS
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_WAIT = 30.0  # seconds: the longest pause between attempts, whatever Retry-After asks
@@ -102,3 +104,16 @@ def sync_or_local_copy(sync: Callable[[], dict], cache: LocalCopy, name: str, fi
             raise SourceUnavailable(f"{exc} Answering from the local copy of {state['rows']:,} {noun} "
                                     f"synced up to {state.get('watermark')}.", frame()) from exc
         raise
+
+
+def crm_mapping(columns: dict[str, str], absent: list[str], mapping: ColumnMapping | None,
+                stage_order: tuple[str, ...] = ()) -> ColumnMapping:
+    """A CRM's built-in mapping (its fields onto the canonical schema, won/lost as true/false flags),
+    under the user's mapping file, which overrides any of it."""
+    base = mapping or ColumnMapping()
+    won, lost = base.won_values, base.lost_values
+    if not won and not lost:
+        won, lost = TRUE_FLAGS, FALSE_FLAGS
+    return dataclasses.replace(base, columns={**columns, **base.columns}, won_values=won, lost_values=lost,
+                               absent=tuple(dict.fromkeys(tuple(absent) + base.absent)),
+                               stage_order=base.stage_order or stage_order)

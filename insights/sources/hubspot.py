@@ -35,7 +35,6 @@ Settings (environment, HUBSPOT_*; passed in as `options`, lower-case keys withou
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -46,8 +45,8 @@ import urllib.request
 import pandas as pd
 
 from ..load import ColumnMapping, DataError
-from ..mapping import FALSE_FLAGS, TRUE_FLAGS
-from .crm import LocalCopy, Refused, Unavailable, send_json, sync_or_local_copy
+from ..mapping import FALSE_FLAGS
+from .crm import LocalCopy, Refused, Unavailable, crm_mapping, send_json, sync_or_local_copy
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +90,7 @@ def default_mapping(options: dict, mapping: ColumnMapping | None, stage_order: t
             columns[canonical] = prop
         else:
             absent.append(canonical)
-    base = mapping or ColumnMapping()
-    won, lost = base.won_values, base.lost_values
-    if not won and not lost:
-        won, lost = TRUE_FLAGS, FALSE_FLAGS
-    return dataclasses.replace(base, columns={**columns, **base.columns}, won_values=won, lost_values=lost,
-                               absent=tuple(dict.fromkeys(tuple(absent) + base.absent)),
-                               stage_order=base.stage_order or stage_order)
+    return crm_mapping(columns, absent, mapping, stage_order)
 
 
 class Client:

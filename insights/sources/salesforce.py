@@ -26,7 +26,6 @@ answers from; when Salesforce is down, a refresh fails (the data alert fires) an
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -37,8 +36,7 @@ import urllib.request
 import pandas as pd
 
 from ..load import ColumnMapping, DataError
-from ..mapping import FALSE_FLAGS, TRUE_FLAGS
-from .crm import LocalCopy, Refused, SourceUnavailable, Unavailable, send_json, sync_or_local_copy
+from .crm import LocalCopy, Refused, Unavailable, crm_mapping, send_json, sync_or_local_copy
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +83,7 @@ def default_mapping(options: dict, mapping: ColumnMapping | None) -> ColumnMappi
             columns[canonical] = value
         else:
             absent.append(canonical)
-    base = mapping or ColumnMapping()
-    won, lost = base.won_values, base.lost_values
-    if not won and not lost:
-        won, lost = TRUE_FLAGS, FALSE_FLAGS
-    return dataclasses.replace(base, columns={**columns, **base.columns}, won_values=won, lost_values=lost,
-                               absent=tuple(dict.fromkeys(tuple(absent) + base.absent)))
+    return crm_mapping(columns, absent, mapping)
 
 
 class Client:

@@ -5,13 +5,13 @@ and queryAll with its nextRecordsUrl pages), its own handling of an expired sess
 once, carry on from the same page) and of 5xx/429 (a few retries, then keep the cache), and a base
 URL a test can point at a local stand-in. simple-salesforce would bring requests, zeep, pyjwt and
 cryptography for that, and would still leave the 401 re-authentication and the paging to us.
-The JWT bearer flow alone needs `pyjwt[crypto]` (an optional extra, imported only for that flow).
+The JWT bearer flow alone needs `pyjwt[crypto]` (in requirements.txt; imported only for that flow).
 
 Settings (environment, SALESFORCE_*; passed in as `options`, lower-case keys without the prefix):
     instance_url         https://yourorg.my.salesforce.com (required with access_token; else from the token reply)
     login_url            token endpoint host, default https://login.salesforce.com (test.salesforce.com for sandboxes)
     client_id, client_secret          the connected app's client-credentials flow
-    client_id, username, private_key_file   the JWT bearer flow (pyjwt[crypto])
+    client_id, username, private_key_file   the JWT bearer flow (pyjwt[crypto]; a PEM RSA private key)
     access_token         a ready session token (no refresh when it expires)
     api_version          default v61.0
     region_field, product_field       Opportunity fields for region and product (none: absent)

@@ -256,3 +256,22 @@ def test_the_local_copy_works_in_a_postgresql_state_store(hs):
         s = load(hs, SourceCache(engine), search_lag_seconds="0")  # a new process: the same copy
         assert sum(hs.served) == 2 and s.report.rows_read == 7000  # the deal at the watermark, and the change
         assert 1.0 in set(s.deals["deal_amount"]) | set(s.open_deals["deal_amount"])
+
+
+def test_a_deal_at_a_stage_no_pipeline_has_is_set_aside_and_counted(hs, cache):
+    first = sorted(hs.deals)[0]
+    hs.put([{**hs.deals[first], "dealstage": "stage-deleted-since"}])
+    s = load(hs, cache)
+    assert s.report.rows_read == 7000 and s.report.set_aside == {"unknown_outcome": 1}
+    assert first not in set(s.deals["deal_id"]) | set(s.open_deals["deal_id"])
+
+
+def test_bad_settings_and_a_missing_scope_are_clear_errors(hs, cache):
+    with pytest.raises(DataError, match="HUBSPOT_PAGE_SIZE 'lots' is not a whole number from 1 to 200"):
+        load_source(spec(hs, page_size="lots"), cache=cache)
+    with pytest.raises(DataError, match="HUBSPOT_RETRIES '0' is not a whole number from 1 to 20"):
+        load_source(spec(hs, retries="0"), cache=cache)
+    hs.fail_next("/crm/v3/owners", 403)
+    with pytest.raises(DataError, match="HTTP 403.*scopes crm.objects.deals.read and crm.objects.owners.read") as caught:
+        load_source(spec(hs), cache=cache)
+    assert hs.token not in str(caught.value)

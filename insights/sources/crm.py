@@ -56,6 +56,20 @@ class LocalCopy(Protocol):
     def records(self, name: str) -> list[dict]: ...
 
 
+def number(options: dict, key: str, default: float, prefix: str, low: float = 0, high: float = float("inf"),
+           whole: bool = True) -> float:
+    """A numeric setting (PREFIX_KEY), or a DataError naming it: never a traceback for a typo."""
+    raw = options.get(key, default)
+    try:
+        value = int(str(raw).strip()) if whole else float(str(raw).strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        span = f"from {low:g}" + (f" to {high:g}" if high != float("inf") else " up")
+        raise DataError(f"{prefix}{key.upper()} {raw!r} is not a {'whole ' if whole else ''}number {span}.")
+    return value
+
+
 def send_json(request: urllib.request.Request, retries: int = 3, timeout: float = 30.0,
               sleep: Callable[[float], None] = time.sleep) -> dict:
     """The request's JSON reply; retried on 429/5xx/network errors, `Refused` on any other error status."""

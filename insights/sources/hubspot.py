@@ -46,7 +46,7 @@ import pandas as pd
 
 from ..load import ColumnMapping, DataError
 from ..mapping import FALSE_FLAGS
-from .crm import LocalCopy, Refused, Unavailable, crm_mapping, send_json, sync_or_local_copy
+from .crm import LocalCopy, Refused, Unavailable, crm_mapping, number, send_json, sync_or_local_copy
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ class Client:
     def __init__(self, options: dict, sleep=time.sleep):
         self.options = options
         self.base_url = (options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        self.retries = int(options.get("retries", 3))
-        self.timeout = float(options.get("timeout", 30))
+        self.retries = number(options, "retries", 3, "HUBSPOT_", 1, 20)
+        self.timeout = number(options, "timeout", 30, "HUBSPOT_", 1, 600, whole=False)
         self.sleep = sleep
         if not options.get("access_token"):
             raise HubSpotError("No HubSpot token: set HUBSPOT_ACCESS_TOKEN to a private app's access token "
@@ -209,10 +209,11 @@ def sync(client: Client, cache: LocalCopy, properties: list[str], since: dt.date
     if full:
         cache.reset(DEALS, properties)
     watermark = None if full else state.get("watermark")
-    lag = float(options.get("search_lag_seconds", 300))
+    lag = number(options, "search_lag_seconds", 300, "HUBSPOT_", 0, whole=False)
     start = (pd.Timestamp(watermark) - pd.Timedelta(seconds=lag)).isoformat() if watermark else None
     pipeline_ids = sorted({s["pipeline"] for s in stages}) if _chosen(options, "pipeline") else None
-    limit, cap = int(options.get("page_size", 100)), int(options.get("search_cap", 10_000))
+    limit = number(options, "page_size", 100, "HUBSPOT_", 1, 200)  # search's most a page is 200
+    cap = number(options, "search_cap", 10_000, "HUBSPOT_", limit)
     fetched = queries = 0
     while True:  # one search per 10,000 results, each from the newest change the one before saw
         queries += 1

@@ -36,7 +36,7 @@ import urllib.request
 import pandas as pd
 
 from ..load import ColumnMapping, DataError
-from .crm import LocalCopy, Refused, Unavailable, crm_mapping, send_json, sync_or_local_copy
+from .crm import LocalCopy, Refused, Unavailable, crm_mapping, number, send_json, sync_or_local_copy
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,9 @@ class Client:
         self.version = options.get("api_version", DEFAULT_VERSION)
         if not self.version.startswith("v"):
             self.version = "v" + self.version
-        self.retries = int(options.get("retries", 3))
-        self.timeout = float(options.get("timeout", 30))
+        self.retries = number(options, "retries", 3, "SALESFORCE_", 1, 20)
+        self.timeout = number(options, "timeout", 30, "SALESFORCE_", 1, 600, whole=False)
+        self.page_size = number(options, "page_size", 2000, "SALESFORCE_", 200, 2000)  # batchSize's range
         self.sleep = sleep
         self.token: str | None = options.get("access_token")
         self.instance_url: str | None = (options.get("instance_url") or "").rstrip("/") or None
@@ -182,7 +183,7 @@ class Client:
             self.login()
         for renewed in (False, True):
             request = urllib.request.Request(self.instance_url + path, method="GET", headers={
-                "Accept": "application/json", "Sforce-Query-Options": f"batchSize={self.options.get('page_size', 2000)}"})
+                "Accept": "application/json", "Sforce-Query-Options": f"batchSize={self.page_size}"})
             try:
                 return self._send(request)
             except _Expired:

@@ -163,15 +163,21 @@ def test_more_than_the_search_cap_is_read_by_asking_again_from_the_last_change(h
     assert sum(hs.served) == 7000 + 2  # the deal at each restart's watermark comes again
 
 
-def test_the_window_is_pushed_into_the_first_search(hs, cache, frame):
-    s = load(hs, cache, since="2024-01-01")
+def test_the_window_is_pushed_into_the_first_sync_s_searches(hs, cache, frame):
+    hs.search_cap = 1000  # so that the window's 3,154 deals need four searches, each with the window
+    s = load(hs, cache, since="2024-01-01", search_cap="1000")
     cut = str(int(pd.Timestamp("2024-01-01").tz_localize("UTC").timestamp() * 1000))
-    assert hs.searches[0]["filterGroups"] == [
-        {"filters": [{"propertyName": "createdate", "operator": "GTE", "value": cut}]},
-        {"filters": [{"propertyName": "closedate", "operator": "GTE", "value": cut}]}]
+    window = [{"propertyName": "createdate", "operator": "GTE", "value": cut},
+              {"propertyName": "closedate", "operator": "GTE", "value": cut}]
+    assert hs.searches[0]["filterGroups"] == [{"filters": [w]} for w in window]
+    restarts = [b for b in hs.searches if "after" not in b][1:]
+    assert len(restarts) == 3
+    for b in restarts:  # from the newest change seen, still within the window
+        assert [g["filters"][-1] for g in b["filterGroups"]] == window
+        assert all(g["filters"][0]["propertyName"] == "hs_lastmodifieddate" for g in b["filterGroups"])
     deals = hubspot_deals(frame)
     expected = sum(1 for d in deals if d["createdate"] >= "2024-01-01" or d["closedate"] >= "2024-01-01")
-    assert s.report.rows_read == expected == sum(hs.served)
+    assert s.report.rows_read == expected == 3154 and sum(hs.served) == expected + 3  # open deals closing in it too
 
 
 def test_a_429_is_retried_after_the_wait_hubspot_asks_for(hs, cache):

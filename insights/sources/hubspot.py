@@ -175,10 +175,11 @@ def _ms(stamp: str | dt.date) -> int:
 
 def search_body(properties: list[str], start: str | None, since: dt.date | None, pipeline_ids: list[str] | None,
                 limit: int, after: str | None) -> dict:
+    """Deals modified from `start` (if any), created or closed from `since` (if any: a full sync's window)."""
     common = [{"propertyName": STAMP, "operator": "GTE", "value": str(_ms(start))}] if start else []
     if pipeline_ids is not None:
         common.append({"propertyName": "pipeline", "operator": "IN", "values": pipeline_ids})
-    if since and not start:  # the window, on a full sync: created or closed since (groups are ORed)
+    if since:  # created or closed since: two filter groups, which HubSpot ORs
         cut = str(_ms(since))
         groups = [{"filters": common + [{"propertyName": p, "operator": "GTE", "value": cut}]}
                   for p in ("createdate", "closedate")]
@@ -220,7 +221,8 @@ def sync(client: Client, cache: LocalCopy, properties: list[str], since: dt.date
         after, capped, first_stamp = None, False, None
         while True:
             page = client.request("POST", "/crm/v3/objects/deals/search",
-                                  search_body(properties, start, since, pipeline_ids, limit, after))
+                                  search_body(properties, start, since if full else None, pipeline_ids, limit,
+                                              after))
             rows = [{p: (r.get("properties") or {}).get(p) for p in properties} | {KEY: str(r["id"])}
                     for r in page.get("results", [])]
             for row in rows:

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from insights.load import ColumnMapping, DataError
-from insights.sources import SourceSpec, load_source
-from insights.sources.salesforce import SourceUnavailable
+from insights.sources import CRM_KINDS, SourceSpec, load_source
+from insights.sources.crm import SourceUnavailable
 from insights.snapshot import Snapshot
 
 from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, resolve_command
@@ -46,7 +46,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", default=settings.deals_source,
                       help="deal file (CSV or Parquet), a database URL (postgresql://..., sqlite:///...) with --table "
-                           "or --query, or salesforce (default: $DEALS_SOURCE or the bundled demo data)")
+                           "or --query, salesforce or hubspot (default: $DEALS_SOURCE or the bundled demo data)")
     data.add_argument("--table", default=settings.deals_table,
                       help="with a database URL as --data: the table or view of deals (env DEALS_TABLE)")
     data.add_argument("--query", default=settings.deals_query,
@@ -119,18 +119,21 @@ def load(args) -> Snapshot:
 
 def source_spec(args, settings: Settings | None = None) -> SourceSpec:
     settings = settings or Settings.from_env()
+    kind = str(args.data).strip().lower()
     return SourceSpec(args.data, table=getattr(args, "table", None), query=getattr(args, "query", None),
-                      since=getattr(args, "since", None), options=settings.salesforce)
+                      since=getattr(args, "since", None),
+                      options=settings.hubspot if kind == "hubspot" else settings.salesforce)
 
 
 def source_cache(args, settings: Settings | None = None):
-    """Salesforce's local copy lives in the state store (DATABASE_URL); other sources need none."""
-    if str(args.data).strip().lower() != "salesforce":
+    """A CRM's (Salesforce's, HubSpot's) local copy lives in the state store (DATABASE_URL); other sources
+    need none."""
+    if str(args.data).strip().lower() not in CRM_KINDS:
         return None
-    from bot.store import SalesforceCache, make_engine
+    from bot.store import SourceCache, make_engine
 
     settings = settings or Settings.from_env()
-    return SalesforceCache(make_engine(settings.database_url))
+    return SourceCache(make_engine(settings.database_url))
 
 
 def state_url(settings: Settings, state: str = "scratch") -> str:

@@ -14,14 +14,20 @@ def _ids(text: str | None) -> frozenset[str]:
     return frozenset(t for t in (text or "").replace(",", " ").split() if t)
 
 
+def _prefixed(env, prefix: str) -> dict:
+    """PREFIX_SOME_NAME=value -> {"some_name": value}, the empty ones left out."""
+    return {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix) and v}
+
+
 @dataclass(frozen=True)
 class Settings:
     deals_source: str = str(BUNDLED_DEALS)
     deals_mapping: str | None = None
     deals_table: str | None = None  # with a database URL as deals_source: a table or view
     deals_query: str | None = None  # ... or a SELECT
-    deals_since: str | None = None  # the time window read from a database or Salesforce (default 3y)
+    deals_since: str | None = None  # the time window read from a database, Salesforce or HubSpot (default 3y)
     salesforce: dict = field(default_factory=dict, hash=False)  # SALESFORCE_* settings (see insights/sources/salesforce.py)
+    hubspot: dict = field(default_factory=dict, hash=False)  # HUBSPOT_* settings (see insights/sources/hubspot.py)
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -64,7 +70,8 @@ class Settings:
             deals_table=env.get("DEALS_TABLE") or None,
             deals_query=env.get("DEALS_QUERY") or None,
             deals_since=env.get("DEALS_SINCE") or None,
-            salesforce={k[len("SALESFORCE_"):].lower(): v for k, v in env.items() if k.startswith("SALESFORCE_") and v},
+            salesforce=_prefixed(env, "SALESFORCE_"),
+            hubspot=_prefixed(env, "HUBSPOT_"),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,

@@ -140,7 +140,7 @@ refresh_runs = Table(
 
 THREAD_TTL = dt.timedelta(days=7)  # a follow-up after a week's silence starts a new question
 
-# Salesforce's local copy: one row per synced record (its fields as JSON), and each source's sync state.
+# A CRM's local copy (Salesforce, HubSpot): one row per synced record (its fields as JSON), and each source's sync state.
 source_records = Table(
     "source_records", metadata,
     Column("source", String(60), primary_key=True),
@@ -498,9 +498,10 @@ def open_store(settings) -> Store:
     return store
 
 
-class SalesforceCache:
-    """The local copy of a synced CRM source (insights.sources.salesforce.SalesforceCache), in the state
-    store: a refresh fetches only what changed, and the bot answers from here when the CRM is down."""
+class SourceCache:
+    """The local copy of a synced CRM source (insights.sources.crm.LocalCopy: Salesforce, HubSpot), in the
+    state store, one `name` per source: a refresh fetches only what changed, and the bot answers from here
+    when the CRM is down."""
 
     BATCH = 500
 
@@ -523,9 +524,11 @@ class SalesforceCache:
             conn.execute(insert(source_sync).values(source=name, fields=json.dumps(fields), watermark=None, rows=0,
                                                     synced_at=None))
 
-    def apply(self, name: str, records: list[dict], deleted: list[str], watermark: str | None) -> None:
-        """Upsert a page of records and drop deleted ones, in one transaction with the new watermark."""
-        ids = [r["Id"] for r in records] + list(deleted)
+    def apply(self, name: str, records: list[dict], deleted: list[str], watermark: str | None,
+              key: str = "Id", stamp: str = "SystemModstamp") -> None:
+        """Upsert a page of records (their id in `key`, last-modified in `stamp`) and drop deleted ones,
+        in one transaction with the new watermark."""
+        ids = [str(r[key]) for r in records] + [str(d) for d in deleted]
         with self.engine.begin() as conn:
             for k in range(0, len(ids), self.BATCH):
                 chunk = ids[k:k + self.BATCH]
@@ -533,7 +536,7 @@ class SalesforceCache:
                                                                 source_records.c.id.in_(chunk))))
             if records:
                 conn.execute(insert(source_records), [
-                    {"source": name, "id": r["Id"], "modstamp": r.get("SystemModstamp"),
+                    {"source": name, "id": str(r[key]), "modstamp": r.get(stamp),
                      "record": json.dumps(r, default=str)} for r in records])
             count = conn.execute(select(func.count()).select_from(source_records)
                                  .where(source_records.c.source == name)).scalar_one()
@@ -545,3 +548,6 @@ class SalesforceCache:
             rows = conn.execute(select(source_records.c.record).where(source_records.c.source == name)
                                 .order_by(source_records.c.id))
             return [json.loads(r.record) for r in rows]
+
+
+SalesforceCache = SourceCache  # its first name

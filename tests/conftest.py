@@ -34,6 +34,22 @@ def demo():
 
 
 @pytest.fixture(scope="session")
+def demo_csv(tmp_path_factory):
+    """The demo deals written to a CSV and read back: what a source of the same deals must answer like."""
+    from insights.load import load_deals
+    from insights.synthetic import write_csv
+
+    path = tmp_path_factory.mktemp("demo_csv") / "deals.csv"
+    write_csv(generate_deals(demo_spec()), path)
+    return load_deals(path)
+
+
+def reply_body(text: str) -> str:
+    """A reply without its first line (which names the source)."""
+    return text.split("\n", 1)[1] if "\n" in text else text
+
+
+@pytest.fixture(scope="session")
 def noise():
     """No effect anywhere: every deal wins with probability 0.45."""
     return snapshot_of(DealSpec(n_deals=7_000, seed=11))

@@ -1,6 +1,6 @@
 """A local stand-in for the Salesforce REST endpoints the bot uses, over real HTTP on 127.0.0.1.
 
-    POST /services/oauth2/token                 client-credentials (and JWT-bearer) flows
+    POST /services/oauth2/token                 client-credentials and JWT-bearer flows
     GET  /services/data/vNN.N/queryAll?q=SOQL   the Opportunity query, paginated
     GET  /services/data/vNN.N/query/<cursor>    the next page (nextRecordsUrl)
 
@@ -8,54 +8,37 @@ It understands the SOQL the bot writes: the selected fields (relationship fields
 come back nested, as Salesforce sends them), `SystemModstamp >= <datetime>`, the CreatedDate/CloseDate
 window, and ORDER BY SystemModstamp. Failures can be planted: expired sessions (401
 INVALID_SESSION_ID) and 503s. Every request is logged for the tests to read.
+
+The JWT bearer flow is checked as Salesforce checks it, against the public key of the certificate a test
+"uploads" (`jwt_public_key`): an RS256 signature, iss = the connected app's client id, sub = a known
+username, aud = the login URL, exp in the future by the stand-in's clock (`clock_offset` moves it).
+A failure is answered as Salesforce does: HTTP 400 {"error": "invalid_grant", "error_description": ...}.
 """
 from __future__ import annotations
 
-import json
 import re
-import threading
+import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
+from standin_http import JsonStandIn
 
 
-class SalesforceStandIn:
-    def __init__(self, client_id="standin-client", client_secret="standin-secret", page_size=2000):
+class SalesforceStandIn(JsonStandIn):
+    def __init__(self, client_id="standin-client", client_secret="standin-secret", page_size=2000,
+                 username="integration@example.com", jwt_public_key=None):
+        super().__init__()
         self.client_id, self.client_secret, self.page_size = client_id, client_secret, page_size
+        self.username, self.jwt_public_key, self.clock_offset = username, jwt_public_key, 0.0
+        self.grants: list[str] = []  # grant_type of every token request
         self.records: dict[str, dict] = {}  # Id -> flat record, with SystemModstamp and IsDeleted
         self.tokens: set[str] = set()
         self.issued = 0
-        self.log: list[tuple[str, str]] = []  # (method, path)
         self.queries: list[str] = []
         self.served: list[int] = []  # records per page served
         self.cursors: dict[str, list[dict]] = {}
-        self.lock = threading.Lock()
         self._fail: list[tuple[str, int]] = []  # (path fragment, status) to fail next, in order
         self._expire_after_pages: int | None = None
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                standin._handle(self, "POST")
-
-            def do_GET(self):
-                standin._handle(self, "GET")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
     # -- planting data and failures ----------------------------------------------------------------
     def put(self, records: list[dict]) -> None:
@@ -80,14 +63,6 @@ class SalesforceStandIn:
             self.log.clear(), self.queries.clear(), self.served.clear()
 
     # -- HTTP ------------------------------------------------------------------------------------------
-    def _reply(self, handler, status: int, body) -> None:
-        payload = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
-
     def _handle(self, handler, method: str) -> None:
         path = handler.path
         with self.lock:
@@ -111,10 +86,14 @@ class SalesforceStandIn:
 
     def _token(self, handler, form: dict) -> None:
         grant = form.get("grant_type")
-        ok = (grant == "client_credentials" and form.get("client_id") == self.client_id
-              and form.get("client_secret") == self.client_secret)
-        ok = ok or (grant == "urn:ietf:params:oauth:grant-type:jwt-bearer" and form.get("assertion", "").count(".") == 2)
-        if not ok:
+        with self.lock:
+            self.grants.append(grant)
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            problem = self._jwt_problem(form.get("assertion", ""))
+            if problem:
+                return self._reply(handler, 400, {"error": problem[0], "error_description": problem[1]})
+        elif not (grant == "client_credentials" and form.get("client_id") == self.client_id
+                  and form.get("client_secret") == self.client_secret):
             return self._reply(handler, 400, {"error": "invalid_client", "error_description": "invalid client credentials"})
         with self.lock:
             self.issued += 1
@@ -122,6 +101,30 @@ class SalesforceStandIn:
             self.tokens.add(token)
         self._reply(handler, 200, {"access_token": token, "instance_url": self.url, "token_type": "Bearer",
                                    "id": f"{self.url}/id/00D/005", "issued_at": "0", "signature": "x"})
+
+    def _jwt_problem(self, assertion: str) -> tuple[str, str] | None:
+        """(error, error_description) as Salesforce words them, or None when the assertion is good."""
+        import jwt
+
+        if self.jwt_public_key is None:
+            return "invalid_grant", "no certificate is uploaded for this connected app"
+        try:
+            claims = jwt.decode(assertion, self.jwt_public_key, algorithms=["RS256"],
+                                options={"verify_exp": False, "verify_aud": False, "verify_iss": False,
+                                         "require": ["iss", "sub", "aud", "exp"]})
+        except jwt.InvalidSignatureError:
+            return "invalid_grant", "invalid assertion"
+        except jwt.PyJWTError as exc:
+            return "invalid_grant", f"invalid assertion: {exc}"
+        if claims["iss"] != self.client_id:
+            return "invalid_client_id", "client identifier invalid"
+        if claims["aud"] != self.url:
+            return "invalid_grant", "audience is invalid"
+        if claims["sub"] != self.username:
+            return "invalid_grant", "user hasn't approved this consumer"
+        if float(claims["exp"]) <= time.time() + self.clock_offset:
+            return "invalid_grant", "expired authorization code"
+        return None
 
     def _query(self, handler, path: str) -> None:
         parsed = urllib.parse.urlsplit(path)

@@ -8,6 +8,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 from salesforce_standin import SalesforceStandIn, opportunities
+from conftest import reply_body
 from sqlalchemy import create_engine
 
 from bot.core.commands import answer
@@ -16,7 +17,7 @@ from bot.store import SalesforceCache
 from insights.load import DataError, load_deals
 from insights.sources import SourceSpec, load_source
 from insights.sources.salesforce import CACHE_NAME, Client, default_mapping
-from insights.synthetic import demo_spec, generate_deals, write_csv
+from insights.synthetic import demo_spec, generate_deals
 
 SAME_AS_CANONICAL = ("/winrate by region", "/winrate by region last quarter vs previous", "/trend",
                      "/trend APAC by month", "/risk", "/drivers", "/reps", "/winrate APAC Enterprise")
@@ -65,14 +66,8 @@ def load(sf, cache, **extra):
 
 
 @pytest.fixture(scope="module")
-def canonical(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("csv") / "deals.csv"
-    write_csv(frame, path)
-    return load_deals(path)
-
-
-def body(text: str) -> str:
-    return text.split("\n", 1)[1]
+def canonical(demo_csv):
+    return demo_csv
 
 
 def test_a_full_sync_answers_as_the_csv_of_the_same_deals(sf, cache, canonical, frame, tmp_path):
@@ -94,7 +89,7 @@ def test_a_full_sync_answers_as_the_csv_of_the_same_deals(sf, cache, canonical, 
     from_csv = load_deals(tmp_path / "opportunities.csv", default_mapping(options(sf), None))
     for line in EVERY:
         mine, theirs = answer(s, line), answer(from_csv, line)
-        assert body(mine.text) == body(theirs.text), line
+        assert reply_body(mine.text) == reply_body(theirs.text), line
     assert "stage_outcome_only" in answer(s, "/funnel all").result.notes
 
 
@@ -228,3 +223,75 @@ def test_the_local_copy_works_in_a_postgresql_state_store(sf):
         s = load(sf, SalesforceCache(engine))  # a new process: the same copy
         assert sum(sf.served) == 2 and s.report.rows_read == 7000
         assert 1.0 in set(s.deals["deal_amount"]) | set(s.open_deals["deal_amount"])
+
+
+# -- the JWT bearer flow: a key made here, its public half "uploaded" to the stand-in ---------------------
+def rsa_key_file(path) -> tuple[str, bytes]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    path.write_bytes(pem)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return str(path), public
+
+
+@pytest.fixture
+def jwt_sf(sf, tmp_path):
+    key_file, public = rsa_key_file(tmp_path / "server.key")
+    sf.jwt_public_key = public
+    sf.key_file = key_file
+    return sf
+
+
+def jwt_options(sf, key_file=None):
+    return {"login_url": sf.url, "client_id": sf.client_id, "username": sf.username,
+            "private_key_file": key_file or sf.key_file, "region_field": "Region__c",
+            "product_field": "Product_Family__c", "retries": "2"}
+
+
+def test_a_jwt_flow_sync_answers_as_the_csv(jwt_sf, cache, canonical):
+    s = load_source(SourceSpec("salesforce", since="all", options=jwt_options(jwt_sf)), cache=cache)
+    assert jwt_sf.grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"] and jwt_sf.issued == 1
+    assert s.report.rows_read == 7000 and len(s.deals) == 6338 and len(s.open_deals) == 662
+    for line in SAME_AS_CANONICAL:
+        assert answer(s, line).text == answer(canonical, line).text, line
+
+
+def test_a_wrong_key_names_the_setting_to_fix_and_never_the_key(jwt_sf, cache, tmp_path):
+    other, _ = rsa_key_file(tmp_path / "other.key")
+    with pytest.raises(DataError) as caught:
+        load_source(SourceSpec("salesforce", since="all", options=jwt_options(jwt_sf, other)), cache=cache)
+    message = str(caught.value)
+    assert "Salesforce refused the JWT bearer login (invalid_grant: invalid assertion)" in message
+    assert "SALESFORCE_PRIVATE_KEY_FILE" in message and "SALESFORCE_CLIENT_ID" in message
+    key_text = open(other).read()
+    assert "PRIVATE KEY-----\n" not in message and key_text.splitlines()[1] not in message
+    assert jwt_sf.issued == 0
+    # a file that is not a key, and one that is not there, say so before anything is sent
+    (tmp_path / "junk.key").write_text("not a key")
+    with pytest.raises(DataError, match="junk.key is not an RSA private key in PEM form"):
+        load_source(SourceSpec("salesforce", options=jwt_options(jwt_sf, str(tmp_path / "junk.key"))), cache=cache)
+    with pytest.raises(DataError, match="SALESFORCE_PRIVATE_KEY_FILE .*missing.key cannot be read"):
+        load_source(SourceSpec("salesforce", options=jwt_options(jwt_sf, str(tmp_path / "missing.key"))), cache=cache)
+    assert jwt_sf.grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]  # only the wrong key's attempt
+
+
+def test_an_expired_assertion_is_refused_with_the_clock_named(jwt_sf, cache):
+    jwt_sf.clock_offset = 600  # Salesforce's clock ten minutes ahead: the three-minute assertion has expired
+    with pytest.raises(DataError, match=r"invalid_grant: expired authorization code\).*clock is correct"):
+        load_source(SourceSpec("salesforce", since="all", options=jwt_options(jwt_sf)), cache=cache)
+    jwt_sf.clock_offset = 0
+    assert load_source(SourceSpec("salesforce", since="all", options=jwt_options(jwt_sf)),
+                       cache=cache).report.rows_read == 7000
+
+
+def test_an_expired_session_re_logs_in_with_a_new_jwt(jwt_sf, cache):
+    jwt_sf.expire_sessions(after_pages=3)
+    s = load_source(SourceSpec("salesforce", since="all", options=jwt_options(jwt_sf)), cache=cache)
+    assert s.report.rows_read == 7000 and jwt_sf.served == [1000] * 7
+    assert jwt_sf.grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"] * 2 and jwt_sf.issued == 2
+    assert [p for m, p in jwt_sf.log if m == "POST"] == ["/services/oauth2/token"] * 2

@@ -81,17 +81,21 @@ def body(text: str) -> str:
     return text.split("\n", 1)[1] if "\n" in text else text
 
 
-def test_a_postgresql_table_answers_exactly_as_the_csv(pg_schema, csv_snapshot):
-    s = load_source(SourceSpec(WITH_PASSWORD, table=f"{pg_schema}.deals", since="all"))
-    assert s.report.rows_read == 7000 and s.report.set_aside == {}
-    assert s.as_of == csv_snapshot.as_of == dt.date(2024, 7, 15)
-    # a database has no row order: the same deals, in deal-id order
+def assert_answers_as(s, csv_snapshot):
+    """The same deals (a database has no row order: in deal-id order) and every command's reply and result."""
     for mine, theirs in ((s.deals, csv_snapshot.deals), (s.open_deals, csv_snapshot.open_deals)):
         pd.testing.assert_frame_equal(mine, theirs.sort_values("deal_id").reset_index(drop=True))
     for line in COMMANDS:
         mine, theirs = answer(s, line), answer(csv_snapshot, line)
         assert mine.text == theirs.text, line
         assert mine.result.to_dict() == theirs.result.to_dict(), line
+
+
+def test_a_postgresql_table_answers_exactly_as_the_csv(pg_schema, csv_snapshot):
+    s = load_source(SourceSpec(WITH_PASSWORD, table=f"{pg_schema}.deals", since="all"))
+    assert s.report.rows_read == 7000 and s.report.set_aside == {}
+    assert s.as_of == csv_snapshot.as_of == dt.date(2024, 7, 15)
+    assert_answers_as(s, csv_snapshot)
 
 
 def test_health_names_the_database_without_the_password(pg_schema):
@@ -200,3 +204,59 @@ def test_a_sqlite_table_answers_as_the_csv(frame, csv_snapshot, tmp_path):
 def test_a_file_source_refuses_table_and_query(tmp_path):
     with pytest.raises(DataError, match="need a database URL"):
         load_source(SourceSpec(str(tmp_path / "deals.csv"), table="deals"))
+
+
+@pytest.fixture(scope="module")
+def duckdb_url(frame, tmp_path_factory):
+    duckdb = pytest.importorskip("duckdb") if not os.environ.get("CI") else __import__("duckdb")
+    path = tmp_path_factory.mktemp("duck") / "deals.duckdb"
+    rows = typed(frame)
+    with duckdb.connect(str(path)) as con:
+        con.register("frame", rows)
+        con.execute("CREATE SCHEMA crm")
+        con.execute("CREATE TABLE crm.deals AS SELECT * FROM frame")
+        con.execute("CREATE TABLE deals_text AS SELECT * EXCLUDE (created_date, closed_date), "
+                    "strftime(created_date, '%Y-%m-%d') AS created_date, "
+                    "strftime(closed_date, '%Y-%m-%d') AS closed_date FROM frame")
+    return f"duckdb:///{path}"
+
+
+def test_a_duckdb_table_answers_exactly_as_the_csv(duckdb_url, csv_snapshot):
+    s = load_source(SourceSpec(duckdb_url, table="crm.deals", since="all"))
+    assert s.report.rows_read == 7000 and s.report.set_aside == {}
+    assert s.as_of == csv_snapshot.as_of == dt.date(2024, 7, 15)
+    assert f"{duckdb_url} table crm.deals" in answer(s, "/health").text
+    assert_answers_as(s, csv_snapshot)
+
+
+def test_duckdb_is_read_as_arrow_with_needed_columns_and_the_window_in_the_sql(duckdb_url, frame, caplog):
+    from insights.sources import sql
+
+    with caplog.at_level("DEBUG", logger="insights.sources.sql"):
+        s = load_source(SourceSpec(duckdb_url, table="crm.deals", since="2024-01-01"))
+    select = [r.getMessage() for r in caplog.records if r.getMessage().startswith("DuckDB, as Arrow")][-1]
+    assert "notes" not in select and "*" not in select
+    assert "created_date >= '2024-01-01'" in select and "closed_date >= '2024-01-01'" in select
+    cutoff = pd.Timestamp("2024-01-01")
+    expected = frame[(frame["created_date"] >= cutoff) | (frame["closed_date"] >= cutoff)]
+    assert s.report.rows_read == len(expected) == 3149
+    # the text columns arrive as dictionaries: pandas categoricals, as from a Parquet file
+    with engine_for(duckdb_url).connect() as conn:
+        source, types = sql._source(conn, SourceSpec(duckdb_url, table="crm.deals"))
+        raw = sql._read(conn, sql._select(source, types, ColumnMapping(), None)[0], ColumnMapping())
+    assert isinstance(types["created_date"], sa.Date) and isinstance(types["region"], sa.String)
+    assert isinstance(raw["region"].dtype, pd.CategoricalDtype) and isinstance(raw["industry"].dtype, pd.CategoricalDtype)
+    assert not isinstance(raw["deal_id"].dtype, pd.CategoricalDtype) and len(raw) == 7000  # ids are all distinct
+    assert "notes" not in raw.columns
+
+
+def test_duckdb_text_dates_a_query_and_a_missing_table(duckdb_url, frame):
+    typed_rows = load_source(SourceSpec(duckdb_url, table="crm.deals", since="2024-01-01"))
+    text_rows = load_source(SourceSpec(duckdb_url, table="deals_text", since="2024-01-01"))
+    pd.testing.assert_frame_equal(text_rows.deals, typed_rows.deals)
+    apac = load_source(SourceSpec(duckdb_url, query="SELECT * FROM crm.deals WHERE region = 'APAC'", since="all"))
+    assert apac.values("region") == ("APAC",) and apac.report.rows_read == int((frame["region"] == "APAC").sum())
+    with pytest.raises(DataError, match="No table or view crm.nope in duckdb:///"):
+        load_source(SourceSpec(duckdb_url, table="crm.nope"))
+    with pytest.raises(DataError, match="Cannot read deals from duckdb:///.* query: .*no_such_column"):
+        load_source(SourceSpec(duckdb_url, query="SELECT no_such_column FROM crm.deals"))

@@ -10,7 +10,7 @@ from insights.health import unusable_reason
 from insights.load import ColumnMapping, DataError
 from insights.snapshot import Snapshot
 from insights.sources import SourceSpec, load_source
-from insights.sources.salesforce import SourceUnavailable
+from insights.sources.crm import SourceUnavailable
 
 from bot.core.grammar import Vocabulary
 from bot.core.scope import Scope
@@ -38,7 +38,7 @@ class DealData:
 
     def __init__(self, source: str | SourceSpec, mapping: str | None = None, as_of: dt.date | None = None,
                  cache=None):
-        """`source` is a file path or a SourceSpec (database, Salesforce); `cache` is Salesforce's local
+        """`source` is a file path or a SourceSpec (database, Salesforce, HubSpot); `cache` is a CRM's local
         copy in the state store, which makes its refreshes incremental and survives an outage."""
         self.spec = SourceSpec(source) if isinstance(source, str) else source
         self.source = self.spec.describe()  # for logs and /health: no password, no token

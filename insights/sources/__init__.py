@@ -1,4 +1,4 @@
-"""Where deals come from: a CSV/Parquet file, a SQL table or query (any SQLAlchemy URL), or Salesforce.
+"""Where deals come from: a CSV/Parquet file, a SQL table or query (any SQLAlchemy URL), Salesforce or HubSpot.
 
 Every source ends in the same place: a table handed to `insights.load.from_table`, so the column
 mapping, the validation and the Snapshot are the same whatever the source. `SourceSpec.describe()`
@@ -16,24 +16,25 @@ from ..load import ColumnMapping, DataError, from_table, load_deals
 from ..snapshot import Snapshot
 
 DEFAULT_SINCE = "3y"
+CRM_KINDS = ("salesforce", "hubspot")  # synced into a local copy in the state store (the `cache`)
 SQL_SCHEMES = ("postgresql", "postgres", "sqlite", "duckdb", "mysql", "mssql", "oracle", "snowflake", "bigquery",
                "redshift", "databricks", "trino")
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """DEALS_SOURCE and its companions. `location` is a file path, a SQLAlchemy URL or `salesforce`."""
+    """DEALS_SOURCE and its companions. `location` is a file path, a SQLAlchemy URL, `salesforce` or `hubspot`."""
 
     location: str
     table: str | None = None  # DEALS_TABLE: a table or view (schema.table allowed)
     query: str | None = None  # DEALS_QUERY: a SELECT
     since: str | None = None  # DEALS_SINCE: an ISO date, 3y / 18m / 90d, or "all"; SQL and Salesforce only
-    options: dict = field(default_factory=dict, compare=False, hash=False)  # Salesforce settings
+    options: dict = field(default_factory=dict, compare=False, hash=False)  # the CRM's settings (SALESFORCE_*, HUBSPOT_*)
 
     @property
     def kind(self) -> str:
-        if self.location.strip().lower() == "salesforce":
-            return "salesforce"
+        if self.location.strip().lower() in CRM_KINDS:
+            return self.location.strip().lower()
         scheme = self.location.split(":", 1)[0].split("+", 1)[0].lower() if "://" in self.location else ""
         if scheme in SQL_SCHEMES or (scheme and scheme not in ("file", "http", "https")):
             return "sql"
@@ -43,6 +44,10 @@ class SourceSpec:
         """The source as /health and logs name it: never a password, token or URL query string."""
         if self.kind == "salesforce":
             from .salesforce import describe
+
+            return describe(self.options)
+        if self.kind == "hubspot":
+            from .hubspot import describe
 
             return describe(self.options)
         if self.kind == "sql":
@@ -86,7 +91,7 @@ def _months_back(day: dt.date, months: int) -> dt.date:
 
 def load_source(spec: SourceSpec | str, mapping: ColumnMapping | None = None, as_of: dt.date | None = None,
                 cache=None) -> Snapshot:
-    """Read the configured source and validate it. `cache` is Salesforce's local copy (a SalesforceCache)."""
+    """Read the configured source and validate it. `cache` is a CRM's local copy (crm.LocalCopy)."""
     spec = SourceSpec(spec) if isinstance(spec, str) else spec
     if spec.kind == "file":
         if spec.table or spec.query:
@@ -97,6 +102,10 @@ def load_source(spec: SourceSpec | str, mapping: ColumnMapping | None = None, as
         from .sql import read_sql
 
         frame = read_sql(spec, mapping or ColumnMapping())
+    elif spec.kind == "hubspot":
+        from .hubspot import read_hubspot
+
+        frame, mapping = read_hubspot(spec, mapping, cache)
     else:
         from .salesforce import read_salesforce
 

@@ -5,13 +5,13 @@ and queryAll with its nextRecordsUrl pages), its own handling of an expired sess
 once, carry on from the same page) and of 5xx/429 (a few retries, then keep the cache), and a base
 URL a test can point at a local stand-in. simple-salesforce would bring requests, zeep, pyjwt and
 cryptography for that, and would still leave the 401 re-authentication and the paging to us.
-The JWT bearer flow alone needs `pyjwt[crypto]` (an optional extra, imported only for that flow).
+The JWT bearer flow alone needs `pyjwt[crypto]` (in requirements.txt; imported only for that flow).
 
 Settings (environment, SALESFORCE_*; passed in as `options`, lower-case keys without the prefix):
     instance_url         https://yourorg.my.salesforce.com (required with access_token; else from the token reply)
     login_url            token endpoint host, default https://login.salesforce.com (test.salesforce.com for sandboxes)
     client_id, client_secret          the connected app's client-credentials flow
-    client_id, username, private_key_file   the JWT bearer flow (pyjwt[crypto])
+    client_id, username, private_key_file   the JWT bearer flow (pyjwt[crypto]; a PEM RSA private key)
     access_token         a ready session token (no refresh when it expires)
     api_version          default v61.0
     region_field, product_field       Opportunity fields for region and product (none: absent)
@@ -26,20 +26,17 @@ answers from; when Salesforce is down, a refresh fails (the data alert fires) an
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Protocol
 
 import pandas as pd
 
 from ..load import ColumnMapping, DataError
-from ..mapping import FALSE_FLAGS, TRUE_FLAGS
+from .crm import LocalCopy, Refused, Unavailable, crm_mapping, number, send_json, sync_or_local_copy
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +52,7 @@ class SalesforceError(DataError):
     """Salesforce could not be read (the message says why; never a token or secret)."""
 
 
-class SourceUnavailable(DataError):
-    """The source failed but a local copy exists: `stale` is the Snapshot built from it."""
-
-    def __init__(self, message: str, stale=None):
-        super().__init__(message)
-        self.stale = stale
-
-
-class SalesforceCache(Protocol):
-    """The local copy of the synced records (implemented by bot.store.SalesforceCache)."""
-
-    def state(self, name: str) -> dict | None: ...  # {"fields": [...], "watermark": str | None, "rows": int}
-    def reset(self, name: str, fields: list[str]) -> None: ...
-    def apply(self, name: str, records: list[dict], deleted: list[str], watermark: str | None) -> None: ...
-    def records(self, name: str) -> list[dict]: ...
+SalesforceCache = LocalCopy  # the local copy's interface (bot.store.SourceCache implements it)
 
 
 def describe(options: dict) -> str:
@@ -100,12 +83,7 @@ def default_mapping(options: dict, mapping: ColumnMapping | None) -> ColumnMappi
             columns[canonical] = value
         else:
             absent.append(canonical)
-    base = mapping or ColumnMapping()
-    won, lost = base.won_values, base.lost_values
-    if not won and not lost:
-        won, lost = TRUE_FLAGS, FALSE_FLAGS
-    return dataclasses.replace(base, columns={**columns, **base.columns}, won_values=won, lost_values=lost,
-                               absent=tuple(dict.fromkeys(tuple(absent) + base.absent)))
+    return crm_mapping(columns, absent, mapping)
 
 
 class Client:
@@ -116,8 +94,9 @@ class Client:
         self.version = options.get("api_version", DEFAULT_VERSION)
         if not self.version.startswith("v"):
             self.version = "v" + self.version
-        self.retries = int(options.get("retries", 3))
-        self.timeout = float(options.get("timeout", 30))
+        self.retries = number(options, "retries", 3, "SALESFORCE_", 1, 20)
+        self.timeout = number(options, "timeout", 30, "SALESFORCE_", 1, 600, whole=False)
+        self.page_size = number(options, "page_size", 2000, "SALESFORCE_", 200, 2000)  # batchSize's range
         self.sleep = sleep
         self.token: str | None = options.get("access_token")
         self.instance_url: str | None = (options.get("instance_url") or "").rstrip("/") or None
@@ -145,9 +124,18 @@ class Client:
         else:
             form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": self._assertion(login_url)}
         body = urllib.parse.urlencode(form).encode()
-        reply = self._send(urllib.request.Request(f"{login_url}/services/oauth2/token", data=body, method="POST",
-                                                  headers={"Content-Type": "application/x-www-form-urlencoded"}),
-                           auth=False)
+        request = urllib.request.Request(f"{login_url}/services/oauth2/token", data=body, method="POST",
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            reply = self._send(request, auth=False)
+        except SalesforceError as exc:
+            if o.get("client_secret") or "invalid_grant" not in str(exc):
+                raise
+            raise SalesforceError(f"Salesforce refused the JWT bearer login ({str(exc).split(': ', 1)[-1]}): check "
+                                  "that SALESFORCE_PRIVATE_KEY_FILE holds the private key of the certificate "
+                                  "uploaded to the connected app SALESFORCE_CLIENT_ID, that SALESFORCE_USERNAME "
+                                  "is a user pre-authorized for that app, that SALESFORCE_LOGIN_URL is right, "
+                                  "and that this machine's clock is correct.") from None
         self.token = reply.get("access_token")
         self.instance_url = (reply.get("instance_url") or self.instance_url or login_url).rstrip("/")
         self.logins += 1
@@ -160,35 +148,34 @@ class Client:
         except ImportError:
             raise SalesforceError("The JWT flow needs the optional package pyjwt[crypto]: pip install 'pyjwt[crypto]'.")
         o = self.options
-        with open(o["private_key_file"], "rb") as f:
-            key = f.read()
+        try:
+            with open(o["private_key_file"], "rb") as f:
+                key = f.read()
+        except OSError as exc:
+            raise SalesforceError(f"SALESFORCE_PRIVATE_KEY_FILE {o['private_key_file']} cannot be read: "
+                                  f"{exc.strerror or exc}.") from None
         audience = "https://test.salesforce.com" if "test.salesforce.com" in login_url else login_url
         claims = {"iss": o["client_id"], "sub": o["username"], "aud": audience, "exp": int(time.time()) + 180}
-        return jwt.encode(claims, key, algorithm="RS256")
+        try:
+            return jwt.encode(claims, key, algorithm="RS256")
+        except (ValueError, TypeError, jwt.PyJWTError):  # not a PEM RSA private key; never quote the key
+            raise SalesforceError(f"SALESFORCE_PRIVATE_KEY_FILE {o['private_key_file']} is not an RSA private key "
+                                  "in PEM form (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----).") \
+                from None
 
     # -- requests --------------------------------------------------------------------------------------
     def _send(self, request: urllib.request.Request, auth: bool = True) -> dict:
         """One request with retries on 5xx, 429 and network errors; a 401 raises _Expired."""
-        last = ""
-        for attempt in range(self.retries):
-            if auth:
-                request.add_header("Authorization", f"Bearer {self.token}")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.loads(response.read() or b"{}")
-            except urllib.error.HTTPError as exc:
-                text = exc.read().decode("utf-8", "replace")[:300]
-                if exc.code == 401 and auth:
-                    raise _Expired()
-                if exc.code in (429, 500, 502, 503, 504):
-                    last = f"HTTP {exc.code} {exc.reason}"
-                else:
-                    raise SalesforceError(f"Salesforce refused the request (HTTP {exc.code}): {_message(text)}")
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                last = f"cannot connect: {getattr(exc, 'reason', exc)}"
-            if attempt + 1 < self.retries:
-                self.sleep(min(8.0, 0.5 * 2 ** attempt))
-        raise SalesforceError(f"Salesforce is unavailable ({last}) after {self.retries} attempts.")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            return send_json(request, self.retries, self.timeout, self.sleep)
+        except Refused as exc:
+            if exc.status == 401 and auth:
+                raise _Expired()
+            raise SalesforceError(f"Salesforce refused the request (HTTP {exc.status}): {_message(exc.text)}")
+        except Unavailable as exc:
+            raise SalesforceError(f"Salesforce is unavailable ({exc.last}) after {exc.attempts} attempts.")
 
     def get(self, path: str) -> dict:
         """GET an API path; an expired session is renewed once and the same request sent again."""
@@ -196,7 +183,7 @@ class Client:
             self.login()
         for renewed in (False, True):
             request = urllib.request.Request(self.instance_url + path, method="GET", headers={
-                "Accept": "application/json", "Sforce-Query-Options": f"batchSize={self.options.get('page_size', 2000)}"})
+                "Accept": "application/json", "Sforce-Query-Options": f"batchSize={self.page_size}"})
             try:
                 return self._send(request)
             except _Expired:
@@ -301,15 +288,12 @@ def read_salesforce(spec, mapping: ColumnMapping | None, cache: SalesforceCache 
     fields = fields_for(options)
     mapping = default_mapping(options, mapping)
     client = client or Client(options)
-    try:
-        sync(client, cache, fields, spec.since_date())
-    except SalesforceError as exc:
-        state = cache.state(CACHE_NAME)
-        if state and state.get("rows") and list(state.get("fields") or []) == fields:
-            from ..load import from_table
-
-            stale = from_table(cached_frame(cache, fields), mapping, spec.describe() + " (local copy)")
-            raise SourceUnavailable(f"{exc} Answering from the local copy of {state['rows']:,} opportunities "
-                                    f"synced up to {state.get('watermark')}.", stale) from exc
-        raise
+    sync_or_local_copy(lambda: sync(client, cache, fields, spec.since_date()), cache, CACHE_NAME, fields,
+                       lambda: _stale(cache, fields, mapping, spec), "opportunities", SalesforceError)
     return cached_frame(cache, fields), mapping
+
+
+def _stale(cache, fields, mapping, spec):
+    from ..load import from_table
+
+    return from_table(cached_frame(cache, fields), mapping, spec.describe() + " (local copy)")

@@ -3,6 +3,12 @@
 Only the columns the mapping needs are selected, and the time window (DEALS_SINCE) is pushed into the
 WHERE clause, so a warehouse returns what the bot uses and no more. Results come back as a pandas
 frame and go through the same mapping and validation as a file.
+
+DuckDB (duckdb:///path.duckdb, through duckdb-engine) is read as Arrow: the same SELECT, run on the raw
+DuckDB connection and fetched as an Arrow table, its text columns dictionary-encoded into pandas
+categoricals (as a Parquet file is read), instead of one Python object per value through the DB-API
+cursor. Its column types come from a zero-row probe of the same kind, because duckdb-engine's SQLAlchemy
+reflection queries PostgreSQL catalog tables that DuckDB does not have.
 """
 from __future__ import annotations
 
@@ -80,14 +86,14 @@ def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
             source, types = _source(conn, spec)
             select, pushed = _select(source, types, mapping, since)
             try:
-                frame = pd.read_sql_query(select, conn)
+                frame = _read(conn, select, mapping)
             except sa.exc.SQLAlchemyError:
                 if not (pushed and since is not None and spec.query):
                     raise
                 # a query's column types are unknown: its dates may be text the database will not compare
                 conn.rollback()
                 select, pushed = _select(source, types, mapping, None)[0], False
-                frame = pd.read_sql_query(select, conn)
+                frame = _read(conn, select, mapping)
     except DataError:
         raise
     except sa.exc.SQLAlchemyError as exc:
@@ -101,8 +107,74 @@ def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
     return frame
 
 
+def _is_duckdb(conn) -> bool:
+    return conn.dialect.name == "duckdb"
+
+
+def _raw(conn, sql: str):
+    """A statement on the raw DuckDB connection, as an Arrow table; DuckDB's errors as SQLAlchemy's."""
+    import duckdb
+
+    cursor = conn.connection.driver_connection.duplicate()  # a connection of its own to the same database
+    try:
+        relation = cursor.sql(sql)
+        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb >= 1.4, before
+        return fetch()
+    except duckdb.Error as exc:
+        raise sa.exc.DatabaseError(sql, None, exc) from exc
+    finally:
+        cursor.close()
+
+
+def _compiled(conn, select) -> str:
+    """The SELECT as DuckDB text; its only literals are the window's dates, which the bot writes."""
+    return str(select.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _arrow_types(conn, from_sql: str) -> dict:
+    """Column name -> SQLAlchemy type from a zero-row DuckDB probe (only dates matter to the window)."""
+    import pyarrow as pa
+
+    schema = _raw(conn, f"SELECT * FROM {from_sql} LIMIT 0").schema
+    kinds = {}
+    for f in schema:
+        kinds[f.name] = (sa.Date() if pa.types.is_date(f.type) else sa.DateTime() if pa.types.is_timestamp(f.type)
+                         else sa.Numeric() if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+                         or pa.types.is_decimal(f.type) else sa.String())
+    return kinds
+
+
+def _read(conn, select, mapping: ColumnMapping) -> pd.DataFrame:
+    if not _is_duckdb(conn):
+        return pd.read_sql_query(select, conn)
+    import pyarrow as pa
+
+    statement = _compiled(conn, select)
+    log.debug("DuckDB, as Arrow: %s", statement)
+    table = _raw(conn, statement)
+    deal_id = mapping.columns.get("deal_id", "deal_id")
+    columns = {}
+    for name in table.column_names:  # text as dictionaries (pandas categoricals), one column at a time
+        column = table.column(name)
+        if name != deal_id and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = column.dictionary_encode()
+        columns[name] = column.to_pandas(date_as_object=False)
+        table = table.drop_columns([name])
+    return pd.DataFrame(columns, copy=False)
+
+
 def _source(conn, spec):
     """The FROM clause (a table or a subquery) and the SQLAlchemy type of each column it has."""
+    if spec.table and _is_duckdb(conn):
+        schema, _, name = spec.table.rpartition(".")
+        from_sql = conn.dialect.identifier_preparer.format_table(sa.table(name, schema=schema or None))
+        try:
+            types = _arrow_types(conn, from_sql)
+        except sa.exc.DatabaseError as exc:
+            if "does not exist" in str(exc.orig) or "not found" in str(exc.orig).lower():
+                raise DataError(f"No table or view {spec.table} in {spec.describe().rsplit(' table ', 1)[0]}.")
+            raise
+        return sa.table(name, *[sa.column(c) for c in types], schema=schema or None), types
     if spec.table:
         schema, _, name = spec.table.rpartition(".")
         inspector = sa.inspect(conn)
@@ -117,6 +189,9 @@ def _source(conn, spec):
     query = spec.query.strip().rstrip(";")
     if not query.lower().startswith(("select", "with")):
         raise DataError("DEALS_QUERY must be a SELECT (or WITH ... SELECT) query.")
+    if _is_duckdb(conn):
+        types = _arrow_types(conn, f"({query}) AS deals_probe")
+        return sa.text(query).columns(*[sa.column(k) for k in types]).subquery("deals"), types
     keys = list(conn.execute(sa.text(f"SELECT * FROM ({query}) AS deals_probe WHERE 1 = 0")).keys())
     sub = sa.text(query).columns(*[sa.column(k) for k in keys]).subquery("deals")
     return sub, {k: None for k in keys}

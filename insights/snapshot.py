@@ -120,14 +120,17 @@ class Snapshot:
     def first_closed(self) -> dt.date | None:
         return from_day_number(self.closed_day.min()) if len(self.deals) else None
 
-    def at(self, as_of: dt.date) -> "Snapshot":
-        """The data as it stood on `as_of`: deals closed later become open, later-created ones vanish."""
+    def at(self, as_of: dt.date, drop: tuple[str, ...] = ()) -> "Snapshot":
+        """The data as it stood on `as_of`: deals closed later become open, later-created ones vanish.
+        `drop` leaves out columns the caller does not read (deal ids, at ten million deals, cost more
+        than every other column)."""
         ts = pd.Timestamp(as_of)
-        closed = self.deals
+        closed = self.deals.drop(columns=list(drop)) if drop else self.deals
         reopened = closed[(closed["closed_date"] > ts) & (closed["created_date"] <= ts)]
         # an open deal has no cycle yet, so no cycle band (as loaded open deals): no peeking past as_of
         reopened = reopened.assign(outcome="", closed_date=pd.NaT, sales_cycle_days=np.nan, cycle_band=np.nan)
-        still_open = self.open_deals[self.open_deals["created_date"] <= ts]
+        opened = self.open_deals.drop(columns=list(drop)) if drop else self.open_deals
+        still_open = opened[opened["created_date"] <= ts]
         open_deals = pd.concat([still_open, reopened], ignore_index=True)
         for d in self.dimensions:  # concat keeps categoricals only when categories agree; they do
             open_deals[d] = open_deals[d].astype(self.deals[d].dtype)

@@ -51,7 +51,7 @@ def test_chunked_arrow_arrays_and_slices(chunk, large):
 @pytest.mark.parametrize("tail", [0, 200])  # few ids (pandas decides) and many unique ones (fingerprints)
 @pytest.mark.parametrize("long", [False, True])  # long ids: the dictionary-encoding fallback
 def test_nulls_are_one_value_as_in_pandas(tail, long):
-    values = [v and v * (FINGERPRINT_MAX_BYTES if long else 1) for v in ["a", None, "b", None, "a", ""]]
+    values = [v and v * (FINGERPRINT_MAX_BYTES + 1 if long else 1) for v in ["a", None, "b", None, "a", ""]]
     values += [f"u{i}" for i in range(tail)]
     series = pd.Series(values, dtype=object)
     np.testing.assert_array_equal(_duplicated(series), series.duplicated(keep="first").to_numpy())

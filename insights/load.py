@@ -698,7 +698,40 @@ def _typed_or_text(canonical: str, column: pd.Series) -> pd.Series:
 def _as_text(column: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(column):
         return column.dt.strftime("%Y-%m-%d").fillna("")
-    return column.astype(str).where(column.notna(), "").str.strip()
+    text = column.astype(str)
+    if column.hasnans:
+        text = text.where(column.notna(), "")
+    # Stripping ten million ids that have no spaces wrote a second copy of them all (0.5 s, 160 MB)
+    return text if _is_trimmed(text) else text.str.strip()
+
+
+def _is_trimmed(text: pd.Series) -> bool:
+    """True when no value can have whitespace to strip: each non-empty value starts and ends with a
+    printable ASCII character that is not a space (read from the Arrow buffers: two bytes per value).
+    Any other first or last byte (a space, a control character, any non-ASCII character, which may be
+    Unicode whitespace) answers False, and the values are stripped as before."""
+    import pyarrow as pa
+
+    try:
+        array = pa.array(text, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return False
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return False
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        if len(chunk) == 0:
+            continue
+        offset_type = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type, count=len(chunk) + 1,
+                                offset=chunk.offset * offset_type.itemsize)
+        filled = offsets[1:] > offsets[:-1]
+        if not filled.any():
+            continue
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        first, last = data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]
+        if ((first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)).any():
+            return False
+    return True
 
 
 def build_snapshot(
@@ -805,23 +838,28 @@ def build_snapshot(
 
     split("deal_id", frame.pop("deal_id"))
     del frame["created_date"], frame["closed_date"]
-    kept_created = (created_at[closed_rows], created_at[open_rows])
     split("created_date", created)
     del created, created_at
-    closed = closed.where(is_closed)  # open deals have no closed date
     split("closed_date", closed)
-    del closed, closed_at
+    open_columns["closed_date"] = pd.Series(pd.NaT, index=open_columns["closed_date"].index, dtype=closed.dtype)
+    del closed, closed_at  # open deals have no closed date
+    del frame["deal_amount"]
     split("deal_amount", amount)
+    del amount
+    if "sales_cycle_days" in frame:
+        del frame["sales_cycle_days"]
     split("sales_cycle_days", cycle)
+    del cycle
     # a categorical of three labels: one byte per deal rather than a string
     outcome = np.where(is_won, 2, np.where(is_lost, 1, 0)).astype(np.int8)
     split("outcome", pd.Categorical.from_codes(outcome, categories=pd.Index(["", LOST, WON])))
     del outcome, is_won, is_lost
     for d in dims:
         split(d, _coded(safe_labels(frame.pop(d)), keep, d, mapping.stage_order))
-    split("size_band", _band(amount, SIZE_BANDS))
-    split("cycle_band", _band(cycle, CYCLE_BANDS))
-    del amount, cycle, frame
+    del frame
+    for part in deal_columns, open_columns:  # bands of the rows' own values: no full-length column needed
+        part["size_band"] = _band(part["deal_amount"].to_numpy(), SIZE_BANDS)
+        part["cycle_band"] = _band(part["sales_cycle_days"].to_numpy(), CYCLE_BANDS)
     deals = pd.DataFrame(deal_columns, copy=False)
     open_deals = pd.DataFrame(open_columns, copy=False)
     del deal_columns, open_columns
@@ -834,9 +872,9 @@ def build_snapshot(
     set_aside = {r: int(counts[r]) for r in REASONS if r in counts}
     examples = {r: rejected.loc[rejected["reason"] == r, "row"].head(5).tolist() for r in set_aside}
 
-    kept_created = [days for days in kept_created if len(days)]
-    created_range = (pd.Timestamp(min(days.min() for days in kept_created)).date(),
-                     pd.Timestamp(max(days.max() for days in kept_created)).date()) if kept_created else None
+    kept_created = [part["created_date"] for part in (deals, open_deals) if len(part)]
+    created_range = (min(days.min() for days in kept_created).date(),
+                     max(days.max() for days in kept_created).date()) if kept_created else None
     closed_range = (deals["closed_date"].min().date(), deals["closed_date"].max().date()) if len(deals) else None
     censored_after = None
     if created_range and closed_range and (closed_range[1] - created_range[1]).days > CENSORING_GAP_DAYS:

@@ -86,3 +86,15 @@ def test_random_ids_of_mixed_lengths_and_fallbacks():
     np.testing.assert_array_equal(_duplicated(numbers), numbers.duplicated(keep="first").to_numpy())
     assert len(_duplicated(pd.Series([], dtype="str"))) == 0
     np.testing.assert_array_equal(_duplicated(pd.Series(["only"], dtype="str")), [False])
+
+
+@pytest.mark.parametrize("odd", [" D1", "D1 ", "\tD1", "D1\n", "\u00a0D1", "D1\u3000", "D1\x1c", "\x85D1", "é ", "", None])
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_text_is_stripped_exactly_when_it_needs_to_be(odd, dtype):
+    """Ids are only stripped when some first or last byte could be whitespace; the result is the same."""
+    values = pd.Series(["D0", "x", odd] * 3, dtype=dtype)  # "", None: no strip needed, the fast path
+    want = values.astype(str).where(values.notna(), "").str.strip()
+    got = load._as_text(values)
+    assert got.tolist() == want.tolist() and got.dtype == want.dtype
+    assert load._is_trimmed(pd.Series(["D0", "x", "a b", "", "~!"], dtype="str"))
+    assert not load._is_trimmed(pd.Series(["D0", odd], dtype="str")) or (odd or "").strip() == (odd or "")

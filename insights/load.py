@@ -620,7 +620,24 @@ def load_deals(
     frame, lines, malformed = table.frame, table.lines, table.malformed
     del table
     # consume: the frame is this call's own, so each column is let go once coded (no second copy alive)
-    return from_table(frame, mapping, str(path), as_of, started, lines, malformed, consume=True)
+    snapshot = from_table(frame, mapping, str(path), as_of, started, lines, malformed, consume=True)
+    _release_arrow_memory()
+    return snapshot
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator kept from the load's freed columns back to the system.
+
+    Arrow's default pool (mimalloc in the wheels) keeps freed blocks for reuse; after a ten-million-deal
+    load that was 400 MB the process held but nothing used (1.2 GB resident for a 0.55 GB snapshot), and
+    the analyses' own memory came on top of it. MemoryPool.release_unused() is pyarrow's documented way
+    to return it; called once per load, its cost (well under 0.1 s) does not matter."""
+    import pyarrow as pa
+
+    try:
+        pa.default_memory_pool().release_unused()
+    except (AttributeError, NotImplementedError, pa.ArrowException):  # an older pyarrow, or a pool without it
+        pass
 
 
 def from_table(

@@ -751,6 +751,18 @@ def _is_trimmed(text: pd.Series) -> bool:
     return True
 
 
+def _days_between(created: pd.Series, closed: pd.Series) -> np.ndarray:
+    """(closed - created).dt.days as floats, NaN where a date is missing: whole days, rounded down.
+    Naive dates (all but a dates.format with a zone) in integer numpy, with no Series temporaries."""
+    if not all(isinstance(s.dtype, np.dtype) and s.dtype.kind == "M" for s in (created, closed)):
+        return (closed - created).dt.days.astype(float).to_numpy()
+    between = closed.to_numpy() - created.to_numpy()
+    unit_per_day = np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(between.dtype)[0])
+    days = (between.view(np.int64) // unit_per_day).astype(float)
+    days[np.isnat(between)] = np.nan
+    return days
+
+
 def build_snapshot(
     frame: pd.DataFrame,
     dims: tuple[str, ...],
@@ -807,9 +819,7 @@ def build_snapshot(
     flag(~np.isfinite(amount), "non_finite_amount")
     flag(amount < 0, "negative_amount")
 
-    # Dates are whole days (or NaT), so the cycle in days is their difference divided by one day
-    created_at, closed_at = created.to_numpy(), closed.to_numpy()
-    derived_cycle = (closed_at - created_at) / np.timedelta64(1, "D")
+    derived_cycle = _days_between(created, closed)
     if "sales_cycle_days" in frame and pd.api.types.is_float_dtype(frame["sales_cycle_days"].dtype):
         cycle = frame["sales_cycle_days"].to_numpy(dtype=float, na_value=np.nan)  # typed: a missing value
         flag(cycle < 0, "bad_cycle_days")                                           # is derived from the dates
@@ -856,10 +866,10 @@ def build_snapshot(
     split("deal_id", frame.pop("deal_id"))
     del frame["created_date"], frame["closed_date"]
     split("created_date", created)
-    del created, created_at
+    del created
     split("closed_date", closed)
     open_columns["closed_date"] = pd.Series(pd.NaT, index=open_columns["closed_date"].index, dtype=closed.dtype)
-    del closed, closed_at  # open deals have no closed date
+    del closed  # open deals have no closed date
     del frame["deal_amount"]
     split("deal_amount", amount)
     del amount

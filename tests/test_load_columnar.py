@@ -1,5 +1,9 @@
-"""The duplicate-id check: a numpy fingerprint of each id's bytes, then an exact check of the rows whose
-fingerprint repeats. It must agree with pandas' duplicated(keep="first") on every input."""
+"""The columnar loader's shortcuts give exactly what the plain pandas expressions gave.
+
+The duplicate-id check (a numpy fingerprint of each id's bytes, then an exact check of the rows whose
+fingerprint repeats) agrees with pandas' duplicated(keep="first") on every input; text is stripped
+when it has to be; cycles are whole days rounded down; a caller's frame is never changed; a Parquet
+file with bad rows loads like the same table handed to from_table."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 import insights.load as load
-from insights.load import FINGERPRINT_MAX_BYTES, _duplicated, _fingerprints
+from insights.load import FINGERPRINT_MAX_BYTES, _duplicated, _fingerprints, from_table, load_deals
+from insights.synthetic import DealSpec, generate_deals
 
 TRICKY = [
     "D001", "D002", "D001",             # a repeat
@@ -98,3 +103,65 @@ def test_text_is_stripped_exactly_when_it_needs_to_be(odd, dtype):
     assert got.tolist() == want.tolist() and got.dtype == want.dtype
     assert load._is_trimmed(pd.Series(["D0", "x", "a b", "", "~!"], dtype="str"))
     assert not load._is_trimmed(pd.Series(["D0", odd], dtype="str")) or (odd or "").strip() == (odd or "")
+
+
+@pytest.mark.parametrize("units", [("us", "us"), ("s", "ms"), ("ns", "us")])
+@pytest.mark.parametrize("zone", [None, "UTC"])
+def test_cycle_days_round_down_like_pandas(units, zone):
+    rng = np.random.default_rng(5)
+    base = np.datetime64("2000-01-01T00:00:00", "s")
+    created = pd.Series(base + rng.integers(-10**9, 10**9, 500).astype("timedelta64[s]")).astype(f"datetime64[{units[0]}]")
+    closed = pd.Series(created.to_numpy() + rng.integers(-3 * 86400, 40 * 86400, 500).astype("timedelta64[s]"))
+    closed = closed.astype(f"datetime64[{units[1]}]")
+    created[::7], closed[::5] = pd.NaT, pd.NaT
+    if zone:  # a dates.format with %z gives zoned dates: the pandas path
+        created, closed = created.dt.tz_localize(zone), closed.dt.tz_localize(zone)
+    want = (closed - created).dt.days.astype(float).to_numpy()
+    np.testing.assert_array_equal(load._days_between(created, closed), want)
+    assert np.isnan(want).any() and (want < 0).any()  # missing dates and closes before creation are in it
+
+
+def test_from_table_leaves_the_callers_frame_alone():
+    frame = generate_deals(DealSpec(n_deals=500, seed=4))
+    frame.loc[3, "deal_id"] = frame.loc[2, "deal_id"]
+    frame.columns = [f" {c} " if c == "region" else c for c in frame.columns]
+    before = frame.copy(deep=True)
+    snapshot = from_table(frame)
+    assert snapshot.report.set_aside == {"duplicate_deal_id": 1}
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_a_parquet_file_with_bad_rows_loads_like_its_table(tmp_path):
+    """Typed columns (dates, numbers, dictionaries) with every kind of bad value, read column by column
+    and consumed: the same deals, open deals and set-aside rows (original values) as from_table gives."""
+    frame = generate_deals(DealSpec(n_deals=3000, seed=8))
+    frame["created_date"] = pd.to_datetime(frame["created_date"])
+    frame["closed_date"] = pd.to_datetime(frame["closed_date"].replace("", None))
+    frame["deal_amount"] = frame["deal_amount"].astype(float)
+    frame["sales_cycle_days"] = pd.to_numeric(frame["sales_cycle_days"].replace("", None)).astype(float)
+    frame.loc[5, "deal_id"] = frame.loc[4, "deal_id"]
+    frame.loc[6, "deal_id"] = ""
+    frame.loc[7, "created_date"] = pd.NaT
+    frame.loc[8, "created_date"] = pd.Timestamp("1850-01-01")
+    frame.loc[9, "closed_date"] = pd.Timestamp("2098-02-03 14:00")
+    frame.loc[10, "deal_amount"] = np.nan
+    frame.loc[11, "deal_amount"] = -1.0
+    frame.loc[12, "sales_cycle_days"] = -3.0
+    frame.loc[13, "region"] = ""
+    frame.loc[14, "outcome"] = "maybe"
+    frame.loc[15, "deal_id"] = " D-padded "
+    frame.loc[16, "created_date"] = frame.loc[16, "created_date"] + pd.Timedelta(hours=30)
+    path = tmp_path / "deals.parquet"
+    frame.to_parquet(path, index=False, row_group_size=700)
+    loaded, direct = load_deals(path), from_table(pd.read_parquet(path))
+    assert loaded.report.set_aside == direct.report.set_aside and len(loaded.report.set_aside) == 9  # nine reasons
+    for part in ("deals", "open_deals"):
+        pd.testing.assert_frame_equal(getattr(loaded, part), getattr(direct, part))
+    # set-aside rows keep the file's values: Parquet dictionaries stay categoricals, so compare the values
+    pd.testing.assert_frame_equal(loaded.rejected.astype(object), direct.rejected.astype(object))
+    assert loaded.rejected[["row", "reason"]].values.tolist() == [  # file lines: index + 2
+        [7, "duplicate_deal_id"], [8, "missing_deal_id"], [9, "unparseable_created_date"],
+        [10, "unparseable_created_date"], [11, "future_closed_date"], [12, "missing_amount"],
+        [13, "negative_amount"], [14, "bad_cycle_days"], [15, "missing_segment"], [16, "unknown_outcome"]]
+    assert loaded.rejected["deal_id"].iloc[0] == frame.loc[4, "deal_id"]  # the original values
+    assert (loaded.deals["deal_id"] == "D-padded").sum() + (loaded.open_deals["deal_id"] == "D-padded").sum() == 1

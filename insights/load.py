@@ -849,7 +849,7 @@ def build_snapshot(
     rejected = frame[~keep].copy()
     rejected.insert(0, "row", lines[~keep] if lines is not None else np.flatnonzero(~keep) + 2)  # file lines
     rejected.insert(1, "reason", np.array(("",) + REASONS, dtype=object)[reason[~keep]])
-    del reason
+    reason = None  # let go (rebound, not del: the closure above still names it)
     index_type = np.int32 if n < 2**31 else np.int64
     closed_rows = np.flatnonzero(keep & is_closed).astype(index_type)
     open_rows = np.flatnonzero(keep & ~is_closed).astype(index_type)
@@ -894,7 +894,7 @@ def build_snapshot(
         part["cycle_band"] = _band(part["sales_cycle_days"].to_numpy(), CYCLE_BANDS)
     deals = pd.DataFrame(deal_columns, copy=False)
     open_deals = pd.DataFrame(open_columns, copy=False)
-    del deal_columns, open_columns
+    deal_columns = open_columns = None  # let go (rebound, not del: split() names them)
 
     if malformed:
         broken = pd.DataFrame({"row": [m[0] for m in malformed], "reason": "malformed_row",

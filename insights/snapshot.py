@@ -22,6 +22,17 @@ def from_day_number(n: int) -> dt.date:
     return (EPOCH + np.timedelta64(int(n), "D")).astype(dt.date)
 
 
+def _months_of(days: np.ndarray) -> np.ndarray:
+    """Months since year 0 of day numbers, looked up in a table of the days' range: numpy's calendar
+    conversion of ten million dates to months takes most of a second, a lookup a few milliseconds."""
+    if not len(days):
+        return np.zeros(0, dtype=np.int32)
+    low = int(days.min())
+    span = np.arange(low, int(days.max()) + 1).astype("datetime64[D]")
+    table = (span.astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32)
+    return table[days - low]
+
+
 @dataclass(frozen=True)
 class DataReport:
     """What the loader read, what it set aside and why, and what the dates say about the extract."""
@@ -95,14 +106,12 @@ class Snapshot:
     @cached_property
     def created_month(self) -> np.ndarray:
         """Months since year 0 of each created date, like `closed_month`."""
-        months = self.deals["created_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
-        return (months + 1970 * 12).astype(np.int32)
+        return _months_of(self.created_day)
 
     @cached_property
     def closed_month(self) -> np.ndarray:
         """Months since year 0 (year * 12 + month - 1) of each closed date; quarters are this // 3."""
-        months = self.deals["closed_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
-        return (months + 1970 * 12).astype(np.int32)
+        return _months_of(self.closed_day)
 
     @cached_property
     def cycle_days(self) -> np.ndarray:

@@ -165,3 +165,13 @@ def test_a_parquet_file_with_bad_rows_loads_like_its_table(tmp_path):
         [13, "negative_amount"], [14, "bad_cycle_days"], [15, "missing_segment"], [16, "unknown_outcome"]]
     assert loaded.rejected["deal_id"].iloc[0] == frame.loc[4, "deal_id"]  # the original values
     assert (loaded.deals["deal_id"] == "D-padded").sum() + (loaded.open_deals["deal_id"] == "D-padded").sum() == 1
+
+
+def test_months_looked_up_from_day_numbers_match_numpys_calendar():
+    from insights.snapshot import _months_of
+
+    days = np.random.default_rng(0).integers(-40_000, 60_000, 200_000).astype(np.int32)  # 1860 to 2134
+    days[:3] = (-1, 0, 59)  # 1969-12-31, 1970-01-01, 1970-03-01
+    want = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    assert _months_of(days).tolist() == want.tolist()
+    assert _months_of(np.zeros(0, dtype=np.int32)).tolist() == []

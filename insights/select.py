@@ -131,10 +131,14 @@ def count_by(snapshot: Snapshot, mask: np.ndarray, dims: tuple[str, ...], sliced
 
 
 def median_days_by(group: np.ndarray, days: np.ndarray, groups: int) -> np.ndarray:
-    """Median of whole-day values per group via a day histogram: O(n), no sort. NaN for empty groups."""
-    whole = np.clip(np.rint(np.nan_to_num(days, nan=-1)), -1, None).astype(np.int64)
+    """Median of whole-day values per group via a day histogram: O(n), no sort. NaN for empty groups.
+    `days` may be already whole (integers, -1 for unknown: `Snapshot.cycle_whole`)."""
+    if np.issubdtype(days.dtype, np.integer):
+        whole = days
+    else:
+        whole = np.clip(np.rint(np.nan_to_num(days, nan=-1)), -1, None).astype(np.int64)
     valid = whole >= 0
-    group, whole = group[valid], whole[valid]
+    group, whole = group[valid], whole[valid].astype(np.int64)
     width = int(whole.max()) + 1 if len(whole) else 1
     hist = np.bincount(group * width + whole, minlength=groups * width).reshape(groups, width)
     cum = hist.cumsum(axis=1)

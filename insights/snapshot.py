@@ -118,6 +118,11 @@ class Snapshot:
         return self.deals["sales_cycle_days"].to_numpy(dtype=float)
 
     @cached_property
+    def cycle_whole(self) -> np.ndarray:
+        """Each deal's cycle in whole days (rounded), -1 when unknown: what day histograms count."""
+        return np.clip(np.rint(np.nan_to_num(self.cycle_days, nan=-1)), -1, None).astype(np.int32)
+
+    @cached_property
     def cycle_p75(self) -> float | None:
         return float(np.nanpercentile(self.cycle_days, 75)) if len(self.deals) else None
 

@@ -60,11 +60,12 @@ def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
     step = grain_months(grain)
     first_index = (periods[0].start.year * 12 + periods[0].start.month - 1) // step if periods else 0
     months = snapshot.created_month if basis == "created" else snapshot.closed_month
-    index = months[mask] // step - first_index
+    chosen = slice(None) if mask.all() else mask  # every deal (plain /trend): no copies of ten million values
+    index = months[chosen] // step - first_index
     count = len(periods)
     n = np.bincount(index, minlength=count)[:count]
-    won = np.bincount(index, weights=snapshot.won[mask], minlength=count)[:count].astype(np.int64)
-    medians = median_days_by(index, snapshot.cycle_days[mask], count)
+    won = np.bincount(index[snapshot.won[chosen]], minlength=count)[:count].astype(np.int64)
+    medians = median_days_by(index, snapshot.cycle_whole[chosen], count)
 
     flags = _flags(snapshot, basis, window)
     points = []

@@ -35,7 +35,7 @@ def clean_env(**extra) -> dict:
 class RunningApp:
     """`python -m bot` in HTTP mode as a subprocess, pointed at the stand-in."""
 
-    def __init__(self, slack: SlackStandIn, **env):
+    def __init__(self, slack: SlackStandIn, startup_seconds: float = 30, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
@@ -43,7 +43,7 @@ class RunningApp:
             env=clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
                           PORT=str(self.port), **env),
         )
-        deadline = time.time() + 30
+        deadline = time.time() + startup_seconds
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:

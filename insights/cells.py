@@ -51,22 +51,35 @@ class Cells:
             if g and (mask & (which >= 0)).any():
                 raise ValueError("Cells.of counts disjoint masks: a deal would count in two groups")
             which[mask] = g
-        rows = np.flatnonzero(which >= 0)
+        # Most deals in (the default /why: five quarters of all the data): work on the full-length columns,
+        # the deals left out in a group of their own that is dropped at the end; few: gather them first.
+        # Gathering eight million positions from every column cost two to three times the full pass.
+        full = int((which >= 0).sum()) * 4 >= len(frame)
+        rows = None if full else np.flatnonzero(which >= 0)
+
+        def take(values: np.ndarray) -> np.ndarray:
+            return values if rows is None else values[rows]
+
+        groups = len(masks) + (1 if full else 0)
         # each deal's cell as a mixed-radix number: its group, then each dimension's code + 1 (0: no value)
-        sizes = [len(masks)] + [len(snapshot.values(d)) + 1 for d in dims]
+        sizes = [groups] + [len(snapshot.values(d)) + 1 for d in dims]
         total = int(np.prod(sizes, dtype=object))
-        dense = total <= max(4 * len(rows), 1 << 22)  # a histogram of the keys: no hashing, no sort
-        key, radix = which[rows].astype(np.int32 if total < 2**31 else np.int64), len(masks)
+        deals = len(frame) if full else len(rows)
+        dense = total <= max(4 * deals, 1 << 22)  # a histogram of the keys: no hashing, no sort
+        key = take(which).astype(np.int32 if total < 2**31 else np.int64)
+        if full:
+            key[key < 0] = len(masks)  # the left-out group
+        radix = groups
         for d, size in zip(dims, sizes[1:]):
             if radix * size >= _KEY_LIMIT:  # renumber densely before the key could overflow
                 key = pd.factorize(key)[0].astype(np.int64)
                 radix = int(key.max()) + 1 if len(key) else 1
             key *= size
-            key += snapshot.codes(d, open_pipeline)[rows]
+            key += take(snapshot.codes(d, open_pipeline))
             key += 1
             radix *= size
-        won = None if open_pipeline else snapshot.won[rows]
-        amount = frame["deal_amount"].to_numpy(dtype=float)[rows]
+        won = None if open_pipeline else take(snapshot.won)
+        amount = take(frame["deal_amount"].to_numpy(dtype=float))
         if dense:
             n = np.bincount(key, minlength=total)
             present = np.flatnonzero(n)
@@ -82,10 +95,17 @@ class Cells:
             n = np.bincount(cell)
             first = np.empty(len(n), dtype=np.int64)
             first[cell[::-1]] = np.arange(len(cell) - 1, -1, -1)  # each cell's first deal
-            at = rows[first]
-            group, codes = which[at], {d: snapshot.codes(d, open_pipeline)[at] for d in dims}
+            at = first if rows is None else rows[first]
+            group = which[at]
+            group = np.where(group < 0, len(masks), group).astype(np.int8)
+            codes = {d: snapshot.codes(d, open_pipeline)[at] for d in dims}
             won = np.bincount(cell[won], minlength=len(n)) if won is not None else None
             amount = np.bincount(cell, weights=amount, minlength=len(n))
+        if full:  # drop the left-out deals' cells
+            kept = group < len(masks)
+            group, n, amount = group[kept], n[kept], amount[kept]
+            codes = {d: c[kept] for d, c in codes.items()}
+            won = won[kept] if won is not None else None
         return cls(
             dimensions=dims,
             categories={d: snapshot.values(d) for d in snapshot.dimensions},  # labels of every dimension

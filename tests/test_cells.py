@@ -75,6 +75,24 @@ def test_a_segment_mask_on_cells_counts_as_the_same_filter_on_deals(snap, dims, 
     assert cells.deals(cells.mask(segment)) == int((mask & inside).sum())
 
 
+@pytest.mark.parametrize("share", [0.9, 0.05])
+def test_a_few_deals_or_most_of_them_count_the_same_in_two_groups(snap, share):
+    rng = np.random.default_rng(9)
+    picked = rng.random(len(snap.deals)) < share
+    first = picked & (rng.random(len(snap.deals)) < 0.5)
+    second = picked & ~first
+    cells = Cells.of(snap, [first, second], DIMS)
+    assert cells.deals(cells.everything()) == picked.sum() and set(cells.group.tolist()) <= {0, 1}
+    for dims in [("region",), ("industry", "lead_source"), ("cycle_band",)]:
+        for g, mask in enumerate((first, second)):
+            want, got = count_by(snap, mask, dims), cells.count(cells.in_group(g), dims)
+            assert got.n.tolist() == want.n.tolist() and got.won.tolist() == want.won.tolist()
+        amounts = cells.amounts(cells.in_group(1), ("region",))
+        for k, region in enumerate(snap.values("region")):
+            rows = second & (snap.codes("region") == k)
+            assert amounts[k] == pytest.approx(snap.amount[rows].sum(), rel=1e-12)
+
+
 def test_an_unknown_value_matches_no_cell(snap):
     cells = Cells.of(snap, [np.ones(len(snap.deals), dtype=bool)], DIMS)
     assert not cells.mask({"region": "Atlantis"}).any()
@@ -92,14 +110,16 @@ def test_open_pipeline_cells_sum_counts_and_amounts(snap):
         assert amounts[i] == pytest.approx(frame.loc[rows, "deal_amount"].sum(), rel=1e-12)
 
 
+@pytest.mark.parametrize("share", [1.0, 0.1])  # most deals (full-length pass) or a few (gathered first)
 @pytest.mark.parametrize("values", [3, 400])
-def test_many_labels_per_dimension_take_the_hashed_path_with_the_same_counts(values, monkeypatch):
+def test_many_labels_per_dimension_take_the_hashed_path_with_the_same_counts(values, share, monkeypatch):
     # 400 labels over six dimensions: a key space of 400**6, far past a dense histogram and close to int64
     snap = wide_snapshot(3_000, values)
     dims = ("region", "industry", "product_type", "lead_source", "deal_stage", "sales_rep_id")
     monkeypatch.setattr(cells_module, "_KEY_LIMIT", 1 << 20)  # force the dense renumbering mid-key too
-    mask = np.ones(len(snap.deals), dtype=bool)
+    mask = np.random.default_rng(3).random(len(snap.deals)) < share
     cells = Cells.of(snap, [mask], dims)
+    assert cells.deals(cells.everything()) == mask.sum() and set(cells.group.tolist()) == {0}
     for grouping in [("region",), ("sales_rep_id", "deal_stage")]:
         want, got = count_by(snap, mask, grouping), cells.count(cells.everything(), grouping)
         assert got.n.tolist() == want.n.tolist() and got.won.tolist() == want.won.tolist()

@@ -44,6 +44,12 @@ def demo_csv(tmp_path_factory):
     return load_deals(path)
 
 
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    """A SQLite state store of the module's own (DATABASE_URL) for the app the module starts."""
+    return f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.sqlite'}"
+
+
 def reply_body(text: str) -> str:
     """A reply without its first line (which names the source)."""
     return text.split("\n", 1)[1] if "\n" in text else text

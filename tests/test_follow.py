@@ -47,11 +47,6 @@ def slack():
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('follow') / 'state.sqlite'}"
-
-
-@pytest.fixture(scope="module")
 def app(slack, database):
     running = RunningApp(slack, DATABASE_URL=database, COMMAND_PREFIX="sales-")
     yield running

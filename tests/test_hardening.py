@@ -23,11 +23,6 @@ def slack():
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.sqlite'}"
-
-
-@pytest.fixture(scope="module")
 def app(slack, database):
     """U0CRO is a manager and an admin; U0VP and U0REP are allowed users, neither manager nor admin."""
     running = RunningApp(slack, DATABASE_URL=database, ALLOWED_USERS="U0CRO,U0REP,U0VP", REPS_USERS="U0CRO",

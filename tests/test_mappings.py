@@ -29,12 +29,9 @@ def frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def canonical(frame, tmp_path_factory):
-    from insights.synthetic import write_csv
-
-    path = tmp_path_factory.mktemp("canonical") / "deals.csv"
-    write_csv(frame, path)
-    return load_deals(path)
+def canonical(demo_csv):
+    """The same deals as `frame`, from the demo CSV (conftest)."""
+    return demo_csv
 
 
 def readme_blocks(language: str) -> list[str]:

@@ -51,11 +51,6 @@ def slack():
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('access-state') / 'state.sqlite'}"
-
-
-@pytest.fixture(scope="module")
 def app(slack, database, access_file):
     running = RunningApp(slack, DATABASE_URL=database, SEGMENT_ACCESS=str(access_file), ADMIN_USERS="U0ADMIN")
     yield running

@@ -24,11 +24,6 @@ def slack():
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.sqlite'}"
-
-
-@pytest.fixture(scope="module")
 def app(slack, database):
     running = RunningApp(slack, DATABASE_URL=database)
     yield running

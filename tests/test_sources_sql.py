@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core.commands import answer
-from insights.load import ColumnMapping, DataError, load_deals
+from insights.load import ColumnMapping, DataError
 from insights.sources import SourceSpec, load_source, parse_since
 from insights.sources.sql import engine_for, redact
-from insights.synthetic import demo_spec, generate_deals, write_csv
+from insights.synthetic import demo_spec, generate_deals
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # the password is ignored by the trust auth of the test server; it is here to prove it is never shown
@@ -30,10 +30,9 @@ def frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def csv_snapshot(frame, tmp_path_factory):
-    path = tmp_path_factory.mktemp("csv") / "deals.csv"
-    write_csv(frame, path)
-    return load_deals(path)
+def csv_snapshot(demo_csv):
+    """The same deals as `frame`, from the demo CSV (conftest)."""
+    return demo_csv
 
 
 def typed(frame: pd.DataFrame) -> pd.DataFrame:

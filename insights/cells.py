@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .select import Counts
+from .select import Counts, grid_index
 from .snapshot import Snapshot
 
 # Distinct cell sets kept per snapshot (the default /why and /risk, and a few typed variants).
@@ -170,13 +170,7 @@ class Cells:
         hit = self._flat.get(dims)
         if hit is None:
             sizes = [len(self.categories[d]) for d in dims]
-            flat = np.zeros(len(self), dtype=np.int64)
-            missing = np.zeros(len(self), dtype=bool)
-            for d, size in zip(dims, sizes):
-                missing |= self.codes[d] < 0
-                flat = flat * size + self.codes[d]
-            flat[missing] = -1
-            hit = self._flat[dims] = (flat, sizes)
+            hit = self._flat[dims] = (grid_index([self.codes[d] for d in dims], sizes, len(self)), sizes)
         return hit
 
 

@@ -109,14 +109,18 @@ def cell_index(snapshot: Snapshot, mask: np.ndarray, dims: tuple[str, ...], open
     """
     sliced = sliced if sliced is not None else Sliced(snapshot, mask, open_pipeline)
     sizes = [len(snapshot.values(d)) for d in dims]
-    flat = np.zeros(int(mask.sum()), dtype=np.int64)
-    missing = np.zeros(len(flat), dtype=bool)
-    for d, size in zip(dims, sizes):
-        codes = sliced[d]
-        missing |= codes < 0
-        flat = flat * size + codes
+    return grid_index([sliced[d] for d in dims], sizes, int(mask.sum())), sizes
+
+
+def grid_index(codes: list[np.ndarray], sizes: list[int], rows: int) -> np.ndarray:
+    """Each row's number in the grid of these code columns (C order), -1 where a code is -1 (no value)."""
+    flat = np.zeros(rows, dtype=np.int64)
+    missing = np.zeros(rows, dtype=bool)
+    for column, size in zip(codes, sizes):
+        missing |= column < 0
+        flat = flat * size + column
     flat[missing] = -1
-    return flat, sizes
+    return flat
 
 
 def count_by(snapshot: Snapshot, mask: np.ndarray, dims: tuple[str, ...], sliced: Sliced | None = None) -> Counts:

@@ -189,7 +189,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
 
     def both_periods(dims):  # an untested dimension is only drawn: counted on the deals, once per cells
         if set(dims) <= set(tested):
-            return cells.split(np.ones(len(cells), dtype=bool), dims)
+            return cells.split(cells.everything(), dims)
         if dims not in cells.memo:
             cells.memo[dims] = count_by(snapshot, now, dims), count_by(snapshot, before, dims)
         return cells.memo[dims]
@@ -296,7 +296,7 @@ class _Search:
     def __init__(self, cells: Cells, families, pairs, min_n, effects):
         self.data, self.min_n = cells, min_n
         self.families, self.pairs = families, pairs
-        self.cells = {c["key"]: c for c in effects}
+        self.effects = {c["key"]: c for c in effects}
         self.findings: list[Contributor] = []
         self.first_round: dict[tuple, CellTest] = {}
         self.last_round: dict[tuple, CellTest] = {}
@@ -320,20 +320,20 @@ class _Search:
             self.last_round = {t.key: t for t in tests}
             if len(self.findings) >= MAX_FINDINGS:
                 break
-            candidates = [t for t in tests if t.significant and t.key in self.cells
+            candidates = [t for t in tests if t.significant and t.key in self.effects
                           and np.sign(t.change) == np.sign(t.excess)]
             if not candidates:
                 break
             best = min(candidates, key=self._order)
             best = self._child_or_self(best, universe)
             self.found_p[best.key] = best.adjusted
-            self.findings.append(self._contributor(self.cells[best.key], best.adjusted, True))
+            self.findings.append(self._contributor(self.effects[best.key], best.adjusted, True))
             universe &= ~self.mask_of(best.segment)
 
     def _order(self, t: CellTest):
         """The strongest evidence first: taking a weaker cell first could name a segment that only
         looked different because the rest held a stronger move (Europe against a rising India)."""
-        c = self.cells[t.key]
+        c = self.effects[t.key]
         return (t.p_value, -abs(c["rate"] + c["mix"]))
 
     def _child_or_self(self, parent: CellTest, universe) -> CellTest:
@@ -352,9 +352,9 @@ class _Search:
         adjusted, significant = benjamini_hochberg([c.p_value for c in children])
         self.tested += len(children)
         children = [replace(c, adjusted=float(a), significant=bool(z)) for c, a, z in zip(children, adjusted, significant)]
-        for child in sorted((c for c in children if c.significant and c.key in self.cells
+        for child in sorted((c for c in children if c.significant and c.key in self.effects
                              and np.sign(c.change) == np.sign(parent.change) == np.sign(c.excess)),
-                            key=lambda c: -abs(self.cells[c.key]["rate"] + self.cells[c.key]["mix"])):
+                            key=lambda c: -abs(self.effects[c.key]["rate"] + self.effects[c.key]["mix"])):
             keep = universe & ~self.mask_of(child.segment)
             left, _ = _hierarchical_round(self.data, keep, [(dim,)], self.min_n)
             if not any(t.key == parent.key and t.significant for t in left):
@@ -376,10 +376,10 @@ class _Search:
         found = {_key(f.segment) for f in self.findings}
         out = []
         for key, t in self.first_round.items():
-            if key in found or key not in self.cells:
+            if key in found or key not in self.effects:
                 continue
             last = self.last_round.get(key)
-            out.append(self._contributor(self.cells[key], last.adjusted if last else None, False))
+            out.append(self._contributor(self.effects[key], last.adjusted if last else None, False))
         return out
 
     def explained(self) -> list[Contributor]:
@@ -391,7 +391,7 @@ class _Search:
         own = _own_change_significant(self.first_round.values())
         out = []
         for key, t in self.first_round.items():
-            if key in found or key not in self.cells:
+            if key in found or key not in self.effects:
                 continue
             if not (t.significant or (key in own and any(np.sign(t.change) == np.sign(f.change_pp)
                                                          for f in self.findings))):
@@ -399,7 +399,7 @@ class _Search:
             overlap = self.findings[0] if len(self.findings) == 1 else max(
                 self.findings, key=lambda f: self.data.deals(self.mask_of(t.segment) & self.mask_of(f.segment)))
             last = self.last_round.get(key)
-            out.append(self._contributor(self.cells[key], last.adjusted if last else None, False, overlap.label))
+            out.append(self._contributor(self.effects[key], last.adjusted if last else None, False, overlap.label))
         return sorted(out, key=lambda c: -abs(c.contribution_pp))
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .periods import Period
 from .query import Query
 from .results import Result
 from .select import filter_mask, period_mask, resolve_periods
@@ -43,11 +44,10 @@ class DealsResult(Result):
     deals: list[DealRow] = field(default_factory=list)  # the largest SHOWN
 
 
-def _selection(snapshot: Snapshot, query: Query) -> tuple[pd.DataFrame, np.ndarray]:
+def _selection(snapshot: Snapshot, query: Query, period: Period) -> tuple[pd.DataFrame, np.ndarray]:
     """The frame the query's deals are in (closed or open) and the positions of those deals in it."""
     if query.outcome == "open":
         return snapshot.open_deals, np.flatnonzero(filter_mask(snapshot, query.filters, open_pipeline=True))
-    period, _ = resolve_periods(snapshot, query)
     mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
     if query.outcome in ("won", "lost"):
         mask &= snapshot.won == (query.outcome == "won")
@@ -72,7 +72,8 @@ def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray) -> pd.Data
 
 def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
     """Every deal behind the query, largest first, in the canonical columns (for the CSV)."""
-    frame, rows = _selection(snapshot, query)
+    period, _ = resolve_periods(snapshot, query)
+    frame, rows = _selection(snapshot, query, period)
     return _table(snapshot, frame, rows)
 
 
@@ -82,7 +83,7 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
     Counted on the selection's positions; only the deals that can be among the largest SHOWN (every
     deal at least as large as the SHOWN-th largest) are sorted and read, not a million-row table."""
     period, _ = resolve_periods(snapshot, query)  # open pipeline is as of now, whatever the period
-    frame, rows = _selection(snapshot, query)
+    frame, rows = _selection(snapshot, query, period)
     amounts = frame["deal_amount"].to_numpy(dtype=float)[rows]
     won = 0 if query.outcome == "open" else int(snapshot.won[rows].sum())
     result = DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=period, outcome=query.outcome,

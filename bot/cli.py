@@ -15,7 +15,7 @@ from insights.sources import CRM_KINDS, SourceSpec, load_source
 from insights.sources.crm import SourceUnavailable
 from insights.snapshot import Snapshot
 
-from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, resolve_command
+from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, read_as_line, resolve_command
 from bot.config import Settings
 from bot.core.grammar import Vocabulary, split_command
 from bot.core.render import render, set_currency, set_deal_url
@@ -185,6 +185,8 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
     else:
         print(reply.text, file=out)
+        if reply.reading:
+            print(read_as_line(reply), file=out)
         print_chart(reply, args.chart_dir, out, snapshot)
     return EXIT_OK if reply.ok else EXIT_USAGE
 
@@ -288,6 +290,8 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
         if reply.kind == "answer":
             thread = reply.line
         print(reply.text, file=out)
+        if reply.reading:
+            print(read_as_line(reply), file=out)
         print_chart(reply, args.chart_dir, out, snapshot)
         print(file=out)
 

@@ -246,6 +246,8 @@ class Intent:
     dropped: tuple[str, ...] = ()  # sentence words left out (for the record; never shown as problems)
     follow_up: bool = False
     choices: tuple[str, ...] = ()  # when unsure: the likeliest readings, best first, to ask back with
+    alternatives: tuple[str, ...] = ()  # when answered: the next likeliest readings, to pick with one click
+    unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
 
     @property
     def understood(self) -> bool:
@@ -254,13 +256,24 @@ class Intent:
 
 def command_of(question: str) -> str | None:
     """The command a plain question asks for, by the first matching rule; None when none matches."""
+    matched = commands_matching(question)
+    return matched[0] if matched else None
+
+
+def commands_matching(question: str) -> list[str]:
+    """Every command a rule matches the question to, in rule order (the first is the reading)."""
     q = question.casefold()
-    if WINRATE_BY.search(q):
-        return "winrate"
+    found = ["winrate"] if WINRATE_BY.search(q) else []
     for command, pattern in RULES:
-        if re.search(pattern, q):
-            return command
-    return None
+        if command not in found and re.search(pattern, q):
+            found.append(command)
+    return found
+
+
+# The readings next to each one, offered as "another reading" when the question matched no other rule.
+NEIGHBOURS = {"winrate": ("trend", "why"), "trend": ("why", "winrate"), "why": ("trend", "risk"),
+              "drivers": ("why", "winrate"), "risk": ("why", "reps"), "reps": ("risk", "winrate"),
+              "funnel": ("pipeline", "why"), "deals": ("why", "winrate"), "pipeline": ("deals", "risk")}
 
 
 def rewrite(question: str, as_of: dt.date) -> str:
@@ -321,6 +334,10 @@ def _quarter(q: int, as_of: dt.date) -> str:
     return f"{year}q{q}"
 
 
+# A question with one of these words is about the deals, so an unplaced one is asked back with readings.
+SALES_WORDS = frozenset("""win wins won winning lose lost losing rate rates deals deal sales revenue pipeline quarter
+month year reps rep team business numbers number performance performing doing conversion bookings segments
+segment region regions industry product products source customers accounts quota target trending""".split())
 # When a question names no analysis: the readings offered, best first.
 UNSURE_CHOICES = ("/trend", "/why", "/winrate by region")
 
@@ -335,7 +352,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     if follow_up:
         return _follow_up(words, vocab, context_line)
     if UNSUPPORTED.search(words):
-        return Intent("unknown", "/help", (), choices=_closest_readings(words))
+        return Intent("unknown", "/help", (), choices=_closest_readings(words), unsupported=True)
     command = command_of(words)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
     if command is None:
@@ -343,10 +360,17 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         named = parsed.query.filters or parsed.query.period or any(
             norm(p.word) in NEAREST_VALUES for p in parsed.problems)  # "SMB": say which values are closest
         if not args or not named:
-            return Intent("unknown", "/help", dropped, choices=UNSURE_CHOICES if words else ())
+            about_sales = SALES_WORDS.intersection(words.split())
+            return Intent("unknown", "/help", dropped, choices=UNSURE_CHOICES if about_sales else ())
         command = "winrate"  # only segments and periods: their win rate
-    command, args = _shaped(command, words, args, vocab)
-    return Intent(command, f"/{command} {args}".strip(), dropped)
+    others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
+    command, shaped = _shaped(command, words, args, vocab)
+    alternatives = []
+    for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != command):
+        line = "/{} {}".format(*_shaped(other, words, args, vocab)).strip()
+        if len(alternatives) < 2 and line not in alternatives:
+            alternatives.append(line)
+    return Intent(command, f"/{command} {shaped}".strip(), dropped, alternatives=tuple(alternatives))
 
 
 def _closest_readings(words: str) -> tuple[str, ...]:
@@ -415,7 +439,7 @@ def _outcome_of(words: str) -> str | None:
 
 def sentence_arguments(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     """A sentence typed after a command ("/why did our win rate drop in APAC?") in the grammar's words."""
-    return _arguments(rewrite(text, as_of), vocab)[0]
+    return _arguments(rewrite(text, as_of), vocab, keep_unknown=True)[0]
 
 
 def _proper_nouns(text: str) -> frozenset[str]:
@@ -423,19 +447,21 @@ def _proper_nouns(text: str) -> frozenset[str]:
     return frozenset(m.group(0).casefold() for m in re.finditer(r"(?<=[a-z,] )[A-Z][A-Za-z]+", text))
 
 
-def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset()) -> tuple[str, tuple[str, ...]]:
+def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(),
+               keep_unknown: bool = False) -> tuple[str, tuple[str, ...]]:
     """The grammar's words of a question: words it cannot place are dropped unless they look like a
     segment the data does not have (a known segment-like word, a word after "in"/"for", or a near-miss
-    of a known value); what is left is written back from the parsed Query, or kept as typed when
+    of a known value; after a slash command, any word that is not a sentence word); what is left is written back from the parsed Query, or kept as typed when
     something in it is unknown (so the reply can name it and suggest the closest values)."""
     words = _segment_versus(words, vocab)
     tokens = words.split()  # "close" is a verb here, not the stage named Closed
     tokens = [w for i, w in enumerate(tokens) if not (w in CLOSE_WORDS and (i == 0 or tokens[i - 1] != "stage"))]
     words = " ".join(tokens)
     parsed = parse(words, vocab)
-    keep_unknown = {p.word.casefold() for p in parsed.problems if p.kind == "unknown_word"
-                    and _looks_like_segment(p.word.casefold(), tokens, vocab, names)}
-    drop = {p.word.casefold() for p in parsed.problems if p.kind == "unknown_word"} - keep_unknown
+    unknown = {p.word.casefold() for p in parsed.problems if p.kind == "unknown_word"}
+    kept = {w for w in unknown if (w not in SENTENCE_WORDS if keep_unknown else
+                                   _looks_like_segment(w, tokens, vocab, names))}
+    drop = unknown - kept
     kept = " ".join(w for w in tokens if w.casefold() not in drop)
     again = parse(kept, vocab)
     return (query_text(again.query) if again.ok else kept), tuple(sorted(drop))
@@ -447,7 +473,7 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
     key = norm(word)
-    if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.8):
+    if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.7):
         return True  # a near-miss of a known value ("europ", "fintec"): name it, suggest the value
     at = [i for i, t in enumerate(tokens) if t.casefold() == word]
     return any(i > 0 and tokens[i - 1].casefold() in SEGMENT_PREPOSITIONS for i in at) and word.isalpha()

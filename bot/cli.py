@@ -345,7 +345,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     services = Services(data=data, access=Access.from_settings(settings), store=store,
                         command_prefix=settings.command_prefix, segments=segments, client=client,
                         analyses=AnalysisPool(settings.analysis_workers,
-                                              timeout=settings.analysis_timeout_seconds))
+                                              timeout=settings.analysis_timeout_seconds),
+                        progress_after=settings.progress_after_seconds)
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -59,6 +59,7 @@ class Settings:
     crm_deal_url: str | None = None  # CRM_DEAL_URL: a deal's page, e.g. https://x.my.salesforce.com/{deal_id}
     analysis_workers: int = 2  # analyses at once in a web process (CPU-bound: more would slow acks)
     analysis_timeout_seconds: float = 30.0  # a command still running after this is answered "took too long"
+    progress_after_seconds: float = 1.0  # a conversation answer slower than this shows "working on it…" first
     claim_lease_seconds: float = 120.0  # a digest/follow/alert claim not posted within this was left by a crash
 
     @classmethod
@@ -104,6 +105,7 @@ class Settings:
             claim_lease_seconds=float(env.get("CLAIM_LEASE_SECONDS") or 120),
             analysis_workers=int(env.get("ANALYSIS_WORKERS") or 2),
             analysis_timeout_seconds=float(env.get("ANALYSIS_TIMEOUT_SECONDS") or 30),
+            progress_after_seconds=float(env.get("PROGRESS_AFTER_SECONDS") or 1),
         )
 
     @property

@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from insights.periods import resolve  # noqa: E402
+from insights.periods import resolve, shifted  # noqa: E402
 
 from bot.core.commands import resolve_command  # noqa: E402
 from bot.core.grammar import Vocabulary, parse, split_command  # noqa: E402
 from bot.core.intents import interpret  # noqa: E402
 
-CORPORA = {"development": ROOT / "tests/corpus/questions.tsv", "held-out": ROOT / "tests/corpus/heldout.tsv"}
+CORPORA = {"development": ROOT / "tests/corpus/questions.tsv", "first blind set": ROOT / "tests/corpus/blind1.tsv",
+           "held-out": ROOT / "tests/corpus/heldout.tsv"}
 ASK = "ask"
 
 
@@ -61,11 +62,13 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
     q = parsed.query
     first = snapshot.report.closed_range[0] if snapshot.report.closed_range else None
     period = resolve(q.period, snapshot.as_of, first)
-    compare = q.compare.kind if q.compare is not None and q.compare.kind in ("previous", "year_ago") else \
-        resolve(q.compare, snapshot.as_of, first)
+    relative = q.compare is not None and q.compare.kind in ("previous", "year_ago")
+    if relative and period is None:
+        compare = q.compare.kind  # against the period in question, whichever it is
+    else:
+        compare = shifted(period, q.compare.kind) if relative else resolve(q.compare, snapshot.as_of, first)
+        compare = (compare.start, compare.end) if compare is not None else None
     span = (period.start, period.end) if period is not None else None
-    if compare is not None and not isinstance(compare, str):
-        compare = (compare.start, compare.end)
     filters = frozenset((d, frozenset(v)) for d, v in q.filters)
     group_by = tuple(q.group_by) or (("sales_rep_id",) if command == "reps" else ())  # /reps is by rep
     grain = q.grain or ("quarter" if command == "trend" else None)  # /trend is quarterly

@@ -91,7 +91,7 @@ def ignored_features(command: Command, query: Query) -> list[str]:
 
 
 # Commands about the bot itself rather than the deals: they need the state store, not a Query.
-ADMIN_COMMANDS = ("digest", "alerts", "follow")
+ADMIN_COMMANDS = ("digest", "alerts", "follow", "feedback")
 ALL_COMMANDS = tuple(COMMANDS) + ADMIN_COMMANDS
 
 
@@ -306,7 +306,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
 
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
-    from bot.core.admin import alerts_command, digest_preview
+    from bot.core.admin import alerts_command, digest_preview, feedback_report
     from bot.core.follows import follow_command
 
     if args.strip().lower() in ("help", "?", "--help"):
@@ -315,6 +315,9 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
     try:
         if command_name == "digest":
             return Reply(command_name, "answer", digest_preview(snapshot, context.data_error, reps=context.reps))
+        if command_name == "feedback":
+            text, ok = feedback_report(context.store, context.admin)
+            return Reply(command_name, "answer" if ok else "usage", text)
         if command_name == "follow":
             text, ok = follow_command(args, context.store, vocab, context.user_id, context.channel_id, now,
                                       tuple(COMMANDS), resolve_command)

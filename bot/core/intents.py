@@ -16,6 +16,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from insights.periods import PeriodSpec
 from insights.query import Query
 
 from bot.core.grammar import (
@@ -29,16 +30,21 @@ REP = "sales_rep_id"
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
     ("reps", r"\bhow (are|is) (the |our |my )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
-             r"|\bhow is rep_?\d+|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"),
-    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\bwhy\b)"),
-    ("deals", r"\bdeals behind\b"),
-    ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"),
+             r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
+             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what) (reps?|aes?|sellers?|salespeople)\b"),
+    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"),
+    ("deals", r"\bdeals behind\b|\bwhat (did|have) we (lost|lose|won|win)\b"),
+    ("funnel", r"\bmake it\b|\bfrom (qualified|demo|proposal|negotiation) to\b"),
+    ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
+                r"|\bwhat (%|percent\b|share\b|fraction\b|proportion\b)"),
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b"),
-    ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|what can (you|i) (do|answer|tell|ask)"
+    ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$"
+             r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|how do i use|what do you do\b|^what are your commands"),
     ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
+               r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
                r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
@@ -47,7 +53,8 @@ RULES: tuple[tuple[str, str], ...] = (
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
-            r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"),
+            r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
+            rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bwhere (do|does|are) (the )?(lost )?(deals|opportunities) (stop|stall|die|drop|get stuck|lose)"
                r"|\btake longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
@@ -61,9 +68,11 @@ RULES: tuple[tuple[str, str], ...] = (
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
                 r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\bwin|\bmatter\w* (most )?for winning\b|\blevers?\b"
                 r"|\binfluenc\w*\b|\bin common\b|\bseparates?\b|\battributes?\b|\bcharacteristics\b|\bmake us win\b"
+                r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmoves? the needle\b"
                 r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"),
-    ("deals", r"\b(which|what|list|show( me)?|see|open up|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals|opportunities|opps)\b"
-              r"|\bdeals behind\b|\bdeal list\b|^deals\b|\b(the|won|lost|open) deals\b|\bdeals (we|did we) (lost|lose|won|win)"
+    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals|opportunities|opps)\b"
+              r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open)( \w+){0,3} deals\b"
+              r"|\b(pull|export|csv|download|get me|give me)\b.*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
@@ -76,12 +85,12 @@ RULES: tuple[tuple[str, str], ...] = (
     ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
              r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
-             r"|\bworst (performers?|sellers?)\b|\bneed (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
+             r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
              r"|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
              r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
-             r"|\bstruggling\b|\bworst (segments?|areas?)\b"),
+             r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
     ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
                 r"|\bcompare\b|\bversus\b|\bvs\b|\bhit rate\b|\bbetter than\b|\bbeat\w*\b|\bconverts?\b|\bwins? more\b"
                 r"|\bwhat (%|percent\b)|\b(best|worst|top)( performing| converting)? (region|industry|product|lead source|source)\b"
@@ -90,7 +99,8 @@ RULES: tuple[tuple[str, str], ...] = (
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
-                         r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b")
+                         r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
+                         r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
@@ -157,6 +167,7 @@ overall total whole entire company companywide company-wide org organization org
 win wins won winning lose loses lost losing close closes closed closing
 rate rates win-rate winrate close-rate hit-rate conversion conversions
 performance perform performs performed
+vary varies varying small large ones sized come came coming sourced source actually needle moves move
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -183,6 +194,7 @@ KEYWORDS = tuple(sorted({
     "compare", "versus", "better", "worse", "health", "digest", "summary", "bookings", "stalled", "stale",
     "drop", "dropped", "decline", "falling", "going", "region", "industry", "product", "source", "win", "winning",
     "underperforming", "lagging", "performers", "quota", "attainment", "coverage", "commit", "opportunities",
+    "bleeding", "leaking", "leaderboard", "enterprise", "inbound", "outbound", "referral", "partner", "america",
 }))
 # Words the grammar knows: never "corrected" to a keyword ("monthly" is not a typo of "month").
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
@@ -194,7 +206,20 @@ PHRASES: tuple[tuple[str, str], ...] = (
      "vs last year"),
     (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last|the previous|the prior) (quarter|period)\b",
      "vs previous"),
-    (r"\b(won|winning|wins) (vs|and|or) (lost|losing|losses)( deals)?\b", " "),
+    (r"\b(won|winning|wins)\b(.*?)\b(vs|versus|and|or)\s+(lost|losing|losses)( deals| ones)?\b", r"\2"),
+    (r"\b(vs|against) (the )?(team|rest|average|peers|others)\b", " "),
+    (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?)?\s*before\b", "vs previous"),
+    (r"\b(q/q|qoq|quarter on quarter|quarter over quarter)\b", "quarterly"),
+    (r"\b(this year|ytd) than last year\b", "ytd vs last year"),
+    (r"\b(come in |came in |coming in )?(lower|higher|worse|better|weaker|stronger) than\b", "vs"),
+    (r"\bbetween (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d) and (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d)\b", r"\2 vs \1"),
+    (r"\bclosed?[- ]won\b|\bclose[- ]win\b", "won"), (r"\bclosed?[- ]lost\b", "lost"),
+    (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
+    (r"\bdeal (size|amount|value)s?( bands?)?\b", "size"),
+    (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
+    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"),
+    (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
+    (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
     (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
     (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
     (r"\bquarter (by|over|on) quarter\b|\bqoq\b", "quarterly"), (r"\bmonth (by|over|on) month\b|\bmom\b", "monthly"),
@@ -214,7 +239,6 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"\b(year over year|year on year|yoy|y/y)\b", "vs last year"),
     (r"\bemea\b", "europe"), (r"\bamericas\b", "north america"),
     (r"\b(big|large|huge|enterprise-size) (deals|opportunities|opps)\b", "100k+ deals"),
-    (r"\b(deals|opportunities) (over|above|bigger than|larger than) \$?100k\b", "100k+ deals"),
     (r"\b(small|tiny) (deals|opportunities|opps)\b", "<10k deals"),
 )
 # Contractions and chat spellings, spelt out so the rules need one form.
@@ -223,7 +247,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bwhere'?s\b", "where is"), (r"\bthat'?s\b", "that is"), (r"\bwe're\b", "we are"),
     (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
-    (r"\bwat\b", "what"), (r"\bhw\b", "how"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
+    (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bhw\b", "how"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
 MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"), 1)}
@@ -233,9 +257,11 @@ SPLIT_NOUNS = {"region": "region", "regions": "region", "geo": "region", "geos":
                "industry": "industry", "industries": "industry", "vertical": "industry", "verticals": "industry",
                "product": "product_type", "products": "product_type", "lead source": "lead_source",
                "lead sources": "lead_source", "source": "lead_source", "sources": "lead_source",
-               "channel": "lead_source", "channels": "lead_source", "segment size": "size_band"}
+               "channel": "lead_source", "channels": "lead_source", "segment size": "size_band",
+               "deal size": "size_band", "size": "size_band", "regional": "region"}
 SPLIT_ASK = re.compile(r"\b(which|what|best|worst|top|each|every|highest|lowest|strongest|weakest)( \w+)?? "
-                       r"(lead sources?|regions?|geos?|industr(y|ies)|verticals?|products?|sources?|channels?)\b")
+                       r"(lead sources?|regions?|regional|geos?|industr(y|ies)|verticals?|products?|sources?|channels?"
+                       r"|deal sizes?|sizes?)\b")
 
 @dataclass(frozen=True)
 class Intent:
@@ -289,17 +315,22 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
     text = " ".join(_corrected(w) for w in text.split())
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
-    text = re.sub(r"\bcompare (?=.+ vs )", "", text)
+    text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
+                  lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
     text = re.sub(r"\bhow (does|do|did) (.+?) compare (to|with) (.+)", r"\2 vs \4", text)
+    text = re.sub(r"\bcompare\b", "", text) if " vs " not in text else re.sub(r"\bcompare (?=.+ vs )", "", text)
     text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse) than (.+)", r"\2 vs \5", text)
     text = re.sub(r"\b(does|do) (.+?) (beat|outperform|outsell) (.+)", r"\2 vs \4", text)
+    text = re.sub(r"\b(do|does|did) (.+?) (convert|close|win|perform|do)\w* (better|worse|more|less)( often)? than (.+)",
+                  r"\2 vs \6", text)
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
     text = re.sub(r"\b(h[12])\b(?:\s+(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
+    text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
-    text = re.sub(r"\b(in|for|during) ([a-z]+)\b(?!\s+\d)",
-                  lambda m: f"{m.group(1)} {_month(m.group(2), None, as_of) or m.group(2)}", text)
+    text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
+                  f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -313,10 +344,11 @@ def _corrected(word: str) -> str:
     return close[0] if close else word
 
 
-def _month(name: str, year: str | None, as_of: dt.date) -> str | None:
-    """"march 2024" as 2024-03; "march" alone as the latest March that has started. "may" only with a year."""
+def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = False) -> str | None:
+    """"march 2024" as 2024-03; "march" alone as the latest March that has started. "may" after "and" or
+    "to" is the verb ("and may slip")."""
     month = MONTHS.get(name)
-    if month is None or (name == "may" and year is None):
+    if month is None or (name == "may" and year is None and verb_may_follow):
         return None
     y = int(year) if year else (as_of.year if month <= as_of.month else as_of.year - 1)
     return f"{y}-{month:02d}"
@@ -328,10 +360,11 @@ def _half(half: str, year: str | None, as_of: dt.date) -> str:
     return f"{y}-01-01..{y}-06-30" if first else f"{y}-07-01..{y}-12-31"
 
 
-def _quarter(q: int, as_of: dt.date) -> str:
-    """A quarter named without a year: the latest one of that number that has started."""
+def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:
+    """A quarter named without a year: the latest one of that number that has started ("Q1 last year":
+    the one before it)."""
     year = as_of.year if dt.date(as_of.year, 3 * q - 2, 1) <= as_of else as_of.year - 1
-    return f"{year}q{q}"
+    return f"{year - years_back}q{q}"
 
 
 # A question with one of these words is about the deals, so an unplaced one is asked back with readings.
@@ -402,8 +435,11 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary) -> tuple[str
         command = "winrate"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
-    if command == "funnel":  # the funnel is by stage already; "stage" and "cycle gap" are its subject
-        q = dataclasses.replace(q, group_by=tuple(d for d in q.group_by if d not in ("deal_stage", "cycle_band")))
+    if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
+        q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
+    if command == "funnel":  # the funnel is by stage already; stages and "cycle gap" are its subject
+        q = dataclasses.replace(q, group_by=tuple(d for d in q.group_by if d not in ("deal_stage", "cycle_band")),
+                                filters=tuple((d, v) for d, v in q.filters if d != "deal_stage"))
     if command == "deals" and q.outcome is None:
         q = dataclasses.replace(q, outcome=_outcome_of(words))
     uses = USES[command]  # the pipeline's forecast covers this quarter and the next: no period of its own

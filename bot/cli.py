@@ -438,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):  # `python -m bot --data FILE`
+        argv = [settings.mode] + argv
     args = parser.parse_args(argv)
     if args.subcommand == "ask":
         return run_ask(args, settings)

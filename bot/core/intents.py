@@ -16,7 +16,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from insights.periods import PeriodSpec
+from insights.periods import PeriodSpec, resolve
 from insights.query import Query
 
 from bot.core.grammar import (
@@ -32,14 +32,17 @@ RULES: tuple[tuple[str, str], ...] = (
     ("reps", r"\bhow (are|is) (the |our |my )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what) (reps?|aes?|sellers?|salespeople)\b"),
-    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"),
+    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"
+             r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
+             r"|underperforming|struggling|hurting|holding)\b"),
     ("deals", r"\bdeals behind\b|\bwhat (did|have) we (lost|lose|won|win)\b"),
-    ("funnel", r"\bmake it\b|\bfrom (qualified|demo|proposal|negotiation) to\b"),
+    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose)\b"
+               r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
                 r"|\bwhat (%|percent\b|share\b|fraction\b|proportion\b)"),
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b"),
-    ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$"
+    ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|how do i use|what do you do\b|^what are your commands"),
     ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
@@ -48,7 +51,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
-               r"|\bexecutive (summary|overview)\b|\bbrief me\b"),
+               r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b"),
     ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
@@ -64,13 +67,14 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|slipping|worry)|\bworry about\b"
-                 r"|\bpipeline\b|\bwhere will we land\b|\bupside\b"),
+                 r"|\bpipeline\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
-                r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\bwin|\bmatter\w* (most )?for winning\b|\blevers?\b"
+                r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning)|\bmatter\w* (most )?for winning\b|\blevers?\b"
                 r"|\binfluenc\w*\b|\bin common\b|\bseparates?\b|\battributes?\b|\bcharacteristics\b|\bmake us win\b"
                 r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmoves? the needle\b"
+                r"|\bmore likely to (win|close|be won)\b|\b(odds|chances?|likelihood) of (winning|closing)\b"
                 r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"),
-    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals|opportunities|opps)\b"
+    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b.*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
@@ -81,7 +85,9 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
               r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
-              r"|\bhow (has|have)\b.*\bchanged\b|\bchanged over\b"),
+              r"|\bhow (has|have)\b.*\bchanged\b|\bchanged over\b|\blately\b"
+              r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
+              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b"),
     ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
              r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
@@ -168,6 +174,8 @@ win wins won winning lose loses lost losing close closes closed closing
 rate rates win-rate winrate close-rate hit-rate conversion conversions
 performance perform performs performed
 vary varies varying small large ones sized come came coming sourced source actually needle moves move
+once control controlling controlled else everything anything something nothing holding fixed constant odds
+chance chances likelihood every each all lately recently faster slower quicker longer shorter days
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -194,7 +202,7 @@ KEYWORDS = tuple(sorted({
     "compare", "versus", "better", "worse", "health", "digest", "summary", "bookings", "stalled", "stale",
     "drop", "dropped", "decline", "falling", "going", "region", "industry", "product", "source", "win", "winning",
     "underperforming", "lagging", "performers", "quota", "attainment", "coverage", "commit", "opportunities",
-    "bleeding", "leaking", "leaderboard", "enterprise", "inbound", "outbound", "referral", "partner", "america",
+    "bleeding", "leaking", "leaderboard", "driving", "losing", "risk", "cycle", "cycles", "enterprise", "inbound", "outbound", "referral", "partner", "america",
 }))
 # Words the grammar knows: never "corrected" to a keyword ("monthly" is not a typo of "month").
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
@@ -217,7 +225,8 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
     (r"\bdeal (size|amount|value)s?( bands?)?\b", "size"),
     (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
-    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"),
+    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b", "100k+"),
+    (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
     (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
     (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
     (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
@@ -247,7 +256,8 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bwhere'?s\b", "where is"), (r"\bthat'?s\b", "that is"), (r"\bwe're\b", "we are"),
     (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
-    (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bhw\b", "how"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
+    (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b", "where"),
+    (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
 MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"), 1)}
@@ -325,6 +335,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   r"\2 vs \6", text)
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
+    text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
@@ -336,12 +347,31 @@ def rewrite(question: str, as_of: dt.date) -> str:
 
 def _corrected(word: str) -> str:
     """A word of 4+ letters the rules do not know, replaced by the keyword it is a typo of, if any."""
-    if len(word) < 4 or not word.isalpha() or word in SENTENCE_WORDS or word in KEYWORDS or word in SEGMENT_LIKE \
+    if len(word) < 3 or not word.isalpha() or word in SENTENCE_WORDS or word in KEYWORDS or word in SEGMENT_LIKE \
             or word in KNOWN_WORDS:
         return word
     # a typo keeps its first letter ("pipline", "forcast"); "average" is not a typo of "coverage"
-    close = difflib.get_close_matches(word, [k for k in KEYWORDS if k[0] == word[0]], n=1, cutoff=0.8)
+    collapsed = re.sub(r"(.)\1+", r"\1", word)  # "whyy", "sooo"
+    if collapsed != word and collapsed in KEYWORDS:  # ("off" is not "of")
+        return collapsed
+    same_start = [k for k in KEYWORDS if k[0] == word[0]]
+    swapped = [k for k in same_start if _one_swap(k, word) or _one_dropped(k, word)]  # "rsik", "trnd", "doin"
+    # a four-letter word is an English word far more often than a typo ("long" is not "lost"): swaps only
+    close = swapped or (difflib.get_close_matches(word, same_start, n=1, cutoff=0.8) if len(word) > 4 else [])
     return close[0] if close else word
+
+
+def _one_swap(a: str, b: str) -> bool:
+    """Whether b is a with two neighbouring letters swapped."""
+    if len(a) != len(b):
+        return False
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return len(differ) == 2 and differ[1] == differ[0] + 1 and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]]
+
+
+def _one_dropped(a: str, b: str) -> bool:
+    """Whether b is a with one letter left out ("trnd" for "trend", "doin" for "doing")."""
+    return len(a) == len(b) + 1 and any(a[:i] + a[i + 1:] == b for i in range(1, len(a)))
 
 
 def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = False) -> str | None:
@@ -354,9 +384,9 @@ def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = 
     return f"{y}-{month:02d}"
 
 
-def _half(half: str, year: str | None, as_of: dt.date) -> str:
+def _half(half: str, year: str | None, as_of: dt.date, years_back: int = 0) -> str:
     first = half == "h1"
-    y = int(year) if year else (as_of.year if first or as_of.month >= 7 else as_of.year - 1)
+    y = int(year) if year else (as_of.year if first or as_of.month >= 7 else as_of.year - 1) - years_back
     return f"{y}-01-01..{y}-06-30" if first else f"{y}-07-01..{y}-12-31"
 
 
@@ -397,10 +427,10 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             return Intent("unknown", "/help", dropped, choices=UNSURE_CHOICES if about_sales else ())
         command = "winrate"  # only segments and periods: their win rate
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
-    command, shaped = _shaped(command, words, args, vocab)
+    command, shaped = _shaped(command, words, args, vocab, as_of)
     alternatives = []
     for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != command):
-        line = "/{} {}".format(*_shaped(other, words, args, vocab)).strip()
+        line = "/{} {}".format(*_shaped(other, words, args, vocab, as_of)).strip()
         if len(alternatives) < 2 and line not in alternatives:
             alternatives.append(line)
     return Intent(command, f"/{command} {shaped}".strip(), dropped, alternatives=tuple(alternatives))
@@ -422,7 +452,7 @@ USES = {"winrate": {"filters", "by", "period", "vs"}, "trend": {"filters", "peri
         "deals": {"filters", "period", "outcome"}, "pipeline": {"filters", "by"}}
 
 
-def _shaped(command: str, words: str, args: str, vocab: Vocabulary) -> tuple[str, str]:
+def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.date) -> tuple[str, str]:
     """The arguments as the command needs them: what it does not take left out, and what the question
     implies (a split for "which regions", a comparison's split, the outcome of the deals listed) added."""
     if command in ("help", "digest", "health"):
@@ -431,6 +461,10 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary) -> tuple[str
     if not parsed.ok:
         return command, args
     q = parsed.query
+    if q.period is not None and q.compare is not None and q.period.kind == q.compare.kind in ("calendar", "range"):
+        now, other = resolve(q.period, as_of), resolve(q.compare, as_of)
+        if other is not None and now is not None and other.start > now.start:  # "compare Q1 and Q2": Q2 is asked about
+            q = dataclasses.replace(q, period=q.compare, compare=q.period)
     if command == "trend" and q.compare is not None:  # "how did APAC do vs last year": a tested change
         command = "winrate"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
@@ -522,16 +556,17 @@ def _segment_versus(words: str, vocab: Vocabulary) -> str:
         return words
     other = parse(right, vocab)
     mine = parse(left, vocab).query.filter_dict
-    if other.query.compare is not None or not other.query.filters or len(other.query.filters) != 1:
+    shared = [(d, v) for d, v in other.query.filters if d in mine]
+    if other.query.compare is not None or len(shared) != 1:  # "APAC in 2024Q2 vs Enterprise": not two of a kind
         return words
-    (dim, values), = other.query.filters
-    if dim not in mine:  # "APAC in 2024Q2 vs Enterprise": not two of a kind
-        return words
+    (dim, values), = shared
+    extra = " ".join(f"{d}={','.join(v)}" if all(" " not in x for x in v) else " ".join(v)
+                     for d, v in other.query.filters if d != dim)  # "outbound vs inbound in APAC"
     both = tuple(dict.fromkeys(mine.get(dim, ()) + values))
     rest = " ".join(w for w in left.split() if not vocab.match(norm(w), dim))
     period = other.query.period.text if other.query.period is not None else ""  # "X vs Y this year"
-    return (f"{rest} {dim}={','.join(v.replace(' ', '') for v in both)} by {dim} {period}" if all(
-        " " not in v for v in both) else f"{rest} {' '.join(both)} by {dim} {period}").strip()
+    return (f"{rest} {extra} {dim}={','.join(v.replace(' ', '') for v in both)} by {dim} {period}" if all(
+        " " not in v for v in both) else f"{rest} {extra} {' '.join(both)} by {dim} {period}").strip()
 
 
 def _is_follow_up(words: str, vocab: Vocabulary) -> bool:

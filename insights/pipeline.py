@@ -19,7 +19,8 @@ of the four has been seen. An age band in which no deal was ever won within the 
 What it does not use, and why. The export does not record a deal's past stage: a closed deal's stage
 today is where it ended, which gives its outcome away. Nor its past amount: CRMs zero lost deals'
 amounts and leave open ones blank, so a past deal's amount today says how it ended. Rep: too many
-levels for the cells. Deals without a created date have no age: they get the horizon's base rate.
+levels for the cells. Deals without a created date have no age: they get the mean chance of today's
+dated open deals (the backtest cannot check this: past deals all have a created date).
 
 Backtest (every refresh): at every past anchor whose quarter has ended, the model is refitted on
 the anchors whose horizon had passed by then, and the deals open then are forecast: expected won
@@ -371,7 +372,7 @@ class _Fit:
         p = _sigmoid(x @ self.beta)
         clipped = np.clip(band, 0, len(self.never_won) - 1)
         zero = self.never_won[clipped]
-        p = np.where(band < 0, self.base_rate, np.where(zero, 0.0, p))
+        p = np.where(zero & (band >= 0), 0.0, p)
         grad = x * (p * (1 - p) * ~zero * (band >= 0))[:, None]
         return p, grad
 
@@ -676,6 +677,11 @@ def score_open(snapshot: Snapshot, models: _Models, segments: bool) -> _Scores |
         p[:, h] = cp[inverse]
         grads.append(cg[inverse])
     p[:, 1] = np.maximum(p[:, 1], p[:, 0])  # won by next quarter's end includes this quarter's
+    undated = band < 0
+    if undated.any() and not undated.all():  # no created date, no age: the chance of today's average dated deal
+        p[undated] = p[~undated].mean(axis=0)
+        for g in grads:
+            g[undated] = 0.0
     return _Scores(p, grads, list(fits), ages, band)
 
 

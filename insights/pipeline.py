@@ -850,3 +850,13 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
                 at_risk_amount=round(float(np.nansum(loss[seg])), 2)))
         result.segments.sort(key=lambda s: -s.at_risk_amount)
     return result
+
+
+def open_win_probabilities(snapshot: Snapshot) -> np.ndarray | None:
+    """Each open deal's chance of being won by the end of this quarter, as /pipeline gives it (with the
+    segments only where the backtest shows they help); None when there is too little history."""
+    if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any() or not len(snapshot.open_deals):
+        return None
+    models = fit_models(snapshot)
+    scores = score_open(snapshot, models, segments=bool(models.backtest is not None and models.backtest.skill))
+    return None if scores is None else scores.p[:, 0]

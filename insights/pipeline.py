@@ -564,7 +564,7 @@ def _score_rows(fit: _Fit, hist: _History, rows: np.ndarray):
 def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, bool]:
     """Every past anchor whose quarter has ended, refitted on what was known then."""
     history, pooled = [], {k: [] for k in ("p", "p_age", "base", "n", "won")}
-    z_deals, z_amount = [], []
+    z_deals = []
     for a in range(len(hist.anchor_days) - 1, -1, -1):  # oldest first
         if hist.horizon_ends[a, 0] > as_of_day:
             continue
@@ -592,7 +592,6 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
             row.update(expected_won_amount=round(amounts.expected, 2), amount_low=round(a_low, 2),
                        amount_high=round(a_high, 2), actual_won_amount=round(won_amount, 2),
                        amount_covered=bool(a_low <= won_amount <= a_high))
-            z_amount.append((won_amount - amounts.expected) / amounts.sd)
         history.append(BacktestQuarter(**row))
         pooled["p"].append(p)
         pooled["p_age"].append(_score_rows(age_fit, hist, rows)[0])
@@ -603,10 +602,7 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
         return None, 1.0, False
     p, p_age, base, n, won = (np.concatenate(pooled[k]) for k in ("p", "p_age", "base", "n", "won"))
     quarters, covered = len(history), sum(h.covered for h in history)
-    # more misses than the level allows: P(at least this many | the level holds) below 5%
-    too_many = bool(sps.binom.sf(quarters - covered - 1, quarters, 1 - LEVEL) < 0.05)
-    errors = np.array(z_deals + z_amount)
-    scale = max(1.0, float(np.sqrt(np.mean(errors ** 2)))) if too_many else 1.0
+    too_many, scale = widening(z_deals)
     after = sum(abs(z) <= Z_LEVEL * scale for z in z_deals) if too_many else None
     withheld = quarters < MIN_BACKTESTS and too_many
     auc, auc_low, auc_high = _weighted_delong(p, won, n - won)
@@ -623,6 +619,17 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
                   skill=bool(auc_low > 0.5 and brier_p < 0.05 and skill_p < 0.05),
                   calibration=_calibration(p, n, won), history=history)
     return bt, scale, withheld
+
+
+def widening(errors: list[float]) -> tuple[bool, float]:
+    """(too many misses, scale) from past forecasts' standardised errors (actual - expected) / sd. Too
+    many: at least that many misses of the 90% interval would happen under 5% of the time were it right;
+    then the scale is the errors' root mean square (their sd, were the model's sd right, would be 1)."""
+    errors = np.asarray(errors, dtype=float)
+    misses = int((np.abs(errors) > Z_LEVEL).sum())
+    if not len(errors) or sps.binom.sf(misses - 1, len(errors), 1 - LEVEL) >= 0.05:
+        return False, 1.0
+    return True, max(1.0, float(np.sqrt(np.mean(errors ** 2))))
 
 
 _CACHE: dict[int, tuple[weakref.ref, _Models]] = {}
@@ -691,11 +698,11 @@ def score_open(snapshot: Snapshot, models: _Models, segments: bool) -> _Scores |
 def _reasons(fit: _Fit | None, hist: _History, seg_row, band: int, age: int, p: float, skill: bool,
              snapshot: Snapshot) -> list[Reason]:
     out = []
-    if skill and fit is not None:
+    if skill and fit is not None and 0 < p < 1:  # a deal at 0 (older than any win) is explained by its age
         z = fit.beta / np.sqrt(np.maximum(np.diag(fit.cov), 1e-300))
         for j, (kind, f, level) in enumerate(fit.columns, start=1):
             if kind == "seg" and seg_row[f] == level and fit.beta[j] < 0 and abs(z[j]) >= Z95:
-                without = _sigmoid(math.log(p / (1 - p)) - fit.beta[j]) if 0 < p < 1 else p
+                without = _sigmoid(math.log(p / (1 - p)) - fit.beta[j])
                 dim = hist.features[f]
                 out.append(Reason(kind="segment", dimension=dim, value=snapshot.values(dim)[level - 1],
                                   effect_pp=_round(100 * (p - without), 1)))

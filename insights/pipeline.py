@@ -38,6 +38,7 @@ import datetime as dt
 import math
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import stats as sps
@@ -550,6 +551,8 @@ class _Models:
     backtest: Backtest | None
     scale: float  # today's interval widening
     withheld: bool
+    stalled_after: float | None  # days: the STALLED_QUANTILE of won deals' cycles
+    scores: dict = field(default_factory=dict)  # score_open's, per model
 
 
 def _known_by(hist: _History, day: int, horizon: int) -> np.ndarray:
@@ -645,7 +648,9 @@ def fit_models(snapshot: Snapshot) -> _Models:
     fits = [_fit(hist, _known_by(hist, today, h), h, True) for h in range(HORIZONS)]
     age_fits = [_fit(hist, _known_by(hist, today, h), h, False) for h in range(HORIZONS)]
     bt, scale, withheld = _backtest(hist, today)
-    models = _Models(hist, fits, age_fits, bt, scale, withheld)
+    cycles = hist.won_cycles
+    stalled_after = float(np.quantile(cycles, STALLED_QUANTILE)) if len(cycles) >= 30 else None
+    models = _Models(hist, fits, age_fits, bt, scale, withheld, stalled_after)
     for key in [k for k, v in _CACHE.items() if v[0]() is None]:
         del _CACHE[key]
     _CACHE[id(snapshot)] = (weakref.ref(snapshot), models)
@@ -654,15 +659,28 @@ def fit_models(snapshot: Snapshot) -> _Models:
 
 @dataclass
 class _Scores:
-    p: np.ndarray  # (open deals, HORIZONS): won by each horizon's end
-    grad: list[np.ndarray]  # per horizon: (open deals, columns)
+    """Open deals scored by cell (age band x segment): a million open deals share a few thousand cells."""
+    cell: np.ndarray  # per open deal: its cell
+    cell_p: np.ndarray  # (cells, HORIZONS): won by each horizon's end
+    cell_grad: list[np.ndarray]  # per horizon: (cells, columns), d p / d beta
     fits: list[_Fit]
-    ages: np.ndarray  # -1: no created date
+    ages: np.ndarray  # per open deal; -1: no created date
     band: np.ndarray
+
+    @cached_property
+    def p(self) -> np.ndarray:
+        return self.cell_p[self.cell]
 
 
 def score_open(snapshot: Snapshot, models: _Models, segments: bool) -> _Scores | None:
-    """Each open deal's probability of being won by the end of this quarter and of next."""
+    """Each open deal's probability of being won by the end of this quarter and of next, once per refresh."""
+    key = ("scores", segments)
+    if key not in models.scores:
+        models.scores[key] = _score_open(snapshot, models, segments)
+    return models.scores[key]
+
+
+def _score_open(snapshot: Snapshot, models: _Models, segments: bool) -> _Scores | None:
     fits = models.fits if segments else models.age_fits
     if any(f is None for f in fits):
         return None
@@ -672,24 +690,23 @@ def score_open(snapshot: Snapshot, models: _Models, segments: bool) -> _Scores |
     seg = np.column_stack([snapshot.codes(f, open_pipeline=True) + 1 for f in hist.features]) if hist.features \
         else np.zeros((len(ages), 0), dtype=np.int64)
     this_q, _ = forecast_quarters(snapshot.as_of)
-    season = np.full(len(ages), (this_q.month - 1) // 3)
-    # score each distinct (band, segment) once: a million open deals share a few thousand cells
     key = band.astype(np.int64) + 1
     for f, size in enumerate(hist.sizes):
         key = key * size + seg[:, f]
-    cells, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    p, grads = np.zeros((len(ages), HORIZONS)), []
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    season = np.full(len(first), (this_q.month - 1) // 3)
+    cell_p, grads = np.zeros((len(first), HORIZONS)), []
     for h, fit in enumerate(fits):
-        cp, cg = fit.predict(season[first], band[first], seg[first])
-        p[:, h] = cp[inverse]
-        grads.append(cg[inverse])
-    p[:, 1] = np.maximum(p[:, 1], p[:, 0])  # won by next quarter's end includes this quarter's
-    undated = band < 0
+        cell_p[:, h], g = fit.predict(season, band[first], seg[first])
+        grads.append(g)
+    cell_p[:, 1] = np.maximum(cell_p[:, 1], cell_p[:, 0])  # won by next quarter's end includes this quarter's
+    undated = band[first] < 0
     if undated.any() and not undated.all():  # no created date, no age: the chance of today's average dated deal
-        p[undated] = p[~undated].mean(axis=0)
+        deals = np.bincount(inverse, minlength=len(first)).astype(float)
+        cell_p[undated] = (deals[~undated] @ cell_p[~undated]) / deals[~undated].sum()
         for g in grads:
             g[undated] = 0.0
-    return _Scores(p, grads, list(fits), ages, band)
+    return _Scores(inverse.ravel(), cell_p, grads, list(fits), ages, band)
 
 
 # -- the command -------------------------------------------------------------------------------------
@@ -731,16 +748,21 @@ def _ranked(rows: np.ndarray, key: np.ndarray, limit: int | None = None) -> np.n
 
 
 def _sums(scores: _Scores, mask: np.ndarray, amounts: np.ndarray) -> dict[str, _Sum]:
-    """Expected won deals and amount per quarter (this, next) and over both, over the masked deals."""
-    known = mask & np.isfinite(amounts)
-    a = np.where(known, amounts, 0.0)
-    ones = mask.astype(float)
+    """Expected won deals and amount this quarter ("0"), next ("1") and over both ("both"), over the
+    masked deals: their weights are summed into cells first, so the cost is the cells', not the deals'."""
+    cells = len(scores.cell_p)
+    at = scores.cell[mask]
+    a = amounts[mask]
+    a = np.where(np.isfinite(a), a, 0.0)  # a deal without an amount counts in the deals, not the amounts
     out = {}
-    for name, w in (("deals", ones), ("amount", a)):
-        per = [_total(scores.fits[h], scores.p[:, h], scores.grad[h], w, w * w) for h in range(HORIZONS)]
-        q = scores.p[:, 1] - scores.p[:, 0]  # won next quarter, not this one
+    p0, p1 = scores.cell_p[:, 0], scores.cell_p[:, 1]
+    for name, w, w2 in (("deals", np.bincount(at, minlength=cells).astype(float), None),
+                        ("amount", np.bincount(at, weights=a, minlength=cells), np.bincount(at, weights=a * a, minlength=cells))):
+        w2 = w if w2 is None else w2
+        per = [_total(scores.fits[h], scores.cell_p[:, h], scores.cell_grad[h], w, w2) for h in range(HORIZONS)]
+        q = p1 - p0  # won next quarter, not this one
         out[name + "0"], out[name + "both"] = per
-        out[name + "1"] = _Sum(float(w @ q), float((w * w) @ (q * (1 - q))), per[0].model + per[1].model)
+        out[name + "1"] = _Sum(float(w @ q), float(w2 @ (q * (1 - q))), per[0].model + per[1].model)
     return out
 
 
@@ -802,8 +824,7 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
                                interval_scale=round(scale, 2), by_quarter=quarters)
 
     # deals, the largest expected loss over the two quarters first (deals without an amount last)
-    cycles = hist.won_cycles
-    stalled_after = float(np.quantile(cycles, STALLED_QUANTILE)) if len(cycles) >= 30 else None
+    stalled_after = models.stalled_after
     stalled = scores.ages > stalled_after if stalled_after is not None else np.zeros(len(amounts), dtype=bool)
     result.stalled_deals = int((stalled & mask).sum())
     if result.stalled_deals:

@@ -34,7 +34,7 @@ LAST_FOUR = PeriodSpec("last_n", ("quarter", 4), "last 4 quarters")
 LONG_CYCLE_BAND = "90d+"
 LONG_CYCLE_DAYS = 90
 BIG_DEAL_AMOUNT = 100_000  # default amount threshold of big_deal_at_risk
-BIG_DEAL_MAX_PROBABILITY = 0.3  # a big deal is at risk below this chance of being won by next quarter's end (or when stalled)
+BIG_DEAL_MAX_PROBABILITY = 0.3  # at risk below this chance of being won by next quarter's end (or when stalled)
 BIG_DEAL_MAX_FINDINGS = 5
 
 

@@ -56,7 +56,8 @@ def _selection(snapshot: Snapshot, query: Query, period: Period) -> tuple[pd.Dat
     return snapshot.deals, np.flatnonzero(mask)
 
 
-def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray, chances: np.ndarray | None = None) -> pd.DataFrame:
+def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray,
+           chances: np.ndarray | None = None) -> pd.DataFrame:
     """These deals in the canonical columns, largest first (ties by deal id); open deals with their
     chance of being won by the end of this quarter (/pipeline's)."""
     frame = frame.iloc[rows]

@@ -255,7 +255,6 @@ class _History:
     grid: int  # segments in that grid
     n: np.ndarray
     won: np.ndarray  # (rows, HORIZONS): won by each horizon's end
-    amount_n: np.ndarray  # deals with a known, positive amount
     amount: np.ndarray
     amount_sq: np.ndarray
     won_amount: np.ndarray  # (rows, HORIZONS)
@@ -295,7 +294,7 @@ def _history(snapshot: Snapshot) -> _History:
     this_q, _ = forecast_quarters(snapshot.as_of)
     earliest = int(created.min()) + 30 if len(created) else day_number(snapshot.as_of)
     anchor_days, quarters, ends, season = [], [], [], []
-    rows = {k: [] for k in ("anchor", "key", "n", "won", "amount_n", "amount", "amount_sq", "won_amount")}
+    rows = {k: [] for k in ("anchor", "key", "n", "won", "amount", "amount_sq", "won_amount")}
     grid = int(np.prod(sizes, dtype=np.int64)) if features else 1
     for k in range(1, 400):
         first = add_months(this_q, -3 * k)
@@ -321,7 +320,6 @@ def _history(snapshot: Snapshot) -> _History:
         rows["n"].append(np.bincount(inverse, minlength=len(cells)))
         won_by = [won[at] & (ended[at] <= e) for e in horizon]
         rows["won"].append(np.column_stack([np.bincount(inverse, weights=w, minlength=len(cells)) for w in won_by]))
-        rows["amount_n"].append(np.bincount(inverse, weights=known, minlength=len(cells)))
         rows["amount"].append(np.bincount(inverse, weights=amt0, minlength=len(cells)))
         rows["amount_sq"].append(np.bincount(inverse, weights=amt0 ** 2, minlength=len(cells)))
         rows["won_amount"].append(np.column_stack([np.bincount(inverse, weights=amt0 * w, minlength=len(cells))
@@ -335,8 +333,8 @@ def _history(snapshot: Snapshot) -> _History:
     cycles = snapshot.cycle_days[snapshot.won]
     return _History(features, sizes, np.array(anchor_days, dtype=np.int64), quarters,
                     np.array(ends, dtype=np.int64).reshape(-1, HORIZONS), np.array(season, dtype=np.int64),
-                    cat["anchor"].astype(np.int64), key // grid, seg_codes.astype(np.int64), key % grid, grid, cat["n"].astype(float),
-                    cat["won"].astype(float), cat["amount_n"].astype(float), cat["amount"], cat["amount_sq"],
+                    cat["anchor"].astype(np.int64), key // grid, seg_codes.astype(np.int64), key % grid, grid,
+                    cat["n"].astype(float), cat["won"].astype(float), cat["amount"], cat["amount_sq"],
                     cat["won_amount"], np.sort(cycles[np.isfinite(cycles)]), amounts_kept)
 
 
@@ -364,7 +362,8 @@ class _Fit:
         x[:, 0] = 1.0
         group = self.band_group[np.clip(band, 0, len(self.band_group) - 1)]
         for j, (kind, f, level) in enumerate(self.columns, start=1):
-            x[:, j] = (season == level) if kind == "season" else (group == level) if kind == "band" else (seg[:, f] == level)
+            on = season if kind == "season" else group if kind == "band" else seg[:, f]
+            x[:, j] = on == level
         return x
 
     def predict(self, season, band, seg) -> tuple[np.ndarray, np.ndarray]:
@@ -583,7 +582,8 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
         deals = _total(fit, p, grad, n, n)
         low, high = deals.interval()
         actual = int(round(won.sum()))
-        row = dict(as_of=from_day_number(int(hist.anchor_days[a])), quarter=label_for(hist.anchor_quarters[a], "quarter"),
+        row = dict(as_of=from_day_number(int(hist.anchor_days[a])),
+                   quarter=label_for(hist.anchor_quarters[a], "quarter"),
                    open_deals=int(n.sum()), expected_won_deals=round(deals.expected, 1), deals_low=round(low, 1),
                    deals_high=round(high, 1), actual_won_deals=actual, covered=bool(low <= actual <= high))
         z_deals.append((actual - deals.expected) / deals.sd)
@@ -617,7 +617,8 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
                   interval_scale=round(scale, 2), covered_after_widening=after, scored=int(n.sum()),
                   win_rate=_round(won.sum() / n.sum(), 4), mean_probability=_round(p @ n / n.sum(), 4),
                   auc=_round(auc, 4), auc_ci_low=_round(auc_low, 4), auc_ci_high=_round(auc_high, 4),
-                  brier=_round(brier, 4), base_rate=_round(base @ n / n.sum(), 4), base_rate_brier=_round(base_brier, 4),
+                  brier=_round(brier, 4), base_rate=_round(base @ n / n.sum(), 4),
+                  base_rate_brier=_round(base_brier, 4),
                   brier_p_value=_sig(brier_p), age_only_brier=_round(age_brier, 4), skill_p_value=_sig(skill_p),
                   skill=bool(auc_low > 0.5 and brier_p < 0.05 and skill_p < 0.05),
                   calibration=_calibration(p, n, won), history=history)
@@ -756,9 +757,10 @@ def _sums(scores: _Scores, mask: np.ndarray, amounts: np.ndarray) -> dict[str, _
     a = np.where(np.isfinite(a), a, 0.0)  # a deal without an amount counts in the deals, not the amounts
     out = {}
     p0, p1 = scores.cell_p[:, 0], scores.cell_p[:, 1]
-    for name, w, w2 in (("deals", np.bincount(at, minlength=cells).astype(float), None),
-                        ("amount", np.bincount(at, weights=a, minlength=cells), np.bincount(at, weights=a * a, minlength=cells))):
-        w2 = w if w2 is None else w2
+    counts = np.bincount(at, minlength=cells).astype(float)
+    for name, w, w2 in (("deals", counts, counts),
+                        ("amount", np.bincount(at, weights=a, minlength=cells),
+                         np.bincount(at, weights=a * a, minlength=cells))):
         per = [_total(scores.fits[h], scores.cell_p[:, h], scores.cell_grad[h], w, w2) for h in range(HORIZONS)]
         q = p1 - p0  # won next quarter, not this one
         out[name + "0"], out[name + "both"] = per

@@ -466,18 +466,21 @@ def pipeline_chart(result) -> Chart | None:
         "no backtest" if bt is None else f"90% intervals held in {bt.covered} of {bt.quarters} past quarters"
         + (f", widened x{f.interval_scale:.1f}" if bt.too_many_misses else ""))
     verdict = ("no backtest" if bt is None or bt.auc is None else
-               f"backtest over {bt.quarters} past quarters: AUC {bt.auc:.2f} ({bt.auc_ci_low:.2f} to {bt.auc_ci_high:.2f}), "
+               f"backtest over {bt.quarters} past quarters: AUC {bt.auc:.2f} ({bt.auc_ci_low:.2f} to "
+               f"{bt.auc_ci_high:.2f}), "
                + ("segments beat age and season alone" if result.skill else "probabilities from age and season alone"))
+
     def span(low, high):
         return "" if low is None else f" ({money(low)} to {money(high)})"
 
-    caption = (f"{num(result.open_deals)} open deals, {money(result.open_amount)} · expected won amount this quarter and "
-               f"next {money(f.expected_won_amount)}{span(f.low, f.high)} · whiskers: 90% intervals (deal-level chance "
-               f"and model uncertainty), {held} · right: calibration over the backtests, deals per decile · {verdict} · "
-               f"data as of {result.as_of}")
+    caption = (f"{num(result.open_deals)} open deals, {money(result.open_amount)} · expected won amount this "
+               f"quarter and next {money(f.expected_won_amount)}{span(f.low, f.high)} · whiskers: 90% intervals "
+               f"(deal-level chance and model uncertainty), {held} · right: calibration over the backtests, deals "
+               f"per decile · {verdict} · data as of {result.as_of}")
     listed = "; ".join(f"{q.quarter} {money(q.expected_won_amount)}{span(q.low, q.high)}" for q in rows)
-    alt = _alt(f"Bar chart of the expected won amount of {num(result.open_deals)} open deals for {filters} this quarter "
-               f"and next, with 90% intervals: {listed}; {held}. {verdict[0].upper() + verdict[1:]}. Data as of "
+    alt = _alt(f"Bar chart of the expected won amount of {num(result.open_deals)} open deals for {filters} this "
+               f"quarter and next, with 90% intervals: {listed}; {held}. {verdict[0].upper() + verdict[1:]}. "
+               f"Data as of "
                f"{result.as_of}.")
     return Chart(png=_render(title, caption, draw), filename="pipeline-forecast.png", title=title, alt_text=alt,
                  key=_query_key(result))

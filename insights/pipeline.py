@@ -27,7 +27,8 @@ the anchors whose horizon had passed by then, and the deals open then are foreca
 deals (and amount, where lost deals keep their amounts) with a 90% interval from the deals' own
 chance and the model's uncertainty (delta method), against what happened. The hit rate of those
 intervals is reported; when they missed more often than 90% allows (binomial test, 5%), today's
-interval is widened by the root-mean-square of the past standardised errors, and said so. Over all
+interval is widened by the root-mean-square of the past standardised errors, and said so (withheld
+when there are fewer than MIN_BACKTESTS quarters, or when even widened they miss too often). Over all
 backtests pooled: AUC with a DeLong interval, Brier against the flat base rate, calibration by
 decile, and `skill`: whether the segments beat age and season alone (a paired test of the squared
 errors). Without skill the deals' probabilities come from age and season alone.
@@ -607,7 +608,8 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
     quarters, covered = len(history), sum(h.covered for h in history)
     too_many, scale = widening(z_deals)
     after = sum(abs(z) <= Z_LEVEL * scale for z in z_deals) if too_many else None
-    withheld = quarters < MIN_BACKTESTS and too_many
+    # too few quarters to widen from, or missing too often even widened: no interval is printed
+    withheld = too_many and (quarters < MIN_BACKTESTS or widening([z / scale for z in z_deals])[0])
     auc, auc_low, auc_high = _weighted_delong(p, won, n - won)
     brier, base_brier, brier_p = _paired_brier(p, base, n, won)
     _, age_brier, skill_p = _paired_brier(p, p_age, n, won)

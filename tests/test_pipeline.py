@@ -373,3 +373,18 @@ def test_cli_as_of_shows_the_pipeline_as_it_stood_and_its_own_backtest():
     assert data["as_of"] == "2024-03-31" and data["backtest"]["as_of"] == "2023-12-31"
     assert data["forecast"]["by_quarter"][0]["quarter"] == "2024Q2"
     assert len(data["deals"]) == data["open_deals"] > 662  # deals closed after March 31 are open again
+
+
+def test_an_interval_the_backtest_contradicts_is_not_printed(demo):
+    from bot.core.render import render
+
+    r = open_pipeline(demo, Query())
+    f, bt = r.forecast, r.backtest
+    # as the refresh leaves a forecast whose three past intervals missed twice: too few quarters to widen from
+    r.backtest = dataclasses.replace(bt, covered=1, too_many_misses=True)
+    r.forecast = dataclasses.replace(f, low=None, high=None, deals_low=None, deals_high=None, by_quarter=[
+        dataclasses.replace(q, low=None, high=None, deals_low=None, deals_high=None) for q in f.by_quarter])
+    text = render("text/pipeline.j2", r=r, report=demo.report, ignored=[])
+    assert "Intervals withheld" in text and "missed in 2 of 3 past quarters" in text
+    assert "too few quarters to widen them from" in text and "90% intervals hold" not in text
+    assert f"about {f.by_quarter[0].expected_won_deals:.0f} deals won in 2024Q3, $" in text  # the expectation stays

@@ -117,7 +117,8 @@ class Forecast:
     open_amount: float
     open_deals: int
     deals_without_amount: int  # open deals with a blank amount: in the deal counts, not in the amounts
-    interval_scale: float = 1.0  # intervals widened by this from the backtest's errors (1: as modelled)
+    interval_scale: float = 1.0  # deal intervals widened by this from the backtest's errors (1: as modelled)
+    amount_interval_scale: float = 1.0  # amount intervals, likewise
     by_quarter: list[QuarterForecast] = field(default_factory=list)
 
 
@@ -155,7 +156,8 @@ class Backtest:
     amount_covered: int
     level: float
     too_many_misses: bool  # more misses than the level allows (binomial test, 5%)
-    interval_scale: float  # today's intervals widened by this (1: not widened)
+    interval_scale: float  # today's deal-count intervals widened by this (1: not widened)
+    amount_interval_scale: float  # today's amount intervals: from the amounts' own errors where replayed
     covered_after_widening: int | None  # the past quarters a widened interval would have held
     scored: int  # deal-snapshots pooled over the backtests
     win_rate: float | None  # of the scored: won by the end of their quarter
@@ -549,8 +551,8 @@ class _Models:
     fits: list[_Fit | None]  # per horizon, with segments
     age_fits: list[_Fit | None]  # per horizon, age and season alone
     backtest: Backtest | None
-    scale: float  # today's interval widening
-    withheld: bool
+    scale: tuple[float, float]  # today's interval widening: deals, amounts
+    withheld: tuple[bool, bool]  # no interval printed: deals, amounts
     stalled_after: float | None  # days: the STALLED_QUANTILE of won deals' cycles
     scores: dict = field(default_factory=dict)  # score_open's, per model
 
@@ -564,10 +566,11 @@ def _score_rows(fit: _Fit, hist: _History, rows: np.ndarray):
     return fit.predict(hist.season[hist.anchor[rows]], hist.band[rows], hist.seg[rows])
 
 
-def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, bool]:
-    """Every past anchor whose quarter has ended, refitted on what was known then."""
+def _backtest(hist: _History, as_of_day: int):
+    """(the backtest, today's widening for (deals, amounts), whether to withhold (deals, amounts))."""
+    # every past anchor whose quarter has ended, refitted on what was known then
     history, pooled = [], {k: [] for k in ("p", "p_age", "base", "n", "won")}
-    z_deals = []
+    z_deals, z_amount = [], []
     for a in range(len(hist.anchor_days) - 1, -1, -1):  # oldest first
         if hist.horizon_ends[a, 0] > as_of_day:
             continue
@@ -596,6 +599,7 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
             row.update(expected_won_amount=round(amounts.expected, 2), amount_low=round(a_low, 2),
                        amount_high=round(a_high, 2), actual_won_amount=round(won_amount, 2),
                        amount_covered=bool(a_low <= won_amount <= a_high))
+            z_amount.append((won_amount - amounts.expected) / amounts.sd)
         history.append(BacktestQuarter(**row))
         pooled["p"].append(p)
         pooled["p_age"].append(_score_rows(age_fit, hist, rows)[0])
@@ -603,20 +607,25 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
         pooled["n"].append(n)
         pooled["won"].append(won)
     if not history:
-        return None, 1.0, False
+        return None, (1.0, 1.0), (False, False)
     p, p_age, base, n, won = (np.concatenate(pooled[k]) for k in ("p", "p_age", "base", "n", "won"))
     quarters, covered = len(history), sum(h.covered for h in history)
     too_many, scale = widening(z_deals)
     after = sum(abs(z) <= Z_LEVEL * scale for z in z_deals) if too_many else None
     # too few quarters to widen from, or missing too often even widened: no interval is printed
     withheld = too_many and (quarters < MIN_BACKTESTS or widening([z / scale for z in z_deals])[0])
+    # amounts: their own errors where they could be replayed, else the deal counts' widening
+    amount_too_many, amount_scale = widening(z_amount) if z_amount else (too_many, scale)
+    amount_withheld = amount_too_many and (len(z_amount or z_deals) < MIN_BACKTESTS or widening(
+        [z / amount_scale for z in (z_amount or z_deals)])[0])
     auc, auc_low, auc_high = _weighted_delong(p, won, n - won)
     brier, base_brier, brier_p = _paired_brier(p, base, n, won)
     _, age_brier, skill_p = _paired_brier(p, p_age, n, won)
     amount_rows = [h for h in history if h.amount_covered is not None]
     bt = Backtest(as_of=history[-1].as_of, quarters=quarters, covered=covered, amount_quarters=len(amount_rows),
                   amount_covered=sum(h.amount_covered for h in amount_rows), level=LEVEL, too_many_misses=too_many,
-                  interval_scale=round(scale, 2), covered_after_widening=after, scored=int(n.sum()),
+                  interval_scale=round(scale, 2), amount_interval_scale=round(amount_scale, 2),
+                  covered_after_widening=after, scored=int(n.sum()),
                   win_rate=_round(won.sum() / n.sum(), 4), mean_probability=_round(p @ n / n.sum(), 4),
                   auc=_round(auc, 4), auc_ci_low=_round(auc_low, 4), auc_ci_high=_round(auc_high, 4),
                   brier=_round(brier, 4), base_rate=_round(base @ n / n.sum(), 4),
@@ -624,7 +633,7 @@ def _backtest(hist: _History, as_of_day: int) -> tuple[Backtest | None, float, b
                   brier_p_value=_sig(brier_p), age_only_brier=_round(age_brier, 4), skill_p_value=_sig(skill_p),
                   skill=bool(auc_low > 0.5 and brier_p < 0.05 and skill_p < 0.05),
                   calibration=_calibration(p, n, won), history=history)
-    return bt, scale, withheld
+    return bt, (scale, amount_scale), (withheld, amount_withheld)
 
 
 def widening(errors: list[float]) -> tuple[bool, float]:
@@ -801,12 +810,10 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     if not hist.amounts_kept:
         result.notes.append("amounts_not_backtested")
     # an interval is printed only where the backtest does not contradict it (see _backtest)
-    scale, shown = models.scale, not models.withheld
-
-    def interval(s: _Sum, digits: int):
-        if not shown:
+    def interval(s: _Sum, digits: int, amounts: bool = False):
+        if models.withheld[amounts]:
             return None, None
-        low, high = s.interval(scale)
+        low, high = s.interval(models.scale[amounts])
         return round(low, digits), round(high, digits)
 
     sums = _sums(scores, mask, amounts)
@@ -814,18 +821,19 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     quarters = []
     for h, first in enumerate((this_q, next_q)):
         dl, dh = interval(sums[f"deals{h}"], 1)
-        al, ah = interval(sums[f"amount{h}"], 2)
+        al, ah = interval(sums[f"amount{h}"], 2, amounts=True)
         quarters.append(QuarterForecast(quarter=label_for(first, "quarter"),
                                         expected_won_amount=round(sums[f"amount{h}"].expected, 2), low=al, high=ah,
                                         expected_won_deals=round(sums[f"deals{h}"].expected, 1), deals_low=dl,
                                         deals_high=dh))
     dl, dh = interval(sums["dealsboth"], 1)
-    al, ah = interval(sums["amountboth"], 2)
+    al, ah = interval(sums["amountboth"], 2, amounts=True)
     blank = int((mask & ~np.isfinite(amounts)).sum())
     result.forecast = Forecast(expected_won_amount=round(sums["amountboth"].expected, 2), low=al, high=ah, level=LEVEL,
                                expected_won_deals=round(sums["dealsboth"].expected, 1), deals_low=dl, deals_high=dh,
                                open_amount=result.open_amount, open_deals=result.open_deals, deals_without_amount=blank,
-                               interval_scale=round(scale, 2), by_quarter=quarters)
+                               interval_scale=round(models.scale[0], 2),
+                               amount_interval_scale=round(models.scale[1], 2), by_quarter=quarters)
 
     # deals, the largest expected loss over the two quarters first (deals without an amount last)
     stalled_after = models.stalled_after
@@ -873,7 +881,7 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
             if not seg.any():
                 continue
             s = _sums(scores, seg, amounts)
-            s_low, s_high = interval(s["amountboth"], 2)
+            s_low, s_high = interval(s["amountboth"], 2, amounts=True)
             result.segments.append(PipelineSegment(
                 segment={dim: value}, label=value, open_deals=int(seg.sum()),
                 open_amount=round(float(np.nansum(amounts[seg])), 2),

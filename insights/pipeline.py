@@ -436,32 +436,25 @@ def _fit(hist: _History, anchors: np.ndarray, horizon: int, segments: bool) -> _
     return fit
 
 
-def _logistic(x: np.ndarray, won: np.ndarray, n: np.ndarray, iterations: int = 50):
-    """Binomial GLM (logit link) on cells by Newton's method: (beta, cov), or None when it does not
-    converge. The same fit as statsmodels' GLM, without its pseudo-inverse on every step (the refresh
-    fits dozens of these: one per backtest, horizon and model)."""
-    rate = won.sum() / n.sum()
-    beta = np.zeros(x.shape[1])
-    beta[0] = math.log(rate / (1 - rate))
-    for _ in range(iterations):
-        p = _sigmoid(x @ beta)
-        hessian = (x * (n * p * (1 - p))[:, None]).T @ x
+def _logistic(x: np.ndarray, won: np.ndarray, n: np.ndarray):
+    """Binomial GLM (logit link) on cells, statsmodels' own: (beta, cov), or None when it does not
+    converge or separates."""
+    import warnings
+
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            step = np.linalg.solve(hessian + 1e-9 * np.eye(len(beta)), x.T @ (won - n * p))
-        except np.linalg.LinAlgError:
+            fitted = sm.GLM(np.column_stack([won, n - won]), x, family=sm.families.Binomial()).fit()
+        except (PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
             return None
-        beta = beta + step
-        if not np.all(np.isfinite(beta)):
-            return None
-        if np.max(np.abs(step)) < 1e-8:
-            p = _sigmoid(x @ beta)
-            hessian = (x * (n * p * (1 - p))[:, None]).T @ x
-            try:
-                cov = np.linalg.inv(hessian + 1e-9 * np.eye(len(beta)))
-            except np.linalg.LinAlgError:
-                return None
-            return (beta, cov) if np.all(np.isfinite(cov)) else None
-    return None
+    beta, cov = np.asarray(fitted.params), np.asarray(fitted.cov_params())
+    if not fitted.converged or not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
+        return None
+    return beta, cov
 
 
 @dataclass(frozen=True)

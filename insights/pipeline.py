@@ -74,7 +74,7 @@ class OpenDeal:
     amount: float
     expected_amount: float | None
     expected_loss: float | None
-    age_days: int
+    age_days: int | None  # None: kept without a created date
     rep: str | None  # None when the asker may not see reps
     segment: dict[str, str]
     reasons: list[Reason]
@@ -150,7 +150,8 @@ class PipelineSegment:
 @dataclass(kw_only=True)
 class PipelineResult(Result):
     open_deals: int = 0
-    open_amount: float = 0.0
+    open_amount: float = 0.0  # of the open deals that have an amount
+    open_without_amount: int = 0  # open deals counted whose amount is blank
     skill: bool = False
     ranked_by: str = "expected_loss"  # or "amount_and_age" when the backtest shows no skill
     forecast: Forecast | None = None
@@ -230,8 +231,12 @@ def _open_codes(snapshot: Snapshot, features) -> np.ndarray:
 
 
 def open_ages(snapshot: Snapshot) -> np.ndarray:
+    """Each open deal's age in days; -1 for a deal kept without a created date (no age: scored in the
+    youngest band, never stalled, not counted as still open in any training cohort)."""
     created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
-    return (np.datetime64(snapshot.as_of, "D") - created).astype(np.int64)
+    ages = (np.datetime64(snapshot.as_of, "D") - created).astype(np.int64)
+    ages[np.isnat(created)] = -1
+    return ages
 
 
 def fit_model(snapshot: Snapshot, condition_on_age: bool = True) -> PipelineModel:
@@ -492,7 +497,7 @@ def backtest(snapshot: Snapshot, months: int = BACKTEST_MONTHS, condition_on_age
         if len(chunk):
             calibration.append(CalibrationBin(decile=k, n=len(chunk), mean_probability=_round(p[chunk].mean(), 4),
                                               observed=Rate.of(y[chunk].sum(), len(chunk))))
-    amounts = past.open_deals["deal_amount"].to_numpy(dtype=float)
+    amounts = past.open_amount
     everything = np.ones(len(known), dtype=bool)
     expected, f_low, f_high = _interval(scored, everything, amounts)
     won_amount = float(amounts[known][y].sum())
@@ -560,8 +565,9 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     mask = filter_mask(snapshot, query.filters, open_pipeline=True)
     result = PipelineResult(command="pipeline", as_of=snapshot.as_of, query=query, period=period,
                             date_basis="open_pipeline")
-    amounts = snapshot.open_deals["deal_amount"].to_numpy(dtype=float)
+    amounts = snapshot.open_amount  # a blank amount counts as a deal, adds 0 to any dollar figure
     result.open_deals, result.open_amount = int(mask.sum()), round(float(amounts[mask].sum()), 2)
+    result.open_without_amount = int((mask & ~snapshot.open_has_amount).sum())
     if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any():
         result.notes.append("too_few_for_model")
         return result
@@ -614,7 +620,7 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
         rep = None if rep_codes is None or rep_codes[i] < 0 else snapshot.values("sales_rep_id")[rep_codes[i]]
         return OpenDeal(deal_id=str(deal_id), win_probability=_round(p, 4), amount=float(amounts[i]),
                         expected_amount=round(float(amounts[i] * p), 2), expected_loss=round(float(loss[i]), 2),
-                        age_days=int(scored.ages[i]), rep=rep,
+                        age_days=int(scored.ages[i]) if scored.ages[i] >= 0 else None, rep=rep,
                         segment={f: labels_by_dim[f][c] if c >= 0 else "" for f, c in zip(model.features, scored.codes[i])},
                         reasons=_reasons(model, scored.codes[i], int(scored.band[i]), int(scored.ages[i]), snapshot, p)
                         if with_reasons else [],

@@ -266,6 +266,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         result = command.analysis(snapshot, parsed.query)
         text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,
                       ignored=ignored_features(command, parsed.query))
+        text = with_data_notes(text, snapshot)
     except PeriodConflict as conflict:  # a comparison that cannot be tested is refused in words
         return Reply(command_name, "usage", render("text/period_conflict.j2", command=command_name, text=args,
                                                    c=conflict))
@@ -274,6 +275,12 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))
     return Reply(command_name, "answer", text, result, f"/{command_name} {args}".strip())
 
+
+
+def with_data_notes(text: str, snapshot: Snapshot) -> str:
+    """A reply with the lines about the whole data (columns it lacks, demo data), said once at its end."""
+    notes = render("text/data_notes.j2", absent=snapshot.report.absent, demo=snapshot.report.demo)
+    return f"{text}\n{notes}" if notes else text
 
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:

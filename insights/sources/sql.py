@@ -76,7 +76,9 @@ def wanted_columns(mapping: ColumnMapping) -> dict[str, str]:
     return names
 
 
-def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
+def read_sql(spec, mapping: ColumnMapping) -> tuple[pd.DataFrame, int | None]:
+    """The deals (the mapping's columns, within DEALS_SINCE) and how many rows the window left unread
+    (None without a window), so that /health can say a table older than the window was cut."""
     if bool(spec.table) == bool(spec.query):
         raise DataError("A database source needs exactly one of DEALS_TABLE (--table) or DEALS_QUERY (--query).")
     engine = engine_for(spec.location)
@@ -94,6 +96,8 @@ def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
                 conn.rollback()
                 select, pushed = _select(source, types, mapping, None)[0], False
                 frame = _read(conn, select, mapping)
+            # one COUNT(*) of the whole source: the rows the window cut are those it did not return
+            total = _count(conn, source) if since is not None and pushed else None
     except DataError:
         raise
     except sa.exc.SQLAlchemyError as exc:
@@ -101,10 +105,19 @@ def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
         raise DataError(f"Cannot read deals from {spec.describe()}: {_clean(str(detail).strip(), spec.location)}") \
             from exc
     if since is not None and not pushed:
+        total = len(frame)
         frame = _window_in_pandas(frame, mapping, since)
-    log.info("read %d rows from %s (window from %s, %s)", len(frame), spec.describe(), since,
-             "in SQL" if pushed else "after reading")
-    return frame
+    outside = None if since is None else total - len(frame)
+    log.info("read %d rows from %s (window from %s, %s; %s rows outside it)", len(frame), spec.describe(), since,
+             "in SQL" if pushed else "after reading", outside)
+    return frame, outside
+
+
+def _count(conn, source) -> int:
+    counted = sa.select(sa.func.count()).select_from(source)
+    if _is_duckdb(conn):
+        return int(_raw(conn, _compiled(conn, counted)).column(0)[0].as_py())
+    return int(conn.execute(counted).scalar_one())
 
 
 def _is_duckdb(conn) -> bool:
@@ -229,6 +242,8 @@ def _select(source, types, mapping, since):
             return select, False  # dates stored as text: compared after reading, in the mapping's format
         value = since if isinstance(kind, sa.Date) or kind is None else pd.Timestamp(since).to_pydatetime()
         bounds.append(source.c[column] >= sa.literal(value, type_=sa.Date if kind is None else kind))
+    # an open deal without a created date has no date to compare: kept (as a file keeps it), not cut unseen
+    bounds.append(sa.and_(source.c[picked["created_date"]].is_(None), source.c[picked["closed_date"]].is_(None)))
     return select.where(sa.or_(*bounds)), True
 
 

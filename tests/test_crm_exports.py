@@ -61,6 +61,8 @@ def test_the_lacking_line_names_every_absent_column_once():
     text = answer(s, "/risk").text
     assert text.count("_This data has no industry or lead source column: they are left out") == 1
     assert "lead source" not in text.split("_This data has no")[0].lower()
+    asked = answer(s, "/winrate by source")  # asked for by name: the refusal says why
+    assert asked.kind == "usage" and "This data has no industry or lead source column" in asked.text
 
 
 def dry_run(command: str, *data: str, **env) -> tuple[int, str]:

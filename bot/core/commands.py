@@ -255,9 +255,9 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
             args, parsed = cleaned, parse(cleaned, vocab)
     if parsed.help:
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
-    if parsed.problems:
-        return Reply(command_name, "usage", render("text/problems.j2", command=command_name, text=args,
-                                                   problems=parsed.problems))
+    if parsed.problems:  # with the data's notes: "by source" on data without a lead source says why
+        return Reply(command_name, "usage", with_data_notes(render("text/problems.j2", command=command_name,
+                                                                   text=args, problems=parsed.problems), snapshot))
     command = COMMANDS[command_name]
     refusal = over_budget(command_name, parsed.query, snapshot, vocab)
     if refusal is not None:

@@ -773,13 +773,17 @@ def _is_trimmed(text: pd.Series) -> bool:
     return True
 
 
-def _blank(column: pd.Series) -> np.ndarray:
-    """Where a raw column has no value at all: empty text, or a typed column's null."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
-        return column.isna().to_numpy()
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return (column.isna() | (column == "")).to_numpy()
-    return (column == "").to_numpy()
+def _unusable(missing: np.ndarray, is_closed: np.ndarray, raw: pd.Series) -> np.ndarray:
+    """Rows whose value did not parse, less the open deals that left it blank (kept, counted as gaps).
+    Only the open rows that failed are looked at in the raw column: usually none of ten million."""
+    gaps = np.flatnonzero(missing & ~is_closed)
+    if not len(gaps):
+        return missing
+    at = raw.iloc[gaps]
+    blank = (at.isna() | (at.astype(str) == "")).to_numpy()  # text, a typed null or a categorical's either
+    out = missing.copy()
+    out[gaps[blank]] = False
+    return out
 
 
 # Lost deals whose amounts are 0 at least this often (and won deals that have amounts) mean the CRM zeroes
@@ -853,7 +857,7 @@ def build_snapshot(
     closed = _parse_dates(frame["closed_date"], mapping)
     # an open deal with a blank created date is kept (early deals often have none): only a closed deal
     # needs one, and a created date written but not readable still points at a wrong format
-    flag(created.isna().to_numpy() & (is_closed | ~_blank(frame["created_date"])), "unparseable_created_date")
+    flag(_unusable(created.isna().to_numpy(), is_closed, frame["created_date"]), "unparseable_created_date")
     flag(is_closed & closed.isna().to_numpy(), "unparseable_closed_date")
     flag(is_closed & (closed < created).to_numpy(), "closed_before_created")
     horizon = pd.Timestamp(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + FUTURE_SLACK)
@@ -864,7 +868,7 @@ def build_snapshot(
         parse_amounts(frame["deal_amount"], mapping.decimal)
     amount = amount.to_numpy(dtype=float, na_value=np.nan)
     # likewise an open deal with a blank amount is kept and counted; a closed one needs its amount
-    flag(np.isnan(amount) & (is_closed | ~_blank(frame["deal_amount"])), "missing_amount")
+    flag(_unusable(np.isnan(amount), is_closed, frame["deal_amount"]), "missing_amount")
     flag(np.isinf(amount), "non_finite_amount")
     flag(amount < 0, "negative_amount")
 

@@ -247,13 +247,16 @@ def test_health_names_the_window_and_the_rows_it_left_out(tmp_path):
     typed = frame.assign(created_date=frame["created_date"].dt.date,
                          closed_date=frame["closed_date"].dt.date.where(frame["closed_date"].notna(), None),
                          deal_amount=frame["deal_amount"].astype(float))
+    undated = typed.index[typed["outcome"] == ""][:5]
+    typed.loc[undated, "created_date"] = None  # open deals without any date: kept by the window, not cut unseen
     url = f"sqlite:///{tmp_path / 'deals.sqlite'}"
     typed.to_sql("deals", sa.create_engine(url), index=False, dtype={"created_date": sa.Date, "closed_date": sa.Date})
     since = dt.date(2024, 1, 1)
     inside = (frame["created_date"] >= pd.Timestamp(since)) | (frame["closed_date"] >= pd.Timestamp(since))
+    inside[undated] = True
     s = load_source(SourceSpec(url, table="deals", since=since.isoformat()))
     assert s.report.window_since == since and s.report.rows_outside_window == int((~inside).sum()) > 0
-    assert s.report.rows_read == int(inside.sum())
+    assert s.report.rows_read == int(inside.sum()) and s.report.open_without_created == 5
     text = answer(s, "/health").text
     assert (f"only deals created or closed on or after {since} were read (DEALS_SINCE; `all` reads every row): "
             f"{int((~inside).sum()):,} older rows were left out") in text

@@ -97,6 +97,16 @@ def test_a_postgresql_table_answers_exactly_as_the_csv(pg_schema, csv_snapshot):
     assert_answers_as(s, csv_snapshot)
 
 
+def test_date_and_numeric_columns_from_postgresql_never_go_through_text(pg_schema, monkeypatch):
+    import insights.load as load_module
+
+    made, original = [], load_module._as_text  # the canonical columns the loader turns into text
+    monkeypatch.setattr(load_module, "_as_text", lambda column: made.append(column.name) or original(column))
+    s = load_source(SourceSpec(POSTGRES, table=f"{pg_schema}.deals", since="all"))
+    assert s.report.rows_read == 7000 and s.report.set_aside == {}
+    assert not {"created_date", "closed_date", "deal_amount", "sales_cycle_days"} & set(made)
+
+
 def test_health_names_the_database_without_the_password(pg_schema):
     s = load_source(SourceSpec(WITH_PASSWORD, table=f"{pg_schema}.deals", since="all"))
     text = answer(s, "/health").text
@@ -108,12 +118,15 @@ def test_health_names_the_database_without_the_password(pg_schema):
 def test_only_needed_columns_are_selected_and_the_window_is_in_the_sql(pg_schema, frame):
     seen = statements(POSTGRES)
     s = load_source(SourceSpec(POSTGRES, table=f"{pg_schema}.deals", since="2024-01-01"))
-    select = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "deals" in q and "pg_" not in q][-1]
+    selects = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "deals" in q and "pg_" not in q]
+    select, count = selects[-2:]  # the deals, then one COUNT(*) of the table for the rows the window left out
     assert "notes" not in select and "*" not in select
     assert "WHERE" in select and "created_date >=" in select and "closed_date >=" in select
+    assert "count(*)" in count.lower() and "WHERE" not in count
     cutoff = pd.Timestamp("2024-01-01")
     expected = frame[(frame["created_date"] >= cutoff) | (frame["closed_date"] >= cutoff)]
     assert s.report.rows_read == len(expected) == 3149
+    assert s.report.window_since == dt.date(2024, 1, 1) and s.report.rows_outside_window == 7000 - 3149
     assert len(s.deals) == int((expected["outcome"] != "").sum())
     assert ((s.deals["closed_date"] >= cutoff) | (s.deals["created_date"] >= cutoff)).all()
 

@@ -40,12 +40,13 @@ def default_rules() -> list[AlertRule]:
 
 # -- absent segment columns ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("column", SOURCE_DIMENSIONS)
-def test_every_command_the_digest_and_the_alerts_answer_with_a_segment_column_absent(column):
-    frame = generate_deals(crm_spec(n_deals=4_000, absent_columns=(column,)))
-    assert column not in frame.columns
-    s = from_table(frame, ColumnMapping(absent=(column,)))
-    assert s.report.absent == (column,)
+@pytest.mark.parametrize("absent", [(c,) for c in SOURCE_DIMENSIONS] + [SOURCE_DIMENSIONS],
+                         ids=list(SOURCE_DIMENSIONS) + ["all"])
+def test_every_command_the_digest_and_the_alerts_answer_with_segment_columns_absent(absent):
+    frame = generate_deals(crm_spec(n_deals=4_000, absent_columns=absent))
+    assert not set(absent) & set(frame.columns)
+    s = from_table(frame, ColumnMapping(absent=absent))
+    assert s.report.absent == absent
     for name in list(COMMANDS) + ["digest"]:
         reply = answer(s, f"/{name}")
         assert reply.kind == "answer", (name, reply.text)

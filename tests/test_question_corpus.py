@@ -9,7 +9,7 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 
 # (corpus, at least this share answered as asked, at most this share answered wrongly)
 TARGETS = {"development": (0.98, 0.01), "first blind set": (0.95, 0.02), "second blind set": (0.95, 0.02),
-           "held-out": (0.95, 0.02)}
+           "third blind set": (0.95, 0.02), "held-out": (0.95, 0.02)}
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,8 @@ def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Findi
 def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
     """A significant drop in the period in question against its baseline (the four complete quarters
     before): for a named segment, its own; with no filters, every segment that /why finds falling
-    (hierarchical FDR control), whether or not the total moved."""
+    (hierarchical FDR control), whether or not the total moved, or, when the total fell with no
+    segment finding, the total itself (details["story"]: "diffuse" broad, or "unlocated")."""
     if rule.filters:
         t = trend(snapshot, Query(filters=rule.filters), min_n)
         if t.verdict != "drop":
@@ -135,6 +136,17 @@ def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
                            change_pp=c.change_pp, p_value=c.p_value, test="log-odds change vs rest, hierarchical BH", open_deals=open_n,
                            open_amount=amount, details={"baseline_label": why.compare_period.label,
                                                         "tested": why.tested}))
+    if not out and why.significant and why.change_pp < 0:
+        # the total fell and no segment carries it: a company-wide fall alerts as one, worded by its story
+        open_n, amount = _open(snapshot, ())
+        season = why.season if why.season is not None and why.season.pattern else None
+        out.append(Finding(rule_id=rule.id, kind=rule.kind, segment={}, label=_label({}), period=why.period.label,
+                           value=why.current.win_rate, rate=why.current, baseline=why.baseline,
+                           change_pp=why.change_pp, p_value=season.p_value if season else why.p_value,
+                           test="against the usual seasonal change" if season else why.test,
+                           open_deals=open_n, open_amount=amount,
+                           details={"baseline_label": why.compare_period.label, "tested": why.tested,
+                                    "story": why.story}))
     return out
 
 

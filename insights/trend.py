@@ -15,6 +15,7 @@ from .focus import BASELINE_PERIODS, cohorts_complete_until, left_truncated_unti
 from .periods import Period, grain_months, periods_between
 from .query import Query
 from .results import Comparison, Rate, Result, _round
+from .season import Season, usual_change
 from .select import filter_mask, median_days_by, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .winrate import MIN_N, compare_rates
@@ -39,7 +40,8 @@ class TrendResult(Result):
     tested_period: str | None = None
     baseline_periods: list[str] = field(default_factory=list)
     change: Comparison | None = None
-    verdict: str = "not_tested"  # drop | rise | noise | not_tested
+    verdict: str = "not_tested"  # drop | rise | noise | not_tested (against the usual change when `season.pattern`)
+    season: Season | None = None  # the usual change of the tested period in earlier cycles (insights/season.py)
     censoring: dict | None = None
     outcome_window_days: int | None = None  # set when points are created-date cohorts
     min_n: int = MIN_N
@@ -92,7 +94,23 @@ def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
         _test_focus(result, points, focus, min_n)
     else:
         _test_latest(result, points, min_n)
+    if result.change is not None and basis == "closed":
+        _against_the_usual(snapshot, query, result, points)
     return result
+
+
+def _against_the_usual(snapshot: Snapshot, query: Query, result: TrendResult, points: list[TrendPoint]) -> None:
+    """With a real yearly (or quarter-end) pattern in earlier cycles, the verdict is against the usual
+    change, not against no change (insights/season.py)."""
+    current = next(p for p in points if p.label == result.tested_period)
+    before = [p for p in points if p.label in result.baseline_periods]
+    period = Period(current.start, current.end, current.label)
+    baseline = Period(before[0].start, before[-1].end, result.change.baseline_label)
+    result.season = usual_change(snapshot, filter_mask(snapshot, query.filters), period, baseline,
+                                 Rate(**current.rate_fields()), result.change.baseline)
+    if result.season is not None and result.season.pattern:
+        s = result.season
+        result.verdict = "noise" if not s.significant else ("drop" if s.change_vs_usual_pp < 0 else "rise")
 
 
 def _all_data(snapshot: Snapshot, basis: str, window: int | None) -> Period:

@@ -201,26 +201,15 @@ def long_cycle(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]
 
 
 def driver_flip(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
-    """A driver that was reliably positive (negative) over the 4 quarters before the last 4 is now
-    reliably negative (positive)."""
-    recent_period = resolve(LAST_FOUR, snapshot.as_of)
-    earlier_end = recent_period.start - dt.timedelta(days=1)
-    earlier = PeriodSpec("range", (recent_period.start.replace(year=recent_period.start.year - 1), earlier_end),
-                         "the 4 quarters before")
-    now = drivers(snapshot, Query(filters=rule.filters, period=LAST_FOUR), min_n)
-    before = drivers(snapshot, Query(filters=rule.filters, period=earlier), min_n)
-    then = {(d.feature, d.level): d for d in before.drivers if d.significant}
-    out = []
-    for d in now.drivers:
-        old = then.get((d.feature, d.level))
-        if d.significant and old is not None and np.sign(old.effect_pp) != np.sign(d.effect_pp):
-            segment = {d.feature: d.level}
-            out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=f"{d.level}",
-                               period=_quarter_label(snapshot), value=d.effect_pp, change_pp=d.effect_pp - old.effect_pp,
-                               p_value=d.p_value, test="logistic regression AME, BH",
-                               details={"feature": d.feature, "reference": d.reference, "before_pp": old.effect_pp,
-                                        "now_pp": d.effect_pp}))
-    return out
+    """A driver that was reliably positive (negative) over the baseline (the four quarters before the
+    period in question) reversed in the period in question, the difference significant after BH."""
+    result = drivers(snapshot, Query(filters=rule.filters), min_n)
+    return [Finding(rule_id=rule.id, kind=rule.kind, segment={c.feature: c.level}, label=c.level,
+                    period=result.changes_period, value=c.now_pp, change_pp=c.change_pp, p_value=c.p_value,
+                    test="difference of logistic-regression AMEs, BH",
+                    details={"feature": c.feature, "reference": c.reference, "before_pp": c.before_pp,
+                             "now_pp": c.now_pp, "baseline_label": result.changes_baseline})
+            for c in result.flips]
 
 
 def big_deal_at_risk(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:

@@ -63,13 +63,6 @@ class Season:
     significant: bool = False
     expected: Expected = NO_CHANGE  # what every segment's change is tested against
 
-    def to_dict(self) -> dict:  # the Result JSON; `expected` is internal
-        out = {k: getattr(self, k) for k in ("kind", "usual_change_pp", "pattern_p_value", "pattern",
-                                             "change_vs_usual_pp", "p_value", "significant")}
-        out["earlier"] = [{"period": e.period, "baseline_period": e.baseline_period, "change_pp": e.change_pp,
-                           "current": e.current, "baseline": e.baseline} for e in self.earlier]
-        return out
-
 
 def _log_odds(won: float, n: float) -> tuple[float, float]:
     a, b = won + 0.5, n - won + 0.5

@@ -133,7 +133,7 @@ def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
         open_n, amount = pipeline(snapshot, (), c.segment)
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=c.segment, label=c.label,
                            period=why.period.label, value=c.current.win_rate, rate=c.current, baseline=c.baseline,
-                           change_pp=c.change_pp, p_value=c.p_value, test="log-odds change vs rest, hierarchical BH", open_deals=open_n,
+                           change_pp=c.change_pp, p_value=c.p_value, test="own log-odds change, hierarchical BH", open_deals=open_n,
                            open_amount=amount, details={"baseline_label": why.compare_period.label,
                                                         "tested": why.tested}))
     if not out and why.significant and why.change_pp < 0:

@@ -41,13 +41,14 @@ from scipy import stats as sps
 from .actions import Action, from_why, rank
 from .periods import Period
 from .query import Query
-from .results import Rate, Result, _round, _sig
+from .results import Comparison, Rate, Result, _round, _sig
 from .cells import Cells, cached_cells
+from .focus import baseline_before, left_truncated_until
 from .select import BASELINE, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .season import NO_CHANGE, Expected, Season, usual_change
 from .snapshot import Snapshot
 from .stats import ALPHA, benjamini_hochberg, minimum_detectable_change, simes, two_proportion_test
-from .winrate import MIN_N, segment_label
+from .winrate import MIN_N, compare_rates, segment_label
 
 WHY_DIMENSIONS = ("region", "industry", "product_type", "lead_source", "deal_stage", "sales_rep_id",
                   "size_band", "cycle_band")
@@ -151,6 +152,9 @@ class WhyResult(Result):
     # the usual change of this period in earlier cycles (same quarter a year earlier, same month of
     # earlier quarters); with a real pattern, `significant` and every segment test are against it
     season: Season | None = None
+    # a typed comparison that starts before the data holds all its deals: the period against the
+    # complete quarters before it instead (note "early_comparison")
+    fair_compare: Comparison | None = None
     tested: int = 0  # segments tested in the first round
     families_tested: int = 0  # dimensions tested in the first round
     # rate | rate_and_mix | mix | diffuse (broad) | unlocated | offsetting | hidden | noise | not_tested
@@ -181,6 +185,16 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
         result.notes.append("no_baseline")
         return result
     result.notes.extend(censoring_notes(snapshot, period, compare))
+    early = left_truncated_until(snapshot)
+    if query.compare is not None and early is not None and compare.start < early:
+        # a typed baseline that starts before the data holds all its deals (mostly quick wins and
+        # losses of deals created after the extract began): said, and the fair baseline tested too
+        result.notes.append("early_comparison")
+        fair = baseline_before(snapshot, period)
+        if fair is not None and fair != compare:
+            fair_mask = selected & period_mask(snapshot, fair)
+            result.fair_compare = compare_rates(current, Rate.of(snapshot.won[fair_mask].sum(), fair_mask.sum()),
+                                                fair.label, min_n)
     if current.n < min_n or baseline.n < min_n:
         result.notes.append("too_few_to_compare")
         return result

@@ -68,3 +68,11 @@ def test_a_company_wide_fall_with_no_segment_finding_alerts_as_broad():
     found = evaluate(snap, [AlertRule(1, "drop")])
     assert [f.label for f in found] == ["all deals"] and found[0].details["story"] == "diffuse"
     assert found[0].change_pp < -4
+
+
+def test_a_typed_comparison_with_an_early_quarter_says_so_and_shows_the_fair_comparison():
+    snap = snapshot_of(DealSpec(n_deals=20_000, seed=4, start=dt.date(2024, 1, 1), as_of=Q2_END))
+    text = answer(snap, "/why 2025Q2 vs 2024Q1").text
+    assert "the test against it is not a fair one" in text
+    assert "*A fair comparison*: against 2024Q2 to 2025Q1 (4 quarters), whose deals are all in the data" in text
+    assert "not a fair one" not in answer(snap, "/why 2025Q2 vs 2024Q3").text

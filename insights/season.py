@@ -21,7 +21,7 @@ from .periods import Period, add_months, run_of, whole_run
 from .results import Rate, _round, _sig
 from .select import period_mask
 from .snapshot import Snapshot
-from .stats import ALPHA
+from .stats import ALPHA, log_odds
 
 YEARS_BACK = 3  # earlier years looked at for a quarter (or longer period)
 QUARTERS_BACK = 4  # earlier quarters looked at for a month
@@ -64,11 +64,6 @@ class Season:
     expected: Expected = NO_CHANGE  # what every segment's change is tested against
 
 
-def _log_odds(won: float, n: float) -> tuple[float, float]:
-    a, b = won + 0.5, n - won + 0.5
-    return float(np.log(a / b)), float(1 / a + 1 / b)
-
-
 def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, baseline: Period,
                  current: Rate, before: Rate) -> Season | None:
     """The usual change of `period` against `baseline` (see the module doc); None without an earlier
@@ -98,8 +93,8 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
         a, b = Rate.of(snapshot.won[now_mask].sum(), now_mask.sum()), Rate.of(snapshot.won[was_mask].sum(), was_mask.sum())
         if not a.n or not b.n:
             break
-        l1, v1 = _log_odds(a.won, a.n)
-        l0, v0 = _log_odds(b.won, b.n)
+        l1, v1 = log_odds(a.won, a.n)
+        l0, v0 = log_odds(b.won, b.n)
         deltas.append(l1 - l0)
         variances.append(v1 + v0)
         if then.start >= baseline.start and then.end <= baseline.end:
@@ -121,8 +116,8 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
                     pattern=pattern)
     if not pattern or not current.n or not before.n:
         return season
-    l1, v1 = _log_odds(current.won, current.n)
-    l0, v0 = _log_odds(before.won, before.n)
+    l1, v1 = log_odds(current.won, current.n)
+    l0, v0 = log_odds(before.won, before.n)
     z = (l1 - l0 - shift) / np.sqrt(v1 + v0 + var_shift + 2 * overlap / len(deltas))
     p = float(2 * sps.norm.sf(abs(z)))
     change = 100 * (current.won / current.n - before.won / before.n)

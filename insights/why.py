@@ -47,7 +47,7 @@ from .focus import baseline_before, left_truncated_until
 from .select import BASELINE, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .season import NO_CHANGE, Expected, Season, usual_change
 from .snapshot import Snapshot
-from .stats import ALPHA, benjamini_hochberg, minimum_detectable_change, simes, two_proportion_test
+from .stats import ALPHA, benjamini_hochberg, log_odds, minimum_detectable_change, simes, two_proportion_test
 from .winrate import MIN_N, compare_rates, segment_label
 
 WHY_DIMENSIONS = ("region", "industry", "product_type", "lead_source", "deal_stage", "sales_rep_id",
@@ -557,12 +557,10 @@ def _hierarchical_round(cells: Cells, universe, families, min_n, expected: Expec
 
 
 def _log_odds_change(won_now, n_now, won_before, n_before):
-    """Change in log-odds and its variance (Woolf); 0.5 is added to every count so that a cell
-    with no wins or no losses still has a finite variance. On this scale a change that hits every
+    """Change in log-odds and its variance (stats.log_odds). On this scale a change that hits every
     segment alike is the same size everywhere, whatever each segment's starting rate."""
-    a, b = np.asarray(won_now, dtype=float) + 0.5, np.asarray(n_now - won_now, dtype=float) + 0.5
-    c, d = np.asarray(won_before, dtype=float) + 0.5, np.asarray(n_before - won_before, dtype=float) + 0.5
-    return np.atleast_1d(np.log(a / b) - np.log(c / d)), np.atleast_1d(1 / a + 1 / b + 1 / c + 1 / d)
+    (now, v_now), (before, v_before) = log_odds(won_now, n_now), log_odds(won_before, n_before)
+    return np.atleast_1d(now - before), np.atleast_1d(v_now + v_before)
 
 
 def _mix_dimension(result: WhyResult, direction: int) -> str | None:

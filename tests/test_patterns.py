@@ -76,3 +76,9 @@ def test_a_typed_comparison_with_an_early_quarter_says_so_and_shows_the_fair_com
     assert "the test against it is not a fair one" in text
     assert "*A fair comparison*: against 2024Q2 to 2025Q1 (4 quarters), whose deals are all in the data" in text
     assert "not a fair one" not in answer(snap, "/why 2025Q2 vs 2024Q3").text
+
+
+def test_a_typed_quarter_is_tested_against_the_four_complete_quarters_before_it():
+    snap = snapshot_of(DealSpec(n_deals=20_000, seed=4, start=dt.date(2024, 1, 1), as_of=Q2_END))
+    text = answer(snap, "/trend 2025Q2").text
+    assert "against 43.9% over 2024Q2 to 2025Q1 (n=13,136)" in text

@@ -9,26 +9,29 @@ with R the mean of the two overall rates. Rate plus mix over a dimension's segme
 overall change exactly (the shares' changes sum to zero, so R drops out of the total).
 
 By default the period is the period in question (insights/focus.py) and the baseline the four
-complete quarters before it. A segment is a *finding* when its change differs from the change of
-the rest of the deals (difference in log-odds changes), tested hierarchically so that the error
-rate stays at 5% while each real move needs to beat far fewer tests:
+complete quarters before it. A segment is a *finding* when its own change (log-odds, now against
+its baseline, beyond the usual change of this period in earlier years when there is a real yearly
+pattern: insights/season.py) is significant, tested hierarchically so that the error rate stays at
+5% while each real move needs to beat far fewer tests:
 
 1. each dimension (region, industry, ...) gets one p-value, the Simes combination of its
-   segments' tests: does the change differ along this dimension at all? Benjamini-Hochberg across
-   dimensions;
+   segments' tests; dimensions are selected by weighted Benjamini-Hochberg, each weighted by its
+   segments' power to see a 5 pp move (sample sizes only, never outcomes);
 2. inside the R of m dimensions that pass, segments are tested with Benjamini-Hochberg at level
-   0.05 x R / m (Benjamini & Bogomolov's selective procedure, which keeps the false-discovery rate
-   averaged over the selected dimensions at 5%; with no real move, anything is called with
-   probability at most 5%);
+   0.05 x R x weight / m (Benjamini & Bogomolov's selective procedure);
 3. inside a finding, its two-way cells (Europe · Pro inside Europe) are tested against the rest of
    it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it.
 
-Findings are taken one at a time, the strongest evidence first, and the tests are run again on
-the deals no finding covers yet (replies list them with the total's direction first, falls first
-when the total held). So a segment that moved only because
-a finding overlaps it is reported as explained by that finding, a change spread evenly over every
-segment yields no finding, and a fall hidden under a flat total by a rise elsewhere is found with
-the rise. Both directions are findings; the story says how they add up.
+Each segment is tested against its own past, not against "the rest": India's fall never makes
+APAC look like it rose. When the rest of the deals moved the same way too (a company-wide fall),
+a segment is a finding only if it also moved significantly more than the rest (the same
+hierarchy on its change against the others'), so a broad move is not pinned on its strongest
+segment. Only segments the first round (on every deal) calls can be findings; they are taken one
+at a time, the one that stands best on its own first, and the tests run again on the deals no
+finding covers yet, so a segment that moved only through deals it shares with a finding is
+reported as explained by it. A real total change with no finding is broad ("diffuse") when every
+segment set aside leaves the rest moving, else "unlocated". Both directions are findings; the
+story says how they add up.
 """
 from __future__ import annotations
 

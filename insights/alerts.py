@@ -6,7 +6,6 @@ posting belong to the bot, which remembers what it already said.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +15,7 @@ from .actions import pipeline
 from .drivers import drivers
 from .focus import period_in_question
 from .kinds import AlertKind
-from .periods import PeriodSpec, resolve
+from .periods import PeriodSpec
 from .query import Query
 from .results import Rate, _round, _sig
 from .select import count_by, filter_mask, period_mask

@@ -45,7 +45,7 @@ from insights.drivers import drivers  # noqa: E402
 from insights.load import from_table  # noqa: E402
 from insights.periods import add_months  # noqa: E402
 from insights.query import Query  # noqa: E402
-from insights.select import count_by, filter_mask, period_mask, resolve_periods, BASELINE  # noqa: E402
+from insights.select import BASELINE, count_by, period_mask, resolve_periods  # noqa: E402
 from insights.stats import benjamini_hochberg, two_proportion_test  # noqa: E402
 from insights.synthetic import DealSpec, PlantedDrop, crm_spec, generate_deals, logit  # noqa: E402
 from insights.trend import trend  # noqa: E402

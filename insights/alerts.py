@@ -16,7 +16,7 @@ from .actions import pipeline
 from .drivers import drivers
 from .focus import period_in_question
 from .kinds import AlertKind
-from .periods import PeriodSpec, resolve
+from .periods import PeriodSpec
 from .query import Query
 from .results import Rate, _round, _sig
 from .select import count_by, filter_mask, period_mask
@@ -114,7 +114,8 @@ def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Findi
 def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
     """A significant drop in the period in question against its baseline (the four complete quarters
     before): for a named segment, its own; with no filters, every segment that /why finds falling
-    (hierarchical FDR control), whether or not the total moved."""
+    (hierarchical FDR control), whether or not the total moved, or, when the total fell with no
+    segment finding, the total itself (details["story"]: "diffuse" broad, or "unlocated")."""
     if rule.filters:
         t = trend(snapshot, Query(filters=rule.filters), min_n)
         if t.verdict != "drop":
@@ -135,9 +136,20 @@ def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
         open_n, amount = pipeline(snapshot, (), c.segment)
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=c.segment, label=c.label,
                            period=why.period.label, value=c.current.win_rate, rate=c.current, baseline=c.baseline,
-                           change_pp=c.change_pp, p_value=c.p_value, test="log-odds change vs rest, hierarchical BH", open_deals=open_n,
+                           change_pp=c.change_pp, p_value=c.p_value, test="own log-odds change, hierarchical BH", open_deals=open_n,
                            open_amount=amount, details={"baseline_label": why.compare_period.label,
                                                         "tested": why.tested}))
+    if not out and why.significant and why.change_pp < 0:
+        # the total fell and no segment carries it: a company-wide fall alerts as one, worded by its story
+        open_n, amount = _open(snapshot, ())
+        season = why.season if why.season is not None and why.season.pattern else None
+        out.append(Finding(rule_id=rule.id, kind=rule.kind, segment={}, label=_label({}), period=why.period.label,
+                           value=why.current.win_rate, rate=why.current, baseline=why.baseline,
+                           change_pp=why.change_pp, p_value=season.p_value if season else why.p_value,
+                           test="against the usual seasonal change" if season else why.test,
+                           open_deals=open_n, open_amount=amount,
+                           details={"baseline_label": why.compare_period.label, "tested": why.tested,
+                                    "story": why.story}))
     return out
 
 
@@ -192,26 +204,15 @@ def long_cycle(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]
 
 
 def driver_flip(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
-    """A driver that was reliably positive (negative) over the 4 quarters before the last 4 is now
-    reliably negative (positive)."""
-    recent_period = resolve(LAST_FOUR, snapshot.as_of)
-    earlier_end = recent_period.start - dt.timedelta(days=1)
-    earlier = PeriodSpec("range", (recent_period.start.replace(year=recent_period.start.year - 1), earlier_end),
-                         "the 4 quarters before")
-    now = drivers(snapshot, Query(filters=rule.filters, period=LAST_FOUR), min_n)
-    before = drivers(snapshot, Query(filters=rule.filters, period=earlier), min_n)
-    then = {(d.feature, d.level): d for d in before.drivers if d.significant}
-    out = []
-    for d in now.drivers:
-        old = then.get((d.feature, d.level))
-        if d.significant and old is not None and np.sign(old.effect_pp) != np.sign(d.effect_pp):
-            segment = {d.feature: d.level}
-            out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=f"{d.level}",
-                               period=_quarter_label(snapshot), value=d.effect_pp, change_pp=d.effect_pp - old.effect_pp,
-                               p_value=d.p_value, test="logistic regression AME, BH",
-                               details={"feature": d.feature, "reference": d.reference, "before_pp": old.effect_pp,
-                                        "now_pp": d.effect_pp}))
-    return out
+    """A driver that was reliably positive (negative) over the baseline (the four quarters before the
+    period in question) reversed in the period in question, the difference significant after BH."""
+    result = drivers(snapshot, Query(filters=rule.filters), min_n)
+    return [Finding(rule_id=rule.id, kind=rule.kind, segment={c.feature: c.level}, label=c.level,
+                    period=result.changes_period, value=c.now_pp, change_pp=c.change_pp, p_value=c.p_value,
+                    test="difference of logistic-regression AMEs, BH",
+                    details={"feature": c.feature, "reference": c.reference, "before_pp": c.before_pp,
+                             "now_pp": c.now_pp, "baseline_label": result.changes_baseline})
+            for c in result.flips]
 
 
 def big_deal_at_risk(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:

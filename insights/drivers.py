@@ -17,6 +17,10 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats as sps
 
+from dataclasses import replace
+
+from .focus import period_in_question
+from .periods import PeriodSpec
 from .query import Query
 from .results import Rate, Result, _round, _sig
 from .select import ALL_TIME, count_by, filter_mask, period_mask, resolve_periods
@@ -36,6 +40,7 @@ class Driver:
     effect_pp: float  # average marginal effect: level vs reference, others held as they are
     ci_low_pp: float
     ci_high_pp: float
+    se_pp: float  # standard error of the effect (delta method)
     p_value: float  # BH-adjusted across every level in the model
     significant: bool
 
@@ -48,6 +53,21 @@ class FeatureTest:
     df: int
     p_value: float  # likelihood-ratio test dropping the feature; BH-adjusted across features
     significant: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriverChange:
+    """A driver's effect in the period in question against its baseline (the four quarters before)."""
+
+    feature: str
+    level: str
+    reference: str
+    before_pp: float
+    now_pp: float
+    change_pp: float
+    p_value: float  # z-test of the difference of the two effects, BH-adjusted across levels
+    significant: bool
+    flipped: bool  # significant, and the effect changed sign: the driver now works the other way
 
 
 @dataclass(kw_only=True)
@@ -63,7 +83,15 @@ class DriversResult(Result):
     inputs: list[str] = field(default_factory=list)  # the factors the model was given, in formula order
     left_out: dict[str, list[str]] = field(default_factory=dict)  # levels under min_n, with their deals
     deals_left_out: int = 0
+    # with no period typed: each driver's effect in the period in question against its baseline
+    changes_period: str | None = None
+    changes_baseline: str | None = None
+    changes: list[DriverChange] = field(default_factory=list)
     min_n: int = MIN_N
+
+    @property
+    def flips(self) -> list[DriverChange]:
+        return [c for c in self.changes if c.flipped]
 
 
 @dataclass
@@ -116,7 +144,40 @@ def drivers(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> DriversResu
     result.pseudo_r2 = _round(1 - fit.llf / fit.llnull, 4)
     result.features = _feature_tests(design, won, n, fit)
     result.drivers = _marginal_effects(design, won, n, fit)
+    if query.period is None or query.period.kind == "focus":
+        _changes(snapshot, query, result, min_n)
     return result
+
+
+def _changes(snapshot: Snapshot, query: Query, result: DriversResult, min_n: int) -> None:
+    """Each driver's effect in the period in question against the same in its baseline: a driver
+    that reversed (Referral won 10 pp more than Inbound before, 5 pp less now) is a flip."""
+    focus = period_in_question(snapshot)
+    if focus.baseline is None or focus.basis != "closed":
+        return
+    def fit(p):
+        return drivers(snapshot, replace(query, period=PeriodSpec("range", (p.start, p.end), p.label)), min_n)
+    now, before = fit(focus.current), fit(focus.baseline)
+    if not now.drivers or not before.drivers:
+        return
+    then = {(d.feature, d.level, d.reference): d for d in before.drivers}
+    rows = []
+    for d in now.drivers:
+        old = then.get((d.feature, d.level, d.reference))
+        if old is None:
+            continue
+        se = np.hypot(d.se_pp, old.se_pp)
+        z = (d.effect_pp - old.effect_pp) / se if se > 0 else 0.0
+        rows.append((d, old, float(2 * sps.norm.sf(abs(z)))))
+    adjusted, significant = benjamini_hochberg([r[2] for r in rows])
+    result.changes_period, result.changes_baseline = focus.current.label, focus.baseline.label
+    result.changes = sorted(
+        (DriverChange(feature=d.feature, level=d.level, reference=d.reference, before_pp=old.effect_pp,
+                      now_pp=d.effect_pp, change_pp=_round(d.effect_pp - old.effect_pp, 2), p_value=_sig(adjusted[i]),
+                      significant=bool(significant[i]),
+                      flipped=bool(significant[i] and old.significant and np.sign(old.effect_pp) != np.sign(d.effect_pp)))
+         for i, (d, old, _) in enumerate(rows)),
+        key=lambda c: (not c.flipped, not c.significant, c.p_value))
 
 
 def _design(snapshot, mask, query, min_n):
@@ -202,7 +263,7 @@ def _marginal_effects(design: _Design, won, n, fit) -> list[Driver]:
     out = [
         Driver(feature=f, level=level, reference=design.reference[f], n=design.level_n[(f, level)],
                effect_pp=_round(100 * ame, 2), ci_low_pp=_round(100 * (ame - Z95 * se), 2),
-               ci_high_pp=_round(100 * (ame + Z95 * se), 2), p_value=_sig(adjusted[i]),
+               ci_high_pp=_round(100 * (ame + Z95 * se), 2), se_pp=_round(100 * se, 4), p_value=_sig(adjusted[i]),
                significant=bool(significant[i]))
         for i, (f, level, ame, se, _) in enumerate(rows)
     ]

@@ -51,6 +51,14 @@ def two_proportion_test(won1, n1, won2, n2):
     return p, tests
 
 
+def log_odds(won, n):
+    """Log-odds of won/n and its variance (Woolf); vectorised. 0.5 is added to the wins and the
+    losses, so that a count with no wins or no losses still has a finite variance."""
+    a = np.asarray(won, dtype=float) + 0.5
+    b = np.asarray(n, dtype=float) - np.asarray(won, dtype=float) + 0.5
+    return np.log(a / b), 1 / a + 1 / b
+
+
 def minimum_detectable_change(rate, n1, n2, alpha: float = ALPHA, power: float = 0.8):
     """Smallest true change in rate (as a fraction) a two-sided test detects with this power."""
     if not n1 or not n2 or rate is None:

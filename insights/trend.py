@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .focus import BASELINE_PERIODS, cohorts_complete_until, left_truncated_until, period_in_question, usable_start
-from .periods import Period, grain_months, periods_between
+from .focus import BASELINE_PERIODS, baseline_before, cohorts_complete_until, left_truncated_until, period_in_question, usable_start
+from .periods import Period, add_months, grain_months, periods_between
 from .query import Query
 from .results import Comparison, Rate, Result, _round
+from .season import Season, usual_change
 from .select import filter_mask, median_days_by, period_mask, resolve_periods
 from .snapshot import Snapshot
 from .winrate import MIN_N, compare_rates
@@ -39,7 +40,8 @@ class TrendResult(Result):
     tested_period: str | None = None
     baseline_periods: list[str] = field(default_factory=list)
     change: Comparison | None = None
-    verdict: str = "not_tested"  # drop | rise | noise | not_tested
+    verdict: str = "not_tested"  # drop | rise | noise | not_tested (against the usual change when `season.pattern`)
+    season: Season | None = None  # the usual change of the tested period in earlier cycles (insights/season.py)
     censoring: dict | None = None
     outcome_window_days: int | None = None  # set when points are created-date cohorts
     min_n: int = MIN_N
@@ -91,8 +93,26 @@ def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
     if focus is not None:
         _test_focus(result, points, focus, min_n)
     else:
-        _test_latest(result, points, min_n)
+        _test_latest(snapshot, query, result, points, min_n)
+    if result.change is not None and basis == "closed":
+        _against_the_usual(snapshot, query, result, points)
     return result
+
+
+def _against_the_usual(snapshot: Snapshot, query: Query, result: TrendResult, points: list[TrendPoint]) -> None:
+    """With a real yearly (or quarter-end) pattern in earlier cycles, the verdict is against the usual
+    change, not against no change (insights/season.py)."""
+    current = next(p for p in points if p.label == result.tested_period)
+    period = Period(current.start, current.end, current.label)
+    step = grain_months(result.grain) * len(result.baseline_periods)
+    first = next((p.start for p in points if p.label == result.baseline_periods[0]),
+                 add_months(current.start, -step))
+    baseline = Period(first, current.start - dt.timedelta(days=1), result.change.baseline_label)
+    result.season = usual_change(snapshot, filter_mask(snapshot, query.filters), period, baseline,
+                                 Rate(**current.rate_fields()), result.change.baseline)
+    if result.season is not None and result.season.pattern:
+        s = result.season
+        result.verdict = "noise" if not s.significant else ("drop" if s.change_vs_usual_pp < 0 else "rise")
 
 
 def _all_data(snapshot: Snapshot, basis: str, window: int | None) -> Period:
@@ -136,24 +156,38 @@ def _test_focus(result: TrendResult, points: list[TrendPoint], focus, min_n: int
     _compare(result, current, before, min_n)
 
 
-def _test_latest(result: TrendResult, points: list[TrendPoint], min_n: int) -> None:
+def _test_latest(snapshot: Snapshot, query: Query, result: TrendResult, points: list[TrendPoint], min_n: int) -> None:
+    """The latest complete, uncensored period of a typed range against the complete periods before
+    it, up to four, as the defaults do: reaching before the range when it holds fewer, never
+    before the data holds all of a period's deals."""
     usable = [k for k, p in enumerate(points) if p.complete and p.censored is None]
     tested = next((k for k in reversed(usable) if points[k].n >= min_n), None)
     if tested is None:
         return
+    current = points[tested]
     before = [points[k] for k in usable if k < tested and points[k].n > 0][-BASELINE_PERIODS:]
-    _compare(result, points[tested], before, min_n)
+    span = baseline_before(snapshot, Period(current.start, current.end, current.label))
+    if span is not None and (not before or span.start < before[0].start):
+        mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, span)
+        counts = [p.label for p in periods_between(span.start, span.end, result.grain)]
+        _compare_rate(result, current, Rate.of(snapshot.won[mask].sum(), mask.sum()), counts, min_n)
+        return
+    _compare(result, current, before, min_n)
 
 
 def _compare(result: TrendResult, current: TrendPoint, before: list[TrendPoint], min_n: int) -> None:
     if not before:
         return
     baseline = Rate.of(sum(p.won for p in before), sum(p.n for p in before))
-    label = before[0].label if len(before) == 1 else f"{before[0].label} to {before[-1].label}"
+    _compare_rate(result, current, baseline, [p.label for p in before], min_n)
+
+
+def _compare_rate(result: TrendResult, current: TrendPoint, baseline: Rate, labels: list[str], min_n: int) -> None:
+    label = labels[0] if len(labels) == 1 else f"{labels[0]} to {labels[-1]}"
     change = compare_rates(current, baseline, label, min_n)
     if change is None:
         return
     result.tested_period = current.label
-    result.baseline_periods = [p.label for p in before]
+    result.baseline_periods = labels
     result.change = change
     result.verdict = "noise" if not change.significant else ("drop" if change.change_pp < 0 else "rise")

@@ -1,0 +1,132 @@
+"""The usual change: how the same period moved against its own baseline in earlier cycles.
+
+A quarter is compared with the four before it; if every Q4 wins 7 pp more than the year before it
+did, a Q4 lift is the usual, not news. With at least two years of history the same comparison is
+made for the same quarter (or month) a year, two, three years earlier; with less history, a month is
+compared with the same month of each of the four quarters before (the quarter-end push: the last
+month of every quarter wins more).
+When those earlier changes are themselves significant (a real yearly or quarterly pattern), the
+period's change is tested against their mean instead of against zero, and so is every segment's.
+Earlier cycles that reach back before the data does (left-truncated periods) are not used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as sps
+
+from .focus import usable_start
+from .periods import Period, add_months, run_of, whole_run
+from .results import Rate, _round, _sig
+from .select import period_mask
+from .snapshot import Snapshot
+from .stats import ALPHA, log_odds
+
+YEARS_BACK = 3  # earlier years looked at for a quarter (or longer period)
+QUARTERS_BACK = 4  # earlier quarters looked at for a month
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The change (in log-odds) a period is expected to show against its baseline, and its variance."""
+
+    shift: float = 0.0
+    variance: float = 0.0
+
+
+NO_CHANGE = Expected()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EarlierCycle:
+    """The same period in an earlier cycle against its own baseline."""
+
+    period: str
+    baseline_period: str
+    current: Rate
+    baseline: Rate
+    change_pp: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Season:
+    """The usual change of this kind of period, from earlier cycles, and the test against it."""
+
+    kind: str  # "year" (the same period a year earlier, and before) | "quarter" (the same month of earlier quarters)
+    earlier: list[EarlierCycle] = field(default_factory=list)
+    usual_change_pp: float | None = None  # mean of the earlier changes
+    pattern_p_value: float | None = None  # are the earlier changes, together, different from zero?
+    pattern: bool = False  # a real pattern: tests are made against the usual change
+    change_vs_usual_pp: float | None = None  # this period's change minus the usual one
+    p_value: float | None = None  # this period's change against the usual one
+    significant: bool = False
+    expected: Expected = NO_CHANGE  # what every segment's change is tested against
+
+
+def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, baseline: Period,
+                 current: Rate, before: Rate) -> Season | None:
+    """The usual change of `period` against `baseline` (see the module doc); None without an earlier
+    cycle (less than two years of history for a quarter), or when the periods are not whole months
+    or quarters by closed date."""
+    run = whole_run(period)
+    if run is None or period.basis != "closed" or whole_run(baseline) is None:
+        return None
+    grain, count = run
+    start = usable_start(snapshot)
+    if start is None:
+        return None
+    kind, step, cycles = "year", 12, YEARS_BACK
+    if grain == "month" and count == 1 and _moved(baseline, -12).start < start:
+        # under two years of history a month is compared with the same month of earlier quarters;
+        # with more, the same month a year earlier carries both the quarter-end and the yearly pattern
+        kind, step, cycles = "quarter", 3, QUARTERS_BACK
+    earlier, deltas, variances, overlap = [], [], [], 0.0
+    base_mask = selected & period_mask(snapshot, baseline)
+    for k in range(1, cycles + 1):
+        then = _moved(period, -step * k)
+        then_base = _moved(baseline, -step * k)
+        if then_base.start < start:
+            break
+        now_mask = selected & period_mask(snapshot, then)
+        was_mask = selected & period_mask(snapshot, then_base)
+        a, b = Rate.of(snapshot.won[now_mask].sum(), now_mask.sum()), Rate.of(snapshot.won[was_mask].sum(), was_mask.sum())
+        if not a.n or not b.n:
+            break
+        l1, v1 = log_odds(a.won, a.n)
+        l0, v0 = log_odds(b.won, b.n)
+        deltas.append(l1 - l0)
+        variances.append(v1 + v0)
+        if then.start >= baseline.start and then.end <= baseline.end:
+            # the earlier period is part of this period's baseline: the two changes move against each other
+            overlap += v1 * (now_mask & base_mask).sum() / max(before.n, 1)
+        earlier.append(EarlierCycle(period=then.label, baseline_period=then_base.label, current=a, baseline=b,
+                                    change_pp=_round(100 * (a.won / a.n - b.won / b.n), 2)))
+    if not earlier:
+        return None
+    shift, var_shift = float(np.mean(deltas)), float(np.sum(variances)) / len(deltas) ** 2
+    if len(deltas) > 2:
+        # cycles that differ by more than their samples do (March, in the year's low quarter, against
+        # the other quarter-ends) make the usual change less certain: their spread counts, not only n
+        var_shift = max(var_shift, float(np.var(deltas, ddof=1)) / len(deltas))
+    pattern_p = float(2 * sps.norm.sf(abs(shift) / np.sqrt(var_shift)))
+    pattern = pattern_p < ALPHA
+    usual = float(np.mean([e.change_pp for e in earlier]))
+    season = Season(kind=kind, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
+                    pattern=pattern)
+    if not pattern or not current.n or not before.n:
+        return season
+    l1, v1 = log_odds(current.won, current.n)
+    l0, v0 = log_odds(before.won, before.n)
+    z = (l1 - l0 - shift) / np.sqrt(v1 + v0 + var_shift + 2 * overlap / len(deltas))
+    p = float(2 * sps.norm.sf(abs(z)))
+    change = 100 * (current.won / current.n - before.won / before.n)
+    return Season(kind=kind, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
+                  pattern=True, change_vs_usual_pp=_round(change - usual, 2), p_value=_sig(p), significant=p < ALPHA,
+                  expected=Expected(shift, var_shift))
+
+
+def _moved(period: Period, months: int) -> Period:
+    """The same run of whole months or quarters, `months` earlier (negative) or later."""
+    grain, count = whole_run(period)
+    return run_of(add_months(period.start, months), count, grain, basis=period.basis, window_days=period.window_days)

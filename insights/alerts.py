@@ -6,7 +6,6 @@ posting belong to the bot, which remembers what it already said.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field, replace
 
 import numpy as np

@@ -426,6 +426,16 @@ class _NoRuns:
         return None
 
 
+def end_quietly_on_closed_pipe() -> None:
+    """`python -m bot ask ... | head` ends quietly when `head` stops reading. Only for the modes that
+    print: in the servers a client that hangs up must cost one connection, never the process (Python's
+    own default, SIGPIPE ignored, turns that into an error on the one socket)."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     set_currency(settings.currency)
@@ -434,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)
     args = parser.parse_args(argv)
+    if args.subcommand in ("ask", "manifest"):
+        end_quietly_on_closed_pipe()
     if args.subcommand == "ask":
         return run_ask(args, settings)
     if args.subcommand == "manifest":
@@ -446,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args([mode if mode != "console" else "console"])
     if args.subcommand in ("http", "socket", "clock"):
         return run_slack(args, settings, args.subcommand)
+    end_quietly_on_closed_pipe()
     if args.subcommand in ("digest", "alerts"):
         return run_dry(args, settings)
     return run_console(args, settings)

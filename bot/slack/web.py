@@ -14,6 +14,12 @@ from bot.core.data import DealData
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20  # 1 MB: Slack's requests are a few kB; anything bigger is refused before it is read
+# Slack sends a request and reads the answer within 3 s, so a connection idle for 10 s is nobody we
+# serve: it is closed (checked every 2 s) instead of holding one of the server's places for waitress's
+# default 120 s. 1,000 places (not 100) so a burst of idle or slow clients cannot take them all before
+# the timeout frees them; poll() instead of select() because select() stops at 1,024 descriptors.
+CONNECTION_LIMIT = 1000
+IDLE_SECONDS = 10
 
 
 class WebApp:
@@ -80,9 +86,11 @@ class WebApp:
         return [payload]
 
 
-def serve(web_app: WebApp, port: int, host: str = "0.0.0.0", threads: int = 8) -> None:
+def serve(web_app: WebApp, port: int, host: str = "0.0.0.0", threads: int = 8,
+          connection_limit: int = CONNECTION_LIMIT, idle_seconds: int = IDLE_SECONDS) -> None:
     import waitress
 
     log.info("listening on http://%s:%s/slack/events", host, port)
     waitress.serve(web_app, host=host, port=port, threads=threads, ident="sales-intelligence",
-                   max_request_body_size=web_app.max_body)
+                   max_request_body_size=web_app.max_body, connection_limit=connection_limit,
+                   channel_timeout=idle_seconds, cleanup_interval=2, asyncore_use_poll=True)

@@ -1,0 +1,73 @@
+"""The web process as the network treats it: clients that hang up mid-reply, hundreds of idle
+connections, replayed requests, malformed signed events. The real `python -m bot http` as a
+subprocess, over real sockets, against the local Slack stand-in."""
+from __future__ import annotations
+
+import socket
+import struct
+import time
+import urllib.parse
+
+import pytest
+from slack_harness import SECRET, TOKEN, RunningApp, reply
+from slack_sdk.signature import SignatureVerifier
+from slack_standin import SlackStandIn
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales"}, users={"U0CRO": "cro"}) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def app(slack, database):
+    running = RunningApp(slack, DATABASE_URL=database, ALLOWED_USERS="U0CRO")
+    yield running
+    running.stop()
+
+
+def signed_command(slack, name: str, text: str = "", user: str = "U0CRO") -> bytes:
+    """A whole signed HTTP request for a slash command, as bytes for a raw socket."""
+    body = urllib.parse.urlencode({"command": "/health", "text": text, "user_id": user, "channel_id": "C0SALES",
+                                   "team_id": "T0TEST", "response_url": slack.response_url(name),
+                                   "trigger_id": f"t-{name}"})
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body)
+    return (f"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"X-Slack-Request-Timestamp: {timestamp}\r\nX-Slack-Signature: {signature}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+
+
+def assert_still_answers(app, slack, name: str):
+    assert app.proc.poll() is None, f"the web process ended with {app.proc.returncode}"
+    status, elapsed = app.command(slack, "/health", "", name=name)
+    assert status == 200 and elapsed < 3.0
+    assert "deal" in reply(slack, name)["text"].lower()
+
+
+def test_clients_that_hang_up_before_reading_the_reply_leave_the_process_answering(app, slack):
+    for k in range(5):
+        # many pipelined requests, then gone: the replies after the first are written to a closed socket
+        with socket.create_connection(("127.0.0.1", app.port)) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n" * 200)
+        with socket.create_connection(("127.0.0.1", app.port)) as s:
+            s.sendall(signed_command(slack, f"hangup-{k}") * 3)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset, not a close
+        time.sleep(0.2)
+    assert_still_answers(app, slack, "after-hangups")
+
+
+def test_hundreds_of_idle_connections_do_not_stop_acknowledgements(app, slack):
+    idle = []
+    try:
+        for k in range(300):
+            s = socket.create_connection(("127.0.0.1", app.port))
+            if k % 2:
+                s.sendall(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\n")  # headers begun, never finished
+            idle.append(s)
+        time.sleep(0.5)
+        assert_still_answers(app, slack, "among-idle")
+    finally:
+        for s in idle:
+            s.close()

@@ -71,3 +71,30 @@ def test_hundreds_of_idle_connections_do_not_stop_acknowledgements(app, slack):
     finally:
         for s in idle:
             s.close()
+
+
+def dm_event(user: str, text: str, channel: str) -> dict:
+    return {"type": "message", "channel_type": "im", "channel": channel, "user": user, "text": text,
+            "ts": f"{time.time():.6f}"}
+
+
+def test_long_messages_from_an_outsider_cost_nothing_and_acks_stay_fast(app, slack):
+    slowest = 0.0
+    for k in range(16):
+        started = time.perf_counter()
+        assert app.event(dm_event("U0OUTSIDER", "a b " * 25_000, "D0OUT")) == 200  # 100,000 characters
+        slowest = max(slowest, time.perf_counter() - started)
+        status, elapsed = app.command(slack, "/health", "", name=f"among-long-{k}")
+        slowest = max(slowest, elapsed)
+        assert status == 200
+    assert slowest < 1.0
+    refusals = slack.wait_for(lambda s: len(s.messages.get("D0OUT", [])) >= 16 and s.messages["D0OUT"])
+    assert all("not opened Sales Intelligence to you" in m["text"] for m in refusals)
+    for k in range(16):
+        assert "deal" in reply(slack, f"among-long-{k}")["text"].lower()
+
+
+def test_an_allowed_users_over_long_message_is_refused_in_words_unread(app, slack):
+    assert app.event(dm_event("U0CRO", "APAC " * 20_000, "D0LONG")) == 200
+    refusal = slack.wait_for(lambda s: s.messages.get("D0LONG"))[0]
+    assert "100,000 characters long; I read at most 5,000" in refusal["text"]

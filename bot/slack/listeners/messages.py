@@ -15,12 +15,12 @@ from slack_bolt import App, Assistant
 from slack_sdk import WebClient
 
 from insights.deals import deal_table
-from bot.core.commands import without_reps
+from bot.core.commands import MAX_COMMAND_TEXT, without_reps
 from bot.core.intents import interpret
 from bot.core.render import render
 from bot.slack.blocks import assemble_blocks, fallback_text
 from bot.slack.io import upload_file
-from bot.slack.listeners.commands import reply_message
+from bot.slack.listeners.commands import limit_message, reply_message
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,36 @@ def line_for(services: Services, text: str, channel: str, thread_ts: str | None)
     return interpret(text, loaded.vocab, loaded.snapshot.as_of, thread).line
 
 
+def answer_later(services: Services, client: WebClient, text: str, user_id: str | None, channel: str,
+                 thread_ts: str) -> None:
+    """What a listener does with a message. Someone outside ALLOWED_USERS and a text over the cap are
+    answered at once, before the text is read at all (a set lookup and a length: an outsider's 300,000
+    characters cost what ten do); the rest is queued on the analysis pool, so Bolt's threads, which
+    also run every acknowledgement, never interpret a question."""
+    def post(message: dict) -> None:
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=message["text"], blocks=message["blocks"])
+
+    if not services.access.allowed_user(user_id):
+        post(reply_message(services, "/help", user_id, channel)[0])  # the denial, worded as for a command
+        return
+    if len(text or "") > MAX_COMMAND_TEXT:
+        post(limit_message("message_too_long", length=len(text), limit=MAX_COMMAND_TEXT))
+        return
+    pool = services.analyses
+    pool.submit(lambda claim: answer_in_thread(services, client, text, user_id, channel, thread_ts, claim),
+                on_timeout=lambda: post(limit_message("timeout", seconds=pool.timeout)),
+                on_busy=lambda: post(limit_message("busy")))
+
+
 def answer_in_thread(services: Services, client: WebClient, text: str, user_id: str | None, channel: str,
-                     thread_ts: str) -> dict | None:
-    """Answer one message in its thread; returns what was posted (None when nothing was)."""
+                     thread_ts: str, claim=lambda: True) -> dict | None:
+    """Answer one message in its thread; returns what was posted (None when nothing was, or when the
+    pool's timeout answered first: `claim()` is False)."""
     text = MENTION.sub(" ", text or "").strip()
     line = line_for(services, text, channel, thread_ts)
     message, reply = reply_message(services, line, user_id, channel)
+    if not claim():
+        return None
     if reply is None:  # refused or no data: the sentence, in the thread
         return client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=message["text"],
                                        blocks=message["blocks"]).data
@@ -92,9 +116,10 @@ def register(app: App, services: Services) -> None:
     def in_the_pane(payload: dict, client: WebClient, set_status, set_title, context):
         if not _from_a_person(payload, context):
             return
-        set_status(render("text/assistant_status.j2", deals=deals_seen_by(payload.get("user"))))
-        set_title((payload.get("text") or "")[:60])
-        answer_in_thread(services, client, payload.get("text", ""), payload.get("user"), payload["channel"],
+        if services.access.allowed_user(payload.get("user")):  # an outsider's text sets nothing
+            set_status(render("text/assistant_status.j2", deals=deals_seen_by(payload.get("user"))))
+            set_title((payload.get("text") or "")[:60])
+        answer_later(services, client, payload.get("text", ""), payload.get("user"), payload["channel"],
                          payload.get("thread_ts") or payload["ts"])
 
     app.use(assistant)
@@ -102,14 +127,14 @@ def register(app: App, services: Services) -> None:
     @app.event("app_mention")
     def mentioned(event: dict, client: WebClient, context):
         if _from_a_person(event, context):
-            answer_in_thread(services, client, event.get("text", ""), event.get("user"), event["channel"],
+            answer_later(services, client, event.get("text", ""), event.get("user"), event["channel"],
                              event.get("thread_ts") or event["ts"])
 
     @app.event("message")
     def direct_message(event: dict, client: WebClient, context):
         # channel messages reach the bot only through mentions (answered above)
         if event.get("channel_type") == "im" and _from_a_person(event, context):
-            answer_in_thread(services, client, event.get("text", ""), event.get("user"), event["channel"],
+            answer_later(services, client, event.get("text", ""), event.get("user"), event["channel"],
                              event.get("thread_ts") or event["ts"])
 
     @app.action(re.compile(r"^followup_\d+$"))
@@ -120,5 +145,5 @@ def register(app: App, services: Services) -> None:
         thread_ts = message.get("thread_ts") or message.get("ts")
         if not channel or not thread_ts:
             return
-        answer_in_thread(services, client, body["actions"][0].get("value", ""), (body.get("user") or {}).get("id"),
+        answer_later(services, client, body["actions"][0].get("value", ""), (body.get("user") or {}).get("id"),
                          channel, thread_ts)

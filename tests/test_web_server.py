@@ -98,3 +98,12 @@ def test_an_allowed_users_over_long_message_is_refused_in_words_unread(app, slac
     assert app.event(dm_event("U0CRO", "APAC " * 20_000, "D0LONG")) == 200
     refusal = slack.wait_for(lambda s: s.messages.get("D0LONG"))[0]
     assert "100,000 characters long; I read at most 5,000" in refusal["text"]
+
+
+def test_an_answer_rate_limited_in_the_body_is_retried_and_arrives(app, slack):
+    slack.fail_next("chat.postMessage", status=200, error="ratelimited", retry_after=None)
+    assert app.event(dm_event("U0CRO", "what is our win rate?", "D0LIMITED")) == 200
+    answer = slack.wait_for(lambda s: s.messages.get("D0LIMITED"), timeout=15)[0]
+    assert "Win rate" in answer["text"] or "win rate" in answer["text"].lower()
+    posts = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "D0LIMITED"]
+    assert [c.error for c in posts] == ["ratelimited", None]

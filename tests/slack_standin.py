@@ -286,6 +286,7 @@ class SlackStandIn:
         self._thread: Optional[threading.Thread] = None
         self._faults: Dict[str, List[_Fault]] = defaultdict(list)
         self._holds: Dict[str, "Hold"] = {}
+        self._resets: Dict[str, int] = defaultdict(int)
         self._extra_methods: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -395,6 +396,28 @@ class SlackStandIn:
         """
         with self.lock:
             self._faults[method].append(_Fault(status, retry_after, times, error))
+
+    def reset_next(self, method: str, times: int = 1) -> None:
+        """Reset the connection (TCP RST, no answer) of the next ``times`` calls to ``method``
+        (a Web API method name, or "upload" for step 2 of a file upload)."""
+        with self.lock:
+            self._resets[method] += times
+
+    def _take_reset(self, method: str) -> bool:
+        with self.lock:
+            if self._resets.get(method, 0) <= 0:
+                return False
+            self._resets[method] -= 1
+            return True
+
+    @staticmethod
+    def _reset(h: "_Handler") -> None:
+        import socket
+        import struct
+
+        h.close_connection = True
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        h.connection.close()
 
     def hold_next(self, method: str) -> "Hold":
         """Keep the next call to ``method`` waiting (its request arrived, no answer yet) until
@@ -507,6 +530,8 @@ class SlackStandIn:
         headers = dict(h.headers.items())
         if path.startswith("/api/"):
             method = unquote(path[len("/api/"):]).strip("/")
+            if self._take_reset(method):
+                return self._reset(h)
             with self.lock:
                 hold = self._holds.pop(method, None)
             if hold is not None:
@@ -523,6 +548,8 @@ class SlackStandIn:
                 self.calls.append(Call(method, params, headers, status, body, path))
         elif path.startswith("/upload/") and h.command == "POST":
             file_id = unquote(path[len("/upload/"):]).strip("/")
+            if self._take_reset("upload"):
+                return self._reset(h)
             with self.lock:
                 status, body, extra = self._upload(file_id, raw)
                 self.calls.append(Call("upload", {"file_id": file_id, "length": len(raw)}, headers,

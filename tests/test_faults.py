@@ -76,3 +76,22 @@ def test_a_clock_killed_between_claim_and_post_posts_the_digest_once_after_resta
             restarted.terminate()
             restarted.wait(10)
     engine.dispose()
+
+
+def test_a_connection_reset_on_the_digest_chart_leaves_the_clock_running(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    with SlackStandIn(bot_token=TOKEN, channels={"C0DIGEST": "sales"}) as slack:
+        slack.reset_next("files.getUploadURLExternal", times=10)  # more than the client's retries
+        clock = start_clock(slack, url)
+        try:
+            digest = slack.wait_for(lambda s: s.messages.get("C0DIGEST"), timeout=90)
+            assert "Weekly Sales Health" in digest[0]["blocks"][0]["text"]["text"]
+            time.sleep(LEASE)  # past the start-up steps and two retry ticks
+            assert clock.poll() is None, f"the clock ended with {clock.returncode}"
+            engine = create_engine(url)
+            assert [(r[0], r[2]) for r in ledger(engine)] == [("C0DIGEST", "posted")]
+            engine.dispose()
+            assert len(slack.messages["C0DIGEST"]) == 1 and not slack.files  # the chart lost, the digest kept
+        finally:
+            clock.terminate()
+            clock.wait(10)

@@ -172,14 +172,22 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     return scheduler
 
 
+def catch_up_and_log(rt: Runtime, now: dt.datetime) -> None:
+    outcome = catch_up(rt, now)
+    log.info("digest catch-up: %s %s", outcome.status, outcome.period or "")
+
+
 def start_clock(rt: Runtime) -> BackgroundScheduler:
     """Refresh and alert once, make up a missed digest, then schedule the jobs."""
     global RUNTIME
     RUNTIME = rt
-    refresh_and_alert(rt, now_utc())
-    outcome = catch_up(rt, now_utc())
-    log.info("digest catch-up: %s %s", outcome.status, outcome.period or "")
-    follows_now(rt, now_utc())  # a follow due while the clock was down is posted once, now
+    # each start-up step on its own: one that fails (Slack unreachable, a bug) is logged and made up
+    # by the scheduled jobs and the retry tick, and never keeps the scheduler from starting
+    for step in (refresh_and_alert, catch_up_and_log, follows_now):  # follows due while down: posted once, now
+        try:
+            step(rt, now_utc())
+        except Exception:
+            log.exception("start-up step %s failed; the scheduled jobs will try again", step.__name__)
     scheduler = build_scheduler(rt)
     scheduler.start()
     return scheduler

@@ -79,5 +79,8 @@ def upload_file(client: WebClient, channel_id: str, content: bytes, filename: st
         error = exc.response.get("error", "unknown_error")
         log.error("upload of %s to %s failed: %s", filename, channel_id, error)
         return Upload(False, error=error)
+    except Exception as exc:  # a connection reset or timeout after the retries: the file is lost, nothing else
+        log.error("upload of %s to %s failed: %s", filename, channel_id, type(exc).__name__)
+        return Upload(False, error="connection_error")
     files = response.get("files") or [response.get("file") or {}]
     return Upload(True, file_id=(files[0] or {}).get("id"))

@@ -214,11 +214,10 @@ def print_chart(reply, chart_dir: str, out, snapshot: Snapshot | None = None) ->
     if chart is not None:
         _save(Path(chart_dir) / chart.unique_filename, chart.png, "chart", out)
     if reply.command == "deals" and snapshot is not None and reply.result.count:
-        from insights.deals import deal_table
+        from insights.deals import deals_csv
 
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        csv = deal_table(snapshot, reply.result.query).to_csv(index=False).encode("utf-8")
-        _save(Path(chart_dir) / f"deals-{stamp}.csv", csv, "csv", out)
+        _save(Path(chart_dir) / f"deals-{stamp}.csv", deals_csv(snapshot, reply.result.query), "csv", out)
 
 
 def _save(path: Path, content: bytes, kind: str, out) -> None:

@@ -24,6 +24,7 @@ from .schema import (
     STAGE_ORDER,
     WON,
 )
+from .labels import safe_labels
 from .mapping import FALSE_FLAGS, TRUE_FLAGS, is_flag_value, parse_amounts, parse_flags, stage_records_outcome_only
 from .snapshot import DataReport, Snapshot
 
@@ -566,26 +567,6 @@ def _numbers(text: pd.Series) -> pd.Series:
         return text.where(text != "").astype("float64")
     except (ValueError, TypeError):
         return pd.to_numeric(text, errors="coerce")
-
-
-_LABEL_MARKUP = str.maketrans({"`": "\u02cb", "<": "\u2039", ">": "\u203a"})
-
-
-def safe_labels(values: pd.Series) -> pd.Series:
-    """Segment labels as every front end may show them: control characters (a newline, a tab) become
-    one space, and the characters chat markup is made of become look-alikes that mean nothing there
-    (` to ˋ, < and > to ‹ and ›), so a CRM value such as `<!channel>` or a backtick fence can never
-    ping a channel or break a code-formatted table, whatever the template or the field."""
-    if isinstance(values.dtype, pd.CategoricalDtype):  # a Parquet dictionary: look at its few labels
-        labels = pd.Series(values.cat.categories.astype(str))
-        if not labels.str.contains(r"[\x00-\x1f\x7f`<>]", regex=True).any():
-            return values
-    text = values.astype(str)
-    odd = text.str.contains(r"[\x00-\x1f\x7f`<>]", regex=True)
-    if not odd.any():
-        return values
-    fixed = text[odd].str.replace(r"[\x00-\x1f\x7f]+", " ", regex=True).str.translate(_LABEL_MARKUP).str.strip()
-    return text.where(~odd, fixed)
 
 
 def _natural_key(value: str):

@@ -14,7 +14,7 @@ import re
 from slack_bolt import App, Assistant
 from slack_sdk import WebClient
 
-from insights.deals import deal_table
+from insights.deals import deals_csv
 from bot.core.commands import MAX_COMMAND_TEXT, without_reps
 from bot.core.intents import interpret
 from bot.core.render import render
@@ -84,8 +84,7 @@ def answer_in_thread(services: Services, client: WebClient, text: str, user_id: 
         snapshot = services.data.scoped(services.scope_for(user_id)).snapshot
         if not services.access.may_see_reps(user_id):  # REPS_USERS: the CSV names no owner either
             snapshot, _ = without_reps(snapshot)
-        csv = deal_table(snapshot, reply.result.query).to_csv(index=False)
-        upload_file(client, channel, csv.encode("utf-8"), "deals.csv", "The deals behind the number",
+        upload_file(client, channel, deals_csv(snapshot, reply.result.query), "deals.csv", "The deals behind the number",
                     thread_ts=thread_ts)
     return posted
 

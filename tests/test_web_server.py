@@ -107,3 +107,39 @@ def test_an_answer_rate_limited_in_the_body_is_retried_and_arrives(app, slack):
     assert "Win rate" in answer["text"] or "win rate" in answer["text"].lower()
     posts = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "D0LIMITED"]
     assert [c.error for c in posts] == ["ratelimited", None]
+
+
+def test_a_replayed_signed_request_is_answered_once(app, slack):
+    import json
+
+    body = urllib.parse.urlencode({"command": "/health", "text": "", "user_id": "U0CRO", "channel_id": "C0SALES",
+                                   "team_id": "T0TEST", "response_url": slack.response_url("replayed"),
+                                   "trigger_id": "t-replayed"})
+    timestamp = int(time.time())
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=str(timestamp), body=body)
+    for _ in range(5):  # the same bytes, the same signature, well within its five minutes
+        assert app.post(body, timestamp=timestamp, signature=signature)[0] == 200
+    reply(slack, "replayed")
+    time.sleep(1.0)
+    assert len(slack.responses["replayed"]) == 1
+
+    event = dm_event("U0CRO", "what is our win rate?", "D0REPLAY")
+    for k in range(3):  # one event, re-signed each time (as only Slack could): one event_id, one answer
+        assert app.event(dict(event, client_msg_id=f"copy-{k}"), event_id="EvReplayed") == 200
+    slack.wait_for(lambda s: s.messages.get("D0REPLAY"))
+    time.sleep(1.5)
+    assert len(slack.messages["D0REPLAY"]) == 1, json.dumps(slack.messages["D0REPLAY"])[:500]
+
+
+def test_the_replay_memory_forgets_after_its_window_and_stays_bounded():
+    from bot.slack.replay import Seen
+
+    now = [0.0]
+    seen = Seen(window=600, limit=3, clock=lambda: now[0])
+    assert seen.first("a") and not seen.first("a")
+    now[0] = 601
+    assert seen.first("a")  # the signature's five minutes are long over: a new request
+    for key in "bcd":
+        assert seen.first(key)
+    assert not seen.first("d")  # the newest are kept
+    assert seen.first("a")  # at the limit the oldest was forgotten

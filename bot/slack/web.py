@@ -10,6 +10,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
 from bot.core.data import DealData
+from bot.slack.replay import Seen
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class WebApp:
         self.data = data
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.max_body = max_body
+        self.seen = Seen()  # signatures already handled: a replayed copy is acknowledged, not answered again
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/healthz":
@@ -39,6 +41,9 @@ class WebApp:
             refusal = self.refuse(environ)
             if refusal is not None:
                 return self.plain(start_response, *refusal)
+            if not self.seen.first(environ.get("HTTP_X_SLACK_SIGNATURE") or ""):
+                log.warning("a copy of an already handled request was acknowledged and ignored")
+                return self.plain(start_response, "200 OK", "")
         try:
             return self.slack(environ, start_response)
         except Exception:  # a request that got past the signature check and still broke Bolt

@@ -352,7 +352,7 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     from bot.slack.web import WebApp, serve
 
     follow_clock(data, store)  # the clock process refreshes; this one reloads after it
-    serve(WebApp(app, data, settings.slack_signing_secret), settings.port)
+    serve(WebApp(app, data, settings.slack_signing_secret, health_token=settings.health_token), settings.port)
     return EXIT_OK
 
 

@@ -33,6 +33,7 @@ class Settings:
     slack_app_token: str | None = None
     slack_api_url: str | None = None  # a stand-in for Slack's Web API, e.g. in tests
     port: int = 3000
+    health_token: str | None = None  # HEALTH_TOKEN: /healthz shows details only with "Authorization: Bearer <it>"
     allowed_users: frozenset[str] = field(default_factory=frozenset)
     allowed_channels: frozenset[str] = field(default_factory=frozenset)
     reps_users: frozenset[str] = field(default_factory=frozenset)  # who may see /reps; empty: allowed users
@@ -77,6 +78,7 @@ class Settings:
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
             port=int(env.get("PORT") or 3000),
+            health_token=env.get("HEALTH_TOKEN") or None,
             allowed_users=_ids(env.get("ALLOWED_USERS")),
             allowed_channels=_ids(env.get("ALLOWED_CHANNELS")),
             reps_users=_ids(env.get("REPS_USERS")),

@@ -14,6 +14,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_standin import SlackStandIn
 
 
+HEALTH_TOKEN = "health-test-token"
+
+
 @pytest.fixture(scope="module")
 def slack():
     with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales"}, users={"U0CRO": "cro"}) as standin:
@@ -22,7 +25,7 @@ def slack():
 
 @pytest.fixture(scope="module")
 def app(slack, database):
-    running = RunningApp(slack, DATABASE_URL=database, ALLOWED_USERS="U0CRO")
+    running = RunningApp(slack, DATABASE_URL=database, ALLOWED_USERS="U0CRO", HEALTH_TOKEN=HEALTH_TOKEN)
     yield running
     running.stop()
 
@@ -143,3 +146,37 @@ def test_the_replay_memory_forgets_after_its_window_and_stays_bounded():
         assert seen.first(key)
     assert not seen.first("d")  # the newest are kept
     assert seen.first("a")  # at the limit the oldest was forgotten
+
+
+def healthz(app, token: str | None = None) -> dict:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(app.url + "/healthz", headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_healthz_says_ok_and_nothing_more_without_the_health_token(app):
+    assert healthz(app) == {"ok": True}
+    assert healthz(app, "guessed") == {"ok": True}
+    details = healthz(app, HEALTH_TOKEN)
+    assert details["ok"] and details["closed_deals"] == 6338 and details["as_of"] == "2024-07-15"
+    assert details["source"] == "deals.csv"  # the file's name, not where it lives on the server
+
+
+SHAPELESS = ['{"type": "event_callback", "event": "x"}', '{"type": "event_callback", "event": {"type": "message"}}',
+             '{"type": "event_callback", "event": {"type": "app_home_opened"}}',
+             '{"type": "event_callback", "event": {"type": "app_mention", "text": 5, "channel": "C0SALES", "ts": "1"}}',
+             '{"type": "event_callback", "event": {"type": "message", "channel_type": "im", "user": "U0CRO", '
+             '"text": ["x"], "channel": "D0X", "ts": "1"}}', "[1, 2]", '{"type": "block_actions"}',
+             "payload=" + urllib.parse.quote('{"type": "block_actions", "actions": []}'),
+             "payload=" + urllib.parse.quote('{"type": "block_actions", "actions": [{"action_id": "share_reply"}]}'),
+             "command=%2Fwinrate"]
+
+
+@pytest.mark.parametrize("body", SHAPELESS)
+def test_a_signed_request_of_the_wrong_shape_gets_a_400(app, body):
+    content_type = "application/json" if body[0] in "[{" else "application/x-www-form-urlencoded"
+    assert app.post(body, headers={"Content-Type": content_type})[0] == 400
+    assert app.proc.poll() is None

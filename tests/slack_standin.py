@@ -245,8 +245,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @dataclass
 class Hold:
-    reached: threading.Event  # the held request has arrived
-    release: threading.Event  # set it to let the request end (unanswered, unrecorded)
+    reached: threading.Event  # the held request has arrived (with `after`: has been carried out)
+    release: threading.Event  # set it to let the request end (unanswered, unrecorded; with `after`, answered)
+    after: bool = False  # carry the request out (post the message), then hold its answer
 
 
 @dataclass
@@ -419,11 +420,13 @@ class SlackStandIn:
         h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         h.connection.close()
 
-    def hold_next(self, method: str) -> "Hold":
+    def hold_next(self, method: str, after: bool = False) -> "Hold":
         """Keep the next call to ``method`` waiting (its request arrived, no answer yet) until
         ``hold.release`` is set; it is then answered with an error and nothing is recorded: the
-        moment between a client's send and Slack's answer, for killing the client in it."""
-        hold = Hold(threading.Event(), threading.Event())
+        moment between a client's send and Slack's answer, for killing the client in it. With
+        ``after=True`` the call is carried out first (the message is in the channel) and only its
+        answer is held: the moment after Slack posted and before the client could record it."""
+        hold = Hold(threading.Event(), threading.Event(), after)
         with self.lock:
             self._holds[method] = hold
         return hold
@@ -534,7 +537,7 @@ class SlackStandIn:
                 return self._reset(h)
             with self.lock:
                 hold = self._holds.pop(method, None)
-            if hold is not None:
+            if hold is not None and not hold.after:
                 hold.reached.set()
                 hold.release.wait(60)
                 try:
@@ -546,6 +549,9 @@ class SlackStandIn:
             with self.lock:
                 status, body, extra = self._api(method, params, headers, parse_error)
                 self.calls.append(Call(method, params, headers, status, body, path))
+            if hold is not None:  # carried out; its answer waits
+                hold.reached.set()
+                hold.release.wait(60)
         elif path.startswith("/upload/") and h.command == "POST":
             file_id = unquote(path[len("/upload/"):]).strip("/")
             if self._take_reset("upload"):

@@ -373,8 +373,9 @@ def test_a_postgresql_source_refreshes_and_a_failing_one_keeps_the_last_good_dat
         alert = [m for m in slack.messages["C0ALERTS"] if "refresh failed" in m["blocks"][0]["text"]["text"]]
         assert len(alert) == 1 and "pw-not-shown" not in str(alert)
         body = {}
-        WebApp.health(type("W", (), {"data": rt.data})(), lambda status, headers: body.setdefault("status", status))
-        health = json.loads(WebApp.health(type("W", (), {"data": rt.data})(), lambda *a: None)[0])
+        WebApp.health(type("W", (), {"data": rt.data})(), lambda status, headers: body.setdefault("status", status),
+                      detailed=True)
+        health = json.loads(WebApp.health(type("W", (), {"data": rt.data})(), lambda *a: None, detailed=True)[0])
         assert health["source"] == f"postgresql://127.0.0.1:5432/test table {schema}.deals"
         assert health["ok"] and f"No table or view {schema}.deals" in health["last_refresh_error"]
 

@@ -325,7 +325,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     if missing or problems:
         print(render("text/missing_settings.j2", mode=mode, missing=missing, problems=problems), file=sys.stderr)
         return EXIT_USAGE
-    data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings))
+    data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings),
+                    max_drop=settings.refresh_max_drop)
     store = open_store(settings)
     client = web_client(settings.slack_bot_token, settings.api_url)
     if mode == "clock":

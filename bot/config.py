@@ -60,6 +60,7 @@ class Settings:
     crm_deal_url: str | None = None  # CRM_DEAL_URL: a deal's page, e.g. https://x.my.salesforce.com/{deal_id}
     analysis_workers: int = 2  # analyses at once in a web process (CPU-bound: more would slow acks)
     analysis_timeout_seconds: float = 30.0  # a command still running after this is answered "took too long"
+    refresh_max_drop: float = 0.2  # REFRESH_MAX_DROP: a refresh losing more of its rows or closed deals is held back
     claim_lease_seconds: float = 120.0  # a digest/follow/alert claim not posted within this was left by a crash
 
     @classmethod
@@ -104,6 +105,7 @@ class Settings:
             follow_time=env.get("FOLLOW_TIME") or "08:00",
             crm_deal_url=env.get("CRM_DEAL_URL") or None,
             claim_lease_seconds=float(env.get("CLAIM_LEASE_SECONDS") or 120),
+            refresh_max_drop=float(env.get("REFRESH_MAX_DROP") or 0.2),
             analysis_workers=int(env.get("ANALYSIS_WORKERS") or 2),
             analysis_timeout_seconds=float(env.get("ANALYSIS_TIMEOUT_SECONDS") or 30),
         )

@@ -33,7 +33,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from insights.alerts import WORSE, AlertRule, Finding
 from insights.kinds import AlertKind
@@ -45,6 +46,10 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
 # A claim older than this without a post was left by a crash (CLAIM_LEASE_SECONDS): the clock's retry
 # tick takes it over, looks up whether the crashed run had posted after all, and posts only if not.
 STALE_CLAIM = dt.timedelta(minutes=2)
+
+# The state database not answering (down, restarting, unreachable, its pool exhausted): callers that
+# can answer without it catch these, say so in a line, and go on.
+STORE_DOWN = (DBAPIError, PoolTimeout)
 
 metadata = MetaData()
 

@@ -180,3 +180,104 @@ def test_a_signed_request_of_the_wrong_shape_gets_a_400(app, body):
     content_type = "application/json" if body[0] in "[{" else "application/x-www-form-urlencoded"
     assert app.post(body, headers={"Content-Type": content_type})[0] == 400
     assert app.proc.poll() is None
+
+
+class Gate:
+    """A TCP forwarder to the local PostgreSQL that can be shut (every connection cut, new ones
+    refused) and opened again on the same port: the state database going away and coming back."""
+
+    def __init__(self, target=("127.0.0.1", 5432)):
+        import threading
+
+        self.target, self.port, self.conns, self.lock = target, free_port(), [], threading.Lock()
+        self.listener = None
+        self.open()
+
+    def open(self):
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        listener = self.listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener):
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while chunk := a.recv(65536):
+                b.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def shut(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread; close() alone would not
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.conns.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_with_the_state_database_down_every_surface_still_answers_and_recovers(slack):
+    from conftest import postgres_schema
+    from slack_harness import all_text
+
+    with postgres_schema("si_down") as (schema, _, _engine):
+        gate = Gate()
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{gate.port}/test?options=-csearch_path%3D{schema}"
+        running = RunningApp(slack, DATABASE_URL=url)
+        try:
+            running.command(slack, "/follow", "/winrate APAC weekly", name="down-follow-add")
+            assert "/winrate APAC" in all_text(reply(slack, "down-follow-add"))
+            gate.shut()
+            assert running.event(dm_event("U0CRO", "what is our win rate?", "D0DOWN")) == 200
+            answer = slack.wait_for(lambda s: s.messages.get("D0DOWN"), timeout=20)[0]
+            assert "Win rate" in all_text(answer) and "database is not answering" in all_text(answer)
+            assert running.event({"type": "app_home_opened", "user": "U0CRO", "channel": "D0CRO", "tab": "home"}) == 200
+            home = all_text(slack.wait_for(lambda s: s.home_views.get("U0CRO"), timeout=20))
+            assert "Win rate" in home and home.count("Unavailable right now") == 2
+            for command in ("/alerts", "/follow"):
+                running.command(slack, command, "list", name=f"down-{command[1:]}")
+                assert "can't reach the bot's database" in all_text(reply(slack, f"down-{command[1:]}", timeout=20))
+            gate.open()
+            running.command(slack, "/follow", "list", name="back-follow")
+            assert "/winrate APAC" in all_text(reply(slack, "back-follow", timeout=20))  # nothing lost
+        finally:
+            running.stop()
+            gate.shut()

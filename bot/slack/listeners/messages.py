@@ -7,6 +7,7 @@ carries next-question buttons; "which deals?" also brings the full list as a CSV
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -20,7 +21,8 @@ from bot.core.intents import interpret
 from bot.core.render import render
 from bot.slack.blocks import assemble_blocks, fallback_text
 from bot.slack.io import upload_file
-from bot.slack.listeners.commands import limit_message, reply_message
+from bot.slack.listeners.commands import limit_message, reply_message, with_note_before_footer
+from bot.store import STORE_DOWN
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
@@ -31,13 +33,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def line_for(services: Services, text: str, channel: str, thread_ts: str | None) -> str:
-    """The command line a message asks for, read with its thread's last command."""
+def line_for(services: Services, text: str, channel: str, thread_ts: str | None) -> tuple[str, bool]:
+    """The command line a message asks for, read with its thread's last command; and whether the
+    thread's history could be read (False when the state database is not answering)."""
     loaded = services.data.current
     if loaded is None:
-        return text  # the answer path says the data has not loaded
-    thread = services.store.thread_line(channel, thread_ts, _now()) if services.store and thread_ts else None
-    return interpret(text, loaded.vocab, loaded.snapshot.as_of, thread).line
+        return text, True  # the answer path says the data has not loaded
+    thread, history = None, True
+    if services.store and thread_ts:
+        try:
+            thread = services.store.thread_line(channel, thread_ts, _now())
+        except STORE_DOWN:
+            log.warning("the state database is not answering: %s answered without its thread", channel)
+            history = False
+    return interpret(text, loaded.vocab, loaded.snapshot.as_of, thread).line, history
 
 
 def answer_later(services: Services, client: WebClient, text: str, user_id: str | None, channel: str,
@@ -66,10 +75,13 @@ def answer_in_thread(services: Services, client: WebClient, text: str, user_id: 
     """Answer one message in its thread; returns what was posted (None when nothing was, or when the
     pool's timeout answered first: `claim()` is False)."""
     text = MENTION.sub(" ", text or "").strip()
-    line = line_for(services, text, channel, thread_ts)
+    line, history = line_for(services, text, channel, thread_ts)
     message, reply = reply_message(services, line, user_id, channel)
     if not claim():
         return None
+    if reply is not None and not history:  # the answer stands; say what is missing
+        reply = dataclasses.replace(reply, text=with_note_before_footer(
+            reply.text, render("text/state_unavailable.j2", where="thread")))
     if reply is None:  # refused or no data: the sentence, in the thread
         return client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=message["text"],
                                        blocks=message["blocks"]).data
@@ -78,8 +90,11 @@ def answer_in_thread(services: Services, client: WebClient, text: str, user_id: 
         channel=channel, thread_ts=thread_ts, text=fallback_text(reply.text),
         blocks=assemble_blocks(reply.text, command_line=reply.line,
                                followups=[b.split("|", 1) for b in buttons if "|" in b])).data
-    if reply.kind == "answer" and services.store is not None:
-        services.store.remember_thread(channel, thread_ts, reply.line, user_id, _now())
+    if reply.kind == "answer" and services.store is not None and history:
+        try:
+            services.store.remember_thread(channel, thread_ts, reply.line, user_id, _now())
+        except STORE_DOWN:
+            log.warning("the state database is not answering: thread %s not remembered", thread_ts)
     if reply.command == "deals" and reply.result is not None and reply.result.count:
         snapshot = services.data.scoped(services.scope_for(user_id)).snapshot
         if not services.access.may_see_reps(user_id):  # REPS_USERS: the CSV names no owner either

@@ -331,12 +331,48 @@ def read_parquet(path: Path, mapping: "ColumnMapping | None" = None) -> pd.DataF
     return pd.DataFrame({name: file.read(columns=[name]).column(0).to_pandas() for name in names}, copy=False)
 
 
-def _open_text(path: Path):
+def _open_text(path: Path, encoding: str = "utf-8", errors: str = "replace"):
     if path.suffix.lower() == ".gz":
         import gzip
 
-        return gzip.open(path, "rt", newline="", encoding="utf-8", errors="replace")
-    return open(path, newline="", encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", newline="", encoding=encoding, errors=errors)
+    return open(path, newline="", encoding=encoding, errors=errors)
+
+
+# What a CSV that is not UTF-8 most likely is: Excel's "CSV" on a Western Windows machine (a superset
+# of Latin-1 in the printable range), so "Café" saved there reads back as "Café", not "Caf\ufffd".
+FALLBACK_ENCODING = "cp1252"
+
+
+def _text_encoding(path: Path) -> str:
+    """UTF-8 (a BOM is skipped) when the whole file decodes as UTF-8; else FALLBACK_ENCODING when it
+    decodes as that (logged); else a DataError naming the first bad byte's line. Never a silent U+FFFD."""
+    import codecs
+    import logging
+
+    opener = (lambda: __import__("gzip").open(path, "rb")) if path.suffix.lower() == ".gz" else (lambda: open(path, "rb"))
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with opener() as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = chunk[exc.start:exc.start + 1]
+                line += chunk[:exc.start].count(b"\n")
+                break
+            line += chunk.count(b"\n")
+        else:
+            return "utf-8-sig"
+    with opener() as f:
+        try:
+            while chunk := f.read(1 << 20):
+                chunk.decode(FALLBACK_ENCODING)
+        except UnicodeDecodeError:
+            raise DataError(f"Cannot read {path.name}: it is not UTF-8 text (byte 0x{bad.hex()} on line {line}) "
+                            f"nor Windows-1252. Save it as CSV UTF-8 and load it again.") from None
+    logging.getLogger(__name__).warning("%s is not UTF-8 (byte 0x%s on line %s): read as Windows-1252",
+                                        path.name, bad.hex(), line)
+    return FALLBACK_ENCODING
 
 
 def _physical_lines(path: Path) -> int:
@@ -356,7 +392,7 @@ def _read_csv_exactly(path: Path) -> RawTable:
     import csv
 
     rows, lines, malformed = [], [], []
-    with _open_text(path) as f:
+    with _open_text(path, _text_encoding(path), errors="strict") as f:
         reader = csv.reader(f)
         try:
             header = next(reader)
@@ -400,13 +436,35 @@ def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
         if retry.any():  # only the odd rows pay for flexible parsing
             # utc=True: a zoned timestamp ("2024-01-31T09:00:00Z", as CRM API exports write them) must not
             # crash the load; zoned values are converted to UTC, naive ones are unchanged.
-            flexible = pd.to_datetime(text[retry], format="mixed", dayfirst=mapping.dayfirst, errors="coerce",
-                                      utc=True)
+            flexible = pd.to_datetime(text[retry], format="mixed", dayfirst=_day_first(text[retry], mapping),
+                                      errors="coerce", utc=True)
             parsed[retry] = flexible.dt.tz_localize(None).dt.normalize()
         parsed = parsed.dt.normalize()
     # A year outside DATE_YEARS is a placeholder or a typo ("-1" parses as year -1; 9999-12-31): such a
     # date crashed the report (year -1) or became the as-of date, so it is unparseable and set aside.
     return parsed.where(parsed.dt.year.between(*DATE_YEARS))
+
+
+_NUMERIC_DATE = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b"
+
+
+def _day_first(text: pd.Series, mapping: ColumnMapping) -> bool:
+    """Whether 04/05/2024 in this column is the 4th of May: decided once per file from the dates that
+    say so (a first number over 12 is a day: 13/04/2024; a second one is: 04/13/2024), so no row is
+    read one way and its neighbour the other. A column with both kinds is refused: which of its
+    04/05/2024s mean April cannot be known. With none, the mapping's dates.dayfirst (month first)."""
+    parts = text.str.extract(_NUMERIC_DATE).dropna().astype(int)
+    if parts.empty:
+        return mapping.dayfirst
+    day_first, month_first = parts[0] > 12, parts[1] > 12
+    if day_first.any() and month_first.any():
+        one, other = text[day_first[day_first].index[0]], text[month_first[month_first].index[0]]
+        raise DataError(f"The {text.name or 'date'} column mixes day-first dates ({one.strip()!r}) and month-first "
+                        f"dates ({other.strip()!r}), so dates such as 04/05/2024 cannot be read either way. Export "
+                        f"the dates as YYYY-MM-DD, or set dates.format in the column mapping.")
+    if day_first.any() or month_first.any():
+        return bool(day_first.any())
+    return mapping.dayfirst
 
 
 # FNV-1a, 64 bits: a fingerprint of each id's bytes, computed for all ids at once with numpy.

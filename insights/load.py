@@ -43,6 +43,7 @@ MAX_TABLE_BYTES = 1 << 30
 # Why a row is set aside, in the order rows are checked (a row gets the first that applies).
 # The sentences users read for these codes live in templates/.
 REASONS = (
+    "unterminated_quote",
     "malformed_row",
     "missing_deal_id",
     "duplicate_deal_id",
@@ -226,7 +227,7 @@ class RawTable:
 
     frame: pd.DataFrame
     lines: np.ndarray | None = None  # physical line of each row; None: header on line 1, one line per row
-    malformed: tuple[tuple[int, str], ...] = ()  # (line, text) of rows with the wrong number of fields
+    malformed: tuple[tuple, ...] = ()  # (line, text[, reason]) of rows with the wrong number of fields or a stray quote
 
 
 def _size_text(n: int) -> str:
@@ -386,21 +387,66 @@ def _physical_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
+MAX_RECORD_LINES = 50  # a quoted field (a note with line breaks) may span this many lines, no more
+
+
+def _records(f):
+    """(first line number, text, fields) of each CSV record, quotes honoured (a quoted field may hold line
+    breaks). A quote that is still open after MAX_RECORD_LINES lines is a stray one: its line comes out
+    alone with fields None, and reading starts again on the line after it, so one stray quote costs one
+    row, not every row up to the next quote in the file."""
+    import csv
+    import itertools
+
+    pending: list[str] = []
+    start = 1
+    lines = iter(f)
+    number = 0
+    while True:
+        if not pending or sum(p.count('"') for p in pending) % 2 == 0:  # no quote left open: a whole record
+            if pending:
+                text = "".join(pending)
+                yield start, text, next(csv.reader([text]), [])
+                pending = []
+            line = next(lines, None)
+            if line is None:
+                return
+            number += 1
+            start, pending = number, [line]
+            continue
+        if len(pending) > MAX_RECORD_LINES:
+            yield start, pending[0], None
+            rest, pending = pending[1:], []
+            number -= len(rest)  # read them again, one by one
+            lines = itertools.chain(rest, lines)  # the lines after the stray quote, read again
+            continue
+        line = next(lines, None)
+        if line is None:  # the file ends inside a quote
+            yield start, pending[0], None
+            rest, pending = pending[1:], []
+            number -= len(rest)
+            lines = iter(rest)
+            continue
+        number += 1
+        pending.append(line)
+
+
 def _read_csv_exactly(path: Path) -> RawTable:
     """The slow, exact path: every row with the line it starts on; blank lines skipped; rows with
-    the wrong number of fields kept aside as malformed, never dropped."""
-    import csv
-
+    the wrong number of fields kept aside as malformed, and a line with a stray quote as such, never
+    dropped."""
     rows, lines, malformed = [], [], []
     with _open_text(path, _text_encoding(path), errors="strict") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(f"Cannot read {path}: the file is empty.")
-        start = reader.line_num + 1
-        for record in reader:
-            line, start = start, reader.line_num + 1
+        records = _records(f)
+        first = next(records, None)
+        if first is None or first[2] is None:
+            raise DataError(f"Cannot read {path}: the file is empty." if first is None else
+                            f"Cannot read {path}: its header line has an unclosed quote.")
+        header = first[2]
+        for line, text, record in records:
+            if record is None:
+                malformed.append((line, text.rstrip("\r\n")[:500], "unterminated_quote"))
+                continue
             if not any(field.strip() for field in record):
                 continue  # a blank line is not a row
             if len(record) != len(header):
@@ -936,7 +982,8 @@ def build_snapshot(
     deal_columns = open_columns = None  # let go (rebound, not del: split() names them)
 
     if malformed:
-        broken = pd.DataFrame({"row": [m[0] for m in malformed], "reason": "malformed_row",
+        broken = pd.DataFrame({"row": [m[0] for m in malformed],
+                               "reason": [m[2] if len(m) > 2 else "malformed_row" for m in malformed],
                                "raw": [m[1] for m in malformed]})
         rejected = pd.concat([rejected, broken], ignore_index=True).sort_values("row", kind="stable")
     counts = rejected["reason"].value_counts()

@@ -166,12 +166,12 @@ def bad(tmp_path_factory):
 
 
 def test_every_reason_code_is_exercised_by_the_hand_built_file():
-    assert set(EXPECTED_SET_ASIDE) == set(REASONS) - {"malformed_row"}  # that one has its own file below
+    assert set(EXPECTED_SET_ASIDE) == set(REASONS) - {"malformed_row", "unterminated_quote"}  # own files below
 
 
 def test_each_bad_row_is_set_aside_once_with_its_first_reason_and_counted(bad):
     assert bad.report.set_aside == EXPECTED_SET_ASIDE
-    assert list(bad.report.set_aside) == [r for r in REASONS if r != "malformed_row"]  # in checking order
+    assert list(bad.report.set_aside) == [r for r in REASONS if r not in ("malformed_row", "unterminated_quote")]
     assert bad.report.rows_set_aside == 16
 
 
@@ -630,3 +630,20 @@ def test_day_first_dates_are_read_day_first_in_every_row_and_a_mix_is_refused(tm
     _dated(frame, ["%d/%m/%Y", "%m/%d/%Y"]).to_csv(mixed, index=False)
     with pytest.raises(DataError, match="mixes day-first dates .* and month-first dates"):
         load_deals(mixed)
+
+
+def test_a_stray_quote_costs_its_own_row_and_is_named(tmp_path, demo_csv):
+    from insights.synthetic import demo_spec, generate_deals, write_csv
+
+    path = tmp_path / "deals.csv"
+    write_csv(generate_deals(demo_spec()), path)
+    lines = path.read_text().split("\n")
+    lines[500] = lines[500].replace(",", ',"', 1)  # a quote opened in line 501 and never closed
+    path.write_text("\n".join(lines).rstrip("\n"))  # and no newline at the end
+    snapshot = load_deals(path)
+    assert snapshot.report.set_aside == {"unterminated_quote": 1} and snapshot.report.examples == {
+        "unterminated_quote": [501]}
+    assert snapshot.report.rows_read == 7000 and len(snapshot.deals) + len(snapshot.open_deals) == 6999
+    from bot.core.commands import answer
+
+    assert "a quote that never closes" in answer(snapshot, "/health").text

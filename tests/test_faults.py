@@ -110,6 +110,20 @@ def test_a_connection_reset_on_the_digest_chart_leaves_the_clock_running(tmp_pat
             clock.wait(10)
 
 
+def kill_after_slack_posts(slack: SlackStandIn, url: str, **settings) -> None:
+    """Start a clock and kill -9 it once its first post is in Slack and before Slack's answer reaches
+    it: the post made, the ledger still saying claimed."""
+    hold = slack.hold_next("chat.postMessage", after=True)
+    clock = start_clock(slack, url, **settings)
+    try:
+        assert hold.reached.wait(90), "the clock never posted"
+        kill(clock)
+    finally:
+        hold.release.set()
+        if clock.poll() is None:
+            clock.kill()
+
+
 def fired(engine) -> list[tuple]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text("SELECT fingerprint, status, ts FROM fired_alerts ORDER BY id"))]
@@ -120,15 +134,7 @@ def test_a_clock_killed_after_slack_posted_an_alert_records_it_and_never_posts_i
     url, engine = database
     with SlackStandIn(bot_token=TOKEN, channels={"C0ALERTS": "alerts"}) as slack:
         serve_history(slack)
-        hold = slack.hold_next("chat.postMessage", after=True)  # the alert is in the channel; its answer never returns
-        first = start_clock(slack, url, DIGEST_CHANNEL="", ALERT_CHANNEL="C0ALERTS")
-        try:
-            assert hold.reached.wait(90), "the clock never posted an alert"
-            kill(first)
-        finally:
-            hold.release.set()
-            if first.poll() is None:
-                first.kill()
+        kill_after_slack_posts(slack, url, DIGEST_CHANNEL="", ALERT_CHANNEL="C0ALERTS")
         assert len(slack.messages["C0ALERTS"]) == 1 and [r[1] for r in fired(engine)] == ["claimed"]
         in_flight = fired(engine)[0][0]
         restarted = start_clock(slack, url, DIGEST_CHANNEL="", ALERT_CHANNEL="C0ALERTS")
@@ -157,15 +163,7 @@ def test_a_clock_killed_after_slack_posted_a_dm_follow_records_it_and_never_post
     due = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).strftime("%H:%M")
     with SlackStandIn(bot_token=TOKEN, channels={}, users={"U0CRO": "cro"}) as slack:
         serve_history(slack)
-        hold = slack.hold_next("chat.postMessage", after=True)
-        first = start_clock(slack, url, DIGEST_CHANNEL="", FOLLOW_TIME=due)
-        try:
-            assert hold.reached.wait(90), "the clock never posted the follow"
-            kill(first)
-        finally:
-            hold.release.set()
-            if first.poll() is None:
-                first.kill()
+        kill_after_slack_posts(slack, url, DIGEST_CHANNEL="", FOLLOW_TIME=due)
         assert len(slack.messages["DU0CRO"]) == 1
         restarted = start_clock(slack, url, DIGEST_CHANNEL="", FOLLOW_TIME=due)
         try:

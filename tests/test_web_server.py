@@ -281,3 +281,46 @@ def test_with_the_state_database_down_every_surface_still_answers_and_recovers(s
         finally:
             running.stop()
             gate.shut()
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+SOAK_LINES = ["/winrate", "/winrate APAC", "/winrate by region", "/trend Europe", "/why", "/drivers", "/risk",
+              "/funnel by region", "/health", "/deals APAC lost", "/pipeline", "/winrate zq", "/help", "/nonsense x",
+              "/winrate by region and industry and product", "/trend last quarter vs previous"]
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_twenty_thousand_varied_requests(app, slack):
+    """SOAK_REQUESTS (default 20,000) varied requests: commands with varied and junk text, DMs, outsiders,
+    replays. RSS after the warm-up (the first tenth) and at the end: within 10%."""
+    import os
+    import random
+
+    total = int(os.environ.get("SOAK_REQUESTS", "20000"))
+    rng = random.Random(17)
+    warm, samples = None, []
+    for k in range(total):
+        kind = k % 10
+        if kind < 6:
+            line = rng.choice(SOAK_LINES) + (f" {rng.randrange(10**9)}" if kind == 5 else "")
+            name, text = line.split(" ", 1)[0], line.split(" ", 1)[1] if " " in line else ""
+            assert app.command(slack, name, text, name=f"soak-{k}")[0] == 200
+        elif kind < 8:
+            user = "U0CRO" if kind == 6 else f"U0OUT{k}"
+            assert app.event(dm_event(user, rng.choice(["what is our win rate?", "why did APAC drop?",
+                                                        "x" * rng.randrange(1, 9000)]), f"D0SOAK{k % 50}")) == 200
+        else:
+            assert app.post("junk=" + "y" * rng.randrange(1, 5000), signed=kind == 8)[0] in (200, 400, 401)
+        if k % 200 == 199:
+            time.sleep(1.0)  # let the analysis pool drain: a soak, not a flood
+            samples.append(rss_mb(app.proc.pid))
+            if warm is None and k >= total // 10:
+                warm = samples[-1]
+            with slack.lock:  # the stand-in keeps everything; the bot should not
+                slack.responses.clear(), slack.messages.clear(), slack.calls.clear()
+    print(f"RSS MB every 200 requests: {samples}")
+    assert samples[-1] <= warm * 1.10, (warm, samples[-1], samples)

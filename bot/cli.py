@@ -15,7 +15,7 @@ from insights.sources import CRM_KINDS, SourceSpec, load_source
 from insights.sources.crm import SourceUnavailable
 from insights.snapshot import Snapshot
 
-from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, resolve_command
+from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, read_as_line, resolve_command
 from bot.config import Settings
 from bot.core.grammar import Vocabulary, split_command
 from bot.core.render import render, set_currency, set_deal_url
@@ -185,6 +185,8 @@ def run_ask(args, settings: Settings, out=sys.stdout) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
     else:
         print(reply.text, file=out)
+        if reply.reading:
+            print(read_as_line(reply), file=out)
         print_chart(reply, args.chart_dir, out, snapshot)
     return EXIT_OK if reply.ok else EXIT_USAGE
 
@@ -287,6 +289,8 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
         if reply.kind == "answer":
             thread = reply.line
         print(reply.text, file=out)
+        if reply.reading:
+            print(read_as_line(reply), file=out)
         print_chart(reply, args.chart_dir, out, snapshot)
         print(file=out)
 
@@ -341,7 +345,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     services = Services(data=data, access=Access.from_settings(settings), store=store,
                         command_prefix=settings.command_prefix, segments=segments, client=client,
                         analyses=AnalysisPool(settings.analysis_workers,
-                                              timeout=settings.analysis_timeout_seconds))
+                                              timeout=settings.analysis_timeout_seconds),
+                        progress_after=settings.progress_after_seconds)
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -443,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):  # `python -m bot --data FILE`
+        argv = [settings.mode] + argv
     args = parser.parse_args(argv)
     if args.subcommand in ("ask", "manifest"):
         end_quietly_on_closed_pipe()

@@ -61,6 +61,7 @@ class Settings:
     analysis_workers: int = 2  # analyses at once in a web process (CPU-bound: more would slow acks)
     analysis_timeout_seconds: float = 30.0  # a command still running after this is answered "took too long"
     refresh_max_drop: float = 0.2  # REFRESH_MAX_DROP: a refresh losing more of its rows or closed deals is held back
+    progress_after_seconds: float = 1.0  # a conversation answer slower than this shows "working on it…" first
     claim_lease_seconds: float = 120.0  # a digest/follow/alert claim not posted within this was left by a crash
 
     @classmethod
@@ -108,6 +109,7 @@ class Settings:
             refresh_max_drop=float(env.get("REFRESH_MAX_DROP") or 0.2),
             analysis_workers=int(env.get("ANALYSIS_WORKERS") or 2),
             analysis_timeout_seconds=float(env.get("ANALYSIS_TIMEOUT_SECONDS") or 30),
+            progress_after_seconds=float(env.get("PROGRESS_AFTER_SECONDS") or 1),
         )
 
     @property

@@ -131,6 +131,17 @@ thread_context = Table(  # the last command answered in a thread, which its foll
     Column("updated_at", DateTime, nullable=False),
 )
 
+feedback = Table(  # how plain questions were read: 👍/👎, another reading picked, or not read at all
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("user_id", String(40)),
+    Column("question", Text, nullable=False),
+    Column("line", Text),  # the reading answered; NULL when the question was asked back
+    Column("verdict", String(12), nullable=False),  # right, wrong, other (another reading picked), unread
+    Column("chosen", Text),  # the reading picked instead, for "other"
+)
+
 refresh_runs = Table(
     "refresh_runs", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -487,6 +498,25 @@ class Store:
         if row is None or row.updated_at < naive_utc(now) - ttl:
             return None
         return row.line
+
+    # -- how questions were read ------------------------------------------------------------------
+    def record_feedback(self, question: str, line: str | None, verdict: str, user_id: str | None,
+                        now: dt.datetime, chosen: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(feedback).values(at=naive_utc(now), user_id=user_id, question=question[:2000],
+                                                 line=line, verdict=verdict, chosen=chosen))
+
+    def misread(self, limit: int = 20) -> list[dict]:
+        """The latest questions read wrongly, re-read by the asker, or not read at all; newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feedback).where(feedback.c.verdict != "right")
+                                .order_by(feedback.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def feedback_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feedback.c.verdict, func.count()).group_by(feedback.c.verdict))
+            return {verdict: int(n) for verdict, n in rows}
 
     # -- refresh runs -----------------------------------------------------------------------------
     def record_refresh(self, started: dt.datetime, finished: dt.datetime, ok: bool, rows_read: int = 0,

@@ -34,7 +34,7 @@ LAST_FOUR = PeriodSpec("last_n", ("quarter", 4), "last 4 quarters")
 LONG_CYCLE_BAND = "90d+"
 LONG_CYCLE_DAYS = 90
 BIG_DEAL_AMOUNT = 100_000  # default amount threshold of big_deal_at_risk
-BIG_DEAL_MAX_PROBABILITY = 0.3  # a big deal is at risk below this win probability (or when stalled)
+BIG_DEAL_MAX_PROBABILITY = 0.3  # at risk below this chance of being won by next quarter's end (or when stalled)
 BIG_DEAL_MAX_FINDINGS = 5
 
 
@@ -212,23 +212,27 @@ def driver_flip(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding
 
 
 def big_deal_at_risk(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
-    """Open deals of at least the amount whose win probability is under BIG_DEAL_MAX_PROBABILITY (only when
-    the pipeline model's backtest shows skill) or that are stalled; the largest expected losses first."""
+    """Open deals of at least the amount whose chance of being won by the end of next quarter is under
+    BIG_DEAL_MAX_PROBABILITY (only when the pipeline's backtest checked its probabilities) or that are
+    stalled; the largest expected losses first."""
     from .pipeline import open_pipeline
 
     result = open_pipeline(snapshot, Query(filters=rule.filters))
+    checked = result.backtest is not None
     amount = rule.threshold if rule.threshold is not None else BIG_DEAL_AMOUNT
     out = []
     for d in result.all_deals():
-        low = result.skill and d.win_probability is not None and d.win_probability < BIG_DEAL_MAX_PROBABILITY
-        if d.amount < amount or not (low or d.stalled):
+        p = d.win_probability_next_quarter
+        low = checked and p is not None and p < BIG_DEAL_MAX_PROBABILITY
+        if d.amount is None or d.amount < amount or not (low or d.stalled):
             continue
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment={"deal": d.deal_id}, label=d.deal_id,
-                           period=_quarter_label(snapshot), value=d.win_probability if result.skill else None,
+                           period=_quarter_label(snapshot), value=p if checked else None,
                            open_deals=1, open_amount=d.amount, test="pipeline model, backtest " + (
                                "with skill" if result.skill else "without skill"),
                            details={"rep": d.rep, "age_days": d.age_days, "stalled": d.stalled, "skill": result.skill,
-                                    "win_probability": d.win_probability, "expected_loss": d.expected_loss,
+                                    "checked": checked, "win_probability": d.win_probability,
+                                    "win_probability_next_quarter": p, "expected_loss": d.expected_loss,
                                     "amount_threshold": amount, "max_probability": BIG_DEAL_MAX_PROBABILITY,
                                     "segment": d.segment}))
     out.sort(key=lambda f: -f.details["expected_loss"])

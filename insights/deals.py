@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .periods import Period
+from .pipeline import open_win_probabilities
 from .query import Query
 from .results import Result
 from .select import filter_mask, period_mask, resolve_periods
@@ -32,6 +33,7 @@ class DealRow:
     created: dt.date | None
     closed: dt.date | None
     outcome: str  # Won, Lost or Open
+    win_probability: float | None = None  # an open deal's chance of being won by the end of this quarter
 
 
 @dataclass(kw_only=True)
@@ -54,8 +56,10 @@ def _selection(snapshot: Snapshot, query: Query, period: Period) -> tuple[pd.Dat
     return snapshot.deals, np.flatnonzero(mask)
 
 
-def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-    """These deals in the canonical columns, largest first (ties by deal id)."""
+def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray,
+           chances: np.ndarray | None = None) -> pd.DataFrame:
+    """These deals in the canonical columns, largest first (ties by deal id); open deals with their
+    chance of being won by the end of this quarter (/pipeline's)."""
     frame = frame.iloc[rows]
     # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner, in the CSV either
     keep = [c for c in COLUMNS if c in frame.columns and (c != "sales_rep_id" or c in snapshot.dimensions)]
@@ -67,6 +71,8 @@ def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray) -> pd.Data
             {c: c or "Open" for c in frame["outcome"].cat.categories})
     else:
         frame["outcome"] = frame["outcome"].replace("", "Open")
+    if chances is not None:
+        frame["win_probability_this_quarter"] = np.round(chances[rows], 4)
     return frame.sort_values(["deal_amount", "deal_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
@@ -74,7 +80,7 @@ def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
     """Every deal behind the query, largest first, in the canonical columns (for the CSV)."""
     period, _ = resolve_periods(snapshot, query)
     frame, rows = _selection(snapshot, query, period)
-    return _table(snapshot, frame, rows)
+    return _table(snapshot, frame, rows, open_win_probabilities(snapshot) if query.outcome == "open" else None)
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...):
@@ -115,13 +121,15 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
         result.notes.append("no_deals")
     if len(rows) > SHOWN:
         rows = rows[amounts >= np.partition(amounts, len(amounts) - SHOWN)[len(amounts) - SHOWN]]
-    for row in _table(snapshot, frame, rows).head(SHOWN).itertuples(index=False):
+    chances = open_win_probabilities(snapshot) if query.outcome == "open" else None
+    for row in _table(snapshot, frame, rows, chances).head(SHOWN).itertuples(index=False):
         result.deals.append(DealRow(
             deal_id=str(row.deal_id), rep=_text(getattr(row, "sales_rep_id", None)),
             segment=" · ".join(str(getattr(row, c)) for c in ("region", "product_type", "lead_source")
                                if hasattr(row, c) and isinstance(getattr(row, c), str)),
             stage=_text(getattr(row, "deal_stage", None)), amount=float(row.deal_amount),
-            created=_day(row.created_date), closed=_day(getattr(row, "closed_date", None)), outcome=row.outcome))
+            created=_day(row.created_date), closed=_day(getattr(row, "closed_date", None)), outcome=row.outcome,
+            win_probability=getattr(row, "win_probability_this_quarter", None)))
     return result
 
 

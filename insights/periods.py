@@ -193,10 +193,13 @@ def whole_run(period: Period) -> tuple[str, int] | None:
 
 def shifted(current: Period, kind: str, count: int = 1) -> Period:
     """The period just before `current` (as many whole months/quarters/years, or the same number of
-    days), `count` such periods back to back, or (year_ago) the same period a year earlier.
+    days), `count` such periods back to back, or (year_ago) the same period a year earlier (for a period
+    the as-of date cuts short, such as year to date, the same days a year earlier).
     The basis (closed dates or cohorts) and outcome window carry over."""
     keep = {"basis": current.basis, "window_days": current.window_days}
     run = whole_run(current)
+    if kind == "year_ago" and not current.complete:  # year to date: the same days a year earlier, not all of it
+        run = None
     if run is not None:  # whole calendar periods (a "to date" one counts as its whole period)
         grain, n = run
         first = grain_start(current.start, grain)

@@ -1,60 +1,70 @@
-"""/pipeline: which open deals will close, which are at risk, and what the open pipeline will book.
+"""/pipeline: the chance each open deal is won by the end of this quarter (and of next), and the
+bookings the open pipeline will bring, with intervals whose coverage is checked on past quarters.
 
-The model. Open deals are not a random sample of deals: they are the ones that have not closed
-yet, so they are older and longer-cycle than the deals that closed, and long deals win less. A
-deal open 130 days is therefore compared with the deals that were still open at 130 days, not
-with all closed deals. For each age band [L, next edge) a binomial GLM (logit link)
+The question. "Will it be won if it ever closes" overstates a real pipeline: many open deals never
+close, they go stale and sit open. So the model answers the CRO's question directly: won by the
+end of this quarter. It learns it from the history itself. At past dates at the same point of
+their quarter as today (the anchors: with today a quarter's last day, every past quarter's last day),
+the deals open that day are taken as they stood: their age, their segments, and whether they were won
+by the end of that quarter (and of the next). Lost deals and deals still open at the horizon count as
+not won, so stale deals teach the model what becomes of deals that old. A binomial GLM (logit link)
 
-    won ~ C(region) + C(industry) + C(product_type) + C(lead_source) + C(size_band)
+    won_by_horizon ~ C(age_band) + C(season) + C(region) + C(industry) + C(product_type) + C(lead_source)
 
-is fitted on aggregated cells of the closed deals whose cycle reached L (the deals still open at
-age L). Cells make the likelihood identical to row-level logistic regression while the cost does
-not grow with the number of deals. Right-censoring: recently created deals that closed are the
-short ones (their long siblings are still open), so each band trains on the deals created early
-enough that at most 2% of those that reached age L are still open. Rep and stage are left out:
-25+ reps make the cells sparse, and a closed deal's last stage leaks its outcome (a won deal's
-last stage is always Closed).
+is fitted on the deals counted into cells (anchor x age band x segment), which gives the row-level
+likelihood at the cost of the cells. Season is the calendar quarter being forecast, once every one
+of the four has been seen. An age band in which no deal was ever won within the horizon gets probability 0
+(it is not fitted: there is nothing to fit), bands with fewer than MIN_BAND deals join the band below.
 
-Backtest (every call): as of two quarters back (`Snapshot.at`), fit on what was known then, score
-the deals open then and compare with what happened to those that have closed since: AUC with a
-DeLong 95% interval, Brier against the base-rate Brier (the closed win rate known then, a paired
-test of the squared errors), calibration by decile. `skill` needs both the AUC interval above 0.5
-and a Brier score significantly below the base rate's.
+What it does not use, and why. The export does not record a deal's past stage: a closed deal's stage
+today is where it ended, which gives its outcome away. Nor its past amount: CRMs zero lost deals'
+amounts and leave open ones blank, so a past deal's amount today says how it ended. Rep: too many
+levels for the cells. Deals without a created date have no age: they get the mean chance of today's
+dated open deals (the backtest cannot check this: past deals all have a created date).
 
-Forecast: expected won amount and deals with a 90% interval holding both the deal-level
-randomness (a sum of Bernoullis, normal approximation per draw) and the model's own uncertainty
-(a parametric bootstrap of each band's GLM coefficients); split by expected close quarter from the
-cycles of won deals that ran longer than the deal's age.
+Backtest (every refresh): at every past anchor whose quarter has ended, the model is refitted on
+the anchors whose horizon had passed by then, and the deals open then are forecast: expected won
+deals (and amount, where lost deals keep their amounts) with a 90% interval from the deals' own
+chance and the model's uncertainty (delta method), against what happened. The hit rate of those
+intervals is reported; when they missed more often than 90% allows (binomial test, 5%), today's
+interval is widened by the root-mean-square of the past standardised errors, and said so (withheld
+when there are fewer than MIN_BACKTESTS quarters, or when even widened they miss too often). Over all
+backtests pooled: AUC with a DeLong interval, Brier against the flat base rate, calibration by
+decile, and `skill`: whether the segments beat age and season alone (a paired test of the squared
+errors). Without skill the deals' probabilities come from age and season alone.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
-import warnings
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
-import statsmodels.api as sm
 from scipy import stats as sps
 
 from .periods import add_months, grain_start, label_for
 from .query import Query
 from .results import Rate, Result, _round, _sig, to_jsonable
 from .select import ALL_TIME, filter_mask, resolve_periods
-from .snapshot import Snapshot, day_number
+from .snapshot import Snapshot, day_number, from_day_number
 from .stats import Z95
 
-PIPELINE_FEATURES = ("region", "industry", "product_type", "lead_source", "size_band")
-AGE_EDGES = (0, 10, 20, 30, 40, 50, 60, 75, 90, 105, 120, 150, 180, 270, 365)  # age bands [edge, next edge) in days
-MIN_TRAIN = 200  # closed deals a band needs to get its own model
-MIN_LEVEL = 30  # a level with fewer training deals is folded into the reference
-MAX_OPEN_SHARE = 0.02  # censoring: at most this share of a band's training cohort still open
+PIPELINE_FEATURES = ("region", "industry", "product_type", "lead_source")
+AGE_EDGES = (0, 15, 30, 45, 60, 90, 120, 180, 270, 365, 540, 730)  # age bands [edge, next edge) in days
+HORIZONS = 2  # this quarter and the next
+MIN_BAND = 30  # deal-snapshots an age band needs, or it joins the band below
+MIN_LEVEL = 30  # a segment level with fewer is folded into the reference
+MIN_TRAIN = 200  # deal-snapshots a fit needs
+MIN_ANCHORS = 2  # past anchors a backtest's fit needs
+SEASON_ANCHORS = 4  # a year of anchors (every calendar quarter seen) before the season enters the model
+MIN_BACKTESTS = 4  # past quarters before an interval counts as checked
 LEVEL = 0.9
-DRAWS = 400
-BACKTEST_MONTHS = 6
+Z_LEVEL = float(sps.norm.ppf(0.5 + LEVEL / 2))
 STALLED_QUANTILE = 0.95
 AT_RISK_SHOWN = 10
+NEVER = np.iinfo(np.int32).max  # the closed day of a deal still open
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,16 +75,19 @@ class Reason:
     effect_pp: float | None = None  # change in win probability against the factor's reference
     age_days: int | None = None
     won_cycle_percentile: float | None = None  # share of won deals' cycles shorter than the age
+    history_open: int | None = None  # deals this old open at past anchors
+    history_won: int | None = None  # ... of which won by the end of that quarter
 
 
 @dataclass(frozen=True, kw_only=True)
 class OpenDeal:
     deal_id: str
-    win_probability: float | None
-    amount: float
+    win_probability: float | None  # won by the end of this quarter
+    win_probability_next_quarter: float | None  # won by the end of next quarter
+    amount: float | None  # None: blank in the CRM
     expected_amount: float | None
-    expected_loss: float | None
-    age_days: int
+    expected_loss: float | None  # amount x (1 - won by the end of next quarter)
+    age_days: int | None  # None: no created date
     rep: str | None  # None when the asker may not see reps
     segment: dict[str, str]
     reasons: list[Reason]
@@ -85,22 +98,27 @@ class OpenDeal:
 class QuarterForecast:
     quarter: str
     expected_won_amount: float
-    low: float
-    high: float
+    low: float | None  # None: the interval is withheld (the backtest contradicts it)
+    high: float | None
     expected_won_deals: float
+    deals_low: float | None
+    deals_high: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Forecast:
-    expected_won_amount: float
-    low: float
-    high: float
+    expected_won_amount: float  # this quarter and next
+    low: float | None
+    high: float | None
     level: float
     expected_won_deals: float
-    deals_low: float
-    deals_high: float
+    deals_low: float | None
+    deals_high: float | None
     open_amount: float
     open_deals: int
+    deals_without_amount: int  # open deals with a blank amount: in the deal counts, not in the amounts
+    interval_scale: float = 1.0  # deal intervals widened by this from the backtest's errors (1: as modelled)
+    amount_interval_scale: float = 1.0  # amount intervals, likewise
     by_quarter: list[QuarterForecast] = field(default_factory=list)
 
 
@@ -113,26 +131,49 @@ class CalibrationBin:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BacktestQuarter:
+    as_of: dt.date  # the past anchor
+    quarter: str  # the quarter forecast from it
+    open_deals: int
+    expected_won_deals: float
+    deals_low: float
+    deals_high: float
+    actual_won_deals: int
+    covered: bool  # the actual count fell inside the interval as modelled
+    expected_won_amount: float | None = None  # None: amounts not backtestable (lost deals zeroed)
+    amount_low: float | None = None
+    amount_high: float | None = None
+    actual_won_amount: float | None = None
+    amount_covered: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Backtest:
-    as_of: dt.date
-    scored: int  # deals open then that have closed since
-    unresolved: int  # deals open then and still open now (left out)
-    win_rate: float | None  # of the scored deals
+    as_of: dt.date  # the latest past anchor checked
+    quarters: int  # past anchors checked
+    covered: int  # ... whose 90% interval held the won deals
+    amount_quarters: int
+    amount_covered: int
+    level: float
+    too_many_misses: bool  # more misses than the level allows (binomial test, 5%)
+    interval_scale: float  # today's deal-count intervals widened by this (1: not widened)
+    amount_interval_scale: float  # today's amount intervals: from the amounts' own errors where replayed
+    covered_after_widening: int | None  # the past quarters a widened interval would have held
+    scored: int  # deal-snapshots pooled over the backtests
+    win_rate: float | None  # of the scored: won by the end of their quarter
     mean_probability: float | None
     auc: float | None
     auc_ci_low: float | None
     auc_ci_high: float | None
     brier: float | None
-    base_rate: float | None  # the closed win rate known at the backtest date
+    base_rate: float | None  # the flat rate of won-this-quarter known at each anchor, averaged
     base_rate_brier: float | None
     brier_p_value: float | None  # one-sided paired test: model Brier below the base rate's
+    age_only_brier: float | None  # a model of age and season alone
+    skill_p_value: float | None  # one-sided paired test: the segments' Brier below age and season's
+    skill: bool = False  # the segments beat age and season alone
     calibration: list[CalibrationBin] = field(default_factory=list)
-    skill: bool = False
-    forecast_won_amount: float | None = None
-    forecast_low: float | None = None
-    forecast_high: float | None = None
-    actual_won_amount: float | None = None  # of the deals open then, won since
-    forecast_covered: bool | None = None  # the actual won amount fell inside the forecast's interval
+    history: list[BacktestQuarter] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,10 +182,11 @@ class PipelineSegment:
     label: str
     open_deals: int
     open_amount: float
-    expected_won_amount: float
-    low: float
-    high: float
-    at_risk_amount: float  # sum of amount x (1 - p)
+    expected_won_deals: float
+    expected_won_amount: float  # this quarter and next
+    low: float | None
+    high: float | None
+    at_risk_amount: float  # sum of amount x (1 - p), deals with an amount
 
 
 @dataclass(kw_only=True)
@@ -152,15 +194,16 @@ class PipelineResult(Result):
     open_deals: int = 0
     open_amount: float = 0.0
     skill: bool = False
-    ranked_by: str = "expected_loss"  # or "amount_and_age" when the backtest shows no skill
+    ranked_by: str = "expected_loss"  # or "amount_and_age" when the segments show no skill
     forecast: Forecast | None = None
     backtest: Backtest | None = None
     at_risk: list[OpenDeal] = field(default_factory=list)
     stalled_deals: int = 0
+    stalled_probability: float | None = None  # mean win probability this quarter of the stalled deals
     segments: list[PipelineSegment] = field(default_factory=list)
     deals: list[OpenDeal] = field(default_factory=list)
-    model_bands: int = 0
-    training_deals: int = 0
+    anchors: int = 0  # past dates learned from
+    training_deals: int = 0  # deal-snapshots learned from
     features: list[str] = field(default_factory=list)
 
     def all_deals(self) -> list[OpenDeal]:
@@ -175,372 +218,526 @@ class PipelineResult(Result):
         return to_jsonable(self)
 
 
+# -- the history: the deals open at past anchors, counted into cells -----------------------------------
+
+
+def forecast_quarters(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """First days of this quarter and the next, as forecast from `as_of`: a quarter ending on
+    `as_of` is done, so "this quarter" is then the next one."""
+    first = grain_start(as_of, "quarter")
+    if add_months(first, 3) - dt.timedelta(days=1) == as_of:
+        first = add_months(first, 3)
+    return first, add_months(first, 3)
+
+
+def same_day_back(d: dt.date, months: int) -> dt.date:
+    """The same point of the month `months` earlier: a month's last day stays its last day."""
+    first = add_months(dt.date(d.year, d.month, 1), -months)
+    last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
+    month_end = (d + dt.timedelta(days=1)).day == 1
+    return first.replace(day=last_day if month_end else min(d.day, last_day))
+
+
+def _quarter_end(first: dt.date) -> int:
+    return day_number(add_months(first, 3)) - 1
+
+
+@dataclass
+class _History:
+    """Deal-snapshots at the anchors, as cells: one row per (anchor, age band, segment) with counts."""
+    features: list[str]
+    sizes: list[int]  # levels per feature, +1 for "no value" (slot 0)
+    anchor_days: np.ndarray  # per anchor, oldest last: day number
+    anchor_quarters: list[dt.date]  # per anchor: first day of the quarter it forecasts
+    horizon_ends: np.ndarray  # (anchors, HORIZONS) day numbers
+    season: np.ndarray  # per anchor: calendar quarter 0-3 of the quarter it forecasts
+    anchor: np.ndarray  # per row
+    band: np.ndarray
+    seg: np.ndarray  # (rows, features) codes + 1
+    segment: np.ndarray  # per row: the segment's number in the grid of the features
+    grid: int  # segments in that grid
+    n: np.ndarray
+    won: np.ndarray  # (rows, HORIZONS): won by each horizon's end
+    amount: np.ndarray
+    amount_sq: np.ndarray
+    won_amount: np.ndarray  # (rows, HORIZONS)
+    won_cycles: np.ndarray  # sorted cycles of won deals
+    amounts_kept: bool  # lost deals keep their amounts (a CRM that zeroes them cannot backtest amounts)
+
+
+def band_of(age: np.ndarray) -> np.ndarray:
+    return np.searchsorted(AGE_EDGES, age, side="right") - 1
+
+
+def open_ages(snapshot: Snapshot) -> np.ndarray:
+    """Age in days of each open deal on the snapshot's date; -1 where it has no created date."""
+    created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
+    ages = (np.datetime64(snapshot.as_of, "D") - created).astype("timedelta64[D]")
+    return np.where(np.isnat(ages), -1, ages.astype(np.int64))
+
+
+def _history(snapshot: Snapshot) -> _History:
+    features = [f for f in PIPELINE_FEATURES if f in snapshot.dimensions]
+    sizes = [len(snapshot.values(f)) + 1 for f in features]
+    open_created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
+    dated = ~np.isnat(open_created)  # an open deal without a created date was open since when? unknown
+    created = np.concatenate([snapshot.created_day, (open_created[dated] - np.datetime64("1970-01-01", "D"))
+                              .astype(np.int64)]).astype(np.int64)
+    ended = np.concatenate([snapshot.closed_day.astype(np.int64), np.full(int(dated.sum()), NEVER, dtype=np.int64)])
+    won = np.concatenate([snapshot.won, np.zeros(int(dated.sum()), dtype=bool)])
+    seg = np.zeros(len(created), dtype=np.int64)
+    for f, size in zip(features, sizes):
+        codes = np.concatenate([snapshot.codes(f), snapshot.codes(f, open_pipeline=True)[dated]]).astype(np.int64)
+        seg = seg * size + (codes + 1)
+    amount = np.concatenate([snapshot.amount, snapshot.open_deals["deal_amount"].to_numpy(dtype=float)[dated]])
+    amount = np.where(amount > 0, amount, np.nan)  # $0 is a zeroed loss, not a deal's size
+    lost_amounts = snapshot.amount[~snapshot.won]
+    amounts_kept = bool(len(lost_amounts) and np.mean(lost_amounts > 0) > 0.5)
+
+    this_q, _ = forecast_quarters(snapshot.as_of)
+    earliest = int(created.min()) + 30 if len(created) else day_number(snapshot.as_of)
+    anchor_days, quarters, ends, season = [], [], [], []
+    rows = {k: [] for k in ("anchor", "key", "n", "won", "amount", "amount_sq", "won_amount")}
+    grid = int(np.prod(sizes, dtype=np.int64)) if features else 1
+    for k in range(1, 400):
+        first = add_months(this_q, -3 * k)
+        t = day_number(same_day_back(snapshot.as_of, 3 * k))
+        if t < earliest:
+            break
+        at = np.flatnonzero((created <= t) & (ended > t))
+        if not len(at):
+            continue
+        a = len(anchor_days)
+        anchor_days.append(t)
+        quarters.append(first)
+        horizon = [_quarter_end(add_months(first, 3 * h)) for h in range(HORIZONS)]
+        ends.append(horizon)
+        season.append((first.month - 1) // 3)
+        key = band_of(t - created[at]) * grid + seg[at]
+        cells, inverse = np.unique(key, return_inverse=True)
+        amt = amount[at]
+        known = np.isfinite(amt)
+        amt0 = np.where(known, amt, 0.0)
+        rows["anchor"].append(np.full(len(cells), a))
+        rows["key"].append(cells)
+        rows["n"].append(np.bincount(inverse, minlength=len(cells)))
+        won_by = [won[at] & (ended[at] <= e) for e in horizon]
+        rows["won"].append(np.column_stack([np.bincount(inverse, weights=w, minlength=len(cells)) for w in won_by]))
+        rows["amount"].append(np.bincount(inverse, weights=amt0, minlength=len(cells)))
+        rows["amount_sq"].append(np.bincount(inverse, weights=amt0 ** 2, minlength=len(cells)))
+        rows["won_amount"].append(np.column_stack([np.bincount(inverse, weights=amt0 * w, minlength=len(cells))
+                                                   for w in won_by]))
+    if anchor_days:
+        cat = {k: np.concatenate(v) for k, v in rows.items()}
+    else:
+        cat = {k: np.zeros((0, HORIZONS) if k in ("won", "won_amount") else 0) for k in rows}
+    key = cat["key"].astype(np.int64)
+    seg_codes = np.array(np.unravel_index(key % grid, sizes)).T if features else np.zeros((len(key), 0), dtype=np.int64)
+    cycles = snapshot.cycle_days[snapshot.won]
+    return _History(features, sizes, np.array(anchor_days, dtype=np.int64), quarters,
+                    np.array(ends, dtype=np.int64).reshape(-1, HORIZONS), np.array(season, dtype=np.int64),
+                    cat["anchor"].astype(np.int64), key // grid, seg_codes.astype(np.int64), key % grid, grid,
+                    cat["n"].astype(float), cat["won"].astype(float), cat["amount"], cat["amount_sq"],
+                    cat["won_amount"], np.sort(cycles[np.isfinite(cycles)]), amounts_kept)
+
+
 # -- the model ---------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Band:
-    low: int
-    features: list[str]
-    columns: list[tuple[int, int]]  # (feature index, code) per non-intercept column
-    reference: dict[str, int]
+class _Fit:
+    """One horizon's GLM, fitted on the history's rows known by a cutoff."""
+    horizon: int
+    band_group: np.ndarray  # per age band: the band whose coefficient it uses (sparse bands join the one below)
+    never_won: np.ndarray  # per age band: no deal this old was won within the horizon (probability 0)
+    band_open: np.ndarray  # per age band: deal-snapshots in training
+    band_won: np.ndarray
+    season_on: bool
+    columns: list[tuple[str, int, int]]  # ("season" | "band" | "seg", feature index, level) per column
     beta: np.ndarray
     cov: np.ndarray
-    n: int
-    won: int
+    base_rate: float  # won by the horizon among all training deal-snapshots
+    n: float
+    anchors: int
 
-    def matrix(self, codes: np.ndarray) -> np.ndarray:
-        x = np.zeros((len(codes), 1 + len(self.columns)))
+    def matrix(self, season: np.ndarray, band: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        x = np.zeros((len(band), 1 + len(self.columns)))
         x[:, 0] = 1.0
-        for j, (f, code) in enumerate(self.columns, start=1):
-            x[:, j] = codes[:, f] == code
+        group = self.band_group[np.clip(band, 0, len(self.band_group) - 1)]
+        for j, (kind, f, level) in enumerate(self.columns, start=1):
+            on = season if kind == "season" else group if kind == "band" else seg[:, f]
+            x[:, j] = on == level
         return x
 
-
-@dataclass
-class PipelineModel:
-    as_of: dt.date
-    features: list[str]
-    bands: list[_Band | None]  # per age band; None: too few deals, use the band below
-    won_cycles: np.ndarray  # sorted cycles of won deals
-    base_rate: float
-    training_deals: int
-    condition_on_age: bool = True
-
-    def band_of(self, age: np.ndarray) -> np.ndarray:
-        if not self.condition_on_age:
-            return np.zeros(len(age), dtype=np.int64)
-        return np.clip(np.searchsorted(AGE_EDGES, age, side="right") - 1, 0, len(AGE_EDGES) - 1)
-
-    def model_for(self, b: int) -> _Band | None:
-        while b >= 0 and self.bands[b] is None:
-            b -= 1
-        return self.bands[b] if b >= 0 else None
-
-    @property
-    def stalled_after(self) -> float | None:
-        if len(self.won_cycles) < 30:
-            return None
-        return float(np.quantile(self.won_cycles, STALLED_QUANTILE))
-
-
-def _open_codes(snapshot: Snapshot, features) -> np.ndarray:
-    return np.column_stack([snapshot.codes(f, open_pipeline=True) for f in features]) if features else \
-        np.zeros((len(snapshot.open_deals), 0), dtype=np.int64)
-
-
-def open_ages(snapshot: Snapshot) -> np.ndarray:
-    created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
-    return (np.datetime64(snapshot.as_of, "D") - created).astype(np.int64)
-
-
-def fit_model(snapshot: Snapshot, condition_on_age: bool = True) -> PipelineModel:
-    """One GLM per age band on the closed deals that were still open at the band's lower edge."""
-    features = [f for f in PIPELINE_FEATURES if f in snapshot.dimensions]
-    sizes = [len(snapshot.values(f)) for f in features]
-    # each deal's cell in the grid of the features, one integer per deal (not a deals x features matrix)
-    flat = np.zeros(len(snapshot.deals), dtype=np.int64)
-    valid = np.isfinite(snapshot.cycle_days)
-    for f, size in zip(features, sizes):
-        codes = snapshot.codes(f)
-        valid &= codes >= 0
-        flat *= size
-        flat += codes
-    won, cycle, created = snapshot.won, snapshot.cycle_days, snapshot.created_day
-    as_of_day = day_number(snapshot.as_of)
-    ages = open_ages(snapshot)
-    open_created = as_of_day - ages
-    won_cycles = np.sort(cycle[won & np.isfinite(cycle)])
-    base_rate = float(won.mean()) if len(won) else math.nan
-    edges = AGE_EDGES if condition_on_age else (0,)
-    bands: list[_Band | None] = []
-    for low in edges:
-        train = valid & (cycle >= low)
-        if condition_on_age:
-            train &= created <= as_of_day - _censoring_window(low, cycle, created, ages, open_created, as_of_day)
-        bands.append(_fit_band(low, features, sizes, flat[train], won[train]))
-    return PipelineModel(snapshot.as_of, features, bands, won_cycles, base_rate,
-                         int(valid.sum()), condition_on_age)
-
-
-def _censoring_window(low, cycle, created, ages, open_created, as_of_day) -> int:
-    """Days before as_of a band's training cohort must be created by, so that few of it are still open."""
-    reached = cycle >= low
-    closed_created = created[reached]
-    still_open = open_created[ages >= low]
-    best, best_share = low, math.inf
-    for window in range(int(low), int(low) + 731, 15):
-        cut = as_of_day - window
-        closed_n = int((closed_created <= cut).sum())
-        if closed_n < MIN_TRAIN:
-            break
-        open_n = int((still_open <= cut).sum())
-        share = open_n / (open_n + closed_n)
-        if share <= MAX_OPEN_SHARE:
-            return window
-        if share < best_share:
-            best, best_share = window, share
-    return best
-
-
-def _fit_band(low, features, sizes, flat, won) -> _Band | None:
-    """The band's GLM on the training deals' cells (`flat`: each deal's cell number in the feature grid)."""
-    n, wins = len(won), int(won.sum())
-    if n < MIN_TRAIN or wins == 0 or wins == n:
-        return None
-    grid = int(np.prod(sizes, dtype=object)) if features else 1
-    if grid <= max(4 * n, 1 << 22):  # a histogram of the cells: no sort
-        cell_n, cell_won = np.bincount(flat, minlength=grid), np.bincount(flat[won], minlength=grid)
-        cells = np.flatnonzero(cell_n)
-        cell_n, cell_won = cell_n[cells], cell_won[cells].astype(float)
-    else:
-        cells, inverse = np.unique(flat, return_inverse=True)
-        cell_n = np.bincount(inverse)
-        cell_won = np.bincount(inverse, weights=won.astype(float))
-    cell_codes = np.array(np.unravel_index(cells, sizes)).T if features else np.zeros((len(cells), 0), dtype=int)
-    columns, reference = [], {}
-    for j, f in enumerate(features):
-        per_level = np.bincount(cell_codes[:, j], weights=cell_n, minlength=sizes[j])
-        ref = int(np.argmax(per_level))
-        reference[f] = ref
-        columns += [(j, k) for k in range(sizes[j]) if k != ref and per_level[k] >= MIN_LEVEL]
-    band = _Band(low, list(features), columns, reference, np.zeros(1 + len(columns)),
-                 np.zeros((1 + len(columns),) * 2), n, wins)
-    x = band.matrix(cell_codes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            fit = sm.GLM(np.column_stack([cell_won, cell_n - cell_won]), x, family=sm.families.Binomial()).fit()
-            beta, cov = np.asarray(fit.params), np.asarray(fit.cov_params())
-        except Exception:
-            beta = cov = None
-    if beta is None or not np.all(np.isfinite(beta)) or not np.all(np.isfinite(cov)):
-        rate = wins / n  # intercept only
-        band.columns, band.beta = [], np.array([math.log(rate / (1 - rate))])
-        band.cov = np.array([[1 / (n * rate * (1 - rate))]])
-        return band
-    band.beta, band.cov = beta, cov
-    return band
+    def predict(self, season, band, seg) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities, and the design matrix scaled by p(1-p) (the gradient for the delta method)."""
+        x = self.matrix(season, band, seg)
+        p = _sigmoid(x @ self.beta)
+        clipped = np.clip(band, 0, len(self.never_won) - 1)
+        zero = self.never_won[clipped]
+        p = np.where(zero & (band >= 0), 0.0, p)
+        grad = x * (p * (1 - p) * ~zero * (band >= 0))[:, None]
+        return p, grad
 
 
 def _sigmoid(z):
     return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
 
 
-@dataclass
-class _Scored:
-    p: np.ndarray  # per open deal
-    band: np.ndarray
-    cell: np.ndarray  # per open deal: index into cell_p rows
-    cell_p: np.ndarray  # (cells, DRAWS) bootstrap probabilities
-    codes: np.ndarray
-    ages: np.ndarray
-    quarters: tuple | None = None  # _close_quarter_shares of these deals, once per refresh (see _fitted)
+def _fit(hist: _History, anchors: np.ndarray, horizon: int, segments: bool) -> _Fit | None:
+    """The horizon's GLM on the rows of `anchors`; None when they hold too few deals or no win."""
+    rows = np.isin(hist.anchor, anchors)
+    n, won = hist.n[rows], hist.won[rows, horizon]
+    total, wins = float(n.sum()), float(won.sum())
+    if total < MIN_TRAIN or wins == 0 or wins == total:
+        return None
+    bands = len(AGE_EDGES)
+    band = hist.band[rows]
+    band_n = np.bincount(band, weights=n, minlength=bands)
+    band_w = np.bincount(band, weights=won, minlength=bands)
+    group = np.arange(bands)
+    for b in range(1, bands):  # a sparse band takes the coefficient of the band below
+        if band_n[b] < MIN_BAND:
+            group[b] = group[b - 1]
+    group_n = np.bincount(group, weights=band_n, minlength=bands)
+    group_w = np.bincount(group, weights=band_w, minlength=bands)
+    never = (group_w[group] == 0) & (group_n[group] > 0)
+    season = hist.season[hist.anchor[rows]]
+    season_on = len(anchors) >= SEASON_ANCHORS and len(np.unique(hist.season[anchors])) == 4
+    fitted = ~never[band]
+    g = group[band]
+    present = np.bincount(g[fitted], weights=n[fitted], minlength=bands)
+    columns = [("band", 0, b) for b in np.flatnonzero(present) if b != int(np.argmax(present))]
+    if season_on:
+        per = np.bincount(season[fitted], weights=n[fitted], minlength=4)
+        columns = [("season", 0, s) for s in range(4) if s != int(np.argmax(per)) and per[s] > 0] + columns
+    if segments:
+        seg = hist.seg[rows][fitted]
+        for f, size in enumerate(hist.sizes):
+            per = np.bincount(seg[:, f], weights=n[fitted], minlength=size)
+            ref = int(np.argmax(per))
+            columns += [("seg", f, k) for k in range(size) if k != ref and per[k] >= MIN_LEVEL]
+    fit = _Fit(horizon, group, never, band_n, band_w, season_on, columns, np.zeros(1 + len(columns)),
+               np.zeros((1 + len(columns),) * 2), wins / total, total, len(anchors))
+    # the anchors' rows of one season, band and segment are one cell of the likelihood
+    key = (season[fitted] * len(AGE_EDGES) + g[fitted]) * hist.grid + hist.segment[rows][fitted]
+    cells, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    cell_n = np.bincount(inverse, weights=n[fitted], minlength=len(cells))
+    cell_won = np.bincount(inverse, weights=won[fitted], minlength=len(cells))
+    at = np.flatnonzero(rows)[np.flatnonzero(fitted)[first]]
+    x = fit.matrix(hist.season[hist.anchor[at]], hist.band[at], hist.seg[at])
+    solved = _logistic(x, cell_won, cell_n)
+    if solved is None:
+        rate = float(cell_won.sum() / cell_n.sum())  # intercept only: the rate of the fitted bands
+        fit.columns, fit.beta = [], np.array([math.log(rate / (1 - rate))])
+        fit.cov = np.array([[1 / (cell_n.sum() * rate * (1 - rate))]])
+        return fit
+    fit.beta, fit.cov = solved
+    return fit
 
 
-def score(model: PipelineModel, snapshot: Snapshot, draws: int = DRAWS, seed: int = 0) -> _Scored:
-    """Win probability of every open deal, and per-cell bootstrap draws of it."""
-    codes = _open_codes(snapshot, model.features).astype(np.int64)
-    ages = open_ages(snapshot)
-    band = model.band_of(ages)
-    sizes = [len(snapshot.values(f)) + 1 for f in model.features]
-    flat = band.astype(np.int64)
-    for j, size in enumerate(sizes):
-        flat = flat * size + (codes[:, j] + 1)  # code -1 (no value) gets its own slot
-    cells, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-    cell_codes, cell_band = codes[first], band[first]
-    rng = np.random.default_rng(seed)
-    cell_p = np.full((len(cells), draws), model.base_rate if np.isfinite(model.base_rate) else 0.5)
-    point = np.full(len(cells), cell_p[:, 0] if len(cells) else 0.0)
-    for b in np.unique(cell_band):
-        m = model.model_for(int(b))
-        rows = np.flatnonzero(cell_band == b)
-        if m is None:
-            continue
-        x = m.matrix(np.where(cell_codes[rows] < 0, -2, cell_codes[rows]))  # no value: the reference
-        point[rows] = _sigmoid(x @ m.beta)
-        betas = rng.multivariate_normal(m.beta, m.cov, size=draws, method="cholesky" if _pd(m.cov) else "svd")
-        cell_p[rows] = _sigmoid(x @ betas.T)
-    return _Scored(point[inverse], band, inverse, cell_p, codes, ages)
+def _logistic(x: np.ndarray, won: np.ndarray, n: np.ndarray):
+    """Binomial GLM (logit link) on cells, statsmodels' own: (beta, cov), or None when it does not
+    converge or separates."""
+    import warnings
+
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            fitted = sm.GLM(np.column_stack([won, n - won]), x, family=sm.families.Binomial()).fit()
+        except (PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
+            return None
+    beta, cov = np.asarray(fitted.params), np.asarray(fitted.cov_params())
+    if not fitted.converged or not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
+        return None
+    return beta, cov
 
 
-def _pd(cov) -> bool:
-    try:
-        np.linalg.cholesky(cov)
-        return True
-    except np.linalg.LinAlgError:
-        return False
+@dataclass(frozen=True)
+class _Sum:
+    """An expected total over deals, with the variance of the deals' own chance and of the model's."""
+    expected: float
+    chance: float  # sum of weight^2 x p(1-p): the deals' own randomness
+    model: float  # g' cov g (delta method, g = d expected / d beta): the fit's uncertainty
+
+    def interval(self, scale: float = 1.0) -> tuple[float, float]:
+        half = Z_LEVEL * scale * math.sqrt(max(self.chance + self.model, 0.0))
+        return max(self.expected - half, 0.0), self.expected + half
+
+    @property
+    def sd(self) -> float:
+        return math.sqrt(max(self.chance + self.model, 1e-9))
 
 
-# -- the forecast ------------------------------------------------------------------------------------
-
-
-def _interval(scored: _Scored, mask: np.ndarray, values: np.ndarray, weights: np.ndarray | None = None,
-              level: float = LEVEL, seed: int = 1) -> tuple[float, float, float]:
-    """Expected sum of values x won over the masked deals, with its interval: model draws x Bernoulli."""
-    w = np.ones(len(values)) if weights is None else weights
-    idx = scored.cell[mask]
-    if not len(idx):
-        return 0.0, 0.0, 0.0
-    cells = scored.cell_p.shape[0]
-    s1 = np.bincount(idx, weights=(values * w)[mask], minlength=cells)
-    s2 = np.bincount(idx, weights=(values ** 2 * w)[mask], minlength=cells)
-    s3 = np.bincount(idx, weights=(values ** 2 * w ** 2)[mask], minlength=cells)
-    expected = float((values * w * scored.p)[mask].sum())
-    p = scored.cell_p
-    means = s1 @ p
-    variances = np.maximum(s2 @ p - s3 @ (p * p), 0.0)  # sum a^2 (pq - p^2 q^2) per draw
-    rng = np.random.default_rng(seed)
-    totals = means + np.sqrt(variances) * rng.standard_normal(len(means))
-    totals = np.maximum(totals, 0.0)
-    tail = (1 - level) / 2
-    return expected, float(np.quantile(totals, tail)), float(np.quantile(totals, 1 - tail))
-
-
-def _close_quarter_shares(model: PipelineModel, ages: np.ndarray, as_of: dt.date, quarters: int = 3):
-    """Per open deal, the share of won-deal cycles (longer than its age) ending in each coming quarter.
-
-    Columns: this quarter, the next ones, and the last column everything later. A deal older than
-    every won cycle is put in the last column (it has no precedent).
-    """
-    cycles = model.won_cycles
-    first = grain_start(as_of, "quarter")
-    if add_months(first, 3) - dt.timedelta(days=1) == as_of:  # the quarter ends today: it is done
-        first = add_months(first, 3)
-    starts = [add_months(first, 3 * k) for k in range(quarters)]
-    labels = [label_for(s, "quarter") for s in starts] + ["later"]
-    ends = [day_number(add_months(s, 3)) - 1 - day_number(as_of) for s in starts]  # days left to each end
-    shares = np.zeros((len(ages), quarters + 1))
-    if not len(cycles):
-        shares[:, -1] = 1.0
-        return shares, labels
-    beyond = len(cycles) - np.searchsorted(cycles, ages, side="right")  # won cycles longer than the age
-    previous = np.zeros(len(ages))
-    for k, days_left in enumerate(ends):
-        reached = len(cycles) - np.searchsorted(cycles, ages + days_left, side="right")
-        closed_by = np.where(beyond > 0, (beyond - reached) / np.maximum(beyond, 1), 0.0)
-        shares[:, k] = closed_by - previous
-        previous = closed_by
-    shares[:, -1] = 1.0 - previous
-    return shares, labels
+def _total(fit: _Fit, p, grad, weight, square) -> _Sum:
+    """Expected sum of weight x won, with its two variances."""
+    g = grad.T @ weight
+    return _Sum(float(weight @ p), float(square @ (p * (1 - p))), float(g @ fit.cov @ g))
 
 
 # -- the backtest ------------------------------------------------------------------------------------
 
 
-def months_back(d: dt.date, months: int) -> dt.date:
-    """The same day `months` earlier (the month's last day when it is shorter)."""
-    first = add_months(dt.date(d.year, d.month, 1), -months)
-    last_day = (add_months(first, 1) - dt.timedelta(days=1)).day
-    return first.replace(day=min(d.day, last_day))
-
-
-def delong_auc(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
-    """AUC with its DeLong 95% interval (placement values from midranks: O(n log n))."""
-    pos, neg = scores[labels], scores[~labels]
-    n1, n0 = len(pos), len(neg)
+def _weighted_delong(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> tuple[float, float, float]:
+    """AUC with its DeLong 95% interval from counts of positives and negatives per score (ties share
+    half their placement), so cells need not be expanded into deals."""
+    order = np.argsort(score, kind="stable")
+    s, pos, neg = score[order], pos[order].astype(float), neg[order].astype(float)
+    edges = np.flatnonzero(np.r_[True, np.diff(s) != 0])  # groups of equal scores
+    P, N = np.add.reduceat(pos, edges), np.add.reduceat(neg, edges)
+    n1, n0 = P.sum(), N.sum()
     if n1 < 2 or n0 < 2:
         return math.nan, math.nan, math.nan
-    r_all = sps.rankdata(scores)
-    v10 = (r_all[labels] - sps.rankdata(pos)) / n0
-    v01 = 1 - (r_all[~labels] - sps.rankdata(neg)) / n1
-    auc = float(v10.mean())
-    se = math.sqrt(v10.var(ddof=1) / n1 + v01.var(ddof=1) / n0)
+    v10 = (np.cumsum(N) - N + 0.5 * N) / n0  # per positive at this score: negatives ranked below
+    v01 = 1 - (np.cumsum(P) - P + 0.5 * P) / n1  # per negative: positives ranked above
+    auc = float(P @ v10 / n1)
+    var10 = float(P @ (v10 - auc) ** 2 / (n1 - 1))
+    var01 = float(N @ (v01 - auc) ** 2 / (n0 - 1))
+    se = math.sqrt(var10 / n1 + var01 / n0)
     return auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se)
 
 
-def outcomes_since(snapshot: Snapshot, then: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """For each deal open on `then`, in the order of `snapshot.at(then).open_deals`: has it closed
-    since, and was it won. `at` lists the deals still open first, then those that closed after `then`
-    (ids are unique, so each is one closed deal); read off the dates, with no join on deal ids."""
-    day = day_number(then)
-    open_created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
-    still_open = int((open_created <= np.datetime64(then, "D")).sum())
-    closed_since = (snapshot.closed_day > day) & (snapshot.created_day <= day)
-    known = np.concatenate([np.zeros(still_open, dtype=bool), np.ones(int(closed_since.sum()), dtype=bool)])
-    won = np.concatenate([np.zeros(still_open, dtype=bool), snapshot.won[closed_since]])
-    return known, won
+def delong_auc(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    """AUC with its DeLong 95% interval, one score and label per deal."""
+    labels = np.asarray(labels, dtype=bool)
+    return _weighted_delong(np.asarray(scores, dtype=float), labels.astype(float), (~labels).astype(float))
 
 
-def backtest(snapshot: Snapshot, months: int = BACKTEST_MONTHS, condition_on_age: bool = True) -> Backtest | None:
-    """Fit as of `months` back, score the deals open then, compare with what happened since."""
-    start = snapshot.first_closed
-    then = months_back(snapshot.as_of, months)
-    if start is None or then <= start:
-        return None
-    past = snapshot.at(then, drop=("deal_id",))  # the outcomes are read off the dates: no ids needed
-    model = fit_model(past, condition_on_age)
-    if all(b is None for b in model.bands) or not len(past.open_deals):
-        return None
-    scored = score(model, past)
-    known, y = outcomes_since(snapshot, then)
-    p, y = scored.p[known], y[known]
-    result = dict(as_of=then, scored=int(known.sum()), unresolved=int((~known).sum()))
-    if len(y) < 30 or y.all() or not y.any():
-        return Backtest(**result, win_rate=_round(y.mean(), 4) if len(y) else None,
-                        mean_probability=_round(p.mean(), 4) if len(p) else None, auc=None, auc_ci_low=None,
-                        auc_ci_high=None, brier=None, base_rate=_round(model.base_rate, 4), base_rate_brier=None,
-                        brier_p_value=None)
-    auc, low, high = delong_auc(p, y)
-    se_model, se_base = (p - y) ** 2, (model.base_rate - y) ** 2
-    diff = se_model - se_base
-    sd = diff.std(ddof=1)
-    brier_p = float(sps.norm.cdf(diff.mean() / (sd / math.sqrt(len(diff))))) if sd > 0 else 1.0
+def _paired_brier(p_model, p_other, n, won) -> tuple[float, float, float]:
+    """(model Brier, other Brier, one-sided p-value that the model's is lower), from cells."""
+    lost = n - won
+    d_won = (1 - p_model) ** 2 - (1 - p_other) ** 2
+    d_lost = p_model ** 2 - p_other ** 2
+    total = n.sum()
+    mean = (won @ d_won + lost @ d_lost) / total
+    var = (won @ (d_won - mean) ** 2 + lost @ (d_lost - mean) ** 2) / max(total - 1, 1)
+    brier = (won @ (1 - p_model) ** 2 + lost @ p_model ** 2) / total
+    other = (won @ (1 - p_other) ** 2 + lost @ p_other ** 2) / total
+    p_value = float(sps.norm.cdf(mean / math.sqrt(var / total))) if var > 0 else 1.0
+    return float(brier), float(other), p_value
+
+
+def _calibration(p, n, won) -> list[CalibrationBin]:
+    """Deciles of the deal-snapshots by predicted probability (a cell is never split)."""
     order = np.argsort(p, kind="stable")
-    calibration = []
-    for k, chunk in enumerate(np.array_split(order, 10), start=1):
-        if len(chunk):
-            calibration.append(CalibrationBin(decile=k, n=len(chunk), mean_probability=_round(p[chunk].mean(), 4),
-                                              observed=Rate.of(y[chunk].sum(), len(chunk))))
-    amounts = past.open_deals["deal_amount"].to_numpy(dtype=float)
-    everything = np.ones(len(known), dtype=bool)
-    expected, f_low, f_high = _interval(scored, everything, amounts)
-    won_amount = float(amounts[known][y].sum())
-    skill = bool(low > 0.5 and brier_p < 0.05)
-    return Backtest(**result, win_rate=_round(y.mean(), 4), mean_probability=_round(p.mean(), 4), auc=_round(auc, 4),
-                    auc_ci_low=_round(low, 4), auc_ci_high=_round(high, 4), brier=_round(se_model.mean(), 4),
-                    base_rate=_round(model.base_rate, 4), base_rate_brier=_round(se_base.mean(), 4),
-                    brier_p_value=_sig(brier_p), calibration=calibration, skill=skill,
-                    forecast_won_amount=round(expected, 2), forecast_low=round(f_low, 2),
-                    forecast_high=round(f_high, 2), actual_won_amount=round(won_amount, 2),
-                    forecast_covered=bool(f_low <= won_amount <= f_high))
+    p, n, won = p[order], n[order], won[order]
+    middle = (np.cumsum(n) - n / 2) / max(n.sum(), 1)
+    decile = np.minimum((middle * 10).astype(int), 9)
+    bins = []
+    for k in range(10):
+        at = decile == k
+        if n[at].sum():
+            bins.append(CalibrationBin(decile=k + 1, n=int(n[at].sum()),
+                                       mean_probability=_round(float(p[at] @ n[at] / n[at].sum()), 4),
+                                       observed=Rate.of(won[at].sum(), n[at].sum())))
+    return bins
+
+
+@dataclass
+class _Models:
+    """Everything one refresh fits: the history, today's fits (with and without segments) and the backtest."""
+    hist: _History
+    fits: list[_Fit | None]  # per horizon, with segments
+    age_fits: list[_Fit | None]  # per horizon, age and season alone
+    backtest: Backtest | None
+    scale: tuple[float, float]  # today's interval widening: deals, amounts
+    withheld: tuple[bool, bool]  # no interval printed: deals, amounts
+    stalled_after: float | None  # days: the STALLED_QUANTILE of won deals' cycles
+    scores: dict = field(default_factory=dict)  # score_open's, per model
+
+
+def _known_by(hist: _History, day: int, horizon: int) -> np.ndarray:
+    """Anchors whose horizon had ended by `day`: their outcomes were known then."""
+    return np.flatnonzero(hist.horizon_ends[:, horizon] <= day)
+
+
+def _score_rows(fit: _Fit, hist: _History, rows: np.ndarray):
+    return fit.predict(hist.season[hist.anchor[rows]], hist.band[rows], hist.seg[rows])
+
+
+def _backtest(hist: _History, as_of_day: int):
+    """(the backtest, today's widening for (deals, amounts), whether to withhold (deals, amounts))."""
+    # every past anchor whose quarter has ended, refitted on what was known then
+    history, pooled = [], {k: [] for k in ("p", "p_age", "base", "n", "won")}
+    z_deals, z_amount = [], []
+    for a in range(len(hist.anchor_days) - 1, -1, -1):  # oldest first
+        if hist.horizon_ends[a, 0] > as_of_day:
+            continue
+        known = _known_by(hist, int(hist.anchor_days[a]), 0)
+        if len(known) < MIN_ANCHORS:
+            continue
+        fit, age_fit = _fit(hist, known, 0, True), _fit(hist, known, 0, False)
+        if fit is None or age_fit is None:
+            continue
+        rows = np.flatnonzero(hist.anchor == a)
+        p, grad = _score_rows(fit, hist, rows)
+        n, won = hist.n[rows], hist.won[rows, 0]
+        deals = _total(fit, p, grad, n, n)
+        low, high = deals.interval()
+        actual = int(round(won.sum()))
+        row = dict(as_of=from_day_number(int(hist.anchor_days[a])),
+                   quarter=label_for(hist.anchor_quarters[a], "quarter"),
+                   open_deals=int(n.sum()), expected_won_deals=round(deals.expected, 1), deals_low=round(low, 1),
+                   deals_high=round(high, 1), actual_won_deals=actual, covered=bool(low <= actual <= high))
+        z_deals.append((actual - deals.expected) / deals.sd)
+        if hist.amounts_kept:
+            # a cell's deals with an amount share its probability, so their sum of amounts is the weight
+            amounts = _total(fit, p, grad, hist.amount[rows], hist.amount_sq[rows])
+            a_low, a_high = amounts.interval()
+            won_amount = float(hist.won_amount[rows, 0].sum())
+            row.update(expected_won_amount=round(amounts.expected, 2), amount_low=round(a_low, 2),
+                       amount_high=round(a_high, 2), actual_won_amount=round(won_amount, 2),
+                       amount_covered=bool(a_low <= won_amount <= a_high))
+            z_amount.append((won_amount - amounts.expected) / amounts.sd)
+        history.append(BacktestQuarter(**row))
+        pooled["p"].append(p)
+        pooled["p_age"].append(_score_rows(age_fit, hist, rows)[0])
+        pooled["base"].append(np.full(len(rows), fit.base_rate))
+        pooled["n"].append(n)
+        pooled["won"].append(won)
+    if not history:
+        return None, (1.0, 1.0), (False, False)
+    p, p_age, base, n, won = (np.concatenate(pooled[k]) for k in ("p", "p_age", "base", "n", "won"))
+    quarters, covered = len(history), sum(h.covered for h in history)
+    too_many, scale = widening(z_deals)
+    after = sum(abs(z) <= Z_LEVEL * scale for z in z_deals) if too_many else None
+    # too few quarters to widen from, or missing too often even widened: no interval is printed
+    withheld = too_many and (quarters < MIN_BACKTESTS or widening([z / scale for z in z_deals])[0])
+    # amounts: their own errors where they could be replayed, else the deal counts' widening
+    amount_too_many, amount_scale = widening(z_amount) if z_amount else (too_many, scale)
+    amount_withheld = amount_too_many and (len(z_amount or z_deals) < MIN_BACKTESTS or widening(
+        [z / amount_scale for z in (z_amount or z_deals)])[0])
+    auc, auc_low, auc_high = _weighted_delong(p, won, n - won)
+    brier, base_brier, brier_p = _paired_brier(p, base, n, won)
+    _, age_brier, skill_p = _paired_brier(p, p_age, n, won)
+    amount_rows = [h for h in history if h.amount_covered is not None]
+    bt = Backtest(as_of=history[-1].as_of, quarters=quarters, covered=covered, amount_quarters=len(amount_rows),
+                  amount_covered=sum(h.amount_covered for h in amount_rows), level=LEVEL, too_many_misses=too_many,
+                  interval_scale=round(scale, 2), amount_interval_scale=round(amount_scale, 2),
+                  covered_after_widening=after, scored=int(n.sum()),
+                  win_rate=_round(won.sum() / n.sum(), 4), mean_probability=_round(p @ n / n.sum(), 4),
+                  auc=_round(auc, 4), auc_ci_low=_round(auc_low, 4), auc_ci_high=_round(auc_high, 4),
+                  brier=_round(brier, 4), base_rate=_round(base @ n / n.sum(), 4),
+                  base_rate_brier=_round(base_brier, 4),
+                  brier_p_value=_sig(brier_p), age_only_brier=_round(age_brier, 4), skill_p_value=_sig(skill_p),
+                  skill=bool(auc_low > 0.5 and brier_p < 0.05 and skill_p < 0.05),
+                  calibration=_calibration(p, n, won), history=history)
+    return bt, (scale, amount_scale), (withheld, amount_withheld)
+
+
+def widening(errors: list[float]) -> tuple[bool, float]:
+    """(too many misses, scale) from past forecasts' standardised errors (actual - expected) / sd. Too
+    many: at least that many misses of the 90% interval would happen under 5% of the time were it right;
+    then the scale is the errors' root mean square (their sd, were the model's sd right, would be 1)."""
+    errors = np.asarray(errors, dtype=float)
+    misses = int((np.abs(errors) > Z_LEVEL).sum())
+    if not len(errors) or sps.binom.sf(misses - 1, len(errors), 1 - LEVEL) >= 0.05:
+        return False, 1.0
+    return True, max(1.0, float(np.sqrt(np.mean(errors ** 2))))
+
+
+_CACHE: dict[int, tuple[weakref.ref, _Models]] = {}
+
+
+def fit_models(snapshot: Snapshot) -> _Models:
+    """The history, today's fits and the backtest of a snapshot, fitted once per refresh."""
+    hit = _CACHE.get(id(snapshot))
+    if hit is not None and hit[0]() is snapshot:
+        return hit[1]
+    hist = _history(snapshot)
+    today = day_number(snapshot.as_of)
+    fits = [_fit(hist, _known_by(hist, today, h), h, True) for h in range(HORIZONS)]
+    age_fits = [_fit(hist, _known_by(hist, today, h), h, False) for h in range(HORIZONS)]
+    bt, scale, withheld = _backtest(hist, today)
+    cycles = hist.won_cycles
+    stalled_after = float(np.quantile(cycles, STALLED_QUANTILE)) if len(cycles) >= 30 else None
+    models = _Models(hist, fits, age_fits, bt, scale, withheld, stalled_after)
+    for key in [k for k, v in _CACHE.items() if v[0]() is None]:
+        del _CACHE[key]
+    _CACHE[id(snapshot)] = (weakref.ref(snapshot), models)
+    return models
+
+
+@dataclass
+class _Scores:
+    """Open deals scored by cell (age band x segment): a million open deals share a few thousand cells."""
+    cell: np.ndarray  # per open deal: its cell
+    cell_p: np.ndarray  # (cells, HORIZONS): won by each horizon's end
+    cell_grad: list[np.ndarray]  # per horizon: (cells, columns), d p / d beta
+    fits: list[_Fit]
+    ages: np.ndarray  # per open deal; -1: no created date
+    band: np.ndarray
+
+    @cached_property
+    def p(self) -> np.ndarray:
+        return self.cell_p[self.cell]
+
+
+def score_open(snapshot: Snapshot, models: _Models, segments: bool) -> _Scores | None:
+    """Each open deal's probability of being won by the end of this quarter and of next, once per refresh."""
+    key = ("scores", segments)
+    if key not in models.scores:
+        models.scores[key] = _score_open(snapshot, models, segments)
+    return models.scores[key]
+
+
+def _score_open(snapshot: Snapshot, models: _Models, segments: bool) -> _Scores | None:
+    fits = models.fits if segments else models.age_fits
+    if any(f is None for f in fits):
+        return None
+    hist = models.hist
+    ages = open_ages(snapshot)
+    band = np.where(ages >= 0, band_of(np.maximum(ages, 0)), -1)
+    seg = np.column_stack([snapshot.codes(f, open_pipeline=True) + 1 for f in hist.features]) if hist.features \
+        else np.zeros((len(ages), 0), dtype=np.int64)
+    this_q, _ = forecast_quarters(snapshot.as_of)
+    key = band.astype(np.int64) + 1
+    for f, size in enumerate(hist.sizes):
+        key = key * size + seg[:, f]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    season = np.full(len(first), (this_q.month - 1) // 3)
+    cell_p, grads = np.zeros((len(first), HORIZONS)), []
+    for h, fit in enumerate(fits):
+        cell_p[:, h], g = fit.predict(season, band[first], seg[first])
+        grads.append(g)
+    cell_p[:, 1] = np.maximum(cell_p[:, 1], cell_p[:, 0])  # won by next quarter's end includes this quarter's
+    undated = band[first] < 0
+    if undated.any() and not undated.all():  # no created date, no age: the chance of today's average dated deal
+        deals = np.bincount(inverse, minlength=len(first)).astype(float)
+        cell_p[undated] = (deals[~undated] @ cell_p[~undated]) / deals[~undated].sum()
+        for g in grads:
+            g[undated] = 0.0
+    return _Scores(inverse.ravel(), cell_p, grads, list(fits), ages, band)
 
 
 # -- the command -------------------------------------------------------------------------------------
 
-_CACHE: dict[int, tuple[weakref.ref, PipelineModel, _Scored, Backtest | None]] = {}
 
-
-def _fitted(snapshot: Snapshot):
-    """The model, its scores and the backtest of a snapshot, fitted once per refresh."""
-    hit = _CACHE.get(id(snapshot))
-    if hit is not None and hit[0]() is snapshot:
-        return hit[1:]
-    model = fit_model(snapshot)
-    scored = score(model, snapshot)
-    scored.quarters = _close_quarter_shares(model, scored.ages, snapshot.as_of)
-    bt = backtest(snapshot)
-    for key in [k for k, v in _CACHE.items() if v[0]() is None]:
-        del _CACHE[key]
-    _CACHE[id(snapshot)] = (weakref.ref(snapshot), model, scored, bt)
-    return model, scored, bt
-
-
-def _reasons(model: PipelineModel, codes_row, band: int, age: int, snapshot: Snapshot, p: float) -> list[Reason]:
+def _reasons(fit: _Fit | None, hist: _History, seg_row, band: int, age: int, p: float, skill: bool,
+             snapshot: Snapshot) -> list[Reason]:
     out = []
-    m = model.model_for(0)  # a factor's effect is judged on every closed deal: the widest sample
-    if m is not None:
-        z = m.beta / np.sqrt(np.maximum(np.diag(m.cov), 1e-300))
-        for j, (f, code) in enumerate(m.columns, start=1):
-            if codes_row[f] == code and m.beta[j] < 0 and abs(z[j]) >= Z95:
-                without = _sigmoid(math.log(p / (1 - p)) - m.beta[j]) if 0 < p < 1 else p
-                out.append(Reason(kind="segment", dimension=m.features[f], value=snapshot.values(m.features[f])[code],
+    if skill and fit is not None and 0 < p < 1:  # a deal at 0 (older than any win) is explained by its age
+        z = fit.beta / np.sqrt(np.maximum(np.diag(fit.cov), 1e-300))
+        for j, (kind, f, level) in enumerate(fit.columns, start=1):
+            if kind == "seg" and seg_row[f] == level and fit.beta[j] < 0 and abs(z[j]) >= Z95:
+                without = _sigmoid(math.log(p / (1 - p)) - fit.beta[j])
+                dim = hist.features[f]
+                out.append(Reason(kind="segment", dimension=dim, value=snapshot.values(dim)[level - 1],
                                   effect_pp=_round(100 * (p - without), 1)))
-    cycles = model.won_cycles
-    if len(cycles) >= 30:
+    cycles = hist.won_cycles
+    if age >= 0 and len(cycles) >= 30:
         share = float(np.searchsorted(cycles, age, side="right") / len(cycles))
         if share >= 0.75:
-            out.append(Reason(kind="age", age_days=int(age), won_cycle_percentile=_round(100 * share, 0)))
+            b = min(band, len(AGE_EDGES) - 1)
+            opened = won = None
+            if fit is not None:  # what became of deals this old in past quarters
+                opened, won = int(fit.band_open[b:].sum()), int(fit.band_won[b:].sum())
+            out.append(Reason(kind="age", age_days=int(age), won_cycle_percentile=_round(100 * share, 0),
+                              history_open=opened, history_won=won))
     return out
 
 
@@ -555,69 +752,111 @@ def _ranked(rows: np.ndarray, key: np.ndarray, limit: int | None = None) -> np.n
     return rows[candidates[np.argsort(order_key[candidates], kind="stable")][:limit]]
 
 
+def _sums(scores: _Scores, mask: np.ndarray, amounts: np.ndarray) -> dict[str, _Sum]:
+    """Expected won deals and amount this quarter ("0"), next ("1") and over both ("both"), over the
+    masked deals: their weights are summed into cells first, so the cost is the cells', not the deals'."""
+    cells = len(scores.cell_p)
+    at = scores.cell[mask]
+    a = amounts[mask]
+    a = np.where(np.isfinite(a), a, 0.0)  # a deal without an amount counts in the deals, not the amounts
+    out = {}
+    p0, p1 = scores.cell_p[:, 0], scores.cell_p[:, 1]
+    counts = np.bincount(at, minlength=cells).astype(float)
+    for name, w, w2 in (("deals", counts, counts),
+                        ("amount", np.bincount(at, weights=a, minlength=cells),
+                         np.bincount(at, weights=a * a, minlength=cells))):
+        per = [_total(scores.fits[h], scores.cell_p[:, h], scores.cell_grad[h], w, w2) for h in range(HORIZONS)]
+        q = p1 - p0  # won next quarter, not this one
+        out[name + "0"], out[name + "both"] = per
+        out[name + "1"] = _Sum(float(w @ q), float(w2 @ (q * (1 - q))), per[0].model + per[1].model)
+    return out
+
+
 def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     period, _ = resolve_periods(snapshot, query, default=ALL_TIME)
     mask = filter_mask(snapshot, query.filters, open_pipeline=True)
     result = PipelineResult(command="pipeline", as_of=snapshot.as_of, query=query, period=period,
                             date_basis="open_pipeline")
     amounts = snapshot.open_deals["deal_amount"].to_numpy(dtype=float)
-    result.open_deals, result.open_amount = int(mask.sum()), round(float(amounts[mask].sum()), 2)
+    result.open_deals, result.open_amount = int(mask.sum()), round(float(np.nansum(amounts[mask])), 2)
     if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any():
         result.notes.append("too_few_for_model")
         return result
     if not mask.any():
         result.notes.append("no_open_deals")
         return result
-    model, scored, bt = _fitted(snapshot)
-    result.backtest, result.skill = bt, bool(bt is not None and bt.skill)
-    result.features = list(model.features)
-    result.model_bands = sum(b is not None for b in model.bands)
-    result.training_deals = model.training_deals
+    models = fit_models(snapshot)
+    bt = models.backtest
+    result.backtest = bt
+    result.skill = bool(bt is not None and bt.skill)
+    scores = score_open(snapshot, models, segments=result.skill)
+    if scores is None:
+        result.notes.append("too_few_for_model")
+        return result
+    hist = models.hist
+    result.features = list(hist.features) if result.skill else []
+    result.anchors, result.training_deals = scores.fits[0].anchors, int(scores.fits[0].n)
     if bt is None:
         result.notes.append("no_backtest")
+    elif bt.quarters < MIN_BACKTESTS:
+        result.notes.append("few_backtests")
+    if not hist.amounts_kept:
+        result.notes.append("amounts_not_backtested")
+    # an interval is printed only where the backtest does not contradict it (see _backtest)
+    def interval(s: _Sum, digits: int, amounts: bool = False):
+        if models.withheld[amounts]:
+            return None, None
+        low, high = s.interval(models.scale[amounts])
+        return round(low, digits), round(high, digits)
 
-    # forecast, overall and by expected close quarter
-    expected, low, high = _interval(scored, mask, amounts)
-    ones = np.ones(len(amounts))
-    deals_exp, deals_low, deals_high = _interval(scored, mask, ones)
-    shares, labels = scored.quarters or _close_quarter_shares(model, scored.ages, snapshot.as_of)
+    sums = _sums(scores, mask, amounts)
+    this_q, next_q = forecast_quarters(snapshot.as_of)
     quarters = []
-    for k, label in enumerate(labels):
-        q_exp, q_low, q_high = _interval(scored, mask, amounts, shares[:, k], seed=2 + k)
-        d_exp = float((shares[:, k] * scored.p)[mask].sum())
-        quarters.append(QuarterForecast(quarter=label, expected_won_amount=round(q_exp, 2), low=round(q_low, 2),
-                                        high=round(q_high, 2), expected_won_deals=round(d_exp, 1)))
-    result.forecast = Forecast(expected_won_amount=round(expected, 2), low=round(low, 2), high=round(high, 2),
-                               level=LEVEL, expected_won_deals=round(deals_exp, 1), deals_low=round(deals_low, 1),
-                               deals_high=round(deals_high, 1), open_amount=result.open_amount,
-                               open_deals=result.open_deals, by_quarter=quarters)
+    for h, first in enumerate((this_q, next_q)):
+        dl, dh = interval(sums[f"deals{h}"], 1)
+        al, ah = interval(sums[f"amount{h}"], 2, amounts=True)
+        quarters.append(QuarterForecast(quarter=label_for(first, "quarter"),
+                                        expected_won_amount=round(sums[f"amount{h}"].expected, 2), low=al, high=ah,
+                                        expected_won_deals=round(sums[f"deals{h}"].expected, 1), deals_low=dl,
+                                        deals_high=dh))
+    dl, dh = interval(sums["dealsboth"], 1)
+    al, ah = interval(sums["amountboth"], 2, amounts=True)
+    blank = int((mask & ~np.isfinite(amounts)).sum())
+    result.forecast = Forecast(expected_won_amount=round(sums["amountboth"].expected, 2), low=al, high=ah, level=LEVEL,
+                               expected_won_deals=round(sums["dealsboth"].expected, 1), deals_low=dl, deals_high=dh,
+                               open_amount=result.open_amount, open_deals=result.open_deals, deals_without_amount=blank,
+                               interval_scale=round(models.scale[0], 2),
+                               amount_interval_scale=round(models.scale[1], 2), by_quarter=quarters)
 
-    # deals, at risk first
-    stalled_after = model.stalled_after
-    stalled = scored.ages > stalled_after if stalled_after is not None else np.zeros(len(amounts), dtype=bool)
-    result.stalled_deals = int(stalled[mask].sum())
-    loss = amounts * (1 - scored.p)
-    if result.skill:
-        key = -loss
-    else:  # no skill: rank by amount and age only
-        result.ranked_by = "amount_and_age"
-        share = np.searchsorted(model.won_cycles, scored.ages, side="right") / max(len(model.won_cycles), 1)
-        key = -(amounts * (0.5 + share))
+    # deals, the largest expected loss over the two quarters first (deals without an amount last)
+    stalled_after = models.stalled_after
+    stalled = scores.ages > stalled_after if stalled_after is not None else np.zeros(len(amounts), dtype=bool)
+    result.stalled_deals = int((stalled & mask).sum())
+    if result.stalled_deals:
+        result.stalled_probability = _round(float(scores.p[stalled & mask, 0].mean()), 4)
+    loss = amounts * (1 - scores.p[:, 1])
+    result.ranked_by = "expected_loss" if result.skill else "amount_and_age"
+    key = -np.nan_to_num(loss, nan=-1.0)
     rows = np.flatnonzero(mask)
     frame = snapshot.open_deals
     # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner
     rep_codes = snapshot.codes("sales_rep_id", open_pipeline=True) if "sales_rep_id" in snapshot.dimensions else None
-    labels_by_dim = {f: snapshot.values(f) for f in model.features}
+    labels_by_dim = {f: snapshot.values(f) for f in hist.features}
+    seg_all = np.column_stack([snapshot.codes(f, open_pipeline=True) for f in hist.features]) if hist.features else None
 
     def deal(i: int, deal_id, with_reasons: bool) -> OpenDeal:
-        p = float(scored.p[i])
+        p0, p1 = float(scores.p[i, 0]), float(scores.p[i, 1])
+        amount = float(amounts[i]) if np.isfinite(amounts[i]) else None
         rep = None if rep_codes is None or rep_codes[i] < 0 else snapshot.values("sales_rep_id")[rep_codes[i]]
-        return OpenDeal(deal_id=str(deal_id), win_probability=_round(p, 4), amount=float(amounts[i]),
-                        expected_amount=round(float(amounts[i] * p), 2), expected_loss=round(float(loss[i]), 2),
-                        age_days=int(scored.ages[i]), rep=rep,
-                        segment={f: labels_by_dim[f][c] if c >= 0 else "" for f, c in zip(model.features, scored.codes[i])},
-                        reasons=_reasons(model, scored.codes[i], int(scored.band[i]), int(scored.ages[i]), snapshot, p)
-                        if with_reasons else [],
+        age = int(scores.ages[i])
+        return OpenDeal(deal_id=str(deal_id), win_probability=_round(p0, 4), win_probability_next_quarter=_round(p1, 4),
+                        amount=amount, expected_amount=None if amount is None else round(amount * p1, 2),
+                        expected_loss=None if amount is None else round(float(loss[i]), 2),
+                        age_days=age if age >= 0 else None, rep=rep,
+                        segment={f: labels_by_dim[f][c] if c >= 0 else "" for f, c in zip(hist.features, seg_all[i])}
+                        if seg_all is not None else {},
+                        reasons=_reasons(scores.fits[0], hist, seg_all[i] + 1 if seg_all is not None else (),
+                                         int(scores.band[i]), age, p0, result.skill, snapshot) if with_reasons else [],
                         stalled=bool(stalled[i]))
 
     def listed(chosen: np.ndarray, with_reasons: bool) -> list[OpenDeal]:
@@ -634,10 +873,23 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
             seg = mask & (dim_codes == k)
             if not seg.any():
                 continue
-            s_exp, s_low, s_high = _interval(scored, seg, amounts, seed=100 + k)
+            s = _sums(scores, seg, amounts)
+            s_low, s_high = interval(s["amountboth"], 2, amounts=True)
             result.segments.append(PipelineSegment(
-                segment={dim: value}, label=value, open_deals=int(seg.sum()), open_amount=round(float(amounts[seg].sum()), 2),
-                expected_won_amount=round(s_exp, 2), low=round(s_low, 2), high=round(s_high, 2),
-                at_risk_amount=round(float(loss[seg].sum()), 2)))
+                segment={dim: value}, label=value, open_deals=int(seg.sum()),
+                open_amount=round(float(np.nansum(amounts[seg])), 2),
+                expected_won_deals=round(s["dealsboth"].expected, 1),
+                expected_won_amount=round(s["amountboth"].expected, 2), low=s_low, high=s_high,
+                at_risk_amount=round(float(np.nansum(loss[seg])), 2)))
         result.segments.sort(key=lambda s: -s.at_risk_amount)
     return result
+
+
+def open_win_probabilities(snapshot: Snapshot) -> np.ndarray | None:
+    """Each open deal's chance of being won by the end of this quarter, as /pipeline gives it (with the
+    segments only where the backtest shows they help); None when there is too little history."""
+    if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any() or not len(snapshot.open_deals):
+        return None
+    models = fit_models(snapshot)
+    scores = score_open(snapshot, models, segments=bool(models.backtest is not None and models.backtest.skill))
+    return None if scores is None else scores.p[:, 0]

@@ -183,3 +183,14 @@ def test_answers_about_censored_periods_say_so():
         assert "right_censored" not in r.notes
     q3 = PeriodSpec("calendar", ("quarter", 2023, 3), "2023Q3")
     assert "right_censored" not in win_rate(snap, Query(period=q3)).notes
+
+
+def test_year_to_date_vs_last_year_compares_the_same_days_a_year_earlier(demo):
+    from insights.periods import PeriodSpec, resolve, shifted
+
+    ytd = resolve(PeriodSpec("to_date", ("year",), "ytd"), demo.as_of)
+    before = shifted(ytd, "year_ago")
+    assert (ytd.start, ytd.end) == (dt.date(2024, 1, 1), dt.date(2024, 7, 15))
+    assert (before.start, before.end) == (dt.date(2023, 1, 1), dt.date(2023, 7, 15))  # not all of 2023
+    whole = resolve(PeriodSpec("calendar", ("quarter", 2024, 2), "2024q2"), demo.as_of)
+    assert (shifted(whole, "year_ago").start, shifted(whole, "year_ago").end) == (dt.date(2023, 4, 1), dt.date(2023, 6, 30))

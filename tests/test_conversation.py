@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from slack_harness import TOKEN, RunningApp, all_text
+from slack_harness import TOKEN, RunningApp, all_text, reply
 from slack_standin import SlackStandIn, block_errors
 
 TS = itertools.count(1_700_000_000)
@@ -40,6 +40,21 @@ def in_thread(slack, channel: str, thread_ts: str, count: int = 1, timeout: floa
     return slack.wait_for(found, timeout=timeout)
 
 
+def buttons(message, prefix: str) -> list[dict]:
+    """The buttons of a message whose action ids start with `prefix` (followup_, reading_, verdict_)."""
+    return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+            if e["action_id"].startswith(prefix)]
+
+
+def press(app, slack, button: dict, message: dict, thread_ts: str, channel: str = "D0CRO", user: str = "U0CRO"):
+    assert app.interact(slack, {
+        "type": "block_actions", "user": {"id": user}, "channel": {"id": channel},
+        "container": {"type": "message", "channel_id": channel, "message_ts": message["ts"]},
+        "message": {"ts": message["ts"], "thread_ts": thread_ts},
+        "actions": [{"action_id": button["action_id"], "value": button["value"], "type": "button"}],
+        "response_url": slack.response_url(f"press-{button['action_id']}"), "trigger_id": "t"})[0] == 200
+
+
 def dm(app, text, thread_ts=None, user="U0CRO", channel="D0CRO", **kw) -> str:
     sent = ts()
     event = {"type": "message", "channel_type": "im", "channel": channel, "user": user, "text": text, "ts": sent}
@@ -55,8 +70,8 @@ def test_a_dm_question_is_answered_in_its_thread_and_follow_ups_keep_the_context
     assert block_errors(first["blocks"]) == []
     text = all_text(first)
     assert "Why did the win rate change? · APAC* — 2024Q2 against 2023Q2 to 2024Q1" in text
-    buttons = [b for b in first["blocks"] if b["type"] == "actions"][-1]["elements"]
-    assert [b["text"]["text"] for b in buttons] == ["Drivers", "Reps", "By region", "Show deals", "Vs last year"]
+    assert [b["text"]["text"] for b in buttons(first, "followup_")] == [
+        "Drivers", "Reps", "By region", "Show deals", "Vs last year"]
 
     dm(app, "what about Europe?", thread_ts=question)
     second = in_thread(slack, "D0CRO", question, 2)[1]
@@ -78,13 +93,8 @@ def test_a_next_question_button_answers_in_the_same_thread(app, slack):
     question = dm(app, "how is APAC doing?")
     answer = in_thread(slack, "D0CRO", question)[0]
     assert "Win rate trend · APAC" in all_text(answer)
-    why = next(b for b in answer["blocks"][-1]["elements"] if b["text"]["text"] == "Why?")
-    assert app.interact(slack, {
-        "type": "block_actions", "user": {"id": "U0CRO"}, "channel": {"id": "D0CRO"},
-        "container": {"type": "message", "channel_id": "D0CRO", "message_ts": answer["ts"]},
-        "message": {"ts": answer["ts"], "thread_ts": question},
-        "actions": [{"action_id": why["action_id"], "value": why["value"], "type": "button"}],
-        "response_url": slack.response_url("button-why"), "trigger_id": "t"})[0] == 200
+    why = next(b for b in buttons(answer, "followup_") if b["text"]["text"] == "Why?")
+    press(app, slack, why, answer, question)
     follow = in_thread(slack, "D0CRO", question, 2)[1]
     assert "Why did the win rate change? · APAC*" in all_text(follow)
 
@@ -141,3 +151,68 @@ def test_a_user_outside_the_allow_list_is_refused_in_the_thread(app, slack):
     refused = in_thread(slack, "D0STRANGER", sent)[0]
     assert "not opened Sales Intelligence to you" in all_text(refused)
     assert "Why did the win rate change" not in all_text(refused)
+
+
+def test_an_answer_says_how_it_read_the_question_and_another_reading_is_one_click(app, slack):
+    question = dm(app, "is our close rate slipping in APAC?")
+    answer = in_thread(slack, "D0CRO", question)[0]
+    assert block_errors(answer["blocks"]) == []
+    assert answer["blocks"][0]["type"] == "context"
+    assert answer["blocks"][0]["elements"][0]["text"] == "_Read as: Trend of win rate · APAC_"
+    readings = buttons(answer, "reading_")
+    assert [b["text"]["text"] for b in readings] == ["Meant: Win rate · APAC", "Meant: Why win rate changed · APAC"]
+    press(app, slack, readings[1], answer, question)
+    picked = in_thread(slack, "D0CRO", question, 2)[1]
+    assert "Why did the win rate change? · APAC*" in all_text(picked)
+    assert "Read as" not in all_text(picked)  # a reading picked is answered as the command it is
+
+
+def test_a_thumbs_down_is_kept_with_the_question_and_feedback_lists_it_for_admins(app, slack):
+    question = dm(app, "how is partner doing vs referral?", channel="D0FEED")
+    answer = in_thread(slack, "D0FEED", question)[0]
+    down = next(b for b in buttons(answer, "verdict_") if b["action_id"] == "verdict_wrong")
+    press(app, slack, down, answer, question, channel="D0FEED", user="U0STRANGER")  # outside the allow-list
+    press(app, slack, down, answer, question, channel="D0FEED")
+    thanks = slack.wait_for(lambda s: [m for m in s.ephemerals if m.get("channel") == "D0FEED"])
+    assert len(thanks) == 1 and thanks[0]["user"] == "U0CRO" and "misread" in thanks[0]["text"]
+    assert app.command(slack, "/feedback", "", name="feedback", user="U0VP")[0] == 200
+    listed = all_text(reply(slack, "feedback"))
+    assert "👎 1" in listed and "“how is partner doing vs referral?” read as" in listed
+    assert "/winrate lead_source=Partner,Referral by lead_source vs" not in listed
+
+
+def test_a_question_it_cannot_read_is_asked_back_with_readings_as_buttons(app, slack):
+    question = dm(app, "what's the average deal size?", channel="D0ASK")
+    asked = in_thread(slack, "D0ASK", question)[0]
+    assert "I don't measure what" in all_text(asked)
+    choices = buttons(asked, "followup_")
+    assert [b["text"]["text"] for b in choices] == [
+        "Win rate · by deal size", "Open pipeline and forecast", "Deals behind the number · won deals"]
+    press(app, slack, choices[0], asked, question, channel="D0ASK")
+    answered = in_thread(slack, "D0ASK", question, 2)[1]
+    assert "Win rate by deal size" in all_text(answered)
+
+
+def test_a_button_on_an_older_answer_follows_up_on_that_answer_not_the_latest(app, slack):
+    question = dm(app, "why did win rate drop in APAC?", channel="D0OLD")
+    first = in_thread(slack, "D0OLD", question)[0]
+    dm(app, "what about Europe?", thread_ts=question, channel="D0OLD")
+    assert "· Europe*" in all_text(in_thread(slack, "D0OLD", question, 2)[1])
+    by_region = next(b for b in buttons(first, "followup_") if b["text"]["text"] == "Reps")
+    press(app, slack, by_region, first, question, channel="D0OLD")
+    third = all_text(in_thread(slack, "D0OLD", question, 3)[2])
+    assert "APAC" in third and "Europe" not in third.split("\n")[0]
+
+
+def test_a_slow_answer_shows_working_on_it_first_and_the_answer_replaces_it(slack, tmp_path_factory):
+    database = f"sqlite:///{tmp_path_factory.mktemp('slow') / 'state.sqlite'}"
+    slow = RunningApp(slack, DATABASE_URL=database, ALLOWED_USERS="U0CRO", PROGRESS_AFTER_SECONDS="0")
+    try:
+        question = dm(slow, "why did win rate drop?", channel="D0SLOW")
+        slack.wait_for(lambda s: [c for c in s.calls_to("chat.update") if c.params.get("channel") == "D0SLOW"])
+        posts = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "D0SLOW"]
+        assert len(posts) == 1 and posts[0].params["text"] == "_Working on it…_"
+        thread = in_thread(slack, "D0SLOW", question)
+        assert len(thread) == 1 and "Why did the win rate change?" in all_text(thread[0])
+    finally:
+        slow.stop()

@@ -272,7 +272,10 @@ def test_resolved_periods_are_labelled():
         ("this quarter vs previous", "2024-04-01", "2024-06-30", "2024Q2"),
         ("ytd vs previous", "2023-01-01", "2023-12-31", "2023"),
         ("qtd vs previous", "2024-04-01", "2024-06-30", "2024Q2"),
-        ("this quarter vs last year", "2023-07-01", "2023-09-30", "2023Q3"),
+        # ... but a year earlier, the same days: a partial quarter against a whole one would carry the
+        # quarter-end push into the change
+        ("this quarter vs last year", "2023-07-01", "2023-07-15", "2023-07-01 to 2023-07-15"),
+        ("ytd vs last year", "2023-01-01", "2023-07-15", "2023-01-01 to 2023-07-15"),
         ("2024Q3 vs previous", "2024-04-01", "2024-06-30", "2024Q2"),
         # a run of whole quarters: the same number of whole quarters just before
         ("last 2 quarters vs previous", "2023-07-01", "2023-12-31", "2023Q3 to 2023Q4 (2 quarters)"),

@@ -1,4 +1,5 @@
-"""/alerts (list, add, remove, mute alert rules) and /digest (preview the weekly digest)."""
+"""/alerts (list, add, remove, mute alert rules), /digest (preview the weekly digest) and /feedback
+(the questions the bot misread or could not read, so its vocabulary can grow from real use)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -106,3 +107,13 @@ def _add(words: list[str], store: Store, vocab: Vocabulary, user: str | None, no
 def digest_preview(snapshot: Snapshot, data_error: str | None = None, reps: bool = True) -> str:
     text, _ = digest_text(snapshot, data_error, reps=reps)
     return render("text/digest_preview.j2", body=text)
+
+
+def feedback_report(store: Store | None, admin: bool, limit: int = 20) -> tuple[str, bool]:
+    """(text, ok): the latest questions answered wrongly (👎), re-read with another reading, or not read."""
+    if not admin:
+        return render("text/feedback.j2", denied=True, counts={}, rows=[]), False
+    if store is None:
+        return render("text/feedback.j2", denied=False, no_store=True, counts={}, rows=[]), False
+    return render("text/feedback.j2", denied=False, no_store=False, counts=store.feedback_counts(),
+                  rows=store.misread(limit)), True

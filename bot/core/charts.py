@@ -410,43 +410,80 @@ def _drivers_alt(result, rows) -> str:
 # -------------------------------------------------------------------------------------- pipeline
 
 def pipeline_chart(result) -> Chart | None:
-    """Expected bookings of the open pipeline by expected close quarter, with each quarter's 90% interval."""
+    """Expected bookings this quarter and next with their 90% intervals and, beside them, the backtest's
+    calibration: predicted against won by decile, with the deals in each."""
     f = getattr(result, "forecast", None)
     if f is None or not f.by_quarter or f.expected_won_amount <= 0:
         return None
     rows = f.by_quarter
+    bt = result.backtest
+    bins = bt.calibration if bt is not None else []
     filters = result.query.describe_filters()
-    title = f"Expected bookings by close quarter · {filters}"
+    title = f"Expected bookings this quarter and next · {filters}"
 
-    def draw(fig: Figure, ax) -> None:
+    def bars(ax) -> None:
         xs = list(range(len(rows)))
         values = [q.expected_won_amount for q in rows]
-        below = [max(q.expected_won_amount - q.low, 0.0) for q in rows]
-        above = [max(q.high - q.expected_won_amount, 0.0) for q in rows]
         ax.bar(xs, values, width=0.6, color=BAND, edgecolor=LINE, lw=0.8, zorder=2)
-        ax.errorbar(xs, values, yerr=[below, above], fmt="none", ecolor=INK, elinewidth=1.1, capsize=4, zorder=3)
-        for x, q in zip(xs, rows):
-            ax.annotate(money(q.expected_won_amount), (x, q.high), xytext=(0, 3), textcoords="offset points",
+        if rows[0].low is not None:  # intervals withheld when the backtest contradicts them
+            below = [max(q.expected_won_amount - q.low, 0.0) for q in rows]
+            above = [max(q.high - q.expected_won_amount, 0.0) for q in rows]
+            ax.errorbar(xs, values, yerr=[below, above], fmt="none", ecolor=INK, elinewidth=1.1, capsize=4, zorder=3)
+        top = [q.high if q.high is not None else q.expected_won_amount for q in rows]
+        for x, q, t in zip(xs, rows, top):
+            ax.annotate(money(q.expected_won_amount), (x, t), xytext=(0, 3), textcoords="offset points",
                         ha="center", va="bottom", fontsize=7, color=INK)
         ax.set_xticks(xs)
         ax.set_xticklabels([q.quarter for q in rows], fontsize=7.5)
-        ax.set_ylim(0, max(q.high for q in rows) * 1.15 or 1)
+        ax.set_ylim(0, max(top) * 1.15 or 1)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _plain(money(v))))
         ax.set_ylabel("Expected won amount")
         _style(ax, grid="y")
 
-    bt = result.backtest
+    def calibration(ax) -> None:
+        predicted = [c.mean_probability for c in bins]
+        observed = [c.observed.win_rate for c in bins]
+        ax.plot([0, 1], [0, 1], color=FAINT, lw=0.8, zorder=1)
+        ax.plot(predicted, observed, marker="o", ms=3.5, color=LINE, lw=1.0, zorder=2)
+        for c in bins:
+            ax.annotate(num(c.n), (c.mean_probability, c.observed.win_rate), xytext=(3, -8), textcoords="offset points",
+                        fontsize=5.5, color=MUTED)
+        top = max(predicted + observed + [0.1]) * 1.1
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("Predicted, by decile", fontsize=7)
+        ax.set_ylabel("Won within the quarter", fontsize=7)
+        _style(ax, grid="y")
+
+    def draw(fig: Figure, ax) -> None:
+        if not bins:
+            bars(ax)
+            return
+        fig.delaxes(ax)
+        left, right = fig.subplots(1, 2, width_ratios=(3, 2))
+        bars(left)
+        calibration(right)
+
+    held = "intervals withheld" if rows[0].low is None else (
+        "no backtest" if bt is None else f"90% intervals held in {bt.covered} of {bt.quarters} past quarters"
+        + (f", widened x{f.interval_scale:.1f}" if bt.too_many_misses else ""))
     verdict = ("no backtest" if bt is None or bt.auc is None else
-               f"backtest as of {bt.as_of}: AUC {bt.auc:.2f} ({bt.auc_ci_low:.2f} to {bt.auc_ci_high:.2f}), "
-               + ("beats the base rate" if result.skill else "no better than the base rate"))
-    caption = (f"{num(result.open_deals)} open deals, {money(result.open_amount)} · expected won amount "
-               f"{money(f.expected_won_amount)} (90% interval {money(f.low)} to {money(f.high)}) · bars: expected "
-               f"bookings per quarter from won deals' cycles given each deal's age, whiskers: 90% intervals "
-               f"(deal-level chance and model uncertainty) · {verdict} · data as of {result.as_of}")
-    listed = "; ".join(f"{q.quarter} {money(q.expected_won_amount)} ({money(q.low)} to {money(q.high)})" for q in rows)
-    alt = _alt(f"Bar chart of the expected won amount of {num(result.open_deals)} open deals for {filters} by expected "
-               f"close quarter, with 90% intervals: {listed}. In all {money(f.expected_won_amount)} "
-               f"({money(f.low)} to {money(f.high)}). {verdict[0].upper() + verdict[1:]}. Data as of {result.as_of}.")
+               f"backtest over {bt.quarters} past quarters: AUC {bt.auc:.2f} ({bt.auc_ci_low:.2f} to "
+               f"{bt.auc_ci_high:.2f}), "
+               + ("segments beat age and season alone" if result.skill else "probabilities from age and season alone"))
+
+    def span(low, high):
+        return "" if low is None else f" ({money(low)} to {money(high)})"
+
+    caption = (f"{num(result.open_deals)} open deals, {money(result.open_amount)} · expected won amount this "
+               f"quarter and next {money(f.expected_won_amount)}{span(f.low, f.high)} · whiskers: 90% intervals "
+               f"(deal-level chance and model uncertainty), {held} · right: calibration over the backtests, deals "
+               f"per decile · {verdict} · data as of {result.as_of}")
+    listed = "; ".join(f"{q.quarter} {money(q.expected_won_amount)}{span(q.low, q.high)}" for q in rows)
+    alt = _alt(f"Bar chart of the expected won amount of {num(result.open_deals)} open deals for {filters} this "
+               f"quarter and next, with 90% intervals: {listed}; {held}. {verdict[0].upper() + verdict[1:]}. "
+               f"Data as of "
+               f"{result.as_of}.")
     return Chart(png=_render(title, caption, draw), filename="pipeline-forecast.png", title=title, alt_text=alt,
                  key=_query_key(result))
 

@@ -71,6 +71,8 @@ class Reply:
     text: str
     result: Result | None = None
     line: str = ""  # the command line answered ("/why region=APAC last quarter"), for follow-ups
+    reading: str = ""  # how a plain question was read ("Trend of win rate · APAC"); empty for a command
+    choices: tuple[tuple[str, str], ...] = ()  # (label, command line): other readings, or the ones asked back
 
     @property
     def ok(self) -> bool:
@@ -90,7 +92,7 @@ def ignored_features(command: Command, query: Query) -> list[str]:
 
 
 # Commands about the bot itself rather than the deals: they need the state store, not a Query.
-ADMIN_COMMANDS = ("digest", "alerts", "follow")
+ADMIN_COMMANDS = ("digest", "alerts", "follow", "feedback")
 ALL_COMMANDS = tuple(COMMANDS) + ADMIN_COMMANDS
 
 
@@ -156,10 +158,37 @@ def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, con
     except Exception:  # the intent layer is tested never to raise; a bug still gets an answer
         log.exception("could not read the question: %r", text[:200])
         intent = None
+    if intent is not None and intent.choices:
+        choices = labelled(intent.choices, vocab)
+        return Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
+                                         unsupported=intent.unsupported, buttons=False), choices=choices)
     if intent is None or not intent.understood:
         return Reply("", "usage", render("text/not_understood.j2", question=text, typed=None, suggestions=[],
                                          commands=list(ALL_COMMANDS)))
-    return answer(snapshot, intent.line, vocab, context, questions=False)
+    reply = answer(snapshot, intent.line, vocab, context, questions=False)
+    if reply.kind != "answer":
+        return reply
+    return dataclasses.replace(reply, reading=reading_of(intent.line, vocab),
+                               choices=labelled(intent.alternatives, vocab))
+
+
+def reading_of(line: str, vocab: Vocabulary) -> str:
+    """A command line in a few words ("Trend of win rate · APAC · last quarter")."""
+    name, args = split_command(line)
+    command = resolve_command(name) or name
+    parsed = parse(args, vocab) if command in COMMANDS else None
+    return render("text/reading.j2", command=command, q=parsed.query if parsed is not None else None).strip()
+
+
+def labelled(lines, vocab: Vocabulary) -> tuple[tuple[str, str], ...]:
+    return tuple((reading_of(line, vocab), line) for line in lines)
+
+
+def read_as_line(reply: "Reply", buttons: bool = False) -> str:
+    """The "Read as" line under an answer to a plain question (empty for a command)."""
+    if not reply.reading:
+        return ""
+    return render("text/read_as.j2", reading=reply.reading, others=reply.choices, buttons=buttons).strip()
 
 
 # -- the cost budget of one command: what it may ask, refused in words before any work -----------------
@@ -278,7 +307,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
 
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
-    from bot.core.admin import alerts_command, digest_preview
+    from bot.core.admin import alerts_command, digest_preview, feedback_report
     from bot.core.follows import follow_command
 
     if args.strip().lower() in ("help", "?", "--help"):
@@ -287,6 +316,9 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
     try:
         if command_name == "digest":
             return Reply(command_name, "answer", digest_preview(snapshot, context.data_error, reps=context.reps))
+        if command_name == "feedback":
+            text, ok = feedback_report(context.store, context.admin)
+            return Reply(command_name, "answer" if ok else "usage", text)
         if command_name == "follow":
             text, ok = follow_command(args, context.store, vocab, context.user_id, context.channel_id, now,
                                       tuple(COMMANDS), resolve_command)

@@ -10,42 +10,103 @@ like a segment the data does not have is kept, so the reply can say so and sugge
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass
 
+from insights.periods import PeriodSpec, resolve
 from insights.query import Query
 
-from bot.core.grammar import NEAREST_VALUES, Vocabulary, norm, parse, split_command
-
-# Ordered: the first rule whose pattern matches the question picks the command.
-RULES: tuple[tuple[str, str], ...] = (
-    ("help", r"^(help|hi|hello|hey|thanks|thank you)\b|what can you (do|answer|tell)|how do i use|^commands?$"),
-    ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land)\b|\bwhat (will|would) (we )?book\b|\bbookings?\b"
-                 r"|\bdeals? (are |is )?(at risk|slipping|likely to (close|win))\b|\bslipping deals?\b"
-                 r"|\bmake (the|our) (quarter|number)\b|\bwin probabilit\w*\b|^(?!.*\brisk).*\bpipeline\b"),
-    ("funnel", r"\bfunnel\b|\bstages?\b|\bstall\w*\b|\bdrop[- ]?offs?\b|\bstuck\b|\bcycle[- ](gap|time|length)s?\b"
-               r"|\bwhere do (deals|we) (stop|stall|die)\b"),
-    ("deals", r"\b(which|what|list|show( me)?|see|open up|drill( down)?( into)?)\b(\s+\w+){0,4}\s+deals\b"
-              r"|\bdeals behind\b|\bdeal list\b|^deals\b|\b(the|won|lost|open) deals\b"),
-    ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong)\b|\bexplain\b|\breasons?\b"
-            r"|\bcauses?\b|\bbehind the (drop|change|decline|rise)\b"),
-    ("health", r"\bdata (quality|health)\b|\bhow (fresh|old|recent) is the data\b|\bset aside\b|\bbad rows\b"
-               r"|\bwhen was the data\b|^health\b"),
-    ("digest", r"\bdigest\b|\bweekly (summary|report)\b|\b(give me|send me) a summary\b"),
-    ("drivers", r"\bdrives?\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
-                r"|\bcorrelat\w*\b|\bwhat matters\b"),
-    ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
-             r"|\bbiggest (problems?|loss(es)?|leaks?)\b|\bimpact\b"),
-    ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\bwho (needs|should|is|are)\b"
-             r"|\bweakest\b|\bworst (performers?|sellers?)\b|\bcoach\w*\b|\bowners?\b|\bperformers?\b"
-             r"|\bunderperform\w*\b"),
-    ("trend", r"\b(real|noise|noisy|significant|random|luck|trend\w*|over time|each (quarter|month)"
-              r"|quarter (by|over) quarter|month (by|over) month|by (month|quarter)|monthly|quarterly|history)\b"
-              r"|\bhow (is|are|was|were)\b.*\bdoing\b|\bhow('s| is| are) (it|things|we) going\b"),
-    ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much) (did )?we win\b"
-                r"|\bcompare\b|\bversus\b|\bvs\b|\bhit rate\b"),
+from bot.core.grammar import (
+    GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
 )
+
+REP = "sales_rep_id"
+
+# Ordered: the first rule whose pattern matches the question picks the command. The question has been
+# rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
+TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
+RULES: tuple[tuple[str, str], ...] = (
+    ("reps", r"\bhow (are|is) (the |our |my )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+             r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
+             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what) (reps?|aes?|sellers?|salespeople)\b"),
+    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"
+             r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
+             r"|underperforming|struggling|hurting|holding)\b"),
+    ("deals", r"\bdeals behind\b|\bwhat (did|have) we (lost|lose|won|win)\b"),
+    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose)\b"
+               r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"),
+    ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
+                r"|\bwhat (%|percent\b|share\b|fraction\b|proportion\b)"),
+    ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
+                 r"|\bslippage\b"),
+    ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
+             r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
+             r"|what (questions|things) can (you|i)|how do i use|what do you do\b|^what are your commands"),
+    ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
+               r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
+               r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
+               r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"),
+    ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
+               r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
+               r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b"),
+    ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+            r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
+            r"|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
+            rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
+            r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
+            rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
+    ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
+               r"|\bwhere (do|does|are) (the )?(lost )?(deals|opportunities) (stop|stall|die|drop|get stuck|lose)"
+               r"|\btake longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
+    ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b|\bbook(ing|ings|ed)?\b"
+                 r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
+                 r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
+                 r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
+                 r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
+                 r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|slipping|worry)|\bworry about\b"
+                 r"|\bpipeline\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
+    ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
+                r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning)|\bmatter\w* (most )?for winning\b|\blevers?\b"
+                r"|\binfluenc\w*\b|\bin common\b|\bseparates?\b|\battributes?\b|\bcharacteristics\b|\bmake us win\b"
+                r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmoves? the needle\b"
+                r"|\bmore likely to (win|close|be won)\b|\b(odds|chances?|likelihood) of (winning|closing)\b"
+                r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"),
+    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
+              r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open)( \w+){0,3} deals\b"
+              r"|\b(pull|export|csv|download|get me|give me)\b.*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
+              r"|\b(biggest|largest) (deals|losses|wins)\b"),
+    ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
+              r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
+              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|over time|each (quarter|month)"
+              r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b"
+              r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
+              r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
+              r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
+              r"|\bhow (has|have)\b.*\bchanged\b|\bchanged over\b|\blately\b"
+              r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
+              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b"),
+    ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
+             r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
+             r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
+             r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
+    ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
+             r"|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
+             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b|\bfix first\b"
+             r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
+             r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
+    ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
+                r"|\bcompare\b|\bversus\b|\bvs\b|\bhit rate\b|\bbetter than\b|\bbeat\w*\b|\bconverts?\b|\bwins? more\b"
+                r"|\bwhat (%|percent\b)|\b(best|worst|top)( performing| converting)? (region|industry|product|lead source|source)\b"
+                r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|least|highest|lowest)\b"),
+)
+# What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
+UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
+                         r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
+                         r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
+                         r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
@@ -71,26 +132,146 @@ caused cause causes reason reasons went wrong going on with for of in on at to b
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
 thing things it okay ok hi hello hey thanks thank
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
+""".split()) | frozenset("""
+dip dips slide slides sliding slump slumped tank tanked tanking killing kill dragging drag dragged pulling pull
+pulled hurting hurts lower higher low high lowest highest bad badly poor poorly good great well fewer less
+lately struggling struggle struggles lagging lag lags weak weaker weakness weaknesses strong stronger strength
+trending trends trended declines rising rise rose rises climbing climb improving improvement recovering recover
+recovery worsening deteriorating deteriorate tracking track pace doing performing fare fared faring going
+root diagnose diagnosis understand break breakdown dig deep deeper insight insights idea ideas any
+significantly statistically statistical fluke chance noise signal actually truly just only even still yet again
+history historical historically over-time timeline time-series series month-over-month quarter-over-quarter
+predict predicts predictor predictors levers lever influence influences influencing influencers influencer
+attributes attribute characteristics common separates separate separating distinguishes traits differ
+difference differences matter matters correlation correlations key biggest main primary secondary factor
+weak weakest lagging underperforming underperformed problem problems areas area spots spot bleeding bleed
+bleeds focus fix first priority priorities prioritize prioritise recommend recommendations recommendation
+action actions opportunities opportunity stake revenue dollars money worst dragging segments parts part
+business businesses portion portions corner corners
+leaderboard leaderboards scorecard scorecards coach coaching coached attainment quota quotas carrying carry
+ae aes account executives executive sdr sdrs bdr bdrs salesperson salespeople individual individuals
+who's whose someone anyone anybody everybody person persons
+stalled stale cold dark push pushed pushing slip slipping slippage outlook expect expected expecting
+commit committed coverage upside land landing hit hitting target targets plan plans number quarter's next
+opportunities opportunity opps opp open
+beat beats beating converts convert converting versus vs compare compared comparison comparing against
+better best worse worst more most often how percent percentage % share ratio proportion
+list lists listing show shows showing display give tell see view pull bring fetch find get
+deals deal opportunities accounts account
+please pls plz thx ty kindly quick quickly quick-question question questions q qq
+right now today currently current lately recent recently so far these days
+does do did doing done is are was were am be been being has have had having will would could should can
+might may must shall
+a an the our we us you your my i me it its they them their this that these those there here
+of in on at to for from with without by about into onto over under across between among within per
+and or but if then than so as also too not no yes
+what which who whom whose when where why how whats what's how's hows who's where's
+really very much many more less lot lots bit little kind sort
+know think wondering wonder curious ask asking asked tell telling
+happening happened happen going on up with
+overall total whole entire company companywide company-wide org organization organisation team teams
+win wins won winning lose loses lost losing close closes closed closing
+rate rates win-rate winrate close-rate hit-rate conversion conversions
+performance perform performs performed
+vary varies varying small large ones sized come came coming sourced source actually needle moves move
+once control controlling controlled else everything anything something nothing holding fixed constant odds
+chance chances likelihood every each all lately recently faster slower quicker longer shorter days
 """.split())
+# Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
+# have. They are never dropped as sentence words: the reply names them and offers the closest values.
+SEGMENT_LIKE = frozenset("""
+latam emea amer apj anz dach nordics benelux uk usa us canada mexico brazil germany france japan china
+australia singapore africa middle east mena west east north south central
+europe asia america americas india apac pacific oceania nordic scandinavia iberia spain italy
+netherlands sweden korea indonesia vietnam philippines malaysia thailand israel uae saudi
+retail manufacturing healthcare banking insurance education government media telecom energy logistics
+pharma biotech legal nonprofit hospitality automotive
+smb sme mid-market midmarket mid market smb's startup startups strategic commercial corporate
+web webinar webinars events event tradeshow seo paid organic social email marketing
+premium basic starter standard professional plus ultimate
+""".split())
+CLOSE_WORDS = frozenset({"close", "closes", "closed", "closing"})
+# Words after which an unknown word is probably a segment ("win rate in Retail").
+SEGMENT_PREPOSITIONS = frozenset({"in", "for", "from", "at", "among", "within", "across"})
+# Keywords a typo may miss ("pipline", "forcast"): corrected to the closest before the rules run.
+KEYWORDS = tuple(sorted({
+    "why", "drives", "drivers", "factors", "predicts", "forecast", "pipeline", "funnel", "stages", "reps",
+    "coaching", "coach", "sellers", "leaderboard", "segments", "weak", "weakest", "risk", "trend", "trending",
+    "slipping", "declining", "improving", "doing", "performing", "explain", "happened", "changed", "deals",
+    "lost", "won", "open", "which", "what", "rate", "rates", "close", "conversion", "quarter", "month", "year",
+    "compare", "versus", "better", "worse", "health", "digest", "summary", "bookings", "stalled", "stale",
+    "drop", "dropped", "decline", "falling", "going", "region", "industry", "product", "source", "win", "winning",
+    "underperforming", "lagging", "performers", "quota", "attainment", "coverage", "commit", "opportunities",
+    "bleeding", "leaking", "leaderboard", "driving", "losing", "risk", "cycle", "cycles", "enterprise", "inbound", "outbound", "referral", "partner", "america",
+}))
+# Words the grammar knows: never "corrected" to a keyword ("monthly" is not a typo of "month").
+KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
+    "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, str], ...] = (
-    (r"\bquarter (by|over|on) quarter\b", "quarterly"), (r"\bmonth (by|over|on) month\b", "monthly"),
-    (r"\b(close|closing|hit|conversion) rates?\b", "win rate"), (r"\bcycle (gap|time|length)s?\b", "cycle-gap"),
+    (r"\b(compared (to|with)|against|relative to|versus)\b", "vs"),
+    (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last year|a year ago|the same quarter last year)\b",
+     "vs last year"),
+    (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last|the previous|the prior) (quarter|period)\b",
+     "vs previous"),
+    (r"\b(won|winning|wins)\b(.*?)\b(vs|versus|and|or)\s+(lost|losing|losses)( deals| ones)?\b", r"\2"),
+    (r"\b(vs|against) (the )?(team|rest|average|peers|others)\b", " "),
+    (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?)?\s*before\b", "vs previous"),
+    (r"\b(q/q|qoq|quarter on quarter|quarter over quarter)\b", "quarterly"),
+    (r"\b(this year|ytd) than last year\b", "ytd vs last year"),
+    (r"\b(come in |came in |coming in )?(lower|higher|worse|better|weaker|stronger) than\b", "vs"),
+    (r"\bbetween (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d) and (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d)\b", r"\2 vs \1"),
+    (r"\bclosed?[- ]won\b|\bclose[- ]win\b", "won"), (r"\bclosed?[- ]lost\b", "lost"),
+    (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
+    (r"\bdeal (size|amount|value)s?( bands?)?\b", "size"),
+    (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
+    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b", "100k+"),
+    (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
+    (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
+    (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
+    (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
+    (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
+    (r"\bquarter (by|over|on) quarter\b|\bqoq\b", "quarterly"), (r"\bmonth (by|over|on) month\b|\bmom\b", "monthly"),
+    (r"\b(close|closing|hit|conversion|success) rates?\b", "win rate"), (r"\bcycle (gap|time|length)s?\b", "cycle-gap"),
     (r"\bwill (we )?(close|win|land)\b|\blikely to (close|win|land)\b", "forecast"),
     (r"\bopen pipeline\b", "pipeline"),
     (r"\blast (q|qtr)\b", "last quarter"), (r"\bthis (q|qtr)\b", "this quarter"),
     (r"\bprevious (q|qtr)\b", "last quarter"), (r"\bprior (q|qtr)\b", "last quarter"),
-    (r"\b(this|current) (fy|fiscal year)\b|\bfytd\b|\bfy to date\b|\byear to date\b", "ytd"),
+    (r"\b(this|current) (fy|fiscal year)\b|\bfytd\b|\bfy to date\b|\byear to date\b|\bso far this year\b", "ytd"),
     (r"\b(last|previous|prior) (fy|fiscal year)\b", "last year"),
     (r"\bquarter to date\b", "qtd"), (r"\bmonth to date\b", "mtd"),
     (r"\bthis year\b", "ytd"),
-    (r"\bvs\.?\s+(the\s+)?(previous|prior)\s+(quarter|period|month|one)\b", "vs previous"),
+    (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
+    (r"\b(the )?(previous|prior|last) one\b", "previous"),
+    (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
     (r"\bvs\.?\s+(the\s+)?same (quarter|period|time) last year\b", "vs last year"),
-    (r"\b(year over year|yoy)\b", "vs last year"),
-    (r"\b(compared (to|with)|against|relative to)\b", "vs"),
+    (r"\b(year over year|year on year|yoy|y/y)\b", "vs last year"),
     (r"\bemea\b", "europe"), (r"\bamericas\b", "north america"),
+    (r"\b(big|large|huge|enterprise-size) (deals|opportunities|opps)\b", "100k+ deals"),
+    (r"\b(small|tiny) (deals|opportunities|opps)\b", "<10k deals"),
 )
-
+# Contractions and chat spellings, spelt out so the rules need one form.
+SPELLINGS: tuple[tuple[str, str], ...] = (
+    (r"\bwhat'?s\b", "what is"), (r"\bhow'?s\b", "how is"), (r"\bwho'?s\b", "who is"),
+    (r"\bwhere'?s\b", "where is"), (r"\bthat'?s\b", "that is"), (r"\bwe're\b", "we are"),
+    (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
+    (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
+    (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b", "where"),
+    (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
+)
+MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
+                                      "september", "october", "november", "december"), 1)}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
+# Which plural nouns ask for a split by their dimension ("which regions", "best region").
+SPLIT_NOUNS = {"region": "region", "regions": "region", "geo": "region", "geos": "region",
+               "industry": "industry", "industries": "industry", "vertical": "industry", "verticals": "industry",
+               "product": "product_type", "products": "product_type", "lead source": "lead_source",
+               "lead sources": "lead_source", "source": "lead_source", "sources": "lead_source",
+               "channel": "lead_source", "channels": "lead_source", "segment size": "size_band",
+               "deal size": "size_band", "size": "size_band", "regional": "region"}
+SPLIT_ASK = re.compile(r"\b(which|what|best|worst|top|each|every|highest|lowest|strongest|weakest)( \w+)?? "
+                       r"(lead sources?|regions?|regional|geos?|industr(y|ies)|verticals?|products?|sources?|channels?"
+                       r"|deal sizes?|sizes?)\b")
 
 @dataclass(frozen=True)
 class Intent:
@@ -100,6 +281,9 @@ class Intent:
     line: str  # "/why APAC last quarter": what the commands module answers
     dropped: tuple[str, ...] = ()  # sentence words left out (for the record; never shown as problems)
     follow_up: bool = False
+    choices: tuple[str, ...] = ()  # when unsure: the likeliest readings, best first, to ask back with
+    alternatives: tuple[str, ...] = ()  # when answered: the next likeliest readings, to pick with one click
+    unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
 
     @property
     def understood(self) -> bool:
@@ -108,39 +292,117 @@ class Intent:
 
 def command_of(question: str) -> str | None:
     """The command a plain question asks for, by the first matching rule; None when none matches."""
+    matched = commands_matching(question)
+    return matched[0] if matched else None
+
+
+def commands_matching(question: str) -> list[str]:
+    """Every command a rule matches the question to, in rule order (the first is the reading)."""
     q = question.casefold()
-    if WINRATE_BY.search(q):
-        return "winrate"
+    found = ["winrate"] if WINRATE_BY.search(q) else []
     for command, pattern in RULES:
-        if re.search(pattern, q):
-            return command
-    return None
+        if command not in found and re.search(pattern, q):
+            found.append(command)
+    return found
+
+
+# The readings next to each one, offered as "another reading" when the question matched no other rule.
+NEIGHBOURS = {"winrate": ("trend", "why"), "trend": ("why", "winrate"), "why": ("trend", "risk"),
+              "drivers": ("why", "winrate"), "risk": ("why", "reps"), "reps": ("risk", "winrate"),
+              "funnel": ("pipeline", "why"), "deals": ("why", "winrate"), "pipeline": ("deals", "risk")}
 
 
 def rewrite(question: str, as_of: dt.date) -> str:
-    """The question in the grammar's words: punctuation off, sales phrasings and bare quarters spelt out."""
+    """The question in the grammar's words: punctuation and emoji off, contractions and sales phrasings
+    spelt out, keyword typos corrected, bare quarters and months given their year."""
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
-    text = text.casefold().replace("’", "'")
-    text = re.sub(r"<@[A-Z0-9]+>", " ", text, flags=re.I)  # a mention of the bot
-    text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)", " ", text)
+    text = text.casefold().replace("’", "'").replace("‘", "'")
+    text = re.sub(r"<@[a-z0-9]+>", " ", text)  # a mention of the bot
+    text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
+    for pattern, words in SPELLINGS:
+        text = re.sub(pattern, words, text)
+    text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)
+    text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
+    text = " ".join(_corrected(w) for w in text.split())
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
+    text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
+                  lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
+    text = re.sub(r"\bhow (does|do|did) (.+?) compare (to|with) (.+)", r"\2 vs \4", text)
+    text = re.sub(r"\bcompare\b", "", text) if " vs " not in text else re.sub(r"\bcompare (?=.+ vs )", "", text)
+    text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse) than (.+)", r"\2 vs \5", text)
+    text = re.sub(r"\b(does|do) (.+?) (beat|outperform|outsell) (.+)", r"\2 vs \4", text)
+    text = re.sub(r"\b(do|does|did) (.+?) (convert|close|win|perform|do)\w* (better|worse|more|less)( often)? than (.+)",
+                  r"\2 vs \6", text)
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
+    text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
+    text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
+    text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
+    text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
+                  f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _half(half: str, year: str | None, as_of: dt.date) -> str:
+def _corrected(word: str) -> str:
+    """A word of 4+ letters the rules do not know, replaced by the keyword it is a typo of, if any."""
+    if len(word) < 3 or not word.isalpha() or word in SENTENCE_WORDS or word in KEYWORDS or word in SEGMENT_LIKE \
+            or word in KNOWN_WORDS:
+        return word
+    # a typo keeps its first letter ("pipline", "forcast"); "average" is not a typo of "coverage"
+    collapsed = re.sub(r"(.)\1+", r"\1", word)  # "whyy", "sooo"
+    if collapsed != word and collapsed in KEYWORDS:  # ("off" is not "of")
+        return collapsed
+    same_start = [k for k in KEYWORDS if k[0] == word[0]]
+    swapped = [k for k in same_start if _one_swap(k, word) or _one_dropped(k, word)]  # "rsik", "trnd", "doin"
+    # a four-letter word is an English word far more often than a typo ("long" is not "lost"): swaps only
+    close = swapped or (difflib.get_close_matches(word, same_start, n=1, cutoff=0.8) if len(word) > 4 else [])
+    return close[0] if close else word
+
+
+def _one_swap(a: str, b: str) -> bool:
+    """Whether b is a with two neighbouring letters swapped."""
+    if len(a) != len(b):
+        return False
+    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return len(differ) == 2 and differ[1] == differ[0] + 1 and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]]
+
+
+def _one_dropped(a: str, b: str) -> bool:
+    """Whether b is a with one letter left out ("trnd" for "trend", "doin" for "doing")."""
+    return len(a) == len(b) + 1 and any(a[:i] + a[i + 1:] == b for i in range(1, len(a)))
+
+
+def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = False) -> str | None:
+    """"march 2024" as 2024-03; "march" alone as the latest March that has started. "may" after "and" or
+    "to" is the verb ("and may slip")."""
+    month = MONTHS.get(name)
+    if month is None or (name == "may" and year is None and verb_may_follow):
+        return None
+    y = int(year) if year else (as_of.year if month <= as_of.month else as_of.year - 1)
+    return f"{y}-{month:02d}"
+
+
+def _half(half: str, year: str | None, as_of: dt.date, years_back: int = 0) -> str:
     first = half == "h1"
-    y = int(year) if year else (as_of.year if first or as_of.month >= 7 else as_of.year - 1)
+    y = int(year) if year else (as_of.year if first or as_of.month >= 7 else as_of.year - 1) - years_back
     return f"{y}-01-01..{y}-06-30" if first else f"{y}-07-01..{y}-12-31"
 
 
-def _quarter(q: int, as_of: dt.date) -> str:
-    """A quarter named without a year: the latest one of that number that has started."""
+def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:
+    """A quarter named without a year: the latest one of that number that has started ("Q1 last year":
+    the one before it)."""
     year = as_of.year if dt.date(as_of.year, 3 * q - 2, 1) <= as_of else as_of.year - 1
-    return f"{year}q{q}"
+    return f"{year - years_back}q{q}"
+
+
+# A question with one of these words is about the deals, so an unplaced one is asked back with readings.
+SALES_WORDS = frozenset("""win wins won winning lose lost losing rate rates deals deal sales revenue pipeline quarter
+month year reps rep team business numbers number performance performing doing conversion bookings segments
+segment region regions industry product products source customers accounts quota target trending""".split())
+# When a question names no analysis: the readings offered, best first.
+UNSURE_CHOICES = ("/trend", "/why", "/winrate by region")
 
 
 def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: str | None = None) -> Intent:
@@ -152,38 +414,139 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
+    if UNSUPPORTED.search(words):
+        return Intent("unknown", "/help", (), choices=_closest_readings(words), unsupported=True)
     command = command_of(words)
-    args, dropped = _arguments(words, vocab)
+    args, dropped = _arguments(words, vocab, _proper_nouns(text))
     if command is None:
         parsed = parse(args, vocab)
         named = parsed.query.filters or parsed.query.period or any(
             norm(p.word) in NEAREST_VALUES for p in parsed.problems)  # "SMB": say which values are closest
         if not args or not named:
-            return Intent("unknown", "/help", dropped)
+            about_sales = SALES_WORDS.intersection(words.split())
+            return Intent("unknown", "/help", dropped, choices=UNSURE_CHOICES if about_sales else ())
         command = "winrate"  # only segments and periods: their win rate
+    others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
+    command, shaped = _shaped(command, words, args, vocab, as_of)
+    alternatives = []
+    for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != command):
+        line = "/{} {}".format(*_shaped(other, words, args, vocab, as_of)).strip()
+        if len(alternatives) < 2 and line not in alternatives:
+            alternatives.append(line)
+    return Intent(command, f"/{command} {shaped}".strip(), dropped, alternatives=tuple(alternatives))
+
+
+def _closest_readings(words: str) -> tuple[str, ...]:
+    """What the analyses can answer nearest to a question they cannot: by its subject."""
+    if re.search(r"\b(reps?|managers?|quota|headcount|team)\b", words):
+        return ("/reps", "/winrate by region", "/trend")
+    if re.search(r"\b(size|amount|value|acv|arr|mrr)\b", words):
+        return ("/winrate by size_band", "/pipeline", "/deals won")
+    return UNSURE_CHOICES
+
+
+# What each command takes from a question; the rest is left out of its reading.
+USES = {"winrate": {"filters", "by", "period", "vs"}, "trend": {"filters", "period", "grain"},
+        "risk": {"filters", "by", "period"}, "funnel": {"filters", "by", "period"},
+        "why": {"filters", "period", "vs"}, "drivers": {"filters", "period"}, "reps": {"filters", "by", "period"},
+        "deals": {"filters", "period", "outcome"}, "pipeline": {"filters", "by"}}
+
+
+def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.date) -> tuple[str, str]:
+    """The arguments as the command needs them: what it does not take left out, and what the question
+    implies (a split for "which regions", a comparison's split, the outcome of the deals listed) added."""
     if command in ("help", "digest", "health"):
-        args = ""
-    if command == "funnel":  # the funnel is by stage already; "stage" and "cycle gap" are its subject
-        args = re.sub(r"\bby (deal_stage|cycle_band)( and (deal_stage|cycle_band))?\b", "", args).strip()
-    return Intent(command, f"/{command} {args}".strip(), dropped)
+        return command, ""
+    parsed = parse(args, vocab)
+    if not parsed.ok:
+        return command, args
+    q = parsed.query
+    if q.period is not None and q.compare is not None and q.period.kind == q.compare.kind in ("calendar", "range"):
+        now, other = resolve(q.period, as_of), resolve(q.compare, as_of)
+        if other is not None and now is not None and other.start > now.start:  # "compare Q1 and Q2": Q2 is asked about
+            q = dataclasses.replace(q, period=q.compare, compare=q.period)
+    if command == "trend" and q.compare is not None:  # "how did APAC do vs last year": a tested change
+        command = "winrate"
+    if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
+        command = "trend"
+    if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
+        q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
+    if command == "funnel":  # the funnel is by stage already; stages and "cycle gap" are its subject
+        q = dataclasses.replace(q, group_by=tuple(d for d in q.group_by if d not in ("deal_stage", "cycle_band")),
+                                filters=tuple((d, v) for d, v in q.filters if d != "deal_stage"))
+    if command == "deals" and q.outcome is None:
+        q = dataclasses.replace(q, outcome=_outcome_of(words))
+    uses = USES[command]  # the pipeline's forecast covers this quarter and the next: no period of its own
+    q = dataclasses.replace(q, group_by=q.group_by if "by" in uses else (), period=q.period if "period" in uses else None,
+                            compare=q.compare if "vs" in uses else None, grain=q.grain if "grain" in uses else None,
+                            outcome=q.outcome if "outcome" in uses else None)
+    split = SPLIT_ASK.search(words)
+    if split and not q.group_by and command in ("winrate", "risk", "reps", "pipeline", "funnel"):
+        noun = re.sub(r"(ies|s)$", lambda m: "y" if m.group(1) == "ies" else "", split.group(3))
+        dim = SPLIT_NOUNS.get(noun) or SPLIT_NOUNS.get(split.group(3))
+        if dim in vocab.values:
+            q = dataclasses.replace(q, group_by=(dim,))
+    if command == "winrate" and not q.group_by:  # two values of one dimension: side by side, tested
+        several = [d for d, values in q.filters if len(values) > 1]
+        if len(several) == 1:
+            q = dataclasses.replace(q, group_by=(several[0],))
+    if command == "reps" and not q.group_by and re.search(
+            r"\b(reps?|aes?|sellers?|salespeople|sales people|leaderboard|performers?|scorecard|attainment|quota)\b",
+            words):
+        q = dataclasses.replace(q, group_by=(REP,) if REP in vocab.values else ())
+    return command, query_text(q)
+
+
+def _outcome_of(words: str) -> str | None:
+    if re.search(r"\b(lost|lose|losing|losses)\b", words):
+        return "lost"
+    if re.search(r"\b(won|win|wins|winning)\b", words) and not re.search(r"\bwin rate\b", words):
+        return "won"
+    if re.search(r"\bopen\b", words):
+        return "open"
+    return None
 
 
 def sentence_arguments(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     """A sentence typed after a command ("/why did our win rate drop in APAC?") in the grammar's words."""
-    return _arguments(rewrite(text, as_of), vocab)[0]
+    return _arguments(rewrite(text, as_of), vocab, keep_unknown=True)[0]
 
 
-def _arguments(words: str, vocab: Vocabulary) -> tuple[str, tuple[str, ...]]:
-    """The grammar's words of a question: sentence words it cannot place are dropped; what is left
-    is written back from the parsed Query, or kept as typed when something in it is unknown (so
-    the reply can name it and suggest the closest values)."""
+def _proper_nouns(text: str) -> frozenset[str]:
+    """Capitalised words inside a sentence ("how is Retail doing"): names, kept even when unknown."""
+    return frozenset(m.group(0).casefold() for m in re.finditer(r"(?<=[a-z,] )[A-Z][A-Za-z]+", text))
+
+
+def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(),
+               keep_unknown: bool = False) -> tuple[str, tuple[str, ...]]:
+    """The grammar's words of a question: words it cannot place are dropped unless they look like a
+    segment the data does not have (a known segment-like word, a word after "in"/"for", or a near-miss
+    of a known value; after a slash command, any word that is not a sentence word); what is left is written back from the parsed Query, or kept as typed when
+    something in it is unknown (so the reply can name it and suggest the closest values)."""
     words = _segment_versus(words, vocab)
+    tokens = words.split()  # "close" is a verb here, not the stage named Closed
+    tokens = [w for i, w in enumerate(tokens) if not (w in CLOSE_WORDS and (i == 0 or tokens[i - 1] != "stage"))]
+    words = " ".join(tokens)
     parsed = parse(words, vocab)
-    drop = {p.word.casefold() for p in parsed.problems if p.kind == "unknown_word"
-            and p.word.casefold() in SENTENCE_WORDS}
-    kept = " ".join(w for w in words.split() if w.casefold() not in drop)
+    unknown = {p.word.casefold() for p in parsed.problems if p.kind == "unknown_word"}
+    kept = {w for w in unknown if (w not in SENTENCE_WORDS if keep_unknown else
+                                   _looks_like_segment(w, tokens, vocab, names))}
+    drop = unknown - kept
+    kept = " ".join(w for w in tokens if w.casefold() not in drop)
     again = parse(kept, vocab)
     return (query_text(again.query) if again.ok else kept), tuple(sorted(drop))
+
+
+def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: frozenset[str]) -> bool:
+    if word in SENTENCE_WORDS:
+        return False
+    if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
+        return True
+    key = norm(word)
+    if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.7):
+        return True  # a near-miss of a known value ("europ", "fintec"): name it, suggest the value
+    at = [i for i, t in enumerate(tokens) if t.casefold() == word]
+    return any(i > 0 and tokens[i - 1].casefold() in SEGMENT_PREPOSITIONS for i in at) and word.isalpha()
 
 
 def _segment_versus(words: str, vocab: Vocabulary) -> str:
@@ -193,13 +556,17 @@ def _segment_versus(words: str, vocab: Vocabulary) -> str:
         return words
     other = parse(right, vocab)
     mine = parse(left, vocab).query.filter_dict
-    if other.query.period is not None or not other.query.filters or len(other.query.filters) != 1:
+    shared = [(d, v) for d, v in other.query.filters if d in mine]
+    if other.query.compare is not None or len(shared) != 1:  # "APAC in 2024Q2 vs Enterprise": not two of a kind
         return words
-    (dim, values), = other.query.filters
+    (dim, values), = shared
+    extra = " ".join(f"{d}={','.join(v)}" if all(" " not in x for x in v) else " ".join(v)
+                     for d, v in other.query.filters if d != dim)  # "outbound vs inbound in APAC"
     both = tuple(dict.fromkeys(mine.get(dim, ()) + values))
     rest = " ".join(w for w in left.split() if not vocab.match(norm(w), dim))
-    return f"{rest} {dim}={','.join(v.replace(' ', '') for v in both)} by {dim}" if all(
-        " " not in v for v in both) else f"{rest} {' '.join(both)} by {dim}"
+    period = other.query.period.text if other.query.period is not None else ""  # "X vs Y this year"
+    return (f"{rest} {extra} {dim}={','.join(v.replace(' ', '') for v in both)} by {dim} {period}" if all(
+        " " not in v for v in both) else f"{rest} {extra} {' '.join(both)} by {dim} {period}").strip()
 
 
 def _is_follow_up(words: str, vocab: Vocabulary) -> bool:

@@ -11,8 +11,9 @@ MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_BUTTON_VALUE = 2000
 FENCE = "```"
-# blocks the template adds around the sections at most: cut note, image, footer, shared-by, actions
-RESERVED = 5
+# blocks the template adds around the sections at most: read-as line, cut note, image, footer, shared-by,
+# share, next questions, readings and verdict
+RESERVED = 8
 # After escaping, channel and user mentions (<#C0SALES>, <@U0CRO>) are let through again: they name
 # a conversation or a person and ping nobody else. <!channel>, <!here> and links stay escaped.
 _MENTION = re.compile(r"&lt;([#@][CGDUW][A-Z0-9]{2,20})&gt;")

@@ -30,6 +30,7 @@ class Services:
     segments: SegmentAccess | None = None  # SEGMENT_ACCESS: row-level access; None: everyone sees everything
     client: WebClient | None = None  # for user-group membership (row-level access)
     analyses: AnalysisPool = field(default_factory=AnalysisPool)  # ANALYSIS_WORKERS, ANALYSIS_TIMEOUT_SECONDS
+    progress_after: float = 1.0  # PROGRESS_AFTER_SECONDS: a slower answer in a thread shows "working on it…" first
 
     def scope_for(self, user_id: str | None) -> Scope:
         if self.segments is None:

@@ -1,0 +1,33 @@
+"""Plain questions as sales leaders ask them, read as asked: the development corpus and the held-out
+one (written blind to the rules), measured as `python tests/measure_questions.py` measures them."""
+from __future__ import annotations
+
+import pytest
+
+from bot.core.grammar import Vocabulary
+from measure_questions import CORPORA, load_corpus, measure, rates
+
+# (corpus, at least this share answered as asked, at most this share answered wrongly)
+TARGETS = {"development": (0.98, 0.01), "first blind set": (0.95, 0.02), "second blind set": (0.95, 0.02),
+           "held-out": (0.95, 0.02)}
+
+
+@pytest.fixture(scope="module")
+def demo_vocab(demo_csv):
+    return demo_csv, Vocabulary.from_snapshot(demo_csv)
+
+
+@pytest.mark.parametrize("corpus", list(TARGETS))
+def test_plain_questions_are_answered_as_asked_and_almost_never_wrongly(demo_vocab, corpus):
+    snapshot, vocab = demo_vocab
+    outcomes = measure(CORPORA[corpus], vocab, snapshot)
+    share = rates(outcomes)
+    wrong = [(o.question, o.expected, o.got) for o in outcomes if o.verdict == "wrong"]
+    least, most_wrong = TARGETS[corpus]
+    assert share["as_asked"] >= least, [(o.question, o.got) for o in outcomes if o.verdict != "as_asked"]
+    assert share["wrong"] <= most_wrong, wrong
+
+
+def test_the_corpora_hold_four_hundred_phrasings_or_more():
+    assert sum(len(load_corpus(path)) for path in CORPORA.values()) >= 400
+    assert len(load_corpus(CORPORA["held-out"])) >= 150

@@ -16,9 +16,12 @@ from insights.sources.crm import SourceUnavailable
 from insights.snapshot import Snapshot
 
 from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, read_as_line, resolve_command
-from bot.config import Settings
+from bot.core.data import marked_demo
+from bot.config import Settings, is_demo_source
 from bot.core.grammar import Vocabulary, split_command
 from bot.core.render import render, set_currency, set_deal_url
+
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 DEFAULT_CHART_DIR = Path(tempfile.gettempdir()) / "sales-intelligence-charts"
@@ -105,7 +108,8 @@ def load(args) -> Snapshot:
 
     mapping = ColumnMapping.from_file(args.mapping) if args.mapping else None
     try:
-        snapshot = load_source(source_spec(args), mapping, as_of=args.as_of, cache=source_cache(args))
+        spec = source_spec(args)
+        snapshot = marked_demo(load_source(spec, mapping, as_of=args.as_of, cache=source_cache(args)), spec)
     except SourceUnavailable as exc:
         if exc.stale is None or not len(exc.stale.deals):
             raise
@@ -331,6 +335,9 @@ def run_slack(args, settings: Settings, mode: str) -> int:
         return EXIT_USAGE
     data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings),
                     max_drop=settings.refresh_max_drop)
+    if data.spec.kind == "file" and is_demo_source(data.spec.location):
+        log.warning("DEALS_SOURCE is not set: answering from the bundled generated demo data (%s); every reply "
+                    "says so. Set DEALS_SOURCE (and DEALS_MAPPING) to your deals.", data.spec.location)
     store = open_store(settings)
     client = web_client(settings.slack_bot_token, settings.api_url)
     if mode == "clock":

@@ -9,6 +9,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DEALS = PROJECT_ROOT / "data" / "deals.csv"
 
 
+def is_demo_source(location: str) -> bool:
+    """True when the deals are the bundled generated demo file: DEALS_SOURCE (or --data) is not set."""
+    try:
+        return Path(location).resolve() == BUNDLED_DEALS.resolve()
+    except (OSError, ValueError):  # a URL or a name that is no path
+        return False
+
+
 def _ids(text: str | None) -> frozenset[str]:
     """A comma- or space-separated list of Slack IDs; empty means everyone."""
     return frozenset(t for t in (text or "").replace(",", " ").split() if t)

@@ -41,7 +41,7 @@ def pipeline(snapshot: Snapshot, filters, segment: dict[str, str]) -> tuple[int,
     mask = filter_mask(snapshot, spec, open_pipeline=True)
     if "cycle_band" in segment:  # an open deal is "in" a cycle band once its age has reached it
         mask &= _aged_at_least(snapshot, _band_floor(segment["cycle_band"]))
-    return int(mask.sum()), float(snapshot.open_deals["deal_amount"].to_numpy()[mask].sum())
+    return int(mask.sum()), float(snapshot.open_amount[mask].sum())
 
 
 def _band_floor(label: str) -> int:

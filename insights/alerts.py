@@ -7,7 +7,7 @@ posting belong to the bot, which remembers what it already said.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats as sps
@@ -63,6 +63,7 @@ class Finding:
     open_deals: int | None = None
     open_amount: float | None = None
     details: dict = field(default_factory=dict)
+    demo: bool = False  # found on the generated demo data (not part of what makes it the same finding)
 
     @property
     def fingerprint(self) -> str:
@@ -82,6 +83,8 @@ def evaluate(snapshot: Snapshot, rules: list[AlertRule], min_n: int = MIN_N) -> 
         evaluator = EVALUATORS.get(rule.kind)
         if evaluator is not None:
             out.extend(evaluator(snapshot, rule, min_n))
+    if snapshot.report.demo:
+        out = [replace(f, demo=True) for f in out]
     return out
 
 

@@ -79,7 +79,7 @@ class Cells:
             key += 1
             radix *= size
         won = None if open_pipeline else take(snapshot.won)
-        amount = take(frame["deal_amount"].to_numpy(dtype=float))
+        amount = take(snapshot.open_amount if open_pipeline else snapshot.amount)  # open: a blank amount is 0
         if dense:
             n = np.bincount(key, minlength=total)
             present = np.flatnonzero(n)

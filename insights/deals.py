@@ -29,7 +29,7 @@ class DealRow:
     rep: str | None
     segment: str
     stage: str | None
-    amount: float
+    amount: float | None  # None: an open deal without an amount
     created: dt.date | None
     closed: dt.date | None
     outcome: str  # Won, Lost or Open
@@ -43,6 +43,7 @@ class DealsResult(Result):
     won: int = 0
     lost: int = 0
     amount: float = 0.0
+    without_amount: int = 0  # open deals counted whose amount is blank (not in `amount`)
     deals: list[DealRow] = field(default_factory=list)  # the largest SHOWN
 
 
@@ -111,10 +112,12 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
     period, _ = resolve_periods(snapshot, query)  # open pipeline is as of now, whatever the period
     frame, rows = _selection(snapshot, query, period)
     amounts = frame["deal_amount"].to_numpy(dtype=float)[rows]
+    blank = np.isnan(amounts)  # only open deals are kept without an amount
+    amounts = np.where(blank, -1.0, amounts)  # listed after every deal with an amount, never summed
     won = 0 if query.outcome == "open" else int(snapshot.won[rows].sum())
     result = DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=period, outcome=query.outcome,
                          count=len(rows), won=won, lost=0 if query.outcome == "open" else len(rows) - won,
-                         amount=float(amounts.sum()) if len(rows) else 0.0)
+                         amount=float(amounts[~blank].sum()) if len(rows) else 0.0, without_amount=int(blank.sum()))
     if query.outcome == "open":
         result.notes.append("open_pipeline_now")
     if not len(rows):
@@ -127,7 +130,8 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
             deal_id=str(row.deal_id), rep=_text(getattr(row, "sales_rep_id", None)),
             segment=" · ".join(str(getattr(row, c)) for c in ("region", "product_type", "lead_source")
                                if hasattr(row, c) and isinstance(getattr(row, c), str)),
-            stage=_text(getattr(row, "deal_stage", None)), amount=float(row.deal_amount),
+            stage=_text(getattr(row, "deal_stage", None)),
+            amount=None if pd.isna(row.deal_amount) else float(row.deal_amount),
             created=_day(row.created_date), closed=_day(getattr(row, "closed_date", None)), outcome=row.outcome,
             win_probability=getattr(row, "win_probability_this_quarter", None)))
     return result

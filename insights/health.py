@@ -32,6 +32,12 @@ class HealthResult(Result):
     loaded_at: dt.datetime | None = None
     load_seconds: float = 0.0
     stage_outcome_only: bool = False
+    open_without_amount: int = 0  # kept with a gap: counted as open deals, not set aside
+    open_without_created: int = 0
+    lost_amounts_zeroed: bool = False
+    absent: list[str] = field(default_factory=list)  # segment columns the data does not have
+    window_since: dt.date | None = None  # the source was read from this date on (DEALS_SINCE)
+    rows_outside_window: int | None = None  # rows the window left unread, where known
 
 
 def health(snapshot: Snapshot, query: Query) -> HealthResult:
@@ -51,6 +57,9 @@ def health(snapshot: Snapshot, query: Query) -> HealthResult:
         dimensions={d: len(snapshot.values(d)) for d in snapshot.dimensions},
         loaded_at=report.loaded_at, load_seconds=round(report.load_seconds, 3),
         stage_outcome_only=report.stage_outcome_only,
+        open_without_amount=report.open_without_amount, open_without_created=report.open_without_created,
+        lost_amounts_zeroed=report.lost_amounts_zeroed, absent=list(report.absent),
+        window_since=report.window_since, rows_outside_window=report.rows_outside_window,
     )
 
 

@@ -325,11 +325,14 @@ def read_parquet(path: Path, mapping: "ColumnMapping | None" = None) -> pd.DataF
                   and (pa.types.is_string(schema.field(n).type) or pa.types.is_large_string(schema.field(n).type))]
     if len(set(names)) < len(names):  # a name twice: read as one table, which refuses to pick one
         table = pq.read_table(path, columns=names, read_dictionary=dictionary)
-        return pd.DataFrame({name: table.column(name).to_pandas() for name in names}, copy=False)
+        return pd.DataFrame({name: table.column(name).to_pandas(date_as_object=False) for name in names}, copy=False)
     # One column read and converted at a time: only one column's Arrow data exists beside the pandas
     # columns (reading the whole table first peaked at 1.4 GB at ten million deals, now under 0.9 GB).
     file = pq.ParquetFile(path, read_dictionary=dictionary)
-    return pd.DataFrame({name: file.read(columns=[name]).column(0).to_pandas() for name in names}, copy=False)
+    # date_as_object=False: a date32 column arrives as datetime64 (one integer per row), not as ten million
+    # datetime.date objects that would then be written as text and parsed again
+    return pd.DataFrame({name: file.read(columns=[name]).column(0).to_pandas(date_as_object=False)
+                         for name in names}, copy=False)
 
 
 def _open_text(path: Path, encoding: str = "utf-8", errors: str = "replace"):
@@ -786,6 +789,9 @@ def _typed_or_text(canonical: str, column: pd.Series) -> pd.Series:
     """Typed columns (Parquet, a database) stay typed where the type is the one wanted: dates as dates,
     numbers as numbers, labels as categoricals. Everything else becomes text and is parsed as a file's."""
     dtype = column.dtype
+    if dtype == object and canonical in DATE_COLUMNS + NUMBER_COLUMNS:
+        column = _from_python_objects(column)  # a database driver's dates and decimals, as numpy types
+        dtype = column.dtype
     if canonical in DATE_COLUMNS and pd.api.types.is_datetime64_any_dtype(dtype):
         return column
     if canonical in NUMBER_COLUMNS and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
@@ -797,6 +803,20 @@ def _typed_or_text(canonical: str, column: pd.Series) -> pd.Series:
             return column.cat.add_categories([""]).fillna("") if column.hasnans and "" not in labels else \
                 column.fillna("") if column.hasnans else column
     return _as_text(column)
+
+
+def _from_python_objects(column: pd.Series) -> pd.Series:
+    """A column of Python dates, datetimes or decimals (what DB-API drivers return for DATE, TIMESTAMP and
+    NUMERIC) as datetime64 or float64; anything else (text, a mix) unchanged, to be parsed as text is."""
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    try:
+        if kind in ("date", "datetime"):
+            return pd.to_datetime(column, utc=True)  # naive values as UTC: the same days once the zone is dropped
+        if kind in ("decimal", "integer", "floating", "mixed-integer-float"):
+            return column.astype("float64")
+    except (ValueError, TypeError, OverflowError):  # out-of-range years, mixed zones: the text path says why
+        pass
+    return column
 
 
 def _as_text(column: pd.Series) -> pd.Series:
@@ -836,6 +856,33 @@ def _is_trimmed(text: pd.Series) -> bool:
         if ((first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)).any():
             return False
     return True
+
+
+def _unusable(missing: np.ndarray, is_closed: np.ndarray, raw: pd.Series) -> np.ndarray:
+    """Rows whose value did not parse, less the open deals that left it blank (kept, counted as gaps).
+    Only the open rows that failed are looked at in the raw column: usually none of ten million."""
+    gaps = np.flatnonzero(missing & ~is_closed)
+    if not len(gaps):
+        return missing
+    at = raw.iloc[gaps]
+    blank = (at.isna() | (at.astype(str) == "")).to_numpy()  # text, a typed null or a categorical's either
+    out = missing.copy()
+    out[gaps[blank]] = False
+    return out
+
+
+# Lost deals whose amounts are 0 at least this often (and won deals that have amounts) mean the CRM zeroes
+# a lost deal's amount; a few $0 losses among real ones are ordinary data.
+LOST_ZERO_SHARE = 0.95
+LOST_ZERO_MIN_DEALS = 10
+
+
+def lost_amounts_zeroed(amount: np.ndarray, won: np.ndarray) -> bool:
+    """True when (nearly) every lost deal is at 0 while most won deals have an amount."""
+    lost = amount[~won]
+    if len(lost) < LOST_ZERO_MIN_DEALS or not won.any():
+        return False
+    return bool((lost == 0).mean() >= LOST_ZERO_SHARE and (amount[won] > 0).mean() >= 0.5)
 
 
 def _days_between(created: pd.Series, closed: pd.Series) -> np.ndarray:
@@ -893,7 +940,9 @@ def build_snapshot(
 
     created = _parse_dates(frame["created_date"], mapping)
     closed = _parse_dates(frame["closed_date"], mapping)
-    flag(created.isna(), "unparseable_created_date")
+    # an open deal with a blank created date is kept (early deals often have none): only a closed deal
+    # needs one, and a created date written but not readable still points at a wrong format
+    flag(_unusable(created.isna().to_numpy(), is_closed, frame["created_date"]), "unparseable_created_date")
     flag(is_closed & closed.isna().to_numpy(), "unparseable_closed_date")
     flag(is_closed & (closed < created).to_numpy(), "closed_before_created")
     horizon = pd.Timestamp(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + FUTURE_SLACK)
@@ -903,8 +952,9 @@ def build_snapshot(
     amount = frame["deal_amount"] if pd.api.types.is_float_dtype(frame["deal_amount"].dtype) else \
         parse_amounts(frame["deal_amount"], mapping.decimal)
     amount = amount.to_numpy(dtype=float, na_value=np.nan)
-    flag(np.isnan(amount), "missing_amount")
-    flag(~np.isfinite(amount), "non_finite_amount")
+    # likewise an open deal with a blank amount is kept and counted; a closed one needs its amount
+    flag(_unusable(np.isnan(amount), is_closed, frame["deal_amount"]), "missing_amount")
+    flag(np.isinf(amount), "non_finite_amount")
     flag(amount < 0, "negative_amount")
 
     derived_cycle = _days_between(created, closed)
@@ -938,6 +988,9 @@ def build_snapshot(
     index_type = np.int32 if n < 2**31 else np.int64
     closed_rows = np.flatnonzero(keep & is_closed).astype(index_type)
     open_rows = np.flatnonzero(keep & ~is_closed).astype(index_type)
+    open_without_amount = int(np.isnan(amount[open_rows]).sum())
+    open_without_created = int(created.iloc[open_rows].isna().sum())
+    lost_zeroed = lost_amounts_zeroed(amount[closed_rows], is_won[closed_rows])
 
     # -- then column by column: the closed and the open rows taken, the full-length column dropped ----
     deal_columns, open_columns = {}, {}
@@ -998,7 +1051,8 @@ def build_snapshot(
     if created_range and closed_range and (closed_range[1] - created_range[1]).days > CENSORING_GAP_DAYS:
         censored_after = created_range[1]
 
-    all_dims = dims + ("size_band", "cycle_band")
+    # zeroed losses put every lost deal in the smallest size band: the band would "explain" the outcome
+    all_dims = dims + (("cycle_band",) if lost_zeroed else ("size_band", "cycle_band"))
     report = DataReport(
         source=source,
         rows_read=n + len(malformed),
@@ -1016,6 +1070,9 @@ def build_snapshot(
         stage_outcome_only="deal_stage" in dims and bool(stage_records_outcome_only(
             deals["deal_stage"].cat.codes.to_numpy(), (deals["outcome"] == WON).to_numpy(),
             len(deals["deal_stage"].cat.categories))),
+        open_without_amount=open_without_amount,
+        open_without_created=open_without_created,
+        lost_amounts_zeroed=lost_zeroed,
     )
     latest = closed_range[1] if closed_range else dt.date.today()
     snapshot = Snapshot(deals, open_deals, rejected.reset_index(drop=True), report, latest, all_dims)

@@ -192,7 +192,8 @@ class PipelineSegment:
 @dataclass(kw_only=True)
 class PipelineResult(Result):
     open_deals: int = 0
-    open_amount: float = 0.0
+    open_amount: float = 0.0  # of the open deals that have an amount
+    open_without_amount: int = 0  # open deals counted whose amount is blank
     skill: bool = False
     ranked_by: str = "expected_loss"  # or "amount_and_age" when the segments show no skill
     forecast: Forecast | None = None
@@ -779,6 +780,7 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
                             date_basis="open_pipeline")
     amounts = snapshot.open_deals["deal_amount"].to_numpy(dtype=float)
     result.open_deals, result.open_amount = int(mask.sum()), round(float(np.nansum(amounts[mask])), 2)
+    result.open_without_amount = int(np.isnan(amounts[mask]).sum())
     if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any():
         result.notes.append("too_few_for_model")
         return result

@@ -54,6 +54,9 @@ def rep_performance(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> Rep
     if team.n == 0:
         result.notes.append("no_deals")
         return result
+    if dim not in snapshot.dimensions:  # an export without an owner column: nothing to compare
+        result.notes.append("no_dimension")
+        return result
     if len(query.group_by) > 1:
         result.notes.append("reps_uses_first_dimension")
     counts = count_by(snapshot, mask, (dim,))

@@ -41,8 +41,9 @@ class SegmentRisk(Rate):
 class RiskResult(Result):
     overall: Rate
     open_deals: int
-    open_amount: float
+    open_amount: float  # of the open deals that have an amount
     revenue_at_risk: float
+    open_without_amount: int = 0  # open deals counted whose amount is blank
     segments: list[SegmentRisk] = field(default_factory=list)
     folded: int = 0  # two-way segments inside a listed single segment, not repeated
     tested: int = 0
@@ -51,13 +52,14 @@ class RiskResult(Result):
     min_n: int = MIN_N
 
 
-def segment_groupings(query: Query) -> list[tuple[str, ...]]:
-    """The groupings searched: the one asked for, or every dimension and every pair of the main four."""
+def segment_groupings(snapshot: Snapshot, query: Query) -> list[tuple[str, ...]]:
+    """The groupings searched: the one asked for, or every dimension and every pair of the main four
+    that the data has (an export may lack a column)."""
     if query.group_by:
         return [tuple(query.group_by)]
-    filtered = {d for d, _ in query.filters}
-    singles = [(d,) for d in RISK_DIMENSIONS if d not in filtered]
-    pairs = [p for p in itertools.combinations(PAIR_DIMENSIONS, 2) if not filtered & set(p)]
+    skip = {d for d, _ in query.filters} | (set(RISK_DIMENSIONS) - set(snapshot.dimensions))
+    singles = [(d,) for d in RISK_DIMENSIONS if d not in skip]
+    pairs = [p for p in itertools.combinations(PAIR_DIMENSIONS, 2) if not skip & set(p)]
     return singles + pairs
 
 
@@ -67,9 +69,10 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
     open_mask = filter_mask(snapshot, query.filters, open_pipeline=True)
     overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
-    open_amount_all = float(snapshot.open_deals["deal_amount"].to_numpy()[open_mask].sum())
+    open_amount_all = float(snapshot.open_amount[open_mask].sum())
     result = RiskResult(command="risk", as_of=snapshot.as_of, query=query, period=period, overall=overall,
                         open_deals=int(open_mask.sum()), open_amount=open_amount_all,
+                        open_without_amount=int((open_mask & ~snapshot.open_has_amount).sum()),
                         revenue_at_risk=round(open_amount_all * (1 - (overall.win_rate or 0)), 2), min_n=min_n)
     result.notes.extend(censoring_notes(snapshot, period))
     if overall.n == 0:
@@ -79,7 +82,7 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     candidates = []
     # the period's closed deals and the open pipeline, each counted once into cells (insights/cells.py):
     # the many groupings below cost the number of cells, not of deals
-    groupings = segment_groupings(query)
+    groupings = segment_groupings(snapshot, query)
     dims = tuple(dict.fromkeys(d for g in groupings for d in g))
     closed = cached_cells(snapshot, ("risk", period, query.filters, dims), lambda: Cells.of(snapshot, [mask], dims))
     open_dims = tuple(d for d in dims if d != "cycle_band")  # an open deal has no cycle yet

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .schema import DIMENSIONS
+from .schema import DIMENSIONS, SOURCE_DIMENSIONS
 
 EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -51,10 +51,25 @@ class DataReport:
     dimensions: tuple[str, ...]
     stage_order: tuple[str, ...] = ()  # the funnel order of deal_stage the mapping set (or the canonical one)
     stage_outcome_only: bool = False  # every won deal at one stage and every lost deal at another
+    # Open deals kept with a gap (real exports leave early deals blank): counted as open deals, left out
+    # only of what needs the missing value (a dollar sum, an age).
+    open_without_amount: int = 0
+    open_without_created: int = 0
+    # Every (or nearly every) lost deal at 0 while won deals have amounts: the CRM zeroes a lost deal's
+    # amount, so any figure weighting closed deals by amount (and the deal-size bands) would be false.
+    lost_amounts_zeroed: bool = False
+    demo: bool = False  # the bundled generated demo data: no source is configured
+    window_since: dt.date | None = None  # a database/CRM source read only deals with a date on or after this
+    rows_outside_window: int | None = None  # rows the window left unread, where the source can count them
 
     @property
     def rows_set_aside(self) -> int:
         return sum(self.set_aside.values())
+
+    @property
+    def absent(self) -> tuple[str, ...]:
+        """The segment columns this data does not have (a mapping's `absent`), in display order."""
+        return tuple(d for d in SOURCE_DIMENSIONS if d not in self.dimensions)
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,15 @@ class Snapshot:
     @cached_property
     def amount(self) -> np.ndarray:
         return self.deals["deal_amount"].to_numpy(dtype=float)
+
+    @cached_property
+    def open_amount(self) -> np.ndarray:
+        """Each open deal's amount, 0 where it is blank (kept, counted, never summed as a number)."""
+        return np.nan_to_num(self.open_deals["deal_amount"].to_numpy(dtype=float), nan=0.0)
+
+    @cached_property
+    def open_has_amount(self) -> np.ndarray:
+        return ~np.isnan(self.open_deals["deal_amount"].to_numpy(dtype=float))
 
     @property
     def first_closed(self) -> dt.date | None:

@@ -53,15 +53,17 @@ def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateRes
     selected = filter_mask(snapshot, query.filters)
     current = selected & period_mask(snapshot, period)
     overall = Rate.of(snapshot.won[current].sum(), current.sum())
-    amount = amount_rate(snapshot, current)
+    # with every lost deal at 0 the rate by amount is 100% by construction: withheld, and said why
+    by_amount = not snapshot.report.lost_amounts_zeroed
+    amount = amount_rate(snapshot, current) if by_amount else None
     baseline_amount = None
-    notes = []
+    notes = [] if by_amount else ["lost_amounts_zeroed"]
     change = None
     baseline_mask = None
     if compare_period is not None:
         baseline_mask = selected & period_mask(snapshot, compare_period)
         baseline = Rate.of(snapshot.won[baseline_mask].sum(), baseline_mask.sum())
-        baseline_amount = amount_rate(snapshot, baseline_mask)
+        baseline_amount = amount_rate(snapshot, baseline_mask) if by_amount else None
         change = compare_rates(overall, baseline, compare_period.label, min_n)
         if change is None:
             notes.append("too_few_to_compare")
@@ -112,7 +114,8 @@ def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min
         rows.append(SegmentRate(**rate.rate_fields(), segment=segment, label=segment_label(segment),
                                 share=round(rate.n / overall.n, 4) if overall.n else None,
                                 enough=bool(enough[j]), vs_rest=vs_rest, change=change,
-                                amount=AmountRate.from_sums(*(s[i] for s in sums), cur.n[i])))
+                                amount=AmountRate.from_sums(*(s[i] for s in sums), cur.n[i])
+                                if not snapshot.report.lost_amounts_zeroed else None))
     ranked = sorted((r for r in rows if r.enough), key=lambda r: -r.win_rate)
     few = sorted((r for r in rows if not r.enough), key=lambda r: -r.n)
     ranked = [SegmentRate(**{**r.__dict__, "rank": k + 1}) for k, r in enumerate(ranked)]

@@ -26,7 +26,8 @@ from bot.core.grammar import Vocabulary, parse, split_command  # noqa: E402
 from bot.core.intents import interpret  # noqa: E402
 
 CORPORA = {"development": ROOT / "tests/corpus/questions.tsv", "first blind set": ROOT / "tests/corpus/blind1.tsv",
-           "second blind set": ROOT / "tests/corpus/blind2.tsv", "held-out": ROOT / "tests/corpus/heldout.tsv"}
+           "second blind set": ROOT / "tests/corpus/blind2.tsv", "third blind set": ROOT / "tests/corpus/blind3.tsv",
+           "held-out": ROOT / "tests/corpus/heldout.tsv"}
 ASK = "ask"
 
 

@@ -255,7 +255,9 @@ def test_drivers_formula_names_only_columns_really_used(frame, tmp_path):
     text = mapping_blocks()[0].replace('industry = "Industry"\n', "").replace("absent = []", 'absent = ["industry"]')
     s = load_deals(tmp_path / "report.csv", ColumnMapping.from_dict(tomllib.loads(text)))
     reply = answer(s, "/drivers")
-    assert "industry" not in reply.result.inputs and "industry" not in reply.text.lower()
+    analysis, lacks = reply.text.rsplit("\n", 1)  # the last line says, once, which columns the data lacks
+    assert "industry" not in reply.result.inputs and "industry" not in analysis.lower()
+    assert lacks == "_This data has no industry column: it is left out of every breakdown and search._"
     assert "won ~ region + product + lead source + deal size + cycle length" in reply.text
     one_region = answer(s, "/drivers APAC")
     assert "won ~ industry" not in one_region.text and "won ~ region" not in one_region.text

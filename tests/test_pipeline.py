@@ -33,27 +33,11 @@ from insights.synthetic import PlantedDrop, crm_spec, extract_at
 THEN = dt.date(2025, 3, 31)  # replayed as of this quarter's end; crm_spec's truth is known to 2025-06-30
 
 
-def as_loaded_keeping_blanks(extract: pd.DataFrame, as_of: dt.date):
-    """The extract as a loader that keeps open deals without an amount or a created date loads it (blank
-    amount NaN, created date NaT). Stale deals are mostly among them: setting them aside would hide from
-    the history most of the deals that never close."""
-    is_open = (extract["outcome"] == "").to_numpy()
-    blank = is_open & (extract["deal_amount"].astype(str) == "").to_numpy()
-    undated = is_open & extract["created_date"].isna().to_numpy()
-    snapshot = from_table(extract.assign(deal_amount=extract["deal_amount"].where(~blank, "1"),
-                                         created_date=extract["created_date"].where(~undated, pd.Timestamp(as_of))),
-                          source="replay")
-    open_deals = snapshot.open_deals.copy()
-    open_deals.loc[open_deals["deal_id"].isin(set(extract["deal_id"][blank])), "deal_amount"] = np.nan
-    open_deals.loc[open_deals["deal_id"].isin(set(extract["deal_id"][undated])), "created_date"] = pd.NaT
-    return dataclasses.replace(snapshot, open_deals=open_deals)
-
-
 def replay(seed: int, n: int = 20_000, then: dt.date = THEN, **changes):
     """The CRM-shaped data as of `then`, and whether each of its open deals was won by that quarter's end."""
     spec = crm_spec(n_deals=n, seed=seed, **changes)
     extract, truth = extract_at(spec, then)
-    snapshot = as_loaded_keeping_blanks(extract, then)
+    snapshot = from_table(extract, source="replay")  # open deals without an amount or a created date kept
     end = pd.Timestamp(spec.as_of)
     future = truth.set_index("deal_id").loc[snapshot.open_deals["deal_id"]]
     won = ((future["outcome"] == "Won") & (future["closed_date"] <= end)).to_numpy()

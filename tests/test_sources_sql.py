@@ -97,6 +97,18 @@ def test_a_postgresql_table_answers_exactly_as_the_csv(pg_schema, csv_snapshot):
     assert_answers_as(s, csv_snapshot)
 
 
+def test_date_and_numeric_columns_from_postgresql_never_go_through_text(pg_schema, monkeypatch):
+    import insights.load as load_module
+
+    made, original = [], load_module._as_text  # the canonical columns the loader turns into text
+    monkeypatch.setattr(load_module, "_as_text", lambda column: made.append(column.name) or original(column))
+    s = load_source(SourceSpec(POSTGRES, table=f"{pg_schema}.deals", since="all"))
+    assert s.report.rows_read == 7000 and s.report.set_aside == {}
+    assert not {"created_date", "closed_date", "deal_amount", "sales_cycle_days"} & set(made)
+    nothing = load_source(SourceSpec(POSTGRES, table=f"{pg_schema}.deals", since="2090-01-01"))  # COPY of no rows
+    assert nothing.report.rows_read == 0 and nothing.report.rows_outside_window == 7000
+
+
 def test_health_names_the_database_without_the_password(pg_schema):
     s = load_source(SourceSpec(WITH_PASSWORD, table=f"{pg_schema}.deals", since="all"))
     text = answer(s, "/health").text
@@ -105,15 +117,20 @@ def test_health_names_the_database_without_the_password(pg_schema):
     assert redact("snowflake://me:pw@acct/db/schema?warehouse=wh&token=abc") == "snowflake://acct/db/schema"
 
 
-def test_only_needed_columns_are_selected_and_the_window_is_in_the_sql(pg_schema, frame):
+def test_only_needed_columns_are_selected_and_the_window_is_in_the_sql(pg_schema, frame, caplog):
     seen = statements(POSTGRES)
-    s = load_source(SourceSpec(POSTGRES, table=f"{pg_schema}.deals", since="2024-01-01"))
-    select = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "deals" in q and "pg_" not in q][-1]
+    with caplog.at_level("DEBUG", logger="insights.sources.sql"):
+        s = load_source(SourceSpec(POSTGRES, table=f"{pg_schema}.deals", since="2024-01-01"))
+    # a table is read by COPY (its SELECT logged), then counted once for the rows the window left out
+    select = [r.getMessage() for r in caplog.records if r.getMessage().startswith("PostgreSQL, by COPY")][-1]
     assert "notes" not in select and "*" not in select
-    assert "WHERE" in select and "created_date >=" in select and "closed_date >=" in select
+    assert "created_date >= '2024-01-01'" in select and "closed_date >= '2024-01-01'" in select
+    count = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "deals" in q and "pg_" not in q][-1]
+    assert "count(*)" in count.lower() and "WHERE" not in count
     cutoff = pd.Timestamp("2024-01-01")
     expected = frame[(frame["created_date"] >= cutoff) | (frame["closed_date"] >= cutoff)]
     assert s.report.rows_read == len(expected) == 3149
+    assert s.report.window_since == dt.date(2024, 1, 1) and s.report.rows_outside_window == 7000 - 3149
     assert len(s.deals) == int((expected["outcome"] != "").sum())
     assert ((s.deals["closed_date"] >= cutoff) | (s.deals["created_date"] >= cutoff)).all()
 
@@ -242,7 +259,7 @@ def test_duckdb_is_read_as_arrow_with_needed_columns_and_the_window_in_the_sql(d
     # the text columns arrive as dictionaries: pandas categoricals, as from a Parquet file
     with engine_for(duckdb_url).connect() as conn:
         source, types = sql._source(conn, SourceSpec(duckdb_url, table="crm.deals"))
-        raw = sql._read(conn, sql._select(source, types, ColumnMapping(), None)[0], ColumnMapping())
+        raw = sql._read(conn, sql._select(source, types, ColumnMapping(), None)[0], ColumnMapping(), types)
     assert isinstance(types["created_date"], sa.Date) and isinstance(types["region"], sa.String)
     assert isinstance(raw["region"].dtype, pd.CategoricalDtype) and isinstance(raw["industry"].dtype, pd.CategoricalDtype)
     assert not isinstance(raw["deal_id"].dtype, pd.CategoricalDtype) and len(raw) == 7000  # ids are all distinct

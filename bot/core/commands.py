@@ -285,9 +285,9 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
             args, parsed = cleaned, parse(cleaned, vocab)
     if parsed.help:
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
-    if parsed.problems:
-        return Reply(command_name, "usage", render("text/problems.j2", command=command_name, text=args,
-                                                   problems=parsed.problems))
+    if parsed.problems:  # with the data's notes: "by source" on data without a lead source says why
+        return Reply(command_name, "usage", with_data_notes(render("text/problems.j2", command=command_name,
+                                                                   text=args, problems=parsed.problems), snapshot))
     command = COMMANDS[command_name]
     refusal = over_budget(command_name, parsed.query, snapshot, vocab)
     if refusal is not None:
@@ -296,6 +296,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         result = command.analysis(snapshot, parsed.query)
         text = render(f"text/{command_name}.j2", r=result, report=snapshot.report,
                       ignored=ignored_features(command, parsed.query))
+        text = with_data_notes(text, snapshot)
     except PeriodConflict as conflict:  # a comparison that cannot be tested is refused in words
         return Reply(command_name, "usage", render("text/period_conflict.j2", command=command_name, text=args,
                                                    c=conflict))
@@ -304,6 +305,12 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))
     return Reply(command_name, "answer", text, result, f"/{command_name} {args}".strip())
 
+
+
+def with_data_notes(text: str, snapshot: Snapshot) -> str:
+    """A reply with the lines about the whole data (columns it lacks, demo data), said once at its end."""
+    notes = render("text/data_notes.j2", absent=snapshot.report.absent, demo=snapshot.report.demo)
+    return f"{text}\n{notes}" if notes else text
 
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from insights.health import shrink_reason, unusable_reason
 from insights.load import ColumnMapping, DataError
@@ -12,6 +12,7 @@ from insights.snapshot import Snapshot
 from insights.sources import SourceSpec, load_source
 from insights.sources.crm import SourceUnavailable
 
+from bot.config import is_demo_source
 from bot.core.grammar import Vocabulary
 from bot.core.scope import Scope
 
@@ -76,7 +77,7 @@ class DealData:
         with self._lock:
             try:
                 mapping = ColumnMapping.from_file(self.mapping) if self.mapping else None
-                snapshot = load_source(self.spec, mapping, as_of=self.as_of, cache=self.cache)
+                snapshot = marked_demo(load_source(self.spec, mapping, as_of=self.as_of, cache=self.cache), self.spec)
             except SourceUnavailable as exc:
                 self.last_error = str(exc)
                 log.error("refresh of %s failed: %s", self.source, exc)
@@ -114,6 +115,14 @@ class DealData:
             self._current = loaded
             self.last_error = None
             return RefreshOutcome(True, None, snapshot.report.rows_read, snapshot.report.rows_set_aside)
+
+
+def marked_demo(snapshot: Snapshot, spec: SourceSpec) -> Snapshot:
+    """The snapshot, its report saying so when it is the bundled demo data: every reply, digest, alert
+    and the Home tab then carry one line telling how to point the bot at real data."""
+    if spec.kind != "file" or not is_demo_source(spec.location):
+        return snapshot
+    return replace(snapshot, report=replace(snapshot.report, demo=True))
 
 
 def warm_up(loaded: Loaded) -> None:

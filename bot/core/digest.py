@@ -27,11 +27,12 @@ def digest_text(snapshot: Snapshot, data_error: str | None = None, reps: bool = 
     why = explain_change(snapshot, everything)
     risks = risk(snapshot, everything)
     drivers_result = drivers(snapshot, in_question)
-    reps = rep_performance(snapshot, in_question) if reps else None
+    reps = rep_performance(snapshot, in_question) if reps and "sales_rep_id" in snapshot.dimensions else None
     actions = rank(from_why(snapshot, why) + risks.actions + (from_reps(snapshot, reps) if reps else [])
                    + from_drivers(snapshot, drivers_result))
     pipeline = open_pipeline(snapshot, everything)
     text = render("text/digest.j2", t=headline, pipeline=pipeline, why=why, risk=risks, drivers=drivers_result, reps=reps,
                   actions=actions, h=health(snapshot, everything), data_error=data_error,
-                  amount=amount_rate(snapshot, period_mask(snapshot, why.period)), report=snapshot.report)
+                  amount=None if snapshot.report.lost_amounts_zeroed else amount_rate(snapshot, period_mask(snapshot, why.period)),
+                  report=snapshot.report)
     return text, headline

@@ -29,7 +29,8 @@ REP = "sales_rep_id"
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
-    ("reps", r"\bhow (are|is) (the |our |my )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+             r"|\bagainst-team\b|\bstacks? up\b|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what) (reps?|aes?|sellers?|salespeople)\b"),
     ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"
@@ -66,17 +67,17 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
                  r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
-                 r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|slipping|worry)|\bworry about\b"
+                 r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
                  r"|\bpipeline\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
-                r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning)|\bmatter\w* (most )?for winning\b|\blevers?\b"
+                r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning|close|closing)|\bmatter\w* (most )?for winning\b|\blevers?\b"
                 r"|\binfluenc\w*\b|\bin common\b|\bseparates?\b|\battributes?\b|\bcharacteristics\b|\bmake us win\b"
                 r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmoves? the needle\b"
                 r"|\bmore likely to (win|close|be won)\b|\b(odds|chances?|likelihood) of (winning|closing)\b"
                 r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"),
     ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open)( \w+){0,3} deals\b"
-              r"|\b(pull|export|csv|download|get me|give me)\b.*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
+              r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
@@ -85,7 +86,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
               r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
-              r"|\bhow (has|have)\b.*\bchanged\b|\bchanged over\b|\blately\b"
+              r"|\bhow (has|have)\b.*\bchanged\b|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
               r"|\b(converting|closing|winning|doing|performing) (worse|better)\b"),
     ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
@@ -93,7 +94,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
-             r"|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
+             r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
              r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
@@ -174,6 +175,7 @@ win wins won winning lose loses lost losing close closes closed closing
 rate rates win-rate winrate close-rate hit-rate conversion conversions
 performance perform performs performed
 vary varies varying small large ones sized come came coming sourced source actually needle moves move
+closer closers trouble danger jeopardy healthy unhealthy looks look looking qbr names name board meeting deck slides exec review against-team
 once control controlling controlled else everything anything something nothing holding fixed constant odds
 chance chances likelihood every each all lately recently faster slower quicker longer shorter days
 """.split())
@@ -202,20 +204,20 @@ KEYWORDS = tuple(sorted({
     "compare", "versus", "better", "worse", "health", "digest", "summary", "bookings", "stalled", "stale",
     "drop", "dropped", "decline", "falling", "going", "region", "industry", "product", "source", "win", "winning",
     "underperforming", "lagging", "performers", "quota", "attainment", "coverage", "commit", "opportunities",
-    "bleeding", "leaking", "leaderboard", "driving", "losing", "risk", "cycle", "cycles", "enterprise", "inbound", "outbound", "referral", "partner", "america",
+    "bleeding", "leaking", "leaderboard", "driving", "losing", "risk", "cycle", "cycles", "monthly", "quarterly", "enterprise", "inbound", "outbound", "referral", "partner", "america",
 }))
 # Words the grammar knows: never "corrected" to a keyword ("monthly" is not a typo of "month").
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
-PHRASES: tuple[tuple[str, str], ...] = (
+PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
     (r"\b(compared (to|with)|against|relative to|versus)\b", "vs"),
     (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last year|a year ago|the same quarter last year)\b",
      "vs last year"),
     (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last|the previous|the prior) (quarter|period)\b",
      "vs previous"),
     (r"\b(won|winning|wins)\b(.*?)\b(vs|versus|and|or)\s+(lost|losing|losses)( deals| ones)?\b", r"\2"),
-    (r"\b(vs|against) (the )?(team|rest|average|peers|others)\b", " "),
+    (r"\b(vs|against) (the )?(team|rest|average|peers|others)( of the team)?\b", " against-team "),
     (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?)?\s*before\b", "vs previous"),
     (r"\b(q/q|qoq|quarter on quarter|quarter over quarter)\b", "quarterly"),
     (r"\b(this year|ytd) than last year\b", "ytd vs last year"),
@@ -225,13 +227,17 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
     (r"\bdeal (size|amount|value)s?( bands?)?\b", "size"),
     (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
-    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b", "100k+"),
+    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion))", "100k+"),
+    (r"\b(small|tiny) ones\b", "<10k"), (r"\b(big|large|huge) ones\b", "100k+"),
+    (r"\b(list|show|pull|give|get)( me)? all\b", r"\1\2"), (r"\ball (?=(open|won|lost) )", ""),
+    (r"\b(last|past|next) (two|three|four|five|six)\b",
+     lambda m: f"{m.group(1)} {'two three four five six'.split().index(m.group(2)) + 2}"),
     (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
     (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
     (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
     (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
     (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
-    (r"\bquarter (by|over|on) quarter\b|\bqoq\b", "quarterly"), (r"\bmonth (by|over|on) month\b|\bmom\b", "monthly"),
+    (r"\bquarter[- ](by|over|on)[- ]quarter\b|\bqoq\b", "quarterly"), (r"\bmonth[- ](by|over|on)[- ]month\b|\bmom\b", "monthly"),
     (r"\b(close|closing|hit|conversion|success) rates?\b", "win rate"), (r"\bcycle (gap|time|length)s?\b", "cycle-gap"),
     (r"\bwill (we )?(close|win|land)\b|\blikely to (close|win|land)\b", "forecast"),
     (r"\bopen pipeline\b", "pipeline"),
@@ -245,7 +251,9 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
     (r"\bvs\.?\s+(the\s+)?same (quarter|period|time) last year\b", "vs last year"),
-    (r"\b(year over year|year on year|yoy|y/y)\b", "vs last year"),
+    (r"\b(year[- ]over[- ]year|year[- ]on[- ]year|yoy|y/y)\b", "vs last year"),
+    (r"\bthan (a year ago|last year|the year before|the same (quarter|period|time) last year)\b", "vs last year"),
+    (r"\bthan (the )?(previous|prior|last) (quarter|period|month)\b|\bthan the (quarter|month) before\b", "vs previous"),
     (r"\bemea\b", "europe"), (r"\bamericas\b", "north america"),
     (r"\b(big|large|huge|enterprise-size) (deals|opportunities|opps)\b", "100k+ deals"),
     (r"\b(small|tiny) (deals|opportunities|opps)\b", "<10k deals"),
@@ -354,7 +362,7 @@ def _corrected(word: str) -> str:
     collapsed = re.sub(r"(.)\1+", r"\1", word)  # "whyy", "sooo"
     if collapsed != word and collapsed in KEYWORDS:  # ("off" is not "of")
         return collapsed
-    same_start = [k for k in KEYWORDS if k[0] == word[0]]
+    same_start = [k for k in KEYWORDS if k[0] == word[0] and not word.startswith(k)]  # "healthy" is no typo
     swapped = [k for k in same_start if _one_swap(k, word) or _one_dropped(k, word)]  # "rsik", "trnd", "doin"
     # a four-letter word is an English word far more often than a typo ("long" is not "lost"): swaps only
     close = swapped or (difflib.get_close_matches(word, same_start, n=1, cutoff=0.8) if len(word) > 4 else [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..load import ColumnMapping, DataError, from_table, load_deals
@@ -98,10 +98,11 @@ def load_source(spec: SourceSpec | str, mapping: ColumnMapping | None = None, as
             raise DataError(f"DEALS_TABLE / DEALS_QUERY need a database URL as DEALS_SOURCE, not the file {spec.location}.")
         return load_deals(Path(spec.location), mapping, as_of=as_of)
     started = time.perf_counter()
+    outside = None  # rows the DEALS_SINCE window left unread, where the source can count them
     if spec.kind == "sql":
         from .sql import read_sql
 
-        frame = read_sql(spec, mapping or ColumnMapping())
+        frame, outside = read_sql(spec, mapping or ColumnMapping())
     elif spec.kind == "hubspot":
         from .hubspot import read_hubspot
 
@@ -110,4 +111,9 @@ def load_source(spec: SourceSpec | str, mapping: ColumnMapping | None = None, as
         from .salesforce import read_salesforce
 
         frame, mapping = read_salesforce(spec, mapping, cache)
-    return from_table(frame, mapping, spec.describe(), as_of, started)
+    snapshot = from_table(frame, mapping, spec.describe(), as_of, started)
+    since = spec.since_date()
+    if since is None:
+        return snapshot
+    # /health names the window the source was read with, so a table older than it is not silently cut
+    return replace(snapshot, report=replace(snapshot.report, window_since=since, rows_outside_window=outside))

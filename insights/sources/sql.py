@@ -4,6 +4,11 @@ Only the columns the mapping needs are selected, and the time window (DEALS_SINC
 WHERE clause, so a warehouse returns what the bot uses and no more. Results come back as a pandas
 frame and go through the same mapping and validation as a file.
 
+A PostgreSQL table is read with COPY: the same SELECT streamed out as CSV and parsed by Arrow in C, its
+DATE columns straight to dates and numeric columns to floats from the table's own types (the DB-API
+cursor built a Python object per value, most of the load's time). A query's column types are not known
+beforehand, so a query source is read through the cursor, as every other database is.
+
 DuckDB (duckdb:///path.duckdb, through duckdb-engine) is read as Arrow: the same SELECT, run on the raw
 DuckDB connection and fetched as an Arrow table, its text columns dictionary-encoded into pandas
 categoricals (as a Parquet file is read), instead of one Python object per value through the DB-API
@@ -12,6 +17,7 @@ reflection queries PostgreSQL catalog tables that DuckDB does not have.
 """
 from __future__ import annotations
 
+import io
 import logging
 import threading
 
@@ -76,7 +82,9 @@ def wanted_columns(mapping: ColumnMapping) -> dict[str, str]:
     return names
 
 
-def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
+def read_sql(spec, mapping: ColumnMapping) -> tuple[pd.DataFrame, int | None]:
+    """The deals (the mapping's columns, within DEALS_SINCE) and how many rows the window left unread
+    (None without a window), so that /health can say a table older than the window was cut."""
     if bool(spec.table) == bool(spec.query):
         raise DataError("A database source needs exactly one of DEALS_TABLE (--table) or DEALS_QUERY (--query).")
     engine = engine_for(spec.location)
@@ -86,14 +94,16 @@ def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
             source, types = _source(conn, spec)
             select, pushed = _select(source, types, mapping, since)
             try:
-                frame = _read(conn, select, mapping)
+                frame = _read(conn, select, mapping, types)
             except sa.exc.SQLAlchemyError:
                 if not (pushed and since is not None and spec.query):
                     raise
                 # a query's column types are unknown: its dates may be text the database will not compare
                 conn.rollback()
                 select, pushed = _select(source, types, mapping, None)[0], False
-                frame = _read(conn, select, mapping)
+                frame = _read(conn, select, mapping, types)
+            # one COUNT(*) of the whole source: the rows the window cut are those it did not return
+            total = _count(conn, source) if since is not None and pushed else None
     except DataError:
         raise
     except sa.exc.SQLAlchemyError as exc:
@@ -101,10 +111,19 @@ def read_sql(spec, mapping: ColumnMapping) -> pd.DataFrame:
         raise DataError(f"Cannot read deals from {spec.describe()}: {_clean(str(detail).strip(), spec.location)}") \
             from exc
     if since is not None and not pushed:
+        total = len(frame)
         frame = _window_in_pandas(frame, mapping, since)
-    log.info("read %d rows from %s (window from %s, %s)", len(frame), spec.describe(), since,
-             "in SQL" if pushed else "after reading")
-    return frame
+    outside = None if since is None else total - len(frame)
+    log.info("read %d rows from %s (window from %s, %s; %s rows outside it)", len(frame), spec.describe(), since,
+             "in SQL" if pushed else "after reading", outside)
+    return frame, outside
+
+
+def _count(conn, source) -> int:
+    counted = sa.select(sa.func.count()).select_from(source)
+    if _is_duckdb(conn):
+        return int(_raw(conn, _compiled(conn, counted)).column(0)[0].as_py())
+    return int(conn.execute(counted).scalar_one())
 
 
 def _is_duckdb(conn) -> bool:
@@ -127,7 +146,8 @@ def _raw(conn, sql: str):
 
 
 def _compiled(conn, select) -> str:
-    """The SELECT as DuckDB text; its only literals are the window's dates, which the bot writes."""
+    """The SELECT as the database's own text (for DuckDB, and PostgreSQL's COPY); its only literals are the
+    window's dates, which the bot writes."""
     return str(select.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
@@ -144,14 +164,57 @@ def _arrow_types(conn, from_sql: str) -> dict:
     return kinds
 
 
-def _read(conn, select, mapping: ColumnMapping) -> pd.DataFrame:
-    if not _is_duckdb(conn):
-        return pd.read_sql_query(select, conn)
+def _read(conn, select, mapping: ColumnMapping, types: dict) -> pd.DataFrame:
+    if _is_duckdb(conn):
+        statement = _compiled(conn, select)
+        log.debug("DuckDB, as Arrow: %s", statement)
+        return _arrow_frame(_raw(conn, statement), mapping)
+    names = [c.name for c in select.selected_columns]
+    if conn.dialect.name == "postgresql" and all(types.get(n) is not None for n in names):
+        return _arrow_frame(_copy_postgres(conn, select, names, types), mapping)
+    return pd.read_sql_query(select, conn)
+
+
+def _copy_postgres(conn, select, names: list[str], types: dict):
+    """The SELECT as PostgreSQL's COPY writes it (CSV), parsed by Arrow with the table's own column types:
+    DATE as dates, numbers as floats, naive TIMESTAMP as timestamps, the rest as text (booleans as t/f,
+    which the loader reads as flags). A NULL is an empty field, which is what the loader calls blank."""
+    import psycopg
     import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    def arrow_type(kind):
+        if isinstance(kind, sa.DateTime):
+            return pa.timestamp("us") if not getattr(kind, "timezone", False) else pa.string()
+        if isinstance(kind, sa.Date):
+            return pa.date32()
+        if isinstance(kind, (sa.Numeric, sa.Integer)):
+            return pa.float64()
+        return pa.string()
 
     statement = _compiled(conn, select)
-    log.debug("DuckDB, as Arrow: %s", statement)
-    table = _raw(conn, statement)
+    log.debug("PostgreSQL, by COPY as CSV into Arrow: %s", statement)
+    out = io.BytesIO()
+    try:
+        with conn.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for chunk in copy:
+                    out.write(chunk)
+    except psycopg.Error as exc:
+        raise sa.exc.DatabaseError(statement, None, exc) from exc
+    convert = pcsv.ConvertOptions(column_types={n: arrow_type(types[n]) for n in names}, null_values=[""],
+                                  strings_can_be_null=False, quoted_strings_can_be_null=False)
+    if not out.tell():  # no rows: Arrow cannot read an empty file
+        return pa.table({n: pa.array([], type=convert.column_types[n]) for n in names})
+    return pcsv.read_csv(pa.py_buffer(out.getbuffer()), read_options=pcsv.ReadOptions(column_names=names),
+                         convert_options=convert)
+
+
+def _arrow_frame(table, mapping: ColumnMapping) -> pd.DataFrame:
+    """An Arrow table as the loader's frame: text as dictionaries (pandas categoricals) but the ids, dates
+    as datetime64, one column converted and let go at a time."""
+    import pyarrow as pa
+
     deal_id = mapping.columns.get("deal_id", "deal_id")
     columns = {}
     for name in table.column_names:  # text as dictionaries (pandas categoricals), one column at a time
@@ -229,6 +292,8 @@ def _select(source, types, mapping, since):
             return select, False  # dates stored as text: compared after reading, in the mapping's format
         value = since if isinstance(kind, sa.Date) or kind is None else pd.Timestamp(since).to_pydatetime()
         bounds.append(source.c[column] >= sa.literal(value, type_=sa.Date if kind is None else kind))
+    # an open deal without a created date has no date to compare: kept (as a file keeps it), not cut unseen
+    bounds.append(sa.and_(source.c[picked["created_date"]].is_(None), source.c[picked["closed_date"]].is_(None)))
     return select.where(sa.or_(*bounds)), True
 
 

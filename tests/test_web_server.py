@@ -289,7 +289,7 @@ def rss_mb(pid: int) -> float:
 
 
 SOAK_LINES = ["/winrate", "/winrate APAC", "/winrate by region", "/trend Europe", "/why", "/drivers", "/risk",
-              "/funnel by region", "/health", "/deals APAC lost", "/pipeline", "/winrate zq", "/help", "/nonsense x",
+              "/funnel by region", "/health", "/deals APAC lost", "/pipeline", "/winrate zq", "/sales help", "/winrate nonsense x",
               "/winrate by region and industry and product", "/trend last quarter vs previous"]
 
 

@@ -220,11 +220,10 @@ def print_chart(reply, chart_dir: str, out, snapshot: Snapshot | None = None) ->
     if chart is not None:
         _save(Path(chart_dir) / chart.unique_filename, chart.png, "chart", out)
     if reply.command == "deals" and snapshot is not None and reply.result.count:
-        from insights.deals import deal_table
+        from insights.deals import deals_csv
 
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        csv = deal_table(snapshot, reply.result.query).to_csv(index=False).encode("utf-8")
-        _save(Path(chart_dir) / f"deals-{stamp}.csv", csv, "csv", out)
+        _save(Path(chart_dir) / f"deals-{stamp}.csv", deals_csv(snapshot, reply.result.query), "csv", out)
 
 
 def _save(path: Path, content: bytes, kind: str, out) -> None:
@@ -334,7 +333,8 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     if missing or problems:
         print(render("text/missing_settings.j2", mode=mode, missing=missing, problems=problems), file=sys.stderr)
         return EXIT_USAGE
-    data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings))
+    data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings),
+                    max_drop=settings.refresh_max_drop)
     if data.spec.kind == "file" and is_demo_source(data.spec.location):
         log.warning("DEALS_SOURCE is not set: answering from the bundled generated demo data (%s); every reply "
                     "says so. Set DEALS_SOURCE (and DEALS_MAPPING) to your deals.", data.spec.location)
@@ -365,7 +365,7 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     from bot.slack.web import WebApp, serve
 
     follow_clock(data, store)  # the clock process refreshes; this one reloads after it
-    serve(WebApp(app, data, settings.slack_signing_secret), settings.port)
+    serve(WebApp(app, data, settings.slack_signing_secret, health_token=settings.health_token), settings.port)
     return EXIT_OK
 
 
@@ -438,6 +438,16 @@ class _NoRuns:
         return None
 
 
+def end_quietly_on_closed_pipe() -> None:
+    """`python -m bot ask ... | head` ends quietly when `head` stops reading. Only for the modes that
+    print: in the servers a client that hangs up must cost one connection, never the process (Python's
+    own default, SIGPIPE ignored, turns that into an error on the one socket)."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     set_currency(settings.currency)
@@ -449,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):  # `python -m bot --data FILE`
         argv = [settings.mode] + argv
     args = parser.parse_args(argv)
+    if args.subcommand in ("ask", "manifest"):
+        end_quietly_on_closed_pipe()
     if args.subcommand == "ask":
         return run_ask(args, settings)
     if args.subcommand == "manifest":
@@ -461,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args([mode if mode != "console" else "console"])
     if args.subcommand in ("http", "socket", "clock"):
         return run_slack(args, settings, args.subcommand)
+    end_quietly_on_closed_pipe()
     if args.subcommand in ("digest", "alerts"):
         return run_dry(args, settings)
     return run_console(args, settings)

@@ -41,6 +41,7 @@ class Settings:
     slack_app_token: str | None = None
     slack_api_url: str | None = None  # a stand-in for Slack's Web API, e.g. in tests
     port: int = 3000
+    health_token: str | None = None  # HEALTH_TOKEN: /healthz shows details only with "Authorization: Bearer <it>"
     allowed_users: frozenset[str] = field(default_factory=frozenset)
     allowed_channels: frozenset[str] = field(default_factory=frozenset)
     reps_users: frozenset[str] = field(default_factory=frozenset)  # who may see /reps; empty: allowed users
@@ -67,6 +68,7 @@ class Settings:
     crm_deal_url: str | None = None  # CRM_DEAL_URL: a deal's page, e.g. https://x.my.salesforce.com/{deal_id}
     analysis_workers: int = 2  # analyses at once in a web process (CPU-bound: more would slow acks)
     analysis_timeout_seconds: float = 30.0  # a command still running after this is answered "took too long"
+    refresh_max_drop: float = 0.2  # REFRESH_MAX_DROP: a refresh losing more of its rows or closed deals is held back
     progress_after_seconds: float = 1.0  # a conversation answer slower than this shows "working on it…" first
     claim_lease_seconds: float = 120.0  # a digest/follow/alert claim not posted within this was left by a crash
 
@@ -86,6 +88,7 @@ class Settings:
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
             port=int(env.get("PORT") or 3000),
+            health_token=env.get("HEALTH_TOKEN") or None,
             allowed_users=_ids(env.get("ALLOWED_USERS")),
             allowed_channels=_ids(env.get("ALLOWED_CHANNELS")),
             reps_users=_ids(env.get("REPS_USERS")),
@@ -111,6 +114,7 @@ class Settings:
             follow_time=env.get("FOLLOW_TIME") or "08:00",
             crm_deal_url=env.get("CRM_DEAL_URL") or None,
             claim_lease_seconds=float(env.get("CLAIM_LEASE_SECONDS") or 120),
+            refresh_max_drop=float(env.get("REFRESH_MAX_DROP") or 0.2),
             analysis_workers=int(env.get("ANALYSIS_WORKERS") or 2),
             analysis_timeout_seconds=float(env.get("ANALYSIS_TIMEOUT_SECONDS") or 30),
             progress_after_seconds=float(env.get("PROGRESS_AFTER_SECONDS") or 1),

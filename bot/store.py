@@ -33,7 +33,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from insights.alerts import WORSE, AlertRule, Finding
 from insights.kinds import AlertKind
@@ -45,6 +46,10 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "default_alerts.toml"
 # A claim older than this without a post was left by a crash (CLAIM_LEASE_SECONDS): the clock's retry
 # tick takes it over, looks up whether the crashed run had posted after all, and posts only if not.
 STALE_CLAIM = dt.timedelta(minutes=2)
+
+# The state database not answering (down, restarting, unreachable, its pool exhausted): callers that
+# can answer without it catch these, say so in a line, and go on.
+STORE_DOWN = (DBAPIError, PoolTimeout)
 
 metadata = MetaData()
 
@@ -318,16 +323,21 @@ class Store:
 
     # -- fired alerts -----------------------------------------------------------------------------
     def claim_alert(self, finding: Finding, now: dt.datetime, cooldown: dt.timedelta, margin: float) -> str | None:
-        """'new' or 'again' when this caller should post the finding; None when it was already said
-        (same fingerprint, not worse by `margin`, inside the cooldown, snoozed, or being posted)."""
+        """'new' or 'again' when this caller should post the finding; 'recovering' when it takes over a
+        claim a crashed run left past its lease (the post may have reached Slack: look first); None
+        when it was already said (same fingerprint, not worse by `margin`, inside the cooldown,
+        snoozed, or being posted)."""
         now = naive_utc(now)
         values = dict(rule_id=finding.rule_id, kind=str(finding.kind), label=finding.label[:200], period=finding.period[:80],
                       value=finding.value, status="claimed", claimed_at=now)
         if self._insert(fired_alerts, fingerprint=finding.fingerprint, fire_count=0, **values):
             return "new"
         t = fired_alerts.c
-        may_repeat = or_(t.posted_at < now - cooldown, t.status == "failed",
-                         and_(t.status == "claimed", t.claimed_at < now - self.lease))
+        left = and_(t.fingerprint == finding.fingerprint, t.status == "claimed", t.claimed_at < now - self.lease)
+        with self.engine.begin() as conn:
+            if conn.execute(update(fired_alerts).where(left).values(**values)).rowcount == 1:
+                return "recovering"
+        may_repeat = or_(t.posted_at < now - cooldown, t.status == "failed")
         direction = WORSE.get(finding.kind)
         if direction is not None and finding.value is not None:
             worse = (t.value - finding.value >= margin) if direction < 0 else (finding.value - t.value >= margin)
@@ -337,6 +347,15 @@ class Store:
         with self.engine.begin() as conn:
             changed = conn.execute(update(fired_alerts).where(condition).values(**values)).rowcount
         return "again" if changed == 1 else None
+
+    def unsettled_alerts(self, now: dt.datetime, within: dt.timedelta = dt.timedelta(days=1)) -> set[str]:
+        """Fingerprints the retry tick posts again: claims left past their lease by a crash, and posts
+        that failed in the last day (an older failure waits for its rule to fire again)."""
+        now, t = naive_utc(now), fired_alerts.c
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(t.fingerprint).where(or_(
+                and_(t.status == "claimed", t.claimed_at < now - self.lease),
+                and_(t.status == "failed", t.claimed_at > now - within)))).scalars())
 
     def alert_posted(self, fingerprint: str, channel: str, ts: str | None, now: dt.datetime) -> None:
         with self.engine.begin() as conn:

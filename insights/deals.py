@@ -84,6 +84,26 @@ def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
     return _table(snapshot, frame, rows, open_win_probabilities(snapshot) if query.outcome == "open" else None)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...):
+# OWASP's rule for CSV injection is to put a ' in front, which the spreadsheet shows as text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def deals_csv(snapshot: Snapshot, query: Query) -> bytes:
+    """The deal table as the CSV file a user downloads: UTF-8, every text cell that a spreadsheet
+    would run as a formula neutralised (numbers and dates are left as they are)."""
+    table = deal_table(snapshot, query)
+    for column in table.columns:
+        values = table[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        text = values.astype("string")
+        risky = text.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            table[column] = values.astype(object).where(~risky, "'" + text.astype(object))
+    return table.to_csv(index=False).encode("utf-8")
+
+
 def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
     """The deals behind the query's number: counts, total amount and the largest deals.
 

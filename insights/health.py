@@ -75,3 +75,20 @@ def unusable_reason(snapshot: Snapshot) -> str | None:
     return text + (f" — {reasons}." if reasons else ".") + (
         " Check the column mapping (--mapping / DEALS_MAPPING): amounts, outcome values and dates."
         if r.rows_set_aside else "")
+
+
+def shrink_reason(before: Snapshot, after: Snapshot, max_drop: float) -> str | None:
+    """Why a refresh looks like a damaged copy of the data before it (a file cut mid-write, a query
+    that ended early): rows read or closed deals down by more than `max_drop` (a share), or the as-of
+    date gone back. None when it looks like the same data, grown or trimmed a little."""
+    problems = []
+    for what, old, new in (("rows read", before.report.rows_read, after.report.rows_read),
+                           ("closed deals", len(before.deals), len(after.deals))):
+        if old and new < (1 - max_drop) * old:
+            problems.append(f"{what} fell from {old:,} to {new:,} ({(old - new) / old:.0%} fewer)")
+    if after.as_of < before.as_of:
+        problems.append(f"the as-of date went back from {before.as_of} to {after.as_of}")
+    if not problems:
+        return None
+    return (f"held back as suspect: {'; '.join(problems)}. If the smaller data is right, the next refresh "
+            f"that reads the same takes it (or raise REFRESH_MAX_DROP)")

@@ -24,6 +24,7 @@ from .schema import (
     STAGE_ORDER,
     WON,
 )
+from .labels import safe_labels
 from .mapping import FALSE_FLAGS, TRUE_FLAGS, is_flag_value, parse_amounts, parse_flags, stage_records_outcome_only
 from .snapshot import DataReport, Snapshot
 
@@ -42,6 +43,7 @@ MAX_TABLE_BYTES = 1 << 30
 # Why a row is set aside, in the order rows are checked (a row gets the first that applies).
 # The sentences users read for these codes live in templates/.
 REASONS = (
+    "unterminated_quote",
     "malformed_row",
     "missing_deal_id",
     "duplicate_deal_id",
@@ -225,7 +227,7 @@ class RawTable:
 
     frame: pd.DataFrame
     lines: np.ndarray | None = None  # physical line of each row; None: header on line 1, one line per row
-    malformed: tuple[tuple[int, str], ...] = ()  # (line, text) of rows with the wrong number of fields
+    malformed: tuple[tuple, ...] = ()  # (line, text[, reason]) of rows with the wrong number of fields or a stray quote
 
 
 def _size_text(n: int) -> str:
@@ -333,12 +335,48 @@ def read_parquet(path: Path, mapping: "ColumnMapping | None" = None) -> pd.DataF
                          for name in names}, copy=False)
 
 
-def _open_text(path: Path):
+def _open_text(path: Path, encoding: str = "utf-8", errors: str = "replace"):
     if path.suffix.lower() == ".gz":
         import gzip
 
-        return gzip.open(path, "rt", newline="", encoding="utf-8", errors="replace")
-    return open(path, newline="", encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", newline="", encoding=encoding, errors=errors)
+    return open(path, newline="", encoding=encoding, errors=errors)
+
+
+# What a CSV that is not UTF-8 most likely is: Excel's "CSV" on a Western Windows machine (a superset
+# of Latin-1 in the printable range), so "Café" saved there reads back as "Café", not "Caf\ufffd".
+FALLBACK_ENCODING = "cp1252"
+
+
+def _text_encoding(path: Path) -> str:
+    """UTF-8 (a BOM is skipped) when the whole file decodes as UTF-8; else FALLBACK_ENCODING when it
+    decodes as that (logged); else a DataError naming the first bad byte's line. Never a silent U+FFFD."""
+    import codecs
+    import logging
+
+    opener = (lambda: __import__("gzip").open(path, "rb")) if path.suffix.lower() == ".gz" else (lambda: open(path, "rb"))
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with opener() as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = chunk[exc.start:exc.start + 1]
+                line += chunk[:exc.start].count(b"\n")
+                break
+            line += chunk.count(b"\n")
+        else:
+            return "utf-8-sig"
+    with opener() as f:
+        try:
+            while chunk := f.read(1 << 20):
+                chunk.decode(FALLBACK_ENCODING)
+        except UnicodeDecodeError:
+            raise DataError(f"Cannot read {path.name}: it is not UTF-8 text (byte 0x{bad.hex()} on line {line}) "
+                            f"nor Windows-1252. Save it as CSV UTF-8 and load it again.") from None
+    logging.getLogger(__name__).warning("%s is not UTF-8 (byte 0x%s on line %s): read as Windows-1252",
+                                        path.name, bad.hex(), line)
+    return FALLBACK_ENCODING
 
 
 def _physical_lines(path: Path) -> int:
@@ -352,21 +390,66 @@ def _physical_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
+MAX_RECORD_LINES = 50  # a quoted field (a note with line breaks) may span this many lines, no more
+
+
+def _records(f):
+    """(first line number, text, fields) of each CSV record, quotes honoured (a quoted field may hold line
+    breaks). A quote that is still open after MAX_RECORD_LINES lines is a stray one: its line comes out
+    alone with fields None, and reading starts again on the line after it, so one stray quote costs one
+    row, not every row up to the next quote in the file."""
+    import csv
+    import itertools
+
+    pending: list[str] = []
+    start = 1
+    lines = iter(f)
+    number = 0
+    while True:
+        if not pending or sum(p.count('"') for p in pending) % 2 == 0:  # no quote left open: a whole record
+            if pending:
+                text = "".join(pending)
+                yield start, text, next(csv.reader([text]), [])
+                pending = []
+            line = next(lines, None)
+            if line is None:
+                return
+            number += 1
+            start, pending = number, [line]
+            continue
+        if len(pending) > MAX_RECORD_LINES:
+            yield start, pending[0], None
+            rest, pending = pending[1:], []
+            number -= len(rest)  # read them again, one by one
+            lines = itertools.chain(rest, lines)  # the lines after the stray quote, read again
+            continue
+        line = next(lines, None)
+        if line is None:  # the file ends inside a quote
+            yield start, pending[0], None
+            rest, pending = pending[1:], []
+            number -= len(rest)
+            lines = iter(rest)
+            continue
+        number += 1
+        pending.append(line)
+
+
 def _read_csv_exactly(path: Path) -> RawTable:
     """The slow, exact path: every row with the line it starts on; blank lines skipped; rows with
-    the wrong number of fields kept aside as malformed, never dropped."""
-    import csv
-
+    the wrong number of fields kept aside as malformed, and a line with a stray quote as such, never
+    dropped."""
     rows, lines, malformed = [], [], []
-    with _open_text(path) as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(f"Cannot read {path}: the file is empty.")
-        start = reader.line_num + 1
-        for record in reader:
-            line, start = start, reader.line_num + 1
+    with _open_text(path, _text_encoding(path), errors="strict") as f:
+        records = _records(f)
+        first = next(records, None)
+        if first is None or first[2] is None:
+            raise DataError(f"Cannot read {path}: the file is empty." if first is None else
+                            f"Cannot read {path}: its header line has an unclosed quote.")
+        header = first[2]
+        for line, text, record in records:
+            if record is None:
+                malformed.append((line, text.rstrip("\r\n")[:500], "unterminated_quote"))
+                continue
             if not any(field.strip() for field in record):
                 continue  # a blank line is not a row
             if len(record) != len(header):
@@ -402,13 +485,35 @@ def _parse_dates(text: pd.Series, mapping: ColumnMapping) -> pd.Series:
         if retry.any():  # only the odd rows pay for flexible parsing
             # utc=True: a zoned timestamp ("2024-01-31T09:00:00Z", as CRM API exports write them) must not
             # crash the load; zoned values are converted to UTC, naive ones are unchanged.
-            flexible = pd.to_datetime(text[retry], format="mixed", dayfirst=mapping.dayfirst, errors="coerce",
-                                      utc=True)
+            flexible = pd.to_datetime(text[retry], format="mixed", dayfirst=_day_first(text[retry], mapping),
+                                      errors="coerce", utc=True)
             parsed[retry] = flexible.dt.tz_localize(None).dt.normalize()
         parsed = parsed.dt.normalize()
     # A year outside DATE_YEARS is a placeholder or a typo ("-1" parses as year -1; 9999-12-31): such a
     # date crashed the report (year -1) or became the as-of date, so it is unparseable and set aside.
     return parsed.where(parsed.dt.year.between(*DATE_YEARS))
+
+
+_NUMERIC_DATE = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b"
+
+
+def _day_first(text: pd.Series, mapping: ColumnMapping) -> bool:
+    """Whether 04/05/2024 in this column is the 4th of May: decided once per file from the dates that
+    say so (a first number over 12 is a day: 13/04/2024; a second one is: 04/13/2024), so no row is
+    read one way and its neighbour the other. A column with both kinds is refused: which of its
+    04/05/2024s mean April cannot be known. With none, the mapping's dates.dayfirst (month first)."""
+    parts = text.str.extract(_NUMERIC_DATE).dropna().astype(int)
+    if parts.empty:
+        return mapping.dayfirst
+    day_first, month_first = parts[0] > 12, parts[1] > 12
+    if day_first.any() and month_first.any():
+        one, other = text[day_first[day_first].index[0]], text[month_first[month_first].index[0]]
+        raise DataError(f"The {text.name or 'date'} column mixes day-first dates ({one.strip()!r}) and month-first "
+                        f"dates ({other.strip()!r}), so dates such as 04/05/2024 cannot be read either way. Export "
+                        f"the dates as YYYY-MM-DD, or set dates.format in the column mapping.")
+    if day_first.any() or month_first.any():
+        return bool(day_first.any())
+    return mapping.dayfirst
 
 
 # FNV-1a, 64 bits: a fingerprint of each id's bytes, computed for all ids at once with numpy.
@@ -569,26 +674,6 @@ def _numbers(text: pd.Series) -> pd.Series:
         return text.where(text != "").astype("float64")
     except (ValueError, TypeError):
         return pd.to_numeric(text, errors="coerce")
-
-
-_LABEL_MARKUP = str.maketrans({"`": "\u02cb", "<": "\u2039", ">": "\u203a"})
-
-
-def safe_labels(values: pd.Series) -> pd.Series:
-    """Segment labels as every front end may show them: control characters (a newline, a tab) become
-    one space, and the characters chat markup is made of become look-alikes that mean nothing there
-    (` to ˋ, < and > to ‹ and ›), so a CRM value such as `<!channel>` or a backtick fence can never
-    ping a channel or break a code-formatted table, whatever the template or the field."""
-    if isinstance(values.dtype, pd.CategoricalDtype):  # a Parquet dictionary: look at its few labels
-        labels = pd.Series(values.cat.categories.astype(str))
-        if not labels.str.contains(r"[\x00-\x1f\x7f`<>]", regex=True).any():
-            return values
-    text = values.astype(str)
-    odd = text.str.contains(r"[\x00-\x1f\x7f`<>]", regex=True)
-    if not odd.any():
-        return values
-    fixed = text[odd].str.replace(r"[\x00-\x1f\x7f]+", " ", regex=True).str.translate(_LABEL_MARKUP).str.strip()
-    return text.where(~odd, fixed)
 
 
 def _natural_key(value: str):
@@ -950,7 +1035,8 @@ def build_snapshot(
     deal_columns = open_columns = None  # let go (rebound, not del: split() names them)
 
     if malformed:
-        broken = pd.DataFrame({"row": [m[0] for m in malformed], "reason": "malformed_row",
+        broken = pd.DataFrame({"row": [m[0] for m in malformed],
+                               "reason": [m[2] if len(m) > 2 else "malformed_row" for m in malformed],
                                "raw": [m[1] for m in malformed]})
         rejected = pd.concat([rejected, broken], ignore_index=True).sort_values("row", kind="stable")
     counts = rejected["reason"].value_counts()

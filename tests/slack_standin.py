@@ -245,8 +245,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @dataclass
 class Hold:
-    reached: threading.Event  # the held request has arrived
-    release: threading.Event  # set it to let the request end (unanswered, unrecorded)
+    reached: threading.Event  # the held request has arrived (with `after`: has been carried out)
+    release: threading.Event  # set it to let the request end (unanswered, unrecorded; with `after`, answered)
+    after: bool = False  # carry the request out (post the message), then hold its answer
 
 
 @dataclass
@@ -286,6 +287,7 @@ class SlackStandIn:
         self._thread: Optional[threading.Thread] = None
         self._faults: Dict[str, List[_Fault]] = defaultdict(list)
         self._holds: Dict[str, "Hold"] = {}
+        self._resets: Dict[str, int] = defaultdict(int)
         self._extra_methods: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -396,11 +398,35 @@ class SlackStandIn:
         with self.lock:
             self._faults[method].append(_Fault(status, retry_after, times, error))
 
-    def hold_next(self, method: str) -> "Hold":
+    def reset_next(self, method: str, times: int = 1) -> None:
+        """Reset the connection (TCP RST, no answer) of the next ``times`` calls to ``method``
+        (a Web API method name, or "upload" for step 2 of a file upload)."""
+        with self.lock:
+            self._resets[method] += times
+
+    def _take_reset(self, method: str) -> bool:
+        with self.lock:
+            if self._resets.get(method, 0) <= 0:
+                return False
+            self._resets[method] -= 1
+            return True
+
+    @staticmethod
+    def _reset(h: "_Handler") -> None:
+        import socket
+        import struct
+
+        h.close_connection = True
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        h.connection.close()
+
+    def hold_next(self, method: str, after: bool = False) -> "Hold":
         """Keep the next call to ``method`` waiting (its request arrived, no answer yet) until
         ``hold.release`` is set; it is then answered with an error and nothing is recorded: the
-        moment between a client's send and Slack's answer, for killing the client in it."""
-        hold = Hold(threading.Event(), threading.Event())
+        moment between a client's send and Slack's answer, for killing the client in it. With
+        ``after=True`` the call is carried out first (the message is in the channel) and only its
+        answer is held: the moment after Slack posted and before the client could record it."""
+        hold = Hold(threading.Event(), threading.Event(), after)
         with self.lock:
             self._holds[method] = hold
         return hold
@@ -507,9 +533,11 @@ class SlackStandIn:
         headers = dict(h.headers.items())
         if path.startswith("/api/"):
             method = unquote(path[len("/api/"):]).strip("/")
+            if self._take_reset(method):
+                return self._reset(h)
             with self.lock:
                 hold = self._holds.pop(method, None)
-            if hold is not None:
+            if hold is not None and not hold.after:
                 hold.reached.set()
                 hold.release.wait(60)
                 try:
@@ -521,8 +549,13 @@ class SlackStandIn:
             with self.lock:
                 status, body, extra = self._api(method, params, headers, parse_error)
                 self.calls.append(Call(method, params, headers, status, body, path))
+            if hold is not None:  # carried out; its answer waits
+                hold.reached.set()
+                hold.release.wait(60)
         elif path.startswith("/upload/") and h.command == "POST":
             file_id = unquote(path[len("/upload/"):]).strip("/")
+            if self._take_reset("upload"):
+                return self._reset(h)
             with self.lock:
                 status, body, extra = self._upload(file_id, raw)
                 self.calls.append(Call("upload", {"file_id": file_id, "length": len(raw)}, headers,

@@ -168,3 +168,20 @@ def test_drivers_without_drivers_has_no_chart(drivers_result):
 def test_other_commands_have_no_chart(demo):
     assert chart_for(win_rate(demo, Query())) is None
     assert chart_for(health(demo, Query())) is None
+
+
+def test_a_three_thousand_character_label_keeps_the_drivers_chart_laid_out():
+    import warnings
+
+    from insights.load import from_table
+    from insights.synthetic import demo_spec, generate_deals
+
+    frame = generate_deals(demo_spec())
+    frame["industry"] = frame["industry"].replace({"SaaS": "Software as a service " * 140})
+    snapshot = from_table(frame, source="a CRM with a long label")
+    result = drivers(snapshot, Query())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chart = chart_for(result)
+    assert not [w for w in caught if "constrained_layout not applied" in str(w.message)]
+    assert mpimg.imread(io.BytesIO(chart.png)).shape[:2] == SIZE

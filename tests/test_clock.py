@@ -373,8 +373,9 @@ def test_a_postgresql_source_refreshes_and_a_failing_one_keeps_the_last_good_dat
         alert = [m for m in slack.messages["C0ALERTS"] if "refresh failed" in m["blocks"][0]["text"]["text"]]
         assert len(alert) == 1 and "pw-not-shown" not in str(alert)
         body = {}
-        WebApp.health(type("W", (), {"data": rt.data})(), lambda status, headers: body.setdefault("status", status))
-        health = json.loads(WebApp.health(type("W", (), {"data": rt.data})(), lambda *a: None)[0])
+        WebApp.health(type("W", (), {"data": rt.data})(), lambda status, headers: body.setdefault("status", status),
+                      detailed=True)
+        health = json.loads(WebApp.health(type("W", (), {"data": rt.data})(), lambda *a: None, detailed=True)[0])
         assert health["source"] == f"postgresql://127.0.0.1:5432/test table {schema}.deals"
         assert health["ok"] and f"No table or view {schema}.deals" in health["last_refresh_error"]
 
@@ -392,3 +393,36 @@ def test_refresh_minutes_sets_the_refresh_interval(store, client, demo):
     jobs = {j.id: j for j in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
     assert jobs[REFRESH_JOB].trigger.interval == dt.timedelta(minutes=5)
+
+
+def test_a_deal_file_cut_mid_write_is_held_back_and_alerted_and_the_last_good_kept(store, client, slack, tmp_path):
+    path = tmp_path / "deals.csv"
+    write_csv(generate_deals(demo_spec()), path)
+    whole = path.read_bytes()
+    rt = _runtime(store, client, None, source=path)
+    refresh_and_alert(rt, MONDAY_0915)
+    good = rt.data.current
+    assert good.snapshot.report.rows_read == 7000
+    path.write_bytes(whole[: len(whole) * 49 // 100])  # cut mid-row, as a copy still being written is
+    before = len(slack.messages["C0ALERTS"])
+    refresh_and_alert(rt, MONDAY_0915 + dt.timedelta(hours=6))
+    assert rt.data.current is good  # the last good data still answers
+    assert "held back as suspect: rows read fell from 7,000 to 3,377 (52% fewer)" in rt.data.last_error
+    assert "the as-of date went back from 2024-07-15 to 2024-05-20" in rt.data.last_error
+    alerts = [m["blocks"][0]["text"]["text"] for m in slack.messages["C0ALERTS"][before:]]
+    assert len(alerts) == 1 and "held back as suspect" in alerts[0]
+    assert store.last_refresh()["ok"] is False
+    path.write_bytes(whole)  # the copy finished: taken, and the note is gone
+    refresh_and_alert(rt, MONDAY_0915 + dt.timedelta(hours=12))
+    assert rt.data.current is not good and rt.data.last_error is None
+
+
+def test_the_same_smaller_data_twice_in_a_row_is_taken(tmp_path):
+    path = tmp_path / "deals.csv"
+    frame = generate_deals(demo_spec())
+    write_csv(frame, path)
+    data = DealData(str(path))
+    assert data.refresh().ok
+    write_csv(frame.head(3000), path)  # the CRM really lost most of its deals (or DEALS_SINCE was shortened)
+    assert not data.refresh().ok and data.current.snapshot.report.rows_read == 7000
+    assert data.refresh().ok and data.current.snapshot.report.rows_read == 3000

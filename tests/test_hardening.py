@@ -170,10 +170,16 @@ def test_a_huge_mute_is_a_usage_message(app, slack):
 
 # -- 7. hostile CRM labels: nothing raw survives in any field Slack reads ------------------------------
 
-HOSTILE = {"region": {"APAC": "<!channel> APAC\n```\nbreak"}, "industry": {"EdTech": "<!here> EdTech"},
+HOSTILE = {"region": {"APAC": "<!channel> APAC\n```\nbreak"}, "industry": {"EdTech": "<!here> EdTech",
+                                                                      "SaaS": "\u202eSaaS\u200b *bold*"},
            "product_type": {"Core": "<@U0CRO> Core"}, "lead_source": {"Inbound": "<https://evil.example|Inbound>"},
            "sales_rep_id": {"rep_2": "rep`2 ```"}, "deal_stage": {"Qualified": "Qual\r\nified"}}
 RAW = ("<!channel>", "<!here>", "<@U0CRO>", "<https://", "\\u0060\\u0060\\u0060\\nbreak")
+
+
+# deal ids that would ping, break a code block, or run as a formula in whoever opens deals.csv
+HOSTILE_IDS = ("<@U0CEO123> ", "D\n```\nbreak ", '=HYPERLINK("https://evil.example","x") ', "+cmd|' /C calc'!A0 ",
+               "-2+3 ", "@SUM(A1) ", "\tD ", "\u202eDI\u200b ")
 
 
 def hostile_csv(path):
@@ -182,14 +188,19 @@ def hostile_csv(path):
     frame = generate_deals(demo_spec())
     for column, swaps in HOSTILE.items():
         frame[column] = frame[column].replace(swaps)
+    every = frame.index[::20].union(frame["deal_amount"].nlargest(100).index)  # the largest are the ones listed
+    frame.loc[every, "deal_id"] = [HOSTILE_IDS[k % len(HOSTILE_IDS)] + str(k) for k in range(len(every))]
     write_csv(frame, path)
     return path
 
 
 def assert_nothing_raw(message: dict):
     raw = json.dumps(message)  # every field: text, blocks, button values, titles
-    for needle in ("<!channel>", "<!here>", "<@U0CRO>", "<https://evil"):
+    for needle in ("<!channel>", "<!here>", "<@U0CRO>", "<@U0CEO123>", "<https://evil"):
         assert needle not in raw, (needle, raw[:2000])
+    shown = json.dumps(message, ensure_ascii=False)
+    for needle in ("\u202e", "\u200b", "*bold*"):  # a reversed or invisible value, a value that styles the reply
+        assert needle not in shown, (needle, shown[:2000])
     for block in message.get("blocks", []):
         text = (block.get("text") or {}).get("text", "")
         if "```" in text:  # a code section opens and closes with the fence, with no fence inside
@@ -210,7 +221,8 @@ def hostile_app(slack, tmp_path_factory):
 HOSTILE_COMMANDS = [("/winrate", "by region"), ("/winrate", "by industry and product"), ("/winrate", "by source"),
                     ("/trend", ""), ("/why", ""), ("/drivers", ""), ("/risk", ""), ("/funnel", "by region"),
                     ("/reps", ""), ("/health", ""), ("/digest", ""), ("/winrate", "by stage and rep"),
-                    ("/winrate", "<!channel> <!here> ``` <https://evil.example|x>")]
+                    ("/winrate", "<!channel> <!here> ``` <https://evil.example|x>"), ("/deals", "APAC lost"),
+                    ("/deals", ""), ("/pipeline", ""), ("/winrate", "by industry")]
 
 
 @pytest.mark.parametrize("command,text", HOSTILE_COMMANDS)
@@ -417,3 +429,22 @@ def test_deal_lists_and_the_pipeline_name_no_owner_to_a_non_manager(demo):
         assert re.findall(r"rep_\d+", hidden.text) == [] and re.findall(r"rep_\d+", shown.text)
     assert "sales_rep_id" not in deal_table(without_reps(demo)[0], Query()).columns
     assert "sales_rep_id" in deal_table(demo, Query()).columns
+
+
+def test_the_deals_csv_runs_no_formula_in_a_spreadsheet(hostile_app, slack):
+    import csv
+    import io
+
+    sent = f"{time.time():.6f}"
+    assert hostile_app.event({"type": "message", "channel_type": "im", "channel": "D0CSV", "user": "U0CRO",
+                              "text": "which deals did we lose?", "ts": sent}) == 200
+    upload = slack.wait_for(lambda s: [f for f in s.files.values() if f.get("completed")
+                                       and f.get("filename") == "deals.csv" and f.get("thread_ts") == sent],
+                            timeout=20)[-1]
+    rows = list(csv.reader(io.StringIO(upload["bytes"].decode("utf-8"))))
+    ids = [row[0] for row in rows[1:]]
+    assert sum(i.startswith("'") for i in ids) >= 25  # the =, +, -, @ and tab ids, each kept, neutralised
+    assert any(i.startswith("'=HYPERLINK(") for i in ids) and any(i.startswith("'+cmd|") for i in ids)
+    for row in rows[1:]:
+        for cell in row[:7]:  # the text columns; amounts and dates are numbers
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row

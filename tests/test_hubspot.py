@@ -4,6 +4,7 @@ by hs_lastmodifieddate into the state store, archived deals, 429s, and the local
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -281,3 +282,40 @@ def test_bad_settings_and_a_missing_scope_are_clear_errors(hs, cache):
     with pytest.raises(DataError, match="HTTP 403.*scopes crm.objects.deals.read and crm.objects.owners.read") as caught:
         load_source(spec(hs), cache=cache)
     assert hs.token not in str(caught.value)
+
+
+@pytest.mark.parametrize("json_body", [True, False])
+def test_a_crm_that_echoes_the_request_in_its_error_never_puts_the_token_in_a_message(cache, json_body):
+    """A server (or a proxy before it) that quotes the request back in its error body: the token it
+    was sent must not reach the error that /health, /healthz and the data alert show."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            auth = self.headers.get("Authorization", "")
+            body = (json.dumps({"category": "VALIDATION_ERROR", "message": f"bad request; you sent Authorization: {auth}",
+                                "echo": dict(self.headers)}) if json_body else f"<html>400: {self.headers}</html>")
+            raw = body.encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        do_POST = do_GET
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = "pat-na1-0123456789abcdef0123456789abcdef"
+    try:
+        with pytest.raises(DataError) as caught:
+            load_source(SourceSpec("hubspot", since="all", options={
+                "access_token": token, "base_url": f"http://127.0.0.1:{server.server_address[1]}"}), cache=cache)
+    finally:
+        server.shutdown()
+    message = str(caught.value)
+    assert "HTTP 400" in message and token not in message and "0123456789abcdef" not in message
+    assert ("VALIDATION_ERROR" in message) == json_body and "<html>" not in message

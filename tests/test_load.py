@@ -166,12 +166,12 @@ def bad(tmp_path_factory):
 
 
 def test_every_reason_code_is_exercised_by_the_hand_built_file():
-    assert set(EXPECTED_SET_ASIDE) == set(REASONS) - {"malformed_row"}  # that one has its own file below
+    assert set(EXPECTED_SET_ASIDE) == set(REASONS) - {"malformed_row", "unterminated_quote"}  # own files below
 
 
 def test_each_bad_row_is_set_aside_once_with_its_first_reason_and_counted(bad):
     assert bad.report.set_aside == EXPECTED_SET_ASIDE
-    assert list(bad.report.set_aside) == [r for r in REASONS if r != "malformed_row"]  # in checking order
+    assert list(bad.report.set_aside) == [r for r in REASONS if r not in ("malformed_row", "unterminated_quote")]
     assert bad.report.rows_set_aside == 16
 
 
@@ -592,3 +592,58 @@ def test_load_deals_with_as_of_is_the_snapshot_at_that_date(csv_path, snapshot):
     assert loaded.as_of == as_of
     pd.testing.assert_frame_equal(loaded.deals, at.deals)
     pd.testing.assert_frame_equal(loaded.open_deals, at.open_deals)
+
+
+def test_a_latin_1_file_reads_cafe_as_cafe_and_an_undecodable_one_is_refused_by_line(tmp_path, demo_csv):
+    from insights.synthetic import demo_spec, generate_deals
+
+    frame = generate_deals(demo_spec())
+    frame["region"] = frame["region"].replace({"Europe": "Café Europe"})
+    latin = tmp_path / "latin.csv"
+    frame.to_csv(latin, index=False, encoding="latin-1", date_format="%Y-%m-%d")
+    snapshot = load_deals(latin)
+    assert "Café Europe" in snapshot.values("region") and not any("\ufffd" in v for v in snapshot.values("region"))
+    assert len(snapshot.deals) == len(demo_csv.deals)
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(latin.read_bytes().replace("Café".encode("latin-1"), b"Caf\x81", 1))
+    with pytest.raises(DataError, match=r"not UTF-8 text \(byte 0x81 on line \d+\) nor Windows-1252"):
+        load_deals(broken)
+
+
+def _dated(frame, formats):
+    out = frame.copy()
+    for column in ("created_date", "closed_date"):
+        out[column] = [d.strftime(formats[k % len(formats)]) if pd.notna(d) else "" for k, d in enumerate(out[column])]
+    return out
+
+
+def test_day_first_dates_are_read_day_first_in_every_row_and_a_mix_is_refused(tmp_path, demo_csv):
+    from insights.synthetic import demo_spec, generate_deals
+
+    frame = generate_deals(demo_spec())
+    day_first = tmp_path / "day_first.csv"
+    _dated(frame, ["%d/%m/%Y", "%Y-%m-%d"]).to_csv(day_first, index=False)  # half ISO, half 04/05/2024 = 4 May
+    snapshot = load_deals(day_first)
+    assert snapshot.report.set_aside == demo_csv.report.set_aside and snapshot.as_of == demo_csv.as_of
+    assert snapshot.deals["closed_date"].equals(demo_csv.deals["closed_date"])  # no day and month swapped
+    mixed = tmp_path / "mixed.csv"
+    _dated(frame, ["%d/%m/%Y", "%m/%d/%Y"]).to_csv(mixed, index=False)
+    with pytest.raises(DataError, match="mixes day-first dates .* and month-first dates"):
+        load_deals(mixed)
+
+
+def test_a_stray_quote_costs_its_own_row_and_is_named(tmp_path, demo_csv):
+    from insights.synthetic import demo_spec, generate_deals, write_csv
+
+    path = tmp_path / "deals.csv"
+    write_csv(generate_deals(demo_spec()), path)
+    lines = path.read_text().split("\n")
+    lines[500] = lines[500].replace(",", ',"', 1)  # a quote opened in line 501 and never closed
+    path.write_text("\n".join(lines).rstrip("\n"))  # and no newline at the end
+    snapshot = load_deals(path)
+    assert snapshot.report.set_aside == {"unterminated_quote": 1} and snapshot.report.examples == {
+        "unterminated_quote": [501]}
+    assert snapshot.report.rows_read == 7000 and len(snapshot.deals) + len(snapshot.open_deals) == 6999
+    from bot.core.commands import answer
+
+    assert "a quote that never closes" in answer(snapshot, "/health").text

@@ -25,7 +25,7 @@ def slack():
 
 @pytest.fixture(scope="module")
 def app(slack, database):
-    running = RunningApp(slack, DATABASE_URL=database)
+    running = RunningApp(slack, DATABASE_URL=database, HEALTH_TOKEN="health-token")
     yield running
     running.stop()
 
@@ -143,8 +143,9 @@ def test_the_home_tab_shows_headline_freshness_and_rules(app, slack):
     assert "6,338 closed" in text and "Alert rules" in text
 
 
-def test_healthz_reports_the_data(app):
-    with urllib.request.urlopen(app.url + "/healthz", timeout=2) as r:
+def test_healthz_reports_the_data_to_the_health_token(app):
+    request = urllib.request.Request(app.url + "/healthz", headers={"Authorization": "Bearer health-token"})
+    with urllib.request.urlopen(request, timeout=2) as r:
         body = json.loads(r.read())
     assert body["ok"] and body["as_of"] == "2024-07-15" and body["closed_deals"] == 6338
 

@@ -12,11 +12,14 @@ from insights.alerts import Finding, evaluate
 from insights.kinds import AlertKind
 from insights.snapshot import Snapshot
 
+from bot.clock.recovery import find_posted
 from bot.slack.blocks import assemble_blocks, fallback_text
 from bot.core.render import render
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+EVENT_TYPE = "sales_alert"  # message metadata that lets a recovering run find its own post
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def alert_blocks(finding: Finding, note: str | None = None, buttons: bool = True
 @dataclass(frozen=True)
 class Posted:
     fingerprint: str
-    status: str  # posted | skipped | failed
+    status: str  # posted | recovered | skipped | failed
     ts: str | None = None
 
 
@@ -107,9 +110,16 @@ def post_alert(client: WebClient, store: Store, finding: Finding, policy: AlertP
         log.warning("alert %s not posted: ALERT_CHANNEL is not set", finding.fingerprint)
         store.alert_failed(finding.fingerprint)
         return Posted(finding.fingerprint, "failed")
+    key = {"fingerprint": finding.fingerprint}
+    if claim == "recovering":
+        ts = find_posted(client, policy.channel, EVENT_TYPE, key, now)
+        if ts:  # the crashed run had posted; only its record was missing
+            store.alert_posted(finding.fingerprint, policy.channel, ts, now)
+            return Posted(finding.fingerprint, "recovered", ts)
     try:
         response = client.chat_postMessage(channel=policy.channel, text=fallback_text(alert_text(finding)),
-                                           blocks=alert_blocks(finding))
+                                           blocks=alert_blocks(finding),
+                                           metadata={"event_type": EVENT_TYPE, "event_payload": key})
     except (SlackApiError, Exception) as exc:  # after the client's own retries
         error = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
         log.error("alert %s to %s failed: %s", finding.fingerprint, policy.channel, error)

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from insights.snapshot import Snapshot
 
+from bot.clock.recovery import find_posted
 from bot.core.charts import chart_or_none
 from bot.core.digest import digest_text
 from bot.slack.blocks import assemble_blocks, fallback_text
@@ -78,7 +79,7 @@ def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snaps
     if not claim.owned:
         return DigestOutcome("already", period, claim.ts)
     if claim.recovering:
-        ts = find_posted(client, schedule.channel, period, now)
+        ts = find_posted(client, schedule.channel, EVENT_TYPE, {"period": period}, now)
         if ts:  # the crashed run had posted; only its record was missing
             store.digest_posted(schedule.channel, period, ts, now)
             return DigestOutcome("recovered", period, ts)
@@ -102,19 +103,3 @@ def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snaps
     if chart is not None:
         upload_chart(client, schedule.channel, chart, thread_ts=ts)
     return DigestOutcome("posted", period, ts)
-
-
-def find_posted(client: WebClient, channel: str, period: str, now: dt.datetime) -> str | None:
-    """The ts of this period's digest if it is already in the channel (looked up by its metadata)."""
-    try:
-        history = client.conversations_history(channel=channel, include_all_metadata=True, limit=100,
-                                               oldest=str((now - dt.timedelta(days=8)).timestamp()))
-    except SlackApiError as exc:
-        log.warning("could not check %s for an earlier digest (%s); posting", channel,
-                    exc.response.get("error"))
-        return None
-    for message in history.get("messages", []):
-        meta = message.get("metadata") or {}
-        if meta.get("event_type") == EVENT_TYPE and (meta.get("event_payload") or {}).get("period") == period:
-            return message.get("ts")
-    return None

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clock.recovery import find_posted
 from bot.core.charts import chart_or_none
 from bot.core.commands import Context, answer, resolve_command
 from bot.core.data import DealData
@@ -94,13 +95,13 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None
     claim = store.claim_follow(f.id, period, now)
     if not claim.owned:
         return FollowOutcome(f.id, "already", period, claim.ts)
-    if claim.recovering and not f.to_dm:
-        ts = find_posted(client, destination, f.id, period, now)
+    if f.to_dm:  # the DM's channel: where the post goes and where a crashed run's post is looked for
+        destination = open_dm(client, f.user_id)
+    if claim.recovering:
+        ts = find_posted(client, destination, EVENT_TYPE, {"follow_id": f.id, "period": period}, now)
         if ts:
             store.follow_posted(f.id, period, destination, ts, now)
             return FollowOutcome(f.id, "recovered", period, ts)
-    if f.to_dm:
-        destination = open_dm(client, f.user_id)
     loaded = data.scoped(scope)
     reply = answer(loaded.snapshot, f.question, loaded.vocab, Context(user_id=f.user_id,
                                                                     reps=access.may_see_reps(f.user_id) if access else True))
@@ -136,20 +137,3 @@ def open_dm(client: WebClient, user_id: str) -> str:
     except (SlackApiError, KeyError, TypeError) as exc:
         log.warning("could not open a DM with %s (%s); posting to the user ID", user_id, exc)
         return user_id
-
-
-def find_posted(client: WebClient, channel: str, follow_id: int, period: str, now: dt.datetime) -> str | None:
-    """The ts of this follow's post for `period` if a crashed run already made it."""
-    try:
-        history = client.conversations_history(channel=channel, include_all_metadata=True, limit=100,
-                                               oldest=str((now - dt.timedelta(days=8)).timestamp()))
-    except SlackApiError as exc:
-        log.warning("could not check %s for an earlier follow post (%s); posting", channel, exc.response.get("error"))
-        return None
-    for message in history.get("messages", []):
-        meta = message.get("metadata") or {}
-        payload = meta.get("event_payload") or {}
-        if meta.get("event_type") == EVENT_TYPE and payload.get("follow_id") == follow_id \
-                and payload.get("period") == period:
-            return message.get("ts")
-    return None

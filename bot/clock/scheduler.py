@@ -120,12 +120,25 @@ def digest_job() -> None:
 def retry_now(rt: Runtime, now: dt.datetime) -> DigestOutcome:
     """The retry tick: inside the digest's window, a claim older than the lease (a crash between
     claim and post) or a failed post is taken over and posted once (after looking whether the crashed
-    run had posted); a posted digest costs one look at the ledger. Followed questions likewise."""
+    run had posted); a posted digest costs one look at the ledger. Followed questions and alerts likewise."""
     outcome = catch_up(rt, now)
     if outcome.status in ("posted", "recovered", "failed"):
         log.info("digest retry: %s %s", outcome.status, outcome.period or "")
     follows_now(rt, now)
+    retry_alerts(rt, now)
     return outcome
+
+
+def retry_alerts(rt: Runtime, now: dt.datetime) -> list:
+    """Alerts a crash left claimed past the lease, or that failed to post, found again on the current
+    data and posted once (one look at the store when there are none)."""
+    unsettled = rt.store.unsettled_alerts(now)
+    current = rt.data.current
+    if not unsettled or current is None or not rt.policy.channel:
+        return []
+    findings = [f for f in findings_now(rt.store, current.snapshot, now, rt.policy, rt.data.last_error)
+                if f.fingerprint in unsettled]
+    return post_alerts(rt.client, rt.store, findings, rt.policy, now)
 
 
 def retry_job() -> None:
@@ -172,14 +185,22 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     return scheduler
 
 
+def catch_up_and_log(rt: Runtime, now: dt.datetime) -> None:
+    outcome = catch_up(rt, now)
+    log.info("digest catch-up: %s %s", outcome.status, outcome.period or "")
+
+
 def start_clock(rt: Runtime) -> BackgroundScheduler:
     """Refresh and alert once, make up a missed digest, then schedule the jobs."""
     global RUNTIME
     RUNTIME = rt
-    refresh_and_alert(rt, now_utc())
-    outcome = catch_up(rt, now_utc())
-    log.info("digest catch-up: %s %s", outcome.status, outcome.period or "")
-    follows_now(rt, now_utc())  # a follow due while the clock was down is posted once, now
+    # each start-up step on its own: one that fails (Slack unreachable, a bug) is logged and made up
+    # by the scheduled jobs and the retry tick, and never keeps the scheduler from starting
+    for step in (refresh_and_alert, catch_up_and_log, follows_now):  # follows due while down: posted once, now
+        try:
+            step(rt, now_utc())
+        except Exception:
+            log.exception("start-up step %s failed; the scheduled jobs will try again", step.__name__)
     scheduler = build_scheduler(rt)
     scheduler.start()
     return scheduler

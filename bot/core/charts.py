@@ -30,6 +30,8 @@ WIDTH_IN, HEIGHT_IN, DPI = 6.4, 3.6, 125
 MAX_DRIVER_ROWS = 15
 MAX_BRIDGE_FINDINGS = 5
 ALT_TEXT_MAX = 2000
+MAX_TICK_CHARS = 40  # a driver's or a bridge step's label on an axis
+MAX_TITLE_CHARS = 140
 EVERYTHING_ELSE = "everything else"
 
 INK = "#222222"
@@ -287,7 +289,7 @@ def bridge_chart(result) -> Chart | None:
         for x, y, rate in ((0, base, result.baseline), (n + 1, cur, result.current)):
             ax.annotate(f"{pct(rate.win_rate)}\nn={num(rate.n)}", (x, y), xytext=(0, 3), textcoords="offset points",
                         ha="center", va="bottom", fontsize=7.5, color=INK, linespacing=1.1)
-        labels = [before] + [_wrap(label, 14) for label, _ in steps] + [now]
+        labels = [before] + [_wrap(_cut(label, MAX_TICK_CHARS), 14) for label, _ in steps] + [now]
         ax.set_xticks(range(n + 2))
         ax.set_xticklabels([_plain(t) for t in labels], fontsize=7.5)
         for tick in (ax.get_xticklabels()[0], ax.get_xticklabels()[-1]):
@@ -362,7 +364,7 @@ def drivers_chart(result) -> Chart | None:
             ax.annotate(_pp_short(d.effect_pp), (d.ci_high_pp, y), xytext=(4, 0), textcoords="offset points",
                         ha="left", va="center", fontsize=6.5, color=color if d.significant else MUTED)
         ax.set_yticks(ys)
-        ax.set_yticklabels([_plain(label) for label, _ in rows], fontsize=7)
+        ax.set_yticklabels([_plain(_cut(label, MAX_TICK_CHARS)) for label, _ in rows], fontsize=7)
         for tick, (_, d) in zip(ax.get_yticklabels(), rows):
             tick.set_color(INK if d.significant else MUTED)
         ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -498,7 +500,7 @@ def _render(title: str, caption: str, draw) -> bytes:
         fig.get_layout_engine().set(rect=(0, strip, 1, 1 - strip), w_pad=0.06, h_pad=0.04)
         fig.text(0.012, 0.012, _plain("\n".join(lines)), fontsize=6, color=MUTED, ha="left", va="bottom",
                  linespacing=1.3)
-        fig.suptitle(_plain(title), x=0.012, ha="left", fontsize=9.5, fontweight="bold", color=INK)
+        fig.suptitle(_plain(_cut(title, MAX_TITLE_CHARS)), x=0.012, ha="left", fontsize=9.5, fontweight="bold", color=INK)
         ax = fig.add_subplot()
         draw(fig, ax)
         buf = io.BytesIO()
@@ -533,6 +535,13 @@ def _num(value: float) -> str:
 
 def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
+
+
+def _cut(text: str, limit: int) -> str:
+    """A label from the data at most `limit` characters long (a 3,000-character CRM value would push
+    the plot off the picture); the full label stays in the reply's text and the alt text."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _plain(text: str) -> str:

@@ -26,6 +26,7 @@ from insights.winrate import win_rate
 from bot.core.grammar import Vocabulary, parse, split_command
 from bot.core.intents import interpret, sentence_arguments
 from bot.core.render import render
+from bot.store import STORE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,9 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
             return Reply(command_name, "answer" if ok else "usage", text)
         text, ok = alerts_command(args, context.store, vocab, context.user_id, now, admin=context.admin)
         return Reply(command_name, "answer" if ok else "usage", text)
+    except STORE_DOWN:
+        log.exception("the state database is not answering: /%s %s", command_name, args)
+        return Reply(command_name, "error", render("text/state_unavailable.j2", where="command", command=command_name))
     except Exception:
         log.exception("command failed: /%s %s", command_name, args)
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))

@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
-from insights.health import unusable_reason
+from insights.health import shrink_reason, unusable_reason
 from insights.load import ColumnMapping, DataError
 from insights.snapshot import Snapshot
 from insights.sources import SourceSpec, load_source
@@ -38,9 +38,12 @@ class DealData:
     """Holds the current Snapshot. A refresh that fails keeps the last good one and records why."""
 
     def __init__(self, source: str | SourceSpec, mapping: str | None = None, as_of: dt.date | None = None,
-                 cache=None):
+                 cache=None, max_drop: float = 0.2):
         """`source` is a file path or a SourceSpec (database, Salesforce, HubSpot); `cache` is a CRM's local
-        copy in the state store, which makes its refreshes incremental and survives an outage."""
+        copy in the state store, which makes its refreshes incremental and survives an outage; `max_drop`
+        (REFRESH_MAX_DROP) is the share of rows or closed deals a refresh may lose before it is held back."""
+        self.max_drop = max_drop
+        self._held: tuple | None = None  # what the last held-back refresh read: the same again is taken
         self.spec = SourceSpec(source) if isinstance(source, str) else source
         self.source = self.spec.describe()  # for logs and /health: no password, no token
         self.mapping, self.as_of, self.cache = mapping, as_of, cache
@@ -67,7 +70,10 @@ class DealData:
             hit = cache[scope] = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), loaded.loaded_at)
         return hit
 
-    def refresh(self) -> RefreshOutcome:
+    def refresh(self, check: bool = True) -> RefreshOutcome:
+        """Load the source again and swap it in. With `check` (the clock, which decides), data that shrank
+        sharply against the current is held back as suspect, unless the refresh before read exactly the
+        same; without it (a web process following the clock's accepted refresh) it is taken as it is."""
         with self._lock:
             try:
                 mapping = ColumnMapping.from_file(self.mapping) if self.mapping else None
@@ -94,6 +100,15 @@ class DealData:
                 self.last_error = message
                 log.error("refresh rejected, keeping the last good data: %s", message)
                 return RefreshOutcome(False, message, snapshot.report.rows_read, snapshot.report.rows_set_aside)
+            suspect = shrink_reason(self._current.snapshot, snapshot, self.max_drop) \
+                if check and self._current is not None else None
+            seen = (snapshot.report.rows_read, len(snapshot.deals), snapshot.as_of)
+            if suspect and seen != self._held:  # the same smaller data twice in a row is what the source means
+                self._held = seen
+                self.last_error = suspect
+                log.error("refresh of %s %s; keeping the last good data", self.source, suspect)
+                return RefreshOutcome(False, suspect, snapshot.report.rows_read, snapshot.report.rows_set_aside)
+            self._held = None
             loaded = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
             warm_up(loaded)
             # one assignment: readers see the old snapshot or the new one, never a mix

@@ -9,6 +9,7 @@ import urllib.parse
 
 import jinja2
 
+from insights.labels import safe_label
 from insights.query import dimension_label
 
 from bot.config import PROJECT_ROOT
@@ -178,7 +179,8 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.update(pct=pct, pct_range=pct_range, pp=pp, pval=pval, num=num, money=money, days=days,
-                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, code=code, ljust=ljust, rjust=rjust)
+                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, code=code, ljust=ljust, rjust=rjust,
+                       value=safe_label)  # a value from the data not cleaned at load (a deal id): `{{ d.deal_id|value }}`
     env.tests["pair"] = lambda dim: "×" in str(dim)
     env.globals["deal_link"] = deal_link
     return env

@@ -14,6 +14,7 @@ from bot.core.data import DealData
 from bot.slack.listeners import register_listeners
 from bot.slack.services import Services
 from bot.slack.io import web_client
+from bot.slack.replay import Seen
 
 
 def skip_slack_retries(request, response, next):
@@ -23,6 +24,16 @@ def skip_slack_retries(request, response, next):
     if str(retry).strip() not in ("", "0"):  # Socket Mode sends "0" for a first delivery
         return BoltResponse(status=200, body="")
     return next()
+
+
+def skip_repeated_events(seen: Seen):
+    """An event whose event_id was handled already (a copy, re-sent or replayed) is acknowledged and dropped."""
+    def middleware(body, next):
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if isinstance(event_id, str) and event_id and not seen.first(event_id):
+            return BoltResponse(status=200, body="")
+        return next()
+    return middleware
 
 
 class _ClientCarriesTheToken(logging.Filter):
@@ -53,6 +64,7 @@ def build_app(settings: Settings, data: DealData, client: WebClient | None = Non
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
     )
     app.use(skip_slack_retries)
+    app.use(skip_repeated_events(Seen()))
     register_listeners(app, services or Services(data=data, access=Access.from_settings(settings),
                                                  command_prefix=settings.command_prefix))
     return app

@@ -18,10 +18,21 @@ from bot.core.charts import Chart
 log = logging.getLogger(__name__)
 
 
+class RateLimitedRetryHandler(RateLimitErrorRetryHandler):
+    """A rate limit as HTTP 429, or as Slack also sends it, HTTP 200 with {"ok": false, "error":
+    "ratelimited"}: both waited out (Retry-After when given) and retried."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if response is None:
+            return False
+        body = response.body if isinstance(response.body, dict) else {}
+        return response.status_code == 429 or body.get("error") == "ratelimited"
+
+
 def retry_handlers():
     """Retry rate limits (honouring Retry-After), Slack's transient 5xx and dropped connections."""
     return [
-        RateLimitErrorRetryHandler(max_retry_count=3),
+        RateLimitedRetryHandler(max_retry_count=3),
         ServerErrorRetryHandler(max_retry_count=2),
         ConnectionErrorRetryHandler(max_retry_count=2),
     ]
@@ -68,5 +79,8 @@ def upload_file(client: WebClient, channel_id: str, content: bytes, filename: st
         error = exc.response.get("error", "unknown_error")
         log.error("upload of %s to %s failed: %s", filename, channel_id, error)
         return Upload(False, error=error)
+    except Exception as exc:  # a connection reset or timeout after the retries: the file is lost, nothing else
+        log.error("upload of %s to %s failed: %s", filename, channel_id, type(exc).__name__)
+        return Upload(False, error="connection_error")
     files = response.get("files") or [response.get("file") or {}]
     return Upload(True, file_id=(files[0] or {}).get("id"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
@@ -13,7 +14,9 @@ from bot.slack.pool import AnalysisPool
 from bot.slack.segments import SegmentAccess
 from bot.slack.access import Access
 from bot.core.data import DealData
-from bot.store import Store
+from bot.store import STORE_DOWN, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,14 +37,22 @@ class Services:
             return Scope.everything()
         return self.segments.scope_for(user_id, self.client)
 
-    def follows(self, user_id: str | None) -> list[str]:
-        """A user's followed questions, worded, for the Home tab."""
+    def follows(self, user_id: str | None) -> list[str] | None:
+        """A user's followed questions, worded, for the Home tab; None when the state database is down."""
         if self.store is None or not user_id:
             return []
-        return worded_follows(self.store, user_id, dt.datetime.now(dt.timezone.utc))
+        try:
+            return worded_follows(self.store, user_id, dt.datetime.now(dt.timezone.utc))
+        except STORE_DOWN:
+            log.warning("the state database is not answering: the Home tab shows no follows")
+            return None
 
-    def rules(self) -> list[str]:
-        """Active alert rules, worded, for the Home tab."""
+    def rules(self) -> list[str] | None:
+        """Active alert rules, worded, for the Home tab; None when the state database is down."""
         if self.store is None:
             return []
-        return worded_rules(self.store, dt.datetime.now(dt.timezone.utc))
+        try:
+            return worded_rules(self.store, dt.datetime.now(dt.timezone.utc))
+        except STORE_DOWN:
+            log.warning("the state database is not answering: the Home tab shows no alert rules")
+            return None

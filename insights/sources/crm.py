@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -22,12 +23,48 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_WAIT = 30.0  # seconds: the longest pause between attempts, whatever Retry-After asks
 
 
+# what may look like a credential inside an error message a server wrote: a scheme and its value,
+# a key=value of a secret-sounding name, or a long opaque run of token characters
+_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+\S+|\b(authorization|access_token|refresh_token|token|api_?key|"
+                         r"client_secret|password|secret)\b([\s\"']*[:=][\s\"']*)(?:(?:bearer|basic)\s+)?[^\s,;\"'}]+|"
+                         r"[A-Za-z0-9._~+/=!-]{24,}")
+MAX_DETAIL = 200
+MAX_ERROR_BODY = 16_384  # bytes of an error body read: enough for its JSON, not a flood
+
+
+def _mask(match: re.Match) -> str:
+    if match.group(1):
+        return f"{match.group(1)} ***"
+    if match.group(2):
+        return f"{match.group(2)}{match.group(3)}***"
+    return "***"
+
+
 class Refused(Exception):
     """An error status that a retry will not cure (400, 401, 403, 404 ...); `text` is the body's start."""
 
     def __init__(self, status: int, reason: str, text: str):
         super().__init__(f"HTTP {status} {reason}")
         self.status, self.reason, self.text = status, reason, text
+
+    @property
+    def detail(self) -> str:
+        """What the body may add to a message a person reads: the error code and message fields of a JSON
+        body (Salesforce's errorCode/message, OAuth's error/error_description, HubSpot's category/message),
+        cut short, anything that looks like a credential masked. Never the raw body: a server (or a proxy)
+        that echoes the request would put its Authorization header into /health and the data alert."""
+        try:
+            body = json.loads(self.text)
+        except ValueError:
+            return "no details given"
+        item = body[0] if isinstance(body, list) and body else body
+        if not isinstance(item, dict):
+            return "no details given"
+        code = next((str(item[k]) for k in ("errorCode", "error", "category") if isinstance(item.get(k), str)), "")
+        message = next((str(item[k]) for k in ("message", "error_description") if isinstance(item.get(k), str)), "")
+        text = ": ".join(p for p in (code, message) if p) or "no details given"
+        text = _CREDENTIAL.sub(_mask, " ".join(text.split()))
+        return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
 class Unavailable(Exception):
@@ -85,7 +122,7 @@ def send_json(request: urllib.request.Request, retries: int = 3, timeout: float 
             except ValueError:
                 raise Refused(200, "not JSON", payload[:300].decode("utf-8", "replace"))
         except urllib.error.HTTPError as exc:
-            text = exc.read().decode("utf-8", "replace")[:300]
+            text = exc.read(MAX_ERROR_BODY).decode("utf-8", "replace")  # parsed for its fields, never shown
             if exc.code not in RETRY_STATUSES:
                 raise Refused(exc.code, exc.reason, text) from None
             last = f"HTTP {exc.code} {exc.reason}"

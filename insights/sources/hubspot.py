@@ -118,11 +118,11 @@ class Client:
                 raise HubSpotError("HubSpot refused the token (HTTP 401): set HUBSPOT_ACCESS_TOKEN to a valid "
                                    "private app access token.") from None
             if exc.status == 403:
-                raise HubSpotError(f"HubSpot refused access (HTTP 403): {_message(exc.text)} Give the private app "
+                raise HubSpotError(f"HubSpot refused access (HTTP 403): {exc.detail}. Give the private app "
                                    "behind HUBSPOT_ACCESS_TOKEN the scopes crm.objects.deals.read and "
                                    "crm.objects.owners.read (or set HUBSPOT_OWNER_NAMES=false).") from None
             raise HubSpotError(f"HubSpot refused the request {method} {path.split('?')[0]} (HTTP {exc.status}): "
-                               f"{_message(exc.text)}") from None
+                               f"{exc.detail}") from None
         except Unavailable as exc:
             raise HubSpotError(f"HubSpot is unavailable ({exc.last}) after {exc.attempts} attempts.") from None
 
@@ -136,13 +136,6 @@ class Client:
             if not after:
                 return
             params["after"] = after
-
-
-def _message(text: str) -> str:
-    try:
-        return str(json.loads(text).get("message") or text)
-    except Exception:
-        return text
 
 
 def stage_table(pipelines: list[dict], only: str | None) -> list[dict]:

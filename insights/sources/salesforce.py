@@ -173,7 +173,7 @@ class Client:
         except Refused as exc:
             if exc.status == 401 and auth:
                 raise _Expired()
-            raise SalesforceError(f"Salesforce refused the request (HTTP {exc.status}): {_message(exc.text)}")
+            raise SalesforceError(f"Salesforce refused the request (HTTP {exc.status}): {exc.detail}")
         except Unavailable as exc:
             raise SalesforceError(f"Salesforce is unavailable ({exc.last}) after {exc.attempts} attempts.")
 
@@ -205,15 +205,6 @@ class Client:
 
 class _Expired(Exception):
     pass
-
-
-def _message(text: str) -> str:
-    try:
-        body = json.loads(text)
-        item = body[0] if isinstance(body, list) else body
-        return f"{item.get('errorCode') or item.get('error')}: {item.get('message') or item.get('error_description')}"
-    except Exception:
-        return text
 
 
 def flatten(record: dict, prefix: str = "") -> dict:

@@ -27,7 +27,6 @@ answers from; when Salesforce is down, a refresh fails (the data alert fires) an
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 import urllib.parse

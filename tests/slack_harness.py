@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -38,8 +39,10 @@ class RunningApp:
     def __init__(self, slack: SlackStandIn, startup_seconds: float = 30, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # the app's log goes to a file: a pipe nobody reads fills after 64 kB and blocks the app's next write
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bot"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env=clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
                           PORT=str(self.port), **env),
         )
@@ -51,10 +54,15 @@ class RunningApp:
                         return
             except (urllib.error.URLError, ConnectionError, OSError):
                 if self.proc.poll() is not None:
-                    raise RuntimeError(self.proc.stdout.read().decode())
+                    raise RuntimeError(self.output())
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("the app did not come up")
+
+    def output(self) -> str:
+        """What the app has logged so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def stop(self):
         self.proc.terminate()

@@ -212,7 +212,7 @@ def test_the_slack_app_on_the_demo_data_warns_at_start_and_says_so_in_replies_an
             assert DEMO_LINE in all_text(slack.wait_for(lambda s: s.home_views.get("U0CRO")))
         finally:
             app.stop()
-        assert "DEALS_SOURCE is not set: answering from the bundled generated demo data" in app.proc.stdout.read().decode()
+        assert "DEALS_SOURCE is not set: answering from the bundled generated demo data" in app.output()
 
 
 def test_the_slack_app_and_its_home_tab_answer_on_an_export_without_lead_source(database, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -230,8 +231,8 @@ def test_the_clock_process_posts_a_due_follow_on_start(slack, tmp_path):
     store = Store.from_url(db)
     store.add_follow("/winrate APAC", "daily", "C0APAC", "U0VP")
     store.engine.dispose()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "clock"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "clock"], cwd=ROOT, stdout=tempfile.TemporaryFile(),
+                            stderr=subprocess.STDOUT,  # a file: an unread pipe would block the app when full
                             env=clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET,
                                           SLACK_API_URL=slack.api_url, DATABASE_URL=db, FOLLOW_TIME="00:00"))
     store = Store.from_url(db)

@@ -1,5 +1,5 @@
 """Mappings that never fail quietly: exports as CRMs write them (currency strings, IsWon/IsClosed flags,
-odd stage names), the README's mapping examples loaded verbatim, and clear errors when nothing is usable."""
+odd stage names), the mapping examples of docs/data.md loaded verbatim, and clear errors when nothing is usable."""
 from __future__ import annotations
 
 import io
@@ -35,7 +35,8 @@ def canonical(demo_csv):
 
 
 def readme_blocks(language: str) -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The code blocks of the data docs, where a user copies a mapping from."""
+    text = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
@@ -80,7 +81,7 @@ def test_unparseable_amounts_are_set_aside_and_counted_not_guessed(tmp_path):
     assert s.report.examples == {"missing_amount": [4, 5]}
 
 
-# -- the README's mapping examples, verbatim -----------------------------------------------------------
+# -- the docs' mapping examples, verbatim -----------------------------------------------------------
 
 def salesforce_report(frame: pd.DataFrame) -> pd.DataFrame:
     """The demo deals as the README's first example expects them: US dates, `$` amounts, one Stage column."""

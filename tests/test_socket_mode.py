@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -32,8 +33,8 @@ def slack(socket):
 @pytest.fixture(scope="module")
 def worker(slack, socket, tmp_path_factory):
     database = f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.sqlite'}"
-    proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, stdout=tempfile.TemporaryFile(),
+                            stderr=subprocess.STDOUT,  # a file: an unread pipe would block the app when full
                             env=clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_APP_TOKEN=APP_TOKEN,
                                           SLACK_API_URL=slack.api_url, DATABASE_URL=database))
     try:

@@ -11,8 +11,10 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # as the bot sets it: small matrices, no thread overhead
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# the project, the stand-ins (tests/standins) and the measurement scripts the tests share (tests/measure)
+for _path in (ROOT, ROOT / "tests" / "standins", ROOT / "tests" / "measure"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 import contextlib  # noqa: E402
 import uuid  # noqa: E402

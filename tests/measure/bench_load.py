@@ -1,7 +1,7 @@
 """Benchmark: heavy commands among normal traffic, against the running HTTP app (not a test).
 
-    python tests/bench_load.py            # 1 and 4 heavy commands among 200 normal ones, 20 per second
-    python tests/bench_load.py 1 4 10     # chosen numbers of heavy commands
+    python tests/measure/bench_load.py            # 1 and 4 heavy commands among 200 normal ones, 20 per second
+    python tests/measure/bench_load.py 1 4 10     # chosen numbers of heavy commands
 
 Starts the Slack Web API stand-in and `python -m bot` in HTTP mode on the bundled data, then sends
 200 normal slash commands at 20 per second, each from its own thread (as Slack would), with the
@@ -16,8 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))  # the Slack stand-in and harness
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest's data helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from slack_harness import TOKEN, RunningApp  # noqa: E402
 from slack_standin import SlackStandIn  # noqa: E402

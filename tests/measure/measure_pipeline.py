@@ -1,7 +1,7 @@
 """Measure /pipeline: replayed on CRM-shaped data with each open deal's future known, and speed at 1M.
 
-    python tests/measure_pipeline.py --seeds 40        # calibration, stale deals, AUC, interval coverage
-    python tests/measure_pipeline.py --bench 1000000   # the fit within a refresh, and /pipeline after it
+    python tests/measure/measure_pipeline.py --seeds 40        # calibration, stale deals, AUC, interval coverage
+    python tests/measure/measure_pipeline.py --bench 1000000   # the fit within a refresh, and /pipeline after it
 
 Not a test: it asserts nothing and is not collected by pytest (test_pipeline.py asserts the same
 things, with looser bounds, on fewer seeds).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402

@@ -19,7 +19,7 @@ import pytest
 from bot.core.commands import COMMANDS
 from insights.synthetic import demo_spec, generate_deals, write_csv
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "data" / "deals.csv"
 REQUIRED_COMMANDS = ("winrate", "trend", "risk", "funnel", "health")
 RATE_KEYS = {"win_rate", "won", "lost", "n", "ci_low", "ci_high"}
@@ -344,3 +344,13 @@ def test_a_chart_command_writes_its_png_and_prints_the_path(cli, files, tmp_path
     assert written[0].read_bytes().startswith(b"\x89PNG")
     plain = cli("ask", "/winrate APAC", "--data", files["deals"], "--chart-dir", tmp_path)
     assert "Chart:" not in plain.stdout
+
+
+def test_cli_as_of_shows_the_pipeline_as_it_stood_and_its_own_backtest():
+    run = subprocess.run([sys.executable, "-m", "bot", "ask", "/pipeline", "--as-of", "2024-03-31", "--format", "json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["as_of"] == "2024-03-31" and data["backtest"]["as_of"] == "2023-12-31"
+    assert data["forecast"]["by_quarter"][0]["quarter"] == "2024Q2"
+    assert len(data["deals"]) == data["open_deals"] > 662  # deals closed after March 31 are open again

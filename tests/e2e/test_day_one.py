@@ -31,7 +31,7 @@ from insights.synthetic import DealSpec
 from insights.trend import trend
 from insights.winrate import win_rate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bot(*args, env=None, timeout=120):

@@ -1,7 +1,7 @@
 """How long reading deals from DuckDB takes: the SQLAlchemy cursor (pandas.read_sql_query) against the Arrow
 read the DuckDB source uses, on the same SELECT (needed columns, no window) and the same table.
 
-    python tests/measure_duckdb.py [n_deals]      # default 1,000,000; the table is made under /tmp once
+    python tests/measure/measure_duckdb.py [n_deals]      # default 1,000,000; the table is made under /tmp once
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pandas as pd  # noqa: E402
 

@@ -1,8 +1,8 @@
 """Benchmark: signed slash commands against the running HTTP app, at 5k and 1M deals.
 
-    python tests/bench_slack.py              # 5k and 1M deals
-    python tests/bench_slack.py 5000         # chosen sizes
-    python tests/bench_slack.py --file deals.parquet   # an existing file (e.g. ten million deals)
+    python tests/measure/bench_slack.py              # 5k and 1M deals
+    python tests/measure/bench_slack.py 5000         # chosen sizes
+    python tests/measure/bench_slack.py --file deals.parquet   # an existing file (e.g. ten million deals)
 
 Starts the Slack Web API stand-in and `python -m bot` in HTTP mode on the generated data, then
 sends each command REPEATS times, one at a time, and measures the acknowledgement (the HTTP
@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))  # the Slack stand-in and harness
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest's data helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from slack_harness import TOKEN, RunningApp  # noqa: E402
 from slack_standin import SlackStandIn  # noqa: E402

@@ -1,7 +1,7 @@
 """How plain questions are read: answered as asked, asked back, or answered wrongly, over the corpora.
 
-    python tests/measure_questions.py            # both corpora, the table
-    python tests/measure_questions.py --misread  # and every question not answered as asked
+    python tests/measure/measure_questions.py            # both corpora, the table
+    python tests/measure/measure_questions.py --misread  # and every question not answered as asked
 
 A question is answered as asked when the bot's reading has the expected command and the same
 filters, grouping, period (as dates), comparison, grain and outcome. It is asked back when the bot
@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -25,9 +25,9 @@ from bot.core.commands import resolve_command  # noqa: E402
 from bot.core.grammar import Vocabulary, parse, split_command  # noqa: E402
 from bot.core.intents import interpret  # noqa: E402
 
-CORPORA = {"development": ROOT / "tests/corpus/questions.tsv", "first blind set": ROOT / "tests/corpus/blind1.tsv",
-           "second blind set": ROOT / "tests/corpus/blind2.tsv", "third blind set": ROOT / "tests/corpus/blind3.tsv",
-           "held-out": ROOT / "tests/corpus/heldout.tsv"}
+CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first blind set": ROOT / "tests/measure/corpus/blind1.tsv",
+           "second blind set": ROOT / "tests/measure/corpus/blind2.tsv", "third blind set": ROOT / "tests/measure/corpus/blind3.tsv",
+           "held-out": ROOT / "tests/measure/corpus/heldout.tsv"}
 ASK = "ask"
 
 

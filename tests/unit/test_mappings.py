@@ -19,7 +19,7 @@ from insights.load import ColumnMapping, DataError, load_deals
 from insights.mapping import parse_amounts, stage_records_outcome_only
 from insights.synthetic import demo_spec, generate_deals
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AS_OF = pd.Timestamp("2024-07-15").date()
 
 

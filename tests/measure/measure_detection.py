@@ -1,6 +1,6 @@
 """Detection and false-alarm rates of plain `/why`, `/trend`, the alerts on generated data with a known truth.
 
-    nice python tests/measure_detection.py [--seeds 40] [--deals 20000] [--months 18] [--scenarios ...]
+    nice python tests/measure/measure_detection.py [--seeds 40] [--deals 20000] [--months 18] [--scenarios ...]
 
 Each scenario is generated afresh per seed and asked with the defaults (no period typed); the
 rates and their 95% Clopper-Pearson intervals go into the README. Scenarios:
@@ -34,7 +34,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import numpy as np  # noqa: E402

@@ -1,11 +1,11 @@
 """Benchmark: load time, peak memory and command latency at 5k and 1M deals.
 
-    python tests/benchmark.py            # 5k and 1M deals, prints a Markdown table
-    python tests/benchmark.py 5000       # chosen sizes only
-    python tests/benchmark.py --parquet 1000000 10000000   # Parquet files instead of CSV (10M: the scale target)
-    python tests/benchmark.py --parquet --typed-dates 1000000 10000000   # dates as Parquet date32, as warehouses write
-    python tests/benchmark.py --file deals.parquet         # an existing file (e.g. one written before)
-    python tests/benchmark.py --repeats 3 ...              # fewer timed repeats per command (default 15)
+    python tests/measure/benchmark.py            # 5k and 1M deals, prints a Markdown table
+    python tests/measure/benchmark.py 5000       # chosen sizes only
+    python tests/measure/benchmark.py --parquet 1000000 10000000   # Parquet files instead of CSV (10M: the scale target)
+    python tests/measure/benchmark.py --parquet --typed-dates 1000000 10000000   # dates as Parquet date32, as warehouses write
+    python tests/measure/benchmark.py --file deals.parquet         # an existing file (e.g. one written before)
+    python tests/measure/benchmark.py --repeats 3 ...              # fewer timed repeats per command (default 15)
 
 Each size runs in a fresh process so its peak memory (max RSS) is its own. Latency is measured
 in-process through `answer()`, the same path every front end takes (parse, analyse, render).
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 COMMANDS = [

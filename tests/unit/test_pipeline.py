@@ -344,21 +344,6 @@ def test_pipeline_chart_draws_this_quarter_and_next_and_the_calibration(demo):
     assert "held in 3 of 3 past quarters" in chart.alt_text and "age and season alone" in chart.alt_text
 
 
-def test_cli_as_of_shows_the_pipeline_as_it_stood_and_its_own_backtest():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    run = subprocess.run([sys.executable, "-m", "bot", "ask", "/pipeline", "--as-of", "2024-03-31", "--format", "json"],
-                         cwd=root, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    data = json.loads(run.stdout)
-    assert data["as_of"] == "2024-03-31" and data["backtest"]["as_of"] == "2023-12-31"
-    assert data["forecast"]["by_quarter"][0]["quarter"] == "2024Q2"
-    assert len(data["deals"]) == data["open_deals"] > 662  # deals closed after March 31 are open again
-
-
 def test_an_interval_the_backtest_contradicts_is_not_printed(demo):
     from bot.core.render import render
 

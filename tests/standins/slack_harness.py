@@ -16,7 +16,7 @@ from pathlib import Path
 from slack_sdk.signature import SignatureVerifier
 from slack_standin import SlackStandIn
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test"
 

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 def quality(seeds: int) -> None:
     from insights.pipeline import delong_auc, fit_models, open_ages, open_pipeline, score_open
     from insights.query import Query
-    from tests.test_pipeline import hindsight_probability, replay
+    from tests.unit.test_pipeline import hindsight_probability, replay
 
     rows, held, stale, past = [], [], [], [0, 0]
     for seed in range(seeds):

@@ -118,6 +118,7 @@ def test_pipeline_and_risk_say_how_many_open_deals_have_no_amount(crm_frame, crm
     pipeline = answer(crm, "/pipeline")
     assert pipeline.result.open_deals == n and pipeline.result.open_without_amount == blank
     assert phrase in pipeline.text and "nan" not in pipeline.text
+    assert pipeline.text.splitlines()[0].endswith(phrase.split("; ")[1])  # the forecast starts a line of its own
     assert pipeline.result.forecast is not None and np.isfinite(pipeline.result.forecast.expected_won_amount)
     risk = answer(crm, "/risk")
     assert risk.result.open_deals == n and phrase in risk.text

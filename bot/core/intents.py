@@ -328,7 +328,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     spelt out, keyword typos corrected, bare quarters and months given their year."""
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
-    text = re.sub(r"<@[a-z0-9]+>", " ", text)  # a mention of the bot
+    text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)

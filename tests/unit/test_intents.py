@@ -211,3 +211,9 @@ def test_a_word_that_is_no_segment_here_is_named_not_silently_dropped(demo):
     assert intent.command == "trend" and "europe" in intent.line
     reply = answer(demo, intent.line, scoped)
     assert reply.kind == "usage" and '"europe" is not a segment' in reply.text.lower()
+
+
+def test_a_slack_mention_in_a_question_is_no_word_of_it(vocab):
+    # "<!channel>" once read as "channel", the lead-source dimension: a win rate split nobody asked for
+    assert interpret("<!channel> win rate", vocab, AS_OF).line == "/winrate"
+    assert interpret("<@U0CRO> <#C0SALES|sales> how is APAC doing?", vocab, AS_OF).line == "/trend region=APAC"

@@ -19,7 +19,7 @@ from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, read_as
 from bot.core.data import marked_demo
 from bot.config import Settings, is_demo_source
 from bot.core.grammar import Vocabulary, split_command
-from bot.core.render import render, set_currency, set_deal_url
+from bot.core.render import render
 
 log = logging.getLogger(__name__)
 
@@ -450,8 +450,6 @@ def end_quietly_on_closed_pipe() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
-    set_currency(settings.currency)
-    set_deal_url(settings.crm_deal_url)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)

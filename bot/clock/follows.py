@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.clock.recovery import find_posted
+from bot.clock.once import Message, Posting, Schedule, post_once
 from bot.core.charts import chart_or_none
 from bot.core.commands import Context, answer, resolve_command
 from bot.core.data import DealData
@@ -25,13 +25,11 @@ from bot.core.render import render
 from bot.core.scope import Scope
 from bot.slack.access import Access
 from bot.slack.blocks import assemble_blocks, fallback_text
-from bot.slack.io import upload_chart
 from bot.store import Store, StoredFollow
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "sales_followed_question"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -42,24 +40,18 @@ class FollowSchedule:
     time: str = "08:00"
     timezone: str = "UTC"
 
+    def of(self, frequency: str) -> Schedule:
+        return Schedule(frequency, self.day, self.time, self.timezone)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def period(self, frequency: str, now: dt.datetime) -> str:
-        local = now.astimezone(self.tz)
-        if frequency == "daily":
-            return local.date().isoformat()
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
+        return self.of(frequency).period(now)
 
     def due(self, frequency: str, now: dt.datetime) -> dt.datetime:
-        local = now.astimezone(self.tz)
-        hour, minute = (int(x) for x in self.time.split(":")[:2])
-        day = local.date()
-        if frequency != "daily":
-            day = day - dt.timedelta(days=local.weekday()) + dt.timedelta(days=WEEKDAYS.index(self.day))
-        return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.tz)
+        return self.of(frequency).due(now)
 
 
 @dataclass(frozen=True)
@@ -92,41 +84,21 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None
     if denial or scope.empty:
         log.warning("follow %s of %s not posted: %s", f.id, f.user_id, denial or "no segments")
         return FollowOutcome(f.id, "denied", period, error=denial or "no_segments")
-    claim = store.claim_follow(f.id, period, now)
-    if not claim.owned:
-        return FollowOutcome(f.id, "already", period, claim.ts)
-    if f.to_dm:  # the DM's channel: where the post goes and where a crashed run's post is looked for
-        destination = open_dm(client, f.user_id)
-    if claim.recovering:
-        ts = find_posted(client, destination, EVENT_TYPE, {"follow_id": f.id, "period": period}, now)
-        if ts:
-            store.follow_posted(f.id, period, destination, ts, now)
-            return FollowOutcome(f.id, "recovered", period, ts)
-    loaded = data.scoped(scope)
-    reply = answer(loaded.snapshot, f.question, loaded.vocab, Context(user_id=f.user_id,
-                                                                    reps=access.may_see_reps(f.user_id) if access else True))
-    text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
-                  scope=None if scope.unrestricted else scope.describe())
-    try:
-        response = client.chat_postMessage(channel=destination, text=fallback_text(reply.text),
-                                           blocks=assemble_blocks(text),
-                                           metadata={"event_type": EVENT_TYPE,
-                                                     "event_payload": {"follow_id": f.id, "period": period}})
-    except SlackApiError as exc:
-        error = exc.response.get("error", "unknown_error")
-        log.error("follow %s (%s) to %s failed: %s", f.id, period, destination, error)
-        store.follow_failed(f.id, period)
-        return FollowOutcome(f.id, "failed", period, error=error)
-    except Exception as exc:  # connection errors after retries: the next run tries again
-        log.error("follow %s (%s) to %s failed: %s", f.id, period, destination, exc)
-        store.follow_failed(f.id, period)
-        return FollowOutcome(f.id, "failed", period, error=str(exc))
-    ts, channel = response.get("ts"), response.get("channel") or destination
-    store.follow_posted(f.id, period, channel, ts, now)
-    chart = chart_or_none(reply.result)
-    if chart is not None:
-        upload_chart(client, channel, chart, thread_ts=ts)
-    return FollowOutcome(f.id, "posted", period, ts)
+    def destination() -> str:  # a DM's channel is opened only by the run that posts
+        return open_dm(client, f.user_id) if f.to_dm else f.destination
+
+    def build() -> Message:
+        loaded = data.scoped(scope)
+        reply = answer(loaded.snapshot, f.question, loaded.vocab,
+                       Context(user_id=f.user_id, reps=access.may_see_reps(f.user_id) if access else True))
+        text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
+                      scope=None if scope.unrestricted else scope.describe())
+        return Message(fallback_text(reply.text), assemble_blocks(text), chart_or_none(reply.result))
+
+    posting = Posting(store.follow_ledger(f.id, period), EVENT_TYPE, {"follow_id": f.id, "period": period},
+                      destination, f"follow {f.id} ({period}) of {f.user_id}")
+    posted = post_once(client, posting, build, now)
+    return FollowOutcome(f.id, posted.status, period, posted.ts, posted.error)
 
 
 def open_dm(client: WebClient, user_id: str) -> str:

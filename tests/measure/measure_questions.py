@@ -22,12 +22,13 @@ if str(ROOT) not in sys.path:
 from insights.periods import resolve, shifted  # noqa: E402
 
 from bot.core.commands import resolve_command  # noqa: E402
+from bot.core.follows import parse_follow  # noqa: E402
 from bot.core.grammar import Vocabulary, parse, split_command  # noqa: E402
 from bot.core.intents import interpret  # noqa: E402
 
 CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first blind set": ROOT / "tests/measure/corpus/blind1.tsv",
            "second blind set": ROOT / "tests/measure/corpus/blind2.tsv", "third blind set": ROOT / "tests/measure/corpus/blind3.tsv",
-           "held-out": ROOT / "tests/measure/corpus/heldout.tsv"}
+           "held-out": ROOT / "tests/measure/corpus/heldout.tsv", "second held-out": ROOT / "tests/measure/corpus/heldout2.tsv"}
 ASK = "ask"
 
 
@@ -57,6 +58,14 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
         return None
     if command in ("help", "digest", "health"):
         return (command,)
+    if command in ("alerts", "follow", "feedback"):  # managing rules and follows: the words, listing by default
+        words = tuple(args.lower().split()) or ("list",)
+        if command == "follow" and words[0] not in ("list", "ls", "show", "remove", "delete", "rm", "stop",
+                                                    "unfollow", "mute"):
+            question, frequency, destination = parse_follow(args)
+            inner = meaning(question, vocab, snapshot)
+            return (command, inner, frequency, destination) if inner is not None else None
+        return (command, words)
     parsed = parse(args, vocab)
     if parsed.problems:
         return None

@@ -79,7 +79,9 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
         compare = shifted(period, q.compare.kind) if relative else resolve(q.compare, snapshot.as_of, first)
         compare = (compare.start, compare.end) if compare is not None else None
     span = (period.start, period.end) if period is not None else None
-    filters = frozenset((d, frozenset(v)) for d, v in q.filters)
+    # a filter to every value of a dimension keeps every deal ("Core vs Pro vs Enterprise" is by product)
+    everything = {d: frozenset(map(str, snapshot.values(d))) for d, _ in q.filters if d in snapshot.dimensions}
+    filters = frozenset((d, frozenset(v)) for d, v in q.filters if frozenset(v) != everything.get(d))
     group_by = tuple(q.group_by) or (("sales_rep_id",) if command == "reps" else ())  # /reps is by rep
     grain = q.grain or ("quarter" if command == "trend" else None)  # /trend is quarterly
     return command, filters, group_by, span, compare, grain, q.outcome

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -641,14 +640,12 @@ def widening(errors: list[float]) -> tuple[bool, float]:
     return True, max(1.0, float(np.sqrt(np.mean(errors ** 2))))
 
 
-_CACHE: dict[int, tuple[weakref.ref, _Models]] = {}
-
-
 def fit_models(snapshot: Snapshot) -> _Models:
-    """The history, today's fits and the backtest of a snapshot, fitted once per refresh."""
-    hit = _CACHE.get(id(snapshot))
-    if hit is not None and hit[0]() is snapshot:
-        return hit[1]
+    """The history, today's fits and the backtest of a snapshot, fitted once per refresh (kept in its memo)."""
+    return snapshot.memo.get("pipeline", "models", lambda: _fit_models(snapshot), keep=1)
+
+
+def _fit_models(snapshot: Snapshot) -> _Models:
     hist = _history(snapshot)
     today = day_number(snapshot.as_of)
     fits = [_fit(hist, _known_by(hist, today, h), h, True) for h in range(HORIZONS)]
@@ -656,11 +653,7 @@ def fit_models(snapshot: Snapshot) -> _Models:
     bt, scale, withheld = _backtest(hist, today)
     cycles = hist.won_cycles
     stalled_after = float(np.quantile(cycles, STALLED_QUANTILE)) if len(cycles) >= 30 else None
-    models = _Models(hist, fits, age_fits, bt, scale, withheld, stalled_after)
-    for key in [k for k, v in _CACHE.items() if v[0]() is None]:
-        del _CACHE[key]
-    _CACHE[id(snapshot)] = (weakref.ref(snapshot), models)
-    return models
+    return _Models(hist, fits, age_fits, bt, scale, withheld, stalled_after)
 
 
 @dataclass

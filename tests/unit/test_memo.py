@@ -46,7 +46,7 @@ def test_a_second_risk_reuses_the_snapshots_cells(snap, monkeypatch):
                         classmethod(lambda cls, *a, **k: built.append(a) or real(cls, *a, **k)))
     again = risk(snap, Query())
     assert built == [] and again.segments == first.segments and again.overall == first.overall
-    assert [k[0] for k in snap.memo.keys("cells")] == ["risk", "risk-open"]
+    assert [k[0] for k in snap.memo.keys("cells")] == ["closed", "open"]
 
 
 def test_another_snapshot_of_the_same_deals_builds_its_own_cells(snap, monkeypatch):

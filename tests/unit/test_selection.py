@@ -45,7 +45,7 @@ def test_the_comparison_period_selects_its_own_disjoint_deals(demo):
     assert sel.baseline.sum() == sel.baseline_overall.n == len(truth)
     assert not (sel.current & sel.baseline).any()
     # the demo's planted story: APAC's rate fell from about 43% to about 21%
-    assert sel.baseline_overall.win_rate > 0.35 > 0.30 > sel.overall.win_rate
+    assert sel.baseline_overall.win_rate > 0.35 and sel.overall.win_rate < 0.30
 
 
 def test_each_mask_is_worked_out_once_and_cannot_be_changed_in_place(demo):

@@ -93,6 +93,12 @@ class DriversResult(Result):
     def flips(self) -> list[DriverChange]:
         return [c for c in self.changes if c.flipped]
 
+    @property
+    def changed_levels(self) -> list[tuple[str, str]]:
+        """(feature, level) of every driver whose effect changed significantly against the baseline:
+        its effect over the whole period is history, not how it works now."""
+        return [(c.feature, c.level) for c in self.changes if c.significant]
+
 
 @dataclass
 class _Design:

@@ -10,11 +10,12 @@ rates and their 95% Clopper-Pearson intervals go into the README. Scenarios:
                 (45% -> 41/39/37/33%) in the latest quarter, data ending on the quarter's last day.
                 Reported: plain /why names it first; the oracle (one z-test of that region's own
                 change); naive BH (every one-way segment's own change, Benjamini-Hochberg over all);
-                a segment that did not change named as a finding; "broad"; a rise named (mirror)
+                a segment that did not change named as a finding; "broad"; a rise named (mirror);
+                the region among segments that moved together and could not be told apart ("tangled")
   subtle-mid    an 8 pp drop with data ending mid-quarter (the drop is in the latest complete quarter)
   offsetting    APAC -10 pp and India +12 pp in the latest quarter: are both named?
-  noise         no effect anywhere (200 seeds in the README): any alarm in plain /why (the total
-                or a segment), and in /trend
+  noise         no effect anywhere (200 seeds in the README): any alarm in plain /why (the total,
+                a segment, a mix story or a tangle), and in /trend
   noise-censored  the same on an extract whose created dates stop four months before its closes
   season        three years of crm_spec data (Q4 +0.3, Q1 -0.3 log-odds every year; quarter-end
                 push), asked at the end of 2024Q4: is the usual Q4 lift called significant by
@@ -90,8 +91,9 @@ def run(args) -> tuple:
         snap = from_table(generate_deals(spec), source=scenario)
         r = explain_change(snap, Query())
         oracle, naive = _own_changes(snap, region)
+        tangled = region in [c.label for c in r.tangled]
         return (scenario, r.findings[:1] == [region], oracle, naive, any(f != region for f in r.findings),
-                r.story == "diffuse", bool(r.rises))
+                r.story == "diffuse", bool(r.rises), tangled)
     if scenario == "subtle-mid":
         spec = _spec(seed, deals, months, MID, drops=(_drop({"region": region}, dt.date(2025, 1, 1), MID, 0.37),))
         r = explain_change(from_table(generate_deals(spec), source=scenario), Query())
@@ -107,7 +109,7 @@ def run(args) -> tuple:
         snap = from_table(generate_deals(_spec(10_000 + seed, deals, months, END, **kw)), source=scenario)
         r = explain_change(snap, Query())
         t = trend(snap, Query())
-        why_alarm = bool(r.findings) or r.story == "mix" or r.significant
+        why_alarm = bool(r.findings) or bool(r.tangled) or r.story == "mix" or r.significant
         return scenario, why_alarm, t.verdict in ("drop", "rise"), bool(r.findings), r.significant
     if scenario.startswith("season"):
         q4 = dt.date(2024, 10, 1)
@@ -150,7 +152,7 @@ def interval(k: int, n: int) -> str:
 
 LINES = {  # what each measure of a scenario says, in order
     "drop": ("named first by /why", "oracle (one z-test)", "naive BH", "an unchanged segment named",
-             "called broad", "a rise named"),
+             "called broad", "a rise named", "named among a tangle (no finding)"),
     "subtle-mid": ("found", "an extra (false) finding"),
     "offsetting": ("both named", "an extra (false) finding"),
     "noise": ("any alarm in /why", "/trend verdict", "a segment finding", "the total significant"),

@@ -46,7 +46,7 @@ from .periods import Period
 from .query import Query
 from .results import Comparison, Rate, Result, _round, _sig
 from .cells import Cells, cached_cells
-from .focus import baseline_before, left_truncated_until
+from .focus import baseline_before, left_truncated_until, needs_cohorts, period_in_question
 from .select import BASELINE, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
 from .season import NO_CHANGE, Expected, Season, usual_change
 from .snapshot import Snapshot
@@ -163,9 +163,13 @@ class WhyResult(Result):
     # the usual change of this period in earlier cycles (same quarter a year earlier, same month of
     # earlier quarters); with a real pattern, `significant` and every segment test are against it
     season: Season | None = None
-    # a typed comparison that starts before the data holds all its deals: the period against the
-    # complete quarters before it instead (note "early_comparison")
+    # a typed comparison that is not fair (note "early_comparison": the period against the complete
+    # quarters before it instead; "right_censored": the newest complete created-date cohort, whose
+    # rate is `fair_current`, against the cohorts before it, as the defaults do)
     fair_compare: Comparison | None = None
+    fair_period: str | None = None  # None: the period itself
+    fair_current: Rate | None = None
+    fair_window_days: int | None = None
     tested: int = 0  # segments tested in the first round
     families_tested: int = 0  # dimensions tested in the first round
     # rate | rate_and_mix | mix | diffuse (broad) | unlocated | tangled | offsetting | hidden | noise | not_tested
@@ -207,16 +211,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
         result.notes.append("no_baseline")
         return result
     result.notes.extend(censoring_notes(snapshot, period, compare))
-    early = left_truncated_until(snapshot)
-    if query.compare is not None and early is not None and compare.start < early:
-        # a typed baseline that starts before the data holds all its deals (mostly quick wins and
-        # losses of deals created after the extract began): said, and the fair baseline tested too
-        result.notes.append("early_comparison")
-        fair = baseline_before(snapshot, period)
-        if fair is not None and fair != compare:
-            fair_mask = selected & period_mask(snapshot, fair)
-            result.fair_compare = compare_rates(current, Rate.of(snapshot.won[fair_mask].sum(), fair_mask.sum()),
-                                                fair.label, min_n)
+    _fair_comparison(snapshot, query, result, selected, min_n)
     if current.n < min_n or baseline.n < min_n:
         result.notes.append("too_few_to_compare")
         return result
@@ -282,6 +277,37 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     result.story = _story(result, direction, search.broad(direction))
     result.actions = rank(from_why(snapshot, result))
     return result
+
+
+def _fair_comparison(snapshot: Snapshot, query: Query, result: WhyResult, selected: np.ndarray, min_n: int) -> None:
+    """Typed periods get the defaults' guards. A typed baseline that starts before the data holds all
+    its deals (mostly quick wins and losses of deals created after the extract began) is said, and
+    the period is tested against the complete quarters before it too; a typed period that early is
+    said, with no fair test to offer. A typed period that runs past the extract's last created date
+    (right-censored: only long-cycle deals created before it) is said, and the fair comparison is the
+    one the defaults make: the newest created-date cohort whose outcomes are all in, against the
+    cohorts before it."""
+    period, compare = result.period, result.compare_period
+    early = left_truncated_until(snapshot)
+    if early is not None and period.basis == "closed" and query.period is not None and period.start < early:
+        result.notes.append("early_period")
+        return
+    if query.compare is not None and early is not None and compare.start < early:
+        result.notes.append("early_comparison")
+        fair = baseline_before(snapshot, period)
+        if fair is not None and fair != compare:
+            fair_mask = selected & period_mask(snapshot, fair)
+            result.fair_compare = compare_rates(result.current, Rate.of(snapshot.won[fair_mask].sum(), fair_mask.sum()),
+                                                fair.label, min_n)
+    elif "right_censored" in result.notes and period.basis == "closed" and needs_cohorts(snapshot):
+        focus = period_in_question(snapshot)
+        if focus.baseline is None:
+            return
+        now, before = (selected & period_mask(snapshot, p) for p in (focus.current, focus.baseline))
+        result.fair_current = Rate.of(snapshot.won[now].sum(), now.sum())
+        result.fair_period, result.fair_window_days = focus.current.label, focus.window_days
+        result.fair_compare = compare_rates(result.fair_current, Rate.of(snapshot.won[before].sum(), before.sum()),
+                                            focus.baseline.label, min_n)
 
 
 def _story(result: WhyResult, direction: int, broad: bool) -> str:
@@ -602,9 +628,9 @@ def _hierarchical(per_family: list[list[float]], weights: np.ndarray, total_p: f
         family_p = np.append(family_p, total_p)
     m = len(family_p)
     family_p = family_p / weights
-    _, selected = benjamini_hochberg(np.minimum(family_p, 1.0), alpha)
+    family_adjusted, selected = benjamini_hochberg(np.minimum(family_p, 1.0), alpha)
     r = max(int(selected.sum()), 1)
-    total = ((float(min(1.0, max(total_p, family_p[-1] * m / r))), bool(selected[-1])) if total_p is not None
+    total = ((float(max(total_p, family_adjusted[-1])), bool(selected[-1])) if total_p is not None
              else (None, False))
     return ([(np.minimum(1.0, benjamini_hochberg(p)[0] * m / (r * w)), bool(chosen))
              for p, w, chosen in zip(per_family, weights, selected)], total)

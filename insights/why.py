@@ -22,14 +22,19 @@ pattern: insights/season.py) is significant, tested hierarchically so that the e
 3. inside a finding, its two-way cells (Europe · Pro inside Europe) are tested against the rest of
    it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it.
 
+The total's own change is one more family at level 1, weighted TOTAL_SHARE of the error rate, so
+"something changed" (the total or a segment) is said in at most 5% of pure-noise runs.
+
 Each segment is tested against its own past, not against "the rest": India's fall never makes
 APAC look like it rose. When the rest of the deals moved the same way too (a company-wide fall),
 a segment is a finding only if it also moved significantly more than the rest (the same
 hierarchy on its change against the others'), so a broad move is not pinned on its strongest
 segment. Only segments the first round (on every deal) calls can be findings; they are taken one
-at a time, the one that stands best on its own first, and the tests run again on the deals no
-finding covers yet, so a segment that moved only through deals it shares with a finding is
-reported as explained by it. A real total change with no finding is broad ("diffuse") when every
+at a time, and only one that keeps a significant part of its change when fitted jointly with each
+other candidate (at the level that called it) is named: when none does, the overlapping segments
+are a "tangle" and no cause is named. The tests then run again on the deals no finding covers
+yet, so a segment that moved only through deals it shares with a finding is reported as explained
+by it. A real total change with no finding is broad ("diffuse") when every
 segment set aside leaves the rest moving, else "unlocated". Both directions are findings; the
 story says how they add up.
 """

@@ -68,8 +68,9 @@ class DigestOutcome:
 
 
 def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snapshot: Snapshot | None,
-                now: dt.datetime, data_error: str | None = None) -> DigestOutcome:
-    """Claim this week in the ledger, post, record the ts. Safe to call any number of times."""
+                now: dt.datetime, data_error: str | None = None, reps: bool = True) -> DigestOutcome:
+    """Claim this week in the ledger, post, record the ts. Safe to call any number of times. `reps`:
+    whether the channel may read rep-level detail (then `snapshot` has no rep dimension either)."""
     if not schedule.channel:
         return DigestOutcome("no_channel")
     if snapshot is None:
@@ -83,7 +84,7 @@ def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snaps
         if ts:  # the crashed run had posted; only its record was missing
             store.digest_posted(schedule.channel, period, ts, now)
             return DigestOutcome("recovered", period, ts)
-    text, headline = digest_text(snapshot, data_error)
+    text, headline = digest_text(snapshot, data_error, reps=reps)
     try:
         response = client.chat_postMessage(channel=schedule.channel, text=fallback_text(text),
                                            blocks=digest_blocks(text),

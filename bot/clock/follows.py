@@ -11,19 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.clock.recovery import find_posted
-from bot.core.charts import chart_or_none
-from bot.core.commands import Context, answer, resolve_command
+from bot.core.access import Asker, Policy
+from bot.core.ask import ask
 from bot.core.data import DealData
 from bot.core.render import render
-from bot.core.scope import Scope
-from bot.slack.access import Access
 from bot.slack.blocks import assemble_blocks, fallback_text
 from bot.slack.io import upload_chart
 from bot.store import Store, StoredFollow
@@ -72,12 +69,19 @@ class FollowOutcome:
 
 
 def post_follows(client: WebClient, store: Store, data: DealData, schedule: FollowSchedule, now: dt.datetime,
-                 access: Access | None = None, scope_for: Callable[[str], Scope] | None = None) -> list[FollowOutcome]:
+                 policy: Policy | None = None) -> list[FollowOutcome]:
     """Post every follow that is due in its current period and not yet posted. Safe to call any number of times."""
-    return [post_follow(client, store, data, schedule, f, now, access, scope_for) for f in store.follows()]
+    return [post_follow(client, store, data, schedule, f, now, policy) for f in store.follows()]
 
 
-def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None, scope_for=None) -> FollowOutcome:
+def follower(policy: Policy | None, f: StoredFollow) -> Asker:
+    """The follower asking where the follow is posted: a DM only they read, or a channel everyone there reads."""
+    if policy is None:
+        return Asker(f.user_id)
+    return policy.asker(f.user_id, None if f.to_dm else f.destination, posted=not f.to_dm)
+
+
+def post_follow(client, store, data, schedule, f: StoredFollow, now, policy: Policy | None = None) -> FollowOutcome:
     period = schedule.period(f.frequency, now)
     if f.muted(now):
         return FollowOutcome(f.id, "muted", period)
@@ -85,13 +89,11 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None
         return FollowOutcome(f.id, "not_due", period)
     if data.current is None:
         return FollowOutcome(f.id, "no_data", period, error=data.last_error)
-    command = resolve_command(f.question.split()[0]) or ""
     destination = f.destination
-    denial = access.denial(command, f.user_id, "D" if f.to_dm else destination) if access else None
-    scope = scope_for(f.user_id) if scope_for else Scope.everything()
-    if denial or scope.empty:
-        log.warning("follow %s of %s not posted: %s", f.id, f.user_id, denial or "no segments")
-        return FollowOutcome(f.id, "denied", period, error=denial or "no_segments")
+    asker = follower(policy, f)
+    if not asker.allowed or asker.scope.empty:
+        log.warning("follow %s of %s not posted: %s", f.id, f.user_id, asker.refusal or "no segments")
+        return FollowOutcome(f.id, "denied", period, error=asker.refusal or "no_segments")
     claim = store.claim_follow(f.id, period, now)
     if not claim.owned:
         return FollowOutcome(f.id, "already", period, claim.ts)
@@ -102,11 +104,13 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None
         if ts:
             store.follow_posted(f.id, period, destination, ts, now)
             return FollowOutcome(f.id, "recovered", period, ts)
-    loaded = data.scoped(scope)
-    reply = answer(loaded.snapshot, f.question, loaded.vocab, Context(user_id=f.user_id,
-                                                                    reps=access.may_see_reps(f.user_id) if access else True))
+    reply = ask(data, asker, f.question, now=now)
+    if reply.kind == "refused":  # e.g. a question naming reps, followed into a channel that may not see them
+        log.warning("follow %s of %s not posted: %s", f.id, f.user_id, reply.text.strip()[:200])
+        store.follow_failed(f.id, period)
+        return FollowOutcome(f.id, "denied", period, error="refused")
     text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
-                  scope=None if scope.unrestricted else scope.describe())
+                  scope=None if asker.scope.unrestricted else asker.scope.describe())
     try:
         response = client.chat_postMessage(channel=destination, text=fallback_text(reply.text),
                                            blocks=assemble_blocks(text),
@@ -123,7 +127,7 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None
         return FollowOutcome(f.id, "failed", period, error=str(exc))
     ts, channel = response.get("ts"), response.get("channel") or destination
     store.follow_posted(f.id, period, channel, ts, now)
-    chart = chart_or_none(reply.result)
+    chart = reply.chart()
     if chart is not None:
         upload_chart(client, channel, chart, thread_ts=ts)
     return FollowOutcome(f.id, "posted", period, ts)

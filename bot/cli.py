@@ -407,13 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     set_currency(settings.currency)
     set_deal_url(settings.crm_deal_url)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):  # `python -m bot --data FILE`
         argv = [settings.mode] + argv
     args = parser.parse_args(argv)
+    serving = args.subcommand in ("http", "socket", "clock") or (args.subcommand is None and settings.mode != "console")
+    # the terminal says what went wrong in its own words (a missing file, a bad mapping); the log of the
+    # data holder's refresh is for the servers
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO" if serving else "CRITICAL").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.subcommand in ("ask", "manifest"):
         end_quietly_on_closed_pipe()
     if args.subcommand == "ask":

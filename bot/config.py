@@ -1,9 +1,11 @@
 """Settings read once from the environment, with safe defaults; passed down as arguments."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DEALS = PROJECT_ROOT / "data" / "deals.csv"
@@ -148,9 +150,6 @@ class Settings:
 
 def validate_clock(settings: Settings) -> list[str]:
     """Problems with the clock settings, worded for the log (empty when they are usable)."""
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
     problems = []
     try:
         ZoneInfo(settings.timezone)

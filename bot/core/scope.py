@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bot.core.grammar import norm
 from insights.schema import DIMENSION_ALIASES, DIMENSIONS
 from insights.snapshot import Snapshot
 
@@ -130,8 +131,6 @@ def outside_scope(text: str, everything, visible) -> list[str]:
     """Segment values named in `text` that exist in the data (`everything`, a Vocabulary) but not in
     what this person may see (`visible`): 'Europe' for the APAC VP. Exact names (and aliases) only,
     up to four words, so ordinary words are never taken for segments."""
-    from bot.core.grammar import norm
-
     words = [w for w in re.split(r"[\s,=]+", text) if w]
     found: list[str] = []
     for size in range(4, 0, -1):

@@ -47,7 +47,7 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
                       now=now, reps=asker.reps, admin=asker.admin, restricted=not asker.scope.unrestricted,
                       asker_reps=asker.reps_alone, channel_reps=asker.reps_here)
     if command is not None:  # a command, with or without its slash: read by the grammar
-        line, reading, choices = typed, "", ()
+        line, query, reading, choices = typed, None, "", ()
     else:  # a plain question: read once by the intent layer, on the whole data's words
         try:
             intent = interpret(text, full.vocab, full.snapshot.as_of, thread)
@@ -62,15 +62,15 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
         if intent is None or not intent.understood:
             return Reply("", "usage", render("text/not_understood.j2", question=text, typed=None, suggestions=[],
                                              commands=list(ALL_COMMANDS)), question=text)
-        line, reading = intent.line, reading_of(intent.line, full.vocab)
-        choices = labelled(intent.alternatives, full.vocab)
+        line, query = intent.line, intent.request.query
+        reading, choices = reading_of(intent.request, full.vocab), labelled(intent.alternatives, full.vocab)
     if not asker.scope.unrestricted:
         hidden = outside_scope(line, full.vocab, view.vocab)
         if hidden:  # a segment they may not see: say so, rather than answer for what is left
             return refused("outside_scope", resolve_command(split_command(line)[0] or "") or "", values=hidden,
                            scope=asker.scope.describe())
     reply = answer(view.snapshot, line, view.vocab, context, questions=command is not None,
-                   repless=(repless.snapshot, repless.vocab) if repless is not None else None)
+                   repless=(repless.snapshot, repless.vocab) if repless is not None else None, query=query)
     if command is None:
         reply = dataclasses.replace(reply, question=text, **({"reading": reading, "choices": choices}
                                                              if reply.kind == "answer" else {}))

@@ -23,8 +23,8 @@ from insights.trend import trend
 from insights.why import explain_change
 from insights.winrate import win_rate
 
-from bot.core.grammar import Vocabulary, parse, split_command
-from bot.core.intents import interpret, sentence_arguments
+from bot.core.grammar import Parsed, Vocabulary, parse, split_command
+from bot.core.intents import Request, interpret, sentence_arguments
 from bot.core.admin import alerts_command, digest_preview, feedback_report
 from bot.core.follows import follow_command, parse_follow
 from bot.core.render import render
@@ -114,7 +114,8 @@ def reps_denied(command_name: str, where: bool = False) -> Reply:
     return Reply(command_name, "refused", render("text/denied.j2", reason=reason, command=command_name))
 
 
-def rep_refusal(command_name: str, args: str, vocab: Vocabulary, context: Context) -> Reply | None:
+def rep_refusal(command_name: str, args: str, vocab: Vocabulary, context: Context,
+                query: Query | None = None) -> Reply | None:
     """The refusal when answering would name reps to someone, or into a channel, that may not see them:
     /reps, a grouping or filter by rep, or a follow of such a question (posted where it was typed
     unless it goes by DM, so judged by that channel's readers)."""
@@ -128,7 +129,7 @@ def rep_refusal(command_name: str, args: str, vocab: Vocabulary, context: Contex
         return None
     if context.reps or command_name in ADMIN_COMMANDS:
         return None
-    if command_name == "reps" or names_reps(command_name, parse(args, vocab).query):
+    if command_name == "reps" or names_reps(command_name, query if query is not None else parse(args, vocab).query):
         return reps_denied(command_name, where=context.asker_reps)
     return None
 
@@ -156,23 +157,27 @@ def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, con
     if intent is None or not intent.understood:
         return Reply("", "usage", render("text/not_understood.j2", question=text, typed=None, suggestions=[],
                                          commands=list(ALL_COMMANDS)))
-    reply = answer(snapshot, intent.line, vocab, context, questions=False, repless=repless)
+    reply = answer(snapshot, intent.line, vocab, context, questions=False, repless=repless, query=intent.request.query)
     if reply.kind != "answer":
         return reply
-    return dataclasses.replace(reply, reading=reading_of(intent.line, vocab),
+    return dataclasses.replace(reply, reading=reading_of(intent.request, vocab),
                                choices=labelled(intent.alternatives, vocab))
 
 
-def reading_of(line: str, vocab: Vocabulary) -> str:
-    """A command line in a few words ("Trend of win rate · APAC · last quarter")."""
-    name, args = split_command(line)
+def reading_of(request: Request, vocab: Vocabulary) -> str:
+    """A request in a few words ("Trend of win rate · APAC · last quarter"), from the Query the intent
+    layer read; a reading named in advance ("/winrate by region") is read here, once."""
+    name, args = split_command(request.line)
     command = resolve_command(name) or name
-    parsed = parse(args, vocab) if command in COMMANDS else None
-    return render("text/reading.j2", command=command, q=parsed.query if parsed is not None else None).strip()
+    query = request.query
+    if query is None and command in COMMANDS:
+        query = parse(args, vocab).query
+    return render("text/reading.j2", command=command, q=query if command in COMMANDS else None).strip()
 
 
-def labelled(lines, vocab: Vocabulary) -> tuple[tuple[str, str], ...]:
-    return tuple((reading_of(line, vocab), line) for line in lines)
+def labelled(requests: tuple[Request, ...], vocab: Vocabulary) -> tuple[tuple[str, str], ...]:
+    """(label, command line) of each reading: the label shown, the line a button carries."""
+    return tuple((reading_of(r, vocab), r.line) for r in requests)
 
 
 def read_as_line(reply: "Reply", buttons: bool = False) -> str:
@@ -223,17 +228,19 @@ def cut_reply(text: str) -> str:
 
 
 def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None,
-           questions: bool = True, repless: tuple[Snapshot, Vocabulary] | None = None) -> Reply:
+           questions: bool = True, repless: tuple[Snapshot, Vocabulary] | None = None,
+           query: Query | None = None) -> Reply:
     """Answer one command line such as '/winrate APAC', or a plain question. Never raises. `repless`:
-    the snapshot without reps and its vocabulary, made once with the data (else made here when needed)."""
-    reply = _answer(snapshot, line, vocab, context, questions, repless)
+    the snapshot without reps and its vocabulary, made once with the data (else made here when needed);
+    `query`: the line's arguments as the intent layer read them already (else the grammar reads them)."""
+    reply = _answer(snapshot, line, vocab, context, questions, repless, query)
     if len(reply.text) > MAX_REPLY_CHARS:
         reply = dataclasses.replace(reply, text=cut_reply(reply.text))
     return reply
 
 
 def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Context | None,
-            questions: bool, repless: tuple[Snapshot, Vocabulary] | None) -> Reply:
+            questions: bool, repless: tuple[Snapshot, Vocabulary] | None, query: Query | None) -> Reply:
     name, args = split_command(line)
     if len(args) > MAX_COMMAND_TEXT:  # before any parsing: 100k characters of anything cost nothing
         command_name = (resolve_command(name) if name else None) or "help"
@@ -257,7 +264,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS)))
     vocab = vocab or Vocabulary.from_snapshot(snapshot)
     context = context or Context()
-    refusal = rep_refusal(command_name, args, vocab, context)
+    refusal = rep_refusal(command_name, args, vocab, context, query)
     if refusal is not None:
         return refusal
     if not context.reps:
@@ -269,7 +276,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
             vocab = Vocabulary.from_snapshot(snapshot)
     if command_name in ADMIN_COMMANDS:
         return _admin(command_name, args, snapshot, vocab, context)
-    parsed = parse(args, vocab)
+    parsed = Parsed(query) if query is not None else parse(args, vocab)
     if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
         cleaned = sentence_arguments(args, vocab, snapshot.as_of)
         if cleaned != args and parse(cleaned, vocab).ok:

@@ -14,10 +14,9 @@ import datetime as dt
 import logging
 
 from bot.core.access import Asker
-from bot.core.commands import ALL_COMMANDS, COMMANDS, Context, answer, labelled, reading_of, resolve_command
+from bot.core.commands import COMMANDS, Context, answer, labelled, read_question, reading_of, resolve_command
 from bot.core.data import DealData, Loaded
 from bot.core.grammar import split_command
-from bot.core.intents import interpret
 from bot.core.render import render
 from bot.core.reply import Reply
 from bot.core.scope import outside_scope
@@ -45,23 +44,13 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
     repless = data.view(asker.scope, reps=False) if not asker.reps else None
     context = Context(store=store, user_id=asker.user, channel_id=asker.channel, data_error=data.last_error,
                       now=now, reps=asker.reps, admin=asker.admin, restricted=not asker.scope.unrestricted,
-                      asker_reps=asker.reps_alone, channel_reps=asker.reps_here)
+                      reps_alone=asker.reps_alone, reps_here=asker.reps_here)
     if command is not None:  # a command, with or without its slash: read by the grammar
         line, query, reading, choices = typed, None, "", ()
     else:  # a plain question: read once by the intent layer, on the whole data's words
-        try:
-            intent = interpret(text, full.vocab, full.snapshot.as_of, thread)
-        except Exception:  # the intent layer is tested never to raise; a bug still gets an answer
-            log.exception("could not read the question: %r", text[:200])
-            intent = None
-        if intent is not None and intent.choices:
-            choices = labelled(intent.choices, full.vocab)
-            return Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
-                                             unsupported=intent.unsupported, buttons=False),
-                         choices=choices, question=text, unsupported=intent.unsupported)
-        if intent is None or not intent.understood:
-            return Reply("", "usage", render("text/not_understood.j2", question=text, typed=None, suggestions=[],
-                                             commands=list(ALL_COMMANDS)), question=text)
+        intent, unread = read_question(text, full.vocab, full.snapshot.as_of, thread)
+        if unread is not None:
+            return unread
         line, query = intent.line, intent.request.query
         reading, choices = reading_of(intent.request, full.vocab), labelled(intent.alternatives, full.vocab)
     if not asker.scope.unrestricted:

@@ -24,7 +24,7 @@ from insights.why import explain_change
 from insights.winrate import win_rate
 
 from bot.core.grammar import Parsed, Vocabulary, parse, split_command
-from bot.core.intents import Request, interpret, sentence_arguments
+from bot.core.intents import Intent, Request, interpret, sentence_arguments
 from bot.core.admin import alerts_command, digest_preview, feedback_report
 from bot.core.follows import follow_command, parse_follow
 from bot.core.render import render
@@ -95,8 +95,8 @@ class Context:
     reps: bool = True  # may see individual reps (REPS_USERS); False: nothing that names a rep is answered
     admin: bool = True  # may mute or remove any alert rule (ADMIN_USERS); False: only rules they added
     restricted: bool = False  # sees less than every deal (a scope): alert rules about others are not shown
-    asker_reps: bool = False  # with reps False: the asker may see reps, but not where the answer is read
-    channel_reps: bool = True  # a post into channel_id may name reps (for `/follow ... here`)
+    reps_alone: bool = False  # with reps False: the asker may see reps, but not where the answer is read
+    reps_here: bool = True  # a post into channel_id may name reps (for `/follow ... here`)
 
 
 # -- who may see reps: the one place it is enforced ---------------------------------------------------
@@ -124,13 +124,13 @@ def rep_refusal(command_name: str, args: str, vocab: Vocabulary, context: Contex
         inner, rest = split_command(question)
         inner = resolve_command(inner) or ""
         if inner in COMMANDS and names_reps(inner, parse(rest, vocab).query) and \
-                not (context.reps and (destination == "dm" or context.channel_reps)):
+                not (context.reps and (destination == "dm" or context.reps_here)):
             return reps_denied(inner, where=context.reps)
         return None
     if context.reps or command_name in ADMIN_COMMANDS:
         return None
     if command_name == "reps" or names_reps(command_name, query if query is not None else parse(args, vocab).query):
-        return reps_denied(command_name, where=context.asker_reps)
+        return reps_denied(command_name, where=context.reps_alone)
     return None
 
 
@@ -139,24 +139,35 @@ def resolve_command(name: str) -> str | None:
     return name if name in ALL_COMMANDS or name == "help" else ALIASES.get(name)
 
 
-def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, context: Context | None = None,
-             thread_line: str | None = None, repless: tuple[Snapshot, Vocabulary] | None = None) -> Reply:
-    """Answer a plain question or a command line; `thread_line` is the thread's last command, which a
-    follow-up ("what about Europe?") changes. Never raises."""
-    vocab = vocab or Vocabulary.from_snapshot(snapshot)
+def read_question(text: str, vocab: Vocabulary, as_of: dt.date,
+                  thread_line: str | None = None) -> tuple[Intent | None, Reply | None]:
+    """How a plain question reads (the intent layer, with the thread's last command, which a follow-up
+    changes), and the reply when it cannot be answered as read: asked back with its likeliest readings,
+    or not understood. Never raises."""
     try:
-        intent = interpret(text, vocab, snapshot.as_of, thread_line)
+        intent = interpret(text, vocab, as_of, thread_line)
     except Exception:  # the intent layer is tested never to raise; a bug still gets an answer
         log.exception("could not read the question: %r", text[:200])
         intent = None
     if intent is not None and intent.choices:
         choices = labelled(intent.choices, vocab)
-        return Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
-                                         unsupported=intent.unsupported, buttons=False), choices=choices,
-                     question=text, unsupported=intent.unsupported)
+        return intent, Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
+                                                 unsupported=intent.unsupported, buttons=False), choices=choices,
+                             question=text, unsupported=intent.unsupported)
     if intent is None or not intent.understood:
-        return Reply("", "usage", render("text/not_understood.j2", question=text, typed=None, suggestions=[],
-                                         commands=list(ALL_COMMANDS)))
+        return intent, Reply("", "usage", render("text/not_understood.j2", question=text, typed=None,
+                                                 suggestions=[], commands=list(ALL_COMMANDS)), question=text)
+    return intent, None
+
+
+def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, context: Context | None = None,
+             thread_line: str | None = None, repless: tuple[Snapshot, Vocabulary] | None = None) -> Reply:
+    """Answer a plain question on one snapshot (a command line typed as a sentence, "/sales why did APAC
+    drop", lands here too); `ask()` is the way in for every front end. Never raises."""
+    vocab = vocab or Vocabulary.from_snapshot(snapshot)
+    intent, unread = read_question(text, vocab, snapshot.as_of, thread_line)
+    if unread is not None:
+        return unread
     reply = answer(snapshot, intent.line, vocab, context, questions=False, repless=repless, query=intent.request.query)
     if reply.kind != "answer":
         return reply

@@ -1,9 +1,7 @@
 """The App Home view: built from the same analyses and templates as the commands."""
 from __future__ import annotations
 
-from insights.query import Query
-from insights.trend import trend
-
+from bot.core.ask import ask
 from bot.core.render import render
 from bot.slack.blocks import assemble_blocks
 from bot.slack.services import Services
@@ -21,7 +19,8 @@ def home_view(services: Services, user_id: str | None = None) -> dict:
         return {"type": "home", "blocks": assemble_blocks(text, max_blocks=MAX_HOME_BLOCKS)}
     scope = asker.scope
     loaded = None if scope.empty else services.data.view(scope)
-    headline = trend(loaded.snapshot, Query()) if loaded else None
+    trend = ask(services.data, asker, "/trend") if loaded else None  # the headline, as /trend answers it
+    headline = trend.result if trend is not None and trend.kind == "answer" else None
     text = render("text/home.j2", loaded=loaded, t=headline, report=loaded.snapshot.report if loaded else None,
                   data_error=services.data.last_error, rules=services.rules(asker), follows=services.follows(user_id),
                   scope=None if scope.unrestricted else scope.describe())

@@ -212,3 +212,26 @@ def test_an_unknown_group_membership_shows_nothing_rather_than_everything():
     assert access.scope_for("U0ANYONE", members).unrestricted  # known not to be in it: `others`
     members.client = slack
     assert access.scope_for("U0EMEA1", members) == Scope.of([{"region": ["Europe"]}])  # the last known list
+
+
+def test_ask_as_a_user_outside_reps_users_writes_a_deals_csv_without_owners(tmp_path):
+    """The reply and the CSV come from the same view: REPS_USERS=U0MGR ... --as-user U0OTHER names no rep."""
+    import re
+    import subprocess
+    import sys
+
+    from slack_harness import clean_env
+
+    def deals_csv(user: str) -> tuple[str, str]:
+        folder = tmp_path / user
+        done = subprocess.run([sys.executable, "-m", "bot", "ask", "/deals APAC", "--as-user", user,
+                               "--chart-dir", str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              env=clean_env(REPS_USERS="U0MGR"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout, next(folder.glob("deals-*.csv")).read_text(encoding="utf-8")
+
+    text, csv = deals_csv("U0OTHER")
+    assert re.findall(r"rep_\d+", text) == [] and re.findall(r"rep_\d+", csv) == []
+    assert "sales_rep_id" not in csv.splitlines()[0]
+    _, manager = deals_csv("U0MGR")
+    assert "sales_rep_id" in manager.splitlines()[0] and re.findall(r"rep_\d+", manager)

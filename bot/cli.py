@@ -30,7 +30,7 @@ from bot.core.commands import ADMIN_COMMANDS, read_as_line, resolve_command
 from bot.core.data import DealData
 from bot.core.digest import digest_text
 from bot.core.grammar import split_command
-from bot.core.render import render, set_currency, set_deal_url
+from bot.core.render import render
 from bot.core.reply import Reply
 from bot.slack.app import build_app
 from bot.slack.io import web_client
@@ -405,8 +405,6 @@ def end_quietly_on_closed_pipe() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
-    set_currency(settings.currency)
-    set_deal_url(settings.crm_deal_url)
     parser = build_parser(settings)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):  # `python -m bot --data FILE`

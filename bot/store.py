@@ -236,11 +236,46 @@ class StoredFollow:
 
 
 @dataclass(frozen=True)
-class DigestClaim:
+class Claim:
+    """The answer of a ledger to "may I post this now?"."""
+
     owned: bool  # this caller must post
     status: str  # the row's status after the claim
     recovering: bool = False  # taken over from a crashed run: check whether it was already posted
     ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """One row of a posting ledger (a digest's channel and week, a follow's period, an alert's
+    fingerprint): claimed before posting, then recorded as posted or failed. `bot.clock.once` is the
+    one algorithm that uses it; each kind differs only in its key and in when a claim is granted."""
+
+    store: "Store"
+    table: Table
+    key: tuple[tuple[str, object], ...]
+    claim_with: object = None  # callable(now) -> Claim; None: a period ledger's claim
+
+    def _where(self):
+        return and_(*(self.table.c[k] == v for k, v in self.key))
+
+    def claim(self, now: dt.datetime) -> Claim:
+        if self.claim_with is not None:
+            return self.claim_with(now)
+        return self.store._claim(self.table, dict(self.key), now)
+
+    def posted(self, channel: str | None, ts: str | None, now: dt.datetime) -> None:
+        values = dict(status="posted", ts=ts, posted_at=naive_utc(now))
+        if "channel" in self.table.c and "channel" not in dict(self.key):
+            values["channel"] = channel
+        if "fire_count" in self.table.c:
+            values["fire_count"] = self.table.c.fire_count + 1
+        with self.store.engine.begin() as conn:
+            conn.execute(update(self.table).where(self._where()).values(**values))
+
+    def failed(self) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(update(self.table).where(self._where()).values(status="failed"))
 
 
 class Store:
@@ -347,6 +382,14 @@ class Store:
             changed = conn.execute(update(fired_alerts).where(condition).values(**values)).rowcount
         return "again" if changed == 1 else None
 
+    def alert_ledger(self, finding: Finding, cooldown: dt.timedelta, margin: float) -> Ledger:
+        """The fired-alerts row of a finding: claimed when it is new, worse by `margin`, past the
+        cooldown, or left by a crashed run (see `claim_alert`)."""
+        def claim(now: dt.datetime) -> Claim:
+            outcome = self.claim_alert(finding, now, cooldown, margin)
+            return Claim(outcome is not None, "claimed" if outcome else "already", recovering=outcome == "recovering")
+        return Ledger(self, fired_alerts, (("fingerprint", finding.fingerprint),), claim)
+
     def unsettled_alerts(self, now: dt.datetime, within: dt.timedelta = dt.timedelta(days=1)) -> set[str]:
         """Fingerprints the retry tick posts again: claims left past their lease by a crash, and posts
         that failed in the last day (an older failure waits for its rule to fire again)."""
@@ -357,15 +400,10 @@ class Store:
                 and_(t.status == "failed", t.claimed_at > now - within)))).scalars())
 
     def alert_posted(self, fingerprint: str, channel: str, ts: str | None, now: dt.datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint).values(
-                status="posted", channel=channel, ts=ts, posted_at=naive_utc(now),
-                fire_count=fired_alerts.c.fire_count + 1))
+        Ledger(self, fired_alerts, (("fingerprint", fingerprint),)).posted(channel, ts, now)
 
     def alert_failed(self, fingerprint: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(fired_alerts).where(fired_alerts.c.fingerprint == fingerprint)
-                         .values(status="failed"))
+        Ledger(self, fired_alerts, (("fingerprint", fingerprint),)).failed()
 
     def acknowledge(self, fingerprint: str, user: str) -> dict | None:
         with self.engine.begin() as conn:
@@ -385,16 +423,19 @@ class Store:
         return dict(row._mapping) if row else None
 
     # -- the digest ledger ------------------------------------------------------------------------
-    def claim_digest(self, channel: str, period: str, now: dt.datetime) -> DigestClaim:
-        return self._claim(digest_ledger, {"channel": channel, "period": period}, now)
+    def digest_ledger(self, channel: str, period: str) -> Ledger:
+        return Ledger(self, digest_ledger, (("channel", channel), ("period", period)))
 
-    def _claim(self, ledger: Table, key: dict, now: dt.datetime) -> DigestClaim:
+    def claim_digest(self, channel: str, period: str, now: dt.datetime) -> Claim:
+        return self.digest_ledger(channel, period).claim(now)
+
+    def _claim(self, ledger: Table, key: dict, now: dt.datetime) -> Claim:
         """Claim one ledger row (a digest's channel and week, a follow's period) before posting:
         the unique key lets one run in; a failed post, or a claim a crashed run left past its lease,
         may be taken over, once."""
         now = naive_utc(now)
         if self._insert(ledger, **key, status="claimed", claimed_at=now):
-            return DigestClaim(True, "claimed")
+            return Claim(True, "claimed")
         t = ledger.c
         where = and_(*(t[k] == v for k, v in key.items()))
         with self.engine.begin() as conn:
@@ -403,20 +444,8 @@ class Store:
                 .values(status="claimed", claimed_at=now)).rowcount
             row = conn.execute(select(ledger).where(where)).first()
         if changed == 1:
-            return DigestClaim(True, "claimed", recovering=True)
-        return DigestClaim(False, row.status, ts=row.ts)
-
-    def digest_posted(self, channel: str, period: str, ts: str | None, now: dt.datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(digest_ledger).where(and_(digest_ledger.c.channel == channel,
-                                                          digest_ledger.c.period == period))
-                         .values(status="posted", ts=ts, posted_at=naive_utc(now)))
-
-    def digest_failed(self, channel: str, period: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(digest_ledger).where(and_(digest_ledger.c.channel == channel,
-                                                          digest_ledger.c.period == period))
-                         .values(status="failed"))
+            return Claim(True, "claimed", recovering=True)
+        return Claim(False, row.status, ts=row.ts)
 
     def digests(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -454,22 +483,11 @@ class Store:
             return conn.execute(update(follows).where(self._own_follow(follow_id, user_id))
                                 .values(muted_until=naive_utc(until))).rowcount == 1
 
-    def claim_follow(self, follow_id: int, period: str, now: dt.datetime) -> DigestClaim:
-        """Claim one follow's period before posting it: exactly once, like the digest."""
-        return self._claim(follow_ledger, {"follow_id": follow_id, "period": period}, now)
+    def follow_ledger(self, follow_id: int, period: str) -> Ledger:
+        return Ledger(self, follow_ledger, (("follow_id", follow_id), ("period", period)))
 
-    def follow_posted(self, follow_id: int, period: str, channel: str | None, ts: str | None,
-                      now: dt.datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(follow_ledger).where(and_(follow_ledger.c.follow_id == follow_id,
-                                                          follow_ledger.c.period == period))
-                         .values(status="posted", channel=channel, ts=ts, posted_at=naive_utc(now)))
-
-    def follow_failed(self, follow_id: int, period: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(follow_ledger).where(and_(follow_ledger.c.follow_id == follow_id,
-                                                          follow_ledger.c.period == period))
-                         .values(status="failed"))
+    def claim_follow(self, follow_id: int, period: str, now: dt.datetime) -> Claim:
+        return self.follow_ledger(follow_id, period).claim(now)
 
     def follow_posts(self) -> list[dict]:
         with self.engine.connect() as conn:

@@ -92,20 +92,30 @@ def _watch(snapshot, c, filters) -> Action:
 
 
 def from_risk(snapshot: Snapshot, risk) -> list[Action]:
+    return risk_actions(snapshot, risk.query.filters, risk.overall, risk.segments)
+
+
+def risk_actions(snapshot: Snapshot, filters, overall, segments) -> list[Action]:
+    """A segment significantly below the rest of the selection, with its open pipeline at stake."""
     return [
-        _action("below_team", s.label, s.segment, snapshot, risk.query.filters, -s.shortfall_pp,
-                rate_now=s.win_rate, rate_before=risk.overall.win_rate, n=s.n, p_value=s.vs_rest.p_value,
+        _action("below_team", s.label, s.segment, snapshot, filters, -s.shortfall_pp,
+                rate_now=s.win_rate, rate_before=overall.win_rate, n=s.n, p_value=s.vs_rest.p_value,
                 details={"impact_score": s.impact_score, "revenue_at_risk": s.revenue_at_risk})
-        for s in risk.segments if s.vs_rest.significant
+        for s in segments if s.vs_rest.significant
     ]
 
 
 def from_reps(snapshot: Snapshot, reps) -> list[Action]:
+    return rep_actions(snapshot, reps.query.filters, reps.dimension, reps.team, reps.reps)
+
+
+def rep_actions(snapshot: Snapshot, filters, dimension: str, team, reps) -> list[Action]:
+    """A rep (or region...) significantly below the rest of the team, with their open pipeline."""
     return [
-        _action("rep_below", r.rep, {reps.dimension: r.rep}, snapshot, reps.query.filters,
-                r.vs_team.change_pp, rate_now=r.win_rate, rate_before=reps.team.win_rate, n=r.n,
+        _action("rep_below", r.rep, {dimension: r.rep}, snapshot, filters,
+                r.vs_team.change_pp, rate_now=r.win_rate, rate_before=team.win_rate, n=r.n,
                 p_value=r.p_value, details={"shrunk_win_rate": r.shrunk_win_rate})
-        for r in reps.reps if r.significant
+        for r in reps if r.significant
     ]
 
 

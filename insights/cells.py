@@ -177,9 +177,4 @@ class Cells:
 def cached_cells(snapshot: Snapshot, key: tuple, build) -> Cells:
     """The snapshot's cells for `key` (the analysis, its periods and filters), built once by `build()`.
     A Snapshot never changes, so its cells stay right for its lifetime; a few are kept per snapshot."""
-    cache = snapshot.__dict__.setdefault("_cells", {})
-    if key not in cache:
-        if len(cache) >= CACHED:
-            cache.pop(next(iter(cache)))
-        cache[key] = build()
-    return cache[key]
+    return snapshot.memo.get("cells", key, build, keep=CACHED)

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .periods import Period
 from .pipeline import open_win_probabilities
 from .query import Query
 from .results import Result
-from .select import filter_mask, period_mask, resolve_periods
+from .selection import Selection
 from .snapshot import Snapshot
 
 SHOWN = 15  # deals listed in a reply; the CSV has them all
@@ -47,13 +46,14 @@ class DealsResult(Result):
     deals: list[DealRow] = field(default_factory=list)  # the largest SHOWN
 
 
-def _selection(snapshot: Snapshot, query: Query, period: Period) -> tuple[pd.DataFrame, np.ndarray]:
+def _selection(sel: Selection) -> tuple[pd.DataFrame, np.ndarray]:
     """The frame the query's deals are in (closed or open) and the positions of those deals in it."""
-    if query.outcome == "open":
-        return snapshot.open_deals, np.flatnonzero(filter_mask(snapshot, query.filters, open_pipeline=True))
-    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
-    if query.outcome in ("won", "lost"):
-        mask &= snapshot.won == (query.outcome == "won")
+    snapshot, outcome = sel.snapshot, sel.query.outcome
+    if outcome == "open":
+        return snapshot.open_deals, np.flatnonzero(sel.open)
+    mask = sel.current
+    if outcome in ("won", "lost"):
+        mask = mask & (snapshot.won == (outcome == "won"))
     return snapshot.deals, np.flatnonzero(mask)
 
 
@@ -79,8 +79,7 @@ def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray,
 
 def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
     """Every deal behind the query, largest first, in the canonical columns (for the CSV)."""
-    period, _ = resolve_periods(snapshot, query)
-    frame, rows = _selection(snapshot, query, period)
+    frame, rows = _selection(Selection(snapshot, query))
     return _table(snapshot, frame, rows, open_win_probabilities(snapshot) if query.outcome == "open" else None)
 
 
@@ -109,32 +108,34 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
 
     Counted on the selection's positions; only the deals that can be among the largest SHOWN (every
     deal at least as large as the SHOWN-th largest) are sorted and read, not a million-row table."""
-    period, _ = resolve_periods(snapshot, query)  # open pipeline is as of now, whatever the period
-    frame, rows = _selection(snapshot, query, period)
+    sel = Selection(snapshot, query)  # open pipeline is as of now, whatever the period
+    frame, rows = _selection(sel)
     amounts = frame["deal_amount"].to_numpy(dtype=float)[rows]
     blank = np.isnan(amounts)  # only open deals are kept without an amount
     amounts = np.where(blank, -1.0, amounts)  # listed after every deal with an amount, never summed
-    won = 0 if query.outcome == "open" else int(snapshot.won[rows].sum())
-    result = DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=period, outcome=query.outcome,
-                         count=len(rows), won=won, lost=0 if query.outcome == "open" else len(rows) - won,
-                         amount=float(amounts[~blank].sum()) if len(rows) else 0.0, without_amount=int(blank.sum()))
-    if query.outcome == "open":
-        result.notes.append("open_pipeline_now")
-    if not len(rows):
-        result.notes.append("no_deals")
+    is_open = query.outcome == "open"
+    won = 0 if is_open else int(snapshot.won[rows].sum())
+    notes = (["open_pipeline_now"] if is_open else []) + ([] if len(rows) else ["no_deals"])
+    return DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=sel.period, outcome=query.outcome,
+                       count=len(rows), won=won, lost=0 if is_open else len(rows) - won,
+                       amount=float(amounts[~blank].sum()) if len(rows) else 0.0, without_amount=int(blank.sum()),
+                       deals=_largest(snapshot, frame, rows, amounts, is_open), notes=notes)
+
+
+def _largest(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray, amounts: np.ndarray,
+             is_open: bool) -> list[DealRow]:
+    """The SHOWN largest of these deals (amounts: -1 where blank), as rows of a reply."""
     if len(rows) > SHOWN:
         rows = rows[amounts >= np.partition(amounts, len(amounts) - SHOWN)[len(amounts) - SHOWN]]
-    chances = open_win_probabilities(snapshot) if query.outcome == "open" else None
-    for row in _table(snapshot, frame, rows, chances).head(SHOWN).itertuples(index=False):
-        result.deals.append(DealRow(
-            deal_id=str(row.deal_id), rep=_text(getattr(row, "sales_rep_id", None)),
-            segment=" · ".join(str(getattr(row, c)) for c in ("region", "product_type", "lead_source")
-                               if hasattr(row, c) and isinstance(getattr(row, c), str)),
-            stage=_text(getattr(row, "deal_stage", None)),
-            amount=None if pd.isna(row.deal_amount) else float(row.deal_amount),
-            created=_day(row.created_date), closed=_day(getattr(row, "closed_date", None)), outcome=row.outcome,
-            win_probability=getattr(row, "win_probability_this_quarter", None)))
-    return result
+    chances = open_win_probabilities(snapshot) if is_open else None
+    return [DealRow(deal_id=str(row.deal_id), rep=_text(getattr(row, "sales_rep_id", None)),
+                    segment=" · ".join(str(getattr(row, c)) for c in ("region", "product_type", "lead_source")
+                                       if hasattr(row, c) and isinstance(getattr(row, c), str)),
+                    stage=_text(getattr(row, "deal_stage", None)),
+                    amount=None if pd.isna(row.deal_amount) else float(row.deal_amount),
+                    created=_day(row.created_date), closed=_day(getattr(row, "closed_date", None)),
+                    outcome=row.outcome, win_probability=getattr(row, "win_probability_this_quarter", None))
+            for row in _table(snapshot, frame, rows, chances).head(SHOWN).itertuples(index=False)]
 
 
 def _text(value) -> str | None:

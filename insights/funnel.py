@@ -8,7 +8,8 @@ import numpy as np
 from .query import Query
 from .results import Rate, Result, _round, _sig
 from .schema import STAGE_ORDER
-from .select import cell_index, filter_mask, median_days_by, period_mask, resolve_periods
+from .select import cell_index, median_days_by
+from .selection import Selection
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, mann_whitney_from_counts, wilson_interval
 from .winrate import MIN_N, segment_label
@@ -56,22 +57,30 @@ class FunnelResult(Result):
 
 
 def funnel(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> FunnelResult:
-    period, _ = resolve_periods(snapshot, query)
-    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
-    overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
+    """Where lost deals stop (when the stage column tells) and the Cycle-Outcome Gap per segment."""
+    sel = Selection(snapshot, query)
+    overall = sel.overall
     gap_dim = query.group_by[0] if query.group_by else DEFAULT_GAP_DIMENSION
-    result = FunnelResult(command="funnel", as_of=snapshot.as_of, query=query, period=period, overall=overall,
-                          gap_dimension=gap_dim, min_n=min_n)
+    fields = {"command": "funnel", "as_of": snapshot.as_of, "query": query, "period": sel.period,
+              "overall": overall, "gap_dimension": gap_dim, "min_n": min_n}
     if overall.n == 0:
-        result.notes.append("no_deals")
-        return result
+        return FunnelResult(**fields, notes=["no_deals"])
+    notes, stages, order_known = [], [], True
     if "deal_stage" in snapshot.dimensions and snapshot.report.stage_outcome_only:
-        result.notes.append("stage_outcome_only")  # Closed Won / Closed Lost: where lost deals stopped is unknown
+        notes.append("stage_outcome_only")  # Closed Won / Closed Lost: where lost deals stopped is unknown
     elif "deal_stage" in snapshot.dimensions:
-        result.stages, result.stage_order_known = _stages(snapshot, mask)
+        stages, order_known = _stages(snapshot, sel.current)
     if len(query.group_by) > 1:
-        result.notes.append("gap_uses_first_dimension")
+        notes.append("gap_uses_first_dimension")
+    overall_gap, gaps, tested = _gaps(sel, gap_dim, min_n)
+    return FunnelResult(**fields, notes=notes, stages=stages, stage_order_known=order_known,
+                        overall_gap=overall_gap, gaps=gaps, tested=tested)
 
+
+def _gaps(sel: Selection, gap_dim: str, min_n: int) -> tuple[CycleGap, list[CycleGap], int]:
+    """The Cycle-Outcome Gap of all the period's deals and of each value of `gap_dim` (BH across them),
+    from per-segment day histograms of won and lost cycles; and how many segments were tested."""
+    snapshot, mask = sel.snapshot, sel.current
     dims = (gap_dim,) if gap_dim in snapshot.dimensions else ()
     cells, sizes = cell_index(snapshot, mask, dims)
     count = int(np.prod(sizes)) if dims else 1
@@ -94,23 +103,21 @@ def funnel(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> FunnelResult
 
     total_w, total_l = hist_won.sum(axis=0), hist_lost.sum(axis=0)
     p_all = mann_whitney_from_counts(total_w, total_l)
-    result.overall_gap = gap({}, total_w, total_l, float(np.nanmedian(days[won])) if won.any() else np.nan,
-                             float(np.nanmedian(days[~won])) if (~won).any() else np.nan,
-                             p_all, p_all is not None and p_all < 0.05)
-    if dims:
-        raw_p = np.array([
-            mann_whitney_from_counts(hist_won[c], hist_lost[c])
-            if hist_won[c].sum() >= min_n / 2 and hist_lost[c].sum() >= min_n / 2 else np.nan
-            for c in range(count)
-        ], dtype=float)
-        adjusted, significant = benjamini_hochberg(raw_p)
-        result.tested = int((~np.isnan(raw_p)).sum())
-        labels = snapshot.values(gap_dim)
-        result.gaps = [
-            gap({gap_dim: labels[c]}, hist_won[c], hist_lost[c], med_won[c], med_lost[c], adjusted[c], significant[c])
-            for c in range(count) if hist_won[c].sum() + hist_lost[c].sum() > 0
-        ]
-    return result
+    overall_gap = gap({}, total_w, total_l, float(np.nanmedian(days[won])) if won.any() else np.nan,
+                      float(np.nanmedian(days[~won])) if (~won).any() else np.nan,
+                      p_all, p_all is not None and p_all < 0.05)
+    if not dims:
+        return overall_gap, [], 0
+    raw_p = np.array([
+        mann_whitney_from_counts(hist_won[c], hist_lost[c])
+        if hist_won[c].sum() >= min_n / 2 and hist_lost[c].sum() >= min_n / 2 else np.nan
+        for c in range(count)
+    ], dtype=float)
+    adjusted, significant = benjamini_hochberg(raw_p)
+    labels = snapshot.values(gap_dim)
+    gaps = [gap({gap_dim: labels[c]}, hist_won[c], hist_lost[c], med_won[c], med_lost[c], adjusted[c], significant[c])
+            for c in range(count) if hist_won[c].sum() + hist_lost[c].sum() > 0]
+    return overall_gap, gaps, int((~np.isnan(raw_p)).sum())
 
 
 def _stages(snapshot: Snapshot, mask: np.ndarray) -> tuple[list[StageRow], bool]:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -46,8 +45,9 @@ from scipy import stats as sps
 
 from .periods import add_months, grain_start, label_for
 from .query import Query
-from .results import Rate, Result, _round, _sig, to_jsonable
-from .select import ALL_TIME, filter_mask, resolve_periods
+from .results import NOT_JSON, Rate, Result, _round, _sig, to_jsonable
+from .select import ALL_TIME
+from .selection import Selection
 from .snapshot import Snapshot, day_number, from_day_number
 from .stats import Z95
 
@@ -207,11 +207,13 @@ class PipelineResult(Result):
     training_deals: int = 0  # deal-snapshots learned from
     features: list[str] = field(default_factory=list)
 
+    # lists the rest of the selection's open deals when they are asked for; not part of the JSON
+    listing: OpenDealListing | None = field(default=None, repr=False, compare=False, metadata=NOT_JSON)
+
     def all_deals(self) -> list[OpenDeal]:
         """Every open deal of the selection, in ranking order; built on demand (JSON, CSV), not per reply."""
-        build = getattr(self, "_build_deals", None)
-        if build is not None and not self.deals:
-            self.deals = build()
+        if self.listing is not None and not self.deals:
+            self.deals = self.at_risk + self.listing.after(AT_RISK_SHOWN)
         return self.deals
 
     def to_dict(self) -> dict:
@@ -641,14 +643,12 @@ def widening(errors: list[float]) -> tuple[bool, float]:
     return True, max(1.0, float(np.sqrt(np.mean(errors ** 2))))
 
 
-_CACHE: dict[int, tuple[weakref.ref, _Models]] = {}
-
-
 def fit_models(snapshot: Snapshot) -> _Models:
-    """The history, today's fits and the backtest of a snapshot, fitted once per refresh."""
-    hit = _CACHE.get(id(snapshot))
-    if hit is not None and hit[0]() is snapshot:
-        return hit[1]
+    """The history, today's fits and the backtest of a snapshot, fitted once per refresh (kept in its memo)."""
+    return snapshot.memo.get("pipeline", "models", lambda: _fit_models(snapshot), keep=1)
+
+
+def _fit_models(snapshot: Snapshot) -> _Models:
     hist = _history(snapshot)
     today = day_number(snapshot.as_of)
     fits = [_fit(hist, _known_by(hist, today, h), h, True) for h in range(HORIZONS)]
@@ -656,11 +656,7 @@ def fit_models(snapshot: Snapshot) -> _Models:
     bt, scale, withheld = _backtest(hist, today)
     cycles = hist.won_cycles
     stalled_after = float(np.quantile(cycles, STALLED_QUANTILE)) if len(cycles) >= 30 else None
-    models = _Models(hist, fits, age_fits, bt, scale, withheld, stalled_after)
-    for key in [k for k, v in _CACHE.items() if v[0]() is None]:
-        del _CACHE[key]
-    _CACHE[id(snapshot)] = (weakref.ref(snapshot), models)
-    return models
+    return _Models(hist, fits, age_fits, bt, scale, withheld, stalled_after)
 
 
 @dataclass
@@ -774,117 +770,153 @@ def _sums(scores: _Scores, mask: np.ndarray, amounts: np.ndarray) -> dict[str, _
 
 
 def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
-    period, _ = resolve_periods(snapshot, query, default=ALL_TIME)
-    mask = filter_mask(snapshot, query.filters, open_pipeline=True)
-    result = PipelineResult(command="pipeline", as_of=snapshot.as_of, query=query, period=period,
-                            date_basis="open_pipeline")
+    """The open pipeline of the selection: each deal's chance of being won this quarter and next, the
+    bookings they bring with intervals the backtest checked, the deals most at risk, by segment."""
+    sel = Selection(snapshot, query, default=ALL_TIME)
+    mask = sel.open
     amounts = snapshot.open_deals["deal_amount"].to_numpy(dtype=float)
-    result.open_deals, result.open_amount = int(mask.sum()), round(float(np.nansum(amounts[mask])), 2)
-    result.open_without_amount = int(np.isnan(amounts[mask]).sum())
+    fields = {"command": "pipeline", "as_of": snapshot.as_of, "query": query, "period": sel.period,
+              "date_basis": "open_pipeline", "open_deals": int(mask.sum()),
+              "open_amount": round(float(np.nansum(amounts[mask])), 2),
+              "open_without_amount": int(np.isnan(amounts[mask]).sum())}
     if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any():
-        result.notes.append("too_few_for_model")
-        return result
+        return PipelineResult(**fields, notes=["too_few_for_model"])
     if not mask.any():
-        result.notes.append("no_open_deals")
-        return result
+        return PipelineResult(**fields, notes=["no_open_deals"])
     models = fit_models(snapshot)
     bt = models.backtest
-    result.backtest = bt
-    result.skill = bool(bt is not None and bt.skill)
-    scores = score_open(snapshot, models, segments=result.skill)
+    skill = bool(bt is not None and bt.skill)
+    scores = score_open(snapshot, models, segments=skill)
     if scores is None:
-        result.notes.append("too_few_for_model")
-        return result
-    hist = models.hist
-    result.features = list(hist.features) if result.skill else []
-    result.anchors, result.training_deals = scores.fits[0].anchors, int(scores.fits[0].n)
-    if bt is None:
-        result.notes.append("no_backtest")
-    elif bt.quarters < MIN_BACKTESTS:
-        result.notes.append("few_backtests")
-    if not hist.amounts_kept:
-        result.notes.append("amounts_not_backtested")
-    # an interval is printed only where the backtest does not contradict it (see _backtest)
-    def interval(s: _Sum, digits: int, amounts: bool = False):
-        if models.withheld[amounts]:
-            return None, None
-        low, high = s.interval(models.scale[amounts])
-        return round(low, digits), round(high, digits)
+        return PipelineResult(**fields, backtest=bt, skill=skill, notes=["too_few_for_model"])
+    notes = ["no_backtest"] if bt is None else ["few_backtests"] if bt.quarters < MIN_BACKTESTS else []
+    if not models.hist.amounts_kept:
+        notes.append("amounts_not_backtested")
+    stalled = scores.ages > models.stalled_after if models.stalled_after is not None else \
+        np.zeros(len(amounts), dtype=bool)
+    stalled_deals = int((stalled & mask).sum())
+    listing = OpenDealListing(snapshot=snapshot, scores=scores, hist=models.hist, rows=np.flatnonzero(mask),
+                              amounts=amounts, stalled=stalled, skill=skill)
+    return PipelineResult(
+        **fields, notes=notes, backtest=bt, skill=skill, features=list(models.hist.features) if skill else [],
+        anchors=scores.fits[0].anchors, training_deals=int(scores.fits[0].n),
+        forecast=_forecast(models, scores, mask, amounts, snapshot.as_of), stalled_deals=stalled_deals,
+        stalled_probability=_round(float(scores.p[stalled & mask, 0].mean()), 4) if stalled_deals else None,
+        ranked_by="expected_loss" if skill else "amount_and_age", at_risk=listing.first(AT_RISK_SHOWN),
+        listing=listing, segments=_segments(snapshot, query, models, scores, mask, amounts, listing.loss))
 
+
+def _interval(models: _Models, s: _Sum, digits: int, amounts: bool = False) -> tuple[float | None, float | None]:
+    """An interval printed only where the backtest does not contradict it (see _backtest)."""
+    if models.withheld[amounts]:
+        return None, None
+    low, high = s.interval(models.scale[amounts])
+    return round(low, digits), round(high, digits)
+
+
+def _forecast(models: _Models, scores: _Scores, mask: np.ndarray, amounts: np.ndarray, as_of: dt.date) -> Forecast:
+    """Expected won deals and bookings this quarter, next, and over both, with their intervals."""
     sums = _sums(scores, mask, amounts)
-    this_q, next_q = forecast_quarters(snapshot.as_of)
     quarters = []
-    for h, first in enumerate((this_q, next_q)):
-        dl, dh = interval(sums[f"deals{h}"], 1)
-        al, ah = interval(sums[f"amount{h}"], 2, amounts=True)
+    for h, first in enumerate(forecast_quarters(as_of)):
+        dl, dh = _interval(models, sums[f"deals{h}"], 1)
+        al, ah = _interval(models, sums[f"amount{h}"], 2, amounts=True)
         quarters.append(QuarterForecast(quarter=label_for(first, "quarter"),
                                         expected_won_amount=round(sums[f"amount{h}"].expected, 2), low=al, high=ah,
                                         expected_won_deals=round(sums[f"deals{h}"].expected, 1), deals_low=dl,
                                         deals_high=dh))
-    dl, dh = interval(sums["dealsboth"], 1)
-    al, ah = interval(sums["amountboth"], 2, amounts=True)
-    blank = int((mask & ~np.isfinite(amounts)).sum())
-    result.forecast = Forecast(expected_won_amount=round(sums["amountboth"].expected, 2), low=al, high=ah, level=LEVEL,
-                               expected_won_deals=round(sums["dealsboth"].expected, 1), deals_low=dl, deals_high=dh,
-                               open_amount=result.open_amount, open_deals=result.open_deals, deals_without_amount=blank,
-                               interval_scale=round(models.scale[0], 2),
-                               amount_interval_scale=round(models.scale[1], 2), by_quarter=quarters)
+    dl, dh = _interval(models, sums["dealsboth"], 1)
+    al, ah = _interval(models, sums["amountboth"], 2, amounts=True)
+    return Forecast(expected_won_amount=round(sums["amountboth"].expected, 2), low=al, high=ah, level=LEVEL,
+                    expected_won_deals=round(sums["dealsboth"].expected, 1), deals_low=dl, deals_high=dh,
+                    open_amount=round(float(np.nansum(amounts[mask])), 2), open_deals=int(mask.sum()),
+                    deals_without_amount=int((mask & ~np.isfinite(amounts)).sum()),
+                    interval_scale=round(models.scale[0], 2), amount_interval_scale=round(models.scale[1], 2),
+                    by_quarter=quarters)
 
-    # deals, the largest expected loss over the two quarters first (deals without an amount last)
-    stalled_after = models.stalled_after
-    stalled = scores.ages > stalled_after if stalled_after is not None else np.zeros(len(amounts), dtype=bool)
-    result.stalled_deals = int((stalled & mask).sum())
-    if result.stalled_deals:
-        result.stalled_probability = _round(float(scores.p[stalled & mask, 0].mean()), 4)
-    loss = amounts * (1 - scores.p[:, 1])
-    result.ranked_by = "expected_loss" if result.skill else "amount_and_age"
-    key = -np.nan_to_num(loss, nan=-1.0)
-    rows = np.flatnonzero(mask)
-    frame = snapshot.open_deals
-    # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner
-    rep_codes = snapshot.codes("sales_rep_id", open_pipeline=True) if "sales_rep_id" in snapshot.dimensions else None
-    labels_by_dim = {f: snapshot.values(f) for f in hist.features}
-    seg_all = np.column_stack([snapshot.codes(f, open_pipeline=True) for f in hist.features]) if hist.features else None
 
-    def deal(i: int, deal_id, with_reasons: bool) -> OpenDeal:
+def _segments(snapshot: Snapshot, query: Query, models: _Models, scores: _Scores, mask: np.ndarray,
+              amounts: np.ndarray, loss: np.ndarray) -> list[PipelineSegment]:
+    """The forecast per value of the first grouping, the most amount at risk first."""
+    if not query.group_by:
+        return []
+    dim = query.group_by[0]
+    dim_codes = snapshot.codes(dim, open_pipeline=True)
+    out = []
+    for k, value in enumerate(snapshot.values(dim)):
+        seg = mask & (dim_codes == k)
+        if not seg.any():
+            continue
+        s = _sums(scores, seg, amounts)
+        s_low, s_high = _interval(models, s["amountboth"], 2, amounts=True)
+        out.append(PipelineSegment(
+            segment={dim: value}, label=value, open_deals=int(seg.sum()),
+            open_amount=round(float(np.nansum(amounts[seg])), 2),
+            expected_won_deals=round(s["dealsboth"].expected, 1),
+            expected_won_amount=round(s["amountboth"].expected, 2), low=s_low, high=s_high,
+            at_risk_amount=round(float(np.nansum(loss[seg])), 2)))
+    out.sort(key=lambda s: -s.at_risk_amount)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class OpenDealListing:
+    """The selection's open deals in ranking order (the largest expected loss over the two quarters
+    first, deals without an amount last), listed on demand: a reply shows the first few, the JSON and
+    the CSV every one, and a million deals are not listed for a reply."""
+
+    snapshot: Snapshot
+    scores: _Scores
+    hist: _History
+    rows: np.ndarray  # the selection's open deals
+    amounts: np.ndarray  # per open deal; NaN: blank
+    stalled: np.ndarray
+    skill: bool  # reasons name segments only when they beat age and season alone
+
+    @cached_property
+    def loss(self) -> np.ndarray:
+        """Each open deal's amount x its chance of not being won by the end of next quarter."""
+        return self.amounts * (1 - self.scores.p[:, 1])
+
+    def first(self, limit: int) -> list[OpenDeal]:
+        """The first `limit` deals, with their reasons."""
+        return self._listed(_ranked(self.rows, self._key, limit), True)
+
+    def after(self, skip: int) -> list[OpenDeal]:
+        """Every deal after the first `skip` (with reasons only for a selection of up to 5,000)."""
+        return self._listed(_ranked(self.rows, self._key)[skip:], len(self.rows) <= 5000)
+
+    @cached_property
+    def _key(self) -> np.ndarray:
+        return -np.nan_to_num(self.loss, nan=-1.0)
+
+    @cached_property
+    def _segment_codes(self) -> np.ndarray | None:
+        features = self.hist.features
+        return np.column_stack([self.snapshot.codes(f, open_pipeline=True) for f in features]) if features else None
+
+    def _listed(self, chosen: np.ndarray, with_reasons: bool) -> list[OpenDeal]:
+        ids = self.snapshot.open_deals["deal_id"].iloc[chosen].tolist()  # only the listed deals' ids are read
+        return [self._deal(int(i), d, with_reasons) for i, d in zip(chosen, ids)]
+
+    def _deal(self, i: int, deal_id, with_reasons: bool) -> OpenDeal:
+        snapshot, scores, hist, seg_all = self.snapshot, self.scores, self.hist, self._segment_codes
         p0, p1 = float(scores.p[i, 0]), float(scores.p[i, 1])
-        amount = float(amounts[i]) if np.isfinite(amounts[i]) else None
-        rep = None if rep_codes is None or rep_codes[i] < 0 else snapshot.values("sales_rep_id")[rep_codes[i]]
+        amount = float(self.amounts[i]) if np.isfinite(self.amounts[i]) else None
+        # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner
+        rep = None
+        if "sales_rep_id" in snapshot.dimensions and (code := snapshot.codes("sales_rep_id", True)[i]) >= 0:
+            rep = snapshot.values("sales_rep_id")[code]
         age = int(scores.ages[i])
         return OpenDeal(deal_id=str(deal_id), win_probability=_round(p0, 4), win_probability_next_quarter=_round(p1, 4),
                         amount=amount, expected_amount=None if amount is None else round(amount * p1, 2),
-                        expected_loss=None if amount is None else round(float(loss[i]), 2),
+                        expected_loss=None if amount is None else round(float(self.loss[i]), 2),
                         age_days=age if age >= 0 else None, rep=rep,
-                        segment={f: labels_by_dim[f][c] if c >= 0 else "" for f, c in zip(hist.features, seg_all[i])}
+                        segment={f: snapshot.values(f)[c] if c >= 0 else "" for f, c in zip(hist.features, seg_all[i])}
                         if seg_all is not None else {},
                         reasons=_reasons(scores.fits[0], hist, seg_all[i] + 1 if seg_all is not None else (),
-                                         int(scores.band[i]), age, p0, result.skill, snapshot) if with_reasons else [],
-                        stalled=bool(stalled[i]))
-
-    def listed(chosen: np.ndarray, with_reasons: bool) -> list[OpenDeal]:
-        ids = frame["deal_id"].iloc[chosen].tolist()  # only the listed deals' ids are read
-        return [deal(int(i), d, with_reasons) for i, d in zip(chosen, ids)]
-
-    result.at_risk = listed(_ranked(rows, key, AT_RISK_SHOWN), True)
-    result._build_deals = lambda: result.at_risk + listed(_ranked(rows, key)[AT_RISK_SHOWN:], len(rows) <= 5000)
-
-    if query.group_by:
-        dim = query.group_by[0]
-        dim_codes = snapshot.codes(dim, open_pipeline=True)
-        for k, value in enumerate(snapshot.values(dim)):
-            seg = mask & (dim_codes == k)
-            if not seg.any():
-                continue
-            s = _sums(scores, seg, amounts)
-            s_low, s_high = interval(s["amountboth"], 2, amounts=True)
-            result.segments.append(PipelineSegment(
-                segment={dim: value}, label=value, open_deals=int(seg.sum()),
-                open_amount=round(float(np.nansum(amounts[seg])), 2),
-                expected_won_deals=round(s["dealsboth"].expected, 1),
-                expected_won_amount=round(s["amountboth"].expected, 2), low=s_low, high=s_high,
-                at_risk_amount=round(float(np.nansum(loss[seg])), 2)))
-        result.segments.sort(key=lambda s: -s.at_risk_amount)
-    return result
+                                         int(scores.band[i]), age, p0, self.skill, snapshot) if with_reasons else [],
+                        stalled=bool(self.stalled[i]))
 
 
 def open_win_probabilities(snapshot: Snapshot) -> np.ndarray | None:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .actions import Action, from_reps, rank
+from .actions import Action, rank, rep_actions
 from .query import Query
 from .results import Comparison, Rate, Result, _round
-from .select import count_by, filter_mask, period_mask, resolve_periods
+from .select import count_by
+from .selection import Selection
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
 from .winrate import MIN_N
@@ -45,38 +46,40 @@ class RepsResult(Result):
 
 
 def rep_performance(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RepsResult:
-    period, _ = resolve_periods(snapshot, query)
+    """Each rep (or the first grouping's values) against the rest of the team, raw and shrunk for luck."""
+    sel = Selection(snapshot, query)
     dim = query.group_by[0] if query.group_by else "sales_rep_id"
-    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
-    team = Rate.of(snapshot.won[mask].sum(), mask.sum())
-    result = RepsResult(command="reps", as_of=snapshot.as_of, query=query, period=period, dimension=dim,
-                        team=team, prior_strength=None, spread_pp=None, min_n=min_n)
+    team = sel.overall
+    fields = {"command": "reps", "as_of": snapshot.as_of, "query": query, "period": sel.period, "dimension": dim,
+              "team": team, "min_n": min_n}
     if team.n == 0:
-        result.notes.append("no_deals")
-        return result
+        return RepsResult(**fields, prior_strength=None, spread_pp=None, notes=["no_deals"])
     if dim not in snapshot.dimensions:  # an export without an owner column: nothing to compare
-        result.notes.append("no_dimension")
-        return result
-    if len(query.group_by) > 1:
-        result.notes.append("reps_uses_first_dimension")
-    counts = count_by(snapshot, mask, (dim,))
+        return RepsResult(**fields, prior_strength=None, spread_pp=None, notes=["no_dimension"])
+    counts = count_by(snapshot, sel.current, (dim,))
     present = np.flatnonzero(counts.n > 0)
     won, n = counts.won[present].astype(float), counts.n[present].astype(float)
     mu = team.won / team.n
     alpha_beta = _prior_strength(won, n, mu)
-    result.prior_strength = _round(alpha_beta, 1)
     if alpha_beta is None:  # no spread beyond luck: the best estimate for everyone is the team rate
-        result.spread_pp, shrunk = 0.0, np.full(len(n), mu)
+        spread_pp, shrunk = 0.0, np.full(len(n), mu)
     else:
-        result.spread_pp = _round(100 * np.sqrt(mu * (1 - mu) / (alpha_beta + 1)), 2)
+        spread_pp = _round(100 * np.sqrt(mu * (1 - mu) / (alpha_beta + 1)), 2)
         shrunk = (won + mu * alpha_beta) / (n + alpha_beta)
+    rows, tested = _rows(snapshot.values(dim), present, won, n, shrunk, team, min_n)
+    return RepsResult(**fields, prior_strength=_round(alpha_beta, 1), spread_pp=spread_pp, reps=rows, tested=tested,
+                      flagged=sum(r.significant for r in rows),
+                      actions=rank(rep_actions(snapshot, query.filters, dim, team, rows)),
+                      notes=["reps_uses_first_dimension"] if len(query.group_by) > 1 else [])
 
+
+def _rows(labels, present, won, n, shrunk, team: Rate, min_n: int) -> tuple[list[RepRate], int]:
+    """One row per rep with deals, lowest after-luck rate first, and how many were tested."""
     rest_won, rest_n = team.won - won, team.n - n
     enough = (n >= min_n) & (rest_n >= min_n)
     p, tests = two_proportion_test(won, n, rest_won, rest_n)
     p = np.where(enough, p, np.nan)
     adjusted, significant = benjamini_hochberg(p)
-    labels = snapshot.values(dim)
     rows = []
     for j, i in enumerate(present):
         rate = Rate.of(won[j], n[j])
@@ -90,11 +93,7 @@ def rep_performance(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> Rep
                             enough=bool(enough[j]), vs_team=vs_team))
     # lowest after-luck rate first; ties (every rate shrunk to the team's) by the raw rate, then the larger n
     rows.sort(key=lambda r: (r.shrunk_win_rate, r.win_rate, -r.n))
-    result.reps = rows
-    result.tested = int(enough.sum())
-    result.flagged = sum(r.significant for r in rows)
-    result.actions = rank(from_reps(snapshot, result))
-    return result
+    return rows, int(enough.sum())
 
 
 def _prior_strength(won: np.ndarray, n: np.ndarray, mu: float) -> float | None:

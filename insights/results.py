@@ -139,14 +139,20 @@ class Result:
         return to_jsonable(self)
 
 
+# A result field kept for the caller, not part of the documented JSON (metadata=NOT_JSON)
+NOT_JSON = {"json": False}
+
+
 def to_jsonable(value):
-    """Dataclasses, dates, numpy scalars and NaN to plain JSON types, keys in field order."""
+    """Dataclasses, dates, numpy scalars and NaN to plain JSON types, keys in field order (fields marked
+    NOT_JSON left out)."""
     if hasattr(value, "to_dict") and not dataclasses.is_dataclass(value) or isinstance(value, (Query, Period)):
         return value.to_dict()
     if dataclasses.is_dataclass(value):
         out = {}
         for f in dataclasses.fields(value):
-            out[f.name] = to_jsonable(getattr(value, f.name))
+            if f.metadata.get("json", True):
+                out[f.name] = to_jsonable(getattr(value, f.name))
         return out
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .actions import Action, from_risk, rank
+from .actions import Action, rank, risk_actions
 from .query import Query
 from .results import Comparison, Rate, Result, _round
-from .cells import Cells, cached_cells
-from .select import censoring_notes, filter_mask, period_mask, resolve_periods
+from .select import censoring_notes
+from .selection import Selection
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
 from .winrate import MIN_N, segment_label
@@ -65,29 +65,46 @@ def segment_groupings(snapshot: Snapshot, query: Query) -> list[tuple[str, ...]]
 
 def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     """Segments ranked by Segment Impact Score, each tested against the rest, with revenue at risk."""
-    period, _ = resolve_periods(snapshot, query)
-    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
-    open_mask = filter_mask(snapshot, query.filters, open_pipeline=True)
-    overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
-    open_amount_all = float(snapshot.open_amount[open_mask].sum())
-    result = RiskResult(command="risk", as_of=snapshot.as_of, query=query, period=period, overall=overall,
-                        open_deals=int(open_mask.sum()), open_amount=open_amount_all,
-                        open_without_amount=int((open_mask & ~snapshot.open_has_amount).sum()),
-                        revenue_at_risk=round(open_amount_all * (1 - (overall.win_rate or 0)), 2), min_n=min_n)
-    result.notes.extend(censoring_notes(snapshot, period))
+    sel = Selection(snapshot, query)
+    overall, open_mask = sel.overall, sel.open
+    open_amount = float(snapshot.open_amount[open_mask].sum())
+    notes = censoring_notes(snapshot, sel.period)
+    candidates = _candidates(sel, min_n) if overall.n else []
     if overall.n == 0:
-        result.notes.append("no_deals")
-        return result
+        notes.append("no_deals")
+    elif not candidates:
+        notes.append("too_few_segments")
+    segments, folded, tested = _ranked(candidates, overall, min_n) if candidates else ([], 0, 0)
+    return RiskResult(command="risk", as_of=snapshot.as_of, query=query, period=sel.period, overall=overall,
+                      open_deals=int(open_mask.sum()), open_amount=open_amount,
+                      open_without_amount=int((open_mask & ~snapshot.open_has_amount).sum()),
+                      revenue_at_risk=round(open_amount * (1 - (overall.win_rate or 0)), 2), min_n=min_n,
+                      notes=notes, segments=segments, folded=folded, tested=tested,
+                      significant_count=int(sum(r.vs_rest.significant for r in segments)),
+                      actions=rank(risk_actions(snapshot, query.filters, overall, segments)))
 
-    candidates = []
-    # the period's closed deals and the open pipeline, each counted once into cells (insights/cells.py):
-    # the many groupings below cost the number of cells, not of deals
-    groupings = segment_groupings(snapshot, query)
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A segment with enough closed deals in the period, and its open pipeline (None: a cycle band)."""
+
+    segment: dict[str, str]
+    won: int
+    n: int
+    open_deals: int | None
+    open_amount: float | None
+
+
+def _candidates(sel: Selection, min_n: int) -> list[_Candidate]:
+    """Every segment of every grouping searched that has `min_n` closed deals. The period's closed deals
+    and the open pipeline are each counted once into cells (insights/cells.py): the many groupings
+    cost the number of cells, not of deals."""
+    snapshot = sel.snapshot
+    groupings = segment_groupings(snapshot, sel.query)
     dims = tuple(dict.fromkeys(d for g in groupings for d in g))
-    closed = cached_cells(snapshot, ("risk", period, query.filters, dims), lambda: Cells.of(snapshot, [mask], dims))
-    open_dims = tuple(d for d in dims if d != "cycle_band")  # an open deal has no cycle yet
-    pipeline = cached_cells(snapshot, ("risk-open", query.filters, open_dims),
-                            lambda: Cells.of(snapshot, [open_mask], open_dims, open_pipeline=True))
+    closed = sel.cells(dims)
+    pipeline = sel.open_cells(tuple(d for d in dims if d != "cycle_band"))  # an open deal has no cycle yet
+    out = []
     for grouping in groupings:
         counts = closed.count(closed.everything(), grouping)
         pipeline_known = "cycle_band" not in grouping
@@ -95,14 +112,18 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
             open_n = pipeline.count(pipeline.everything(), grouping).n
             open_amount = pipeline.amounts(pipeline.everything(), grouping)
         for i in np.flatnonzero(counts.n >= min_n):
-            candidates.append((counts.labels(snapshot, i), int(counts.won[i]), int(counts.n[i]),
-                               int(open_n[i]) if pipeline_known else None,
-                               float(open_amount[i]) if pipeline_known else None))
-    if not candidates:
-        result.notes.append("too_few_segments")
-        return result
-    won = np.array([c[1] for c in candidates])
-    n = np.array([c[2] for c in candidates])
+            out.append(_Candidate(counts.labels(snapshot, i), int(counts.won[i]), int(counts.n[i]),
+                                  int(open_n[i]) if pipeline_known else None,
+                                  float(open_amount[i]) if pipeline_known else None))
+    return out
+
+
+def _ranked(candidates: list[_Candidate], overall: Rate, min_n: int) -> tuple[list[SegmentRisk], int, int]:
+    """The segments below the team, largest impact first, each tested against the rest (BH); two-way
+    segments that only repeat a listed single one's story folded. Returns them, how many were folded
+    and how many were tested."""
+    won = np.array([c.won for c in candidates])
+    n = np.array([c.n for c in candidates])
     rest_won, rest_n = overall.won - won, overall.n - n
     p, tests = two_proportion_test(won, n, rest_won, rest_n)
     p = np.where(rest_n >= min_n, p, np.nan)
@@ -116,45 +137,40 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     for k in np.argsort(-impact, kind="stable"):
         if impact[k] <= 0 or np.isnan(p[k]) or k in fold:
             continue
-        segment, _, _, open_n, amount = candidates[k]
+        c = candidates[k]
         rate = Rate.of(won[k], n[k])
-        at_risk = (lambda loss: None if amount is None else round(amount * loss, 2))
+        at_risk = (lambda loss, amount=c.open_amount: None if amount is None else round(amount * loss, 2))
         rows.append(SegmentRisk(
-            **rate.rate_fields(), segment=segment, label=segment_label(segment),
+            **rate.rate_fields(), segment=c.segment, label=segment_label(c.segment),
             shortfall_pp=_round(100 * (team - won[k] / n[k]), 2), impact_score=_round(impact[k], 1),
             vs_rest=Comparison.build(rate, Rate.of(rest_won[k], rest_n[k]), "rest of selection", adjusted[k],
                                      significant[k], tests[k], tested),
-            open_deals=open_n, open_amount=amount,
+            open_deals=c.open_deals, open_amount=c.open_amount,
             revenue_at_risk=at_risk(1 - rate.win_rate),
             revenue_at_risk_low=at_risk(1 - rate.ci_high),
             revenue_at_risk_high=at_risk(1 - rate.ci_low),
         ))
-    result.segments = rows
-    result.folded = len(fold)
-    result.tested = tested
-    result.significant_count = int(sum(r.vs_rest.significant for r in rows))
-    result.actions = rank(from_risk(snapshot, result))
-    return result
+    return rows, len(fold), tested
 
 
-def _explained_by_parent(candidates, significant, impact) -> set[int]:
+def _explained_by_parent(candidates: list[_Candidate], significant, impact) -> set[int]:
     """Two-way segments that only repeat a significant single segment's story.
 
     APAC · Pro under a significant APAC is folded unless it differs significantly (BH across
     these checks) from the rest of APAC; a drop that lives in Europe · Pro alone stays listed even
     when it also drags the whole of Pro down.
     """
-    singles = {next(iter(c[0].items())): k for k, c in enumerate(candidates)
-               if len(c[0]) == 1 and significant[k] and impact[k] > 0}
+    singles = {next(iter(c.segment.items())): k for k, c in enumerate(candidates)
+               if len(c.segment) == 1 and significant[k] and impact[k] > 0}
     checks = []  # (pair index, p-value against the parent's other deals; worst over parents)
-    for k, (segment, won, n, _, _) in enumerate(candidates):
-        parents = [singles[item] for item in segment.items() if item in singles]
-        if len(segment) < 2 or not parents or impact[k] <= 0:
+    for k, c in enumerate(candidates):
+        parents = [singles[item] for item in c.segment.items() if item in singles]
+        if len(c.segment) < 2 or not parents or impact[k] <= 0:
             continue
         worst = 0.0
         for j in parents:
-            _, parent_won, parent_n, _, _ = candidates[j]
-            p, _ = two_proportion_test(won, n, parent_won - won, parent_n - n)
+            parent = candidates[j]
+            p, _ = two_proportion_test(c.won, c.n, parent.won - c.won, parent.n - c.n)
             worst = max(worst, 1.0 if np.isnan(p[0]) else float(p[0]))
         checks.append((k, worst))
     if not checks:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ import pandas as pd
 from .schema import DIMENSIONS, SOURCE_DIMENSIONS
 
 EPOCH = np.datetime64("1970-01-01", "D")
+T = TypeVar("T")
 
 
 def day_number(d: dt.date) -> int:
@@ -72,6 +75,28 @@ class DataReport:
         return tuple(d for d in SOURCE_DIMENSIONS if d not in self.dimensions)
 
 
+class Memo:
+    """What analyses derived from one snapshot (its cells, the pipeline model), kept with it: a Snapshot
+    never changes, so neither does anything computed from it alone. Each kind keeps its newest few."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, dict[Hashable, object]] = {}
+
+    def get(self, kind: str, key: Hashable, build: Callable[[], T], keep: int) -> T:
+        """The `kind` entry for `key`, built by `build()` the first time; past `keep` entries of a kind
+        the oldest is let go."""
+        entries = self._kinds.setdefault(kind, {})
+        if key not in entries:
+            if len(entries) >= keep:
+                entries.pop(next(iter(entries)))
+            entries[key] = build()
+        return entries[key]
+
+    def keys(self, kind: str) -> list[Hashable]:
+        """The keys kept for `kind`, oldest first."""
+        return list(self._kinds.get(kind, ()))
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Immutable view of one refresh. `deals` are closed (Won/Lost); `open_deals` are pipeline.
@@ -86,6 +111,8 @@ class Snapshot:
     report: DataReport
     as_of: dt.date
     dimensions: tuple[str, ...] = field(default=DIMENSIONS)
+    # a new one with every Snapshot (`at`, dataclasses.replace and a scoped view start empty)
+    memo: Memo = field(default_factory=Memo, init=False, repr=False, compare=False)
 
     def values(self, dim: str) -> tuple[str, ...]:
         """Known values of a dimension, in display order."""

@@ -1,6 +1,7 @@
 """/winrate: win rate for any filter, grouping and period, with intervals and honest comparisons."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -8,7 +9,8 @@ import numpy as np
 from .periods import Period
 from .query import Query
 from .results import AmountRate, Comparison, Rate, Result, SegmentRate
-from .select import cell_index, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
+from .select import cell_index, censoring_notes, count_by
+from .selection import Selection
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, minimum_detectable_change, two_proportion_test
 
@@ -49,37 +51,29 @@ def segment_label(segment: dict[str, str]) -> str:
 
 def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateResult:
     """Win rate of the selected deals, optionally by one or more dimensions and against a period."""
-    period, compare_period = resolve_periods(snapshot, query)
-    selected = filter_mask(snapshot, query.filters)
-    current = selected & period_mask(snapshot, period)
-    overall = Rate.of(snapshot.won[current].sum(), current.sum())
+    sel = Selection(snapshot, query)
+    overall, baseline = sel.overall, sel.baseline_overall
     # with every lost deal at 0 the rate by amount is 100% by construction: withheld, and said why
     by_amount = not snapshot.report.lost_amounts_zeroed
-    amount = amount_rate(snapshot, current) if by_amount else None
-    baseline_amount = None
+    change = None if baseline is None else compare_rates(overall, baseline, sel.compare_period.label, min_n)
     notes = [] if by_amount else ["lost_amounts_zeroed"]
-    change = None
-    baseline_mask = None
-    if compare_period is not None:
-        baseline_mask = selected & period_mask(snapshot, compare_period)
-        baseline = Rate.of(snapshot.won[baseline_mask].sum(), baseline_mask.sum())
-        baseline_amount = amount_rate(snapshot, baseline_mask) if by_amount else None
-        change = compare_rates(overall, baseline, compare_period.label, min_n)
-        if change is None:
-            notes.append("too_few_to_compare")
-    notes.extend(censoring_notes(snapshot, period, compare_period))
-    groups, tested = [], 0
-    if query.group_by:
-        groups, tested = _groups(snapshot, query.group_by, current, baseline_mask, overall, compare_period, min_n)
+    if baseline is not None and change is None:
+        notes.append("too_few_to_compare")
+    notes += censoring_notes(snapshot, sel.period, sel.compare_period)
+    groups, tested = _groups(sel, overall, min_n) if query.group_by else ([], 0)
     if overall.n == 0:
         notes.append("no_deals")
-    return WinRateResult(command="winrate", as_of=snapshot.as_of, query=query, period=period,
-                         compare_period=compare_period, overall=overall, amount=amount,
-                         baseline_amount=baseline_amount, change=change,
-                         group_by=list(query.group_by), groups=groups, min_n=min_n, tested=tested, notes=notes)
+    amount = amount_rate(snapshot, sel.current) if by_amount else None
+    baseline_amount = amount_rate(snapshot, sel.baseline) if by_amount and baseline is not None else None
+    return WinRateResult(command="winrate", as_of=snapshot.as_of, query=query, period=sel.period,
+                         compare_period=sel.compare_period, overall=overall, amount=amount,
+                         baseline_amount=baseline_amount, change=change, group_by=list(query.group_by), groups=groups, min_n=min_n, tested=tested,
+                         notes=notes)
 
 
-def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min_n):
+def _groups(sel: Selection, overall: Rate, min_n: int) -> tuple[list[SegmentRate], int]:
+    """Each segment of the grouping, against the rest of the selection (and its own baseline)."""
+    snapshot, dims, current, baseline_mask = sel.snapshot, sel.query.group_by, sel.current, sel.baseline
     cur = count_by(snapshot, current, dims)
     flat, _ = cell_index(snapshot, current, dims)  # each selected deal's cell, numbered as count_by numbers them
     cells = len(cur.n)
@@ -109,7 +103,7 @@ def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min
             vs_rest = Comparison.build(rate, Rate.of(rest_won[j], rest_n[j]), "rest of selection", adj_rest[j],
                                        sig_rest[j], t_rest[j], tested_rest)
         if base is not None and not np.isnan(p_chg[j]):
-            change = Comparison.build(rate, Rate.of(bw[j], bn[j]), compare_period.label, adj_chg[j], sig_chg[j],
+            change = Comparison.build(rate, Rate.of(bw[j], bn[j]), sel.compare_period.label, adj_chg[j], sig_chg[j],
                                       t_chg[j], tested)
         rows.append(SegmentRate(**rate.rate_fields(), segment=segment, label=segment_label(segment),
                                 share=round(rate.n / overall.n, 4) if overall.n else None,
@@ -118,5 +112,5 @@ def _groups(snapshot, dims, current, baseline_mask, overall, compare_period, min
                                 if not snapshot.report.lost_amounts_zeroed else None))
     ranked = sorted((r for r in rows if r.enough), key=lambda r: -r.win_rate)
     few = sorted((r for r in rows if not r.enough), key=lambda r: -r.n)
-    ranked = [SegmentRate(**{**r.__dict__, "rank": k + 1}) for k, r in enumerate(ranked)]
+    ranked = [dataclasses.replace(r, rank=k + 1) for k, r in enumerate(ranked)]
     return ranked + few, tested

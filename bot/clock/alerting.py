@@ -6,13 +6,12 @@ import logging
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from insights.alerts import Finding, evaluate
 from insights.kinds import AlertKind
 from insights.snapshot import Snapshot
 
-from bot.clock.recovery import find_posted
+from bot.clock.once import Message, Posting, post_once
 from bot.slack.blocks import assemble_blocks, fallback_text
 from bot.core.render import render
 from bot.core.scope import REP
@@ -106,27 +105,14 @@ def post_alerts(client: WebClient, store: Store, findings: list[Finding], policy
 
 
 def post_alert(client: WebClient, store: Store, finding: Finding, policy: AlertPolicy, now: dt.datetime) -> Posted:
-    claim = store.claim_alert(finding, now, policy.cooldown, policy.margin(finding.kind))
-    if claim is None:
-        return Posted(finding.fingerprint, "skipped")
+    ledger = store.alert_ledger(finding, policy.cooldown, policy.margin(finding.kind))
     if not policy.channel:
-        log.warning("alert %s not posted: ALERT_CHANNEL is not set", finding.fingerprint)
-        store.alert_failed(finding.fingerprint)
-        return Posted(finding.fingerprint, "failed")
-    key = {"fingerprint": finding.fingerprint}
-    if claim == "recovering":
-        ts = find_posted(client, policy.channel, EVENT_TYPE, key, now)
-        if ts:  # the crashed run had posted; only its record was missing
-            store.alert_posted(finding.fingerprint, policy.channel, ts, now)
-            return Posted(finding.fingerprint, "recovered", ts)
-    try:
-        response = client.chat_postMessage(channel=policy.channel, text=fallback_text(alert_text(finding)),
-                                           blocks=alert_blocks(finding),
-                                           metadata={"event_type": EVENT_TYPE, "event_payload": key})
-    except (SlackApiError, Exception) as exc:  # after the client's own retries
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
-        log.error("alert %s to %s failed: %s", finding.fingerprint, policy.channel, error)
-        store.alert_failed(finding.fingerprint)
-        return Posted(finding.fingerprint, "failed")
-    store.alert_posted(finding.fingerprint, policy.channel, response.get("ts"), now)
-    return Posted(finding.fingerprint, "posted", response.get("ts"))
+        if ledger.claim(now).owned:
+            log.warning("alert %s not posted: ALERT_CHANNEL is not set", finding.fingerprint)
+            ledger.failed()
+            return Posted(finding.fingerprint, "failed")
+        return Posted(finding.fingerprint, "skipped")
+    posting = Posting(ledger, EVENT_TYPE, {"fingerprint": finding.fingerprint}, policy.channel,
+                      f"alert {finding.fingerprint} to {policy.channel}")
+    posted = post_once(client, posting, lambda: Message(fallback_text(alert_text(finding)), alert_blocks(finding)), now)
+    return Posted(finding.fingerprint, "skipped" if posted.status == "already" else posted.status, posted.ts)

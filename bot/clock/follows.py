@@ -3,8 +3,9 @@
 Like the digest: a follow's (id, period) is claimed in `follow_ledger` before posting and the ts
 recorded after; a second run, process or restart finds the claim. A claim left by a crashed run is
 taken over after 10 minutes, first looking for the crashed run's message (by its metadata) so it
-is not posted twice. The answer is made as the follower would see it (their row-level access) and
-is not posted when they may no longer ask it.
+is not posted twice. The answer is asked (`ask()`) as the follower, where it is posted: their
+row-level access, and reps only in a DM or where every reader may see them; it is not posted when
+they may no longer ask it.
 """
 from __future__ import annotations
 
@@ -16,19 +17,17 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.clock.recovery import find_posted
+from bot.clock.once import Message, Posting, Schedule, Withheld, post_once
 from bot.core.access import Asker, Policy
 from bot.core.ask import ask
 from bot.core.data import DealData
 from bot.core.render import render
 from bot.slack.blocks import assemble_blocks, fallback_text
-from bot.slack.io import upload_chart
 from bot.store import Store, StoredFollow
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "sales_followed_question"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -39,24 +38,18 @@ class FollowSchedule:
     time: str = "08:00"
     timezone: str = "UTC"
 
+    def of(self, frequency: str) -> Schedule:
+        return Schedule(frequency, self.day, self.time, self.timezone)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def period(self, frequency: str, now: dt.datetime) -> str:
-        local = now.astimezone(self.tz)
-        if frequency == "daily":
-            return local.date().isoformat()
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
+        return self.of(frequency).period(now)
 
     def due(self, frequency: str, now: dt.datetime) -> dt.datetime:
-        local = now.astimezone(self.tz)
-        hour, minute = (int(x) for x in self.time.split(":")[:2])
-        day = local.date()
-        if frequency != "daily":
-            day = day - dt.timedelta(days=local.weekday()) + dt.timedelta(days=WEEKDAYS.index(self.day))
-        return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.tz)
+        return self.of(frequency).due(now)
 
 
 @dataclass(frozen=True)
@@ -89,48 +82,26 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, policy: Pol
         return FollowOutcome(f.id, "not_due", period)
     if data.current is None:
         return FollowOutcome(f.id, "no_data", period, error=data.last_error)
-    destination = f.destination
     asker = follower(policy, f)
     if not asker.allowed or asker.scope.empty:
         log.warning("follow %s of %s not posted: %s", f.id, f.user_id, asker.refusal or "no segments")
         return FollowOutcome(f.id, "denied", period, error=asker.refusal or "no_segments")
-    claim = store.claim_follow(f.id, period, now)
-    if not claim.owned:
-        return FollowOutcome(f.id, "already", period, claim.ts)
-    if f.to_dm:  # the DM's channel: where the post goes and where a crashed run's post is looked for
-        destination = open_dm(client, f.user_id)
-    if claim.recovering:
-        ts = find_posted(client, destination, EVENT_TYPE, {"follow_id": f.id, "period": period}, now)
-        if ts:
-            store.follow_posted(f.id, period, destination, ts, now)
-            return FollowOutcome(f.id, "recovered", period, ts)
-    reply = ask(data, asker, f.question, now=now)
-    if reply.kind == "refused":  # e.g. a question naming reps, followed into a channel that may not see them
-        log.warning("follow %s of %s not posted: %s", f.id, f.user_id, reply.text.strip()[:200])
-        store.follow_failed(f.id, period)
-        return FollowOutcome(f.id, "denied", period, error="refused")
-    text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
-                  scope=None if asker.scope.unrestricted else asker.scope.describe())
-    try:
-        response = client.chat_postMessage(channel=destination, text=fallback_text(reply.text),
-                                           blocks=assemble_blocks(text),
-                                           metadata={"event_type": EVENT_TYPE,
-                                                     "event_payload": {"follow_id": f.id, "period": period}})
-    except SlackApiError as exc:
-        error = exc.response.get("error", "unknown_error")
-        log.error("follow %s (%s) to %s failed: %s", f.id, period, destination, error)
-        store.follow_failed(f.id, period)
-        return FollowOutcome(f.id, "failed", period, error=error)
-    except Exception as exc:  # connection errors after retries: the next run tries again
-        log.error("follow %s (%s) to %s failed: %s", f.id, period, destination, exc)
-        store.follow_failed(f.id, period)
-        return FollowOutcome(f.id, "failed", period, error=str(exc))
-    ts, channel = response.get("ts"), response.get("channel") or destination
-    store.follow_posted(f.id, period, channel, ts, now)
-    chart = reply.chart()
-    if chart is not None:
-        upload_chart(client, channel, chart, thread_ts=ts)
-    return FollowOutcome(f.id, "posted", period, ts)
+
+    def destination() -> str:  # a DM's channel is opened only by the run that posts
+        return open_dm(client, f.user_id) if f.to_dm else f.destination
+
+    def build() -> Message:
+        reply = ask(data, asker, f.question, now=now)
+        if reply.kind == "refused":  # e.g. a question naming reps, followed into a channel that may not see them
+            raise Withheld(reply.text.strip())
+        text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
+                      scope=None if asker.scope.unrestricted else asker.scope.describe())
+        return Message(fallback_text(reply.text), assemble_blocks(text), reply.chart())
+
+    posting = Posting(store.follow_ledger(f.id, period), EVENT_TYPE, {"follow_id": f.id, "period": period},
+                      destination, f"follow {f.id} ({period}) of {f.user_id}")
+    posted = post_once(client, posting, build, now)
+    return FollowOutcome(f.id, posted.status, period, posted.ts, posted.error)
 
 
 def open_dm(client: WebClient, user_id: str) -> str:

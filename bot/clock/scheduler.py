@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -34,8 +35,8 @@ RETRY_JOB = "retry_posts"  # every half lease: a claim a crashed run left, or a 
 
 @dataclass
 class Runtime:
-    """Everything the jobs need. Jobs find it through `RUNTIME`: the job store keeps only a reference
-    to the job function, never live objects."""
+    """Everything the jobs need. The job store keeps only a reference to each job function, never
+    live objects; the scheduler's executor (`ClockExecutor`) hands each job this runtime."""
 
     data: DealData
     store: Store
@@ -62,7 +63,29 @@ class Runtime:
         )
 
 
-RUNTIME: Runtime | None = None
+class _WithRuntime:
+    """A job as the executor runs it: the stored job, with the runtime as its `rt` argument."""
+
+    def __init__(self, job, rt: Runtime):
+        self._job, self.kwargs = job, {**job.kwargs, "rt": rt}
+
+    def __getattr__(self, name):
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
+class ClockExecutor(ThreadPoolExecutor):
+    """APScheduler's thread pool, giving every job the runtime it runs against: the live objects
+    (data, clients, store) stay with the scheduler that owns them, and no global holds them."""
+
+    def __init__(self, rt: Runtime, max_workers: int = 4):
+        super().__init__(max_workers)
+        self.rt = rt
+
+    def _do_submit_job(self, job, run_times):
+        super()._do_submit_job(_WithRuntime(job, self.rt), run_times)
 
 
 def now_utc() -> dt.datetime:
@@ -106,18 +129,28 @@ def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
     return digest_now(rt, now)
 
 
-# Job entry points, referenced by name ("bot.clock.scheduler:refresh_job") in the job store.
-def refresh_job() -> None:
-    refresh_and_alert(RUNTIME, now_utc())
+def _given(rt: Runtime | None) -> Runtime:
+    if rt is None:  # APScheduler checks a job's arguments when it is added, before any executor runs it
+        raise RuntimeError("clock jobs run through ClockExecutor, which passes the runtime")
+    return rt
 
 
-def follow_job() -> None:
-    outcomes = follows_now(RUNTIME, now_utc())
+# Job entry points, referenced by name ("bot.clock.scheduler:refresh_job") in the job store; the
+# executor passes the runtime.
+def refresh_job(rt: Runtime | None = None) -> None:
+    rt = _given(rt)
+    refresh_and_alert(rt, now_utc())
+
+
+def follow_job(rt: Runtime | None = None) -> None:
+    rt = _given(rt)
+    outcomes = follows_now(rt, now_utc())
     log.info("followed questions: %s posted", sum(o.status == "posted" for o in outcomes))
 
 
-def digest_job() -> None:
-    outcome = digest_now(RUNTIME, now_utc())
+def digest_job(rt: Runtime | None = None) -> None:
+    rt = _given(rt)
+    outcome = digest_now(rt, now_utc())
     log.info("weekly digest: %s %s", outcome.status, outcome.period or "")
 
 
@@ -145,8 +178,9 @@ def retry_alerts(rt: Runtime, now: dt.datetime) -> list:
     return post_alerts(rt.client, rt.store, findings, rt.policy, now)
 
 
-def retry_job() -> None:
-    retry_now(RUNTIME, now_utc())
+def retry_job(rt: Runtime | None = None) -> None:
+    rt = _given(rt)
+    retry_now(rt, now_utc())
 
 
 def retry_every(rt: Runtime) -> int:
@@ -158,6 +192,7 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     hour, minute = (int(x) for x in rt.schedule.time.split(":")[:2])
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=rt.store.engine, tablename="apscheduler_jobs")},
+        executors={"default": ClockExecutor(rt)},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=rt.schedule.tz,
     )
@@ -196,8 +231,6 @@ def catch_up_and_log(rt: Runtime, now: dt.datetime) -> None:
 
 def start_clock(rt: Runtime) -> BackgroundScheduler:
     """Refresh and alert once, make up a missed digest, then schedule the jobs."""
-    global RUNTIME
-    RUNTIME = rt
     # each start-up step on its own: one that fails (Slack unreachable, a bug) is logged and made up
     # by the scheduled jobs and the retry tick, and never keeps the scheduler from starting
     for step in (refresh_and_alert, catch_up_and_log, follows_now):  # follows due while down: posted once, now

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 import urllib.parse
@@ -52,7 +55,6 @@ def num(n) -> str:
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩", "AUD": "A$",
            "CAD": "C$", "NZD": "NZ$", "SGD": "S$", "HKD": "HK$", "BRL": "R$", "MXN": "MX$"}
-_CURRENCY = ["$"]  # set once at start-up from CURRENCY (settings); "$" by default
 
 
 def currency_symbol(code: str | None) -> str:
@@ -66,22 +68,27 @@ def currency_symbol(code: str | None) -> str:
     return code
 
 
-def set_currency(code: str | None) -> None:
-    _CURRENCY[0] = currency_symbol(code)
+@dataclass(frozen=True)
+class Presentation:
+    """How amounts and deals are shown: the amounts' currency (CURRENCY) and the CRM's deal page
+    (CRM_DEAL_URL). Read from the process's settings when a reply is made, so nothing is set
+    globally at start-up and a test changes them with the environment."""
 
+    currency: str = "$"
+    deal_url: str | None = None
 
-_DEAL_URL: list[str | None] = [None]  # CRM_DEAL_URL, e.g. https://example.my.salesforce.com/{deal_id}
-
-
-def set_deal_url(template: str | None) -> None:
-    """Link deals to the CRM; only an http(s) template with a {deal_id} placeholder is used."""
-    ok = bool(template) and template.startswith(("https://", "http://")) and "{deal_id}" in template
-    _DEAL_URL[0] = template if ok else None
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Presentation":
+        env = os.environ if env is None else env
+        template = env.get("CRM_DEAL_URL") or None
+        ok = bool(template) and template.startswith(("https://", "http://")) and "{deal_id}" in template
+        return cls(currency_symbol(env.get("CURRENCY")), template if ok else None)
 
 
 def deal_link(deal_id: str) -> str | None:
-    """The deal's page in the CRM (the id URL-quoted), or None when no template is set."""
-    template = _DEAL_URL[0]
+    """The deal's page in the CRM (the id URL-quoted), or None when CRM_DEAL_URL is not set; only an
+    http(s) template with a {deal_id} placeholder is used."""
+    template = Presentation.from_env().deal_url
     return template.replace("{deal_id}", urllib.parse.quote(str(deal_id), safe="")) if template else None
 
 
@@ -91,7 +98,7 @@ def money(x) -> str:
     x = float(x)
     sign = MINUS if x < 0 else ""
     x = abs(x)
-    c = _CURRENCY[0]
+    c = Presentation.from_env().currency
     if x >= 999.95e6:  # $29.7B, not $29666.9M (and $1.0B, not $1000.0M)
         return f"{sign}{c}{x / 1e9:.1f}B"
     if x >= 999.5e3:  # $1.0M, not $1000k

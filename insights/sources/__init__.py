@@ -111,7 +111,7 @@ def load_source(spec: SourceSpec | str, mapping: ColumnMapping | None = None, as
         from .salesforce import read_salesforce
 
         frame, mapping = read_salesforce(spec, mapping, cache)
-    snapshot = from_table(frame, mapping, spec.describe(), as_of, started)
+    snapshot = from_table(frame, mapping, spec.describe(), as_of, started=started)
     since = spec.since_date()
     if since is None:
         return snapshot

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-import insights.load as load_module
+from insights.load import typed as load_typed
 from slack_harness import ROOT, RunningApp, all_text, clean_env, reply
 from slack_standin import SlackStandIn
 from bot.config import BUNDLED_DEALS
@@ -270,8 +270,8 @@ def test_health_names_the_window_and_the_rows_it_left_out(tmp_path):
 
 def texts_made(monkeypatch) -> list[str]:
     """The canonical columns the loader turns into text (a typed column should never be among them)."""
-    made, original = [], load_module._as_text
-    monkeypatch.setattr(load_module, "_as_text", lambda column: made.append(column.name) or original(column))
+    made, original = [], load_typed.as_text
+    monkeypatch.setattr(load_typed, "as_text", lambda column: made.append(column.name) or original(column))
     return made
 
 

@@ -21,7 +21,7 @@ from slack_standin import SlackStandIn
 from bot.core import charts
 from bot.core.charts import chart_for
 from bot.core.commands import ALL_COMMANDS, answer
-from bot.core.render import money, redact, set_currency
+from bot.core.render import money, redact
 from bot.slack.manifest import manifest
 from insights.drivers import drivers
 from insights.kinds import AlertKind
@@ -253,15 +253,13 @@ def test_winrate_and_the_digest_show_the_rate_by_amount(demo):
     assert "*By amount 2024Q2*: 37.2% of the $39.9M closed was won" in digest
 
 
-def test_the_currency_is_configurable(demo):
-    try:
-        set_currency("EUR")
-        assert money(1_250_000) == "€1.2M" or money(1_250_000) == "€1.3M"
-        assert "€10.8M closed" in answer(demo, "/winrate APAC 2024Q2").text
-        set_currency("CHF")
-        assert money(12_000) == "CHF\u00a012k"
-    finally:
-        set_currency("USD")
+def test_the_currency_is_configurable(demo, monkeypatch):
+    monkeypatch.setenv("CURRENCY", "EUR")
+    assert money(1_250_000) == "€1.2M" or money(1_250_000) == "€1.3M"
+    assert "€10.8M closed" in answer(demo, "/winrate APAC 2024Q2").text
+    monkeypatch.setenv("CURRENCY", "CHF")
+    assert money(12_000) == "CHF\u00a012k"
+    monkeypatch.delenv("CURRENCY")
     assert money(12_000) == "$12k"
     done = run_bot("ask", "/risk", env={"CURRENCY": "GBP"})
     assert "£" in done.stdout and "$" not in done.stdout

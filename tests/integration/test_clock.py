@@ -136,6 +136,33 @@ def test_a_digest_slack_refuses_is_not_lost(store, client, slack, demo):
     assert len(slack.messages["C0DIGEST"]) == 1
 
 
+def test_a_digest_that_cannot_be_made_is_recorded_failed_and_made_later(store, client, slack, demo, monkeypatch):
+    """A bug in an analysis costs one attempt, not the week's digest: the ledger says failed, and the
+    next run (the retry tick) posts it once."""
+    from bot.clock import digest as digest_module
+
+    made = digest_module.digest_text
+    monkeypatch.setattr(digest_module, "digest_text", lambda *a, **k: 1 / 0)
+    failed = post_digest(client, store, SCHEDULE, demo, MONDAY_0915)
+    assert (failed.status, failed.error) == ("failed", "internal_error")
+    assert store.digests()[0]["status"] == "failed" and "C0DIGEST" not in slack.messages
+    monkeypatch.setattr(digest_module, "digest_text", made)
+    later = post_digest(client, store, SCHEDULE, demo, MONDAY_0915 + dt.timedelta(minutes=5))
+    assert later.status == "posted" and len(slack.messages["C0DIGEST"]) == 1
+    assert post_digest(client, store, SCHEDULE, demo, MONDAY_0915 + dt.timedelta(minutes=6)).status == "already"
+
+
+def test_the_jobs_get_the_runtime_from_their_executor_not_a_global(store, client, demo):
+    """The job store holds only the jobs' names; the scheduler's executor gives each its runtime."""
+    rt = _runtime(store, client, demo)
+    scheduler = build_scheduler(rt)
+    assert isinstance(scheduler._lookup_executor("default"), clock.ClockExecutor)
+    assert scheduler._lookup_executor("default").rt is rt
+    assert not [name for name, value in vars(clock).items() if isinstance(value, Runtime)]
+    with pytest.raises(RuntimeError, match="ClockExecutor"):
+        clock.digest_job()
+
+
 def test_catch_up_only_inside_the_window(store, client, slack, demo):
     rt = _runtime(store, client, demo)
     assert catch_up(rt, MONDAY_0915 - dt.timedelta(hours=1)).status == "not_due"  # before 09:00
@@ -189,7 +216,6 @@ def test_a_digest_missed_while_down_runs_once_on_start(store, client, slack, dem
     missed = clock.now_utc() - dt.timedelta(hours=2)
     scheduler.modify_job(DIGEST_JOB, next_run_time=missed)
     scheduler.shutdown(wait=False)
-    monkeypatch.setattr(clock, "RUNTIME", rt)
     restarted = build_scheduler(rt)  # replace_existing keeps the stored next run time? it is recomputed:
     restarted.start(paused=True)
     restarted.modify_job(DIGEST_JOB, next_run_time=missed)  # the run that was missed while down

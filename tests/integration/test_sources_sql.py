@@ -98,10 +98,10 @@ def test_a_postgresql_table_answers_exactly_as_the_csv(pg_schema, csv_snapshot):
 
 
 def test_date_and_numeric_columns_from_postgresql_never_go_through_text(pg_schema, monkeypatch):
-    import insights.load as load_module
+    from insights.load import typed as load_typed
 
-    made, original = [], load_module._as_text  # the canonical columns the loader turns into text
-    monkeypatch.setattr(load_module, "_as_text", lambda column: made.append(column.name) or original(column))
+    made, original = [], load_typed.as_text  # the canonical columns the loader turns into text
+    monkeypatch.setattr(load_typed, "as_text", lambda column: made.append(column.name) or original(column))
     s = load_source(SourceSpec(POSTGRES, table=f"{pg_schema}.deals", since="all"))
     assert s.report.rows_read == 7000 and s.report.set_aside == {}
     assert not {"created_date", "closed_date", "deal_amount", "sales_cycle_days"} & set(made)

@@ -22,12 +22,13 @@ if str(ROOT) not in sys.path:
 from insights.periods import resolve, shifted  # noqa: E402
 
 from bot.core.commands import resolve_command  # noqa: E402
+from bot.core.follows import parse_follow  # noqa: E402
 from bot.core.grammar import Vocabulary, parse, split_command  # noqa: E402
 from bot.core.intents import interpret  # noqa: E402
 
 CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first blind set": ROOT / "tests/measure/corpus/blind1.tsv",
            "second blind set": ROOT / "tests/measure/corpus/blind2.tsv", "third blind set": ROOT / "tests/measure/corpus/blind3.tsv",
-           "held-out": ROOT / "tests/measure/corpus/heldout.tsv"}
+           "held-out": ROOT / "tests/measure/corpus/heldout.tsv", "second held-out": ROOT / "tests/measure/corpus/heldout2.tsv"}
 ASK = "ask"
 
 
@@ -57,6 +58,14 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
         return None
     if command in ("help", "digest", "health"):
         return (command,)
+    if command in ("alerts", "follow", "feedback"):  # managing rules and follows: the words, listing by default
+        words = tuple(args.lower().split()) or ("list",)
+        if command == "follow" and words[0] not in ("list", "ls", "show", "remove", "delete", "rm", "stop",
+                                                    "unfollow", "mute"):
+            question, frequency, destination = parse_follow(args)
+            inner = meaning(question, vocab, snapshot)
+            return (command, inner, frequency, destination) if inner is not None else None
+        return (command, words)
     parsed = parse(args, vocab)
     if parsed.problems:
         return None
@@ -70,7 +79,9 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
         compare = shifted(period, q.compare.kind) if relative else resolve(q.compare, snapshot.as_of, first)
         compare = (compare.start, compare.end) if compare is not None else None
     span = (period.start, period.end) if period is not None else None
-    filters = frozenset((d, frozenset(v)) for d, v in q.filters)
+    # a filter to every value of a dimension keeps every deal ("Core vs Pro vs Enterprise" is by product)
+    everything = {d: frozenset(map(str, snapshot.values(d))) for d, _ in q.filters if d in snapshot.dimensions}
+    filters = frozenset((d, frozenset(v)) for d, v in q.filters if frozenset(v) != everything.get(d))
     group_by = tuple(q.group_by) or (("sales_rep_id",) if command == "reps" else ())  # /reps is by rep
     grain = q.grain or ("quarter" if command == "trend" else None)  # /trend is quarterly
     return command, filters, group_by, span, compare, grain, q.outcome

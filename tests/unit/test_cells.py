@@ -152,4 +152,6 @@ def test_cells_are_built_once_per_question_and_kept_per_snapshot(monkeypatch):
     assert len(built) == 4  # the period's closed deals and the open pipeline, once each
     for k in range(cells_module.CACHED + 2):  # the cache stays bounded
         cached_cells(snap, ("test", k), lambda: object())
-    assert len(snap.__dict__["_cells"]) == cells_module.CACHED
+    kept = snap.memo.keys("cells")
+    assert len(kept) == cells_module.CACHED and kept[-1] == ("test", cells_module.CACHED + 1)
+    assert ("test", 0) not in kept and ("test", 1) not in kept  # the oldest went first

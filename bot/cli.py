@@ -2,24 +2,45 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import logging
 import os
+import re
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
-from insights.load import ColumnMapping, DataError
-from insights.sources import CRM_KINDS, SourceSpec, load_source
-from insights.sources.crm import SourceUnavailable
-from insights.snapshot import Snapshot
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.core.commands import ADMIN_COMMANDS, Context, answer, converse, read_as_line, resolve_command
-from bot.core.data import marked_demo
-from bot.config import Settings, is_demo_source
-from bot.core.grammar import Vocabulary, split_command
+from insights.alerts import AlertRule, evaluate
+from insights.kinds import AlertKind
+from insights.results import to_jsonable
+from insights.sources import CRM_KINDS, SourceSpec
+
+from bot.clock.alerting import AlertPolicy, alert_text, data_findings
+from bot.clock.scheduler import Runtime, start_clock
+from bot.config import Settings, is_demo_source, validate_clock
+from bot.core.access import Asker, Policy, SegmentAccessError
+from bot.core.ask import ask, warm_up
+from bot.core.commands import ADMIN_COMMANDS, read_as_line, resolve_command
+from bot.core.data import DealData
+from bot.core.digest import digest_text
+from bot.core.grammar import split_command
 from bot.core.render import render
+from bot.core.reply import Reply
+from bot.slack.app import build_app
+from bot.slack.io import web_client
+from bot.slack.manifest import manifest
+from bot.slack.pool import AnalysisPool
+from bot.slack.segments import GroupMembers
+from bot.slack.services import Services
+from bot.slack.sync import follow_clock
+from bot.slack.web import WebApp, serve
+from bot.store import DEFAULT_DATABASE, SourceCache, Store, load_default_rules, make_engine, open_store
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +123,15 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     return parser
 
 
-def load(args) -> Snapshot:
-    """The deals to answer from; a DataError when there are none, never an empty answer with exit 0."""
-    from insights.health import unusable_reason
-
-    mapping = ColumnMapping.from_file(args.mapping) if args.mapping else None
-    try:
-        spec = source_spec(args)
-        snapshot = marked_demo(load_source(spec, mapping, as_of=args.as_of, cache=source_cache(args)), spec)
-    except SourceUnavailable as exc:
-        if exc.stale is None or not len(exc.stale.deals):
-            raise
-        print(f"warning: {exc}", file=sys.stderr)  # the CRM is down: answer from its local copy
-        snapshot = exc.stale if args.as_of is None else exc.stale.at(args.as_of)
-    problem = unusable_reason(snapshot)
-    if problem:
-        raise DataError(problem)
-    return snapshot
+def load(args, settings: Settings | None = None) -> DealData:
+    """The deals to answer from, loaded once as the servers load them (the CRM's local copy when it is
+    down, said on stderr); `current` is None when there are none (`last_error` says why)."""
+    settings = settings or Settings.from_env()
+    data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings))
+    outcome = data.refresh(check=False)
+    if not outcome.ok and data.current is not None:
+        print(f"warning: {outcome.error}", file=sys.stderr)  # the CRM is down: answering from its local copy
+    return data
 
 
 def source_spec(args, settings: Settings | None = None) -> SourceSpec:
@@ -134,8 +147,6 @@ def source_cache(args, settings: Settings | None = None):
     need none."""
     if str(args.data).strip().lower() not in CRM_KINDS:
         return None
-    from bot.store import SourceCache, make_engine
-
     settings = settings or Settings.from_env()
     return SourceCache(make_engine(settings.database_url))
 
@@ -147,83 +158,77 @@ def state_url(settings: Settings, state: str = "scratch") -> str:
     return f"sqlite:///{scratch_database()}"
 
 
-def context_for(line: str, settings: Settings, user_id: str | None = None, state: str = "scratch",
-                as_user: str | None = None) -> Context:
-    """The state store is opened only for the commands that use it, and is the console's scratch
-    copy unless `--state live` (or CONSOLE_STATE=live) says otherwise."""
-    name = resolve_command(split_command(line)[0] or "")
-    reps = as_user is None or not settings.reps_users or as_user in settings.reps_users  # --as-user: REPS_USERS
-    if name not in ADMIN_COMMANDS:
-        return Context(user_id=user_id, reps=reps)
-    from dataclasses import replace
+class ConsoleState:
+    """The state store of the console and `ask` (alert rules, follows), opened only when a command uses
+    it: the console's scratch copy unless `--state live` (or CONSOLE_STATE=live) says otherwise."""
 
-    from bot.store import open_store
+    def __init__(self, settings: Settings, state: str = "scratch"):
+        self.settings, self.state = settings, state
+        self._store: Store | None = None
 
-    return Context(store=open_store(replace(settings, database_url=state_url(settings, state) or None)),
-                   user_id=user_id, reps=reps)
+    def for_line(self, line: str) -> Store | None:
+        typed = line if line.startswith("/") else "/" + line
+        if resolve_command(split_command(typed)[0] or "") not in ADMIN_COMMANDS:
+            return None
+        if self._store is None:
+            url = state_url(self.settings, self.state) or None
+            self._store = open_store(dataclasses.replace(self.settings, database_url=url))
+        return self._store
+
+
+def asker_for(args, settings: Settings) -> Asker:
+    """Who the terminal asks as: the operator (everything), or `--as-user` under the settings' access
+    rules. Raises SegmentAccessError when the SEGMENT_ACCESS file cannot be used."""
+    as_user = getattr(args, "as_user", None)
+    if not as_user:
+        return Asker("console")
+    client = web_client(settings.slack_bot_token, settings.api_url) if settings.slack_bot_token else None
+    return Policy.from_settings(settings, GroupMembers(client)).asker(as_user)
+
+
+def data_error(out, fmt: str, data: DealData) -> int:
+    message = data.last_error or "the deal data has not loaded"
+    _emit(out, fmt, render("text/data_error.j2", message=message, last_good=None), {"error": "data", "message": message})
+    return EXIT_DATA
 
 
 def run_ask(args, settings: Settings, out=sys.stdout) -> int:
+    data = load(args, settings)
+    if data.current is None:
+        return data_error(out, args.format, data)
     try:
-        snapshot = load(args)
-    except DataError as exc:
-        _emit(out, args.format, render("text/data_error.j2", message=str(exc), last_good=None), {"error": "data", "message": str(exc)})
-        return EXIT_DATA
-    if args.as_user:
-        from bot.slack.segments import SegmentAccessError
-
-        try:
-            scope = scope_of(args.as_user, settings)
-        except SegmentAccessError as exc:
-            _emit(out, args.format, f"SEGMENT_ACCESS: {exc}", {"error": "access", "message": str(exc)})
-            return EXIT_USAGE
-        if scope.empty:
-            _emit(out, args.format, render("text/denied.j2", reason="no_segments", command=""),
-                  {"error": "access", "message": f"{args.as_user} may see no segments"})
-            return EXIT_USAGE
-        snapshot = scope.restrict(snapshot)
-    reply = answer(snapshot, args.line, context=context_for(args.line, settings, user_id="console", state=args.state,
-                                                          as_user=args.as_user or None))
+        asker = asker_for(args, settings)
+    except SegmentAccessError as exc:
+        _emit(out, args.format, f"SEGMENT_ACCESS: {exc}", {"error": "access", "message": str(exc)})
+        return EXIT_USAGE
+    reply = ask(data, asker, args.line, store=ConsoleState(settings, args.state).for_line(args.line))
     if args.format == "json":
-        payload = reply.result.to_dict() if reply.result is not None else {"kind": reply.kind, "text": reply.text}
+        if reply.kind == "refused":
+            payload = {"error": "access", "message": reply.text.strip()}
+        else:
+            payload = reply.result.to_dict() if reply.result is not None else {"kind": reply.kind, "text": reply.text}
         print(json.dumps(payload, indent=2, ensure_ascii=False), file=out)
     else:
-        print(reply.text, file=out)
-        if reply.reading:
-            print(read_as_line(reply), file=out)
-        print_chart(reply, args.chart_dir, out, snapshot)
+        print_reply(reply, args.chart_dir, out)
     return EXIT_OK if reply.ok else EXIT_USAGE
 
 
-def scope_of(user_id: str, settings: Settings):
-    """What `user_id` may see under SEGMENT_ACCESS (everything without a mapping)."""
-    from bot.core.scope import Scope
-    from bot.slack.segments import SegmentAccess
-
-    if not settings.segment_access:
-        return Scope.everything()
-    client = None
-    if settings.slack_bot_token:
-        from bot.slack.io import web_client
-
-        client = web_client(settings.slack_bot_token, settings.api_url)
-    return SegmentAccess.from_file(settings.segment_access, settings.admin_users).scope_for(user_id, client)
+def print_reply(reply: Reply, chart_dir: str, out) -> None:
+    print(reply.text, file=out)
+    if reply.reading:
+        print(read_as_line(reply), file=out)
+    print_chart(reply, chart_dir, out)
 
 
-def print_chart(reply, chart_dir: str, out, snapshot: Snapshot | None = None) -> None:
+def print_chart(reply: Reply, chart_dir: str, out) -> None:
     """The terminal's answer to a chart (or to /deals' CSV): write the file and say where it is."""
-    if reply.result is None:
-        return
-    from bot.core.charts import chart_or_none
-
-    chart = chart_or_none(reply.result)
+    chart = reply.chart()
     if chart is not None:
         _save(Path(chart_dir) / chart.unique_filename, chart.png, "chart", out)
-    if reply.command == "deals" and snapshot is not None and reply.result.count:
-        from insights.deals import deals_csv
-
+    table = reply.table()
+    if table is not None:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        _save(Path(chart_dir) / f"deals-{stamp}.csv", deals_csv(snapshot, reply.result.query), "csv", out)
+        _save(Path(chart_dir) / f"deals-{stamp}.csv", table, "csv", out)
 
 
 def _save(path: Path, content: bytes, kind: str, out) -> None:
@@ -244,8 +249,6 @@ def _https_url(text: str) -> str:
 
 
 def _prefix(text: str) -> str:
-    import re
-
     text = text.strip().lstrip("/").lower()
     if text and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,15}", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a command prefix such as sales- "
@@ -258,16 +261,15 @@ def _emit(out, fmt, text, payload):
 
 
 def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> int:
-    try:
-        snapshot = load(args)
-    except DataError as exc:
-        print(render("text/data_error.j2", message=str(exc), last_good=None), file=out)
+    data = load(args, settings)
+    if data.current is None:
+        print(render("text/data_error.j2", message=data.last_error, last_good=None), file=out)
         return EXIT_DATA
-    vocab = Vocabulary.from_snapshot(snapshot)
+    snapshot, asker, state = data.current.snapshot, Asker("console"), ConsoleState(settings, args.state)
     interactive = stdin.isatty()
     thread = None  # the last answered command, which a follow-up question changes
-    print(render("text/console_welcome.j2", source=source_spec(args, settings).describe(), report=snapshot.report, as_of=snapshot.as_of,
-                 state=args.state, scratch=str(scratch_database())), file=out)
+    print(render("text/console_welcome.j2", source=source_spec(args, settings).describe(), report=snapshot.report,
+                 as_of=snapshot.as_of, state=args.state, scratch=str(scratch_database())), file=out)
     while True:
         if interactive:
             try:
@@ -284,18 +286,11 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
             continue
         if line.lower() in ("quit", "exit", "q", "/quit", "/exit"):
             return EXIT_OK
-        typed = line if line.startswith("/") else "/" + line
-        context = context_for(typed, settings, user_id="console", state=args.state)
-        if line.startswith("/") or resolve_command(split_command(typed)[0] or ""):
-            reply = answer(snapshot, typed, vocab, context)  # a command, with or without its slash
-        else:  # a question; the session is one thread, so follow-ups keep the last answer's context
-            reply = converse(snapshot, line, vocab, context, thread_line=thread)
+        # the session is one thread, so follow-up questions keep the last answer's context
+        reply = ask(data, asker, line, thread, store=state.for_line(line))
         if reply.kind == "answer":
             thread = reply.line
-        print(reply.text, file=out)
-        if reply.reading:
-            print(read_as_line(reply), file=out)
-        print_chart(reply, args.chart_dir, out, snapshot)
+        print_reply(reply, args.chart_dir, out)
         print(file=out)
 
 
@@ -309,70 +304,46 @@ REQUIRED = {
 def run_slack(args, settings: Settings, mode: str) -> int:
     """http: the web process (never a scheduler). socket: listeners and the clock in one worker.
     clock: the scheduler alone."""
-    from bot.slack.access import Access
-    from bot.slack.app import build_app
-    from bot.clock.scheduler import Runtime, start_clock
-    from bot.store import open_store
-    from bot.config import validate_clock
-    from bot.core.data import DealData
-    from bot.slack.services import Services
-    from bot.slack.io import web_client
-
     values = {"SLACK_BOT_TOKEN": settings.slack_bot_token, "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
               "SLACK_APP_TOKEN": settings.slack_app_token}
     missing = [name for name in REQUIRED[mode] if not values[name]]
     problems = validate_clock(settings) if mode != "http" else []
-    segments = None
-    if settings.segment_access:
-        from bot.slack.segments import SegmentAccess, SegmentAccessError
-
-        try:
-            segments = SegmentAccess.from_file(settings.segment_access, settings.admin_users)
-        except SegmentAccessError as exc:
-            problems.append(f"SEGMENT_ACCESS: {exc}")
+    client = web_client(settings.slack_bot_token, settings.api_url)
+    policy = None
+    try:
+        policy = Policy.from_settings(settings, GroupMembers(client))
+    except SegmentAccessError as exc:
+        problems.append(f"SEGMENT_ACCESS: {exc}")
     if missing or problems:
         print(render("text/missing_settings.j2", mode=mode, missing=missing, problems=problems), file=sys.stderr)
         return EXIT_USAGE
     data = DealData(source_spec(args, settings), args.mapping, args.as_of, cache=source_cache(args, settings),
-                    max_drop=settings.refresh_max_drop)
+                    max_drop=settings.refresh_max_drop, warm_up=warm_up)
     if data.spec.kind == "file" and is_demo_source(data.spec.location):
         log.warning("DEALS_SOURCE is not set: answering from the bundled generated demo data (%s); every reply "
                     "says so. Set DEALS_SOURCE (and DEALS_MAPPING) to your deals.", data.spec.location)
     store = open_store(settings)
-    client = web_client(settings.slack_bot_token, settings.api_url)
     if mode == "clock":
-        start_clock(Runtime.from_settings(settings, data, store, client))
+        start_clock(Runtime.from_settings(settings, data, store, client, policy))
         return _wait_forever()
     outcome = data.refresh()
     if not outcome.ok:
         print(render("text/data_error.j2", message=outcome.error, last_good=None), file=sys.stderr)
         return EXIT_DATA
-    from bot.slack.pool import AnalysisPool
-
-    services = Services(data=data, access=Access.from_settings(settings), store=store,
-                        command_prefix=settings.command_prefix, segments=segments, client=client,
-                        analyses=AnalysisPool(settings.analysis_workers,
-                                              timeout=settings.analysis_timeout_seconds),
+    services = Services(data=data, policy=policy, store=store, command_prefix=settings.command_prefix,
+                        analyses=AnalysisPool(settings.analysis_workers, timeout=settings.analysis_timeout_seconds),
                         progress_after=settings.progress_after_seconds)
     app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
     if mode == "socket":
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        start_clock(Runtime.from_settings(settings, data, store, client))
+        start_clock(Runtime.from_settings(settings, data, store, client, policy))
         SocketModeHandler(app, settings.slack_app_token).start()
         return EXIT_OK
-    from bot.slack.sync import follow_clock
-    from bot.slack.web import WebApp, serve
-
     follow_clock(data, store)  # the clock process refreshes; this one reloads after it
     serve(WebApp(app, data, settings.slack_signing_secret, health_token=settings.health_token), settings.port)
     return EXIT_OK
 
 
 def _wait_forever() -> int:
-    import signal
-    import threading
-
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -382,25 +353,15 @@ def _wait_forever() -> int:
 
 def run_dry(args, settings: Settings, out=sys.stdout) -> int:
     """`digest --dry-run` / `alerts --dry-run`: what the clock would post now, posting nothing."""
-    from bot.clock.alerting import AlertPolicy, alert_text, data_findings
-    from bot.store import load_default_rules
-    from insights.alerts import evaluate
-    from insights.kinds import AlertKind
-    from insights.results import to_jsonable
-
-    from bot.core.digest import digest_text
-
-    try:
-        snapshot = load(args)
-    except DataError as exc:
-        _emit(out, args.format, render("text/data_error.j2", message=str(exc), last_good=None),
-              {"error": "data", "message": str(exc)})
-        return EXIT_DATA
+    data = load(args, settings)
+    if data.current is None:
+        return data_error(out, args.format, data)
+    snapshot = data.current.snapshot
     if args.subcommand == "digest":
         text, _ = digest_text(snapshot)
         _emit(out, args.format, text, {"kind": "digest", "text": text})
         return EXIT_OK
-    rules = _rules_for_dry_run(settings, load_default_rules)
+    rules = _rules_for_dry_run(settings)
     findings = evaluate(snapshot, [r for r in rules if r.kind != AlertKind.DATA])
     now = dt.datetime.now(dt.timezone.utc)
     policy = AlertPolicy(settings.alert_channel, max_set_aside_share=settings.max_set_aside_share)
@@ -411,12 +372,8 @@ def run_dry(args, settings: Settings, out=sys.stdout) -> int:
     return EXIT_OK
 
 
-def _rules_for_dry_run(settings: Settings, load_default_rules):
+def _rules_for_dry_run(settings: Settings):
     """The stored rules when a database already exists, else the configured defaults; writes nothing."""
-    from insights.alerts import AlertRule
-
-    from bot.store import DEFAULT_DATABASE, Store, make_engine
-
     url = settings.database_url or ""
     missing_file = url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists()
     if (url and not missing_file) or (not url and DEFAULT_DATABASE.exists()):
@@ -442,28 +399,27 @@ def end_quietly_on_closed_pipe() -> None:
     """`python -m bot ask ... | head` ends quietly when `head` stops reading. Only for the modes that
     print: in the servers a client that hangs up must cost one connection, never the process (Python's
     own default, SIGPIPE ignored, turns that into an error on the one socket)."""
-    import signal
-
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser(settings)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):  # `python -m bot --data FILE`
         argv = [settings.mode] + argv
     args = parser.parse_args(argv)
+    serving = args.subcommand in ("http", "socket", "clock") or (args.subcommand is None and settings.mode != "console")
+    # the terminal says what went wrong in its own words (a missing file, a bad mapping); the log of the
+    # data holder's refresh is for the servers
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO" if serving else "CRITICAL").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.subcommand in ("ask", "manifest"):
         end_quietly_on_closed_pipe()
     if args.subcommand == "ask":
         return run_ask(args, settings)
     if args.subcommand == "manifest":
-        from bot.slack.manifest import manifest
-
         print(manifest(args.url, socket_mode=args.socket, prefix=args.prefix))
         return EXIT_OK
     if args.subcommand is None:

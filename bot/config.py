@@ -1,9 +1,11 @@
 """Settings read once from the environment, with safe defaults; passed down as arguments."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DEALS = PROJECT_ROOT / "data" / "deals.csv"
@@ -64,6 +66,7 @@ class Settings:
     currency: str = "USD"  # the deal amounts' currency: an ISO code (USD, EUR, GBP, ...) or a symbol
     segment_access: str | None = None  # TOML/YAML file: which users and user groups see which segments
     admin_users: frozenset[str] = field(default_factory=frozenset)  # see everything whatever the mapping says
+    manager_channels: frozenset[str] = field(default_factory=frozenset)  # channels where reps may be shown
     follow_time: str = "08:00"  # when followed questions are posted (daily; weekly on DIGEST_DAY)
     crm_deal_url: str | None = None  # CRM_DEAL_URL: a deal's page, e.g. https://x.my.salesforce.com/{deal_id}
     analysis_workers: int = 2  # analyses at once in a web process (CPU-bound: more would slow acks)
@@ -111,6 +114,7 @@ class Settings:
             currency=(env.get("CURRENCY") or "USD").strip(),
             segment_access=env.get("SEGMENT_ACCESS") or None,
             admin_users=_ids(env.get("ADMIN_USERS")),
+            manager_channels=_ids(env.get("MANAGER_CHANNELS")),
             follow_time=env.get("FOLLOW_TIME") or "08:00",
             crm_deal_url=env.get("CRM_DEAL_URL") or None,
             claim_lease_seconds=float(env.get("CLAIM_LEASE_SECONDS") or 120),
@@ -146,9 +150,6 @@ class Settings:
 
 def validate_clock(settings: Settings) -> list[str]:
     """Problems with the clock settings, worded for the log (empty when they are usable)."""
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
     problems = []
     try:
         ZoneInfo(settings.timezone)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,8 +292,6 @@ class Store:
     def create(self, attempts: int = 5) -> None:
         """Create the tables that are missing. Two processes starting on an empty database race to
         create them; the loser's CREATE fails on the winner's table, so it looks again."""
-        import time
-
         for attempt in range(attempts):
             try:
                 metadata.create_all(self.engine)

@@ -14,6 +14,7 @@ from insights.snapshot import Snapshot
 from bot.clock.once import Message, Posting, post_once
 from bot.slack.blocks import assemble_blocks, fallback_text
 from bot.core.render import render
+from bot.core.scope import REP
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,12 @@ class AlertPolicy:
 
 
 def findings_now(store: Store, snapshot: Snapshot | None, now: dt.datetime, policy: AlertPolicy,
-                 refresh_error: str | None = None) -> list[Finding]:
-    """What the active, unmuted rules find now, plus the data alerts (failed or stale refresh, bad rows)."""
+                 refresh_error: str | None = None, reps: bool = True) -> list[Finding]:
+    """What the active, unmuted rules find now, plus the data alerts (failed or stale refresh, bad rows).
+    Without `reps` (the alert channel's readers may not all see reps; `snapshot` then has no rep
+    dimension) rules about a rep are not evaluated, so no finding names one."""
     found = []
-    rules = [r for r in store.rules() if not r.muted(now)]
+    rules = [r for r in store.rules() if not r.muted(now) and (reps or all(d != REP for d, _ in r.filters))]
     if snapshot is not None:
         found.extend(evaluate(snapshot, [r.rule() for r in rules if r.kind is not AlertKind.DATA]))
     found.extend(data_findings(store, snapshot, now, policy, refresh_error))

@@ -61,8 +61,9 @@ class DigestOutcome:
 
 
 def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snapshot: Snapshot | None,
-                now: dt.datetime, data_error: str | None = None) -> DigestOutcome:
-    """This week's digest, posted once per channel (bot.clock.once). Safe to call any number of times."""
+                now: dt.datetime, data_error: str | None = None, reps: bool = True) -> DigestOutcome:
+    """This week's digest, posted once per channel (bot.clock.once). Safe to call any number of times.
+    `reps`: whether the channel may read rep-level detail (then `snapshot` has no rep dimension either)."""
     if not schedule.channel:
         return DigestOutcome("no_channel")
     if snapshot is None:
@@ -70,7 +71,7 @@ def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snaps
     period = schedule.period(now)
 
     def build() -> Message:
-        text, headline = digest_text(snapshot, data_error)
+        text, headline = digest_text(snapshot, data_error, reps=reps)
         return Message(fallback_text(text), digest_blocks(text), chart_or_none(headline))
 
     posting = Posting(store.digest_ledger(schedule.channel, period), EVENT_TYPE, {"period": period},

@@ -3,27 +3,25 @@
 Like the digest: a follow's (id, period) is claimed in `follow_ledger` before posting and the ts
 recorded after; a second run, process or restart finds the claim. A claim left by a crashed run is
 taken over after 10 minutes, first looking for the crashed run's message (by its metadata) so it
-is not posted twice. The answer is made as the follower would see it (their row-level access) and
-is not posted when they may no longer ask it.
+is not posted twice. The answer is asked (`ask()`) as the follower, where it is posted: their
+row-level access, and reps only in a DM or where every reader may see them; it is not posted when
+they may no longer ask it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.clock.once import Message, Posting, Schedule, post_once
-from bot.core.charts import chart_or_none
-from bot.core.commands import Context, answer, resolve_command
+from bot.clock.once import Message, Posting, Schedule, Withheld, post_once
+from bot.core.access import Asker, Policy
+from bot.core.ask import ask
 from bot.core.data import DealData
 from bot.core.render import render
-from bot.core.scope import Scope
-from bot.slack.access import Access
 from bot.slack.blocks import assemble_blocks, fallback_text
 from bot.store import Store, StoredFollow
 
@@ -64,12 +62,19 @@ class FollowOutcome:
 
 
 def post_follows(client: WebClient, store: Store, data: DealData, schedule: FollowSchedule, now: dt.datetime,
-                 access: Access | None = None, scope_for: Callable[[str], Scope] | None = None) -> list[FollowOutcome]:
+                 policy: Policy | None = None) -> list[FollowOutcome]:
     """Post every follow that is due in its current period and not yet posted. Safe to call any number of times."""
-    return [post_follow(client, store, data, schedule, f, now, access, scope_for) for f in store.follows()]
+    return [post_follow(client, store, data, schedule, f, now, policy) for f in store.follows()]
 
 
-def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None, scope_for=None) -> FollowOutcome:
+def follower(policy: Policy | None, f: StoredFollow) -> Asker:
+    """The follower asking where the follow is posted: a DM only they read, or a channel everyone there reads."""
+    if policy is None:
+        return Asker(f.user_id)
+    return policy.asker(f.user_id, None if f.to_dm else f.destination, posted=not f.to_dm)
+
+
+def post_follow(client, store, data, schedule, f: StoredFollow, now, policy: Policy | None = None) -> FollowOutcome:
     period = schedule.period(f.frequency, now)
     if f.muted(now):
         return FollowOutcome(f.id, "muted", period)
@@ -77,23 +82,21 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, access=None
         return FollowOutcome(f.id, "not_due", period)
     if data.current is None:
         return FollowOutcome(f.id, "no_data", period, error=data.last_error)
-    command = resolve_command(f.question.split()[0]) or ""
-    destination = f.destination
-    denial = access.denial(command, f.user_id, "D" if f.to_dm else destination) if access else None
-    scope = scope_for(f.user_id) if scope_for else Scope.everything()
-    if denial or scope.empty:
-        log.warning("follow %s of %s not posted: %s", f.id, f.user_id, denial or "no segments")
-        return FollowOutcome(f.id, "denied", period, error=denial or "no_segments")
+    asker = follower(policy, f)
+    if not asker.allowed or asker.scope.empty:
+        log.warning("follow %s of %s not posted: %s", f.id, f.user_id, asker.refusal or "no segments")
+        return FollowOutcome(f.id, "denied", period, error=asker.refusal or "no_segments")
+
     def destination() -> str:  # a DM's channel is opened only by the run that posts
         return open_dm(client, f.user_id) if f.to_dm else f.destination
 
     def build() -> Message:
-        loaded = data.scoped(scope)
-        reply = answer(loaded.snapshot, f.question, loaded.vocab,
-                       Context(user_id=f.user_id, reps=access.may_see_reps(f.user_id) if access else True))
+        reply = ask(data, asker, f.question, now=now)
+        if reply.kind == "refused":  # e.g. a question naming reps, followed into a channel that may not see them
+            raise Withheld(reply.text.strip())
         text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
-                      scope=None if scope.unrestricted else scope.describe())
-        return Message(fallback_text(reply.text), assemble_blocks(text), chart_or_none(reply.result))
+                      scope=None if asker.scope.unrestricted else asker.scope.describe())
+        return Message(fallback_text(reply.text), assemble_blocks(text), reply.chart())
 
     posting = Posting(store.follow_ledger(f.id, period), EVENT_TYPE, {"follow_id": f.id, "period": period},
                       destination, f"follow {f.id} ({period}) of {f.user_id}")

@@ -80,9 +80,14 @@ class Posting:
     describe: str  # for the log: "digest 2026-W49 to C0SALES"
 
 
+class Withheld(Exception):
+    """Raised by a build when the message may not be posted (its asker may no longer see it there);
+    the claim is released as failed, so a later run judges it again."""
+
+
 @dataclass(frozen=True)
 class Posted:
-    status: str  # posted | recovered | already | failed
+    status: str  # posted | recovered | already | denied | failed
     ts: str | None = None
     channel: str | None = None
     error: str | None = None
@@ -101,6 +106,10 @@ def post_once(client: WebClient, posting: Posting, build: Callable[[], Message],
             return Posted("recovered", ts, channel)
     try:
         message = build()
+    except Withheld as refusal:
+        log.warning("%s not posted: %s", posting.describe, str(refusal)[:200])
+        posting.ledger.failed()
+        return Posted("denied", error="refused")
     except Exception:  # a bug in an analysis: logged with its traceback; the retry tick tries again
         log.exception("%s: the message could not be made", posting.describe)
         posting.ledger.failed()

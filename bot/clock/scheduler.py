@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -24,9 +23,9 @@ from bot.config import Settings
 from bot.core.data import DealData
 from bot.clock.digest import DigestOutcome, DigestSchedule, post_digest
 from bot.clock.follows import FollowSchedule, post_follows
-from bot.core.scope import Scope
-from bot.slack.access import Access
+from bot.core.access import Policy
 from bot.store import Store
+from insights.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +45,11 @@ class Runtime:
     policy: AlertPolicy
     refresh_every: dt.timedelta = dt.timedelta(hours=6)
     follows: FollowSchedule | None = None  # None: no follow job
-    access: Access | None = None  # who may still ask a followed question
-    scope_for: Callable[[str], Scope] | None = None  # a follower's row-level access
+    access: Policy | None = None  # who may see what where: followers, and the digest's and alerts' channels
 
     @classmethod
-    def from_settings(cls, settings: Settings, data: DealData, store: Store, client: WebClient) -> "Runtime":
+    def from_settings(cls, settings: Settings, data: DealData, store: Store, client: WebClient,
+                      access: Policy | None = None) -> "Runtime":
         return cls(
             data=data, store=store, client=client,
             schedule=DigestSchedule(settings.digest_channel, settings.digest_day, settings.digest_time,
@@ -60,8 +59,7 @@ class Runtime:
                                settings.max_set_aside_share),
             refresh_every=dt.timedelta(seconds=settings.refresh_interval_seconds),
             follows=FollowSchedule(settings.digest_day, settings.follow_time, settings.timezone),
-            access=Access.from_settings(settings),
-            scope_for=scope_resolver(settings, client),
+            access=access or Policy.from_settings(settings),
         )
 
 
@@ -100,22 +98,28 @@ def refresh_and_alert(rt: Runtime, now: dt.datetime) -> list:
     outcome = rt.data.refresh()
     finished = now + (now_utc() - clock_started)  # on the caller's clock, so staleness is judged on one
     rt.store.record_refresh(now, finished, outcome.ok, outcome.rows_read, outcome.rows_set_aside, outcome.error)
-    current = rt.data.current
-    findings = findings_now(rt.store, current.snapshot if current else None, now, rt.policy,
-                            None if outcome.ok else outcome.error)
+    snapshot, reps = channel_view(rt, rt.policy.channel)
+    findings = findings_now(rt.store, snapshot, now, rt.policy, None if outcome.ok else outcome.error, reps=reps)
     return post_alerts(rt.client, rt.store, findings, rt.policy, now)
 
 
+def channel_view(rt: Runtime, channel: str | None) -> tuple[Snapshot | None, bool]:
+    """The data as a post into `channel` may show it (every deal; reps only where every reader may see
+    them), and whether reps may be named."""
+    reps = rt.access.channel(channel).reps if rt.access is not None else True
+    loaded = rt.data.view(None, reps=reps)
+    return (loaded.snapshot if loaded is not None else None), reps
+
+
 def digest_now(rt: Runtime, now: dt.datetime) -> DigestOutcome:
-    current = rt.data.current
-    return post_digest(rt.client, rt.store, rt.schedule, current.snapshot if current else None, now,
-                       rt.data.last_error)
+    snapshot, reps = channel_view(rt, rt.schedule.channel)
+    return post_digest(rt.client, rt.store, rt.schedule, snapshot, now, rt.data.last_error, reps=reps)
 
 
 def follows_now(rt: Runtime, now: dt.datetime) -> list:
     if rt.follows is None:
         return []
-    return post_follows(rt.client, rt.store, rt.data, rt.follows, now, rt.access, rt.scope_for)
+    return post_follows(rt.client, rt.store, rt.data, rt.follows, now, rt.access)
 
 
 def catch_up(rt: Runtime, now: dt.datetime) -> DigestOutcome:
@@ -166,10 +170,10 @@ def retry_alerts(rt: Runtime, now: dt.datetime) -> list:
     """Alerts a crash left claimed past the lease, or that failed to post, found again on the current
     data and posted once (one look at the store when there are none)."""
     unsettled = rt.store.unsettled_alerts(now)
-    current = rt.data.current
-    if not unsettled or current is None or not rt.policy.channel:
+    snapshot, reps = channel_view(rt, rt.policy.channel)
+    if not unsettled or snapshot is None or not rt.policy.channel:
         return []
-    findings = [f for f in findings_now(rt.store, current.snapshot, now, rt.policy, rt.data.last_error)
+    findings = [f for f in findings_now(rt.store, snapshot, now, rt.policy, rt.data.last_error, reps=reps)
                 if f.fingerprint in unsettled]
     return post_alerts(rt.client, rt.store, findings, rt.policy, now)
 
@@ -237,13 +241,3 @@ def start_clock(rt: Runtime) -> BackgroundScheduler:
     scheduler = build_scheduler(rt)
     scheduler.start()
     return scheduler
-
-
-def scope_resolver(settings: Settings, client: WebClient) -> Callable[[str], Scope] | None:
-    """Row-level access from SEGMENT_ACCESS for a user ID; None when there is no mapping."""
-    from bot.slack.segments import SegmentAccess
-
-    if not settings.segment_access:
-        return None
-    segments = SegmentAccess.from_file(settings.segment_access, settings.admin_users)
-    return lambda user_id: segments.scope_for(user_id, client)

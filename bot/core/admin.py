@@ -35,9 +35,21 @@ def describe_rule(rule, now: dt.datetime) -> dict:
             "muted_until": rule.muted_until.strftime("%Y-%m-%d %H:%M UTC") if rule.muted_until else None}
 
 
-def worded_rules(store: Store, now: dt.datetime) -> list[str]:
-    """Active rules in words (for the Home tab)."""
-    return [render("text/alert_rule.j2", r=describe_rule(r, now)) for r in store.rules()]
+def rule_visible(rule, visible: Vocabulary | None) -> bool:
+    """Whether someone who sees only `visible` (their scope, without reps when they may not see them)
+    may read a rule: every segment it names is one they see. None: they see everything."""
+    if visible is None:
+        return True
+    for dim, values in rule.filters:
+        known = {v.casefold() for v in visible.values.get(dim, ())}
+        if not all(str(v).casefold() in known for v in values):
+            return False
+    return True
+
+
+def worded_rules(store: Store, now: dt.datetime, visible: Vocabulary | None = None) -> list[str]:
+    """Active rules in words (for the Home tab), those naming segments or reps the reader may not see left out."""
+    return [render("text/alert_rule.j2", r=describe_rule(r, now)) for r in store.rules() if rule_visible(r, visible)]
 
 
 def may_change(store: Store, rule_id: int, user: str | None, admin: bool) -> bool:
@@ -50,14 +62,15 @@ def may_change(store: Store, rule_id: int, user: str | None, admin: bool) -> boo
 
 
 def alerts_command(args: str, store: Store | None, vocab: Vocabulary, user: str | None,
-                   now: dt.datetime, admin: bool = True) -> tuple[str, bool]:
-    """(reply text, ok). Never raises."""
+                   now: dt.datetime, admin: bool = True, visible: Vocabulary | None = None) -> tuple[str, bool]:
+    """(reply text, ok). Never raises. `visible`: what a restricted user sees; rules about anything
+    else are not listed to them."""
     if store is None:
         return render("text/alerts_reply.j2", action="no_store"), False
     words = args.split()
     verb = words[0].lower() if words else "list"
     if verb in ("list", "ls", "show"):
-        rules = [describe_rule(r, now) for r in store.rules()]
+        rules = [describe_rule(r, now) for r in store.rules() if rule_visible(r, visible)]
         return render("text/alerts_reply.j2", action="list", rules=rules), True
     if verb in ("remove", "delete", "rm", "mute") and len(words) >= 2 and words[1].isdigit() \
             and len(words[1]) < 10 and not may_change(store, int(words[1]), user, admin):

@@ -23,9 +23,13 @@ from insights.trend import trend
 from insights.why import explain_change
 from insights.winrate import win_rate
 
-from bot.core.grammar import Vocabulary, parse, split_command
-from bot.core.intents import interpret, sentence_arguments
+from bot.core.grammar import Parsed, Vocabulary, parse, split_command
+from bot.core.intents import Intent, Request, interpret, sentence_arguments
+from bot.core.admin import alerts_command, digest_preview, feedback_report
+from bot.core.follows import follow_command, parse_follow
 from bot.core.render import render
+from bot.core.reply import Reply
+from bot.core.scope import REP, without_reps
 from bot.store import STORE_DOWN
 
 log = logging.getLogger(__name__)
@@ -62,23 +66,6 @@ ALIASES = {"win": "winrate", "wr": "winrate", "win_rate": "winrate", "trends": "
            "forecast": "pipeline", "bookings": "pipeline"}
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What a front end shows. kind: answer, help, usage (the text could not be used) or error."""
-
-    command: str
-    kind: str
-    text: str
-    result: Result | None = None
-    line: str = ""  # the command line answered ("/why region=APAC last quarter"), for follow-ups
-    reading: str = ""  # how a plain question was read ("Trend of win rate · APAC"); empty for a command
-    choices: tuple[tuple[str, str], ...] = ()  # (label, command line): other readings, or the ones asked back
-
-    @property
-    def ok(self) -> bool:
-        return self.kind in ("answer", "help")
-
-
 def ignored_features(command: Command, query: Query) -> list[str]:
     present = {
         "filters": bool(query.filters),
@@ -107,13 +94,12 @@ class Context:
     now: dt.datetime | None = None
     reps: bool = True  # may see individual reps (REPS_USERS); False: nothing that names a rep is answered
     admin: bool = True  # may mute or remove any alert rule (ADMIN_USERS); False: only rules they added
+    restricted: bool = False  # sees less than every deal (a scope): alert rules about others are not shown
+    reps_alone: bool = False  # with reps False: the asker may see reps, but not where the answer is read
+    reps_here: bool = True  # a post into channel_id may name reps (for `/follow ... here`)
 
 
 # -- who may see reps: the one place it is enforced ---------------------------------------------------
-REP = "sales_rep_id"
-_REPLESS: dict[int, tuple[Snapshot, Snapshot, Vocabulary]] = {}
-
-
 def names_reps(command_name: str, query: Query | None) -> bool:
     """Whether answering would name individual reps: /reps itself, or a grouping or filter by rep."""
     if command_name == "reps":
@@ -121,26 +107,31 @@ def names_reps(command_name: str, query: Query | None) -> bool:
     return query is not None and (REP in query.group_by or any(d == REP for d, _ in query.filters))
 
 
-def without_reps(snapshot: Snapshot) -> tuple[Snapshot, Vocabulary]:
-    """The snapshot with the rep dimension taken out of the analyses' reach (no grouping, filter,
-    segment search, driver or suggestion uses it), and its vocabulary; built once per snapshot."""
-    hit = _REPLESS.get(id(snapshot))
-    if hit is not None and hit[0] is snapshot:
-        return hit[1], hit[2]
-    if REP in snapshot.dimensions:
-        view = dataclasses.replace(snapshot, dimensions=tuple(d for d in snapshot.dimensions if d != REP))
-    else:
-        view = snapshot
-    vocab = Vocabulary.from_snapshot(view)
-    if len(_REPLESS) > 16:
-        _REPLESS.clear()
-    _REPLESS[id(snapshot)] = (snapshot, view, vocab)
-    return view, vocab
+def reps_denied(command_name: str, where: bool = False) -> Reply:
+    """The refusal of an answer naming reps: to someone outside REPS_USERS, or (`where`) in a channel
+    whose readers may not all see reps."""
+    reason = "rep_channel" if where else "managers_only" if command_name == "reps" else "rep_dimension"
+    return Reply(command_name, "refused", render("text/denied.j2", reason=reason, command=command_name))
 
 
-def reps_denied(command_name: str) -> "Reply":
-    reason = "managers_only" if command_name == "reps" else "rep_dimension"
-    return Reply(command_name, "usage", render("text/denied.j2", reason=reason, command=command_name))
+def rep_refusal(command_name: str, args: str, vocab: Vocabulary, context: Context,
+                query: Query | None = None) -> Reply | None:
+    """The refusal when answering would name reps to someone, or into a channel, that may not see them:
+    /reps, a grouping or filter by rep, or a follow of such a question (posted where it was typed
+    unless it goes by DM, so judged by that channel's readers)."""
+    if command_name == "follow" and args.split():
+        question, _, destination = parse_follow(args)
+        inner, rest = split_command(question)
+        inner = resolve_command(inner) or ""
+        if inner in COMMANDS and names_reps(inner, parse(rest, vocab).query) and \
+                not (context.reps and (destination == "dm" or context.reps_here)):
+            return reps_denied(inner, where=context.reps)
+        return None
+    if context.reps or command_name in ADMIN_COMMANDS:
+        return None
+    if command_name == "reps" or names_reps(command_name, query if query is not None else parse(args, vocab).query):
+        return reps_denied(command_name, where=context.reps_alone)
+    return None
 
 
 def resolve_command(name: str) -> str | None:
@@ -148,40 +139,56 @@ def resolve_command(name: str) -> str | None:
     return name if name in ALL_COMMANDS or name == "help" else ALIASES.get(name)
 
 
-def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, context: Context | None = None,
-             thread_line: str | None = None) -> Reply:
-    """Answer a plain question or a command line; `thread_line` is the thread's last command, which a
-    follow-up ("what about Europe?") changes. Never raises."""
-    vocab = vocab or Vocabulary.from_snapshot(snapshot)
+def read_question(text: str, vocab: Vocabulary, as_of: dt.date,
+                  thread_line: str | None = None) -> tuple[Intent | None, Reply | None]:
+    """How a plain question reads (the intent layer, with the thread's last command, which a follow-up
+    changes), and the reply when it cannot be answered as read: asked back with its likeliest readings,
+    or not understood. Never raises."""
     try:
-        intent = interpret(text, vocab, snapshot.as_of, thread_line)
+        intent = interpret(text, vocab, as_of, thread_line)
     except Exception:  # the intent layer is tested never to raise; a bug still gets an answer
         log.exception("could not read the question: %r", text[:200])
         intent = None
     if intent is not None and intent.choices:
         choices = labelled(intent.choices, vocab)
-        return Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
-                                         unsupported=intent.unsupported, buttons=False), choices=choices)
+        return intent, Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
+                                                 unsupported=intent.unsupported, buttons=False), choices=choices,
+                             question=text, unsupported=intent.unsupported)
     if intent is None or not intent.understood:
-        return Reply("", "usage", render("text/not_understood.j2", question=text, typed=None, suggestions=[],
-                                         commands=list(ALL_COMMANDS)))
-    reply = answer(snapshot, intent.line, vocab, context, questions=False)
+        return intent, Reply("", "usage", render("text/not_understood.j2", question=text, typed=None,
+                                                 suggestions=[], commands=list(ALL_COMMANDS)), question=text)
+    return intent, None
+
+
+def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, context: Context | None = None,
+             thread_line: str | None = None, repless: tuple[Snapshot, Vocabulary] | None = None) -> Reply:
+    """Answer a plain question on one snapshot (a command line typed as a sentence, "/sales why did APAC
+    drop", lands here too); `ask()` is the way in for every front end. Never raises."""
+    vocab = vocab or Vocabulary.from_snapshot(snapshot)
+    intent, unread = read_question(text, vocab, snapshot.as_of, thread_line)
+    if unread is not None:
+        return unread
+    reply = answer(snapshot, intent.line, vocab, context, questions=False, repless=repless, query=intent.request.query)
     if reply.kind != "answer":
         return reply
-    return dataclasses.replace(reply, reading=reading_of(intent.line, vocab),
+    return dataclasses.replace(reply, reading=reading_of(intent.request, vocab),
                                choices=labelled(intent.alternatives, vocab))
 
 
-def reading_of(line: str, vocab: Vocabulary) -> str:
-    """A command line in a few words ("Trend of win rate · APAC · last quarter")."""
-    name, args = split_command(line)
+def reading_of(request: Request, vocab: Vocabulary) -> str:
+    """A request in a few words ("Trend of win rate · APAC · last quarter"), from the Query the intent
+    layer read; a reading named in advance ("/winrate by region") is read here, once."""
+    name, args = split_command(request.line)
     command = resolve_command(name) or name
-    parsed = parse(args, vocab) if command in COMMANDS else None
-    return render("text/reading.j2", command=command, q=parsed.query if parsed is not None else None).strip()
+    query = request.query
+    if query is None and command in COMMANDS:
+        query = parse(args, vocab).query
+    return render("text/reading.j2", command=command, q=query if command in COMMANDS else None).strip()
 
 
-def labelled(lines, vocab: Vocabulary) -> tuple[tuple[str, str], ...]:
-    return tuple((reading_of(line, vocab), line) for line in lines)
+def labelled(requests: tuple[Request, ...], vocab: Vocabulary) -> tuple[tuple[str, str], ...]:
+    """(label, command line) of each reading: the label shown, the line a button carries."""
+    return tuple((reading_of(r, vocab), r.line) for r in requests)
 
 
 def read_as_line(reply: "Reply", buttons: bool = False) -> str:
@@ -232,16 +239,19 @@ def cut_reply(text: str) -> str:
 
 
 def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None,
-           questions: bool = True) -> Reply:
-    """Answer one command line such as '/winrate APAC', or a plain question. Never raises."""
-    reply = _answer(snapshot, line, vocab, context, questions)
+           questions: bool = True, repless: tuple[Snapshot, Vocabulary] | None = None,
+           query: Query | None = None) -> Reply:
+    """Answer one command line such as '/winrate APAC', or a plain question. Never raises. `repless`:
+    the snapshot without reps and its vocabulary, made once with the data (else made here when needed);
+    `query`: the line's arguments as the intent layer read them already (else the grammar reads them)."""
+    reply = _answer(snapshot, line, vocab, context, questions, repless, query)
     if len(reply.text) > MAX_REPLY_CHARS:
         reply = dataclasses.replace(reply, text=cut_reply(reply.text))
     return reply
 
 
 def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Context | None,
-            questions: bool) -> Reply:
+            questions: bool, repless: tuple[Snapshot, Vocabulary] | None, query: Query | None) -> Reply:
     name, args = split_command(line)
     if len(args) > MAX_COMMAND_TEXT:  # before any parsing: 100k characters of anything cost nothing
         command_name = (resolve_command(name) if name else None) or "help"
@@ -249,13 +259,13 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
                                                    length=len(args), limit=MAX_COMMAND_TEXT))
     command_name = resolve_command(name) if name else None
     if command_name is None and not name and questions and line.strip():
-        return converse(snapshot, line, vocab, context)  # a plain question, typed without a slash
+        return converse(snapshot, line, vocab, context, repless=repless)  # a plain question, typed without a slash
     if command_name is None:
         typed = name or (line.split()[0] if line.strip() else "")
         close = difflib.get_close_matches(typed.lower().lstrip("/"), list(ALL_COMMANDS) + ["help"], n=3,
                                         cutoff=0.7)  # close typos only: "foo" is not "follow"
         if questions and not close:  # not a command: maybe a question ("how is APAC doing", "/sales why ...")
-            reply = converse(snapshot, line.lstrip("/") if name else line, vocab, context)
+            reply = converse(snapshot, line.lstrip("/") if name else line, vocab, context, repless=repless)
             if reply.kind != "usage" or reply.command:
                 return reply
         return Reply("", "usage", render("text/unknown_command.j2", typed=typed, suggestions=close,
@@ -265,20 +275,19 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS)))
     vocab = vocab or Vocabulary.from_snapshot(snapshot)
     context = context or Context()
+    refusal = rep_refusal(command_name, args, vocab, context, query)
+    if refusal is not None:
+        return refusal
     if not context.reps:
-        if command_name == "reps":
-            return reps_denied(command_name)
-        asked = parse(args, vocab).query if command_name not in ADMIN_COMMANDS else None
-        if names_reps(command_name, asked):
-            return reps_denied(command_name)
-        if command_name == "follow" and args.split():  # following a question that names reps
-            inner = resolve_command(args.split()[0]) or ""
-            if names_reps(inner, parse(" ".join(args.split()[1:]), vocab).query):
-                return reps_denied(inner)
-        snapshot, vocab = without_reps(snapshot)  # nothing below can group, search or suggest by rep
+        # nothing below can group, search or suggest by rep
+        if repless is not None:
+            snapshot, vocab = repless
+        elif REP in snapshot.dimensions:
+            snapshot = without_reps(snapshot)
+            vocab = Vocabulary.from_snapshot(snapshot)
     if command_name in ADMIN_COMMANDS:
         return _admin(command_name, args, snapshot, vocab, context)
-    parsed = parse(args, vocab)
+    parsed = Parsed(query) if query is not None else parse(args, vocab)
     if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
         cleaned = sentence_arguments(args, vocab, snapshot.as_of)
         if cleaned != args and parse(cleaned, vocab).ok:
@@ -303,7 +312,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     except Exception:  # a bug must reach the log, not the user as a traceback
         log.exception("command failed: /%s %s", command_name, args)
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))
-    return Reply(command_name, "answer", text, result, f"/{command_name} {args}".strip())
+    return Reply(command_name, "answer", text, result, f"/{command_name} {args}".strip(), view=snapshot)
 
 
 
@@ -314,9 +323,6 @@ def with_data_notes(text: str, snapshot: Snapshot) -> str:
 
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
-    from bot.core.admin import alerts_command, digest_preview, feedback_report
-    from bot.core.follows import follow_command
-
     if args.strip().lower() in ("help", "?", "--help"):
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
     now = context.now or dt.datetime.now(dt.timezone.utc)
@@ -330,7 +336,8 @@ def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, 
             text, ok = follow_command(args, context.store, vocab, context.user_id, context.channel_id, now,
                                       tuple(COMMANDS), resolve_command)
             return Reply(command_name, "answer" if ok else "usage", text)
-        text, ok = alerts_command(args, context.store, vocab, context.user_id, now, admin=context.admin)
+        text, ok = alerts_command(args, context.store, vocab, context.user_id, now, admin=context.admin,
+                                  visible=vocab if context.restricted or not context.reps else None)
         return Reply(command_name, "answer" if ok else "usage", text)
     except STORE_DOWN:
         log.exception("the state database is not answering: /%s %s", command_name, args)

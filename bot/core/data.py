@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from insights.health import shrink_reason, unusable_reason
 from insights.load import ColumnMapping, DataError
@@ -14,7 +15,7 @@ from insights.sources.crm import SourceUnavailable
 
 from bot.config import is_demo_source
 from bot.core.grammar import Vocabulary
-from bot.core.scope import Scope
+from bot.core.scope import Scope, without_reps
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,12 @@ class DealData:
     """Holds the current Snapshot. A refresh that fails keeps the last good one and records why."""
 
     def __init__(self, source: str | SourceSpec, mapping: str | None = None, as_of: dt.date | None = None,
-                 cache=None, max_drop: float = 0.2):
+                 cache=None, max_drop: float = 0.2, warm_up: Callable[[Loaded], None] | None = None):
         """`source` is a file path or a SourceSpec (database, Salesforce, HubSpot); `cache` is a CRM's local
         copy in the state store, which makes its refreshes incremental and survives an outage; `max_drop`
-        (REFRESH_MAX_DROP) is the share of rows or closed deals a refresh may lose before it is held back."""
+        (REFRESH_MAX_DROP) is the share of rows or closed deals a refresh may lose before it is held back;
+        `warm_up` runs on new data before it goes live (the servers answer every command once with it)."""
+        self.warm_up = warm_up
         self.max_drop = max_drop
         self._held: tuple | None = None  # what the last held-back refresh read: the same again is taken
         self.spec = SourceSpec(source) if isinstance(source, str) else source
@@ -50,7 +53,7 @@ class DealData:
         self._current: Loaded | None = None
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
-        self._scoped: dict = {}  # Scope -> Loaded of the current data, for row-level access
+        self._views: dict = {}  # (Scope, reps) -> Loaded of the current data, for row-level access and the rep rule
 
     @property
     def current(self) -> Loaded | None:
@@ -58,16 +61,24 @@ class DealData:
 
     def scoped(self, scope: Scope | None) -> Loaded | None:
         """The current data as `scope` may see it (row-level access), cut once per refresh and scope."""
+        return self.view(scope, reps=True)
+
+    def view(self, scope: Scope | None, reps: bool = True) -> Loaded | None:
+        """The current data as `scope` may see it, without the rep dimension when `reps` is False (the
+        rep rule); each made once per refresh and kept with it."""
         loaded = self._current
-        if loaded is None or scope is None or scope.unrestricted:
+        if loaded is None or ((scope is None or scope.unrestricted) and reps):
             return loaded
-        cache = self._scoped
-        if cache.get("of") is not loaded:  # a new refresh: cut again
-            cache = self._scoped = {"of": loaded}
-        hit = cache.get(scope)
+        key = (scope or Scope.everything(), reps)
+        views = self._views
+        if views.get("of") is not loaded:  # a new refresh: cut again
+            views = self._views = {"of": loaded}
+        hit = views.get(key)
         if hit is None:
-            snapshot = scope.restrict(loaded.snapshot)
-            hit = cache[scope] = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), loaded.loaded_at)
+            snapshot = key[0].restrict(loaded.snapshot)
+            if not reps:
+                snapshot = without_reps(snapshot)
+            hit = views[key] = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), loaded.loaded_at)
         return hit
 
     def refresh(self, check: bool = True) -> RefreshOutcome:
@@ -83,8 +94,10 @@ class DealData:
                 log.error("refresh of %s failed: %s", self.source, exc)
                 if self._current is None and exc.stale is not None and len(exc.stale.deals):
                     # started during an outage: answer from the source's local copy rather than not at all
-                    stale = Loaded(exc.stale, Vocabulary.from_snapshot(exc.stale), dt.datetime.now(dt.timezone.utc))
-                    warm_up(stale)
+                    copy = exc.stale if self.as_of is None else exc.stale.at(self.as_of)
+                    stale = Loaded(copy, Vocabulary.from_snapshot(copy), dt.datetime.now(dt.timezone.utc))
+                    if self.warm_up is not None:
+                        self.warm_up(stale)
                     self._current = stale
                 return RefreshOutcome(False, str(exc))
             except DataError as exc:
@@ -110,7 +123,8 @@ class DealData:
                 return RefreshOutcome(False, suspect, snapshot.report.rows_read, snapshot.report.rows_set_aside)
             self._held = None
             loaded = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), dt.datetime.now(dt.timezone.utc))
-            warm_up(loaded)
+            if self.warm_up is not None:
+                self.warm_up(loaded)
             # one assignment: readers see the old snapshot or the new one, never a mix
             self._current = loaded
             self.last_error = None
@@ -123,15 +137,3 @@ def marked_demo(snapshot: Snapshot, spec: SourceSpec) -> Snapshot:
     if spec.kind != "file" or not is_demo_source(spec.location):
         return snapshot
     return replace(snapshot, report=replace(snapshot.report, demo=True))
-
-
-def warm_up(loaded: Loaded) -> None:
-    """Answer every command once before the snapshot goes live, so no user waits for cached arrays
-    to be built or templates to be compiled."""
-    from bot.core.commands import COMMANDS, answer
-    from bot.core.charts import chart_or_none
-
-    for name in COMMANDS:
-        reply = answer(loaded.snapshot, f"/{name}", loaded.vocab)
-        if name == "trend":
-            chart_or_none(reply.result)  # the first chart pays for matplotlib's start-up, not a user

@@ -285,20 +285,52 @@ SPLIT_ASK = re.compile(r"\b(which|what|best|worst|top|each|every|highest|lowest|
                        r"|deal sizes?|sizes?)\b")
 
 @dataclass(frozen=True)
-class Intent:
-    """What a plain question asks: the command line the grammar answers, and how it was read."""
+class Request:
+    """One reading of a question, parsed once: the command, its Query, and the same as a command line
+    (what a thread keeps as its context and a button carries). `query` is None when the grammar has
+    not read the arguments: a command line passed through, a reading named in advance, or arguments
+    with a problem the answer will name."""
 
-    command: str  # a command name, or "unknown"
-    line: str  # "/why APAC last quarter": what the commands module answers
+    command: str
+    line: str
+    query: Query | None = None
+
+
+def _request(command: str, query: Query | None, text: str) -> Request:
+    return Request(command, f"/{command} {text}".strip(), query)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a plain question asks: the request the commands answer, and how it was read."""
+
+    request: Request  # "/why APAC last quarter" and its Query
     dropped: tuple[str, ...] = ()  # sentence words left out (for the record; never shown as problems)
     follow_up: bool = False
-    choices: tuple[str, ...] = ()  # when unsure: the likeliest readings, best first, to ask back with
-    alternatives: tuple[str, ...] = ()  # when answered: the next likeliest readings, to pick with one click
+    choices: tuple[Request, ...] = ()  # when unsure: the likeliest readings, best first, to ask back with
+    alternatives: tuple[Request, ...] = ()  # when answered: the next likeliest readings, to pick with one click
     unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
+
+    @property
+    def command(self) -> str:
+        """A command name, or "unknown"."""
+        return self.request.command
+
+    @property
+    def line(self) -> str:
+        return self.request.line
 
     @property
     def understood(self) -> bool:
         return self.command != "unknown"
+
+
+def _asked(lines: tuple[str, ...]) -> tuple[Request, ...]:
+    """Readings named in advance (the closest ones to a question no analysis answers) as requests."""
+    return tuple(Request(split_command(line)[0], line) for line in lines)
+
+
+UNKNOWN = Request("unknown", "/help")
 
 
 def command_of(question: str) -> str | None:
@@ -420,13 +452,13 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     """Read a plain question (or a slash command, passed through) into a command line. Never raises."""
     text = (question or "").strip()
     if text.startswith("/"):
-        return Intent(split_command(text)[0] or "unknown", text)
+        return Intent(Request(split_command(text)[0] or "unknown", text))
     words = rewrite(text, as_of)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
     if UNSUPPORTED.search(words):
-        return Intent("unknown", "/help", (), choices=_closest_readings(words), unsupported=True)
+        return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
     command = command_of(words)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
     if command is None:
@@ -435,16 +467,16 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             norm(p.word) in NEAREST_VALUES for p in parsed.problems)  # "SMB": say which values are closest
         if not args or not named:
             about_sales = SALES_WORDS.intersection(words.split())
-            return Intent("unknown", "/help", dropped, choices=UNSURE_CHOICES if about_sales else ())
+            return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
         command = "winrate"  # only segments and periods: their win rate
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
-    command, shaped = _shaped(command, words, args, vocab, as_of)
-    alternatives = []
-    for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != command):
-        line = "/{} {}".format(*_shaped(other, words, args, vocab, as_of)).strip()
-        if len(alternatives) < 2 and line not in alternatives:
-            alternatives.append(line)
-    return Intent(command, f"/{command} {shaped}".strip(), dropped, alternatives=tuple(alternatives))
+    request = _shaped(command, words, args, vocab, as_of)
+    alternatives: list[Request] = []
+    for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != request.command):
+        reading = _shaped(other, words, args, vocab, as_of)
+        if len(alternatives) < 2 and reading.line not in [a.line for a in alternatives]:
+            alternatives.append(reading)
+    return Intent(request, dropped, alternatives=tuple(alternatives))
 
 
 def _closest_readings(words: str) -> tuple[str, ...]:
@@ -463,14 +495,14 @@ USES = {"winrate": {"filters", "by", "period", "vs"}, "trend": {"filters", "peri
         "deals": {"filters", "period", "outcome"}, "pipeline": {"filters", "by"}}
 
 
-def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.date) -> tuple[str, str]:
-    """The arguments as the command needs them: what it does not take left out, and what the question
+def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.date) -> Request:
+    """The request as the command needs it: what it does not take left out, and what the question
     implies (a split for "which regions", a comparison's split, the outcome of the deals listed) added."""
     if command in ("help", "digest", "health"):
-        return command, ""
+        return _request(command, None, "")
     parsed = parse(args, vocab)
     if not parsed.ok:
-        return command, args
+        return _request(command, None, args)
     q = parsed.query
     if q.period is not None and q.compare is not None and q.period.kind == q.compare.kind in ("calendar", "range"):
         now, other = resolve(q.period, as_of), resolve(q.compare, as_of)
@@ -505,7 +537,14 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
             r"\b(reps?|aes?|sellers?|salespeople|sales people|leaderboard|performers?|scorecard|attainment|quota)\b",
             words):
         q = dataclasses.replace(q, group_by=(REP,) if REP in vocab.values else ())
-    return command, query_text(q)
+    return _with_text(command, q)
+
+
+def _with_text(command: str, query: Query) -> Request:
+    """The request for a Query the intent layer built: its text is the command line's arguments, as the
+    grammar reads them back (tests/unit/test_intents.py holds the round trip)."""
+    text = query_text(query)
+    return _request(command, dataclasses.replace(query, text=text), text)
 
 
 def _outcome_of(words: str) -> str | None:
@@ -599,11 +638,11 @@ def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:
     # "vs last year" changes the comparison, not the command
     command = command_of(re.sub(r"\bvs\b.*", "", words)) or old_command
     if command in ("help", "digest", "health"):
-        return Intent(command, f"/{command}", follow_up=True)
+        return Intent(_request(command, None, ""), follow_up=True)
     args, dropped = _arguments(words, vocab)
     new, old = parse(args, vocab), parse(old_args, vocab).query
     if new.problems:  # say what could not be used, on the words as typed
-        return Intent(command, f"/{command} {args}".strip(), dropped, follow_up=True)
+        return Intent(_request(command, None, args), dropped, follow_up=True)
     q = new.query
     filters = dict(old.filters)
     if EVERYTHING.search(words):
@@ -615,7 +654,7 @@ def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:
     merged = Query(filters=tuple(filters.items()), group_by=group_by, period=q.period or old.period,
                    compare=q.compare or (old.compare if command in ("winrate", "why") else None),
                    grain=q.grain or old.grain, outcome=q.outcome or (old.outcome if command == "deals" else None))
-    return Intent(command, f"/{command} {query_text(merged)}".strip(), dropped, follow_up=True)
+    return Intent(_with_text(command, merged), dropped, follow_up=True)
 
 
 def query_text(query: Query) -> str:

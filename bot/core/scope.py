@@ -5,8 +5,9 @@ deal is visible when any grant matches it. `Scope.everything()` (no restriction)
 the CRO and users with no mapping get; `Scope.nothing()` sees no deals. Restricting builds a new
 Snapshot of the visible closed and open deals, so every analysis, team baseline, chart and export
 made from it sees only those rows: a regional VP's "team rate" is their region's, and other
-regions do not appear even as names. Which Slack users and groups get which grants is decided in
-`bot.slack.segments`; the core only applies it.
+regions do not appear even as names; its data report counts only those rows (a regional VP's
+`/health` does not report the whole file). Which users and groups get which grants is decided by
+`bot.core.access`; this module only applies it, as it applies the rep rule (`without_reps`).
 """
 from __future__ import annotations
 
@@ -17,10 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bot.core.grammar import norm
 from insights.schema import DIMENSION_ALIASES, DIMENSIONS
 from insights.snapshot import Snapshot
 
 Grant = tuple[tuple[str, tuple[str, ...]], ...]
+REP = "sales_rep_id"
+
+
+def without_reps(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with the rep dimension out of the analyses' reach: no grouping, filter, segment
+    search, driver, suggestion, deal owner or CSV column uses it (the same object when it has none)."""
+    if REP not in snapshot.dimensions:
+        return snapshot
+    return dataclasses.replace(snapshot, dimensions=tuple(d for d in snapshot.dimensions if d != REP))
 
 
 def dimension_of(name: str) -> str | None:
@@ -98,17 +109,28 @@ class Scope:
             categories = [c for c in snapshot.deals[dim].cat.categories if str(c).casefold() in allowed]
             deals[dim] = deals[dim].cat.set_categories(categories)
             open_deals[dim] = open_deals[dim].cat.set_categories(categories)
-        report = dataclasses.replace(snapshot.report, closed_deals=len(deals), open_deals=len(open_deals))
+        report = scoped_report(snapshot.report, deals, open_deals)
         return Snapshot(deals=deals, open_deals=open_deals, rejected=snapshot.rejected.iloc[0:0], report=report,
                         as_of=snapshot.as_of, dimensions=snapshot.dimensions)
+
+
+def scoped_report(report, deals: pd.DataFrame, open_deals: pd.DataFrame):
+    """The data report of the visible rows only: rows read are the visible deals, and the rows set aside
+    (which cannot be placed in a segment with certainty) are not counted at all."""
+    closed = deals["closed_date"] if "closed_date" in deals.columns else None
+    closed_range = (closed.min().date(), closed.max().date()) if closed is not None and len(closed) else None
+    missing = open_deals["deal_amount"].isna().sum() if "deal_amount" in open_deals.columns else 0
+    undated = open_deals["created_date"].isna().sum() if "created_date" in open_deals.columns else 0
+    return dataclasses.replace(report, rows_read=len(deals) + len(open_deals), closed_deals=len(deals),
+                               open_deals=len(open_deals), set_aside={}, examples={}, closed_range=closed_range,
+                               open_without_amount=int(missing), open_without_created=int(undated),
+                               rows_outside_window=None)
 
 
 def outside_scope(text: str, everything, visible) -> list[str]:
     """Segment values named in `text` that exist in the data (`everything`, a Vocabulary) but not in
     what this person may see (`visible`): 'Europe' for the APAC VP. Exact names (and aliases) only,
     up to four words, so ordinary words are never taken for segments."""
-    from bot.core.grammar import norm
-
     words = [w for w in re.split(r"[\s,=]+", text) if w]
     found: list[str] = []
     for size in range(4, 0, -1):

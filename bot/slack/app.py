@@ -8,8 +8,8 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.logger import get_bolt_logger
 from slack_sdk import WebClient
 
-from bot.slack.access import Access
 from bot.config import Settings
+from bot.core.access import Policy
 from bot.core.data import DealData
 from bot.slack.listeners import register_listeners
 from bot.slack.services import Services
@@ -65,6 +65,6 @@ def build_app(settings: Settings, data: DealData, client: WebClient | None = Non
     )
     app.use(skip_slack_retries)
     app.use(skip_repeated_events(Seen()))
-    register_listeners(app, services or Services(data=data, access=Access.from_settings(settings),
+    register_listeners(app, services or Services(data=data, policy=Policy.from_settings(settings),
                                                  command_prefix=settings.command_prefix))
     return app

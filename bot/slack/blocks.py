@@ -5,7 +5,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from bot.core.render import environment, mrkdwn_escape, redact
+from bot.core.render import environment, mrkdwn_escape, redact, render
+from bot.core.reply import Reply
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -103,10 +104,24 @@ def assemble_blocks(text: str, *, template: str = "blocks/reply.json.j2", max_bl
     return json_lines(rendered)
 
 
-def reply_blocks(text: str, command_line: str, share: bool = True, image: Image | None = None,
-                 shared_by: str | None = None) -> list[dict]:
-    """Block Kit for a command's reply, with the Share button when `share`."""
-    return assemble_blocks(text, command_line=command_line, share=share, image=image, shared_by=shared_by)
+def reply_message(reply: Reply, line: str = "", *, share: bool = False, shared_by: str | None = None,
+                  **extra) -> dict:
+    """The one Slack message for a Reply, wherever it goes (a slash command's response, a thread, a
+    share, a follow): {"text", "blocks"}. `line` is the command the Share button and the shared-by
+    line carry; `extra` the thread's buttons (followups, read_as, readings, verdict). A question
+    asked back lists its readings as buttons, so its words are the button variant."""
+    text = reply.text
+    if reply.asked_back:
+        text = render("text/ask_back.j2", question=reply.question, choices=reply.choices,
+                      unsupported=reply.unsupported, buttons=True)
+    fallback = escape(text) if reply.kind in ("refused", "error") else fallback_text(text)
+    return {"text": fallback, "blocks": assemble_blocks(text, command_line=line, share=share, shared_by=shared_by,
+                                                        **extra)}
+
+
+def shareable(reply: Reply) -> bool:
+    """An answer about the deals may be shared into the channel; one about the bot's own rules may not."""
+    return reply.kind == "answer" and reply.command not in ("alerts", "digest", "follow")
 
 
 def fallback_text(text: str) -> str:

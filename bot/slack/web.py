@@ -7,6 +7,8 @@ import json
 import logging
 import urllib.parse
 
+import waitress
+
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
@@ -152,8 +154,6 @@ def malformed(body: bytes, content_type: str) -> str | None:
 
 def serve(web_app: WebApp, port: int, host: str = "0.0.0.0", threads: int = 8,
           connection_limit: int = CONNECTION_LIMIT, idle_seconds: int = IDLE_SECONDS) -> None:
-    import waitress
-
     log.info("listening on http://%s:%s/slack/events", host, port)
     waitress.serve(web_app, host=host, port=port, threads=threads, ident="sales-intelligence",
                    max_request_body_size=web_app.max_body, connection_limit=connection_limit,

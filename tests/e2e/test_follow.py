@@ -20,7 +20,7 @@ from bot.clock.scheduler import FOLLOW_JOB, Runtime, build_scheduler, follows_no
 from bot.clock.alerting import AlertPolicy
 from bot.clock.digest import DigestSchedule
 from bot.core.data import DealData
-from bot.slack.access import Access
+from bot.core.access import Policy
 from bot.store import STALE_CLAIM, Store
 
 TUESDAY_0930 = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone.utc)  # a Tuesday; ISO week 2026-W49
@@ -200,7 +200,7 @@ def test_a_failed_post_is_retried_and_muted_or_denied_follows_are_not_posted(sto
     store.mute_follow(muted, TUESDAY_0930 + dt.timedelta(days=3))
     stranger = store.add_follow("/winrate", "weekly", "C0SALES", "U0GONE")
     reps = store.add_follow("/reps", "weekly", "C0SALES", "U0VP")
-    access = Access(users=frozenset({"U0CRO", "U0VP"}), channels=frozenset(), managers=frozenset({"U0CRO"}))
+    access = Policy(users=frozenset({"U0CRO", "U0VP"}), managers=frozenset({"U0CRO"}))
     client = client_for(slack)
     slack.fail_next("chat.postMessage", status=500, retry_after=None, times=1)  # this client does not retry
     first = {o.follow_id: o.status for o in post_follows(client, store, data, SCHEDULE, TUESDAY_0930, access)}

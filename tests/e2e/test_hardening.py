@@ -17,16 +17,17 @@ REP_NAME = re.compile(r"\brep_\d+\b")
 
 @pytest.fixture(scope="module")
 def slack():
-    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales", "C0ALERTS": "alerts"},
+    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales", "C0ALERTS": "alerts", "C0MGRS": "managers"},
                       users={"U0CRO": "cro", "U0REP": "rep", "U0VP": "vp"}) as standin:
         yield standin
 
 
 @pytest.fixture(scope="module")
 def app(slack, database):
-    """U0CRO is a manager and an admin; U0VP and U0REP are allowed users, neither manager nor admin."""
+    """U0CRO is a manager and an admin; U0VP and U0REP are allowed users, neither manager nor admin;
+    C0MGRS is a managers' channel."""
     running = RunningApp(slack, DATABASE_URL=database, ALLOWED_USERS="U0CRO,U0REP,U0VP", REPS_USERS="U0CRO",
-                         ADMIN_USERS="U0CRO")
+                         ADMIN_USERS="U0CRO", MANAGER_CHANNELS="C0MGRS")
     yield running
     running.stop()
 
@@ -398,6 +399,48 @@ def test_heavy_commands_over_http_are_answered_in_words_and_acks_stay_fast(app, 
         assert "at most" in all_text(message)
 
 
+def share_as(app, slack, user, channel, line, name) -> dict:
+    status, _ = app.interact(slack, {
+        "type": "block_actions", "user": {"id": user}, "team": {"id": "T0TEST"}, "channel": {"id": channel},
+        "container": {"type": "message", "channel_id": channel}, "response_url": slack.response_url(name),
+        "trigger_id": "t", "api_app_id": "A0APP",
+        "actions": [{"action_id": "share_reply", "block_id": "b", "type": "button", "value": line,
+                     "action_ts": str(time.time())}]})
+    assert status == 200
+    return reply(slack, name)
+
+
+def test_a_managers_rep_answer_is_shared_only_into_a_managers_channel(app, slack):
+    refused = share_as(app, slack, "U0CRO", "C0SALES", "/winrate by rep", "share-cro-sales")
+    assert refused.get("response_type") != "in_channel" and REP_NAME.findall(payload_text(refused)) == []
+    assert "managers' channels" in all_text(refused)
+    shared = share_as(app, slack, "U0CRO", "C0MGRS", "/winrate by rep", "share-cro-managers")
+    assert shared["response_type"] == "in_channel" and len(set(REP_NAME.findall(all_text(shared)))) >= 10
+
+
+def test_a_managers_mention_in_a_shared_channel_names_no_rep(app, slack):
+    asked = f"{time.time():.6f}"
+    assert app.event({"type": "app_mention", "channel": "C0SALES", "user": "U0CRO", "ts": asked,
+                      "text": "<@U0BOT> who are the top reps?"}) == 200
+    answer = slack.wait_for(lambda s: [m for m in s.messages.get("C0SALES", []) if m.get("thread_ts") == asked],
+                            timeout=30)[-1]
+    assert REP_NAME.findall(payload_text(answer)) == [] and "managers' channels" in all_text(answer)
+    asked = f"{time.time():.6f}"
+    assert app.event({"type": "app_mention", "channel": "C0MGRS", "user": "U0CRO", "ts": asked,
+                      "text": "<@U0BOT> who are the top reps?"}) == 200
+    answer = slack.wait_for(lambda s: [m for m in s.messages.get("C0MGRS", []) if m.get("thread_ts") == asked],
+                            timeout=30)[-1]
+    assert len(set(REP_NAME.findall(all_text(answer)))) >= 10
+
+
+def test_a_managers_follow_of_reps_here_is_refused_in_a_shared_channel(app, slack):
+    refused = ask(app, slack, "/follow", "/reps daily here", "follow-reps-sales", user="U0CRO")
+    assert "managers' channels" in all_text(refused)
+    status, _ = app.command(slack, "/follow", "/reps daily here", name="follow-reps-managers", user="U0CRO",
+                            channel="C0MGRS")
+    assert status == 200 and "Following" in all_text(reply(slack, "follow-reps-managers"))
+
+
 def test_share_works_for_a_command_with_angle_brackets_and_ampersands(app, slack):
     message = ask(app, slack, "/winrate", "size=<10k", "share-lt-source", user="U0CRO")
     button = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"])
@@ -418,7 +461,8 @@ def test_deal_lists_and_the_pipeline_name_no_owner_to_a_non_manager(demo):
     """Owners are people: /deals, /pipeline and the deals' CSV leave them out outside REPS_USERS."""
     import re
 
-    from bot.core.commands import Context, answer, without_reps
+    from bot.core.commands import Context, answer
+    from bot.core.scope import without_reps
     from insights.deals import deal_table
     from insights.query import Query
 
@@ -427,7 +471,7 @@ def test_deal_lists_and_the_pipeline_name_no_owner_to_a_non_manager(demo):
         shown = answer(demo, line, context=Context(reps=True))
         assert hidden.kind == shown.kind == "answer"
         assert re.findall(r"rep_\d+", hidden.text) == [] and re.findall(r"rep_\d+", shown.text)
-    assert "sales_rep_id" not in deal_table(without_reps(demo)[0], Query()).columns
+    assert "sales_rep_id" not in deal_table(without_reps(demo), Query()).columns
     assert "sales_rep_id" in deal_table(demo, Query()).columns
 
 

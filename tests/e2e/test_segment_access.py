@@ -13,11 +13,11 @@ from slack_sdk import WebClient
 from slack_standin import SlackStandIn, block_errors
 
 from bot.clock.follows import FollowSchedule, post_follows
-from bot.clock.scheduler import scope_resolver
 from bot.config import Settings
+from bot.core.access import Policy, SegmentAccessError, SegmentMap
 from bot.core.data import DealData
 from bot.core.scope import Scope
-from bot.slack.segments import SegmentAccess, SegmentAccessError
+from bot.slack.segments import GroupMembers
 from bot.store import Store
 
 ACCESS = """
@@ -137,14 +137,14 @@ def test_a_vps_follow_is_posted_as_they_may_see_it(app, slack, database, access_
     store = Store.from_url(database)
     outcomes = post_follows(client, store, data, FollowSchedule("tue", "09:00"),
                             dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc),
-                            scope_for=scope_resolver(settings, client))
+                            Policy.from_settings(settings, GroupMembers(client)))
     assert [o.status for o in outcomes] == ["posted"]
     posted = all_text(slack.messages["D0VPAPAC"][-1])
     assert "APAC" in posted and "Europe" not in posted and "access: APAC" in posted
 
 
 def test_scopes_restrict_every_row_and_the_file_is_checked(demo):
-    scope = SegmentAccess.from_dict({"users": {"U1": {"region": "APAC", "product": ["Enterprise"]}},
+    scope = SegmentMap.from_dict({"users": {"U1": {"region": "APAC", "product": ["Enterprise"]}},
                                      "groups": {}}).scope_for("U1")
     cut = scope.restrict(demo)
     assert set(cut.deals.region) == {"APAC"} and set(cut.deals.product_type) == {"Enterprise"}
@@ -155,9 +155,9 @@ def test_scopes_restrict_every_row_and_the_file_is_checked(demo):
     assert len(either.deals) == expected and "Europe" in either.values("region")
     assert Scope.everything().restrict(demo) is demo and len(Scope.nothing().restrict(demo).deals) == 0
     with pytest.raises(SegmentAccessError, match="not a dimension"):
-        SegmentAccess.from_dict({"users": {"U1": {"planet": ["Mars"]}}})
+        SegmentMap.from_dict({"users": {"U1": {"planet": ["Mars"]}}})
     with pytest.raises(SegmentAccessError, match="others"):
-        SegmentAccess.from_dict({"others": "some"})
+        SegmentMap.from_dict({"others": "some"})
 
 
 def test_a_bad_access_file_stops_the_start(tmp_path):
@@ -203,8 +203,35 @@ def test_an_unknown_group_membership_shows_nothing_rather_than_everything():
         def usergroups_users_list(self, usergroup):
             return {"users": ["U0EMEA1"]}
 
-    access = SegmentAccess.from_dict({"others": "all", "groups": {"S0EMEA": {"region": ["Europe"]}}})
-    assert access.scope_for("U0EMEA1", Down()).empty  # might be limited by the group: fail closed
-    assert access.scope_for("U0EMEA1", Up()) == Scope.of([{"region": ["Europe"]}])
-    assert access.scope_for("U0ANYONE", Up()).unrestricted  # known not to be in it: `others`
-    assert access.scope_for("U0EMEA1", Down()) == Scope.of([{"region": ["Europe"]}])  # the last known list
+    access = SegmentMap.from_dict({"others": "all", "groups": {"S0EMEA": {"region": ["Europe"]}}})
+    slack = Down()
+    members = GroupMembers(slack, ttl=0)  # asked every time: what Slack says now, or the last known list
+    assert access.scope_for("U0EMEA1", members).empty  # might be limited by the group: fail closed
+    members.client = Up()
+    assert access.scope_for("U0EMEA1", members) == Scope.of([{"region": ["Europe"]}])
+    assert access.scope_for("U0ANYONE", members).unrestricted  # known not to be in it: `others`
+    members.client = slack
+    assert access.scope_for("U0EMEA1", members) == Scope.of([{"region": ["Europe"]}])  # the last known list
+
+
+def test_ask_as_a_user_outside_reps_users_writes_a_deals_csv_without_owners(tmp_path):
+    """The reply and the CSV come from the same view: REPS_USERS=U0MGR ... --as-user U0OTHER names no rep."""
+    import re
+    import subprocess
+    import sys
+
+    from slack_harness import clean_env
+
+    def deals_csv(user: str) -> tuple[str, str]:
+        folder = tmp_path / user
+        done = subprocess.run([sys.executable, "-m", "bot", "ask", "/deals APAC", "--as-user", user,
+                               "--chart-dir", str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              env=clean_env(REPS_USERS="U0MGR"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout, next(folder.glob("deals-*.csv")).read_text(encoding="utf-8")
+
+    text, csv = deals_csv("U0OTHER")
+    assert re.findall(r"rep_\d+", text) == [] and re.findall(r"rep_\d+", csv) == []
+    assert "sales_rep_id" not in csv.splitlines()[0]
+    _, manager = deals_csv("U0MGR")
+    assert "sales_rep_id" in manager.splitlines()[0] and re.findall(r"rep_\d+", manager)

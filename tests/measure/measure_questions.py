@@ -91,7 +91,7 @@ def judge(question: str, expected: str, vocab: Vocabulary, snapshot) -> Outcome:
     intent = interpret(question, vocab, snapshot.as_of)
     got = meaning(intent.line, vocab, snapshot) if intent.understood and not intent.choices else None
     if got is None:
-        shown = "ask: " + " · ".join(intent.choices) if intent.choices else f"ask: {intent.line}"
+        shown = "ask: " + " · ".join(r.line for r in intent.choices) if intent.choices else f"ask: {intent.line}"
         return Outcome(question, expected, shown, "as_asked" if expected == ASK else "asked_back")
     if expected == ASK:
         return Outcome(question, expected, intent.line, "wrong")

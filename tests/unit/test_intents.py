@@ -217,3 +217,22 @@ def test_a_slack_mention_in_a_question_is_no_word_of_it(vocab):
     # "<!channel>" once read as "channel", the lead-source dimension: a win rate split nobody asked for
     assert interpret("<!channel> win rate", vocab, AS_OF).line == "/winrate"
     assert interpret("<@U0CRO> <#C0SALES|sales> how is APAC doing?", vocab, AS_OF).line == "/trend region=APAC"
+
+
+def test_the_intent_layer_hands_over_the_query_the_grammar_reads_back_from_its_line(vocab):
+    """A question is parsed once: ask() answers the intent's Query as it is, which is exactly what its
+    command line (kept as the thread's context, carried by buttons) reads back as."""
+    from measure_questions import CORPORA, load_corpus
+
+    from bot.core.grammar import parse, split_command
+
+    checked = 0
+    for question, _ in load_corpus(CORPORA["development"]):
+        for context in (None, "/why region=APAC last quarter"):
+            intent = interpret(question, vocab, AS_OF, context)
+            for request in (intent.request, *intent.alternatives):
+                if request.query is None:
+                    continue
+                assert parse(split_command(request.line)[1], vocab).query == request.query, (question, request.line)
+                checked += 1
+    assert checked > 400

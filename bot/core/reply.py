@@ -1,0 +1,47 @@
+"""What a front end shows for one question: the words, and the chart and table made from the same view."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from insights.deals import deals_csv
+from insights.results import Result
+from insights.snapshot import Snapshot
+
+from bot.core.charts import Chart, chart_or_none
+
+
+@dataclass(frozen=True)
+class Reply:
+    """kind: answer, help, usage (the text could not be used), refused (access) or error (no data, a bug)."""
+
+    command: str
+    kind: str
+    text: str
+    result: Result | None = None
+    line: str = ""  # the command line answered ("/why region=APAC last quarter"), for follow-ups
+    reading: str = ""  # how a plain question was read ("Trend of win rate · APAC"); empty for a command
+    choices: tuple[tuple[str, str], ...] = ()  # (label, command line): other readings, or the ones asked back
+    # the snapshot that answered (scoped, and without reps when they may not be named): the chart and
+    # the table are made from it, so they can show no more than the text
+    view: Snapshot | None = field(default=None, repr=False, compare=False)
+    question: str = ""  # the plain question this replies to (empty for a command line)
+    unsupported: bool = False  # ... and whether it asks for what no analysis measures
+
+    @property
+    def ok(self) -> bool:
+        return self.kind in ("answer", "help")
+
+    @property
+    def asked_back(self) -> bool:
+        """A plain question read with too little confidence: `choices` are its likeliest readings."""
+        return self.kind == "usage" and not self.command and bool(self.choices)
+
+    def chart(self) -> Chart | None:
+        """The answer's chart (None when it has none, or drawing failed)."""
+        return chart_or_none(self.result) if self.kind == "answer" else None
+
+    def table(self) -> bytes | None:
+        """/deals' CSV of the deals behind the number, from the view that answered; None for other answers."""
+        if self.kind != "answer" or self.command != "deals" or self.view is None or not self.result.count:
+            return None
+        return deals_csv(self.view, self.result.query)

@@ -228,39 +228,40 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
                     raise ValueError("Cells.of counts disjoint masks: a deal would count in two groups")
         group = "CASE " + " ".join(f"WHEN {w.sql()} THEN {g}" for g, w in enumerate(windows)) + " END" \
             if windows else "NULL"
-        columns = [d if d in _BANDS else f"d_{d}" for d in dims]
-        listed = "".join(f", {c}" for c in columns)
-        where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})"] + [self._filter(d, v) for d, v in filters]
+        inside = " OR ".join(f"({w.sql()})" for w in windows) or "FALSE"
+        where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", f"({inside})"] + \
+            [self._filter(d, v) for d, v in filters]
+        # each dimension as its category code, joined from a list of (raw value, code): the GROUP BY is over
+        # small integers, and two raw spellings of one label fall into one cell there
+        picked, codes, joins = [], [], []
+        for d in dims:
+            if d in _BANDS:
+                picked.append(d)
+                codes.append(d)
+                continue
+            position = {label: k for k, label in enumerate(self.values(d))}
+            pairs = [f"(CAST({literal(raw)} AS VARCHAR), {position[label]})"
+                     for raw, label in self.validation.readings.labels[d].items() if label in position]
+            picked.append(f"d_{d}")
+            codes.append(f"k_{d}.code")
+            joins.append(f"LEFT JOIN (VALUES {', '.join(pairs) or '(NULL, -1)'}) AS k_{d}(raw, code) "
+                         f"ON k_{d}.raw = t.d_{d}")
+        listed = "".join(f", {c}" for c in codes)
         found = self.place.timed(self.validation.rows() + f"""
 SELECT g{listed}, COUNT(*) AS n, SUM(CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END) AS won, SUM(amount) AS amount
-FROM (SELECT {group} AS g{listed}, state, amount FROM v WHERE {' AND '.join(where)}) AS t
-WHERE g IS NOT NULL GROUP BY g{listed}""")
-        keys = [found["g"].to_numpy(dtype=np.int64)]
-        for d, c in zip(dims, columns):
-            if d in _BANDS:
-                keys.append(found[c].to_numpy(dtype=np.int64))
-            else:  # raw values to the label's code: two raw spellings of one label are one cell
-                position = {label: k for k, label in enumerate(self.values(d))}
-                labels = self.validation.readings.labels[d]
-                keys.append(np.array([position[labels[raw]] for raw in found[c].astype(str)], dtype=np.int64))
-        matrix = np.stack(keys, axis=1) if len(found) else np.zeros((0, len(keys)), dtype=np.int64)
-        # in the order of Cells.of's keys: group, then each dimension's code (no value first)
-        unique, cell = np.unique(matrix, axis=0, return_inverse=True)
-        cell = cell.reshape(-1)
-        size = len(unique)
-
-        def summed(column, kind):
-            return np.bincount(cell, weights=found[column].to_numpy(dtype=float), minlength=size).astype(kind)
-
+FROM (SELECT {group} AS g{''.join(f", {c}" for c in picked)}, state, amount FROM v WHERE {' AND '.join(where)}) AS t
+{' '.join(joins)}
+GROUP BY g{listed} ORDER BY g{listed}""")
+        # in the order of Cells.of's keys: group, then each dimension's code
         return Cells(
             dimensions=dims,
             categories={d: self.values(d) for d in self.dimensions},
-            codes={d: unique[:, k + 1].astype(np.int16 if len(self.values(d)) + 1 < 2**15 else np.int32)
+            codes={d: found.iloc[:, k + 1].to_numpy().astype(np.int16 if len(self.values(d)) + 1 < 2**15 else np.int32)
                    for k, d in enumerate(dims)},
-            group=unique[:, 0].astype(np.int8),
-            n=summed("n", np.int64),
-            won=summed("won", np.int64),
-            amount=summed("amount", np.float64),
+            group=found["g"].to_numpy().astype(np.int8),
+            n=found["n"].to_numpy().astype(np.int64),
+            won=found["won"].to_numpy().astype(np.int64),
+            amount=found["amount"].to_numpy().astype(np.float64),
             groups=len(windows),
         )
 

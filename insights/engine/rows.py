@@ -211,14 +211,24 @@ class Validation:
         reason = "CASE " + " ".join(f"WHEN {cond} THEN {REASONS.index(why) + 1}" for why, cond in checks.items()) + \
             " ELSE 0 END"
         with_maps = "".join(f"{m}, " for m in maps)
-        return f"""WITH {with_maps}src AS ({self.source()}),
-base AS (
+        # A duplicated id is found among the rows whose id's hash repeats (every real repeat and the odd
+        # collision), so only those few rows are sorted for "the first copy is kept", not the whole table.
+        # src and base are read again by each use rather than kept: a column store reads only the columns
+        # each use needs (the duplicate check reads the ids alone), and no copy of the table is held
+        return f"""WITH {with_maps}src AS NOT MATERIALIZED ({self.source()}),
+base AS NOT MATERIALIZED (
   SELECT {row} AS _row, s.{quoted(ident)} AS order_id, TRIM({text(ident)}) AS id, {self._state()} AS state,
          {created} AS created, {created_blank} AS created_blank, {closed} AS closed,
          {amount} AS amount, {amount_blank} AS amount_blank, {cycle} AS cycle_given, {cycle_bad} AS cycle_bad{dims}
   FROM src AS s {' '.join(joins)}
 ),
-checked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY {order}) AS copy FROM base),
+repeated AS (SELECT {dialect.hash('id')} AS h FROM base GROUP BY 1 HAVING COUNT(*) > 1),
+checked AS (
+  SELECT *, 1 AS copy FROM base WHERE {dialect.hash('id')} NOT IN (SELECT h FROM repeated)
+  UNION ALL
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY {order}) AS copy FROM base
+  WHERE {dialect.hash('id')} IN (SELECT h FROM repeated)
+),
 reasoned AS (
   SELECT *, {reason} AS reason,
          CASE WHEN {closed_state} THEN COALESCE(cycle_given, CAST(closed - created AS {dialect.double})) END AS cycle

@@ -40,6 +40,10 @@ class Dialect:
             return f"({x} IN ('Infinity'::float8, '-Infinity'::float8))"
         return f"isinf({x})"
 
+    def hash(self, x: str) -> str:
+        """A 64-bit hash of a text value."""
+        return f"hashtextextended({x}, 0)" if self.name == "postgresql" else f"hash({x})"
+
     def matches(self, x: str, pattern: str) -> str:
         """The whole of `x` matches the regular expression."""
         if self.name == "postgresql":
@@ -189,12 +193,26 @@ def file_place(path: str | Path, timeout_seconds: float | None = None) -> DuckPl
         relation = "(SELECT *, rowid + 2 AS _row FROM deals)"
     else:
         raise DataError(f"Unsupported file type {suffix or '(none)'} for {path}: use .csv or .parquet.")
+    tune(con)
     described = con.sql(f"DESCRIBE SELECT * FROM {relation} AS probe").fetchall()
     columns = {name: kind_of(kind) for name, kind, *_ in described if name not in ("_row", "file_row_number")}
     place = DuckPlace(Dialect("duckdb"), relation, columns, text, malformed=malformed,
                       timeout_seconds=timeout_seconds)
     place.connection = con
     return place
+
+
+# DuckDB's memory for one query: past it, sorts and hash tables spill to its temporary directory.
+MEMORY_LIMIT = "1GB"
+
+
+def tune(con) -> None:
+    """Bound DuckDB's memory, and let it count rows in any order (rows are numbered by their own column)."""
+    import tempfile
+
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = {literal(tempfile.gettempdir() + '/si_engine_spill')}")
+    con.execute("SET preserve_insertion_order = false")
 
 
 def line_of(rows: list[int], malformed: tuple) -> list[int]:
@@ -229,6 +247,7 @@ def sql_place(url: str, table: str | None = None, query: str | None = None,
     if engine.dialect.name == "duckdb":
         # the pool's own DuckDB database (a second connect() to the same file from this process is refused)
         con = engine.raw_connection().driver_connection.duplicate()
+        tune(con)
         place = DuckPlace(Dialect("duckdb"), "", {}, spec.describe(), row_window=True, timeout_seconds=timeout_seconds)
         place.connection = con
     elif engine.dialect.name == "postgresql":

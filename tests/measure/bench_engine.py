@@ -1,0 +1,116 @@
+"""Benchmark: the engine path (insights/engine) counting the default /why cells straight from Parquet with DuckDB.
+
+    python tests/measure/bench_engine.py                 # 10,000,000 deals in one Parquet file
+    python tests/measure/bench_engine.py --100m          # and 100,000,000 as ten 10M files (needs 30 GB free)
+    python tests/measure/bench_engine.py --file 'deals_*.parquet'   # existing file(s)
+
+Deals come from the project's generator (the demo's story, dates as Parquet date32 as warehouses write
+them), written once under /tmp/si_engine_bench and reused. Each measurement runs in a fresh process:
+cold is the first report (/health's validation: set-aside counts and examples) and the first /why cells
+(the latest complete quarter and the four before it, every dimension); warm is the same cells counted
+again by a second query (the engine's own per-refresh cache set aside), and the cached answer. The
+process's peak resident memory (max RSS) is printed with them. pytest does not collect it.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+WORKDIR = Path("/tmp/si_engine_bench")
+FILE_DEALS = 10_000_000
+FREE_FOR_100M = 30 * 2**30
+
+
+def write(path: Path, n: int, seed: int, prefix: str = "") -> None:
+    """`n` generated deals as Parquet; `prefix` keeps ids unique across the files of one data set."""
+    import pandas as pd
+
+    from insights.synthetic import demo_spec, generate_deals
+
+    frame = generate_deals(demo_spec(n_deals=n, seed=seed))
+    if prefix:
+        frame["deal_id"] = prefix + frame["deal_id"]
+    frame["sales_cycle_days"] = pd.to_numeric(frame["sales_cycle_days"], errors="coerce").astype("Int64")
+    for column in ("created_date", "closed_date"):
+        frame[column] = frame[column].astype("date32[pyarrow]")
+    frame.to_parquet(path, index=False)
+
+
+def measure(pattern: str) -> dict:
+    """In this (fresh) process: cold report and /why cells, then warm cells; peak RSS."""
+    from insights.engine import DealEngine, Window
+    from insights.periods import latest_complete, shifted
+
+    started = time.perf_counter()
+    engine = DealEngine.of_file(pattern)
+    report = engine.report
+    report_s = time.perf_counter() - started
+    current = latest_complete(engine.as_of, "quarter")
+    windows = [Window.of(current), Window.of(shifted(current, "previous", 4))]
+    t = time.perf_counter()
+    cells = engine.cells(windows)
+    cells_s = time.perf_counter() - t
+    engine._cells.clear()  # the per-refresh cache set aside: the same GROUP BY again, data now in the OS cache
+    t = time.perf_counter()
+    engine.cells(windows)
+    warm_s = time.perf_counter() - t
+    t = time.perf_counter()
+    engine.cells(windows)
+    cached_ms = 1000 * (time.perf_counter() - t)
+    return {"deals": report.rows_read, "set_aside": report.rows_set_aside, "report_s": round(report_s, 2),
+            "cold_why_cells_s": round(cells_s, 2), "cold_total_s": round(report_s + cells_s, 2),
+            "warm_why_cells_s": round(warm_s, 2), "cached_ms": round(cached_ms, 3), "cells": len(cells),
+            "deals_in_cells": int(cells.n.sum()), "queries_s": engine.query_seconds,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def in_child(pattern: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", pattern], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return json.loads(out.stdout)
+
+
+def data_set(files: int) -> str:
+    WORKDIR.mkdir(exist_ok=True)
+    if files == 1:
+        path = WORKDIR / f"deals_{FILE_DEALS}.parquet"
+        if not path.exists():
+            write(path, FILE_DEALS, seed=7)
+        return str(path)
+    folder = WORKDIR / f"deals_{files * FILE_DEALS}"
+    folder.mkdir(exist_ok=True)
+    for k in range(files):
+        path = folder / f"part_{k:02d}.parquet"
+        if not path.exists():
+            write(path, FILE_DEALS, seed=7 + k, prefix=f"P{k:02d}-")
+    return str(folder / "part_*.parquet")
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--measure"]:
+        print(json.dumps(measure(argv[1])))
+        return
+    if argv[:1] == ["--file"]:
+        patterns = [argv[1]]
+    else:
+        patterns = [data_set(1)]
+        if "--100m" in argv:
+            free = shutil.disk_usage(WORKDIR).free
+            if free < FREE_FOR_100M:
+                print(f"100M skipped: {free / 2**30:.0f} GB free under {WORKDIR}, 30 GB wanted")
+            else:
+                patterns.append(data_set(10))
+    for pattern in patterns:
+        print(pattern, json.dumps(in_child(pattern)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -21,7 +21,7 @@ from ..mapping import stage_records_outcome_only
 from ..schema import BANDED_DIMENSIONS, CYCLE_BANDS, SIZE_BANDS, STAGE_ORDER
 from ..snapshot import DataReport
 from .rows import LOST_STATE, OPEN_STATE, WON_STATE, Validation, _in
-from .where import Place, file_place, horizon, line_of, literal, sql_place
+from .where import EngineUnsupported, Place, file_place, horizon, line_of, literal, sql_place
 
 # Every query the engine sends is stopped past this many seconds (a setting will carry it; see docs).
 DEFAULT_TIMEOUT = 120.0
@@ -150,6 +150,8 @@ FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
 
     def _examples(self, counts: dict[str, int]) -> dict[str, list[int]]:
         """Up to five row numbers per reason, the first in the file (or in deal id order, for a database)."""
+        if not counts:
+            return {}
         found = self.place.timed(self.validation.rows(numbered=True) + """
 SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY reason ORDER BY _row) AS k
                           FROM v WHERE reason > 0) AS t WHERE k <= 5 ORDER BY reason, _row""")
@@ -246,22 +248,31 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
             codes.append(f"k_{d}.code")
             joins.append(f"LEFT JOIN (VALUES {', '.join(pairs) or '(NULL, -1)'}) AS k_{d}(raw, code) "
                          f"ON k_{d}.raw = t.d_{d}")
-        listed = "".join(f", {c}" for c in codes)
+        # one integer per cell, as Cells.of numbers them: the group, then each code + 1 (0: no value)
+        sizes = [max(len(windows), 1)] + [len(self.values(d)) + 1 for d in dims]
+        if int(np.prod(sizes, dtype=object)) >= 2**62:
+            raise EngineUnsupported("So many dimensions of so many values cannot be counted in one grid: "
+                                    "ask for fewer dimensions.")
+        key = "g"
+        for c, size in zip(codes, sizes[1:]):
+            key = f"({key}) * {size} + ({c}) + 1"
         found = self.place.timed(self.validation.rows() + f"""
-SELECT g{listed}, COUNT(*) AS n, SUM(CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END) AS won, SUM(amount) AS amount
-FROM (SELECT {group} AS g{''.join(f", {c}" for c in picked)}, state, amount FROM v WHERE {' AND '.join(where)}) AS t
-{' '.join(joins)}
-GROUP BY g{listed} ORDER BY g{listed}""")
-        # in the order of Cells.of's keys: group, then each dimension's code
+SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount FROM (
+  SELECT CAST({key} AS BIGINT) AS key, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, amount
+  FROM (SELECT {group} AS g{''.join(f", {c}" for c in picked)}, state, amount FROM v WHERE {' AND '.join(where)}) AS t
+  {' '.join(joins)}
+) AS k GROUP BY key""")
+        order = np.argsort(found["key"].to_numpy(dtype=np.int64), kind="stable")  # Cells.of's dense order
+        digits = np.unravel_index(found["key"].to_numpy(dtype=np.int64)[order], sizes)
         return Cells(
             dimensions=dims,
             categories={d: self.values(d) for d in self.dimensions},
-            codes={d: found.iloc[:, k + 1].to_numpy().astype(np.int16 if len(self.values(d)) + 1 < 2**15 else np.int32)
+            codes={d: (digits[k + 1] - 1).astype(np.int16 if sizes[k + 1] < 2**15 else np.int32)
                    for k, d in enumerate(dims)},
-            group=found["g"].to_numpy().astype(np.int8),
-            n=found["n"].to_numpy().astype(np.int64),
-            won=found["won"].to_numpy().astype(np.int64),
-            amount=found["amount"].to_numpy().astype(np.float64),
+            group=digits[0].astype(np.int8),
+            n=found["n"].to_numpy(dtype=np.int64)[order],
+            won=found["won"].to_numpy(dtype=np.int64)[order],
+            amount=found["amount"].to_numpy(dtype=np.float64)[order],
             groups=len(windows),
         )
 

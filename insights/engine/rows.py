@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -211,8 +212,6 @@ class Validation:
         reason = "CASE " + " ".join(f"WHEN {cond} THEN {REASONS.index(why) + 1}" for why, cond in checks.items()) + \
             " ELSE 0 END"
         with_maps = "".join(f"{m}, " for m in maps)
-        # A duplicated id is found among the rows whose id's hash repeats (every real repeat and the odd
-        # collision), so only those few rows are sorted for "the first copy is kept", not the whole table.
         # src and base are read again by each use rather than kept: a column store reads only the columns
         # each use needs (the duplicate check reads the ids alone), and no copy of the table is held
         return f"""WITH {with_maps}src AS NOT MATERIALIZED ({self.source()}),
@@ -222,13 +221,7 @@ base AS NOT MATERIALIZED (
          {amount} AS amount, {amount_blank} AS amount_blank, {cycle} AS cycle_given, {cycle_bad} AS cycle_bad{dims}
   FROM src AS s {' '.join(joins)}
 ),
-repeated AS (SELECT {dialect.hash('id')} AS h FROM base GROUP BY 1 HAVING COUNT(*) > 1),
-checked AS (
-  SELECT *, 1 AS copy FROM base WHERE {dialect.hash('id')} NOT IN (SELECT h FROM repeated)
-  UNION ALL
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY {order}) AS copy FROM base
-  WHERE {dialect.hash('id')} IN (SELECT h FROM repeated)
-),
+{self._copies(order)}
 reasoned AS (
   SELECT *, {reason} AS reason,
          CASE WHEN {closed_state} THEN COALESCE(cycle_given, CAST(closed - created AS {dialect.double})) END AS cycle
@@ -236,6 +229,31 @@ reasoned AS (
 ),
 v AS (SELECT *, {_band('amount', SIZE_BANDS)} AS size_band, {_band('cycle', CYCLE_BANDS)} AS cycle_band FROM reasoned)
 """
+
+    @cached_property
+    def repeated(self) -> tuple[int, ...] | None:
+        """The hashes of the ids that occur more than once, found once per refresh from the ids alone
+        (usually none); None when there are too many to list, and each query finds them itself."""
+        ident = f"TRIM({text(self.columns['deal_id'])})"
+        found = self.place.timed(f"SELECT {self.place.dialect.hash(ident)} AS h FROM ({self.source()}) AS s "
+                                 f"GROUP BY 1 HAVING COUNT(*) > 1 LIMIT {MAX_DISTINCT + 1}")
+        hashes = tuple(int(h) for h in found["h"])
+        return None if len(hashes) > MAX_DISTINCT else hashes
+
+    def _copies(self, order: str) -> str:
+        """`checked`: base with `copy`, the row's place among the rows of its id (the first copy is kept).
+        Only the rows whose id's hash repeats (every real repeat and the odd collision) are sorted for it."""
+        h = self.place.dialect.hash("id")
+        if self.repeated == ():
+            return "checked AS (SELECT *, 1 AS copy FROM base),"
+        listed = f"({', '.join(map(str, self.repeated))})" if self.repeated is not None else "(SELECT h FROM repeated)"
+        head = "" if self.repeated is not None else \
+            f"repeated AS (SELECT {h} AS h FROM base GROUP BY 1 HAVING COUNT(*) > 1),\n"
+        return f"""{head}checked AS (
+  SELECT *, 1 AS copy FROM base WHERE {h} NOT IN {listed}
+  UNION ALL
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY {order}) AS copy FROM base WHERE {h} IN {listed}
+),"""
 
     def _state(self) -> str:
         r = self.readings

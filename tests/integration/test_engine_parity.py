@@ -63,6 +63,7 @@ def messy_frame(typed: bool) -> pd.DataFrame:
         frame.loc[closed[21], "created_date"] = "2024/03/05"
         frame.loc[closed[22], "outcome"] = " WON "
     frame.loc[closed[23], "lead_source"] = "<!channel> Partner*"
+    frame.loc[closed[24], "industry"] = "O'Brien: 50% off"  # a quote, a colon and a percent sign in SQL text
     copies = frame.loc[[closed[30], opened[30]]]  # duplicated ids: whole copies, so any order keeps the same deal
     frame = pd.concat([frame, copies], ignore_index=True)
     if typed:

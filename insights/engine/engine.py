@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..cells import CACHED, Cells
-from ..load import CENSORING_GAP_DAYS, LOST_ZERO_MIN_DEALS, LOST_ZERO_SHARE, REASONS, ColumnMapping, _categories
+from ..load import REASONS, ColumnMapping
+from ..load.coding import _categories
+from ..load.report import CENSORING_GAP_DAYS, LOST_ZERO_MIN_DEALS, LOST_ZERO_SHARE
 from ..mapping import stage_records_outcome_only
 from ..schema import BANDED_DIMENSIONS, CYCLE_BANDS, SIZE_BANDS, STAGE_ORDER
 from ..snapshot import DataReport

@@ -16,15 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..labels import safe_label
-from ..load import (
-    DATE_YEARS,
-    EXTRA_COLUMNS,
-    REASONS,
-    ColumnMapping,
-    MissingColumnsError,
-    _numbers,
-    _parse_dates,
-)
+from ..load import EXTRA_COLUMNS, REASONS, ColumnMapping, MissingColumnsError
+from ..load.parse import DATE_YEARS, parse_dates
+from ..load.parse import numbers as parse_numbers
 from ..mapping import FALSE_FLAGS, TRUE_FLAGS, parse_amounts
 from ..schema import CANONICAL_COLUMNS, CYCLE_BANDS, DERIVABLE_COLUMNS, SIZE_BANDS, SOURCE_DIMENSIONS
 from .where import EngineUnsupported, Place, literal, quoted
@@ -148,13 +142,13 @@ class Validation:
         for c in ("created_date", "closed_date"):
             if c in values:
                 stripped = pd.Series([raw.strip() for raw in values[c]], dtype=object)
-                dates[c] = pd.DataFrame({"raw": values[c], "day": _parse_dates(stripped, m).to_numpy(),
+                dates[c] = pd.DataFrame({"raw": values[c], "day": parse_dates(stripped, m).to_numpy(),
                                          "blank": (stripped == "").to_numpy()})
         numbers = {}
         for c in ("deal_amount", "sales_cycle_days"):
             if c in values:
                 stripped = pd.Series([raw.strip() for raw in values[c]], dtype=object)
-                parsed = (parse_amounts(stripped, m.decimal) if c == "deal_amount" else _numbers(stripped))
+                parsed = (parse_amounts(stripped, m.decimal) if c == "deal_amount" else parse_numbers(stripped))
                 value = parsed.to_numpy(dtype=float, na_value=np.nan)
                 given = (stripped != "").to_numpy()
                 numbers[c] = pd.DataFrame({"raw": values[c], "value": value, "blank": ~given,

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..load import DataError, _physical_lines, check_header
+from ..load import DataError
+from ..load.read import check_header
+from ..load.text_files import physical_lines
 
 
 class EngineUnsupported(DataError):
@@ -185,7 +187,7 @@ def file_place(path: str | Path, timeout_seconds: float | None = None) -> DuckPl
             raise EngineUnsupported(f"{path.name} has a stray quote or an unreadable line: the in-memory loader "
                                     "reads it line by line.")
         accepted = con.sql("SELECT COUNT(*) FROM deals").fetchall()[0][0]
-        if _physical_lines(path) != accepted + len(rejects) + 1:
+        if physical_lines(path) != accepted + len(rejects) + 1:
             raise EngineUnsupported(f"{path.name} has blank lines or line breaks inside fields: the in-memory "
                                     "loader numbers its rows exactly.")
         malformed = tuple((int(line), "malformed_row") for line, _ in rejects)
@@ -278,6 +280,6 @@ _PG_TYPES = {"date": 1082, "timestamp": 1114, "timestamp with time zone": 1184, 
 
 def horizon() -> dt.date:
     """The last day a deal date may have (the loader's FUTURE_SLACK past now): a later one is set aside."""
-    from ..load import FUTURE_SLACK
+    from ..load.validate import FUTURE_SLACK
 
     return (dt.datetime.now(dt.UTC).replace(tzinfo=None) + FUTURE_SLACK).date()

@@ -206,3 +206,21 @@ def test_a_time_window_is_read_as_the_in_memory_source_reads_it(tmp_path):
     engine = DealEngine.of_sql(url, table="crm.deals", since=dt.date(2024, 1, 1))
     assert engine.report.rows_outside_window == snapshot.report.rows_outside_window > 0
     assert_same(snapshot, engine)
+
+
+def test_a_query_past_its_timeout_is_stopped_with_a_sentence():
+    from insights.load import DataError
+
+    engine = DealEngine.of_file(ROOT_DATA, timeout_seconds=0.001)
+    with pytest.raises(DataError, match=r"took longer than 0.001 s and was stopped"):
+        engine.report
+    assert DealEngine.of_file(ROOT_DATA).report.closed_deals > 0  # the same queries, unbounded, finish
+
+
+def test_the_engine_times_each_query_of_a_refresh_for_health():
+    engine = DealEngine.of_file(ROOT_DATA)
+    engine.report
+    before = len(engine.query_seconds)
+    engine.cells([Window(dt.date(2024, 4, 1), dt.date(2024, 6, 30))])
+    engine.cells([Window(dt.date(2024, 4, 1), dt.date(2024, 6, 30))])  # the refresh's cache: no query
+    assert len(engine.query_seconds) == before + 1 and all(s > 0 for s in engine.query_seconds)

@@ -89,6 +89,16 @@ class DealEngine:
                since: dt.date | None = None, timeout_seconds: float | None = DEFAULT_TIMEOUT) -> DealEngine:
         return cls(sql_place(url, table, query, timeout_seconds), mapping, since)
 
+    def close(self) -> None:
+        """Let go of the source's connection when the refresh is replaced."""
+        self.place.close()
+
+    def __enter__(self) -> DealEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @cached_property
     def validation(self) -> Validation:
         return Validation(self.place, self.mapping, self.since, self.horizon)

@@ -102,6 +102,9 @@ class Place:
     def run(self, sql: str) -> pd.DataFrame:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Let go of what the place holds (a DuckDB connection); the engine's pool stays with sources.sql."""
+
     def timed(self, sql: str) -> pd.DataFrame:
         started = time.perf_counter()
         out = self.run(sql)
@@ -113,6 +116,11 @@ class DuckPlace(Place):
     """DuckDB in this process, over a file or a duckdb:/// database."""
 
     connection = None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
     def run(self, sql: str) -> pd.DataFrame:
         import threading
@@ -248,7 +256,9 @@ def sql_place(url: str, table: str | None = None, query: str | None = None,
     engine = engine_for(url)
     if engine.dialect.name == "duckdb":
         # the pool's own DuckDB database (a second connect() to the same file from this process is refused)
-        con = engine.raw_connection().driver_connection.duplicate()
+        pooled = engine.raw_connection()
+        con = pooled.driver_connection.duplicate()
+        pooled.close()  # back to the pool: the duplicate is a connection of its own to the same database
         tune(con)
         place = DuckPlace(Dialect("duckdb"), "", {}, spec.describe(), row_window=True, timeout_seconds=timeout_seconds)
         place.connection = con

@@ -181,7 +181,9 @@ def test_a_messy_duckdb_table_counts_the_same_through_the_engine(tmp_path):
     spec = SourceSpec(url, table="crm.deals", since="all")
     snapshot = load_source(spec)
     assert set(snapshot.report.set_aside) == set(ROW_REASONS)
-    assert_same(snapshot, DealEngine.of_sql(url, table="crm.deals"))
+    with DealEngine.of_sql(url, table="crm.deals") as engine:
+        assert_same(snapshot, engine)
+    assert engine.place.connection is None  # let go when the refresh is done
 
 
 def test_a_messy_postgresql_table_and_query_count_the_same_through_the_engine():
@@ -227,3 +229,16 @@ def test_the_engine_times_each_query_of_a_refresh_for_health():
     engine.cells([Window(dt.date(2024, 4, 1), dt.date(2024, 6, 30))])
     engine.cells([Window(dt.date(2024, 4, 1), dt.date(2024, 6, 30))])  # the refresh's cache: no query
     assert len(engine.query_seconds) == before + 1 and all(s > 0 for s in engine.query_seconds)
+
+
+def test_of_two_rows_with_one_id_the_first_in_the_file_is_kept_as_the_loader_keeps_it(tmp_path):
+    frame = pd.read_csv(ROOT_DATA, dtype=str, keep_default_na=False)
+    won = frame.index[frame["outcome"] == "Won"][-1]
+    later = frame.loc[[won]].assign(outcome="Lost", region="India")  # the same id, another story, further down
+    frame = pd.concat([frame.iloc[:200], later, frame.iloc[200:]], ignore_index=True)
+    frame.loc[len(frame)] = frame.loc[5].to_list()  # and a copy of an early row at the very end
+    path = tmp_path / "twice.csv"
+    frame.to_csv(path, index=False)
+    snapshot = load_deals(path)
+    assert snapshot.report.set_aside == {"duplicate_deal_id": 2}
+    assert_same(snapshot, DealEngine.of_file(path))

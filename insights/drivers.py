@@ -11,19 +11,19 @@ level, with delta-method 95% intervals; p-values are Benjamini-Hochberg adjusted
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import statsmodels.api as sm
 from scipy import stats as sps
 
-from dataclasses import replace
-
 from .focus import period_in_question
 from .periods import PeriodSpec
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import ALL_TIME, count_by, filter_mask, period_mask, resolve_periods
+from .select import ALL_TIME, count_by
+from .selection import Selection
 from .snapshot import Snapshot
 from .stats import Z95, benjamini_hochberg
 from .winrate import MIN_N
@@ -121,51 +121,42 @@ class _Design:
 
 
 def drivers(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> DriversResult:
-    period, _ = resolve_periods(snapshot, query, default=ALL_TIME)
-    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, period)
-    overall = Rate.of(snapshot.won[mask].sum(), mask.sum())
-    result = DriversResult(command="drivers", as_of=snapshot.as_of, query=query, period=period,
-                           overall=overall, min_n=min_n)
+    sel = Selection(snapshot, query, default=ALL_TIME)
+    overall = sel.overall
+    result = partial(DriversResult, command="drivers", as_of=snapshot.as_of, query=query, period=sel.period,
+                     overall=overall, min_n=min_n)
     if overall.n < 2 * min_n or overall.won == 0 or overall.lost == 0:
-        result.notes.append("too_few_for_model")
-        return result
+        return result(notes=["too_few_for_model"])
 
-    design, won, n, left_out, dropped = _design(snapshot, mask, query, min_n)
-    result.left_out, result.deals_left_out = left_out, dropped
-    result.inputs = [f for f in design.features if f in design.levels]  # only factors with two or more levels
+    design, won, n, left_out, dropped = _design(snapshot, sel.current, query, min_n)
+    result = partial(result, left_out=left_out, deals_left_out=dropped,
+                     inputs=[f for f in design.features if f in design.levels])  # only factors with two or more levels
     if not design.columns:
-        result.notes.append("no_features")
-        return result
-    result.cells = len(n)
+        return result(notes=["no_features"])
     x = design.matrix(design.codes)
     fit = _fit(won, n, x)
     if fit is None:
-        result.notes.append("model_failed")
-        return result
+        return result(cells=len(n), notes=["model_failed"])
     lr = 2 * (fit.llf - fit.llnull)
     df = x.shape[1] - 1
-    result.model_lr_statistic = _round(lr, 3)
-    result.model_df = df
-    result.model_p_value = _sig(sps.chi2.sf(lr, df))
-    result.pseudo_r2 = _round(1 - fit.llf / fit.llnull, 4)
-    result.features = _feature_tests(design, won, n, fit)
-    result.drivers = _marginal_effects(design, won, n, fit)
-    if query.period is None or query.period.kind == "focus":
-        _changes(snapshot, query, result, min_n)
-    return result
+    changes = _changes(snapshot, query, min_n) if query.period is None or query.period.kind == "focus" else {}
+    return result(cells=len(n), model_lr_statistic=_round(lr, 3), model_df=df, model_p_value=_sig(sps.chi2.sf(lr, df)),
+                  pseudo_r2=_round(1 - fit.llf / fit.llnull, 4), features=_feature_tests(design, won, n, fit),
+                  drivers=_marginal_effects(design, won, n, fit), **changes)
 
 
-def _changes(snapshot: Snapshot, query: Query, result: DriversResult, min_n: int) -> None:
+def _changes(snapshot: Snapshot, query: Query, min_n: int) -> dict:
     """Each driver's effect in the period in question against the same in its baseline: a driver
-    that reversed (Referral won 10 pp more than Inbound before, 5 pp less now) is a flip."""
+    that reversed (Referral won 10 pp more than Inbound before, 5 pp less now) is a flip. The
+    result's changes_period, changes_baseline and changes; empty when there is nothing to compare."""
     focus = period_in_question(snapshot)
     if focus.baseline is None or focus.basis != "closed":
-        return
+        return {}
     def fit(p):
         return drivers(snapshot, replace(query, period=PeriodSpec("range", (p.start, p.end), p.label)), min_n)
     now, before = fit(focus.current), fit(focus.baseline)
     if not now.drivers or not before.drivers:
-        return
+        return {}
     then = {(d.feature, d.level, d.reference): d for d in before.drivers}
     rows = []
     for d in now.drivers:
@@ -176,14 +167,14 @@ def _changes(snapshot: Snapshot, query: Query, result: DriversResult, min_n: int
         z = (d.effect_pp - old.effect_pp) / se if se > 0 else 0.0
         rows.append((d, old, float(2 * sps.norm.sf(abs(z)))))
     adjusted, significant = benjamini_hochberg([r[2] for r in rows])
-    result.changes_period, result.changes_baseline = focus.current.label, focus.baseline.label
-    result.changes = sorted(
+    changes = sorted(
         (DriverChange(feature=d.feature, level=d.level, reference=d.reference, before_pp=old.effect_pp,
                       now_pp=d.effect_pp, change_pp=_round(d.effect_pp - old.effect_pp, 2), p_value=_sig(adjusted[i]),
                       significant=bool(significant[i]),
                       flipped=bool(significant[i] and old.significant and np.sign(old.effect_pp) != np.sign(d.effect_pp)))
          for i, (d, old, _) in enumerate(rows)),
         key=lambda c: (not c.flipped, not c.significant, c.p_value))
+    return {"changes_period": focus.current.label, "changes_baseline": focus.baseline.label, "changes": changes}
 
 
 def _design(snapshot, mask, query, min_n):

@@ -36,6 +36,14 @@ class Selection:
         self.compare_period: Period | None
         self.period, self.compare_period = resolve_periods(snapshot, query, default, compare_default)
 
+    @classmethod
+    def over(cls, snapshot: Snapshot, query: Query, period: Period) -> Selection:
+        """The query's deals over a period worked out elsewhere (/trend's span of all the data),
+        without a comparison: nothing is resolved, so a typed comparison is neither read nor refused."""
+        sel = cls.__new__(cls)
+        sel.snapshot, sel.query, sel.period, sel.compare_period = snapshot, query, period, None
+        return sel
+
     @cached_property
     def filtered(self) -> np.ndarray:
         """Closed deals matching the query's filters, in any period."""

@@ -7,7 +7,7 @@ extract is right-censored. With a typed period the latest complete period inside
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,7 +16,8 @@ from .periods import Period, add_months, grain_months, periods_between
 from .query import Query
 from .results import Comparison, Rate, Result, _round
 from .season import Season, usual_change
-from .select import filter_mask, median_days_by, period_mask, resolve_periods
+from .select import median_days_by, period_mask
+from .selection import Selection
 from .snapshot import Snapshot
 from .winrate import MIN_N, compare_rates
 
@@ -53,11 +54,8 @@ def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
     focus = period_in_question(snapshot, grain) if query.period is None else None
     basis = focus.basis if focus else "closed"
     window = focus.window_days if focus else None
-    if query.period is None:
-        span = _all_data(snapshot, basis, window)
-    else:
-        span, _ = resolve_periods(snapshot, query)
-    mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, span)
+    sel = Selection(snapshot, query) if focus is None else Selection.over(snapshot, query, _all_data(snapshot, basis, window))
+    span, mask = sel.period, sel.current
     periods = periods_between(span.start, span.end, grain)
     step = grain_months(grain)
     first_index = (periods[0].start.year * 12 + periods[0].start.month - 1) // step if periods else 0
@@ -78,41 +76,57 @@ def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
                                  end=p.end, complete=complete, censored=flags(p),
                                  median_cycle_days=_round(medians[k], 1)))
 
-    result = TrendResult(command="trend", as_of=snapshot.as_of, query=query, period=span, grain=grain,
-                         points=points, min_n=min_n, outcome_window_days=window,
-                         date_basis="created_date" if basis == "created" else "closed_date")
+    notes = ["left_truncated"] if any(p.censored == "left" for p in points) else []
+    test = _test_focus(points, focus, min_n) if focus is not None else _test_latest(sel, grain, points, min_n)
+    notes += test.notes
+    season = None
+    if test.change is not None and basis == "closed":
+        season, test = _against_the_usual(sel, grain, test, points)
+    return TrendResult(command="trend", as_of=snapshot.as_of, query=query, period=span, grain=grain,
+                       points=points, tested_period=test.tested_period, baseline_periods=test.baseline_periods,
+                       change=test.change, verdict=test.verdict, season=season, censoring=_censoring(snapshot, grain),
+                       outcome_window_days=window, min_n=min_n, notes=notes,
+                       date_basis="created_date" if basis == "created" else "closed_date")
+
+
+@dataclass(frozen=True)
+class _Test:
+    """What testing a period found: the change and its verdict, or the notes saying why none."""
+
+    tested_period: str | None = None
+    baseline_periods: list[str] = field(default_factory=list)
+    change: Comparison | None = None
+    verdict: str = "not_tested"
+    notes: tuple[str, ...] = ()
+
+
+def _censoring(snapshot: Snapshot, grain: str) -> dict | None:
+    """Where the extract cuts created dates short, and the closed-date periods that cut leaves partial."""
     report = snapshot.report
-    if report.censored_after is not None:
-        closed_flags = _flags(snapshot, "closed", None)
-        closed_periods = periods_between(report.closed_range[0], snapshot.as_of, grain) if report.closed_range else []
-        result.censoring = {"created_until": report.censored_after.isoformat(),
-                            "closed_until": report.closed_range[1].isoformat(),
-                            "periods": [p.label for p in closed_periods if closed_flags(p) == "right"]}
-    if any(p.censored == "left" for p in points):
-        result.notes.append("left_truncated")
-    if focus is not None:
-        _test_focus(result, points, focus, min_n)
-    else:
-        _test_latest(snapshot, query, result, points, min_n)
-    if result.change is not None and basis == "closed":
-        _against_the_usual(snapshot, query, result, points)
-    return result
+    if report.censored_after is None:
+        return None
+    closed_flags = _flags(snapshot, "closed", None)
+    closed_periods = periods_between(report.closed_range[0], snapshot.as_of, grain) if report.closed_range else []
+    return {"created_until": report.censored_after.isoformat(),
+            "closed_until": report.closed_range[1].isoformat(),
+            "periods": [p.label for p in closed_periods if closed_flags(p) == "right"]}
 
 
-def _against_the_usual(snapshot: Snapshot, query: Query, result: TrendResult, points: list[TrendPoint]) -> None:
+def _against_the_usual(sel: Selection, grain: str, test: _Test, points: list[TrendPoint]) -> tuple[Season | None, _Test]:
     """With a real yearly (or quarter-end) pattern in earlier cycles, the verdict is against the usual
     change, not against no change (insights/season.py)."""
-    current = next(p for p in points if p.label == result.tested_period)
+    current = next(p for p in points if p.label == test.tested_period)
     period = Period(current.start, current.end, current.label)
-    step = grain_months(result.grain) * len(result.baseline_periods)
-    first = next((p.start for p in points if p.label == result.baseline_periods[0]),
+    step = grain_months(grain) * len(test.baseline_periods)
+    first = next((p.start for p in points if p.label == test.baseline_periods[0]),
                  add_months(current.start, -step))
-    baseline = Period(first, current.start - dt.timedelta(days=1), result.change.baseline_label)
-    result.season = usual_change(snapshot, filter_mask(snapshot, query.filters), period, baseline,
-                                 Rate(**current.rate_fields()), result.change.baseline)
-    if result.season is not None and result.season.pattern:
-        s = result.season
-        result.verdict = "noise" if not s.significant else ("drop" if s.change_vs_usual_pp < 0 else "rise")
+    baseline = Period(first, current.start - dt.timedelta(days=1), test.change.baseline_label)
+    season = usual_change(sel.snapshot, sel.filtered, period, baseline, Rate(**current.rate_fields()),
+                          test.change.baseline)
+    if season is not None and season.pattern:
+        verdict = "noise" if not season.significant else ("drop" if season.change_vs_usual_pp < 0 else "rise")
+        test = replace(test, verdict=verdict)
+    return season, test
 
 
 def _all_data(snapshot: Snapshot, basis: str, window: int | None) -> Period:
@@ -143,51 +157,46 @@ def _flags(snapshot: Snapshot, basis: str, window: int | None):
     return flag
 
 
-def _test_focus(result: TrendResult, points: list[TrendPoint], focus, min_n: int) -> None:
+def _test_focus(points: list[TrendPoint], focus, min_n: int) -> _Test:
     """The period in question against its baseline (the complete periods before it)."""
     current = next((p for p in points if p.start == focus.current.start), None)
     if current is None or current.n < min_n:
-        result.notes.append("too_few_in_period")
-        return
+        return _Test(notes=("too_few_in_period",))
     if focus.baseline is None:
-        result.notes.append("no_baseline")
-        return
+        return _Test(notes=("no_baseline",))
     before = [p for p in points if focus.baseline.start <= p.start and p.end <= focus.baseline.end and p.n > 0]
-    _compare(result, current, before, min_n)
+    return _compare(current, before, min_n)
 
 
-def _test_latest(snapshot: Snapshot, query: Query, result: TrendResult, points: list[TrendPoint], min_n: int) -> None:
+def _test_latest(sel: Selection, grain: str, points: list[TrendPoint], min_n: int) -> _Test:
     """The latest complete, uncensored period of a typed range against the complete periods before
     it, up to four, as the defaults do: reaching before the range when it holds fewer, never
     before the data holds all of a period's deals."""
     usable = [k for k, p in enumerate(points) if p.complete and p.censored is None]
     tested = next((k for k in reversed(usable) if points[k].n >= min_n), None)
     if tested is None:
-        return
+        return _Test()
     current = points[tested]
     before = [points[k] for k in usable if k < tested and points[k].n > 0][-BASELINE_PERIODS:]
-    span = baseline_before(snapshot, Period(current.start, current.end, current.label))
+    span = baseline_before(sel.snapshot, Period(current.start, current.end, current.label))
     if span is not None and (not before or span.start < before[0].start):
-        mask = filter_mask(snapshot, query.filters) & period_mask(snapshot, span)
-        counts = [p.label for p in periods_between(span.start, span.end, result.grain)]
-        _compare_rate(result, current, Rate.of(snapshot.won[mask].sum(), mask.sum()), counts, min_n)
-        return
-    _compare(result, current, before, min_n)
+        mask = sel.filtered & period_mask(sel.snapshot, span)
+        counts = [p.label for p in periods_between(span.start, span.end, grain)]
+        return _compare_rate(current, Rate.of(sel.snapshot.won[mask].sum(), mask.sum()), counts, min_n)
+    return _compare(current, before, min_n)
 
 
-def _compare(result: TrendResult, current: TrendPoint, before: list[TrendPoint], min_n: int) -> None:
+def _compare(current: TrendPoint, before: list[TrendPoint], min_n: int) -> _Test:
     if not before:
-        return
+        return _Test()
     baseline = Rate.of(sum(p.won for p in before), sum(p.n for p in before))
-    _compare_rate(result, current, baseline, [p.label for p in before], min_n)
+    return _compare_rate(current, baseline, [p.label for p in before], min_n)
 
 
-def _compare_rate(result: TrendResult, current: TrendPoint, baseline: Rate, labels: list[str], min_n: int) -> None:
+def _compare_rate(current: TrendPoint, baseline: Rate, labels: list[str], min_n: int) -> _Test:
     label = labels[0] if len(labels) == 1 else f"{labels[0]} to {labels[-1]}"
     change = compare_rates(current, baseline, label, min_n)
     if change is None:
-        return
-    result.tested_period = current.label
-    result.baseline_periods = labels
-    result.change = change
-    result.verdict = "noise" if not change.significant else ("drop" if change.change_pp < 0 else "rise")
+        return _Test()
+    verdict = "noise" if not change.significant else ("drop" if change.change_pp < 0 else "rise")
+    return _Test(tested_period=current.label, baseline_periods=labels, change=change, verdict=verdict)

@@ -52,7 +52,8 @@ from .query import Query
 from .results import Comparison, Rate, Result, _round, _sig
 from .cells import Cells, cached_cells
 from .focus import baseline_before, left_truncated_until, needs_cohorts, period_in_question
-from .select import BASELINE, censoring_notes, count_by, filter_mask, period_mask, resolve_periods
+from .select import BASELINE, censoring_notes, count_by, period_mask
+from .selection import Selection
 from .season import NO_CHANGE, Expected, Season, usual_change
 from .snapshot import Snapshot
 from .stats import ALPHA, benjamini_hochberg, log_odds, minimum_detectable_change, simes, two_proportion_test
@@ -203,12 +204,9 @@ class WhyResult(Result):
 
 def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyResult:
     """Why the win rate of the selection changed between two periods."""
-    period, compare = resolve_periods(snapshot, query, compare_default=BASELINE)
-    selected = filter_mask(snapshot, query.filters)
-    now = selected & period_mask(snapshot, period)
-    current = Rate.of(snapshot.won[now].sum(), now.sum())
-    before = selected & period_mask(snapshot, compare) if compare is not None else np.zeros_like(now)
-    baseline = Rate.of(snapshot.won[before].sum(), before.sum())
+    sel = Selection(snapshot, query, compare_default=BASELINE)
+    period, compare, current = sel.period, sel.compare_period, sel.overall
+    baseline = sel.baseline_overall if compare is not None else Rate.of(0, 0)
     result = WhyResult(command="why", as_of=snapshot.as_of, query=query, period=period, compare_period=compare,
                        current=current, baseline=baseline, min_n=min_n,
                        date_basis="created_date" if period.basis == "created" else "closed_date")
@@ -216,7 +214,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
         result.notes.append("no_baseline")
         return result
     result.notes.extend(censoring_notes(snapshot, period, compare))
-    _fair_comparison(snapshot, query, result, selected, min_n)
+    _fair_comparison(sel, result, min_n)
     if current.n < min_n or baseline.n < min_n:
         result.notes.append("too_few_to_compare")
         return result
@@ -226,7 +224,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     result.p_value, result.test = _sig(p[0]), str(test[0])
     result.significant = bool(p[0] < ALPHA)
     if query.compare is None or query.compare.kind in ("previous", "baseline"):
-        result.season = usual_change(snapshot, selected, period, compare, current, baseline)
+        result.season = usual_change(snapshot, sel.filtered, period, compare, current, baseline)
     expected = NO_CHANGE
     if result.season is not None and result.season.pattern:
         result.significant, expected = result.season.significant, result.season.expected
@@ -246,6 +244,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     # From here on only the two periods' deals matter, counted once into cells (insights/cells.py) of
     # every tested dimension: each mask and grouping below costs the number of cells, not of deals.
     tested = tuple(d for d in WHY_DIMENSIONS if (d,) in families or any(d in pr for pr in pairs))
+    now, before = sel.current, sel.baseline
     cells = cached_cells(snapshot, ("why", period, compare, query.filters, tested),
                          lambda: Cells.of(snapshot, [now, before], tested))
 
@@ -284,7 +283,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     return result
 
 
-def _fair_comparison(snapshot: Snapshot, query: Query, result: WhyResult, selected: np.ndarray, min_n: int) -> None:
+def _fair_comparison(sel: Selection, result: WhyResult, min_n: int) -> None:
     """Typed periods get the defaults' guards. A typed baseline that starts before the data holds all
     its deals (mostly quick wins and losses of deals created after the extract began) is said, and
     the period is tested against the complete quarters before it too; a typed period that early is
@@ -292,7 +291,8 @@ def _fair_comparison(snapshot: Snapshot, query: Query, result: WhyResult, select
     (right-censored: only long-cycle deals created before it) is said, and the fair comparison is the
     one the defaults make: the newest created-date cohort whose outcomes are all in, against the
     cohorts before it."""
-    period, compare = result.period, result.compare_period
+    snapshot, query, selected = sel.snapshot, sel.query, sel.filtered
+    period, compare = sel.period, sel.compare_period
     early = left_truncated_until(snapshot)
     if early is not None and period.basis == "closed" and query.period is not None and period.start < early:
         result.notes.append("early_period")

@@ -376,8 +376,17 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(does|do) (.+?) (beat|outperform|outsell) (.+)", r"\2 vs \4", text)
     text = re.sub(r"\b(do|does|did) (.+?) (convert|close|win|perform|do)\w* (better|worse|more|less)( often)? than (.+)",
                   r"\2 vs \6", text)
+    # a half or quarter "this year" is this year's, before "this year" alone becomes the year to date
+    text = re.sub(r"\b(h[12]) (of )?this year\b", lambda m: _half(m.group(1), str(as_of.year), as_of), text)
+    text = re.sub(r"\bq([1-4]) (of )?this year\b", lambda m: f"{as_of.year}q{m.group(1)}", text)
+    text = re.sub(r"\b(each|every|by) month\b", "monthly", text)
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
+    # "since March": from the first of the latest March to the data's last day
+    text = re.sub(r"\bsince ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _since(m.group(1), m.group(2), as_of) or m.group(0),
+                  text)
+    # a month named just before "vs" ("June vs May") is the period in question
+    text = re.sub(r"\b([a-z]+)(?= vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
     text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
@@ -425,6 +434,12 @@ def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = 
         return None
     y = int(year) if year else (as_of.year if month <= as_of.month else as_of.year - 1)
     return f"{y}-{month:02d}"
+
+
+def _since(name: str, year: str | None, as_of: dt.date) -> str | None:
+    """"since March" as the range from the latest March's first day to the data's last day."""
+    month = _month(name, year, as_of)
+    return f"{month}-01..{as_of.isoformat()}" if month else None
 
 
 def _half(half: str, year: str | None, as_of: dt.date, years_back: int = 0) -> str:

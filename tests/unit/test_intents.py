@@ -236,3 +236,18 @@ def test_the_intent_layer_hands_over_the_query_the_grammar_reads_back_from_its_l
                 assert parse(split_command(request.line)[1], vocab).query == request.query, (question, request.line)
                 checked += 1
     assert checked > 400
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate since March", "/winrate 2024-03-01..2024-07-15"),
+    ("win rate for healthtech since January", "/winrate industry=HealthTech 2024-01-01..2024-07-15"),
+    ("H1 this year vs H1 last year", "/winrate 2024-01-01..2024-06-30 vs 2023-01-01..2023-06-30"),
+    ("europe q1 this year vs q1 last year", "/winrate region=Europe 2024q1 vs 2023q1"),
+    ("June vs May win rate", "/winrate 2024-06 vs 2024-05"),
+    ("explain June vs May", "/why 2024-06 vs 2024-05"),
+    ("win rate each month this year", "/trend monthly ytd"),
+])
+def test_month_ranges_halves_and_months_compared_keep_their_dates(vocab, question, line):
+    """The data ends on 2024-07-15: "since March" runs from March 1st to that day; a half or quarter
+    "this year" is 2024's; a month named before "vs" is the period in question, not dropped."""
+    assert interpret(question, vocab, dt.date(2024, 7, 15)).line == line

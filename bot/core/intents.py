@@ -332,6 +332,22 @@ def _asked(lines: tuple[str, ...]) -> tuple[Request, ...]:
 
 UNKNOWN = Request("unknown", "/help")
 
+# Asking to change alert rules or follows in words: never done from a sentence (a misread would change
+# what a channel receives); asked back with the help that shows the exact command.
+MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?alerts?\b"
+                      r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
+                      r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
+                      r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
+                      r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)s?\b|\bunfollow\b"
+                      r"|\b(alert|follow) #?\d+\b")
+LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the))? alerts?\b|\b(what|which) alerts? (are|do we have|is)\b"),
+            "/alerts list"),
+           (re.compile(r"\bwhat (am i|are we) following\b|^(list|show)( me)? my follows\b"), "/follow list"))
+HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
+                        "feedback".split())
+HELP_WITH = re.compile(r"\bhelp (with|on) (the )?/?(\w+)( command)?\b|\bwhat does (the )?/?(\w+) command do\b"
+                       r"|\bhow do i (use|set up|add) (the )?/?(\w+)\b")
+
 
 def command_of(question: str) -> str | None:
     """The command a plain question asks for, by the first matching rule; None when none matches."""
@@ -474,6 +490,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return _follow_up(words, vocab, context_line)
     if UNSUPPORTED.search(words):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
+    managed = _management(words)
+    if managed is not None:
+        return managed
     command = command_of(words)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
     if command is None:
@@ -492,6 +511,22 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         if len(alternatives) < 2 and reading.line not in [a.line for a in alternatives]:
             alternatives.append(reading)
     return Intent(request, dropped, alternatives=tuple(alternatives))
+
+
+def _management(words: str) -> Intent | None:
+    """Help with a command, a list of alert rules or follows, or a request to change them (asked back)."""
+    helped = HELP_WITH.search(words)
+    if helped:
+        name = next((g for g in (helped.group(3), helped.group(6), helped.group(9)) if g), "")
+        topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith("follow") else name
+        if topic in HELP_TOPICS:
+            return Intent(Request("help", f"/help {topic}"))
+    for pattern, line in LISTING:
+        if pattern.search(words):
+            return Intent(Request(split_command(line)[0], line))
+    if MANAGING.search(words):
+        return Intent(UNKNOWN, (), choices=_asked(("/help alerts", "/help follow")))
+    return None
 
 
 def _closest_readings(words: str) -> tuple[str, ...]:

@@ -251,3 +251,21 @@ def test_month_ranges_halves_and_months_compared_keep_their_dates(vocab, questio
     """The data ends on 2024-07-15: "since March" runs from March 1st to that day; a half or quarter
     "this year" is 2024's; a month named before "vs" is the period in question, not dropped."""
     assert interpret(question, vocab, dt.date(2024, 7, 15)).line == line
+
+
+@pytest.mark.parametrize("question, line, choices", [
+    ("what alerts are set up?", "/alerts list", []),
+    ("what am I following?", "/follow list", []),
+    ("help with the pipeline command", "/help pipeline", []),
+    ("how do I set up alerts?", "/help alerts", []),
+    ("alert me if APAC win rate drops below 40%", "/help", ["/help alerts", "/help follow"]),
+    ("send me the APAC win rate every week in DM", "/help", ["/help alerts", "/help follow"]),
+    ("delete alert 3", "/help", ["/help alerts", "/help follow"]),
+    ("send me the weekly summary", "/digest", []),
+    ("tell me why europe underperformed", "/why region=Europe", []),
+])
+def test_managing_alerts_and_follows_in_words_is_listed_or_asked_back_never_answered_as_an_analysis(
+        vocab, question, line, choices):
+    """A sentence never changes what a channel receives: it lists, shows the help, or asks back."""
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, [c.line for c in intent.choices]) == (line, choices)

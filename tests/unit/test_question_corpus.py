@@ -14,7 +14,7 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # 2026-12-07, in other people's words) measured 73.3% and 17.4% the first time; development began on it
 # then (month ranges, halves, "June vs May"), and its floor is what it reads now.
 TARGETS = {"development": (0.98, 0.01), "first blind set": (0.95, 0.02), "second blind set": (0.95, 0.02),
-           "third blind set": (0.95, 0.02), "held-out": (0.92, 0.06), "second held-out": (0.76, 0.15)}
+           "third blind set": (0.95, 0.02), "held-out": (0.92, 0.06), "second held-out": (0.775, 0.135)}
 
 
 @pytest.fixture(scope="module")

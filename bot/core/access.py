@@ -16,13 +16,12 @@ posted on nobody's behalf, are judged by their channel alone (`Policy.channel`).
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
-import yaml
+from insights.load.column_mapping import read_settings_file
 
 from bot.config import Settings
 from bot.core.scope import Scope, dimension_of
@@ -114,12 +113,10 @@ class SegmentMap:
     def from_file(cls, path: str, admins: frozenset[str] = frozenset()) -> "SegmentMap":
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            data = read_settings_file(p)
         except OSError as exc:
             raise SegmentAccessError(f"cannot read SEGMENT_ACCESS file {p.name}: {exc.strerror or exc}") from exc
-        try:
-            data = yaml.safe_load(text) if p.suffix.lower() in (".yml", ".yaml") else tomllib.loads(text)
-        except Exception as exc:
+        except ValueError as exc:
             raise SegmentAccessError(f"SEGMENT_ACCESS file {p.name} is not valid: {exc}") from exc
         return cls.from_dict(data or {}, admins)
 

@@ -9,6 +9,20 @@ from ..mapping import FALSE_FLAGS, TRUE_FLAGS, is_flag_value
 from ..schema import CANONICAL_COLUMNS, SOURCE_DIMENSIONS
 from .errors import DataError
 
+
+def read_settings_file(path: Path) -> object:
+    """A TOML file, or YAML by its suffix (.yml, .yaml): the mapping and access files' one reader.
+    OSError when it cannot be read; ValueError (either parser's message) when it is not valid."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return tomllib.loads(text)
+    except Exception as exc:  # both parsers raise their own types; the message is what matters
+        raise ValueError(str(exc)) from exc
+
 # Columns a mapping may name besides the canonical ones: Salesforce-style IsClosed next to an IsWon outcome.
 EXTRA_COLUMNS = ("is_closed",)
 
@@ -31,19 +45,13 @@ class ColumnMapping:
     def from_file(cls, path: str | Path) -> ColumnMapping:
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = read_settings_file(path)
         except OSError as exc:
             raise DataError(f"Cannot read the mapping file {path}: {exc.strerror or exc}.") from exc
-        try:
-            if path.suffix.lower() in (".yaml", ".yml"):
-                import yaml
-
-                raw = yaml.safe_load(text) or {}
-            else:
-                raw = tomllib.loads(text)
-        except Exception as exc:  # both parsers raise their own types; the message is what matters
-            raise DataError(f"The mapping file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from exc
-        return cls.from_dict(raw, str(path))
+        except ValueError as exc:
+            raise DataError(f"The mapping file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: "
+                            f"{exc}") from exc
+        return cls.from_dict(raw or {}, str(path))
 
     @classmethod
     def from_dict(cls, raw: dict, where: str = "mapping") -> ColumnMapping:

@@ -36,7 +36,7 @@ from bot.slack.app import build_app
 from bot.slack.io import web_client
 from bot.slack.manifest import manifest
 from bot.slack.pool import AnalysisPool
-from bot.slack.segments import GroupMembers
+from bot.slack.segments import ChannelMembers, GroupMembers
 from bot.slack.services import Services
 from bot.slack.sync import follow_clock
 from bot.slack.web import WebApp, serve
@@ -311,7 +311,7 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     client = web_client(settings.slack_bot_token, settings.api_url)
     policy = None
     try:
-        policy = Policy.from_settings(settings, GroupMembers(client))
+        policy = Policy.from_settings(settings, GroupMembers(client), ChannelMembers(client))
     except SegmentAccessError as exc:
         problems.append(f"SEGMENT_ACCESS: {exc}")
     if missing or problems:

@@ -61,17 +61,24 @@ class DigestOutcome:
 
 
 def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snapshot: Snapshot | None,
-                now: dt.datetime, data_error: str | None = None, reps: bool = True) -> DigestOutcome:
+                now: dt.datetime, data_error: str | None = None, reps: bool = True,
+                notice: str | None = None, note: str | None = None) -> DigestOutcome:
     """This week's digest, posted once per channel (bot.clock.once). Safe to call any number of times.
-    `reps`: whether the channel may read rep-level detail (then `snapshot` has no rep dimension either)."""
+    `reps`: whether the channel may read rep-level detail (then `snapshot` has no rep dimension either);
+    `notice`: posted instead, once, when the channel may not be shown the digest (and why); `note`: a
+    last line (the deals the channel's readers all see, when that is not every deal)."""
     if not schedule.channel:
         return DigestOutcome("no_channel")
-    if snapshot is None:
+    if snapshot is None and notice is None:
         return DigestOutcome("no_data", error=data_error)
     period = schedule.period(now)
 
     def build() -> Message:
+        if notice is not None:
+            return Message(fallback_text(notice), digest_blocks(notice), None)
         text, headline = digest_text(snapshot, data_error, reps=reps)
+        if note:
+            text = text.rstrip() + "\n" + note
         return Message(fallback_text(text), digest_blocks(text), chart_or_none(headline))
 
     posting = Posting(store.digest_ledger(schedule.channel, period), EVENT_TYPE, {"period": period},

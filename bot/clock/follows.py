@@ -85,7 +85,7 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, policy: Pol
     asker = follower(policy, f)
     if not asker.allowed or asker.scope.empty:
         log.warning("follow %s of %s not posted: %s", f.id, f.user_id, asker.refusal or "no segments")
-        return FollowOutcome(f.id, "denied", period, error=asker.refusal or "no_segments")
+        return FollowOutcome(f.id, "denied", period, error=asker.refusal or ("channel_scope" if asker.for_channel else "no_segments"))
 
     def destination() -> str:  # a DM's channel is opened only by the run that posts
         return open_dm(client, f.user_id) if f.to_dm else f.destination
@@ -95,7 +95,7 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, policy: Pol
         if reply.kind == "refused":  # e.g. a question naming reps, followed into a channel that may not see them
             raise Withheld(reply.text.strip())
         text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
-                      scope=None if asker.scope.unrestricted else asker.scope.describe())
+                      scope=None if asker.scope.unrestricted else asker.scope.describe(), for_channel=asker.for_channel)
         return Message(fallback_text(reply.text), assemble_blocks(text), reply.chart())
 
     posting = Posting(store.follow_ledger(f.id, period), EVENT_TYPE, {"follow_id": f.id, "period": period},

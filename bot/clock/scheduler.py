@@ -24,6 +24,7 @@ from bot.core.data import DealData
 from bot.clock.digest import DigestOutcome, DigestSchedule, post_digest
 from bot.clock.follows import FollowSchedule, post_follows
 from bot.core.access import Policy
+from bot.core.render import render
 from bot.store import Store
 from insights.snapshot import Snapshot
 
@@ -103,17 +104,35 @@ def refresh_and_alert(rt: Runtime, now: dt.datetime) -> list:
     return post_alerts(rt.client, rt.store, findings, rt.policy, now)
 
 
+def channel_note(rt: Runtime, channel: str | None) -> str | None:
+    """The line a post into `channel` carries when its readers see only some deals."""
+    scope = rt.access.channel(channel).scope if rt.access is not None else None
+    if scope is None or scope.unrestricted or scope.empty:
+        return None
+    return render("text/scope_note.j2", scope=scope.describe(), channel=True)
+
+
 def channel_view(rt: Runtime, channel: str | None) -> tuple[Snapshot | None, bool]:
-    """The data as a post into `channel` may show it (every deal; reps only where every reader may see
-    them), and whether reps may be named."""
-    reps = rt.access.channel(channel).reps if rt.access is not None else True
-    loaded = rt.data.view(None, reps=reps)
+    """The data as a post into `channel` may show it (the deals every reader may see, reps only where
+    they all may see them), and whether reps may be named; None when they may see no deals at all."""
+    reader = rt.access.channel(channel) if rt.access is not None else None
+    reps = reader.reps if reader is not None else True
+    scope = reader.scope if reader is not None else None
+    if scope is not None and scope.empty:
+        log.warning("channel %s: its members do not all see any deals (SEGMENT_ACCESS): nothing posted there",
+                    channel)
+        return None, reps
+    loaded = rt.data.view(scope, reps=reps)
     return (loaded.snapshot if loaded is not None else None), reps
 
 
 def digest_now(rt: Runtime, now: dt.datetime) -> DigestOutcome:
     snapshot, reps = channel_view(rt, rt.schedule.channel)
-    return post_digest(rt.client, rt.store, rt.schedule, snapshot, now, rt.data.last_error, reps=reps)
+    notice = None
+    if snapshot is None and rt.data.current is not None:  # data, but nothing every reader there may see
+        notice = render("text/digest_withheld.j2", channel=rt.schedule.channel)
+    return post_digest(rt.client, rt.store, rt.schedule, snapshot, now, rt.data.last_error, reps=reps, notice=notice,
+                       note=channel_note(rt, rt.schedule.channel))
 
 
 def follows_now(rt: Runtime, now: dt.datetime) -> list:

@@ -10,8 +10,11 @@ Scope), whether individual reps may be named, whether they administer, and the r
 Where the answer will be read counts as much as who asks. A reply only the asker reads (an
 ephemeral slash-command reply, a direct message, the assistant pane, the console) shows what the
 asker may see. A post into a channel shows only what every reader may see: rep-level detail goes
-only to managers' channels (or to everyone, when REPS_USERS is empty). The digest and the alerts,
-posted on nobody's behalf, are judged by their channel alone (`Policy.channel`).
+only to managers' channels (or to everyone, when REPS_USERS is empty), and, with SEGMENT_ACCESS, only
+the deals every member of the channel may see: the channel's own entry in the file when an admin gave
+it one, else what its members' scopes have in common (their list read through a second callable),
+else, when its members cannot be known, nothing. The digest and the alerts, posted on nobody's
+behalf, are judged by their channel alone (`Policy.channel`).
 """
 from __future__ import annotations
 
@@ -51,6 +54,8 @@ class Asker:
     audience: Audience = Audience.PRIVATE
     reps_alone: bool = True  # the asker may see reps in an answer only they read (REPS_USERS)
     reps_here: bool = True  # a post into `channel` on their behalf may name reps (a follow posted "here")
+    for_channel: bool = False  # `scope` was narrowed to what everyone in the channel may see
+    deals_here: bool = True  # a post into `channel` on their behalf would show some deals (a follow "here")
 
     @property
     def allowed(self) -> bool:
@@ -101,13 +106,19 @@ class SegmentMap:
         region = ["Europe"]
         product = ["Enterprise", "Pro"]
 
+        [channels]                # optional: what a post into a channel may show
+        C0LEADERS = "all"         # every deal
+        [channels.C0APAC]         # only APAC's deals
+        region = ["APAC"]
+
     A user's grants are their own entry plus every listed group they belong to; a deal is visible
-    when any grant matches it."""
+    when any grant matches it. A channel without an entry shows what all its members may see."""
 
     users: dict = field(default_factory=dict, hash=False)  # user id -> {dimension: values}
     groups: dict = field(default_factory=dict, hash=False)  # group id -> {dimension: values}
     admins: frozenset[str] = frozenset()
     others: str = "all"
+    channels: dict = field(default_factory=dict, hash=False)  # channel id -> Scope
 
     @classmethod
     def from_file(cls, path: str, admins: frozenset[str] = frozenset()) -> "SegmentMap":
@@ -127,7 +138,14 @@ class SegmentMap:
             raise SegmentAccessError(f"others must be \"all\" or \"none\", not {others!r}")
         users = {str(u): _grant(f"users.{u}", t) for u, t in (data.get("users") or {}).items()}
         groups = {str(g): _grant(f"groups.{g}", t) for g, t in (data.get("groups") or {}).items()}
-        return cls(users, groups, frozenset(admins) | frozenset(map(str, data.get("admins") or [])), others)
+        channels = {}
+        for c, t in (data.get("channels") or {}).items():
+            if isinstance(t, str) and t.strip().lower() in ("all", "none"):
+                channels[str(c)] = Scope.everything() if t.strip().lower() == "all" else Scope.nothing()
+            else:
+                channels[str(c)] = Scope.of([_grant(f"channels.{c}", t)])
+        return cls(users, groups, frozenset(admins) | frozenset(map(str, data.get("admins") or [])), others,
+                   channels)
 
     def scope_for(self, user_id: str | None, members: Members | None = None) -> Scope:
         if user_id in self.admins:
@@ -147,6 +165,23 @@ class SegmentMap:
             return Scope.nothing()
         return Scope.everything() if self.others == "all" else Scope.nothing()
 
+    def channel_scope(self, channel: str | None, readers: Members | None, members: Members | None = None) -> Scope:
+        """What a post into `channel` may show: its entry when it has one, else what every one of its
+        readers (`readers(channel)`: the channel's members) may see, else, when they cannot be known,
+        nothing (a post that might reach someone limited shows no deals rather than all)."""
+        if channel in self.channels:
+            return self.channels[channel]
+        who = readers(channel) if readers is not None and channel else None
+        if who is None:
+            log.warning("channel %s: its members are unknown, so a post there shows no deals", channel)
+            return Scope.nothing()
+        scope = Scope.everything()
+        for user in sorted(who):
+            scope = scope.intersect(self.scope_for(user, members))
+            if scope.empty:
+                break
+        return scope
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -159,14 +194,16 @@ class Policy:
     manager_channels: frozenset[str] = frozenset()  # MANAGER_CHANNELS: channels where reps may be shown
     segments: SegmentMap | None = None  # SEGMENT_ACCESS; None: everyone sees every deal
     members: Members | None = field(default=None, compare=False)  # user-group membership, from the Slack layer
+    readers: Members | None = field(default=None, compare=False)  # a channel's members, from the Slack layer
 
     @classmethod
-    def from_settings(cls, settings: Settings, members: Members | None = None) -> "Policy":
+    def from_settings(cls, settings: Settings, members: Members | None = None,
+                      readers: Members | None = None) -> "Policy":
         """Raises SegmentAccessError when the SEGMENT_ACCESS file cannot be used."""
         segments = SegmentMap.from_file(settings.segment_access, settings.admin_users) \
             if settings.segment_access else None
         return cls(settings.allowed_users, settings.allowed_channels, settings.reps_users, settings.admin_users,
-                   settings.manager_channels, segments, members)
+                   settings.manager_channels, segments, members, readers)
 
     def allowed_user(self, user: str | None) -> bool:
         return not self.users or user in self.users
@@ -189,6 +226,12 @@ class Policy:
     def scope_for(self, user: str | None) -> Scope:
         return self.segments.scope_for(user, self.members) if self.segments is not None else Scope.everything()
 
+    def channel_scope(self, channel: str | None) -> Scope:
+        """What every reader of a post into `channel` may see (every deal without SEGMENT_ACCESS)."""
+        if self.segments is None:
+            return Scope.everything()
+        return self.segments.channel_scope(channel, self.readers, self.members)
+
     def asker(self, user: str | None, channel: str | None = None, posted: bool = False) -> Asker:
         """`user` asking in `channel`; `posted`: the answer goes into the channel for everyone there
         (a mention, "Share in channel", a follow posted "here"), not only to the asker."""
@@ -199,13 +242,19 @@ class Policy:
         elif self.channels and channel and channel not in self.channels and not is_direct(channel):
             refusal = "channel"
         scope = self.scope_for(user) if refusal is None else Scope.nothing()
-        return Asker(user, scope, self.reps_for(user, audience), self.is_admin(user), refusal, channel, audience,
-                     reps_alone=self.reps_for(user, Audience.PRIVATE),
-                     reps_here=self.reps_for(user, self.audience(channel, True)))
+        limited = refusal is None and self.segments is not None
+        here = scope.intersect(self.channel_scope(channel)) \
+            if limited and self.audience(channel, True) is not Audience.PRIVATE else scope
+        narrowed = limited and audience is not Audience.PRIVATE
+        return Asker(user, here if narrowed else scope, self.reps_for(user, audience), self.is_admin(user), refusal,
+                     channel, audience, reps_alone=self.reps_for(user, Audience.PRIVATE),
+                     reps_here=self.reps_for(user, self.audience(channel, True)), for_channel=narrowed,
+                     deals_here=not here.empty)
 
     def channel(self, channel: str | None) -> Asker:
-        """A post into `channel` on nobody's behalf (the digest, alerts): every deal, reps only where
-        every reader may see them; it changes no rule."""
+        """A post into `channel` on nobody's behalf (the digest, alerts): the deals and reps every reader
+        may see; it changes no rule."""
         audience = self.audience(channel, True)
         reps = not self.managers or audience is Audience.MANAGERS
-        return Asker(None, Scope.everything(), reps, False, None, channel, audience, reps_alone=reps, reps_here=reps)
+        return Asker(None, self.channel_scope(channel), reps, False, None, channel, audience, reps_alone=reps,
+                     reps_here=reps, for_channel=self.segments is not None)

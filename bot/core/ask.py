@@ -39,12 +39,12 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
         return Reply(command or "", "error", render("text/data_error.j2", message=data.last_error or
                                                     "the deal data has not loaded", last_good=None))
     if asker.scope.empty and command != "help":
-        return refused("no_segments", command or "")
+        return refused("channel_scope" if asker.for_channel else "no_segments", command or "")
     view = data.view(asker.scope)
     repless = data.view(asker.scope, reps=False) if not asker.reps else None
     context = Context(store=store, user_id=asker.user, channel_id=asker.channel, data_error=data.last_error,
                       now=now, reps=asker.reps, admin=asker.admin, restricted=not asker.scope.unrestricted,
-                      reps_alone=asker.reps_alone, reps_here=asker.reps_here)
+                      reps_alone=asker.reps_alone, reps_here=asker.reps_here, deals_here=asker.deals_here)
     if command is not None:  # a command, with or without its slash: read by the grammar
         line, query, reading, choices = typed, None, "", ()
     else:  # a plain question: read once by the intent layer, on the whole data's words
@@ -57,7 +57,7 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
         hidden = outside_scope(line, full.vocab, view.vocab)
         if hidden:  # a segment they may not see: say so, rather than answer for what is left
             return refused("outside_scope", resolve_command(split_command(line)[0] or "") or "", values=hidden,
-                           scope=asker.scope.describe())
+                           scope=asker.scope.describe(), channel=asker.for_channel)
     reply = answer(view.snapshot, line, view.vocab, context, questions=command is not None,
                    repless=(repless.snapshot, repless.vocab) if repless is not None else None, query=query)
     if command is None:
@@ -75,7 +75,8 @@ def with_notes(reply: Reply, asker: Asker, data: DealData, view: Loaded) -> Repl
     age when the latest refresh failed."""
     text = reply.text
     if not asker.scope.unrestricted and reply.result is not None:
-        text = with_note_before_footer(text, render("text/scope_note.j2", scope=asker.scope.describe()))
+        text = with_note_before_footer(text, render("text/scope_note.j2", scope=asker.scope.describe(),
+                                                    channel=asker.for_channel))
     if data.last_error:  # answering from the last good data: say so
         text += "\n" + render("text/stale_note.j2", error=data.last_error, loaded_at=view.loaded_at)
     return reply if text == reply.text else dataclasses.replace(reply, text=text)

@@ -97,6 +97,7 @@ class Context:
     restricted: bool = False  # sees less than every deal (a scope): alert rules about others are not shown
     reps_alone: bool = False  # with reps False: the asker may see reps, but not where the answer is read
     reps_here: bool = True  # a post into channel_id may name reps (for `/follow ... here`)
+    deals_here: bool = True  # a post into channel_id on their behalf would show deals (SEGMENT_ACCESS)
 
 
 # -- who may see reps: the one place it is enforced ---------------------------------------------------
@@ -123,6 +124,8 @@ def rep_refusal(command_name: str, args: str, vocab: Vocabulary, context: Contex
         question, _, destination = parse_follow(args)
         inner, rest = split_command(question)
         inner = resolve_command(inner) or ""
+        if destination != "dm" and not context.deals_here and inner in COMMANDS:
+            return Reply(inner, "refused", render("text/denied.j2", reason="channel_scope", command=inner))
         if inner in COMMANDS and names_reps(inner, parse(rest, vocab).query) and \
                 not (context.reps and (destination == "dm" or context.reps_here)):
             return reps_denied(inner, where=context.reps)

@@ -64,6 +64,30 @@ class Scope:
             out.add(tuple(sorted((dim, tuple(sorted(set(values)))) for dim, values in grant.items())))
         return cls(tuple(sorted(out)))
 
+    def intersect(self, other: "Scope") -> "Scope":
+        """The deals both scopes may see: each pair of grants AND-ed (a dimension both restrict keeps the
+        values they share; a pair sharing none matches nothing and is left out)."""
+        if self.grants is None:
+            return other
+        if other.grants is None:
+            return self
+        out = []
+        for a in self.grants:
+            for b in other.grants:
+                merged, ok = dict(a), True
+                for dim, values in b:
+                    if dim in merged:
+                        shared = {v.casefold() for v in values}
+                        merged[dim] = tuple(v for v in merged[dim] if v.casefold() in shared)
+                        ok = bool(merged[dim])
+                    else:
+                        merged[dim] = values
+                    if not ok:
+                        break
+                if ok:
+                    out.append(merged)
+        return Scope.of(out) if out else Scope.nothing()
+
     @property
     def unrestricted(self) -> bool:
         return self.grants is None

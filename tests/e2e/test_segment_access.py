@@ -41,7 +41,8 @@ def access_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def slack():
-    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales"},
+    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales", "C0APAC": "apac"},
+                      members={"C0APAC": ["U0CRO", "U0VPAPAC", "U0BOT"]},  # C0SALES: everyone
                       users={"U0CRO": "cro", "U0VPAPAC": "vp-apac", "U0EMEA1": "emea", "U0OTHER": "other",
                              "U0ADMIN": "admin"}) as standin:
         standin.add_method("usergroups.users.list", lambda p: {"ok": True, "users": ["U0EMEA1"]}
@@ -123,8 +124,26 @@ def test_charts_in_a_dm_and_shared_answers_are_cut_too(app, slack):
         "actions": [{"action_id": "share_reply", "block_id": "b", "type": "button", "value": "/winrate by region",
                      "action_ts": str(time.time())}]})
     assert status == 200
-    shared = all_text(reply(slack, "vp-shared"))
-    assert "APAC" in shared and "Europe" not in shared and "Your access: APAC only." in shared
+    refused = all_text(reply(slack, "vp-shared"))  # C0SALES has people who see no APAC deal
+    assert "not everyone in this channel may see" in refused and "%" not in refused
+    status, _ = app.interact(slack, {
+        "type": "block_actions", "user": {"id": "U0VPAPAC"}, "team": {"id": "T0TEST"},
+        "channel": {"id": "C0APAC"}, "container": {"type": "message", "channel_id": "C0APAC"},
+        "response_url": slack.response_url("vp-shared-apac"), "trigger_id": "t", "api_app_id": "A0APP",
+        "actions": [{"action_id": "share_reply", "block_id": "b", "type": "button", "value": "/winrate by region",
+                     "action_ts": str(time.time())}]})
+    assert status == 200
+    shared = all_text(reply(slack, "vp-shared-apac"))
+    assert "APAC" in shared and "Europe" not in shared and "Shown for everyone in this channel: APAC only" in shared
+
+
+def test_the_cros_mention_in_a_regional_channel_shows_that_region_only(app, slack):
+    assert app.event({"type": "app_mention", "user": "U0CRO", "channel": "C0APAC", "ts": "1700000000.000100",
+                      "text": "<@U0BOT> win rate by region"}) == 200
+    answer = slack.wait_for(lambda s: [m for m in s.messages.get("C0APAC", []) if "win rate" in all_text(m).lower()],
+                            timeout=30)[-1]
+    text = all_text(answer)
+    assert "APAC" in text and "Europe" not in text and "North America" not in text and "n=315" in text
 
 
 def test_a_vps_follow_is_posted_as_they_may_see_it(app, slack, database, access_file):

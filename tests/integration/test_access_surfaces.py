@@ -5,7 +5,9 @@ every surface is driven here in-process (the listener functions called directly,
 functions run once) against the Slack stand-in, with a SQLite state store.
 
 U0MGR is a manager (REPS_USERS) and admin; U0REP an allowed user who may not see reps; U0VP sees APAC
-only (SEGMENT_ACCESS). C0MGRS is a managers' channel (MANAGER_CHANNELS); C0SALES any other channel.
+only and U0EU Europe only (SEGMENT_ACCESS). C0MGRS is a managers' channel (MANAGER_CHANNELS); C0SALES
+any other channel, with the VP among its members, so a post there shows APAC's deals only; C0MIXED has
+both VPs, who share no deal, so a post there shows none.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from bot.slack.answering import answer_in_thread
 from bot.slack.home import home_view
 from bot.slack.listeners.actions import share
 from bot.slack.listeners.messages import greet
+from bot.slack.segments import ChannelMembers
 from bot.slack.services import Services
 from bot.store import Store
 from insights.kinds import AlertKind
@@ -51,8 +54,10 @@ def reps_in(payload) -> list[str]:
 
 @pytest.fixture(scope="module")
 def slack():
-    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales", "C0MGRS": "managers"},
-                      users={"U0MGR": "mgr", "U0REP": "rep", "U0VP": "vp"}) as standin:
+    with SlackStandIn(bot_token=TOKEN, channels={"C0SALES": "sales", "C0MGRS": "managers", "C0MIXED": "mixed"},
+                      users={"U0MGR": "mgr", "U0REP": "rep", "U0VP": "vp", "U0EU": "eu"},
+                      members={"C0SALES": ["U0MGR", "U0REP", "U0VP", "U0BOT"], "C0MGRS": ["U0MGR", "U0BOT"],
+                               "C0MIXED": ["U0MGR", "U0VP", "U0EU", "U0BOT"]}) as standin:
         standin.add_method("conversations.open", lambda p: {"ok": True, "channel": {"id": "D" + p["users"][1:]}})
         yield standin
 
@@ -65,10 +70,13 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def policy():
-    return Policy(users=frozenset({"U0MGR", "U0REP", "U0VP"}), managers=frozenset({"U0MGR"}),
+def policy(slack):
+    readers = ChannelMembers(WebClient(token=TOKEN, base_url=slack.api_url))  # over HTTP, from the stand-in
+    return Policy(users=frozenset({"U0MGR", "U0REP", "U0VP", "U0EU"}), managers=frozenset({"U0MGR"}),
                   admins=frozenset({"U0MGR"}), manager_channels=frozenset({"C0MGRS"}),
-                  segments=SegmentMap.from_dict({"admins": ["U0MGR"], "users": {"U0VP": {"region": ["APAC"]}}}))
+                  segments=SegmentMap.from_dict({"admins": ["U0MGR"], "users": {"U0VP": {"region": ["APAC"]},
+                                                                                 "U0EU": {"region": ["Europe"]}}}),
+                  readers=readers)
 
 
 @pytest.fixture
@@ -205,3 +213,47 @@ def test_the_assistant_pane_greets_an_outsider_with_no_numbers(services):
     assert len(said) == 1 and "6,338" not in said[0] and "ALLOWED_USERS" in said[0]
     greet({"assistant_thread": {"user_id": "U0VP"}}, said.append, lambda prompts: None, services=services)
     assert "1,626" in said[1]  # the VP's APAC deals, not all 6,338
+
+
+def test_a_post_shows_only_the_deals_every_member_of_its_channel_may_see(services, data, policy, store, client,
+                                                                          slack):
+    posted = answer_in_thread(services, client, "<@U0BOT> /winrate by region", "U0MGR", "C0SALES",
+                              f"{time.time():.6f}")
+    text = all_text(posted["message"])
+    assert "APAC" in text and OTHER_REGIONS.findall(text) == []  # the VP reads C0SALES too
+    assert "Shown for everyone in this channel: APAC only" in text
+    alone = ask(data, policy.asker("U0MGR", "C0SALES"), "/winrate by region")  # the slash reply only they read
+    assert "Europe" in alone.text and "Shown for everyone" not in alone.text
+    mixed = answer_in_thread(services, client, "how is APAC doing?", "U0VP", "C0MIXED", f"{time.time():.6f}")
+    words = all_text(mixed["message"])
+    assert "not everyone in this channel may see" in words and "%" not in words and "APAC" not in words
+    follow = ask(data, policy.asker("U0VP", "C0MIXED"), "/follow /winrate weekly here", store=store)
+    assert follow.kind == "refused" and store.follows() == []  # said at once, not found out each week
+    for channel in ("C0SALES", "C0MIXED"):
+        rt = Runtime(data, store, client, DigestSchedule(channel, "tue", "09:00"), AlertPolicy(None), access=policy)
+        assert digest_now(rt, TUESDAY).status == "posted"
+        assert digest_now(rt, TUESDAY).status == "already"  # the notice too is posted once a week
+    digest = all_text(slack.messages["C0SALES"][-1])
+    assert "APAC" in digest and OTHER_REGIONS.findall(digest) == [] and "Shown for everyone in this channel" in digest
+    withheld = all_text(slack.messages["C0MIXED"][-1])
+    assert "not posted here" in withheld and "[channels]" in withheld and "%" not in withheld
+    store.add_rule(AlertKind.WINRATE_BELOW, (("region", ("Europe",)),), 0.9, created_by="U0MGR")  # always below
+    store.add_rule(AlertKind.WINRATE_BELOW, (("region", ("APAC",)),), 0.9, created_by="U0MGR")
+    for channel in ("C0SALES", "C0MGRS"):
+        rt = Runtime(data, store, client, DigestSchedule(None), AlertPolicy(channel), access=policy)
+        refresh_and_alert(rt, TUESDAY)
+    assert "Europe" in " ".join(all_text(m) for m in slack.messages["C0MGRS"])  # the manager alone reads it
+    alerts = " ".join(all_text(m) for m in slack.messages["C0SALES"][-2:])
+    assert "APAC" in alerts and OTHER_REGIONS.findall(alerts) == []
+
+
+def test_a_channels_members_are_read_page_by_page_without_the_bot_and_kept_when_slack_fails():
+    crowd = [f"U{n:05d}" for n in range(2500)] + ["U0BOT"]
+    with SlackStandIn(bot_token=TOKEN, channels={"C0ALL": "all-hands"}, members={"C0ALL": crowd}) as standin:
+        readers = ChannelMembers(WebClient(token=TOKEN, base_url=standin.api_url), ttl=0)
+        assert readers("C0ALL") == frozenset(crowd) - {"U0BOT"}  # three pages of 1,000; the bot is no reader
+        assert sum(c.method == "conversations.members" for c in standin.calls) == 3
+        standin.fail_next("conversations.members", status=200, error="missing_scope")
+        assert len(readers("C0ALL")) == 2500  # the last known list
+        assert readers("C0NOWHERE") is None  # never known: the Policy shows no deals there
+        assert ChannelMembers(WebClient(token=TOKEN, base_url=standin.api_url), limit=1500)("C0ALL") is None

@@ -273,6 +273,7 @@ class SlackStandIn:
         host: str = "127.0.0.1",
         app_token: Optional[str] = None,
         socket_url: Optional[str] = None,
+        members: Optional[Dict[str, List[str]]] = None,
     ) -> None:
         self.bot_token = bot_token
         # Socket Mode: apps.connections.open takes the app-level token and returns this URL
@@ -280,6 +281,8 @@ class SlackStandIn:
         self.channels: Dict[str, str] = dict(channels if channels is not None
                                              else {"C0SALES": "sales", "C0ALERTS": "alerts"})
         self.users: Dict[str, str] = dict(users if users is not None else {"U0CRO": "cro"})
+        # conversations.members: a channel's members (default: every user, and the bot)
+        self.members: Dict[str, List[str]] = {c: list(v) for c, v in (members or {}).items()}
         self.team_id = team_id
         self.host = host
         self.lock = threading.RLock()
@@ -637,6 +640,17 @@ class SlackStandIn:
                 "team_id": self.team_id, "user_id": self.BOT_USER_ID, "bot_id": self.BOT_ID,
                 "is_enterprise_install": False}
 
+    def _conversations_members(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        channel = p.get("channel")
+        if channel not in self.channels and channel not in self.members:
+            return {"ok": False, "error": "channel_not_found"}
+        everyone = self.members.get(channel, [*self.users, self.BOT_USER_ID])
+        start = int(p.get("cursor") or 0)
+        limit = max(1, min(int(p.get("limit") or 100), 1000))
+        page = everyone[start:start + limit]
+        more = start + limit < len(everyone)
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
     def _message_checks(self, p: Dict[str, Any], *, require_content: bool = True) -> Optional[Dict[str, Any]]:
         blocks = p.get("blocks")
         if blocks is not None:
@@ -783,6 +797,7 @@ class SlackStandIn:
         "assistant.threads.setSuggestedPrompts": _assistant_thread,
         "assistant.threads.setTitle": _assistant_thread,
         "auth.test": _auth_test,
+        "conversations.members": _conversations_members,
         "chat.postMessage": _post_message,
         "chat.postEphemeral": _post_ephemeral,
         "chat.update": _update,

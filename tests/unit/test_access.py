@@ -82,3 +82,35 @@ def test_the_policy_is_read_from_the_settings(tmp_path):
     assert policy.manager_channels == {"C0MGRS", "C0LEADS"} and policy.managers == {"U0MGR"}
     assert policy.asker("U0VP").scope == Scope.of([{"region": ["APAC"]}]) and not policy.asker("U0VP").reps
     assert policy.channel("C0LEADS").reps and not policy.channel("C0SALES").reps
+
+
+CHANNELS = SegmentMap.from_dict({"admins": ["U0CRO"], "others": "none",
+                                 "users": {"U0VPAPAC": {"region": ["APAC", "India"]}, "U0VPIN": {"region": ["India"]},
+                                           "U0VPEU": {"region": ["Europe"]}},
+                                 "channels": {"C0LEADERS": "all", "C0APACDESK": {"region": ["APAC"]}}})
+READERS = {"C0INDIA": {"U0CRO", "U0VPAPAC", "U0VPIN"}, "C0MIXED": {"U0CRO", "U0VPAPAC", "U0VPEU"},
+           "C0LEADERS": {"U0VPEU"}, "C0APACDESK": {"U0VPIN"}}
+SEGMENTED = Policy(segments=CHANNELS, readers=lambda channel: READERS.get(channel))
+
+
+def test_a_post_into_a_channel_shows_only_what_every_member_there_may_see():
+    india = Scope.of([{"region": ["India"]}])
+    vp = SEGMENTED.asker("U0VPAPAC", "C0INDIA", posted=True)  # a mention: the channel reads it
+    assert vp.scope == india and vp.for_channel and vp.deals_here
+    alone = SEGMENTED.asker("U0VPAPAC", "C0INDIA")  # the slash command's reply only they read
+    assert alone.scope == Scope.of([{"region": ["APAC", "India"]}]) and not alone.for_channel and alone.deals_here
+    assert SEGMENTED.asker("U0CRO", "C0INDIA", posted=True).scope == india  # even the CRO's post
+    mixed = SEGMENTED.asker("U0VPAPAC", "C0MIXED", posted=True)
+    assert mixed.scope.empty and mixed.allowed and not mixed.deals_here  # APAC/India and Europe share nothing
+    assert not SEGMENTED.asker("U0VPAPAC", "C0MIXED").deals_here  # so a follow "here" would show nothing
+    assert SEGMENTED.asker("U0VPAPAC", "D0VPAPAC", posted=True).scope == alone.scope  # a DM is theirs alone
+
+
+def test_an_admins_channel_entry_wins_and_unknown_members_show_nothing():
+    assert SEGMENTED.channel("C0LEADERS").scope.unrestricted  # "all", whoever is in it
+    assert SEGMENTED.channel("C0APACDESK").scope == Scope.of([{"region": ["APAC"]}])
+    assert SEGMENTED.channel("C0INDIA").scope == Scope.of([{"region": ["India"]}])
+    assert SEGMENTED.channel("C0NOBODYKNOWS").scope.empty  # members unknown: nothing rather than all
+    assert Policy(segments=CHANNELS).channel("C0INDIA").scope.empty  # no way to list members
+    assert Policy().channel("C0ANY").scope.unrestricted and not Policy().channel("C0ANY").for_channel
+    assert SEGMENTED.asker("U0VPIN", "C0APACDESK", posted=True).scope.empty  # India VP in an APAC desk

@@ -50,3 +50,17 @@ def test_a_segment_outside_the_scope_is_named_exactly_never_guessed_from_words()
     assert outside_scope("/winrate north america by product", everything, visible) == ["North America"]
     assert outside_scope("/winrate APAC", everything, visible) == []
     assert outside_scope("how is europe-ish stuff going", everything, visible) == []
+
+
+def test_two_scopes_intersect_grant_by_grant():
+    apac = Scope.of([{"region": ["APAC"]}])
+    apac_or_europe = Scope.of([{"region": ["APAC", "Europe"]}])
+    enterprise = Scope.of([{"product_type": ["Enterprise"]}])
+    assert apac.intersect(apac_or_europe) == apac
+    assert apac.intersect(Scope.everything()) == apac and Scope.everything().intersect(apac) == apac
+    assert apac.intersect(Scope.of([{"region": ["Europe"]}])).empty  # no region in common
+    assert apac.intersect(Scope.nothing()).empty and Scope.nothing().intersect(Scope.everything()).empty
+    assert apac.intersect(enterprise) == Scope.of([{"region": ["APAC"], "product_type": ["Enterprise"]}])
+    either = Scope.of([{"region": ["APAC"]}, {"industry": ["FinTech"]}])  # APAC deals, or FinTech deals
+    assert either.intersect(Scope.of([{"region": ["Europe"]}])) == \
+        Scope.of([{"region": ["Europe"], "industry": ["FinTech"]}])  # only Europe's FinTech deals are in both

@@ -87,13 +87,14 @@ class Posted:
 
 
 def post_alerts(client: WebClient, store: Store, findings: list[Finding], policy: AlertPolicy,
-                now: dt.datetime) -> list[Posted]:
+                now: dt.datetime, scope_note: str | None = None) -> list[Posted]:
     """Post each finding once. One that cannot be claimed, built or posted is logged and counted as
-    failed; it never stops the others."""
+    failed; it never stops the others. `scope_note`: the line saying which deals the channel's readers
+    all see, when that is not every deal (an alert about "all deals" is about those)."""
     out = []
     for finding in findings:
         try:
-            out.append(post_alert(client, store, finding, policy, now))
+            out.append(post_alert(client, store, finding, policy, now, scope_note))
         except Exception:
             log.exception("alert %s (%s) could not be posted", finding.fingerprint, finding.label[:80])
             try:
@@ -104,7 +105,8 @@ def post_alerts(client: WebClient, store: Store, findings: list[Finding], policy
     return out
 
 
-def post_alert(client: WebClient, store: Store, finding: Finding, policy: AlertPolicy, now: dt.datetime) -> Posted:
+def post_alert(client: WebClient, store: Store, finding: Finding, policy: AlertPolicy, now: dt.datetime,
+               scope_note: str | None = None) -> Posted:
     ledger = store.alert_ledger(finding, policy.cooldown, policy.margin(finding.kind))
     if not policy.channel:
         if ledger.claim(now).owned:
@@ -114,5 +116,6 @@ def post_alert(client: WebClient, store: Store, finding: Finding, policy: AlertP
         return Posted(finding.fingerprint, "skipped")
     posting = Posting(ledger, EVENT_TYPE, {"fingerprint": finding.fingerprint}, policy.channel,
                       f"alert {finding.fingerprint} to {policy.channel}")
-    posted = post_once(client, posting, lambda: Message(fallback_text(alert_text(finding)), alert_blocks(finding)), now)
+    posted = post_once(client, posting, lambda: Message(fallback_text(alert_text(finding)),
+                                                             alert_blocks(finding, note=scope_note)), now)
     return Posted(finding.fingerprint, "skipped" if posted.status == "already" else posted.status, posted.ts)

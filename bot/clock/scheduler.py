@@ -101,7 +101,7 @@ def refresh_and_alert(rt: Runtime, now: dt.datetime) -> list:
     rt.store.record_refresh(now, finished, outcome.ok, outcome.rows_read, outcome.rows_set_aside, outcome.error)
     snapshot, reps = channel_view(rt, rt.policy.channel)
     findings = findings_now(rt.store, snapshot, now, rt.policy, None if outcome.ok else outcome.error, reps=reps)
-    return post_alerts(rt.client, rt.store, findings, rt.policy, now)
+    return post_alerts(rt.client, rt.store, findings, rt.policy, now, channel_note(rt, rt.policy.channel))
 
 
 def channel_note(rt: Runtime, channel: str | None) -> str | None:
@@ -194,7 +194,7 @@ def retry_alerts(rt: Runtime, now: dt.datetime) -> list:
         return []
     findings = [f for f in findings_now(rt.store, snapshot, now, rt.policy, rt.data.last_error, reps=reps)
                 if f.fingerprint in unsettled]
-    return post_alerts(rt.client, rt.store, findings, rt.policy, now)
+    return post_alerts(rt.client, rt.store, findings, rt.policy, now, channel_note(rt, rt.policy.channel))
 
 
 def retry_job(rt: Runtime | None = None) -> None:

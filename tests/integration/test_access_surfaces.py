@@ -245,6 +245,7 @@ def test_a_post_shows_only_the_deals_every_member_of_its_channel_may_see(service
     assert "Europe" in " ".join(all_text(m) for m in slack.messages["C0MGRS"])  # the manager alone reads it
     alerts = " ".join(all_text(m) for m in slack.messages["C0SALES"][-2:])
     assert "APAC" in alerts and OTHER_REGIONS.findall(alerts) == []
+    assert "Shown for everyone in this channel: APAC only" in all_text(slack.messages["C0SALES"][-1])
 
 
 def test_a_channels_members_are_read_page_by_page_without_the_bot_and_kept_when_slack_fails():

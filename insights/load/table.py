@@ -2,6 +2,8 @@
 database, a CRM); both map the columns onto the canonical names and build a validated Snapshot."""
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import time
 from pathlib import Path
@@ -53,7 +55,11 @@ def from_table(
     mapping = mapping or ColumnMapping()
     frame = canonical_frame(raw, mapping, consume)
     del raw
-    dims = tuple(d for d in SOURCE_DIMENSIONS if d not in mapping.absent)
+    # a segment column the export lacks (and the mapping does not name) is absent, as a mapping's `absent`
+    # would say: left out of every breakdown, and said once in every reply (templates/text/data_notes.j2)
+    dims = tuple(d for d in SOURCE_DIMENSIONS if d not in mapping.absent and d in frame.columns)
+    if len(dims) < len(SOURCE_DIMENSIONS) - len(mapping.absent):
+        mapping = dataclasses.replace(mapping, absent=tuple(d for d in SOURCE_DIMENSIONS if d not in dims))
     return build_snapshot(frame, dims=dims, mapping=mapping, origin=origin, as_of=as_of)
 
 
@@ -79,7 +85,8 @@ def canonical_frame(raw: pd.DataFrame, mapping: ColumnMapping, consume: bool = F
             alt = folded.get(column.casefold().replace(" ", "_"))
             if alt is not None:
                 renamed[canonical] = raw[alt]
-    required = [c for c in CANONICAL_COLUMNS if c not in DERIVABLE_COLUMNS and c not in mapping.absent]
+    required = [c for c in CANONICAL_COLUMNS if c not in DERIVABLE_COLUMNS and c not in mapping.absent
+                and (c not in SOURCE_DIMENSIONS or c in mapping.columns)]  # a segment column may be missing
     missing = [mapping.columns.get(c, c) for c in required if c not in renamed]
     if missing:
         raise MissingColumnsError(missing, found, mapping_hint=bool(mapping.columns))

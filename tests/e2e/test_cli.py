@@ -293,7 +293,7 @@ def test_a_missing_data_file_exits_1_naming_the_path(cli, files):
 def test_missing_columns_exit_1_naming_them(cli, files):
     run = cli("ask", "/winrate", "--data", files["partial"])
     assert run.returncode == 1 and run.stderr == ""
-    assert "missing 2 required column(s): region, deal_amount." in run.stdout
+    assert "missing 1 required column(s): deal_amount." in run.stdout  # region may be missing; the amount may not
     assert "Columns found: deal_id, created_date," in run.stdout
 
 

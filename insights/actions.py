@@ -3,7 +3,8 @@
 Each action carries its evidence (rates, n, p-value), its owner (the segment, rep or lead-source
 mix) and the open pipeline at stake; actions are ranked by the open pipeline at stake times the
 size of the gap. With no finding the list names what to watch instead, and says why it is not yet
-a finding.
+a finding: the overlapping segments the data cannot tell apart when the story is "tangled", else
+the largest contributors.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ MAX_ACTIONS = 5
 
 @dataclass(frozen=True, kw_only=True)
 class Action:
-    kind: str  # rate_drop | mix_shift | below_team | rep_below | driver | watch
+    kind: str  # rate_drop | rate_rise | mix_shift | below_team | rep_below | driver | watch | watch_tangled
     owner: str
     segment: dict[str, str]
     rate_now: float | None = None
@@ -81,14 +82,19 @@ def from_why(snapshot: Snapshot, why) -> list[Action]:
                            details={"dimension": why.mix_dimension, "value": worst.label,
                                     "share_now": worst.share_now, "share_before": worst.share_before,
                                     "mix_effect_pp": dim.mix_effect_pp, "period": why.period.label}))
+    if not out and why.tangled:
+        # the segments the data cannot tell apart are what to watch, not the next contributors
+        out = [_watch(snapshot, c, filters, kind="watch_tangled",
+                      details={"with": [t.label for t in why.tangled if t.label != c.label]})
+               for c in why.tangled]
     if not out:
         out = [_watch(snapshot, c, filters) for c in why.contributors[:2] if (c.change_pp or 0) < 0]
     return out
 
 
-def _watch(snapshot, c, filters) -> Action:
-    return _action("watch", c.label, c.segment, snapshot, filters, c.change_pp, rate_now=c.current.win_rate,
-                   rate_before=c.baseline.win_rate, n=c.current.n, p_value=c.p_value)
+def _watch(snapshot, c, filters, kind: str = "watch", details: dict | None = None) -> Action:
+    return _action(kind, c.label, c.segment, snapshot, filters, c.change_pp, rate_now=c.current.win_rate,
+                   rate_before=c.baseline.win_rate, n=c.current.n, p_value=c.p_value, details=details or {})
 
 
 def from_risk(snapshot: Snapshot, risk) -> list[Action]:
@@ -132,7 +138,7 @@ def from_drivers(snapshot: Snapshot, drivers) -> list[Action]:
 def rank(actions: list[Action], limit: int = MAX_ACTIONS) -> list[Action]:
     """Findings first (watch items last), each group by pipeline at stake x gap; one action per owner."""
     seen, out = set(), []
-    for a in sorted(actions, key=lambda a: (a.kind == "watch", -a.priority)):
+    for a in sorted(actions, key=lambda a: (a.kind.startswith("watch"), -a.priority)):
         key = tuple(sorted(a.segment.items()))
         if key not in seen:
             seen.add(key)

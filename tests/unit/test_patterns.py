@@ -103,6 +103,16 @@ def test_a_segment_that_fell_by_chance_beside_the_region_is_not_named_in_its_pla
     assert "*What explains it: one of 2 overlapping segments, and the data cannot yet say which*" in text
 
 
+def test_what_to_watch_in_a_tangle_names_the_segments_that_cannot_be_told_apart():
+    r = explain_change(snapshot_of(region_fall(47)), Query())
+    assert r.story == "tangled"
+    assert sorted(a.owner for a in r.actions) == sorted(c.label for c in r.tangled)  # not the next contributors
+    assert all(a.kind == "watch_tangled" for a in r.actions)
+    text = answer(snapshot_of(region_fall(47)), "/why").text
+    assert "*No cause named yet; what to watch*" in text
+    assert "Watch *North America*" in text and "it shares deals with 10k-25k, and the data cannot yet say which" in text
+
+
 def test_the_region_that_fell_is_named_alone_when_it_stands_apart_from_the_segments_it_overlaps():
     for seed in (21, 33, 57):
         r = explain_change(snapshot_of(region_fall(seed)), Query())

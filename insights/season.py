@@ -8,6 +8,14 @@ month of every quarter wins more).
 When those earlier changes are themselves significant (a real yearly or quarterly pattern), the
 period's change is tested against their mean instead of against zero, and so is every segment's.
 Earlier cycles that reach back before the data does (left-truncated periods) are not used.
+
+The usual change is not known exactly, and not only because each cycle is a sample: the Q4 lift
+itself varies from year to year. That variance (tau^2) is estimated from the other periods of the
+data (Q1, Q2, Q3 ...): each one's change against its baseline, minus the same period's change a
+year earlier, varies by its samples' variance plus 2 tau^2 (a method-of-moments estimate, truncated
+at zero, as DerSimonian and Laird's). A period is then unusual only when its change differs from
+the usual one by more than the samples *and* the years vary: a Q4 that rose 5 pp more than the one
+earlier Q4 is not news when the other quarters differ from their year-earlier selves that much too.
 """
 from __future__ import annotations
 
@@ -17,7 +25,7 @@ import numpy as np
 from scipy import stats as sps
 
 from .focus import usable_start
-from .periods import Period, add_months, run_of, whole_run
+from .periods import Period, add_months, grain_months, run_of, whole_run
 from .results import Rate, _round, _sig
 from .select import period_mask
 from .snapshot import Snapshot
@@ -59,6 +67,9 @@ class Season:
     pattern_p_value: float | None = None  # are the earlier changes, together, different from zero?
     pattern: bool = False  # a real pattern: tests are made against the usual change
     change_vs_usual_pp: float | None = None  # this period's change minus the usual one
+    # the year-to-year variance of a period's change (log-odds^2; module doc) and the pairs it is from
+    yearly_variance: float = 0.0
+    yearly_pairs: int = 0
     p_value: float | None = None  # this period's change against the usual one
     significant: bool = False
     expected: Expected = NO_CHANGE  # what every segment's change is tested against
@@ -116,14 +127,54 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
                     pattern=pattern)
     if not pattern or not current.n or not before.n:
         return season
+    tau2, pairs = (_yearly_variance(snapshot, selected, period, baseline, start) if kind == "year" else (0.0, 0))
+    # this period's own year differs from the usual by tau^2, the usual (a mean of len(deltas) years) by tau^2 / n
+    var_shift = var_shift + tau2 / len(deltas)
     l1, v1 = log_odds(current.won, current.n)
     l0, v0 = log_odds(before.won, before.n)
-    z = (l1 - l0 - shift) / np.sqrt(v1 + v0 + var_shift + 2 * overlap / len(deltas))
+    z = (l1 - l0 - shift) / np.sqrt(v1 + v0 + var_shift + tau2 + 2 * overlap / len(deltas))
     p = float(2 * sps.norm.sf(abs(z)))
     change = 100 * (current.won / current.n - before.won / before.n)
     return Season(kind=kind, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
                   pattern=True, change_vs_usual_pp=_round(change - usual, 2), p_value=_sig(p), significant=p < ALPHA,
-                  expected=Expected(shift, var_shift))
+                  expected=Expected(shift, var_shift + tau2), yearly_variance=_round(tau2, 6), yearly_pairs=pairs)
+
+
+def _yearly_variance(snapshot: Snapshot, selected: np.ndarray, period: Period, baseline: Period,
+                     start) -> tuple[float, int]:
+    """tau^2, how much a period's change against its baseline varies from year to year beyond its
+    samples (module doc), and the number of (period, same period a year earlier) pairs it rests on.
+    From the other periods before this one (never this one: its change is what is tested), each
+    with its year-earlier self and both baselines inside the data."""
+    grain, count = whole_run(period)
+    length = grain_months(grain) * count
+    if length > 12 or 12 % length:
+        return 0.0, 0
+    diffs, variances = [], []
+    for k in range(1, 12 // length * 2 + 1):
+        pair = []
+        for back in (length * k, length * k + 12):
+            then, then_base = _moved(period, -back), _moved(baseline, -back)
+            if then_base.start < start:
+                break
+            now_mask = selected & period_mask(snapshot, then)
+            was_mask = selected & period_mask(snapshot, then_base)
+            if not now_mask.any() or not was_mask.any():
+                break
+            l1, v1 = log_odds(snapshot.won[now_mask].sum(), now_mask.sum())
+            l0, v0 = log_odds(snapshot.won[was_mask].sum(), was_mask.sum())
+            pair.append((float(l1 - l0), float(v1 + v0), now_mask, was_mask, float(v1)))
+        if len(pair) < 2:
+            continue
+        (d_a, v_a, _, base_a, _), (d_b, v_b, now_b, _, v_now_b) = pair
+        # the year-earlier period is part of this one's baseline: the two changes move against each other
+        shared = v_now_b * (now_b & base_a).sum() / max(base_a.sum(), 1)
+        diffs.append(d_a - d_b)
+        variances.append(v_a + v_b + 2 * shared)
+    if not diffs:
+        return 0.0, 0
+    tau2 = (np.sum(np.square(diffs)) - np.sum(variances)) / (2 * len(diffs))
+    return max(float(tau2), 0.0), len(diffs)
 
 
 def _moved(period: Period, months: int) -> Period:

@@ -155,3 +155,16 @@ def test_a_typed_right_censored_period_shows_the_fair_cohort_comparison():
     text = answer(snap, "/why 2025Q2").text
     assert "runs past the extract's last created date" in text
     assert "*A fair comparison*: the 2024Q4 cohort (deals created in the quarter, outcomes within" in text
+
+
+def test_the_usual_seasonal_change_allows_for_how_much_the_change_varies_from_year_to_year():
+    # a stable season: the other quarters change as they did a year earlier, within their samples
+    steady = explain_change(snapshot_of(crm_spec(n_deals=20_000, seed=1, as_of=Q4_END)), Query()).season
+    assert steady.pattern and steady.yearly_pairs == 2 and steady.yearly_variance == 0
+    # one company-wide quarter off its usual (2024Q2 -0.5 log-odds) makes every year's change less
+    # certain: the same Q4 is tested against a wider usual change, and so is every segment
+    odd = PlantedDrop({}, dt.date(2024, 4, 1), dt.date(2024, 6, 30), -0.5)
+    snap = snapshot_of(crm_spec(n_deals=20_000, seed=1, as_of=Q4_END, drops=(odd,)))
+    season = explain_change(snap, Query()).season
+    assert season.yearly_pairs == 2 and season.yearly_variance > 0.02, season.yearly_variance
+    assert season.expected.variance > steady.expected.variance + season.yearly_variance

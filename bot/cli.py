@@ -139,7 +139,8 @@ def source_spec(args, settings: Settings | None = None) -> SourceSpec:
     kind = str(args.data).strip().lower()
     return SourceSpec(args.data, table=getattr(args, "table", None), query=getattr(args, "query", None),
                       since=getattr(args, "since", None),
-                      options=settings.hubspot if kind == "hubspot" else settings.salesforce)
+                      options=settings.hubspot if kind == "hubspot" else settings.salesforce,
+                      engine=settings.deals_engine)
 
 
 def source_cache(args, settings: Settings | None = None):

@@ -36,6 +36,7 @@ class Settings:
     deals_table: str | None = None  # with a database URL as deals_source: a table or view
     deals_query: str | None = None  # ... or a SELECT
     deals_since: str | None = None  # the time window read from a database, Salesforce or HubSpot (default 3y)
+    deals_engine: str = "auto"  # DEALS_ENGINE: memory, engine (count where the data lives) or auto (by size)
     salesforce: dict = field(default_factory=dict, hash=False)  # SALESFORCE_* settings (see insights/sources/salesforce.py)
     hubspot: dict = field(default_factory=dict, hash=False)  # HUBSPOT_* settings (see insights/sources/hubspot.py)
     slack_bot_token: str | None = None
@@ -84,6 +85,7 @@ class Settings:
             deals_table=env.get("DEALS_TABLE") or None,
             deals_query=env.get("DEALS_QUERY") or None,
             deals_since=env.get("DEALS_SINCE") or None,
+            deals_engine=(env.get("DEALS_ENGINE") or "auto").strip().lower(),
             salesforce=_prefixed(env, "SALESFORCE_"),
             hubspot=_prefixed(env, "HUBSPOT_"),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import CYCLE_BANDS
+from .counting import counter_of, open_total
 from .select import filter_mask
 from .snapshot import Snapshot
 
@@ -41,8 +42,10 @@ def pipeline(snapshot: Snapshot, filters, segment: dict[str, str]) -> tuple[int,
     spec = list(filters) + [(d, (v,)) for d, v in segment.items() if d != "cycle_band"]
     mask = filter_mask(snapshot, spec, open_pipeline=True)
     if "cycle_band" in segment:  # an open deal is "in" a cycle band once its age has reached it
-        mask &= _aged_at_least(snapshot, _band_floor(segment["cycle_band"]))
-    return int(mask.sum()), float(snapshot.open_amount[mask].sum())
+        floor = _band_floor(segment["cycle_band"])
+        counter = counter_of(snapshot)
+        mask = counter.aged(mask, floor) if counter is not None else mask & _aged_at_least(snapshot, floor)
+    return open_total(snapshot, mask)
 
 
 def _band_floor(label: str) -> int:

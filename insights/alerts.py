@@ -6,24 +6,28 @@ posting belong to the bot, which remembers what it already said.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats as sps
 
 from .actions import pipeline
+from .counting import NeedsRows, counts_of, rate_in
 from .drivers import drivers
 from .focus import period_in_question
 from .kinds import AlertKind
 from .periods import PeriodSpec
 from .query import Query
 from .results import Rate, _round, _sig
-from .select import count_by, filter_mask, period_mask
+from .select import filter_mask, period_mask
 from .snapshot import Snapshot
 from .stats import two_proportion_test
 from .trend import trend
 from .why import explain_change
 from .winrate import MIN_N
+
+log = logging.getLogger(__name__)
 
 # Which way a finding's value moves when it gets worse (for re-alerting); None: any new finding is new.
 WORSE = {AlertKind.WINRATE_BELOW: -1, AlertKind.DROP: -1, AlertKind.LEAD_SOURCE_GAP: 1, AlertKind.LONG_CYCLE: -1,
@@ -80,8 +84,12 @@ def evaluate(snapshot: Snapshot, rules: list[AlertRule], min_n: int = MIN_N) -> 
     out = []
     for rule in rules:
         evaluator = EVALUATORS.get(rule.kind)
-        if evaluator is not None:
+        if evaluator is None:
+            continue
+        try:
             out.extend(evaluator(snapshot, rule, min_n))
+        except NeedsRows:  # counted where the data lives: a rule on single deals (big_deal_at_risk) waits
+            log.info("alert rule %s (%s) needs the deals one by one: not evaluated on this source", rule.id, rule.kind)
     if snapshot.report.demo:
         out = [replace(f, demo=True) for f in out]
     return out
@@ -96,7 +104,7 @@ def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Findi
     (exact one-sided binomial test)."""
     period = period_in_question(snapshot).current
     mask = filter_mask(snapshot, rule.filters) & period_mask(snapshot, period)
-    rate = Rate.of(snapshot.won[mask].sum(), mask.sum())
+    rate = rate_in(snapshot, mask)
     if rate.n < min_n or rule.threshold is None or rate.win_rate >= rule.threshold:
         return []
     p = sps.binomtest(rate.won, rate.n, rule.threshold, alternative="less").pvalue
@@ -159,7 +167,7 @@ def lead_source_gap(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Fin
         return []
     period = period_in_question(snapshot).current
     mask = filter_mask(snapshot, rule.filters) & period_mask(snapshot, period)
-    counts = count_by(snapshot, mask, ("lead_source",))
+    counts = counts_of(snapshot, mask, ("lead_source",))
     ok = np.flatnonzero(counts.n >= min_n)
     if len(ok) < 2:
         return []

@@ -18,11 +18,12 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats as sps
 
+from .counting import counts_of
 from .focus import period_in_question
 from .periods import PeriodSpec
 from .query import Query
 from .results import Rate, Result, _round, _sig
-from .select import ALL_TIME, count_by
+from .select import ALL_TIME
 from .selection import Selection
 from .snapshot import Snapshot
 from .stats import Z95, benjamini_hochberg
@@ -180,7 +181,7 @@ def _changes(snapshot: Snapshot, query: Query, min_n: int) -> dict:
 def _design(snapshot, mask, query, min_n):
     filtered = {d for d, _ in query.filters}
     features = [f for f in DRIVER_FEATURES if f in snapshot.dimensions and f not in filtered]
-    counts = count_by(snapshot, mask, tuple(features))
+    counts = counts_of(snapshot, mask, tuple(features))
     keep = counts.n > 0
     codes, won, n = counts.keys[keep], counts.won[keep], counts.n[keep]
     names = [list(snapshot.values(f)) for f in features]

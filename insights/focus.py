@@ -18,8 +18,6 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from .periods import Period, latest_complete, run_of, shifted
 from .snapshot import Snapshot
 
@@ -67,11 +65,11 @@ def usable_start(snapshot: Snapshot, basis: str = "closed") -> dt.date | None:
 
 def outcome_window(snapshot: Snapshot) -> int:
     """Days after creation within which a cohort's outcomes are counted."""
-    days = snapshot.cycle_days
-    days = days[~np.isnan(days)]
-    if not len(days):
+    from .counting import cycle_percentile  # here: counting builds on select, which builds on this module
+
+    raw = cycle_percentile(snapshot, WINDOW_QUANTILE)
+    if raw is None:
         return WINDOW_MIN
-    raw = float(np.percentile(days, WINDOW_QUANTILE))
     return int(min(WINDOW_MAX, max(WINDOW_MIN, WINDOW_STEP * math.ceil(raw / WINDOW_STEP))))
 
 

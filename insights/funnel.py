@@ -8,6 +8,7 @@ import numpy as np
 from .query import Query
 from .results import Rate, Result, _round, _sig
 from .schema import STAGE_ORDER
+from .counting import counter_of, counts_of
 from .select import cell_index, median_days_by
 from .selection import Selection
 from .snapshot import Snapshot
@@ -82,10 +83,20 @@ def _gaps(sel: Selection, gap_dim: str, min_n: int) -> tuple[CycleGap, list[Cycl
     from per-segment day histograms of won and lost cycles; and how many segments were tested."""
     snapshot, mask = sel.snapshot, sel.current
     dims = (gap_dim,) if gap_dim in snapshot.dimensions else ()
-    cells, sizes = cell_index(snapshot, mask, dims)
+    counter = counter_of(snapshot)
+    if counter is not None:  # counted where the deals live per (segment, outcome, cycle length): the period's
+        # deals rebuilt from those counts (the same values in another order, which no histogram or median sees)
+        table = counter.cycle_table(mask, dim=gap_dim if dims else None)
+        weights = table["n"].to_numpy()
+        cells = np.repeat(table["code"].to_numpy(), weights)
+        won = np.repeat(table["won"].to_numpy(), weights)
+        days = np.repeat(table["cycle"].to_numpy(), weights)
+        sizes = [len(snapshot.values(d)) for d in dims]
+    else:
+        cells, sizes = cell_index(snapshot, mask, dims)
+        won = snapshot.won[mask]
+        days = snapshot.cycle_days[mask]
     count = int(np.prod(sizes)) if dims else 1
-    won = snapshot.won[mask]
-    days = snapshot.cycle_days[mask]
     whole = np.rint(np.nan_to_num(days, nan=0)).astype(np.int64)
     width = int(whole.max()) + 1
     hist_won = np.bincount(cells[won] * width + whole[won], minlength=count * width).reshape(count, width)
@@ -124,10 +135,8 @@ def _stages(snapshot: Snapshot, mask: np.ndarray) -> tuple[list[StageRow], bool]
     labels = snapshot.values("deal_stage")
     known = {s.casefold() for s in (snapshot.report.stage_order or STAGE_ORDER)}
     order_known = all(s.casefold() in known for s in labels)
-    codes = snapshot.codes("deal_stage")[mask]
-    won = snapshot.won[mask]
-    at = np.bincount(codes, minlength=len(labels))
-    lost_at = np.bincount(codes[~won], minlength=len(labels))
+    counts = counts_of(snapshot, mask, ("deal_stage",))
+    at, lost_at = counts.n, counts.n - counts.won
     reached = at[::-1].cumsum()[::-1]  # categories are in funnel order
     total_lost = int(lost_at.sum())
     share_low, share_high = wilson_interval(lost_at, np.full(len(labels), total_lost))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .periods import Period
 from .query import Query
-from .results import Result
+from .results import NOT_JSON, Result
 from .snapshot import Snapshot
 
 
@@ -38,6 +38,8 @@ class HealthResult(Result):
     absent: list[str] = field(default_factory=list)  # segment columns the data does not have
     window_since: dt.date | None = None  # the source was read from this date on (DEALS_SINCE)
     rows_outside_window: int | None = None  # rows the window left unread, where known
+    # counted where the data lives (DEALS_ENGINE): each query's seconds so far this refresh; None in memory
+    query_seconds: list[float] | None = field(default=None, metadata=NOT_JSON)
 
 
 def health(snapshot: Snapshot, query: Query) -> HealthResult:
@@ -60,6 +62,7 @@ def health(snapshot: Snapshot, query: Query) -> HealthResult:
         open_without_amount=report.open_without_amount, open_without_created=report.open_without_created,
         lost_amounts_zeroed=report.lost_amounts_zeroed, absent=list(report.absent),
         window_since=report.window_since, rows_outside_window=report.rows_outside_window,
+        query_seconds=list(getattr(snapshot, "query_seconds", None) or []) or None,
     )
 
 

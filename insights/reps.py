@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .actions import Action, rank, rep_actions
+from .counting import counts_of
 from .query import Query
 from .results import Comparison, Rate, Result, _round
-from .select import count_by
 from .selection import Selection
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, two_proportion_test
@@ -56,7 +56,7 @@ def rep_performance(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> Rep
         return RepsResult(**fields, prior_strength=None, spread_pp=None, notes=["no_deals"])
     if dim not in snapshot.dimensions:  # an export without an owner column: nothing to compare
         return RepsResult(**fields, prior_strength=None, spread_pp=None, notes=["no_dimension"])
-    counts = count_by(snapshot, sel.current, (dim,))
+    counts = counts_of(snapshot, sel.current, (dim,))
     present = np.flatnonzero(counts.n > 0)
     won, n = counts.won[present].astype(float), counts.n[present].astype(float)
     mu = team.won / team.n

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .actions import Action, rank, risk_actions
+from .counting import open_total, open_without_amount
 from .query import Query
 from .results import Comparison, Rate, Result, _round
 from .select import censoring_notes
@@ -67,7 +68,7 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
     """Segments ranked by Segment Impact Score, each tested against the rest, with revenue at risk."""
     sel = Selection(snapshot, query)
     overall, open_mask = sel.overall, sel.open
-    open_amount = float(snapshot.open_amount[open_mask].sum())
+    _, open_amount = open_total(snapshot, open_mask)
     notes = censoring_notes(snapshot, sel.period)
     candidates = _candidates(sel, min_n) if overall.n else []
     if overall.n == 0:
@@ -76,8 +77,8 @@ def risk(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> RiskResult:
         notes.append("too_few_segments")
     segments, folded, tested = _ranked(candidates, overall, min_n) if candidates else ([], 0, 0)
     return RiskResult(command="risk", as_of=snapshot.as_of, query=query, period=sel.period, overall=overall,
-                      open_deals=int(open_mask.sum()), open_amount=open_amount,
-                      open_without_amount=int((open_mask & ~snapshot.open_has_amount).sum()),
+                      open_deals=open_total(snapshot, open_mask)[0], open_amount=open_amount,
+                      open_without_amount=open_without_amount(snapshot, open_mask),
                       revenue_at_risk=round(open_amount * (1 - (overall.win_rate or 0)), 2), min_n=min_n,
                       notes=notes, segments=segments, folded=folded, tested=tested,
                       significant_count=int(sum(r.vs_rest.significant for r in segments)),

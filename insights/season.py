@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats as sps
 
 from .focus import usable_start
+from .counting import rate_in
 from .periods import Period, add_months, grain_months, run_of, whole_run
 from .results import Rate, _round, _sig
 from .select import period_mask
@@ -101,7 +102,7 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
             break
         now_mask = selected & period_mask(snapshot, then)
         was_mask = selected & period_mask(snapshot, then_base)
-        a, b = Rate.of(snapshot.won[now_mask].sum(), now_mask.sum()), Rate.of(snapshot.won[was_mask].sum(), was_mask.sum())
+        a, b = rate_in(snapshot, now_mask), rate_in(snapshot, was_mask)
         if not a.n or not b.n:
             break
         l1, v1 = log_odds(a.won, a.n)
@@ -159,10 +160,11 @@ def _yearly_variance(snapshot: Snapshot, selected: np.ndarray, period: Period, b
                 break
             now_mask = selected & period_mask(snapshot, then)
             was_mask = selected & period_mask(snapshot, then_base)
-            if not now_mask.any() or not was_mask.any():
+            now, was = rate_in(snapshot, now_mask), rate_in(snapshot, was_mask)
+            if not now.n or not was.n:
                 break
-            l1, v1 = log_odds(snapshot.won[now_mask].sum(), now_mask.sum())
-            l0, v0 = log_odds(snapshot.won[was_mask].sum(), was_mask.sum())
+            l1, v1 = log_odds(now.won, now.n)
+            l0, v0 = log_odds(was.won, was.n)
             pair.append((float(l1 - l0), float(v1 + v0), now_mask, was_mask, float(v1)))
         if len(pair) < 2:
             continue

@@ -16,7 +16,10 @@ BASELINE = PeriodSpec("baseline", (4,), "the 4 complete quarters before")
 
 
 def filter_mask(snapshot: Snapshot, filters, open_pipeline: bool = False) -> np.ndarray:
-    """Deals matching every (dimension, values) filter."""
+    """Deals matching every (dimension, values) filter (a `counting.Subset` where the deals stay where they live)."""
+    counter = getattr(snapshot, "counter", None)
+    if counter is not None:
+        return counter.select(filters, open_pipeline)
     size = len(snapshot.open_deals if open_pipeline else snapshot.deals)
     mask = np.ones(size, dtype=bool)
     for dim, values in filters:
@@ -31,6 +34,9 @@ def filter_mask(snapshot: Snapshot, filters, open_pipeline: bool = False) -> np.
 
 def period_mask(snapshot: Snapshot, period: Period) -> np.ndarray:
     """Deals in the period: by closed date, or (a cohort) created in it and closed within its window."""
+    counter = getattr(snapshot, "counter", None)
+    if counter is not None:
+        return counter.during(period)
     days = snapshot.created_day if period.basis == "created" else snapshot.closed_day
     mask = (days >= day_number(period.start)) & (days <= day_number(period.end))
     if period.basis == "created" and period.window_days is not None:
@@ -134,9 +140,10 @@ def count_by(snapshot: Snapshot, mask: np.ndarray, dims: tuple[str, ...], sliced
     return Counts(tuple(dims), keys, won, n)
 
 
-def median_days_by(group: np.ndarray, days: np.ndarray, groups: int) -> np.ndarray:
+def median_days_by(group: np.ndarray, days: np.ndarray, groups: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Median of whole-day values per group via a day histogram: O(n), no sort. NaN for empty groups.
-    `days` may be already whole (integers, -1 for unknown: `Snapshot.cycle_whole`)."""
+    `days` may be already whole (integers, -1 for unknown: `Snapshot.cycle_whole`); `weights`: how many
+    deals each value stands for (counted where the deals live)."""
     if np.issubdtype(days.dtype, np.integer):
         whole = days
     else:
@@ -144,7 +151,10 @@ def median_days_by(group: np.ndarray, days: np.ndarray, groups: int) -> np.ndarr
     valid = whole >= 0
     group, whole = group[valid], whole[valid].astype(np.int64)
     width = int(whole.max()) + 1 if len(whole) else 1
-    hist = np.bincount(group * width + whole, minlength=groups * width).reshape(groups, width)
+    weights = None if weights is None else weights[valid]
+    hist = np.bincount(group * width + whole, weights=weights, minlength=groups * width).reshape(groups, width)
+    if weights is not None:
+        hist = hist.astype(np.int64)
     cum = hist.cumsum(axis=1)
     total = cum[:, -1]
     out = np.full(groups, np.nan)

@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from .cells import Cells, cached_cells
+from .counting import cells_of, rate_in
 from .periods import Period, PeriodSpec
 from .query import Query
 from .results import Rate
@@ -21,7 +22,8 @@ from .snapshot import Snapshot
 
 
 def _frozen(mask: np.ndarray) -> np.ndarray:
-    mask.flags.writeable = False
+    if isinstance(mask, np.ndarray):  # a counting.Subset (deals counted where they live) never changes
+        mask.flags.writeable = False
     return mask
 
 
@@ -69,21 +71,21 @@ class Selection:
     @cached_property
     def overall(self) -> Rate:
         """The win rate of the period's deals."""
-        return Rate.of(self.snapshot.won[self.current].sum(), self.current.sum())
+        return rate_in(self.snapshot, self.current)
 
     @cached_property
     def baseline_overall(self) -> Rate | None:
         if self.baseline is None:
             return None
-        return Rate.of(self.snapshot.won[self.baseline].sum(), self.baseline.sum())
+        return rate_in(self.snapshot, self.baseline)
 
     def cells(self, dims: tuple[str, ...]) -> Cells:
         """The period's deals counted per combination of `dims`, once per snapshot (see insights/cells.py)."""
         key = ("closed", self.period, self.query.filters, dims)
-        return cached_cells(self.snapshot, key, lambda: Cells.of(self.snapshot, [self.current], dims))
+        return cached_cells(self.snapshot, key, lambda: cells_of(self.snapshot, [self.current], dims))
 
     def open_cells(self, dims: tuple[str, ...]) -> Cells:
         """The open pipeline counted per combination of `dims`, once per snapshot."""
         key = ("open", self.query.filters, dims)
         return cached_cells(self.snapshot, key,
-                            lambda: Cells.of(self.snapshot, [self.open], dims, open_pipeline=True))
+                            lambda: cells_of(self.snapshot, [self.open], dims, open_pipeline=True))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .focus import BASELINE_PERIODS, baseline_before, cohorts_complete_until, left_truncated_until, period_in_question, usable_start
+from .counting import counter_of, rate_in
 from .periods import Period, add_months, grain_months, periods_between
 from .query import Query
 from .results import Comparison, Rate, Result, _round
@@ -59,13 +60,23 @@ def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
     periods = periods_between(span.start, span.end, grain)
     step = grain_months(grain)
     first_index = (periods[0].start.year * 12 + periods[0].start.month - 1) // step if periods else 0
-    months = snapshot.created_month if basis == "created" else snapshot.closed_month
-    chosen = slice(None) if mask.all() else mask  # every deal (plain /trend): no copies of ten million values
-    index = months[chosen] // step - first_index
     count = len(periods)
-    n = np.bincount(index, minlength=count)[:count]
-    won = np.bincount(index[snapshot.won[chosen]], minlength=count)[:count].astype(np.int64)
-    medians = median_days_by(index, snapshot.cycle_whole[chosen], count)
+    counter = counter_of(snapshot)
+    if counter is not None:  # counted where the deals live: per (month, outcome, cycle length), with weights
+        table = counter.cycle_table(mask, month="created" if basis == "created" else "closed")
+        index = table["month"].to_numpy() // step - first_index
+        weights, is_won = table["n"].to_numpy(), table["won"].to_numpy()
+        whole = np.clip(np.rint(np.nan_to_num(table["cycle"].to_numpy(), nan=-1)), -1, None).astype(np.int32)
+        n = np.bincount(index, weights=weights, minlength=count)[:count].astype(np.int64)
+        won = np.bincount(index[is_won], weights=weights[is_won], minlength=count)[:count].astype(np.int64)
+        medians = median_days_by(index, whole, count, weights=weights)
+    else:
+        months = snapshot.created_month if basis == "created" else snapshot.closed_month
+        chosen = slice(None) if mask.all() else mask  # every deal (plain /trend): no copies of ten million values
+        index = months[chosen] // step - first_index
+        n = np.bincount(index, minlength=count)[:count]
+        won = np.bincount(index[snapshot.won[chosen]], minlength=count)[:count].astype(np.int64)
+        medians = median_days_by(index, snapshot.cycle_whole[chosen], count)
 
     flags = _flags(snapshot, basis, window)
     points = []
@@ -182,7 +193,7 @@ def _test_latest(sel: Selection, grain: str, points: list[TrendPoint], min_n: in
     if span is not None and (not before or span.start < before[0].start):
         mask = sel.filtered & period_mask(sel.snapshot, span)
         counts = [p.label for p in periods_between(span.start, span.end, grain)]
-        return _compare_rate(current, Rate.of(sel.snapshot.won[mask].sum(), mask.sum()), counts, min_n)
+        return _compare_rate(current, rate_in(sel.snapshot, mask), counts, min_n)
     return _compare(current, before, min_n)
 
 

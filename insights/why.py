@@ -51,8 +51,9 @@ from .periods import Period
 from .query import Query
 from .results import Comparison, Rate, Result, _round, _sig
 from .cells import Cells, cached_cells
+from .counting import cells_of, counts_of, rate_in
 from .focus import baseline_before, left_truncated_until, needs_cohorts, period_in_question
-from .select import BASELINE, censoring_notes, count_by, period_mask
+from .select import BASELINE, censoring_notes, period_mask
 from .selection import Selection
 from .season import NO_CHANGE, Expected, Season, usual_change
 from .snapshot import Snapshot
@@ -246,13 +247,13 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     tested = tuple(d for d in WHY_DIMENSIONS if (d,) in families or any(d in pr for pr in pairs))
     now, before = sel.current, sel.baseline
     cells = cached_cells(snapshot, ("why", period, compare, query.filters, tested),
-                         lambda: Cells.of(snapshot, [now, before], tested))
+                         lambda: cells_of(snapshot, [now, before], tested))
 
     def both_periods(dims):  # an untested dimension is only drawn: counted on the deals, once per cells
         if set(dims) <= set(tested):
             return cells.split(cells.everything(), dims)
         if dims not in cells.memo:
-            cells.memo[dims] = count_by(snapshot, now, dims), count_by(snapshot, before, dims)
+            cells.memo[dims] = counts_of(snapshot, now, dims), counts_of(snapshot, before, dims)
         return cells.memo[dims]
 
     effects = _decompose(cells, both_periods, singles + pairs, current, baseline)
@@ -302,16 +303,16 @@ def _fair_comparison(sel: Selection, result: WhyResult, min_n: int) -> None:
         fair = baseline_before(snapshot, period)
         if fair is not None and fair != compare:
             fair_mask = selected & period_mask(snapshot, fair)
-            result.fair_compare = compare_rates(result.current, Rate.of(snapshot.won[fair_mask].sum(), fair_mask.sum()),
+            result.fair_compare = compare_rates(result.current, rate_in(snapshot, fair_mask),
                                                 fair.label, min_n)
     elif "right_censored" in result.notes and period.basis == "closed" and needs_cohorts(snapshot):
         focus = period_in_question(snapshot)
         if focus.baseline is None:
             return
         now, before = (selected & period_mask(snapshot, p) for p in (focus.current, focus.baseline))
-        result.fair_current = Rate.of(snapshot.won[now].sum(), now.sum())
+        result.fair_current = rate_in(snapshot, now)
         result.fair_period, result.fair_window_days = focus.current.label, focus.window_days
-        result.fair_compare = compare_rates(result.fair_current, Rate.of(snapshot.won[before].sum(), before.sum()),
+        result.fair_compare = compare_rates(result.fair_current, rate_in(snapshot, before),
                                             focus.baseline.label, min_n)
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .counting import amount_rate_in, amount_sums_by, counts_of
 from .periods import Period
 from .query import Query
 from .results import AmountRate, Comparison, Rate, Result, SegmentRate
-from .select import cell_index, censoring_notes, count_by
+from .select import censoring_notes
 from .selection import Selection
 from .snapshot import Snapshot
 from .stats import benjamini_hochberg, minimum_detectable_change, two_proportion_test
@@ -42,7 +43,7 @@ def compare_rates(current: Rate, baseline: Rate, label: str, min_n: int = MIN_N)
 
 def amount_rate(snapshot: Snapshot, mask: np.ndarray) -> AmountRate:
     """Dollar-weighted win rate of the masked closed deals."""
-    return AmountRate.of(snapshot.amount[mask], snapshot.won[mask])
+    return amount_rate_in(snapshot, mask)
 
 
 def segment_label(segment: dict[str, str]) -> str:
@@ -74,12 +75,9 @@ def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateRes
 def _groups(sel: Selection, overall: Rate, min_n: int) -> tuple[list[SegmentRate], int]:
     """Each segment of the grouping, against the rest of the selection (and its own baseline)."""
     snapshot, dims, current, baseline_mask = sel.snapshot, sel.query.group_by, sel.current, sel.baseline
-    cur = count_by(snapshot, current, dims)
-    flat, _ = cell_index(snapshot, current, dims)  # each selected deal's cell, numbered as count_by numbers them
-    cells = len(cur.n)
-    a, y = snapshot.amount[current], snapshot.won[current].astype(float)
-    sums = [np.bincount(flat, weights=w, minlength=cells) for w in (a * y, a, a * a * y, a * a)]
-    base = count_by(snapshot, baseline_mask, dims) if baseline_mask is not None else None
+    cur = counts_of(snapshot, current, dims)
+    sums = amount_sums_by(snapshot, current, dims)  # numbered as the counts are
+    base = counts_of(snapshot, baseline_mask, dims) if baseline_mask is not None else None
     keep = np.flatnonzero(cur.n > 0)
     enough = cur.n[keep] >= min_n
     # Each segment against the rest of the selection; or, with `vs`, against its own baseline.

@@ -13,6 +13,8 @@ import dataclasses
 import datetime as dt
 import logging
 
+from insights.counting import NeedsRows
+
 from bot.core.access import Asker
 from bot.core.commands import COMMANDS, Context, answer, labelled, read_question, reading_of, resolve_command
 from bot.core.data import DealData, Loaded
@@ -40,8 +42,11 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
                                                     "the deal data has not loaded", last_good=None))
     if asker.scope.empty and command != "help":
         return refused("channel_scope" if asker.for_channel else "no_segments", command or "")
-    view = data.view(asker.scope)
-    repless = data.view(asker.scope, reps=False) if not asker.reps else None
+    try:
+        view = data.view(asker.scope)
+        repless = data.view(asker.scope, reps=False) if not asker.reps else None
+    except NeedsRows as exc:  # a scope the source cannot apply where the data lives: said, never answered wider
+        return Reply(command or "", "error", str(exc))
     context = Context(store=store, user_id=asker.user, channel_id=asker.channel, data_error=data.last_error,
                       now=now, reps=asker.reps, admin=asker.admin, restricted=not asker.scope.unrestricted,
                       reps_alone=asker.reps_alone, reps_here=asker.reps_here, deals_here=asker.deals_here)

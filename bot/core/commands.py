@@ -10,6 +10,7 @@ from typing import Callable
 
 from insights.deals import deals_behind
 from insights.drivers import drivers
+from insights.load import DataError
 from insights.funnel import funnel
 from insights.health import health
 from insights.periods import PeriodConflict
@@ -312,6 +313,8 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     except PeriodConflict as conflict:  # a comparison that cannot be tested is refused in words
         return Reply(command_name, "usage", render("text/period_conflict.j2", command=command_name, text=args,
                                                    c=conflict))
+    except DataError as exc:  # counted where the data lives: what needs rows, or a query that failed, in words
+        return Reply(command_name, "error", str(exc))
     except Exception:  # a bug must reach the log, not the user as a traceback
         log.exception("command failed: /%s %s", command_name, args)
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))

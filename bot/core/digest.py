@@ -5,6 +5,7 @@ from __future__ import annotations
 from insights.actions import from_drivers, from_reps, from_why, rank
 from insights.drivers import drivers
 from insights.health import health
+from insights.counting import NeedsRows
 from insights.pipeline import open_pipeline
 from insights.query import Query
 from insights.reps import rep_performance
@@ -30,8 +31,13 @@ def digest_text(snapshot: Snapshot, data_error: str | None = None, reps: bool = 
     reps = rep_performance(snapshot, in_question) if reps and "sales_rep_id" in snapshot.dimensions else None
     actions = rank(from_why(snapshot, why) + risks.actions + (from_reps(snapshot, reps) if reps else [])
                    + from_drivers(snapshot, drivers_result))
-    pipeline = open_pipeline(snapshot, everything)
-    text = render("text/digest.j2", t=headline, pipeline=pipeline, why=why, risk=risks, drivers=drivers_result, reps=reps,
+    try:
+        pipeline = open_pipeline(snapshot, everything)
+    except NeedsRows as exc:  # counted where the data lives: the pipeline model scores deals one by one
+        pipeline, pipeline_missing = None, str(exc)
+    else:
+        pipeline_missing = None
+    text = render("text/digest.j2", t=headline, pipeline=pipeline, pipeline_missing=pipeline_missing, why=why, risk=risks, drivers=drivers_result, reps=reps,
                   actions=actions, h=health(snapshot, everything), data_error=data_error,
                   amount=None if snapshot.report.lost_amounts_zeroed else amount_rate(snapshot, period_mask(snapshot, why.period)),
                   report=snapshot.report)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bot.core.grammar import norm
+from insights.counting import NeedsRows, counter_of
 from insights.schema import DIMENSION_ALIASES, DIMENSIONS
 from insights.snapshot import Snapshot
 
@@ -120,6 +121,9 @@ class Scope:
         """The snapshot with only the deals this scope may see (the same object when unrestricted)."""
         if self.grants is None:
             return snapshot
+        if counter_of(snapshot) is not None:
+            raise NeedsRows("Row-level access (SEGMENT_ACCESS) is not applied yet to deals counted where they live "
+                            "(DEALS_ENGINE): only people who may see every deal are answered from this source.")
         deals = snapshot.deals[self._mask(snapshot.deals)].reset_index(drop=True)
         open_deals = snapshot.open_deals[self._mask(snapshot.open_deals)].reset_index(drop=True)
         # a dimension every grant restricts keeps only the allowed values as its categories, so

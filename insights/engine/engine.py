@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,10 +24,12 @@ from ..mapping import stage_records_outcome_only
 from ..schema import BANDED_DIMENSIONS, CYCLE_BANDS, SIZE_BANDS, STAGE_ORDER
 from ..snapshot import DataReport
 from .rows import LOST_STATE, OPEN_STATE, WON_STATE, Validation, _in
-from .where import EngineUnsupported, Place, file_place, horizon, line_of, literal, sql_place
+from .where import DuckPlace, EngineUnsupported, Place, file_place, horizon, line_of, literal, sql_place
 
 # Every query the engine sends is stopped past this many seconds (a setting will carry it; see docs).
 DEFAULT_TIMEOUT = 120.0
+# DuckDB: validate the rows once per refresh into a scratch database (see DealEngine._v)
+STORE_VALIDATED = True
 _BANDS = {"size_band": SIZE_BANDS, "cycle_band": CYCLE_BANDS}
 
 
@@ -78,6 +81,7 @@ class DealEngine:
         self.place, self.mapping, self.since = place, mapping or ColumnMapping(), since
         self.horizon = horizon()  # one refresh, one "now": the future-date checks of every query agree
         self._cells: dict = {}
+        self._totals: dict = {}  # open totals and cycle tables of this refresh (small: kept for it)
 
     @classmethod
     def of_file(cls, path, mapping: ColumnMapping | None = None,
@@ -103,6 +107,34 @@ class DealEngine:
     def validation(self) -> Validation:
         return Validation(self.place, self.mapping, self.since, self.horizon)
 
+    # -- the validated rows, read once ------------------------------------------------------------------
+    def _v(self) -> str:
+        """The `WITH` that every counting query starts from, up to `v` (the validated rows: see rows.py). In
+        DuckDB they are validated once per refresh into a scratch database on disk (compressed, read back
+        by each query: a GROUP BY over small columns instead of the source's text); elsewhere (PostgreSQL)
+        each query validates the rows itself, where they live."""
+        if self._stored:
+            return "WITH v AS (SELECT * FROM si_store.v)\n"
+        return self.validation.rows()
+
+    @cached_property
+    def _stored(self) -> bool:
+        if not isinstance(self.place, DuckPlace) or not STORE_VALIDATED:
+            return False
+        import os
+        import tempfile
+        import uuid
+
+        folder = os.path.join(tempfile.gettempdir(), "si_engine_store")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{uuid.uuid4().hex}.duckdb")
+        self.place.connection.execute(f"ATTACH {literal(path)} AS si_store")
+        weakref.finalize(self, _remove, path)
+        keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"] + \
+            [f"d_{d}" for d in self.validation.dims]
+        self.place.timed(f"CREATE TABLE si_store.v AS {self.validation.rows()} SELECT {', '.join(keep)} FROM v")
+        return True
+
     # -- the data report (/health) ---------------------------------------------------------------------
     @cached_property
     def _profile(self) -> Profile:
@@ -112,7 +144,7 @@ class DealEngine:
         stage = "deal_stage" in dims
         sets = ["(reason, state)"] + [f"(reason, d_{d})" for d in dims] + (["(reason, state, d_deal_stage)"] if stage else [])
         columns = "".join(f", d_{d}, GROUPING(d_{d}) AS g_{d}" for d in dims)
-        found = self.place.timed(v.rows() + f"""
+        found = self.place.timed(self._v() + f"""
 SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
        MIN(created) AS created_min, MAX(created) AS created_max, MIN(closed) AS closed_min, MAX(closed) AS closed_max,
        SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS no_amount,
@@ -164,7 +196,8 @@ FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
         """Up to five row numbers per reason, the first in the file (or in deal id order, for a database)."""
         if not counts:
             return {}
-        found = self.place.timed(self.validation.rows(numbered=True) + """
+        start = self.validation.rows(numbered=True) if self.place.row_window else self._v()
+        found = self.place.timed(start + """
 SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY reason ORDER BY _row) AS k
                           FROM v WHERE reason > 0) AS t WHERE k <= 5 ORDER BY reason, _row""")
         rows = {REASONS[int(k) - 1]: [int(r) for r in part["_row"]] for k, part in found.groupby("reason")}
@@ -235,16 +268,35 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
             self._cells[key] = self._count(list(windows), dims, filters)
         return self._cells[key]
 
-    def _count(self, windows: list[Window], dims: tuple[str, ...], filters) -> Cells:
+    def open_cells(self, dims: tuple[str, ...], filters=(), aged_at: dt.date | None = None) -> Cells:
+        """What `Cells.of(snapshot, [filter_mask(filters, open_pipeline=True)], dims, open_pipeline=True)` counts:
+        the open deals per combination of `dims` (none won; a blank amount summed as 0). `aged_at`: only the
+        deals created on or before that day."""
+        filters = tuple((d, tuple(v)) for d, v in filters)
+        key = ("open", tuple(dims), filters, aged_at)
+        if key not in self._cells:
+            if len(self._cells) >= CACHED:
+                self._cells.pop(next(iter(self._cells)))
+            self._cells[key] = self._count([], tuple(dims), filters, open_since=aged_at or True)
+        return self._cells[key]
+
+    def _count(self, windows: list[Window], dims: tuple[str, ...], filters, open_since=None) -> Cells:
         for i, a in enumerate(windows):
             for b in windows[:i]:
                 if a.basis == b.basis and a.start <= b.end and b.start <= a.end:
                     raise ValueError("Cells.of counts disjoint masks: a deal would count in two groups")
-        group = "CASE " + " ".join(f"WHEN {w.sql()} THEN {g}" for g, w in enumerate(windows)) + " END" \
-            if windows else "NULL"
-        inside = " OR ".join(f"({w.sql()})" for w in windows) or "FALSE"
-        where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", f"({inside})"] + \
-            [self._filter(d, v) for d, v in filters]
+        amount = "amount"
+        if open_since is not None:  # the open pipeline: one group, its deals' blank amounts summed as 0
+            group, amount = "0", "COALESCE(amount, 0)"
+            where = ["reason = 0", f"state = {OPEN_STATE}"]
+            if isinstance(open_since, dt.date):
+                where.append(f"created <= DATE {literal(open_since.isoformat())}")
+        else:
+            group = "CASE " + " ".join(f"WHEN {w.sql()} THEN {g}" for g, w in enumerate(windows)) + " END" \
+                if windows else "NULL"
+            inside = " OR ".join(f"({w.sql()})" for w in windows) or "FALSE"
+            where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", f"({inside})"]
+        where += [self._filter(d, v) for d, v in filters]
         # each dimension as its category code, joined from a list of (raw value, code): the GROUP BY is over
         # small integers, and two raw spellings of one label fall into one cell there
         picked, codes, joins = [], [], []
@@ -268,15 +320,18 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
         key = "g"
         for c, size in zip(codes, sizes[1:]):
             key = f"({key}) * {size} + ({c}) + 1"
-        found = self.place.timed(self.validation.rows() + f"""
-SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount FROM (
+        found = self.place.timed(self._v() + f"""
+SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount, SUM(won * amount) AS won_amount,
+       SUM(amount * amount) AS squares, SUM(won * amount * amount) AS won_squares FROM (
   SELECT CAST({key} AS BIGINT) AS key, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, amount
-  FROM (SELECT {group} AS g{''.join(f", {c}" for c in picked)}, state, amount FROM v WHERE {' AND '.join(where)}) AS t
+  FROM (SELECT {group} AS g{''.join(f", {c}" for c in picked)}, state, {amount} AS amount FROM v
+        WHERE {' AND '.join(where)}) AS t
   {' '.join(joins)}
 ) AS k GROUP BY key""")
         order = np.argsort(found["key"].to_numpy(dtype=np.int64), kind="stable")  # Cells.of's dense order
         digits = np.unravel_index(found["key"].to_numpy(dtype=np.int64)[order], sizes)
-        return Cells(
+        sums = {c: found[c].fillna(0).to_numpy(dtype=np.float64)[order] for c in ("won_amount", "squares", "won_squares")}
+        cells = Cells(
             dimensions=dims,
             categories={d: self.values(d) for d in self.dimensions},
             codes={d: (digits[k + 1] - 1).astype(np.int16 if sizes[k + 1] < 2**15 else np.int32)
@@ -285,8 +340,85 @@ SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount FROM (
             n=found["n"].to_numpy(dtype=np.int64)[order],
             won=found["won"].to_numpy(dtype=np.int64)[order],
             amount=found["amount"].to_numpy(dtype=np.float64)[order],
-            groups=len(windows),
+            groups=max(len(windows), 1),
         )
+        cells.memo["amount_sums"] = sums  # sum(a*y), sum(a^2), sum(a^2*y) per cell, for the rate by amount
+        return cells
+
+    def amount_sums(self, windows: list[Window], dims: tuple[str, ...], filters=()) -> list[np.ndarray]:
+        """sum(a*y), sum(a), sum(a^2*y), sum(a^2) of the closed deals of the windows per combination of `dims`
+        (C order, as `select.count_by` numbers them)."""
+        cells = self.cells(windows, dims, filters)
+        flat, sizes = cells._grid(tuple(dims))
+        keep = flat >= 0
+        size = int(np.prod(sizes)) if dims else 1
+        sums = cells.memo["amount_sums"]
+        return [np.bincount(flat[keep], weights=w[keep], minlength=size)
+                for w in (sums["won_amount"], cells.amount, sums["won_squares"], sums["squares"])]
+
+    def open_totals(self, filters=(), aged_at: dt.date | None = None) -> tuple[int, float, int]:
+        """The open deals matching the filters (created on or before `aged_at`): how many, their amount (blank:
+        0) and how many have a blank amount."""
+        filters = tuple((d, tuple(v)) for d, v in filters)
+        key = ("open_totals", filters, aged_at)
+        if key not in self._totals:
+            where = ["reason = 0", f"state = {OPEN_STATE}"] + [self._filter(d, v) for d, v in filters]
+            if aged_at is not None:
+                where.append(f"created <= DATE {literal(aged_at.isoformat())}")
+            found = self.place.timed(self._v() + f"""
+SELECT COUNT(*) AS n, SUM(COALESCE(amount, 0)) AS amount, SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS blank
+FROM v WHERE {' AND '.join(where)}""")
+            row = found.iloc[0]
+            self._totals[key] = (int(row["n"]), float(0 if pd.isna(row["amount"]) else row["amount"]),
+                                 int(0 if pd.isna(row["blank"]) else row["blank"]))
+        return self._totals[key]
+
+    @cached_property
+    def cycle_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kept closed deals' distinct cycle lengths (sorted) and how many deals have each."""
+        found = self.place.timed(self._v() + f"""
+SELECT cycle, COUNT(*) AS n FROM v WHERE reason = 0 AND state IN ({LOST_STATE}, {WON_STATE}) AND cycle IS NOT NULL
+GROUP BY cycle ORDER BY cycle""")
+        return found["cycle"].to_numpy(dtype=np.float64), found["n"].to_numpy(dtype=np.int64)
+
+    def cycle_table(self, window: Window, filters=(), dim: str | None = None, month: str | None = None) -> pd.DataFrame:
+        """The closed deals of the window counted per (`dim`'s code, `month` ("closed" or "created": months since
+        year 0), won, cycle length): what /trend's and /funnel's day histograms and medians are made of."""
+        filters = tuple((d, tuple(v)) for d, v in filters)
+        key = ("cycle_table", window, filters, dim, month)
+        if key not in self._totals:
+            where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", window.sql()] + \
+                [self._filter(d, v) for d, v in filters]
+            picked, join = ["0 AS code"], ""
+            if dim is not None and dim in _BANDS:
+                picked = [f"{dim} AS code"]
+            elif dim is not None:
+                picked = ["k.code AS code"]
+                join = self._codes_join(dim, "k")
+            if month is not None:
+                picked.append(f"(EXTRACT(YEAR FROM {month}) * 12 + EXTRACT(MONTH FROM {month}) - 1) AS month")
+            else:
+                picked.append("0 AS month")
+            found = self.place.timed(self._v() + f"""
+SELECT code, month, won, cycle, COUNT(*) AS n FROM (
+  SELECT {', '.join(picked)}, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, cycle
+  FROM (SELECT * FROM v WHERE {' AND '.join(where)}) AS t {join}
+) AS c GROUP BY code, month, won, cycle""")
+            found["code"] = found["code"].fillna(-1).astype(np.int64)
+            found["month"] = found["month"].astype(np.int64)
+            found["won"] = found["won"].astype(bool)
+            found["cycle"] = found["cycle"].astype(np.float64)
+            found["n"] = found["n"].astype(np.int64)
+            self._totals[key] = found
+        return self._totals[key]
+
+    def _codes_join(self, d: str, alias: str) -> str:
+        """A LEFT JOIN giving each row's category code of `d` as `alias`.code (NULL: no value)."""
+        position = {label: k for k, label in enumerate(self.values(d))}
+        pairs = [f"(CAST({literal(raw)} AS VARCHAR), {position[label]})"
+                 for raw, label in self.validation.readings.labels[d].items() if label in position]
+        return (f"LEFT JOIN (VALUES {', '.join(pairs) or '(NULL, -1)'}) AS {alias}(raw, code) "
+                f"ON {alias}.raw = t.d_{d}")
 
     def _filter(self, dim: str, wanted) -> str:
         if dim in _BANDS:
@@ -294,6 +426,17 @@ SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount FROM (
             return f"{dim} IN ({', '.join(map(str, codes))})" if codes else "FALSE"
         labels = self.validation.readings.labels[dim]
         return _in(f"d_{dim}", [raw for raw, label in labels.items() if label in wanted])
+
+
+def _remove(path: str) -> None:
+    """The scratch database of a refresh that is gone (and its write-ahead log)."""
+    import os
+
+    for name in (path, path + ".wal"):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
 
 
 def _range(low: pd.Series, high: pd.Series) -> tuple[dt.date, dt.date] | None:

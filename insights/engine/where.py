@@ -132,7 +132,8 @@ class DuckPlace(Place):
         if timer:
             timer.start()
         try:
-            return self.connection.sql(sql).df()
+            found = self.connection.sql(sql)
+            return found.df() if found is not None else pd.DataFrame()
         except duckdb.InterruptException as exc:
             raise DataError(f"The engine's query on {self.describe} took longer than {self.timeout_seconds:g} s "
                             "and was stopped.") from exc

@@ -70,6 +70,54 @@ def measure(pattern: str) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
+ASK_COMMANDS = ["/why", "/winrate", "/winrate by region", "/trend", "/risk", "/drivers", "/funnel", "/reps", "/health",
+                "/why APAC", "/digest"]
+
+
+def ask_cold(pattern: str, command: str = "/why", mode: str = "engine") -> dict:
+    """`python -m bot ask <command>` end to end in a fresh process (DEALS_SOURCE=pattern, DEALS_ENGINE=mode):
+    wall seconds and the process's peak RSS, from wait4's resource usage of that one child."""
+    import os
+    import tempfile
+
+    env = {**os.environ, "DEALS_SOURCE": pattern, "DEALS_ENGINE": mode}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--format", "json", command], cwd=ROOT,
+                                 env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode:
+            raise SystemExit(f"ask {command} on {pattern} failed:\n{err.read().decode()[-2000:]}")
+        kind = json.loads(out.read())["kind"]
+    return {"command": command, "mode": mode, "seconds": round(seconds, 2), "kind": kind,
+            "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+
+
+def measure_commands(pattern: str) -> dict:
+    """In this (fresh) process: the refresh through the engine, then each command's first answer (cold: its
+    queries run) and second (warm: the refresh's cached cells), and the peak RSS."""
+    from bot.core.commands import answer
+    from insights.sources import SourceSpec, load_source
+
+    started = time.perf_counter()
+    snapshot = load_source(SourceSpec(pattern, engine="engine"))
+    refresh_s = time.perf_counter() - started
+    times = {}
+    for command in ASK_COMMANDS:
+        t = time.perf_counter()
+        reply = answer(snapshot, command)
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        answer(snapshot, command)
+        times[command] = {"first_s": round(first, 2), "again_s": round(time.perf_counter() - t, 3), "kind": reply.kind}
+    return {"refresh_s": round(refresh_s, 2), "commands": times, "queries": len(snapshot.query_seconds),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def in_child(pattern: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--measure", pattern], capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
@@ -101,6 +149,9 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--measure"]:
         print(json.dumps(measure(argv[1])))
         return
+    if argv[:1] == ["--commands"]:
+        print(json.dumps(measure_commands(argv[1])))
+        return
     if argv[:1] == ["--file"]:
         patterns = [argv[1]]
     else:
@@ -112,7 +163,13 @@ def main(argv: list[str]) -> None:
             else:
                 patterns.append(data_set(10))
     for pattern in patterns:
-        print(pattern, json.dumps(in_child(pattern)))
+        if "--ask" in argv:  # the bot end to end: cold `python -m bot ask "/why"`, then every command in one process
+            print(pattern, json.dumps(ask_cold(pattern)))
+            out = subprocess.run([sys.executable, __file__, "--commands", pattern], capture_output=True, text=True,
+                                 cwd=ROOT)
+            print(pattern, out.stdout.strip() or out.stderr[-2000:])
+        else:
+            print(pattern, json.dumps(in_child(pattern)))
 
 
 if __name__ == "__main__":

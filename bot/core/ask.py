@@ -21,7 +21,7 @@ from bot.core.data import DealData, Loaded
 from bot.core.grammar import split_command
 from bot.core.render import render
 from bot.core.reply import Reply
-from bot.core.scope import outside_scope
+from bot.core.scope import SCOPE_NOT_APPLIED, outside_scope
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
         repless = data.view(asker.scope, reps=False) if not asker.reps else None
     except NeedsRows as exc:  # a scope the source cannot apply where the data lives: said, never answered wider
         return Reply(command or "", "error", str(exc))
+    if view is None or (not asker.reps and repless is None):
+        return Reply(command or "", "error", SCOPE_NOT_APPLIED)
     context = Context(store=store, user_id=asker.user, channel_id=asker.channel, data_error=data.last_error,
                       now=now, reps=asker.reps, admin=asker.admin, restricted=not asker.scope.unrestricted,
                       reps_alone=asker.reps_alone, reps_here=asker.reps_here, deals_here=asker.deals_here)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from insights.health import shrink_reason, unusable_reason
+from insights.counting import NeedsRows
 from insights.load import ColumnMapping, DataError
 from insights.snapshot import Snapshot
 from insights.sources import SourceSpec, load_source
@@ -75,7 +76,12 @@ class DealData:
             views = self._views = {"of": loaded}
         hit = views.get(key)
         if hit is None:
-            snapshot = key[0].restrict(loaded.snapshot)
+            try:
+                snapshot = key[0].restrict(loaded.snapshot)
+            except NeedsRows:  # a scope the engine path cannot apply yet: nothing visible, never wider data
+                log.warning("a restricted scope on %s, counted where it lives: nothing shown (SEGMENT_ACCESS)",
+                            self.source)
+                return None
             if not reps:
                 snapshot = without_reps(snapshot)
             hit = views[key] = Loaded(snapshot, Vocabulary.from_snapshot(snapshot), loaded.loaded_at)

@@ -23,6 +23,9 @@ from insights.counting import NeedsRows, counter_of
 from insights.schema import DIMENSION_ALIASES, DIMENSIONS
 from insights.snapshot import Snapshot
 
+SCOPE_NOT_APPLIED = ("Row-level access (SEGMENT_ACCESS) is not applied yet to deals counted where they live "
+                     "(DEALS_ENGINE): only people who may see every deal are answered from this source.")
+
 Grant = tuple[tuple[str, tuple[str, ...]], ...]
 REP = "sales_rep_id"
 
@@ -122,8 +125,7 @@ class Scope:
         if self.grants is None:
             return snapshot
         if counter_of(snapshot) is not None:
-            raise NeedsRows("Row-level access (SEGMENT_ACCESS) is not applied yet to deals counted where they live "
-                            "(DEALS_ENGINE): only people who may see every deal are answered from this source.")
+            raise NeedsRows(SCOPE_NOT_APPLIED)
         deals = snapshot.deals[self._mask(snapshot.deals)].reset_index(drop=True)
         open_deals = snapshot.open_deals[self._mask(snapshot.open_deals)].reset_index(drop=True)
         # a dimension every grant restricts keeps only the allowed values as its categories, so

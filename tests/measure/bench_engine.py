@@ -92,7 +92,8 @@ def ask_cold(pattern: str, command: str = "/why", mode: str = "engine") -> dict:
         err.seek(0)
         if child.returncode:
             raise SystemExit(f"ask {command} on {pattern} failed:\n{err.read().decode()[-2000:]}")
-        kind = json.loads(out.read())["kind"]
+        answer = json.loads(out.read())
+        kind = answer.get("kind", "answer" if "command" in answer else "?")
     return {"command": command, "mode": mode, "seconds": round(seconds, 2), "kind": kind,
             "peak_rss_mb": round(usage.ru_maxrss / 1024)}
 

@@ -204,38 +204,36 @@ class WhyResult(Result):
 
 
 def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyResult:
-    """Why the win rate of the selection changed between two periods."""
+    """Why the win rate of the selection changed between two periods. The result is built once, from
+    the steps' values (the actions, which read the finished diagnosis, are added last)."""
     sel = Selection(snapshot, query, compare_default=BASELINE)
     period, compare, current = sel.period, sel.compare_period, sel.overall
     baseline = sel.baseline_overall if compare is not None else Rate.of(0, 0)
-    result = WhyResult(command="why", as_of=snapshot.as_of, query=query, period=period, compare_period=compare,
-                       current=current, baseline=baseline, min_n=min_n,
-                       date_basis="created_date" if period.basis == "created" else "closed_date")
+    known = dict(command="why", as_of=snapshot.as_of, query=query, period=period, compare_period=compare,
+                 current=current, baseline=baseline, min_n=min_n,
+                 date_basis="created_date" if period.basis == "created" else "closed_date")
     if compare is None:
-        result.notes.append("no_baseline")
-        return result
-    result.notes.extend(censoring_notes(snapshot, period, compare))
-    _fair_comparison(sel, result, min_n)
+        return WhyResult(**known, notes=["no_baseline"])
+    notes = list(censoring_notes(snapshot, period, compare))
+    fair_notes, fair = _fair_comparison(sel, current, notes, min_n)
+    notes += fair_notes
     if current.n < min_n or baseline.n < min_n:
-        result.notes.append("too_few_to_compare")
-        return result
+        return WhyResult(**known, **fair, notes=notes + ["too_few_to_compare"])
     p, test = two_proportion_test(current.won, current.n, baseline.won, baseline.n)
     pooled = (current.won + baseline.won) / (current.n + baseline.n)
-    result.change_pp = _round(100 * (current.won / current.n - baseline.won / baseline.n), 4)
-    result.p_value, result.test = _sig(p[0]), str(test[0])
-    result.significant = bool(p[0] < ALPHA)
-    if query.compare is None or query.compare.kind in ("previous", "baseline"):
-        result.season = usual_change(snapshot, sel.filtered, period, compare, current, baseline)
-    expected = NO_CHANGE
-    if result.season is not None and result.season.pattern:
-        result.significant, expected = result.season.significant, result.season.expected
-    result.mde_pp = _round(100 * minimum_detectable_change(pooled, current.n, baseline.n), 2)
+    change_pp, p_value = _round(100 * (current.won / current.n - baseline.won / baseline.n), 4), _sig(p[0])
+    season = usual_change(snapshot, sel.filtered, period, compare, current, baseline) \
+        if query.compare is None or query.compare.kind in ("previous", "baseline") else None
+    seasonal = season is not None and season.pattern
+    expected = season.expected if seasonal else NO_CHANGE
+    # the change the verdict is about: against the usual seasonal change when there is a real pattern
+    moved = season.change_vs_usual_pp if seasonal and season.change_vs_usual_pp is not None else change_pp
 
     filtered = {d for d, _ in query.filters}
     # a stage that only records the outcome (Closed Won / Closed Lost) explains nothing: left out, with a note
     outcome_stage = "deal_stage" in snapshot.dimensions and snapshot.report.stage_outcome_only
     if outcome_stage:
-        result.notes.append("stage_outcome_only")
+        notes.append("stage_outcome_only")
     singles = [(d,) for d in WHY_DIMENSIONS if d in snapshot.dimensions and d not in filtered
                and not (outcome_stage and d == "deal_stage")]
     pairs = [pr for pr in itertools.combinations(PAIR_DIMENSIONS, 2)
@@ -257,81 +255,85 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
         return cells.memo[dims]
 
     effects = _decompose(cells, both_periods, singles + pairs, current, baseline)
-    result.dimensions = _dimension_effects(effects, singles + pairs)
+    dimensions = _dimension_effects(effects, singles + pairs)
 
-    direction = -1 if (result.moved_pp or 0) < 0 else 1
-    total_p = result.season.p_value if result.season is not None and result.season.pattern else result.p_value
-    search = _Search(cells, families, pairs, min_n, effects, expected, total_p)
+    direction = -1 if (moved or 0) < 0 else 1
+    search = _Search(cells, families, pairs, min_n, effects, expected, season.p_value if seasonal else p_value)
     search.run()
-    result.total_adjusted_p, result.significant = _sig(search.total[0]), search.total[1]
-    result.tested, result.families_tested = search.tested, search.families_tested
-    result.falls = [f.label for f in search.findings if f.change_pp < 0]
-    result.rises = [f.label for f in search.findings if f.change_pp > 0]
-    result.explained = search.explained()
-    result.tangled = [search._contributor(search.effects[t.key], t.adjusted, False) for t in search.tangled]
-    shown = {_key(c.segment) for c in search.findings + result.explained + result.tangled}
+    significant = search.total[1]
+    falls = [f.label for f in search.findings if f.change_pp < 0]
+    rises = [f.label for f in search.findings if f.change_pp > 0]
+    explained = search.explained()
+    tangled = [search._contributor(search.effects[t.key], t.adjusted, False) for t in search.tangled]
+    shown = {_key(c.segment) for c in search.findings + explained + tangled}
     others = sorted((c for c in search.contributors() if _key(c.segment) not in shown),
                     key=lambda c: -direction * c.contribution_pp)
     # the findings the total's change is about first (falls when the total held), largest first
-    lead = direction if result.significant else -1
+    lead = direction if significant else -1
     findings = sorted(search.findings, key=lambda f: (np.sign(f.change_pp) != lead, -abs(f.contribution_pp)))
-    result.findings = [f.label for f in findings]
-    result.contributors = findings + others[:10]
+    mix_dimension = _mix_dimension(dimensions, moved, direction) if significant else None
+    result = WhyResult(
+        **known, **fair, notes=notes, change_pp=change_pp, p_value=p_value, test=str(test[0]), season=season,
+        mde_pp=_round(100 * minimum_detectable_change(pooled, current.n, baseline.n), 2),
+        total_adjusted_p=_sig(search.total[0]), significant=significant, tested=search.tested,
+        families_tested=search.families_tested, falls=falls, rises=rises, explained=explained, tangled=tangled,
+        findings=[f.label for f in findings], contributors=findings + others[:10], dimensions=dimensions,
+        mix_dimension=mix_dimension,
+        story=_story(significant, falls if direction < 0 else rises, falls, rises, [f.label for f in findings],
+                     tangled, mix_dimension, search.broad(direction)))
+    return replace(result, actions=rank(from_why(snapshot, result)))
 
-    result.mix_dimension = _mix_dimension(result, direction) if result.significant else None
-    result.story = _story(result, direction, search.broad(direction))
-    result.actions = rank(from_why(snapshot, result))
-    return result
 
-
-def _fair_comparison(sel: Selection, result: WhyResult, min_n: int) -> None:
-    """Typed periods get the defaults' guards. A typed baseline that starts before the data holds all
-    its deals (mostly quick wins and losses of deals created after the extract began) is said, and
-    the period is tested against the complete quarters before it too; a typed period that early is
-    said, with no fair test to offer. A typed period that runs past the extract's last created date
-    (right-censored: only long-cycle deals created before it) is said, and the fair comparison is the
-    one the defaults make: the newest created-date cohort whose outcomes are all in, against the
-    cohorts before it."""
+def _fair_comparison(sel: Selection, current: Rate, notes: list[str], min_n: int) -> tuple[list[str], dict]:
+    """Typed periods get the defaults' guards: the notes to add and the fair comparison's fields. A typed
+    baseline that starts before the data holds all its deals (mostly quick wins and losses of deals
+    created after the extract began) is said, and the period is tested against the complete quarters
+    before it too; a typed period that early is said, with no fair test to offer. A typed period that
+    runs past the extract's last created date (right-censored: only long-cycle deals created before it;
+    `notes` has "right_censored") is said, and the fair comparison is the one the defaults make: the
+    newest created-date cohort whose outcomes are all in, against the cohorts before it."""
     snapshot, query, selected = sel.snapshot, sel.query, sel.filtered
     period, compare = sel.period, sel.compare_period
     early = left_truncated_until(snapshot)
     if early is not None and period.basis == "closed" and query.period is not None and period.start < early:
-        result.notes.append("early_period")
-        return
+        return ["early_period"], {}
     if query.compare is not None and early is not None and compare.start < early:
-        result.notes.append("early_comparison")
         fair = baseline_before(snapshot, period)
-        if fair is not None and fair != compare:
-            fair_mask = selected & period_mask(snapshot, fair)
-            result.fair_compare = compare_rates(result.current, rate_in(snapshot, fair_mask),
-                                                fair.label, min_n)
-    elif "right_censored" in result.notes and period.basis == "closed" and needs_cohorts(snapshot):
+        if fair is None or fair == compare:
+            return ["early_comparison"], {}
+        fair_mask = selected & period_mask(snapshot, fair)
+        return ["early_comparison"], {"fair_compare": compare_rates(
+            current, rate_in(snapshot, fair_mask), fair.label, min_n)}
+    if "right_censored" in notes and period.basis == "closed" and needs_cohorts(snapshot):
         focus = period_in_question(snapshot)
         if focus.baseline is None:
-            return
+            return [], {}
         now, before = (selected & period_mask(snapshot, p) for p in (focus.current, focus.baseline))
-        result.fair_current = rate_in(snapshot, now)
-        result.fair_period, result.fair_window_days = focus.current.label, focus.window_days
-        result.fair_compare = compare_rates(result.fair_current, rate_in(snapshot, before),
-                                            focus.baseline.label, min_n)
+        fair_current = rate_in(snapshot, now)
+        return [], {"fair_current": fair_current, "fair_period": focus.current.label,
+                    "fair_window_days": focus.window_days,
+                    "fair_compare": compare_rates(fair_current, rate_in(snapshot, before),
+                                                  focus.baseline.label, min_n)}
+    return [], {}
 
 
-def _story(result: WhyResult, direction: int, broad: bool) -> str:
-    """How the findings add up to the total's change (see the README's list of stories)."""
-    along = result.falls if direction < 0 else result.rises
-    if result.significant:
+def _story(significant: bool, along: list[str], falls: list[str], rises: list[str], findings: list[str],
+           tangled: list, mix_dimension: str | None, broad: bool) -> str:
+    """How the findings add up to the total's change (see the README's list of stories); `along`: the
+    findings that moved the way the total did."""
+    if significant:
         if along:
-            return "rate_and_mix" if result.mix_dimension else "rate"
-        if result.mix_dimension:
+            return "rate_and_mix" if mix_dimension else "rate"
+        if mix_dimension:
             return "mix"
-        if result.tangled and not result.findings:
+        if tangled and not findings:
             return "tangled"
         return "diffuse" if broad else "unlocated"
-    if result.falls and result.rises:
+    if falls and rises:
         return "offsetting"
-    if result.findings:
+    if findings:
         return "hidden"
-    return "tangled" if result.tangled else "noise"
+    return "tangled" if tangled else "noise"
 
 
 def _decompose(cells: Cells, both_periods, groupings, current, baseline) -> list[dict]:
@@ -667,11 +669,11 @@ def _log_odds_change(won_now, n_now, won_before, n_before):
     return np.atleast_1d(now - before), np.atleast_1d(v_now + v_before)
 
 
-def _mix_dimension(result: WhyResult, direction: int) -> str | None:
-    """The single dimension whose shifting shares carry at least half of the change, if any."""
-    change = result.moved_pp or 0.0
+def _mix_dimension(dimensions: list[DimensionEffect], moved: float | None, direction: int) -> str | None:
+    """The single dimension whose shifting shares carry at least half of the change (`moved`), if any."""
+    change = moved or 0.0
     best = None
-    for d in result.dimensions:
+    for d in dimensions:
         if "×" in d.dimension or not d.mix_significant or change == 0:
             continue
         if direction * d.mix_effect_pp > 0 and abs(d.mix_effect_pp) >= MIX_SHARE * abs(change):

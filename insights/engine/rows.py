@@ -42,8 +42,10 @@ def resolve_columns(place: Place, mapping: ColumnMapping) -> tuple[dict[str, str
         real = stripped.get(name) or folded.get(name.casefold().replace(" ", "_"))
         if real is not None:
             found[canonical] = real
-    dims = tuple(d for d in SOURCE_DIMENSIONS if d not in mapping.absent)
-    required = [c for c in CANONICAL_COLUMNS if c not in DERIVABLE_COLUMNS and c not in mapping.absent]
+    # as the in-memory loader: a segment column the source lacks (and the mapping does not name) is absent
+    dims = tuple(d for d in SOURCE_DIMENSIONS if d not in mapping.absent and d in found)
+    required = [c for c in CANONICAL_COLUMNS if c not in DERIVABLE_COLUMNS and c not in mapping.absent
+                and (c not in SOURCE_DIMENSIONS or c in mapping.columns)]
     missing = [mapping.columns.get(c, c) for c in required if c not in found]
     if missing:
         raise MissingColumnsError(missing, list(stripped), mapping_hint=bool(mapping.columns))

@@ -207,3 +207,12 @@ def test_a_restricted_scope_is_refused_in_a_sentence_never_answered_wider():
     reply = ask(data, asker, "/winrate")
     assert reply.kind == "error" and "SEGMENT_ACCESS" in reply.text and reply.result is None
     assert ask(data, Asker(user="U2"), "/winrate").kind == "answer"
+
+
+def test_a_parquet_without_a_segment_column_answers_the_same_without_it(tmp_path):
+    thin = tmp_path / "thin.parquet"
+    pd.read_csv(DEMO).drop(columns=["lead_source"]).to_parquet(thin)
+    memory, engine = both(str(thin))
+    assert memory.report.absent == engine.report.absent == ("lead_source",)
+    assert_same_answers(memory, engine, SOME_COMMANDS + ["/drivers"])
+    assert "no lead source column" in answer(engine, "/why").text

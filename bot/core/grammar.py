@@ -344,6 +344,7 @@ class _Parser:
     # -- the loop ------------------------------------------------------------------------------
     def parse(self) -> Parsed:
         i, n = 0, len(self.low)
+        named = -1  # where the last matched value ended
         while i < n:
             t = self.low[i]
             if t in HELP_WORDS:
@@ -369,6 +370,9 @@ class _Parser:
                 used = self.value_at(i)
                 if used:
                     i += used
+                    named = i
+                elif self.dimension(t) and named == i and self.dimension(t) in self.filters:
+                    i += 1  # "the Core product", "APAC region": the value's own dimension named, not a split
                 elif self.dimension(t) and t not in FILLER_WORDS:
                     i = self.grouping(i)  # a bare dimension word means "by" it
                 elif t in FILLER_WORDS or t in JOIN_WORDS:
@@ -410,6 +414,9 @@ class _Parser:
             if spec is not None:
                 self.compare = spec
             return i + used
+        if low[i] in ("previous", "prior", "before"):  # "vs previous in APAC"
+            self.compare = PeriodSpec("previous", (), "previous period")
+            return i + 1
         self.problems.append(Problem("empty_vs", self.tokens[i - 1], ("vs 2024Q1", "vs previous", "vs last year")))
         return i
 

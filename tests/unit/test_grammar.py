@@ -149,6 +149,22 @@ def test_grouping_stops_at_the_first_word_that_is_not_a_dimension():
     assert q.period == PeriodSpec("relative", ("quarter", -1), "last quarter")
 
 
+@pytest.mark.parametrize("text, filters_, group_by", [
+    ("Core product", {"product_type": ("Core",)}, ()),  # the value's own dimension named: no split
+    ("APAC region 2024Q1", {"region": ("APAC",)}, ()),
+    ("APAC industry", {"region": ("APAC",)}, ("industry",)),  # another dimension after a value: a split
+    ("product Core", {"product_type": ("Core",)}, ("product_type",)),  # before it: "by product"
+])
+def test_a_dimension_named_right_after_its_own_value_is_no_split(text, filters_, group_by):
+    q = ok(text).query
+    assert (q.filter_dict, q.group_by) == (filters_, group_by)
+
+
+def test_vs_previous_before_other_words_compares_with_the_previous_period():
+    q = ok("vs previous in APAC").query
+    assert q.compare.kind == "previous" and q.filter_dict == {"region": ("APAC",)}
+
+
 def test_grain_words_set_the_trend_grain():
     assert ok("monthly").query.grain == "month"
     assert ok("by month").query.grain == "month"

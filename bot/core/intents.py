@@ -32,40 +32,64 @@ REP = "sales_rep_id"
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
-    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
-             r"|\bagainst-team\b|\bstacks? up\b|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
+    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+             r"|\bagainst-team\b|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\bstacks? up\b|\bstacks? up\b.*\b(team|reps?|peers)\b"
+             r"|\b(after|allowing for|adjusted for|adjusting for|accounting for|correcting for|net of) (luck|chance|noise"
+             r"|small samples?|sample sizes?)\b|\bluck[- ]adjusted\b"
+             r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
-             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what) (reps?|aes?|sellers?|salespeople)\b"),
+             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"),
+    # "does cycle length affect whether we win", "regression on win rate", "all else equal": what drives winning
+    ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b|\bregressions?\b"
+                r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
+                r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
+    # questions about the data itself: its rows, its date, what is missing
+    ("health", r"\bdata ?set\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
+               r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
+               r"|\bas[- ]of date\b|\bmissing (an? |the |their )?(amounts?|values?|fields?"
+               r"|dates?|data)\b|\bduplicates?\b"),
     ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"
+             r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
+             r"|^(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b).*\b(segments?|areas?|pockets?)\b.*\b(losing"
+             r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
-    ("deals", r"\bdeals behind\b|\bwhat (did|have) we (lost|lose|won|win)\b"),
+    ("deals", r"\bdeals behind\b|\bwhat (did|have) (we|rep_?\d+|\w+) (lost|lose|won|win)\b"
+              r"|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b|\b(got|have|has) open\b"
+              r"|\b(show|list|pull|give|get|see)( me)?( \w+){0,4} (losses|wins)\b"
+              r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
+              r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b)"),
     ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose)\b"
-               r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"),
+               r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
+               r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
-                r"|\bwhat (%|percent\b|share\b|fraction\b|proportion\b)"),
+                r"|\bwhat (%|percent\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"),
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b"),
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
-             r"|what (questions|things) can (you|i)|how do i use|what do you do\b|^what are your commands"),
+             r"|what (questions|things) can (you|i)|\bwhat (kinds?|sorts?|types?) of (questions|things)\b"
+             r"|how do i use|what do you do\b|^what are your commands"),
     ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
                r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
-               r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b"),
+               r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
+               r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
     ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
             r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
+            r"|\bmix\b(?=.*\b(or|vs)\b)|\b(or|vs) (\w+ )?mix\b|\b(drove|drives) (the |this |that )?(change|shift|swing|move)\b"
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bwhere (do|does|are) (the )?(lost )?(deals|opportunities) (stop|stall|die|drop|get stuck|lose)"
                r"|\btake longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
-    ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b|\bbook(ing|ings|ed)?\b"
+    ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
+                 r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
                  r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
                  r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
@@ -79,17 +103,18 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\bmore likely to (win|close|be won)\b|\b(odds|chances?|likelihood) of (winning|closing)\b"
                 r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"),
     ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
-              r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open)( \w+){0,3} deals\b"
+              r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
               r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|over time|each (quarter|month)"
-              r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b"
+              r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
               r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
-              r"|\bhow (has|have)\b.*\bchanged\b|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
+              r"|\bhow (has|have)\b.*\b(changed|moved|shifted|evolved|developed)\b"
+              r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
               r"|\b(converting|closing|winning|doing|performing) (worse|better)\b"),
     ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
@@ -104,19 +129,26 @@ RULES: tuple[tuple[str, str], ...] = (
     ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
                 r"|\bcompare\b|\bversus\b|\bvs\b|\bhit rate\b|\bbetter than\b|\bbeat\w*\b|\bconverts?\b|\bwins? more\b"
                 r"|\bwhat (%|percent\b)|\b(best|worst|top)( performing| converting)? (region|industry|product|lead source|source)\b"
-                r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|least|highest|lowest)\b"),
+                r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b")
+# Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
+TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing)( the| our)? (plan|target|budget)s?\b")
+REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\d+|individuals?|leaderboard)\b")
+# Pooling words: two values counted together ("APAC plus India combined"), not side by side.
+POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as a group|lumped|plus)\b|(?<![\w+])\+(?![\w+])")
+OTHERS = re.compile(r"\bvs-others\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
 SENTENCE_WORDS = frozenset("""
+vs-others holding-constant suddenly combined together pooled altogether lumped
 why did does do done our we us the a an drop dropped drops dropping fall fell falling fallen decline declined
 declining go gone went going down up change changed changes changing happen happened happening is are was were
 be been being how doing who whom which what whats what's when where weakest worst best strongest top bottom
@@ -214,7 +246,34 @@ KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DA
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
+    (r"\ball of a sudden\b", "suddenly"),
+    (r"\ball (else|other things) (being )?equal\b|\bceteris paribus\b|\bholding (everything|all) else\b",
+     "holding-constant"),
+    (r"\b(q/q|qoq|quarter[- ](on|over)[- ]quarter) (change|delta|difference|move|swing)\b"
+     r"|\b(change|delta|difference|move|swing) (q/q|qoq|quarter[- ](on|over)[- ]quarter)\b", "change vs previous period"),
+    (r"\b(the )?(win )?rate (vs|versus|or) (the )?mix\b|\bmix (vs|versus|or) (the )?(win )?rate\b", "rate or mix"),
+    (r"\b(for )?(each|every) of the (last|past) (\d+) (quarter|month)s\b", r"last \4 \5s \5ly"),
+    (r"\b(first|second|third|fourth|1st|2nd|3rd|4th) quarter\b( of)?",
+     lambda m: "q" + str("first second third fourth".split().index(m.group(1)) + 1 if m.group(1).isalpha()
+                         else int(m.group(1)[0]))),
+    (r"\bwin[/ -]?loss( ratio| rate| record)?\b", "win rate"), (r"\bttm\b", "last 12 months"),
+    (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose) since "
+     r"(last year|a year ago)\b", r"\1 vs last year"),
+    (r"\bby (value|dollars?|revenue|amount),? (and )?not (by )?(count|number|volume|deals?)\b"
+     r"|\b(dollar|value|revenue|amount)[- ]weighted\b", " "),
+    (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),
+    (r"\b(every|each|any|which|what) (big|large|huge) deal\b", r"\1 100k+ deals"),
+    (r"\b(won|lost|open|closed) list\b", r"\1 deals"),
+    (r"\bregional (sales )?(teams?|reps|sellers|managers|leaders)\b", r"by region \2"),
+    (r"\bby (the )?(sales )?cycle[- ]?(gap|time|length|duration)s?\b|\bby (sales )?cycles?\b", "by cycle"),
+    (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (more than|over|longer than|above|beyond) (90|ninety) "
+     r"days( to close)?\b|\b(more than|over|longer than) (90|ninety) days to close\b", "90d+"),
+    (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?|close) (less than|under|within|shorter than|below|in under) "
+     r"(30|thirty) days( to close)?\b", "<30d"),
+    (r"\b(compared (to|with)|against|vs\.?|versus|and) (the |all )?(other|rest of the|rest of our|remaining) "
+     r"(regions|industries|verticals|products|lead sources|sources|channels|geos)\b", r"by \5 vs-others"),
     (r"\b(compared (to|with)|against|relative to|versus)\b", "vs"),
+    (r"\bvs\.?\s+(the\s+)?(previous|prior|preceding|last)\s+\d+( days?| weeks?| months?| quarters?)?(?!\w)", "vs previous"),
     (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last year|a year ago|the same quarter last year)\b",
      "vs last year"),
     (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last|the previous|the prior) (quarter|period)\b",
@@ -233,8 +292,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion))", "100k+"),
     (r"\b(small|tiny) ones\b", "<10k"), (r"\b(big|large|huge) ones\b", "100k+"),
     (r"\b(list|show|pull|give|get)( me)? all\b", r"\1\2"), (r"\ball (?=(open|won|lost) )", ""),
-    (r"\b(last|past|next) (two|three|four|five|six)\b",
-     lambda m: f"{m.group(1)} {'two three four five six'.split().index(m.group(2)) + 2}"),
+    (r"\b(last|past|next|trailing) (two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b",
+     lambda m: f"{m.group(1)} {NUMBER_WORDS.index(m.group(2)) + 2}"),
     (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
     (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
     (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
@@ -242,7 +301,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
     (r"\bquarter[- ](by|over|on)[- ]quarter\b|\bqoq\b", "quarterly"), (r"\bmonth[- ](by|over|on)[- ]month\b|\bmom\b", "monthly"),
     (r"\b(close|closing|hit|conversion|success) rates?\b", "win rate"), (r"\bcycle (gap|time|length)s?\b", "cycle-gap"),
-    (r"\bwill (we )?(close|win|land)\b|\blikely to (close|win|land)\b", "forecast"),
+    (r"\bwill (we |they |it |these( deals)? |those( deals)? )?(close|win|land)\b|\blikely to (close|win|land)\b", "forecast"),
     (r"\bopen pipeline\b", "pipeline"),
     (r"\blast (q|qtr)\b", "last quarter"), (r"\bthis (q|qtr)\b", "this quarter"),
     (r"\bprevious (q|qtr)\b", "last quarter"), (r"\bprior (q|qtr)\b", "last quarter"),
@@ -261,14 +320,17 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(big|large|huge|enterprise-size) (deals|opportunities|opps)\b", "100k+ deals"),
     (r"\b(small|tiny) (deals|opportunities|opps)\b", "<10k deals"),
 )
+NUMBER_WORDS = "two three four five six seven eight nine ten eleven twelve".split()
 # Contractions and chat spellings, spelt out so the rules need one form.
 SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bwhat'?s\b", "what is"), (r"\bhow'?s\b", "how is"), (r"\bwho'?s\b", "who is"),
     (r"\bwhere'?s\b", "where is"), (r"\bthat'?s\b", "that is"), (r"\bwe're\b", "we are"),
     (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
-    (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b", "where"),
-    (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
+    (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
+    (r"\bhwo\b", "how"),
+    (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
+    (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
 MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"), 1)}
@@ -339,7 +401,10 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
                       r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
                       r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)s?\b|\bunfollow\b"
-                      r"|\b(alert|follow) #?\d+\b")
+                      r"|\b(alert|follow) #?\d+\b|^(please )?(alert|notify|warn|ping) (if|when)\b"
+                      r"|\b(alert|notify|warn|ping) (me|us) (when|if)\b"
+                      r"|\b(send|post|dm|share)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
+                      r"|evening|\w+day)|each (day|week|morning))\b")
 LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the))? alerts?\b|\b(what|which) alerts? (are|do we have|is)\b"),
             "/alerts list"),
            (re.compile(r"\bwhat (am i|are we) following\b|^(list|show)( me)? my follows\b"), "/follow list"))
@@ -488,7 +553,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
-    if UNSUPPORTED.search(words):
+    if UNSUPPORTED.search(words) or (TARGETS.search(words) and not REPS_NAMED.search(words)):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
     managed = _management(words)
     if managed is not None:
@@ -508,7 +573,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     alternatives: list[Request] = []
     for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != request.command):
         reading = _shaped(other, words, args, vocab, as_of)
-        if len(alternatives) < 2 and reading.line not in [a.line for a in alternatives]:
+        if len(alternatives) < 2 and reading.line not in [a.line for a in alternatives] + [request.line]:
             alternatives.append(reading)
     return Intent(request, dropped, alternatives=tuple(alternatives))
 
@@ -533,6 +598,8 @@ def _closest_readings(words: str) -> tuple[str, ...]:
     """What the analyses can answer nearest to a question they cannot: by its subject."""
     if re.search(r"\b(reps?|managers?|quota|headcount|team)\b", words):
         return ("/reps", "/winrate by region", "/trend")
+    if TARGETS.search(words):
+        return ("/pipeline", "/reps", "/trend")
     if re.search(r"\b(size|amount|value|acv|arr|mrr)\b", words):
         return ("/winrate by size_band", "/pipeline", "/deals won")
     return UNSURE_CHOICES
@@ -560,6 +627,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
             q = dataclasses.replace(q, period=q.compare, compare=q.period)
     if command == "trend" and q.compare is not None:  # "how did APAC do vs last year": a tested change
         command = "winrate"
+    if command == "trend" and " vs " in f" {words} " and any(d in q.group_by and len(v) > 1 for d, v in q.filters):
+        command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
@@ -579,7 +648,9 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         dim = SPLIT_NOUNS.get(noun) or SPLIT_NOUNS.get(split.group(3))
         if dim in vocab.values:
             q = dataclasses.replace(q, group_by=(dim,))
-    if command == "winrate" and not q.group_by:  # two values of one dimension: side by side, tested
+    if OTHERS.search(words) and q.group_by:  # "APAC against the other regions": every region side by side
+        q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in q.group_by))
+    if command == "winrate" and not q.group_by and not POOLED.search(words):  # two values of one dimension: side by side
         several = [d for d, values in q.filters if len(values) > 1]
         if len(several) == 1:
             q = dataclasses.replace(q, group_by=(several[0],))
@@ -598,8 +669,10 @@ def _with_text(command: str, query: Query) -> Request:
 
 
 def _outcome_of(words: str) -> str | None:
-    if re.search(r"\b(lost|lose|losing|losses)\b", words):
+    if re.search(r"\b(lost|lose|losing|losses)\b|\b(did we|we) drop(ped)?\b", words):
         return "lost"
+    if re.search(r"\bbook(ed|ings?)?\b", words):
+        return "won"
     if re.search(r"\b(won|win|wins|winning)\b", words) and not re.search(r"\bwin rate\b", words):
         return "won"
     if re.search(r"\bopen\b", words):
@@ -623,9 +696,10 @@ def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(
     segment the data does not have (a known segment-like word, a word after "in"/"for", or a near-miss
     of a known value; after a slash command, any word that is not a sentence word); what is left is written back from the parsed Query, or kept as typed when
     something in it is unknown (so the reply can name it and suggest the closest values)."""
-    words = _segment_versus(words, vocab)
+    words = _segment_versus(_value_typos_fixed(words, vocab), vocab)
     tokens = words.split()  # "close" is a verb here, not the stage named Closed
     tokens = [w for i, w in enumerate(tokens) if not (w in CLOSE_WORDS and (i == 0 or tokens[i - 1] != "stage"))]
+    tokens = ["+" if w == "plus" and _values_around(tokens, i, vocab) else w for i, w in enumerate(tokens)]
     words = " ".join(tokens)
     parsed = parse(words, vocab)
     unknown = {p.word.casefold() for p in parsed.problems if p.kind == "unknown_word"}
@@ -635,6 +709,42 @@ def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(
     kept = " ".join(w for w in tokens if w.casefold() not in drop)
     again = parse(kept, vocab)
     return (query_text(again.query) if again.ok else kept), tuple(sorted(drop))
+
+
+def _value_typos_fixed(words: str, vocab: Vocabulary) -> str:
+    """The words with each one the grammar cannot place and that is one slip from a known value
+    ("eurpoe", "indai") spelt as the value."""
+    unknown = {p.word.casefold() for p in parse(words, vocab).problems if p.kind == "unknown_word"}
+    fixed = {w: _value_typo(w, vocab) for w in unknown}
+    return " ".join(fixed.get(w) or w for w in words.split()) if any(fixed.values()) else words
+
+
+def _values_around(tokens: list[str], i: int, vocab: Vocabulary) -> bool:
+    """Whether tokens[i] stands between two known values ("APAC plus India": both, pooled; "Pro Plus" is a
+    product name the data may not have, named back)."""
+    if not 0 < i < len(tokens) - 1:
+        return False
+
+    def value(words: list[str]) -> bool:
+        return bool(vocab.match(norm("".join(words)), allow_prefix=False))
+
+    left = value(tokens[i - 1:i]) or (i >= 2 and value(tokens[i - 2:i]))
+    return left and (value(tokens[i + 1:i + 2]) or value(tokens[i + 1:i + 3]))
+
+
+def _value_typo(word: str, vocab: Vocabulary) -> str | None:
+    """The word of a known value that `word` is one slip away from (two letters swapped, one left out,
+    one added, or one changed in a long word): "eurpoe" -> "europe", "fintec" -> "fintech". Only words
+    of five letters or more, never a word the rules know, and only when exactly one value is that close."""
+    if len(word) < 5 or not word.isalpha() or word in SENTENCE_WORDS or word in KEYWORDS or word in KNOWN_WORDS \
+            or word in CLOSE_WORDS or word in SEGMENT_LIKE:
+        return None
+    targets = {t for d, values in vocab.values.items() if d != REP for v in values
+               for t in [norm(v), *v.casefold().split()] if len(t) >= 5 and t.isalpha() and t not in CLOSE_WORDS}
+    close = {t for t in targets if t != word and t[0] == word[0] and (
+        _one_swap(t, word) or _one_dropped(t, word) or _one_dropped(word, t)
+        or (len(word) >= 6 and len(t) == len(word) and sum(a != b for a, b in zip(t, word)) == 1))}
+    return close.pop() if len(close) == 1 else None
 
 
 def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: frozenset[str]) -> bool:

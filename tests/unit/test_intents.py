@@ -269,3 +269,68 @@ def test_managing_alerts_and_follows_in_words_is_listed_or_asked_back_never_answ
     """A sentence never changes what a channel receives: it lists, shows the help, or asks back."""
     intent = interpret(question, vocab, AS_OF)
     assert (intent.line, [c.line for c in intent.choices]) == (line, choices)
+
+
+@pytest.mark.parametrize("question, line", [
+    # a known value misspelt by one slip (five letters or more, one value that close)
+    ("Eurpoe win rate ytd", "/winrate region=Europe ytd"),
+    ("win rate for fintec", "/winrate industry=FinTech"),
+    ("win rate eurpoe vs indai", "/winrate region=Europe,India by region"),
+    # pooling words: the values counted together, not side by side
+    ("APAC plus India win rate", "/winrate region=APAC,India"),
+    ("fintech and saas together, win rate", "/winrate industry=FinTech,SaaS"),
+    ("win rate APAC + India combined", "/winrate region=APAC,India"),
+    # a value's own dimension named after it is no split
+    ("the Core product win rate in 2024Q1", "/winrate product_type=Core 2024q1"),
+    # splits and bands in words
+    ("win rate by cycle length", "/winrate by cycle_band"),
+    ("do bigger deals close less often?", "/winrate by size_band"),
+    ("win rate for deals that take more than 90 days to close", "/winrate cycle_band=90d+"),
+    ("how does Europe stack up against the other regions", "/winrate by region"),
+    # periods and comparisons
+    ("trailing twelve months close rate", "/winrate last 12 months"),
+    ("how'd we do in the first quarter?", "/winrate 2024q1"),
+    ("win rate for each of the last 3 quarters", "/trend quarterly last 3 quarters"),
+    ("QoQ change in partner win rate", "/winrate lead_source=Partner vs previous"),
+    ("what explains the change since last year?", "/why vs last year"),
+    ("is referral really better than inbound or just noise?", "/winrate lead_source=Referral,Inbound by lead_source"),
+    # analyses named in other words
+    ("is it mix or rate?", "/why"),
+    ("why are segments losing more in apac", "/why region=APAC"),
+    ("hwo is india doing", "/trend region=India"),
+    ("are outbound deals holding up?", "/trend lead_source=Outbound"),
+    ("whree are we loosing deals", "/risk"),
+    ("riskiest regions", "/risk by region"),
+    ("does cycle length affect whether we win?", "/drivers"),
+    ("all else equal, do longer cycles hurt our odds?", "/drivers"),
+    ("demo to proposal conversion", "/funnel"),
+    ("which of my reps are struggling", "/reps by sales_rep_id"),
+    ("compare the regions after allowing for luck", "/reps by region"),
+    ("give me every big deal we lost this year", "/deals size_band=100k+ ytd lost"),
+    ("show me the losses in europe", "/deals region=Europe lost"),
+    ("bookings last quarter", "/deals last quarter won"),
+    ("what's rep_2 got open right now", "/deals sales_rep_id=rep_2 open"),
+    ("what are we going to land this qtr", "/pipeline"),
+    ("deals in negotiation - will they close this quarter?", "/pipeline deal_stage=Negotiation"),
+    ("how many deals are in the dataset", "/health"),
+    ("were any rows dropped?", "/health"),
+    ("tl;dr for my board meeting", "/digest"),
+    ("what kinds of questions can I ask?", "/help"),
+])
+def test_sales_phrasings_of_the_second_held_out_round_are_read_as_meant(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question", [
+    "win rate for the pro plus tier",  # "plus" after one value only: a product name, named back
+    "win rate in apca",  # four letters: too short to correct safely
+])
+def test_a_word_that_is_not_safely_a_known_value_is_named_back_not_corrected(vocab, question):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.request.query is None and intent.choices == () and intent.understood, intent.line
+
+
+@pytest.mark.parametrize("question", ["what's our quota attainment this quarter?", "how are we tracking against plan",
+                                      "post the trend for Enterprise here daily", "ping us when enterprise win rate drops"])
+def test_targets_the_data_lacks_and_changes_to_alerts_are_asked_back(vocab, question):
+    assert interpret(question, vocab, AS_OF).choices

@@ -1,5 +1,5 @@
 """Plain questions as sales leaders ask them, read as asked: the development corpus and the held-out
-one (written blind to the rules), measured as `python tests/measure_questions.py` measures them."""
+ones (written blind to the rules), measured as `python tests/measure/measure_questions.py` measures them."""
 from __future__ import annotations
 
 import pytest
@@ -7,14 +7,18 @@ import pytest
 from bot.core.grammar import Vocabulary
 from measure_questions import CORPORA, load_corpus, measure, rates
 
-# (corpus, at least this share answered as asked, at most this share answered wrongly). The blind sets were
-# each measured once blind, then used for development; the held-out set has never been used for it.
-# Its floor is what it measured on 2026-12-06 (92.5% as asked, 6.0% wrongly), so a change that reads
-# worse fails here; the goal (95% and 2%) is not reached yet. The second held-out set (written blind on
-# 2026-12-07, in other people's words) measured 73.3% and 17.4% the first time; development began on it
-# then (month ranges, halves, "June vs May"), and its floor is what it reads now.
-TARGETS = {"development": (0.98, 0.01), "first blind set": (0.95, 0.02), "second blind set": (0.95, 0.02),
-           "third blind set": (0.95, 0.02), "held-out": (0.92, 0.06), "second held-out": (0.775, 0.135)}
+# (corpus, at least this share answered as asked, at most this share answered wrongly), each just under what it
+# reads now (python tests/measure/measure_questions.py, 2026-12-07), so a change that reads worse fails here.
+# The blind sets were each measured once blind, then used for development. The held-out set (92.5% as asked,
+# 6.0% wrongly when first measured) and the second held-out set (73.3% and 17.4% the first time) were then
+# used for development too. The fourth held-out set was written after the rules of issue 22's second round
+# and measured once before being read (99.3% as asked, 0.7% wrongly), then used for development. What is
+# still read wrongly in the second held-out set is where the corpora disagree ("how are we doing": the
+# others expect the trend, it expects the rate) and "close rate by rep" (/winrate by rep, pinned in
+# test_intents.py; it expects /reps). heldout3.tsv is kept unread and unmeasured for the final check.
+TARGETS = {"development": (0.995, 0.003), "first blind set": (0.99, 0.005), "second blind set": (0.99, 0.005),
+           "third blind set": (0.99, 0.005), "held-out": (0.99, 0.005), "second held-out": (0.925, 0.026),
+           "fourth held-out": (0.99, 0.008)}
 
 
 @pytest.fixture(scope="module")

@@ -40,13 +40,13 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"),
     # "does cycle length affect whether we win", "regression on win rate", "all else equal": what drives winning
-    ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b|\bregressions?\b"
+    ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b|\b(run|do|fit)( a)? regressions?\b|\bregressions? (on|of|model|analysis)\b"
                 r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
     # questions about the data itself: its rows, its date, what is missing
     ("health", r"\bdata ?set\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
                r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
-               r"|\bas[- ]of date\b|\bmissing (an? |the |their )?(amounts?|values?|fields?"
+               r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
     ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
@@ -54,11 +54,11 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
-    ("deals", r"\bdeals behind\b|\bwhat (did|have) (we|rep_?\d+|\w+) (lost|lose|won|win)\b"
-              r"|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b|\b(got|have|has) open\b"
-              r"|\b(show|list|pull|give|get|see)( me)?( \w+){0,4} (losses|wins)\b"
+    ("deals", r"\bdeals behind\b|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
+              r"|\b(got|have|has) open\b(?!.*\b(pipeline|forecast|coverage|commit)\b)"
+              r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
-              r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b)"),
+              r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
     ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
                r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
@@ -80,7 +80,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
     ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
-            r"|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
+            r"|\bwhat moved (the )?(win rate|number|rate)\b|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
             r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
             r"|\bmix\b(?=.*\b(or|vs)\b)|\b(or|vs) (\w+ )?mix\b|\b(drove|drives) (the |this |that )?(change|shift|swing|move)\b"
@@ -137,7 +137,8 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b")
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
-TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing)( the| our)? (plan|target|budget)s?\b")
+TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
+                     r"( the| our)? (plan|target|budget)s?\b")
 REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\d+|individuals?|leaderboard)\b")
 # Pooling words: two values counted together ("APAC plus India combined"), not side by side.
 POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as a group|lumped|plus)\b|(?<![\w+])\+(?![\w+])")
@@ -268,10 +269,12 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bby (the )?(sales )?cycle[- ]?(gap|time|length|duration)s?\b|\bby (sales )?cycles?\b", "by cycle"),
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (more than|over|longer than|above|beyond) (90|ninety) "
      r"days( to close)?\b|\b(more than|over|longer than) (90|ninety) days to close\b", "90d+"),
-    (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?|close) (less than|under|within|shorter than|below|in under) "
+    (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (less than|under|within|shorter than|below|in under) "
      r"(30|thirty) days( to close)?\b", "<30d"),
     (r"\b(compared (to|with)|against|vs\.?|versus|and) (the |all )?(other|rest of the|rest of our|remaining) "
      r"(regions|industries|verticals|products|lead sources|sources|channels|geos)\b", r"by \5 vs-others"),
+    (r"\b(beating|beat|beaten|ahead of|behind|outpacing) (last year|a year ago|the same (quarter|period) last year)\b",
+     "vs last year"),
     (r"\b(compared (to|with)|against|relative to|versus)\b", "vs"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|preceding|last)\s+\d+( days?| weeks?| months?| quarters?)?(?!\w)", "vs previous"),
     (r"\b(lower|higher|worse|better|down|up|different) (than|from|vs) (last year|a year ago|the same quarter last year)\b",
@@ -289,7 +292,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
     (r"\bdeal (size|amount|value)s?( bands?)?\b", "size"),
     (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
-    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion))", "100k+"),
+    (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion|loss|losses|wins)\b)", "100k+"),
     (r"\b(small|tiny) ones\b", "<10k"), (r"\b(big|large|huge) ones\b", "100k+"),
     (r"\b(list|show|pull|give|get)( me)? all\b", r"\1\2"), (r"\ball (?=(open|won|lost) )", ""),
     (r"\b(last|past|next|trailing) (two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b",

@@ -316,6 +316,16 @@ def test_managing_alerts_and_follows_in_words_is_listed_or_asked_back_never_answ
     ("were any rows dropped?", "/health"),
     ("tl;dr for my board meeting", "/digest"),
     ("what kinds of questions can I ask?", "/help"),
+    # and not where the same words mean something else
+    ("give me the reasons for the losses in apac", "/why region=APAC"),
+    ("which deals will close within 30 days", "/pipeline"),
+    ("how much do we have open in pipeline", "/pipeline"),
+    ("is there a regression in apac win rate", "/winrate region=APAC"),
+    ("what did the apac team lose in june", "/deals region=APAC 2024-06 lost"),
+    ("show the big deal losses", "/deals size_band=100k+ lost"),
+    ("what moved win rate qoq", "/why vs previous"),
+    ("which deals are missing a close date", "/health"),
+    ("is apac behind last year", "/winrate region=APAC vs last year"),
 ])
 def test_sales_phrasings_of_the_second_held_out_round_are_read_as_meant(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
@@ -331,6 +341,7 @@ def test_a_word_that_is_not_safely_a_known_value_is_named_back_not_corrected(voc
 
 
 @pytest.mark.parametrize("question", ["what's our quota attainment this quarter?", "how are we tracking against plan",
+                                      "are we ahead of plan this quarter", "which areas are under target",
                                       "post the trend for Enterprise here daily", "ping us when enterprise win rate drops"])
 def test_targets_the_data_lacks_and_changes_to_alerts_are_asked_back(vocab, question):
     assert interpret(question, vocab, AS_OF).choices

@@ -4,7 +4,8 @@
 Europe?" in the same thread becomes the thread's last command with Europe for APAC. No model and no
 network. The question is first spelt out (contractions, emoji, keyword typos, sales phrasings such
 as EMEA, last Q, H1, "Q1 last year", "big deals"); ordered keyword rules then pick the command, and
-the grammar reads the rest, matching segment values forgivingly. The reading is shaped to the
+the grammar reads the rest, matching segment values forgivingly (a value misspelt by one slip, "Eurpoe",
+is read as the value). The reading is shaped to the
 command (two values of one dimension side by side, "which regions" as a split, only what the command
 takes). Words that only make the question a sentence are dropped; a word that looks like a segment
 the data does not have is kept, so the reply names it and suggests the closest. A question that

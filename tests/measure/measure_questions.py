@@ -29,7 +29,8 @@ from bot.core.intents import interpret  # noqa: E402
 CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first blind set": ROOT / "tests/measure/corpus/blind1.tsv",
            "second blind set": ROOT / "tests/measure/corpus/blind2.tsv", "third blind set": ROOT / "tests/measure/corpus/blind3.tsv",
            "held-out": ROOT / "tests/measure/corpus/heldout.tsv", "second held-out": ROOT / "tests/measure/corpus/heldout2.tsv",
-           "fourth held-out": ROOT / "tests/measure/corpus/heldout4.tsv"}
+           "fourth held-out": ROOT / "tests/measure/corpus/heldout4.tsv",
+           "third held-out": ROOT / "tests/measure/corpus/heldout3.tsv"}
 ASK = "ask"
 
 

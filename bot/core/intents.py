@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from insights.periods import PeriodSpec, resolve
 from insights.query import Query
+from insights.schema import CYCLE_BANDS, SIZE_BANDS
 
 from bot.core.grammar import (
     GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
@@ -136,13 +137,16 @@ RULES: tuple[tuple[str, str], ...] = (
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
-                         r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b")
+                         r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
+                         r"|\b(calls|dials|meetings|emails|sales activity|activities|sdrs?|bdrs?)\b")  # activity is not logged
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
 TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
                      r"( the| our)? (plan|target|budget)s?\b")
 REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\d+|individuals?|leaderboard)\b")
 # Pooling words: two values counted together ("APAC plus India combined"), not side by side.
-POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as a group|lumped|plus)\b|(?<![\w+])\+(?![\w+])")
+# pooled: said so, or a range of bands ("deals 50k and up" reads as size_band=50k-100k,100k+)
+POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as a group|lumped|plus)\b|(?<![\w+])\+(?![\w+])"
+                    r"|\b(size|cycle)_band=\S+,")
 OTHERS = re.compile(r"\bvs-others\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
@@ -320,6 +324,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(year[- ]over[- ]year|year[- ]on[- ]year|yoy|y/y)\b", "vs last year"),
     (r"\bthan (a year ago|last year|the year before|the same (quarter|period|time) last year)\b", "vs last year"),
     (r"\bthan (the )?(previous|prior|last) (quarter|period|month)\b|\bthan the (quarter|month) before\b", "vs previous"),
+    (r"\bregional (win rates?|numbers|results|breakdown)\b", r"\1 by region"),
     (r"\bemea\b", "europe"), (r"\bamericas\b", "north america"),
     (r"\b(big|large|huge|enterprise-size) (deals|opportunities|opps)\b", "100k+ deals"),
     (r"\b(small|tiny) (deals|opportunities|opps)\b", "<10k deals"),
@@ -332,7 +337,11 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
-    (r"\bhwo\b", "how"),
+    (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
+    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\bttm\b", "last 12 months"),
+    (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
+    (r"\b(last|past|previous|prior) week\b", "last 7 days"),
+    (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
@@ -465,6 +474,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(h[12]) (of )?this year\b", lambda m: _half(m.group(1), str(as_of.year), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?this year\b", lambda m: f"{as_of.year}q{m.group(1)}", text)
     text = re.sub(r"\b(each|every|by) month\b", "monthly", text)
+    text = _bands_in_words(text)
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
     # "since March": from the first of the latest March to the data's last day
@@ -473,13 +483,46 @@ def rewrite(question: str, as_of: dt.date) -> str:
     # a month named just before "vs" ("June vs May") is the period in question
     text = re.sub(r"\b([a-z]+)(?= vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
     text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
-    text = re.sub(r"\b(h[12])\b(?:\s+(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
+    text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+# "deals 50k and up", "over 50k": every size band from that edge up; "cycle runs past 90 days", "closed in
+# under 30 days": the cycle bands beyond or within that many days. Only at a band's edge: "over 250k" stays.
+SIZE_EDGES = {0: "<10k", **{int(upper): SIZE_BANDS[i + 1][1] for i, (upper, _) in enumerate(SIZE_BANDS[:-1])}}
+CYCLE_EDGES = {0: "<30d", **{int(upper): CYCLE_BANDS[i + 1][1] for i, (upper, _) in enumerate(CYCLE_BANDS[:-1])}}
+SIZE_UP = re.compile(r"\b(?:over|above|more than|bigger than|larger than|at least) \$?(\d+)k\b"
+                     r"|\$?\b(\d+)k(?: and (?:up|above|over|bigger|larger)|\+| or (?:more|bigger|larger|above))(?!\w)")
+CYCLE_WORDS = r"(?:cycles?|runs?|ran|running|lasts?|lasted|lasting|drag(?:s|ged)?|took|takes?|taking|closed)"
+CYCLE_NOUN = r"(?:(?:the )?(?:sales )?cycle (?:is |was )?)?"
+CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:past|over|beyond|more than|longer than|above) (\d+)\+? days\b")
+CYCLE_DOWN = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:in )?(?:under|less than|fewer than|below) (\d+) days\b")
+
+
+def _bands_in_words(text: str) -> str:
+    def up(edges: dict[int, str], threshold: int, bands, unit: int, original: str) -> str:
+        names = [name for _, name in bands]
+        if threshold * unit not in edges:
+            return original
+        start = names.index(edges[threshold * unit])
+        dim = "size_band" if bands is SIZE_BANDS else "cycle_band"
+        return f"{dim}={','.join(names[start:])}" if len(names) - start > 1 else names[start]
+
+    def down(threshold: int, original: str) -> str:
+        uppers = [int(u) for u, _ in CYCLE_BANDS[:-1]]
+        if threshold not in uppers:
+            return original
+        names = [name for u, name in CYCLE_BANDS if u <= threshold]
+        return f"cycle_band={','.join(names)}" if len(names) > 1 else names[0]
+
+    text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
+    text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1)), CYCLE_BANDS, 1, m.group(0)), text)
+    return CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
 
 
 def _corrected(word: str) -> str:

@@ -345,3 +345,41 @@ def test_a_word_that_is_not_safely_a_known_value_is_named_back_not_corrected(voc
                                       "post the trend for Enterprise here daily", "ping us when enterprise win rate drops"])
 def test_targets_the_data_lacks_and_changes_to_alerts_are_asked_back(vocab, question):
     assert interpret(question, vocab, AS_OF).choices
+
+
+@pytest.mark.parametrize("question,line", [
+    # periods in words (issue 22, third held-out round)
+    ("win rate last week", "/winrate last 7 days"),
+    ("apac win rate past week", "/winrate region=APAC last 7 days"),
+    ("win rate 2023 H2", "/winrate 2023-07-01..2023-12-31"),
+    ("win rate H2 2023", "/winrate 2023-07-01..2023-12-31"),
+    ("win rate in the second half of 2023", "/winrate 2023-07-01..2023-12-31"),
+    ("partner win rate in the first half of this year", "/winrate lead_source=Partner 2024-01-01..2024-06-30"),
+    ("win rate trailing 12 months", "/winrate last 12 months"),
+    ("TTM win rate for SaaS", "/winrate industry=SaaS last 12 months"),
+    ("Q1 '24 win rate for SaaS", "/winrate industry=SaaS 2024q1"),
+    ("how does last qtr compare with the same qtr last year", "/winrate last quarter vs last year"),
+    # bands in words: every band from an edge up, or cycle bands, never a period
+    ("win rate for deals 50k and up this year", "/winrate size_band=50k-100k,100k+ ytd"),
+    ("win rate for deals over 25k", "/winrate size_band=25k-50k,50k-100k,100k+"),
+    ("win rate when the sales cycle runs past 90 days", "/winrate cycle_band=90d+"),
+    ("win rate for deals that closed in under 30 days", "/winrate cycle_band=<30d"),
+    ("win rate for deals that took more than 60 days", "/winrate cycle_band=60-90d,90d+"),
+    # abbreviations
+    ("wr by region", "/winrate by region"),
+    ("Win rate on the Pro SKU, trailing 12 months.", "/winrate product_type=Pro last 12 months"),
+    # and not where the same words mean something else
+    ("which deals will close within 30 days", "/pipeline"),
+    ("deals closed in the last 30 days", "/deals last 30 days"),
+])
+def test_periods_bands_and_abbreviations_of_the_third_held_out_round_are_read_as_meant(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question", [
+    "flag any open deal over 250k that looks shaky",  # 250k is no band's edge: not turned into bands
+    "how many calls did the SDRs make last week",  # activity is not in the data: asked back, not a win rate
+])
+def test_what_is_not_a_band_or_not_in_the_data_is_not_answered_as_something_else(vocab, question):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices, intent.line  # asked back with the closest readings

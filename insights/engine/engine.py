@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import CACHED, Cells
+from ..counting import Window
 from ..load import REASONS, ColumnMapping
 from ..load.coding import _categories
 from ..load.report import CENSORING_GAP_DAYS, LOST_ZERO_MIN_DEALS, LOST_ZERO_SHARE
@@ -33,27 +34,13 @@ STORE_VALIDATED = True
 _BANDS = {"size_band": SIZE_BANDS, "cycle_band": CYCLE_BANDS}
 
 
-@dataclass(frozen=True)
-class Window:
-    """The deals a mask of `select.period_mask` holds: closed (or, a cohort, created) within [start, end];
-    a cohort's deals only when they closed within `window_days` of being created."""
-
-    start: dt.date
-    end: dt.date
-    basis: str = "closed"
-    window_days: int | None = None
-
-    @classmethod
-    def of(cls, period) -> Window:
-        """The window of an `insights.periods.Period`."""
-        return cls(period.start, period.end, period.basis, period.window_days)
-
-    def sql(self) -> str:
-        column = "created" if self.basis == "created" else "closed"
-        cond = f"{column} BETWEEN DATE {literal(self.start.isoformat())} AND DATE {literal(self.end.isoformat())}"
-        if self.basis == "created" and self.window_days is not None:
-            cond += f" AND cycle <= {int(self.window_days)}"
-        return cond
+def window_sql(window: Window) -> str:
+    """The SQL condition of the deals a `counting.Window` holds (as `select.period_mask`)."""
+    column = "created" if window.basis == "created" else "closed"
+    cond = f"{column} BETWEEN DATE {literal(window.start.isoformat())} AND DATE {literal(window.end.isoformat())}"
+    if window.basis == "created" and window.window_days is not None:
+        cond += f" AND cycle <= {int(window.window_days)}"
+    return cond
 
 
 @dataclass(frozen=True)
@@ -292,9 +279,9 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
             if isinstance(open_since, dt.date):
                 where.append(f"created <= DATE {literal(open_since.isoformat())}")
         else:
-            group = "CASE " + " ".join(f"WHEN {w.sql()} THEN {g}" for g, w in enumerate(windows)) + " END" \
+            group = "CASE " + " ".join(f"WHEN {window_sql(w)} THEN {g}" for g, w in enumerate(windows)) + " END" \
                 if windows else "NULL"
-            inside = " OR ".join(f"({w.sql()})" for w in windows) or "FALSE"
+            inside = " OR ".join(f"({window_sql(w)})" for w in windows) or "FALSE"
             where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", f"({inside})"]
         where += [self._filter(d, v) for d, v in filters]
         # each dimension as its category code, joined from a list of (raw value, code): the GROUP BY is over
@@ -387,7 +374,7 @@ GROUP BY cycle ORDER BY cycle""")
         filters = tuple((d, tuple(v)) for d, v in filters)
         key = ("cycle_table", window, filters, dim, month)
         if key not in self._totals:
-            where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", window.sql()] + \
+            where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", window_sql(window)] + \
                 [self._filter(d, v) for d, v in filters]
             picked, join = ["0 AS code"], ""
             if dim is not None and dim in _BANDS:

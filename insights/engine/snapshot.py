@@ -22,7 +22,6 @@ from ..cells import Cells
 from ..counting import EVERY_DAY, NeedsRows, Subset, Window, percentile_of_counts
 from ..snapshot import DataReport, Memo
 from .engine import DealEngine
-from .engine import Window as EngineWindow
 
 ROWS_SENTENCE = ("{what} needs the deals one by one, and this source ({source}) is counted where it lives "
                  "(DEALS_ENGINE): ask for a win rate, /why, /risk, /drivers, /funnel, /reps, /trend or /health, or "
@@ -143,9 +142,8 @@ class EngineSnapshot:
         return None if subset.aged is None else self.as_of - dt.timedelta(days=subset.aged)
 
 
-def _window(window: Window | None) -> EngineWindow:
-    w = window or EVERY_DAY
-    return EngineWindow(w.start, w.end, w.basis, w.window_days)
+def _window(window: Window | None) -> Window:
+    return window or EVERY_DAY
 
 
 def open_engine(spec, mapping=None) -> EngineSnapshot:

@@ -100,15 +100,12 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
         then_base = _moved(baseline, -step * k)
         if then_base.start < start:
             break
-        now_mask = selected & period_mask(snapshot, then)
-        was_mask = selected & period_mask(snapshot, then_base)
-        a, b = rate_in(snapshot, now_mask), rate_in(snapshot, was_mask)
-        if not a.n or not b.n:
+        moved = _change(snapshot, selected, then, then_base)
+        if moved is None:
             break
-        l1, v1 = log_odds(a.won, a.n)
-        l0, v0 = log_odds(b.won, b.n)
-        deltas.append(l1 - l0)
-        variances.append(v1 + v0)
+        delta, variance, now_mask, _, v1, a, b = moved
+        deltas.append(delta)
+        variances.append(variance)
         if then.start >= baseline.start and then.end <= baseline.end:
             # the earlier period is part of this period's baseline: the two changes move against each other
             overlap += v1 * (now_mask & base_mask).sum() / max(before.n, 1)
@@ -158,14 +155,10 @@ def _yearly_variance(snapshot: Snapshot, selected: np.ndarray, period: Period, b
             then, then_base = _moved(period, -back), _moved(baseline, -back)
             if then_base.start < start:
                 break
-            now_mask = selected & period_mask(snapshot, then)
-            was_mask = selected & period_mask(snapshot, then_base)
-            now, was = rate_in(snapshot, now_mask), rate_in(snapshot, was_mask)
-            if not now.n or not was.n:
+            moved = _change(snapshot, selected, then, then_base)
+            if moved is None:
                 break
-            l1, v1 = log_odds(now.won, now.n)
-            l0, v0 = log_odds(was.won, was.n)
-            pair.append((float(l1 - l0), float(v1 + v0), now_mask, was_mask, float(v1)))
+            pair.append(moved[:5])
         if len(pair) < 2:
             continue
         (d_a, v_a, _, base_a, _), (d_b, v_b, now_b, _, v_now_b) = pair
@@ -183,3 +176,16 @@ def _moved(period: Period, months: int) -> Period:
     """The same run of whole months or quarters, `months` earlier (negative) or later."""
     grain, count = whole_run(period)
     return run_of(add_months(period.start, months), count, grain, basis=period.basis, window_days=period.window_days)
+
+
+def _change(snapshot: Snapshot, selected, then, then_base):
+    """The selection's change in log-odds from `then_base` to `then`: (change, its variance, the two
+    masks, the later period's own variance, the two rates), or None when either period has no deals."""
+    now_mask = selected & period_mask(snapshot, then)
+    was_mask = selected & period_mask(snapshot, then_base)
+    now, was = rate_in(snapshot, now_mask), rate_in(snapshot, was_mask)
+    if not now.n or not was.n:
+        return None
+    l1, v1 = log_odds(now.won, now.n)
+    l0, v0 = log_odds(was.won, was.n)
+    return float(l1 - l0), float(v1 + v0), now_mask, was_mask, float(v1), now, was

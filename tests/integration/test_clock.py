@@ -21,7 +21,7 @@ from bot.clock.scheduler import DIGEST_JOB, REFRESH_JOB, RETRY_JOB, Runtime, bui
 from bot.core.data import DealData
 from bot.clock.digest import EVENT_TYPE, DigestSchedule, post_digest
 from bot.store import STALE_CLAIM, Store
-from conftest import POSTGRES, postgres_schema
+from conftest import POSTGRES, copy_rows, postgres_schema
 from insights.alerts import Finding
 from insights.synthetic import DealSpec, demo_spec, generate_deals, write_csv
 
@@ -383,7 +383,7 @@ def test_a_postgresql_source_refreshes_and_a_failing_one_keeps_the_last_good_dat
     with postgres_schema("si_refresh") as (schema, admin, _):
         deals = generate_deals(DealSpec(n_deals=3000, seed=11))
         deals.assign(sales_cycle_days=pd.to_numeric(deals["sales_cycle_days"], errors="coerce")) \
-            .to_sql("deals", admin, schema=schema, index=False, method="multi", chunksize=1000)
+            .to_sql("deals", admin, schema=schema, index=False, method=copy_rows)
         url = POSTGRES.replace("postgres@", "postgres:pw-not-shown@", 1).replace("+psycopg", "")
         rt = _runtime(store, client, None)
         rt.data = DealData(SourceSpec(url, table=f"{schema}.deals", since="all"))

@@ -2,14 +2,12 @@
 through the in-memory path: the same result JSON and the same reply text, for the bundled demo data (CSV and
 Parquet read by DuckDB), a planted one-region drop, a messy export with a bad row of every kind, and the same
 messy table in DuckDB and PostgreSQL. What needs the deals one by one (/deals, /pipeline) is answered with a
-sentence, never a traceback; `python -m bot ask` takes the engine path by the setting."""
+sentence, never a traceback. `python -m bot ask` taking the engine path by the setting is tests/e2e/test_cli_engine.py."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -140,14 +138,13 @@ def test_a_messy_duckdb_table_answers_the_same(tmp_path):
 
 
 def test_a_messy_postgresql_table_answers_the_same():
-    from conftest import POSTGRES, postgres_schema
+    from conftest import POSTGRES, copy_rows, postgres_schema
     from test_engine_parity import messy_frame
 
     with postgres_schema("si_answers") as (schema, admin, _):
         types = {"created_date": sa.Date, "closed_date": sa.Date, "deal_amount": sa.Float,
                  "sales_cycle_days": sa.Float}
-        messy_frame(typed=True).to_sql("deals", admin, schema=schema, index=False, dtype=types, chunksize=2000,
-                                       method="multi")
+        messy_frame(typed=True).to_sql("deals", admin, schema=schema, index=False, dtype=types, method=copy_rows)
         memory, engine = both(POSTGRES, table=f"{schema}.deals", since="all")
         assert_same_answers(memory, engine, SOME_COMMANDS + ["/why APAC"])
         # auto: a table under the row threshold is read into memory, over it counted where it lives
@@ -171,17 +168,6 @@ def test_auto_reads_small_files_into_memory_and_large_ones_where_they_live(monke
 
     with pytest.raises(DataError, match="DEALS_ENGINE"):
         use_engine(SourceSpec(DEMO, engine="warehouse"))
-
-
-def test_python_m_bot_ask_answers_through_the_engine_by_the_setting():
-    def ask(mode: str) -> dict:
-        env = {**os.environ, "DEALS_SOURCE": DEMO, "DEALS_ENGINE": mode}
-        done = subprocess.run([sys.executable, "-m", "bot", "ask", "--format", "json", "/why"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    assert ask("engine") == ask("memory")
 
 
 def test_the_alert_rules_find_the_same_on_both_paths():

@@ -187,13 +187,12 @@ def test_a_messy_duckdb_table_counts_the_same_through_the_engine(tmp_path):
 
 
 def test_a_messy_postgresql_table_and_query_count_the_same_through_the_engine():
-    from conftest import POSTGRES, postgres_schema
+    from conftest import POSTGRES, copy_rows, postgres_schema
 
     with postgres_schema("si_engine") as (schema, admin, _):
         types = {"created_date": sa.Date, "closed_date": sa.Date, "deal_amount": sa.Float,
                  "sales_cycle_days": sa.Float}
-        messy_frame(typed=True).to_sql("deals", admin, schema=schema, index=False, dtype=types, chunksize=2000,
-                                       method="multi")
+        messy_frame(typed=True).to_sql("deals", admin, schema=schema, index=False, dtype=types, method=copy_rows)
         url = POSTGRES
         snapshot = load_source(SourceSpec(url, table=f"{schema}.deals", since="all"))
         assert set(snapshot.report.set_aside) == set(ROW_REASONS)

@@ -15,6 +15,7 @@ from bot.core.commands import answer
 from insights.load import ColumnMapping, DataError
 from insights.sources import SourceSpec, load_source, parse_since
 from insights.sources.sql import engine_for, redact
+from conftest import copy_rows
 from insights.synthetic import demo_spec, generate_deals
 
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -59,10 +60,10 @@ def pg_schema(frame):
         pytest.skip(f"PostgreSQL not reachable here: {exc}")
     types = {"created_date": sa.Date, "closed_date": sa.Date, "deal_amount": sa.Numeric(14, 2),
              "sales_cycle_days": sa.Integer}
-    typed(frame).to_sql("deals", admin, schema=schema, index=False, dtype=types, chunksize=2000, method="multi")
+    typed(frame).to_sql("deals", admin, schema=schema, index=False, dtype=types, method=copy_rows)
     as_text = frame.assign(created_date=frame["created_date"].dt.strftime("%Y-%m-%d"),
                            closed_date=frame["closed_date"].dt.strftime("%Y-%m-%d"))  # dates kept as text
-    as_text.to_sql("deals_text", admin, schema=schema, index=False, chunksize=2000, method="multi")
+    as_text.to_sql("deals_text", admin, schema=schema, index=False, method=copy_rows)
     yield schema
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -178,7 +179,7 @@ def test_a_salesforce_shaped_table_with_flags_and_currency_text(pg_schema, frame
         "Amount": frame["deal_amount"].map(lambda a: f"USD {a:,.2f}"),
         "LeadSource": frame["lead_source"], "Owner.Name": frame["sales_rep_id"], "Industry": frame["industry"],
         "Region__c": frame["region"], "Product__c": frame["product_type"]})
-    sf.to_sql("opportunity", admin, schema=pg_schema, index=False, chunksize=2000, method="multi",
+    sf.to_sql("opportunity", admin, schema=pg_schema, index=False, method=copy_rows,
               dtype={"CloseDate": sa.Date, "CreatedDate": sa.DateTime})
     mapping = ColumnMapping.from_dict({"columns": {
         "deal_id": "Id", "created_date": "CreatedDate", "closed_date": "CloseDate", "deal_stage": "StageName",

@@ -32,6 +32,7 @@ DEFAULT_TIMEOUT = 120.0
 # DuckDB: validate the rows once per refresh into a scratch database (see DealEngine._v)
 STORE_VALIDATED = True
 _BANDS = {"size_band": SIZE_BANDS, "cycle_band": CYCLE_BANDS}
+FUTURE_REASONS = ("future_created_date", "future_closed_date")
 
 
 def window_sql(window: Window) -> str:
@@ -108,19 +109,92 @@ class DealEngine:
     def _stored(self) -> bool:
         if not isinstance(self.place, DuckPlace) or not STORE_VALIDATED:
             return False
+        keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"]
+        # each dimension as an ENUM of its raw values: one small code per row on disk (written faster than the
+        # text, and counted by that code), still read as its raw text by any query
+        types = []
+        for d in self.validation.dims:
+            types.append(f"CREATE TYPE si_store.e_{d} AS ENUM "
+                         f"({', '.join(map(literal, self._raws(d))) or literal('')})")
+            keep.append(f"CAST(d_{d} AS si_store.e_{d}) AS d_{d}")
+        create = types + [f"CREATE TABLE si_store.v AS {self.validation.rows()} SELECT {', '.join(keep)} FROM v"]
+        con, results = self.place.connection, self.place.results
+        if results is None or not self._keep_store(create, results):  # a scratch database of this refresh alone
+            import os
+            import tempfile
+            import uuid
+
+            folder = os.path.join(tempfile.gettempdir(), "si_engine_store")
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"{uuid.uuid4().hex}.duckdb")
+            con.execute(f"ATTACH {literal(path)} AS si_store")
+            weakref.finalize(self, _remove, path)
+            self._create(create)
+        return True
+
+    def _create(self, statements: list[str]) -> None:
+        for sql in statements[:-1]:
+            self.place.connection.execute(sql)
+        self.place.timed(statements[-1])
+
+    def _keep_store(self, create: list[str], results) -> bool:
+        """The scratch store of this data kept with the cache (see cache.py) and reused by a later refresh of
+        the same data: when it was validated against the same day, or an earlier one and no row was set aside
+        for a future date then (every date was on or before that day, so none is past this one)."""
+        import hashlib
+        import json
         import os
-        import tempfile
         import uuid
 
-        folder = os.path.join(tempfile.gettempdir(), "si_engine_store")
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{uuid.uuid4().hex}.duckdb")
-        self.place.connection.execute(f"ATTACH {literal(path)} AS si_store")
-        weakref.finalize(self, _remove, path)
-        keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"] + \
-            [f"d_{d}" for d in self.validation.dims]
-        self.place.timed(f"CREATE TABLE si_store.v AS {self.validation.rows()} SELECT {', '.join(keep)} FROM v")
+        import duckdb
+
+        day = literal(self.horizon.isoformat())
+        key = hashlib.sha256("\n".join(create).replace(day, "<horizon>").encode()).hexdigest()[:32]
+        path = results.store_path(key)
+        meta = path.with_suffix(".json")
+        try:
+            made = json.loads(meta.read_text())
+            fresh = path.exists() and (made["horizon"] == self.horizon.isoformat() or
+                                       (made["horizon"] < self.horizon.isoformat() and made["future"] == 0))
+        except (OSError, ValueError, KeyError):
+            fresh = False
+        con = self.place.connection
+        if not fresh:
+            partial = path.with_suffix(f".{uuid.uuid4().hex}.partial")
+            con.execute(f"ATTACH {literal(str(partial))} AS si_store")
+            try:
+                self._create(create)
+                future = con.execute(f"SELECT COUNT(*) FROM si_store.v WHERE reason IN "
+                                     f"({', '.join(str(REASONS.index(r) + 1) for r in FUTURE_REASONS)})").fetchone()[0]
+                con.execute("DETACH si_store")
+                meta.write_text(json.dumps({"horizon": self.horizon.isoformat(), "future": int(future)}))
+                os.replace(partial, path)  # whole or absent: another process never attaches half a store
+            except OSError:  # the cache's folder went (another process's eviction) or the disk is full
+                con.execute("DETACH DATABASE IF EXISTS si_store")
+                return False
+            finally:
+                _remove(str(partial))
+        try:
+            con.execute(f"ATTACH {literal(str(path))} AS si_store (READ_ONLY)")
+        except duckdb.Error:
+            return False
+        results.scope = key
         return True
+
+    def _raws(self, d: str) -> list[str]:
+        """Every raw value of dimension `d` in the source (labelled or blank), in the order of its ENUM."""
+        r = self.validation.readings
+        return sorted(set(r.labels[d]) | set(r.blank_labels[d]))
+
+    def _code(self, d: str, alias: str) -> tuple[str, str]:
+        """(the SQL of each row's category code of `d`, NULL for no value; the JOIN it needs, if any). In the
+        scratch store the ENUM's own code indexes a constant list; elsewhere a list of (raw, code) is joined."""
+        if not self._stored:
+            return f"{alias}.code", self._codes_join(d, alias)
+        position = {label: k for k, label in enumerate(self.values(d))}
+        labels = self.validation.readings.labels[d]
+        codes = [str(position[labels[raw]]) if labels.get(raw) in position else "NULL" for raw in self._raws(d)]
+        return f"[{', '.join(codes) or 'NULL'}][enum_code(t.d_{d}) + 1]", ""
 
     # -- the data report (/health) ---------------------------------------------------------------------
     @cached_property
@@ -292,13 +366,11 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
                 picked.append(d)
                 codes.append(d)
                 continue
-            position = {label: k for k, label in enumerate(self.values(d))}
-            pairs = [f"(CAST({literal(raw)} AS VARCHAR), {position[label]})"
-                     for raw, label in self.validation.readings.labels[d].items() if label in position]
+            code, join = self._code(d, f"k_{d}")
             picked.append(f"d_{d}")
-            codes.append(f"k_{d}.code")
-            joins.append(f"LEFT JOIN (VALUES {', '.join(pairs) or '(NULL, -1)'}) AS k_{d}(raw, code) "
-                         f"ON k_{d}.raw = t.d_{d}")
+            codes.append(code)
+            if join:
+                joins.append(join)
         # one integer per cell, as Cells.of numbers them: the group, then each code + 1 (0: no value)
         sizes = [max(len(windows), 1)] + [len(self.values(d)) + 1 for d in dims]
         if int(np.prod(sizes, dtype=object)) >= 2**62:
@@ -380,8 +452,8 @@ GROUP BY cycle ORDER BY cycle""")
             if dim is not None and dim in _BANDS:
                 picked = [f"{dim} AS code"]
             elif dim is not None:
-                picked = ["k.code AS code"]
-                join = self._codes_join(dim, "k")
+                code, join = self._code(dim, "k")
+                picked = [f"{code} AS code"]
             if month is not None:
                 picked.append(f"(EXTRACT(YEAR FROM {month}) * 12 + EXTRACT(MONTH FROM {month}) - 1) AS month")
             else:

@@ -146,6 +146,39 @@ def data_set(files: int) -> str:
     return str(folder / "part_*.parquet")
 
 
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+PG_TABLE = "si_engine_bench.deals_10m"
+
+
+def pg_table(url: str = POSTGRES) -> str:
+    """The 10M-deal Parquet file as a PostgreSQL table (DATE dates, BIGINT amount and cycle), loaded once by
+    COPY from a CSV that DuckDB writes; reused while its row count is right. Returns the table's name."""
+    import duckdb
+    import psycopg
+
+    schema, name = PG_TABLE.split(".")
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            if conn.execute(f"SELECT COUNT(*) FROM {PG_TABLE}").fetchone()[0] == FILE_DEALS:
+                return PG_TABLE
+        except psycopg.errors.UndefinedTable:
+            pass
+        csv = WORKDIR / "deals_pg.csv"
+        duckdb.sql(f"COPY (SELECT * FROM read_parquet('{data_set(1)}')) TO '{csv}' (HEADER false)")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.execute(f"DROP TABLE IF EXISTS {PG_TABLE}")
+        conn.execute(f"""CREATE TABLE {PG_TABLE} (deal_id TEXT, created_date DATE, closed_date DATE, sales_rep_id TEXT,
+            industry TEXT, region TEXT, product_type TEXT, lead_source TEXT, deal_stage TEXT, deal_amount BIGINT,
+            sales_cycle_days BIGINT, outcome TEXT)""")
+        with conn.cursor() as cursor, cursor.copy(f"COPY {PG_TABLE} FROM STDIN (FORMAT csv)") as copy, \
+                open(csv, "rb") as f:
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
+        conn.execute(f"ANALYZE {PG_TABLE}")
+        csv.unlink()
+    return PG_TABLE
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--measure"]:
         print(json.dumps(measure(argv[1])))

@@ -20,7 +20,7 @@ import pickle
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when what is stored changes shape: entries written by another version are never read.
@@ -69,7 +69,6 @@ class ResultCache:
     folder: Path
     scope: str = ""  # the scratch store's key, once queries read it
     hits: int = 0
-    misses: list = field(default_factory=list)
 
     @classmethod
     def of(cls, describe: str, fingerprint: str | None) -> ResultCache | None:

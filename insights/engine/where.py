@@ -292,8 +292,10 @@ def _table_fingerprint(place: Place, relation: str) -> str | None:
     """A PostgreSQL table's row count, the sum of its rows' xmin (the transaction that wrote each: an insert or
     an update changes it, a delete the count) and its file number (TRUNCATE, VACUUM FULL); None for a view."""
     try:
-        found = place.run(f"SELECT COUNT(*) AS n, SUM(CAST(CAST(xmin AS TEXT) AS BIGINT)) AS x, "
-                          f"pg_relation_filenode(CAST({literal(relation)} AS regclass)) AS f FROM {relation} AS t")
+        # age(xmin) is this transaction's id less the row's: less n times age('3'), the sum is minus the xmins'
+        found = place.run(f"SELECT COUNT(*) AS n, SUM(CAST(age(xmin) AS BIGINT)) - COUNT(*) * CAST(age(CAST('3' AS xid)) "
+                          f"AS BIGINT) AS x, pg_relation_filenode(CAST({literal(relation)} AS regclass)) AS f "
+                          f"FROM {relation} AS t")
     except DataError:
         return None
     row = found.iloc[0]

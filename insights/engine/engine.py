@@ -152,6 +152,7 @@ class DealEngine:
         key = hashlib.sha256("\n".join(create).replace(day, "<horizon>").encode()).hexdigest()[:32]
         path = results.store_path(key)
         meta = path.with_suffix(".json")
+        made = {}
         try:
             made = json.loads(meta.read_text())
             fresh = path.exists() and (made["horizon"] == self.horizon.isoformat() or
@@ -159,6 +160,7 @@ class DealEngine:
         except (OSError, ValueError, KeyError):
             fresh = False
         con = self.place.connection
+        built = made.get("horizon") if fresh else self.horizon.isoformat()  # the day the store was validated against
         if not fresh:
             partial = path.with_suffix(f".{uuid.uuid4().hex}.partial")
             con.execute(f"ATTACH {literal(str(partial))} AS si_store")
@@ -178,7 +180,7 @@ class DealEngine:
             con.execute(f"ATTACH {literal(str(path))} AS si_store (READ_ONLY)")
         except duckdb.Error:
             return False
-        results.scope = key
+        results.scope = f"{key} {built}"  # a store rebuilt for another day: its results are found afresh
         return True
 
     def _raws(self, d: str) -> list[str]:

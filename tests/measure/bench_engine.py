@@ -3,6 +3,7 @@
     python tests/measure/bench_engine.py                 # 10,000,000 deals in one Parquet file
     python tests/measure/bench_engine.py --100m          # and 100,000,000: that file ten times, ids made unique
     python tests/measure/bench_engine.py --file 'deals_*.parquet'   # existing file(s)
+    python tests/measure/bench_engine.py --ask [--100m] [--pg]      # the bot end to end (see `ask_source`)
 
 Deals come from the project's generator (the demo's story, dates as Parquet date32 as warehouses write
 them), written once under /tmp/si_engine_bench and reused. Each measurement runs in a fresh process:
@@ -74,13 +75,13 @@ ASK_COMMANDS = ["/why", "/winrate", "/winrate by region", "/trend", "/risk", "/d
                 "/why APAC", "/digest"]
 
 
-def ask_cold(pattern: str, command: str = "/why", mode: str = "engine") -> dict:
-    """`python -m bot ask <command>` end to end in a fresh process (DEALS_SOURCE=pattern, DEALS_ENGINE=mode):
-    wall seconds and the process's peak RSS, from wait4's resource usage of that one child."""
+def ask_cold(pattern: str, command: str = "/why", mode: str = "engine", env: dict | None = None) -> dict:
+    """`python -m bot ask <command>` end to end in a fresh process (DEALS_SOURCE=pattern, DEALS_ENGINE=mode,
+    and `env`): wall seconds and the process's peak RSS, from wait4's resource usage of that one child."""
     import os
     import tempfile
 
-    env = {**os.environ, "DEALS_SOURCE": pattern, "DEALS_ENGINE": mode}
+    env = {**os.environ, "DEALS_SOURCE": pattern, "DEALS_ENGINE": mode, **(env or {})}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--format", "json", command], cwd=ROOT,
@@ -95,17 +96,36 @@ def ask_cold(pattern: str, command: str = "/why", mode: str = "engine") -> dict:
         answer = json.loads(out.read())
         kind = answer.get("kind", "answer" if "command" in answer else "?")
     return {"command": command, "mode": mode, "seconds": round(seconds, 2), "kind": kind,
-            "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024), "load": os.getloadavg()[0]}
 
 
-def measure_commands(pattern: str) -> dict:
+def ask_source(pattern: str, table: str | None = None) -> None:
+    """The bot end to end on one source, with the engine's cache (insights/engine/cache.py) in a folder of its
+    own: the first-ever cold `ask "/why"` (no cache), a fresh process once the first has left its cache, and in
+    one more process the refresh and every command's first and second answer (the cache holds /why's work
+    only). Each line with the 1-minute load average when it ended."""
+    import os
+
+    folder = WORKDIR / "cache"
+    shutil.rmtree(folder, ignore_errors=True)
+    env = {"DEALS_ENGINE_CACHE": str(folder), **({"DEALS_TABLE": table} if table else {})}
+    where = f"{pattern} {table or ''}".strip()
+    print(where, "first-ever cold (no cache)", json.dumps(ask_cold(pattern, env=env)), flush=True)
+    print(where, "fresh process, cache of the first", json.dumps(ask_cold(pattern, env=env)), flush=True)
+    out = subprocess.run([sys.executable, __file__, "--commands", pattern] + ([table] if table else []),
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env})
+    print(where, "commands", out.stdout.strip() or out.stderr[-2000:], "load", os.getloadavg()[0], flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure_commands(pattern: str, table: str | None = None) -> dict:
     """In this (fresh) process: the refresh through the engine, then each command's first answer (cold: its
     queries run) and second (warm: the refresh's cached cells), and the peak RSS."""
     from bot.core.commands import answer
     from insights.sources import SourceSpec, load_source
 
     started = time.perf_counter()
-    snapshot = load_source(SourceSpec(pattern, engine="engine"))
+    snapshot = load_source(SourceSpec(pattern, table=table, engine="engine"))
     refresh_s = time.perf_counter() - started
     times = {}
     for command in ASK_COMMANDS:
@@ -184,7 +204,10 @@ def main(argv: list[str]) -> None:
         print(json.dumps(measure(argv[1])))
         return
     if argv[:1] == ["--commands"]:
-        print(json.dumps(measure_commands(argv[1])))
+        print(json.dumps(measure_commands(argv[1], argv[2] if len(argv) > 2 else None)))
+        return
+    if "--pg" in argv:  # a 10M-deal PostgreSQL table (loaded by COPY once), end to end
+        ask_source(POSTGRES, pg_table())
         return
     if argv[:1] == ["--file"]:
         patterns = [argv[1]]
@@ -198,10 +221,7 @@ def main(argv: list[str]) -> None:
                 patterns.append(data_set(10))
     for pattern in patterns:
         if "--ask" in argv:  # the bot end to end: cold `python -m bot ask "/why"`, then every command in one process
-            print(pattern, json.dumps(ask_cold(pattern)))
-            out = subprocess.run([sys.executable, __file__, "--commands", pattern], capture_output=True, text=True,
-                                 cwd=ROOT)
-            print(pattern, out.stdout.strip() or out.stderr[-2000:])
+            ask_source(pattern)
         else:
             print(pattern, json.dumps(in_child(pattern)))
 

@@ -226,7 +226,7 @@ def file_place(path: str | Path, timeout_seconds: float | None = None) -> DuckPl
 
 
 # DuckDB's memory for one query: past it, sorts and hash tables spill to its temporary directory.
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "500MB"
 
 
 def tune(con) -> None:

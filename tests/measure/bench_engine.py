@@ -140,7 +140,11 @@ def measure_commands(pattern: str, table: str | None = None) -> dict:
 
 
 def in_child(pattern: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--measure", pattern], capture_output=True, text=True, cwd=ROOT)
+    import os
+
+    env = {**os.environ, "DEALS_ENGINE_CACHE": "off"}  # the queries themselves, not the on-disk cache
+    out = subprocess.run([sys.executable, __file__, "--measure", pattern], capture_output=True, text=True, cwd=ROOT,
+                         env=env)
     if out.returncode:
         raise SystemExit(f"measuring {pattern} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout)

@@ -34,6 +34,7 @@ DEFAULT_TIMEOUT = 120.0
 STORE_VALIDATED = True
 # PostgreSQL: copy the validated rows once per refresh into a local DuckDB store (see DealEngine._at)
 STORE_POSTGRES = True
+LOCAL_MEMORY_LIMIT = "256MB"
 _BANDS = {"size_band": SIZE_BANDS, "cycle_band": CYCLE_BANDS}
 FUTURE_REASONS = ("future_created_date", "future_closed_date")
 
@@ -129,6 +130,7 @@ class DealEngine:
 
         con = duckdb.connect()
         tune(con)
+        con.execute(f"SET memory_limit = '{LOCAL_MEMORY_LIMIT}'")  # beside the bot's own memory: 500 MB in all
         local = DuckPlace(Dialect("duckdb"), "", {}, self.place.describe, timeout_seconds=self.place.timeout_seconds)
         local.connection, local.results = con, self.place.results
         return local

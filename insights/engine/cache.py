@@ -92,7 +92,7 @@ class ResultCache:
         try:
             with open(self._path(sql), "rb") as f:
                 found = pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        except Exception:  # absent, half-written by a crash or damaged: the query runs again
             return None
         self.hits += 1
         return found

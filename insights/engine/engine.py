@@ -164,6 +164,7 @@ class DealEngine:
             path = os.path.join(folder, f"{uuid.uuid4().hex}.duckdb")
             con.execute(f"ATTACH {literal(path)} AS si_store")
             weakref.finalize(self, _remove, path)
+            self._at.results = self.place.results = None  # this store's results are not known by its key
             self._create(create)
         return True
 
@@ -248,8 +249,9 @@ class DealEngine:
                 future = con.execute(f"SELECT COUNT(*) FROM si_store.v WHERE reason IN "
                                      f"({', '.join(str(REASONS.index(r) + 1) for r in FUTURE_REASONS)})").fetchone()[0]
                 con.execute("DETACH si_store")
-                meta.write_text(json.dumps({"horizon": self.horizon.isoformat(), "future": int(future)}))
                 os.replace(partial, path)  # whole or absent: another process never attaches half a store
+                # the day after the store: a process between the two sees the old day and builds its own
+                meta.write_text(json.dumps({"horizon": self.horizon.isoformat(), "future": int(future)}))
             except OSError:  # the cache's folder went (another process's eviction) or the disk is full
                 con.execute("DETACH DATABASE IF EXISTS si_store")
                 return False
@@ -257,7 +259,9 @@ class DealEngine:
                 _remove(str(partial))
         try:
             con.execute(f"ATTACH {literal(str(path))} AS si_store (READ_ONLY)")
-        except duckdb.Error:
+        except duckdb.Error:  # a damaged file: let go of it (the next refresh builds it again)
+            for name in (path, meta):
+                name.unlink(missing_ok=True)
             return False
         results.scope = f"{key} {built}"  # a store rebuilt for another day: its results are found afresh
         return True

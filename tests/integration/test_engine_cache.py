@@ -139,3 +139,21 @@ def test_a_postgresql_table_changed_by_an_update_is_counted_afresh(cache):
         again = DealEngine.of_sql(POSTGRES, table=table)
         assert int(again.cells(QUARTERS).won.sum()) == won + 1
         assert len(again.query_seconds) >= 3
+
+
+def test_a_damaged_cache_is_counted_afresh(tmp_path, cache):
+    path = tmp_path / "deals.parquet"
+    deals(n=800).to_parquet(path, index=False)
+    report = DealEngine.of_file(path).report
+    for kept in cache.glob("*/*"):
+        if kept.suffix in (".pickle", ".duckdb"):
+            kept.write_bytes(b"not what was written")
+    again = DealEngine.of_file(path)
+    same_report(again.report, report)
+    assert len(again.query_seconds) >= 3  # every query ran again
+    rebuilt = DealEngine.of_file(path)  # the damaged store was let go of: built and kept again
+    same_report(rebuilt.report, report)
+    assert len(rebuilt.query_seconds) >= 1 and len(list(cache.glob("*/store-*.duckdb"))) == 1
+    last = DealEngine.of_file(path)
+    same_report(last.report, report)
+    assert last.query_seconds == []  # and the cache holds again

@@ -107,10 +107,11 @@ def deal_rows(engine: DealEngine, subset: Subset, outcome: str | None, limit: in
 
 
 def deal_chunks(engine: DealEngine, subset: Subset, outcome: str | None,
-                size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Every deal of the subset in `deal_rows`' order, `size` rows at a time (an export of any length)."""
+                size: int | None = None) -> Iterator[pd.DataFrame]:
+    """Every deal of the subset in `deal_rows`' order, `size` rows at a time (CHUNK_ROWS; DuckDB rounds it down
+    to its vectors of 2,048): an export of any length, never held whole."""
     sql = _select(engine, subset_where(engine, subset, outcome), _order(engine))
-    for part in _stream(engine, sql, size):
+    for part in _stream(engine, sql, size or CHUNK_ROWS):
         yield as_frame(engine, part)
 
 
@@ -134,10 +135,17 @@ def _stream(engine: DealEngine, sql: str, size: int) -> Iterator[pd.DataFrame]:
         return
     import sqlalchemy as sa
 
-    with place.engine.connect().execution_options(stream_results=True) as conn:
-        if place.timeout_seconds and place.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SET statement_timeout = {int(place.timeout_seconds * 1000)}")
-        yield from pd.read_sql_query(sa.text(sql.replace(":", r"\:")), conn, chunksize=size)
+    from ..load import DataError
+
+    try:
+        with place.engine.connect() as conn:
+            if place.timeout_seconds and place.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET statement_timeout = {int(place.timeout_seconds * 1000)}")
+            conn.execution_options(stream_results=True)  # a server-side cursor: the rows come chunk by chunk
+            yield from pd.read_sql_query(sa.text(sql.replace(":", r"\:")), conn, chunksize=size)
+    except sa.exc.SQLAlchemyError as exc:
+        detail = getattr(exc, "orig", None) or exc
+        raise DataError(f"The engine's query on {place.describe} failed: {str(detail).strip()}") from exc
 
 
 def deal_totals(engine: DealEngine, subset: Subset, outcome: str | None) -> tuple[int, int, float, int]:

@@ -164,9 +164,14 @@ def _int(value) -> int:
 
 
 def open_rows(engine: DealEngine) -> pd.DataFrame:
-    """Every open deal, in the in-memory Snapshot's order: what the pipeline model scores one by one."""
-    where = ["reason = 0", f"state = {OPEN_STATE}"]
-    return as_frame(engine, engine.place.timed(_select(engine, where, _file_order(engine))))
+    """Every open deal, in the in-memory Snapshot's order: what the pipeline model scores one by one. Fetched
+    once per engine (a refresh, or a scope of it), whichever views of it ask (the rep rule's among them)."""
+    found = engine.__dict__.get("_open_rows")
+    if found is None:
+        where = ["reason = 0", f"state = {OPEN_STATE}"]
+        found = engine.__dict__["_open_rows"] = as_frame(engine, engine.place.timed(
+            _select(engine, where, _file_order(engine))))
+    return found
 
 
 # -- the pipeline model's history (insights/pipeline.py), counted ---------------------------------------

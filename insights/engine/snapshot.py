@@ -5,8 +5,11 @@ engine counts with GROUP BY queries (see insights/counting.py for the seam).
     explain_change(snapshot, query)        # the same WhyResult the in-memory Snapshot gives
 
 It stands in for `insights.snapshot.Snapshot` wherever an analysis counts (rates, cells, counts per
-segment, the open pipeline's totals, amounts, cycle percentiles). What needs one deal's row (the deal
-list, the pipeline model's per-deal scores, a replay at an earlier date) raises `counting.NeedsRows`,
+segment, the open pipeline's totals, amounts, cycle percentiles). What reads deals one by one gets them
+from listing.py: the open deals as rows (`open_rows`, which /pipeline scores), the closed deals of /deals
+bounded by a LIMIT or streamed in chunks for its CSV, the pipeline model's history as cells. A scope
+(row-level access) is `restricted(grants)`: every query narrowed by a WHERE. What is still read only in
+memory (a replay at an earlier date, the closed deals' per-deal arrays) raises `counting.NeedsRows`,
 which the bot answers with a sentence.
 """
 from __future__ import annotations
@@ -24,7 +27,8 @@ from ..snapshot import DataReport, Memo
 from .engine import DealEngine
 
 ROWS_SENTENCE = ("{what} needs the deals one by one, and this source ({source}) is counted where it lives "
-                 "(DEALS_ENGINE): ask for a win rate, /why, /risk, /drivers, /funnel, /reps, /trend or /health, or "
+                 "(DEALS_ENGINE): ask for a win rate, /why, /risk, /drivers, /funnel, /reps, /trend, /deals, "
+                 "/pipeline or /health, or "
                  "set DEALS_ENGINE=memory to load the deals into the bot.")
 
 

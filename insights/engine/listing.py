@@ -47,20 +47,23 @@ def subset_where(engine: DealEngine, subset: Subset, outcome: str | None = None)
 
 def _order(engine: DealEngine) -> str:
     """Largest first, blank amounts last, ties by deal id in code-point order (as pandas sorts strings)."""
-    ident = 'id COLLATE "C"' if engine.place.dialect.name == "postgresql" else "id"
-    return f"amount DESC NULLS LAST, {ident}"
+    ident = 't.id COLLATE "C"' if engine.place.dialect.name == "postgresql" else "t.id"
+    return f"t.amount DESC NULLS LAST, {ident}"
 
 
 def _file_order(engine: DealEngine) -> str:
     """The in-memory Snapshot's row order: the file's, or deal id order for a database."""
-    return "order_id" if engine.place.row_window else "_row"
+    return "t.order_id" if engine.place.row_window else "t._row"
 
 
 def _select(engine: DealEngine, where: list[str], order: str, limit: int | None = None) -> str:
-    dims = "".join(f", d_{d}" for d in engine.validation.dims)
+    """The rows' columns, each segment as its category code (a small integer, not its text, comes back)."""
+    dims = engine.validation.dims
+    codes = "".join(f", COALESCE(k_{d}.code, -1) AS c_{d}" for d in dims)
+    joins = " ".join(engine._codes_join(d, f"k_{d}") for d in dims)
     last = f" LIMIT {int(limit)}" if limit is not None else ""
-    return (engine._v() + f"SELECT id, state, created, closed, amount, cycle{dims} FROM v "
-            f"WHERE {' AND '.join(where)} ORDER BY {order}{last}")
+    return (engine._v() + f"SELECT t.id, t.state, t.created, t.closed, t.amount, t.cycle{codes} "
+            f"FROM (SELECT * FROM v WHERE {' AND '.join(where)}) AS t {joins} ORDER BY {order}{last}")
 
 
 # -- rows in the Snapshot's shape ----------------------------------------------------------------------------
@@ -84,11 +87,8 @@ def as_frame(engine: DealEngine, found: pd.DataFrame) -> pd.DataFrame:
                                              categories=_OUTCOMES),
     }
     for d in engine.validation.dims:
-        values = engine.values(d)
-        position = {label: k for k, label in enumerate(values)}
-        codes = {raw: position.get(label, -1) for raw, label in engine.validation.readings.labels[d].items()}
-        raw = found[f"d_{d}"].astype(object)
-        out[d] = pd.Categorical.from_codes(raw.map(codes).fillna(-1).to_numpy(dtype=np.int64), categories=values)
+        out[d] = pd.Categorical.from_codes(found[f"c_{d}"].fillna(-1).to_numpy(dtype=np.int64),
+                                           categories=engine.values(d))
     out["size_band"] = band(amount, SIZE_BANDS)
     out["cycle_band"] = band(cycle, CYCLE_BANDS)
     frame = pd.DataFrame(out)

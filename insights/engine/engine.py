@@ -119,6 +119,7 @@ class DealEngine:
         weakref.finalize(self, _remove, path)
         keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"] + \
             [f"d_{d}" for d in self.validation.dims]
+        keep += ["id"] + (["order_id"] if self.place.row_window else [])  # for the deals listed (listing.py)
         self.place.timed(f"CREATE TABLE si_store.v AS {self.validation.rows()} SELECT {', '.join(keep)} FROM v")
         return True
 

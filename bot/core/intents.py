@@ -219,6 +219,13 @@ vary varies varying small large ones sized come came coming sourced source actua
 closer closers trouble danger jeopardy healthy unhealthy looks look looking qbr names name board meeting deck slides exec review against-team
 once control controlling controlled else everything anything something nothing holding fixed constant odds
 chance chances likelihood every each all lately recently faster slower quicker longer shorter days
+""".split()) | frozenset("""
+myself yourself himself herself ourselves themselves him her his hers them their theirs she he
+ceo cfo cmo cro coo vp vps svp evp founder founders boss bosses investors upstairs leadership execs cmo's ceo's cfo's
+monday tuesday wednesday thursday friday saturday sunday morning afternoon evening tonight tomorrow yesterday
+prep prepping preparing prepare review reviews offsite presentation answer clear walk through sense
+csv excel spreadsheet export download file attachment
+rather instead genuinely honestly basically exactly roughly approximately normally usually typically
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -416,15 +423,25 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)s?\b|\bunfollow\b"
                       r"|\b(alert|follow) #?\d+\b|^(please )?(alert|notify|warn|ping) (if|when)\b"
                       r"|\b(alert|notify|warn|ping) (me|us) (when|if)\b"
-                      r"|\b(send|post|dm|share)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
-                      r"|evening|\w+day)|each (day|week|morning))\b")
-LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the))? alerts?\b|\b(what|which) alerts? (are|do we have|is)\b"),
+                      r"|\b(send|post|dm|share|receive|get)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
+                      r"|evening|\w+day)|each (day|week|morning))\b"
+                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b|\balert (on|me|us|when|if)\b")
+LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\b"
+                       r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
+                       r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
-           (re.compile(r"\bwhat (am i|are we) following\b|^(list|show)( me)? my follows\b"), "/follow list"))
+           (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
+                       r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
 HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
                         "feedback".split())
-HELP_WITH = re.compile(r"\bhelp (with|on) (the )?/?(\w+)( command)?\b|\bwhat does (the )?/?(\w+) command do\b"
-                       r"|\bhow do i (use|set up|add) (the )?/?(\w+)\b")
+# Help with one command: "help pipeline", "what does /risk do", "how does the drivers model work",
+# "what's the syntax for the follow command", "how can I make an alert".
+HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|\bhelp (with|on) (the )?/?(?P<name2>\w+)\b"),
+             re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
+                        r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking)s? work\b"),
+             re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
+             re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
 
 
 def command_of(question: str) -> str | None:
@@ -627,10 +644,10 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
 
 def _management(words: str) -> Intent | None:
     """Help with a command, a list of alert rules or follows, or a request to change them (asked back)."""
-    helped = HELP_WITH.search(words)
-    if helped:
-        name = next((g for g in (helped.group(3), helped.group(6), helped.group(9)) if g), "")
-        topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith("follow") else name
+    for pattern in HELP_WITH:
+        helped = pattern.search(words)
+        name = (helped.groupdict().get("name") or helped.groupdict().get("name2") or "") if helped else ""
+        topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith(("follow", "subscri")) else name
         if topic in HELP_TOPICS:
             return Intent(Request("help", f"/help {topic}"))
     for pattern, line in LISTING:
@@ -797,13 +814,21 @@ def _value_typo(word: str, vocab: Vocabulary) -> str | None:
 def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: frozenset[str]) -> bool:
     if word in SENTENCE_WORDS:
         return False
+    at = [i for i, t in enumerate(tokens) if t.casefold() == word]
+    if at and all(i > 0 and _owned(tokens[i - 1], vocab) for i in at):
+        return False  # "the team's energy", "next year's marketing budget": something of theirs, not a segment
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
     key = norm(word)
     if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.7):
         return True  # a near-miss of a known value ("europ", "fintec"): name it, suggest the value
-    at = [i for i, t in enumerate(tokens) if t.casefold() == word]
     return any(i > 0 and tokens[i - 1].casefold() in SEGMENT_PREPOSITIONS for i in at) and word.isalpha()
+
+
+def _owned(previous: str, vocab: Vocabulary) -> bool:
+    """Whether a word follows a possessive that is no segment ("year's", "team's"; "APAC's" names a segment)."""
+    owner = previous.casefold()
+    return owner.endswith("'s") and not vocab.match(norm(owner[:-2]), allow_prefix=False)
 
 
 def _segment_versus(words: str, vocab: Vocabulary) -> str:

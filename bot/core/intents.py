@@ -50,7 +50,8 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
-    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"
+    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
+             r"|accounts? for the)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
              r"|^(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b).*\b(segments?|areas?|pockets?)\b.*\b(losing"
              r"|los(e|es) more|below|under|worse|weaker)\b"
@@ -75,19 +76,28 @@ RULES: tuple[tuple[str, str], ...] = (
     ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
-               r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"),
+               r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"
+               r"|\bhow (fresh|old|recent|current|stale) (the |this |our )?(data|extract|export|numbers)\b"
+               r"|\b(anything|something|what|any deals|any rows) (was |were |got |been )*(excluded|dropped|left out|set aside)\b"
+               r"|\b(until|up to|through|till) (which|what) date\b|\bdate range\b.*\b(data|extract|export|file|cover)"
+               r"|\b(data|extract|export|file) (cover|covers|span|spans|go|goes|run|runs)\b|\bcensor\w*\b"
+               r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
     ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
+            r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
+            r"|\bdecompos\w*\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
+            r"|\b(accounts?|accounted) for the (change|drop|decline|difference|gap|shift|fall)\b"
             r"|\bwhat moved (the )?(win rate|number|rate)\b|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
             r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
             r"|\bmix\b(?=.*\b(or|vs)\b)|\b(or|vs) (\w+ )?mix\b|\b(drove|drives) (the |this |that )?(change|shift|swing|move)\b"
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
+               r"|\bcycle[- ](\w+[- ])?gap\b"
                r"|\bwhere (do|does|are) (the )?(lost )?(deals|opportunities) (stop|stall|die|drop|get stuck|lose)"
                r"|\btake longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
     ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
@@ -103,7 +113,10 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\binfluenc\w*\b|\bin common\b|\bseparates?\b|\battributes?\b|\bcharacteristics\b|\bmake us win\b"
                 r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmoves? the needle\b"
                 r"|\bmore likely to (win|close|be won)\b|\b(odds|chances?|likelihood) of (winning|closing)\b"
-                r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"),
+                r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"
+                r"|\b(most |more |least )?important (to|for|in) (win|winning|close|closing)\b|\bwhether (\w+ ){1,3}(really |actually )?matters?\b"
+                r"|\b(once|after|when|if) (you |we )?(account|control|adjust)\w* for\b|\bmarginal effects?\b"
+                r"|\bmoves? (the )?(win rate|rate)\b"),
     ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
@@ -138,7 +151,12 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
-                         r"|\b(calls|dials|meetings|emails|sales activity|activities|sdrs?|bdrs?)\b")  # activity is not logged
+                         r"|\b(calls|dials|meetings|emails|sales activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
+                         r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
+                         r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
+                         r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
+                         r"|\bforecast\w* (\w+ ){0,2}next year\b|\bnext year'?s? (revenue|bookings|forecast|number)\b"
+                         r"|\bmy (region|territory|geo|vertical|segment|area|patch|book|market)s?\b")  # whose? not in the data
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
 TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
                      r"( the| our)? (plan|target|budget)s?\b")
@@ -302,7 +320,10 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bbetween (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d) and (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d)\b", r"\2 vs \1"),
     (r"\bclosed?[- ]won\b|\bclose[- ]win\b", "won"), (r"\bclosed?[- ]lost\b", "lost"),
     (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
-    (r"\bdeal (size|amount|value)s?( bands?)?\b", "size"),
+    (r"\bdeal[- ](size|amount|value)s?( bands?)?\b", "size"),
+    (r"\b(vs|than) (what )?(we would|we'd|you would|you'd|one would|it would|we)? ?(normally |usually |typically )?"
+     r"(expect|expected|predict|predicted|baseline)\b|\b(vs|than) (the )?(expected|baseline|norm)\b", " "),
+    (r"\bby (factors?|drivers?|variables?|features?|attributes?)\b", r"\1"),
     (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
     (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion|loss|losses|wins)\b)", "100k+"),
     (r"\b(small|tiny) ones\b", "<10k"), (r"\b(big|large|huge) ones\b", "100k+"),
@@ -327,7 +348,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
-    (r"\bvs\.?\s+(the\s+)?same (quarter|period|time) last year\b", "vs last year"),
+    (r"\bvs\.?\s+(the\s+)?same (quarter|period|time|point|date|stage|month|week)( in time)? (last year|a year ago)\b",
+     "vs last year"),
     (r"\b(year[- ]over[- ]year|year[- ]on[- ]year|yoy|y/y)\b", "vs last year"),
     (r"\bthan (a year ago|last year|the year before|the same (quarter|period|time) last year)\b", "vs last year"),
     (r"\bthan (the )?(previous|prior|last) (quarter|period|month)\b|\bthan the (quarter|month) before\b", "vs previous"),
@@ -613,7 +635,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = rewrite(text, as_of)
+    words = rewrite(_without_context(text, vocab, as_of), as_of)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
@@ -642,6 +664,42 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     return Intent(request, dropped, alternatives=tuple(alternatives))
 
 
+# A message in several sentences, or one opening with a clause of when or why ("Before I go into the pricing
+# review, …"): the parts that ask nothing and name nothing the rest does not are context, left out.
+SENTENCES = re.compile(r"(?<=[.?!])\s+(?=\S)")
+PREAMBLE = re.compile(r"^((before|ahead of|prior to|after|for) [^,.?!]{3,90}?)(?:,\s*|\s+(?=(i'd|i would|i want|i need"
+                      r"|i'm trying|can you|could you|please|what|which|how|why|who)\b))", re.IGNORECASE)
+
+
+def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
+    """The message without its context: a sentence or opening clause that matches no analysis, names no
+    period, and names no segment the rest does not ("I'm prepping for the board on Thursday.", "Our Partner
+    program is up for renewal next month."), when the rest asks something an analysis answers."""
+    units = [u for u in SENTENCES.split(text.strip()) if u]
+    opening = PREAMBLE.match(units[0]) if units else None
+    if opening and opening.end() < len(units[0]):
+        units[:1] = [opening.group(1), units[0][opening.end():]]
+    if len(units) < 2:
+        return text
+
+    def named(unit: str) -> tuple[set, object]:
+        q = parse(rewrite(unit, as_of), vocab).query
+        return {v for _, values in q.filters for v in values}, q.period
+
+    def context(i: int) -> bool:
+        unit = units[i]
+        if unit.rstrip().endswith("?") or commands_matching(rewrite(unit, as_of)):
+            return False
+        values, period = named(unit)
+        rest = set().union(*(named(u)[0] for j, u in enumerate(units) if j != i))
+        return period is None and values <= rest
+
+    kept = [u for i, u in enumerate(units) if not context(i)]
+    if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):
+        return text
+    return " ".join(kept)
+
+
 def _management(words: str) -> Intent | None:
     """Help with a command, a list of alert rules or follows, or a request to change them (asked back)."""
     for pattern in HELP_WITH:
@@ -666,6 +724,10 @@ def _closest_readings(words: str) -> tuple[str, ...]:
         return ("/pipeline", "/reps", "/trend")
     if re.search(r"\b(size|amount|value|acv|arr|mrr)\b", words):
         return ("/winrate by size_band", "/pipeline", "/deals won")
+    if re.search(r"\b(forecast\w*|revenue|bookings|retention|nrr|expansion|upsell\w*)\b", words):
+        return ("/pipeline", "/deals won", "/trend")
+    if re.search(r"\b(stages?|steps?|reasons?)\b", words):
+        return ("/funnel", "/why", "/deals lost")
     return UNSURE_CHOICES
 
 

@@ -34,9 +34,11 @@ REP = "sales_rep_id"
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
-    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+             r"|\b(reps?|sellers?|aes?|salespeople)\b (\w+ ){0,2}(below|under|above|over) (the )?(team |company )?average\b"
+             r"|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\b(unlucky|bad luck|just luck)\b"
              r"|\bagainst-team\b|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\bstacks? up\b|\bstacks? up\b.*\b(team|reps?|peers)\b"
-             r"|\b(after|allowing for|adjusted for|adjusting for|accounting for|correcting for|net of) (luck|chance|noise"
+             r"|\b(after|allowing for|adjusted for|adjusting for|accounting for|account for|correcting for|net of) (luck|chance|noise"
              r"|small samples?|sample sizes?)\b|\bluck[- ]adjusted\b"
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
@@ -48,6 +50,7 @@ RULES: tuple[tuple[str, str], ...] = (
     # questions about the data itself: its rows, its date, what is missing
     ("health", r"\bdata ?set\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
                r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
+               r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
     ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
@@ -58,11 +61,14 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
     ("deals", r"\bdeals behind\b|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
+              r"|\b(which|what) (\w+ ){0,3}(deals?|opps?|opportunities) did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
               r"|\b(got|have|has) open\b(?!.*\b(pipeline|forecast|coverage|commit)\b)"
               r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
-    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose)\b"
+    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
+               r"|\b(reached|reach|reaching|got to|get to|made it to|make it to|advanced to|progressed to|past) (the )?"
+               r"(qualified|demo|proposal|negotiation)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
                r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
@@ -81,7 +87,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\b(anything|something|what|any deals|any rows) (was |were |got |been )*(excluded|dropped|left out|set aside)\b"
                r"|\b(until|up to|through|till) (which|what) date\b|\bdate range\b.*\b(data|extract|export|file|cover)"
                r"|\b(data|extract|export|file) (cover|covers|span|spans|go|goes|run|runs)\b|\bcensor\w*\b"
-               r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"),
+),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
@@ -107,11 +113,11 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
-                 r"|\bpipeline\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
+                 r"|\bpipeline\b|\bbacktest\w*\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
                 r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning|close|closing)|\bmatter\w* (most )?for winning\b|\blevers?\b"
                 r"|\binfluenc\w*\b|\bin common\b|\bseparates?\b|\battributes?\b|\bcharacteristics\b|\bmake us win\b"
-                r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmoves? the needle\b"
+                r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmov(e|es|ed) the needle\b"
                 r"|\bmore likely to (win|close|be won)\b|\b(odds|chances?|likelihood) of (winning|closing)\b"
                 r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"
                 r"|\b(most |more |least )?important (to|for|in) (win|winning|close|closing)\b|\bwhether (\w+ ){1,3}(really |actually )?matters?\b"
@@ -131,14 +137,14 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow (has|have)\b.*\b(changed|moved|shifted|evolved|developed)\b"
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
-              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b"),
+              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"),
     ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
              r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
              r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
-             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b|\bfix first\b"
+             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
     ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
@@ -166,13 +172,15 @@ REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\
 POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as a group|lumped|plus)\b|(?<![\w+])\+(?![\w+])"
                     r"|\b(size|cycle)_band=\S+,")
 OTHERS = re.compile(r"\bvs-others\b")
+COMPARATIVE = re.compile(r"\b(better|worse|more|less|higher|lower|stronger|weaker|faster|slower)\b")
+LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
 SENTENCE_WORDS = frozenset("""
-vs-others holding-constant suddenly combined together pooled altogether lumped
+vs-others vs-baseline holding-constant suddenly combined together pooled altogether lumped
 why did does do done our we us the a an drop dropped drops dropping fall fell falling fallen decline declined
 declining go gone went going down up change changed changes changing happen happened happening is are was were
 be been being how doing who whom which what whats what's when where weakest worst best strongest top bottom
@@ -295,6 +303,17 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),
     (r"\b(every|each|any|which|what) (big|large|huge) deal\b", r"\1 100k+ deals"),
     (r"\b(won|lost|open|closed) list\b", r"\1 deals"),
+    (r"\b(open )?pipeline list\b|\blist (of )?(the )?(open )?pipeline\b", "list open deals"),
+    (r"\bdrag(s|ged|ging)? (out|on)\b", "taking longer on"),
+    (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b", "forecast"),
+    (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
+    (r"\bwill (be )?(closing|landing|winning)\b", "will close"),
+    (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
+    (r"\b(during|over|across|through|in|by) the (months|quarters)\b", lambda m: m.group(2)[:-1] + "ly"),
+    (r"\b(so |very |much |that )?different (from|than|to)\b", "vs"),
+    (r"\b(below|above|under|short of|behind|ahead of) (last year'?s?|a year ago|the year before)(?!\w)", "vs last year"),
+    (r"\bthan (in|during|for|over) (?=(the )?(\d{4}|q[1-4]|h[12]|last|this|previous|prior|first|second)\b)", "vs "),
+    (r"\b(vs|against) (the )?(trailing|previous|prior|preceding|last) (4|four) quarters\b", " vs-baseline "),
     (r"\bregional (sales )?(teams?|reps|sellers|managers|leaders)\b", r"by region \2"),
     (r"\bby (the )?(sales )?cycle[- ]?(gap|time|length|duration)s?\b|\bby (sales )?cycles?\b", "by cycle"),
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (more than|over|longer than|above|beyond) (90|ninety) "
@@ -358,6 +377,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(big|large|huge|enterprise-size) (deals|opportunities|opps)\b", "100k+ deals"),
     (r"\b(small|tiny) (deals|opportunities|opps)\b", "<10k deals"),
 )
+PERIOD_TOKEN = r"\d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d|\d{4}q[1-4]|\d{4}-\d\d|\d{4}"
 NUMBER_WORDS = "two three four five six seven eight nine ten eleven twelve".split()
 # Contractions and chat spellings, spelt out so the rules need one form.
 SPELLINGS: tuple[tuple[str, str], ...] = (
@@ -367,7 +387,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\bttm\b", "last 12 months"),
+    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
     (r"\b(last|past|previous|prior) week\b", "last 7 days"),
     (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
@@ -526,6 +546,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
+    text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -539,7 +560,8 @@ SIZE_UP = re.compile(r"\b(?:over|above|more than|bigger than|larger than|at leas
                      r"|\$?\b(\d+)k(?: and (?:up|above|over|bigger|larger)|\+| or (?:more|bigger|larger|above))(?!\w)")
 CYCLE_WORDS = r"(?:cycles?|runs?|ran|running|lasts?|lasted|lasting|drag(?:s|ged)?|took|takes?|taking|closed)"
 CYCLE_NOUN = r"(?:(?:the )?(?:sales )?cycle (?:is |was )?)?"
-CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:past|over|beyond|more than|longer than|above) (\d+)\+? days\b")
+CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:(?:past|over|beyond|more than|longer than|above) (\d+)\+?"
+                      r"|(\d+)\+) days\b")
 CYCLE_DOWN = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:in )?(?:under|less than|fewer than|below) (\d+) days\b")
 
 
@@ -560,7 +582,7 @@ def _bands_in_words(text: str) -> str:
         return f"cycle_band={','.join(names)}" if len(names) > 1 else names[0]
 
     text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
-    text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1)), CYCLE_BANDS, 1, m.group(0)), text)
+    text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1) or m.group(2)), CYCLE_BANDS, 1, m.group(0)), text)
     return CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
 
 
@@ -644,6 +666,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     managed = _management(words)
     if managed is not None:
         return managed
+    if not REPS_NAMED.search(words):  # "is APAC worse than the rest of the team": APAC against the other regions
+        words = words.replace("against-team", "vs-others")
     command = command_of(words)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
     if command is None:
@@ -755,6 +779,10 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"
     if command == "trend" and " vs " in f" {words} " and any(d in q.group_by and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
+    if command == "trend" and COMPARATIVE.search(words) and any(len(v) > 1 for _, v in q.filters):
+        command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
+    if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
+        command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
@@ -774,12 +802,18 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         dim = SPLIT_NOUNS.get(noun) or SPLIT_NOUNS.get(split.group(3))
         if dim in vocab.values:
             q = dataclasses.replace(q, group_by=(dim,))
+    if OTHERS.search(words) and not q.group_by and q.filters and command in ("winrate", "risk", "reps"):
+        q = dataclasses.replace(q, group_by=(q.filters[0][0],))  # "APAC against the rest": by region
     if OTHERS.search(words) and q.group_by:  # "APAC against the other regions": every region side by side
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in q.group_by))
     if command == "winrate" and not q.group_by and not POOLED.search(words):  # two values of one dimension: side by side
         several = [d for d, values in q.filters if len(values) > 1]
         if len(several) == 1:
             q = dataclasses.replace(q, group_by=(several[0],))
+    if command == "reps" and REP in q.group_by and len(q.group_by) > 1:  # "reps by region": /reps is by rep already
+        q = dataclasses.replace(q, group_by=tuple(d for d in q.group_by if d != REP))
+    if command == "reps" and LUCK.search(words):  # luck is judged against every rep
+        q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != REP))
     if command == "reps" and not q.group_by and re.search(
             r"\b(reps?|aes?|sellers?|salespeople|sales people|leaderboard|performers?|scorecard|attainment|quota)\b",
             words):

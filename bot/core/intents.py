@@ -161,6 +161,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
+                         r"|\b(time|days|weeks|long)\b.*\bspen[dt]\w* (in|per|at) (each |every |a |the )?(stage|step)s?\b"
                          r"|\bforecast\w* (\w+ ){0,2}next year\b|\bnext year'?s? (revenue|bookings|forecast|number)\b"
                          r"|\bmy (region|territory|geo|vertical|segment|area|patch|book|market)s?\b")  # whose? not in the data
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
@@ -172,7 +173,9 @@ REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\
 POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as a group|lumped|plus)\b|(?<![\w+])\+(?![\w+])"
                     r"|\b(size|cycle)_band=\S+,")
 OTHERS = re.compile(r"\bvs-others\b")
-COMPARATIVE = re.compile(r"\b(better|worse|more|less|higher|lower|stronger|weaker|faster|slower)\b")
+SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|products?|sources?|channels?|areas?|pockets?)\b")
+COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
+                         r"|\b(better|worse|more|less|higher|lower|stronger|weaker) than\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
@@ -313,7 +316,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(so |very |much |that )?different (from|than|to)\b", "vs"),
     (r"\b(below|above|under|short of|behind|ahead of) (last year'?s?|a year ago|the year before)(?!\w)", "vs last year"),
     (r"\bthan (in|during|for|over) (?=(the )?(\d{4}|q[1-4]|h[12]|last|this|previous|prior|first|second)\b)", "vs "),
-    (r"\b(vs|against) (the )?(trailing|previous|prior|preceding|last) (4|four) quarters\b", " vs-baseline "),
+    (r"\b(vs|against) (the )?(trailing|previous|prior|preceding|last) (4|four) quarters\b|\bvs what (came|went|was) before\b",
+     " vs-baseline "),
     (r"\bregional (sales )?(teams?|reps|sellers|managers|leaders)\b", r"by region \2"),
     (r"\bby (the )?(sales )?cycle[- ]?(gap|time|length|duration)s?\b|\bby (sales )?cycles?\b", "by cycle"),
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (more than|over|longer than|above|beyond) (90|ninety) "
@@ -467,7 +471,7 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|\b(alert|notify|warn|ping) (me|us) (when|if)\b"
                       r"|\b(send|post|dm|share|receive|get)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
                       r"|evening|\w+day)|each (day|week|morning))\b"
-                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b|\balert (on|me|us|when|if)\b")
+                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b")
 LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\b"
                        r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
                        r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
@@ -525,7 +529,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
     text = re.sub(r"\bhow (does|do|did) (.+?) compare (to|with) (.+)", r"\2 vs \4", text)
     text = re.sub(r"\bcompare\b", "", text) if " vs " not in text else re.sub(r"\bcompare (?=.+ vs )", "", text)
-    text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse) than (.+)", r"\2 vs \5", text)
+    text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse|weaker|stronger) than (.+)", r"\2 vs \5", text)
     text = re.sub(r"\b(does|do) (.+?) (beat|outperform|outsell) (.+)", r"\2 vs \4", text)
     text = re.sub(r"\b(do|does|did) (.+?) (convert|close|win|perform|do)\w* (better|worse|more|less)( often)? than (.+)",
                   r"\2 vs \6", text)
@@ -666,10 +670,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     managed = _management(words)
     if managed is not None:
         return managed
-    if not REPS_NAMED.search(words):  # "is APAC worse than the rest of the team": APAC against the other regions
-        words = words.replace("against-team", "vs-others")
-    command = command_of(words)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
+    if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
+            SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
+        words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
+    command = command_of(words)
     if command is None:
         parsed = parse(args, vocab)
         named = parsed.query.filters or parsed.query.period or any(
@@ -781,6 +786,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
     if command == "trend" and COMPARATIVE.search(words) and any(len(v) > 1 for _, v in q.filters):
         command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
+    if command == "trend" and OTHERS.search(words):  # "how is APAC doing against the rest": side by side
+        command = "winrate"
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time

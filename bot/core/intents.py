@@ -562,6 +562,8 @@ SIZE_EDGES = {0: "<10k", **{int(upper): SIZE_BANDS[i + 1][1] for i, (upper, _) i
 CYCLE_EDGES = {0: "<30d", **{int(upper): CYCLE_BANDS[i + 1][1] for i, (upper, _) in enumerate(CYCLE_BANDS[:-1])}}
 SIZE_UP = re.compile(r"\b(?:over|above|more than|bigger than|larger than|at least) \$?(\d+)k\b"
                      r"|\$?\b(\d+)k(?: and (?:up|above|over|bigger|larger)|\+| or (?:more|bigger|larger|above))(?!\w)")
+SIZE_BETWEEN = re.compile(r"\b(?:between|from) \$?(\d+)k? (?:and|to) \$?(\d+)k\b")
+AMOUNT = re.compile(r"\$?\d[\d,.]*[km]|\$\d[\d,.]*|\$?\d+k?-\$?\d+k")
 CYCLE_WORDS = r"(?:cycles?|runs?|ran|running|lasts?|lasted|lasting|drag(?:s|ged)?|took|takes?|taking|closed)"
 CYCLE_NOUN = r"(?:(?:the )?(?:sales )?cycle (?:is |was )?)?"
 CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:(?:past|over|beyond|more than|longer than|above) (\d+)\+?"
@@ -585,6 +587,14 @@ def _bands_in_words(text: str) -> str:
         names = [name for u, name in CYCLE_BANDS if u <= threshold]
         return f"cycle_band={','.join(names)}" if len(names) > 1 else names[0]
 
+    def between(low: int, high: int, original: str) -> str:  # "between 25k and 100k": the bands that span it
+        edges = [0] + [int(u) for u, _ in SIZE_BANDS[:-1]]
+        if low * 1000 not in edges or high * 1000 not in edges[1:] or high <= low:
+            return original
+        names = [name for (upper, name), lower in zip(SIZE_BANDS, edges) if lower >= low * 1000 and upper <= high * 1000]
+        return f"size_band={','.join(names)}" if len(names) > 1 else names[0]
+
+    text = SIZE_BETWEEN.sub(lambda m: between(int(m.group(1)), int(m.group(2)), m.group(0)), text)
     text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
     text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1) or m.group(2)), CYCLE_BANDS, 1, m.group(0)), text)
     return CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
@@ -920,6 +930,8 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
     at = [i for i, t in enumerate(tokens) if t.casefold() == word]
     if at and all(i > 0 and _owned(tokens[i - 1], vocab) for i in at):
         return False  # "the team's energy", "next year's marketing budget": something of theirs, not a segment
+    if AMOUNT.fullmatch(word):
+        return True  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
     key = norm(word)

@@ -72,8 +72,9 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
                r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
-                r"|\bwhat (%|percent\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"),
-    ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
+                r"|\bwhat (is the |are the )?(%|percent(age)?\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"),
+    ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunities) (are |currently |sitting |still |now )+(in|at) (the )?"
+                 r"(qualified|demo|proposal|negotiation)\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b"),
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
@@ -183,7 +184,7 @@ FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|o
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
 SENTENCE_WORDS = frozenset("""
-vs-others vs-baseline holding-constant suddenly combined together pooled altogether lumped
+vs-others vs-baseline luck-adjusted holding-constant suddenly combined together pooled altogether lumped
 why did does do done our we us the a an drop dropped drops dropping fall fell falling fallen decline declined
 declining go gone went going down up change changed changes changing happen happened happening is are was were
 be been being how doing who whom which what whats what's when where weakest worst best strongest top bottom
@@ -347,6 +348,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(vs|than) (what )?(we would|we'd|you would|you'd|one would|it would|we)? ?(normally |usually |typically )?"
      r"(expect|expected|predict|predicted|baseline)\b|\b(vs|than) (the )?(expected|baseline|norm)\b", " "),
     (r"\bby (factors?|drivers?|variables?|features?|attributes?)\b", r"\1"),
+    (r"\b(after |once |when )?(accounting|adjusting|controlling|correcting) for (luck|chance|noise|small samples?"
+     r"|sample sizes?)\b", "luck-adjusted"),
+    (r"\b(the |a )?(difference|gap) between ([a-z][\w-]*( [a-z][\w-]*)?) and\b", r"\3 vs"),
     (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
     (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion|loss|losses|wins)\b)", "100k+"),
     (r"\b(small|tiny) ones\b", "<10k"), (r"\b(big|large|huge) ones\b", "100k+"),
@@ -546,6 +550,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     # a month named just before "vs" ("June vs May") is the period in question
     text = re.sub(r"\b([a-z]+)(?= vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
     text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
+    text = re.sub(r"\b(this|current|last|previous|prior) half\b(?! (of|year))", lambda m: _this_half(m.group(1), as_of), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
@@ -651,6 +656,14 @@ def _half(half: str, year: str | None, as_of: dt.date, years_back: int = 0) -> s
     return f"{y}-01-01..{y}-06-30" if first else f"{y}-07-01..{y}-12-31"
 
 
+def _this_half(which: str, as_of: dt.date) -> str:
+    """"this half" is the half-year the data's last day is in; "last half" the one before it."""
+    first = as_of.month <= 6
+    if which in ("this", "current"):
+        return _half("h1" if first else "h2", str(as_of.year), as_of)
+    return _half("h2", str(as_of.year - 1), as_of) if first else _half("h1", str(as_of.year), as_of)
+
+
 def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:
     """A quarter named without a year: the latest one of that number that has started ("Q1 last year":
     the one before it)."""
@@ -705,14 +718,14 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
 
 # A message in several sentences, or one opening with a clause of when or why ("Before I go into the pricing
 # review, …"): the parts that ask nothing and name nothing the rest does not are context, left out.
-SENTENCES = re.compile(r"(?<=[.?!])\s+(?=\S)")
+SENTENCES = re.compile(r"(?<=[.?!:;])\s+(?=\S)")
 PREAMBLE = re.compile(r"^((before|ahead of|prior to|after|for) [^,.?!]{3,90}?)(?:,\s*|\s+(?=(i'd|i would|i want|i need"
                       r"|i'm trying|can you|could you|please|what|which|how|why|who)\b))", re.IGNORECASE)
 
 
 def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     """The message without its context: a sentence or opening clause that matches no analysis, names no
-    period, and names no segment the rest does not ("I'm prepping for the board on Thursday.", "Our Partner
+    period, split or comparison, and names no segment the rest does not ("I'm prepping for the board on Thursday.", "Our Partner
     program is up for renewal next month."), when the rest asks something an analysis answers."""
     units = [u for u in SENTENCES.split(text.strip()) if u]
     opening = PREAMBLE.match(units[0]) if units else None
@@ -721,17 +734,17 @@ def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     if len(units) < 2:
         return text
 
-    def named(unit: str) -> tuple[set, object]:
+    def named(unit: str) -> tuple[set, bool]:
         q = parse(rewrite(unit, as_of), vocab).query
-        return {v for _, values in q.filters for v in values}, q.period
+        return {v for _, values in q.filters for v in values}, bool(q.period or q.compare or q.group_by or q.grain)
 
     def context(i: int) -> bool:
         unit = units[i]
         if unit.rstrip().endswith("?") or commands_matching(rewrite(unit, as_of)):
             return False
-        values, period = named(unit)
+        values, shaped = named(unit)
         rest = set().union(*(named(u)[0] for j, u in enumerate(units) if j != i))
-        return period is None and values <= rest
+        return not shaped and values <= rest
 
     kept = [u for i, u in enumerate(units) if not context(i)]
     if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):

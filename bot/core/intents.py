@@ -62,11 +62,13 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|underperforming|struggling|hurting|holding)\b"),
     ("deals", r"\bdeals behind\b|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
               r"|\b(which|what) (\w+ ){0,3}(deals?|opps?|opportunities) did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
+              r"|'s (recent |latest |biggest |big |open )?(wins|losses)\b(?! by\b)"
               r"|\b(got|have|has) open\b(?!.*\b(pipeline|forecast|coverage|commit)\b)"
               r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
     ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
+               r"|\b(median|average|avg|mean|typical) (sales )?cycle\b"
                r"|\b(reached|reach|reaching|got to|get to|made it to|make it to|advanced to|progressed to|past) (the )?"
                r"(qualified|demo|proposal|negotiation)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
@@ -105,7 +107,7 @@ RULES: tuple[tuple[str, str], ...] = (
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bcycle[- ](\w+[- ])?gap\b"
-               r"|\bwhere (do|does|are) (the )?(lost )?(deals|opportunities) (stop|stall|die|drop|get stuck|lose)"
+               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose)"
                r"|\btake longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
     ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
@@ -395,7 +397,9 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bttm\b", "last 12 months"),
+    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
+    (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
+                                                                "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
     (r"\b(last|past|previous|prior) week\b", "last 7 days"),
     (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
@@ -554,6 +558,8 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
+    text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
+                  lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
@@ -644,6 +650,17 @@ def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = 
     return f"{y}-{month:02d}"
 
 
+def _months(first: str, last: str, year: str | None, as_of: dt.date) -> str | None:
+    """"jan-mar", "from January to March 2024": the months' range, in the latest year it has started."""
+    if first not in MONTHS or last not in MONTHS:
+        return None
+    start = _month(first, year, as_of)
+    y, m = int(start[:4]), MONTHS[last]
+    y = y if m >= MONTHS[first] else y + 1
+    end = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1))
+    return f"{start}-01..{end.isoformat()}"
+
+
 def _since(name: str, year: str | None, as_of: dt.date) -> str | None:
     """"since March" as the range from the latest March's first day to the data's last day."""
     month = _month(name, year, as_of)
@@ -708,6 +725,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # only segments and periods: their win rate
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
+    if _against_itself(request.query, as_of):  # "Q1 vs Q1": a year or the period before was meant; ask which
+        q = request.query
+        return Intent(UNKNOWN, dropped, choices=tuple(
+            _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
+            for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
     alternatives: list[Request] = []
     for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != request.command):
         reading = _shaped(other, words, args, vocab, as_of)
@@ -750,6 +772,14 @@ def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):
         return text
     return " ".join(kept)
+
+
+def _against_itself(query: Query | None, as_of: dt.date) -> bool:
+    """Whether a reading compares a period with the very same dates (a comparison misread, never meant)."""
+    if query is None or query.period is None or query.compare is None or query.compare.kind in ("previous", "year_ago"):
+        return False
+    now, other = resolve(query.period, as_of), resolve(query.compare, as_of)
+    return now is not None and other is not None and (now.start, now.end) == (other.start, other.end)
 
 
 def _management(words: str) -> Intent | None:

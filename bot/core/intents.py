@@ -61,7 +61,8 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
     ("deals", r"\bdeals behind\b|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
-              r"|\b(which|what) (\w+ ){0,3}(deals?|opps?|opportunities) did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
+              r"|\b(which|what) (?!(share|percent\w*|fraction|proportion|portion|ratio)\b)(\w+ ){0,3}(deals?|opps?|opportunities)"
+              r" did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
               r"|'s (recent |latest |biggest |big |open )?(wins|losses)\b(?! by\b)"
               r"|\b(got|have|has) open\b(?!.*\b(pipeline|forecast|coverage|commit)\b)"
               r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
@@ -98,7 +99,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
-            r"|\bdecompos\w*\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
+            r"|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
             r"|\b(accounts?|accounted) for the (change|drop|decline|difference|gap|shift|fall)\b"
             r"|\bwhat moved (the )?(win rate|number|rate)\b|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
@@ -125,7 +126,8 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"
                 r"|\b(most |more |least )?important (to|for|in) (win|winning|close|closing)\b|\bwhether (\w+ ){1,3}(really |actually )?matters?\b"
                 r"|\b(once|after|when|if) (you |we )?(account|control|adjust)\w* for\b|\bmarginal effects?\b"
-                r"|\bmoves? (the )?(win rate|rate)\b"),
+                r"|\bmoves? (the )?(win rate|rate)\b"
+                r"|\b(would|could|will|can|to) (most |best |really )?(improve|increase|raise|lift|boost)\b.*\bwin rate\b"),
     ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
@@ -138,6 +140,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
               r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
               r"|\bhow (has|have)\b.*\b(changed|moved|shifted|evolved|developed)\b"
+              r"|\bhow\b.*\b(has|have) (changed|moved|shifted|evolved|developed|trended)\b"
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
               r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"),
@@ -375,6 +378,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bquarter to date\b", "qtd"), (r"\bmonth to date\b", "mtd"),
     (r"\bthis year\b", "ytd"),
     (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
+    (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
     (r"\bvs\.?\s+(the\s+)?same (quarter|period|time|point|date|stage|month|week)( in time)? (last year|a year ago)\b",

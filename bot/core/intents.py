@@ -804,6 +804,10 @@ def _management(words: str) -> Intent | None:
 
 def _closest_readings(words: str) -> tuple[str, ...]:
     """What the analyses can answer nearest to a question they cannot: by its subject."""
+    if re.search(r"\breasons?\b", words):
+        return ("/why", "/deals lost", "/funnel")
+    if re.search(r"\b(stages?|steps?)\b", words):
+        return ("/funnel", "/why", "/deals lost")
     if re.search(r"\b(reps?|managers?|quota|headcount|team)\b", words):
         return ("/reps", "/winrate by region", "/trend")
     if TARGETS.search(words):
@@ -812,8 +816,6 @@ def _closest_readings(words: str) -> tuple[str, ...]:
         return ("/winrate by size_band", "/pipeline", "/deals won")
     if re.search(r"\b(forecast\w*|revenue|bookings|retention|nrr|expansion|upsell\w*)\b", words):
         return ("/pipeline", "/deals won", "/trend")
-    if re.search(r"\b(stages?|steps?|reasons?)\b", words):
-        return ("/funnel", "/why", "/deals lost")
     return UNSURE_CHOICES
 
 

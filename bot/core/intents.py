@@ -75,7 +75,8 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
                r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
-                r"|\bwhat (is the |are the )?(%|percent(age)?\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"),
+                r"|\bwhat (is the |are the )?(%|percent(age)?\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"
+                r"|(?<!getting )\b(harder|easier|tougher) to (win|close)\b"),
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunities) (are |currently |sitting |still |now )+(in|at) (the )?"
                  r"(qualified|demo|proposal|negotiation)\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b"),
@@ -314,7 +315,12 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(won|lost|open|closed) list\b", r"\1 deals"),
     (r"\b(open )?pipeline list\b|\blist (of )?(the )?(open )?pipeline\b", "list open deals"),
     (r"\bdrag(s|ged|ging)? (out|on)\b", "taking longer on"),
-    (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b", "forecast"),
+    (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b"
+     r"|\bexpected (close|closing|win|conversion) rates?\b", "forecast"),
+    (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
+    (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
+     lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
+    (r"\b(sales |quick )?health ?check\b", "digest"),
     (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
     (r"\bwill (be )?(closing|landing|winning)\b", "will close"),
     (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
@@ -536,6 +542,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
     text = " ".join(_corrected(w) for w in text.split())
+    text = re.sub(r"\bcompare (the )?(last|past) (\w+) (quarter|month)s\b", r"last \3 \4s \4ly", text)  # quarter by quarter
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
     text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
                   lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)

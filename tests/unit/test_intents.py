@@ -459,6 +459,10 @@ def test_comparisons_in_sentences(vocab, question, line):
     ("win rate trend over the last year", "/trend last 12 months"),  # a span; "last year" alone is 2023
     ("is the latest quarter's decline significant against the trailing four quarters", "/trend"),  # its baseline
     ("Show me the win rate of Referral during the months", "/trend lead_source=Referral monthly"),
+    ("Which quarter was our best ever?", "/trend quarterly ever"),  # quarter by quarter
+    ("Compare the last two quarters", "/trend quarterly last 2 quarters"),
+    ("win rate this quarter so far", "/winrate this quarter"),
+    ("Are we losing more deals to Outbound than before?", "/trend lead_source=Outbound"),  # the usual baseline
 ])
 def test_periods_in_more_words(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
@@ -482,6 +486,10 @@ def test_periods_in_more_words(vocab, question, line):
     ("decompose the qoq change into rate and mix", "/why vs previous"),
     ("any segment that fell even though the total looks flat", "/why"),
     ("Dollar-weighted win rate for last quarter, i.e. won amount over closed amount.", "/winrate last quarter"),
+    ("What's the expected close rate of open deals in Q3?", "/pipeline"),
+    ("I'm curious whether bigger deals are harder to win.", "/winrate by size_band"),
+    ("Are big deals getting harder to win?", "/trend size_band=100k+"),  # getting harder: over time
+    ("Give me a quick health check on the sales org.", "/digest"),  # not HealthTech
 ])
 def test_analyses_in_more_words(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line

@@ -777,7 +777,8 @@ def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
             return False
         values, shaped = named(unit)
         rest = set().union(*(named(u)[0] for j, u in enumerate(units) if j != i))
-        return not shaped and values <= rest
+        segment_like = any(w in SEGMENT_LIKE or norm(w) in NEAREST_VALUES for w in rewrite(unit, as_of).split())
+        return not shaped and values <= rest and (rest or not segment_like)  # "Retail is new. How is it doing?"
 
     kept = [u for i, u in enumerate(units) if not context(i)]
     if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):

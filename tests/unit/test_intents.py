@@ -398,6 +398,7 @@ def test_what_is_not_a_band_or_not_in_the_data_is_not_answered_as_something_else
     ("Hey, quick one before my 1:1 with Sarah: how's India trending this year?", "/trend region=India ytd"),
     # ... but a context sentence that names a segment keeps it
     ("Quick context: APAC had a reorg. Why did the win rate drop last quarter?", "/why region=APAC last quarter"),
+    ("we are launching in japan next quarter. what's our apac win rate?", "/winrate region=APAC"),
     # people, days, files and pronouns are sentence words; a word after a possessive is no segment
     ("The CFO wants a bookings forecast for this quarter. What can you give me?", "/pipeline"),
     ("I want to focus the team's energy next quarter. Which segments are costing us the most deals?", "/risk"),
@@ -406,6 +407,11 @@ def test_what_is_not_a_band_or_not_in_the_data_is_not_answered_as_something_else
 ])
 def test_context_around_a_question_is_left_out(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_a_context_sentence_with_a_segment_the_data_lacks_is_kept_and_named_back(vocab):
+    intent = interpret("Retail is our new segment. How is it doing?", vocab, AS_OF)  # "it" is Retail: never dropped
+    assert intent.request.query is None and "retail" in intent.line, intent.line
 
 
 @pytest.mark.parametrize("question, line", [

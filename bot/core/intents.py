@@ -480,7 +480,8 @@ UNKNOWN = Request("unknown", "/help")
 
 # Asking to change alert rules or follows in words: never done from a sentence (a misread would change
 # what a channel receives); asked back with the help that shows the exact command.
-MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?alerts?\b"
+MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?(\S+ )?alerts?\b"
+                      r"|^(please )?flag (any|every|each|all|me)\b"
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
                       r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
@@ -718,7 +719,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return _follow_up(words, vocab, context_line)
     if UNSUPPORTED.search(words) or (TARGETS.search(words) and not REPS_NAMED.search(words)):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
-    managed = _management(words)
+    managed = _management(words, vocab, as_of)
     if managed is not None:
         return managed
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
@@ -794,8 +795,68 @@ def _against_itself(query: Query | None, as_of: dt.date) -> bool:
     return now is not None and other is not None and (now.start, now.end) == (other.start, other.end)
 
 
-def _management(words: str) -> Intent | None:
-    """Help with a command, a list of alert rules or follows, or a request to change them (asked back)."""
+# A change to alert rules or follows asked in words, read into the exact command, which is offered (one click
+# to confirm), never run from the sentence: "remove alert 3", "mute follow 1 for a week", "alert me if APAC drops
+# below 35%", "send me the APAC win rate every week in DM".
+CHANGE_ONE = re.compile(r"\b(?P<verb>remove|delete|stop|drop|cancel|kill|disable|unfollow|mute|snooze|pause|silence)\b"
+                        r"(?: (?:my|the|this|that))? (?P<what>alert|follow|subscription)s?(?: rule)?"
+                        r"(?: (?:number|no\.?|#))? ?#?(?P<n>\d+)\b(?:.*?\bfor (?P<count>a|an|one|\d+) (?P<unit>day|week)s?\b)?")
+UNFOLLOW = re.compile(r"\bunfollow #?(?P<n>\d+)\b")
+ALERT_BELOW = re.compile(r"\b(?:alert|notify|warn|ping|tell|let)\b.*?\b(?:if|when|once)\b(?P<what>.*?)\b(?:drops?|falls?|goes|gets|dips?)"
+                         r"(?: down)? (?:below|under) (?P<pct>\d+)%")
+SCHEDULE = re.compile(r"\b(?:every|each) (?:day|morning|evening|weekday)\b|\bdaily\b"
+                      r"|\b(?P<weekly>(?:every|each) (?:week|monday|tuesday|wednesday|thursday|friday)|weekly)\b")
+PRIVATE = re.compile(r"\b((by|via|in|as|over) (a )?)?(dm|dms|direct message|private message)\b|\bprivately\b|\bin private\b")
+
+
+def _change_line(words: str, vocab: Vocabulary, as_of: dt.date) -> str | None:
+    """The command a change to an alert rule or a follow asked in words means, when it is plain; else None."""
+    one = CHANGE_ONE.search(words) or UNFOLLOW.search(words)
+    if one:
+        kind = "follow" if one.groupdict().get("what") in (None, "follow", "subscription") else "alerts"
+        if one.groupdict().get("verb") in ("mute", "snooze", "pause", "silence"):
+            count = one.group("count") or "1"
+            days = (1 if count in ("a", "an", "one") else int(count)) * (7 if (one.group("unit") or "week") == "week" else 1)
+            return f"/{kind} mute {one.group('n')} {days}d"
+        return f"/{kind} remove {one.group('n')}"
+    below = ALERT_BELOW.search(words)
+    if below:
+        q = parse(_arguments(below.group("what"), vocab)[0], vocab).query
+        filters = query_text(Query(filters=q.filters))
+        return f"/alerts add winrate {filters} below {below.group('pct')}%".replace("  ", " ")
+    if re.search(r"\b(alert|notify|warn|ping|flag|let (me|us) know)\b", words):
+        filters = query_text(Query(filters=parse(_arguments(words, vocab)[0], vocab).query.filters))
+        gap = re.search(r"\bgap\b.*?\b(\d+) ?(pp|points?|percentage points?)\b", words)
+        big = re.search(r"\b(open )?deals? (over|above|bigger than|larger than) \$?(\d+)k\b", words)
+        if gap:
+            return f"/alerts add gap {gap.group(1)}pp"
+        if re.search(r"\bdrivers? (flips?|flipped|changes? sign|reverses?)\b", words):
+            return "/alerts add driver-flip"
+        if re.search(r"\blong[- ]cycles?\b", words):
+            return "/alerts add long-cycle"
+        if big:
+            return f"/alerts add big-deal above {big.group(3)}k"
+        if re.search(r"\b(drop|drops|dropping|falls?|declines?|dips?)\b", words) and "%" not in words:
+            return f"/alerts add drop {filters}".strip()
+    when = SCHEDULE.search(words)
+    if when and re.search(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver)\b", words):
+        rest = PRIVATE.sub(" ", SCHEDULE.sub(" ", words))
+        rest = re.sub(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|me|us|this channel|into|to|here|report|table"
+                      r"|i want to|could you|can you|please)\b", " ", rest)
+        command = command_of(rest)
+        if command is None or command in ("help", "digest", "health"):
+            return None
+        question = _shaped(command, rest, _arguments(rest, vocab)[0], vocab, as_of)
+        if question.query is None:
+            return None
+        frequency = "weekly" if when.group("weekly") else "daily"
+        return f"/follow {question.line} {frequency}" + (" dm" if PRIVATE.search(words) else "")
+    return None
+
+
+def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """Help with a command, a list of alert rules or follows, or a request to change them (asked back, with
+    the exact command first when the request is plain)."""
     for pattern in HELP_WITH:
         helped = pattern.search(words)
         name = (helped.groupdict().get("name") or helped.groupdict().get("name2") or "") if helped else ""
@@ -806,7 +867,9 @@ def _management(words: str) -> Intent | None:
         if pattern.search(words):
             return Intent(Request(split_command(line)[0], line))
     if MANAGING.search(words):
-        return Intent(UNKNOWN, (), choices=_asked(("/help alerts", "/help follow")))
+        exact = _change_line(words, vocab, as_of)
+        helps = ("/help follow", "/help alerts") if exact and exact.startswith("/follow") else ("/help alerts", "/help follow")
+        return Intent(UNKNOWN, (), choices=_asked(((exact,) if exact else ()) + helps))
     return None
 
 

@@ -258,9 +258,12 @@ def test_month_ranges_halves_and_months_compared_keep_their_dates(vocab, questio
     ("what am I following?", "/follow list", []),
     ("help with the pipeline command", "/help pipeline", []),
     ("how do I set up alerts?", "/help alerts", []),
-    ("alert me if APAC win rate drops below 40%", "/help", ["/help alerts", "/help follow"]),
-    ("send me the APAC win rate every week in DM", "/help", ["/help alerts", "/help follow"]),
-    ("delete alert 3", "/help", ["/help alerts", "/help follow"]),
+    # a change is asked back: its exact command first (one click to confirm), then the commands' help
+    ("alert me if APAC win rate drops below 40%", "/help",
+     ["/alerts add winrate region=APAC below 40%", "/help alerts", "/help follow"]),
+    ("send me the APAC win rate every week in DM", "/help", ["/follow /winrate region=APAC weekly dm", "/help follow",
+                                                              "/help alerts"]),
+    ("delete alert 3", "/help", ["/alerts remove 3", "/help alerts", "/help follow"]),
     ("send me the weekly summary", "/digest", []),
     ("tell me why europe underperformed", "/why region=Europe", []),
 ])
@@ -432,7 +435,8 @@ def test_help_with_a_command_and_lists_of_alerts_and_follows_in_words(vocab, que
     ("average days spent in each stage", "/funnel"),
     ("can you forecast next year's revenue", "/pipeline"),  # the forecast covers this quarter and the next
     ("how's my region doing", "/trend"),  # whose region is not in the data
-    ("follow why emea weekly", "/help alerts"), ("alert on any significant drop in enterprise", "/help alerts"),
+    ("follow why emea weekly", "/follow /why region=Europe weekly"),  # a change: offered, never done
+    ("alert on any significant drop in enterprise", "/alerts add drop product_type=Enterprise"),
 ])
 def test_what_no_analysis_measures_and_changes_in_words_are_asked_back(vocab, question, first_choice):
     intent = interpret(question, vocab, AS_OF)
@@ -531,3 +535,28 @@ def test_a_period_compared_with_itself_is_asked_back_with_the_likely_comparisons
     intent = interpret("win rate q1 vs q1", vocab, AS_OF)
     assert not intent.understood
     assert [c.line for c in intent.choices] == ["/winrate 2024q1 vs last year", "/winrate 2024q1 vs previous"]
+
+
+@pytest.mark.parametrize("question, exact", [
+    ("remove alert 3", "/alerts remove 3"), ("Please stop the alert number 4, I don't need it anymore", "/alerts remove 4"),
+    ("mute alert 2 for a week", "/alerts mute 2 7d"), ("snooze alert 1 for 2 weeks", "/alerts mute 1 14d"),
+    ("stop follow 2", "/follow remove 2"), ("unfollow #2", "/follow remove 2"), ("mute my follow 1 for a week", "/follow mute 1 7d"),
+    ("Set up an alert if North America win rate goes under 40%.", "/alerts add winrate North America below 40%"),
+    ("Add an alert when the gap between lead sources exceeds 15pp.", "/alerts add gap 15pp"),
+    ("warn me if a driver flips", "/alerts add driver-flip"), ("add a long-cycle alert", "/alerts add long-cycle"),
+    ("flag any open deal over 250k that looks shaky", "/alerts add big-deal above 250k"),
+    ("DM me the NA reps table every week.", "/follow /reps North America by sales_rep_id weekly dm"),
+    ("Could you post the win-rate trend for Enterprise into this channel every morning?",
+     "/follow /trend product_type=Enterprise daily"),
+    ("send me the pipeline forecast every morning by DM", "/follow /pipeline daily dm"),
+])
+def test_a_change_to_alerts_or_follows_in_words_is_offered_as_its_exact_command_never_done(vocab, question, exact):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == exact, [c.line for c in intent.choices]
+    assert [c.line for c in intent.choices[1:]] in (["/help alerts", "/help follow"], ["/help follow", "/help alerts"])
+
+
+def test_an_offered_change_says_it_is_not_made_from_the_sentence(demo):
+    reply = converse(demo, "remove alert 3")
+    assert reply.asked_back and reply.choices[0] == ("Alert rules · remove 3", "/alerts remove 3")
+    assert "don't change alert rules or follows from a sentence" in reply.text and "`/alerts remove 3`" in reply.text

@@ -91,7 +91,8 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bhow (fresh|old|recent|current|stale) (the |this |our )?(data|extract|export|numbers)\b"
                r"|\b(anything|something|what|any deals|any rows) (was |were |got |been )*(excluded|dropped|left out|set aside)\b"
                r"|\b(until|up to|through|till) (which|what) date\b|\bdate range\b.*\b(data|extract|export|file|cover)"
-               r"|\b(data|extract|export|file) (cover|covers|span|spans|go|goes|run|runs)\b|\bcensor\w*\b"
+               r"|\b(data|extract|export|file) (cover|covers|span|spans|go|goes|run|runs|start|starts|begin|begins)\b"
+               r"|\bcensor\w*\b|\b(problems?|issues?|wrong|something off|errors?) (with|in) (the |our |this )?data\b"
 ),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
@@ -277,6 +278,8 @@ web webinar webinars events event tradeshow seo paid organic social email market
 premium basic starter standard professional plus ultimate
 """.split())
 CLOSE_WORDS = frozenset({"close", "closes", "closed", "closing"})
+PERIOD_STARTS = frozenset({"last", "this", "past", "previous", "prior", "next", "trailing", "current"})
+QUANTIFIERS = frozenset({"couple", "few", "several", "handful", "some", "many", "two", "three", "four", "one"})
 # Words after which an unknown word is probably a segment ("win rate in Retail").
 SEGMENT_PREPOSITIONS = frozenset({"in", "for", "from", "at", "among", "within", "across"})
 # Keywords a typo may miss ("pipline", "forcast"): corrected to the closest before the rules run.
@@ -412,6 +415,8 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
     (r"\b(last|past|previous|prior) week\b", "last 7 days"),
+    (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
+    (r"\bhow (much|many) time\b", "how long"),
     (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
@@ -1052,6 +1057,8 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
         return False  # "the team's energy", "next year's marketing budget": something of theirs, not a segment
     if AMOUNT.fullmatch(word):
         return True  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
+    if word.isalpha() and word not in QUANTIFIERS and any(i > 0 and tokens[i - 1].casefold() in PERIOD_STARTS for i in at):
+        return True  # "last semester", "this sprint": a period the grammar does not know is named, never dropped
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
     key = norm(word)

@@ -473,6 +473,10 @@ def test_comparisons_in_sentences(vocab, question, line):
     ("Compare the last two quarters", "/trend quarterly last 2 quarters"),
     ("win rate this quarter so far", "/winrate this quarter"),
     ("Are we losing more deals to Outbound than before?", "/trend lead_source=Outbound"),  # the usual baseline
+    ("Please give me the win rate of the Europe for the last semester", "/winrate region=Europe 2024-01-01..2024-06-30"),
+    ("win rate of the first semester of 2024", "/winrate 2024-01-01..2024-06-30"),
+    ("How many time take to close one deal?", "/funnel"),
+    ("There is some problem with the data?", "/health"), ("From which date the data starts?", "/health"),
 ])
 def test_periods_in_more_words(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
@@ -529,6 +533,12 @@ def test_bands_in_more_words(vocab, question, line):
 def test_an_amount_that_is_no_band_edge_is_named_back_never_dropped(vocab, question):
     intent = interpret(question, vocab, AS_OF)
     assert intent.understood and intent.request.query is None and "30k" in intent.line, intent.line
+
+
+@pytest.mark.parametrize("question, word", [("win rate last sprint", "sprint"), ("win rate this season", "season")])
+def test_a_period_the_grammar_does_not_know_is_named_back_never_dropped(vocab, question, word):
+    intent = interpret(question, vocab, AS_OF)  # answering over all time would be answering another question
+    assert intent.request.query is None and word in intent.line, intent.line
 
 
 def test_a_period_compared_with_itself_is_asked_back_with_the_likely_comparisons(vocab):

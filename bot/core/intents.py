@@ -183,7 +183,7 @@ POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as 
 OTHERS = re.compile(r"\bvs-others\b")
 SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|products?|sources?|channels?|areas?|pockets?)\b")
 COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
-                         r"|\b(better|worse|more|less|higher|lower|stronger|weaker) than\b")
+                         r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")

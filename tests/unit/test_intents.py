@@ -453,6 +453,7 @@ def test_what_no_analysis_measures_and_changes_in_words_are_asked_back(vocab, qu
     ("how am I doing against the team", "/reps"),  # ... a person against the team
     ("rep_3 and rep_8, who is closing better in NA?", "/winrate sales_rep_id=rep_3,rep_8 North America by sales_rep_id"),
     ("are APAC and Europe getting worse", "/trend region=APAC,Europe"),  # no comparison between the two
+    ("is win rate higher in APAC than in Europe", "/winrate region=APAC,Europe by region"),
     ("is the difference between rep_1 and rep_2 real", "/winrate sales_rep_id=rep_1,rep_2 by sales_rep_id"),
 ])
 def test_comparisons_in_sentences(vocab, question, line):

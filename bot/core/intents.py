@@ -157,7 +157,9 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
     ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
                 r"|\bcompare\b|\bversus\b|\bvs\b|\bhit rate\b|\bbetter than\b|\bbeat\w*\b|\bconverts?\b|\bwins? more\b"
-                r"|\bwhat (%|percent\b)|\b(best|worst|top)( performing| converting)? (region|industry|product|lead source|source)\b"
+                r"|\bwhat (%|percent\b)|\b(best|worst|top|bottom)( \d+)?( performing| converting)? (regions?|industry|industries"
+                r"|verticals?|products?|lead sources?|sources?|channels?)\b"
+                r"|\b(rank|ranking|sort|order)( the| our| all)? (regions|industries|verticals|products|lead sources|sources|channels)\b"
                 r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
@@ -431,7 +433,7 @@ SPLIT_NOUNS = {"region": "region", "regions": "region", "geo": "region", "geos":
                "lead sources": "lead_source", "source": "lead_source", "sources": "lead_source",
                "channel": "lead_source", "channels": "lead_source", "segment size": "size_band",
                "deal size": "size_band", "size": "size_band", "regional": "region"}
-SPLIT_ASK = re.compile(r"\b(which|what|best|worst|top|each|every|highest|lowest|strongest|weakest)( \w+)?? "
+SPLIT_ASK = re.compile(r"\b(which|what|best|worst|top|bottom|each|every|highest|lowest|strongest|weakest|rank|sort)( \w+)?? "
                        r"(lead sources?|regions?|regional|geos?|industr(y|ies)|verticals?|products?|sources?|channels?"
                        r"|deal sizes?|sizes?)\b")
 

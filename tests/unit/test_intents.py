@@ -505,6 +505,7 @@ def test_periods_in_more_words(vocab, question, line):
     ("I'm curious whether bigger deals are harder to win.", "/winrate by size_band"),
     ("Are big deals getting harder to win?", "/trend size_band=100k+"),  # getting harder: over time
     ("Give me a quick health check on the sales org.", "/digest"),  # not HealthTech
+    ("rank the regions by win rate", "/winrate by region"), ("bottom 3 industries by win rate", "/winrate by industry"),
 ])
 def test_analyses_in_more_words(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line

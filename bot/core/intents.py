@@ -88,7 +88,8 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
                r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"
-               r"|\bhow (fresh|old|recent|current|stale) (the |this |our )?(data|extract|export|numbers)\b"
+               r"|\bhow (fresh|old|recent|current|stale|clean|good|reliable|complete|accurate|trustworthy) "
+               r"(is )?(the |this |our )?(crm )?(data|extract|export|numbers)\b"
                r"|\b(anything|something|what|any deals|any rows) (was |were |got |been )*(excluded|dropped|left out|set aside)\b"
                r"|\b(until|up to|through|till) (which|what) date\b|\bdate range\b.*\b(data|extract|export|file|cover)"
                r"|\b(data|extract|export|file) (cover|covers|span|spans|go|goes|run|runs|start|starts|begin|begins)\b"
@@ -101,7 +102,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
-            r"|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
+            r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
             r"|\b(accounts?|accounted) for the (change|drop|decline|difference|gap|shift|fall)\b"
             r"|\bwhat moved (the )?(win rate|number|rate)\b|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
@@ -111,7 +112,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bcycle[- ](\w+[- ])?gap\b"
                r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose)"
-               r"|\btake longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
+               r"|\btak(e|es|ing) longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
     ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
@@ -167,6 +168,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
+                         r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
                          r"|\b(calls|dials|meetings|emails|sales activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
@@ -319,7 +321,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(every|each|any|which|what) (big|large|huge) deal\b", r"\1 100k+ deals"),
     (r"\b(won|lost|open|closed) list\b", r"\1 deals"),
     (r"\b(open )?pipeline list\b|\blist (of )?(the )?(open )?pipeline\b", "list open deals"),
-    (r"\bdrag(s|ged|ging)? (out|on)\b", "taking longer on"),
+    (r"\bdrag(s|ged|ging)? (out|on)\b|\btak(e|es|ing) (forever|ages|so long|too long)\b", "taking longer on"),
     (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b"
      r"|\bexpected (close|closing|win|conversion) rates?\b", "forecast"),
     (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline

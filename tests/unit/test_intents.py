@@ -435,6 +435,7 @@ def test_help_with_a_command_and_lists_of_alerts_and_follows_in_words(vocab, que
     ("average days spent in each stage", "/funnel"),
     ("can you forecast next year's revenue", "/pipeline"),  # the forecast covers this quarter and the next
     ("how's my region doing", "/trend"),  # whose region is not in the data
+    ("We hired 5 reps in Q1. How are the new reps doing?", "/reps"),  # nor hire dates
     ("follow why emea weekly", "/follow /why region=Europe weekly"),  # a change: offered, never done
     ("alert on any significant drop in enterprise", "/alerts add drop product_type=Enterprise"),
 ])
@@ -506,6 +507,9 @@ def test_periods_in_more_words(vocab, question, line):
     ("Are big deals getting harder to win?", "/trend size_band=100k+"),  # getting harder: over time
     ("Give me a quick health check on the sales org.", "/digest"),  # not HealthTech
     ("rank the regions by win rate", "/winrate by region"), ("bottom 3 industries by win rate", "/winrate by industry"),
+    ("Enterprise deals are taking forever. Is that true?", "/funnel product_type=Enterprise"),
+    ("Sales ops wants to know: how clean is the CRM data?", "/health"),
+    ("Something is off in Europe. Can you dig in?", "/why region=Europe"),
 ])
 def test_analyses_in_more_words(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line

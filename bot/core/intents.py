@@ -263,7 +263,7 @@ chance chances likelihood every each all lately recently faster slower quicker l
 """.split()) | frozenset("""
 myself yourself himself herself ourselves themselves him her his hers them their theirs she he
 ceo cfo cmo cro coo vp vps svp evp founder founders boss bosses investors upstairs leadership execs cmo's ceo's cfo's
-monday tuesday wednesday thursday friday saturday sunday morning afternoon evening tonight tomorrow yesterday
+monday tuesday wednesday thursday friday saturday sunday morning afternoon evening tonight tomorrow
 prep prepping preparing prepare review reviews offsite presentation answer clear walk through sense
 csv excel spreadsheet export download file attachment
 rather instead genuinely honestly basically exactly roughly approximately normally usually typically
@@ -418,7 +418,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
-    (r"\b(last|past|previous|prior) week\b", "last 7 days"),
+    (r"\b(last|past|previous|prior) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
     (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),

@@ -395,7 +395,8 @@ class _Parser:
 
     def comparison(self, i: int) -> int:
         low, n = self.low, len(self.low)
-        while i < n and low[i] in ("to", "the", "in", "during", "with") and (low[i] == "to" or i < n - 1):  # "vs in the last year", "vs the 2023Q1"
+        # "vs to …", and the words of a sentence before the period: "vs in the last year", "vs the 2023Q1"
+        while i < n and low[i] in ("to", "the", "in", "during", "with") and (low[i] == "to" or i < n - 1):
             i += 1
         if i >= n:
             self.compare = PeriodSpec("previous", (), "previous period")

@@ -69,6 +69,8 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
     ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
+               r"|\b(close|closes|closing)\b( \w+){0,3} (faster|slower|quicker)\b"
+               r"|(?<!will )(?<!to )\b(close|closes|closed) (with)?in \d+ days\b"  # how long deals take, not a forecast
                r"|\b(median|average|avg|mean|typical) (sales )?cycle\b"
                r"|\b(reached|reach|reaching|got to|get to|made it to|make it to|advanced to|progressed to|past) (the )?"
                r"(qualified|demo|proposal|negotiation)\b"
@@ -370,6 +372,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"|sample sizes?)\b", "luck-adjusted"),
     (r"\b(the |a )?(difference|gap) between ([a-z][\w-]*( [a-z][\w-]*)?) and\b", r"\3 vs"),
     (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
+    (r"\b(across|for|by) (each|every|all) of (our|the) (lead sources|regions|industries|verticals|products|channels|geos)\b",
+     lambda m: "by " + SPLIT_NOUNS.get(m.group(4), SPLIT_NOUNS.get(m.group(4)[:-1], m.group(4)))),
+    (r"\b(chances?|odds|likelihood|probability) (that )?(we|they|it|these|those)( will)? (close|win|land)\b", "forecast"),
     (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion|loss|losses|wins)\b)", "100k+"),
     (r"\b(small|tiny) ones\b", "<10k"), (r"\b(big|large|huge) ones\b", "100k+"),
     (r"\b(list|show|pull|give|get)( me)? all\b", r"\1\2"), (r"\ball (?=(open|won|lost) )", ""),

@@ -510,6 +510,11 @@ def test_periods_in_more_words(vocab, question, line):
     ("Enterprise deals are taking forever. Is that true?", "/funnel product_type=Enterprise"),
     ("Sales ops wants to know: how clean is the CRM data?", "/health"),
     ("Something is off in Europe. Can you dig in?", "/why region=Europe"),
+    ("Could you pull together the win rate for each of our verticals this year?", "/winrate by industry ytd"),
+    ("What are the chances we close the big Europe deals this quarter?", "/pipeline region=Europe"),
+    ("do enterprise deals close slower", "/funnel product_type=Enterprise"),
+    ("What proportion of enterprise deals close within 60 days?", "/funnel product_type=Enterprise"),  # cycle lengths
+    ("which deals will close within 30 days", "/pipeline"),  # ... but "will close within" is the forecast
 ])
 def test_analyses_in_more_words(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line

@@ -133,7 +133,7 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(once|after|when|if) (you |we )?(account|control|adjust)\w* for\b|\bmarginal effects?\b"
                 r"|\bmoves? (the )?(win rate|rate)\b"
                 r"|\b(would|could|will|can|to) (most |best |really )?(improve|increase|raise|lift|boost)\b.*\bwin rate\b"),
-    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
+    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+[\w']+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
@@ -171,7 +171,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
                          r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
-                         r"|\b(calls|dials|meetings|emails|sales activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
+                         r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
@@ -331,7 +331,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
     (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
-    (r"\bwill (be )?(closing|landing|winning)\b", "will close"),
+    (r"\bwill (be )?(closing|landing|winning)\b|\b(is|are) (?=(\S+ )?closing (this|next) (quarter|month)\b)", "will close "),
     (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
     (r"\b(during|over|across|through|in|by) the (months|quarters)\b", lambda m: m.group(2)[:-1] + "ly"),
     (r"\b(so |very |much |that )?different (from|than|to)\b", "vs"),
@@ -938,6 +938,9 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "trend"
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
         q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
+    if command == "reps" and re.search(r"\bpipeline\b|\bopen (deals|opportunities|opps)\b", words):
+        command = "pipeline"  # "which of my reps has the most open pipeline": the forecast by rep
+        q = dataclasses.replace(q, group_by=q.group_by or ((REP,) if REP in vocab.values else ()))
     if command == "funnel":  # the funnel is by stage already; stages and "cycle gap" are its subject
         q = dataclasses.replace(q, group_by=tuple(d for d in q.group_by if d not in ("deal_stage", "cycle_band")),
                                 filters=tuple((d, v) for d, v in q.filters if d != "deal_stage"))

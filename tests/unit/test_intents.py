@@ -436,6 +436,7 @@ def test_help_with_a_command_and_lists_of_alerts_and_follows_in_words(vocab, que
     ("can you forecast next year's revenue", "/pipeline"),  # the forecast covers this quarter and the next
     ("how's my region doing", "/trend"),  # whose region is not in the data
     ("We hired 5 reps in Q1. How are the new reps doing?", "/reps"),  # nor hire dates
+    ("open deals with no activity", "/trend"),  # nor activity
     ("follow why emea weekly", "/follow /why region=Europe weekly"),  # a change: offered, never done
     ("alert on any significant drop in enterprise", "/alerts add drop product_type=Enterprise"),
 ])
@@ -524,6 +525,9 @@ def test_analyses_in_more_words(vocab, question, line):
     ("reps by region", "/reps by region"),  # /reps is by rep already
     ("is rep_14 actually bad or just unlucky", "/reps"),  # luck is judged among every rep
     ("REPS BELOW TEAM AVERAGE??", "/reps by sales_rep_id"),
+    ("which of my reps has the most open pipeline", "/pipeline by sales_rep_id"),  # the forecast by rep
+    ("what's rep_8 closing this quarter", "/pipeline sales_rep_id=rep_8"),
+    ("show me rep_3's open opportunities", "/deals sales_rep_id=rep_3 open"),
     ("which AEs are below average after accounting for sample size", "/reps by sales_rep_id"),
 ])
 def test_reps_in_more_words(vocab, question, line):

@@ -93,10 +93,37 @@ class Counter(Protocol):
 
     def cycle_counts(self) -> tuple[np.ndarray, np.ndarray]: ...  # closed deals' cycle values and their counts
 
+    # the deals one by one, where an answer lists or scores them (insights/engine/listing.py)
+    open_rows: object  # every open deal, as a Snapshot's open_deals frame
+
+    def open_mask(self, subset: Subset) -> np.ndarray: ...
+
+    def deal_rows(self, subset: Subset, outcome: str | None, limit: int | None): ...  # largest first
+
+    def deal_chunks(self, subset: Subset, outcome: str | None): ...  # every one, in chunks, largest first
+
+    def deal_totals(self, subset: Subset, outcome: str | None) -> tuple[int, int, float, int]: ...
+
+    pipeline_facts: dict  # see listing.pipeline_facts
+
+    def pipeline_cells(self, features, anchors, edges): ...  # see listing.pipeline_cells
+
 
 def counter_of(snapshot) -> Counter | None:
     """The snapshot's counter when its deals stay where they live, else None (a Snapshot in memory)."""
     return getattr(snapshot, "counter", None)
+
+
+def open_frame(snapshot):
+    """The open deals as rows (a DataFrame in the loader's columns): the Snapshot's own, or those the engine
+    fetches for what scores or lists them one by one (/pipeline, the open deals of /deals)."""
+    counter = counter_of(snapshot)
+    return snapshot.open_deals if counter is None else counter.open_rows
+
+
+def open_mask(snapshot, mask) -> np.ndarray:
+    """A selection of open deals as a boolean array over `open_frame(snapshot)`."""
+    return mask.counter.open_mask(mask) if isinstance(mask, Subset) else mask
 
 
 def rate_in(snapshot, mask) -> Rate:

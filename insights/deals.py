@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .counting import counter_of, open_frame, open_mask
 from .pipeline import open_win_probabilities
 from .query import Query
 from .results import Result
@@ -49,8 +50,8 @@ class DealsResult(Result):
 def _selection(sel: Selection) -> tuple[pd.DataFrame, np.ndarray]:
     """The frame the query's deals are in (closed or open) and the positions of those deals in it."""
     snapshot, outcome = sel.snapshot, sel.query.outcome
-    if outcome == "open":
-        return snapshot.open_deals, np.flatnonzero(sel.open)
+    if outcome == "open":  # counted where the data lives too: the open deals are rows there (pipeline scores them)
+        return open_frame(snapshot), np.flatnonzero(open_mask(snapshot, sel.open))
     mask = sel.current
     if outcome in ("won", "lost"):
         mask = mask & (snapshot.won == (outcome == "won"))
@@ -79,8 +80,20 @@ def _table(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray,
 
 def deal_table(snapshot: Snapshot, query: Query) -> pd.DataFrame:
     """Every deal behind the query, largest first, in the canonical columns (for the CSV)."""
-    frame, rows = _selection(Selection(snapshot, query))
-    return _table(snapshot, frame, rows, open_win_probabilities(snapshot) if query.outcome == "open" else None)
+    return pd.concat(list(deal_tables(snapshot, query)), ignore_index=True)
+
+
+def deal_tables(snapshot: Snapshot, query: Query):
+    """`deal_table` in parts, in order: one table in memory; chunks streamed from the engine for the closed
+    deals of a source counted where it lives (every deal of an export is never held at once)."""
+    sel = Selection(snapshot, query)
+    counter = counter_of(snapshot)
+    if counter is not None and query.outcome != "open":
+        for chunk in counter.deal_chunks(sel.current, query.outcome):
+            yield _table(snapshot, chunk, np.arange(len(chunk)))
+        return
+    frame, rows = _selection(sel)
+    yield _table(snapshot, frame, rows, open_win_probabilities(snapshot) if query.outcome == "open" else None)
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...):
@@ -91,16 +104,20 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def deals_csv(snapshot: Snapshot, query: Query) -> bytes:
     """The deal table as the CSV file a user downloads: UTF-8, every text cell that a spreadsheet
     would run as a formula neutralised (numbers and dates are left as they are)."""
-    table = deal_table(snapshot, query)
-    for column in table.columns:
-        values = table[column]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+    parts = []
+    for table in deal_tables(snapshot, query):
+        for column in table.columns:
+            values = table[column]
+            if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+                continue
+            text = values.astype("string")
+            risky = text.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                table[column] = values.astype(object).where(~risky, "'" + text.astype(object))
+        if parts and not len(table):
             continue
-        text = values.astype("string")
-        risky = text.str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool)
-        if risky.any():
-            table[column] = values.astype(object).where(~risky, "'" + text.astype(object))
-    return table.to_csv(index=False).encode("utf-8")
+        parts.append(table.to_csv(index=False, header=not parts).encode("utf-8"))
+    return b"".join(parts)
 
 
 def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
@@ -109,6 +126,9 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
     Counted on the selection's positions; only the deals that can be among the largest SHOWN (every
     deal at least as large as the SHOWN-th largest) are sorted and read, not a million-row table."""
     sel = Selection(snapshot, query)  # open pipeline is as of now, whatever the period
+    counter = counter_of(snapshot)
+    if counter is not None and query.outcome != "open":
+        return _counted(snapshot, sel, counter)
     frame, rows = _selection(sel)
     amounts = frame["deal_amount"].to_numpy(dtype=float)[rows]
     blank = np.isnan(amounts)  # only open deals are kept without an amount
@@ -122,12 +142,29 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
                        deals=_largest(snapshot, frame, rows, amounts, is_open), notes=notes)
 
 
+def _counted(snapshot, sel: Selection, counter) -> DealsResult:
+    """`deals_behind` for closed deals counted where they live: the totals by one query, the SHOWN largest by
+    one more bounded by its LIMIT."""
+    query = sel.query
+    count, won, amount, blank = counter.deal_totals(sel.current, query.outcome)
+    listed = counter.deal_rows(sel.current, query.outcome, SHOWN)
+    return DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=sel.period, outcome=query.outcome,
+                       count=count, won=won, lost=count - won, amount=amount if count else 0.0, without_amount=blank,
+                       deals=_rows_of(_table(snapshot, listed, np.arange(len(listed)))),
+                       notes=[] if count else ["no_deals"])
+
+
 def _largest(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray, amounts: np.ndarray,
              is_open: bool) -> list[DealRow]:
     """The SHOWN largest of these deals (amounts: -1 where blank), as rows of a reply."""
     if len(rows) > SHOWN:
         rows = rows[amounts >= np.partition(amounts, len(amounts) - SHOWN)[len(amounts) - SHOWN]]
     chances = open_win_probabilities(snapshot) if is_open else None
+    return _rows_of(_table(snapshot, frame, rows, chances))
+
+
+def _rows_of(table: pd.DataFrame) -> list[DealRow]:
+    """The first SHOWN deals of a `_table`, as rows of a reply."""
     return [DealRow(deal_id=str(row.deal_id), rep=_text(getattr(row, "sales_rep_id", None)),
                     segment=" · ".join(str(getattr(row, c)) for c in ("region", "product_type", "lead_source")
                                        if hasattr(row, c) and isinstance(getattr(row, c), str)),
@@ -135,7 +172,7 @@ def _largest(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray, amounts:
                     amount=None if pd.isna(row.deal_amount) else float(row.deal_amount),
                     created=_day(row.created_date), closed=_day(getattr(row, "closed_date", None)),
                     outcome=row.outcome, win_probability=getattr(row, "win_probability_this_quarter", None))
-            for row in _table(snapshot, frame, rows, chances).head(SHOWN).itertuples(index=False)]
+            for row in table.head(SHOWN).itertuples(index=False)]
 
 
 def _text(value) -> str | None:

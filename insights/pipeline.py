@@ -43,6 +43,7 @@ from functools import cached_property
 import numpy as np
 from scipy import stats as sps
 
+from .counting import counter_of, open_frame, open_mask
 from .periods import add_months, grain_start, label_for
 from .query import Query
 from .results import NOT_JSON, Rate, Result, _round, _sig, to_jsonable
@@ -274,7 +275,7 @@ def band_of(age: np.ndarray) -> np.ndarray:
 
 def open_ages(snapshot: Snapshot) -> np.ndarray:
     """Age in days of each open deal on the snapshot's date; -1 where it has no created date."""
-    created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
+    created = open_frame(snapshot)["created_date"].to_numpy().astype("datetime64[D]")
     ages = (np.datetime64(snapshot.as_of, "D") - created).astype("timedelta64[D]")
     return np.where(np.isnat(ages), -1, ages.astype(np.int64))
 
@@ -282,6 +283,8 @@ def open_ages(snapshot: Snapshot) -> np.ndarray:
 def _history(snapshot: Snapshot) -> _History:
     features = [f for f in PIPELINE_FEATURES if f in snapshot.dimensions]
     sizes = [len(snapshot.values(f)) + 1 for f in features]
+    if counter_of(snapshot) is not None:
+        return _counted_history(snapshot, features, sizes)
     open_created = snapshot.open_deals["created_date"].to_numpy().astype("datetime64[D]")
     dated = ~np.isnat(open_created)  # an open deal without a created date was open since when? unknown
     created = np.concatenate([snapshot.created_day, (open_created[dated] - np.datetime64("1970-01-01", "D"))
@@ -342,6 +345,64 @@ def _history(snapshot: Snapshot) -> _History:
                     cat["anchor"].astype(np.int64), key // grid, seg_codes.astype(np.int64), key % grid, grid,
                     cat["n"].astype(float), cat["won"].astype(float), cat["amount"], cat["amount_sq"],
                     cat["won_amount"], np.sort(cycles[np.isfinite(cycles)]), amounts_kept)
+
+
+def _counted_history(snapshot, features: list[str], sizes: list[int]) -> _History:
+    """`_history` of deals counted where they live: the same anchors, and the same cells counted by one
+    GROUP BY there (the deals open at each anchor per age band and segment), not deal by deal here."""
+    counter = counter_of(snapshot)
+    facts = counter.pipeline_facts
+    this_q, _ = forecast_quarters(snapshot.as_of)
+    earliest = day_number(facts["earliest"]) + 30 if facts["earliest"] is not None else day_number(snapshot.as_of)
+    candidates = []
+    for k in range(1, 400):
+        first = add_months(this_q, -3 * k)
+        day = same_day_back(snapshot.as_of, 3 * k)
+        if day_number(day) < earliest:
+            break
+        candidates.append((first, day, [_quarter_end(add_months(first, 3 * h)) for h in range(HORIZONS)]))
+    found = counter.pipeline_cells(features, [(day, [from_day_number(e) for e in ends])
+                                              for _, day, ends in candidates], AGE_EDGES)
+    grid = int(np.prod(sizes, dtype=np.int64)) if features else 1
+    present = sorted({int(k) for k in found["anchor"]}) if len(found) else []  # anchors with no deal open: none
+    number = {k: a for a, k in enumerate(present)}
+    if present:
+        anchor = found["anchor"].astype(np.int64).map(number).to_numpy(dtype=np.int64)
+        seg = np.zeros(len(found), dtype=np.int64)
+        for f, size in zip(features, sizes):
+            seg = seg * size + (found[f"c_{f}"].to_numpy(dtype=np.int64) + 1)
+        key = found["band"].to_numpy(dtype=np.int64) * grid + seg
+        order = np.lexsort([key, anchor])  # as in memory: anchor by anchor, cells in key order
+        anchor, key = anchor[order], key[order]
+
+        def column(name: str) -> np.ndarray:
+            return found[name].fillna(0).to_numpy(dtype=np.float64)[order]
+
+        n, amount, amount_sq = column("n"), column("amount"), column("amount_sq")
+        won = np.column_stack([column(f"won_{h}") for h in range(HORIZONS)])
+        won_amount = np.column_stack([column(f"won_amount_{h}") for h in range(HORIZONS)])
+    else:
+        anchor = key = np.zeros(0, dtype=np.int64)
+        n = amount = amount_sq = np.zeros(0)
+        won = won_amount = np.zeros((0, HORIZONS))
+    chosen = [candidates[k] for k in present]
+    seg_codes = np.array(np.unravel_index(key % grid, sizes)).T if features else np.zeros((len(key), 0), dtype=np.int64)
+    values, counts = facts["won_cycles"]
+    return _History(features, sizes, np.array([day_number(day) for _, day, _ in chosen], dtype=np.int64),
+                    [first for first, _, _ in chosen], np.array([ends for _, _, ends in chosen], dtype=np.int64)
+                    .reshape(-1, HORIZONS), np.array([(first.month - 1) // 3 for first, _, _ in chosen], dtype=np.int64),
+                    anchor, key // grid, seg_codes.astype(np.int64), key % grid, grid, n, won, amount, amount_sq,
+                    won_amount, np.repeat(values, counts),
+                    bool(facts["lost"] and facts["lost_positive"] / facts["lost"] > 0.5))
+
+
+def _too_little_history(snapshot: Snapshot) -> bool:
+    """Too few closed deals to fit on, or none won, or none lost."""
+    counter = counter_of(snapshot)
+    if counter is None:
+        return len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any()
+    facts = counter.pipeline_facts
+    return facts["closed"] < MIN_TRAIN or facts["won"] in (0, facts["closed"])
 
 
 # -- the model ---------------------------------------------------------------------------------------
@@ -773,13 +834,13 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     """The open pipeline of the selection: each deal's chance of being won this quarter and next, the
     bookings they bring with intervals the backtest checked, the deals most at risk, by segment."""
     sel = Selection(snapshot, query, default=ALL_TIME)
-    mask = sel.open
-    amounts = snapshot.open_deals["deal_amount"].to_numpy(dtype=float)
+    mask = open_mask(snapshot, sel.open)
+    amounts = open_frame(snapshot)["deal_amount"].to_numpy(dtype=float)
     fields = {"command": "pipeline", "as_of": snapshot.as_of, "query": query, "period": sel.period,
               "date_basis": "open_pipeline", "open_deals": int(mask.sum()),
               "open_amount": round(float(np.nansum(amounts[mask])), 2),
               "open_without_amount": int(np.isnan(amounts[mask]).sum())}
-    if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any():
+    if _too_little_history(snapshot):
         return PipelineResult(**fields, notes=["too_few_for_model"])
     if not mask.any():
         return PipelineResult(**fields, notes=["no_open_deals"])
@@ -896,7 +957,7 @@ class OpenDealListing:
         return np.column_stack([self.snapshot.codes(f, open_pipeline=True) for f in features]) if features else None
 
     def _listed(self, chosen: np.ndarray, with_reasons: bool) -> list[OpenDeal]:
-        ids = self.snapshot.open_deals["deal_id"].iloc[chosen].tolist()  # only the listed deals' ids are read
+        ids = open_frame(self.snapshot)["deal_id"].iloc[chosen].tolist()  # only the listed deals' ids are read
         return [self._deal(int(i), d, with_reasons) for i, d in zip(chosen, ids)]
 
     def _deal(self, i: int, deal_id, with_reasons: bool) -> OpenDeal:
@@ -922,7 +983,7 @@ class OpenDealListing:
 def open_win_probabilities(snapshot: Snapshot) -> np.ndarray | None:
     """Each open deal's chance of being won by the end of this quarter, as /pipeline gives it (with the
     segments only where the backtest shows they help); None when there is too little history."""
-    if len(snapshot.deals) < MIN_TRAIN or snapshot.won.all() or not snapshot.won.any() or not len(snapshot.open_deals):
+    if _too_little_history(snapshot) or not len(snapshot.open_deals):
         return None
     models = fit_models(snapshot)
     scores = score_open(snapshot, models, segments=bool(models.backtest is not None and models.backtest.skill))

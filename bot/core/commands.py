@@ -187,7 +187,7 @@ def reading_of(request: Request, vocab: Vocabulary) -> str:
     query = request.query
     if query is None and command in COMMANDS:
         query = parse(args, vocab).query
-    return render("text/reading.j2", command=command, q=query if command in COMMANDS else None).strip()
+    return render("text/reading.j2", command=command, q=query if command in COMMANDS else None, args=args).strip()
 
 
 def labelled(requests: tuple[Request, ...], vocab: Vocabulary) -> tuple[tuple[str, str], ...]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from insights.health import shrink_reason, unusable_reason
-from insights.counting import NeedsRows
 from insights.load import ColumnMapping, DataError
 from insights.snapshot import Snapshot
 from insights.sources import SourceSpec, load_source
@@ -78,9 +77,9 @@ class DealData:
         if hit is None:
             try:
                 snapshot = key[0].restrict(loaded.snapshot)
-            except NeedsRows:  # a scope the engine path cannot apply yet: nothing visible, never wider data
-                log.warning("a restricted scope on %s, counted where it lives: nothing shown (SEGMENT_ACCESS)",
-                            self.source)
+            except DataError as exc:  # the engine could not count the scope's rows: nothing visible, never wider
+                log.warning("a restricted scope on %s, counted where it lives, failed: %s (SEGMENT_ACCESS)",
+                            self.source, exc)
                 return None
             if not reps:
                 snapshot = without_reps(snapshot)

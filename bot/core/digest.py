@@ -33,7 +33,7 @@ def digest_text(snapshot: Snapshot, data_error: str | None = None, reps: bool = 
                    + from_drivers(snapshot, drivers_result))
     try:
         pipeline = open_pipeline(snapshot, everything)
-    except NeedsRows as exc:  # counted where the data lives: the pipeline model scores deals one by one
+    except NeedsRows as exc:  # a source whose open deals cannot be read one by one: said in its paragraph
         pipeline, pipeline_missing = None, str(exc)
     else:
         pipeline_missing = None

@@ -36,7 +36,7 @@ UNIT_DAYS = {"d": 1, "day": 1, "days": 1, "w": 7, "wk": 7, "wks": 7, "week": 7, 
 # Everyday names a CRO may type for a value. Keys and targets are normalised (see `norm`).
 VALUE_ALIASES = {"na": "northamerica", "nam": "northamerica", "amer": "northamerica", "us": "northamerica",
                  "americas": "northamerica", "usa": "northamerica", "eu": "europe", "emea": "europe",
-                 "ecom": "ecommerce", "apj": "apac", "asiapacific": "apac", "asia": "apac"}
+                 "ecom": "ecommerce", "apj": "apac", "asiapacific": "apac", "asia": "apac", "healthcare": "healthtech"}
 # Everyday names with no value of their own: the closest values, offered as suggestions.
 NEAREST_VALUES = {"smb": ("Core", "<10k"), "smallbusiness": ("Core", "<10k"), "midmarket": ("Pro", "10k-25k"),
                   "mm": ("Pro", "10k-25k"), "largeenterprise": ("Enterprise", "100k+"), "latam": ("North America",),
@@ -395,7 +395,8 @@ class _Parser:
 
     def comparison(self, i: int) -> int:
         low, n = self.low, len(self.low)
-        if i < n and low[i] == "to":
+        # "vs to …", and the words of a sentence before the period: "vs in the last year", "vs the 2023Q1"
+        while i < n and low[i] in ("to", "the", "in", "during", "with") and (low[i] == "to" or i < n - 1):
             i += 1
         if i >= n:
             self.compare = PeriodSpec("previous", (), "previous period")

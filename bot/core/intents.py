@@ -34,9 +34,11 @@ REP = "sales_rep_id"
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
-    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ )?(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+             r"|\b(reps?|sellers?|aes?|salespeople)\b (\w+ ){0,2}(below|under|above|over) (the )?(team |company )?average\b"
+             r"|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\b(unlucky|bad luck|just luck)\b"
              r"|\bagainst-team\b|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\bstacks? up\b|\bstacks? up\b.*\b(team|reps?|peers)\b"
-             r"|\b(after|allowing for|adjusted for|adjusting for|accounting for|correcting for|net of) (luck|chance|noise"
+             r"|\b(after|allowing for|adjusted for|adjusting for|accounting for|account for|correcting for|net of) (luck|chance|noise"
              r"|small samples?|sample sizes?)\b|\bluck[- ]adjusted\b"
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
@@ -48,25 +50,37 @@ RULES: tuple[tuple[str, str], ...] = (
     # questions about the data itself: its rows, its date, what is missing
     ("health", r"\bdata ?set\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
                r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
+               r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
-    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b)"
+    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
+             r"|accounts? for the)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
              r"|^(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b).*\b(segments?|areas?|pockets?)\b.*\b(losing"
              r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
     ("deals", r"\bdeals behind\b|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
+              r"|\b(which|what) (?!(share|percent\w*|fraction|proportion|portion|ratio)\b)(\w+ ){0,3}(deals?|opps?|opportunities)"
+              r" did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
+              r"|'s (recent |latest |biggest |big |open )?(wins|losses)\b(?! by\b)"
               r"|\b(got|have|has) open\b(?!.*\b(pipeline|forecast|coverage|commit)\b)"
               r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
-    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose)\b"
+    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
+               r"|\b(close|closes|closing)\b( \w+){0,3} (faster|slower|quicker)\b"
+               r"|(?<!will )(?<!to )\b(close|closes|closed) (with)?in \d+ days\b"  # how long deals take, not a forecast
+               r"|\b(median|average|avg|mean|typical) (sales )?cycle\b"
+               r"|\b(reached|reach|reaching|got to|get to|made it to|make it to|advanced to|progressed to|past) (the )?"
+               r"(qualified|demo|proposal|negotiation)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
                r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
-                r"|\bwhat (%|percent\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"),
-    ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
+                r"|\bwhat (is the |are the )?(%|percent(age)?\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"
+                r"|(?<!getting )\b(harder|easier|tougher) to (win|close)\b"),
+    ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunities) (are |currently |sitting |still |now )+(in|at) (the )?"
+                 r"(qualified|demo|proposal|negotiation)\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b"),
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
@@ -75,21 +89,32 @@ RULES: tuple[tuple[str, str], ...] = (
     ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
-               r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"),
+               r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"
+               r"|\bhow (fresh|old|recent|current|stale|clean|good|reliable|complete|accurate|trustworthy) "
+               r"(is )?(the |this |our )?(crm )?(data|extract|export|numbers)\b"
+               r"|\b(anything|something|what|any deals|any rows) (was |were |got |been )*(excluded|dropped|left out|set aside)\b"
+               r"|\b(until|up to|through|till) (which|what) date\b|\bdate range\b.*\b(data|extract|export|file|cover)"
+               r"|\b(data|extract|export|file) (cover|covers|span|spans|go|goes|run|runs|start|starts|begin|begins)\b"
+               r"|\bcensor\w*\b|\b(problems?|issues?|wrong|something off|errors?) (with|in) (the |our |this )?data\b"
+),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
     ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
+            r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
+            r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
+            r"|\b(accounts?|accounted) for the (change|drop|decline|difference|gap|shift|fall)\b"
             r"|\bwhat moved (the )?(win rate|number|rate)\b|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
             r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
             r"|\bmix\b(?=.*\b(or|vs)\b)|\b(or|vs) (\w+ )?mix\b|\b(drove|drives) (the |this |that )?(change|shift|swing|move)\b"
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
-               r"|\bwhere (do|does|are) (the )?(lost )?(deals|opportunities) (stop|stall|die|drop|get stuck|lose)"
-               r"|\btake longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
+               r"|\bcycle[- ](\w+[- ])?gap\b"
+               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose)"
+               r"|\btak(e|es|ing) longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
     ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
@@ -97,14 +122,18 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
-                 r"|\bpipeline\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
+                 r"|\bpipeline\b|\bbacktest\w*\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
                 r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning|close|closing)|\bmatter\w* (most )?for winning\b|\blevers?\b"
                 r"|\binfluenc\w*\b|\bin common\b|\bseparates?\b|\battributes?\b|\bcharacteristics\b|\bmake us win\b"
-                r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmoves? the needle\b"
+                r"|\bmatters? (more|most)\b|\bmatters? for (winning|closing|win rate)\b|\bmov(e|es|ed) the needle\b"
                 r"|\bmore likely to (win|close|be won)\b|\b(odds|chances?|likelihood) of (winning|closing)\b"
-                r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"),
-    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+\w+){0,4}\s+(deals?|opportunities|opps)\b"
+                r"|\bwhat (do|does) (winning|won) deals\b|\bdoes \w+( \w+)? matter\b"
+                r"|\b(most |more |least )?important (to|for|in) (win|winning|close|closing)\b|\bwhether (\w+ ){1,3}(really |actually )?matters?\b"
+                r"|\b(once|after|when|if) (you |we )?(account|control|adjust)\w* for\b|\bmarginal effects?\b"
+                r"|\bmoves? (the )?(win rate|rate)\b"
+                r"|\b(would|could|will|can|to) (most |best |really )?(improve|increase|raise|lift|boost)\b.*\bwin rate\b"),
+    ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+[\w']+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
@@ -116,21 +145,24 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
               r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
               r"|\bhow (has|have)\b.*\b(changed|moved|shifted|evolved|developed)\b"
+              r"|\bhow\b.*\b(has|have) (changed|moved|shifted|evolved|developed|trended)\b"
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
-              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b"),
+              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"),
     ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
              r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
              r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
-             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b|\bfix first\b"
+             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
     ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
                 r"|\bcompare\b|\bversus\b|\bvs\b|\bhit rate\b|\bbetter than\b|\bbeat\w*\b|\bconverts?\b|\bwins? more\b"
-                r"|\bwhat (%|percent\b)|\b(best|worst|top)( performing| converting)? (region|industry|product|lead source|source)\b"
+                r"|\bwhat (%|percent\b)|\b(best|worst|top|bottom)( \d+)?( performing| converting)? (regions?|industry|industries"
+                r"|verticals?|products?|lead sources?|sources?|channels?)\b"
+                r"|\b(rank|ranking|sort|order)( the| our| all)? (regions|industries|verticals|products|lead sources|sources|channels)\b"
                 r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
@@ -138,7 +170,14 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
-                         r"|\b(calls|dials|meetings|emails|sales activity|activities|sdrs?|bdrs?)\b")  # activity is not logged
+                         r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
+                         r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
+                         r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
+                         r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
+                         r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
+                         r"|\b(time|days|weeks|long)\b.*\bspen[dt]\w* (in|per|at) (each |every |a |the )?(stage|step)s?\b"
+                         r"|\bforecast\w* (\w+ ){0,2}next year\b|\bnext year'?s? (revenue|bookings|forecast|number)\b"
+                         r"|\bmy (region|territory|geo|vertical|segment|area|patch|book|market)s?\b")  # whose? not in the data
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
 TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
                      r"( the| our)? (plan|target|budget)s?\b")
@@ -148,13 +187,17 @@ REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\
 POOLED = re.compile(r"\b(combined|together|pooled|altogether|in total|as one|as a group|lumped|plus)\b|(?<![\w+])\+(?![\w+])"
                     r"|\b(size|cycle)_band=\S+,")
 OTHERS = re.compile(r"\bvs-others\b")
+SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|products?|sources?|channels?|areas?|pockets?)\b")
+COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
+                         r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
+LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
 SENTENCE_WORDS = frozenset("""
-vs-others holding-constant suddenly combined together pooled altogether lumped
+vs-others vs-baseline luck-adjusted holding-constant suddenly combined together pooled altogether lumped
 why did does do done our we us the a an drop dropped drops dropping fall fell falling fallen decline declined
 declining go gone went going down up change changed changes changing happen happened happening is are was were
 be been being how doing who whom which what whats what's when where weakest worst best strongest top bottom
@@ -219,6 +262,13 @@ vary varies varying small large ones sized come came coming sourced source actua
 closer closers trouble danger jeopardy healthy unhealthy looks look looking qbr names name board meeting deck slides exec review against-team
 once control controlling controlled else everything anything something nothing holding fixed constant odds
 chance chances likelihood every each all lately recently faster slower quicker longer shorter days
+""".split()) | frozenset("""
+myself yourself himself herself ourselves themselves him her his hers them their theirs she he
+ceo cfo cmo cro coo vp vps svp evp founder founders boss bosses investors upstairs leadership execs cmo's ceo's cfo's
+monday tuesday wednesday thursday friday saturday sunday morning afternoon evening tonight tomorrow
+prep prepping preparing prepare review reviews offsite presentation answer clear walk through sense
+csv excel spreadsheet export download file attachment
+rather instead genuinely honestly basically exactly roughly approximately normally usually typically
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -234,6 +284,8 @@ web webinar webinars events event tradeshow seo paid organic social email market
 premium basic starter standard professional plus ultimate
 """.split())
 CLOSE_WORDS = frozenset({"close", "closes", "closed", "closing"})
+PERIOD_STARTS = frozenset({"last", "this", "past", "previous", "prior", "next", "trailing", "current"})
+QUANTIFIERS = frozenset({"couple", "few", "several", "handful", "some", "many", "two", "three", "four", "one"})
 # Words after which an unknown word is probably a segment ("win rate in Retail").
 SEGMENT_PREPOSITIONS = frozenset({"in", "for", "from", "at", "among", "within", "across"})
 # Keywords a typo may miss ("pipline", "forcast"): corrected to the closest before the rules run.
@@ -270,6 +322,23 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),
     (r"\b(every|each|any|which|what) (big|large|huge) deal\b", r"\1 100k+ deals"),
     (r"\b(won|lost|open|closed) list\b", r"\1 deals"),
+    (r"\b(open )?pipeline list\b|\blist (of )?(the )?(open )?pipeline\b", "list open deals"),
+    (r"\bdrag(s|ged|ging)? (out|on)\b|\btak(e|es|ing) (forever|ages|so long|too long)\b", "taking longer on"),
+    (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b"
+     r"|\bexpected (close|closing|win|conversion) rates?\b", "forecast"),
+    (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
+    (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
+     lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
+    (r"\b(sales |quick )?health ?check\b", "digest"),
+    (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
+    (r"\bwill (be )?(closing|landing|winning)\b|\b(is|are) (?=(\S+ )?closing (this|next) (quarter|month)\b)", "will close "),
+    (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
+    (r"\b(during|over|across|through|in|by) the (months|quarters)\b", lambda m: m.group(2)[:-1] + "ly"),
+    (r"\b(so |very |much |that )?different (from|than|to)\b", "vs"),
+    (r"\b(below|above|under|short of|behind|ahead of) (last year'?s?|a year ago|the year before)(?!\w)", "vs last year"),
+    (r"\bthan (in|during|for|over) (?=(the )?(\d{4}|q[1-4]|h[12]|last|this|previous|prior|first|second)\b)", "vs "),
+    (r"\b(vs|against) (the )?(trailing|previous|prior|preceding|last) (4|four) quarters\b|\bvs what (came|went|was) before\b",
+     " vs-baseline "),
     (r"\bregional (sales )?(teams?|reps|sellers|managers|leaders)\b", r"by region \2"),
     (r"\bby (the )?(sales )?cycle[- ]?(gap|time|length|duration)s?\b|\bby (sales )?cycles?\b", "by cycle"),
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (more than|over|longer than|above|beyond) (90|ninety) "
@@ -295,8 +364,17 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bbetween (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d) and (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d)\b", r"\2 vs \1"),
     (r"\bclosed?[- ]won\b|\bclose[- ]win\b", "won"), (r"\bclosed?[- ]lost\b", "lost"),
     (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
-    (r"\bdeal (size|amount|value)s?( bands?)?\b", "size"),
+    (r"\bdeal[- ](size|amount|value)s?( bands?)?\b", "size"),
+    (r"\b(vs|than) (what )?(we would|we'd|you would|you'd|one would|it would|we)? ?(normally |usually |typically )?"
+     r"(expect|expected|predict|predicted|baseline)\b|\b(vs|than) (the )?(expected|baseline|norm)\b", " "),
+    (r"\bby (factors?|drivers?|variables?|features?|attributes?)\b", r"\1"),
+    (r"\b(after |once |when )?(accounting|adjusting|controlling|correcting) for (luck|chance|noise|small samples?"
+     r"|sample sizes?)\b", "luck-adjusted"),
+    (r"\b(the |a )?(difference|gap) between ([a-z][\w-]*( [a-z][\w-]*)?) and\b", r"\3 vs"),
     (r"\b(across|for each|for every|per) (lead sources?|regions?|industries|products?|sizes?)\b", r"by \2"),
+    (r"\b(across|for|by) (each|every|all) of (our|the) (lead sources|regions|industries|verticals|products|channels|geos)\b",
+     lambda m: "by " + SPLIT_NOUNS.get(m.group(4), SPLIT_NOUNS.get(m.group(4)[:-1], m.group(4)))),
+    (r"\b(chances?|odds|likelihood|probability) (that )?(we|they|it|these|those)( will)? (close|win|land)\b", "forecast"),
     (r"\b(sub-?|under |below |less than )\$?10k\b", "<10k"), (r"\b(big|large)-deals?\b|\b(big|large) deal(?= (win|close|hit|conversion|loss|losses|wins)\b)", "100k+"),
     (r"\b(small|tiny) ones\b", "<10k"), (r"\b(big|large|huge) ones\b", "100k+"),
     (r"\b(list|show|pull|give|get)( me)? all\b", r"\1\2"), (r"\ball (?=(open|won|lost) )", ""),
@@ -318,9 +396,11 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bquarter to date\b", "qtd"), (r"\bmonth to date\b", "mtd"),
     (r"\bthis year\b", "ytd"),
     (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
+    (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
-    (r"\bvs\.?\s+(the\s+)?same (quarter|period|time) last year\b", "vs last year"),
+    (r"\bvs\.?\s+(the\s+)?same (quarter|period|time|point|date|stage|month|week)( in time)? (last year|a year ago)\b",
+     "vs last year"),
     (r"\b(year[- ]over[- ]year|year[- ]on[- ]year|yoy|y/y)\b", "vs last year"),
     (r"\bthan (a year ago|last year|the year before|the same (quarter|period|time) last year)\b", "vs last year"),
     (r"\bthan (the )?(previous|prior|last) (quarter|period|month)\b|\bthan the (quarter|month) before\b", "vs previous"),
@@ -329,6 +409,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(big|large|huge|enterprise-size) (deals|opportunities|opps)\b", "100k+ deals"),
     (r"\b(small|tiny) (deals|opportunities|opps)\b", "<10k deals"),
 )
+PERIOD_TOKEN = r"\d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d|\d{4}q[1-4]|\d{4}-\d\d|\d{4}"
 NUMBER_WORDS = "two three four five six seven eight nine ten eleven twelve".split()
 # Contractions and chat spellings, spelt out so the rules need one form.
 SPELLINGS: tuple[tuple[str, str], ...] = (
@@ -338,9 +419,13 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\bttm\b", "last 12 months"),
+    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
+    (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
+                                                                "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
-    (r"\b(last|past|previous|prior) week\b", "last 7 days"),
+    (r"\b(last|past|previous|prior) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
+    (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
+    (r"\bhow (much|many) time\b", "how long"),
     (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
@@ -355,7 +440,7 @@ SPLIT_NOUNS = {"region": "region", "regions": "region", "geo": "region", "geos":
                "lead sources": "lead_source", "source": "lead_source", "sources": "lead_source",
                "channel": "lead_source", "channels": "lead_source", "segment size": "size_band",
                "deal size": "size_band", "size": "size_band", "regional": "region"}
-SPLIT_ASK = re.compile(r"\b(which|what|best|worst|top|each|every|highest|lowest|strongest|weakest)( \w+)?? "
+SPLIT_ASK = re.compile(r"\b(which|what|best|worst|top|bottom|each|every|highest|lowest|strongest|weakest|rank|sort)( \w+)?? "
                        r"(lead sources?|regions?|regional|geos?|industr(y|ies)|verticals?|products?|sources?|channels?"
                        r"|deal sizes?|sizes?)\b")
 
@@ -409,22 +494,33 @@ UNKNOWN = Request("unknown", "/help")
 
 # Asking to change alert rules or follows in words: never done from a sentence (a misread would change
 # what a channel receives); asked back with the help that shows the exact command.
-MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?alerts?\b"
+MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?(\S+ )?alerts?\b"
+                      r"|^(please )?flag (any|every|each|all|me)\b"
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
                       r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
                       r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)s?\b|\bunfollow\b"
                       r"|\b(alert|follow) #?\d+\b|^(please )?(alert|notify|warn|ping) (if|when)\b"
                       r"|\b(alert|notify|warn|ping) (me|us) (when|if)\b"
-                      r"|\b(send|post|dm|share)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
-                      r"|evening|\w+day)|each (day|week|morning))\b")
-LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the))? alerts?\b|\b(what|which) alerts? (are|do we have|is)\b"),
+                      r"|\b(send|post|dm|share|receive|get)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
+                      r"|evening|\w+day)|each (day|week|morning))\b"
+                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b")
+LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\b"
+                       r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
+                       r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
-           (re.compile(r"\bwhat (am i|are we) following\b|^(list|show)( me)? my follows\b"), "/follow list"))
+           (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
+                       r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
 HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
                         "feedback".split())
-HELP_WITH = re.compile(r"\bhelp (with|on) (the )?/?(\w+)( command)?\b|\bwhat does (the )?/?(\w+) command do\b"
-                       r"|\bhow do i (use|set up|add) (the )?/?(\w+)\b")
+# Help with one command: "help pipeline", "what does /risk do", "how does the drivers model work",
+# "what's the syntax for the follow command", "how can I make an alert".
+HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|\bhelp (with|on) (the )?/?(?P<name2>\w+)\b"),
+             re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
+                        r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking)s? work\b"),
+             re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
+             re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
 
 
 def command_of(question: str) -> str | None:
@@ -461,12 +557,13 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
     text = " ".join(_corrected(w) for w in text.split())
+    text = re.sub(r"\bcompare (the )?(last|past) (\w+) (quarter|month)s\b", r"last \3 \4s \4ly", text)  # quarter by quarter
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
     text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
                   lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
     text = re.sub(r"\bhow (does|do|did) (.+?) compare (to|with) (.+)", r"\2 vs \4", text)
     text = re.sub(r"\bcompare\b", "", text) if " vs " not in text else re.sub(r"\bcompare (?=.+ vs )", "", text)
-    text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse) than (.+)", r"\2 vs \5", text)
+    text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse|weaker|stronger) than (.+)", r"\2 vs \5", text)
     text = re.sub(r"\b(does|do) (.+?) (beat|outperform|outsell) (.+)", r"\2 vs \4", text)
     text = re.sub(r"\b(do|does|did) (.+?) (convert|close|win|perform|do)\w* (better|worse|more|less)( often)? than (.+)",
                   r"\2 vs \6", text)
@@ -483,10 +580,14 @@ def rewrite(question: str, as_of: dt.date) -> str:
     # a month named just before "vs" ("June vs May") is the period in question
     text = re.sub(r"\b([a-z]+)(?= vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
     text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
+    text = re.sub(r"\b(this|current|last|previous|prior) half\b(?! (of|year))", lambda m: _this_half(m.group(1), as_of), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
+    text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
+                  lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
+    text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -498,9 +599,12 @@ SIZE_EDGES = {0: "<10k", **{int(upper): SIZE_BANDS[i + 1][1] for i, (upper, _) i
 CYCLE_EDGES = {0: "<30d", **{int(upper): CYCLE_BANDS[i + 1][1] for i, (upper, _) in enumerate(CYCLE_BANDS[:-1])}}
 SIZE_UP = re.compile(r"\b(?:over|above|more than|bigger than|larger than|at least) \$?(\d+)k\b"
                      r"|\$?\b(\d+)k(?: and (?:up|above|over|bigger|larger)|\+| or (?:more|bigger|larger|above))(?!\w)")
+SIZE_BETWEEN = re.compile(r"\b(?:between|from) \$?(\d+)k? (?:and|to) \$?(\d+)k\b")
+AMOUNT = re.compile(r"\$?\d[\d,.]*[km]|\$\d[\d,.]*|\$?\d+k?-\$?\d+k")
 CYCLE_WORDS = r"(?:cycles?|runs?|ran|running|lasts?|lasted|lasting|drag(?:s|ged)?|took|takes?|taking|closed)"
 CYCLE_NOUN = r"(?:(?:the )?(?:sales )?cycle (?:is |was )?)?"
-CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:past|over|beyond|more than|longer than|above) (\d+)\+? days\b")
+CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:(?:past|over|beyond|more than|longer than|above) (\d+)\+?"
+                      r"|(\d+)\+) days\b")
 CYCLE_DOWN = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:in )?(?:under|less than|fewer than|below) (\d+) days\b")
 
 
@@ -520,8 +624,16 @@ def _bands_in_words(text: str) -> str:
         names = [name for u, name in CYCLE_BANDS if u <= threshold]
         return f"cycle_band={','.join(names)}" if len(names) > 1 else names[0]
 
+    def between(low: int, high: int, original: str) -> str:  # "between 25k and 100k": the bands that span it
+        edges = [0] + [int(u) for u, _ in SIZE_BANDS[:-1]]
+        if low * 1000 not in edges or high * 1000 not in edges[1:] or high <= low:
+            return original
+        names = [name for (upper, name), lower in zip(SIZE_BANDS, edges) if lower >= low * 1000 and upper <= high * 1000]
+        return f"size_band={','.join(names)}" if len(names) > 1 else names[0]
+
+    text = SIZE_BETWEEN.sub(lambda m: between(int(m.group(1)), int(m.group(2)), m.group(0)), text)
     text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
-    text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1)), CYCLE_BANDS, 1, m.group(0)), text)
+    text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1) or m.group(2)), CYCLE_BANDS, 1, m.group(0)), text)
     return CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
 
 
@@ -564,6 +676,17 @@ def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = 
     return f"{y}-{month:02d}"
 
 
+def _months(first: str, last: str, year: str | None, as_of: dt.date) -> str | None:
+    """"jan-mar", "from January to March 2024": the months' range, in the latest year it has started."""
+    if first not in MONTHS or last not in MONTHS:
+        return None
+    start = _month(first, year, as_of)
+    y, m = int(start[:4]), MONTHS[last]
+    y = y if m >= MONTHS[first] else y + 1
+    end = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1))
+    return f"{start}-01..{end.isoformat()}"
+
+
 def _since(name: str, year: str | None, as_of: dt.date) -> str | None:
     """"since March" as the range from the latest March's first day to the data's last day."""
     month = _month(name, year, as_of)
@@ -574,6 +697,14 @@ def _half(half: str, year: str | None, as_of: dt.date, years_back: int = 0) -> s
     first = half == "h1"
     y = int(year) if year else (as_of.year if first or as_of.month >= 7 else as_of.year - 1) - years_back
     return f"{y}-01-01..{y}-06-30" if first else f"{y}-07-01..{y}-12-31"
+
+
+def _this_half(which: str, as_of: dt.date) -> str:
+    """"this half" is the half-year the data's last day is in; "last half" the one before it."""
+    first = as_of.month <= 6
+    if which in ("this", "current"):
+        return _half("h1" if first else "h2", str(as_of.year), as_of)
+    return _half("h2", str(as_of.year - 1), as_of) if first else _half("h1", str(as_of.year), as_of)
 
 
 def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:
@@ -596,17 +727,20 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = rewrite(text, as_of)
+    words = rewrite(_without_context(text, vocab, as_of), as_of)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
     if UNSUPPORTED.search(words) or (TARGETS.search(words) and not REPS_NAMED.search(words)):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
-    managed = _management(words)
+    managed = _management(words, vocab, as_of)
     if managed is not None:
         return managed
-    command = command_of(words)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
+    if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
+            SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
+        words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
+    command = command_of(words)
     if command is None:
         parsed = parse(args, vocab)
         named = parsed.query.filters or parsed.query.period or any(
@@ -617,6 +751,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # only segments and periods: their win rate
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
+    if _against_itself(request.query, as_of):  # "Q1 vs Q1": a year or the period before was meant; ask which
+        q = request.query
+        return Intent(UNKNOWN, dropped, choices=tuple(
+            _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
+            for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
     alternatives: list[Request] = []
     for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != request.command):
         reading = _shaped(other, words, args, vocab, as_of)
@@ -625,30 +764,143 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     return Intent(request, dropped, alternatives=tuple(alternatives))
 
 
-def _management(words: str) -> Intent | None:
-    """Help with a command, a list of alert rules or follows, or a request to change them (asked back)."""
-    helped = HELP_WITH.search(words)
-    if helped:
-        name = next((g for g in (helped.group(3), helped.group(6), helped.group(9)) if g), "")
-        topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith("follow") else name
+# A message in several sentences, or one opening with a clause of when or why ("Before I go into the pricing
+# review, …"): the parts that ask nothing and name nothing the rest does not are context, left out.
+SENTENCES = re.compile(r"(?<=[.?!:;])\s+(?=\S)")
+PREAMBLE = re.compile(r"^((before|ahead of|prior to|after|for) [^,.?!]{3,90}?)(?:,\s*|\s+(?=(i'd|i would|i want|i need"
+                      r"|i'm trying|can you|could you|please|what|which|how|why|who)\b))", re.IGNORECASE)
+
+
+def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
+    """The message without its context: a sentence or opening clause that matches no analysis, names no
+    period, split or comparison, and names no segment the rest does not ("I'm prepping for the board on Thursday.", "Our Partner
+    program is up for renewal next month."), when the rest asks something an analysis answers."""
+    units = [u for u in SENTENCES.split(text.strip()) if u]
+    opening = PREAMBLE.match(units[0]) if units else None
+    if opening and opening.end() < len(units[0]):
+        units[:1] = [opening.group(1), units[0][opening.end():]]
+    if len(units) < 2:
+        return text
+
+    def named(unit: str) -> tuple[set, bool]:
+        q = parse(rewrite(unit, as_of), vocab).query
+        return {v for _, values in q.filters for v in values}, bool(q.period or q.compare or q.group_by or q.grain)
+
+    def context(i: int) -> bool:
+        unit = units[i]
+        if unit.rstrip().endswith("?") or commands_matching(rewrite(unit, as_of)):
+            return False
+        values, shaped = named(unit)
+        rest = set().union(*(named(u)[0] for j, u in enumerate(units) if j != i))
+        segment_like = any(w in SEGMENT_LIKE or norm(w) in NEAREST_VALUES for w in rewrite(unit, as_of).split())
+        return not shaped and values <= rest and (rest or not segment_like)  # "Retail is new. How is it doing?"
+
+    kept = [u for i, u in enumerate(units) if not context(i)]
+    if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):
+        return text
+    return " ".join(kept)
+
+
+def _against_itself(query: Query | None, as_of: dt.date) -> bool:
+    """Whether a reading compares a period with the very same dates (a comparison misread, never meant)."""
+    if query is None or query.period is None or query.compare is None or query.compare.kind in ("previous", "year_ago"):
+        return False
+    now, other = resolve(query.period, as_of), resolve(query.compare, as_of)
+    return now is not None and other is not None and (now.start, now.end) == (other.start, other.end)
+
+
+# A change to alert rules or follows asked in words, read into the exact command, which is offered (one click
+# to confirm), never run from the sentence: "remove alert 3", "mute follow 1 for a week", "alert me if APAC drops
+# below 35%", "send me the APAC win rate every week in DM".
+CHANGE_ONE = re.compile(r"\b(?P<verb>remove|delete|stop|drop|cancel|kill|disable|unfollow|mute|snooze|pause|silence)\b"
+                        r"(?: (?:my|the|this|that))? (?P<what>alert|follow|subscription)s?(?: rule)?"
+                        r"(?: (?:number|no\.?|#))? ?#?(?P<n>\d+)\b(?:.*?\bfor (?P<count>a|an|one|\d+) (?P<unit>day|week)s?\b)?")
+UNFOLLOW = re.compile(r"\bunfollow #?(?P<n>\d+)\b")
+ALERT_BELOW = re.compile(r"\b(?:alert|notify|warn|ping|tell|let)\b.*?\b(?:if|when|once)\b(?P<what>.*?)\b(?:drops?|falls?|goes|gets|dips?)"
+                         r"(?: down)? (?:below|under) (?P<pct>\d+)%")
+SCHEDULE = re.compile(r"\b(?:every|each) (?:day|morning|evening|weekday)\b|\bdaily\b"
+                      r"|\b(?P<weekly>(?:every|each) (?:week|monday|tuesday|wednesday|thursday|friday)|weekly)\b")
+PRIVATE = re.compile(r"\b((by|via|in|as|over) (a )?)?(dm|dms|direct message|private message)\b|\bprivately\b|\bin private\b")
+
+
+def _change_line(words: str, vocab: Vocabulary, as_of: dt.date) -> str | None:
+    """The command a change to an alert rule or a follow asked in words means, when it is plain; else None."""
+    one = CHANGE_ONE.search(words) or UNFOLLOW.search(words)
+    if one:
+        kind = "follow" if one.groupdict().get("what") in (None, "follow", "subscription") else "alerts"
+        if one.groupdict().get("verb") in ("mute", "snooze", "pause", "silence"):
+            count = one.group("count") or "1"
+            days = (1 if count in ("a", "an", "one") else int(count)) * (7 if (one.group("unit") or "week") == "week" else 1)
+            return f"/{kind} mute {one.group('n')} {days}d"
+        return f"/{kind} remove {one.group('n')}"
+    below = ALERT_BELOW.search(words)
+    if below:
+        q = parse(_arguments(below.group("what"), vocab)[0], vocab).query
+        filters = query_text(Query(filters=q.filters))
+        return f"/alerts add winrate {filters} below {below.group('pct')}%".replace("  ", " ")
+    if re.search(r"\b(alert|notify|warn|ping|flag|let (me|us) know)\b", words):
+        filters = query_text(Query(filters=parse(_arguments(words, vocab)[0], vocab).query.filters))
+        gap = re.search(r"\bgap\b.*?\b(\d+) ?(pp|points?|percentage points?)\b", words)
+        big = re.search(r"\b(open )?deals? (over|above|bigger than|larger than) \$?(\d+)k\b", words)
+        if gap:
+            return f"/alerts add gap {gap.group(1)}pp"
+        if re.search(r"\bdrivers? (flips?|flipped|changes? sign|reverses?)\b", words):
+            return "/alerts add driver-flip"
+        if re.search(r"\blong[- ]cycles?\b", words):
+            return "/alerts add long-cycle"
+        if big:
+            return f"/alerts add big-deal above {big.group(3)}k"
+        if re.search(r"\b(drop|drops|dropping|falls?|declines?|dips?)\b", words) and "%" not in words:
+            return f"/alerts add drop {filters}".strip()
+    when = SCHEDULE.search(words)
+    if when and re.search(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver)\b", words):
+        rest = PRIVATE.sub(" ", SCHEDULE.sub(" ", words))
+        rest = re.sub(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|me|us|this channel|into|to|here|report|table"
+                      r"|i want to|could you|can you|please)\b", " ", rest)
+        command = command_of(rest)
+        if command is None or command in ("help", "digest", "health"):
+            return None
+        question = _shaped(command, rest, _arguments(rest, vocab)[0], vocab, as_of)
+        if question.query is None:
+            return None
+        frequency = "weekly" if when.group("weekly") else "daily"
+        return f"/follow {question.line} {frequency}" + (" dm" if PRIVATE.search(words) else "")
+    return None
+
+
+def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """Help with a command, a list of alert rules or follows, or a request to change them (asked back, with
+    the exact command first when the request is plain)."""
+    for pattern in HELP_WITH:
+        helped = pattern.search(words)
+        name = (helped.groupdict().get("name") or helped.groupdict().get("name2") or "") if helped else ""
+        topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith(("follow", "subscri")) else name
         if topic in HELP_TOPICS:
             return Intent(Request("help", f"/help {topic}"))
     for pattern, line in LISTING:
         if pattern.search(words):
             return Intent(Request(split_command(line)[0], line))
     if MANAGING.search(words):
-        return Intent(UNKNOWN, (), choices=_asked(("/help alerts", "/help follow")))
+        exact = _change_line(words, vocab, as_of)
+        helps = ("/help follow", "/help alerts") if exact and exact.startswith("/follow") else ("/help alerts", "/help follow")
+        return Intent(UNKNOWN, (), choices=_asked(((exact,) if exact else ()) + helps))
     return None
 
 
 def _closest_readings(words: str) -> tuple[str, ...]:
     """What the analyses can answer nearest to a question they cannot: by its subject."""
+    if re.search(r"\breasons?\b", words):
+        return ("/why", "/deals lost", "/funnel")
+    if re.search(r"\b(stages?|steps?)\b", words):
+        return ("/funnel", "/why", "/deals lost")
     if re.search(r"\b(reps?|managers?|quota|headcount|team)\b", words):
         return ("/reps", "/winrate by region", "/trend")
     if TARGETS.search(words):
         return ("/pipeline", "/reps", "/trend")
     if re.search(r"\b(size|amount|value|acv|arr|mrr)\b", words):
         return ("/winrate by size_band", "/pipeline", "/deals won")
+    if re.search(r"\b(forecast\w*|revenue|bookings|retention|nrr|expansion|upsell\w*)\b", words):
+        return ("/pipeline", "/deals won", "/trend")
     return UNSURE_CHOICES
 
 
@@ -676,10 +928,19 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"
     if command == "trend" and " vs " in f" {words} " and any(d in q.group_by and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
+    if command == "trend" and COMPARATIVE.search(words) and any(len(v) > 1 for _, v in q.filters):
+        command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
+    if command == "trend" and OTHERS.search(words):  # "how is APAC doing against the rest": side by side
+        command = "winrate"
+    if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
+        command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
         q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
+    if command == "reps" and re.search(r"\bpipeline\b|\bopen (deals|opportunities|opps)\b", words):
+        command = "pipeline"  # "which of my reps has the most open pipeline": the forecast by rep
+        q = dataclasses.replace(q, group_by=q.group_by or ((REP,) if REP in vocab.values else ()))
     if command == "funnel":  # the funnel is by stage already; stages and "cycle gap" are its subject
         q = dataclasses.replace(q, group_by=tuple(d for d in q.group_by if d not in ("deal_stage", "cycle_band")),
                                 filters=tuple((d, v) for d, v in q.filters if d != "deal_stage"))
@@ -695,12 +956,18 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         dim = SPLIT_NOUNS.get(noun) or SPLIT_NOUNS.get(split.group(3))
         if dim in vocab.values:
             q = dataclasses.replace(q, group_by=(dim,))
+    if OTHERS.search(words) and not q.group_by and q.filters and command in ("winrate", "risk", "reps"):
+        q = dataclasses.replace(q, group_by=(q.filters[0][0],))  # "APAC against the rest": by region
     if OTHERS.search(words) and q.group_by:  # "APAC against the other regions": every region side by side
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in q.group_by))
     if command == "winrate" and not q.group_by and not POOLED.search(words):  # two values of one dimension: side by side
         several = [d for d, values in q.filters if len(values) > 1]
         if len(several) == 1:
             q = dataclasses.replace(q, group_by=(several[0],))
+    if command == "reps" and REP in q.group_by and len(q.group_by) > 1:  # "reps by region": /reps is by rep already
+        q = dataclasses.replace(q, group_by=tuple(d for d in q.group_by if d != REP))
+    if command == "reps" and LUCK.search(words):  # luck is judged against every rep
+        q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != REP))
     if command == "reps" and not q.group_by and re.search(
             r"\b(reps?|aes?|sellers?|salespeople|sales people|leaderboard|performers?|scorecard|attainment|quota)\b",
             words):
@@ -797,13 +1064,25 @@ def _value_typo(word: str, vocab: Vocabulary) -> str | None:
 def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: frozenset[str]) -> bool:
     if word in SENTENCE_WORDS:
         return False
+    at = [i for i, t in enumerate(tokens) if t.casefold() == word]
+    if at and all(i > 0 and _owned(tokens[i - 1], vocab) for i in at):
+        return False  # "the team's energy", "next year's marketing budget": something of theirs, not a segment
+    if AMOUNT.fullmatch(word):
+        return True  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
+    if word.isalpha() and word not in QUANTIFIERS and any(i > 0 and tokens[i - 1].casefold() in PERIOD_STARTS for i in at):
+        return True  # "last semester", "this sprint": a period the grammar does not know is named, never dropped
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
     key = norm(word)
     if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.7):
         return True  # a near-miss of a known value ("europ", "fintec"): name it, suggest the value
-    at = [i for i, t in enumerate(tokens) if t.casefold() == word]
     return any(i > 0 and tokens[i - 1].casefold() in SEGMENT_PREPOSITIONS for i in at) and word.isalpha()
+
+
+def _owned(previous: str, vocab: Vocabulary) -> bool:
+    """Whether a word follows a possessive that is no segment ("year's", "team's"; "APAC's" names a segment)."""
+    owner = previous.casefold()
+    return owner.endswith("'s") and not vocab.match(norm(owner[:-2]), allow_prefix=False)
 
 
 def _segment_versus(words: str, vocab: Vocabulary) -> str:

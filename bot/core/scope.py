@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from bot.core.grammar import norm
-from insights.counting import NeedsRows, counter_of
+from insights.counting import counter_of
 from insights.schema import DIMENSION_ALIASES, DIMENSIONS
 from insights.snapshot import Snapshot
 
-SCOPE_NOT_APPLIED = ("Row-level access (SEGMENT_ACCESS) is not applied yet to deals counted where they live "
-                     "(DEALS_ENGINE): only people who may see every deal are answered from this source.")
+SCOPE_NOT_APPLIED = ("Row-level access (SEGMENT_ACCESS) could not be applied to this source just now, so nothing "
+                     "is shown rather than more than you may see.")
 
 Grant = tuple[tuple[str, tuple[str, ...]], ...]
 REP = "sales_rep_id"
@@ -124,8 +124,9 @@ class Scope:
         """The snapshot with only the deals this scope may see (the same object when unrestricted)."""
         if self.grants is None:
             return snapshot
-        if counter_of(snapshot) is not None:
-            raise NeedsRows(SCOPE_NOT_APPLIED)
+        counter = counter_of(snapshot)
+        if counter is not None:  # counted where the data lives: the grants become the engine's WHERE
+            return counter.restricted(self.grants)
         deals = snapshot.deals[self._mask(snapshot.deals)].reset_index(drop=True)
         open_deals = snapshot.open_deals[self._mask(snapshot.open_deals)].reset_index(drop=True)
         # a dimension every grant restricts keeps only the allowed values as its categories, so

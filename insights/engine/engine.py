@@ -110,13 +110,18 @@ class DealEngine:
             return "WITH v AS (SELECT * FROM si_store.v)\n"
         return self.validation.rows()
 
+    def _count_v(self) -> str:
+        """The `WITH` up to `v` that a counting query starts from, (at `_at` when stored): the scratch store where
+        there is one (a PostgreSQL source's is local), else the validation itself."""
+        if self._stored and self._at is not self.place:
+            return "WITH v AS (SELECT * FROM si_store.v)\n"
+        return self._v()
+
     def _counted(self, sql: str) -> pd.DataFrame:
         """A counting query (`sql` reads `v`): over the scratch store (compressed, read back by each query: a
         GROUP BY over small columns instead of the source's text) when there is one, else where the rows live,
         each query validating them itself."""
-        if self._stored:
-            return self._at.timed("WITH v AS (SELECT * FROM si_store.v)\n" + sql)
-        return self.place.timed(self.validation.rows() + sql)
+        return (self._at if self._stored else self.place).timed(self._count_v() + sql)
 
     @cached_property
     def _at(self) -> DuckPlace | None:
@@ -140,6 +145,8 @@ class DealEngine:
         if self._at is None or not STORE_VALIDATED:
             return False
         keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"]
+        if self._at is self.place:  # for the deals listed (listing.py), which read a DuckDB source's store
+            keep += ["id"] + (["order_id"] if self.place.row_window else [])
         # each dimension as an ENUM of its raw values: one small code per row on disk (written faster than the
         # text, and counted by that code), still read as its raw text by any query
         types, enums = [], []

@@ -5,8 +5,11 @@ engine counts with GROUP BY queries (see insights/counting.py for the seam).
     explain_change(snapshot, query)        # the same WhyResult the in-memory Snapshot gives
 
 It stands in for `insights.snapshot.Snapshot` wherever an analysis counts (rates, cells, counts per
-segment, the open pipeline's totals, amounts, cycle percentiles). What needs one deal's row (the deal
-list, the pipeline model's per-deal scores, a replay at an earlier date) raises `counting.NeedsRows`,
+segment, the open pipeline's totals, amounts, cycle percentiles). What reads deals one by one gets them
+from listing.py: the open deals as rows (`open_rows`, which /pipeline scores), the closed deals of /deals
+bounded by a LIMIT or streamed in chunks for its CSV, the pipeline model's history as cells. A scope
+(row-level access) is `restricted(grants)`: every query narrowed by a WHERE. What is still read only in
+memory (a replay at an earlier date, the closed deals' per-deal arrays) raises `counting.NeedsRows`,
 which the bot answers with a sentence.
 """
 from __future__ import annotations
@@ -24,7 +27,8 @@ from ..snapshot import DataReport, Memo
 from .engine import DealEngine
 
 ROWS_SENTENCE = ("{what} needs the deals one by one, and this source ({source}) is counted where it lives "
-                 "(DEALS_ENGINE): ask for a win rate, /why, /risk, /drivers, /funnel, /reps, /trend or /health, or "
+                 "(DEALS_ENGINE): ask for a win rate, /why, /risk, /drivers, /funnel, /reps, /trend, /deals, "
+                 "/pipeline or /health, or "
                  "set DEALS_ENGINE=memory to load the deals into the bot.")
 
 
@@ -140,6 +144,69 @@ class EngineSnapshot:
 
     def _aged_at(self, subset: Subset) -> dt.date | None:
         return None if subset.aged is None else self.as_of - dt.timedelta(days=subset.aged)
+
+    # -- the deals one by one (listing.py): /deals' list and CSV, the open deals /pipeline scores ----------
+    @cached_property
+    def open_rows(self):
+        """Every open deal as the in-memory Snapshot's `open_deals` frame (same columns, order, categories)."""
+        from .listing import open_rows
+
+        return open_rows(self.engine)
+
+    def codes(self, dim: str, open_pipeline: bool = False) -> np.ndarray:
+        if not open_pipeline:  # the closed deals are counted, never held
+            raise NeedsRows(ROWS_SENTENCE.format(what="This answer", source=self.report.source))
+        return self.open_rows[dim].cat.codes.to_numpy()
+
+    def open_mask(self, subset: Subset) -> np.ndarray:
+        """The open deals of a Subset as a mask over `open_rows` (as `select.filter_mask` makes it)."""
+        frame = self.open_rows
+        mask = np.ones(len(frame), dtype=bool)
+        for d, values in subset.filters:
+            mask &= frame[d].isin(list(values)).to_numpy(dtype=bool)
+        if subset.aged is not None:
+            raise NeedsRows("Aged open deals are counted where they live, not listed.")
+        return mask
+
+    def deal_rows(self, subset: Subset, outcome: str | None, limit: int | None):
+        from .listing import deal_rows
+
+        return deal_rows(self.engine, subset, outcome, limit)
+
+    def deal_chunks(self, subset: Subset, outcome: str | None):
+        from .listing import deal_chunks
+
+        return deal_chunks(self.engine, subset, outcome)
+
+    def deal_totals(self, subset: Subset, outcome: str | None) -> tuple[int, int, float, int]:
+        from .listing import deal_totals
+
+        return deal_totals(self.engine, subset, outcome)
+
+    @cached_property
+    def pipeline_facts(self) -> dict:
+        from .listing import pipeline_facts
+
+        return pipeline_facts(self.engine)
+
+    def pipeline_cells(self, features, anchors, edges):
+        from .listing import pipeline_cells
+
+        return pipeline_cells(self.engine, features, anchors, edges)
+
+    def restricted(self, grants) -> EngineSnapshot:
+        """What a Scope's grants may see (row-level access): every count narrowed by a WHERE, the data report
+        of the visible rows only (as `bot.core.scope.scoped_report` makes it in memory)."""
+        from .listing import scoped
+
+        engine = scoped(self.engine, grants)
+        seen = engine.visible
+        report = dataclasses.replace(
+            self.report, rows_read=seen["closed"] + seen["open"], closed_deals=seen["closed"], open_deals=seen["open"],
+            set_aside={}, examples={}, closed_range=seen["closed_range"],
+            open_without_amount=seen["open_without_amount"], open_without_created=seen["open_without_created"],
+            rows_outside_window=None)
+        return EngineSnapshot(engine, report, self.as_of, self.dimensions, self.filters)
 
 
 def _window(window: Window | None) -> Window:

@@ -25,3 +25,10 @@ def test_python_m_bot_ask_answers_through_the_engine_by_the_setting():
     engine, memory = ask("engine", "/why"), ask("memory", "/why")
     assert engine == memory
     assert engine["command"] == "why" and engine["period"]["label"]  # a diagnosis, not a sentence
+
+
+def test_python_m_bot_ask_lists_and_forecasts_through_the_engine_as_in_memory():
+    for command in ("/pipeline by region", "/deals lost APAC"):
+        engine, memory = ask("engine", command), ask("memory", command)
+        assert engine == memory and engine["command"] == command.split()[0][1:]
+    assert memory["count"] > 15 and len(memory["deals"]) == 15

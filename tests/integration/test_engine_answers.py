@@ -1,8 +1,10 @@
 """Every command answers the same through the engine (DEALS_ENGINE=engine: counted where the data lives) as
 through the in-memory path: the same result JSON and the same reply text, for the bundled demo data (CSV and
 Parquet read by DuckDB), a planted one-region drop, a messy export with a bad row of every kind, and the same
-messy table in DuckDB and PostgreSQL. What needs the deals one by one (/deals, /pipeline) is answered with a
-sentence, never a traceback. `python -m bot ask` taking the engine path by the setting is tests/e2e/test_cli_engine.py."""
+messy table in DuckDB and PostgreSQL — and what needs the deals one by one the same too: /deals (its list and its
+CSV file, byte for byte), /pipeline (the model's history counted into cells there, the open deals scored here), the
+digest and the big-deal alert. `python -m bot ask` taking the engine path by the setting is
+tests/e2e/test_cli_engine.py; a restricted user's answers on the engine path are tests/integration/test_engine_scope.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core.commands import answer
+from insights.deals import deals_csv
 from insights.engine.snapshot import EngineSnapshot
 from insights.results import to_jsonable
 from insights.snapshot import Snapshot
@@ -31,7 +34,11 @@ EVERY_COMMAND = [
     "/reps by region", "/health", "/alerts list", "/why created", "/winrate by size", "/trend cohorts",
 ]
 SOME_COMMANDS = ["/winrate by region", "/why", "/trend", "/risk", "/funnel", "/reps", "/health", "/winrate by size"]
-ROWS_COMMANDS = ["/deals", "/pipeline"]
+# what lists or scores the deals one by one: the open deals come back as rows, the closed ones bounded (a list's
+# LIMIT) or streamed (the CSV)
+ROWS_COMMANDS = ["/deals", "/deals won", "/deals lost APAC", "/deals open", "/deals open region=Europe",
+                 "/deals APAC last quarter", "/deals by region", "/pipeline", "/pipeline by region",
+                 "/pipeline APAC by product", "/pipeline by industry"]
 # /health's fields that say when and how fast the data was read, not what it holds
 TIMING = ("loaded_at", "load_seconds")
 
@@ -57,16 +64,16 @@ def without_timing(text: str) -> list[str]:
     return [line for line in text.splitlines() if not line.startswith(("*Data health*", "Counted where the data"))]
 
 
-def assert_same_answers(memory, engine, commands) -> None:
-    for line in commands:
+def assert_same_answers(memory, engine, commands, rows: bool = True) -> None:
+    """Every command's JSON and text the same on both paths, and (`rows`) /deals' CSV file byte for byte."""
+    for line in commands + (ROWS_COMMANDS if rows else []):
         a, b = answer(memory, line), answer(engine, line)
         assert a.kind != "error", (line, a.text)
         assert (b.command, b.kind) == (a.command, a.kind), line
         assert json.dumps(as_json(b), default=str) == json.dumps(as_json(a), default=str), line
         assert without_timing(b.text) == without_timing(a.text), line
-    for line in ROWS_COMMANDS:
-        reply = answer(engine, line)
-        assert reply.kind == "error" and "counted where it lives" in reply.text and "Traceback" not in reply.text
+        if a.command == "deals" and a.result.count:
+            assert deals_csv(engine, b.result.query) == deals_csv(memory, a.result.query), line
 
 
 def test_every_command_answers_the_same_on_the_bundled_csv():
@@ -77,13 +84,27 @@ def test_every_command_answers_the_same_on_the_bundled_csv():
     assert "Counted where the data lives" in health.text and health.result.query_seconds
 
 
-def test_the_digest_differs_only_by_the_pipeline_it_cannot_forecast():
+def test_the_digest_is_the_same_pipeline_paragraph_and_all():
     memory, engine = both(DEMO)
-    a, b = answer(memory, "/digest").text.splitlines(), answer(engine, "/digest").text.splitlines()
-    missing = [line for line in b if line.startswith("*Pipeline*")]
-    assert len(missing) == 1 and "counted where it lives" in missing[0]
-    kept = [line for line in b if line not in missing and line and not line.startswith("*Data*")]
-    assert kept == [line for line in a if line and not line.startswith(("*Pipeline*", "*Data*"))]
+    a, b = answer(memory, "/digest").text, answer(engine, "/digest").text
+    assert b == a
+    pipeline = [line for line in b.splitlines() if line.startswith("*Pipeline*")]
+    assert len(pipeline) == 1 and "expected to be won" in pipeline[0] and "from 662 open deals" in pipeline[0]
+
+
+def test_the_deals_csv_is_streamed_in_chunks_with_the_same_bytes(monkeypatch):
+    from insights.engine import listing
+
+    memory, engine = both(DEMO)
+    monkeypatch.setattr(listing, "CHUNK_ROWS", 2048)  # DuckDB's vector: the 6,338 closed deals in four chunks
+    chunks = list(engine.deal_chunks(engine.select(()), None))
+    assert [len(c) for c in chunks] == [2048, 2048, 2048, 194]
+    assert chunks[0]["deal_amount"].iloc[0] == memory.deals["deal_amount"].max()  # largest first, across chunks
+    reply = answer(memory, "/deals all")
+    assert reply.result.count == len(memory.deals) == 6338
+    whole = deals_csv(memory, reply.result.query)
+    assert deals_csv(engine, answer(engine, "/deals all").result.query) == whole
+    assert whole.count(b"\n") == 1 + 6338
 
 
 def test_the_bundled_deals_as_parquet_answer_the_same(tmp_path):
@@ -127,6 +148,7 @@ def test_a_messy_export_with_every_bad_row_answers_the_same(messy_csv):
     memory, engine = both(str(messy_csv))
     assert engine.report.rows_set_aside == memory.report.rows_set_aside > 10
     assert_same_answers(memory, engine, SOME_COMMANDS + ["/why APAC", "/trend cohorts"])
+    assert answer(engine, "/pipeline").result.open_without_amount > 0  # blank amounts: counted, listed last
 
 
 def test_a_messy_duckdb_table_answers_the_same(tmp_path):
@@ -178,21 +200,12 @@ def test_the_alert_rules_find_the_same_on_both_paths():
              AlertRule(4, "driver_flip"), AlertRule(5, "winrate_below", (("region", ("APAC",)),), 0.5)]
     found = evaluate(memory, rules)
     assert found and to_jsonable(evaluate(engine, rules)) == to_jsonable(found)
-    assert evaluate(engine, [AlertRule(6, "big_deal_at_risk")]) == []  # single deals: not on this path
-
-
-def test_a_restricted_scope_is_refused_in_a_sentence_never_answered_wider():
-    from bot.core.access import Asker
-    from bot.core.ask import ask
-    from bot.core.data import DealData
-    from bot.core.scope import Scope
-
-    data = DealData(SourceSpec(DEMO, engine="engine"))
-    assert data.refresh().ok and isinstance(data.current.snapshot, EngineSnapshot)
-    asker = Asker(user="U1", scope=Scope.of([{"region": ["APAC"]}]))
-    reply = ask(data, asker, "/winrate")
-    assert reply.kind == "error" and "SEGMENT_ACCESS" in reply.text and reply.result is None
-    assert ask(data, Asker(user="U2"), "/winrate").kind == "answer"
+    # single deals: the open deals scored one by one on both paths
+    big = [AlertRule(6, "big_deal_at_risk"), AlertRule(7, "big_deal_at_risk", threshold=50_000),
+           AlertRule(8, "big_deal_at_risk", (("region", ("APAC",)),), 20_000)]
+    found = evaluate(memory, big)
+    assert len(found) == 13 and {f.rule_id for f in found} == {6, 7, 8}
+    assert to_jsonable(evaluate(engine, big)) == to_jsonable(found)
 
 
 def test_a_parquet_without_a_segment_column_answers_the_same_without_it(tmp_path):

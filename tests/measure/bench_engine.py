@@ -4,6 +4,7 @@
     python tests/measure/bench_engine.py --100m          # and 100,000,000: that file ten times, ids made unique
     python tests/measure/bench_engine.py --file 'deals_*.parquet'   # existing file(s)
     python tests/measure/bench_engine.py --ask [--100m] [--pg]      # the bot end to end (see `ask_source`)
+    python tests/measure/bench_engine.py --rows          # /deals (list, CSV) and /pipeline on the 10M file
 
 Deals come from the project's generator (the demo's story, dates as Parquet date32 as warehouses write
 them), written once under /tmp/si_engine_bench and reused. Each measurement runs in a fresh process:
@@ -139,6 +140,50 @@ def measure_commands(pattern: str, table: str | None = None) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
+ROWS_COMMANDS = ["/deals", "/deals lost APAC", "/pipeline", "/pipeline by region", "/deals open"]
+
+
+def measure_rows(pattern: str) -> dict:
+    """In this (fresh) process: the refresh through the engine, then what reads deals one by one — /deals' list,
+    its open deals, /pipeline (the open deals fetched as rows and scored, the model's history counted into cells)
+    — first and again, and the CSV file of the default /deals (streamed in chunks); with the peak RSS."""
+    from bot.core.commands import answer
+    from insights.deals import deals_csv
+    from insights.sources import SourceSpec, load_source
+
+    started = time.perf_counter()
+    snapshot = load_source(SourceSpec(pattern, engine="engine"))
+    refresh_s = time.perf_counter() - started
+    def peak() -> int:
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+    times = {"refresh": {"peak_rss_mb": peak()}}
+    for command in ROWS_COMMANDS:
+        if command == "/pipeline":  # its parts: the open deals fetched as rows, the model's history counted
+            t = time.perf_counter()
+            snapshot.open_rows
+            times["open rows"] = {"seconds": round(time.perf_counter() - t, 2), "peak_rss_mb": peak()}
+            t = time.perf_counter()
+            snapshot.pipeline_facts
+            snapshot.pipeline_cells(["region", "industry", "product_type", "lead_source"],
+                                    [(snapshot.as_of, [snapshot.as_of, snapshot.as_of])], (0, 15, 30, 45, 60, 90))
+            times["one anchor's history cells"] = {"seconds": round(time.perf_counter() - t, 2)}
+        t = time.perf_counter()
+        reply = answer(snapshot, command)
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        answer(snapshot, command)
+        times[command] = {"first_s": round(first, 2), "again_s": round(time.perf_counter() - t, 3), "kind": reply.kind,
+                          "peak_rss_mb": peak()}
+    reply = answer(snapshot, "/deals")
+    t = time.perf_counter()
+    csv = deals_csv(snapshot, reply.result.query)
+    times["/deals csv"] = {"seconds": round(time.perf_counter() - t, 2), "deals": reply.result.count,
+                           "mb": round(len(csv) / 2**20, 1), "peak_rss_mb": peak()}
+    return {"refresh_s": round(refresh_s, 2), "open_deals": snapshot.report.open_deals, "commands": times,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def in_child(pattern: str) -> dict:
     import os
 
@@ -213,6 +258,12 @@ def main(argv: list[str]) -> None:
     if "--pg" in argv:  # a 10M-deal PostgreSQL table (loaded by COPY once), end to end
         ask_source(POSTGRES, pg_table())
         return
+    if argv[:1] == ["--rows-measure"]:
+        print(json.dumps(measure_rows(argv[1])))
+        return
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return
     if argv[:1] == ["--file"]:
         patterns = [argv[1]]
     else:
@@ -224,7 +275,11 @@ def main(argv: list[str]) -> None:
             else:
                 patterns.append(data_set(10))
     for pattern in patterns:
-        if "--ask" in argv:  # the bot end to end: cold `python -m bot ask "/why"`, then every command in one process
+        if "--rows" in argv:  # what reads deals one by one, in a fresh process
+            out = subprocess.run([sys.executable, __file__, "--rows-measure", pattern], capture_output=True,
+                                 text=True, cwd=ROOT)
+            print(pattern, out.stdout.strip() or out.stderr[-2000:])
+        elif "--ask" in argv:  # the bot end to end: cold `python -m bot ask "/why"`, then every command in one process
             ask_source(pattern)
         else:
             print(pattern, json.dumps(in_child(pattern)))

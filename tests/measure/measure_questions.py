@@ -30,7 +30,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "second blind set": ROOT / "tests/measure/corpus/blind2.tsv", "third blind set": ROOT / "tests/measure/corpus/blind3.tsv",
            "held-out": ROOT / "tests/measure/corpus/heldout.tsv", "second held-out": ROOT / "tests/measure/corpus/heldout2.tsv",
            "fourth held-out": ROOT / "tests/measure/corpus/heldout4.tsv",
-           "third held-out": ROOT / "tests/measure/corpus/heldout3.tsv"}
+           "third held-out": ROOT / "tests/measure/corpus/heldout3.tsv",
+           "fifth held-out": ROOT / "tests/measure/corpus/heldout5.tsv"}
 ASK = "ask"
 
 

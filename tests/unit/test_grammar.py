@@ -227,6 +227,8 @@ def test_periods_parse_to_their_spec(text, kind, args):
         ("2024Q2 vs yoy", "year_ago", ()),
         ("2024Q2 vs 2023Q4", "calendar", ("quarter", 2023, 4)),
         ("2024Q2 compared to 2024-01", "calendar", ("month", 2024, 1)),
+        ("2024Q2 vs the 2023Q4", "calendar", ("quarter", 2023, 4)),  # "the", "in" before the period are words of a sentence
+        ("2024Q2 vs in the last year", "year_ago", ()),
     ],
 )
 def test_vs_sets_the_comparison_and_keeps_the_period(text, compare_kind, compare_args):

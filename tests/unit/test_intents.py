@@ -258,9 +258,12 @@ def test_month_ranges_halves_and_months_compared_keep_their_dates(vocab, questio
     ("what am I following?", "/follow list", []),
     ("help with the pipeline command", "/help pipeline", []),
     ("how do I set up alerts?", "/help alerts", []),
-    ("alert me if APAC win rate drops below 40%", "/help", ["/help alerts", "/help follow"]),
-    ("send me the APAC win rate every week in DM", "/help", ["/help alerts", "/help follow"]),
-    ("delete alert 3", "/help", ["/help alerts", "/help follow"]),
+    # a change is asked back: its exact command first (one click to confirm), then the commands' help
+    ("alert me if APAC win rate drops below 40%", "/help",
+     ["/alerts add winrate region=APAC below 40%", "/help alerts", "/help follow"]),
+    ("send me the APAC win rate every week in DM", "/help", ["/follow /winrate region=APAC weekly dm", "/help follow",
+                                                              "/help alerts"]),
+    ("delete alert 3", "/help", ["/alerts remove 3", "/help alerts", "/help follow"]),
     ("send me the weekly summary", "/digest", []),
     ("tell me why europe underperformed", "/why region=Europe", []),
 ])
@@ -383,3 +386,202 @@ def test_periods_bands_and_abbreviations_of_the_third_held_out_round_are_read_as
 def test_what_is_not_a_band_or_not_in_the_data_is_not_answered_as_something_else(vocab, question):
     intent = interpret(question, vocab, AS_OF)
     assert not intent.understood and intent.choices, intent.line  # asked back with the closest readings
+
+
+# Issue 22, the third held-out round's second rules: each class general, with a case where the same words mean
+# something else. Lines are what the intent layer answers (as of the demo data's last day).
+@pytest.mark.parametrize("question, line", [
+    # a sentence or opening clause that asks nothing and names nothing the rest does not is context, left out
+    ("I'm prepping for the board on Thursday. Can you tell me what our overall win rate was last quarter?",
+     "/winrate last quarter"),
+    ("Our Partner program is up for renewal next month. How does the partner channel's win rate compare with "
+     "Referral this year?", "/winrate lead_source=Partner,Referral by lead_source ytd"),
+    ("Before I go into the pricing review I'd like to understand whether Pro wins more often than Core.",
+     "/winrate product_type=Pro,Core by product_type"),
+    ("Hey, quick one before my 1:1 with Sarah: how's India trending this year?", "/trend region=India ytd"),
+    # ... but a context sentence that names a segment keeps it
+    ("Quick context: APAC had a reorg. Why did the win rate drop last quarter?", "/why region=APAC last quarter"),
+    ("we are launching in japan next quarter. what's our apac win rate?", "/winrate region=APAC"),
+    # people, days, files and pronouns are sentence words; a word after a possessive is no segment
+    ("The CFO wants a bookings forecast for this quarter. What can you give me?", "/pipeline"),
+    ("I want to focus the team's energy next quarter. Which segments are costing us the most deals?", "/risk"),
+    ("Could you break the win rate down by lead source for this year before we set next year's marketing budget?",
+     "/winrate by lead_source ytd"),
+])
+def test_context_around_a_question_is_left_out(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_a_context_sentence_with_a_segment_the_data_lacks_is_kept_and_named_back(vocab):
+    intent = interpret("Retail is our new segment. How is it doing?", vocab, AS_OF)  # "it" is Retail: never dropped
+    assert intent.request.query is None and "retail" in intent.line, intent.line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("what does /risk do?", "/help risk"), ("how does the drivers model work", "/help drivers"),
+    ("help pipeline", "/help pipeline"), ("what's the syntax for the follow command", "/help follow"),
+    ("how can I make an alert", "/help alerts"), ("any alerts set up?", "/alerts list"),
+    ("list my subscriptions", "/follow list"),
+    ("follow up on APAC", "/winrate region=APAC"),  # "follow up" asks no follow
+])
+def test_help_with_a_command_and_lists_of_alerts_and_follows_in_words(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, first_choice", [
+    ("what's net revenue retention for FinTech", "/pipeline"),
+    ("what are the main loss reasons our reps log", "/why"),
+    ("average days spent in each stage", "/funnel"),
+    ("can you forecast next year's revenue", "/pipeline"),  # the forecast covers this quarter and the next
+    ("how's my region doing", "/trend"),  # whose region is not in the data
+    ("We hired 5 reps in Q1. How are the new reps doing?", "/reps"),  # nor hire dates
+    ("open deals with no activity", "/trend"),  # nor activity
+    ("follow why emea weekly", "/follow /why region=Europe weekly"),  # a change: offered, never done
+    ("alert on any significant drop in enterprise", "/alerts add drop product_type=Enterprise"),
+])
+def test_what_no_analysis_measures_and_changes_in_words_are_asked_back(vocab, question, first_choice):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == first_choice, intent.line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("Did North America do better in Q2 than in Q1?", "/winrate North America 2024q2 vs 2024q1"),
+    ("why was 2024Q1 so different from 2023Q1", "/why 2024q1 vs 2023q1"),
+    ("why is our win rate this year below last year's", "/why ytd vs last year"),
+    ("which segments account for the change between H1 this year and H2 last year",
+     "/why 2024-01-01..2024-06-30 vs 2023-07-01..2023-12-31"),
+    ("is APAC worse than the rest of the team", "/winrate by region"),  # a segment against the others of its kind
+    ("how am I doing against the team", "/reps"),  # ... a person against the team
+    ("rep_3 and rep_8, who is closing better in NA?", "/winrate sales_rep_id=rep_3,rep_8 North America by sales_rep_id"),
+    ("are APAC and Europe getting worse", "/trend region=APAC,Europe"),  # no comparison between the two
+    ("is win rate higher in APAC than in Europe", "/winrate region=APAC,Europe by region"),
+    ("is the difference between rep_1 and rep_2 real", "/winrate sales_rep_id=rep_1,rep_2 by sales_rep_id"),
+])
+def test_comparisons_in_sentences(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("NA q2 vs q2 ly", "/winrate North America 2024q2 vs 2023q2"),
+    ("healthtech wr l4q", "/winrate industry=HealthTech last 4 quarters"),
+    ("jan-mar win rate", "/winrate 2024-01-01..2024-03-31"),
+    ("win rate from january to march 2023", "/winrate 2023-01-01..2023-03-31"),
+    ("Enterprise win rate: this half vs last half",
+     "/winrate product_type=Enterprise 2024-07-01..2024-12-31 vs 2024-01-01..2024-06-30"),
+    ("win rate trend over the last year", "/trend last 12 months"),  # a span; "last year" alone is 2023
+    ("is the latest quarter's decline significant against the trailing four quarters", "/trend"),  # its baseline
+    ("Show me the win rate of Referral during the months", "/trend lead_source=Referral monthly"),
+    ("Which quarter was our best ever?", "/trend quarterly ever"),  # quarter by quarter
+    ("Compare the last two quarters", "/trend quarterly last 2 quarters"),
+    ("win rate this quarter so far", "/winrate this quarter"),
+    ("Are we losing more deals to Outbound than before?", "/trend lead_source=Outbound"),  # the usual baseline
+    ("Please give me the win rate of the Europe for the last semester", "/winrate region=Europe 2024-01-01..2024-06-30"),
+    ("win rate of the first semester of 2024", "/winrate 2024-01-01..2024-06-30"),
+    ("How many time take to close one deal?", "/funnel"),
+    ("There is some problem with the data?", "/health"), ("From which date the data starts?", "/health"),
+])
+def test_periods_in_more_words(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("what's the win rate of deals that reached negotiation", "/funnel"),
+    ("are we dragging out the deals we end up losing in apac", "/funnel region=APAC"),
+    ("what's the median cycle for won deals", "/funnel"),
+    ("expected won amount this quarter", "/pipeline"),
+    ("which deals will be closing this quarter in Europe", "/pipeline region=Europe"),
+    ("how likely are the open fintech deals to close", "/pipeline industry=FinTech"),
+    ("how many deals are in negotiation right now", "/pipeline deal_stage=Negotiation"),
+    ("wins past 30 days", "/deals last 30 days won"),
+    ("which NA deals did we lose at the demo stage this year", "/deals North America deal_stage=Demo ytd lost"),
+    ("What share of Outbound deals did we win last quarter?", "/winrate lead_source=Outbound last quarter"),
+    ("how many open deals have no amount", "/health"), ("until which date does the data go", "/health"),
+    ("what actually moves win rate for saas", "/drivers industry=SaaS"),
+    ("whether lead source really matters once you account for region", "/drivers"),
+    ("what moved the needle in q1 vs q4", "/why 2024q1 vs 2023q4"),  # the drivers take no comparison: the change
+    ("decompose the qoq change into rate and mix", "/why vs previous"),
+    ("any segment that fell even though the total looks flat", "/why"),
+    ("Dollar-weighted win rate for last quarter, i.e. won amount over closed amount.", "/winrate last quarter"),
+    ("What's the expected close rate of open deals in Q3?", "/pipeline"),
+    ("I'm curious whether bigger deals are harder to win.", "/winrate by size_band"),
+    ("Are big deals getting harder to win?", "/trend size_band=100k+"),  # getting harder: over time
+    ("Give me a quick health check on the sales org.", "/digest"),  # not HealthTech
+    ("rank the regions by win rate", "/winrate by region"), ("bottom 3 industries by win rate", "/winrate by industry"),
+    ("Enterprise deals are taking forever. Is that true?", "/funnel product_type=Enterprise"),
+    ("Sales ops wants to know: how clean is the CRM data?", "/health"),
+    ("Something is off in Europe. Can you dig in?", "/why region=Europe"),
+    ("Could you pull together the win rate for each of our verticals this year?", "/winrate by industry ytd"),
+    ("What are the chances we close the big Europe deals this quarter?", "/pipeline region=Europe"),
+    ("do enterprise deals close slower", "/funnel product_type=Enterprise"),
+    ("What proportion of enterprise deals close within 60 days?", "/funnel product_type=Enterprise"),  # cycle lengths
+    ("which deals will close within 30 days", "/pipeline"),  # ... but "will close within" is the forecast
+])
+def test_analyses_in_more_words(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("reps by region", "/reps by region"),  # /reps is by rep already
+    ("is rep_14 actually bad or just unlucky", "/reps"),  # luck is judged among every rep
+    ("REPS BELOW TEAM AVERAGE??", "/reps by sales_rep_id"),
+    ("which of my reps has the most open pipeline", "/pipeline by sales_rep_id"),  # the forecast by rep
+    ("what's rep_8 closing this quarter", "/pipeline sales_rep_id=rep_8"),
+    ("show me rep_3's open opportunities", "/deals sales_rep_id=rep_3 open"),
+    ("which AEs are below average after accounting for sample size", "/reps by sales_rep_id"),
+])
+def test_reps_in_more_words(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate for deals between 10k and 50k", "/winrate size_band=10k-25k,25k-50k"),  # pooled, not side by side
+    ("win rate for deals between 25k and 50k", "/winrate size_band=25k-50k"),
+    ("deals that dragged 90+ days and still lost", "/deals cycle_band=90d+ lost"),
+])
+def test_bands_in_more_words(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question", ["win rate for deals over 30k", "win rate for 30k-50k deals",
+                                      "win rate for deals between 30k and 50k"])
+def test_an_amount_that_is_no_band_edge_is_named_back_never_dropped(vocab, question):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.understood and intent.request.query is None and "30k" in intent.line, intent.line
+
+
+@pytest.mark.parametrize("question, word", [("win rate last sprint", "sprint"), ("win rate this season", "season")])
+def test_a_period_the_grammar_does_not_know_is_named_back_never_dropped(vocab, question, word):
+    intent = interpret(question, vocab, AS_OF)  # answering over all time would be answering another question
+    assert intent.request.query is None and word in intent.line, intent.line
+
+
+def test_a_period_compared_with_itself_is_asked_back_with_the_likely_comparisons(vocab):
+    intent = interpret("win rate q1 vs q1", vocab, AS_OF)
+    assert not intent.understood
+    assert [c.line for c in intent.choices] == ["/winrate 2024q1 vs last year", "/winrate 2024q1 vs previous"]
+
+
+@pytest.mark.parametrize("question, exact", [
+    ("remove alert 3", "/alerts remove 3"), ("Please stop the alert number 4, I don't need it anymore", "/alerts remove 4"),
+    ("mute alert 2 for a week", "/alerts mute 2 7d"), ("snooze alert 1 for 2 weeks", "/alerts mute 1 14d"),
+    ("stop follow 2", "/follow remove 2"), ("unfollow #2", "/follow remove 2"), ("mute my follow 1 for a week", "/follow mute 1 7d"),
+    ("Set up an alert if North America win rate goes under 40%.", "/alerts add winrate North America below 40%"),
+    ("Add an alert when the gap between lead sources exceeds 15pp.", "/alerts add gap 15pp"),
+    ("warn me if a driver flips", "/alerts add driver-flip"), ("add a long-cycle alert", "/alerts add long-cycle"),
+    ("flag any open deal over 250k that looks shaky", "/alerts add big-deal above 250k"),
+    ("DM me the NA reps table every week.", "/follow /reps North America by sales_rep_id weekly dm"),
+    ("Could you post the win-rate trend for Enterprise into this channel every morning?",
+     "/follow /trend product_type=Enterprise daily"),
+    ("send me the pipeline forecast every morning by DM", "/follow /pipeline daily dm"),
+])
+def test_a_change_to_alerts_or_follows_in_words_is_offered_as_its_exact_command_never_done(vocab, question, exact):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == exact, [c.line for c in intent.choices]
+    assert [c.line for c in intent.choices[1:]] in (["/help alerts", "/help follow"], ["/help follow", "/help alerts"])
+
+
+def test_an_offered_change_says_it_is_not_made_from_the_sentence(demo):
+    reply = converse(demo, "remove alert 3")
+    assert reply.asked_back and reply.choices[0] == ("Alert rules · remove 3", "/alerts remove 3")
+    assert "don't change alert rules or follows from a sentence" in reply.text and "`/alerts remove 3`" in reply.text

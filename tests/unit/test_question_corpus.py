@@ -17,10 +17,15 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # others expect the trend, it expects the rate) and "close rate by rep" (/winrate by rep, pinned in
 # test_intents.py; it expects /reps). The third held-out set (365, kept unread) was measured once blind at
 # the end of issue 22's second round: 74.5% as asked, 13.4% asked back, 12.1% wrongly; then used for development
-# (77.5% as asked, 10.4% wrongly after the third round's period, band and abbreviation rules).
+# (77.5% as asked, 10.4% wrongly after the third round's period, band and abbreviation rules; 95.1% as asked,
+# 0.0% wrongly after its second rules: context sentences, comparisons in sentences, more words for each analysis;
+# what it still asks back is changes to alerts and follows asked in words, asked back by design). The fifth
+# held-out set (335, written blind by someone who read only the commands' reference) was measured once blind
+# after that: 84.5% as asked, 4.8% asked back, 10.7% wrongly; then used for development.
 TARGETS = {"development": (0.995, 0.003), "first blind set": (0.99, 0.005), "second blind set": (0.99, 0.005),
            "third blind set": (0.99, 0.005), "held-out": (0.99, 0.005), "second held-out": (0.925, 0.026),
-           "fourth held-out": (0.99, 0.008), "third held-out": (0.77, 0.105)}
+           "fourth held-out": (0.99, 0.008), "third held-out": (0.945, 0.003),
+           "fifth held-out": (0.84, 0.11)}
 
 
 @pytest.fixture(scope="module")

@@ -117,11 +117,16 @@ class DealEngine:
             return "WITH v AS (SELECT * FROM si_store.v)\n"
         return self._v()
 
+    @property
+    def _count_place(self) -> Place:
+        """Where counting queries run: the scratch store's place when there is one, else the source's."""
+        return self._at if self._stored else self.place
+
     def _counted(self, sql: str) -> pd.DataFrame:
         """A counting query (`sql` reads `v`): over the scratch store (compressed, read back by each query: a
         GROUP BY over small columns instead of the source's text) when there is one, else where the rows live,
         each query validating them itself."""
-        return (self._at if self._stored else self.place).timed(self._count_v() + sql)
+        return self._count_place.timed(self._count_v() + sql)
 
     @cached_property
     def _at(self) -> DuckPlace | None:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from insights.periods import PeriodSpec, resolve
 from insights.query import Query
-from insights.schema import CYCLE_BANDS, SIZE_BANDS
+from insights.periods import add_months, grain_start
+from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, SIZE_BANDS
 
 from bot.core.grammar import (
     GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
@@ -177,7 +178,13 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
                          r"|\b(time|days|weeks|long)\b.*\bspen[dt]\w* (in|per|at) (each |every |a |the )?(stage|step)s?\b"
                          r"|\bforecast\w* (\w+ ){0,2}next year\b|\bnext year'?s? (revenue|bookings|forecast|number)\b"
-                         r"|\bmy (region|territory|geo|vertical|segment|area|patch|book|market)s?\b")  # whose? not in the data
+                         r"|\bmy (region|territory|geo|vertical|segment|area|patch|book|market)s?\b"  # whose? not in the data
+                         # coverage against a quota, forecast categories, spend, renewals: none is in the data
+                         r"|\bcoverage (ratio|multiple)s?\b|\b\d+(\.\d+)?x (pipeline )?coverage\b|\bcoverage (vs|against|to|of) "
+                         r"(the |our )?(quota|target|plan)\b|\b(in|into|to) (the )?commit\b|\bcommit (category|bucket|column)\b"
+                         r"|\bbest[- ]case\b|\bforecast categor(y|ies)\b"
+                         r"|\b(spend|spent|spending) on\b|\b(marketing|ad|ads|advertising|media|program|partner) (spend|spending)\b"
+                         r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b|\brenew(s|ed|ing)?\b")
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
 TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
                      r"( the| our)? (plan|target|budget)s?\b")
@@ -305,6 +312,9 @@ KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DA
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
     (r"\ball of a sudden\b", "suddenly"),
+    # "by segment - region x industry", "segments: region and product": the dimensions named are the split
+    (r"\b(by|per|across) segments?\s*[-:]?\s*(?=(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?"
+     r"|channels?|sizes?|geos?)\b)", "by "),
     (r"\ball (else|other things) (being )?equal\b|\bceteris paribus\b|\bholding (everything|all) else\b",
      "holding-constant"),
     (r"\b(q/q|qoq|quarter[- ](on|over)[- ]quarter) (change|delta|difference|move|swing)\b"
@@ -470,6 +480,7 @@ class Intent:
     choices: tuple[Request, ...] = ()  # when unsure: the likeliest readings, best first, to ask back with
     alternatives: tuple[Request, ...] = ()  # when answered: the next likeliest readings, to pick with one click
     unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
+    note: str = ""  # why it is asked back, when that is known ("No deals closed in 2019Q3: …")
 
     @property
     def command(self) -> str:
@@ -731,6 +742,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
+    if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
+        return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
+                      note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
     if UNSUPPORTED.search(words) or (TARGETS.search(words) and not REPS_NAMED.search(words)):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
     managed = _management(words, vocab, as_of)
@@ -751,6 +765,14 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # only segments and periods: their win rate
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
+    outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)
+    if outside:  # "win rate in Q3 2019", "the forecast for 2026": no deals there to answer with; say so, offer the nearest
+        q = request.query or Query()
+        return Intent(UNKNOWN, dropped, note=outside, choices=tuple(dict.fromkeys(
+            [_with_text(request.command, dataclasses.replace(q, period=None, compare=None)),
+             _with_text(request.command, dataclasses.replace(q, period=PeriodSpec("relative", ("quarter", -1),
+                                                                                   "last quarter"), compare=None))]
+            if request.command != "pipeline" else [_with_text("pipeline", dataclasses.replace(q, period=None))])))
     if _against_itself(request.query, as_of):  # "Q1 vs Q1": a year or the period before was meant; ask which
         q = request.query
         return Intent(UNKNOWN, dropped, choices=tuple(
@@ -799,6 +821,48 @@ def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):
         return text
     return " ".join(kept)
+
+
+# A template's stand-ins ("is X better than Y", "<region>", "[industry]"): a capital X, Y or Z alone, unless it joins
+# two dimensions ("region X industry" is both).
+PLACEHOLDER = re.compile(r"(?<![\w=/<\[{-])[XYZ](?![\w=/>\]}-])|<[a-z _-]+>|\[[a-z _-]+\]|\{[a-z _-]+\}")
+PLACEHOLDER_CHOICES = ("/winrate by region", "/winrate by product_type", "/winrate by lead_source")
+
+
+def _placeholder(text: str) -> bool:
+    """Whether a question holds a stand-in for a segment rather than the segment ("is X better than Y")."""
+    for m in PLACEHOLDER.finditer(text):
+        before, after = text[:m.start()].split()[-1:], text[m.end():].split()[:1]
+        if m.group(0) in "XYZ" and before and after and all(
+                w.casefold() in DIMENSION_ALIASES or w.casefold() in SPLIT_NOUNS for w in before + after):
+            continue  # "region X industry": by both
+        return True
+    return False
+
+
+def _outside_data(command: str, query: Query, vocab: Vocabulary, as_of: dt.date) -> str:
+    """Why a period named outright holds no deals to answer with ("" when it does): it ends before the first
+    closed deal, or starts after the data's last day (for the forecast: after the next quarter, its horizon)."""
+    if command in ("help", "digest", "health"):
+        return ""
+    for spec in (query.period, query.compare):
+        if spec is None or spec.kind not in ("calendar", "range"):
+            continue
+        span = resolve(spec, as_of, vocab.first_day)
+        if span is None:
+            continue
+        if command == "pipeline":
+            horizon = add_months(grain_start(as_of, "quarter"), 6) - dt.timedelta(days=1)
+            if span.start > horizon:
+                return (f"The forecast covers this quarter and the next (to {horizon.isoformat()}); "
+                        f"{span.label} is beyond it.")
+            continue
+        if span.start > as_of:
+            return f"No deals have closed in {span.label} yet: the data runs to {as_of.isoformat()}."
+        if vocab.first_day is not None and span.end < vocab.first_day:
+            return (f"No deals closed in {span.label}: the data's closed deals run from {vocab.first_day.isoformat()} "
+                    f"to {as_of.isoformat()}.")
+    return ""
 
 
 def _against_itself(query: Query | None, as_of: dt.date) -> bool:
@@ -893,6 +957,12 @@ def _closest_readings(words: str) -> tuple[str, ...]:
         return ("/why", "/deals lost", "/funnel")
     if re.search(r"\b(stages?|steps?)\b", words):
         return ("/funnel", "/why", "/deals lost")
+    if re.search(r"\b(coverage|commit|best[- ]case|forecast categor\w*)\b", words):
+        return ("/pipeline", "/deals open", "/trend")
+    if re.search(r"\b(spend|spent|spending)\b", words):
+        return ("/winrate by lead_source", "/deals won", "/trend")
+    if re.search(r"\brenew\w*\b", words):
+        return ("/deals won", "/winrate", "/trend")
     if re.search(r"\b(reps?|managers?|quota|headcount|team)\b", words):
         return ("/reps", "/winrate by region", "/trend")
     if TARGETS.search(words):

@@ -61,7 +61,10 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
-    ("deals", r"\bdeals behind\b|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
+    ("deals", r"\bdeals behind\b|\bdeal list\b|\blist of (the |our )?(\w+ )?deals\b"
+              r"|^(?!.*\b(rates?|percent\w*|share|fraction|proportion|how many|how much|why|reasons?|caus\w*|explain\w*"
+              r"|how (long|fast|quickly)|take|took)\b).*\b(deals|opps|opportunities) (that )?(we|did we) (lost|won)\b"
+              r"|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
               r"|\b(which|what) (?!(share|percent\w*|fraction|proportion|portion|ratio)\b)(\w+ ){0,3}(deals?|opps?|opportunities)"
               r" did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
               r"|'s (recent |latest |biggest |big |open )?(wins|losses)\b(?! by\b)"
@@ -197,6 +200,9 @@ OTHERS = re.compile(r"\bvs-others\b")
 SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|products?|sources?|channels?|areas?|pockets?)\b")
 COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
                          r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
+# A rate of deals asked for, and a list of them asked for outright ("the deal list behind the win rate").
+RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
+LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
 WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
@@ -755,6 +761,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
     command = command_of(words)
+    if command == "deals" and RATE_ASKED.search(words) and not LIST_ASKED.search(words):
+        command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
         parsed = parse(args, vocab)
         named = parsed.query.filters or parsed.query.period or any(

@@ -644,3 +644,22 @@ def test_the_reply_asking_back_says_there_are_no_deals_then(demo):
 def test_a_template_s_stand_ins_are_asked_back(vocab, question):
     intent = interpret(question, vocab, AS_OF)
     assert not intent.understood and intent.choices and "name the two" in intent.note
+
+
+@pytest.mark.parametrize("question, line", [
+    # a rate of deals is the rate, however the deals are described
+    ("give me the overall conversion rate on closed deals", "/winrate"),
+    ("what's the win rate on closed deals in APAC", "/winrate region=APAC"),
+    # a list of deals asked outright is the list, though a rate or a stage is named
+    ("show me the apac deals we lost at negotiation stage", "/deals region=APAC deal_stage=Negotiation lost"),
+    ("the europe deals we won at proposal stage", "/deals region=Europe deal_stage=Proposal won"),
+    ("give me the deal list behind the north america win rate", "/deals North America"),
+    ("list of the deals behind the APAC number", "/deals region=APAC"),
+    ("show me closed deals in APAC", "/deals region=APAC"),
+    # the same words asking something else
+    ("what share of the deals we lost were outbound", "/winrate lead_source=Outbound"),
+    ("why did the deals we lost stall", "/why"),
+    ("where do deals stall in the funnel", "/funnel"),
+])
+def test_deals_asked_for_as_a_list_or_as_a_rate(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -43,9 +43,12 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|small samples?|sample sizes?)\b|\bluck[- ]adjusted\b"
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
+             r"|\b(weakest|worst|best|strongest|top|bottom|lowest|highest)( \w+)? (reps?|aes?|sellers?|salespeople|closers?)\b"
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"),
     # "does cycle length affect whether we win", "regression on win rate", "all else equal": what drives winning
-    ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b|\b(run|do|fit)( a)? regressions?\b|\bregressions? (on|of|model|analysis)\b"
+    ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b"
+                r"|\b(run|rerun|do|fit|show|see)( me)?( the| a| our)?( [\w-]+){0,3} regressions?\b"
+                r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
                 r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
     # questions about the data itself: its rows, its date, what is missing
@@ -57,6 +60,9 @@ RULES: tuple[tuple[str, str], ...] = (
     ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
              r"|accounts? for the)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
+             r"|\b(segments?|areas?|pockets?|parts|corners|regions|industries|verticals|products|sources|channels)\b"
+             r"(?!.*\b(deals?|opps?|opportunities|reps?)\b).*\bworr(y|ied)\b"
+             r"|\b(loss rates?|losses|losing)\b.*\b(above|over|higher than|worse than) (the )?(team |company |overall )?average\b"
              r"|^(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b).*\b(segments?|areas?|pockets?)\b.*\b(losing"
              r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
@@ -85,7 +91,9 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|(?<!getting )\b(harder|easier|tougher) to (win|close)\b"),
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunities) (are |currently |sitting |still |now )+(in|at) (the )?"
                  r"(qualified|demo|proposal|negotiation)\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
-                 r"|\bslippage\b"),
+                 r"|\bslippage\b|\b(what|anything|something|which ones?) (is |are )?(slipping|going to slip|likely to slip)\b"
+                 r"|\bat[- ]risk (open )?(deals?|opps?|opportunit\w+|pipeline)\b"
+                 r"|\b(will|going to|gonna|expect\w* to|likely to|could|should)\b.*\bbring (in|home)\b"),
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|\bwhat (kinds?|sorts?|types?) of (questions|things)\b"
@@ -105,7 +113,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+    ("why", r"\bwhy\b|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -143,7 +151,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
-              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|over time|each (quarter|month)"
+              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
@@ -167,6 +175,8 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\bwhat (%|percent\b)|\b(best|worst|top|bottom)( \d+)?( performing| converting)? (regions?|industry|industries"
                 r"|verticals?|products?|lead sources?|sources?|channels?)\b"
                 r"|\b(rank|ranking|sort|order)( the| our| all)? (regions|industries|verticals|products|lead sources|sources|channels)\b"
+                r"|\b(best|worst|strongest|weakest) at (closing|winning|converting|close|win)\b"
+                r"|\bwhere (are|is) (we|our \w+) (strongest|best)\b"
                 r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
@@ -228,7 +238,8 @@ gap gaps cycle-gap drop-off drop-offs dropoff predicts predict correlate correla
 worst-performing over-time underperforming underperform below above team's how's whats quarter month year
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
-thing things it okay ok hi hello hey thanks thank
+thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions
+worry worried bring
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split()) | frozenset("""
 dip dips slide slides sliding slump slumped tank tanked tanking killing kill dragging drag dragged pulling pull
@@ -410,6 +421,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(this|current) (fy|fiscal year)\b|\bfytd\b|\bfy to date\b|\byear to date\b|\bso far this year\b", "ytd"),
     (r"\b(last|previous|prior) (fy|fiscal year)\b", "last year"),
     (r"\bquarter to date\b", "qtd"), (r"\bmonth to date\b", "mtd"),
+    (r"\bthis year (vs|versus|against|compared to|compared with|over) last\b(?! (year|quarter|month|week|\d))", "ytd vs last year"),
     (r"\bthis year\b", "ytd"),
     (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
@@ -568,6 +580,14 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
+    # a cycle band in brackets ("fast deals (under 30 days)", "(90+ days)"): the cycle's length, not a period
+    text = re.sub(r"\(\s*(?:under|less than|below|fewer than|shorter than|<)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle under \1 days ", text)
+    text = re.sub(r"\(\s*(?:over|more than|longer than|above|>)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle over \1 days ", text)
+    text = re.sub(r"\(\s*(\d+)\s*\+\s*(?:days|d)\s*\)", r" cycle over \1 days ", text)
+    text = re.sub(r"\b(deals?|opps?|opportunities|ones) (?:under|less than|below|shorter than) (\d+) days\b(?! old)",
+                  r"\1 cycle under \2 days", text)
+    text = re.sub(r"\b(?:fast|quick|short|slow|long|lengthy)\s+(?=((deals?|opps?|opportunities|ones)\s+)?cycle (under|over) \d+ days)",
+                  "", text)  # the band says how fast
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)

@@ -663,3 +663,47 @@ def test_a_template_s_stand_ins_are_asked_back(vocab, question):
 ])
 def test_deals_asked_for_as_a_list_or_as_a_rate(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("trajectory of outbound win rate", "/trend lead_source=Outbound"),
+    ("what's the win rate trajectory in APAC", "/trend region=APAC"),
+    ("what's the story behind partner deals losing", "/why lead_source=Partner"),
+    ("what is the backstory of the APAC drop", "/why region=APAC"),
+    ("run the win/loss regression", "/drivers"),
+    ("show me the logistic regression for Europe", "/drivers region=Europe"),
+    ("is there a regression in APAC win rate", "/winrate region=APAC"),  # not a model (as pinned above)
+    ("what segments should I worry about last quarter", "/risk last quarter"),
+    ("which industries should we be worried about", "/risk by industry"),
+    ("where is our loss rate above team average", "/risk"),
+    ("any reps I should worry about in europe", "/reps region=Europe by sales_rep_id"),  # reps, not segments
+    ("which open deals should I worry about", "/pipeline"),  # open deals: the forecast
+    ("what's slipping", "/pipeline"),
+    ("anything likely to slip in APAC?", "/pipeline region=APAC"),
+    ("is our win rate slipping?", "/trend"),  # a rate slipping is its trend
+    ("at-risk deals in north america", "/pipeline North America"),
+    ("at risk opps for Enterprise", "/pipeline product_type=Enterprise"),
+    ("what's the revenue at risk by product", "/risk by product_type"),  # revenue at risk: the segments
+    ("how much will fintech bring in this quarter", "/pipeline industry=FinTech"),
+    ("what is APAC going to bring in", "/pipeline region=APAC"),
+    ("what explains the change in hit rate this year vs last", "/why ytd vs last year"),
+    ("win rate this year vs last", "/winrate ytd vs last year"),
+    ("this year vs last year win rate", "/winrate ytd vs last year"),
+    ("why is referral down this quarter vs last", "/why lead_source=Referral this quarter vs previous"),
+    ("who's the weakest rep in the healthtech book", "/reps industry=HealthTech by sales_rep_id"),
+    ("best rep in APAC", "/reps region=APAC by sales_rep_id"),
+    ("which industry are we worst at closing", "/winrate by industry"),
+    ("where are we strongest by region?", "/winrate by region"),
+    ("which product are we best at winning", "/winrate by product_type"),
+    ("where are we weakest this year", "/risk ytd"),  # the weak spots: /risk
+    ("strongest predictors of a win in North America?", "/drivers North America"),
+    ("do fast deals (under 30 days) win more often? whats their win rate", "/winrate cycle_band=<30d"),
+    ("win rate for long deals (90+ days)", "/winrate cycle_band=90d+"),
+    ("win rate of deals under 30 days", "/winrate cycle_band=<30d"),
+])
+def test_words_of_the_fifth_held_out_round(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_a_deal_s_age_is_not_its_cycle_band(vocab):
+    assert "cycle_band" not in interpret("win rate for deals under 30 days old", vocab, AS_OF).line

@@ -620,6 +620,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(this|current|last|previous|prior) half\b(?! (of|year))", lambda m: _this_half(m.group(1), as_of), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
+    # "did it improve from Q1 to Q2": a change from one period to the other, Q2 against Q1 (not a range)
+    if CHANGE_WORDS.search(text):
+        text = re.sub(rf"\bfrom (q[1-4]|{PERIOD_TOKEN}) (?:to|until|through) (q[1-4]|{PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
+    text = re.sub(r"(?<![\d-])\bq([1-4]) vs q([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter_pair(
+        int(m.group(1)), int(m.group(2)), as_of) or m.group(0), text)  # "compare Q4 to Q3": a pair, in order
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
@@ -742,6 +747,33 @@ def _this_half(which: str, as_of: dt.date) -> str:
     if which in ("this", "current"):
         return _half("h1" if first else "h2", str(as_of.year), as_of)
     return _half("h2", str(as_of.year - 1), as_of) if first else _half("h1", str(as_of.year), as_of)
+
+
+# Words of a change between two periods ("improve from Q1 to Q2", "how did it move from 2023Q4 to 2024Q1").
+CHANGE_WORDS = re.compile(r"\b(improv\w*|chang\w*|mov(e|ed|es|ing)|gr(ow|ew|own|owing)|ris(e|en|ing)|rose|fall\w*|fell|drop\w*"
+                          r"|declin\w*|shift\w*|went|gone|better|worse|up|down|evolv\w*|compar\w*|differ\w*|delta|swing)\b")
+
+
+def _quarter_pair(first: int, second: int, as_of: dt.date) -> str | None:
+    """Two bare quarters compared ("Q4 vs Q3", "Q2 vs Q1"): the latest of each that has started when they fall in
+    one year, so their numbers' order is their order in time; else the latest complete one of the pair and the
+    other one before it (at 2024-07-15, "Q4 vs Q3" is 2023Q4 vs 2023Q3, never 2023Q4 against the later 2024Q3).
+    The same quarter twice ("Q1 vs Q1") is left alone, to be asked back."""
+    if first == second:
+        return None
+    started = {q: int(_quarter(q, as_of)[:4]) for q in (first, second)}
+    if started[first] == started[second]:
+        return f"{started[first]}q{first} vs {started[second]}q{second}"
+
+    def complete(q: int) -> int:  # the year of the latest quarter q that has ended
+        year = as_of.year
+        return year if add_months(dt.date(year, 3 * q - 2, 1), 3) <= as_of + dt.timedelta(days=1) else year - 1
+
+    years = {q: complete(q) for q in (first, second)}
+    anchor = max((first, second), key=lambda q: (years[q], q))
+    other = second if anchor == first else first
+    years[other] = years[anchor] if other < anchor else years[anchor] - 1  # the one before the anchor
+    return f"{years[first]}q{first} vs {years[second]}q{second}"
 
 
 def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:

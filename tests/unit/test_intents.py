@@ -707,3 +707,22 @@ def test_words_of_the_fifth_held_out_round(vocab, question, line):
 
 def test_a_deal_s_age_is_not_its_cycle_band(vocab):
     assert "cycle_band" not in interpret("win rate for deals under 30 days old", vocab, AS_OF).line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("compare Q4 to Q3 hit rate", "/winrate 2023q4 vs 2023q3"),  # the latest complete Q4, and the Q3 before it
+    ("Q3 vs Q4", "/winrate 2023q4 vs 2023q3"),  # the later one is asked about, whichever is named first
+    ("Q1 vs Q4", "/winrate 2024q1 vs 2023q4"),  # the Q4 before that Q1
+    ("Q2 vs Q1", "/winrate 2024q2 vs 2024q1"),
+    ("Q3 vs Q2", "/winrate 2024q3 vs 2024q2"),  # one year: this Q3 so far against Q2
+    ("compare Q1 and Q2 win rates", "/winrate 2024q2 vs 2024q1"),
+    ("did the enterprise close rate improve from Q1 to Q2?", "/winrate product_type=Enterprise 2024q2 vs 2024q1"),
+    ("how did win rate move from 2023Q4 to 2024Q1", "/winrate 2024q1 vs 2023q4"),
+    ("why did APAC drop from Q1 to Q2", "/why region=APAC 2024q2 vs 2024q1"),
+])
+def test_two_bare_quarters_compared_are_a_pair_in_order(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_a_quarter_range_without_a_change_is_not_made_a_comparison(vocab):
+    assert " vs " not in interpret("win rate from Q1 to Q2", vocab, AS_OF).line

@@ -131,7 +131,8 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
                  r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
-                 r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
+                 r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win"
+                 r"|prioriti\w*|focus|save|chase|push)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
                  r"|\bpipeline\b|\bbacktest\w*\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
@@ -215,7 +216,7 @@ RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
-WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
+WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\b(by|per)\b|\bwinrate\b.*\b(by|per)\b")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
@@ -528,16 +529,18 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
                       r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
-                      r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)s?\b|\bunfollow\b"
+                      r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)(s|ing)?\b|\bunfollow\b"
                       r"|\b(alert|follow) #?\d+\b|^(please )?(alert|notify|warn|ping) (if|when)\b"
                       r"|\b(alert|notify|warn|ping) (me|us) (when|if)\b"
                       r"|\b(send|post|dm|share|receive|get)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
                       r"|evening|\w+day)|each (day|week|morning))\b"
-                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b")
+                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b|^(please )?(alert|notify|warn|ping)( me)? (on|about) (any|every|each|all)\b")
 LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\b"
                        r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
                        r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
+           (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
+                       r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"), "/feedback"),
            (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
                        r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
 HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
@@ -937,7 +940,7 @@ def _against_itself(query: Query | None, as_of: dt.date) -> bool:
 # to confirm), never run from the sentence: "remove alert 3", "mute follow 1 for a week", "alert me if APAC drops
 # below 35%", "send me the APAC win rate every week in DM".
 CHANGE_ONE = re.compile(r"\b(?P<verb>remove|delete|stop|drop|cancel|kill|disable|unfollow|mute|snooze|pause|silence)\b"
-                        r"(?: (?:my|the|this|that))? (?P<what>alert|follow|subscription)s?(?: rule)?"
+                        r"(?: (?:my|the|this|that))? (?P<what>alert|follow|subscription)(?:s|ing)?(?: rule)?"
                         r"(?: (?:number|no\.?|#))? ?#?(?P<n>\d+)\b(?:.*?\bfor (?P<count>a|an|one|\d+) (?P<unit>day|week)s?\b)?")
 UNFOLLOW = re.compile(r"\bunfollow #?(?P<n>\d+)\b")
 ALERT_BELOW = re.compile(r"\b(?:alert|notify|warn|ping|tell|let)\b.*?\b(?:if|when|once)\b(?P<what>.*?)\b(?:drops?|falls?|goes|gets|dips?)"
@@ -1062,6 +1065,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
     if command == "trend" and OTHERS.search(words):  # "how is APAC doing against the rest": side by side
         command = "winrate"
+    if command == "reps" and " vs " in f" {words} " and any(d == REP and len(v) > 1 for d, v in q.filters):
+        command = "winrate"  # "rep 5 vs rep 9 win rate": the two side by side
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time

@@ -726,3 +726,32 @@ def test_two_bare_quarters_compared_are_a_pair_in_order(vocab, question, line):
 
 def test_a_quarter_range_without_a_change_is_not_made_a_comparison(vocab):
     assert " vs " not in interpret("win rate from Q1 to Q2", vocab, AS_OF).line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("show me win rate per rep for APAC", "/winrate region=APAC by sales_rep_id"),  # as "close rate by rep"
+    ("rep 5 vs rep 9 win rate", "/winrate sales_rep_id=rep_5,rep_9 by sales_rep_id"),  # two reps side by side
+    ("rep 12 win rate", "/reps sales_rep_id=rep_12 by sales_rep_id"),  # one rep: against the team (as pinned)
+    ("how is rep_12 doing", "/reps sales_rep_id=rep_12"),
+    ("which open deals should we prioritize to save the quarter", "/pipeline"),
+    ("which deals did we lose in APAC", "/deals region=APAC lost"),
+    ("what questions has the bot been getting wrong", "/feedback"),
+    ("show the misread questions", "/feedback"),
+    ("what questions can you answer", "/help"),
+])
+def test_reps_side_by_side_open_deals_to_prioritise_and_feedback_in_words(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, exact", [
+    ("stop following #2", "/follow remove 2"),
+    ("ping us on any deal over 250k in europe", "/alerts add big-deal above 250k"),
+])
+def test_more_changes_in_words_are_offered_as_their_exact_command(vocab, question, exact):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == exact, [c.line for c in intent.choices]
+
+
+def test_feedback_asked_in_words_is_answered_as_the_command(demo):
+    reply = converse(demo, "show the misread questions")  # no store here: the command says so, never a traceback
+    assert reply.kind == "usage" and "no feedback is kept" in reply.text

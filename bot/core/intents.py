@@ -816,6 +816,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
     command = command_of(words)
+    if command is None and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words):
+        parsed = parse(args, vocab)  # "what about last quarter?" with nothing before it: which analysis?
+        if parsed.ok and (parsed.query.filters or parsed.query.period):
+            return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of)
+                                                          for c in ("winrate", "trend", "why")))
     if command == "deals" and RATE_ASKED.search(words) and not LIST_ASKED.search(words):
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:

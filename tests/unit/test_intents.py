@@ -755,3 +755,12 @@ def test_more_changes_in_words_are_offered_as_their_exact_command(vocab, questio
 def test_feedback_asked_in_words_is_answered_as_the_command(demo):
     reply = converse(demo, "show the misread questions")  # no store here: the command says so, never a traceback
     assert reply.kind == "usage" and "no feedback is kept" in reply.text
+
+
+def test_a_follow_up_with_nothing_before_it_is_asked_back(vocab):
+    alone = interpret("what about last quarter?", vocab, AS_OF)
+    assert not alone.understood
+    assert [c.line for c in alone.choices] == ["/winrate last quarter", "/trend last quarter", "/why last quarter"]
+    in_thread = interpret("what about last quarter?", vocab, AS_OF, "/why region=APAC")
+    assert in_thread.follow_up and in_thread.line == "/why region=APAC last quarter"
+    assert interpret("APAC last quarter", vocab, AS_OF).line == "/winrate region=APAC last quarter"  # no opener: the rate

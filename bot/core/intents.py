@@ -240,7 +240,7 @@ worst-performing over-time underperforming underperform below above team's how's
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
 thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions
-worry worried bring
+worry worried bring fine steady stable flat solid
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split()) | frozenset("""
 dip dips slide slides sliding slump slumped tank tanked tanking killing kill dragging drag dragged pulling pull

@@ -667,6 +667,7 @@ def test_deals_asked_for_as_a_list_or_as_a_rate(vocab, question, line):
 
 @pytest.mark.parametrize("question, line", [
     ("trajectory of outbound win rate", "/trend lead_source=Outbound"),
+    ("what changed? win rate dropped and pipeline looks fine", "/why"),  # "fine" is a word, not "FinTech" misspelt
     ("what's the win rate trajectory in APAC", "/trend region=APAC"),
     ("what's the story behind partner deals losing", "/why lead_source=Partner"),
     ("what is the backstory of the APAC drop", "/why region=APAC"),

@@ -156,8 +156,8 @@ def read_question(text: str, vocab: Vocabulary, as_of: dt.date,
     if intent is not None and intent.choices:
         choices = labelled(intent.choices, vocab)
         return intent, Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
-                                                 unsupported=intent.unsupported, buttons=False), choices=choices,
-                             question=text, unsupported=intent.unsupported)
+                                                 unsupported=intent.unsupported, note=intent.note, buttons=False), choices=choices,
+                             question=text, unsupported=intent.unsupported, note=intent.note)
     if intent is None or not intent.understood:
         return intent, Reply("", "usage", render("text/not_understood.j2", question=text, typed=None,
                                                  suggestions=[], commands=list(ALL_COMMANDS)), question=text)

@@ -80,6 +80,7 @@ class Vocabulary:
 
     values: dict[str, tuple[str, ...]]
     latest_year: int = dt.date.today().year  # for examples such as "2024Q1"
+    first_day: dt.date | None = None  # the first closed deal's date: a period before it holds no deals
     index: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -92,7 +93,9 @@ class Vocabulary:
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> "Vocabulary":
-        return cls({d: snapshot.values(d) for d in snapshot.dimensions}, snapshot.as_of.year)
+        closed = snapshot.report.closed_range
+        return cls({d: snapshot.values(d) for d in snapshot.dimensions}, snapshot.as_of.year,
+                   closed[0] if closed else None)
 
     def match(self, key: str, dim: str | None = None, allow_prefix: bool = True) -> list[tuple[str, str]]:
         """Exact normalised match, else a unique prefix of 3+ characters; restricted to `dim` if given."""

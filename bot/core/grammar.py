@@ -130,7 +130,7 @@ class Vocabulary:
             for word_ in ("last quarter", "this quarter", "last month", "ytd", "last 90d", "vs"):
                 choices.setdefault(norm(word_), word_)
         close = difflib.get_close_matches(key, list(choices), n=n, cutoff=0.6)
-        if not close and key:
+        if not close and key and dim is not None:  # a value of a named field: the ones it starts like
             close = sorted(k for k in choices if k.startswith(key[:2]))[:n]
         if not close and dim is not None:
             return self.values.get(dim, ())[:6]

@@ -66,7 +66,8 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
             return refused("outside_scope", resolve_command(split_command(line)[0] or "") or "", values=hidden,
                            scope=asker.scope.describe(), channel=asker.for_channel)
     reply = answer(view.snapshot, line, view.vocab, context, questions=command is not None,
-                   repless=(repless.snapshot, repless.vocab) if repless is not None else None, query=query)
+                   repless=(repless.snapshot, repless.vocab) if repless is not None else None, query=query,
+                   asked=None if text.startswith("/") else text)
     if command is None:
         reply = dataclasses.replace(reply, question=text, **({"reading": reading, "choices": choices}
                                                              if reply.kind == "answer" else {}))

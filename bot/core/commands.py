@@ -156,8 +156,8 @@ def read_question(text: str, vocab: Vocabulary, as_of: dt.date,
     if intent is not None and intent.choices:
         choices = labelled(intent.choices, vocab)
         return intent, Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
-                                                 unsupported=intent.unsupported, buttons=False), choices=choices,
-                             question=text, unsupported=intent.unsupported)
+                                                 unsupported=intent.unsupported, note=intent.note, buttons=False), choices=choices,
+                             question=text, unsupported=intent.unsupported, note=intent.note)
     if intent is None or not intent.understood:
         return intent, Reply("", "usage", render("text/not_understood.j2", question=text, typed=None,
                                                  suggestions=[], commands=list(ALL_COMMANDS)), question=text)
@@ -172,7 +172,8 @@ def converse(snapshot: Snapshot, text: str, vocab: Vocabulary | None = None, con
     intent, unread = read_question(text, vocab, snapshot.as_of, thread_line)
     if unread is not None:
         return unread
-    reply = answer(snapshot, intent.line, vocab, context, questions=False, repless=repless, query=intent.request.query)
+    reply = answer(snapshot, intent.line, vocab, context, questions=False, repless=repless, query=intent.request.query,
+                   asked=text)
     if reply.kind != "answer":
         return reply
     return dataclasses.replace(reply, reading=reading_of(intent.request, vocab),
@@ -244,18 +245,20 @@ def cut_reply(text: str) -> str:
 
 def answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None = None, context: Context | None = None,
            questions: bool = True, repless: tuple[Snapshot, Vocabulary] | None = None,
-           query: Query | None = None) -> Reply:
+           query: Query | None = None, asked: str | None = None) -> Reply:
     """Answer one command line such as '/winrate APAC', or a plain question. Never raises. `repless`:
     the snapshot without reps and its vocabulary, made once with the data (else made here when needed);
-    `query`: the line's arguments as the intent layer read them already (else the grammar reads them)."""
-    reply = _answer(snapshot, line, vocab, context, questions, repless, query)
+    `query`: the line's arguments as the intent layer read them already (else the grammar reads them);
+    `asked`: the plain question the line was read from, quoted when a word of it cannot be used."""
+    reply = _answer(snapshot, line, vocab, context, questions, repless, query, asked)
     if len(reply.text) > MAX_REPLY_CHARS:
         reply = dataclasses.replace(reply, text=cut_reply(reply.text))
     return reply
 
 
 def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Context | None,
-            questions: bool, repless: tuple[Snapshot, Vocabulary] | None, query: Query | None) -> Reply:
+            questions: bool, repless: tuple[Snapshot, Vocabulary] | None, query: Query | None,
+            asked: str | None = None) -> Reply:
     name, args = split_command(line)
     if len(args) > MAX_COMMAND_TEXT:  # before any parsing: 100k characters of anything cost nothing
         command_name = (resolve_command(name) if name else None) or "help"
@@ -294,13 +297,15 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     parsed = Parsed(query) if query is not None else parse(args, vocab)
     if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
         cleaned = sentence_arguments(args, vocab, snapshot.as_of)
-        if cleaned != args and parse(cleaned, vocab).ok:
-            args, parsed = cleaned, parse(cleaned, vocab)
+        again = parse(cleaned, vocab) if cleaned != args else parsed
+        if again.ok or len(again.problems) < len(parsed.problems):  # the words it could not use, not the sentence's
+            args, parsed = cleaned, again
     if parsed.help:
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
     if parsed.problems:  # with the data's notes: "by source" on data without a lead source says why
         return Reply(command_name, "usage", with_data_notes(render("text/problems.j2", command=command_name,
-                                                                   text=args, problems=parsed.problems), snapshot))
+                                                                   text=args, problems=parsed.problems,
+                                                                   question=asked), snapshot))
     command = COMMANDS[command_name]
     refusal = over_budget(command_name, parsed.query, snapshot, vocab)
     if refusal is not None:

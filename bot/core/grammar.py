@@ -80,6 +80,7 @@ class Vocabulary:
 
     values: dict[str, tuple[str, ...]]
     latest_year: int = dt.date.today().year  # for examples such as "2024Q1"
+    first_day: dt.date | None = None  # the first closed deal's date: a period before it holds no deals
     index: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -92,7 +93,9 @@ class Vocabulary:
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> "Vocabulary":
-        return cls({d: snapshot.values(d) for d in snapshot.dimensions}, snapshot.as_of.year)
+        closed = snapshot.report.closed_range
+        return cls({d: snapshot.values(d) for d in snapshot.dimensions}, snapshot.as_of.year,
+                   closed[0] if closed else None)
 
     def match(self, key: str, dim: str | None = None, allow_prefix: bool = True) -> list[tuple[str, str]]:
         """Exact normalised match, else a unique prefix of 3+ characters; restricted to `dim` if given."""
@@ -127,7 +130,7 @@ class Vocabulary:
             for word_ in ("last quarter", "this quarter", "last month", "ytd", "last 90d", "vs"):
                 choices.setdefault(norm(word_), word_)
         close = difflib.get_close_matches(key, list(choices), n=n, cutoff=0.6)
-        if not close and key:
+        if not close and key and dim is not None:  # a value of a named field: the ones it starts like
             close = sorted(k for k in choices if k.startswith(key[:2]))[:n]
         if not close and dim is not None:
             return self.values.get(dim, ())[:6]

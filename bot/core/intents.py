@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from insights.periods import PeriodSpec, resolve
 from insights.query import Query
-from insights.schema import CYCLE_BANDS, SIZE_BANDS
+from insights.periods import add_months, grain_start
+from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, SIZE_BANDS
 
 from bot.core.grammar import (
     GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
@@ -42,9 +43,12 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|small samples?|sample sizes?)\b|\bluck[- ]adjusted\b"
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
+             r"|\b(weakest|worst|best|strongest|top|bottom|lowest|highest)( \w+)? (reps?|aes?|sellers?|salespeople|closers?)\b"
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"),
     # "does cycle length affect whether we win", "regression on win rate", "all else equal": what drives winning
-    ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b|\b(run|do|fit)( a)? regressions?\b|\bregressions? (on|of|model|analysis)\b"
+    ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b"
+                r"|\b(run|rerun|do|fit|show|see)( me)?( the| a| our)?( [\w-]+){0,3} regressions?\b"
+                r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
                 r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
     # questions about the data itself: its rows, its date, what is missing
@@ -56,11 +60,17 @@ RULES: tuple[tuple[str, str], ...] = (
     ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
              r"|accounts? for the)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
+             r"|\b(segments?|areas?|pockets?|parts|corners|regions|industries|verticals|products|sources|channels)\b"
+             r"(?!.*\b(deals?|opps?|opportunities|reps?)\b).*\bworr(y|ied)\b"
+             r"|\b(loss rates?|losses|losing)\b.*\b(above|over|higher than|worse than) (the )?(team |company |overall )?average\b"
              r"|^(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b).*\b(segments?|areas?|pockets?)\b.*\b(losing"
              r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
-    ("deals", r"\bdeals behind\b|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
+    ("deals", r"\bdeals behind\b|\bdeal list\b|\blist of (the |our )?(\w+ )?deals\b"
+              r"|^(?!.*\b(rates?|percent\w*|share|fraction|proportion|how many|how much|why|reasons?|caus\w*|explain\w*"
+              r"|how (long|fast|quickly)|take|took)\b).*\b(deals|opps|opportunities) (that )?(we|did we) (lost|won)\b"
+              r"|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
               r"|\b(which|what) (?!(share|percent\w*|fraction|proportion|portion|ratio)\b)(\w+ ){0,3}(deals?|opps?|opportunities)"
               r" did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
               r"|'s (recent |latest |biggest |big |open )?(wins|losses)\b(?! by\b)"
@@ -81,7 +91,9 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|(?<!getting )\b(harder|easier|tougher) to (win|close)\b"),
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunities) (are |currently |sitting |still |now )+(in|at) (the )?"
                  r"(qualified|demo|proposal|negotiation)\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
-                 r"|\bslippage\b"),
+                 r"|\bslippage\b|\b(what|anything|something|which ones?) (is |are )?(slipping|going to slip|likely to slip)\b"
+                 r"|\bat[- ]risk (open )?(deals?|opps?|opportunit\w+|pipeline)\b"
+                 r"|\b(will|going to|gonna|expect\w* to|likely to|could|should)\b.*\bbring (in|home)\b"),
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|\bwhat (kinds?|sorts?|types?) of (questions|things)\b"
@@ -101,7 +113,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+    ("why", r"\bwhy\b|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -119,7 +131,8 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
                  r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
-                 r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win)"
+                 r"|\bstale\b|\bstall\w*\b|\bstuck\b|\bopen (deals?|opportunit\w+|opps?)\b.*\b(close|risk|attention|win"
+                 r"|prioriti\w*|focus|save|chase|push)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
                  r"|\bpipeline\b|\bbacktest\w*\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
@@ -139,7 +152,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
-              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|over time|each (quarter|month)"
+              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
@@ -163,6 +176,8 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\bwhat (%|percent\b)|\b(best|worst|top|bottom)( \d+)?( performing| converting)? (regions?|industry|industries"
                 r"|verticals?|products?|lead sources?|sources?|channels?)\b"
                 r"|\b(rank|ranking|sort|order)( the| our| all)? (regions|industries|verticals|products|lead sources|sources|channels)\b"
+                r"|\b(best|worst|strongest|weakest) at (closing|winning|converting|close|win)\b"
+                r"|\bwhere (are|is) (we|our \w+) (strongest|best)\b"
                 r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
@@ -177,7 +192,13 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
                          r"|\b(time|days|weeks|long)\b.*\bspen[dt]\w* (in|per|at) (each |every |a |the )?(stage|step)s?\b"
                          r"|\bforecast\w* (\w+ ){0,2}next year\b|\bnext year'?s? (revenue|bookings|forecast|number)\b"
-                         r"|\bmy (region|territory|geo|vertical|segment|area|patch|book|market)s?\b")  # whose? not in the data
+                         r"|\bmy (region|territory|geo|vertical|segment|area|patch|book|market)s?\b"  # whose? not in the data
+                         # coverage against a quota, forecast categories, spend, renewals: none is in the data
+                         r"|\bcoverage (ratio|multiple)s?\b|\b\d+(\.\d+)?x (pipeline )?coverage\b|\bcoverage (vs|against|to|of) "
+                         r"(the |our )?(quota|target|plan)\b|\b(in|into|to) (the )?commit\b|\bcommit (category|bucket|column)\b"
+                         r"|\bbest[- ]case\b|\bforecast categor(y|ies)\b"
+                         r"|\b(spend|spent|spending) on\b|\b(marketing|ad|ads|advertising|media|program|partner) (spend|spending)\b"
+                         r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b|\brenew(s|ed|ing)?\b")
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
 TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
                      r"( the| our)? (plan|target|budget)s?\b")
@@ -190,9 +211,12 @@ OTHERS = re.compile(r"\bvs-others\b")
 SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|products?|sources?|channels?|areas?|pockets?)\b")
 COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
                          r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
+# A rate of deals asked for, and a list of them asked for outright ("the deal list behind the win rate").
+RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
+LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
-WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\bby\b|\bwinrate\b.*\bby\b")
+WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\b(by|per)\b|\bwinrate\b.*\b(by|per)\b")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
@@ -215,7 +239,8 @@ gap gaps cycle-gap drop-off drop-offs dropoff predicts predict correlate correla
 worst-performing over-time underperforming underperform below above team's how's whats quarter month year
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
-thing things it okay ok hi hello hey thanks thank
+thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions
+worry worried bring fine steady stable flat solid
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split()) | frozenset("""
 dip dips slide slides sliding slump slumped tank tanked tanking killing kill dragging drag dragged pulling pull
@@ -305,6 +330,9 @@ KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DA
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
     (r"\ball of a sudden\b", "suddenly"),
+    # "by segment - region x industry", "segments: region and product": the dimensions named are the split
+    (r"\b(by|per|across) segments?\s*[-:]?\s*(?=(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?"
+     r"|channels?|sizes?|geos?)\b)", "by "),
     (r"\ball (else|other things) (being )?equal\b|\bceteris paribus\b|\bholding (everything|all) else\b",
      "holding-constant"),
     (r"\b(q/q|qoq|quarter[- ](on|over)[- ]quarter) (change|delta|difference|move|swing)\b"
@@ -394,6 +422,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(this|current) (fy|fiscal year)\b|\bfytd\b|\bfy to date\b|\byear to date\b|\bso far this year\b", "ytd"),
     (r"\b(last|previous|prior) (fy|fiscal year)\b", "last year"),
     (r"\bquarter to date\b", "qtd"), (r"\bmonth to date\b", "mtd"),
+    (r"\bthis year (vs|versus|against|compared to|compared with|over) last\b(?! (year|quarter|month|week|\d))", "ytd vs last year"),
     (r"\bthis year\b", "ytd"),
     (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
@@ -470,6 +499,7 @@ class Intent:
     choices: tuple[Request, ...] = ()  # when unsure: the likeliest readings, best first, to ask back with
     alternatives: tuple[Request, ...] = ()  # when answered: the next likeliest readings, to pick with one click
     unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
+    note: str = ""  # why it is asked back, when that is known ("No deals closed in 2019Q3: …")
 
     @property
     def command(self) -> str:
@@ -499,16 +529,18 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
                       r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
-                      r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)s?\b|\bunfollow\b"
+                      r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)(s|ing)?\b|\bunfollow\b"
                       r"|\b(alert|follow) #?\d+\b|^(please )?(alert|notify|warn|ping) (if|when)\b"
                       r"|\b(alert|notify|warn|ping) (me|us) (when|if)\b"
                       r"|\b(send|post|dm|share|receive|get)\b(?!.*\b(summary|digest|recap)\b).*\b(daily|weekly|every (day|week|morning"
                       r"|evening|\w+day)|each (day|week|morning))\b"
-                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b")
+                      r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b|^(please )?(alert|notify|warn|ping)( me)? (on|about) (any|every|each|all)\b")
 LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\b"
                        r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
                        r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
+           (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
+                       r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"), "/feedback"),
            (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
                        r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
 HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
@@ -551,6 +583,14 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
+    # a cycle band in brackets ("fast deals (under 30 days)", "(90+ days)"): the cycle's length, not a period
+    text = re.sub(r"\(\s*(?:under|less than|below|fewer than|shorter than|<)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle under \1 days ", text)
+    text = re.sub(r"\(\s*(?:over|more than|longer than|above|>)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle over \1 days ", text)
+    text = re.sub(r"\(\s*(\d+)\s*\+\s*(?:days|d)\s*\)", r" cycle over \1 days ", text)
+    text = re.sub(r"\b(deals?|opps?|opportunities|ones) (?:under|less than|below|shorter than) (\d+) days\b(?! old)",
+                  r"\1 cycle under \2 days", text)
+    text = re.sub(r"\b(?:fast|quick|short|slow|long|lengthy)\s+(?=((deals?|opps?|opportunities|ones)\s+)?cycle (under|over) \d+ days)",
+                  "", text)  # the band says how fast
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)
@@ -583,6 +623,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(this|current|last|previous|prior) half\b(?! (of|year))", lambda m: _this_half(m.group(1), as_of), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
+    # "did it improve from Q1 to Q2": a change from one period to the other, Q2 against Q1 (not a range)
+    if CHANGE_WORDS.search(text):
+        text = re.sub(rf"\bfrom (q[1-4]|{PERIOD_TOKEN}) (?:to|until|through) (q[1-4]|{PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
+    text = re.sub(r"(?<![\d-])\bq([1-4]) vs q([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter_pair(
+        int(m.group(1)), int(m.group(2)), as_of) or m.group(0), text)  # "compare Q4 to Q3": a pair, in order
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
@@ -707,6 +752,33 @@ def _this_half(which: str, as_of: dt.date) -> str:
     return _half("h2", str(as_of.year - 1), as_of) if first else _half("h1", str(as_of.year), as_of)
 
 
+# Words of a change between two periods ("improve from Q1 to Q2", "how did it move from 2023Q4 to 2024Q1").
+CHANGE_WORDS = re.compile(r"\b(improv\w*|chang\w*|mov(e|ed|es|ing)|gr(ow|ew|own|owing)|ris(e|en|ing)|rose|fall\w*|fell|drop\w*"
+                          r"|declin\w*|shift\w*|went|gone|better|worse|up|down|evolv\w*|compar\w*|differ\w*|delta|swing)\b")
+
+
+def _quarter_pair(first: int, second: int, as_of: dt.date) -> str | None:
+    """Two bare quarters compared ("Q4 vs Q3", "Q2 vs Q1"): the latest of each that has started when they fall in
+    one year, so their numbers' order is their order in time; else the latest complete one of the pair and the
+    other one before it (at 2024-07-15, "Q4 vs Q3" is 2023Q4 vs 2023Q3, never 2023Q4 against the later 2024Q3).
+    The same quarter twice ("Q1 vs Q1") is left alone, to be asked back."""
+    if first == second:
+        return None
+    started = {q: int(_quarter(q, as_of)[:4]) for q in (first, second)}
+    if started[first] == started[second]:
+        return f"{started[first]}q{first} vs {started[second]}q{second}"
+
+    def complete(q: int) -> int:  # the year of the latest quarter q that has ended
+        year = as_of.year
+        return year if add_months(dt.date(year, 3 * q - 2, 1), 3) <= as_of + dt.timedelta(days=1) else year - 1
+
+    years = {q: complete(q) for q in (first, second)}
+    anchor = max((first, second), key=lambda q: (years[q], q))
+    other = second if anchor == first else first
+    years[other] = years[anchor] if other < anchor else years[anchor] - 1  # the one before the anchor
+    return f"{years[first]}q{first} vs {years[second]}q{second}"
+
+
 def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:
     """A quarter named without a year: the latest one of that number that has started ("Q1 last year":
     the one before it)."""
@@ -731,6 +803,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
+    if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
+        return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
+                      note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
     if UNSUPPORTED.search(words) or (TARGETS.search(words) and not REPS_NAMED.search(words)):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
     managed = _management(words, vocab, as_of)
@@ -741,6 +816,13 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
     command = command_of(words)
+    if command is None and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words):
+        parsed = parse(args, vocab)  # "what about last quarter?" with nothing before it: which analysis?
+        if parsed.ok and (parsed.query.filters or parsed.query.period):
+            return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of)
+                                                          for c in ("winrate", "trend", "why")))
+    if command == "deals" and RATE_ASKED.search(words) and not LIST_ASKED.search(words):
+        command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
         parsed = parse(args, vocab)
         named = parsed.query.filters or parsed.query.period or any(
@@ -751,6 +833,14 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # only segments and periods: their win rate
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
+    outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)
+    if outside:  # "win rate in Q3 2019", "the forecast for 2026": no deals there to answer with; say so, offer the nearest
+        q = request.query or Query()
+        return Intent(UNKNOWN, dropped, note=outside, choices=tuple(dict.fromkeys(
+            [_with_text(request.command, dataclasses.replace(q, period=None, compare=None)),
+             _with_text(request.command, dataclasses.replace(q, period=PeriodSpec("relative", ("quarter", -1),
+                                                                                   "last quarter"), compare=None))]
+            if request.command != "pipeline" else [_with_text("pipeline", dataclasses.replace(q, period=None))])))
     if _against_itself(request.query, as_of):  # "Q1 vs Q1": a year or the period before was meant; ask which
         q = request.query
         return Intent(UNKNOWN, dropped, choices=tuple(
@@ -801,6 +891,48 @@ def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     return " ".join(kept)
 
 
+# A template's stand-ins ("is X better than Y", "<region>", "[industry]"): a capital X, Y or Z alone, unless it joins
+# two dimensions ("region X industry" is both).
+PLACEHOLDER = re.compile(r"(?<![\w=/<\[{-])[XYZ](?![\w=/>\]}-])|<[a-z _-]+>|\[[a-z _-]+\]|\{[a-z _-]+\}")
+PLACEHOLDER_CHOICES = ("/winrate by region", "/winrate by product_type", "/winrate by lead_source")
+
+
+def _placeholder(text: str) -> bool:
+    """Whether a question holds a stand-in for a segment rather than the segment ("is X better than Y")."""
+    for m in PLACEHOLDER.finditer(text):
+        before, after = text[:m.start()].split()[-1:], text[m.end():].split()[:1]
+        if m.group(0) in "XYZ" and before and after and all(
+                w.casefold() in DIMENSION_ALIASES or w.casefold() in SPLIT_NOUNS for w in before + after):
+            continue  # "region X industry": by both
+        return True
+    return False
+
+
+def _outside_data(command: str, query: Query, vocab: Vocabulary, as_of: dt.date) -> str:
+    """Why a period named outright holds no deals to answer with ("" when it does): it ends before the first
+    closed deal, or starts after the data's last day (for the forecast: after the next quarter, its horizon)."""
+    if command in ("help", "digest", "health"):
+        return ""
+    for spec in (query.period, query.compare):
+        if spec is None or spec.kind not in ("calendar", "range"):
+            continue
+        span = resolve(spec, as_of, vocab.first_day)
+        if span is None:
+            continue
+        if command == "pipeline":
+            horizon = add_months(grain_start(as_of, "quarter"), 6) - dt.timedelta(days=1)
+            if span.start > horizon:
+                return (f"The forecast covers this quarter and the next (to {horizon.isoformat()}); "
+                        f"{span.label} is beyond it.")
+            continue
+        if span.start > as_of:
+            return f"No deals have closed in {span.label} yet: the data runs to {as_of.isoformat()}."
+        if vocab.first_day is not None and span.end < vocab.first_day:
+            return (f"No deals closed in {span.label}: the data's closed deals run from {vocab.first_day.isoformat()} "
+                    f"to {as_of.isoformat()}.")
+    return ""
+
+
 def _against_itself(query: Query | None, as_of: dt.date) -> bool:
     """Whether a reading compares a period with the very same dates (a comparison misread, never meant)."""
     if query is None or query.period is None or query.compare is None or query.compare.kind in ("previous", "year_ago"):
@@ -813,7 +945,7 @@ def _against_itself(query: Query | None, as_of: dt.date) -> bool:
 # to confirm), never run from the sentence: "remove alert 3", "mute follow 1 for a week", "alert me if APAC drops
 # below 35%", "send me the APAC win rate every week in DM".
 CHANGE_ONE = re.compile(r"\b(?P<verb>remove|delete|stop|drop|cancel|kill|disable|unfollow|mute|snooze|pause|silence)\b"
-                        r"(?: (?:my|the|this|that))? (?P<what>alert|follow|subscription)s?(?: rule)?"
+                        r"(?: (?:my|the|this|that))? (?P<what>alert|follow|subscription)(?:s|ing)?(?: rule)?"
                         r"(?: (?:number|no\.?|#))? ?#?(?P<n>\d+)\b(?:.*?\bfor (?P<count>a|an|one|\d+) (?P<unit>day|week)s?\b)?")
 UNFOLLOW = re.compile(r"\bunfollow #?(?P<n>\d+)\b")
 ALERT_BELOW = re.compile(r"\b(?:alert|notify|warn|ping|tell|let)\b.*?\b(?:if|when|once)\b(?P<what>.*?)\b(?:drops?|falls?|goes|gets|dips?)"
@@ -893,6 +1025,12 @@ def _closest_readings(words: str) -> tuple[str, ...]:
         return ("/why", "/deals lost", "/funnel")
     if re.search(r"\b(stages?|steps?)\b", words):
         return ("/funnel", "/why", "/deals lost")
+    if re.search(r"\b(coverage|commit|best[- ]case|forecast categor\w*)\b", words):
+        return ("/pipeline", "/deals open", "/trend")
+    if re.search(r"\b(spend|spent|spending)\b", words):
+        return ("/winrate by lead_source", "/deals won", "/trend")
+    if re.search(r"\brenew\w*\b", words):
+        return ("/deals won", "/winrate", "/trend")
     if re.search(r"\b(reps?|managers?|quota|headcount|team)\b", words):
         return ("/reps", "/winrate by region", "/trend")
     if TARGETS.search(words):
@@ -932,6 +1070,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
     if command == "trend" and OTHERS.search(words):  # "how is APAC doing against the rest": side by side
         command = "winrate"
+    if command == "reps" and " vs " in f" {words} " and any(d == REP and len(v) > 1 for d, v in q.filters):
+        command = "winrate"  # "rep 5 vs rep 9 win rate": the two side by side
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time

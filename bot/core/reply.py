@@ -26,6 +26,7 @@ class Reply:
     view: Snapshot | None = field(default=None, repr=False, compare=False)
     question: str = ""  # the plain question this replies to (empty for a command line)
     unsupported: bool = False  # ... and whether it asks for what no analysis measures
+    note: str = ""  # ... and why it is asked back, when known ("No deals closed in 2019Q3: …")
 
     @property
     def ok(self) -> bool:

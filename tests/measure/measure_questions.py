@@ -31,7 +31,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "held-out": ROOT / "tests/measure/corpus/heldout.tsv", "second held-out": ROOT / "tests/measure/corpus/heldout2.tsv",
            "fourth held-out": ROOT / "tests/measure/corpus/heldout4.tsv",
            "third held-out": ROOT / "tests/measure/corpus/heldout3.tsv",
-           "fifth held-out": ROOT / "tests/measure/corpus/heldout5.tsv"}
+           "fifth held-out": ROOT / "tests/measure/corpus/heldout5.tsv",
+           "sixth held-out": ROOT / "tests/measure/corpus/heldout6.tsv"}
 ASK = "ask"
 
 

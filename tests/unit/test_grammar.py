@@ -342,6 +342,12 @@ def test_unknown_words_are_problems_naming_the_word_with_close_suggestions(text,
     assert suggestion in problem.suggestions
 
 
+def test_an_unknown_word_like_nothing_gets_no_guess_from_its_first_letters():
+    # "enchilada" shares only "en" with Enterprise: naming it back without a "did you mean" is the honest reply
+    (problem,) = p("enchilada").problems
+    assert (problem.kind, problem.word, problem.suggestions) == ("unknown_word", "enchilada", ())
+
+
 def test_known_parts_still_parse_next_to_an_unknown_word():
     parsed = p("APAC blorp by region")
     assert parsed.problems == (Problem("unknown_word", "blorp", parsed.problems[0].suggestions),)

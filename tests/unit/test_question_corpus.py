@@ -21,11 +21,16 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # 0.0% wrongly after its second rules: context sentences, comparisons in sentences, more words for each analysis;
 # what it still asks back is changes to alerts and follows asked in words, asked back by design). The fifth
 # held-out set (335, written blind by someone who read only the commands' reference) was measured once blind
-# after that: 84.5% as asked, 4.8% asked back, 10.7% wrongly; then used for development.
+# after that: 84.5% as asked, 4.8% asked back, 10.7% wrongly; then used for development (94.3% as asked, 2.4% asked
+# back, 3.3% wrongly after the fourth round's rules; what it still reads wrongly is mostly where its writer's
+# conventions differ from the other sets': "how are we doing" and "rep 12 win rate") The sixth held-out
+# set (336, in the voices of a CRO, a CFO, regional VPs, managers, RevOps, marketing and a founder) was measured
+# once blind on the rules after that: 82.4% as asked, 4.5% asked back, 13.1% wrongly; then used for development.
 TARGETS = {"development": (0.995, 0.003), "first blind set": (0.99, 0.005), "second blind set": (0.99, 0.005),
            "third blind set": (0.99, 0.005), "held-out": (0.99, 0.005), "second held-out": (0.925, 0.026),
            "fourth held-out": (0.99, 0.008), "third held-out": (0.945, 0.003),
-           "fifth held-out": (0.84, 0.11)}
+           "fifth held-out": (0.94, 0.035),
+           "sixth held-out": (0.82, 0.132)}
 
 
 @pytest.fixture(scope="module")

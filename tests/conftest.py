@@ -9,6 +9,9 @@ import pytest
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # as the bot sets it: small matrices, no thread overhead
+# the engine counts each test's data afresh (its on-disk cache is tested by test_engine_cache.py, in folders
+# of its own)
+os.environ.setdefault("DEALS_ENGINE_CACHE", "off")
 
 ROOT = Path(__file__).resolve().parent.parent
 # the project, the stand-ins (tests/standins) and the measurement scripts the tests share (tests/measure)

@@ -25,13 +25,18 @@ from ..mapping import stage_records_outcome_only
 from ..schema import BANDED_DIMENSIONS, CYCLE_BANDS, SIZE_BANDS, STAGE_ORDER
 from ..snapshot import DataReport
 from .rows import LOST_STATE, OPEN_STATE, WON_STATE, Validation, _in
-from .where import DuckPlace, EngineUnsupported, Place, file_place, horizon, line_of, literal, sql_place
+from ..load import DataError
+from .where import Dialect, DuckPlace, EngineUnsupported, Place, file_place, horizon, line_of, literal, sql_place, tune
 
 # Every query the engine sends is stopped past this many seconds (a setting will carry it; see docs).
 DEFAULT_TIMEOUT = 120.0
 # DuckDB: validate the rows once per refresh into a scratch database (see DealEngine._v)
 STORE_VALIDATED = True
+# PostgreSQL: copy the validated rows once per refresh into a local DuckDB store (see DealEngine._at)
+STORE_POSTGRES = True
+LOCAL_MEMORY_LIMIT = "256MB"
 _BANDS = {"size_band": SIZE_BANDS, "cycle_band": CYCLE_BANDS}
+FUTURE_REASONS = ("future_created_date", "future_closed_date")
 
 
 def window_sql(window: Window) -> str:
@@ -81,8 +86,11 @@ class DealEngine:
         return cls(sql_place(url, table, query, timeout_seconds), mapping, since)
 
     def close(self) -> None:
-        """Let go of the source's connection when the refresh is replaced."""
+        """Let go of the source's connection (and a PostgreSQL source's local store) when the refresh is replaced."""
         self.place.close()
+        local = self.__dict__.get("_at")
+        if local is not None and local is not self.place:
+            local.close()
 
     def __enter__(self) -> DealEngine:
         return self
@@ -96,32 +104,194 @@ class DealEngine:
 
     # -- the validated rows, read once ------------------------------------------------------------------
     def _v(self) -> str:
-        """The `WITH` that every counting query starts from, up to `v` (the validated rows: see rows.py). In
-        DuckDB they are validated once per refresh into a scratch database on disk (compressed, read back
-        by each query: a GROUP BY over small columns instead of the source's text); elsewhere (PostgreSQL)
-        each query validates the rows itself, where they live."""
-        if self._stored:
+        """The `WITH` up to `v` (the validated rows: see rows.py) that a query at the source's own place starts
+        from: the scratch store when it lies there (DuckDB), else the validation itself."""
+        if self._stored and self._at is self.place:
             return "WITH v AS (SELECT * FROM si_store.v)\n"
         return self.validation.rows()
 
+    def _count_v(self) -> str:
+        """The `WITH` up to `v` that a counting query starts from, (at `_at` when stored): the scratch store where
+        there is one (a PostgreSQL source's is local), else the validation itself."""
+        if self._stored and self._at is not self.place:
+            return "WITH v AS (SELECT * FROM si_store.v)\n"
+        return self._v()
+
+    @property
+    def _count_place(self) -> Place:
+        """Where counting queries run: the scratch store's place when there is one, else the source's."""
+        return self._at if self._stored else self.place
+
+    def _counted(self, sql: str) -> pd.DataFrame:
+        """A counting query (`sql` reads `v`): over the scratch store (compressed, read back by each query: a
+        GROUP BY over small columns instead of the source's text) when there is one, else where the rows live,
+        each query validating them itself."""
+        return self._count_place.timed(self._count_v() + sql)
+
+    @cached_property
+    def _at(self) -> DuckPlace | None:
+        """Where the scratch store lies: the source's own DuckDB connection, or for a PostgreSQL source one of
+        this process (the validated rows copied into it once: one PostgreSQL scan instead of one per query)."""
+        if isinstance(self.place, DuckPlace):
+            return self.place
+        if self.place.dialect.name != "postgresql" or not STORE_POSTGRES:
+            return None
+        import duckdb
+
+        con = duckdb.connect()
+        tune(con)
+        con.execute(f"SET memory_limit = '{LOCAL_MEMORY_LIMIT}'")  # beside the bot's own memory: 500 MB in all
+        local = DuckPlace(Dialect("duckdb"), "", {}, self.place.describe, timeout_seconds=self.place.timeout_seconds)
+        local.connection, local.results = con, self.place.results
+        return local
+
     @cached_property
     def _stored(self) -> bool:
-        if not isinstance(self.place, DuckPlace) or not STORE_VALIDATED:
+        if self._at is None or not STORE_VALIDATED:
             return False
+        keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"]
+        if self._at is self.place:  # for the deals listed (listing.py), which read a DuckDB source's store
+            keep += ["id"] + (["order_id"] if self.place.row_window else [])
+        # each dimension as an ENUM of its raw values: one small code per row on disk (written faster than the
+        # text, and counted by that code), still read as its raw text by any query
+        types, enums = [], []
+        for d in self.validation.dims:
+            types.append(f"CREATE TYPE si_store.e_{d} AS ENUM "
+                         f"({', '.join(map(literal, self._raws(d))) or literal('')})")
+            enums.append(f"CAST(d_{d} AS si_store.e_{d}) AS d_{d}")
+        if self._at is self.place:
+            fill = f"CREATE TABLE si_store.v AS {self.validation.rows()} SELECT {', '.join(keep + enums)} FROM v"
+        else:  # the text a PostgreSQL COPY of the validated rows is known by (see _copy_in)
+            fill = f"COPY ({self.validation.rows()} SELECT {', '.join(keep + [f'd_{d}' for d in self.validation.dims])} " \
+                f"FROM v) INTO {', '.join(keep + enums)}"
+        create = types + [fill]
+        con, results = self._at.connection, self._at.results
+        if results is None or not self._keep_store(create, results):  # a scratch database of this refresh alone
+            import os
+            import tempfile
+            import uuid
+
+            folder = os.path.join(tempfile.gettempdir(), "si_engine_store")
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"{uuid.uuid4().hex}.duckdb")
+            con.execute(f"ATTACH {literal(path)} AS si_store")
+            weakref.finalize(self, _remove, path)
+            self._at.results = self.place.results = None  # this store's results are not known by its key
+            self._create(create)
+        return True
+
+    def _create(self, statements: list[str]) -> None:
+        for sql in statements[:-1]:
+            self._at.connection.execute(sql)
+        if self._at is self.place:
+            self.place.timed(statements[-1])
+        else:
+            self._copy_in(statements[-1])
+
+    def _copy_in(self, fill: str) -> None:
+        """PostgreSQL's validated rows (`COPY (select) INTO columns`, as `_stored` writes it) into the store: one
+        COPY to a CSV file in the temporary directory (ISO dates, shortest exact doubles), read by DuckDB."""
         import os
         import tempfile
         import uuid
 
-        folder = os.path.join(tempfile.gettempdir(), "si_engine_store")
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{uuid.uuid4().hex}.duckdb")
-        self.place.connection.execute(f"ATTACH {literal(path)} AS si_store")
-        weakref.finalize(self, _remove, path)
-        keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"] + \
-            [f"d_{d}" for d in self.validation.dims]
-        keep += ["id"] + (["order_id"] if self.place.row_window else [])  # for the deals listed (listing.py)
-        self.place.timed(f"CREATE TABLE si_store.v AS {self.validation.rows()} SELECT {', '.join(keep)} FROM v")
+        select, columns = fill[len("COPY ("):].rsplit(") INTO ", 1)
+        path = os.path.join(tempfile.gettempdir(), f"si_engine_copy_{uuid.uuid4().hex}.csv")
+        started = time.perf_counter()
+        raw = self.place.engine.raw_connection()
+        try:
+            import psycopg
+
+            cursor = raw.driver_connection.cursor()
+            if self.place.timeout_seconds:
+                cursor.execute(f"SET LOCAL statement_timeout = {int(self.place.timeout_seconds * 1000)}")
+            cursor.execute("SET LOCAL DateStyle = ISO")
+            cursor.execute("SET LOCAL extra_float_digits = 1")
+            with open(path, "wb") as f, cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT csv)") as copy:
+                for chunk in copy:
+                    f.write(chunk)
+            raw.driver_connection.rollback()
+            types = {"_row": "BIGINT", "reason": "INTEGER", "state": "INTEGER", "created": "DATE", "closed": "DATE",
+                     "amount": "DOUBLE", "cycle": "DOUBLE", "size_band": "INTEGER", "cycle_band": "INTEGER"}
+            types.update({f"d_{d}": "VARCHAR" for d in self.validation.dims})
+            spec = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in types.items()) + "}"
+            self._at.connection.execute(
+                f"CREATE TABLE si_store.v AS SELECT {columns} FROM read_csv({literal(path)}, header = false, "
+                f"columns = {spec}, delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false, "
+                "auto_detect = false)")
+        except psycopg.errors.QueryCanceled as exc:
+            raise DataError(f"The engine's query on {self.place.describe} took longer than "
+                            f"{self.place.timeout_seconds:g} s and was stopped.") from exc
+        except psycopg.Error as exc:
+            raise DataError(f"The engine's query on {self.place.describe} failed: {str(exc).strip()}") from exc
+        finally:
+            raw.close()
+            _remove(path)
+        self.place.query_seconds.append(round(time.perf_counter() - started, 4))
+
+    def _keep_store(self, create: list[str], results) -> bool:
+        """The scratch store of this data kept with the cache (see cache.py) and reused by a later refresh of
+        the same data: when it was validated against the same day, or an earlier one and no row was set aside
+        for a future date then (every date was on or before that day, so none is past this one)."""
+        import hashlib
+        import json
+        import os
+        import uuid
+
+        import duckdb
+
+        day = literal(self.horizon.isoformat())
+        key = hashlib.sha256("\n".join(create).replace(day, "<horizon>").encode()).hexdigest()[:32]
+        path = results.store_path(key)
+        meta = path.with_suffix(".json")
+        made = {}
+        try:
+            made = json.loads(meta.read_text())
+            fresh = path.exists() and (made["horizon"] == self.horizon.isoformat() or
+                                       (made["horizon"] < self.horizon.isoformat() and made["future"] == 0))
+        except (OSError, ValueError, KeyError):
+            fresh = False
+        con = self._at.connection
+        built = made.get("horizon") if fresh else self.horizon.isoformat()  # the day the store was validated against
+        if not fresh:
+            partial = path.with_suffix(f".{uuid.uuid4().hex}.partial")
+            con.execute(f"ATTACH {literal(str(partial))} AS si_store")
+            try:
+                self._create(create)
+                future = con.execute(f"SELECT COUNT(*) FROM si_store.v WHERE reason IN "
+                                     f"({', '.join(str(REASONS.index(r) + 1) for r in FUTURE_REASONS)})").fetchone()[0]
+                con.execute("DETACH si_store")
+                os.replace(partial, path)  # whole or absent: another process never attaches half a store
+                # the day after the store: a process between the two sees the old day and builds its own
+                meta.write_text(json.dumps({"horizon": self.horizon.isoformat(), "future": int(future)}))
+            except OSError:  # the cache's folder went (another process's eviction) or the disk is full
+                con.execute("DETACH DATABASE IF EXISTS si_store")
+                return False
+            finally:
+                _remove(str(partial))
+        try:
+            con.execute(f"ATTACH {literal(str(path))} AS si_store (READ_ONLY)")
+        except duckdb.Error:  # a damaged file: let go of it (the next refresh builds it again)
+            for name in (path, meta):
+                name.unlink(missing_ok=True)
+            return False
+        results.scope = f"{key} {built}"  # a store rebuilt for another day: its results are found afresh
         return True
+
+    def _raws(self, d: str) -> list[str]:
+        """Every raw value of dimension `d` in the source (labelled or blank), in the order of its ENUM."""
+        r = self.validation.readings
+        return sorted(set(r.labels[d]) | set(r.blank_labels[d]))
+
+    def _code(self, d: str, alias: str) -> tuple[str, str]:
+        """(the SQL of each row's category code of `d`, NULL for no value; the JOIN it needs, if any). In the
+        scratch store the ENUM's own code indexes a constant list; elsewhere a list of (raw, code) is joined."""
+        if not self._stored:
+            return f"{alias}.code", self._codes_join(d, alias)
+        position = {label: k for k, label in enumerate(self.values(d))}
+        labels = self.validation.readings.labels[d]
+        codes = [str(position[labels[raw]]) if labels.get(raw) in position else "NULL" for raw in self._raws(d)]
+        return f"[{', '.join(codes) or 'NULL'}][enum_code(t.d_{d}) + 1]", ""
 
     # -- the data report (/health) ---------------------------------------------------------------------
     @cached_property
@@ -132,7 +302,7 @@ class DealEngine:
         stage = "deal_stage" in dims
         sets = ["(reason, state)"] + [f"(reason, d_{d})" for d in dims] + (["(reason, state, d_deal_stage)"] if stage else [])
         columns = "".join(f", d_{d}, GROUPING(d_{d}) AS g_{d}" for d in dims)
-        found = self.place.timed(self._v() + f"""
+        found = self._counted(f"""
 SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
        MIN(created) AS created_min, MAX(created) AS created_max, MIN(closed) AS closed_min, MAX(closed) AS closed_max,
        SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS no_amount,
@@ -240,8 +410,10 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
 
     @property
     def query_seconds(self) -> list[float]:
-        """How long each query of this refresh took, in order (for /health)."""
-        return list(self.place.query_seconds)
+        """How long each query of this refresh took, in order (for /health): at the source, then in the local
+        store of a PostgreSQL source."""
+        local = self.__dict__.get("_at")
+        return list(self.place.query_seconds) + (list(local.query_seconds) if local not in (None, self.place) else [])
 
     # -- cells ------------------------------------------------------------------------------------------
     def cells(self, windows: list[Window], dims: tuple[str, ...] | None = None, filters=()) -> Cells:
@@ -293,13 +465,11 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
                 picked.append(d)
                 codes.append(d)
                 continue
-            position = {label: k for k, label in enumerate(self.values(d))}
-            pairs = [f"(CAST({literal(raw)} AS VARCHAR), {position[label]})"
-                     for raw, label in self.validation.readings.labels[d].items() if label in position]
+            code, join = self._code(d, f"k_{d}")
             picked.append(f"d_{d}")
-            codes.append(f"k_{d}.code")
-            joins.append(f"LEFT JOIN (VALUES {', '.join(pairs) or '(NULL, -1)'}) AS k_{d}(raw, code) "
-                         f"ON k_{d}.raw = t.d_{d}")
+            codes.append(code)
+            if join:
+                joins.append(join)
         # one integer per cell, as Cells.of numbers them: the group, then each code + 1 (0: no value)
         sizes = [max(len(windows), 1)] + [len(self.values(d)) + 1 for d in dims]
         if int(np.prod(sizes, dtype=object)) >= 2**62:
@@ -308,7 +478,7 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
         key = "g"
         for c, size in zip(codes, sizes[1:]):
             key = f"({key}) * {size} + ({c}) + 1"
-        found = self.place.timed(self._v() + f"""
+        found = self._counted(f"""
 SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount, SUM(won * amount) AS won_amount,
        SUM(amount * amount) AS squares, SUM(won * amount * amount) AS won_squares FROM (
   SELECT CAST({key} AS BIGINT) AS key, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, amount
@@ -353,7 +523,7 @@ SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount, SUM(won * amo
             where = ["reason = 0", f"state = {OPEN_STATE}"] + [self._filter(d, v) for d, v in filters]
             if aged_at is not None:
                 where.append(f"created <= DATE {literal(aged_at.isoformat())}")
-            found = self.place.timed(self._v() + f"""
+            found = self._counted(f"""
 SELECT COUNT(*) AS n, SUM(COALESCE(amount, 0)) AS amount, SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS blank
 FROM v WHERE {' AND '.join(where)}""")
             row = found.iloc[0]
@@ -364,7 +534,7 @@ FROM v WHERE {' AND '.join(where)}""")
     @cached_property
     def cycle_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """The kept closed deals' distinct cycle lengths (sorted) and how many deals have each."""
-        found = self.place.timed(self._v() + f"""
+        found = self._counted(f"""
 SELECT cycle, COUNT(*) AS n FROM v WHERE reason = 0 AND state IN ({LOST_STATE}, {WON_STATE}) AND cycle IS NOT NULL
 GROUP BY cycle ORDER BY cycle""")
         return found["cycle"].to_numpy(dtype=np.float64), found["n"].to_numpy(dtype=np.int64)
@@ -381,13 +551,13 @@ GROUP BY cycle ORDER BY cycle""")
             if dim is not None and dim in _BANDS:
                 picked = [f"{dim} AS code"]
             elif dim is not None:
-                picked = ["k.code AS code"]
-                join = self._codes_join(dim, "k")
+                code, join = self._code(dim, "k")
+                picked = [f"{code} AS code"]
             if month is not None:
                 picked.append(f"(EXTRACT(YEAR FROM {month}) * 12 + EXTRACT(MONTH FROM {month}) - 1) AS month")
             else:
                 picked.append("0 AS month")
-            found = self.place.timed(self._v() + f"""
+            found = self._counted(f"""
 SELECT code, month, won, cycle, COUNT(*) AS n FROM (
   SELECT {', '.join(picked)}, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, cycle
   FROM (SELECT * FROM v WHERE {' AND '.join(where)}) AS t {join}

@@ -151,7 +151,7 @@ def _stream(engine: DealEngine, sql: str, size: int) -> Iterator[pd.DataFrame]:
 def deal_totals(engine: DealEngine, subset: Subset, outcome: str | None) -> tuple[int, int, float, int]:
     """The subset's deals: how many, how many won, their amount (blank ones aside) and how many are blank."""
     where = subset_where(engine, subset, outcome)
-    found = engine.place.timed(engine._v() + f"""
+    found = engine._counted(f"""
 SELECT COUNT(*) AS n, SUM(CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END) AS won, SUM(amount) AS amount,
        SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS blank
 FROM v WHERE {' AND '.join(where)}""").iloc[0]
@@ -179,16 +179,17 @@ def pipeline_facts(engine: DealEngine) -> dict:
     """What the pipeline's history needs of the whole data besides its cells: the closed deals and the won
     ones, the earliest created date (closed and dated open deals), the lost deals with an amount above 0, and
     the won deals' cycle lengths (distinct values and their counts)."""
-    found = engine.place.timed(engine._v() + f"""
+    dialect = engine._count_place.dialect
+    found = engine._counted(f"""
 SELECT COUNT(CASE WHEN state IN ({LOST_STATE}, {WON_STATE}) THEN 1 END) AS closed,
        COUNT(CASE WHEN state = {WON_STATE} THEN 1 END) AS won,
        COUNT(CASE WHEN state = {LOST_STATE} THEN 1 END) AS lost,
        COUNT(CASE WHEN state = {LOST_STATE} AND amount > 0 THEN 1 END) AS lost_positive,
        MIN(created) AS earliest
 FROM v WHERE reason = 0""").iloc[0]
-    cycles = engine.place.timed(engine._v() + f"""
+    cycles = engine._counted(f"""
 SELECT cycle, COUNT(*) AS n FROM v WHERE reason = 0 AND state = {WON_STATE} AND cycle IS NOT NULL
-  AND NOT {engine.place.dialect.is_nan('cycle')} AND NOT {engine.place.dialect.is_inf('cycle')} GROUP BY cycle ORDER BY cycle""")
+  AND NOT {dialect.is_nan('cycle')} AND NOT {dialect.is_inf('cycle')} GROUP BY cycle ORDER BY cycle""")
     earliest = None if pd.isna(found["earliest"]) else pd.Timestamp(found["earliest"]).date()
     return {"closed": _int(found["closed"]), "won": _int(found["won"]), "lost": _int(found["lost"]),
             "lost_positive": _int(found["lost_positive"]), "earliest": earliest,
@@ -221,7 +222,7 @@ def pipeline_cells(engine: DealEngine, features: list[str], anchors: list[tuple[
     sums = "".join(f", SUM(CASE WHEN {w} THEN 1 ELSE 0 END) AS won_{h}" for h, w in enumerate(won_by)) + \
         "".join(f", SUM(CASE WHEN {w} THEN d.amt ELSE 0 END) AS won_amount_{h}" for h, w in enumerate(won_by))
     group = ", ".join(str(k) for k in range(1, 3 + len(features)))
-    sql = engine._v() + f""", a({names}) AS (VALUES {rows}),
+    sql = f""", a({names}) AS (VALUES {rows}),
 d AS (
   SELECT t.created, CASE WHEN t.state = {OPEN_STATE} THEN NULL ELSE t.closed END AS ended,
          CASE WHEN t.state = {WON_STATE} THEN 1 ELSE 0 END AS won,
@@ -235,7 +236,7 @@ FROM d JOIN a ON d.created <= a.t AND (d.ended IS NULL OR d.ended > a.t)
 GROUP BY {group}"""
     if not anchors:
         return pd.DataFrame()
-    return engine.place.timed(sql)
+    return engine._counted(sql)  # over the scratch store where there is one (a PostgreSQL source's is local)
 
 
 # -- a restricted scope: the same engine, every query narrowed by a WHERE --------------------------------
@@ -279,6 +280,9 @@ class ScopedEngine(DealEngine):
     def _v(self) -> str:
         return narrowed(self.whole._v(), self.where)
 
+    def _count_v(self) -> str:
+        return narrowed(self.whole._count_v(), self.where)
+
     @cached_property
     def visible(self) -> dict:
         """The visible rows' counts for the scope's data report (as `scoped_report` counts them in memory)."""
@@ -302,7 +306,7 @@ FROM v WHERE reason = 0 AND state IN ({LOST_STATE}, {WON_STATE}, {OPEN_STATE}) G
 
 
 # what a scoped engine shares with the whole one: the place, the mapping, the validation and its store
-_SHARED = ("place", "mapping", "since", "horizon", "validation", "_stored", "_profile")
+_SHARED = ("place", "mapping", "since", "horizon", "validation", "_at", "_stored", "_profile")
 
 
 def narrowed(with_v: str, where: str) -> str:

@@ -3,6 +3,7 @@
     python tests/measure/bench_engine.py                 # 10,000,000 deals in one Parquet file
     python tests/measure/bench_engine.py --100m          # and 100,000,000: that file ten times, ids made unique
     python tests/measure/bench_engine.py --file 'deals_*.parquet'   # existing file(s)
+    python tests/measure/bench_engine.py --ask [--100m] [--pg]      # the bot end to end (see `ask_source`)
     python tests/measure/bench_engine.py --rows          # /deals (list, CSV) and /pipeline on the 10M file
 
 Deals come from the project's generator (the demo's story, dates as Parquet date32 as warehouses write
@@ -75,13 +76,13 @@ ASK_COMMANDS = ["/why", "/winrate", "/winrate by region", "/trend", "/risk", "/d
                 "/why APAC", "/digest"]
 
 
-def ask_cold(pattern: str, command: str = "/why", mode: str = "engine") -> dict:
-    """`python -m bot ask <command>` end to end in a fresh process (DEALS_SOURCE=pattern, DEALS_ENGINE=mode):
-    wall seconds and the process's peak RSS, from wait4's resource usage of that one child."""
+def ask_cold(pattern: str, command: str = "/why", mode: str = "engine", env: dict | None = None) -> dict:
+    """`python -m bot ask <command>` end to end in a fresh process (DEALS_SOURCE=pattern, DEALS_ENGINE=mode,
+    and `env`): wall seconds and the process's peak RSS, from wait4's resource usage of that one child."""
     import os
     import tempfile
 
-    env = {**os.environ, "DEALS_SOURCE": pattern, "DEALS_ENGINE": mode}
+    env = {**os.environ, "DEALS_SOURCE": pattern, "DEALS_ENGINE": mode, **(env or {})}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--format", "json", command], cwd=ROOT,
@@ -96,17 +97,36 @@ def ask_cold(pattern: str, command: str = "/why", mode: str = "engine") -> dict:
         answer = json.loads(out.read())
         kind = answer.get("kind", "answer" if "command" in answer else "?")
     return {"command": command, "mode": mode, "seconds": round(seconds, 2), "kind": kind,
-            "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024), "load": os.getloadavg()[0]}
 
 
-def measure_commands(pattern: str) -> dict:
+def ask_source(pattern: str, table: str | None = None) -> None:
+    """The bot end to end on one source, with the engine's cache (insights/engine/cache.py) in a folder of its
+    own: the first-ever cold `ask "/why"` (no cache), a fresh process once the first has left its cache, and in
+    one more process the refresh and every command's first and second answer (the cache holds /why's work
+    only). Each line with the 1-minute load average when it ended."""
+    import os
+
+    folder = WORKDIR / "cache"
+    shutil.rmtree(folder, ignore_errors=True)
+    env = {"DEALS_ENGINE_CACHE": str(folder), **({"DEALS_TABLE": table} if table else {})}
+    where = f"{pattern} {table or ''}".strip()
+    print(where, "first-ever cold (no cache)", json.dumps(ask_cold(pattern, env=env)), flush=True)
+    print(where, "fresh process, cache of the first", json.dumps(ask_cold(pattern, env=env)), flush=True)
+    out = subprocess.run([sys.executable, __file__, "--commands", pattern] + ([table] if table else []),
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env})
+    print(where, "commands", out.stdout.strip() or out.stderr[-2000:], "load", os.getloadavg()[0], flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure_commands(pattern: str, table: str | None = None) -> dict:
     """In this (fresh) process: the refresh through the engine, then each command's first answer (cold: its
     queries run) and second (warm: the refresh's cached cells), and the peak RSS."""
     from bot.core.commands import answer
     from insights.sources import SourceSpec, load_source
 
     started = time.perf_counter()
-    snapshot = load_source(SourceSpec(pattern, engine="engine"))
+    snapshot = load_source(SourceSpec(pattern, table=table, engine="engine"))
     refresh_s = time.perf_counter() - started
     times = {}
     for command in ASK_COMMANDS:
@@ -165,7 +185,11 @@ def measure_rows(pattern: str) -> dict:
 
 
 def in_child(pattern: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--measure", pattern], capture_output=True, text=True, cwd=ROOT)
+    import os
+
+    env = {**os.environ, "DEALS_ENGINE_CACHE": "off"}  # the queries themselves, not the on-disk cache
+    out = subprocess.run([sys.executable, __file__, "--measure", pattern], capture_output=True, text=True, cwd=ROOT,
+                         env=env)
     if out.returncode:
         raise SystemExit(f"measuring {pattern} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout)
@@ -191,12 +215,48 @@ def data_set(files: int) -> str:
     return str(folder / "part_*.parquet")
 
 
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+PG_TABLE = "si_engine_bench.deals_10m"
+
+
+def pg_table(url: str = POSTGRES) -> str:
+    """The 10M-deal Parquet file as a PostgreSQL table (DATE dates, BIGINT amount and cycle), loaded once by
+    COPY from a CSV that DuckDB writes; reused while its row count is right. Returns the table's name."""
+    import duckdb
+    import psycopg
+
+    schema, name = PG_TABLE.split(".")
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            if conn.execute(f"SELECT COUNT(*) FROM {PG_TABLE}").fetchone()[0] == FILE_DEALS:
+                return PG_TABLE
+        except psycopg.errors.UndefinedTable:
+            pass
+        csv = WORKDIR / "deals_pg.csv"
+        duckdb.sql(f"COPY (SELECT * FROM read_parquet('{data_set(1)}')) TO '{csv}' (HEADER false)")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.execute(f"DROP TABLE IF EXISTS {PG_TABLE}")
+        conn.execute(f"""CREATE TABLE {PG_TABLE} (deal_id TEXT, created_date DATE, closed_date DATE, sales_rep_id TEXT,
+            industry TEXT, region TEXT, product_type TEXT, lead_source TEXT, deal_stage TEXT, deal_amount BIGINT,
+            sales_cycle_days BIGINT, outcome TEXT)""")
+        with conn.cursor() as cursor, cursor.copy(f"COPY {PG_TABLE} FROM STDIN (FORMAT csv)") as copy, \
+                open(csv, "rb") as f:
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
+        conn.execute(f"ANALYZE {PG_TABLE}")
+        csv.unlink()
+    return PG_TABLE
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--measure"]:
         print(json.dumps(measure(argv[1])))
         return
     if argv[:1] == ["--commands"]:
-        print(json.dumps(measure_commands(argv[1])))
+        print(json.dumps(measure_commands(argv[1], argv[2] if len(argv) > 2 else None)))
+        return
+    if "--pg" in argv:  # a 10M-deal PostgreSQL table (loaded by COPY once), end to end
+        ask_source(POSTGRES, pg_table())
         return
     if argv[:1] == ["--rows-measure"]:
         print(json.dumps(measure_rows(argv[1])))
@@ -220,10 +280,7 @@ def main(argv: list[str]) -> None:
                                  text=True, cwd=ROOT)
             print(pattern, out.stdout.strip() or out.stderr[-2000:])
         elif "--ask" in argv:  # the bot end to end: cold `python -m bot ask "/why"`, then every command in one process
-            print(pattern, json.dumps(ask_cold(pattern)))
-            out = subprocess.run([sys.executable, __file__, "--commands", pattern], capture_output=True, text=True,
-                                 cwd=ROOT)
-            print(pattern, out.stdout.strip() or out.stderr[-2000:])
+            ask_source(pattern)
         else:
             print(pattern, json.dumps(in_child(pattern)))
 

@@ -35,6 +35,12 @@ REP = "sales_rep_id"
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
+    # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
+    ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
+              r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
+              r"|\b(deals|opps|opportunities)\b( \S+){0,3} still open\b"
+              r"|^(the |our |all |any )?(deals|opps|opportunities) (in|at) (the )?(qualified|demo|proposal|negotiation)"
+              r"( stage)?\b(?!.*\b(stuck|stall\w*|slip\w*|risk)\b))"),
     ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
              r"|\b(reps?|sellers?|aes?|salespeople)\b (\w+ ){0,2}(below|under|above|over) (the )?(team |company )?average\b"
              r"|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\b(unlucky|bad luck|just luck)\b"
@@ -212,6 +218,7 @@ SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|pro
 COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
                          r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
 # A rate of deals asked for, and a list of them asked for outright ("the deal list behind the win rate").
+OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
 RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
@@ -358,6 +365,12 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
+    # money won: "how much did we close", "how much revenue did we win in Q1", "closed-won amount": the deals won, totalled
+    # ("how much did we win" alone stays the win rate, as the first corpus pins)
+    (r"\bhow much (revenue |money |business |dollars )(did|have|has) (we|you|the team|\w+) (close|closed|win|won|book"
+     r"|booked|bring in|brought in|land|landed)\b|\bhow much (did|have|has) (we|you|the team|\w+) (close|closed|book"
+     r"|booked|bring in|brought in|land|landed)\b|\b(closed?[- ]won|won|booked) (amounts?|revenue|dollars|values?)\b"
+     r"(?!.*\b(win rate|over|vs)\b)", "won deals"),
     (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
     (r"\bwill (be )?(closing|landing|winning)\b|\b(is|are) (?=(\S+ )?closing (this|next) (quarter|month)\b)", "will close "),
     (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
@@ -410,6 +423,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: f"{m.group(1)} {NUMBER_WORDS.index(m.group(2)) + 2}"),
     (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
     (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
+    (r"^((\w+ ){1,2})open pipe(line)?$", r"\1open deals"),  # "india open pipe": the open deals there, not the forecast
     (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
     (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
     (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
@@ -1086,6 +1100,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
                                 filters=tuple((d, v) for d, v in q.filters if d != "deal_stage"))
     if command == "deals" and q.outcome is None:
         q = dataclasses.replace(q, outcome=_outcome_of(words))
+    if command == "deals" and q.outcome is None and any(d == "deal_stage" and set(v) <= OPEN_STAGES for d, v in q.filters):
+        q = dataclasses.replace(q, outcome="open")  # "deals in proposal stage": a deal in an open stage is open
     uses = USES[command]  # the pipeline's forecast covers this quarter and the next: no period of its own
     q = dataclasses.replace(q, group_by=q.group_by if "by" in uses else (), period=q.period if "period" in uses else None,
                             compare=q.compare if "vs" in uses else None, grain=q.grain if "grain" in uses else None,

@@ -765,3 +765,29 @@ def test_a_follow_up_with_nothing_before_it_is_asked_back(vocab):
     in_thread = interpret("what about last quarter?", vocab, AS_OF, "/why region=APAC")
     assert in_thread.follow_up and in_thread.line == "/why region=APAC last quarter"
     assert interpret("APAC last quarter", vocab, AS_OF).line == "/winrate region=APAC last quarter"  # no opener: the rate
+
+
+@pytest.mark.parametrize("question, line", [
+    # money won, or deals named with "won": the deals won (the list totals their amounts and counts them)
+    ("how much did we close last quarter", "/deals last quarter won"),
+    ("how much revenue did we win in Q1", "/deals 2024q1 won"),
+    ("closed-won amount ytd", "/deals ytd won"),
+    ("booked dollars in EMEA last quarter", "/deals region=Europe last quarter won"),
+    ("largest enterprise deals closed-won this year", "/deals product_type=Enterprise ytd won"),
+    ("referral deals won ytd", "/deals lead_source=Referral ytd won"),
+    ("india pro deals won this year", "/deals region=India product_type=Pro ytd won"),
+    # open deals named by a band, a stage or a segment's open pipe: the open deals
+    ("NA deals over 100k still open", "/deals North America size_band=100k+ open"),
+    ("deals in proposal stage right now", "/deals deal_stage=Proposal open"),
+    ("india open pipe", "/deals region=India open"),
+    # the same words meaning something else
+    ("how much did we win in APAC", "/winrate region=APAC"),  # a bare "how much did we win": the rate (pinned)
+    ("how many deals did we close in q2", "/winrate 2024q2"),
+    ("win rate on deals won vs lost in Europe", "/winrate region=Europe"),
+    ("Dollar-weighted win rate for last quarter, i.e. won amount over closed amount.", "/winrate last quarter"),
+    ("how much will we win next quarter", "/pipeline"),
+    ("open pipe by lead source", "/pipeline by lead_source"),
+    ("deals stuck in negotiation", "/pipeline deal_stage=Negotiation"),
+])
+def test_money_won_and_deals_named_with_their_outcome_are_the_deals(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

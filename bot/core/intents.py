@@ -193,6 +193,13 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
                          r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
                          r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
+                         r"|\bdemos\b(?!.*\bstages?\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
+                         r"|\b(gross |net |profit )?margins?\b|\bprofit(s|ability)?\b|\bcogs\b"  # no costs in the data
+                         r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
+                         r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
+                         r"|product|source|channel|segment)\b"  # which one? the data names none so
+                         r"|\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b"  # one deal's story is not in the data
+                         r"|\bwhy\b.*\b(lose|lost|win|won)\b (the|that|this) (\w+ )?deal\b"
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
@@ -365,6 +372,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
+    # the health of an analysis' subject is that analysis, never a segment the word begins ("pipeline health" is no HealthTech)
+    (r"\b(pipeline|funnel|forecast|win rate|team|reps?|deals?) (health|healthiness|status|state)\b", r"\1"),
+    (r"\b(health|healthiness|state|status) of (the |our |my )?(pipeline|funnel|forecast|win rate|team|reps?|deals?)\b", r"\3"),
     # money won: "how much did we close", "how much revenue did we win in Q1", "closed-won amount": the deals won, totalled
     # ("how much did we win" alone stays the win rate, as the first corpus pins)
     (r"\bhow much (revenue |money |business |dollars )(did|have|has) (we|you|the team|\w+) (close|closed|win|won|book"
@@ -855,6 +865,14 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
              _with_text(request.command, dataclasses.replace(q, period=PeriodSpec("relative", ("quarter", -1),
                                                                                    "last quarter"), compare=None))]
             if request.command != "pipeline" else [_with_text("pipeline", dataclasses.replace(q, period=None))])))
+    q = request.query
+    if q is not None and re.match(r"^(compare|comparison of|benchmark)\b", text.casefold()) and len(q.filters) == 1 \
+            and len(q.filters[0][1]) == 1 and not (q.compare or q.group_by or OTHERS.search(words)):
+        dim = q.filters[0][0]  # "compare APAC": against what? the other values, a year before, or the period before
+        return Intent(UNKNOWN, dropped, choices=(
+            _with_text("winrate", dataclasses.replace(q, filters=(), group_by=(dim,))),
+            _with_text("winrate", dataclasses.replace(q, compare=PeriodSpec("year_ago", (), "same period last year"))),
+            _with_text("winrate", dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period")))))
     if _against_itself(request.query, as_of):  # "Q1 vs Q1": a year or the period before was meant; ask which
         q = request.query
         return Intent(UNKNOWN, dropped, choices=tuple(
@@ -1035,6 +1053,19 @@ def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
 
 def _closest_readings(words: str) -> tuple[str, ...]:
     """What the analyses can answer nearest to a question they cannot: by its subject."""
+    if re.search(r"\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b|\b(the|that|this) (\w+ )?deal\b", words):
+        return ("/deals lost", "/why", "/funnel")  # one deal: the deals lost, and why the rate moved
+    if re.search(r"\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b", words):
+        return ("/pipeline", "/deals open", "/trend")
+    if re.search(r"\bdemos\b|\b(mqls?|sqls?|leads|webinars?)\b", words):
+        return ("/funnel", "/trend", "/winrate by lead_source")
+    if re.search(r"\bmargins?\b|\bprofit\w*\b|\bcogs\b", words):
+        return ("/deals won", "/winrate by product_type", "/trend")
+    which = re.search(r"\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical|product|source|channel)\b"
+                      r"|\bnew (product)s?\b", words)
+    if which:
+        dim = SPLIT_NOUNS.get(which.group(2) or which.group(3), "region")
+        return (f"/winrate by {dim}", "/trend", "/risk")
     if re.search(r"\breasons?\b", words):
         return ("/why", "/deals lost", "/funnel")
     if re.search(r"\b(stages?|steps?)\b", words):
@@ -1167,6 +1198,9 @@ def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(
     of a known value; after a slash command, any word that is not a sentence word); what is left is written back from the parsed Query, or kept as typed when
     something in it is unknown (so the reply can name it and suggest the closest values)."""
     words = _segment_versus(_value_typos_fixed(words, vocab), vocab)
+    known_reps = vocab.values.get(REP, ())  # "rep 30" the data does not have: kept as rep_30, so the reply names it
+    words = re.sub(r"\b(?:rep|seller|ae)[ #]+(\d{1,3})\b", lambda m: m.group(0) if f"rep_{m.group(1)}" in known_reps
+                   else f"rep_{m.group(1)}", words)
     tokens = words.split()  # "close" is a verb here, not the stage named Closed
     tokens = [w for i, w in enumerate(tokens) if not (w in CLOSE_WORDS and (i == 0 or tokens[i - 1] != "stage"))]
     tokens = ["+" if w == "plus" and _values_around(tokens, i, vocab) else w for i, w in enumerate(tokens)]

@@ -791,3 +791,38 @@ def test_a_follow_up_with_nothing_before_it_is_asked_back(vocab):
 ])
 def test_money_won_and_deals_named_with_their_outcome_are_the_deals(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("pipeline health", "/pipeline"),  # a field word next to a command word is the command's subject, no HealthTech
+    ("health of the pipeline in APAC", "/pipeline region=APAC"),
+    ("win rate in healthtech", "/winrate industry=HealthTech"),  # the value named in full stays the value
+    ("data health", "/health"),
+    ("team performance by rep 2023", "/reps by sales_rep_id 2023"),  # a year after "rep" is no rep
+    ("compare APAC and Europe", "/winrate region=APAC,Europe by region"),  # both sides named: compared
+    ("compare APAC vs last year", "/winrate region=APAC vs last year"),
+    ("how many deals make it past demo?", "/funnel"),  # the demo stage, not demos run
+])
+def test_words_are_never_fuzzed_into_a_wrong_segment(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, first", [
+    ("how many demos did we run in June", "/funnel"),  # activities are not in the data
+    ("why did we lose deal D0002416", "/deals lost"),  # one named deal's story is not in the data
+    ("why did we lose the big deal last week", "/deals lost"),
+    ("what's our gross margin on enterprise deals", "/deals won"),  # no costs
+    ("how are we doing with the new product", "/winrate by product_type"),  # which product?
+    ("win rate for the big region", "/winrate by region"),
+    ("pipeline generated last quarter", "/pipeline"),  # no creation history
+    ("compare APAC", "/winrate by region"),  # one side only: against what?
+])
+def test_what_the_data_cannot_answer_or_names_no_second_side_is_asked_back(vocab, question, first):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == first, [c.line for c in intent.choices]
+
+
+def test_an_unknown_rep_is_named_back_never_answered_for_every_rep(vocab):
+    intent = interpret("rep 30 win rate", vocab, AS_OF)
+    assert intent.request.query is None and "rep_30" in intent.line  # the reply names rep_30
+    assert interpret("rep 12 win rate", vocab, AS_OF).line == "/reps sales_rep_id=rep_12 by sales_rep_id"

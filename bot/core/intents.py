@@ -124,7 +124,7 @@ RULES: tuple[tuple[str, str], ...] = (
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
             r"|\b(accounts?|accounted) for the (change|drop|decline|difference|gap|shift|fall)\b"
-            r"|\bwhat moved (the )?(win rate|number|rate)\b|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
+            r"|\bwhat moved (the )?(win rate|number|rate)\b|\bwhat (moved|shifted)\b(?! the needle)|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
             r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
             r"|\bmix\b(?=.*\b(or|vs)\b)|\b(or|vs) (\w+ )?mix\b|\b(drove|drives) (the |this |that )?(change|shift|swing|move)\b"
@@ -343,6 +343,11 @@ KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DA
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
+    # "how it compares to Q1", "compare to same quarter last year": the comparison, not a word left over
+    (r"\b(and )?(how (it|that|this|they|we|the rate) )?(compares?|stacks? up|measures? up) (to|with|against)\b", " vs "),
+    # the whole of the data: "since we started tracking", "since the beginning", "all time"
+    (r"\bsince (we (started|began) (tracking|recording|logging|selling)|(the )?(very )?(start|beginning)(?! of (the |this )?(year|quarter|month|fy))( of (time|tracking|the data))?"
+     r"|inception|day one|forever|records began)\b|\bof all[- ]time\b|\ball[- ]time\b", " all "),
     (r"\ball of a sudden\b", "suddenly"),
     # "by segment - region x industry", "segments: region and product": the dimensions named are the split
     (r"\b(by|per|across) segments?\s*[-:]?\s*(?=(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?"
@@ -476,6 +481,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
+    (r"\b(\d{4}) q([1-4])\b", r"\1q\2"),  # "2023 Q1": one quarter, not the year and this year's Q1
     (r"\b(last|past|previous|prior) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
@@ -622,6 +628,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
     text = " ".join(_corrected(w) for w in text.split())
     text = re.sub(r"\bcompare (the )?(last|past) (\w+) (quarter|month)s\b", r"last \3 \4s \4ly", text)  # quarter by quarter
+    text = re.sub(r"\b(and )?(how (it|that|this|they|we) )?(compare[sd]?|stacks? up|measures? up) (to|with|against) ", " vs ", text)
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
     text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
                   lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
@@ -1121,6 +1128,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
+    if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None:
+        q = dataclasses.replace(q, period=None)  # "the trend since we started tracking": the trend's own span, all of it
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
         q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
     if command == "reps" and re.search(r"\bpipeline\b|\bopen (deals|opportunities|opps)\b", words):

@@ -826,3 +826,21 @@ def test_an_unknown_rep_is_named_back_never_answered_for_every_rep(vocab):
     intent = interpret("rep 30 win rate", vocab, AS_OF)
     assert intent.request.query is None and "rep_30" in intent.line  # the reply names rep_30
     assert interpret("rep 12 win rate", vocab, AS_OF).line == "/reps sales_rep_id=rep_12 by sales_rep_id"
+
+
+@pytest.mark.parametrize("question, line", [
+    ("Board meeting Thursday. Need overall win rate for Q2 and how it compares to Q1", "/winrate 2024q2 vs 2024q1"),
+    ("APAC win rate last quarter and how that stacks up against a year ago", "/winrate region=APAC last quarter vs last year"),
+    ("winrate 2023 Q1 vs 2024 Q1", "/winrate 2024q1 vs 2023q1"),  # a space between year and quarter; later first
+    ("win rate 2023 q4", "/winrate 2023q4"),
+    ("whats the overall win rate since we started tracking", "/winrate all"),
+    ("win rate all time", "/winrate all"),
+    ("win rate since the start of the year", "/winrate ytd"),  # the year's start is the year to date
+    ("Enterprise quarterly trend since we started tracking", "/trend product_type=Enterprise quarterly"),
+    ("why the drop? compare to same quarter last year", "/why vs last year"),
+    ("compare Q4 to Q3", "/winrate 2023q4 vs 2023q3"),
+    ("APAC Q2 vs Q2 last year — what moved", "/why region=APAC 2024q2 vs 2023q2"),
+    ("what moved the needle in Q1", "/drivers 2024q1"),  # what moves the needle drives winning
+])
+def test_periods_and_comparisons_in_sentences(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -1128,7 +1128,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
-    if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None:
+    if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None \
+            and not re.search(r"\bever\b", words):  # "which quarter was our best ever" keeps every quarter
         q = dataclasses.replace(q, period=None)  # "the trend since we started tracking": the trend's own span, all of it
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
         q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))

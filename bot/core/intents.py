@@ -35,6 +35,8 @@ REP = "sales_rep_id"
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
+    # "who on the APAC team is struggling": reps, named by "who", not segments
+    ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"),
     # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
     ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
               r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
@@ -225,6 +227,8 @@ SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|pro
 COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
                          r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
 # A rate of deals asked for, and a list of them asked for outright ("the deal list behind the win rate").
+# A comparative about one value with nothing named to compare with: the comparison across its dimension.
+ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|convert)s? (more|less|better|worse))\b")
 OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
 RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
@@ -377,6 +381,17 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
+    # "does cycle length matter for win rate": the rate across cycle bands (the drivers' model takes no cycle)
+    (r"\b(does|do) (the )?(sales )?(cycle[- ]?(length|time|duration|gap)s?|(sales )?cycles?) (really |actually )?matter\b"
+     r"( (for|to|on) (the |our )?(win rate|winning|closing))?", "win rate by cycle"),
+    # "where in APAC are we losing": the weak segments there, not the funnel (which "where in the funnel" keeps)
+    (r"\bwhere in (?!the (funnel|process|pipeline|cycle|stages?)\b)(.+?) (are|do) we (lose|losing)\b", r"\2 where are we losing"),
+    # "region leaderboard": a ranking of a dimension that is no rep is the rate by it
+    (r"\b(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?|geos?) (leaderboard|ranking|league table)s?\b",
+     r"win rate by \1"),
+    # open too long: stalled deals, the forecast's subject
+    (r"\b(open|sitting|aging|ageing|idle|stuck) (for )?(too long|forever|ages|months|a long time)\b", "stalled"),
+    (r"\bexpected (won|closed|booked) (deals|opps|opportunities)\b", "forecast"),
     # the health of an analysis' subject is that analysis, never a segment the word begins ("pipeline health" is no HealthTech)
     (r"\b(pipeline|funnel|forecast|win rate|team|reps?|deals?) (health|healthiness|status|state)\b", r"\1"),
     (r"\b(health|healthiness|state|status) of (the |our |my )?(pipeline|funnel|forecast|win rate|team|reps?|deals?)\b", r"\3"),
@@ -1157,6 +1172,9 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         q = dataclasses.replace(q, group_by=(q.filters[0][0],))  # "APAC against the rest": by region
     if OTHERS.search(words) and q.group_by:  # "APAC against the other regions": every region side by side
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in q.group_by))
+    if command == "winrate" and not q.group_by and len(q.filters) == 1 and len(q.filters[0][1]) == 1 \
+            and ACROSS.search(words) and not re.search(r"\b(than|vs|others|rest)\b", words) and not RATE_ASKED.search(words):
+        q = dataclasses.replace(q, filters=(), group_by=(q.filters[0][0],))  # "do big deals close less often": by size
     if command == "winrate" and not q.group_by and not POOLED.search(words):  # two values of one dimension: side by side
         several = [d for d, values in q.filters if len(values) > 1]
         if len(several) == 1:

@@ -844,3 +844,22 @@ def test_an_unknown_rep_is_named_back_never_answered_for_every_rep(vocab):
 ])
 def test_periods_and_comparisons_in_sentences(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("do big deals close less often", "/winrate by size_band"),  # one band, nothing to compare with: across the split
+    ("do referral deals win more", "/winrate by lead_source"),
+    ("do small deals close more often than big ones?", "/winrate size_band=<10k,100k+ by size_band"),  # both named
+    ("do fast deals (under 30 days) win more often? whats their win rate", "/winrate cycle_band=<30d"),  # their rate
+    ("does cycle length matter for win rate", "/winrate by cycle_band"),
+    ("does lead source matter for winning", "/drivers"),  # a driver of winning stays the drivers
+    ("where in APAC are we losing?", "/risk region=APAC"),
+    ("where in the funnel do we lose FinTech deals?", "/funnel industry=FinTech"),
+    ("who on the APAC team is struggling", "/reps region=APAC"),
+    ("region leaderboard", "/winrate by region"),  # a leaderboard of a dimension that is no rep
+    ("rep leaderboard", "/reps by sales_rep_id"),
+    ("which deals have been open too long", "/pipeline"),  # stalled open deals: the forecast's subject
+    ("expected won deals this quarter by region", "/pipeline by region"),
+])
+def test_comparisons_across_a_split_leaderboards_and_open_deals(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -186,7 +186,9 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(rank|ranking|sort|order)( the| our| all)? (regions|industries|verticals|products|lead sources|sources|channels)\b"
                 r"|\b(best|worst|strongest|weakest) at (closing|winning|converting|close|win)\b"
                 r"|\bwhere (are|is) (we|our \w+) (strongest|best)\b"
-                r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"),
+                r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"
+                r"|\b(which|what) (regions?|geos?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?) (is|are|was|were)"
+                r"( the| our)? (best|worst|strongest|weakest|top|bottom)\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
@@ -258,7 +260,7 @@ worst-performing over-time underperforming underperform below above team's how's
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
 thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions
-worry worried bring fine steady stable flat solid
+worry worried bring fine steady stable flat solid selling
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split()) | frozenset("""
 dip dips slide slides sliding slump slumped tank tanked tanking killing kill dragging drag dragged pulling pull
@@ -381,6 +383,11 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
+    # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
+    (r"\b(by|before|until|till|through) (the )?end of (the |this )?(quarter|q)\b", "this quarter"),
+    # which dimension to invest in: the best of it
+    (r"\b(should|to|could) (we |i )?(double down on|invest (more )?in|bet on|lean into|put more into)\b", "are best"),
+    (r"\b(deal |sales )?velocity\b", "cycle-gap"),
     # "does cycle length matter for win rate": the rate across cycle bands (the drivers' model takes no cycle)
     (r"\b(does|do) (the )?(sales )?(cycle[- ]?(length|time|duration|gap)s?|(sales )?cycles?) (really |actually )?matter\b"
      r"( (for|to|on) (the |our )?(win rate|winning|closing))?", "win rate by cycle"),
@@ -492,7 +499,9 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
+    (r"\bqtr\b", "quarter"), (r"\bsrcs?\b", "source"), (r"\bnamer\b", "north america"),
+    (r"\bq([1-4]) (\d{4})\b", r"\2q\1"),  # "Q2 2023"
+ (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
     (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
@@ -678,6 +687,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
+    text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)

@@ -863,3 +863,19 @@ def test_periods_and_comparisons_in_sentences(vocab, question, line):
 ])
 def test_comparisons_across_a_split_leaderboards_and_open_deals(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate July so far", "/winrate 2024-07"),  # a month "so far" is that month
+    ("win rate in may so far", "/winrate 2024-05"),
+    ("win rate for Q2 2023", "/winrate 2023q2"),  # the quarter before its year
+    ("wr by src ytd", "/winrate by lead_source ytd"),
+    ("NAMER reps leaderboard", "/reps North America by sales_rep_id"),
+    ("what's likely to close by end of quarter", "/pipeline"),
+    ("which industries should we double down on", "/winrate by industry"),
+    ("which region is worst", "/winrate by region"),
+    ("deal velocity by lead source", "/funnel by lead_source"),
+    ("are we getting better at selling or worse", "/trend"),
+])
+def test_more_words_for_periods_splits_and_analyses(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

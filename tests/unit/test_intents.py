@@ -121,7 +121,7 @@ QUESTIONS = [
     ("win rate for outbound vs inbound", "/winrate lead_source=Outbound,Inbound by lead_source"),
     ("win rate for deals over 100k", "/winrate size_band=100k+"),
     ("close rate for healthtech in 2024", "/winrate industry=HealthTech 2024"),
-    ("win rate in Q1 2024", "/winrate q1 2024"),
+    ("win rate in Q1 2024", "/winrate 2024q1"),
     ("what was the win rate last fiscal year", "/winrate last year"),
     ("hit rate for partner deals", "/winrate lead_source=Partner"),
     ("win rate year to date", "/winrate ytd"),

@@ -197,6 +197,8 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
                          r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
                          r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
+                         r"|\bwin ?rates? (for|of|on) (the )?(\w+ )?(deals|opps|opportunities) (we )?lost\b"  # lost deals win none
+                         r"|\b(stop|cancel|unsubscribe|turn off|end)\b.*\b(daily|weekly|monthly)( \w+)? (update|report|summary|digest|message|post)s?\b"
                          r"|\bdemos\b(?!.*\bstages?\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
                          r"|\b(gross |net |profit )?margins?\b|\bprofit(s|ability)?\b|\bcogs\b"  # no costs in the data
                          r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
@@ -898,6 +900,12 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
                                                                                    "last quarter"), compare=None))]
             if request.command != "pipeline" else [_with_text("pipeline", dataclasses.replace(q, period=None))])))
     q = request.query
+    asked_q = parse(args, vocab).query
+    if request.command == "deals" and q is not None and asked_q.compare is not None and asked_q.period is not None:
+        both = [_with_text("deals", dataclasses.replace(q, period=spec)) for spec in (asked_q.period, asked_q.compare)
+                if spec.kind in ("calendar", "range", "relative", "ytd", "all") or spec is asked_q.period]
+        return Intent(UNKNOWN, dropped, choices=tuple(both) + (_with_text("winrate", dataclasses.replace(
+            asked_q, group_by=(), grain=None, outcome=None)),))  # "bookings 2023 vs 2024": the list compares nothing
     if q is not None and re.match(r"^(compare|comparison of|benchmark)\b", text.casefold()) and len(q.filters) == 1 \
             and len(q.filters[0][1]) == 1 and not (q.compare or q.group_by or OTHERS.search(words)):
         dim = q.filters[0][0]  # "compare APAC": against what? the other values, a year before, or the period before
@@ -1089,6 +1097,10 @@ def _closest_readings(words: str) -> tuple[str, ...]:
         return ("/deals lost", "/why", "/funnel")  # one deal: the deals lost, and why the rate moved
     if re.search(r"\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b", words):
         return ("/pipeline", "/deals open", "/trend")
+    if re.search(r"\b(stop|cancel|unsubscribe|turn off|end)\b", words):
+        return ("/follow list", "/help follow", "/digest")  # which follow? the list says, with its number
+    if re.search(r"\bwin ?rates?\b.*\blost\b", words):
+        return ("/deals lost", "/funnel", "/winrate")
     if re.search(r"\bdemos\b|\b(mqls?|sqls?|leads|webinars?)\b", words):
         return ("/funnel", "/trend", "/winrate by lead_source")
     if re.search(r"\bmargins?\b|\bprofit\w*\b|\bcogs\b", words):

@@ -879,3 +879,23 @@ def test_comparisons_across_a_split_leaderboards_and_open_deals(vocab, question,
 ])
 def test_more_words_for_periods_splits_and_analyses(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, choices", [
+    ("bookings 2024q2 vs 2024q1", ["/deals 2024q2 won", "/deals 2024q1 won", "/winrate 2024q2 vs 2024q1"]),
+    ("show me the won deals last quarter vs the quarter before", ["/deals last quarter won", "/winrate last quarter vs previous"]),
+    ("win rate for deals lost at negotiation", ["/deals lost", "/funnel", "/winrate"]),  # lost deals win none
+    ("stop the weekly update", ["/follow list", "/help follow", "/digest"]),  # which follow? its number
+])
+def test_a_list_compared_a_rate_of_lost_deals_and_stopping_an_update_are_asked_back(vocab, question, choices):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == choices
+
+
+@pytest.mark.parametrize("question, line", [
+    ("lost deals in apac last quarter", "/deals region=APAC last quarter lost"),  # no comparison: the list
+    ("give me the weekly update", "/digest"),
+    ("win rate for deals that reached negotiation", "/funnel"),
+])
+def test_the_same_words_without_a_comparison_or_a_stop_are_answered(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

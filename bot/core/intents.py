@@ -35,6 +35,14 @@ REP = "sales_rep_id"
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
+    # "who on the APAC team is struggling": reps, named by "who", not segments
+    ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"),
+    # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
+    ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
+              r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
+              r"|\b(deals|opps|opportunities)\b( \S+){0,3} still open\b"
+              r"|^(the |our |all |any )?(deals|opps|opportunities) (in|at) (the )?(qualified|demo|proposal|negotiation)"
+              r"( stage)?\b(?!.*\b(stuck|stall\w*|slip\w*|risk)\b))"),
     ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
              r"|\b(reps?|sellers?|aes?|salespeople)\b (\w+ ){0,2}(below|under|above|over) (the )?(team |company )?average\b"
              r"|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\b(unlucky|bad luck|just luck)\b"
@@ -118,7 +126,7 @@ RULES: tuple[tuple[str, str], ...] = (
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
             r"|\b(accounts?|accounted) for the (change|drop|decline|difference|gap|shift|fall)\b"
-            r"|\bwhat moved (the )?(win rate|number|rate)\b|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
+            r"|\bwhat moved (the )?(win rate|number|rate)\b|\bwhat (moved|shifted)\b(?! the needle)|\broot cause\b|\bbehind the\b|\bdiagnos\w*\b|\bunderstand the\b|\bwhat is (going on|happening|up)\b"
             rf"|\b(driving|causing|dragging|pulling|killing|hurting|behind) (the |our |this |that )?(\w+ )?{TROUBLE}"
             r"|\bwhat is (dragging|pulling|killing|hurting)\b|\bbreak ?down (of )?(the )?(change|drop|decline)"
             r"|\bmix\b(?=.*\b(or|vs)\b)|\b(or|vs) (\w+ )?mix\b|\b(drove|drives) (the |this |that )?(change|shift|swing|move)\b"
@@ -178,7 +186,9 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(rank|ranking|sort|order)( the| our| all)? (regions|industries|verticals|products|lead sources|sources|channels)\b"
                 r"|\b(best|worst|strongest|weakest) at (closing|winning|converting|close|win)\b"
                 r"|\bwhere (are|is) (we|our \w+) (strongest|best)\b"
-                r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"),
+                r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"
+                r"|\b(which|what) (regions?|geos?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?) (is|are|was|were)"
+                r"( the| our)? (best|worst|strongest|weakest|top|bottom)\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
@@ -187,6 +197,15 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
                          r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
                          r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
+                         r"|\bwin ?rates? (for|of|on) (the )?(\w+ )?(deals|opps|opportunities) (we )?lost\b"  # lost deals win none
+                         r"|\b(stop|cancel|unsubscribe|turn off|end)\b.*\b(daily|weekly|monthly)( \w+)? (update|report|summary|digest|message|post)s?\b"
+                         r"|\bdemos\b(?!.*\bstages?\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
+                         r"|\b(gross |net |profit )?margins?\b|\bprofit(s|ability)?\b|\bcogs\b"  # no costs in the data
+                         r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
+                         r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
+                         r"|product|source|channel|segment)\b"  # which one? the data names none so
+                         r"|\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b"  # one deal's story is not in the data
+                         r"|\bwhy\b.*\b(lose|lost|win|won)\b (the|that|this) (\w+ )?deal\b"
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
@@ -212,6 +231,9 @@ SEGMENT_NOUNS = re.compile(r"\b(segments?|regions?|industr(y|ies)|verticals?|pro
 COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|lower|stronger|weaker)\b"
                          r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
 # A rate of deals asked for, and a list of them asked for outright ("the deal list behind the win rate").
+# A comparative about one value with nothing named to compare with: the comparison across its dimension.
+ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|convert)s? (more|less|better|worse))\b")
+OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
 RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
@@ -240,7 +262,7 @@ worst-performing over-time underperforming underperform below above team's how's
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
 thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions
-worry worried bring fine steady stable flat solid
+worry worried bring fine steady stable flat solid selling
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split()) | frozenset("""
 dip dips slide slides sliding slump slumped tank tanked tanking killing kill dragging drag dragged pulling pull
@@ -329,6 +351,11 @@ KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DA
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
+    # "how it compares to Q1", "compare to same quarter last year": the comparison, not a word left over
+    (r"\b(and )?(how (it|that|this|they|we|the rate) )?(compares?|stacks? up|measures? up) (to|with|against)\b", " vs "),
+    # the whole of the data: "since we started tracking", "since the beginning", "all time"
+    (r"\bsince (we (started|began) (tracking|recording|logging|selling)|(the )?(very )?(start|beginning)(?! of (the |this )?(year|quarter|month|fy))( of (time|tracking|the data))?"
+     r"|inception|day one|forever|records began)\b|\bof all[- ]time\b|\ball[- ]time\b", " all "),
     (r"\ball of a sudden\b", "suddenly"),
     # "by segment - region x industry", "segments: region and product": the dimensions named are the split
     (r"\b(by|per|across) segments?\s*[-:]?\s*(?=(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?"
@@ -358,6 +385,31 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
+    # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
+    (r"\b(by|before|until|till|through) (the )?end of (the |this )?(quarter|q)\b", "this quarter"),
+    # which dimension to invest in: the best of it
+    (r"\b(should|to|could) (we |i )?(double down on|invest (more )?in|bet on|lean into|put more into)\b", "are best"),
+    (r"\b(deal |sales )?velocity\b", "cycle-gap"),
+    # "does cycle length matter for win rate": the rate across cycle bands (the drivers' model takes no cycle)
+    (r"\b(does|do) (the )?(sales )?(cycle[- ]?(length|time|duration|gap)s?|(sales )?cycles?) (really |actually )?matter\b"
+     r"( (for|to|on) (the |our )?(win rate|winning|closing))?", "win rate by cycle"),
+    # "where in APAC are we losing": the weak segments there, not the funnel (which "where in the funnel" keeps)
+    (r"\bwhere in (?!the (funnel|process|pipeline|cycle|stages?)\b)(.+?) (are|do) we (lose|losing)\b", r"\2 where are we losing"),
+    # "region leaderboard": a ranking of a dimension that is no rep is the rate by it
+    (r"\b(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?|geos?) (leaderboard|ranking|league table)s?\b",
+     r"win rate by \1"),
+    # open too long: stalled deals, the forecast's subject
+    (r"\b(open|sitting|aging|ageing|idle|stuck) (for )?(too long|forever|ages|months|a long time)\b", "stalled"),
+    (r"\bexpected (won|closed|booked) (deals|opps|opportunities)\b", "forecast"),
+    # the health of an analysis' subject is that analysis, never a segment the word begins ("pipeline health" is no HealthTech)
+    (r"\b(pipeline|funnel|forecast|win rate|team|reps?|deals?) (health|healthiness|status|state)\b", r"\1"),
+    (r"\b(health|healthiness|state|status) of (the |our |my )?(pipeline|funnel|forecast|win rate|team|reps?|deals?)\b", r"\3"),
+    # money won: "how much did we close", "how much revenue did we win in Q1", "closed-won amount": the deals won, totalled
+    # ("how much did we win" alone stays the win rate, as the first corpus pins)
+    (r"\bhow much (revenue |money |business |dollars )(did|have|has) (we|you|the team|\w+) (close|closed|win|won|book"
+     r"|booked|bring in|brought in|land|landed)\b|\bhow much (did|have|has) (we|you|the team|\w+) (close|closed|book"
+     r"|booked|bring in|brought in|land|landed)\b|\b(closed?[- ]won|won|booked) (amounts?|revenue|dollars|values?)\b"
+     r"(?!.*\b(win rate|over|vs)\b)", "won deals"),
     (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
     (r"\bwill (be )?(closing|landing|winning)\b|\b(is|are) (?=(\S+ )?closing (this|next) (quarter|month)\b)", "will close "),
     (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
@@ -410,6 +462,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: f"{m.group(1)} {NUMBER_WORDS.index(m.group(2)) + 2}"),
     (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
     (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
+    (r"^((\w+ ){1,2})open pipe(line)?$", r"\1open deals"),  # "india open pipe": the open deals there, not the forecast
     (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
     (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
     (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
@@ -448,10 +501,13 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
+    (r"\bqtr\b", "quarter"), (r"\bsrcs?\b", "source"), (r"\bnamer\b", "north america"),
+    (r"\bq([1-4]) (\d{4})\b", r"\2q\1"),  # "Q2 2023"
+ (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
     (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
+    (r"\b(\d{4}) q([1-4])\b", r"\1q\2"),  # "2023 Q1": one quarter, not the year and this year's Q1
     (r"\b(last|past|previous|prior) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
@@ -598,6 +654,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
     text = " ".join(_corrected(w) for w in text.split())
     text = re.sub(r"\bcompare (the )?(last|past) (\w+) (quarter|month)s\b", r"last \3 \4s \4ly", text)  # quarter by quarter
+    text = re.sub(r"\b(and )?(how (it|that|this|they|we) )?(compare[sd]?|stacks? up|measures? up) (to|with|against) ", " vs ", text)
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
     text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
                   lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
@@ -632,6 +689,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
+    text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
@@ -841,6 +899,20 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
              _with_text(request.command, dataclasses.replace(q, period=PeriodSpec("relative", ("quarter", -1),
                                                                                    "last quarter"), compare=None))]
             if request.command != "pipeline" else [_with_text("pipeline", dataclasses.replace(q, period=None))])))
+    q = request.query
+    asked_q = parse(args, vocab).query
+    if request.command == "deals" and q is not None and asked_q.compare is not None and asked_q.period is not None:
+        both = [_with_text("deals", dataclasses.replace(q, period=spec)) for spec in (asked_q.period, asked_q.compare)
+                if spec.kind in ("calendar", "range", "relative", "ytd", "all") or spec is asked_q.period]
+        return Intent(UNKNOWN, dropped, choices=tuple(both) + (_with_text("winrate", dataclasses.replace(
+            asked_q, group_by=(), grain=None, outcome=None)),))  # "bookings 2023 vs 2024": the list compares nothing
+    if q is not None and re.match(r"^(compare|comparison of|benchmark)\b", text.casefold()) and len(q.filters) == 1 \
+            and len(q.filters[0][1]) == 1 and not (q.compare or q.group_by or OTHERS.search(words)):
+        dim = q.filters[0][0]  # "compare APAC": against what? the other values, a year before, or the period before
+        return Intent(UNKNOWN, dropped, choices=(
+            _with_text("winrate", dataclasses.replace(q, filters=(), group_by=(dim,))),
+            _with_text("winrate", dataclasses.replace(q, compare=PeriodSpec("year_ago", (), "same period last year"))),
+            _with_text("winrate", dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period")))))
     if _against_itself(request.query, as_of):  # "Q1 vs Q1": a year or the period before was meant; ask which
         q = request.query
         return Intent(UNKNOWN, dropped, choices=tuple(
@@ -1021,6 +1093,23 @@ def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
 
 def _closest_readings(words: str) -> tuple[str, ...]:
     """What the analyses can answer nearest to a question they cannot: by its subject."""
+    if re.search(r"\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b|\b(the|that|this) (\w+ )?deal\b", words):
+        return ("/deals lost", "/why", "/funnel")  # one deal: the deals lost, and why the rate moved
+    if re.search(r"\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b", words):
+        return ("/pipeline", "/deals open", "/trend")
+    if re.search(r"\b(stop|cancel|unsubscribe|turn off|end)\b", words):
+        return ("/follow list", "/help follow", "/digest")  # which follow? the list says, with its number
+    if re.search(r"\bwin ?rates?\b.*\blost\b", words):
+        return ("/deals lost", "/funnel", "/winrate")
+    if re.search(r"\bdemos\b|\b(mqls?|sqls?|leads|webinars?)\b", words):
+        return ("/funnel", "/trend", "/winrate by lead_source")
+    if re.search(r"\bmargins?\b|\bprofit\w*\b|\bcogs\b", words):
+        return ("/deals won", "/winrate by product_type", "/trend")
+    which = re.search(r"\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical|product|source|channel)\b"
+                      r"|\bnew (product)s?\b", words)
+    if which:
+        dim = SPLIT_NOUNS.get(which.group(2) or which.group(3), "region")
+        return (f"/winrate by {dim}", "/trend", "/risk")
     if re.search(r"\breasons?\b", words):
         return ("/why", "/deals lost", "/funnel")
     if re.search(r"\b(stages?|steps?)\b", words):
@@ -1076,6 +1165,9 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
+    if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None \
+            and not re.search(r"\bever\b", words):  # "which quarter was our best ever" keeps every quarter
+        q = dataclasses.replace(q, period=None)  # "the trend since we started tracking": the trend's own span, all of it
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
         q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
     if command == "reps" and re.search(r"\bpipeline\b|\bopen (deals|opportunities|opps)\b", words):
@@ -1086,6 +1178,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
                                 filters=tuple((d, v) for d, v in q.filters if d != "deal_stage"))
     if command == "deals" and q.outcome is None:
         q = dataclasses.replace(q, outcome=_outcome_of(words))
+    if command == "deals" and q.outcome is None and any(d == "deal_stage" and set(v) <= OPEN_STAGES for d, v in q.filters):
+        q = dataclasses.replace(q, outcome="open")  # "deals in proposal stage": a deal in an open stage is open
     uses = USES[command]  # the pipeline's forecast covers this quarter and the next: no period of its own
     q = dataclasses.replace(q, group_by=q.group_by if "by" in uses else (), period=q.period if "period" in uses else None,
                             compare=q.compare if "vs" in uses else None, grain=q.grain if "grain" in uses else None,
@@ -1100,6 +1194,9 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         q = dataclasses.replace(q, group_by=(q.filters[0][0],))  # "APAC against the rest": by region
     if OTHERS.search(words) and q.group_by:  # "APAC against the other regions": every region side by side
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in q.group_by))
+    if command == "winrate" and not q.group_by and len(q.filters) == 1 and len(q.filters[0][1]) == 1 \
+            and ACROSS.search(words) and not re.search(r"\b(than|vs|others|rest)\b", words) and not RATE_ASKED.search(words):
+        q = dataclasses.replace(q, filters=(), group_by=(q.filters[0][0],))  # "do big deals close less often": by size
     if command == "winrate" and not q.group_by and not POOLED.search(words):  # two values of one dimension: side by side
         several = [d for d, values in q.filters if len(values) > 1]
         if len(several) == 1:
@@ -1151,6 +1248,9 @@ def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(
     of a known value; after a slash command, any word that is not a sentence word); what is left is written back from the parsed Query, or kept as typed when
     something in it is unknown (so the reply can name it and suggest the closest values)."""
     words = _segment_versus(_value_typos_fixed(words, vocab), vocab)
+    known_reps = vocab.values.get(REP, ())  # "rep 30" the data does not have: kept as rep_30, so the reply names it
+    words = re.sub(r"\b(?:rep|seller|ae)[ #]+(\d{1,3})\b", lambda m: m.group(0) if f"rep_{m.group(1)}" in known_reps
+                   else f"rep_{m.group(1)}", words)
     tokens = words.split()  # "close" is a verb here, not the stage named Closed
     tokens = [w for i, w in enumerate(tokens) if not (w in CLOSE_WORDS and (i == 0 or tokens[i - 1] != "stage"))]
     tokens = ["+" if w == "plus" and _values_around(tokens, i, vocab) else w for i, w in enumerate(tokens)]

@@ -121,7 +121,7 @@ QUESTIONS = [
     ("win rate for outbound vs inbound", "/winrate lead_source=Outbound,Inbound by lead_source"),
     ("win rate for deals over 100k", "/winrate size_band=100k+"),
     ("close rate for healthtech in 2024", "/winrate industry=HealthTech 2024"),
-    ("win rate in Q1 2024", "/winrate q1 2024"),
+    ("win rate in Q1 2024", "/winrate 2024q1"),
     ("what was the win rate last fiscal year", "/winrate last year"),
     ("hit rate for partner deals", "/winrate lead_source=Partner"),
     ("win rate year to date", "/winrate ytd"),
@@ -765,3 +765,137 @@ def test_a_follow_up_with_nothing_before_it_is_asked_back(vocab):
     in_thread = interpret("what about last quarter?", vocab, AS_OF, "/why region=APAC")
     assert in_thread.follow_up and in_thread.line == "/why region=APAC last quarter"
     assert interpret("APAC last quarter", vocab, AS_OF).line == "/winrate region=APAC last quarter"  # no opener: the rate
+
+
+@pytest.mark.parametrize("question, line", [
+    # money won, or deals named with "won": the deals won (the list totals their amounts and counts them)
+    ("how much did we close last quarter", "/deals last quarter won"),
+    ("how much revenue did we win in Q1", "/deals 2024q1 won"),
+    ("closed-won amount ytd", "/deals ytd won"),
+    ("booked dollars in EMEA last quarter", "/deals region=Europe last quarter won"),
+    ("largest enterprise deals closed-won this year", "/deals product_type=Enterprise ytd won"),
+    ("referral deals won ytd", "/deals lead_source=Referral ytd won"),
+    ("india pro deals won this year", "/deals region=India product_type=Pro ytd won"),
+    # open deals named by a band, a stage or a segment's open pipe: the open deals
+    ("NA deals over 100k still open", "/deals North America size_band=100k+ open"),
+    ("deals in proposal stage right now", "/deals deal_stage=Proposal open"),
+    ("india open pipe", "/deals region=India open"),
+    # the same words meaning something else
+    ("how much did we win in APAC", "/winrate region=APAC"),  # a bare "how much did we win": the rate (pinned)
+    ("how many deals did we close in q2", "/winrate 2024q2"),
+    ("win rate on deals won vs lost in Europe", "/winrate region=Europe"),
+    ("Dollar-weighted win rate for last quarter, i.e. won amount over closed amount.", "/winrate last quarter"),
+    ("how much will we win next quarter", "/pipeline"),
+    ("open pipe by lead source", "/pipeline by lead_source"),
+    ("deals stuck in negotiation", "/pipeline deal_stage=Negotiation"),
+])
+def test_money_won_and_deals_named_with_their_outcome_are_the_deals(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("pipeline health", "/pipeline"),  # a field word next to a command word is the command's subject, no HealthTech
+    ("health of the pipeline in APAC", "/pipeline region=APAC"),
+    ("win rate in healthtech", "/winrate industry=HealthTech"),  # the value named in full stays the value
+    ("data health", "/health"),
+    ("team performance by rep 2023", "/reps by sales_rep_id 2023"),  # a year after "rep" is no rep
+    ("compare APAC and Europe", "/winrate region=APAC,Europe by region"),  # both sides named: compared
+    ("compare APAC vs last year", "/winrate region=APAC vs last year"),
+    ("how many deals make it past demo?", "/funnel"),  # the demo stage, not demos run
+])
+def test_words_are_never_fuzzed_into_a_wrong_segment(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, first", [
+    ("how many demos did we run in June", "/funnel"),  # activities are not in the data
+    ("why did we lose deal D0002416", "/deals lost"),  # one named deal's story is not in the data
+    ("why did we lose the big deal last week", "/deals lost"),
+    ("what's our gross margin on enterprise deals", "/deals won"),  # no costs
+    ("how are we doing with the new product", "/winrate by product_type"),  # which product?
+    ("win rate for the big region", "/winrate by region"),
+    ("pipeline generated last quarter", "/pipeline"),  # no creation history
+    ("compare APAC", "/winrate by region"),  # one side only: against what?
+])
+def test_what_the_data_cannot_answer_or_names_no_second_side_is_asked_back(vocab, question, first):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == first, [c.line for c in intent.choices]
+
+
+def test_an_unknown_rep_is_named_back_never_answered_for_every_rep(vocab):
+    intent = interpret("rep 30 win rate", vocab, AS_OF)
+    assert intent.request.query is None and "rep_30" in intent.line  # the reply names rep_30
+    assert interpret("rep 12 win rate", vocab, AS_OF).line == "/reps sales_rep_id=rep_12 by sales_rep_id"
+
+
+@pytest.mark.parametrize("question, line", [
+    ("Board meeting Thursday. Need overall win rate for Q2 and how it compares to Q1", "/winrate 2024q2 vs 2024q1"),
+    ("APAC win rate last quarter and how that stacks up against a year ago", "/winrate region=APAC last quarter vs last year"),
+    ("winrate 2023 Q1 vs 2024 Q1", "/winrate 2024q1 vs 2023q1"),  # a space between year and quarter; later first
+    ("win rate 2023 q4", "/winrate 2023q4"),
+    ("whats the overall win rate since we started tracking", "/winrate all"),
+    ("win rate all time", "/winrate all"),
+    ("win rate since the start of the year", "/winrate ytd"),  # the year's start is the year to date
+    ("Enterprise quarterly trend since we started tracking", "/trend product_type=Enterprise quarterly"),
+    ("why the drop? compare to same quarter last year", "/why vs last year"),
+    ("compare Q4 to Q3", "/winrate 2023q4 vs 2023q3"),
+    ("APAC Q2 vs Q2 last year — what moved", "/why region=APAC 2024q2 vs 2023q2"),
+    ("what moved the needle in Q1", "/drivers 2024q1"),  # what moves the needle drives winning
+])
+def test_periods_and_comparisons_in_sentences(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("do big deals close less often", "/winrate by size_band"),  # one band, nothing to compare with: across the split
+    ("do referral deals win more", "/winrate by lead_source"),
+    ("do small deals close more often than big ones?", "/winrate size_band=<10k,100k+ by size_band"),  # both named
+    ("do fast deals (under 30 days) win more often? whats their win rate", "/winrate cycle_band=<30d"),  # their rate
+    ("does cycle length matter for win rate", "/winrate by cycle_band"),
+    ("does lead source matter for winning", "/drivers"),  # a driver of winning stays the drivers
+    ("where in APAC are we losing?", "/risk region=APAC"),
+    ("where in the funnel do we lose FinTech deals?", "/funnel industry=FinTech"),
+    ("who on the APAC team is struggling", "/reps region=APAC"),
+    ("region leaderboard", "/winrate by region"),  # a leaderboard of a dimension that is no rep
+    ("rep leaderboard", "/reps by sales_rep_id"),
+    ("which deals have been open too long", "/pipeline"),  # stalled open deals: the forecast's subject
+    ("expected won deals this quarter by region", "/pipeline by region"),
+])
+def test_comparisons_across_a_split_leaderboards_and_open_deals(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate July so far", "/winrate 2024-07"),  # a month "so far" is that month
+    ("win rate in may so far", "/winrate 2024-05"),
+    ("win rate for Q2 2023", "/winrate 2023q2"),  # the quarter before its year
+    ("wr by src ytd", "/winrate by lead_source ytd"),
+    ("NAMER reps leaderboard", "/reps North America by sales_rep_id"),
+    ("what's likely to close by end of quarter", "/pipeline"),
+    ("which industries should we double down on", "/winrate by industry"),
+    ("which region is worst", "/winrate by region"),
+    ("deal velocity by lead source", "/funnel by lead_source"),
+    ("are we getting better at selling or worse", "/trend"),
+])
+def test_more_words_for_periods_splits_and_analyses(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, choices", [
+    ("bookings 2024q2 vs 2024q1", ["/deals 2024q2 won", "/deals 2024q1 won", "/winrate 2024q2 vs 2024q1"]),
+    ("show me the won deals last quarter vs the quarter before", ["/deals last quarter won", "/winrate last quarter vs previous"]),
+    ("win rate for deals lost at negotiation", ["/deals lost", "/funnel", "/winrate"]),  # lost deals win none
+    ("stop the weekly update", ["/follow list", "/help follow", "/digest"]),  # which follow? its number
+])
+def test_a_list_compared_a_rate_of_lost_deals_and_stopping_an_update_are_asked_back(vocab, question, choices):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == choices
+
+
+@pytest.mark.parametrize("question, line", [
+    ("lost deals in apac last quarter", "/deals region=APAC last quarter lost"),  # no comparison: the list
+    ("give me the weekly update", "/digest"),
+    ("win rate for deals that reached negotiation", "/funnel"),
+])
+def test_the_same_words_without_a_comparison_or_a_stop_are_answered(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -16,7 +16,8 @@ import logging
 from insights.counting import NeedsRows
 
 from bot.core.access import Asker
-from bot.core.commands import COMMANDS, Context, answer, labelled, read_question, reading_of, resolve_command
+from bot.core.commands import (COMMANDS, Context, answer, labelled, read_question, reading_of, reads_as_command,
+                               resolve_command)
 from bot.core.data import DealData, Loaded
 from bot.core.grammar import split_command
 from bot.core.render import render
@@ -52,6 +53,9 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
     context = Context(store=store, user_id=asker.user, channel_id=asker.channel, data_error=data.last_error,
                       now=now, reps=asker.reps, admin=asker.admin, restricted=not asker.scope.unrestricted,
                       reps_alone=asker.reps_alone, reps_here=asker.reps_here, deals_here=asker.deals_here)
+    if command is not None and not text.startswith("/") and not reads_as_command(command, text, full.vocab,
+                                                                                 full.snapshot.as_of, thread):
+        command = None  # a question that opens with a command's word: read as a question
     if command is not None:  # a command, with or without its slash: read by the grammar
         line, query, reading, choices = typed, None, "", ()
     else:  # a plain question: read once by the intent layer, on the whole data's words

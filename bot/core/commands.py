@@ -143,6 +143,27 @@ def resolve_command(name: str) -> str | None:
     return name if name in ALL_COMMANDS or name == "help" else ALIASES.get(name)
 
 
+def reads_as_command(command: str, text: str, vocab: Vocabulary, as_of: dt.date,
+                     thread_line: str | None = None) -> bool:
+    """Whether `text`, typed without a slash but opening with a command's name or alias, is that command
+    ("health", "winrate APAC by region" in the console) rather than a plain question that happens to open
+    with such a word ("win rate trend", "bookings last quarter", "pipeline health", "rep 12 win rate").
+    Managing commands (alerts, follows, feedback) are commands: they are never done from a sentence. Any
+    other is a question whenever the intent layer reads it with confidence (for a command line it reads the
+    same as the grammar) or asks back on purpose, and the command only when the intent layer cannot read it
+    at all and the grammar reads it all."""
+    if command in ("alerts", "follow", "feedback"):
+        return True
+    try:
+        intent = interpret(text, vocab, as_of, thread_line)
+    except Exception:  # the intent layer is tested never to raise; the grammar still answers
+        log.exception("could not read the question: %r", text[:200])
+        intent = None
+    if intent is not None and (intent.understood or intent.choices or intent.unsupported or intent.note):
+        return False  # read, or asked back on purpose (no deals then, nothing measures it)
+    return parse(split_command("/" + text.lstrip("/"))[1], vocab).ok
+
+
 def read_question(text: str, vocab: Vocabulary, as_of: dt.date,
                   thread_line: str | None = None) -> tuple[Intent | None, Reply | None]:
     """How a plain question reads (the intent layer, with the thread's last command, which a follow-up
@@ -297,9 +318,8 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     parsed = Parsed(query) if query is not None else parse(args, vocab)
     if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
         cleaned = sentence_arguments(args, vocab, snapshot.as_of)
-        again = parse(cleaned, vocab) if cleaned != args else parsed
-        if again.ok or len(again.problems) < len(parsed.problems):  # the words it could not use, not the sentence's
-            args, parsed = cleaned, again
+        if cleaned != args and parse(cleaned, vocab).ok:
+            args, parsed = cleaned, parse(cleaned, vocab)
     if parsed.help:
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
     if parsed.problems:  # with the data's notes: "by source" on data without a lead source says why

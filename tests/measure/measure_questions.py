@@ -4,7 +4,9 @@
     python tests/measure/measure_questions.py --misread  # and every question not answered as asked
 
 A question is answered as asked when the bot's reading has the expected command and the same
-filters, grouping, period (as dates), comparison, grain and outcome. It is asked back when the bot
+filters, grouping, period (as dates), comparison, grain and outcome. A question that opens with a command's word
+("win rate trend", "alerts list") is read the way `ask()` reads it: as that command only when
+`reads_as_command` says so, else as a question. It is asked back when the bot
 asks instead of answering (it offers readings, or names what it could not place). Anything else is
 answered wrongly. The readings are the intent layer's own, so no analysis runs.
 """
@@ -21,10 +23,10 @@ if str(ROOT) not in sys.path:
 
 from insights.periods import resolve, shifted  # noqa: E402
 
-from bot.core.commands import resolve_command  # noqa: E402
+from bot.core.commands import reads_as_command, resolve_command  # noqa: E402
 from bot.core.follows import parse_follow  # noqa: E402
 from bot.core.grammar import Vocabulary, parse, split_command  # noqa: E402
-from bot.core.intents import interpret  # noqa: E402
+from bot.core.intents import interpret, sentence_arguments  # noqa: E402
 
 CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first blind set": ROOT / "tests/measure/corpus/blind1.tsv",
            "second blind set": ROOT / "tests/measure/corpus/blind2.tsv", "third blind set": ROOT / "tests/measure/corpus/blind3.tsv",
@@ -91,7 +93,30 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
     return command, filters, group_by, span, compare, grain, q.outcome
 
 
+def as_typed_command(question: str, vocab: Vocabulary, snapshot) -> str | None:
+    """The command line `ask()` answers when a question opening with a command's word reads as that command
+    (`reads_as_command`), with a sentence's words cleaned as the command path cleans them; else None."""
+    text = question.strip()
+    name, args = split_command("/" + text.lstrip("/"))
+    command = resolve_command(name) if name else None
+    if command is None or text.startswith("/") or not reads_as_command(command, text, vocab, snapshot.as_of):
+        return None
+    if command in ("alerts", "follow", "feedback"):  # managing commands: their own parsers read the words
+        return f"/{command} {args}"
+    if not parse(args, vocab).ok:
+        cleaned = sentence_arguments(args, vocab, snapshot.as_of)
+        args = cleaned if parse(cleaned, vocab).ok else args
+    return f"/{command} {args}"
+
+
 def judge(question: str, expected: str, vocab: Vocabulary, snapshot) -> Outcome:
+    typed = as_typed_command(question, vocab, snapshot)
+    if typed is not None:  # read by the grammar, as ask() reads it
+        got = meaning(typed, vocab, snapshot)
+        if got is None:
+            return Outcome(question, expected, f"ask: {typed}", "as_asked" if expected == ASK else "asked_back")
+        want = meaning(expected, vocab, snapshot) if expected != ASK else None
+        return Outcome(question, expected, typed, "as_asked" if got == want else "wrong")
     intent = interpret(question, vocab, snapshot.as_of)
     got = meaning(intent.line, vocab, snapshot) if intent.understood and not intent.choices else None
     if got is None:

@@ -34,7 +34,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "fourth held-out": ROOT / "tests/measure/corpus/heldout4.tsv",
            "third held-out": ROOT / "tests/measure/corpus/heldout3.tsv",
            "fifth held-out": ROOT / "tests/measure/corpus/heldout5.tsv",
-           "sixth held-out": ROOT / "tests/measure/corpus/heldout6.tsv"}
+           "sixth held-out": ROOT / "tests/measure/corpus/heldout6.tsv",
+           "seventh held-out": ROOT / "tests/measure/corpus/heldout7.tsv"}
 ASK = "ask"
 
 

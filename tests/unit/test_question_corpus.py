@@ -27,11 +27,14 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # set (336, in the voices of a CRO, a CFO, regional VPs, managers, RevOps, marketing and a founder) was measured
 # once blind on the rules after that: 82.4% as asked, 4.5% asked back, 13.1% wrongly; then used for development
 # (94.9% as asked, 2.1% asked back, 3.0% wrongly after the fifth round's rules).
+# The seventh (296, blind: a new CRO, regional leaders, a manager, RevOps, a CFO, a CEO) was measured once on the
+# rules after the sixth's round and ask()'s routing fix: 88.9% as asked, 3.4% asked back, 7.8% wrongly.
 TARGETS = {"development": (0.995, 0.003), "first blind set": (0.99, 0.005), "second blind set": (0.99, 0.005),
            "third blind set": (0.99, 0.005), "held-out": (0.99, 0.005), "second held-out": (0.925, 0.026),
            "fourth held-out": (0.99, 0.008), "third held-out": (0.945, 0.003),
            "fifth held-out": (0.94, 0.035),
-           "sixth held-out": (0.945, 0.035)}
+           "sixth held-out": (0.945, 0.035),
+           "seventh held-out": (0.885, 0.08)}
 
 
 @pytest.fixture(scope="module")

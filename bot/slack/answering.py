@@ -190,10 +190,11 @@ def answer_in_thread(services: Services, client: WebClient, text: str, user_id: 
         verdict = button_value(text, reply.line)
     elif reply.question and services.store is not None and reply.kind == "usage":
         keep(services.store.record_feedback, text, None, "unread", user_id, now())
+    if answered and services.store is not None and history:
+        # before the answer is posted: a follow-up typed the moment it appears finds the thread's question
+        keep(services.store.remember_thread, channel, thread_ts, reply.line, user_id, now())
     posted = progress.deliver(**reply_message(reply, reply.line, followups=followups, read_as=read_as,
                                               readings=others, verdict=verdict))
-    if answered and services.store is not None and history:
-        keep(services.store.remember_thread, channel, thread_ts, reply.line, user_id, now())
     table = reply.table()
     if table is not None:
         upload_file(client, channel, table, "deals.csv", "The deals behind the number", thread_ts=thread_ts)

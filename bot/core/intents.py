@@ -312,6 +312,7 @@ chance chances likelihood every each all lately recently faster slower quicker l
 """.split()) | frozenset("""
 myself yourself himself herself ourselves themselves him her his hers them their theirs she he
 ceo cfo cmo cro coo vp vps svp evp founder founders boss bosses investors upstairs leadership execs cmo's ceo's cfo's
+revops salesops sales-ops ops rev-ops marketing-ops analyst analysts
 monday tuesday wednesday thursday friday saturday sunday morning afternoon evening tonight tomorrow
 prep prepping preparing prepare review reviews offsite presentation answer clear walk through sense
 csv excel spreadsheet export download file attachment

@@ -404,6 +404,10 @@ def test_what_is_not_a_band_or_not_in_the_data_is_not_answered_as_something_else
     ("we are launching in japan next quarter. what's our apac win rate?", "/winrate region=APAC"),
     # people, days, files and pronouns are sentence words; a word after a possessive is no segment
     ("The CFO wants a bookings forecast for this quarter. What can you give me?", "/pipeline"),
+    # a team's name is no split ("RevOps" was fuzzed into the rep split)
+    ("RevOps question: how does healthtech win rate compare across regions for 2023?",
+     "/winrate industry=HealthTech by region 2023"),
+    ("sales ops wants the win rate by region", "/winrate by region"),
     ("I want to focus the team's energy next quarter. Which segments are costing us the most deals?", "/risk"),
     ("Could you break the win rate down by lead source for this year before we set next year's marketing budget?",
      "/winrate by lead_source ytd"),

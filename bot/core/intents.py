@@ -1092,43 +1092,40 @@ def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
     return None
 
 
+# The readings nearest to a question no analysis answers, by its subject: the first that matches, in order.
+NEAREST_READINGS = tuple((re.compile(pattern) if isinstance(pattern, str) else pattern, readings) for pattern, readings in (
+    (r"\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b|\b(the|that|this) (\w+ )?deal\b",
+     ("/deals lost", "/why", "/funnel")),  # one deal: the deals lost, and why the rate moved
+    (r"\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b",
+     ("/pipeline", "/deals open", "/trend")),
+    (r"\b(stop|cancel|unsubscribe|turn off|end)\b",
+     ("/follow list", "/help follow", "/digest")),  # which follow? the list says, with its number
+    (r"\bwin ?rates?\b.*\blost\b", ("/deals lost", "/funnel", "/winrate")),
+    (r"\bdemos\b|\b(mqls?|sqls?|leads|webinars?)\b", ("/funnel", "/trend", "/winrate by lead_source")),
+    (r"\bmargins?\b|\bprofit\w*\b|\bcogs\b", ("/deals won", "/winrate by product_type", "/trend")),
+    (r"\breasons?\b", ("/why", "/deals lost", "/funnel")),
+    (r"\b(stages?|steps?)\b", ("/funnel", "/why", "/deals lost")),
+    (r"\b(coverage|commit|best[- ]case|forecast categor\w*)\b", ("/pipeline", "/deals open", "/trend")),
+    (r"\b(spend|spent|spending)\b", ("/winrate by lead_source", "/deals won", "/trend")),
+    (r"\brenew\w*\b", ("/deals won", "/winrate", "/trend")),
+    (r"\b(reps?|managers?|quota|headcount|team)\b", ("/reps", "/winrate by region", "/trend")),
+    (TARGETS, ("/pipeline", "/reps", "/trend")),
+    (r"\b(size|amount|value|acv|arr|mrr)\b", ("/winrate by size_band", "/pipeline", "/deals won")),
+    (r"\b(forecast\w*|revenue|bookings|retention|nrr|expansion|upsell\w*)\b", ("/pipeline", "/deals won", "/trend")),
+))
+WHICH_AT = 6  # "the big region", "the new product" (split by that dimension) is tried after the first six
+WHICH_SEGMENT = re.compile(r"\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical|product|"
+                           r"source|channel)\b|\bnew (product)s?\b")
+
+
 def _closest_readings(words: str) -> tuple[str, ...]:
     """What the analyses can answer nearest to a question they cannot: by its subject."""
-    if re.search(r"\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b|\b(the|that|this) (\w+ )?deal\b", words):
-        return ("/deals lost", "/why", "/funnel")  # one deal: the deals lost, and why the rate moved
-    if re.search(r"\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b", words):
-        return ("/pipeline", "/deals open", "/trend")
-    if re.search(r"\b(stop|cancel|unsubscribe|turn off|end)\b", words):
-        return ("/follow list", "/help follow", "/digest")  # which follow? the list says, with its number
-    if re.search(r"\bwin ?rates?\b.*\blost\b", words):
-        return ("/deals lost", "/funnel", "/winrate")
-    if re.search(r"\bdemos\b|\b(mqls?|sqls?|leads|webinars?)\b", words):
-        return ("/funnel", "/trend", "/winrate by lead_source")
-    if re.search(r"\bmargins?\b|\bprofit\w*\b|\bcogs\b", words):
-        return ("/deals won", "/winrate by product_type", "/trend")
-    which = re.search(r"\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical|product|source|channel)\b"
-                      r"|\bnew (product)s?\b", words)
-    if which:
-        dim = SPLIT_NOUNS.get(which.group(2) or which.group(3), "region")
-        return (f"/winrate by {dim}", "/trend", "/risk")
-    if re.search(r"\breasons?\b", words):
-        return ("/why", "/deals lost", "/funnel")
-    if re.search(r"\b(stages?|steps?)\b", words):
-        return ("/funnel", "/why", "/deals lost")
-    if re.search(r"\b(coverage|commit|best[- ]case|forecast categor\w*)\b", words):
-        return ("/pipeline", "/deals open", "/trend")
-    if re.search(r"\b(spend|spent|spending)\b", words):
-        return ("/winrate by lead_source", "/deals won", "/trend")
-    if re.search(r"\brenew\w*\b", words):
-        return ("/deals won", "/winrate", "/trend")
-    if re.search(r"\b(reps?|managers?|quota|headcount|team)\b", words):
-        return ("/reps", "/winrate by region", "/trend")
-    if TARGETS.search(words):
-        return ("/pipeline", "/reps", "/trend")
-    if re.search(r"\b(size|amount|value|acv|arr|mrr)\b", words):
-        return ("/winrate by size_band", "/pipeline", "/deals won")
-    if re.search(r"\b(forecast\w*|revenue|bookings|retention|nrr|expansion|upsell\w*)\b", words):
-        return ("/pipeline", "/deals won", "/trend")
+    for i, (pattern, readings) in enumerate(NEAREST_READINGS):
+        if i == WHICH_AT and (which := WHICH_SEGMENT.search(words)):
+            dim = SPLIT_NOUNS.get(which.group(2) or which.group(3), "region")
+            return (f"/winrate by {dim}", "/trend", "/risk")
+        if pattern.search(words):
+            return readings
     return UNSURE_CHOICES
 
 

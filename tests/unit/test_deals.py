@@ -74,3 +74,14 @@ def test_equal_amounts_are_listed_by_deal_id():
     assert r.count == rows and r.period.label == "2025Q1"
     ids = sorted(frame["deal_id"].drop(index=7))
     assert [d.deal_id for d in r.deals] == [frame.loc[7, "deal_id"]] + ids[:SHOWN - 1]
+
+
+def test_a_crm_that_zeroes_lost_amounts_is_never_summed_as_0_dollars_lost():
+    from insights.synthetic import crm_spec, generate_deals
+    snap = from_table(generate_deals(crm_spec(n_deals=6000, seed=5)))
+    assert snap.report.lost_amounts_zeroed
+    vocab = Vocabulary.from_snapshot(snap)
+    lost = answer(snap, "/deals lost", vocab).text.splitlines()[0]
+    assert lost.endswith("229 lost deals, amounts not recorded (this CRM records a lost deal at $0)"), lost
+    closed = answer(snap, "/deals", vocab).text.splitlines()[0]
+    assert "(251 won, 229 lost), $7.2M won (this CRM records a lost deal at $0)" in closed, closed

@@ -128,14 +128,19 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
     tau2, pairs = (_yearly_variance(snapshot, selected, period, baseline, start) if kind == "year" else (0.0, 0))
     # this period's own year differs from the usual by tau^2, the usual (a mean of len(deltas) years) by tau^2 / n
     var_shift = var_shift + tau2 / len(deltas)
+    # what any change now (the total's, each segment's) is tested against: the usual change, uncertain
+    # by its samples, the years' variance, and the deals this period's baseline shares with the earlier
+    # cycles (the baseline holds last year's Q4, which the usual change was measured on: a segment's
+    # baseline shares them in proportion, so its covariance with the usual change is the total's)
+    expected = Expected(shift, var_shift + tau2 + 2 * overlap / len(deltas))
     l1, v1 = log_odds(current.won, current.n)
     l0, v0 = log_odds(before.won, before.n)
-    z = (l1 - l0 - shift) / np.sqrt(v1 + v0 + var_shift + tau2 + 2 * overlap / len(deltas))
+    z = (l1 - l0 - shift) / np.sqrt(v1 + v0 + expected.variance)
     p = float(2 * sps.norm.sf(abs(z)))
     change = 100 * (current.won / current.n - before.won / before.n)
     return Season(kind=kind, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
                   pattern=True, change_vs_usual_pp=_round(change - usual, 2), p_value=_sig(p), significant=p < ALPHA,
-                  expected=Expected(shift, var_shift + tau2), yearly_variance=_round(tau2, 6), yearly_pairs=pairs)
+                  expected=expected, yearly_variance=_round(tau2, 6), yearly_pairs=pairs)
 
 
 def _yearly_variance(snapshot: Snapshot, selected: np.ndarray, period: Period, baseline: Period,

@@ -33,6 +33,9 @@ REP = "sales_rep_id"
 
 # Ordered: the first rule whose pattern matches the question picks the command. The question has been
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
+# A dimension named as a whole (not one of its values): "deal size", "lead source", "the region".
+DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|sources?|channels?|regions?|geos?|geography"
+                   r"|industr(y|ies)|verticals?|products?|product (type|line)s?|segments?|amounts?|deal amounts?)")
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
     # "who on the APAC team is struggling": reps, named by "who", not segments
@@ -55,6 +58,13 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"),
     # "does cycle length affect whether we win", "regression on win rate", "all else equal": what drives winning
     ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b"
+                # a dimension's effect on winning ("does deal size affect win rate", "how does lead source impact our odds",
+                # "the effect of region on win rate"): the drivers, unless a split is asked outright ("- split by cycle band")
+                rf"|^(?!.*\b(split|broken|break\w*|by)\b).*(\b(does|do|did|how (does|do|did)|whether|if) (the |our )?{DIMENSION_WORDS}"
+                r" (really |actually |even |still )?(affect|impact|influence|drive|predict|shape|change|determine)s?"
+                r"|\b(effect|impact|influence|importance)s? of (the |our )?" + DIMENSION_WORDS + r" (on|for)\b)"
+                # "or is that just correlation with size", "confounded by region": controlled for the others, the drivers
+                r"|\b(correlation|correlated|confound\w*|tangled|entangled|mixed up) (with|by)\b|\bjust (a )?proxy for\b"
                 r"|\b(run|rerun|do|fit|show|see)( me)?( the| a| our)?( [\w-]+){0,3} regressions?\b"
                 r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
                 r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
@@ -75,7 +85,10 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
+    # "all deals closed in june", "every opp we won in APAC": the deals themselves, asked as a list (a rate stays a rate)
     ("deals", r"\bdeals behind\b|\bdeal list\b|\blist of (the |our )?(\w+ )?deals\b"
+              r"|^(?!.*\b(rates?|percent\w*|share|fraction|proportion|how many|how much|why|will|forecast\w*)\b)"
+              r"((show|list|pull|give|get|see|export|find|send)( me| us)? )?(all|every|each)( of)?( the| our)? (\w+ ){0,2}(deals?|opps?|opportunit\w+)\b(?! (by|per)\b)"
               r"|^(?!.*\b(rates?|percent\w*|share|fraction|proportion|how many|how much|why|reasons?|caus\w*|explain\w*"
               r"|how (long|fast|quickly)|take|took)\b).*\b(deals|opps|opportunities) (that )?(we|did we) (lost|won)\b"
               r"|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
@@ -86,14 +99,22 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
-    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
+    ("funnel", r"\bmake it\b|\bhow many days\b|\bcycles? (has |have |is |are )?(got|gotten|get|gets|getting|grown|grew|became"
+               r"|become|becoming|been)? ?(longer|shorter|slower|faster)\b|\b(longer|shorter) (sales )?cycles?\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
                r"|\b(close|closes|closing)\b( \w+){0,3} (faster|slower|quicker)\b"
                r"|(?<!will )(?<!to )\b(close|closes|closed) (with)?in \d+ days\b"  # how long deals take, not a forecast
                r"|\b(median|average|avg|mean|typical) (sales )?cycle\b"
                r"|\b(reached|reach|reaching|got to|get to|made it to|make it to|advanced to|progressed to|past) (the )?"
                r"(qualified|demo|proposal|negotiation)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
-               r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
+               r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"
+               # deals that die, drop out or fall through at a stage ("how many deals die in negotiation"): its drop-off;
+               # the deals lost there asked as a list stay the list ("the APAC deals we lost at negotiation")
+               r"|\b(die|dies|died|dying|drops?|dropped|dropping|drop out|drops out|dropped out|drop off|drops off|dropped off|fall out|falls out"
+               r"|fell out|fall through|falls through|fell through|fizzle\w*|leak\w*)( \w+)? (in|at|after|during) (the )?"
+               r"(qualified|demo|proposal|negotiation)\b"
+               r"|\bhow many (\w+ ){0,3}(deals|opps|opportunities) (\w+ ){0,2}(lose|lost|losing) (in|at) (the )?"
+               r"(qualified|demo|proposal|negotiation)\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
                 r"|\bwhat (is the |are the )?(%|percent(age)?\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"
                 r"|(?<!getting )\b(harder|easier|tougher) to (win|close)\b"),
@@ -135,7 +156,9 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bcycle[- ](\w+[- ])?gap\b"
                r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose)"
                r"|\btak(e|es|ing) longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
+    # "how much will europe close", "what will the APAC team book": up to three words between (not "will it take to close")
     ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
+                 r"|\bwill (?:(?!(take|takes|be|have|need)\b)[\w']+ ){1,3}(close|win|book|land|bring in)\b(?! rates?\b)"
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
                  r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
@@ -232,7 +255,10 @@ COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|low
                          r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
 # A rate of deals asked for, and a list of them asked for outright ("the deal list behind the win rate").
 # A comparative about one value with nothing named to compare with: the comparison across its dimension.
-ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|convert)s? (more|less|better|worse))\b")
+# A claim checked ("partner deals are better. Is that true?") is the same comparison.
+ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|convert)s? (more|less|better|worse))\b"
+                    r"|\b(deals?|opps?|opportunities|ones) (are|is|do|does) (really |actually |just )?(doing |performing "
+                    r"|converting |closing )?(better|worse|stronger|weaker)\b")
 OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
 RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
@@ -317,6 +343,8 @@ monday tuesday wednesday thursday friday saturday sunday morning afternoon eveni
 prep prepping preparing prepare review reviews offsite presentation answer clear walk through sense
 csv excel spreadsheet export download file attachment
 rather instead genuinely honestly basically exactly roughly approximately normally usually typically
+proxy proxies effect effects affect affects affected confounded confounding confound care cares interested keep hearing
+heard hear says said claims claim true untrue false correct right case
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -393,7 +421,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(deal |sales )?velocity\b", "cycle-gap"),
     # "does cycle length matter for win rate": the rate across cycle bands (the drivers' model takes no cycle)
     (r"\b(does|do) (the )?(sales )?(cycle[- ]?(length|time|duration|gap)s?|(sales )?cycles?) (really |actually )?matter\b"
-     r"( (for|to|on) (the |our )?(win rate|winning|closing))?", "win rate by cycle"),
+     r"( (for|to|on) (the |our )?(win rate|winning|closing))?(?!.*\b(correlat\w*|confound\w*|control\w*|account\w* for"
+     r"|proxy)\b)", "win rate by cycle"),
     # "where in APAC are we losing": the weak segments there, not the funnel (which "where in the funnel" keeps)
     (r"\bwhere in (?!the (funnel|process|pipeline|cycle|stages?)\b)(.+?) (are|do) we (lose|losing)\b", r"\2 where are we losing"),
     # "region leaderboard": a ranking of a dimension that is no rep is the rate by it
@@ -516,6 +545,8 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
+# The deal stages a conversion runs between ("from demo to proposal", "qualified to won").
+STAGE_WORDS = frozenset({"qualified", "demo", "proposal", "negotiation", "closed", "close", "won", "lost"})
 MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"), 1)}
 MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
@@ -658,7 +689,8 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(and )?(how (it|that|this|they|we) )?(compare[sd]?|stacks? up|measures? up) (to|with|against) ", " vs ", text)
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
     text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
-                  lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
+                  lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} to {m.group(2)}"
+                  if {m.group(1), m.group(2)} <= STAGE_WORDS else f"{m.group(1)} {m.group(2)}", text)
     text = re.sub(r"\bhow (does|do|did) (.+?) compare (to|with) (.+)", r"\2 vs \4", text)
     text = re.sub(r"\bcompare\b", "", text) if " vs " not in text else re.sub(r"\bcompare (?=.+ vs )", "", text)
     text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse|weaker|stronger) than (.+)", r"\2 vs \5", text)

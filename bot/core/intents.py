@@ -55,7 +55,9 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
              r"|\b(weakest|worst|best|strongest|top|bottom|lowest|highest)( \w+)? (reps?|aes?|sellers?|salespeople|closers?)\b"
-             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"),
+             # "which of rep 9's deals": that rep's deals, not the reps
+             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"
+             r"(?![ _#]?\d+'s\b)"),
     # "does cycle length affect whether we win", "regression on win rate", "all else equal": what drives winning
     ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b"
                 # a dimension's effect on winning ("does deal size affect win rate", "how does lead source impact our odds",
@@ -78,6 +80,9 @@ RULES: tuple[tuple[str, str], ...] = (
     ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
              r"|accounts? for the)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
+             # "what should I worry about in NA": the weak segments there (deals or reps to worry about stay theirs)
+             r"|\bwhat (should|do|must) (i|we) (\w+ )?(worry|be worried|be concerned|be nervous|lose sleep) about\b"
+             r"(?!.*\b(deals?|opps?|opportunit\w+|pipeline|reps?|sellers?|aes?|forecast|quarter)\b)"
              r"|\b(segments?|areas?|pockets?|parts|corners|regions|industries|verticals|products|sources|channels)\b"
              r"(?!.*\b(deals?|opps?|opportunities|reps?)\b).*\bworr(y|ied)\b"
              r"|\b(loss rates?|losses|losing)\b.*\b(above|over|higher than|worse than) (the )?(team |company |overall )?average\b"
@@ -121,7 +126,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunities) (are |currently |sitting |still |now )+(in|at) (the )?"
                  r"(qualified|demo|proposal|negotiation)\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b|\b(what|anything|something|which ones?) (is |are )?(slipping|going to slip|likely to slip)\b"
-                 r"|\bat[- ]risk (open )?(deals?|opps?|opportunit\w+|pipeline)\b"
+                 r"|\bat[- ]risk (open )?(deals?|opps?|opportunit\w+|pipeline|amounts?|dollars|value|\$+)\b"
                  r"|\b(will|going to|gonna|expect\w* to|likely to|could|should)\b.*\bbring (in|home)\b"),
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
@@ -211,7 +216,10 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\bwhere (are|is) (we|our \w+) (strongest|best)\b"
                 r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"
                 r"|\b(which|what) (regions?|geos?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?) (is|are|was|were)"
-                r"( the| our)? (best|worst|strongest|weakest|top|bottom)\b"),
+                r"( the| our)? (best|worst|strongest|weakest|top|bottom)\b"
+                # "which region performs best", "what vertical converts worst for us": the rates by that dimension
+                r"|\b(which|what) (regions?|geos?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?)"
+                r" (performs?|performed|does|did|do|is doing|converts?|closes?|wins?)( the)? (best|worst|strongest|weakest)\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
@@ -374,6 +382,7 @@ KEYWORDS = tuple(sorted({
     "drop", "dropped", "decline", "falling", "going", "region", "industry", "product", "source", "win", "winning",
     "underperforming", "lagging", "performers", "quota", "attainment", "coverage", "commit", "opportunities",
     "bleeding", "leaking", "leaderboard", "driving", "losing", "risk", "cycle", "cycles", "monthly", "quarterly", "enterprise", "inbound", "outbound", "referral", "partner", "america",
+    "winrate", "region", "regions", "industries", "products", "sources",
 }))
 # Words the grammar knows: never "corrected" to a keyword ("monthly" is not a typo of "month").
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
@@ -440,6 +449,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"|booked|bring in|brought in|land|landed)\b|\bhow much (did|have|has) (we|you|the team|\w+) (close|closed|book"
      r"|booked|bring in|brought in|land|landed)\b|\b(closed?[- ]won|won|booked) (amounts?|revenue|dollars|values?)\b"
      r"(?!.*\b(win rate|over|vs)\b)", "won deals"),
+    (r"\bat[- ]risk (amounts?|dollars|values?|\$+)\b|\b(amounts?|dollars|value) at[- ]risk\b(?=.*\b(pipeline|open|forecast)\b)",
+     "at-risk pipeline"),  # the forecast's at-risk amount per segment (revenue at risk stays the weak segments')
     (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
     (r"\bwill (be )?(closing|landing|winning)\b|\b(is|are) (?=(\S+ )?closing (this|next) (quarter|month)\b)", "will close "),
     (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
@@ -492,7 +503,10 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: f"{m.group(1)} {NUMBER_WORDS.index(m.group(2)) + 2}"),
     (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
     (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
-    (r"^((\w+ ){1,2})open pipe(line)?$", r"\1open deals"),  # "india open pipe": the open deals there, not the forecast
+    (r"^((\w+ ){1,2})open pipe(line)?$", r"\1open deals"),
+    # "show open pipeline deals for NA", "list the pipeline opps": the open deals, listed (not the forecast)
+    (r"\b(show|list|pull|give|get|see|export|send)( me| us)?( the| all| our| all the| all our)? (open )?(pipeline|pipe) "
+     r"(deals|opps|opportunities)\b", r"\1\2 open deals"),  # "india open pipe": the open deals there, not the forecast
     (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
     (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
     (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
@@ -531,7 +545,13 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bsrcs?\b", "source"), (r"\bnamer\b", "north america"),
+    (r"\bqtr\b", "quarter"), (r"\bf'?ca?st\b|\bfcsts\b", "forecast"),
+    # "last year's Q2", "this year's H1": that year's quarter or half, as "Q2 last year" reads
+    (r"\b(last|this) year'?s (q[1-4]|h[12]|first half|second half|(first|second|third|fourth) quarter)\b", r"\2 \1 year"),
+    (r"\b(\d{4})'?s (q[1-4]|h[12])\b", r"\2 \1"),
+    # a slip in "win" before "rate" ("wn rate", "wni rate", "winn rate")
+    (r"\b(wn|wi|wni|iwn|wim|wun|winn|wiin|wln)(?= ?rates?\b)", "win"),
+(r"\bsrcs?\b", "source"), (r"\bnamer\b", "north america"),
     (r"\bq([1-4]) (\d{4})\b", r"\2q\1"),  # "Q2 2023"
  (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
     (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
@@ -684,6 +704,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
         text = re.sub(pattern, words, text)
     text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
+    text = DAY_RANGE.sub(lambda m: _day_range(m, as_of) or m.group(0), text)  # "from feb 1 to april 30": those days
     text = " ".join(_corrected(w) for w in text.split())
     text = re.sub(r"\bcompare (the )?(last|past) (\w+) (quarter|month)s\b", r"last \3 \4s \4ly", text)  # quarter by quarter
     text = re.sub(r"\b(and )?(how (it|that|this|they|we) )?(compare[sd]?|stacks? up|measures? up) (to|with|against) ", " vs ", text)
@@ -810,6 +831,35 @@ def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = 
         return None
     y = int(year) if year else (as_of.year if month <= as_of.month else as_of.year - 1)
     return f"{y}-{month:02d}"
+
+
+ORDINAL = r"(?:st|nd|rd|th)?"
+DAY = (r"(?:(?P<{m}>[a-z]+)\.? (?P<{d}>\d{{1,2}})" + ORDINAL + r"|(?P<{d}x>\d{{1,2}})" + ORDINAL + r" (?:of )?(?P<{m}x>[a-z]+))"
+       r"(?:,? (?P<{y}>\d{{4}}))?")
+DAY_RANGE = re.compile(r"\b(?:from |between )?" + DAY.format(m="m1", d="d1", y="y1") + r" ?(?:to|-|through|thru|until|till|and) ?"
+                       + DAY.format(m="m2", d="d2", y="y2") + r"\b")
+
+
+def _day_range(m: re.Match, as_of: dt.date) -> str | None:
+    """"from feb 1 to april 30", "1 March - 15 June 2024": those days, in the latest year the range has started
+    (a year named with either end is that end's)."""
+    first, last = m.group("m1") or m.group("m1x"), m.group("m2") or m.group("m2x")
+    if first not in MONTHS or last not in MONTHS:
+        return None
+    d1, d2 = int(m.group("d1") or m.group("d1x")), int(m.group("d2") or m.group("d2x"))
+    y1, y2 = m.group("y1"), m.group("y2")
+    try:
+        if y1 or y2:
+            start_year = int(y1) if y1 else int(y2) - (MONTHS[first] > MONTHS[last])
+        else:
+            start_year = as_of.year if dt.date(as_of.year, MONTHS[first], d1) <= as_of else as_of.year - 1
+        start = dt.date(start_year, MONTHS[first], d1)
+        end = dt.date(int(y2) if y2 else start_year, MONTHS[last], d2)
+        if end < start and not y2:
+            end = dt.date(start_year + 1, MONTHS[last], d2)
+    except ValueError:  # "feb 30": no such day; left as typed, to be named back
+        return None
+    return f"{start.isoformat()}..{end.isoformat()}" if end >= start else None
 
 
 def _months(first: str, last: str, year: str | None, as_of: dt.date) -> str | None:

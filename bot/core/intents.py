@@ -733,6 +733,8 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
     text = re.sub(r"\b(this|current|last|previous|prior) half\b(?! (of|year))", lambda m: _this_half(m.group(1), as_of), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
+    text = re.sub(r"\bsince (\d{4}-\d\d-\d\d)\.\.\d{4}-\d\d-\d\d\b", lambda m: f"{m.group(1)}..{as_of.isoformat()}"
+                  if m.group(1) <= as_of.isoformat() else m.group(0), text)  # "since H2 2023"
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     # "did it improve from Q1 to Q2": a change from one period to the other, Q2 against Q1 (not a range)
     if CHANGE_WORDS.search(text):
@@ -740,6 +742,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"(?<![\d-])\bq([1-4]) vs q([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter_pair(
         int(m.group(1)), int(m.group(2)), as_of) or m.group(0), text)  # "compare Q4 to Q3": a pair, in order
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
+    # "since 2023Q3", "since 2023", "since H2 2023": from that period's first day to the data's last (never that period alone)
+    text = re.sub(r"\bsince (\d{4})q([1-4])\b", lambda m: f"{m.group(1)}-{3 * int(m.group(2)) - 2:02d}-01..{as_of.isoformat()}", text)
+    text = re.sub(r"\bsince (\d{4})-(\d\d)(?![-\d])", lambda m: f"{m.group(1)}-{m.group(2)}-01..{as_of.isoformat()}", text)
+    text = re.sub(r"\bsince (\d{4})(?![-\d.q])\b", lambda m: f"{m.group(1)}-01-01..{as_of.isoformat()}"
+                  if int(m.group(1)) <= as_of.year else m.group(0), text)
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
@@ -1016,6 +1023,9 @@ PREAMBLE = re.compile(r"^((before|ahead of|prior to|after|for) [^,.?!]{3,90}?)(?
                       r"|i'm trying|can you|could you|please|what|which|how|why|who)\b))", re.IGNORECASE)
 
 
+THEN = re.compile(r"\b(since then|since that( time| point| change)?|ever since|from then on)\b", re.IGNORECASE)
+
+
 def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     """The message without its context: a sentence or opening clause that matches no analysis, names no
     period, split or comparison, and names no segment the rest does not ("I'm prepping for the board on Thursday.", "Our Partner
@@ -1040,9 +1050,20 @@ def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
         segment_like = any(w in SEGMENT_LIKE or norm(w) in NEAREST_VALUES for w in rewrite(unit, as_of).split())
         return not shaped and values <= rest and (rest or not segment_like)  # "Retail is new. How is it doing?"
 
+    original = list(units)
+    for i, unit in enumerate(units):  # "We changed pricing in Q1. How has it looked since then?": since Q1
+        then = THEN.search(unit)
+        earlier = [j for j in range(i) if parse(rewrite(units[j], as_of), vocab).query.period is not None] if then else []
+        if earlier:
+            period = parse(rewrite(units[earlier[-1]], as_of), vocab).query.period
+            units[i] = THEN.sub(f"since {period.text}", unit)
+            if not commands_matching(rewrite(units[earlier[-1]], as_of)):
+                units[earlier[-1]] = ""  # the sentence only said when; its period is now the question's
+    resolved_then = any(THEN.search(u) for u in original) and not any(THEN.search(u) for u in units)
+    units = [u for u in units if u]
     kept = [u for i, u in enumerate(units) if not context(i)]
     if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):
-        return text
+        return " ".join(units) if resolved_then else text
     return " ".join(kept)
 
 

@@ -101,7 +101,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r" did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
               r"|'s (recent |latest |biggest |big |open )?(wins|losses)\b(?! by\b)"
               r"|\b(got|have|has) open\b(?!.*\b(pipeline|forecast|coverage|commit)\b)"
-              r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
+              r"|\b(show|list|pull|give|get|see|drill( down)?( into| on)?|open up)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
     ("funnel", r"\bmake it\b|\bhow many days\b|\bcycles? (has |have |is |are )?(got|gotten|get|gets|getting|grown|grew|became"
@@ -112,7 +112,11 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\b(reached|reach|reaching|got to|get to|made it to|make it to|advanced to|progressed to|past) (the )?"
                r"(qualified|demo|proposal|negotiation)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
-               r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"
+               r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won|win)\b"
+               # "what % of proposals turn into wins": a stage's conversion to the next or to a win
+               r"|\b(qualified|demos?|proposals?|negotiations?)( stage)?( deals| opps)? (turn|turns|convert|converts|become|becomes"
+               r"|end up|ends up|move|moves|progress|progresses|advance|advances)( \w+)? (into|to|as) (an? )?(wins?|won|closed"
+               r"|deals|demos?|proposals?|negotiations?)\b"
                # deals that die, drop out or fall through at a stage ("how many deals die in negotiation"): its drop-off;
                # the deals lost there asked as a list stay the list ("the APAC deals we lost at negotiation")
                r"|\b(die|dies|died|dying|drops?|dropped|dropping|drop out|drops out|dropped out|drop off|drops off|dropped off|fall out|falls out"
@@ -147,7 +151,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+    ("why", r"\bwhy\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -171,6 +175,7 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|prioriti\w*|focus|save|chase|push)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
+                 r"|\b(on|off) (track|pace|course) (for|to (hit|make|close|land))( the| this| our)? (quarter|q|month|number)\b"
                  r"|\bpipeline\b|\bbacktest\w*\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
                 r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning|close|closing)|\bmatter\w* (most )?for winning\b|\blevers?\b"
@@ -225,7 +230,8 @@ RULES: tuple[tuple[str, str], ...] = (
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
-                         r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
+                         r"|\bcompetitors?\b|\b(industry|external|market|peer|public|saas) (benchmarks?|averages?|standards?"
+                         r"|norms?)\b|\bbenchmarks\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
                          r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
                          r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
                          r"|\bwin ?rates? (for|of|on) (the )?(\w+ )?(deals|opps|opportunities) (we )?lost\b"  # lost deals win none
@@ -272,7 +278,7 @@ RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
-WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\b(by|per)\b|\bwinrate\b.*\b(by|per)\b")
+WINRATE_BY = re.compile(r"(\bwin ?rates?\b|\bwinrate\b).*\b(by|per)\b(?! (deal |sales )?(stages?|steps?)\b)")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
@@ -408,8 +414,11 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: "q" + str("first second third fourth".split().index(m.group(1)) + 1 if m.group(1).isalpha()
                          else int(m.group(1)[0]))),
     (r"\bwin[/ -]?loss( ratio| rate| record)?\b", "win rate"), (r"\bttm\b", "last 12 months"),
-    (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose) since "
-     r"(last year|a year ago)\b", r"\1 vs last year"),
+    # a change since last year is against a year before; since last quarter, the last quarter against the one before it
+    (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose|differen\w+)"
+     r"((?: (?!since\b)[\w']+){0,4}) since (last year|a year ago)\b", r"\1\4 vs last year"),
+    (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose|differen\w+)"
+     r"((?: (?!since\b)[\w']+){0,4}) since (last|the previous|the prior) (quarter|q|qtr)\b", r"\1\4 last quarter vs previous"),
     (r"\bby (value|dollars?|revenue|amount),? (and )?not (by )?(count|number|volume|deals?)\b"
      r"|\b(dollar|value|revenue|amount)[- ]weighted\b", " "),
     (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),
@@ -539,7 +548,7 @@ PERIOD_TOKEN = r"\d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d|\d{4}q[1-4]|\d{4}-\d\d|\d{4}
 NUMBER_WORDS = "two three four five six seven eight nine ten eleven twelve".split()
 # Contractions and chat spellings, spelt out so the rules need one form.
 SPELLINGS: tuple[tuple[str, str], ...] = (
-    (r"\bwhat'?s\b", "what is"), (r"\bhow'?s\b", "how is"), (r"\bwho'?s\b", "who is"),
+    (r"\bwhat'?s (changed|happened|gone|been going)\b", r"what has \1"), (r"\bwhat'?s\b", "what is"), (r"\bhow'?s\b", "how is"), (r"\bwho'?s\b", "who is"),
     (r"\bwhere'?s\b", "where is"), (r"\bthat'?s\b", "that is"), (r"\bwe're\b", "we are"),
     (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),

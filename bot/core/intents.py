@@ -104,7 +104,8 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(show|list|pull|give|get|see|drill( down)?( into| on)?|open up)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
-    ("funnel", r"\bmake it\b|\bhow many days\b|\bcycles? (has |have |is |are )?(got|gotten|get|gets|getting|grown|grew|became"
+    ("funnel", r"\bmake it\b|\bhow many days\b|\b(time|days|weeks) to (close|win|closing|won)\b"
+               r"|\bhow (fast|quickly|slowly)\b(?!.*\b(will|going to|likely|forecast)\b)|\bcycles? (has |have |is |are )?(got|gotten|get|gets|getting|grown|grew|became"
                r"|become|becoming|been)? ?(longer|shorter|slower|faster)\b|\b(longer|shorter) (sales )?cycles?\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
                r"|\b(close|closes|closing)\b( \w+){0,3} (faster|slower|quicker)\b"
                r"|(?<!will )(?<!to )\b(close|closes|closed) (with)?in \d+ days\b"  # how long deals take, not a forecast
@@ -148,7 +149,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bcensor\w*\b|\b(problems?|issues?|wrong|something off|errors?) (with|in) (the |our |this )?data\b"
 ),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
-               r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
+               r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
     ("why", r"\bwhy\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
@@ -202,7 +203,9 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow\b.*\b(has|have) (changed|moved|shifted|evolved|developed|trended)\b"
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
-              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"),
+              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"
+              # "is the fintech slump over": whether a fall has ended, over time
+              r"|\b(slump|dip|decline|drop|slide|downturn|rough patch)\b.*\b(over|behind us|bottom(ed)? out|ended|ending|done)$"),
     ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
              r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
@@ -244,7 +247,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b"  # one deal's story is not in the data
                          r"|\bwhy\b.*\b(lose|lost|win|won)\b (the|that|this) (\w+ )?deal\b"
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
-                         r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
+                         r"|\b(loss|win) reasons?\b|\bby (loss |lost |win )?reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
                          r"|\b(time|days|weeks|long)\b.*\bspen[dt]\w* (in|per|at) (each |every |a |the )?(stage|step)s?\b"
                          r"|\bforecast\w* (\w+ ){0,2}next year\b|\bnext year'?s? (revenue|bookings|forecast|number)\b"
@@ -460,7 +463,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"(?!.*\b(win rate|over|vs)\b)", "won deals"),
     (r"\bat[- ]risk (amounts?|dollars|values?|\$+)\b|\b(amounts?|dollars|value) at[- ]risk\b(?=.*\b(pipeline|open|forecast)\b)",
      "at-risk pipeline"),  # the forecast's at-risk amount per segment (revenue at risk stays the weak segments')
-    (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
+    (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),
+    # "what did rep_4 close last quarter": what they won (a list, totalled), as "what did we win"
+    (r"\bwhat (did|have|has) (\w+( \w+)?) (close|closed)\b(?! (rate|deals?|at)\b)", r"what \1 \2 won"),  # a measure, not a split by size
     (r"\bwill (be )?(closing|landing|winning)\b|\b(is|are) (?=(\S+ )?closing (this|next) (quarter|month)\b)", "will close "),
     (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
     (r"\b(during|over|across|through|in|by) the (months|quarters)\b", lambda m: m.group(2)[:-1] + "ly"),
@@ -553,7 +558,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
-    (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
+    (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\b(win|close|hit) ?(%|pct\b|percentage\b)", "win rate "), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
     (r"\bqtr\b", "quarter"), (r"\bf'?ca?st\b|\bfcsts\b", "forecast"),
     # "last year's Q2", "this year's H1": that year's quarter or half, as "Q2 last year" reads
     (r"\b(last|this) year'?s (q[1-4]|h[12]|first half|second half|(first|second|third|fourth) quarter)\b", r"\2 \1 year"),

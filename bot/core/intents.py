@@ -65,6 +65,8 @@ RULES: tuple[tuple[str, str], ...] = (
                 rf"|^(?!.*\b(split|broken|break\w*|by)\b).*(\b(does|do|did|how (does|do|did)|whether|if) (the |our )?{DIMENSION_WORDS}"
                 r" (really |actually |even |still )?(affect|impact|influence|drive|predict|shape|change|determine)s?"
                 r"|\b(effect|impact|influence|importance)s? of (the |our )?" + DIMENSION_WORDS + r" (on|for)\b)"
+                r"|\b(distinguish\w*|differentiat\w*|separat\w*|sets? apart|tells? apart)\b.*\b(won|wins|winning|winners|lost|losses"
+                r"|losers)\b|\b(does|do|did) being\b.*\b(help|hurt|affect|impact|matter|change)\w*\b"
                 # "or is that just correlation with size", "confounded by region": controlled for the others, the drivers
                 r"|\b(correlation|correlated|confound\w*|tangled|entangled|mixed up) (with|by)\b|\bjust (a )?proxy for\b"
                 r"|\b(run|rerun|do|fit|show|see)( me)?( the| a| our)?( [\w-]+){0,3} regressions?\b"
@@ -83,8 +85,10 @@ RULES: tuple[tuple[str, str], ...] = (
              # "what should I worry about in NA": the weak segments there (deals or reps to worry about stay theirs)
              r"|\bwhat (should|do|must) (i|we) (\w+ )?(worry|be worried|be concerned|be nervous|lose sleep) about\b"
              r"(?!.*\b(deals?|opps?|opportunit\w+|pipeline|reps?|sellers?|aes?|forecast|quarter)\b)"
-             r"|\b(segments?|areas?|pockets?|parts|corners|regions|industries|verticals|products|sources|channels)\b"
-             r"(?!.*\b(deals?|opps?|opportunities|reps?)\b).*\bworr(y|ied)\b"
+             r"|\b(segments?|areas?|pockets?|parts|corners|regions?|industr(y|ies)|verticals?|products?|sources?|channels?)\b"
+             r"(?!.*\b(deals?|opps?|opportunities|reps?)\b).*\b(worr(y|ied)|concerned|nervous)\b"
+             # "what's the one thing I should fix", "what should we work on": the weak segments (a rate to improve is the drivers')
+             r"|\b(should|must|need to|can|to) (we |i )?(fix|work on|address|tackle)\b(?!.*\b(win rate|drivers?|data)\b)"
              r"|\b(loss rates?|losses|losing)\b.*\b(above|over|higher than|worse than) (the )?(team |company |overall )?average\b"
              r"|^(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b).*\b(segments?|areas?|pockets?)\b.*\b(losing"
              r"|los(e|es) more|below|under|worse|weaker)\b"
@@ -114,6 +118,8 @@ RULES: tuple[tuple[str, str], ...] = (
                r"(qualified|demo|proposal|negotiation)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
                r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won|win)\b"
+               r"|\bbetween (the )?(qualified|demo|proposal|negotiation)( stage)? and (the )?(demo|proposal|negotiation|close"
+               r"|closed|won|win)\b"
                # "what % of proposals turn into wins": a stage's conversion to the next or to a win
                r"|\b(qualified|demos?|proposals?|negotiations?)( stage)?( deals| opps)? (turn|turns|convert|converts|become|becomes"
                r"|end up|ends up|move|moves|progress|progresses|advance|advances)( \w+)? (into|to|as) (an? )?(wins?|won|closed"
@@ -440,6 +446,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     # which dimension to invest in: the best of it
     (r"\b(should|to|could) (we |i )?(double down on|invest (more )?in|bet on|lean into|put more into)\b", "are best"),
     (r"\b(deal |sales )?velocity\b", "cycle-gap"),
+    # "the APAC lead", "our EMEA head": a person, not the lead source
+    (r"\b(the|our|my|your|their|a|an) ((\w+ ){0,2})(lead|head|director|leader|vp|svp)\b(?! (sources?|gen\w*|scor\w*|time)\b)",
+     r"\1 \2"),
     # "does cycle length matter for win rate": the rate across cycle bands (the drivers' model takes no cycle)
     (r"\b(does|do) (the )?(sales )?(cycle[- ]?(length|time|duration|gap)s?|(sales )?cycles?) (really |actually )?matter\b"
      r"( (for|to|on) (the |our )?(win rate|winning|closing))?(?!.*\b(correlat\w*|confound\w*|control\w*|account\w* for"
@@ -743,7 +752,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bsince ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _since(m.group(1), m.group(2), as_of) or m.group(0),
                   text)
     # a month named just before "vs" ("June vs May") is the period in question
-    text = re.sub(r"\b([a-z]+)(?= vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
+    text = re.sub(r"\b([a-z]+)(?=\s+vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
     text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
     text = re.sub(r"\b(this|current|last|previous|prior) half\b(?! (of|year))", lambda m: _this_half(m.group(1), as_of), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
@@ -1272,10 +1281,17 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
     if command == "trend" and COMPARATIVE.search(words) and any(len(v) > 1 for _, v in q.filters):
         command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
+    each = SPLIT_ASK.search(words)
+    if command == "trend" and q.grain is None and each and each.group(1) in ("each", "every"):
+        command = "winrate"  # "how did each region do in Q1": the rates side by side (the trend takes no split)
     if command == "trend" and OTHERS.search(words):  # "how is APAC doing against the rest": side by side
         command = "winrate"
     if command == "reps" and " vs " in f" {words} " and any(d == REP and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "rep 5 vs rep 9 win rate": the two side by side
+    subject = re.search(r"\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)", words)
+    if command == "drivers" and subject:  # "does being inbound help win rate": lead source's effect, over every deal
+        named = parse(subject.group(1), vocab).query.filter_dict
+        q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in named))
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time

@@ -903,3 +903,124 @@ def test_a_list_compared_a_rate_of_lost_deals_and_stopping_an_update_are_asked_b
 ])
 def test_the_same_words_without_a_comparison_or_a_stop_are_answered(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+# The seventh held-out round's rules (issue 22): each class with cases where the same words mean something else.
+@pytest.mark.parametrize("question, line", [
+    # what a segment will close, book or bring in: the forecast (a rate or how long it takes stays theirs)
+    ("how much will europe close this q", "/pipeline region=Europe"),
+    ("what will the APAC team book next quarter", "/pipeline region=APAC"),
+    ("how long will it take to close these deals", "/funnel"),
+    ("how quickly will these deals close", "/pipeline"),
+    ("fcst for APAC", "/pipeline region=APAC"),
+    # a stage's conversion, and deals dying or dropping out at a stage: the funnel (the list of deals lost there stays a list)
+    ("conversion from demo to proposal?", "/funnel"),
+    ("what's the conversion between proposal and negotiation", "/funnel"),
+    ("what % of proposals turn into wins", "/funnel"),
+    ("proposal to close rate", "/funnel"),
+    ("conversion rate by stage", "/funnel"),
+    ("how many deals die in negotiation", "/funnel"),
+    ("how many enterprise deals drop out at proposal stage", "/funnel product_type=Enterprise"),
+    ("the APAC deals we lost at negotiation stage", "/deals region=APAC deal_stage=Negotiation lost"),
+    ("deals stuck in negotiation", "/pipeline deal_stage=Negotiation"),
+    ("win rate from january to march", "/winrate 2024-01-01..2024-03-31"),  # months, not stages
+    ("win rate by region", "/winrate by region"),
+    # how long deals take, and the cycle getting longer: the funnel
+    ("time to close by region", "/funnel by region"),
+    ("how fast do partner deals close compared to inbound", "/funnel lead_source=Partner,Inbound by lead_source"),
+    ("are our cycles getting longer in APAC?", "/funnel region=APAC"),
+])
+def test_forecast_funnel_and_cycle_words_of_the_seventh_round(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # every deal asked for, or what someone closed: the deals (a rate of them, or how many, stays the rate)
+    ("all deals closed in june", "/deals 2024-06"),
+    ("every deal we lost in APAC last quarter", "/deals region=APAC last quarter lost"),
+    ("win rate on all deals closed in june", "/winrate 2024-06"),
+    ("how many deals closed in june", "/winrate 2024-06"),
+    ("what did rep_4 close last quarter", "/deals sales_rep_id=rep_4 last quarter won"),
+    ("what did we close last quarter", "/deals last quarter won"),
+    ("What did we close at in Q4?", "/winrate 2023q4"),  # the rate we closed at
+    ("drill into the europe losses", "/deals region=Europe lost"),
+    # the pipeline's deals listed are the open deals; its at-risk amount is the forecast's (revenue at risk stays /risk)
+    ("show open pipeline deals for north america", "/deals North America open"),
+    ("at-risk amount per region", "/pipeline by region"),
+    ("revenue at risk by region", "/risk by region"),
+    ("which pipeline deals will close this quarter", "/pipeline"),
+    # one rep's deals are that rep's, not the reps
+    ("which of rep 9's deals will close this quarter", "/pipeline sales_rep_id=rep_9"),
+    ("which of my reps has the most open pipeline", "/pipeline by sales_rep_id"),
+])
+def test_deals_asked_for_and_the_pipeline_s_deals(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # a dimension's effect on winning, or a confounder named: the drivers (a split asked outright stays the split)
+    ("does deal size affect win rate", "/drivers"),
+    ("how does lead source impact our odds", "/drivers"),
+    ("what is the effect of region on win rate", "/drivers"),
+    ("Does cycle length matter, or is that just correlation with size?", "/drivers"),
+    ("does being inbound help win rate in APAC", "/drivers region=APAC"),
+    ("what distinguishes won from lost deals", "/drivers"),
+    ("does cycle length matter for win rate", "/winrate by cycle_band"),  # the drivers' model takes no cycle
+    ("does cycle length affect win rate - split by cycle band", "/winrate by cycle_band"),
+    ("did the mix change affect the win rate", "/why"),
+    # a claim checked, or a comparative about one value: the rate across its dimension
+    ("I keep hearing partner deals are better. Is that actually true in the data?", "/winrate by lead_source"),
+    ("The Europe team says their cycle got longer. Is that true for deals closed this year?", "/funnel region=Europe ytd"),
+    ("referral deals are better than inbound ones", "/winrate lead_source=Referral,Inbound by lead_source"),
+    ("is APAC doing better", "/trend region=APAC"),
+    # worry and fixing: the weak segments (deals or reps to worry about stay theirs)
+    ("what should I worry about in north america", "/risk North America"),
+    ("which region should I be most worried about?", "/risk by region"),
+    ("which deals should I worry about", "/pipeline"),
+    ("what's the one thing I should fix", "/risk"),
+    ("which region performs best", "/winrate by region"),
+    ("how did each region do in Q1", "/winrate by region 2024q1"),
+    ("how is APAC doing", "/trend region=APAC"),
+])
+def test_effects_claims_and_worries_of_the_seventh_round(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("why is q2 worse than last year's q2", "/why 2024q2 vs 2023q2"),
+    ("this year's q1 vs last year's q1", "/winrate 2024q1 vs 2023q1"),
+    ("win rate from feb 1 to april 30", "/winrate 2024-02-01..2024-04-30"),
+    ("win rate between 1 march and 15 june 2024", "/winrate 2024-03-01..2024-06-15"),
+    ("deals closed from Nov 15th 2023 to Jan 31st 2024", "/deals 2023-11-15..2024-01-31"),
+    ("win rate since 2023q3", "/winrate 2023-07-01..2024-07-15"),  # since a quarter: from it on, not it alone
+    ("trend since H2 2023", "/trend 2023-07-01..2024-07-15"),
+    ("We changed our enterprise pricing in Q1. How has enterprise win rate looked since then, quarter by quarter?",
+     "/trend product_type=Enterprise quarterly 2024-01-01..2024-07-15"),
+    ("what explains the win rate change since last year?", "/why vs last year"),
+    ("what has changed in enterprise since last year", "/why product_type=Enterprise vs last year"),
+    ("why did win rate drop since last quarter", "/why last quarter vs previous"),
+    ("how did march compare to february", "/winrate 2024-03 vs 2024-02"),
+    ("Rank my reps — I care about H1 2024 only.", "/reps by sales_rep_id 2024-01-01..2024-06-30"),
+    ("wn rate by prodcut", "/winrate by product_type"),
+    ("winrat by regoin", "/winrate by region"),
+    ("win% by industry", "/winrate by industry"),
+    ("Just got off a call with the APAC lead. She says enterprise is fine. Is it?",
+     "/winrate region=APAC product_type=Enterprise"),  # a person called a lead is no lead source
+    ("win rate by lead source", "/winrate by lead_source"),
+])
+def test_periods_typos_and_people_of_the_seventh_round(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, first", [
+    ("how does our win rate compare to industry benchmarks", "/trend"),  # no outside benchmarks in the data
+    ("lost deals by reason", "/why"),  # no loss reasons
+    ("are we on track against plan", "/pipeline"),  # no plan
+])
+def test_what_the_data_does_not_hold_is_asked_back_in_the_seventh_round(vocab, question, first):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == first, [c.line for c in intent.choices]
+
+
+def test_on_track_for_the_quarter_is_the_forecast(vocab):
+    assert interpret("are we on track for the quarter", vocab, AS_OF).line == "/pipeline"

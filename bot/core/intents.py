@@ -79,7 +79,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
-    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
+    ("risk", r"\bwhich( [\w-]+)? (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
              r"|accounts? for the)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
              # "what should I worry about in NA": the weak segments there (deals or reps to worry about stay theirs)
@@ -210,9 +210,11 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
               r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"
+              r"|\b(smallest|minimum|minimal|least) (change|effect|difference|drop|move)\b.*\bdetect\w*|\bdetectable\b"
+              r"|\bstatistical power\b"
               # "is the fintech slump over": whether a fall has ended, over time
               r"|\b(slump|dip|decline|drop|slide|downturn|rough patch)\b.*\b(over|behind us|bottom(ed)? out|ended|ending|done)$"),
-    ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
+    ("reps", r"\breps?\b|\bshrunk\b|\bshrinkage\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
              r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
@@ -287,7 +289,7 @@ RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
-WINRATE_BY = re.compile(r"(\bwin ?rates?\b|\bwinrate\b).*\b(by|per)\b(?! (deal |sales )?(stages?|steps?)\b)")
+WINRATE_BY = re.compile(r"^(?!.*\b(shrunk|shrinkage|luck-adjusted)\b).*?(\bwin ?rates?\b|\bwinrate\b).*\b(by|per)\b(?! (deal |sales )?(stages?|steps?)\b)")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
@@ -428,6 +430,11 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"((?: (?!since\b)[\w']+){0,4}) since (last year|a year ago)\b", r"\1\4 vs last year"),
     (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose|differen\w+)"
      r"((?: (?!since\b)[\w']+){0,4}) since (last|the previous|the prior) (quarter|q|qtr)\b", r"\1\4 last quarter vs previous"),
+    # "win rate by amount", "by dollar value vs by count": the rate by amount, shown beside the win rate (a split by
+    # size is asked as "by size" or "by amount band")
+    (r"\b(win ?rates?|winrate|close rates?|rates?) by (the )?(dollar |\$ ?)?(value|amount|dollars?|revenue|\$)"
+     r"(?! (bands?|buckets?|ranges?|tiers?|brackets?|sizes?)\b)( (vs|and|or|versus|not) (by )?(count|number|volume|deals?))?\b",
+     r"\1"),
     (r"\bby (value|dollars?|revenue|amount),? (and )?not (by )?(count|number|volume|deals?)\b"
      r"|\b(dollar|value|revenue|amount)[- ]weighted\b", " "),
     (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),
@@ -446,6 +453,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     # which dimension to invest in: the best of it
     (r"\b(should|to|could) (we |i )?(double down on|invest (more )?in|bet on|lean into|put more into)\b", "are best"),
     (r"\b(deal |sales )?velocity\b", "cycle-gap"),
+    (r"\b(rate|mix)( effects?)? (vs\.?|versus|or|and) (rate|mix)( effects?)?\b", "decomposition"),  # the why's split
     # "the APAC lead", "our EMEA head": a person, not the lead source
     (r"\b(the|our|my|your|their|a|an) ((\w+ ){0,2})(lead|head|director|leader|vp|svp)\b(?! (sources?|gen\w*|scor\w*|time)\b)",
      r"\1 \2"),
@@ -568,7 +576,9 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\b(win|close|hit) ?(%|pct\b|percentage\b)", "win rate "), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bf'?ca?st\b|\bfcsts\b", "forecast"),
+    (r"\bqtr\b", "quarter"), (r"\b(last|this|previous|prior|next) (quarter|month|year|week|qtr|q)'?s(?= (win|close|hit|conversion|numbers?"
+                     r"|losses|wins|deals|opps|pipeline|forecast|results?|bookings|trend|performance|drop|decline)\b)", r"\1 \2"),
+    (r"\bf'?ca?st\b|\bfcsts\b", "forecast"),
     # "last year's Q2", "this year's H1": that year's quarter or half, as "Q2 last year" reads
     (r"\b(last|this) year'?s (q[1-4]|h[12]|first half|second half|(first|second|third|fourth) quarter)\b", r"\2 \1 year"),
     (r"\b(\d{4})'?s (q[1-4]|h[12])\b", r"\2 \1"),
@@ -1288,9 +1298,10 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"
     if command == "reps" and " vs " in f" {words} " and any(d == REP and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "rep 5 vs rep 9 win rate": the two side by side
-    subject = re.search(r"\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)", words)
+    subject = re.search(r"\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)|\b(?:effects?|impacts?|influence) of (?:being )?"
+                        r"(?:an? |the )?(\w+(?: \w+)?) (?:on|for)\b", words)
     if command == "drivers" and subject:  # "does being inbound help win rate": lead source's effect, over every deal
-        named = parse(subject.group(1), vocab).query.filter_dict
+        named = parse(subject.group(1) or subject.group(2), vocab).query.filter_dict
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in named))
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"

@@ -1024,3 +1024,25 @@ def test_what_the_data_does_not_hold_is_asked_back_in_the_seventh_round(vocab, q
 
 def test_on_track_for_the_quarter_is_the_forecast(vocab):
     assert interpret("are we on track for the quarter", vocab, AS_OF).line == "/pipeline"
+
+
+@pytest.mark.parametrize("question, line", [
+    # the rate by amount is shown beside the win rate: no split (a split by size is asked by size or by amount band)
+    ("give me the win rate by amount for enterprise", "/winrate product_type=Enterprise"),
+    ("win rate by dollar value vs by count last quarter", "/winrate last quarter"),
+    ("win rate by amount band", "/winrate by size_band"),
+    ("win rate by deal size", "/winrate by size_band"),
+    # the analyses' own words, as the commands' reference names them
+    ("which two-way segments are worst", "/risk"),
+    ("rate effect vs mix effect for the Q2 drop", "/why 2024q2"),
+    ("marginal effect of referral on win rate", "/drivers"),  # a value's effect: over every deal, not Referral's alone
+    ("impact of the apac drop on the quarter", "/risk region=APAC"),
+    ("shrunk win rate by rep", "/reps by sales_rep_id"),
+    ("show me win rate per rep for APAC", "/winrate region=APAC by sales_rep_id"),  # the rate by rep stays (pinned)
+    ("what's the smallest change we could detect", "/trend"),
+    # a period's possessive before what it owns ("last quarter's losses"); a budget's owner is no period
+    ("deals.csv for last quarter's losses", "/deals last quarter lost"),
+    ("last quarter's win rate in apac", "/winrate region=APAC last quarter"),
+])
+def test_the_commands_own_words_and_the_rate_by_amount(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

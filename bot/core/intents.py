@@ -158,7 +158,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) (weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -282,6 +282,7 @@ COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|low
 # A comparative about one value with nothing named to compare with: the comparison across its dimension.
 # A claim checked ("partner deals are better. Is that true?") is the same comparison.
 ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|convert)s? (more|less|better|worse))\b"
+                    r"|\b(win|close|convert)s? (at|with) an? (higher|lower|better|worse|bigger|smaller) (rate|clip|percentage)\b"
                     r"|\b(deals?|opps?|opportunities|ones) (are|is|do|does) (really |actually |just )?(doing |performing "
                     r"|converting |closing )?(better|worse|stronger|weaker)\b")
 OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
@@ -453,6 +454,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     # which dimension to invest in: the best of it
     (r"\b(should|to|could) (we |i )?(double down on|invest (more )?in|bet on|lean into|put more into)\b", "are best"),
     (r"\b(deal |sales )?velocity\b", "cycle-gap"),
+    (r"\bwhat is (the deal|the story|up) with\b", "what is going on with"),  # an idiom: what happened there
     (r"\b(rate|mix)( effects?)? (vs\.?|versus|or|and) (rate|mix)( effects?)?\b", "decomposition"),  # the why's split
     # "the APAC lead", "our EMEA head": a person, not the lead source
     (r"\b(the|our|my|your|their|a|an) ((\w+ ){0,2})(lead|head|director|leader|vp|svp)\b(?! (sources?|gen\w*|scor\w*|time)\b)",
@@ -576,7 +578,8 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\b(win|close|hit) ?(%|pct\b|percentage\b)", "win rate "), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\b(last|this|previous|prior|next) (quarter|month|year|week|qtr|q)'?s(?= (win|close|hit|conversion|numbers?"
+    (r"\bqtr\b", "quarter"), (r"\bfy ?'?(\d\d)\b", r"20\1"), (r"\bfy ?(\d{4})\b", r"\1"),
+    (r"\b(last|this|previous|prior|next) (quarter|month|year|week|qtr|q)'?s(?= (win|close|hit|conversion|numbers?"
                      r"|losses|wins|deals|opps|pipeline|forecast|results?|bookings|trend|performance|drop|decline)\b)", r"\1 \2"),
     (r"\bf'?ca?st\b|\bfcsts\b", "forecast"),
     # "last year's Q2", "this year's H1": that year's quarter or half, as "Q2 last year" reads
@@ -758,7 +761,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = _bands_in_words(text)
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
+    text = re.sub(r"\bq([1-4]) (?:of )?(\d{4})\b", r"\2q\1", text)  # "the 2nd quarter of 2023"
     # "since March": from the first of the latest March to the data's last day
+    # "after March": from the month after it (a month named after "before", "through" or "until" is kept, to be named back)
+    text = re.sub(r"\b(?:after|from the end of) ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _since(m.group(1), m.group(2), as_of, 1)
+                  or m.group(0), text)
     text = re.sub(r"\bsince ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _since(m.group(1), m.group(2), as_of) or m.group(0),
                   text)
     # a month named just before "vs" ("June vs May") is the period in question
@@ -846,7 +853,8 @@ def _corrected(word: str) -> str:
     same_start = [k for k in KEYWORDS if k[0] == word[0] and not word.startswith(k)]  # "healthy" is no typo
     swapped = [k for k in same_start if _one_swap(k, word) or _one_dropped(k, word)]  # "rsik", "trnd", "doin"
     # a four-letter word is an English word far more often than a typo ("long" is not "lost"): swaps only
-    close = swapped or (difflib.get_close_matches(word, same_start, n=1, cutoff=0.8) if len(word) > 4 else [])
+    close = swapped or (difflib.get_close_matches(word, [k for k in same_start if -1 <= len(k) - len(word) <= 2], n=1, cutoff=0.8)
+                        if len(word) > 4 else [])  # letters left out ("decling"); "healtech" is no slip of "health"
     return close[0] if close else word
 
 
@@ -913,10 +921,13 @@ def _months(first: str, last: str, year: str | None, as_of: dt.date) -> str | No
     return f"{start}-01..{end.isoformat()}"
 
 
-def _since(name: str, year: str | None, as_of: dt.date) -> str | None:
-    """"since March" as the range from the latest March's first day to the data's last day."""
+def _since(name: str, year: str | None, as_of: dt.date, after: int = 0) -> str | None:
+    """"since March" as the range from the latest March's first day to the data's last day ("after March": from April)."""
     month = _month(name, year, as_of)
-    return f"{month}-01..{as_of.isoformat()}" if month else None
+    if not month:
+        return None
+    start = add_months(dt.date(int(month[:4]), int(month[5:]), 1), after)
+    return f"{start.isoformat()}..{as_of.isoformat()}" if start <= as_of else None
 
 
 def _half(half: str, year: str | None, as_of: dt.date, years_back: int = 0) -> str:
@@ -980,7 +991,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = rewrite(_without_context(text, vocab, as_of), as_of)
+    words = rewrite(_without_context(_mine_named(text, vocab), vocab, as_of), as_of)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
@@ -1057,6 +1068,23 @@ PREAMBLE = re.compile(r"^((before|ahead of|prior to|after|for) [^,.?!]{3,90}?)(?
 
 
 THEN = re.compile(r"\b(since then|since that( time| point| change)?|ever since|from then on)\b", re.IGNORECASE)
+
+
+MINE = re.compile(r"\bi (?:run|lead|manage|own|head|cover|look after|am responsible for|'m responsible for|am in charge of"
+                  r"|'m in charge of)(?: the| our)? (?P<what>[\w-]+(?: [\w-]+)??)(?= (?:team|region|territory|org|business|"
+                  r"segment|vertical|book|patch|market|side|geo)\b|[ ,.;:!?]|$)", re.IGNORECASE)
+MY_SEGMENT = re.compile(r"\bmy (region|team|territory|geo|vertical|segment|area|patch|market|org|business)\b", re.IGNORECASE)
+
+
+def _mine_named(text: str, vocab: Vocabulary) -> str:
+    """"I run the APAC team. How did my region do?": "my region" is APAC when the message says whose it is."""
+    mine = MINE.search(text)
+    if not mine or not MY_SEGMENT.search(text):
+        return text
+    named = parse(mine.group("what"), vocab)
+    if named.problems or len(named.query.filters) != 1:
+        return text
+    return MY_SEGMENT.sub(mine.group("what"), text)
 
 
 def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
@@ -1455,6 +1483,8 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
         return True  # "last semester", "this sprint": a period the grammar does not know is named, never dropped
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
+    if word in MONTHS and word != "may":
+        return True  # "through June": a month the grammar did not place is named back, never dropped
     key = norm(word)
     if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.7):
         return True  # a near-miss of a known value ("europ", "fintec"): name it, suggest the value

@@ -1046,3 +1046,39 @@ def test_on_track_for_the_quarter_is_the_forecast(vocab):
 ])
 def test_the_commands_own_words_and_the_rate_by_amount(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # "my region" is the segment the message says is theirs; alone, whose it is stays asked back (below)
+    ("Hi! I run the APAC team. Can you tell me how my region did last quarter compared to the quarter before?",
+     "/winrate region=APAC last quarter vs previous"),
+    ("I manage fintech - how is my vertical trending?", "/trend industry=FinTech"),
+    # a comparative about one value, and idioms of "what happened"
+    ("Our partner team keeps asking for more budget. Do partner deals actually close at a higher rate?",
+     "/winrate by lead_source"),
+    ("Looking at europe - anything weird going on?", "/why region=Europe"),
+    ("so whats the deal with fintech lately", "/why industry=FinTech"),
+    ("what's the deal list for apac", "/deals region=APAC"),  # the deal list is no idiom
+    # periods: a fiscal year, an ordinal quarter of a year, after a month; a month never dropped
+    ("fy24 win rate", "/winrate 2024"),
+    ("fy2023 win rate", "/winrate 2023"),
+    ("win rate in the 2nd quarter of 2023", "/winrate 2023q2"),
+    ("win rate after march", "/winrate 2024-04-01..2024-07-15"),
+    ("what may slip this quarter", "/pipeline"),  # "may" the verb
+    ("is close rate decling in fintech??", "/trend industry=FinTech"),  # letters left out of a keyword
+])
+def test_whose_segment_idioms_and_more_periods(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, unknown", [
+    ("win rate through june", "june"),  # from when? named back, never answered over all time
+    ("healtech win rate last year", "healtech"),  # two slips from HealthTech, never the data's health
+])
+def test_a_month_or_a_far_slip_is_named_back_never_dropped(vocab, question, unknown):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.command == "winrate" and intent.request.query is None and unknown in intent.line
+
+
+def test_my_region_alone_is_still_asked_back(vocab):
+    assert not interpret("how is my region doing", vocab, AS_OF).understood

@@ -991,7 +991,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = rewrite(_without_context(_mine_named(text, vocab), vocab, as_of), as_of)
+    words = _excluded(rewrite(_without_context(_mine_named(text, vocab), vocab, as_of), as_of), vocab)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
@@ -1074,6 +1074,27 @@ MINE = re.compile(r"\bi (?:run|lead|manage|own|head|cover|look after|am responsi
                   r"|'m in charge of)(?: the| our)? (?P<what>[\w-]+(?: [\w-]+)??)(?= (?:team|region|territory|org|business|"
                   r"segment|vertical|book|patch|market|side|geo)\b|[ ,.;:!?]|$)", re.IGNORECASE)
 MY_SEGMENT = re.compile(r"\bmy (region|team|territory|geo|vertical|segment|area|patch|market|org|business)\b", re.IGNORECASE)
+
+
+EXCLUDED = re.compile(r"\b(?:excluding|exclude|excl|except(?: for)?|outside(?: of)?|without|other than|apart from|but not|not in"
+                      r"|minus|leaving out|leave out|ignoring|ignore)\s+(?:the |any |all )?(?P<what>[\w-]+(?: [\w-]+)?)"
+                      r"|\bnon-?\s?(?P<non>[\w]+(?: [\w]+)?)")
+
+
+def _excluded(words: str, vocab: Vocabulary) -> str:
+    """"win rate excluding partner deals", "everything except Enterprise", "outside North America", "non-APAC": the other
+    values of that dimension, pooled (never the value named, which would answer the opposite)."""
+    def other_values(m: re.Match) -> str:
+        what = (m.group("what") or m.group("non") or "").split()
+        for n in (2, 1):  # "north america", then "partner deals"
+            q = parse(" ".join(what[:n]), vocab)
+            if not q.problems and len(q.query.filters) == 1 and not (q.query.period or q.query.group_by):
+                (dim, values), = q.query.filters
+                rest = [v.replace(" ", "") for v in vocab.values.get(dim, ()) if v not in values]
+                if rest:
+                    return f"{dim}={','.join(rest)} combined " + " ".join(what[n:])
+        return m.group(0)
+    return EXCLUDED.sub(other_values, words)
 
 
 def _mine_named(text: str, vocab: Vocabulary) -> str:

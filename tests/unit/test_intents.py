@@ -1082,3 +1082,18 @@ def test_a_month_or_a_far_slip_is_named_back_never_dropped(vocab, question, unkn
 
 def test_my_region_alone_is_still_asked_back(vocab):
     assert not interpret("how is my region doing", vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    # a value left out is every other value of its dimension, pooled: never the value itself (the opposite answer)
+    ("win rate excluding partner deals", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate for everything except enterprise", "/winrate product_type=Core,Pro"),
+    ("win rate outside north america", "/winrate region=APAC,Europe,India"),
+    ("non-apac win rate", "/winrate Europe India North America"),
+    ("win rate apac without saas", "/winrate region=APAC industry=Ecommerce,EdTech,FinTech,HealthTech"),
+    # the same words before no value stay what they were
+    ("win rate without the lost deals", "/winrate"),
+    ("win rate in APAC", "/winrate region=APAC"),
+])
+def test_a_value_left_out_is_the_other_values_pooled(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -454,6 +454,10 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     # which dimension to invest in: the best of it
     (r"\b(should|to|could) (we |i )?(double down on|invest (more )?in|bet on|lean into|put more into)\b", "are best"),
     (r"\b(deal |sales )?velocity\b", "cycle-gap"),
+    # "in proposal or later": that stage and the ones after it
+    (r"\b(qualified|demo|proposal|negotiation)( stage)? (or|and) (later|beyond|after|further|above|up)\b"
+     r"|\b(qualified|demo|proposal|negotiation)( stage)? (on|onwards|onward|\+)(?!\w)",
+     lambda m: "deal_stage=" + ",".join(STAGE_ORDER[STAGE_ORDER.index((m.group(1) or m.group(5)).title()):])),
     (r"\bwhat is (the deal|the story|up) with\b", "what is going on with"),  # an idiom: what happened there
     (r"\b(rate|mix)( effects?)? (vs\.?|versus|or|and) (rate|mix)( effects?)?\b", "decomposition"),  # the why's split
     # "the APAC lead", "our EMEA head": a person, not the lead source
@@ -601,6 +605,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
+STAGE_ORDER = ["Qualified", "Demo", "Proposal", "Negotiation"]
 # The deal stages a conversion runs between ("from demo to proposal", "qualified to won").
 STAGE_WORDS = frozenset({"qualified", "demo", "proposal", "negotiation", "closed", "close", "won", "lost"})
 MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
@@ -1022,7 +1027,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         if not args or not named:
             about_sales = SALES_WORDS.intersection(words.split())
             return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
-        command = "winrate"  # only segments and periods: their win rate
+        # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
+        command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
+            "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in"} else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
     outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)

@@ -1097,3 +1097,17 @@ def test_my_region_alone_is_still_asked_back(vocab):
 ])
 def test_a_value_left_out_is_the_other_values_pooled(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # deals named with only segments and a period: the deals (a sentence about them stays the rate)
+    ("rep_3 deals this quarter", "/deals sales_rep_id=rep_3 this quarter"),
+    ("apac deals last quarter", "/deals region=APAC last quarter"),
+    ("how are we converting fintech deals?", "/winrate industry=FinTech"),
+    ("apac q2", "/winrate region=APAC 2024q2"),
+    # a stage "or later": it and the stages after it
+    ("how much pipeline is in proposal or later", "/pipeline deal_stage=Proposal,Negotiation"),
+    ("open deals in demo stage and beyond", "/deals deal_stage=Demo,Proposal,Negotiation open"),
+])
+def test_deals_named_alone_and_stages_onwards(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -817,6 +817,18 @@ CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:(?:past|over
 CYCLE_DOWN = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:in )?(?:under|less than|fewer than|below) (\d+) days\b")
 
 
+SIZE_DOWN = re.compile(r"(?<![\w-])(?:under|below|less than|smaller than|sub-?|<) ?\$?(\d+)k\b(?! (?:and|or) (?:up|above|over|more))"
+                       r"|\$?\b(\d+)k (?:and|or) (?:under|below|less|smaller|lower)\b")
+# "took longer than 6 months", "closed in under 2 weeks": the cycle's bound in days (a band's edge, or named back)
+CYCLE_UNITS = re.compile(r"\b((?:" + CYCLE_WORDS[3:-1] + r") (?:for |in )?(?:past|over|beyond|more than|longer than|above|under|less than"
+                         r"|fewer than|below|within) )(\d+|an?|one|two|three|four|six|twelve) (weeks?|months?)\b")
+
+
+def _days(count: str, unit: str) -> int:
+    n = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}.get(count) or int(count)
+    return n * (7 if unit.startswith("week") else 30)
+
+
 def _bands_in_words(text: str) -> str:
     def up(edges: dict[int, str], threshold: int, bands, unit: int, original: str) -> str:
         names = [name for _, name in bands]
@@ -840,6 +852,14 @@ def _bands_in_words(text: str) -> str:
         names = [name for (upper, name), lower in zip(SIZE_BANDS, edges) if lower >= low * 1000 and upper <= high * 1000]
         return f"size_band={','.join(names)}" if len(names) > 1 else names[0]
 
+    def below(threshold: int, original: str) -> str:  # "sub-25k", "under 50k": the bands under that edge, pooled
+        names = [name for upper, name in SIZE_BANDS if upper <= threshold * 1000]
+        if threshold * 1000 not in [int(u) for u, _ in SIZE_BANDS[:-1]]:
+            return original
+        return f"size_band={','.join(names)}" if len(names) > 1 else names[0]
+
+    text = SIZE_DOWN.sub(lambda m: below(int(m.group(1) or m.group(2)), m.group(0)), text)
+    text = CYCLE_UNITS.sub(lambda m: f"{m.group(1)}{_days(m.group(2), m.group(3))} days", text)
     text = SIZE_BETWEEN.sub(lambda m: between(int(m.group(1)), int(m.group(2)), m.group(0)), text)
     text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
     text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1) or m.group(2)), CYCLE_BANDS, 1, m.group(0)), text)
@@ -1505,8 +1525,11 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
     at = [i for i, t in enumerate(tokens) if t.casefold() == word]
     if at and all(i > 0 and _owned(tokens[i - 1], vocab) for i in at):
         return False  # "the team's energy", "next year's marketing budget": something of theirs, not a segment
-    if AMOUNT.fullmatch(word):
-        return True  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
+    if AMOUNT.fullmatch(word) or word in ("million", "millions", "mil", "mm", "billion"):
+        return True
+    if word.isdigit() and any((i > 0 and tokens[i - 1].casefold() in BOUND_WORDS) or (
+            i + 1 < len(tokens) and tokens[i + 1].casefold() in UNIT_WORDS) for i in at):
+        return True  # "in under 2 weeks", "longer than 6 months": a bound no band has is named back, never dropped  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
     if word.isalpha() and word not in QUANTIFIERS and any(i > 0 and tokens[i - 1].casefold() in PERIOD_STARTS for i in at):
         return True  # "last semester", "this sprint": a period the grammar does not know is named, never dropped
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
@@ -1517,6 +1540,10 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
     if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.7):
         return True  # a near-miss of a known value ("europ", "fintec"): name it, suggest the value
     return any(i > 0 and tokens[i - 1].casefold() in SEGMENT_PREPOSITIONS for i in at) and word.isalpha()
+
+
+BOUND_WORDS = frozenset({"under", "over", "than", "above", "below", "within", "between", "beyond", "past", "sub", "least", "most"})
+UNIT_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "k", "m"})
 
 
 def _owned(previous: str, vocab: Vocabulary) -> bool:

@@ -1111,3 +1111,26 @@ def test_a_value_left_out_is_the_other_values_pooled(vocab, question, line):
 ])
 def test_deals_named_alone_and_stages_onwards(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # an amount or a cycle bound at a band's edge is the bands on its side, pooled
+    ("win rate on sub-25k deals", "/winrate size_band=<10k,10k-25k"),
+    ("win rate for deals under 50k", "/winrate size_band=<10k,10k-25k,25k-50k"),
+    ("50k and under", "/winrate size_band=<10k,10k-25k,25k-50k"),  # was the 50k-100k band, the other side
+    ("win rate over 50k", "/winrate size_band=50k-100k,100k+"),
+    ("deals that took longer than 3 months", "/deals cycle_band=90d+"),
+    ("deals that took more than two months to close", "/deals cycle_band=60-90d,90d+"),
+    ("win rate's down 5 points, why", "/why"),  # a change's size is no bound
+])
+def test_bounds_at_a_band_s_edge_in_other_units(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, unknown", [
+    ("deals that closed in under 2 weeks", "14"),  # no band ends at 14 days: named back, never every deal
+    ("deals that took longer than 6 months", "180"),
+])
+def test_a_bound_no_band_has_is_named_back(vocab, question, unknown):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.request.query is None and unknown in intent.line.split()

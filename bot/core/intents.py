@@ -1527,8 +1527,8 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
         return False  # "the team's energy", "next year's marketing budget": something of theirs, not a segment
     if AMOUNT.fullmatch(word) or word in ("million", "millions", "mil", "mm", "billion"):
         return True
-    if word.isdigit() and any((i > 0 and tokens[i - 1].casefold() in BOUND_WORDS) or (
-            i + 1 < len(tokens) and tokens[i + 1].casefold() in UNIT_WORDS) for i in at):
+    if word.isdigit() and any(i > 0 and tokens[i - 1].casefold() in BOUND_WORDS and i + 1 < len(tokens)
+                              and tokens[i + 1].casefold() in UNIT_WORDS for i in at):
         return True  # "in under 2 weeks", "longer than 6 months": a bound no band has is named back, never dropped  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
     if word.isalpha() and word not in QUANTIFIERS and any(i > 0 and tokens[i - 1].casefold() in PERIOD_STARTS for i in at):
         return True  # "last semester", "this sprint": a period the grammar does not know is named, never dropped
@@ -1542,7 +1542,7 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
     return any(i > 0 and tokens[i - 1].casefold() in SEGMENT_PREPOSITIONS for i in at) and word.isalpha()
 
 
-BOUND_WORDS = frozenset({"under", "over", "than", "above", "below", "within", "between", "beyond", "past", "sub", "least", "most"})
+BOUND_WORDS = frozenset({"under", "over", "than", "above", "below", "between", "beyond", "past", "sub", "least", "most"})
 UNIT_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "k", "m"})
 
 

@@ -1042,7 +1042,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
         parsed = parse(args, vocab)
-        named = parsed.query.filters or parsed.query.period or any(
+        split = parsed.query.group_by and re.search(r"^by\b|\b(break ?down|broken (down|out)|split|slice|cut)\b", words)
+        named = parsed.query.filters or parsed.query.period or split or any(
             norm(p.word) in NEAREST_VALUES for p in parsed.problems)  # "SMB": say which values are closest
         if not args or not named:
             about_sales = SALES_WORDS.intersection(words.split())

@@ -1134,3 +1134,16 @@ def test_bounds_at_a_band_s_edge_in_other_units(vocab, question, line):
 def test_a_bound_no_band_has_is_named_back(vocab, question, unknown):
     intent = interpret(question, vocab, AS_OF)
     assert intent.request.query is None and unknown in intent.line.split()
+
+
+@pytest.mark.parametrize("question, line", [
+    ("give me a breakdown by size and region", "/winrate by size_band and region"),  # a split asked alone: the rates
+    ("breakdown by industry please", "/winrate by industry"),
+])
+def test_a_breakdown_asked_alone_is_the_rate_split(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question", ["compare the two regions", "cost per lead by source"])
+def test_a_split_without_a_breakdown_word_is_still_asked_back(vocab, question):
+    assert not interpret(question, vocab, AS_OF).understood

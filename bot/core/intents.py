@@ -267,7 +267,8 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(spend|spent|spending) on\b|\b(marketing|ad|ads|advertising|media|program|partner) (spend|spending)\b"
                          r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b|\brenew(s|ed|ing)?\b")
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
-TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
+TARGETS = re.compile(r"\battainment\b|\b(hit|hitting|make|making|meet|meeting|reach|beat|miss|missing)( the| our| this)?"
+                     r" (plan|target|budget)s?\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
                      r"( the| our)? (plan|target|budget)s?\b")
 REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\d+|individuals?|leaderboard)\b")
 # Pooling words: two values counted together ("APAC plus India combined"), not side by side.
@@ -486,6 +487,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"(?!.*\b(win rate|over|vs)\b)", "won deals"),
     (r"\bat[- ]risk (amounts?|dollars|values?|\$+)\b|\b(amounts?|dollars|value) at[- ]risk\b(?=.*\b(pipeline|open|forecast)\b)",
      "at-risk pipeline"),  # the forecast's at-risk amount per segment (revenue at risk stays the weak segments')
+    # "what's our revenue this year": the deals won, totalled (revenue expected, at risk or retained stays theirs)
+    (r"\bwhat (is|was|are|were) (our |the )?(total |closed |booked |won )?(revenue|bookings|sales)\b(?! (at risk|retention|growth))"
+     r"(?!.*\b(expect\w*|will|next|forecast\w*|at risk|retention|from the open|pipeline|per|by|growth|trend\w*)\b)", "won deals"),
     (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),
     # "what did rep_4 close last quarter": what they won (a list, totalled), as "what did we win"
     (r"\bwhat (did|have|has) (\w+( \w+)?) (close|closed)\b(?! (rate|deals?|at)\b)", r"what \1 \2 won"),  # a measure, not a split by size

@@ -1147,3 +1147,19 @@ def test_a_breakdown_asked_alone_is_the_rate_split(vocab, question, line):
 @pytest.mark.parametrize("question", ["compare the two regions", "cost per lead by source"])
 def test_a_split_without_a_breakdown_word_is_still_asked_back(vocab, question):
     assert not interpret(question, vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    ("what's our revenue this year", "/deals ytd won"),  # revenue is the deals won, totalled
+    ("what was revenue in q1 for apac", "/deals region=APAC 2024q1 won"),
+    ("what revenue should I expect from the open pipeline", "/pipeline"),  # expected: the forecast
+    ("what is our revenue at risk", "/risk"),
+    ("can we hit the number", "/pipeline"),
+])
+def test_revenue_asked_is_the_deals_won(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_hitting_a_plan_is_asked_back_with_the_forecast_first(vocab):
+    intent = interpret("are we going to hit plan", vocab, AS_OF)  # no plan in the data
+    assert not intent.understood and intent.choices[0].line == "/pipeline"

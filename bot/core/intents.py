@@ -64,7 +64,9 @@ RULES: tuple[tuple[str, str], ...] = (
                 # "the effect of region on win rate"): the drivers, unless a split is asked outright ("- split by cycle band")
                 rf"|^(?!.*\b(split|broken|break\w*|by)\b).*(\b(does|do|did|how (does|do|did)|whether|if) (the |our )?{DIMENSION_WORDS}"
                 r" (really |actually |even |still )?(affect|impact|influence|drive|predict|shape|change|determine)s?"
-                r"|\b(effect|impact|influence|importance)s? of (the |our )?" + DIMENSION_WORDS + r" (on|for)\b)"
+                r"|\b(effect|impact|influence|importance)s? of (the |our )?" + DIMENSION_WORDS + r" (on|for)\b"
+                r"|\bwhat (effect|impact|influence|difference) (does|do) (the |our )?" + DIMENSION_WORDS + r" (have|make)\b"
+                r"|\b" + DIMENSION_WORDS + r" effects? (is |are )?(real|just|or|independent|significant)\b)"
                 r"|\b(distinguish\w*|differentiat\w*|separat\w*|sets? apart|tells? apart)\b.*\b(won|wins|winning|winners|lost|losses"
                 r"|losers)\b|\b(does|do|did) being\b.*\b(help|hurt|affect|impact|matter|change)\w*\b"
                 # "or is that just correlation with size", "confounded by region": controlled for the others, the drivers
@@ -170,11 +172,12 @@ RULES: tuple[tuple[str, str], ...] = (
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bcycle[- ](\w+[- ])?gap\b"
-               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose)"
+               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose|fall|leak"
+               r"|exit|fizzle)"
                r"|\btak(e|es|ing) longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
     # "how much will europe close", "what will the APAC team book": up to three words between (not "will it take to close")
     ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
-                 r"|\bwill (?:(?!(take|takes|be|have|need)\b)[\w']+ ){1,3}(close|win|book|land|bring in)\b(?! rates?\b)"
+                 r"|\bwill (?:(?!(take|takes|be|have|need)\b)[\w']+ ){1,3}(close|win|book|land|bring in|lose)\b(?! rates?\b)"
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
                  r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
@@ -247,7 +250,8 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
                          r"|\bwin ?rates? (for|of|on) (the )?(\w+ )?(deals|opps|opportunities) (we )?lost\b"  # lost deals win none
                          r"|\b(stop|cancel|unsubscribe|turn off|end)\b.*\b(daily|weekly|monthly)( \w+)? (update|report|summary|digest|message|post)s?\b"
-                         r"|\bdemos\b(?!.*\bstages?\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
+                         r"|\bdemos\b(?!.*\b(stages?|(move|moves|go|goes|turn|turns|convert|converts|get|gets|make it|progress\w*)"
+                         r" (in)?to)\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
                          r"|\b(gross |net |profit )?margins?\b|\bprofit(s|ability)?\b|\bcogs\b"  # no costs in the data
                          r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
                          r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
@@ -526,6 +530,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bbetween (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d) and (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d)\b", r"\2 vs \1"),
     (r"\bclosed?[- ]won\b|\bclose[- ]win\b", "won"), (r"\bclosed?[- ]lost\b", "lost"),
     (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
+    (r"\b(the )?(size|amount|value)s? of (the |a |our )?(deals?|opps?|opportunities)\b", "size"),
     (r"\bdeal[- ](size|amount|value)s?( bands?)?\b", "size"),
     (r"\b(vs|than) (what )?(we would|we'd|you would|you'd|one would|it would|we)? ?(normally |usually |typically )?"
      r"(expect|expected|predict|predicted|baseline)\b|\b(vs|than) (the )?(expected|baseline|norm)\b", " "),
@@ -586,7 +591,9 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
     (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\b(win|close|hit) ?(%|pct\b|percentage\b)", "win rate "), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bfy ?'?(\d\d)\b", r"20\1"), (r"\bfy ?(\d{4})\b", r"\1"),
+    (r"\bqtr\b", "quarter"), (r"\b(qualified|demo|proposal|negotiation)-to-(demo|proposal|negotiation|close|closed|won|win)\b",
+                                r"\1 to \2"),
+    (r"\bfy ?'?(\d\d)\b", r"20\1"), (r"\bfy ?(\d{4})\b", r"\1"),
     (r"\b(last|this|previous|prior|next) (quarter|month|year|week|qtr|q)'?s(?= (win|close|hit|conversion|numbers?"
                      r"|losses|wins|deals|opps|pipeline|forecast|results?|bookings|trend|performance|drop|decline)\b)", r"\1 \2"),
     (r"\bf'?ca?st\b|\bfcsts\b", "forecast"),

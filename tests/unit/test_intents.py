@@ -1163,3 +1163,20 @@ def test_revenue_asked_is_the_deals_won(vocab, question, line):
 def test_hitting_a_plan_is_asked_back_with_the_forecast_first(vocab):
     intent = interpret("are we going to hit plan", vocab, AS_OF)  # no plan in the data
     assert not intent.understood and intent.choices[0].line == "/pipeline"
+
+
+@pytest.mark.parametrize("question, line", [
+    ("demo-to-proposal conversion by region", "/funnel by region"),
+    ("what percent of demos move to proposal", "/funnel"),  # demos moving on: the stage, not demos run
+    ("where do most deals fall out", "/funnel"),
+    ("what impact does product have on win rate", "/drivers"),
+    ("does the size of the deal change our odds", "/drivers"),
+    ("is the size effect real or is it just region", "/drivers"),
+    ("how much will we lose this quarter", "/pipeline"),
+])
+def test_more_words_for_stage_moves_effects_and_forecast_losses(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_demos_run_are_still_asked_back(vocab):
+    assert not interpret("how many demos did we run in June", vocab, AS_OF).understood

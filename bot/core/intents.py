@@ -39,7 +39,8 @@ DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
     # "who on the APAC team is struggling": reps, named by "who", not segments
-    ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"),
+    ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"
+             r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,3} (underperform\w*|struggling|lagging|behind|slacking)\b"),
     # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
     ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
               r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
@@ -157,7 +158,8 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bcensor\w*\b|\b(problems?|issues?|wrong|something off|errors?) (with|in) (the |our |this )?data\b"
 ),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
-               r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
+               r"|\bsales health\b|\bhighlights\b|\bstate of (the |our )?(business|sales|union|world)\b|\bwhat is the latest\b"
+               r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
     ("why", r"\bwhy\b|\b(anything|something) (weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
@@ -201,7 +203,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
-    ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
+    ("trend", r"\b(recovered|rebounded|bounced back|stable|steady|unstable|volatil\w*|consistent|erratic|slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
               r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
@@ -373,7 +375,7 @@ revops salesops sales-ops ops rev-ops marketing-ops analyst analysts
 monday tuesday wednesday thursday friday saturday sunday morning afternoon evening tonight tomorrow
 prep prepping preparing prepare review reviews offsite presentation answer clear walk through sense
 csv excel spreadsheet export download file attachment
-rather instead genuinely honestly basically exactly roughly approximately normally usually typically
+rather instead genuinely honestly basically exactly roughly approximately normally usually typically state states status
 proxy proxies effect effects affect affects affected confounded confounding confound care cares interested keep hearing
 heard hear says said claims claim true untrue false correct right case
 """.split())

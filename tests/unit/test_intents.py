@@ -1180,3 +1180,19 @@ def test_more_words_for_stage_moves_effects_and_forecast_losses(vocab, question,
 
 def test_demos_run_are_still_asked_back(vocab):
     assert not interpret("how many demos did we run in June", vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    ("is anyone significantly underperforming", "/reps"),
+    ("has APAC recovered yet", "/trend region=APAC"),
+    ("is our win rate stable", "/trend"),
+    ("how volatile is the win rate", "/trend"),
+    ("state of the business", "/digest"),  # "state" is no slip of "stale"
+    ("is the pipeline stale", "/pipeline"),
+])
+def test_more_words_for_reps_the_trend_and_the_digest(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_any_updates_alone_is_still_asked_back(vocab):
+    assert not interpret("any updates", vocab, AS_OF).understood

@@ -187,6 +187,8 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|prioriti\w*|focus|save|chase|push)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
+                 r"|\b(deals?|opps?|opportunit\w+)\b.*\b(focus on|focus our|prioriti[sz]e|chase|push on|work on)\b"
+                 r"|\b(top|best|biggest|largest|open) (deals?|opps?|opportunit\w+) to (close|win|land|chase)\b"
                  r"|\b(on|off) (track|pace|course) (for|to (hit|make|close|land))( the| this| our)? (quarter|q|month|number)\b"
                  r"|\bpipeline\b|\bbacktest\w*\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
@@ -224,7 +226,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
-             r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
+             r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b(?! (to|that|which|we|likely) )|\bimpact\b|\bweak\w*\b"
              r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
@@ -453,7 +455,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b"
      r"|\bexpected (close|closing|win|conversion) rates?\b", "forecast"),
     (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
-    (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
+    (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)s?\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
     # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
@@ -568,7 +570,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(last|previous|prior) (fy|fiscal year)\b", "last year"),
     (r"\bquarter to date\b", "qtd"), (r"\bmonth to date\b", "mtd"),
     (r"\bthis year (vs|versus|against|compared to|compared with|over) last\b(?! (year|quarter|month|week|\d))", "ytd vs last year"),
-    (r"\bthis year\b", "ytd"),
+    (r"\bthis year\b|\b(for|over|in) the year\b(?! (before|ago|after|\d))", "ytd"),
     (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
@@ -611,7 +613,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
     (r"\b(\d{4}) q([1-4])\b", r"\1q\2"),  # "2023 Q1": one quarter, not the year and this year's Q1
-    (r"\b(last|past|previous|prior) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
+    (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
     (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
@@ -1548,6 +1550,8 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
         return True  # "last semester", "this sprint": a period the grammar does not know is named, never dropped
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
+    if any(i > 0 and (tokens[i - 1] == "since" or (i > 1 and tokens[i - 1] == "the" and tokens[i - 2] == "since")) for i in at):
+        return True  # "since the reorg": when was that? named back, never answered over all time
     if word in MONTHS and word != "may":
         return True  # "through June": a month the grammar did not place is named back, never dropped
     key = norm(word)

@@ -1196,3 +1196,20 @@ def test_more_words_for_reps_the_trend_and_the_digest(vocab, question, line):
 
 def test_any_updates_alone_is_still_asked_back(vocab):
     assert not interpret("any updates", vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    ("what's our win rate for the year", "/winrate ytd"),
+    ("which months were weakest", "/trend monthly"),
+    ("top opportunities to close this quarter", "/pipeline"),
+    ("which deals should we focus on this week", "/pipeline"),  # open deals to prioritise
+    ("where are the biggest opportunities", "/risk"),  # segments, not deals
+    ("where should I focus", "/risk"),
+])
+def test_the_year_ranked_months_and_deals_to_focus_on(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_an_event_the_data_does_not_date_is_named_back(vocab):
+    intent = interpret("what's the win rate since the reorg", vocab, AS_OF)
+    assert intent.request.query is None and "reorg" in intent.line.split()

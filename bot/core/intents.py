@@ -33,10 +33,14 @@ REP = "sales_rep_id"
 
 # Ordered: the first rule whose pattern matches the question picks the command. The question has been
 # rewritten first (see `rewrite`): lower case, contractions spelt out, keyword typos corrected.
+# A dimension named as a whole (not one of its values): "deal size", "lead source", "the region".
+DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|sources?|channels?|regions?|geos?|geography"
+                   r"|industr(y|ies)|verticals?|products?|product (type|line)s?|segments?|amounts?|deal amounts?)")
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
     # "who on the APAC team is struggling": reps, named by "who", not segments
-    ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"),
+    ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"
+             r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,3} (underperform\w*|struggling|lagging|behind|slacking)\b"),
     # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
     ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
               r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
@@ -52,9 +56,22 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
              r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
              r"|\b(weakest|worst|best|strongest|top|bottom|lowest|highest)( \w+)? (reps?|aes?|sellers?|salespeople|closers?)\b"
-             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"),
+             # "which of rep 9's deals": that rep's deals, not the reps
+             r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"
+             r"(?![ _#]?\d+'s\b)"),
     # "does cycle length affect whether we win", "regression on win rate", "all else equal": what drives winning
     ("drivers", r"\b(affects?|impacts?|hurts?|helps?|influences?) (whether|if) we (win|close)\b"
+                # a dimension's effect on winning ("does deal size affect win rate", "how does lead source impact our odds",
+                # "the effect of region on win rate"): the drivers, unless a split is asked outright ("- split by cycle band")
+                rf"|^(?!.*\b(split|broken|break\w*|by)\b).*(\b(does|do|did|how (does|do|did)|whether|if) (the |our )?{DIMENSION_WORDS}"
+                r" (really |actually |even |still )?(affect|impact|influence|drive|predict|shape|change|determine)s?"
+                r"|\b(effect|impact|influence|importance)s? of (the |our )?" + DIMENSION_WORDS + r" (on|for)\b"
+                r"|\bwhat (effect|impact|influence|difference) (does|do) (the |our )?" + DIMENSION_WORDS + r" (have|make)\b"
+                r"|\b" + DIMENSION_WORDS + r" effects? (is |are )?(real|just|or|independent|significant)\b)"
+                r"|\b(distinguish\w*|differentiat\w*|separat\w*|sets? apart|tells? apart)\b.*\b(won|wins|winning|winners|lost|losses"
+                r"|losers)\b|\b(does|do|did) being\b.*\b(help|hurt|affect|impact|matter|change)\w*\b"
+                # "or is that just correlation with size", "confounded by region": controlled for the others, the drivers
+                r"|\b(correlation|correlated|confound\w*|tangled|entangled|mixed up) (with|by)\b|\bjust (a )?proxy for\b"
                 r"|\b(run|rerun|do|fit|show|see)( me)?( the| a| our)?( [\w-]+){0,3} regressions?\b"
                 r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
                 r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
@@ -65,17 +82,25 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
-    ("risk", r"\bwhich (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
+    ("risk", r"\bwhich( [\w-]+)? (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
              r"|accounts? for the)\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
-             r"|\b(segments?|areas?|pockets?|parts|corners|regions|industries|verticals|products|sources|channels)\b"
-             r"(?!.*\b(deals?|opps?|opportunities|reps?)\b).*\bworr(y|ied)\b"
+             # "what should I worry about in NA": the weak segments there (deals or reps to worry about stay theirs)
+             r"|\bwhat (should|do|must) (i|we) (\w+ )?(worry|be worried|be concerned|be nervous|lose sleep) about\b"
+             r"(?!.*\b(deals?|opps?|opportunit\w+|pipeline|reps?|sellers?|aes?|forecast|quarter)\b)"
+             r"|\b(segments?|areas?|pockets?|parts|corners|regions?|industr(y|ies)|verticals?|products?|sources?|channels?)\b"
+             r"(?!.*\b(deals?|opps?|opportunities|reps?)\b).*\b(worr(y|ied)|concerned|nervous)\b"
+             # "what's the one thing I should fix", "what should we work on": the weak segments (a rate to improve is the drivers')
+             r"|\b(should|must|need to|can|to) (we |i )?(fix|work on|address|tackle)\b(?!.*\b(win rate|drivers?|data)\b)"
              r"|\b(loss rates?|losses|losing)\b.*\b(above|over|higher than|worse than) (the )?(team |company |overall )?average\b"
              r"|^(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*)\b).*\b(segments?|areas?|pockets?)\b.*\b(losing"
              r"|los(e|es) more|below|under|worse|weaker)\b"
              r"|\bwhich (?!(\w+ )?(reps?|aes?|sellers?|salespeople)\b)(\w+ ){0,2}(are|is) (dragging|weak\w*|lagging"
              r"|underperforming|struggling|hurting|holding)\b"),
+    # "all deals closed in june", "every opp we won in APAC": the deals themselves, asked as a list (a rate stays a rate)
     ("deals", r"\bdeals behind\b|\bdeal list\b|\blist of (the |our )?(\w+ )?deals\b"
+              r"|^(?!.*\b(rates?|percent\w*|share|fraction|proportion|how many|how much|why|will|forecast\w*)\b)"
+              r"((show|list|pull|give|get|see|export|find|send)( me| us)? )?(all|every|each)( of)?( the| our)? (\w+ ){0,2}(deals?|opps?|opportunit\w+)\b(?! (by|per)\b)"
               r"|^(?!.*\b(rates?|percent\w*|share|fraction|proportion|how many|how much|why|reasons?|caus\w*|explain\w*"
               r"|how (long|fast|quickly)|take|took)\b).*\b(deals|opps|opportunities) (that )?(we|did we) (lost|won)\b"
               r"|^(?!.*\b(why|reasons?|caus\w*|explain\w*|behind)\b).*(\bwhat (did|have)(?!.*\b(take|takes|need|needs)\b)( \w+){1,3} (lost|lose|won|win)\b|^(the )?(deals?|opps?|opportunities) (that )?(we )?(lost|won)\b"
@@ -83,24 +108,39 @@ RULES: tuple[tuple[str, str], ...] = (
               r" did we (lose|win)\b|^(recent |latest |our |the |new )?(wins|losses)\b(?! by\b)"
               r"|'s (recent |latest |biggest |big |open )?(wins|losses)\b(?! by\b)"
               r"|\b(got|have|has) open\b(?!.*\b(pipeline|forecast|coverage|commit)\b)"
-              r"|\b(show|list|pull|give|get|see)( me)?( \S+){0,4} (losses|wins)\b"
+              r"|\b(show|list|pull|give|get|see|drill( down)?( into| on)?|open up)( me)?( \S+){0,4} (losses|wins)\b"
               r"|^(?!.*\b(will|expect\w*|forecast\w*|outlook|next|going to)\b).*(\b(did we book|we booked|booked)\b"
               r"|\bbookings\b.*\b(last (quarter|month|year)|\d{4}(q\d|-\d\d)?)\b))"),
-    ("funnel", r"\bmake it\b|\bhow many days\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
+    ("funnel", r"\bmake it\b|\bhow many days\b|\b(time|days|weeks) to (close|win|closing|won)\b"
+               r"|\bhow (fast|quickly|slowly)\b(?!.*\b(will|going to|likely|forecast)\b)|\bcycles? (has |have |is |are )?(got|gotten|get|gets|getting|grown|grew|became"
+               r"|become|becoming|been)? ?(longer|shorter|slower|faster)\b|\b(longer|shorter) (sales )?cycles?\b|\b(faster|slower|quicker|longer)\b.*\b(won|lost|win|lose|winning|losing)\b"
                r"|\b(close|closes|closing)\b( \w+){0,3} (faster|slower|quicker)\b"
                r"|(?<!will )(?<!to )\b(close|closes|closed) (with)?in \d+ days\b"  # how long deals take, not a forecast
                r"|\b(median|average|avg|mean|typical) (sales )?cycle\b"
                r"|\b(reached|reach|reaching|got to|get to|made it to|make it to|advanced to|progressed to|past) (the )?"
                r"(qualified|demo|proposal|negotiation)\b"
                r"|\b(won|lost|win|lose)\b.*\b(faster|slower|quicker|longer)\b|\bfrom (qualified|demo|proposal|negotiation) to\b"
-               r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won)\b"),
+               r"|\b(qualified|demo|proposal|negotiation) (to|->) (demo|proposal|negotiation|close|closed|won|win)\b"
+               r"|\bbetween (the )?(qualified|demo|proposal|negotiation)( stage)? and (the )?(demo|proposal|negotiation|close"
+               r"|closed|won|win)\b"
+               # "what % of proposals turn into wins": a stage's conversion to the next or to a win
+               r"|\b(qualified|demos?|proposals?|negotiations?)( stage)?( deals| opps)? (turn|turns|convert|converts|become|becomes"
+               r"|end up|ends up|move|moves|progress|progresses|advance|advances)( \w+)? (into|to|as) (an? )?(wins?|won|closed"
+               r"|deals|demos?|proposals?|negotiations?)\b"
+               # deals that die, drop out or fall through at a stage ("how many deals die in negotiation"): its drop-off;
+               # the deals lost there asked as a list stay the list ("the APAC deals we lost at negotiation")
+               r"|\b(die|dies|died|dying|drops?|dropped|dropping|drop out|drops out|dropped out|drop off|drops off|dropped off|fall out|falls out"
+               r"|fell out|fall through|falls through|fell through|fizzle\w*|leak\w*)( \w+)? (in|at|after|during) (the )?"
+               r"(qualified|demo|proposal|negotiation)\b"
+               r"|\bhow many (\w+ ){0,3}(deals|opps|opportunities) (\w+ ){0,2}(lose|lost|losing) (in|at) (the )?"
+               r"(qualified|demo|proposal|negotiation)\b"),
     ("winrate", r"\bhow (many|much)\b.*\bdeals? did we (win|close|lose)\b|\bhow often do we (win|close)\b"
                 r"|\bwhat (is the |are the )?(%|percent(age)?\b|share\b|fraction\b|proportion\b)|\bhow do we do\b"
                 r"|(?<!getting )\b(harder|easier|tougher) to (win|close)\b"),
     ("pipeline", r"\bhow many open\b|\b(deals?|opps?|opportunities) (are |currently |sitting |still |now )+(in|at) (the )?"
                  r"(qualified|demo|proposal|negotiation)\b|\b(deals?|opps?|opportunit\w+)\b.*\bslip\w*|\bslip\w*\b.*\b(deals?|opps?)\b"
                  r"|\bslippage\b|\b(what|anything|something|which ones?) (is |are )?(slipping|going to slip|likely to slip)\b"
-                 r"|\bat[- ]risk (open )?(deals?|opps?|opportunit\w+|pipeline)\b"
+                 r"|\bat[- ]risk (open )?(deals?|opps?|opportunit\w+|pipeline|amounts?|dollars|value|\$+)\b"
                  r"|\b(will|going to|gonna|expect\w* to|likely to|could|should)\b.*\bbring (in|home)\b"),
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
@@ -118,10 +158,11 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bcensor\w*\b|\b(problems?|issues?|wrong|something off|errors?) (with|in) (the |our |this )?data\b"
 ),
     ("digest", r"\bdigest\b|\bweekly (summary|report|update|health)\b|\b(give|send) me (a|the) (weekly )?summary\b"
-               r"|\bsales health\b|\bhighlights\b|\bwhat should i know\b|^what is new\b|\bsummar(y|ise|ize)\b"
+               r"|\bsales health\b|\bhighlights\b|\bstate of (the |our )?(business|sales|union|world)\b|\bwhat is the latest\b"
+               r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) (weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -133,9 +174,12 @@ RULES: tuple[tuple[str, str], ...] = (
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bcycle[- ](\w+[- ])?gap\b"
-               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose)"
+               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose|fall|leak"
+               r"|exit|fizzle)"
                r"|\btak(e|es|ing) longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
+    # "how much will europe close", "what will the APAC team book": up to three words between (not "will it take to close")
     ("pipeline", r"\bforecast\w*\b|\bwill (we )?(close|win|book|land|hit|make)\b"
+                 r"|\bwill (?:(?!(take|takes|be|have|need)\b)[\w']+ ){1,3}(close|win|book|land|bring in|lose)\b(?! rates?\b)"
                  r"|\b(going to|gonna) (close|win|book|land|hit)\b|\bbook(ing|ings|ed)?\b"
                  r"|\b(make|hit) (the|our) (quarter|number|plan|target)\b|\bwin probabilit\w*\b|\bcommit\b"
                  r"|\bcoverage\b|\bpush (out|into)\b|\bpushed\b|\bgoing (cold|stale|dark)\b"
@@ -143,6 +187,9 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|prioriti\w*|focus|save|chase|push)"
                  r"|\blikely to (close|win|land)\b|\bexpect\w* to (close|win|book)\b|\bexpected revenue\b|\boutlook\b"
                  r"|\b(deals?|opportunit\w+|opps?) (are |is )?(at risk|in danger|in trouble|slipping|worry)|\bworry about\b"
+                 r"|\b(deals?|opps?|opportunit\w+)\b.*\b(focus on|focus our|prioriti[sz]e|chase|push on|work on)\b"
+                 r"|\b(top|best|biggest|largest|open) (deals?|opps?|opportunit\w+) to (close|win|land|chase)\b"
+                 r"|\b(on|off) (track|pace|course) (for|to (hit|make|close|land))( the| this| our)? (quarter|q|month|number)\b"
                  r"|\bpipeline\b|\bbacktest\w*\b|\bwhere will we land\b|\bupside\b|\b(going to|will|could|might|may|likely to) slip\b"),
     ("drivers", r"\bdrives?\b|\bdriving\b|\bdrivers?\b|\bfactors?\b|\bwhat (makes|helps) (us )?win\b|\bpredicts?\b"
                 r"|\bpredictors?\b|\bcorrelat\w*\b|\bwhat matters\b|\bwhat (makes|helps)\b.*\b(win|won|winning|close|closing)|\bmatter\w* (most )?for winning\b|\blevers?\b"
@@ -158,7 +205,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
-    ("trend", r"\b(slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
+    ("trend", r"\b(recovered|rebounded|bounced back|stable|steady|unstable|volatil\w*|consistent|erratic|slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
               r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
@@ -169,13 +216,17 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow\b.*\b(has|have) (changed|moved|shifted|evolved|developed|trended)\b"
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
-              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"),
-    ("reps", r"\breps?\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
+              r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"
+              r"|\b(smallest|minimum|minimal|least) (change|effect|difference|drop|move)\b.*\bdetect\w*|\bdetectable\b"
+              r"|\bstatistical power\b"
+              # "is the fintech slump over": whether a fall has ended, over time
+              r"|\b(slump|dip|decline|drop|slide|downturn|rough patch)\b.*\b(over|behind us|bottom(ed)? out|ended|ending|done)$"),
+    ("reps", r"\breps?\b|\bshrunk\b|\bshrinkage\b|\bsales ?(people|persons?|reps?)\b|\bsellers?\b|\baes?\b|\bleaderboard\b|\bcoach\w*\b"
              r"|\bperformers?\b|\battainment\b|\bquota\b|\bscorecard\b|\bwho (needs|should|is|are|closed|has|won)\b"
              r"|\bwho is (underperforming|struggling|carrying)\b|\bowners?\b|\bwho\b.*\b(best|worst|most|least)\b"
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
-             r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b|\bimpact\b|\bweak\w*\b"
+             r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b(?! (to|that|which|we|likely) )|\bimpact\b|\bweak\w*\b"
              r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
@@ -188,18 +239,23 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\bwhere (are|is) (we|our \w+) (strongest|best)\b"
                 r"|\bhow did\b|\b(wins?|converts?|closes?) (the )?(most|best|more|less|least|highest|lowest)\b|\b(more|less) often\b"
                 r"|\b(which|what) (regions?|geos?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?) (is|are|was|were)"
-                r"( the| our)? (best|worst|strongest|weakest|top|bottom)\b"),
+                r"( the| our)? (best|worst|strongest|weakest|top|bottom)\b"
+                # "which region performs best", "what vertical converts worst for us": the rates by that dimension
+                r"|\b(which|what) (regions?|geos?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?)"
+                r" (performs?|performed|does|did|do|is doing|converts?|closes?|wins?)( the)? (best|worst|strongest|weakest)\b"),
 )
 # What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
                          r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
-                         r"|\bcompetitors?\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
+                         r"|\bcompetitors?\b|\b(industry|external|market|peer|public|saas) (benchmarks?|averages?|standards?"
+                         r"|norms?)\b|\bbenchmarks\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
                          r"|\bnew (reps|sellers|aes|salespeople)\b|\bramp\w*\b|\btenure\b"  # no hire dates
                          r"|\b(calls|dials|meetings|emails|sales activity|activity|activities|sdrs?|bdrs?)\b"  # activity is not logged
                          r"|\bwin ?rates? (for|of|on) (the )?(\w+ )?(deals|opps|opportunities) (we )?lost\b"  # lost deals win none
                          r"|\b(stop|cancel|unsubscribe|turn off|end)\b.*\b(daily|weekly|monthly)( \w+)? (update|report|summary|digest|message|post)s?\b"
-                         r"|\bdemos\b(?!.*\bstages?\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
+                         r"|\bdemos\b(?!.*\b(stages?|(move|moves|go|goes|turn|turns|convert|converts|get|gets|make it|progress\w*)"
+                         r" (in)?to)\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
                          r"|\b(gross |net |profit )?margins?\b|\bprofit(s|ability)?\b|\bcogs\b"  # no costs in the data
                          r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
                          r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
@@ -207,7 +263,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b"  # one deal's story is not in the data
                          r"|\bwhy\b.*\b(lose|lost|win|won)\b (the|that|this) (\w+ )?deal\b"
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
-                         r"|\b(loss|win) reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
+                         r"|\b(loss|win) reasons?\b|\bby (loss |lost |win )?reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
                          r"|\b(time|days|weeks|long)\b.*\bspen[dt]\w* (in|per|at) (each |every |a |the )?(stage|step)s?\b"
                          r"|\bforecast\w* (\w+ ){0,2}next year\b|\bnext year'?s? (revenue|bookings|forecast|number)\b"
@@ -219,7 +275,8 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(spend|spent|spending) on\b|\b(marketing|ad|ads|advertising|media|program|partner) (spend|spending)\b"
                          r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b|\brenew(s|ed|ing)?\b")
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
-TARGETS = re.compile(r"\battainment\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
+TARGETS = re.compile(r"\battainment\b|\b(hit|hitting|make|making|meet|meeting|reach|beat|miss|missing)( the| our| this)?"
+                     r" (plan|target|budget)s?\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
                      r"( the| our)? (plan|target|budget)s?\b")
 REPS_NAMED = re.compile(r"\b(reps?|sellers?|aes?|salespeople|sales people|rep_?\d+|individuals?|leaderboard)\b")
 # Pooling words: two values counted together ("APAC plus India combined"), not side by side.
@@ -232,13 +289,17 @@ COMPARATIVE = re.compile(r"\b(who|which)\b.*\b(better|worse|more|less|higher|low
                          r"|\b(better|worse|more|less|higher|lower|stronger|weaker)\b.*\bthan\b")
 # A rate of deals asked for, and a list of them asked for outright ("the deal list behind the win rate").
 # A comparative about one value with nothing named to compare with: the comparison across its dimension.
-ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|convert)s? (more|less|better|worse))\b")
+# A claim checked ("partner deals are better. Is that true?") is the same comparison.
+ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|convert)s? (more|less|better|worse))\b"
+                    r"|\b(win|close|convert)s? (at|with) an? (higher|lower|better|worse|bigger|smaller) (rate|clip|percentage)\b"
+                    r"|\b(deals?|opps?|opportunities|ones) (are|is|do|does) (really |actually |just )?(doing |performing "
+                    r"|converting |closing )?(better|worse|stronger|weaker)\b")
 OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
 RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
 LUCK = re.compile(r"\b(unlucky|luck|lucky|chance|noise)\b")
 # A plain question naming reps but asking for a rate by them is still /winrate ("win rate by rep").
-WINRATE_BY = re.compile(r"\bwin ?rates?\b.*\b(by|per)\b|\bwinrate\b.*\b(by|per)\b")
+WINRATE_BY = re.compile(r"^(?!.*\b(shrunk|shrinkage|luck-adjusted)\b).*?(\bwin ?rates?\b|\bwinrate\b).*\b(by|per)\b(?! (deal |sales )?(stages?|steps?)\b)")
 FOLLOW_UP_START = re.compile(r"^(and|what about|how about|what of|same for|now|ok|okay|then|also)\b[\s,]*")
 EVERYTHING = re.compile(r"\b(overall|all deals|everything|whole team|the team|everyone|all regions)\b")
 # Words that only make a question a sentence. Unknown to the grammar, they are dropped quietly.
@@ -316,7 +377,9 @@ revops salesops sales-ops ops rev-ops marketing-ops analyst analysts
 monday tuesday wednesday thursday friday saturday sunday morning afternoon evening tonight tomorrow
 prep prepping preparing prepare review reviews offsite presentation answer clear walk through sense
 csv excel spreadsheet export download file attachment
-rather instead genuinely honestly basically exactly roughly approximately normally usually typically
+rather instead genuinely honestly basically exactly roughly approximately normally usually typically state states status
+proxy proxies effect effects affect affects affected confounded confounding confound care cares interested keep hearing
+heard hear says said claims claim true untrue false correct right case
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -346,6 +409,7 @@ KEYWORDS = tuple(sorted({
     "drop", "dropped", "decline", "falling", "going", "region", "industry", "product", "source", "win", "winning",
     "underperforming", "lagging", "performers", "quota", "attainment", "coverage", "commit", "opportunities",
     "bleeding", "leaking", "leaderboard", "driving", "losing", "risk", "cycle", "cycles", "monthly", "quarterly", "enterprise", "inbound", "outbound", "referral", "partner", "america",
+    "winrate", "region", "regions", "industries", "products", "sources",
 }))
 # Words the grammar knows: never "corrected" to a keyword ("monthly" is not a typo of "month").
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
@@ -371,8 +435,16 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: "q" + str("first second third fourth".split().index(m.group(1)) + 1 if m.group(1).isalpha()
                          else int(m.group(1)[0]))),
     (r"\bwin[/ -]?loss( ratio| rate| record)?\b", "win rate"), (r"\bttm\b", "last 12 months"),
-    (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose) since "
-     r"(last year|a year ago)\b", r"\1 vs last year"),
+    # a change since last year is against a year before; since last quarter, the last quarter against the one before it
+    (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose|differen\w+)"
+     r"((?: (?!since\b)[\w']+){0,4}) since (last year|a year ago)\b", r"\1\4 vs last year"),
+    (r"\b(change[sd]?|drop(ped)?|declined?|moved?|shift(ed)?|improved?|improvement|fallen|fell|risen|rose|differen\w+)"
+     r"((?: (?!since\b)[\w']+){0,4}) since (last|the previous|the prior) (quarter|q|qtr)\b", r"\1\4 last quarter vs previous"),
+    # "win rate by amount", "by dollar value vs by count": the rate by amount, shown beside the win rate (a split by
+    # size is asked as "by size" or "by amount band")
+    (r"\b(win ?rates?|winrate|close rates?|rates?) by (the )?(dollar |\$ ?)?(value|amount|dollars?|revenue|\$)"
+     r"(?! (bands?|buckets?|ranges?|tiers?|brackets?|sizes?)\b)( (vs|and|or|versus|not) (by )?(count|number|volume|deals?))?\b",
+     r"\1"),
     (r"\bby (value|dollars?|revenue|amount),? (and )?not (by )?(count|number|volume|deals?)\b"
      r"|\b(dollar|value|revenue|amount)[- ]weighted\b", " "),
     (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),
@@ -383,7 +455,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b"
      r"|\bexpected (close|closing|win|conversion) rates?\b", "forecast"),
     (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
-    (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?! (to date|so far))",
+    (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)s?\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check\b", "digest"),
     # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
@@ -391,9 +463,19 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     # which dimension to invest in: the best of it
     (r"\b(should|to|could) (we |i )?(double down on|invest (more )?in|bet on|lean into|put more into)\b", "are best"),
     (r"\b(deal |sales )?velocity\b", "cycle-gap"),
+    # "in proposal or later": that stage and the ones after it
+    (r"\b(qualified|demo|proposal|negotiation)( stage)? (or|and) (later|beyond|after|further|above|up)\b"
+     r"|\b(qualified|demo|proposal|negotiation)( stage)? (on|onwards|onward|\+)(?!\w)",
+     lambda m: "deal_stage=" + ",".join(STAGE_ORDER[STAGE_ORDER.index((m.group(1) or m.group(5)).title()):])),
+    (r"\bwhat is (the deal|the story|up) with\b", "what is going on with"),  # an idiom: what happened there
+    (r"\b(rate|mix)( effects?)? (vs\.?|versus|or|and) (rate|mix)( effects?)?\b", "decomposition"),  # the why's split
+    # "the APAC lead", "our EMEA head": a person, not the lead source
+    (r"\b(the|our|my|your|their|a|an) ((\w+ ){0,2})(lead|head|director|leader|vp|svp)\b(?! (sources?|gen\w*|scor\w*|time)\b)",
+     r"\1 \2"),
     # "does cycle length matter for win rate": the rate across cycle bands (the drivers' model takes no cycle)
     (r"\b(does|do) (the )?(sales )?(cycle[- ]?(length|time|duration|gap)s?|(sales )?cycles?) (really |actually )?matter\b"
-     r"( (for|to|on) (the |our )?(win rate|winning|closing))?", "win rate by cycle"),
+     r"( (for|to|on) (the |our )?(win rate|winning|closing))?(?!.*\b(correlat\w*|confound\w*|control\w*|account\w* for"
+     r"|proxy)\b)", "win rate by cycle"),
     # "where in APAC are we losing": the weak segments there, not the funnel (which "where in the funnel" keeps)
     (r"\bwhere in (?!the (funnel|process|pipeline|cycle|stages?)\b)(.+?) (are|do) we (lose|losing)\b", r"\2 where are we losing"),
     # "region leaderboard": a ranking of a dimension that is no rep is the rate by it
@@ -411,7 +493,14 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"|booked|bring in|brought in|land|landed)\b|\bhow much (did|have|has) (we|you|the team|\w+) (close|closed|book"
      r"|booked|bring in|brought in|land|landed)\b|\b(closed?[- ]won|won|booked) (amounts?|revenue|dollars|values?)\b"
      r"(?!.*\b(win rate|over|vs)\b)", "won deals"),
-    (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),  # a measure, not a split by size
+    (r"\bat[- ]risk (amounts?|dollars|values?|\$+)\b|\b(amounts?|dollars|value) at[- ]risk\b(?=.*\b(pipeline|open|forecast)\b)",
+     "at-risk pipeline"),  # the forecast's at-risk amount per segment (revenue at risk stays the weak segments')
+    # "what's our revenue this year": the deals won, totalled (revenue expected, at risk or retained stays theirs)
+    (r"\bwhat (is|was|are|were) (our |the )?(total |closed |booked |won )?(revenue|bookings|sales)\b(?! (at risk|retention|growth))"
+     r"(?!.*\b(expect\w*|will|next|forecast\w*|at risk|retention|from the open|pipeline|per|by|growth|trend\w*)\b)", "won deals"),
+    (r"\b(won|closed|lost|open|total|booked) (amounts?|dollars|values?)\b", " "),
+    # "what did rep_4 close last quarter": what they won (a list, totalled), as "what did we win"
+    (r"\bwhat (did|have|has) (\w+( \w+)?) (close|closed)\b(?! (rate|deals?|at)\b)", r"what \1 \2 won"),  # a measure, not a split by size
     (r"\bwill (be )?(closing|landing|winning)\b|\b(is|are) (?=(\S+ )?closing (this|next) (quarter|month)\b)", "will close "),
     (r"\bhow likely (is|are) (.+?) to (close|win|land|book)\b", r"forecast \2"),
     (r"\b(during|over|across|through|in|by) the (months|quarters)\b", lambda m: m.group(2)[:-1] + "ly"),
@@ -445,6 +534,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bbetween (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d) and (\d{4}q\d|\d{4}-\d\d|\d{4}|q\d)\b", r"\2 vs \1"),
     (r"\bclosed?[- ]won\b|\bclose[- ]win\b", "won"), (r"\bclosed?[- ]lost\b", "lost"),
     (r"\b(\w+)-sourced\b", r"\1"), (r"\bsourced? (by|from|via|through) (\w+)", r"\2"),
+    (r"\b(the )?(size|amount|value)s? of (the |a |our )?(deals?|opps?|opportunities)\b", "size"),
     (r"\bdeal[- ](size|amount|value)s?( bands?)?\b", "size"),
     (r"\b(vs|than) (what )?(we would|we'd|you would|you'd|one would|it would|we)? ?(normally |usually |typically )?"
      r"(expect|expected|predict|predicted|baseline)\b|\b(vs|than) (the )?(expected|baseline|norm)\b", " "),
@@ -463,7 +553,10 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: f"{m.group(1)} {NUMBER_WORDS.index(m.group(2)) + 2}"),
     (r"\bsince (jan(uary)? (1st|1|first)|the (start|beginning) of (the )?year|new year)\b", "ytd"),
     (r"\b(over|above|more than|bigger than|larger than) \$?100k\b", "100k+"),
-    (r"^((\w+ ){1,2})open pipe(line)?$", r"\1open deals"),  # "india open pipe": the open deals there, not the forecast
+    (r"^((\w+ ){1,2})open pipe(line)?$", r"\1open deals"),
+    # "show open pipeline deals for NA", "list the pipeline opps": the open deals, listed (not the forecast)
+    (r"\b(show|list|pull|give|get|see|export|send)( me| us)?( the| all| our| all the| all our)? (open )?(pipeline|pipe) "
+     r"(deals|opps|opportunities)\b", r"\1\2 open deals"),  # "india open pipe": the open deals there, not the forecast
     (r"\b(\d+)k?-(\d+)k\b", r"\1k-\2k"), (r"\bopen pipe\b|\bthe pipe\b|\bpipe\b", "pipeline"),
     (r"\bby (win|close|hit|conversion) rates?\b", " "), (r"\bpush(ed|ing)? out\b", "slip"), (r"\bout\b", " "),
     (r"\bclos(e|ed|es|ing)\b(?= (the )?most\b)", "win"),
@@ -477,7 +570,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(last|previous|prior) (fy|fiscal year)\b", "last year"),
     (r"\bquarter to date\b", "qtd"), (r"\bmonth to date\b", "mtd"),
     (r"\bthis year (vs|versus|against|compared to|compared with|over) last\b(?! (year|quarter|month|week|\d))", "ytd vs last year"),
-    (r"\bthis year\b", "ytd"),
+    (r"\bthis year\b|\b(for|over|in) the year\b(?! (before|ago|after|\d))", "ytd"),
     (r"\b(in|over|during) the (last|past) (\d+) (days|weeks|months|quarters)\b", r"last \3 \4"),
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
@@ -496,26 +589,40 @@ PERIOD_TOKEN = r"\d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d|\d{4}q[1-4]|\d{4}-\d\d|\d{4}
 NUMBER_WORDS = "two three four five six seven eight nine ten eleven twelve".split()
 # Contractions and chat spellings, spelt out so the rules need one form.
 SPELLINGS: tuple[tuple[str, str], ...] = (
-    (r"\bwhat'?s\b", "what is"), (r"\bhow'?s\b", "how is"), (r"\bwho'?s\b", "who is"),
+    (r"\bwhat'?s (changed|happened|gone|been going)\b", r"what has \1"), (r"\bwhat'?s\b", "what is"), (r"\bhow'?s\b", "how is"), (r"\bwho'?s\b", "who is"),
     (r"\bwhere'?s\b", "where is"), (r"\bthat'?s\b", "that is"), (r"\bwe're\b", "we are"),
     (r"\bthey're\b", "they are"), (r"\b(is|are|was|were|do|does|did|has|have)n'?t\b", r"\1 not"),
     (r"\bcan'?t\b", "cannot"), (r"\br\b", "are"), (r"\bu\b", "you"), (r"\bya\b", "you"), (r"\bur\b", "our"),
     (r"\bwat\b", "what"), (r"\bwhy'?d\b", "why did"), (r"\bwy\b|^y\b", "why"), (r"\bwhre\b|\bwher\b|\bwhree\b|\bwehre\b", "where"),
-    (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
-    (r"\bqtr\b", "quarter"), (r"\bsrcs?\b", "source"), (r"\bnamer\b", "north america"),
+    (r"\bhwo\b", "how"), (r"\bwr\b", "win rate"), (r"\b(win|close|hit) ?(%|pct\b|percentage\b)", "win rate "), (r"\bskus\b", "products"), (r"\bsku\b", "product"),
+    (r"\bqtr\b", "quarter"), (r"\b(qualified|demo|proposal|negotiation)-to-(demo|proposal|negotiation|close|closed|won|win)\b",
+                                r"\1 to \2"),
+    (r"\bfy ?'?(\d\d)\b", r"20\1"), (r"\bfy ?(\d{4})\b", r"\1"),
+    (r"\b(last|this|previous|prior|next) (quarter|month|year|week|qtr|q)'?s(?= (win|close|hit|conversion|numbers?"
+                     r"|losses|wins|deals|opps|pipeline|forecast|results?|bookings|trend|performance|drop|decline)\b)", r"\1 \2"),
+    (r"\bf'?ca?st\b|\bfcsts\b", "forecast"),
+    # "last year's Q2", "this year's H1": that year's quarter or half, as "Q2 last year" reads
+    (r"\b(last|this) year'?s (q[1-4]|h[12]|first half|second half|(first|second|third|fourth) quarter)\b", r"\2 \1 year"),
+    (r"\b(\d{4})'?s (q[1-4]|h[12])\b", r"\2 \1"),
+    # a slip in "win" before "rate" ("wn rate", "wni rate", "winn rate")
+    (r"\b(wn|wi|wni|iwn|wim|wun|winn|wiin|wln)(?= ?rates?\b)", "win"),
+(r"\bsrcs?\b", "source"), (r"\bnamer\b", "north america"),
     (r"\bq([1-4]) (\d{4})\b", r"\2q\1"),  # "Q2 2023"
  (r"\bqtrs\b", "quarters"), (r"\byr\b", "year"), (r"\byrs\b", "years"), (r"\bly\b", "last year"),
     (r"\bl(\d+)(q|m|d|w|y)\b", lambda m: f"last {m.group(1)} " + {"q": "quarters", "m": "months", "d": "days", "w": "weeks",
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
     (r"\b(\d{4}) q([1-4])\b", r"\1q\2"),  # "2023 Q1": one quarter, not the year and this year's Q1
-    (r"\b(last|past|previous|prior) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
+    (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
     (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
+STAGE_ORDER = ["Qualified", "Demo", "Proposal", "Negotiation"]
+# The deal stages a conversion runs between ("from demo to proposal", "qualified to won").
+STAGE_WORDS = frozenset({"qualified", "demo", "proposal", "negotiation", "closed", "close", "won", "lost"})
 MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
                                       "september", "october", "november", "december"), 1)}
 MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
@@ -653,12 +760,14 @@ def rewrite(question: str, as_of: dt.date) -> str:
         text = re.sub(pattern, words, text)
     text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
+    text = DAY_RANGE.sub(lambda m: _day_range(m, as_of) or m.group(0), text)  # "from feb 1 to april 30": those days
     text = " ".join(_corrected(w) for w in text.split())
     text = re.sub(r"\bcompare (the )?(last|past) (\w+) (quarter|month)s\b", r"last \3 \4s \4ly", text)  # quarter by quarter
     text = re.sub(r"\b(and )?(how (it|that|this|they|we) )?(compare[sd]?|stacks? up|measures? up) (to|with|against) ", " vs ", text)
     text = re.sub(r"\bcompare (.+?) (with|to|and) (.+)", r"\1 vs \3", text)
     text = re.sub(r"\bfrom ([a-z]+) to ([a-z]+)\b",  # "from demo to proposal": stages, not dates
-                  lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} {m.group(2)}", text)
+                  lambda m: m.group(0) if {m.group(1), m.group(2)} & set(MONTHS) else f"{m.group(1)} to {m.group(2)}"
+                  if {m.group(1), m.group(2)} <= STAGE_WORDS else f"{m.group(1)} {m.group(2)}", text)
     text = re.sub(r"\bhow (does|do|did) (.+?) compare (to|with) (.+)", r"\2 vs \4", text)
     text = re.sub(r"\bcompare\b", "", text) if " vs " not in text else re.sub(r"\bcompare (?=.+ vs )", "", text)
     text = re.sub(r"\b(is|are) (.+?) (doing |performing |converting )?(better|worse|weaker|stronger) than (.+)", r"\2 vs \5", text)
@@ -672,14 +781,20 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = _bands_in_words(text)
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
+    text = re.sub(r"\bq([1-4]) (?:of )?(\d{4})\b", r"\2q\1", text)  # "the 2nd quarter of 2023"
     # "since March": from the first of the latest March to the data's last day
+    # "after March": from the month after it (a month named after "before", "through" or "until" is kept, to be named back)
+    text = re.sub(r"\b(?:after|from the end of) ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _since(m.group(1), m.group(2), as_of, 1)
+                  or m.group(0), text)
     text = re.sub(r"\bsince ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _since(m.group(1), m.group(2), as_of) or m.group(0),
                   text)
     # a month named just before "vs" ("June vs May") is the period in question
-    text = re.sub(r"\b([a-z]+)(?= vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
+    text = re.sub(r"\b([a-z]+)(?=\s+vs )", lambda m: _month(m.group(1), None, as_of) or m.group(1), text)
     text = re.sub(r"\b(h[12]) (of )?last year\b", lambda m: _half(m.group(1), None, as_of, years_back=1), text)
     text = re.sub(r"\b(this|current|last|previous|prior) half\b(?! (of|year))", lambda m: _this_half(m.group(1), as_of), text)
     text = re.sub(r"\b(h[12])\b(?:\s+(?:of\s+)?(\d{4}))?", lambda m: _half(m.group(1), m.group(2), as_of), text)
+    text = re.sub(r"\bsince (\d{4}-\d\d-\d\d)\.\.\d{4}-\d\d-\d\d\b", lambda m: f"{m.group(1)}..{as_of.isoformat()}"
+                  if m.group(1) <= as_of.isoformat() else m.group(0), text)  # "since H2 2023"
     text = re.sub(r"\bq([1-4]) (of )?last year\b", lambda m: _quarter(int(m.group(1)), as_of, years_back=1), text)
     # "did it improve from Q1 to Q2": a change from one period to the other, Q2 against Q1 (not a range)
     if CHANGE_WORDS.search(text):
@@ -687,6 +802,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"(?<![\d-])\bq([1-4]) vs q([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter_pair(
         int(m.group(1)), int(m.group(2)), as_of) or m.group(0), text)  # "compare Q4 to Q3": a pair, in order
     text = re.sub(r"(?<![\d-])\bq([1-4])\b(?!\s*-?\d{4})", lambda m: _quarter(int(m.group(1)), as_of), text)
+    # "since 2023Q3", "since 2023", "since H2 2023": from that period's first day to the data's last (never that period alone)
+    text = re.sub(r"\bsince (\d{4})q([1-4])\b", lambda m: f"{m.group(1)}-{3 * int(m.group(2)) - 2:02d}-01..{as_of.isoformat()}", text)
+    text = re.sub(r"\bsince (\d{4})-(\d\d)(?![-\d])", lambda m: f"{m.group(1)}-{m.group(2)}-01..{as_of.isoformat()}", text)
+    text = re.sub(r"\bsince (\d{4})(?![-\d.q])\b", lambda m: f"{m.group(1)}-01-01..{as_of.isoformat()}"
+                  if int(m.group(1)) <= as_of.year else m.group(0), text)
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
@@ -712,6 +832,18 @@ CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:(?:past|over
 CYCLE_DOWN = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:in )?(?:under|less than|fewer than|below) (\d+) days\b")
 
 
+SIZE_DOWN = re.compile(r"(?<![\w-])(?:under|below|less than|smaller than|sub-?|<) ?\$?(\d+)k\b(?! (?:and|or) (?:up|above|over|more))"
+                       r"|\$?\b(\d+)k (?:and|or) (?:under|below|less|smaller|lower)\b")
+# "took longer than 6 months", "closed in under 2 weeks": the cycle's bound in days (a band's edge, or named back)
+CYCLE_UNITS = re.compile(r"\b((?:" + CYCLE_WORDS[3:-1] + r") (?:for |in )?(?:past|over|beyond|more than|longer than|above|under|less than"
+                         r"|fewer than|below|within) )(\d+|an?|one|two|three|four|six|twelve) (weeks?|months?)\b")
+
+
+def _days(count: str, unit: str) -> int:
+    n = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}.get(count) or int(count)
+    return n * (7 if unit.startswith("week") else 30)
+
+
 def _bands_in_words(text: str) -> str:
     def up(edges: dict[int, str], threshold: int, bands, unit: int, original: str) -> str:
         names = [name for _, name in bands]
@@ -735,6 +867,14 @@ def _bands_in_words(text: str) -> str:
         names = [name for (upper, name), lower in zip(SIZE_BANDS, edges) if lower >= low * 1000 and upper <= high * 1000]
         return f"size_band={','.join(names)}" if len(names) > 1 else names[0]
 
+    def below(threshold: int, original: str) -> str:  # "sub-25k", "under 50k": the bands under that edge, pooled
+        names = [name for upper, name in SIZE_BANDS if upper <= threshold * 1000]
+        if threshold * 1000 not in [int(u) for u, _ in SIZE_BANDS[:-1]]:
+            return original
+        return f"size_band={','.join(names)}" if len(names) > 1 else names[0]
+
+    text = SIZE_DOWN.sub(lambda m: below(int(m.group(1) or m.group(2)), m.group(0)), text)
+    text = CYCLE_UNITS.sub(lambda m: f"{m.group(1)}{_days(m.group(2), m.group(3))} days", text)
     text = SIZE_BETWEEN.sub(lambda m: between(int(m.group(1)), int(m.group(2)), m.group(0)), text)
     text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
     text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1) or m.group(2)), CYCLE_BANDS, 1, m.group(0)), text)
@@ -753,7 +893,8 @@ def _corrected(word: str) -> str:
     same_start = [k for k in KEYWORDS if k[0] == word[0] and not word.startswith(k)]  # "healthy" is no typo
     swapped = [k for k in same_start if _one_swap(k, word) or _one_dropped(k, word)]  # "rsik", "trnd", "doin"
     # a four-letter word is an English word far more often than a typo ("long" is not "lost"): swaps only
-    close = swapped or (difflib.get_close_matches(word, same_start, n=1, cutoff=0.8) if len(word) > 4 else [])
+    close = swapped or (difflib.get_close_matches(word, [k for k in same_start if -1 <= len(k) - len(word) <= 2], n=1, cutoff=0.8)
+                        if len(word) > 4 else [])  # letters left out ("decling"); "healtech" is no slip of "health"
     return close[0] if close else word
 
 
@@ -780,6 +921,35 @@ def _month(name: str, year: str | None, as_of: dt.date, verb_may_follow: bool = 
     return f"{y}-{month:02d}"
 
 
+ORDINAL = r"(?:st|nd|rd|th)?"
+DAY = (r"(?:(?P<{m}>[a-z]+)\.? (?P<{d}>\d{{1,2}})" + ORDINAL + r"|(?P<{d}x>\d{{1,2}})" + ORDINAL + r" (?:of )?(?P<{m}x>[a-z]+))"
+       r"(?:,? (?P<{y}>\d{{4}}))?")
+DAY_RANGE = re.compile(r"\b(?:from |between )?" + DAY.format(m="m1", d="d1", y="y1") + r" ?(?:to|-|through|thru|until|till|and) ?"
+                       + DAY.format(m="m2", d="d2", y="y2") + r"\b")
+
+
+def _day_range(m: re.Match, as_of: dt.date) -> str | None:
+    """"from feb 1 to april 30", "1 March - 15 June 2024": those days, in the latest year the range has started
+    (a year named with either end is that end's)."""
+    first, last = m.group("m1") or m.group("m1x"), m.group("m2") or m.group("m2x")
+    if first not in MONTHS or last not in MONTHS:
+        return None
+    d1, d2 = int(m.group("d1") or m.group("d1x")), int(m.group("d2") or m.group("d2x"))
+    y1, y2 = m.group("y1"), m.group("y2")
+    try:
+        if y1 or y2:
+            start_year = int(y1) if y1 else int(y2) - (MONTHS[first] > MONTHS[last])
+        else:
+            start_year = as_of.year if dt.date(as_of.year, MONTHS[first], d1) <= as_of else as_of.year - 1
+        start = dt.date(start_year, MONTHS[first], d1)
+        end = dt.date(int(y2) if y2 else start_year, MONTHS[last], d2)
+        if end < start and not y2:
+            end = dt.date(start_year + 1, MONTHS[last], d2)
+    except ValueError:  # "feb 30": no such day; left as typed, to be named back
+        return None
+    return f"{start.isoformat()}..{end.isoformat()}" if end >= start else None
+
+
 def _months(first: str, last: str, year: str | None, as_of: dt.date) -> str | None:
     """"jan-mar", "from January to March 2024": the months' range, in the latest year it has started."""
     if first not in MONTHS or last not in MONTHS:
@@ -791,10 +961,13 @@ def _months(first: str, last: str, year: str | None, as_of: dt.date) -> str | No
     return f"{start}-01..{end.isoformat()}"
 
 
-def _since(name: str, year: str | None, as_of: dt.date) -> str | None:
-    """"since March" as the range from the latest March's first day to the data's last day."""
+def _since(name: str, year: str | None, as_of: dt.date, after: int = 0) -> str | None:
+    """"since March" as the range from the latest March's first day to the data's last day ("after March": from April)."""
     month = _month(name, year, as_of)
-    return f"{month}-01..{as_of.isoformat()}" if month else None
+    if not month:
+        return None
+    start = add_months(dt.date(int(month[:4]), int(month[5:]), 1), after)
+    return f"{start.isoformat()}..{as_of.isoformat()}" if start <= as_of else None
 
 
 def _half(half: str, year: str | None, as_of: dt.date, years_back: int = 0) -> str:
@@ -858,7 +1031,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = rewrite(_without_context(text, vocab, as_of), as_of)
+    words = _excluded(rewrite(_without_context(_mine_named(text, vocab), vocab, as_of), as_of), vocab)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
@@ -884,12 +1057,15 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
         parsed = parse(args, vocab)
-        named = parsed.query.filters or parsed.query.period or any(
+        split = parsed.query.group_by and re.search(r"^by\b|\b(break ?down|broken (down|out)|split|slice|cut)\b", words)
+        named = parsed.query.filters or parsed.query.period or split or any(
             norm(p.word) in NEAREST_VALUES for p in parsed.problems)  # "SMB": say which values are closest
         if not args or not named:
             about_sales = SALES_WORDS.intersection(words.split())
             return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
-        command = "winrate"  # only segments and periods: their win rate
+        # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
+        command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
+            "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in"} else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
     outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)
@@ -934,6 +1110,47 @@ PREAMBLE = re.compile(r"^((before|ahead of|prior to|after|for) [^,.?!]{3,90}?)(?
                       r"|i'm trying|can you|could you|please|what|which|how|why|who)\b))", re.IGNORECASE)
 
 
+THEN = re.compile(r"\b(since then|since that( time| point| change)?|ever since|from then on)\b", re.IGNORECASE)
+
+
+MINE = re.compile(r"\bi (?:run|lead|manage|own|head|cover|look after|am responsible for|'m responsible for|am in charge of"
+                  r"|'m in charge of)(?: the| our)? (?P<what>[\w-]+(?: [\w-]+)??)(?= (?:team|region|territory|org|business|"
+                  r"segment|vertical|book|patch|market|side|geo)\b|[ ,.;:!?]|$)", re.IGNORECASE)
+MY_SEGMENT = re.compile(r"\bmy (region|team|territory|geo|vertical|segment|area|patch|market|org|business)\b", re.IGNORECASE)
+
+
+EXCLUDED = re.compile(r"\b(?:excluding|exclude|excl|except(?: for)?|outside(?: of)?|without|other than|apart from|but not|not in"
+                      r"|minus|leaving out|leave out|ignoring|ignore)\s+(?:the |any |all )?(?P<what>[\w-]+(?: [\w-]+)?)"
+                      r"|\bnon-?\s?(?P<non>[\w]+(?: [\w]+)?)")
+
+
+def _excluded(words: str, vocab: Vocabulary) -> str:
+    """"win rate excluding partner deals", "everything except Enterprise", "outside North America", "non-APAC": the other
+    values of that dimension, pooled (never the value named, which would answer the opposite)."""
+    def other_values(m: re.Match) -> str:
+        what = (m.group("what") or m.group("non") or "").split()
+        for n in (2, 1):  # "north america", then "partner deals"
+            q = parse(" ".join(what[:n]), vocab)
+            if not q.problems and len(q.query.filters) == 1 and not (q.query.period or q.query.group_by):
+                (dim, values), = q.query.filters
+                rest = [v.replace(" ", "") for v in vocab.values.get(dim, ()) if v not in values]
+                if rest:
+                    return f"{dim}={','.join(rest)} combined " + " ".join(what[n:])
+        return m.group(0)
+    return EXCLUDED.sub(other_values, words)
+
+
+def _mine_named(text: str, vocab: Vocabulary) -> str:
+    """"I run the APAC team. How did my region do?": "my region" is APAC when the message says whose it is."""
+    mine = MINE.search(text)
+    if not mine or not MY_SEGMENT.search(text):
+        return text
+    named = parse(mine.group("what"), vocab)
+    if named.problems or len(named.query.filters) != 1:
+        return text
+    return MY_SEGMENT.sub(mine.group("what"), text)
+
+
 def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
     """The message without its context: a sentence or opening clause that matches no analysis, names no
     period, split or comparison, and names no segment the rest does not ("I'm prepping for the board on Thursday.", "Our Partner
@@ -958,9 +1175,20 @@ def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:
         segment_like = any(w in SEGMENT_LIKE or norm(w) in NEAREST_VALUES for w in rewrite(unit, as_of).split())
         return not shaped and values <= rest and (rest or not segment_like)  # "Retail is new. How is it doing?"
 
+    original = list(units)
+    for i, unit in enumerate(units):  # "We changed pricing in Q1. How has it looked since then?": since Q1
+        then = THEN.search(unit)
+        earlier = [j for j in range(i) if parse(rewrite(units[j], as_of), vocab).query.period is not None] if then else []
+        if earlier:
+            period = parse(rewrite(units[earlier[-1]], as_of), vocab).query.period
+            units[i] = THEN.sub(f"since {period.text}", unit)
+            if not commands_matching(rewrite(units[earlier[-1]], as_of)):
+                units[earlier[-1]] = ""  # the sentence only said when; its period is now the question's
+    resolved_then = any(THEN.search(u) for u in original) and not any(THEN.search(u) for u in units)
+    units = [u for u in units if u]
     kept = [u for i, u in enumerate(units) if not context(i)]
     if not kept or len(kept) == len(units) or not commands_matching(rewrite(" ".join(kept), as_of)):
-        return text
+        return " ".join(units) if resolved_then else text
     return " ".join(kept)
 
 
@@ -1155,10 +1383,18 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
     if command == "trend" and COMPARATIVE.search(words) and any(len(v) > 1 for _, v in q.filters):
         command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
+    each = SPLIT_ASK.search(words)
+    if command == "trend" and q.grain is None and each and each.group(1) in ("each", "every"):
+        command = "winrate"  # "how did each region do in Q1": the rates side by side (the trend takes no split)
     if command == "trend" and OTHERS.search(words):  # "how is APAC doing against the rest": side by side
         command = "winrate"
     if command == "reps" and " vs " in f" {words} " and any(d == REP and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "rep 5 vs rep 9 win rate": the two side by side
+    subject = re.search(r"\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)|\b(?:effects?|impacts?|influence) of (?:being )?"
+                        r"(?:an? |the )?(\w+(?: \w+)?) (?:on|for)\b", words)
+    if command == "drivers" and subject:  # "does being inbound help win rate": lead source's effect, over every deal
+        named = parse(subject.group(1) or subject.group(2), vocab).query.filter_dict
+        q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in named))
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
@@ -1305,16 +1541,27 @@ def _looks_like_segment(word: str, tokens: list[str], vocab: Vocabulary, names: 
     at = [i for i, t in enumerate(tokens) if t.casefold() == word]
     if at and all(i > 0 and _owned(tokens[i - 1], vocab) for i in at):
         return False  # "the team's energy", "next year's marketing budget": something of theirs, not a segment
-    if AMOUNT.fullmatch(word):
-        return True  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
+    if AMOUNT.fullmatch(word) or word in ("million", "millions", "mil", "mm", "billion"):
+        return True
+    if word.isdigit() and any(i > 0 and tokens[i - 1].casefold() in BOUND_WORDS and i + 1 < len(tokens)
+                              and tokens[i + 1].casefold() in UNIT_WORDS for i in at):
+        return True  # "in under 2 weeks", "longer than 6 months": a bound no band has is named back, never dropped  # "over 30k", "30k-50k": an amount that is no band's edge is named back, never dropped
     if word.isalpha() and word not in QUANTIFIERS and any(i > 0 and tokens[i - 1].casefold() in PERIOD_STARTS for i in at):
         return True  # "last semester", "this sprint": a period the grammar does not know is named, never dropped
     if word in names or word in SEGMENT_LIKE or norm(word) in NEAREST_VALUES:
         return True
+    if any(i > 0 and (tokens[i - 1] == "since" or (i > 1 and tokens[i - 1] == "the" and tokens[i - 2] == "since")) for i in at):
+        return True  # "since the reorg": when was that? named back, never answered over all time
+    if word in MONTHS and word != "may":
+        return True  # "through June": a month the grammar did not place is named back, never dropped
     key = norm(word)
     if len(key) >= 4 and difflib.get_close_matches(key, [k for k in vocab.index if k[:1] == key[:1]], n=1, cutoff=0.7):
         return True  # a near-miss of a known value ("europ", "fintec"): name it, suggest the value
     return any(i > 0 and tokens[i - 1].casefold() in SEGMENT_PREPOSITIONS for i in at) and word.isalpha()
+
+
+BOUND_WORDS = frozenset({"under", "over", "than", "above", "below", "between", "beyond", "past", "sub", "least", "most"})
+UNIT_WORDS = frozenset({"day", "days", "week", "weeks", "month", "months", "k", "m"})
 
 
 def _owned(previous: str, vocab: Vocabulary) -> bool:

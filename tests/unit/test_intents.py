@@ -903,3 +903,313 @@ def test_a_list_compared_a_rate_of_lost_deals_and_stopping_an_update_are_asked_b
 ])
 def test_the_same_words_without_a_comparison_or_a_stop_are_answered(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+# The seventh held-out round's rules (issue 22): each class with cases where the same words mean something else.
+@pytest.mark.parametrize("question, line", [
+    # what a segment will close, book or bring in: the forecast (a rate or how long it takes stays theirs)
+    ("how much will europe close this q", "/pipeline region=Europe"),
+    ("what will the APAC team book next quarter", "/pipeline region=APAC"),
+    ("how long will it take to close these deals", "/funnel"),
+    ("how quickly will these deals close", "/pipeline"),
+    ("fcst for APAC", "/pipeline region=APAC"),
+    # a stage's conversion, and deals dying or dropping out at a stage: the funnel (the list of deals lost there stays a list)
+    ("conversion from demo to proposal?", "/funnel"),
+    ("what's the conversion between proposal and negotiation", "/funnel"),
+    ("what % of proposals turn into wins", "/funnel"),
+    ("proposal to close rate", "/funnel"),
+    ("conversion rate by stage", "/funnel"),
+    ("how many deals die in negotiation", "/funnel"),
+    ("how many enterprise deals drop out at proposal stage", "/funnel product_type=Enterprise"),
+    ("the APAC deals we lost at negotiation stage", "/deals region=APAC deal_stage=Negotiation lost"),
+    ("deals stuck in negotiation", "/pipeline deal_stage=Negotiation"),
+    ("win rate from january to march", "/winrate 2024-01-01..2024-03-31"),  # months, not stages
+    ("win rate by region", "/winrate by region"),
+    # how long deals take, and the cycle getting longer: the funnel
+    ("time to close by region", "/funnel by region"),
+    ("how fast do partner deals close compared to inbound", "/funnel lead_source=Partner,Inbound by lead_source"),
+    ("are our cycles getting longer in APAC?", "/funnel region=APAC"),
+])
+def test_forecast_funnel_and_cycle_words_of_the_seventh_round(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # every deal asked for, or what someone closed: the deals (a rate of them, or how many, stays the rate)
+    ("all deals closed in june", "/deals 2024-06"),
+    ("every deal we lost in APAC last quarter", "/deals region=APAC last quarter lost"),
+    ("win rate on all deals closed in june", "/winrate 2024-06"),
+    ("how many deals closed in june", "/winrate 2024-06"),
+    ("what did rep_4 close last quarter", "/deals sales_rep_id=rep_4 last quarter won"),
+    ("what did we close last quarter", "/deals last quarter won"),
+    ("What did we close at in Q4?", "/winrate 2023q4"),  # the rate we closed at
+    ("drill into the europe losses", "/deals region=Europe lost"),
+    # the pipeline's deals listed are the open deals; its at-risk amount is the forecast's (revenue at risk stays /risk)
+    ("show open pipeline deals for north america", "/deals North America open"),
+    ("at-risk amount per region", "/pipeline by region"),
+    ("revenue at risk by region", "/risk by region"),
+    ("which pipeline deals will close this quarter", "/pipeline"),
+    # one rep's deals are that rep's, not the reps
+    ("which of rep 9's deals will close this quarter", "/pipeline sales_rep_id=rep_9"),
+    ("which of my reps has the most open pipeline", "/pipeline by sales_rep_id"),
+])
+def test_deals_asked_for_and_the_pipeline_s_deals(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # a dimension's effect on winning, or a confounder named: the drivers (a split asked outright stays the split)
+    ("does deal size affect win rate", "/drivers"),
+    ("how does lead source impact our odds", "/drivers"),
+    ("what is the effect of region on win rate", "/drivers"),
+    ("Does cycle length matter, or is that just correlation with size?", "/drivers"),
+    ("does being inbound help win rate in APAC", "/drivers region=APAC"),
+    ("what distinguishes won from lost deals", "/drivers"),
+    ("does cycle length matter for win rate", "/winrate by cycle_band"),  # the drivers' model takes no cycle
+    ("does cycle length affect win rate - split by cycle band", "/winrate by cycle_band"),
+    ("did the mix change affect the win rate", "/why"),
+    # a claim checked, or a comparative about one value: the rate across its dimension
+    ("I keep hearing partner deals are better. Is that actually true in the data?", "/winrate by lead_source"),
+    ("The Europe team says their cycle got longer. Is that true for deals closed this year?", "/funnel region=Europe ytd"),
+    ("referral deals are better than inbound ones", "/winrate lead_source=Referral,Inbound by lead_source"),
+    ("is APAC doing better", "/trend region=APAC"),
+    # worry and fixing: the weak segments (deals or reps to worry about stay theirs)
+    ("what should I worry about in north america", "/risk North America"),
+    ("which region should I be most worried about?", "/risk by region"),
+    ("which deals should I worry about", "/pipeline"),
+    ("what's the one thing I should fix", "/risk"),
+    ("which region performs best", "/winrate by region"),
+    ("how did each region do in Q1", "/winrate by region 2024q1"),
+    ("how is APAC doing", "/trend region=APAC"),
+])
+def test_effects_claims_and_worries_of_the_seventh_round(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("why is q2 worse than last year's q2", "/why 2024q2 vs 2023q2"),
+    ("this year's q1 vs last year's q1", "/winrate 2024q1 vs 2023q1"),
+    ("win rate from feb 1 to april 30", "/winrate 2024-02-01..2024-04-30"),
+    ("win rate between 1 march and 15 june 2024", "/winrate 2024-03-01..2024-06-15"),
+    ("deals closed from Nov 15th 2023 to Jan 31st 2024", "/deals 2023-11-15..2024-01-31"),
+    ("win rate since 2023q3", "/winrate 2023-07-01..2024-07-15"),  # since a quarter: from it on, not it alone
+    ("trend since H2 2023", "/trend 2023-07-01..2024-07-15"),
+    ("We changed our enterprise pricing in Q1. How has enterprise win rate looked since then, quarter by quarter?",
+     "/trend product_type=Enterprise quarterly 2024-01-01..2024-07-15"),
+    ("what explains the win rate change since last year?", "/why vs last year"),
+    ("what has changed in enterprise since last year", "/why product_type=Enterprise vs last year"),
+    ("why did win rate drop since last quarter", "/why last quarter vs previous"),
+    ("how did march compare to february", "/winrate 2024-03 vs 2024-02"),
+    ("Rank my reps — I care about H1 2024 only.", "/reps by sales_rep_id 2024-01-01..2024-06-30"),
+    ("wn rate by prodcut", "/winrate by product_type"),
+    ("winrat by regoin", "/winrate by region"),
+    ("win% by industry", "/winrate by industry"),
+    ("Just got off a call with the APAC lead. She says enterprise is fine. Is it?",
+     "/winrate region=APAC product_type=Enterprise"),  # a person called a lead is no lead source
+    ("win rate by lead source", "/winrate by lead_source"),
+])
+def test_periods_typos_and_people_of_the_seventh_round(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, first", [
+    ("how does our win rate compare to industry benchmarks", "/trend"),  # no outside benchmarks in the data
+    ("lost deals by reason", "/why"),  # no loss reasons
+    ("are we on track against plan", "/pipeline"),  # no plan
+])
+def test_what_the_data_does_not_hold_is_asked_back_in_the_seventh_round(vocab, question, first):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == first, [c.line for c in intent.choices]
+
+
+def test_on_track_for_the_quarter_is_the_forecast(vocab):
+    assert interpret("are we on track for the quarter", vocab, AS_OF).line == "/pipeline"
+
+
+@pytest.mark.parametrize("question, line", [
+    # the rate by amount is shown beside the win rate: no split (a split by size is asked by size or by amount band)
+    ("give me the win rate by amount for enterprise", "/winrate product_type=Enterprise"),
+    ("win rate by dollar value vs by count last quarter", "/winrate last quarter"),
+    ("win rate by amount band", "/winrate by size_band"),
+    ("win rate by deal size", "/winrate by size_band"),
+    # the analyses' own words, as the commands' reference names them
+    ("which two-way segments are worst", "/risk"),
+    ("rate effect vs mix effect for the Q2 drop", "/why 2024q2"),
+    ("marginal effect of referral on win rate", "/drivers"),  # a value's effect: over every deal, not Referral's alone
+    ("impact of the apac drop on the quarter", "/risk region=APAC"),
+    ("shrunk win rate by rep", "/reps by sales_rep_id"),
+    ("show me win rate per rep for APAC", "/winrate region=APAC by sales_rep_id"),  # the rate by rep stays (pinned)
+    ("what's the smallest change we could detect", "/trend"),
+    # a period's possessive before what it owns ("last quarter's losses"); a budget's owner is no period
+    ("deals.csv for last quarter's losses", "/deals last quarter lost"),
+    ("last quarter's win rate in apac", "/winrate region=APAC last quarter"),
+])
+def test_the_commands_own_words_and_the_rate_by_amount(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # "my region" is the segment the message says is theirs; alone, whose it is stays asked back (below)
+    ("Hi! I run the APAC team. Can you tell me how my region did last quarter compared to the quarter before?",
+     "/winrate region=APAC last quarter vs previous"),
+    ("I manage fintech - how is my vertical trending?", "/trend industry=FinTech"),
+    # a comparative about one value, and idioms of "what happened"
+    ("Our partner team keeps asking for more budget. Do partner deals actually close at a higher rate?",
+     "/winrate by lead_source"),
+    ("Looking at europe - anything weird going on?", "/why region=Europe"),
+    ("so whats the deal with fintech lately", "/why industry=FinTech"),
+    ("what's the deal list for apac", "/deals region=APAC"),  # the deal list is no idiom
+    # periods: a fiscal year, an ordinal quarter of a year, after a month; a month never dropped
+    ("fy24 win rate", "/winrate 2024"),
+    ("fy2023 win rate", "/winrate 2023"),
+    ("win rate in the 2nd quarter of 2023", "/winrate 2023q2"),
+    ("win rate after march", "/winrate 2024-04-01..2024-07-15"),
+    ("what may slip this quarter", "/pipeline"),  # "may" the verb
+    ("is close rate decling in fintech??", "/trend industry=FinTech"),  # letters left out of a keyword
+])
+def test_whose_segment_idioms_and_more_periods(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, unknown", [
+    ("win rate through june", "june"),  # from when? named back, never answered over all time
+    ("healtech win rate last year", "healtech"),  # two slips from HealthTech, never the data's health
+])
+def test_a_month_or_a_far_slip_is_named_back_never_dropped(vocab, question, unknown):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.command == "winrate" and intent.request.query is None and unknown in intent.line
+
+
+def test_my_region_alone_is_still_asked_back(vocab):
+    assert not interpret("how is my region doing", vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    # a value left out is every other value of its dimension, pooled: never the value itself (the opposite answer)
+    ("win rate excluding partner deals", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate for everything except enterprise", "/winrate product_type=Core,Pro"),
+    ("win rate outside north america", "/winrate region=APAC,Europe,India"),
+    ("non-apac win rate", "/winrate Europe India North America"),
+    ("win rate apac without saas", "/winrate region=APAC industry=Ecommerce,EdTech,FinTech,HealthTech"),
+    # the same words before no value stay what they were
+    ("win rate without the lost deals", "/winrate"),
+    ("win rate in APAC", "/winrate region=APAC"),
+])
+def test_a_value_left_out_is_the_other_values_pooled(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # deals named with only segments and a period: the deals (a sentence about them stays the rate)
+    ("rep_3 deals this quarter", "/deals sales_rep_id=rep_3 this quarter"),
+    ("apac deals last quarter", "/deals region=APAC last quarter"),
+    ("how are we converting fintech deals?", "/winrate industry=FinTech"),
+    ("apac q2", "/winrate region=APAC 2024q2"),
+    # a stage "or later": it and the stages after it
+    ("how much pipeline is in proposal or later", "/pipeline deal_stage=Proposal,Negotiation"),
+    ("open deals in demo stage and beyond", "/deals deal_stage=Demo,Proposal,Negotiation open"),
+])
+def test_deals_named_alone_and_stages_onwards(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    # an amount or a cycle bound at a band's edge is the bands on its side, pooled
+    ("win rate on sub-25k deals", "/winrate size_band=<10k,10k-25k"),
+    ("win rate for deals under 50k", "/winrate size_band=<10k,10k-25k,25k-50k"),
+    ("50k and under", "/winrate size_band=<10k,10k-25k,25k-50k"),  # was the 50k-100k band, the other side
+    ("win rate over 50k", "/winrate size_band=50k-100k,100k+"),
+    ("deals that took longer than 3 months", "/deals cycle_band=90d+"),
+    ("deals that took more than two months to close", "/deals cycle_band=60-90d,90d+"),
+    ("win rate's down 5 points, why", "/why"),  # a change's size is no bound
+])
+def test_bounds_at_a_band_s_edge_in_other_units(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, unknown", [
+    ("deals that closed in under 2 weeks", "14"),  # no band ends at 14 days: named back, never every deal
+    ("deals that took longer than 6 months", "180"),
+])
+def test_a_bound_no_band_has_is_named_back(vocab, question, unknown):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.request.query is None and unknown in intent.line.split()
+
+
+@pytest.mark.parametrize("question, line", [
+    ("give me a breakdown by size and region", "/winrate by size_band and region"),  # a split asked alone: the rates
+    ("breakdown by industry please", "/winrate by industry"),
+])
+def test_a_breakdown_asked_alone_is_the_rate_split(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question", ["compare the two regions", "cost per lead by source"])
+def test_a_split_without_a_breakdown_word_is_still_asked_back(vocab, question):
+    assert not interpret(question, vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    ("what's our revenue this year", "/deals ytd won"),  # revenue is the deals won, totalled
+    ("what was revenue in q1 for apac", "/deals region=APAC 2024q1 won"),
+    ("what revenue should I expect from the open pipeline", "/pipeline"),  # expected: the forecast
+    ("what is our revenue at risk", "/risk"),
+    ("can we hit the number", "/pipeline"),
+])
+def test_revenue_asked_is_the_deals_won(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_hitting_a_plan_is_asked_back_with_the_forecast_first(vocab):
+    intent = interpret("are we going to hit plan", vocab, AS_OF)  # no plan in the data
+    assert not intent.understood and intent.choices[0].line == "/pipeline"
+
+
+@pytest.mark.parametrize("question, line", [
+    ("demo-to-proposal conversion by region", "/funnel by region"),
+    ("what percent of demos move to proposal", "/funnel"),  # demos moving on: the stage, not demos run
+    ("where do most deals fall out", "/funnel"),
+    ("what impact does product have on win rate", "/drivers"),
+    ("does the size of the deal change our odds", "/drivers"),
+    ("is the size effect real or is it just region", "/drivers"),
+    ("how much will we lose this quarter", "/pipeline"),
+])
+def test_more_words_for_stage_moves_effects_and_forecast_losses(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_demos_run_are_still_asked_back(vocab):
+    assert not interpret("how many demos did we run in June", vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    ("is anyone significantly underperforming", "/reps"),
+    ("has APAC recovered yet", "/trend region=APAC"),
+    ("is our win rate stable", "/trend"),
+    ("how volatile is the win rate", "/trend"),
+    ("state of the business", "/digest"),  # "state" is no slip of "stale"
+    ("is the pipeline stale", "/pipeline"),
+])
+def test_more_words_for_reps_the_trend_and_the_digest(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_any_updates_alone_is_still_asked_back(vocab):
+    assert not interpret("any updates", vocab, AS_OF).understood
+
+
+@pytest.mark.parametrize("question, line", [
+    ("what's our win rate for the year", "/winrate ytd"),
+    ("which months were weakest", "/trend monthly"),
+    ("top opportunities to close this quarter", "/pipeline"),
+    ("which deals should we focus on this week", "/pipeline"),  # open deals to prioritise
+    ("where are the biggest opportunities", "/risk"),  # segments, not deals
+    ("where should I focus", "/risk"),
+])
+def test_the_year_ranked_months_and_deals_to_focus_on(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_an_event_the_data_does_not_date_is_named_back(vocab):
+    intent = interpret("what's the win rate since the reorg", vocab, AS_OF)
+    assert intent.request.query is None and "reorg" in intent.line.split()

@@ -29,12 +29,14 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # (94.9% as asked, 2.1% asked back, 3.0% wrongly after the fifth round's rules).
 # The seventh (296, blind: a new CRO, regional leaders, a manager, RevOps, a CFO, a CEO) was measured once on the
 # rules after the sixth's round and ask()'s routing fix: 88.9% as asked, 3.4% asked back, 7.8% wrongly.
+# Then used for development: the seventh round's rules (issue 22) took it from 89.2% as asked, 3.4% asked back and
+# 7.4% wrongly to 95.3%, 1.0% and 3.7%, and the sixth from 94.9% / 3.0% to 96.1% / 2.7%, every other set unchanged.
 TARGETS = {"development": (0.995, 0.003), "first blind set": (0.99, 0.005), "second blind set": (0.99, 0.005),
            "third blind set": (0.99, 0.005), "held-out": (0.99, 0.005), "second held-out": (0.925, 0.026),
            "fourth held-out": (0.99, 0.008), "third held-out": (0.945, 0.003),
            "fifth held-out": (0.94, 0.035),
-           "sixth held-out": (0.945, 0.035),
-           "seventh held-out": (0.885, 0.08)}
+           "sixth held-out": (0.955, 0.03),
+           "seventh held-out": (0.95, 0.04)}
 
 
 @pytest.fixture(scope="module")

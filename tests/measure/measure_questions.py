@@ -35,7 +35,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "third held-out": ROOT / "tests/measure/corpus/heldout3.tsv",
            "fifth held-out": ROOT / "tests/measure/corpus/heldout5.tsv",
            "sixth held-out": ROOT / "tests/measure/corpus/heldout6.tsv",
-           "seventh held-out": ROOT / "tests/measure/corpus/heldout7.tsv"}
+           "seventh held-out": ROOT / "tests/measure/corpus/heldout7.tsv",
+           "eighth held-out": ROOT / "tests/measure/corpus/heldout8.tsv"}
 ASK = "ask"
 
 

@@ -253,7 +253,7 @@ class DealEngine:
     @cached_property
     def _cubes(self) -> dict[str, set[str]]:
         """The cubes the store holds (a cube dropped for its size is not there) and their columns."""
-        if not CUBES or not self._stored:
+        if not self._stored:
             return {}
         found = self._at.connection.execute(
             "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = 'si_store'").fetchall()

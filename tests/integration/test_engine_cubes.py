@@ -186,3 +186,21 @@ def test_a_cube_that_saves_little_is_dropped_and_the_rows_answer(monkeypatch, ro
     rows_read.clear()
     assert reply(engine, "/winrate APAC by product") == reply(memory, "/winrate APAC by product")
     assert rows_read == []  # no rep: the lite cube
+
+
+def test_a_cube_that_fails_to_build_is_left_out_and_the_rows_answer(monkeypatch, rows_read):
+    """A cube past the time bound (here: one whose SQL fails) does not fail the refresh: it is not there, the cubes
+    built from it neither, and the rows answer what it would have."""
+    memory = refreshed(DEMO, True, monkeypatch, "memory")
+    statements = engine_module.DealEngine._cube_statements
+
+    def broken(self):
+        return [sql.replace("FROM si_store.v WHERE reason = 0 AND state IN", "FROM si_store.nowhere WHERE state IN")
+                if sql.startswith("CREATE TABLE si_store.c_closed ") else sql for sql in statements(self)]
+
+    monkeypatch.setattr(engine_module.DealEngine, "_cube_statements", broken)
+    engine = refreshed(DEMO, True, monkeypatch)
+    assert set(engine.engine._cubes) == {"c_open", "c_open_lite", "c_cycle"}
+    rows_read.clear()
+    assert reply(engine, "/risk Europe last quarter") == reply(memory, "/risk Europe last quarter")
+    assert rows_read  # its closed cells from the rows

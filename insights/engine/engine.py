@@ -37,6 +37,17 @@ STORE_POSTGRES = True
 LOCAL_MEMORY_LIMIT = "256MB"
 _BANDS = {"size_band": SIZE_BANDS, "cycle_band": CYCLE_BANDS}
 FUTURE_REASONS = ("future_created_date", "future_closed_date")
+# Pre-aggregated cubes written into the store beside the validated rows (see DealEngine._cube_statements): the
+# cells, open totals and cycle tables of a query whose filters and groupings are all cube columns are summed
+# from a cube instead of the rows. A cube is dropped when it keeps more than CUBE_MAX_SHARE of the rows it sums
+# and more than CUBE_SMALL rows (then it saves little and costs its build).
+CUBES = True
+CUBE_MAX_SHARE = 0.5
+CUBE_SMALL = 50_000
+# The "lite" cubes leave out the dimension whose values multiply the cells (a team's reps)
+LITE_DROPS = ("sales_rep_id",)
+# kind -> the cubes that may answer it, smallest first
+CUBE_ORDER = {"closed": ("c_closed_lite", "c_closed"), "open": ("c_open_lite", "c_open"), "cycle": ("c_cycle",)}
 
 
 def window_sql(window: Window) -> str:
@@ -164,7 +175,7 @@ class DealEngine:
         else:  # the text a PostgreSQL COPY of the validated rows is known by (see _copy_in)
             fill = f"COPY ({self.validation.rows()} SELECT {', '.join(keep + [f'd_{d}' for d in self.validation.dims])} " \
                 f"FROM v) INTO {', '.join(keep + enums)}"
-        create = types + [fill]
+        create = types + [fill] + (self._cube_statements() if CUBES else [])
         con, results = self._at.connection, self._at.results
         if results is None or not self._keep_store(create, results):  # a scratch database of this refresh alone
             import os
@@ -181,12 +192,131 @@ class DealEngine:
         return True
 
     def _create(self, statements: list[str]) -> None:
-        for sql in statements[:-1]:
+        """The ENUM types, the validated rows (`fill`), then the cubes summed from them (see _cube_statements)."""
+        fill = next(k for k, sql in enumerate(statements) if not sql.startswith("CREATE TYPE "))
+        for sql in statements[:fill]:
             self._at.connection.execute(sql)
         if self._at is self.place:
-            self.place.timed(statements[-1])
+            self.place.timed(statements[fill])
         else:
-            self._copy_in(statements[-1])
+            self._copy_in(statements[fill])
+        import duckdb
+
+        for sql in statements[fill + 1:]:
+            check = sql.startswith("CUBE ")  # the check after a cube: dropped when it saves little
+            name = sql.split(" ", 2)[1] if check else sql.split(" ", 3)[2].removeprefix("si_store.")
+            try:
+                if check:
+                    rows_sql = sql.split(" ", 2)[2]
+                    kept, rows = self._at.connection.execute(
+                        f"SELECT (SELECT COUNT(*) FROM si_store.{name}), ({rows_sql})").fetchall()[0]
+                    if kept > CUBE_SMALL and kept > CUBE_MAX_SHARE * (rows or 0):
+                        self._at.connection.execute(f"DROP TABLE si_store.{name}")
+                else:
+                    self._at.timed(sql)
+            except (DataError, duckdb.Error):  # past the time bound, say: no such cube, the rows answer
+                self._at.connection.execute(f"DROP TABLE IF EXISTS si_store.{name}")
+
+    # -- cubes: the validated rows summed by every column a cell query filters or groups on ---------------------
+    @property
+    def _cube_columns(self) -> list[str]:
+        return [f"d_{d}" for d in self.validation.dims] + list(_BANDS)
+
+    def _cube_statements(self) -> list[str]:
+        """The cubes' SQL, each followed by its check (`CUBE name rows-sql`): the closed deals per (month closed,
+        outcome, every segment and band) with n, the sum of amounts and of their squares (c_closed, and c_closed_lite
+        without the rep dimension, summed from it); the open deals per (day created, every segment and band) with
+        n, amount (blank: 0), squares and blank amounts (c_open, c_open_lite); the closed deals per (month closed,
+        outcome, cycle length) alone and by each segment or band but the rep's (c_cycle, one grouping set each)."""
+        cols = self._cube_columns
+        lite = [c for c in cols if c not in {f"d_{d}" for d in LITE_DROPS}]
+        every, some = ", ".join(cols), ", ".join(lite)
+        closed = f"reason = 0 AND state IN ({LOST_STATE}, {WON_STATE})"
+        sets = ", ".join(["(m, state, cycle)"] + [f"(m, state, cycle, {c})" for c in lite])
+        out = [
+            f"CREATE TABLE si_store.c_closed AS SELECT CAST(date_trunc('month', closed) AS DATE) AS closed, state, "
+            f"{every}, COUNT(*) AS n, SUM(amount) AS amount, SUM(amount * amount) AS squares FROM si_store.v "
+            f"WHERE {closed} GROUP BY ALL ORDER BY closed",
+            f"CREATE TABLE si_store.c_closed_lite AS SELECT closed, state, {some}, CAST(SUM(n) AS BIGINT) AS n, "
+            f"SUM(amount) AS amount, SUM(squares) AS squares FROM si_store.c_closed GROUP BY ALL ORDER BY closed",
+            f"CUBE c_closed SELECT COUNT(*) FROM si_store.v WHERE {closed}",
+            f"CUBE c_closed_lite SELECT COUNT(*) FROM si_store.v WHERE {closed}",
+            f"CREATE TABLE si_store.c_open AS SELECT created, {every}, COUNT(*) AS n, SUM(COALESCE(amount, 0)) AS amount, "
+            f"SUM(COALESCE(amount, 0) * COALESCE(amount, 0)) AS squares, "
+            f"SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS blank FROM si_store.v "
+            f"WHERE reason = 0 AND state = {OPEN_STATE} GROUP BY ALL ORDER BY created",
+            f"CREATE TABLE si_store.c_open_lite AS SELECT created, {some}, CAST(SUM(n) AS BIGINT) AS n, "
+            f"SUM(amount) AS amount, SUM(squares) AS squares, CAST(SUM(blank) AS BIGINT) AS blank "
+            f"FROM si_store.c_open GROUP BY ALL ORDER BY created",
+            f"CUBE c_open SELECT COUNT(*) FROM si_store.v WHERE reason = 0 AND state = {OPEN_STATE}",
+            f"CUBE c_open_lite SELECT COUNT(*) FROM si_store.v WHERE reason = 0 AND state = {OPEN_STATE}",
+            f"CREATE TABLE si_store.c_cycle AS SELECT m AS closed, state, cycle, {some}, GROUPING({some}) AS gset, "
+            f"COUNT(*) AS n FROM (SELECT CAST(date_trunc('month', closed) AS DATE) AS m, state, cycle, {some} "
+            f"FROM si_store.v WHERE {closed}) AS t GROUP BY GROUPING SETS ({sets}) ORDER BY closed",
+            f"CUBE c_cycle SELECT COUNT(*) FROM si_store.v WHERE {closed}",
+        ]
+        return out
+
+    @cached_property
+    def _cubes(self) -> dict[str, set[str]]:
+        """The cubes the store holds (a cube dropped for its size is not there) and their columns."""
+        if not self._stored:
+            return {}
+        found = self._at.connection.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = 'si_store'").fetchall()
+        cubes: dict[str, set[str]] = {}
+        for table, column in found:
+            if table in {name for names in CUBE_ORDER.values() for name in names}:
+                cubes.setdefault(table, set()).add(column)
+        return cubes
+
+    @property
+    def _scope_columns(self) -> set[str]:
+        """The columns a scope's WHERE reads (a ScopedEngine's; none for the whole engine)."""
+        return set()
+
+    def _cube_v(self, table: str) -> str:
+        """The `WITH` up to `v` over a cube (a ScopedEngine narrows it as it narrows the rows)."""
+        return f"WITH v AS (SELECT * FROM si_store.{table})\n"
+
+    def _cube(self, kind: str, dims=(), filters=()) -> str | None:
+        """The smallest cube of `kind` holding every column the query groups or filters on, or None."""
+        needed = {_column(d) for d in dims} | {_column(d) for d, _ in filters} | self._scope_columns
+        for name in CUBE_ORDER[kind]:
+            columns = self._cubes.get(name)
+            if columns is not None and needed <= columns:
+                return name
+        return None
+
+    def _cube_window(self, window: Window) -> Window | None:
+        """The window as the closed cubes count it (their `closed` is each month's first day), or None when the
+        cubes cannot: it starts on a month's first day or on or before the first deal closed, and ends on a
+        month's last day or on or after the last one (a cohort window is counted from the rows)."""
+        if window.basis != "closed":
+            return None
+        closed = self._profile.closed_range
+        if closed is None:
+            return window
+        start, end = window.start, window.end
+        if start.day != 1:
+            if start > closed[0]:
+                return None
+            start = start.replace(day=1)
+        if end < closed[1] and (end + dt.timedelta(days=1)).day != 1:
+            return None
+        return Window(start, end, "closed", window.window_days)
+
+    def _cycle_cube(self, dim: str | None, filters) -> tuple[str, int] | None:
+        """(the cycle cube, its grouping set's GROUPING() value) when the query reads at most one dimension (its
+        `dim`, its filters' and a scope's together) and the cube has that dimension's set; else None."""
+        needed = ({_column(dim)} if dim else set()) | {_column(d) for d, _ in filters} | self._scope_columns
+        name = CUBE_ORDER["cycle"][0]
+        columns = self._cubes.get(name)
+        if columns is None or len(needed) > 1 or not needed <= columns:
+            return None
+        sets = [c for c in self._cube_columns if c in columns]  # GROUPING(...)'s arguments, first the highest bit
+        every = 2 ** len(sets) - 1
+        return name, every if not needed else every - 2 ** (len(sets) - 1 - sets.index(next(iter(needed))))
 
     def _copy_in(self, fill: str) -> None:
         """PostgreSQL's validated rows (`COPY (select) INTO columns`, as `_stored` writes it) into the store: one
@@ -445,17 +575,28 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
             for b in windows[:i]:
                 if a.basis == b.basis and a.start <= b.end and b.start <= a.end:
                     raise ValueError("Cells.of counts disjoint masks: a deal would count in two groups")
+        # a cube when one holds every column the query reads (and, closed deals, the windows are whole months)
+        cube = None
+        if open_since is not None:
+            cube = self._cube("open", dims, filters)
+        elif windows:
+            snapped = [self._cube_window(w) for w in windows]
+            if all(snapped):
+                cube = self._cube("closed", dims, filters)
+                windows = snapped if cube else windows
         amount = "amount"
         if open_since is not None:  # the open pipeline: one group, its deals' blank amounts summed as 0
-            group, amount = "0", "COALESCE(amount, 0)"
-            where = ["reason = 0", f"state = {OPEN_STATE}"]
+            group = "0"
+            where = [] if cube else ["reason = 0", f"state = {OPEN_STATE}"]
+            if not cube:
+                amount = "COALESCE(amount, 0)"
             if isinstance(open_since, dt.date):
                 where.append(f"created <= DATE {literal(open_since.isoformat())}")
         else:
             group = "CASE " + " ".join(f"WHEN {window_sql(w)} THEN {g}" for g, w in enumerate(windows)) + " END" \
                 if windows else "NULL"
             inside = " OR ".join(f"({window_sql(w)})" for w in windows) or "FALSE"
-            where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", f"({inside})"]
+            where = ([] if cube else ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})"]) + [f"({inside})"]
         where += [self._filter(d, v) for d, v in filters]
         # each dimension as its category code, joined from a list of (raw value, code): the GROUP BY is over
         # small integers, and two raw spellings of one label fall into one cell there
@@ -478,7 +619,17 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
         key = "g"
         for c, size in zip(codes, sizes[1:]):
             key = f"({key}) * {size} + ({c}) + 1"
-        found = self._counted(f"""
+        if cube:  # each cube row sums its deals: n, amounts and squares summed again
+            state = f"{OPEN_STATE} AS state" if open_since is not None else "state"
+            found = self._count_place.timed(self._cube_v(cube) + f"""
+SELECT key, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(won * n) AS BIGINT) AS won, SUM(amount) AS amount,
+       SUM(won * amount) AS won_amount, SUM(squares) AS squares, SUM(won * squares) AS won_squares FROM (
+  SELECT CAST({key} AS BIGINT) AS key, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, n, amount, squares
+  FROM (SELECT {group} AS g{''.join(f", {c}" for c in picked)}, {state}, n, amount, squares FROM v
+        WHERE {' AND '.join(where or ['TRUE'])}) AS t
+) AS k GROUP BY key""")
+        else:
+            found = self._counted(f"""
 SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount, SUM(won * amount) AS won_amount,
        SUM(amount * amount) AS squares, SUM(won * amount * amount) AS won_squares FROM (
   SELECT CAST({key} AS BIGINT) AS key, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, amount
@@ -520,10 +671,16 @@ SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount, SUM(won * amo
         filters = tuple((d, tuple(v)) for d, v in filters)
         key = ("open_totals", filters, aged_at)
         if key not in self._totals:
-            where = ["reason = 0", f"state = {OPEN_STATE}"] + [self._filter(d, v) for d, v in filters]
+            cube = self._cube("open", (), filters)
+            where = ([] if cube else ["reason = 0", f"state = {OPEN_STATE}"]) + [self._filter(d, v) for d, v in filters]
             if aged_at is not None:
                 where.append(f"created <= DATE {literal(aged_at.isoformat())}")
-            found = self._counted(f"""
+            if cube:  # each cube row's deals, amount (blank: 0) and blank amounts summed again
+                found = self._count_place.timed(self._cube_v(cube) + f"""
+SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n, SUM(amount) AS amount, CAST(SUM(blank) AS BIGINT) AS blank
+FROM v WHERE {' AND '.join(where or ['TRUE'])}""")
+            else:
+                found = self._counted(f"""
 SELECT COUNT(*) AS n, SUM(COALESCE(amount, 0)) AS amount, SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS blank
 FROM v WHERE {' AND '.join(where)}""")
             row = found.iloc[0]
@@ -534,7 +691,13 @@ FROM v WHERE {' AND '.join(where)}""")
     @cached_property
     def cycle_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """The kept closed deals' distinct cycle lengths (sorted) and how many deals have each."""
-        found = self._counted(f"""
+        cube = self._cycle_cube(None, ())
+        if cube:
+            found = self._count_place.timed(self._cube_v(cube[0]) + f"""
+SELECT cycle, CAST(SUM(n) AS BIGINT) AS n FROM v WHERE gset = {cube[1]} AND cycle IS NOT NULL
+GROUP BY cycle ORDER BY cycle""")
+        else:
+            found = self._counted(f"""
 SELECT cycle, COUNT(*) AS n FROM v WHERE reason = 0 AND state IN ({LOST_STATE}, {WON_STATE}) AND cycle IS NOT NULL
 GROUP BY cycle ORDER BY cycle""")
         return found["cycle"].to_numpy(dtype=np.float64), found["n"].to_numpy(dtype=np.int64)
@@ -545,8 +708,12 @@ GROUP BY cycle ORDER BY cycle""")
         filters = tuple((d, tuple(v)) for d, v in filters)
         key = ("cycle_table", window, filters, dim, month)
         if key not in self._totals:
-            where = ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})", window_sql(window)] + \
-                [self._filter(d, v) for d, v in filters]
+            snapped = self._cube_window(window) if month in (None, "closed") else None
+            cube = self._cycle_cube(dim, filters) if snapped else None
+            if cube:
+                window = snapped
+            where = ([f"gset = {cube[1]}"] if cube else ["reason = 0", f"state IN ({LOST_STATE}, {WON_STATE})"]) + \
+                [window_sql(window)] + [self._filter(d, v) for d, v in filters]
             picked, join = ["0 AS code"], ""
             if dim is not None and dim in _BANDS:
                 picked = [f"{dim} AS code"]
@@ -557,7 +724,14 @@ GROUP BY cycle ORDER BY cycle""")
                 picked.append(f"(EXTRACT(YEAR FROM {month}) * 12 + EXTRACT(MONTH FROM {month}) - 1) AS month")
             else:
                 picked.append("0 AS month")
-            found = self._counted(f"""
+            if cube:  # the cube's grouping set of this one dimension (or of none), its counts summed again
+                found = self._count_place.timed(self._cube_v(cube[0]) + f"""
+SELECT code, month, won, cycle, CAST(SUM(n) AS BIGINT) AS n FROM (
+  SELECT {', '.join(picked)}, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, cycle, n
+  FROM (SELECT * FROM v WHERE {' AND '.join(where)}) AS t {join}
+) AS c GROUP BY code, month, won, cycle""")
+            else:
+                found = self._counted(f"""
 SELECT code, month, won, cycle, COUNT(*) AS n FROM (
   SELECT {', '.join(picked)}, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, cycle
   FROM (SELECT * FROM v WHERE {' AND '.join(where)}) AS t {join}
@@ -584,6 +758,11 @@ SELECT code, month, won, cycle, COUNT(*) AS n FROM (
             return f"{dim} IN ({', '.join(map(str, codes))})" if codes else "FALSE"
         labels = self.validation.readings.labels[dim]
         return _in(f"d_{dim}", [raw for raw, label in labels.items() if label in wanted])
+
+
+def _column(dim: str) -> str:
+    """The store's (and the cubes') column of a dimension."""
+    return dim if dim in _BANDS else f"d_{dim}"
 
 
 def _remove(path: str) -> None:

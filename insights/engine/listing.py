@@ -283,6 +283,14 @@ class ScopedEngine(DealEngine):
     def _count_v(self) -> str:
         return narrowed(self.whole._count_v(), self.where)
 
+    def _cube_v(self, table: str) -> str:
+        return narrowed(self.whole._cube_v(table), self.where)
+
+    @property
+    def _scope_columns(self) -> set[str]:
+        return {d if d in _BANDS else f"d_{d}" for grant in self.grants for d, _ in grant
+                if d in _BANDS or d in self.validation.dims}
+
     @cached_property
     def visible(self) -> dict:
         """The visible rows' counts for the scope's data report (as `scoped_report` counts them in memory)."""
@@ -306,7 +314,7 @@ FROM v WHERE reason = 0 AND state IN ({LOST_STATE}, {WON_STATE}, {OPEN_STATE}) G
 
 
 # what a scoped engine shares with the whole one: the place, the mapping, the validation and its store
-_SHARED = ("place", "mapping", "since", "horizon", "validation", "_at", "_stored", "_profile")
+_SHARED = ("place", "mapping", "since", "horizon", "validation", "_at", "_stored", "_profile", "_cubes")
 
 
 def narrowed(with_v: str, where: str) -> str:

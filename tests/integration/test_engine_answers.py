@@ -246,3 +246,25 @@ def test_the_open_pipeline_scored_in_tiny_chunks_answers_the_same_ties_and_all(t
     losses = [d.expected_loss for d in at_risk]
     assert len(at_risk) == 10 and len(set(losses)) < len(losses)  # ties listed, in the in-memory order
     assert [d.deal_id for d in at_risk] == [d.deal_id for d in answer(memory, "/pipeline").result.at_risk]
+
+
+def test_a_deals_csv_stream_past_the_engines_timeout_ends_with_a_sentence(monkeypatch, capsys):
+    """Each chunk of the CSV's stream is a query bounded by the engine's timeout (DuckDB: a timer interrupts the
+    cursor); one that runs past it ends the file with a sentence, not a traceback, in the CLI and in Slack."""
+    from bot.cli import print_chart
+    from insights.engine import listing
+
+    _, engine = both(DEMO)
+    reply = answer(engine, "/deals all")
+    assert reply.table_or_error()[1] is None and reply.table().count(b"\n") == 1 + 6338
+    select = listing._select
+
+    def slow(*args, **kwargs):  # the same rows, behind a scalar that takes DuckDB many seconds to sum
+        return f"SELECT * FROM ({select(*args, **kwargs)}) AS o WHERE (SELECT SUM(i % 7) FROM range(5000000000) AS r(i)) >= 0"
+
+    monkeypatch.setattr(listing, "_select", slow)
+    monkeypatch.setattr(engine.engine.place, "timeout_seconds", 0.5)
+    table, error = reply.table_or_error()
+    assert table is None and "took longer than 0.5 s and was stopped" in error and "CSV file" in error
+    print_chart(reply, "/nonexistent-never-written", None)
+    assert "took longer than 0.5 s" in capsys.readouterr().out

@@ -25,7 +25,9 @@ from .rows import LOST_STATE, OPEN_STATE, WON_STATE
 from .where import DuckPlace, literal
 
 CHUNK_ROWS = 50_000  # rows per chunk of a streamed export
-OPEN_CHUNK_ROWS = 500_000  # open deals per chunk the pipeline scores (a few narrow columns each)
+# open deals per chunk the pipeline scores: DuckDB hands over columns; a database through SQLAlchemy hands over
+# Python tuples (a row costs several objects), so its chunks are a fifth of that
+OPEN_CHUNK_ROWS = 500_000
 _OUTCOMES = pd.Index(["", "Lost", "Won"])  # the loader's outcome categories (open, lost, won)
 
 
@@ -204,7 +206,8 @@ def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None) -> 
     """The subset's open deals in the in-memory Snapshot's row order, `size` rows at a time (OPEN_CHUNK_ROWS):
     what the pipeline scores and sums chunk by chunk, never holding every open deal at once."""
     sql = _select(engine, subset_where(engine, subset), _file_order(engine))
-    for part in _stream(engine, sql, size or OPEN_CHUNK_ROWS):
+    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 5))
+    for part in _stream(engine, sql, size):
         yield as_frame(engine, part)
 
 

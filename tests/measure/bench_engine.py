@@ -73,7 +73,7 @@ def measure(pattern: str) -> dict:
 
 
 ASK_COMMANDS = ["/why", "/winrate", "/winrate by region", "/trend", "/risk", "/drivers", "/funnel", "/reps", "/health",
-                "/why APAC", "/digest"]
+                "/why APAC", "/digest", "/pipeline by region", "/pipeline"]
 
 
 def ask_cold(pattern: str, command: str = "/why", mode: str = "engine", env: dict | None = None) -> dict:

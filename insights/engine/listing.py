@@ -25,10 +25,11 @@ from .rows import LOST_STATE, OPEN_STATE, WON_STATE
 from .where import DuckPlace, literal
 
 CHUNK_ROWS = 50_000  # rows per chunk of a streamed export
-# open deals per chunk the pipeline scores: DuckDB hands over columns; a database through SQLAlchemy hands over
-# Python objects (a dozen a row: the 10M PostgreSQL table peaked at 650 MB with chunks of 100,000, 503 MB
-# without the pipeline), so its chunks are 25,000 rows
-OPEN_CHUNK_ROWS = 500_000
+# open deals per chunk the pipeline scores (each chunk is held three times while it becomes the loader's frame: at
+# 500,000 the 100M digest peaked 550 MB over the commands before it); a database through SQLAlchemy hands over
+# Python objects, a dozen a row (the 10M PostgreSQL table peaked at 650 MB with chunks of 100,000), so its chunks
+# are a quarter of that
+OPEN_CHUNK_ROWS = 100_000
 _OUTCOMES = pd.Index(["", "Lost", "Won"])  # the loader's outcome categories (open, lost, won)
 
 
@@ -207,7 +208,7 @@ def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None) -> 
     """The subset's open deals in the in-memory Snapshot's row order, `size` rows at a time (OPEN_CHUNK_ROWS):
     what the pipeline scores and sums chunk by chunk, never holding every open deal at once."""
     sql = _select(engine, subset_where(engine, subset), _file_order(engine))
-    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 20))
+    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 4))
     for part in _stream(engine, sql, size):
         yield as_frame(engine, part)
 

@@ -226,7 +226,9 @@ def print_chart(reply: Reply, chart_dir: str, out) -> None:
     chart = reply.chart()
     if chart is not None:
         _save(Path(chart_dir) / chart.unique_filename, chart.png, "chart", out)
-    table = reply.table()
+    table, error = reply.table_or_error()
+    if error is not None:
+        print(error, file=out)
     if table is not None:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         _save(Path(chart_dir) / f"deals-{stamp}.csv", table, "csv", out)

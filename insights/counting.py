@@ -98,6 +98,10 @@ class Counter(Protocol):
 
     def open_mask(self, subset: Subset) -> np.ndarray: ...
 
+    def open_chunks(self, subset: Subset): ...  # the subset's open deals in chunks, in open_rows' order
+
+    def open_cell_counts(self, features): ...  # open deals per created day and features' codes: n
+
     def deal_rows(self, subset: Subset, outcome: str | None, limit: int | None): ...  # largest first
 
     def deal_chunks(self, subset: Subset, outcome: str | None): ...  # every one, in chunks, largest first

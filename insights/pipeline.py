@@ -817,12 +817,15 @@ def _sums(scores: _Scores, mask: np.ndarray, amounts: np.ndarray) -> dict[str, _
     at = scores.cell[mask]
     a = amounts[mask]
     a = np.where(np.isfinite(a), a, 0.0)  # a deal without an amount counts in the deals, not the amounts
+    return _cell_sums(scores, np.bincount(at, minlength=cells).astype(float),
+                      np.bincount(at, weights=a, minlength=cells), np.bincount(at, weights=a * a, minlength=cells))
+
+
+def _cell_sums(scores, counts: np.ndarray, amount: np.ndarray, amount_sq: np.ndarray) -> dict[str, _Sum]:
+    """`_sums` from the deals' weights per cell: their number, amounts (blank: 0) and squared amounts."""
     out = {}
     p0, p1 = scores.cell_p[:, 0], scores.cell_p[:, 1]
-    counts = np.bincount(at, minlength=cells).astype(float)
-    for name, w, w2 in (("deals", counts, counts),
-                        ("amount", np.bincount(at, weights=a, minlength=cells),
-                         np.bincount(at, weights=a * a, minlength=cells))):
+    for name, w, w2 in (("deals", counts, counts), ("amount", amount, amount_sq)):
         per = [_total(scores.fits[h], scores.cell_p[:, h], scores.cell_grad[h], w, w2) for h in range(HORIZONS)]
         q = p1 - p0  # won next quarter, not this one
         out[name + "0"], out[name + "both"] = per
@@ -834,6 +837,8 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     """The open pipeline of the selection: each deal's chance of being won this quarter and next, the
     bookings they bring with intervals the backtest checked, the deals most at risk, by segment."""
     sel = Selection(snapshot, query, default=ALL_TIME)
+    if counter_of(snapshot) is not None:
+        return _streamed_pipeline(snapshot, query, sel)
     mask = open_mask(snapshot, sel.open)
     amounts = open_frame(snapshot)["deal_amount"].to_numpy(dtype=float)
     fields = {"command": "pipeline", "as_of": snapshot.as_of, "query": query, "period": sel.period,
@@ -877,7 +882,12 @@ def _interval(models: _Models, s: _Sum, digits: int, amounts: bool = False) -> t
 
 def _forecast(models: _Models, scores: _Scores, mask: np.ndarray, amounts: np.ndarray, as_of: dt.date) -> Forecast:
     """Expected won deals and bookings this quarter, next, and over both, with their intervals."""
-    sums = _sums(scores, mask, amounts)
+    return _forecast_of(models, _sums(scores, mask, amounts), round(float(np.nansum(amounts[mask])), 2),
+                        int(mask.sum()), int((mask & ~np.isfinite(amounts)).sum()), as_of)
+
+
+def _forecast_of(models: _Models, sums: dict[str, _Sum], open_amount: float, open_deals: int, without_amount: int,
+                 as_of: dt.date) -> Forecast:
     quarters = []
     for h, first in enumerate(forecast_quarters(as_of)):
         dl, dh = _interval(models, sums[f"deals{h}"], 1)
@@ -890,8 +900,7 @@ def _forecast(models: _Models, scores: _Scores, mask: np.ndarray, amounts: np.nd
     al, ah = _interval(models, sums["amountboth"], 2, amounts=True)
     return Forecast(expected_won_amount=round(sums["amountboth"].expected, 2), low=al, high=ah, level=LEVEL,
                     expected_won_deals=round(sums["dealsboth"].expected, 1), deals_low=dl, deals_high=dh,
-                    open_amount=round(float(np.nansum(amounts[mask])), 2), open_deals=int(mask.sum()),
-                    deals_without_amount=int((mask & ~np.isfinite(amounts)).sum()),
+                    open_amount=open_amount, open_deals=open_deals, deals_without_amount=without_amount,
                     interval_scale=round(models.scale[0], 2), amount_interval_scale=round(models.scale[1], 2),
                     by_quarter=quarters)
 
@@ -961,23 +970,279 @@ class OpenDealListing:
         return [self._deal(int(i), d, with_reasons) for i, d in zip(chosen, ids)]
 
     def _deal(self, i: int, deal_id, with_reasons: bool) -> OpenDeal:
-        snapshot, scores, hist, seg_all = self.snapshot, self.scores, self.hist, self._segment_codes
-        p0, p1 = float(scores.p[i, 0]), float(scores.p[i, 1])
-        amount = float(self.amounts[i]) if np.isfinite(self.amounts[i]) else None
-        # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner
-        rep = None
-        if "sales_rep_id" in snapshot.dimensions and (code := snapshot.codes("sales_rep_id", True)[i]) >= 0:
-            rep = snapshot.values("sales_rep_id")[code]
-        age = int(scores.ages[i])
-        return OpenDeal(deal_id=str(deal_id), win_probability=_round(p0, 4), win_probability_next_quarter=_round(p1, 4),
-                        amount=amount, expected_amount=None if amount is None else round(amount * p1, 2),
-                        expected_loss=None if amount is None else round(float(self.loss[i]), 2),
-                        age_days=age if age >= 0 else None, rep=rep,
-                        segment={f: snapshot.values(f)[c] if c >= 0 else "" for f, c in zip(hist.features, seg_all[i])}
-                        if seg_all is not None else {},
-                        reasons=_reasons(scores.fits[0], hist, seg_all[i] + 1 if seg_all is not None else (),
-                                         int(scores.band[i]), age, p0, self.skill, snapshot) if with_reasons else [],
-                        stalled=bool(self.stalled[i]))
+        snapshot, scores, seg_all = self.snapshot, self.scores, self._segment_codes
+        rep = snapshot.codes("sales_rep_id", True)[i] if "sales_rep_id" in snapshot.dimensions else -1
+        return _open_deal(snapshot, self.hist, scores.fits[0], self.skill, deal_id, float(scores.p[i, 0]),
+                          float(scores.p[i, 1]), float(self.amounts[i]), int(scores.ages[i]), int(scores.band[i]),
+                          seg_all[i] if seg_all is not None else None, int(rep), bool(self.stalled[i]), with_reasons)
+
+
+def _open_deal(snapshot: Snapshot, hist: _History, fit: _Fit | None, skill: bool, deal_id, p0: float, p1: float,
+               raw_amount: float, age: int, band: int, seg_codes, rep_code: int, stalled: bool,
+               with_reasons: bool) -> OpenDeal:
+    """One listed open deal: its chances, amount (NaN: blank), age (-1: no created date), age band, its features'
+    category codes (-1: no value) and rep's, with the reasons it is at risk when asked for."""
+    amount = raw_amount if np.isfinite(raw_amount) else None
+    # a snapshot whose rep dimension was taken out (REPS_USERS) names no owner
+    rep = snapshot.values("sales_rep_id")[rep_code] if "sales_rep_id" in snapshot.dimensions and rep_code >= 0 \
+        else None
+    return OpenDeal(deal_id=str(deal_id), win_probability=_round(p0, 4), win_probability_next_quarter=_round(p1, 4),
+                    amount=amount, expected_amount=None if amount is None else round(amount * p1, 2),
+                    expected_loss=None if amount is None else round(float(raw_amount * (1 - p1)), 2),
+                    age_days=age if age >= 0 else None, rep=rep,
+                    segment={f: snapshot.values(f)[c] if c >= 0 else "" for f, c in zip(hist.features, seg_codes)}
+                    if seg_codes is not None else {},
+                    reasons=_reasons(fit, hist, seg_codes + 1 if seg_codes is not None else (), band, age, p0, skill,
+                                     snapshot) if with_reasons else [],
+                    stalled=stalled)
+
+
+# -- the open pipeline of deals counted where they live: scored chunk by chunk, never held whole --------------
+
+
+@dataclass
+class _CellScores:
+    """`_Scores` without the per-deal arrays: the open deals' cells (their keys, sorted, as `_score_open` finds
+    them), each cell's chances and gradients. A deal's cell is found from its key, chunk by chunk."""
+    keys: np.ndarray
+    cell_p: np.ndarray
+    cell_grad: list[np.ndarray]
+    fits: list[_Fit]
+
+
+def _cell_key(ages: np.ndarray, seg: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(age band, each deal's cell key) as `_score_open` makes them; `seg` the features' codes + 1."""
+    band = np.where(ages >= 0, band_of(np.maximum(ages, 0)), -1)
+    key = band.astype(np.int64) + 1
+    for f, size in enumerate(sizes):
+        key = key * size + seg[:, f]
+    return band, key
+
+
+def _ages_of(created, as_of: dt.date) -> np.ndarray:
+    """`open_ages` of these created dates."""
+    created = np.asarray(created).astype("datetime64[D]")
+    ages = (np.datetime64(as_of, "D") - created).astype("timedelta64[D]")
+    return np.where(np.isnat(ages), -1, ages.astype(np.int64))
+
+
+def score_cells(snapshot: Snapshot, models: _Models, segments: bool) -> _CellScores | None:
+    """`score_open`'s cells and chances from the open deals counted per created day and features where they
+    live (one GROUP BY): the same numbers, without a row per open deal. Once per refresh."""
+    key = ("cells", segments)
+    if key not in models.scores:
+        models.scores[key] = _score_cells(snapshot, models, segments)
+    return models.scores[key]
+
+
+def _score_cells(snapshot: Snapshot, models: _Models, segments: bool) -> _CellScores | None:
+    fits = models.fits if segments else models.age_fits
+    if any(f is None for f in fits):
+        return None
+    hist = models.hist
+    found = counter_of(snapshot).open_cell_counts(hist.features)
+    ages = _ages_of(found["created"], snapshot.as_of)
+    seg = np.column_stack([found[f"c_{f}"].to_numpy(dtype=np.int64) + 1 for f in hist.features]) if hist.features \
+        else np.zeros((len(ages), 0), dtype=np.int64)
+    band, key = _cell_key(ages, seg, hist.sizes)
+    keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    this_q, _ = forecast_quarters(snapshot.as_of)
+    season = np.full(len(first), (this_q.month - 1) // 3)
+    cell_p, grads = np.zeros((len(first), HORIZONS)), []
+    for h, fit in enumerate(fits):
+        cell_p[:, h], g = fit.predict(season, band[first], seg[first])
+        grads.append(g)
+    cell_p[:, 1] = np.maximum(cell_p[:, 1], cell_p[:, 0])
+    undated = band[first] < 0
+    if undated.any() and not undated.all():
+        deals = np.bincount(inverse.ravel(), weights=found["n"].to_numpy(dtype=np.float64),
+                            minlength=len(first))
+        cell_p[undated] = (deals[~undated] @ cell_p[~undated]) / deals[~undated].sum()
+        for g in grads:
+            g[undated] = 0.0
+    return _CellScores(keys, cell_p, grads, list(fits))
+
+
+class _Sparse:
+    """Sums over keys met chunk by chunk (a segment's cells): each slot adds its deals in their order, as a
+    `np.bincount` over every deal at once would."""
+
+    def __init__(self, columns: int):
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.values = np.zeros((0, columns))
+
+    def add(self, keys: np.ndarray, weights: np.ndarray) -> None:
+        new = np.setdiff1d(keys, self.keys)
+        if len(new):
+            merged = np.union1d(self.keys, new)
+            values = np.zeros((len(merged), self.values.shape[1]))
+            values[np.searchsorted(merged, self.keys)] = self.values
+            self.keys, self.values = merged, values
+        at = np.searchsorted(self.keys, keys)
+        for c in range(weights.shape[1]):
+            np.add.at(self.values[:, c], at, weights[:, c])
+
+
+@dataclass
+class _Candidate:
+    """An open deal that may be among the first listed, with what its line needs."""
+    rank: float  # the listing's key: smallest first
+    deal_id: str
+    p0: float
+    p1: float
+    amount: float
+    age: int
+    band: int
+    seg_codes: np.ndarray
+    rep: int
+    stalled: bool
+
+
+@dataclass
+class _Reduced:
+    """What the pipeline's answer needs of the selection's open deals, summed chunk by chunk."""
+    counts: np.ndarray  # per cell
+    amount: np.ndarray  # per cell: amounts (blank: 0)
+    amount_sq: np.ndarray
+    stalled: int
+    stalled_p: float  # sum of this quarter's chance of the stalled deals
+    top: list[_Candidate]
+    groups: dict  # group code -> (deals, amount, at risk, _Sparse of its cells' weights)
+
+
+def _add(total: np.ndarray, slot: np.ndarray, values: np.ndarray) -> None:
+    np.add.at(total, slot, values)
+
+
+def _reduce(snapshot: Snapshot, subset, models: _Models, scores: _CellScores, group: str | None,
+            limit: int) -> _Reduced:
+    """One pass over the selection's open deals in chunks (in the Snapshot's row order): per cell their number
+    and amounts, the stalled deals, per value of `group` the same and the amount at risk, and the first `limit`
+    of the listing (a running top: ties keep row order, as `_ranked` does)."""
+    hist, features = models.hist, models.hist.features
+    cells = len(scores.keys)
+    out = _Reduced(np.zeros(cells, dtype=np.int64), np.zeros(cells), np.zeros(cells), 0, 0.0, [], {})
+    stalled_sum = np.zeros(1)
+    levels = len(snapshot.values(group)) if group is not None else 0
+    group_n, group_amount, group_risk = np.zeros(levels, dtype=np.int64), np.zeros(levels), np.zeros(levels)
+    sparse = _Sparse(3)
+    for chunk in counter_of(snapshot).open_chunks(subset):
+        m = len(chunk)
+        if not m:
+            continue
+        ages = _ages_of(chunk["created_date"].to_numpy(), snapshot.as_of)
+        codes = np.column_stack([chunk[f].cat.codes.to_numpy().astype(np.int64) for f in features]) if features \
+            else np.zeros((m, 0), dtype=np.int64)
+        band, key = _cell_key(ages, codes + 1, hist.sizes)
+        cell = np.searchsorted(scores.keys, key)
+        if (cell >= cells).any() or (scores.keys[np.minimum(cell, cells - 1)] != key).any():
+            raise RuntimeError("an open deal's cell was not counted: the open deals changed during the answer")
+        p = scores.cell_p[cell]
+        amounts = chunk["deal_amount"].to_numpy(dtype=float)
+        a = np.where(np.isfinite(amounts), amounts, 0.0)
+        out.counts += np.bincount(cell, minlength=cells)
+        _add(out.amount, cell, a)
+        _add(out.amount_sq, cell, a * a)
+        stalled = ages > models.stalled_after if models.stalled_after is not None else np.zeros(m, dtype=bool)
+        out.stalled += int(stalled.sum())
+        _add(stalled_sum, np.zeros(int(stalled.sum()), dtype=np.int64), p[stalled, 0])
+        loss = amounts * (1 - p[:, 1])
+        if group is not None:
+            g = chunk[group].cat.codes.to_numpy().astype(np.int64)
+            kept = g >= 0
+            sparse.add(g[kept] * cells + cell[kept], np.column_stack([np.ones(int(kept.sum())), a[kept],
+                                                                      (a * a)[kept]]))
+            group_n += np.bincount(g[kept], minlength=len(group_n))
+            known = kept & np.isfinite(amounts)
+            _add(group_amount, g[known], amounts[known])
+            known = kept & np.isfinite(loss)
+            _add(group_risk, g[known], loss[known])
+        rank = -np.nan_to_num(loss, nan=-1.0)
+        ids = chunk["deal_id"].to_numpy()
+        reps = chunk["sales_rep_id"].cat.codes.to_numpy() if "sales_rep_id" in snapshot.dimensions else None
+        for i in _ranked(np.arange(m), rank, limit):
+            out.top.append(_Candidate(float(rank[i]), ids[i], float(p[i, 0]), float(p[i, 1]), float(amounts[i]),
+                                      int(ages[i]), int(band[i]), codes[i].copy(),
+                                      int(reps[i]) if reps is not None else -1, bool(stalled[i])))
+        out.top = sorted(out.top, key=lambda c: c.rank)[:limit]  # stable: an earlier row first among ties
+    out.stalled_p = float(stalled_sum[0])
+    for k in np.flatnonzero(group_n):
+        rows = (sparse.keys >= k * cells) & (sparse.keys < (k + 1) * cells)
+        weights = np.zeros((cells, 3))
+        weights[sparse.keys[rows] - k * cells] = sparse.values[rows]
+        out.groups[int(k)] = (int(group_n[k]), float(group_amount[k]), float(group_risk[k]), weights)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _RowsListing:
+    """Every open deal of the selection listed (the JSON, the CSV): the deals fetched as rows and scored one by one
+    (`OpenDealListing`), only when asked."""
+    snapshot: Snapshot
+    models: _Models
+    subset: object
+    skill: bool
+
+    def after(self, skip: int) -> list[OpenDeal]:
+        snapshot, models = self.snapshot, self.models
+        scores = score_open(snapshot, models, segments=self.skill)
+        amounts = open_frame(snapshot)["deal_amount"].to_numpy(dtype=float)
+        stalled = scores.ages > models.stalled_after if models.stalled_after is not None else \
+            np.zeros(len(amounts), dtype=bool)
+        return OpenDealListing(snapshot=snapshot, scores=scores, hist=models.hist,
+                               rows=np.flatnonzero(open_mask(snapshot, self.subset)), amounts=amounts,
+                               stalled=stalled, skill=self.skill).after(skip)
+
+
+def _streamed_pipeline(snapshot: Snapshot, query: Query, sel: Selection) -> PipelineResult:
+    """`open_pipeline` of deals counted where they live: the open deals' cells counted there, the selection's open
+    deals streamed in chunks and reduced to what the answer says (the same numbers, in bounded memory)."""
+    counter = counter_of(snapshot)
+    n, amount, blank = counter.open_totals(sel.open)
+    fields = {"command": "pipeline", "as_of": snapshot.as_of, "query": query, "period": sel.period,
+              "date_basis": "open_pipeline", "open_deals": n, "open_amount": round(float(amount), 2),
+              "open_without_amount": blank}
+    if _too_little_history(snapshot):
+        return PipelineResult(**fields, notes=["too_few_for_model"])
+    if not n:
+        return PipelineResult(**fields, notes=["no_open_deals"])
+    models = fit_models(snapshot)
+    bt = models.backtest
+    skill = bool(bt is not None and bt.skill)
+    scores = score_cells(snapshot, models, segments=skill)
+    if scores is None:
+        return PipelineResult(**fields, backtest=bt, skill=skill, notes=["too_few_for_model"])
+    notes = ["no_backtest"] if bt is None else ["few_backtests"] if bt.quarters < MIN_BACKTESTS else []
+    if not models.hist.amounts_kept:
+        notes.append("amounts_not_backtested")
+    group = query.group_by[0] if query.group_by else None
+    red = snapshot.memo.get("pipeline", ("reduced", sel.open.filters, group, skill),
+                            lambda: _reduce(snapshot, sel.open, models, scores, group, AT_RISK_SHOWN), keep=8)
+    fit = scores.fits[0]
+    at_risk = [_open_deal(snapshot, models.hist, fit, skill, c.deal_id, c.p0, c.p1, c.amount, c.age, c.band,
+                          c.seg_codes, c.rep, c.stalled, True) for c in red.top]
+    segments = []
+    for k, value in enumerate(snapshot.values(group) if group else ()):
+        if k not in red.groups:
+            continue
+        deals, amount_k, at_risk_k, w = red.groups[k]
+        s = _cell_sums(scores, w[:, 0], w[:, 1], w[:, 2])
+        s_low, s_high = _interval(models, s["amountboth"], 2, amounts=True)
+        segments.append(PipelineSegment(
+            segment={group: value}, label=value, open_deals=deals, open_amount=round(amount_k, 2),
+            expected_won_deals=round(s["dealsboth"].expected, 1),
+            expected_won_amount=round(s["amountboth"].expected, 2), low=s_low, high=s_high,
+            at_risk_amount=round(at_risk_k, 2)))
+    segments.sort(key=lambda s: -s.at_risk_amount)
+    sums = _cell_sums(scores, red.counts.astype(float), red.amount, red.amount_sq)
+    return PipelineResult(
+        **fields, notes=notes, backtest=bt, skill=skill, features=list(models.hist.features) if skill else [],
+        anchors=fit.anchors, training_deals=int(fit.n),
+        forecast=_forecast_of(models, sums, round(float(amount), 2), n, blank, snapshot.as_of),
+        stalled_deals=red.stalled,
+        stalled_probability=_round(red.stalled_p / red.stalled, 4) if red.stalled else None,
+        ranked_by="expected_loss" if skill else "amount_and_age", at_risk=at_risk,
+        listing=_RowsListing(snapshot, models, sel.open, skill), segments=segments)
 
 
 def open_win_probabilities(snapshot: Snapshot) -> np.ndarray | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from insights.deals import deals_csv
+from insights.load import DataError
 from insights.results import Result
 from insights.snapshot import Snapshot
 
 from bot.core.charts import Chart, chart_or_none
+from bot.core.render import render
 
 
 @dataclass(frozen=True)
@@ -46,3 +48,11 @@ class Reply:
         if self.kind != "answer" or self.command != "deals" or self.view is None or not self.result.count:
             return None
         return deals_csv(self.view, self.result.query)
+
+    def table_or_error(self) -> tuple[bytes | None, str | None]:
+        """`table()`, or (None, a sentence) when its deals could not be read: a stream from where they live
+        stopped part way (a chunk's query past the engine's timeout, the source gone)."""
+        try:
+            return self.table(), None
+        except DataError as exc:
+            return None, render("text/table_failed.j2", error=str(exc)).strip()

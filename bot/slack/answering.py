@@ -195,7 +195,12 @@ def answer_in_thread(services: Services, client: WebClient, text: str, user_id: 
         keep(services.store.remember_thread, channel, thread_ts, reply.line, user_id, now())
     posted = progress.deliver(**reply_message(reply, reply.line, followups=followups, read_as=read_as,
                                               readings=others, verdict=verdict))
-    table = reply.table()
+    table, error = reply.table_or_error()
+    if error is not None:  # the answer stands; its file could not be made, and the thread says why
+        try:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=error)
+        except SlackApiError as exc:
+            log.warning("could not say the CSV was not made: %s", exc.response.get("error"))
     if table is not None:
         upload_file(client, channel, table, "deals.csv", "The deals behind the number", thread_ts=thread_ts)
     return posted

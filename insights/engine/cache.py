@@ -6,7 +6,9 @@ the report's GROUP BY, the cells).
     results.get(sql) / results.put(sql, frame)
 
 The fingerprint is what changes when the data does, read without reading the data: each file's path, size,
-modification time and inode (a glob: every file it matches); for a PostgreSQL table its row count and the
+modification and change times, inode and a hash of its first and last 64 KiB (a Parquet file's whole footer: its
+row groups' sizes and column statistics), so a rewrite in place with the same size and time is seen (a glob:
+every file it matches); for a PostgreSQL table its row count and the
 sum of its rows' `xmin` (each insert, update or delete changes one or the other) with the table's file
 number. A DEALS_QUERY, a view or another database has none, and nothing is kept. A result is found by its
 SQL text, which holds everything else it depends on (the mapping's readings, the window, the day past which
@@ -48,7 +50,9 @@ def _private(folder: Path) -> bool:
 
 
 def file_fingerprint(pattern: str) -> str | None:
-    """Path, size, mtime and inode of each file `pattern` names (a glob: every match, sorted)."""
+    """Path, size, mtime, ctime and inode of each file `pattern` names (a glob: every match, sorted), and a hash
+    of a little of its content (`content_digest`): a file rewritten in place with the same size within the
+    clock's granularity (or its mtime set back) is not taken for the one before."""
     import glob
 
     paths = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
@@ -56,10 +60,37 @@ def file_fingerprint(pattern: str) -> str | None:
     for path in paths:
         try:
             st = os.stat(path)
+            digest = content_digest(path, st.st_size)
         except OSError:
             return None
-        parts.append(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}")
+        parts.append(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}|{digest}")
     return "\n".join(parts) if parts else None
+
+
+EDGE_BYTES = 64 * 1024  # read from each end of a file for its content digest
+MAX_FOOTER = 64 * 2**20  # a Parquet footer larger than this is hashed by its ends only
+
+
+def content_digest(path: str, size: int) -> str:
+    """A hash of the file's first and last 64 KiB and, for Parquet, of its whole footer (the schema, every row
+    group's offsets, sizes and column statistics: what a rewrite of the data changes) — a few reads, not a scan.
+    A small file is hashed whole."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        if size <= 2 * EDGE_BYTES:
+            h.update(f.read())
+            return h.hexdigest()[:32]
+        h.update(f.read(EDGE_BYTES))
+        tail = EDGE_BYTES
+        f.seek(size - 8)
+        end = f.read(8)
+        if end[4:] == b"PAR1":  # Parquet: the footer's length, then the magic bytes
+            footer = int.from_bytes(end[:4], "little") + 8
+            if tail < footer <= min(size, MAX_FOOTER):
+                tail = footer
+        f.seek(size - tail)
+        h.update(f.read(tail))
+    return h.hexdigest()[:32]
 
 
 @dataclass

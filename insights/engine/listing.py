@@ -25,6 +25,11 @@ from .rows import LOST_STATE, OPEN_STATE, WON_STATE
 from .where import DuckPlace, literal
 
 CHUNK_ROWS = 50_000  # rows per chunk of a streamed export
+# open deals per chunk the pipeline scores (each chunk is held three times while it becomes the loader's frame: at
+# 500,000 the 100M digest peaked 550 MB over the commands before it); a database through SQLAlchemy hands over
+# Python objects, a dozen a row (the 10M PostgreSQL table peaked at 650 MB with chunks of 100,000), so its chunks
+# are a quarter of that
+OPEN_CHUNK_ROWS = 100_000
 _OUTCOMES = pd.Index(["", "Lost", "Won"])  # the loader's outcome categories (open, lost, won)
 
 
@@ -122,13 +127,14 @@ def _stream(engine: DealEngine, sql: str, size: int) -> Iterator[pd.DataFrame]:
         # go on while the export is read
         cursor = place.connection.cursor() if engine._stored else place.connection
         try:
-            cursor.execute(sql)
+            _bounded(place, cursor, lambda: cursor.execute(sql))
             vectors = max(1, size // 2048)
             while True:
-                part = cursor.fetch_df_chunk(vectors)
+                part = _bounded(place, cursor, lambda: cursor.fetch_df_chunk(vectors))
                 if not len(part):
                     break
-                yield part
+                for start in range(0, len(part), size):  # DuckDB fetches whole vectors; fewer rows when asked
+                    yield part.iloc[start:start + size].reset_index(drop=True) if len(part) > size else part
         finally:
             if cursor is not place.connection:
                 cursor.close()
@@ -146,6 +152,30 @@ def _stream(engine: DealEngine, sql: str, size: int) -> Iterator[pd.DataFrame]:
     except sa.exc.SQLAlchemyError as exc:
         detail = getattr(exc, "orig", None) or exc
         raise DataError(f"The engine's query on {place.describe} failed: {str(detail).strip()}") from exc
+
+
+def _bounded(place: DuckPlace, cursor, step):
+    """One step of a stream (its query, or the fetch of one chunk) bounded by the engine's query timeout: DuckDB
+    has no statement timeout, so a timer interrupts the cursor, and the stream ends with the engine's sentence."""
+    import threading
+
+    import duckdb
+
+    from ..load import DataError
+
+    timer = threading.Timer(place.timeout_seconds, cursor.interrupt) if place.timeout_seconds else None
+    if timer:
+        timer.start()
+    try:
+        return step()
+    except duckdb.InterruptException as exc:
+        raise DataError(f"The engine's query on {place.describe} took longer than {place.timeout_seconds:g} s "
+                        "and was stopped.") from exc
+    except duckdb.Error as exc:
+        raise DataError(f"The engine's query on {place.describe} failed: {exc}") from exc
+    finally:
+        if timer:
+            timer.cancel()
 
 
 def deal_totals(engine: DealEngine, subset: Subset, outcome: str | None) -> tuple[int, int, float, int]:
@@ -172,6 +202,27 @@ def open_rows(engine: DealEngine) -> pd.DataFrame:
         found = engine.__dict__["_open_rows"] = as_frame(engine, engine.place.timed(
             _select(engine, where, _file_order(engine))))
     return found
+
+
+def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None) -> Iterator[pd.DataFrame]:
+    """The subset's open deals in the in-memory Snapshot's row order, `size` rows at a time (OPEN_CHUNK_ROWS):
+    what the pipeline scores and sums chunk by chunk, never holding every open deal at once."""
+    sql = _select(engine, subset_where(engine, subset), _file_order(engine))
+    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 4))
+    for part in _stream(engine, sql, size):
+        yield as_frame(engine, part)
+
+
+def open_cell_counts(engine: DealEngine, features: list[str]) -> pd.DataFrame:
+    """The open deals counted per created day (NULL: none) and each feature's category code (c_<feature>; -1: no
+    value): n. What the pipeline's cells and their chances are found from, without a row per deal."""
+    joins = " ".join(engine._codes_join(f, f"k_{f}") for f in features)
+    codes = "".join(f", COALESCE(k_{f}.code, -1) AS c_{f}" for f in features)
+    group = ", ".join(str(k) for k in range(1, 2 + len(features)))
+    return engine._counted(f"""
+SELECT t.created{codes}, COUNT(*) AS n
+FROM (SELECT * FROM v WHERE reason = 0 AND state = {OPEN_STATE}) AS t {joins}
+GROUP BY {group} ORDER BY {group}""")
 
 
 # -- the pipeline model's history (insights/pipeline.py), counted ---------------------------------------

@@ -168,6 +168,16 @@ class EngineSnapshot:
             raise NeedsRows("Aged open deals are counted where they live, not listed.")
         return mask
 
+    def open_chunks(self, subset: Subset):
+        from .listing import open_chunks
+
+        return open_chunks(self.engine, subset)
+
+    def open_cell_counts(self, features):
+        from .listing import open_cell_counts
+
+        return open_cell_counts(self.engine, list(features))
+
     def deal_rows(self, subset: Subset, outcome: str | None, limit: int | None):
         from .listing import deal_rows
 

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -215,3 +216,55 @@ def test_a_parquet_without_a_segment_column_answers_the_same_without_it(tmp_path
     assert memory.report.absent == engine.report.absent == ("lead_source",)
     assert_same_answers(memory, engine, SOME_COMMANDS + ["/drivers"])
     assert "no lead source column" in answer(engine, "/why").text
+
+
+def test_the_open_pipeline_scored_in_tiny_chunks_answers_the_same_ties_and_all(tmp_path, monkeypatch):
+    """The engine scores the open deals chunk by chunk (never all of them at once): seven rows a chunk gives the
+    same answers as one chunk and as memory — the sums, the segments, and the deals listed, ties in row order."""
+    from insights.engine import listing
+
+    frame = pd.read_csv(DEMO, parse_dates=["created_date", "closed_date"])
+    opened = frame["outcome"].isna()
+    # a few amounts shared by many open deals (ties in the expected loss within a cell), some blank
+    frame["deal_amount"] = frame["deal_amount"].astype(float)
+    frame.loc[opened, "deal_amount"] = [(50_000.0, 120_000.0, 120_000.0, np.nan)[k % 4] for k in range(int(opened.sum()))]
+    path = tmp_path / "ties.parquet"
+    frame.to_parquet(path, index=False)
+    memory, engine = both(str(path))
+    lines = ["/pipeline", "/pipeline by region", "/pipeline APAC by product", "/pipeline by rep", "/digest"]
+    whole = {line: answer(engine, line) for line in lines}
+    monkeypatch.setattr(listing, "OPEN_CHUNK_ROWS", 7)
+    sizes = [len(c) for c in engine.open_chunks(engine.select((), open_pipeline=True))]
+    assert sizes[:3] == [7, 7, 7] and sum(sizes) == int(opened.sum()) == 662
+    _, chunked = both(str(path))  # a new refresh: nothing summed before is reused
+    for line in lines:
+        a, b, c = answer(memory, line), whole[line], answer(chunked, line)
+        assert c.text == b.text == a.text, line
+        assert json.dumps(as_json(c), default=str) == json.dumps(as_json(b), default=str) \
+            == json.dumps(as_json(a), default=str), line
+    at_risk = answer(chunked, "/pipeline").result.at_risk
+    losses = [d.expected_loss for d in at_risk]
+    assert len(at_risk) == 10 and len(set(losses)) < len(losses)  # ties listed, in the in-memory order
+    assert [d.deal_id for d in at_risk] == [d.deal_id for d in answer(memory, "/pipeline").result.at_risk]
+
+
+def test_a_deals_csv_stream_past_the_engines_timeout_ends_with_a_sentence(monkeypatch, capsys):
+    """Each chunk of the CSV's stream is a query bounded by the engine's timeout (DuckDB: a timer interrupts the
+    cursor); one that runs past it ends the file with a sentence, not a traceback, in the CLI and in Slack."""
+    from bot.cli import print_chart
+    from insights.engine import listing
+
+    _, engine = both(DEMO)
+    reply = answer(engine, "/deals all")
+    assert reply.table_or_error()[1] is None and reply.table().count(b"\n") == 1 + 6338
+    select = listing._select
+
+    def slow(*args, **kwargs):  # the same rows, behind a scalar that takes DuckDB many seconds to sum
+        return f"SELECT * FROM ({select(*args, **kwargs)}) AS o WHERE (SELECT SUM(i % 7) FROM range(5000000000) AS r(i)) >= 0"
+
+    monkeypatch.setattr(listing, "_select", slow)
+    monkeypatch.setattr(engine.engine.place, "timeout_seconds", 0.5)
+    table, error = reply.table_or_error()
+    assert table is None and "took longer than 0.5 s and was stopped" in error and "CSV file" in error
+    print_chart(reply, "/nonexistent-never-written", None)
+    assert "took longer than 0.5 s" in capsys.readouterr().out

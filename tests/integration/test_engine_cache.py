@@ -77,6 +77,55 @@ def test_a_changed_file_is_counted_afresh(tmp_path, cache):
     assert len(after.query_seconds) >= 3
 
 
+def test_a_file_rewritten_in_place_with_the_same_size_and_time_is_counted_afresh(tmp_path, cache):
+    from insights.engine.cache import content_digest, file_fingerprint
+
+    path = tmp_path / "deals.csv"
+    deals().to_csv(path, index=False)
+    before = DealEngine.of_file(str(path)).report
+    st = os.stat(path)
+    text = path.read_bytes()
+    at = text.rindex(b",Won")  # the last won deal's outcome, as a typo of the same length: now set aside
+    path.write_bytes(text[:at] + b",Wxn" + text[at + 4:])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same modification time, to the nanosecond
+    assert os.stat(path).st_size == st.st_size and os.stat(path).st_mtime_ns == st.st_mtime_ns
+    assert content_digest(str(path), st.st_size) != content_digest_of(text)
+    after = DealEngine.of_file(str(path))
+    assert after.report.set_aside.get("unknown_outcome", 0) == before.set_aside.get("unknown_outcome", 0) + 1
+    assert len(after.query_seconds) >= 3
+    assert file_fingerprint(str(path)) == file_fingerprint(str(path))  # and unchanged, it stays the same
+
+
+def content_digest_of(data: bytes) -> str:
+    import tempfile
+
+    from insights.engine.cache import content_digest
+
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        return content_digest(f.name, len(data))
+
+
+def test_a_parquet_files_digest_covers_its_whole_footer_and_its_ends(tmp_path, monkeypatch):
+    from insights.engine import cache as engine_cache
+
+    monkeypatch.setattr(engine_cache, "EDGE_BYTES", 16)
+    path = tmp_path / "deals.parquet"
+    deals().to_parquet(path, index=False)
+    data = bytearray(path.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little")
+    assert data[-4:] == b"PAR1" and 64 < footer < len(data) // 2
+    first = content_digest_of(bytes(data))
+    in_footer, in_pages = len(data) - 8 - footer // 2, len(data) // 3  # the footer's middle; a data page's
+    changed = bytearray(data)
+    changed[in_footer] ^= 0xFF
+    assert content_digest_of(bytes(changed)) != first
+    changed = bytearray(data)
+    changed[in_pages] ^= 0xFF  # past the ends and outside the footer: not read (the times and ctime see a rewrite)
+    assert content_digest_of(bytes(changed)) == first
+
+
 def test_a_later_day_reuses_the_store_only_when_no_date_was_in_the_future(tmp_path, cache):
     path = tmp_path / "deals.parquet"
     frame = deals()

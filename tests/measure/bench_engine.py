@@ -73,7 +73,8 @@ def measure(pattern: str) -> dict:
 
 
 ASK_COMMANDS = ["/why", "/winrate", "/winrate by region", "/trend", "/risk", "/drivers", "/funnel", "/reps", "/health",
-                "/why APAC", "/drivers Enterprise", "/risk Europe last quarter", "/trend APAC", "/reps APAC", "/digest"]
+                "/why APAC", "/drivers Enterprise", "/risk Europe last quarter", "/trend APAC", "/reps APAC", "/digest",
+                "/pipeline by region", "/pipeline"]
 
 
 def ask_cold(pattern: str, command: str = "/why", mode: str = "engine", env: dict | None = None) -> dict:
@@ -119,14 +120,21 @@ def ask_source(pattern: str, table: str | None = None) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_commands(pattern: str, table: str | None = None) -> dict:
+def measure_commands(pattern: str, table: str | None = None, timeout: bool = True) -> dict:
     """In this (fresh) process: the refresh through the engine, then each command's first answer (cold: its
-    queries run) and second (warm: the refresh's cached cells), and the peak RSS."""
+    queries run) and second (warm: the refresh's cached cells), and the peak RSS. `timeout=False` (files only):
+    no query timeout (on a loaded machine the 100M pipeline history query can pass 120 s)."""
     from bot.core.commands import answer
     from insights.sources import SourceSpec, load_source
 
     started = time.perf_counter()
-    snapshot = load_source(SourceSpec(pattern, table=table, engine="engine"))
+    if timeout or table:
+        snapshot = load_source(SourceSpec(pattern, table=table, engine="engine"))
+    else:
+        from insights.engine import DealEngine
+        from insights.engine.snapshot import EngineSnapshot
+
+        snapshot = EngineSnapshot.of(DealEngine.of_file(pattern, timeout_seconds=None))
     refresh_s = time.perf_counter() - started
     times = {}
     for command in ASK_COMMANDS:
@@ -252,8 +260,10 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--measure"]:
         print(json.dumps(measure(argv[1])))
         return
-    if argv[:1] == ["--commands"]:
-        print(json.dumps(measure_commands(argv[1], argv[2] if len(argv) > 2 else None)))
+    if argv[:1] == ["--commands"]:  # [--no-timeout] PATTERN [TABLE]
+        timeout = "--no-timeout" not in argv
+        rest = [a for a in argv[1:] if a != "--no-timeout"]
+        print(json.dumps(measure_commands(rest[0], rest[1] if len(rest) > 1 else None, timeout)))
         return
     if "--pg" in argv:  # a 10M-deal PostgreSQL table (loaded by COPY once), end to end
         ask_source(POSTGRES, pg_table())

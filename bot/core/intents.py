@@ -755,6 +755,10 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   r"\1 cycle under \2 days", text)
     text = re.sub(r"\b(?:fast|quick|short|slow|long|lengthy)\s+(?=((deals?|opps?|opportunities|ones)\s+)?cycle (under|over) \d+ days)",
                   "", text)  # the band says how fast
+    # "a 90+ day cycle", "cycles of 120+ days": the cycle's length, a band
+    text = re.sub(r"\b(?:an? )?(\d+)\s*\+\s*-?\s*days?(?: sales)? cycles?\b", r" cycle over \1 days ", text)
+    text = re.sub(r"\b((?:sales )?cycles?) (?:of|at|over) (\d+)\s*\+\s*(?:days|d)\b", r"\1 over \2 days", text)
+    text = re.sub(r"\s*(?:→|->|=>|⟶|➡️?)\s*", " to ", text)  # "proposal → negotiation": from one to the other
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)
@@ -812,6 +816,16 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
+    # a month as a possessive ("march's win rate"), the subject ("why did march go so badly", "how was april") or
+    # naming the deals or numbers ("march deals"): that month ("may" only as a possessive: else the verb)
+    text = re.sub(r"\b([a-z]+)'s\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
+    text = re.sub(r"\b(did|was|were|has|had|is) ([a-z]+)\b(?! \d)", lambda m: f"{m.group(1)} "
+                  f"{(_month(m.group(2), None, as_of) if m.group(2) != 'may' else None) or m.group(2)}", text)
+    text = re.sub(r"(?<!\bmay )\b([a-z]+)\b(?= (win ?rates?|close rates?|deals|numbers|results|bookings|performance|wins|losses)\b)",
+                  lambda m: (_month(m.group(1), None, as_of) if m.group(1) != "may" else None) or m.group(1), text)
+    # "ytd vs ytd last year", "this quarter vs the same quarter last year": the same span a year before
+    text = re.sub(r"\bvs (?:the )?(?:same )?(?:ytd|year to date|period|span|time|stretch|quarter|month)(?: of| in)? last year(?:'s)?\b",
+                  "vs last year", text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()

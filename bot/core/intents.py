@@ -46,7 +46,9 @@ RULES: tuple[tuple[str, str], ...] = (
               r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
               r"|\b(deals|opps|opportunities)\b( \S+){0,3} still open\b"
               r"|^(the |our |all |any )?(deals|opps|opportunities) (in|at) (the )?(qualified|demo|proposal|negotiation)"
-              r"( stage)?\b(?!.*\b(stuck|stall\w*|slip\w*|risk)\b))"),
+              r"( stage)?\b(?!.*\b(stuck|stall\w*|slip\w*|risk)\b)"
+              # "dump all closed-won from h1 2024", "export every lost one": the deals themselves
+              r"|\b(dump|export|download)( me| us)?( all| every| the| our)?( \w+)? (won|lost|closed|wins|losses)\b)"),
     ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
              r"|\b(reps?|sellers?|aes?|salespeople)\b (\w+ ){0,2}(below|under|above|over) (the )?(team |company )?average\b"
              r"|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\b(unlucky|bad luck|just luck)\b"
@@ -76,6 +78,23 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
                 r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
+    # the chance that open deals close, the deals most likely to, a quarter's dollars ahead, open deals gone bad:
+    # the forecast, not a rate of closed deals nor their list
+    ("pipeline", r"\b(chances?|odds|probability|likel\w*)\b (that )?(the |our |these |those |which )?(\w+ ){0,2}(deals?|opps?"
+                 r"|opportunit\w+)( \w+){0,3} (to )?(close|land|come in)\b(?!.*\brates?\b)"
+                 r"|\b(going to|gonna|will we|we will) (have|get|see) an? (good|bad|great|strong|weak|big|solid) (quarter|month"
+                 r"|\d{4}q[1-4]|half)\b"
+                 r"|\bopen (deals?|opps?|opportunit\w+)\b.*\b(rot\w*|give up|walk away|write off|written off|abandon\w*|zombies?)\b"),
+    # segments under the team's rate, danger zones, where the exposure is: the weak segments
+    ("risk", r"\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
+             r"|\b(under|below|beneath|short of) (the )?(team|company|overall|average)('s)?( win)? rate\b|^(the )?risks? (by|per)\b"),
+    # losing deals at one stage or another: where the funnel leaks (the deals lost there, listed, stay the list)
+    ("funnel", r"\blos(e|ing) (them|it|deals|opps|most|more)( \w+)? (at|in) (the )?(qualified|demo|proposal|negotiation)\b"
+               r"(?=.*\bor\b)"),
+    # whether a dimension matters at all, what goes with winning or losing, what the winners share: the drivers
+    ("drivers", r"\b(does|do|did) (the |our )?(\w+ ){1,3}(really |actually |even |still )?matter\b"
+                r"|\bwhat (goes|go|went|comes|come) (along )?(with|together with) (losing|winning|losses|wins|lost|won|a loss|a win)\b"
+                r"|\bsecret sauce\b|\b(makes?|made) (the|a|any|all the) difference\b"),
     # questions about the data itself: its rows, its date, what is missing
     ("health", r"\bdata ?set\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
                r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
@@ -262,6 +281,9 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|product|source|channel|segment)\b"  # which one? the data names none so
                          r"|\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b"  # one deal's story is not in the data
                          r"|\bwhy\b.*\b(lose|lost|win|won)\b (the|that|this) (\w+ )?deal\b"
+                         r"|\b(customers?|accounts?|clients?)\b.*\bexpand\w*|\bexpand\w*\b.*\b(customers?|accounts?|clients?)\b"
+                         # a launch's date is not in the data: "before we launched pro"
+                         r"|\b(before|after|since) (we |they |the )?(launch\w*|releas\w*|introduc\w*|rolled out|roll-?out|shipp\w*)\b"
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\bby (loss |lost |win )?reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
@@ -815,6 +837,8 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
+    text = re.sub(r"\b(?:in |for |during )?(\d{4}) (?:so far|to date|ytd)\b",  # "in 2024 so far": this year to date
+                  lambda m: "ytd" if int(m.group(1)) == as_of.year else m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
     # a month as a possessive ("march's win rate"), the subject ("why did march go so badly", "how was april") or
     # naming the deals or numbers ("march deals"): that month ("may" only as a possessive: else the verb)

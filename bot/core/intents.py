@@ -837,6 +837,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
+    text = re.sub(r"\ball (noise|luck|chance|random\w*|a fluke)\b", r"\1", text)  # "is it all noise": no period named
     text = re.sub(r"\b(?:in |for |during )?(\d{4}) (?:so far|to date|ytd)\b",  # "in 2024 so far": this year to date
                   lambda m: "ytd" if int(m.group(1)) == as_of.year else m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
@@ -1081,6 +1082,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     managed = _management(words, vocab, as_of)
     if managed is not None:
         return managed
+    missing = _segment_not_in_data(words, vocab)
+    if missing:  # "win rate for the medical devices vertical": no such industry in the data; say so, offer the split
+        return Intent(UNKNOWN, (), note=missing[0], choices=_asked((f"/winrate by {missing[1]}",)), unsupported=True)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
     if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
@@ -1272,6 +1276,34 @@ def _outside_data(command: str, query: Query, vocab: Vocabulary, as_of: dt.date)
     return ""
 
 
+# A segment named outright with its kind ("the medical devices vertical", "our LATAM region") whose words are no
+# value of that dimension: the data does not hold it, so it is asked back, naming the values it does hold.
+NAMED_SEGMENT = re.compile(r"\b(?:the|our) ((?:[a-z][\w&-]* ){1,3})(verticals?|industr(?:y|ies)|sectors?|regions?|territor(?:y|ies)"
+                           r"|geos?|product lines?)\b")
+SEGMENT_KINDS = {"vertical": "industry", "industr": "industry", "sector": "industry", "region": "region",
+                 "territor": "region", "geo": "region", "product line": "product_type"}
+GENERIC_WORDS = frozenset("""same whole entire each every other another best worst top bottom weakest strongest biggest
+largest smallest new old main big small given one specific particular overall different which what that this those these
+key core home target your their its my our own single top-performing worst-performing""".split())
+
+
+def _segment_not_in_data(words: str, vocab: Vocabulary) -> tuple[str, str] | None:
+    """The note and dimension when a segment named with its kind is not in the data ("" when it is, or is generic)."""
+    for m in NAMED_SEGMENT.finditer(words):
+        named = m.group(1).split()
+        if GENERIC_WORDS.intersection(named) or any(w in KNOWN_WORDS or w in MONTHS for w in named):
+            continue
+        dim = next(d for k, d in SEGMENT_KINDS.items() if m.group(2).startswith(k))
+        parsed = parse(" ".join(named), vocab)
+        if dim not in vocab.values or parsed.query.filters or parsed.query.period or parsed.query.group_by \
+                or len(parsed.problems) < len(named):
+            continue
+        kind = dim.replace("product_type", "product")
+        return (f"The data has no “{' '.join(named)}” {kind}: its {kind} values are "
+                f"{', '.join(vocab.values[dim])}.", dim)
+    return None
+
+
 def _against_itself(query: Query | None, as_of: dt.date) -> bool:
     """Whether a reading compares a period with the very same dates (a comparison misread, never meant)."""
     if query is None or query.period is None or query.compare is None or query.compare.kind in ("previous", "year_ago"):
@@ -1433,6 +1465,14 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "drivers" and subject:  # "does being inbound help win rate": lead source's effect, over every deal
         named = parse(subject.group(1) or subject.group(2), vocab).query.filter_dict
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in named))
+    if command == "drivers" and re.search(r"\b(whether|if|matters?|difference)\b", words):
+        # "does it matter whether the lead came inbound vs outbound": that dimension's effect, over every deal
+        q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if len(v) == 1))
+    if command == "risk" and re.search(r"\b(combos?|combinations?|intersections?|pairs?|cross-sections?)\b", words):
+        q = dataclasses.replace(q, group_by=())  # "which combos of region and product": the risk's own combinations
+    if command == "reps" and RATE_ASKED.search(words) and [len(v) for d, v in q.filters if d == REP] == [1] \
+            and not re.search(r"\b(reps|aes|sellers|salespeople|team|leaderboard|rank\w*|peers|others|rest|vs)\b", words):
+        command = "winrate"  # "rep 7 close rate last quarter": that rep's rate, not the table of reps
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time

@@ -80,8 +80,8 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
     # the chance that open deals close, the deals most likely to, a quarter's dollars ahead, open deals gone bad:
     # the forecast, not a rate of closed deals nor their list
-    ("pipeline", r"\b(chances?|odds|probability|likel\w*)\b (that )?(the |our |these |those |which )?(\w+ ){0,2}(deals?|opps?"
-                 r"|opportunit\w+)( \w+){0,3} (to )?(close|land|come in)\b(?!.*\brates?\b)"
+    ("pipeline", r"^(?!.*\brates?\b).*\b(chances?|odds|probability|likel\w*)\b (that )?(the |our |these |those |which )?(\w+ ){0,2}(deals?|opps?"
+                 r"|opportunit\w+)( \w+){0,3} (to )?(close|land|come in)\b"
                  r"|\b(going to|gonna|will we|we will) (have|get|see) an? (good|bad|great|strong|weak|big|solid) (quarter|month"
                  r"|\d{4}q[1-4]|half)\b"
                  r"|\bopen (deals?|opps?|opportunit\w+)\b.*\b(rot\w*|give up|walk away|write off|written off|abandon\w*|zombies?)\b"),

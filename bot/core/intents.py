@@ -40,6 +40,9 @@ TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down
 RULES: tuple[tuple[str, str], ...] = (
     # "who on the APAC team is struggling": reps, named by "who", not segments
     ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"
+             r"|\bwho (won|closed|sold|booked|lost) (the )?(most|fewest|biggest|largest|more|less)\b"
+             r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,5} ((worse|weaker|better|stronger) than|vs) (everyone|everybody"
+             r"|the rest|the others|the team|their peers|the average)\b"
              r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,3} (underperform\w*|struggling|lagging|behind|slacking)\b"),
     # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
     ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
@@ -86,7 +89,7 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\d{4}q[1-4]|half)\b"
                  r"|\bopen (deals?|opps?|opportunit\w+)\b.*\b(rot\w*|give up|walk away|write off|written off|abandon\w*|zombies?)\b"),
     # segments under the team's rate, danger zones, where the exposure is: the weak segments
-    ("risk", r"\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
+    ("risk", r"\bwhat is (hurting|costing|killing)( us| our \w+)? (the )?most\b|\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
              r"|\b(under|below|beneath|short of) (the )?(team|company|overall|average)('s)?( win)? rate\b|^(the )?risks? (by|per)\b"),
     # losing deals at one stage or another: where the funnel leaks (the deals lost there, listed, stay the list)
     ("funnel", r"\blos(e|ing) (them|it|deals|opps|most|more)( \w+)? (at|in) (the )?(qualified|demo|proposal|negotiation)\b"
@@ -102,7 +105,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
     ("risk", r"\bwhich( [\w-]+)? (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
-             r"|accounts? for the)\b)"
+             r"|accounts? for (the|it|this|that))\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
              # "what should I worry about in NA": the weak segments there (deals or reps to worry about stay theirs)
              r"|\bwhat (should|do|must) (i|we) (\w+ )?(worry|be worried|be concerned|be nervous|lose sleep) about\b"
@@ -279,6 +282,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
                          r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
                          r"|product|source|channel|segment)\b"  # which one? the data names none so
+                         r"|\bthe (big|biggest|huge|large|largest|whale) one\b"
                          r"|\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b"  # one deal's story is not in the data
                          r"|\bwhy\b.*\b(lose|lost|win|won)\b (the|that|this) (\w+ )?deal\b"
                          r"|\b(customers?|accounts?|clients?)\b.*\bexpand\w*|\bexpand\w*\b.*\b(customers?|accounts?|clients?)\b"
@@ -736,7 +740,7 @@ HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeli
 HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|\bhelp (with|on) (the )?/?(?P<name2>\w+)\b"),
              re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
                         r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
-             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking)s? work\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
              re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
 
@@ -1451,7 +1455,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"
     if command == "trend" and " vs " in f" {words} " and any(d in q.group_by and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
-    if command == "trend" and COMPARATIVE.search(words) and any(len(v) > 1 for _, v in q.filters):
+    if command == "trend" and (COMPARATIVE.search(words) or re.search(r"\b(better|worse|stronger|weaker)\b.*\bor\b", words)) \
+            and any(len(v) > 1 for _, v in q.filters):
         command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
     each = SPLIT_ASK.search(words)
     if command == "trend" and q.grain is None and each and each.group(1) in ("each", "every"):

@@ -1288,3 +1288,21 @@ def test_a_missing_segment_is_named_with_the_values_held(vocab):
     intent = interpret("win rate for the medical devices vertical", vocab, AS_OF)
     assert "medical devices" in intent.note and "FinTech" in intent.note
     assert [c.line for c in intent.choices] == ["/winrate by industry"]
+
+
+@pytest.mark.parametrize("question, line", [
+    ("how does the trend thing work", "/help trend"),
+    ("break down the drop — which segments account for it", "/why"),  # segments behind a change: the why
+    ("who won the most deals last quarter", "/reps last quarter"),
+    ("is anyone on the team statistically worse than everyone else", "/reps"),
+    ("whats hurting us most, segment-wise", "/risk"),
+    ("what is hurting the win rate", "/why"),  # counter-example: what hurts the rate, not which segment most
+    ("are we better at selling core or enterprise", "/winrate product_type=Core,Enterprise by product_type"),
+    ("what is the biggest deal we won", "/deals won"),  # counter-example: the biggest deal is in the list
+])
+def test_help_by_topic_why_segments_rep_rankings_and_a_choice_of_two(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_the_big_one_is_asked_back(vocab):
+    assert not interpret("how did the big one go", vocab, AS_OF).understood  # which deal? the data does not say

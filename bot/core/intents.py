@@ -52,7 +52,8 @@ RULES: tuple[tuple[str, str], ...] = (
               r"( stage)?\b(?!.*\b(stuck|stall\w*|slip\w*|risk)\b)"
               # "dump all closed-won from h1 2024", "export every lost one": the deals themselves
               r"|\b(dump|export|download)( me| us)?( all| every| the| our)?( \w+)? (won|lost|closed|wins|losses)\b)"),
-    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+    ("reps", r"\bteam performance\b|\brep (numbers|stats|metrics|results|performance)\b"
+             r"|\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
              r"|\b(reps?|sellers?|aes?|salespeople)\b (\w+ ){0,2}(below|under|above|over) (the )?(team |company )?average\b"
              r"|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\b(unlucky|bad luck|just luck)\b"
              r"|\bagainst-team\b|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\bstacks? up\b|\bstacks? up\b.*\b(team|reps?|peers)\b"
@@ -99,7 +100,7 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\bwhat (goes|go|went|comes|come) (along )?(with|together with) (losing|winning|losses|wins|lost|won|a loss|a win)\b"
                 r"|\bsecret sauce\b|\b(makes?|made) (the|a|any|all the) difference\b"),
     # questions about the data itself: its rows, its date, what is missing
-    ("health", r"\bdata ?set\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
+    ("health", r"\bdata ?set\b|\b(loader|import|ingest\w*|parser)\b.*\b(throw|threw|thrown|drop\w*|skip\w*|reject\w*|discard\w*)\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
                r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
                r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
@@ -773,6 +774,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
+    # who is asking ("manager here —", "CFO here."): context, not a segment or a subject
+    text = re.sub(r"^(?:hi,? |hey,? )?(?:[a-z/&]+ ){0,3}(?:here|speaking)\s*[-—–,:.]+\s*", "", text)
+    # "went from like 40 to 30": percentages said, not periods
+    text = re.sub(r"\bfrom (?:like |about |around |roughly |~)?\d{1,2}(?:\.\d)?%? to (?:like |about |around |roughly |~)?\d{1,2}"
+                  r"(?:\.\d)?%?(?![\d.]| ?(?:days?|d|k|weeks?)\b)", " ", text)
     # a cycle band in brackets ("fast deals (under 30 days)", "(90+ days)"): the cycle's length, not a period
     text = re.sub(r"\(\s*(?:under|less than|below|fewer than|shorter than|<)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle under \1 days ", text)
     text = re.sub(r"\(\s*(?:over|more than|longer than|above|>)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle over \1 days ", text)
@@ -1111,7 +1117,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
         # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
         command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
-            "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in"} else "winrate"
+            "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in", "sitting", "still", "currently"} \
+            else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
     outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)

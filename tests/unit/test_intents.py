@@ -1306,3 +1306,15 @@ def test_help_by_topic_why_segments_rep_rankings_and_a_choice_of_two(vocab, ques
 
 def test_the_big_one_is_asked_back(vocab):
     assert not interpret("how did the big one go", vocab, AS_OF).understood  # which deal? the data does not say
+
+
+@pytest.mark.parametrize("question, line", [
+    ("manager here — show me rep numbers for the last 2 quarters", "/reps by sales_rep_id last 2 quarters"),
+    ("what did the loader throw out?", "/health"),
+    ("team performance by region", "/reps by region"),
+    ("our deals sitting open in proposal", "/deals deal_stage=Proposal open"),
+    ("our win rate went from like 40 to 30, WHY", "/why"),  # percentages said, no period
+    ("who is the manager for APAC", "/help"),  # counter-example: a manager asked about is not in the data
+])
+def test_who_is_asking_percentages_said_and_team_performance(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

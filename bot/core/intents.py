@@ -847,7 +847,10 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
-    text = re.sub(r"\ball (noise|luck|chance|random\w*|a fluke)\b", r"\1", text)  # "is it all noise": no period named
+    text = re.sub(r"\ball (noise|luck|chance|random\w*|a fluke)\b", r"\1", text)
+    # "deals whose last stage was negotiation": the deals in that stage (a stage field), not the funnel's steps
+    text = re.sub(r"\b(?:whose|where the|with an?|with the|that had an?) (?:last|final|latest|current) stage (?:was |is |of )?"
+                  r"(qualified|demo|proposal|negotiation)\b", r"in \1", text)  # "is it all noise": no period named
     text = re.sub(r"\b(?:in |for |during )?(\d{4}) (?:so far|to date|ytd)\b",  # "in 2024 so far": this year to date
                   lambda m: "ytd" if int(m.group(1)) == as_of.year else m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)

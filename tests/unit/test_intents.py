@@ -1318,3 +1318,11 @@ def test_the_big_one_is_asked_back(vocab):
 ])
 def test_who_is_asking_percentages_said_and_team_performance(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("What's the win rate on deals whose last stage was negotiation?", "/winrate deal_stage=Negotiation"),
+    ("how many deals die in negotiation", "/funnel"),  # counter-example: a stage's drop-off is the funnel
+])
+def test_a_deals_last_stage_is_a_filter_not_the_funnel(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

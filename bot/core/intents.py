@@ -768,14 +768,21 @@ NEIGHBOURS = {"winrate": ("trend", "why"), "trend": ("why", "winrate"), "why": (
               "funnel": ("pipeline", "why"), "deals": ("why", "winrate"), "pipeline": ("deals", "risk")}
 
 
+# Words that make "… here," part of the question ("anything odd here, in APAC"), not who is asking ("CFO here.")
+ASKING_WORDS = frozenset("""what why how is are was were anything something any who which where when do does did it thing
+things we our the""".split())
+
+
 def rewrite(question: str, as_of: dt.date) -> str:
     """The question in the grammar's words: punctuation and emoji off, contractions and sales phrasings
     spelt out, keyword typos corrected, bare quarters and months given their year."""
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
-    # who is asking ("manager here —", "CFO here."): context, not a segment or a subject
-    text = re.sub(r"^(?:hi,? |hey,? )?(?:[a-z/&]+ ){0,3}(?:here|speaking)\s*[-—–,:.]+\s*", "", text)
+    # who is asking ("manager here —", "CFO here."): context, not a segment or a subject (three words may name one:
+    # "new VP Europe here", so they stay)
+    text = re.sub(r"^(?:hi,? |hey,? )?((?:[a-z/&]+ ){1,2})(?:here|speaking)\s*[-—–,:.]+\s*", lambda m: m.group(0) if set(
+        m.group(1).split()) & ASKING_WORDS else "", text)
     # "went from like 40 to 30": percentages said, not periods
     text = re.sub(r"\bfrom (?:like |about |around |roughly |~)?\d{1,2}(?:\.\d)?%? to (?:like |about |around |roughly |~)?\d{1,2}"
                   r"(?:\.\d)?%?(?![\d.]| ?(?:days?|d|k|weeks?)\b)", " ", text)

@@ -1326,3 +1326,7 @@ def test_who_is_asking_percentages_said_and_team_performance(vocab, question, li
 ])
 def test_a_deals_last_stage_is_a_filter_not_the_funnel(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_here_inside_the_question_is_kept(vocab):
+    assert interpret("anything odd here, in APAC", vocab, AS_OF).line == "/why region=APAC"  # not who is asking

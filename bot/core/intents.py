@@ -472,6 +472,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(win ?rates?|winrate|close rates?|rates?) by (the )?(dollar |\$ ?)?(value|amount|dollars?|revenue|\$)"
      r"(?! (bands?|buckets?|ranges?|tiers?|brackets?|sizes?)\b)( (vs|and|or|versus|not) (by )?(count|number|volume|deals?))?\b",
      r"\1"),
+    # "…, by count and by dollars": the win rate shows both already
+    (r",? (by|in) (count|number|volume|deals?),? (and|or|plus) (by |in )?(value|dollars?|revenue|amount)\b", " "),
     (r"\bby (value|dollars?|revenue|amount),? (and )?not (by )?(count|number|volume|deals?)\b"
      r"|\b(dollar|value|revenue|amount)[- ]weighted\b", " "),
     (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),

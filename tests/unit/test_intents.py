@@ -1330,3 +1330,9 @@ def test_a_deals_last_stage_is_a_filter_not_the_funnel(vocab, question, line):
 
 def test_here_inside_the_question_is_kept(vocab):
     assert interpret("anything odd here, in APAC", vocab, AS_OF).line == "/why region=APAC"  # not who is asking
+
+
+def test_by_count_and_by_dollars_is_the_win_rate_as_it_is(vocab):
+    assert interpret("CFO here. I need the win rate for full-year 2023, by count and by dollars.", vocab,
+                     AS_OF).line == "/winrate 2023"  # the reply shows the rate by count and by amount
+    assert interpret("win rate by region, by count and by dollars", vocab, AS_OF).line == "/winrate by region"

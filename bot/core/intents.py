@@ -40,14 +40,20 @@ TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down
 RULES: tuple[tuple[str, str], ...] = (
     # "who on the APAC team is struggling": reps, named by "who", not segments
     ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"
+             r"|\bwho (won|closed|sold|booked|lost) (the )?(most|fewest|biggest|largest|more|less)\b"
+             r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,5} ((worse|weaker|better|stronger) than|vs) (everyone|everybody"
+             r"|the rest|the others|the team|their peers|the average)\b"
              r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,3} (underperform\w*|struggling|lagging|behind|slacking)\b"),
     # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
     ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
               r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
               r"|\b(deals|opps|opportunities)\b( \S+){0,3} still open\b"
               r"|^(the |our |all |any )?(deals|opps|opportunities) (in|at) (the )?(qualified|demo|proposal|negotiation)"
-              r"( stage)?\b(?!.*\b(stuck|stall\w*|slip\w*|risk)\b))"),
-    ("reps", r"\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
+              r"( stage)?\b(?!.*\b(stuck|stall\w*|slip\w*|risk)\b)"
+              # "dump all closed-won from h1 2024", "export every lost one": the deals themselves
+              r"|\b(dump|export|download)( me| us)?( all| every| the| our)?( \w+)? (won|lost|closed|wins|losses)\b)"),
+    ("reps", r"\bteam performance\b|\brep (numbers|stats|metrics|results|performance)\b"
+             r"|\bhow (are|is|did|were|do) (the |our |my )?(\w+ ){0,2}(reps?|aes?|sellers?|salespeople|sales people|sales reps)\b"
              r"|\b(reps?|sellers?|aes?|salespeople)\b (\w+ ){0,2}(below|under|above|over) (the )?(team |company )?average\b"
              r"|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\b(unlucky|bad luck|just luck)\b"
              r"|\bagainst-team\b|\b(rep_?\d+|reps?|sellers?|aes?)\b.*\bstacks? up\b|\bstacks? up\b.*\b(team|reps?|peers)\b"
@@ -76,14 +82,31 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
                 r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
+    # the chance that open deals close, the deals most likely to, a quarter's dollars ahead, open deals gone bad:
+    # the forecast, not a rate of closed deals nor their list
+    ("pipeline", r"^(?!.*\brates?\b).*\b(chances?|odds|probability|likel\w*)\b (that )?(the |our |these |those |which )?(\w+ ){0,2}(deals?|opps?"
+                 r"|opportunit\w+)( \w+){0,3} (to )?(close|land|come in)\b"
+                 r"|\b(going to|gonna|will we|we will) (have|get|see) an? (good|bad|great|strong|weak|big|solid) (quarter|month"
+                 r"|\d{4}q[1-4]|half)\b"
+                 r"|\bopen (deals?|opps?|opportunit\w+)\b.*\b(rot\w*|give up|walk away|write off|written off|abandon\w*|zombies?)\b"),
+    # segments under the team's rate, danger zones, where the exposure is: the weak segments
+    ("risk", r"\bwhat is (hurting|costing|killing)( us| our \w+)? (the )?most\b|\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
+             r"|\b(under|below|beneath|short of) (the )?(team|company|overall|average)('s)?( win)? rate\b|^(the )?risks? (by|per)\b"),
+    # losing deals at one stage or another: where the funnel leaks (the deals lost there, listed, stay the list)
+    ("funnel", r"\blos(e|ing) (them|it|deals|opps|most|more)( \w+)? (at|in) (the )?(qualified|demo|proposal|negotiation)\b"
+               r"(?=.*\bor\b)"),
+    # whether a dimension matters at all, what goes with winning or losing, what the winners share: the drivers
+    ("drivers", r"\b(does|do|did) (the |our )?(\w+ ){1,3}(really |actually |even |still )?matter\b"
+                r"|\bwhat (goes|go|went|comes|come) (along )?(with|together with) (losing|winning|losses|wins|lost|won|a loss|a win)\b"
+                r"|\bsecret sauce\b|\b(makes?|made) (the|a|any|all the) difference\b"),
     # questions about the data itself: its rows, its date, what is missing
-    ("health", r"\bdata ?set\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
+    ("health", r"\bdata ?set\b|\b(loader|import|ingest\w*|parser)\b.*\b(throw|threw|thrown|drop\w*|skip\w*|reject\w*|discard\w*)\b|\b(how many|any|were|which|bad|dropped|skipped|ignored|excluded) (\w+ ){0,2}rows?\b"
                r"|\brows? (were |got |been )?(dropped|skipped|ignored|excluded|set aside|removed)\b"
                r"|\b(have|has|with|without) (no|an? empty|a missing) (amount|close date|closed date|stage|value)s?\b"
                r"|\bas[- ]of date\b|\bhow many (deals|rows|records)\b.*\b(the data|data ?set|file|export)\b|\bmissing (an? |the |their )?(\w+ )?(amounts?|values?|fields?"
                r"|dates?|data)\b|\bduplicates?\b"),
     ("risk", r"\bwhich( [\w-]+)? (segments?|parts|areas|pockets|corners)\b(?!.*\b(why|explain\w*|caus\w*|behind|driv\w*"
-             r"|accounts? for the)\b)"
+             r"|accounts? for (the|it|this|that))\b)"
              r"|\briski(er|est)\b|\bbelow (the )?(team |company )?average\b"
              # "what should I worry about in NA": the weak segments there (deals or reps to worry about stay theirs)
              r"|\bwhat (should|do|must) (i|we) (\w+ )?(worry|be worried|be concerned|be nervous|lose sleep) about\b"
@@ -260,8 +283,12 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
                          r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
                          r"|product|source|channel|segment)\b"  # which one? the data names none so
+                         r"|\bthe (big|biggest|huge|large|largest|whale) one\b"
                          r"|\bdeal (id |number |no\.? |#)?d?\d{4,}\b|\bd\d{5,}\b"  # one deal's story is not in the data
                          r"|\bwhy\b.*\b(lose|lost|win|won)\b (the|that|this) (\w+ )?deal\b"
+                         r"|\b(customers?|accounts?|clients?)\b.*\bexpand\w*|\bexpand\w*\b.*\b(customers?|accounts?|clients?)\b"
+                         # a launch's date is not in the data: "before we launched pro"
+                         r"|\b(before|after|since) (we |they |the )?(launch\w*|releas\w*|introduc\w*|rolled out|roll-?out|shipp\w*)\b"
                          r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\bby (loss |lost |win )?reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
@@ -445,6 +472,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(win ?rates?|winrate|close rates?|rates?) by (the )?(dollar |\$ ?)?(value|amount|dollars?|revenue|\$)"
      r"(?! (bands?|buckets?|ranges?|tiers?|brackets?|sizes?)\b)( (vs|and|or|versus|not) (by )?(count|number|volume|deals?))?\b",
      r"\1"),
+    # "…, by count and by dollars": the win rate shows both already
+    (r",? (by|in) (count|number|volume|deals?),? (and|or|plus) (by |in )?(value|dollars?|revenue|amount)\b", " "),
     (r"\bby (value|dollars?|revenue|amount),? (and )?not (by )?(count|number|volume|deals?)\b"
      r"|\b(dollar|value|revenue|amount)[- ]weighted\b", " "),
     (r"\b(bigger|larger|smaller) (deals|opps|opportunities|ones)\b", "deals by size"),
@@ -714,7 +743,7 @@ HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeli
 HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|\bhelp (with|on) (the )?/?(?P<name2>\w+)\b"),
              re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
                         r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
-             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking)s? work\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
              re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
 
@@ -741,12 +770,24 @@ NEIGHBOURS = {"winrate": ("trend", "why"), "trend": ("why", "winrate"), "why": (
               "funnel": ("pipeline", "why"), "deals": ("why", "winrate"), "pipeline": ("deals", "risk")}
 
 
+# Words that make "… here," part of the question ("anything odd here, in APAC"), not who is asking ("CFO here.")
+ASKING_WORDS = frozenset("""what why how is are was were anything something any who which where when do does did it thing
+things we our the""".split())
+
+
 def rewrite(question: str, as_of: dt.date) -> str:
     """The question in the grammar's words: punctuation and emoji off, contractions and sales phrasings
     spelt out, keyword typos corrected, bare quarters and months given their year."""
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
+    # who is asking ("manager here —", "CFO here."): context, not a segment or a subject (three words may name one:
+    # "new VP Europe here", so they stay)
+    text = re.sub(r"^(?:hi,? |hey,? )?((?:[a-z/&]+ ){1,2})(?:here|speaking)\s*[-—–,:.]+\s*", lambda m: m.group(0) if set(
+        m.group(1).split()) & ASKING_WORDS else "", text)
+    # "went from like 40 to 30": percentages said, not periods
+    text = re.sub(r"\bfrom (?:like |about |around |roughly |~)?\d{1,2}(?:\.\d)?%? to (?:like |about |around |roughly |~)?\d{1,2}"
+                  r"(?:\.\d)?%?(?![\d.]| ?(?:days?|d|k|weeks?)\b)", " ", text)
     # a cycle band in brackets ("fast deals (under 30 days)", "(90+ days)"): the cycle's length, not a period
     text = re.sub(r"\(\s*(?:under|less than|below|fewer than|shorter than|<)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle under \1 days ", text)
     text = re.sub(r"\(\s*(?:over|more than|longer than|above|>)\s*(\d+)\s*(?:days|d)\s*\)", r" cycle over \1 days ", text)
@@ -755,6 +796,10 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   r"\1 cycle under \2 days", text)
     text = re.sub(r"\b(?:fast|quick|short|slow|long|lengthy)\s+(?=((deals?|opps?|opportunities|ones)\s+)?cycle (under|over) \d+ days)",
                   "", text)  # the band says how fast
+    # "a 90+ day cycle", "cycles of 120+ days": the cycle's length, a band
+    text = re.sub(r"\b(?:an? )?(\d+)\s*\+\s*-?\s*days?(?: sales)? cycles?\b", r" cycle over \1 days ", text)
+    text = re.sub(r"\b((?:sales )?cycles?) (?:of|at|over) (\d+)\s*\+\s*(?:days|d)\b", r"\1 over \2 days", text)
+    text = re.sub(r"\s*(?:→|->|=>|⟶|➡️?)\s*", " to ", text)  # "proposal → negotiation": from one to the other
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)
@@ -811,7 +856,23 @@ def rewrite(question: str, as_of: dt.date) -> str:
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
+    text = re.sub(r"\ball (noise|luck|chance|random\w*|a fluke)\b", r"\1", text)
+    # "deals whose last stage was negotiation": the deals in that stage (a stage field), not the funnel's steps
+    text = re.sub(r"\b(?:whose|where the|with an?|with the|that had an?) (?:last|final|latest|current) stage (?:was |is |of )?"
+                  r"(qualified|demo|proposal|negotiation)\b", r"in \1", text)  # "is it all noise": no period named
+    text = re.sub(r"\b(?:in |for |during )?(\d{4}) (?:so far|to date|ytd)\b",  # "in 2024 so far": this year to date
+                  lambda m: "ytd" if int(m.group(1)) == as_of.year else m.group(0), text)
     text = re.sub(rf"\bbetween ({PERIOD_TOKEN}) and ({PERIOD_TOKEN})(?!\S)", r"\2 vs \1", text)
+    # a month as a possessive ("march's win rate"), the subject ("why did march go so badly", "how was april") or
+    # naming the deals or numbers ("march deals"): that month ("may" only as a possessive: else the verb)
+    text = re.sub(r"\b([a-z]+)'s\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
+    text = re.sub(r"\b(did|was|were|has|had|is) ([a-z]+)\b(?! \d)", lambda m: f"{m.group(1)} "
+                  f"{(_month(m.group(2), None, as_of) if m.group(2) != 'may' else None) or m.group(2)}", text)
+    text = re.sub(r"(?<!\bmay )\b([a-z]+)\b(?= (win ?rates?|close rates?|deals|numbers|results|bookings|performance|wins|losses)\b)",
+                  lambda m: (_month(m.group(1), None, as_of) if m.group(1) != "may" else None) or m.group(1), text)
+    # "ytd vs ytd last year", "this quarter vs the same quarter last year": the same span a year before
+    text = re.sub(r"\bvs (?:the )?(?:same )?(?:ytd|year to date|period|span|time|stretch|quarter|month)(?: of| in)? last year(?:'s)?\b",
+                  "vs last year", text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -1043,6 +1104,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     managed = _management(words, vocab, as_of)
     if managed is not None:
         return managed
+    missing = _segment_not_in_data(words, vocab)
+    if missing:  # "win rate for the medical devices vertical": no such industry in the data; say so, offer the split
+        return Intent(UNKNOWN, (), note=missing[0], choices=_asked((f"/winrate by {missing[1]}",)), unsupported=True)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
     if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
@@ -1065,7 +1129,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
         # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
         command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
-            "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in"} else "winrate"
+            "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in", "sitting", "still", "currently"} \
+            else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
     outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)
@@ -1234,6 +1299,34 @@ def _outside_data(command: str, query: Query, vocab: Vocabulary, as_of: dt.date)
     return ""
 
 
+# A segment named outright with its kind ("the medical devices vertical", "our LATAM region") whose words are no
+# value of that dimension: the data does not hold it, so it is asked back, naming the values it does hold.
+NAMED_SEGMENT = re.compile(r"\b(?:the|our) ((?:[a-z][\w&-]* ){1,3})(verticals?|industr(?:y|ies)|sectors?|regions?|territor(?:y|ies)"
+                           r"|geos?|product lines?)\b")
+SEGMENT_KINDS = {"vertical": "industry", "industr": "industry", "sector": "industry", "region": "region",
+                 "territor": "region", "geo": "region", "product line": "product_type"}
+GENERIC_WORDS = frozenset("""same whole entire each every other another best worst top bottom weakest strongest biggest
+largest smallest new old main big small given one specific particular overall different which what that this those these
+key core home target your their its my our own single top-performing worst-performing""".split())
+
+
+def _segment_not_in_data(words: str, vocab: Vocabulary) -> tuple[str, str] | None:
+    """The note and dimension when a segment named with its kind is not in the data ("" when it is, or is generic)."""
+    for m in NAMED_SEGMENT.finditer(words):
+        named = m.group(1).split()
+        if GENERIC_WORDS.intersection(named) or any(w in KNOWN_WORDS or w in MONTHS for w in named):
+            continue
+        dim = next(d for k, d in SEGMENT_KINDS.items() if m.group(2).startswith(k))
+        parsed = parse(" ".join(named), vocab)
+        if dim not in vocab.values or parsed.query.filters or parsed.query.period or parsed.query.group_by \
+                or len(parsed.problems) < len(named):
+            continue
+        kind = dim.replace("product_type", "product")
+        return (f"The data has no “{' '.join(named)}” {kind}: its {kind} values are "
+                f"{', '.join(vocab.values[dim])}.", dim)
+    return None
+
+
 def _against_itself(query: Query | None, as_of: dt.date) -> bool:
     """Whether a reading compares a period with the very same dates (a comparison misread, never meant)."""
     if query is None or query.period is None or query.compare is None or query.compare.kind in ("previous", "year_ago"):
@@ -1381,7 +1474,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"
     if command == "trend" and " vs " in f" {words} " and any(d in q.group_by and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "is partner really better than outbound or is it noise": the two, tested
-    if command == "trend" and COMPARATIVE.search(words) and any(len(v) > 1 for _, v in q.filters):
+    if command == "trend" and (COMPARATIVE.search(words) or re.search(r"\b(better|worse|stronger|weaker)\b.*\bor\b", words)) \
+            and any(len(v) > 1 for _, v in q.filters):
         command = "winrate"  # "rep_3 and rep_8: who is closing better": the two side by side
     each = SPLIT_ASK.search(words)
     if command == "trend" and q.grain is None and each and each.group(1) in ("each", "every"):
@@ -1395,6 +1489,14 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "drivers" and subject:  # "does being inbound help win rate": lead source's effect, over every deal
         named = parse(subject.group(1) or subject.group(2), vocab).query.filter_dict
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in named))
+    if command == "drivers" and re.search(r"\b(whether|if|matters?|difference)\b", words):
+        # "does it matter whether the lead came inbound vs outbound": that dimension's effect, over every deal
+        q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if len(v) == 1))
+    if command == "risk" and re.search(r"\b(combos?|combinations?|intersections?|pairs?|cross-sections?)\b", words):
+        q = dataclasses.replace(q, group_by=())  # "which combos of region and product": the risk's own combinations
+    if command == "reps" and RATE_ASKED.search(words) and [len(v) for d, v in q.filters if d == REP] == [1] \
+            and not re.search(r"\b(reps|aes|sellers|salespeople|team|leaderboard|rank\w*|peers|others|rest|vs)\b", words):
+        command = "winrate"  # "rep 7 close rate last quarter": that rep's rate, not the table of reps
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time

@@ -736,7 +736,7 @@ def test_a_quarter_range_without_a_change_is_not_made_a_comparison(vocab):
 @pytest.mark.parametrize("question, line", [
     ("show me win rate per rep for APAC", "/winrate region=APAC by sales_rep_id"),  # as "close rate by rep"
     ("rep 5 vs rep 9 win rate", "/winrate sales_rep_id=rep_5,rep_9 by sales_rep_id"),  # two reps side by side
-    ("rep 12 win rate", "/reps sales_rep_id=rep_12 by sales_rep_id"),  # one rep: against the team (as pinned)
+    ("rep 12 win rate", "/winrate sales_rep_id=rep_12"),  # one rep: against the team (as pinned)
     ("how is rep_12 doing", "/reps sales_rep_id=rep_12"),
     ("which open deals should we prioritize to save the quarter", "/pipeline"),
     ("which deals did we lose in APAC", "/deals region=APAC lost"),
@@ -829,7 +829,7 @@ def test_what_the_data_cannot_answer_or_names_no_second_side_is_asked_back(vocab
 def test_an_unknown_rep_is_named_back_never_answered_for_every_rep(vocab):
     intent = interpret("rep 30 win rate", vocab, AS_OF)
     assert intent.request.query is None and "rep_30" in intent.line  # the reply names rep_30
-    assert interpret("rep 12 win rate", vocab, AS_OF).line == "/reps sales_rep_id=rep_12 by sales_rep_id"
+    assert interpret("rep 12 win rate", vocab, AS_OF).line == "/winrate sales_rep_id=rep_12"  # one rep's rate
 
 
 @pytest.mark.parametrize("question, line", [
@@ -1213,3 +1213,126 @@ def test_the_year_ranked_months_and_deals_to_focus_on(vocab, question, line):
 def test_an_event_the_data_does_not_date_is_named_back(vocab):
     intent = interpret("what's the win rate since the reorg", vocab, AS_OF)
     assert intent.request.query is None and "reorg" in intent.line.split()
+
+
+# Issue 22, ninth round: filters and periods kept, comparisons in order, forecast/risk/funnel/drivers words.
+@pytest.mark.parametrize("question, line", [
+    ("what was march's win rate", "/winrate 2024-03"),  # a month as a possessive
+    ("why did march go so badly", "/why 2024-03"),  # a month as the subject
+    ("march deals", "/deals 2024-03"),
+    ("may's win rate", "/winrate 2024-05"),
+    ("list lost deals with a 90+ day cycle", "/deals cycle_band=90d+ lost"),
+    ("dump all closed-won from h1 2024", "/deals 2024-01-01..2024-06-30 won"),
+    ("ytd win rate vs ytd last year", "/winrate ytd vs last year"),  # ytd against the same span a year before
+    ("any danger zones in 2024 so far", "/risk ytd"),
+])
+def test_months_cycle_bands_halves_and_same_span_comparisons_are_kept(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("we may win rate it", "/winrate"),  # "may" as a verb is no month
+    ("did we win more", "/winrate"),  # "did" before a pronoun names no month
+    ("win rate 2023 so far", "/winrate 2023"),  # a past year "so far" is that year
+    ("list lost deals with a cycle over 90 days", "/deals cycle_band=90d+ lost"),
+])
+def test_counter_examples_month_words_that_are_verbs_and_past_years(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("whats the chance the NA deals close this qtr", "/pipeline North America"),
+    ("most likely deals to close for rep_2", "/pipeline sales_rep_id=rep_2"),
+    ("are we going to have a good Q3 or not, in dollars", "/pipeline"),
+    ("which open deals are rotting", "/pipeline"),
+    ("which open deals should we give up on", "/pipeline"),
+    ("which lead sources are under the team rate", "/risk by lead_source"),
+    ("which combos of region and product are underwater", "/risk"),
+    ("where is the pipeline most exposed, by region", "/risk by region"),
+    ("risk by rep", "/risk by sales_rep_id"),
+    ("proposal → negotiation conversion?", "/funnel"),
+    ("are we losing them at demo or at negotiation", "/funnel"),
+    ("does lead source actually matter or is it all noise", "/drivers"),
+    ("what goes with losing in enterprise deals", "/drivers product_type=Enterprise"),
+    ("whats the secret sauce in our won NA deals", "/drivers North America"),
+    ("is it the region or the product that makes the difference?", "/drivers"),
+    ("does it matter whether the lead came inbound vs outbound", "/drivers"),
+    ("rep 7 close rate last quarter", "/winrate sales_rep_id=rep_7 last quarter"),
+])
+def test_forecast_risk_funnel_and_drivers_words(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("the chances of winning by lead source", "/drivers"),  # what raises the odds: the drivers, not the forecast
+    ("win rate for deals with a good chance to close", "/winrate"),  # a rate named stays a rate
+    ("the APAC deals we lost at negotiation", "/deals region=APAC deal_stage=Negotiation lost"),  # listed, not the funnel
+    ("rep 7 win rate vs the team", "/reps sales_rep_id=rep_7 by sales_rep_id"),  # against the team: the reps table
+    ("win rate for the fintech vertical", "/winrate industry=FinTech"),  # a vertical the data holds
+])
+def test_counter_examples_same_words_meaning_something_else(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question", [
+    "win rate for the medical devices vertical",  # an industry the data lacks
+    "our LATAM region win rate",  # a region the data lacks
+    "how many customers expanded this year",  # revenue after the sale
+    "what was the win rate before we launched pro?",  # a launch the data does not date
+])
+def test_what_the_data_cannot_answer_is_asked_back(vocab, question):
+    assert not interpret(question, vocab, AS_OF).understood
+
+
+def test_a_missing_segment_is_named_with_the_values_held(vocab):
+    intent = interpret("win rate for the medical devices vertical", vocab, AS_OF)
+    assert "medical devices" in intent.note and "FinTech" in intent.note
+    assert [c.line for c in intent.choices] == ["/winrate by industry"]
+
+
+@pytest.mark.parametrize("question, line", [
+    ("how does the trend thing work", "/help trend"),
+    ("break down the drop — which segments account for it", "/why"),  # segments behind a change: the why
+    ("who won the most deals last quarter", "/reps last quarter"),
+    ("is anyone on the team statistically worse than everyone else", "/reps"),
+    ("whats hurting us most, segment-wise", "/risk"),
+    ("what is hurting the win rate", "/why"),  # counter-example: what hurts the rate, not which segment most
+    ("are we better at selling core or enterprise", "/winrate product_type=Core,Enterprise by product_type"),
+    ("what is the biggest deal we won", "/deals won"),  # counter-example: the biggest deal is in the list
+])
+def test_help_by_topic_why_segments_rep_rankings_and_a_choice_of_two(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_the_big_one_is_asked_back(vocab):
+    assert not interpret("how did the big one go", vocab, AS_OF).understood  # which deal? the data does not say
+
+
+@pytest.mark.parametrize("question, line", [
+    ("manager here — show me rep numbers for the last 2 quarters", "/reps by sales_rep_id last 2 quarters"),
+    ("what did the loader throw out?", "/health"),
+    ("team performance by region", "/reps by region"),
+    ("our deals sitting open in proposal", "/deals deal_stage=Proposal open"),
+    ("our win rate went from like 40 to 30, WHY", "/why"),  # percentages said, no period
+    ("who is the manager for APAC", "/help"),  # counter-example: a manager asked about is not in the data
+])
+def test_who_is_asking_percentages_said_and_team_performance(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("What's the win rate on deals whose last stage was negotiation?", "/winrate deal_stage=Negotiation"),
+    ("how many deals die in negotiation", "/funnel"),  # counter-example: a stage's drop-off is the funnel
+])
+def test_a_deals_last_stage_is_a_filter_not_the_funnel(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_here_inside_the_question_is_kept(vocab):
+    assert interpret("anything odd here, in APAC", vocab, AS_OF).line == "/why region=APAC"  # not who is asking
+
+
+def test_by_count_and_by_dollars_is_the_win_rate_as_it_is(vocab):
+    assert interpret("CFO here. I need the win rate for full-year 2023, by count and by dollars.", vocab,
+                     AS_OF).line == "/winrate 2023"  # the reply shows the rate by count and by amount
+    assert interpret("win rate by region, by count and by dollars", vocab, AS_OF).line == "/winrate by region"

@@ -36,7 +36,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "fifth held-out": ROOT / "tests/measure/corpus/heldout5.tsv",
            "sixth held-out": ROOT / "tests/measure/corpus/heldout6.tsv",
            "seventh held-out": ROOT / "tests/measure/corpus/heldout7.tsv",
-           "eighth held-out": ROOT / "tests/measure/corpus/heldout8.tsv"}
+           "eighth held-out": ROOT / "tests/measure/corpus/heldout8.tsv",
+           "ninth held-out": ROOT / "tests/measure/corpus/heldout9.tsv"}
 ASK = "ask"
 
 

@@ -357,3 +357,24 @@ def test_an_interval_the_backtest_contradicts_is_not_printed(demo):
     assert "Intervals withheld" in text and "missed in 2 of 3 past quarters" in text
     assert "too few quarters to widen them from" in text and "90% intervals hold" not in text
     assert f"about {f.by_quarter[0].expected_won_deals:.0f} deals won in 2024Q3, $" in text  # the expectation stays
+
+
+def test_won_cycles_kept_as_counts_answer_as_every_deals_sorted_length():
+    """The won deals' cycle lengths are kept as distinct values and counts (at 100M deals, 40M lengths one entry per
+    deal and np.quantile's copy of them were 640 MB of the digest's peak): the stalled threshold (a quantile) and
+    the share of won deals no longer than an age are exactly those of the sorted array of every deal's length."""
+    from insights.pipeline import STALLED_QUANTILE, _Cycles
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        pool = rng.integers(0, 400, size=int(rng.integers(1, 40))).astype(float) + rng.integers(0, 2) * 0.25
+        every = np.sort(rng.choice(pool, size=int(rng.integers(1, 200))))
+        kept = _Cycles.of(every)
+        assert len(kept) == len(every) and len(kept.values) == len(np.unique(every))
+        for q in (STALLED_QUANTILE, 0.0, 0.5, 1.0, float(rng.random())):
+            assert kept.quantile(q) == float(np.quantile(every, q))
+        for age in (-1, 0, int(every[0]), int(every[-1]), 450, *rng.integers(0, 400, size=4)):
+            assert kept.share_at_most(age) == float(np.searchsorted(every, age, side="right") / len(every))
+    # counted where the deals live: the same lengths given as (distinct values, counts)
+    assert _Cycles(np.array([10.0, 30.0, 95.0]), np.array([3, 1, 4])).quantile(0.75) == \
+        float(np.quantile([10, 10, 10, 30, 95, 95, 95, 95], 0.75)) == 95.0

@@ -36,6 +36,7 @@ errors). Without skill the deals' probabilities come from age and season alone.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -553,8 +554,12 @@ def _logistic(x: np.ndarray, won: np.ndarray, n: np.ndarray):
             fitted = sm.GLM(np.column_stack([won, n - won]), x, family=sm.families.Binomial()).fit()
         except (PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
             return None
-    beta, cov = np.asarray(fitted.params), np.asarray(fitted.cov_params())
-    if not fitted.converged or not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
+    beta, cov, converged = np.array(fitted.params), np.array(fitted.cov_params()), bool(fitted.converged)
+    # statsmodels' results and model refer to each other (a cycle): without a collection each fit's weighted
+    # design matrices outlive it, and a refresh's ~200 fits held ~150 MB until the collector ran
+    del fitted
+    gc.collect(1)
+    if not converged or not (np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
         return None
     return beta, cov
 

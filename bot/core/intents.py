@@ -1099,7 +1099,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = _excluded(rewrite(_without_context(_mine_named(text, vocab), vocab, as_of), as_of), vocab)
+    words = _excluded(rewrite(_without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of), as_of), vocab)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
@@ -1233,6 +1233,19 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
                     return f"{dim}={','.join(rest)} combined " + " ".join(what[n:])
         return m.group(0)
     return EXCLUDED.sub(other_values, words)
+
+
+def _us_region(text: str, vocab: Vocabulary) -> str:
+    """"us saas win rate": "us" opening the question before a segment or a metric is the region, written in
+    lower case; anywhere else ("tell us", "how are we doing for us") it stays the pronoun."""
+    m = re.match(r"\s*us\s+([\w&-]+)", text)
+    if m is None or not parse("US", vocab).query.filters:
+        return text
+    after = m.group(1)
+    if re.fullmatch(r"win|wr|winrate|deals?|pipeline|pipe", after, re.IGNORECASE) or (
+            parse(after, vocab).ok and parse(after, vocab).query.filters):
+        return text[:m.start()] + re.sub(r"us", "US", text[m.start():m.end()], count=1) + text[m.end():]
+    return text
 
 
 def _mine_named(text: str, vocab: Vocabulary) -> str:

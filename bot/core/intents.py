@@ -714,6 +714,12 @@ def _asked(lines: tuple[str, ...]) -> tuple[Request, ...]:
 
 
 UNKNOWN = Request("unknown", "/help")
+WRITE_ASKED = re.compile(r"^(?:please )?(?:can|could|would|will) you (?:please )?(?:fix|change|edit|update|correct|delete|"
+                         r"remove|clean( up)?|merge|reassign|move|overwrite)\b(?!.*\b(alerts?|follows?|following|digest)\b)")
+EVENT_ASKED = re.compile(r"\b(?:did|has|have|does|do) (?:the|our|that|this|those|these) (?:\S+ ){0,2}?(?P<event>trainings?|"
+                         r"workshops?|bootcamps?|offsites?|kick-?offs?|enablement|reorg|re-org|webinars?|coaching)\b.*"
+                         r"\b(help\w*|work\w*|improv\w*|mov\w*|chang\w*|impact\w*|affect\w*|lift\w*|boost\w*|hurt\w*)\b")
+MONEY_ASKED = re.compile(r"\$|\bdollars?\b|\bhow much (?:money|revenue|value)\b")
 
 # Asking to change alert rules or follows in words: never done from a sentence (a misread would change
 # what a channel receives); asked back with the help that shows the exact command.
@@ -780,6 +786,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     spelt out, keyword typos corrected, bare quarters and months given their year."""
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
+    text = re.sub(r"\blst ?(q|qtr|quarter)\b", "last quarter", text)  # "deals lost lst q": a typo of last quarter
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
     # who is asking ("manager here —", "CFO here."): context, not a segment or a subject (three words may name one:
     # "new VP Europe here", so they stay)
@@ -1092,7 +1099,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = _excluded(rewrite(_without_context(_mine_named(text, vocab), vocab, as_of), as_of), vocab)
+    words = _excluded(rewrite(_without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of), as_of), vocab)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
@@ -1104,6 +1111,14 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     managed = _management(words, vocab, as_of)
     if managed is not None:
         return managed
+    if WRITE_ASKED.search(words):  # "can you fix the data for rep_3": the bot reads the export, it changes nothing
+        return Intent(UNKNOWN, (), unsupported=True, note="I read the CRM's export and cannot change it: correct the "
+                      "record in the CRM and the next export carries it.")
+    event = EVENT_ASKED.search(words)
+    if event:  # "did the training in may help win rates": the data holds no such event, so no effect can be told
+        return Intent(UNKNOWN, (), choices=_asked(("/trend",)), unsupported=True,
+                      note=f"The data has no record of the {event.group('event')} (when, or who took part), so its "
+                      "effect cannot be told apart from anything else: the win rate over time is on /trend.")
     missing = _segment_not_in_data(words, vocab)
     if missing:  # "win rate for the medical devices vertical": no such industry in the data; say so, offer the split
         return Intent(UNKNOWN, (), note=missing[0], choices=_asked((f"/winrate by {missing[1]}",)), unsupported=True)
@@ -1117,6 +1132,16 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         if parsed.ok and (parsed.query.filters or parsed.query.period):
             return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of)
                                                           for c in ("winrate", "trend", "why")))
+    outcome = _outcome_of(words)
+    if outcome in ("won", "lost") and not RATE_ASKED.search(words) and (
+            (command in (None, "winrate") and MONEY_ASKED.search(words)
+             and not re.search(r"%|\b(percent\w*|share|proportion|ratio|fraction|how often)\b", words))
+            or (command is None and re.search(r"\b(deals|opps|opportunities)\b.*\b(that|which) (we )?(lost|won)\b", words))):
+        command = "deals"  # "how much did we win in dollars", "big deals that we lost": the deals and their amounts, not a rate
+    if command == "pipeline" and not re.search(r"\b(pipeline|pipe|forecast\w*|coverage|commit)\b", words) and any(
+            d == "deal_stage" for d, _ in parse(args, vocab).query.filters) and (
+            outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b", words)):
+        command = "deals"  # "lost deals that stalled at proposal", "deals stuck in qualified, open": those deals, listed
     if command == "deals" and RATE_ASKED.search(words) and not LIST_ASKED.search(words):
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
@@ -1142,6 +1167,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
                                                                                    "last quarter"), compare=None))]
             if request.command != "pipeline" else [_with_text("pipeline", dataclasses.replace(q, period=None))])))
     q = request.query
+    if request.command == "winrate" and q is not None and len(q.group_by) == 1 and re.search(r"\w=[^\s,]+,", text) and any(
+            d == q.group_by[0] and len(v) > 1 for d, v in q.filters) and not re.search(
+            r"\b(by|vs|versus|compared?|comparing|against|better|worse|than|side by side|each|split)\b", words):
+        request = _with_text("winrate", dataclasses.replace(q, group_by=()))  # "region=APAC,India": pooled, as typed
+        q = request.query
     asked_q = parse(args, vocab).query
     if request.command == "deals" and q is not None and asked_q.compare is not None and asked_q.period is not None:
         both = [_with_text("deals", dataclasses.replace(q, period=spec)) for spec in (asked_q.period, asked_q.compare)
@@ -1203,6 +1233,19 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
                     return f"{dim}={','.join(rest)} combined " + " ".join(what[n:])
         return m.group(0)
     return EXCLUDED.sub(other_values, words)
+
+
+def _us_region(text: str, vocab: Vocabulary) -> str:
+    """"us saas win rate": "us" opening the question before a segment or a metric is the region, written in
+    lower case; anywhere else ("tell us", "how are we doing for us") it stays the pronoun."""
+    m = re.match(r"\s*us\s+([\w&-]+)", text)
+    if m is None or not parse("US", vocab).query.filters:
+        return text
+    after = m.group(1)
+    if re.fullmatch(r"win|wr|winrate|deals?|pipeline|pipe", after, re.IGNORECASE) or (
+            parse(after, vocab).ok and parse(after, vocab).query.filters):
+        return text[:m.start()] + re.sub(r"us", "US", text[m.start():m.end()], count=1) + text[m.end():]
+    return text
 
 
 def _mine_named(text: str, vocab: Vocabulary) -> str:

@@ -1336,3 +1336,57 @@ def test_by_count_and_by_dollars_is_the_win_rate_as_it_is(vocab):
     assert interpret("CFO here. I need the win rate for full-year 2023, by count and by dollars.", vocab,
                      AS_OF).line == "/winrate 2023"  # the reply shows the rate by count and by amount
     assert interpret("win rate by region, by count and by dollars", vocab, AS_OF).line == "/winrate by region"
+
+
+@pytest.mark.parametrize("question, line", [
+    # money words with an outcome: the deals and their amounts, not the rate
+    ("how much did we win in dollars last quarter", "/deals last quarter won"),
+    ("how much $ did we lose in enterprise deals this year", "/deals product_type=Enterprise ytd lost"),
+    ("big deals over 100k that we lost last quarter", "/deals size_band=100k+ last quarter lost"),
+    ("what percent of pipeline dollars did we actually win", "/winrate"),  # counter-example: a share is the rate
+    ("win rate by region, by count and by dollars", "/winrate by region"),  # counter-example: the rate named
+    # lost or open deals at a stage: those deals, not the forecast
+    ("deals stuck in qualified, open", "/deals deal_stage=Qualified open"),
+    ("lost deals that stalled at proposal last quarter", "/deals deal_stage=Proposal last quarter lost"),
+    ("deals stuck in proposal", "/pipeline deal_stage=Proposal"),  # counter-example: stuck alone is the forecast
+    ("how much pipeline in proposal is open", "/pipeline deal_stage=Proposal"),  # counter-example: the pipeline named
+    # "lst q": a typo of last quarter
+    ("deals lost lst q", "/deals last quarter lost"),
+    ("deals lost lst qtr", "/deals last quarter lost"),
+    # two values typed as a filter: pooled as typed, unless a split is asked
+    ("win rate for region=APAC,India closed 2024-04-01..2024-06-30", "/winrate region=APAC,India 2024-04-01..2024-06-30"),
+    ("wr source=Referral,Partner from 2024-01-01 to 2024-06-30",
+     "/winrate lead_source=Referral,Partner from 2024-01-01 to 2024-06-30"),
+    ("win rate region=APAC,India by region", "/winrate region=APAC,India by region"),  # counter-example: split asked
+    ("win rate for APAC and India", "/winrate region=APAC,India by region"),  # counter-example: said in words
+])
+def test_money_words_stage_deals_lst_q_and_typed_filters(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+def test_an_event_the_data_lacks_is_asked_back_naming_it(vocab):
+    intent = interpret("did the training in may help win rates", vocab, AS_OF)
+    assert not intent.understood and intent.unsupported and "no record of the training" in intent.note
+    assert [c.line for c in intent.choices] == ["/trend"]
+    # counter-example: a program the data holds as a lead source is answered
+    assert interpret("did the partner program help win rates", vocab, AS_OF).line == "/winrate lead_source=Partner"
+
+
+def test_a_change_to_the_data_is_asked_back_saying_the_bot_reads_only(vocab):
+    intent = interpret("can you fix the data for rep_3", vocab, AS_OF)
+    assert not intent.understood and intent.unsupported and "cannot change it" in intent.note
+    # counter-examples: a change to an alert is offered as the command; a request to show is answered
+    assert interpret("can you remove alert 2", vocab, AS_OF).choices[0].line == "/alerts remove 2"
+    assert interpret("can you show the deals for rep_3", vocab, AS_OF).line == "/deals sales_rep_id=rep_3"
+
+
+@pytest.mark.parametrize("question, line", [
+    ("us saas win rate last quarter", "/winrate North America industry=SaaS last quarter"),  # region before a segment
+    ("us win rate", "/winrate North America"),  # region before a metric
+    ("tell us the win rate", "/winrate"),  # counter-example: the pronoun
+    ("how are we doing for us", "/trend"),  # counter-example: the pronoun, not opening the question
+    ("what makes us win", "/drivers"),  # counter-example
+    ("us folks want the win rate", "/winrate"),  # counter-example: "folks" names no segment
+])
+def test_us_opening_a_question_before_a_segment_or_metric_is_the_region(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -155,27 +155,9 @@ def _stream(engine: DealEngine, sql: str, size: int) -> Iterator[pd.DataFrame]:
 
 
 def _bounded(place: DuckPlace, cursor, step):
-    """One step of a stream (its query, or the fetch of one chunk) bounded by the engine's query timeout: DuckDB
-    has no statement timeout, so a timer interrupts the cursor, and the stream ends with the engine's sentence."""
-    import threading
-
-    import duckdb
-
-    from ..load import DataError
-
-    timer = threading.Timer(place.timeout_seconds, cursor.interrupt) if place.timeout_seconds else None
-    if timer:
-        timer.start()
-    try:
-        return step()
-    except duckdb.InterruptException as exc:
-        raise DataError(f"The engine's query on {place.describe} took longer than {place.timeout_seconds:g} s "
-                        "and was stopped.") from exc
-    except duckdb.Error as exc:
-        raise DataError(f"The engine's query on {place.describe} failed: {exc}") from exc
-    finally:
-        if timer:
-            timer.cancel()
+    """One step of a stream (its query, or the fetch of one chunk) bounded by the engine's query timeout, as
+    every other engine query is (the timer interrupts this stream's cursor)."""
+    return place.bounded(step, cursor.interrupt)
 
 
 def deal_totals(engine: DealEngine, subset: Subset, outcome: str | None) -> tuple[int, int, float, int]:

@@ -134,17 +134,24 @@ class DuckPlace(Place):
             self.connection = None
 
     def run(self, sql: str) -> pd.DataFrame:
+        def step() -> pd.DataFrame:
+            found = self.connection.sql(sql)
+            return found.df() if found is not None else pd.DataFrame()
+
+        return self.bounded(step, self.connection.interrupt)
+
+    def bounded(self, step, interrupt):
+        """`step()` bounded by the engine's query timeout: DuckDB has no statement timeout of its own, so a timer
+        calls `interrupt` past the bound, and a stopped or failed query becomes the engine's sentence."""
         import threading
 
         import duckdb
 
-        # DuckDB has no statement timeout of its own: a timer interrupts the query past the bound
-        timer = threading.Timer(self.timeout_seconds, self.connection.interrupt) if self.timeout_seconds else None
+        timer = threading.Timer(self.timeout_seconds, interrupt) if self.timeout_seconds else None
         if timer:
             timer.start()
         try:
-            found = self.connection.sql(sql)
-            return found.df() if found is not None else pd.DataFrame()
+            return step()
         except duckdb.InterruptException as exc:
             raise DataError(f"The engine's query on {self.describe} took longer than {self.timeout_seconds:g} s "
                             "and was stopped.") from exc

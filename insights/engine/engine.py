@@ -445,7 +445,8 @@ SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
        SUM(CASE WHEN amount = 0 THEN 1 ELSE 0 END) AS zero_amount,
        SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount
 FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
-        by_dim = {d: found[(found[f"g_{d}"] == 0) & (found["reason"] == 0)] for d in dims}
+        # each dimension's own grouping set (the stage's is also in one with the state)
+        by_dim = {d: found[(found[f"g_{d}"] == 0) & (found["g_state"] == 1) & (found["reason"] == 0)] for d in dims}
         in_state_set = found["g_state"] == 0
         for d in dims:
             in_state_set &= found[f"g_{d}"] == 1

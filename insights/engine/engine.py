@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..cells import CACHED, Cells
 from ..counting import Window
-from ..labels import Fold, fold_labels
+from ..labels import Fold, fold_labels, match_key
 from ..load import REASONS, ColumnMapping
 from ..load.coding import _categories
 from ..load.report import CENSORING_GAP_DAYS, LOST_ZERO_MIN_DEALS, LOST_ZERO_SHARE
@@ -768,8 +768,9 @@ SELECT code, month, won, cycle, COUNT(*) AS n FROM (
         if dim in _BANDS:
             codes = [k for k, label in enumerate(self.values(dim)) if label in wanted]
             return f"{dim} IN ({', '.join(map(str, codes))})" if codes else "FALSE"
-        labels = self._profile.labels[dim]  # every raw spelling of the labels wanted
-        return _in(f"d_{dim}", [raw for raw, label in labels.items() if label in wanted])
+        labels = self._profile.labels[dim]  # every raw spelling of the labels wanted, named in any spelling
+        keys = {match_key(dim, w) for w in wanted}
+        return _in(f"d_{dim}", [raw for raw, label in labels.items() if label in wanted or match_key(dim, label) in keys])
 
 
 def _column(dim: str) -> str:

@@ -165,3 +165,17 @@ def test_health_lists_the_merges_escaped_and_carries_them_in_its_json(both):
     assert "• region 'EUROPE', 'europe' → Europe (65 of " in text
     assert "• lead source '‹!CHANNEL›' → ‹!channel› (3 of 11 deals)" in text
     assert "<!channel>" not in text and "<!CHANNEL>" not in text and "Europa" not in text
+
+
+def test_a_filter_saved_in_an_old_spelling_still_counts_the_whole_segment(both):
+    """A rule or a follow saved before the spellings were merged names 'EUROPE': it counts Europe, both paths."""
+    from insights.select import filter_mask
+
+    memory, engine = (d.current.snapshot for d in both)
+    whole = int(filter_mask(memory, (("region", ("Europe",)),)).sum())
+    assert whole > 300
+    for old in ("EUROPE", "europe"):
+        assert int(filter_mask(memory, (("region", (old,)),)).sum()) == whole
+        assert engine.rate(engine.select((("region", (old,)),)))[1] == \
+            int((memory.deals["region"] == "Europe").sum()) > 200
+    assert int(filter_mask(memory, (("region", ("Europa",)),)).sum()) == 20

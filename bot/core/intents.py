@@ -1270,13 +1270,11 @@ CONTESTS = (
     # quota attainment: each rep's rate stands in (questions/blind1/blind2/heldout) or it is asked back, since the data
     # holds no quota (heldout6/7/8)
     Contest("attainment", "reps", re.compile(r"\b(quota|attainment)\b"), None, None,
-            "Attainment is measured against a quota, and the data holds none: the closest I answer is each rep's win "
-            "rate.", "questions/blind1/blind2/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
+            "Attainment is measured against a quota, and the data holds none.", "questions/blind1/blind2/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
     # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
     Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
                                                  r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,
-            "Making the number is measured against a target, and the data holds none: the closest I answer is the "
-            "forecast.", "questions (the forecast) against heldout8/9 (asked back)", unsupported=True),
+            "Making the number is measured against a target, and the data holds none.", "questions (the forecast) against heldout8/9 (asked back)", unsupported=True),
 )
 
 

@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from insights.periods import PeriodSpec, resolve
@@ -1222,11 +1223,12 @@ class Contest:
     command: str  # the layer's own reading's command when the shape applies
     shape: re.Pattern  # on the question's words as rewritten (lower case, phrasings spelt out)
     settled: re.Pattern | None  # words that make the layer's reading clearly the stronger one
-    other: str | None  # the competing reading's command ("same": the same command with other arguments)
+    other: str | None  # the competing reading's command
     says: str  # the line asked back above the buttons
     disagree: str  # the corpora that read the shape differently (the evidence that it is contested)
     unsupported: bool = False
-    typed: bool = False  # the shape is matched on the question as typed ("qoq" is rewritten to a grain)
+    typed: bool = False  # the shape and what settles it are matched on the question as typed ("qoq" is rewritten)
+    vary: Callable[[Query], Query] | None = None  # the other reading's arguments, from the question's (else as read)
 
 
 # words of change over time: the trend, not a level
@@ -1264,9 +1266,20 @@ CONTESTS = (
             "toward the team).",
             "questions (the rates) against heldout3/heldout7 (ranked after luck)"),
     # "qoq win rate (by region)": the quarterly trend (heldout2/8) or last quarter against the one before (heldout8/9)
-    Contest("quarter-on-quarter", "trend", QUARTER_ON_QUARTER, OVER_TIME, "same",
+    Contest("quarter-on-quarter", "trend", QUARTER_ON_QUARTER, OVER_TIME, "winrate",
             "“Quarter on quarter” reads two ways: the win rate quarter by quarter, or the latest quarter against the "
-            "one before.", "heldout2/8 (the quarterly trend) against heldout8/9 (against the quarter before)", typed=True),
+            "one before.", "heldout2/8 (the quarterly trend) against heldout8/9 (against the quarter before)", typed=True,
+            vary=lambda q: dataclasses.replace(q, grain=None, compare=PeriodSpec("previous", (), "previous period"))),
+    # "big deals vs small ones, which do we win more": the two bands (blind3/heldout) or every band (heldout2/9);
+    # bands given as amounts ("big deals (100k+) vs small ones (<10k)") are the two
+    Contest("big-and-small", "winrate", re.compile(r"\b(big|bigger|biggest|large|larger|largest)\b.*\b(small|smaller"
+                                                    r"|smallest)\b|\b(small|smaller|smallest)\b.*\b(big|bigger|biggest|large"
+                                                    r"|larger|largest)\b"),
+            re.compile(r"\d+ ?k\b|\$\d|\b(band|bands)\b"), "winrate",
+            "“Big deals against small ones” reads two ways: the largest band against the smallest, or every size band "
+            "side by side.", "blind3/heldout (the two bands) against heldout2/heldout9 (every band)", typed=True,
+            vary=lambda q: dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != "size_band"),
+                                               group_by=("size_band",))),
     # quota attainment: each rep's rate stands in (questions/blind1/blind2/heldout) or it is asked back, since the data
     # holds no quota (heldout6/7/8)
     Contest("attainment", "reps", re.compile(r"\b(quota|attainment)\b"), None, None,
@@ -1286,18 +1299,17 @@ def _contested(request: Request, words: str, text: str, args: str, vocab: Vocabu
     if q is None:  # arguments with a problem: the answer names it (an unknown segment, a period with no deals)
         return None
     for contest in CONTESTS:
-        if request.command != contest.command or not contest.shape.search(text.casefold() if contest.typed else words):
+        said = text.casefold() if contest.typed else words
+        if request.command != contest.command or not contest.shape.search(said):
             continue
-        if contest.settled is not None and contest.settled.search(words):
+        if contest.settled is not None and contest.settled.search(said):
             continue
         if not _shape_fits(contest.name, q):
             continue
         if contest.other is None:
             return contest, (request,)
-        if contest.other == "same":  # the same analysis, another period: the latest quarter against the one before
-            asked = parse(args, vocab).query
-            other = _with_text("winrate", dataclasses.replace(asked, grain=None, compare=PeriodSpec(
-                "previous", (), "previous period")))
+        if contest.vary is not None:  # the other reading's arguments, made from the question's own
+            other = _with_text(contest.other, contest.vary(parse(args, vocab).query))
         else:
             other = _shaped(contest.other, words, args, vocab, as_of)
         if other.line != request.line:
@@ -1316,6 +1328,8 @@ def _shape_fits(name: str, q: Query) -> bool:
         return REP in q.group_by and not any(n > 1 for n in reps)
     if name == "rank-segments":
         return len(q.group_by) == 1 and q.group_by[0] != REP and q.compare is None
+    if name == "big-and-small":
+        return q.group_by == ("size_band",) and any(d == "size_band" and len(v) == 2 for d, v in q.filters)
     return True
 
 

@@ -1155,6 +1155,7 @@ def test_a_split_without_a_breakdown_word_is_still_asked_back(vocab, question):
     ("what revenue should I expect from the open pipeline", "/pipeline"),  # expected: the forecast
     ("what is our revenue at risk", "/risk"),
     ("what will we close this quarter", "/pipeline"),
+    ("big deals (100k+) vs small ones (<10k), who wins more", "/winrate size_band=100k+,<10k by size_band"),  # bands given
 ])
 def test_revenue_asked_is_the_deals_won(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
@@ -1405,6 +1406,8 @@ def test_us_opening_a_question_before_a_segment_or_metric_is_the_region(vocab, q
     ("which region performs best", "rank-segments", ["/winrate by region", "/reps by region"]),
     ("NA qoq", "quarter-on-quarter", ["/trend North America quarterly", "/winrate North America vs previous"]),
     ("qoq win rate by region", "quarter-on-quarter", ["/trend quarterly", "/winrate by region vs previous"]),
+    ("are we losing the big deals more than the small ones", "big-and-small",
+     ["/winrate size_band=100k+,<10k by size_band", "/winrate by size_band"]),
 ])
 def test_a_contested_shape_is_asked_back_with_each_reading_as_a_button(vocab, question, shape, readings):
     intent = interpret(question, vocab, AS_OF)
@@ -1438,6 +1441,7 @@ def test_a_contested_shape_whose_other_reading_the_data_lacks_offers_the_closest
     ("is APAC getting worse quarter over quarter?", "/trend region=APAC quarterly"),  # worse over time: the trend
     ("QoQ change in win rate", "/winrate vs previous"),  # a change: against the quarter before
     ("what will we close this quarter", "/pipeline"),
+    ("big deals (100k+) vs small ones (<10k), who wins more", "/winrate size_band=100k+,<10k by size_band"),  # bands given
 ])
 def test_the_words_that_settle_a_contested_shape_are_answered_as_read(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)

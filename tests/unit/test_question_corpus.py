@@ -60,3 +60,28 @@ def test_plain_questions_are_answered_as_asked_and_almost_never_wrongly(demo_voc
 def test_the_corpora_hold_four_hundred_phrasings_or_more():
     assert sum(len(load_corpus(path)) for path in CORPORA.values()) >= 400
     assert len(load_corpus(CORPORA["held-out"])) >= 150
+
+
+def test_every_contested_shape_is_read_differently_by_at_least_two_corpora(demo_vocab):
+    """A shape is asked back only where careful readers disagree: among the corpora's questions the layer asks back
+    as that shape, at least two corpora expect different readings (a command, or asking back)."""
+    import re
+
+    from bot.core.grammar import split_command
+    from bot.core.intents import CONTESTS, interpret
+
+    snapshot, vocab = demo_vocab
+    seen: dict[str, dict[str, set[str]]] = {c.name: {} for c in CONTESTS}
+    maybe = re.compile(r"\b(how|hw|hwo)\b|how's|hows|\brep|rank|perform|qoq|q/q|(over|on|to) quarter|quota|attainment"
+                       r"|number", re.IGNORECASE)  # the questions that may fall in a contested shape, to read fewer
+    for corpus, path in CORPORA.items():
+        for question, expected in load_corpus(path):
+            if not maybe.search(question):
+                continue
+            shape = interpret(question, vocab, snapshot.as_of).contested
+            if shape:
+                reading = "ask" if expected == "ask" else split_command(expected)[0]
+                seen[shape].setdefault(reading, set()).add(corpus)
+    for shape, readings in seen.items():
+        assert len(readings) >= 2, (shape, readings)  # at least two readings expected …
+        assert len(set().union(*readings.values())) >= 2, (shape, readings)  # … by at least two corpora

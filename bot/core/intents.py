@@ -1243,7 +1243,7 @@ CONTESTS = (
                                              r"|look|looking|tracking)\b"),
             OVER_TIME, "winrate",
             "“How are we doing” reads two ways: the win rate now, or how it has moved over the quarters.",
-            "questions/blind1-3/heldout/heldout3/heldout4 (the trend) against heldout2/5/7/8/9 (the rate) and "
+            "questions/blind1-3/heldout/heldout4 (the trend) against heldout2/5/7/8/9 (the rate) and "
             "heldout5/6/8/9 (asked back)"),
     # "how is rep_7 doing": the rep against the team (/reps) in the development set, the rep's rate in heldout2/5/6/7/8/9
     Contest("rep-doing", "reps", re.compile(r"\bhow\b.*\b(doing|do|did|performing|performed|looking|going)\b"),
@@ -1259,12 +1259,12 @@ CONTESTS = (
             "luck, the ones to act on flagged).",
             "heldout5 (each rep's rate) against heldout2/6/7/9 (the reps' table)"),
     # "rank regions", "which region performs best": the rates by region (questions) or the luck-adjusted ranking
-    # /reps does for any dimension (heldout3, heldout7)
+    # /reps does for any dimension (heldout7)
     Contest("rank-segments", "winrate", re.compile(r"\b(rank\w*|performs?|performing|performed|leaderboard)\b"),
             None, "reps",
             "Ranking segments reads two ways: their win rates as they are, or ranked after luck (small segments shrunk "
             "toward the team).",
-            "questions (the rates) against heldout3/heldout7 (ranked after luck)"),
+            "questions (the rates) against heldout7 (ranked after luck)"),
     # "qoq win rate (by region)": the quarterly trend (heldout2/8) or last quarter against the one before (heldout8/9)
     Contest("quarter-on-quarter", "trend", QUARTER_ON_QUARTER, OVER_TIME, "winrate",
             "“Quarter on quarter” reads two ways: the win rate quarter by quarter, or the latest quarter against the "
@@ -1280,10 +1280,10 @@ CONTESTS = (
             "side by side.", "blind3/heldout (the two bands) against heldout2/heldout9 (every band)", typed=True,
             vary=lambda q: dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != "size_band"),
                                                group_by=("size_band",))),
-    # quota attainment: each rep's rate stands in (questions/blind1/blind2/heldout) or it is asked back, since the data
+    # quota attainment: each rep's rate stands in (questions/blind1-3/heldout) or it is asked back, since the data
     # holds no quota (heldout6/7/8)
     Contest("attainment", "reps", re.compile(r"\b(quota|attainment)\b"), None, None,
-            "Attainment is measured against a quota, and the data holds none.", "questions/blind1/blind2/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
+            "Attainment is measured against a quota, and the data holds none.", "questions/blind1-3/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
     # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
     Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
                                                  r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,

@@ -186,7 +186,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(anything|something) (weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close)\b)|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -198,7 +198,7 @@ RULES: tuple[tuple[str, str], ...] = (
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bcycle[- ](\w+[- ])?gap\b"
-               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose|fall|leak"
+               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (usually |typically |normally |mostly |often |tend to )?(stop|stall|die|drop|get stuck|lose|fall|leak"
                r"|exit|fizzle)"
                r"|\btak(e|es|ing) longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
     # "how much will europe close", "what will the APAC team book": up to three words between (not "will it take to close")
@@ -230,7 +230,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(recovered|rebounded|bounced back|stable|steady|unstable|volatil\w*|consistent|erratic|slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
-              r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
+              r"|climbing|sliding|tanking|getting (better|worse)|(gotten|grown|become) (steadily |gradually |consistently )?(better|worse)|going (up|down)|up or down|better or worse)\b"
               r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
@@ -251,7 +251,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
              r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b(?! (to|that|which|we|likely) )|\bimpact\b|\bweak\w*\b"
-             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
+             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\b(which|what)( \w+)? (segments?|regions?|industr(y|ies)|verticals?|products?|sources?|channels?) (is|are) (the |our )?(problems?|issues?|weak spots?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
     ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
@@ -740,7 +740,7 @@ LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\
                        r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
                        r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
-           (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
+           (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(misread|misunderstood|mis-read)\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
                        r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"), "/feedback"),
            (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
                        r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
@@ -750,6 +750,7 @@ HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeli
 # "what's the syntax for the follow command", "how can I make an alert".
 HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|\bhelp (with|on) (the )?/?(?P<name2>\w+)\b"),
              re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
+                        r"|\b(explain|describe|tell me)( to me)? what (the )?/(?P<name3>\w+)( command)? (does|is for|means)\b"
                         r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
              re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
@@ -1577,7 +1578,8 @@ def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
     the exact command first when the request is plain)."""
     for pattern in HELP_WITH:
         helped = pattern.search(words)
-        name = (helped.groupdict().get("name") or helped.groupdict().get("name2") or "") if helped else ""
+        found = helped.groupdict() if helped else {}
+        name = found.get("name") or found.get("name2") or found.get("name3") or ""
         topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith(("follow", "subscri")) else name
         if topic in HELP_TOPICS:
             return Intent(Request("help", f"/help {topic}"))
@@ -1673,7 +1675,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "risk" and re.search(r"\b(combos?|combinations?|intersections?|pairs?|cross-sections?)\b", words):
         q = dataclasses.replace(q, group_by=())  # "which combos of region and product": the risk's own combinations
     if command == "reps" and RATE_ASKED.search(words) and [len(v) for d, v in q.filters if d == REP] == [1] \
-            and not re.search(r"\b(reps|aes|sellers|salespeople|team|leaderboard|rank\w*|peers|others|rest|vs)\b", words):
+            and not re.search(r"\b(reps|aes|sellers|salespeople|team|leaderboard|rank\w*|peers|others|rest)\b", words) \
+            and not (" vs " in f" {words} " and q.compare is None):
         command = "winrate"  # "rep 7 close rate last quarter": that rep's rate, not the table of reps
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
@@ -1699,7 +1702,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
                             compare=q.compare if "vs" in uses else None, grain=q.grain if "grain" in uses else None,
                             outcome=q.outcome if "outcome" in uses else None)
     split = SPLIT_ASK.search(words)
-    if split and not q.group_by and command in ("winrate", "risk", "reps", "pipeline", "funnel"):
+    combos = command == "risk" and re.search(r"\b(combos?|combinations?|intersections?|pairs?|cross-sections?)\b", words)
+    if split and not q.group_by and not combos and command in ("winrate", "risk", "reps", "pipeline", "funnel"):
         noun = re.sub(r"(ies|s)$", lambda m: "y" if m.group(1) == "ies" else "", split.group(3))
         dim = SPLIT_NOUNS.get(noun) or SPLIT_NOUNS.get(split.group(3))
         if dim in vocab.values:

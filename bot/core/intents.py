@@ -448,7 +448,10 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(and )?(how (it|that|this|they|we|the rate) )?(compares?|stacks? up|measures? up) (to|with|against)\b", " vs "),
     # the whole of the data: "since we started tracking", "since the beginning", "all time"
     (r"\bsince (we (started|began) (tracking|recording|logging|selling)|(the )?(very )?(start|beginning)(?! of (the |this )?(year|quarter|month|fy))( of (time|tracking|the data))?"
-     r"|inception|day one|forever|records began)\b|\bof all[- ]time\b|\ball[- ]time\b", " all "),
+     r"|inception|day one|forever|records began)\b|\bof all[- ]time\b|\ball[- ]time\b"
+     # "which lead sources win best historically", "across everything we have", "all history"
+     r"|\bhistorically\b|\bacross (all of |everything )?(the data|everything)( we have| there is)?\b|\ball (of )?(our |the )?history\b",
+     " all "),
     (r"\ball of a sudden\b", "suddenly"),
     # "by segment - region x industry", "segments: region and product": the dimensions named are the split
     (r"\b(by|per|across) segments?\s*[-:]?\s*(?=(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?"

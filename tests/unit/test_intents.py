@@ -1471,6 +1471,10 @@ def test_a_contested_question_asks_back_in_the_reply_with_both_readings_labelled
     ("win rate for rep 19 last quarter vs previous", "/winrate sales_rep_id=rep_19 last quarter vs previous"),
     ("has win rate gotten steadily worse", "/trend"),
     ("has outbound gotten better vs last year", "/winrate lead_source=Outbound vs last year"),  # a comparison: tested
+    ("which lead sources win best historically", "/winrate by lead_source all"),  # all of the data
+    ("what's the overall win rate across everything we have", "/winrate all"),
+    ("how accurate has the forecast been historically", "/pipeline"),  # the forecast takes no period
+    ("what's the win rate history", "/trend"),  # history alone: over time
 ])
 def test_rule_gaps_of_the_ninth_held_out_set(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line

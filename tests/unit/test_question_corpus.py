@@ -34,14 +34,15 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # The structural round (issue 22) asks back the contested shapes, where the corpora's writers read the same shape
 # differently (bot/core/intents.py CONTESTS): wrong readings across the corpora fell from 80 to 38, and 42 questions
 # answered as asked are asked back now, 40 of them in the seven earliest sets (docs/conversation.md, "Contested shapes").
+# Then eleven rule gaps of the ninth set (class b there) took it to 85.2% / 4.0% and the sixth and eighth to 0.3% and 1.4%.
 TARGETS = {"development": (0.955, 0.003), "first blind set": (0.975, 0.005), "second blind set": (0.97, 0.005),
            "third blind set": (0.965, 0.005), "held-out": (0.96, 0.005), "second held-out": (0.92, 0.006),
            "fourth held-out": (0.98, 0.008), "third held-out": (0.95, 0.003),
            "fifth held-out": (0.95, 0.006),
-           "sixth held-out": (0.97, 0.009),
+           "sixth held-out": (0.975, 0.006),
            "seventh held-out": (0.955, 0.017),
-           "eighth held-out": (0.935, 0.02),
-           "ninth held-out": (0.82, 0.07)}
+           "eighth held-out": (0.94, 0.017),
+           "ninth held-out": (0.85, 0.043)}
 
 
 @pytest.fixture(scope="module")

@@ -1199,8 +1199,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     contest = _contested(request, words, text, args, vocab, as_of)
     if contest is not None:  # a shape careful readers take two ways: ask which, with each reading a button
         shape, readings = contest
-        return Intent(UNKNOWN, dropped, choices=readings, note=shape.says, unsupported=shape.unsupported,
-                      contested=shape.name)
+        said = text if len(text) <= 80 else text[:79].rstrip() + "…"
+        return Intent(UNKNOWN, dropped, choices=readings, unsupported=shape.unsupported, contested=shape.name,
+                      note=shape.says if shape.unsupported else f"“{said}” reads two ways: {shape.says}")
     alternatives: list[Request] = []
     for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != request.command):
         reading = _shaped(other, words, args, vocab, as_of)
@@ -1228,7 +1229,7 @@ class Contest:
     shape: re.Pattern  # on the question's words as rewritten (lower case, phrasings spelt out)
     settled: re.Pattern | None  # words that make the layer's reading clearly the stronger one
     other: str | None  # the competing reading's command
-    says: str  # the line asked back above the buttons
+    says: str  # what the two readings are (after "“…” reads two ways: "), or what the data lacks
     disagree: str  # the corpora that read the shape differently (the evidence that it is contested)
     unsupported: bool = False
     typed: bool = False  # the shape and what settles it are matched on the question as typed ("qoq" is rewritten)
@@ -1246,33 +1247,31 @@ CONTESTS = (
     Contest("how-doing", "trend", re.compile(r"\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|performed|going"
                                              r"|look|looking|tracking)\b"),
             OVER_TIME, "winrate",
-            "“How are we doing” reads two ways: the win rate now, or how it has moved over the quarters.",
+            "the win rate now, or how it has moved over the quarters.",
             "questions/blind1-3/heldout/heldout4 (the trend) against heldout2/5/7/8/9 (the rate) and "
             "heldout5/6/8/9 (asked back)"),
     # "how is rep_7 doing": the rep against the team (/reps) in the development set, the rep's rate in heldout2/5/6/7/8/9
     Contest("rep-doing", "reps", re.compile(r"\bhow\b.*\b(doing|do|did|performing|performed|looking|going)\b"),
             re.compile(r"\b(vs|versus|against|compared?|comparison|team|rest|others|peers|rank\w*|stacks? up|luck\w*"
                        r"|unlucky|leaderboard)\b"), "winrate",
-            "“How is this rep doing” reads two ways: the rep's own win rate, or the rep against the rest of the team.",
+            "the rep's own win rate, or the rep against the rest of the team.",
             "questions (the rep against the team) against heldout2/5/6/7/8/9 (the rep's rate)"),
     # "win rate by rep": each rep's raw rate (heldout5, the unit tests) or the reps' table (heldout2/6/7/9)
     Contest("rate-by-rep", "winrate", re.compile(r"\b(by|per|each|every|broken down|split)\b.*\b(reps?|sales_rep_id|aes?"
                                                  r"|sellers?)\b|\b(reps?|aes?|sellers?)\b"),
             re.compile(r"\b(raw|unadjusted|unshrunk|side by side)\b"), "reps",
-            "“Win rate by rep” reads two ways: each rep's win rate side by side, or the reps' table (rates after "
-            "luck, the ones to act on flagged).",
+            "each rep's win rate side by side, or the reps' table (rates after luck, the ones to act on "
+            "flagged).",
             "heldout5 (each rep's rate) against heldout2/6/7/9 (the reps' table)"),
     # "rank regions", "which region performs best": the rates by region (questions) or the luck-adjusted ranking
     # /reps does for any dimension (heldout7)
     Contest("rank-segments", "winrate", re.compile(r"\b(rank\w*|performs?|performing|performed|leaderboard)\b"),
             None, "reps",
-            "Ranking segments reads two ways: their win rates as they are, or ranked after luck (small segments shrunk "
-            "toward the team).",
+            "the win rates as they are, or ranked after luck (small segments shrunk toward the team).",
             "questions (the rates) against heldout7 (ranked after luck)"),
     # "qoq win rate (by region)": the quarterly trend (heldout2/8) or last quarter against the one before (heldout8/9)
     Contest("quarter-on-quarter", "trend", QUARTER_ON_QUARTER, OVER_TIME, "winrate",
-            "“Quarter on quarter” reads two ways: the win rate quarter by quarter, or the latest quarter against the "
-            "one before.", "heldout2/8 (the quarterly trend) against heldout8/9 (against the quarter before)", typed=True,
+            "the win rate quarter by quarter, or the latest quarter against the one before.", "heldout2/8 (the quarterly trend) against heldout8/9 (against the quarter before)", typed=True,
             vary=lambda q: dataclasses.replace(q, grain=None, compare=PeriodSpec("previous", (), "previous period"))),
     # "big deals vs small ones, which do we win more": the two bands (blind3/heldout) or every band (heldout2/9);
     # bands given as amounts ("big deals (100k+) vs small ones (<10k)") are the two
@@ -1280,8 +1279,7 @@ CONTESTS = (
                                                     r"|smallest)\b|\b(small|smaller|smallest)\b.*\b(big|bigger|biggest|large"
                                                     r"|larger|largest)\b"),
             re.compile(r"\d+ ?k\b|\$\d|\b(band|bands)\b"), "winrate",
-            "“Big deals against small ones” reads two ways: the largest band against the smallest, or every size band "
-            "side by side.", "blind3/heldout (the two bands) against heldout2/heldout9 (every band)", typed=True,
+            "the largest size band against the smallest, or every size band side by side.", "blind3/heldout (the two bands) against heldout2/heldout9 (every band)", typed=True,
             vary=lambda q: dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != "size_band"),
                                                group_by=("size_band",))),
     # quota attainment: each rep's rate stands in (questions/blind1-3/heldout) or it is asked back, since the data

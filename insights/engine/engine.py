@@ -75,6 +75,7 @@ class Profile:
     open_without_amount: int
     open_without_created: int
     seconds: float
+    first_rows: dict[str, list[int]] | None = None  # a file's first five rows set aside per reason, if counted here
 
 
 class DealEngine:
@@ -509,14 +510,21 @@ class DealEngine:
         return f"[{', '.join(codes) or 'NULL'}][enum_code(t.d_{d}) + 1]", ""
 
     # -- the data report (/health) ---------------------------------------------------------------------
+    @property
+    def _first_here(self) -> bool:
+        """The report's GROUP BY also finds the example rows (each reason's first five): a file's rows are numbered
+        in the source itself (a database's only by a window over the whole table: a query of their own)."""
+        return not self.place.row_window and self.place.dialect.name == "duckdb"
+
     def _profile_sql(self, enum: str | None = None) -> str:
         """The report's GROUP BY over `v`: rows by reason and outcome, by reason and each segment (`enum`: the
-        segments as the store's ENUMs, counted by their codes)."""
+        segments as the store's ENUMs, counted by their codes); for a file, each group's first five rows set aside."""
         dims = self.validation.dims
         stage = "deal_stage" in dims
         sets = ["(reason, state)"] + [f"(reason, d_{d})" for d in dims] + (["(reason, state, d_deal_stage)"] if stage else [])
         columns = "".join(f", d_{d}, GROUPING(d_{d}) AS g_{d}" for d in dims)
         source = "v"
+        first = ",\n       MIN(_row, 5) FILTER (WHERE reason > 0) AS first_rows" if self._first_here else ""
         if enum and dims:
             source = f"(SELECT * REPLACE ({', '.join(f'CAST(d_{d} AS {enum}.e_{d}) AS d_{d}' for d in dims)}) FROM v) AS v"
         return f"""
@@ -525,7 +533,7 @@ SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
        SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS no_amount,
        SUM(CASE WHEN created IS NULL THEN 1 ELSE 0 END) AS no_created,
        SUM(CASE WHEN amount = 0 THEN 1 ELSE 0 END) AS zero_amount,
-       SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount
+       SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount{first}
 FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})"""
 
     @cached_property
@@ -566,6 +574,11 @@ FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})"""
                               for raw in pairs["d_deal_stage"].astype(str)], dtype=np.int64)
             outcome_only = bool(stage_records_outcome_only(codes, (pairs["state"] == WON_STATE).to_numpy(),
                                                            len(values["deal_stage"])))
+        first_rows = None
+        if "first_rows" in found:  # each reason's first five of every outcome's: the first five of all
+            first_rows = {}
+            for k, part in by_state[by_state["reason"] > 0].groupby("reason"):
+                first_rows[REASONS[int(k) - 1]] = sorted(int(r) for rows in part["first_rows"] for r in rows)[:5]
         reasons = by_state[by_state["reason"] > 0].groupby("reason")["n"].sum()
         counts = {REASONS[int(k) - 1]: int(n) for k, n in reasons.items()}
         for _, why in self.place.malformed:
@@ -576,19 +589,19 @@ FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})"""
                        closed_range=_range(closed["closed_min"], closed["closed_max"]),
                        open_without_amount=int(opened["no_amount"].sum()),
                        open_without_created=int(opened["no_created"].sum()),
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, first_rows=first_rows)
 
     def _examples(self, counts: dict[str, int]) -> dict[str, list[int]]:
         """Up to five row numbers per reason, the first in the file (or in deal id order, for a database)."""
         if not counts:
             return {}
-        # at the source (a DuckDB source's rows are stored only when a query needs them)
-        start = self.validation.rows(numbered=True) if self.place.row_window else \
-            self._v() if self._at is not None and self._at.rows_stored else self.validation.rows()
-        found = self.place.timed(start + """
+        rows = self._profile.first_rows
+        if rows is None:
+            start = self.validation.rows(numbered=True) if self.place.row_window else self._v()
+            found = self.place.timed(start + """
 SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY reason ORDER BY _row) AS k
                           FROM v WHERE reason > 0) AS t WHERE k <= 5 ORDER BY reason, _row""")
-        rows = {REASONS[int(k) - 1]: [int(r) for r in part["_row"]] for k, part in found.groupby("reason")}
+            rows = {REASONS[int(k) - 1]: [int(r) for r in part["_row"]] for k, part in found.groupby("reason")}
         malformed = self.place.malformed
         if malformed:
             rows = {why: line_of(numbers, malformed) for why, numbers in rows.items()}

@@ -115,24 +115,18 @@ class DealEngine:
         return Validation(self.place, self.mapping, self.since, self.horizon)
 
     # -- the validated rows, read once ------------------------------------------------------------------
-    @property
-    def _rows_table(self) -> str:
-        """The scratch store's table of the validated rows: a PostgreSQL source's local store holds them beside the
-        cubes; a DuckDB source's are kept apart (si_rows), written the first time a query reads rows."""
-        return "si_store.v" if self._at is not self.place else "si_rows.v"
-
     def _v(self) -> str:
         """The `WITH` up to `v` (the validated rows: see rows.py) that a query at the source's own place starts
         from: the scratch store when it lies there (DuckDB), else the validation itself."""
-        if self._at is self.place and self._stored:
-            return f"WITH v AS (SELECT * FROM {self._rows_table})\n"
+        if self._stored and self._at is self.place:
+            return "WITH v AS (SELECT * FROM si_store.v)\n"
         return self.validation.rows()
 
     def _count_v(self) -> str:
         """The `WITH` up to `v` that a counting query starts from, (at `_at` when stored): the scratch store where
         there is one (a PostgreSQL source's is local), else the validation itself."""
-        if self._at is not self.place and self._stored:
-            return f"WITH v AS (SELECT * FROM {self._rows_table})\n"
+        if self._stored and self._at is not self.place:
+            return "WITH v AS (SELECT * FROM si_store.v)\n"
         return self._v()
 
     @property
@@ -163,64 +157,28 @@ class DealEngine:
         local.connection, local.results = con, self.place.results
         return local
 
-    # The store's state is the connection's (`_at`'s): a scoped engine (listing.py) shares it with the whole one.
-    @property
-    def _cubed(self) -> bool:
-        """The scratch store (si_store) is attached: the report's GROUP BY and the cubes, made at the refresh (for a
-        PostgreSQL source, from its validated rows copied in first)."""
+    @cached_property
+    def _stored(self) -> bool:
         if self._at is None or not STORE_VALIDATED:
             return False
-        if self._at.cubed is None:
-            self._at.cubed = self._build_store()
-        return self._at.cubed
-
-    @property
-    def _stored(self) -> bool:
-        """The validated rows lie in a scratch store. A DuckDB source's are written (si_rows) the first time a query
-        reads rows rather than the cubes, not at the refresh: a first answer from the cubes never waits for them."""
-        if not self._cubed:
-            return False
-        if self._at.rows_stored is None:
-            self._at.rows_stored = True if self._at is not self.place else self._build_rows()
-        return self._at.rows_stored
-
-    def _types(self, schema: str) -> list[str]:
-        """Each dimension as an ENUM of its raw values: one small code per row on disk (written faster than the
-        text, and counted by that code), still read as its raw text by any query."""
-        return [f"CREATE TYPE {schema}.e_{d} AS ENUM ({', '.join(map(literal, self._raws(d))) or literal('')})"
-                for d in self.validation.dims]
-
-    def _build_store(self) -> bool:
-        """si_store: the ENUM types, the report's GROUP BY (`profile`) and the cubes (see _cube_statements), each
-        written from one pass over the validated rows — straight from a DuckDB source, or from a PostgreSQL
-        source's rows copied into the store first (si_store.v)."""
-        create = self._types("si_store")
+        keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"]
+        if self._at is self.place:  # for the deals listed (listing.py), which read a DuckDB source's store
+            keep += ["id"] + (["order_id"] if self.place.row_window else [])
+        # each dimension as an ENUM of its raw values: one small code per row on disk (written faster than the
+        # text, and counted by that code), still read as its raw text by any query
+        types, enums = [], []
+        for d in self.validation.dims:
+            types.append(f"CREATE TYPE si_store.e_{d} AS ENUM "
+                         f"({', '.join(map(literal, self._raws(d))) or literal('')})")
+            enums.append(f"CAST(d_{d} AS si_store.e_{d}) AS d_{d}")
         if self._at is self.place:
-            rows = self.validation.rows()
+            fill = f"CREATE TABLE si_store.v AS {self.validation.rows()} SELECT {', '.join(keep + enums)} FROM v"
         else:  # the text a PostgreSQL COPY of the validated rows is known by (see _copy_in)
-            keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"]
-            enums = [f"CAST(d_{d} AS si_store.e_{d}) AS d_{d}" for d in self.validation.dims]
-            create.append(f"COPY ({self.validation.rows()} SELECT {', '.join(keep + [f'd_{d}' for d in self.validation.dims])} "
-                          f"FROM v) INTO {', '.join(keep + enums)}")
-            rows = "WITH v AS (SELECT * FROM si_store.v)\n"
-        create.append(f"CREATE TABLE si_store.profile AS {rows}{self._profile_sql(enum='si_store')}")
-        create += self._cube_statements(rows) if CUBES else []
-        return self._attach("si_store", create)
-
-    def _build_rows(self) -> bool:
-        """si_rows: a DuckDB source's validated rows (with the deal id and the order, for the deals listed)."""
-        keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band", "id"]
-        keep += ["order_id"] if self.place.row_window else []
-        enums = [f"CAST(d_{d} AS si_rows.e_{d}) AS d_{d}" for d in self.validation.dims]
-        create = self._types("si_rows") + [
-            f"CREATE TABLE si_rows.v AS {self.validation.rows()} SELECT {', '.join(keep + enums)} FROM v"]
-        return self._attach("si_rows", create)
-
-    def _attach(self, schema: str, create: list[str]) -> bool:
-        """The store `schema` attached: kept with the cache and found there by a later refresh of the same data
-        (see _keep_store), else a scratch database of this refresh alone."""
-        results = self._at.results
-        if results is None or not self._keep_store(create, results, schema):
+            fill = f"COPY ({self.validation.rows()} SELECT {', '.join(keep + [f'd_{d}' for d in self.validation.dims])} " \
+                f"FROM v) INTO {', '.join(keep + enums)}"
+        create = types + [fill] + (self._cube_statements() if CUBES else [])
+        con, results = self._at.connection, self._at.results
+        if results is None or not self._keep_store(create, results):  # a scratch database of this refresh alone
             import os
             import tempfile
             import uuid
@@ -228,109 +186,82 @@ class DealEngine:
             folder = os.path.join(tempfile.gettempdir(), "si_engine_store")
             os.makedirs(folder, exist_ok=True)
             path = os.path.join(folder, f"{uuid.uuid4().hex}.duckdb")
-            self._at.connection.execute(f"ATTACH {literal(path)} AS {schema}")
+            con.execute(f"ATTACH {literal(path)} AS si_store")
             weakref.finalize(self, _remove, path)
             self._at.results = self.place.results = None  # this store's results are not known by its key
             self._create(create)
         return True
 
     def _create(self, statements: list[str]) -> None:
-        """The ENUM types, a PostgreSQL source's rows copied in, the validated rows or the report's GROUP BY, then
-        the cubes: a cube that fails (past the time bound, say) is left out, and the rows answer for it."""
+        """The ENUM types, the validated rows (`fill`), then the cubes summed from them (see _cube_statements)."""
+        fill = next(k for k, sql in enumerate(statements) if not sql.startswith("CREATE TYPE "))
+        for sql in statements[:fill]:
+            self._at.connection.execute(sql)
+        if self._at is self.place:
+            self.place.timed(statements[fill])
+        else:
+            self._copy_in(statements[fill])
         import duckdb
 
-        for sql in statements:
-            if sql.startswith(("CREATE TYPE ", "DROP TABLE ")):
-                self._at.connection.execute(sql)
-            elif sql.startswith("COPY ("):
-                self._copy_in(sql)
-            elif not sql.startswith(("CUBE ", "CREATE TABLE si_store.c_")):
-                (self.place if self._at is self.place else self._at).timed(sql)
-            else:
-                check = sql.startswith("CUBE ")  # the check after a cube: dropped when it saves little
-                name = sql.split(" ")[1] if check else sql.split(" ", 3)[2].removeprefix("si_store.")
-                try:
-                    if check:
-                        # the deals it sums: each of c_cycle's grouping sets sums them all (the widest: alone)
-                        one = " AND gset = (SELECT MAX(gset) FROM si_store.c_cycle)" if name == "c_cycle" else ""
-                        kept, rows = self._at.connection.execute(
-                            f"SELECT COUNT(*), SUM(n) FILTER (WHERE TRUE{one}) FROM si_store.{name}").fetchall()[0]
-                        if kept > CUBE_SMALL and kept > CUBE_MAX_SHARE * (rows or 0):
-                            self._at.connection.execute(f"DROP TABLE si_store.{name}")
-                    else:
-                        self._at.timed(sql)
-                except (DataError, duckdb.Error):  # past the time bound, say: no such cube, the rows answer
-                    self._at.connection.execute(f"DROP TABLE IF EXISTS si_store.{name}")
+        for sql in statements[fill + 1:]:
+            check = sql.startswith("CUBE ")  # the check after a cube: dropped when it saves little
+            name = sql.split(" ", 2)[1] if check else sql.split(" ", 3)[2].removeprefix("si_store.")
+            try:
+                if check:
+                    rows_sql = sql.split(" ", 2)[2]
+                    kept, rows = self._at.connection.execute(
+                        f"SELECT (SELECT COUNT(*) FROM si_store.{name}), ({rows_sql})").fetchall()[0]
+                    if kept > CUBE_SMALL and kept > CUBE_MAX_SHARE * (rows or 0):
+                        self._at.connection.execute(f"DROP TABLE si_store.{name}")
+                else:
+                    self._at.timed(sql)
+            except (DataError, duckdb.Error):  # past the time bound, say: no such cube, the rows answer
+                self._at.connection.execute(f"DROP TABLE IF EXISTS si_store.{name}")
 
     # -- cubes: the validated rows summed by every column a cell query filters or groups on ---------------------
     @property
     def _cube_columns(self) -> list[str]:
         return [f"d_{d}" for d in self.validation.dims] + list(_BANDS)
 
-    def _cube_statements(self, rows: str) -> list[str]:
-        """The cubes' SQL, each followed by its check (`CUBE name`: dropped when it keeps too many of the deals it
-        sums): the closed deals per (month closed, outcome, every segment and band) with n, the sum of amounts and
-        of their squares (c_closed, and c_closed_lite without the rep dimension, summed from it); the open deals
-        per (day created, every segment and band) with n, amount (blank: 0), squares and blank amounts (c_open,
-        c_open_lite); the closed deals per (month closed, outcome, cycle length) alone and by each segment or band
-        but the rep's (c_cycle, one grouping set each). `rows` is the `WITH` up to the validated rows `v`: the
-        three are one GROUP BY GROUPING SETS over them (c_all: one pass), each set's columns NULL outside its
-        deals (closed or open), then parted into the cubes."""
+    def _cube_statements(self) -> list[str]:
+        """The cubes' SQL, each followed by its check (`CUBE name rows-sql`): the closed deals per (month closed,
+        outcome, every segment and band) with n, the sum of amounts and of their squares (c_closed, and c_closed_lite
+        without the rep dimension, summed from it); the open deals per (day created, every segment and band) with
+        n, amount (blank: 0), squares and blank amounts (c_open, c_open_lite); the closed deals per (month closed,
+        outcome, cycle length) alone and by each segment or band but the rep's (c_cycle, one grouping set each)."""
         cols = self._cube_columns
         lite = [c for c in cols if c not in {f"d_{d}" for d in LITE_DROPS}]
-        some = ", ".join(lite)
+        every, some = ", ".join(cols), ", ".join(lite)
         closed = f"reason = 0 AND state IN ({LOST_STATE}, {WON_STATE})"
-        opened = f"reason = 0 AND state = {OPEN_STATE}"
-
-        def value(c: str) -> str:
-            return f"CAST({c} AS si_store.e_{c[2:]})" if c.startswith("d_") else c
-
-        picked = ", ".join(
-            [f"CASE WHEN {closed} THEN 1 END AS k_c", f"CASE WHEN {closed} THEN CAST(date_trunc('month', closed) "
-             "AS DATE) END AS m", f"CASE WHEN {closed} THEN state END AS c_state",
-             f"CASE WHEN {closed} THEN cycle END AS c_cycle"]
-            + [f"CASE WHEN {closed} THEN {value(c)} END AS c_{c}" for c in cols]
-            + [f"CASE WHEN {opened} THEN 1 END AS k_o", f"CASE WHEN {opened} THEN created END AS o_created"]
-            + [f"CASE WHEN {opened} THEN {value(c)} END AS o_{c}" for c in cols] + ["amount"])
-        c_every, c_some = (", ".join(f"c_{c}" for c in x) for x in (cols, lite))
-        sets = ", ".join([f"(k_c, m, c_state, {c_every})", f"(k_o, o_created, {', '.join(f'o_{c}' for c in cols)})",
-                          "(k_c, m, c_state, c_cycle)"] + [f"(k_c, m, c_state, c_cycle, c_{c})" for c in lite])
-        # a closed deal's amount is never blank (else it is set aside): COALESCE changes nothing for c_closed
+        sets = ", ".join(["(m, state, cycle)"] + [f"(m, state, cycle, {c})" for c in lite])
         out = [
-            f"CREATE TABLE si_store.c_all AS {rows}SELECT GROUPING(k_c) AS g_c, GROUPING(k_o) AS g_o, "
-            f"GROUPING(c_cycle) AS g_cycle, GROUPING({c_some}) AS gset, k_c, m, c_state, c_cycle, {c_every}, k_o, "
-            f"o_created, {', '.join(f'o_{c}' for c in cols)}, COUNT(*) AS n, SUM(COALESCE(amount, 0)) AS amount, "
-            f"SUM(COALESCE(amount, 0) * COALESCE(amount, 0)) AS squares, "
-            f"SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS blank "
-            f"FROM (SELECT {picked} FROM v WHERE reason = 0 AND state IN ({OPEN_STATE}, {LOST_STATE}, {WON_STATE})) "
-            f"AS t GROUP BY GROUPING SETS ({sets})",
-            f"CREATE TABLE si_store.c_closed AS SELECT m AS closed, c_state AS state, "
-            f"{', '.join(f'c_{c} AS {c}' for c in cols)}, n, amount, squares FROM si_store.c_all "
-            f"WHERE g_c = 0 AND g_cycle = 1 AND k_c = 1 ORDER BY closed",
+            f"CREATE TABLE si_store.c_closed AS SELECT CAST(date_trunc('month', closed) AS DATE) AS closed, state, "
+            f"{every}, COUNT(*) AS n, SUM(amount) AS amount, SUM(amount * amount) AS squares FROM si_store.v "
+            f"WHERE {closed} GROUP BY ALL ORDER BY closed",
             f"CREATE TABLE si_store.c_closed_lite AS SELECT closed, state, {some}, CAST(SUM(n) AS BIGINT) AS n, "
             f"SUM(amount) AS amount, SUM(squares) AS squares FROM si_store.c_closed GROUP BY ALL ORDER BY closed",
-            "CUBE c_closed",
-            "CUBE c_closed_lite",
-            f"CREATE TABLE si_store.c_open AS SELECT o_created AS created, "
-            f"{', '.join(f'o_{c} AS {c}' for c in cols)}, n, amount, squares, blank FROM si_store.c_all "
-            f"WHERE g_o = 0 AND k_o = 1 ORDER BY created",
+            f"CUBE c_closed SELECT COUNT(*) FROM si_store.v WHERE {closed}",
+            f"CUBE c_closed_lite SELECT COUNT(*) FROM si_store.v WHERE {closed}",
+            f"CREATE TABLE si_store.c_open AS SELECT created, {every}, COUNT(*) AS n, SUM(COALESCE(amount, 0)) AS amount, "
+            f"SUM(COALESCE(amount, 0) * COALESCE(amount, 0)) AS squares, "
+            f"SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS blank FROM si_store.v "
+            f"WHERE reason = 0 AND state = {OPEN_STATE} GROUP BY ALL ORDER BY created",
             f"CREATE TABLE si_store.c_open_lite AS SELECT created, {some}, CAST(SUM(n) AS BIGINT) AS n, "
             f"SUM(amount) AS amount, SUM(squares) AS squares, CAST(SUM(blank) AS BIGINT) AS blank "
             f"FROM si_store.c_open GROUP BY ALL ORDER BY created",
-            "CUBE c_open",
-            "CUBE c_open_lite",
-            f"CREATE TABLE si_store.c_cycle AS SELECT m AS closed, c_state AS state, c_cycle AS cycle, "
-            f"{', '.join(f'c_{c} AS {c}' for c in lite)}, gset, n FROM si_store.c_all "
-            f"WHERE g_c = 0 AND g_cycle = 0 AND k_c = 1 ORDER BY closed",
-            "CUBE c_cycle",
-            "DROP TABLE IF EXISTS si_store.c_all",
+            f"CUBE c_open SELECT COUNT(*) FROM si_store.v WHERE reason = 0 AND state = {OPEN_STATE}",
+            f"CUBE c_open_lite SELECT COUNT(*) FROM si_store.v WHERE reason = 0 AND state = {OPEN_STATE}",
+            f"CREATE TABLE si_store.c_cycle AS SELECT m AS closed, state, cycle, {some}, GROUPING({some}) AS gset, "
+            f"COUNT(*) AS n FROM (SELECT CAST(date_trunc('month', closed) AS DATE) AS m, state, cycle, {some} "
+            f"FROM si_store.v WHERE {closed}) AS t GROUP BY GROUPING SETS ({sets}) ORDER BY closed",
+            f"CUBE c_cycle SELECT COUNT(*) FROM si_store.v WHERE {closed}",
         ]
         return out
 
     @cached_property
     def _cubes(self) -> dict[str, set[str]]:
         """The cubes the store holds (a cube dropped for its size is not there) and their columns."""
-        if not self._cubed:
+        if not self._stored:
             return {}
         found = self._at.connection.execute(
             "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = 'si_store'").fetchall()
@@ -429,12 +360,10 @@ class DealEngine:
             _remove(path)
         self.place.query_seconds.append(round(time.perf_counter() - started, 4))
 
-    def _keep_store(self, create: list[str], results, schema: str = "si_store") -> bool:
-        """The scratch store `schema` of this data kept with the cache (see cache.py) and reused by a later refresh
-        of the same data: when it was validated against the same day, or an earlier one and no row was set aside
-        for a future date then (every date was on or before that day, so none is past this one). It is written
-        under a name of its own and renamed whole: a refresh stopped on the way (killed, say) leaves no half store
-        that another is attached to, and the last whole one stays."""
+    def _keep_store(self, create: list[str], results) -> bool:
+        """The scratch store of this data kept with the cache (see cache.py) and reused by a later refresh of
+        the same data: when it was validated against the same day, or an earlier one and no row was set aside
+        for a future date then (every date was on or before that day, so none is past this one)."""
         import hashlib
         import json
         import os
@@ -457,52 +386,41 @@ class DealEngine:
         built = made.get("horizon") if fresh else self.horizon.isoformat()  # the day the store was validated against
         if not fresh:
             partial = path.with_suffix(f".{uuid.uuid4().hex}.partial")
-            con.execute(f"ATTACH {literal(str(partial))} AS {schema}")
+            con.execute(f"ATTACH {literal(str(partial))} AS si_store")
             try:
                 self._create(create)
-                future = self._future(schema)
-                con.execute(f"DETACH {schema}")
+                future = con.execute(f"SELECT COUNT(*) FROM si_store.v WHERE reason IN "
+                                     f"({', '.join(str(REASONS.index(r) + 1) for r in FUTURE_REASONS)})").fetchone()[0]
+                con.execute("DETACH si_store")
                 os.replace(partial, path)  # whole or absent: another process never attaches half a store
                 # the day after the store: a process between the two sees the old day and builds its own
                 meta.write_text(json.dumps({"horizon": self.horizon.isoformat(), "future": int(future)}))
             except OSError:  # the cache's folder went (another process's eviction) or the disk is full
-                con.execute(f"DETACH DATABASE IF EXISTS {schema}")
+                con.execute("DETACH DATABASE IF EXISTS si_store")
                 return False
-            except BaseException:  # stopped on the way: nothing of it stays attached, the refresh fails
-                con.execute(f"DETACH DATABASE IF EXISTS {schema}")
+            except BaseException:  # stopped on the way (past the time bound, say): nothing of it stays attached
+                con.execute("DETACH DATABASE IF EXISTS si_store")
                 raise
             finally:
                 _remove(str(partial))
         try:
-            con.execute(f"ATTACH {literal(str(path))} AS {schema} (READ_ONLY)")
+            con.execute(f"ATTACH {literal(str(path))} AS si_store (READ_ONLY)")
         except duckdb.Error:  # a damaged file: let go of it (the next refresh builds it again)
             for name in (path, meta):
                 name.unlink(missing_ok=True)
             return False
-        if schema == "si_store":  # a store rebuilt for another day: its results are found afresh
-            results.scope = f"{key} {built}"
+        results.scope = f"{key} {built}"  # a store rebuilt for another day: its results are found afresh
         return True
-
-    def _future(self, schema: str) -> int:
-        """How many rows were set aside for a date in the future (the report's count, by its GROUP BY)."""
-        reasons = ", ".join(str(REASONS.index(r) + 1) for r in FUTURE_REASONS)
-        if schema != "si_store":
-            return sum(self._profile.counts.get(r, 0) for r in FUTURE_REASONS)
-        alone = "".join(f" AND g_{d} = 1" for d in self.validation.dims)  # the (reason, state) grouping set
-        return int(self._at.connection.execute(
-            f"SELECT COALESCE(SUM(n), 0) FROM si_store.profile WHERE g_state = 0{alone} AND reason IN ({reasons})"
-        ).fetchone()[0])
 
     def _raws(self, d: str) -> list[str]:
         """Every raw value of dimension `d` in the source (labelled or blank), in the order of its ENUM."""
         r = self.validation.readings
         return sorted(set(r.labels[d]) | set(r.blank_labels[d]))
 
-    def _code(self, d: str, alias: str, cube: bool = False) -> tuple[str, str]:
+    def _code(self, d: str, alias: str) -> tuple[str, str]:
         """(the SQL of each row's category code of `d`, NULL for no value; the JOIN it needs, if any). In the
-        scratch store (the rows', or a `cube`) the ENUM's own code indexes a constant list; elsewhere a list of
-        (raw, code) is joined."""
-        if not cube and not self._stored:
+        scratch store the ENUM's own code indexes a constant list; elsewhere a list of (raw, code) is joined."""
+        if not self._stored:
             return f"{alias}.code", self._codes_join(d, alias)
         position = {label: k for k, label in enumerate(self.values(d))}
         labels = self.validation.readings.labels[d]
@@ -510,42 +428,26 @@ class DealEngine:
         return f"[{', '.join(codes) or 'NULL'}][enum_code(t.d_{d}) + 1]", ""
 
     # -- the data report (/health) ---------------------------------------------------------------------
-    @property
-    def _first_here(self) -> bool:
-        """The report's GROUP BY also finds the example rows (each reason's first five): a file's rows are numbered
-        in the source itself (a database's only by a window over the whole table: a query of their own)."""
-        return not self.place.row_window and self.place.dialect.name == "duckdb"
-
-    def _profile_sql(self, enum: str | None = None) -> str:
-        """The report's GROUP BY over `v`: rows by reason and outcome, by reason and each segment (`enum`: the
-        segments as the store's ENUMs, counted by their codes); for a file, each group's first five rows set aside."""
-        dims = self.validation.dims
-        stage = "deal_stage" in dims
-        sets = ["(reason, state)"] + [f"(reason, d_{d})" for d in dims] + (["(reason, state, d_deal_stage)"] if stage else [])
-        columns = "".join(f", d_{d}, GROUPING(d_{d}) AS g_{d}" for d in dims)
-        source = "v"
-        first = ",\n       MIN(_row, 5) FILTER (WHERE reason > 0) AS first_rows" if self._first_here else ""
-        if enum and dims:
-            source = f"(SELECT * REPLACE ({', '.join(f'CAST(d_{d} AS {enum}.e_{d}) AS d_{d}' for d in dims)}) FROM v) AS v"
-        return f"""
-SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
-       MIN(created) AS created_min, MAX(created) AS created_max, MIN(closed) AS closed_min, MAX(closed) AS closed_max,
-       SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS no_amount,
-       SUM(CASE WHEN created IS NULL THEN 1 ELSE 0 END) AS no_created,
-       SUM(CASE WHEN amount = 0 THEN 1 ELSE 0 END) AS zero_amount,
-       SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount{first}
-FROM {source} GROUP BY GROUPING SETS ({', '.join(sets)})"""
-
     @cached_property
     def _profile(self) -> Profile:
         started = time.perf_counter()
         v = self.validation
         dims = v.dims
         stage = "deal_stage" in dims
-        if self._cubed:  # made with the store, in the pass that wrote it
-            found = self._at.timed("SELECT * FROM si_store.profile")
-        else:
-            found = self._counted(self._profile_sql())
+        sets = ["(reason, state)"] + [f"(reason, d_{d})" for d in dims] + (["(reason, state, d_deal_stage)"] if stage else [])
+        columns = "".join(f", d_{d}, GROUPING(d_{d}) AS g_{d}" for d in dims)
+        # a file's rows are numbered in the source itself: each reason's first five found here (a database's
+        # only by a window over the whole table, a query of their own)
+        first = "" if self.place.row_window or self._count_place.dialect.name != "duckdb" else \
+            ",\n       MIN(_row, 5) FILTER (WHERE reason > 0) AS first_rows"
+        found = self._counted(f"""
+SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
+       MIN(created) AS created_min, MAX(created) AS created_max, MIN(closed) AS closed_min, MAX(closed) AS closed_max,
+       SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS no_amount,
+       SUM(CASE WHEN created IS NULL THEN 1 ELSE 0 END) AS no_created,
+       SUM(CASE WHEN amount = 0 THEN 1 ELSE 0 END) AS zero_amount,
+       SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount{first}
+FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
         by_dim = {d: found[(found[f"g_{d}"] == 0) & (found["reason"] == 0)] for d in dims}
         in_state_set = found["g_state"] == 0
         for d in dims:
@@ -719,7 +621,7 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
                 picked.append(d)
                 codes.append(d)
                 continue
-            code, join = self._code(d, f"k_{d}", cube=bool(cube))
+            code, join = self._code(d, f"k_{d}")
             picked.append(f"d_{d}")
             codes.append(code)
             if join:
@@ -734,7 +636,7 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
             key = f"({key}) * {size} + ({c}) + 1"
         if cube:  # each cube row sums its deals: n, amounts and squares summed again
             state = f"{OPEN_STATE} AS state" if open_since is not None else "state"
-            found = self._at.timed(self._cube_v(cube) + f"""
+            found = self._count_place.timed(self._cube_v(cube) + f"""
 SELECT key, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(won * n) AS BIGINT) AS won, SUM(amount) AS amount,
        SUM(won * amount) AS won_amount, SUM(squares) AS squares, SUM(won * squares) AS won_squares FROM (
   SELECT CAST({key} AS BIGINT) AS key, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, n, amount, squares
@@ -789,7 +691,7 @@ SELECT key, COUNT(*) AS n, SUM(won) AS won, SUM(amount) AS amount, SUM(won * amo
             if aged_at is not None:
                 where.append(f"created <= DATE {literal(aged_at.isoformat())}")
             if cube:  # each cube row's deals, amount (blank: 0) and blank amounts summed again
-                found = self._at.timed(self._cube_v(cube) + f"""
+                found = self._count_place.timed(self._cube_v(cube) + f"""
 SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n, SUM(amount) AS amount, CAST(SUM(blank) AS BIGINT) AS blank
 FROM v WHERE {' AND '.join(where or ['TRUE'])}""")
             else:
@@ -806,7 +708,7 @@ FROM v WHERE {' AND '.join(where)}""")
         """The kept closed deals' distinct cycle lengths (sorted) and how many deals have each."""
         cube = self._cycle_cube(None, ())
         if cube:
-            found = self._at.timed(self._cube_v(cube[0]) + f"""
+            found = self._count_place.timed(self._cube_v(cube[0]) + f"""
 SELECT cycle, CAST(SUM(n) AS BIGINT) AS n FROM v WHERE gset = {cube[1]} AND cycle IS NOT NULL
 GROUP BY cycle ORDER BY cycle""")
         else:
@@ -831,14 +733,14 @@ GROUP BY cycle ORDER BY cycle""")
             if dim is not None and dim in _BANDS:
                 picked = [f"{dim} AS code"]
             elif dim is not None:
-                code, join = self._code(dim, "k", cube=bool(cube))
+                code, join = self._code(dim, "k")
                 picked = [f"{code} AS code"]
             if month is not None:
                 picked.append(f"(EXTRACT(YEAR FROM {month}) * 12 + EXTRACT(MONTH FROM {month}) - 1) AS month")
             else:
                 picked.append("0 AS month")
             if cube:  # the cube's grouping set of this one dimension (or of none), its counts summed again
-                found = self._at.timed(self._cube_v(cube[0]) + f"""
+                found = self._count_place.timed(self._cube_v(cube[0]) + f"""
 SELECT code, month, won, cycle, CAST(SUM(n) AS BIGINT) AS n FROM (
   SELECT {', '.join(picked)}, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won, cycle, n
   FROM (SELECT * FROM v WHERE {' AND '.join(where)}) AS t {join}

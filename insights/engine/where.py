@@ -127,8 +127,6 @@ class DuckPlace(Place):
     """DuckDB in this process, over a file or a duckdb:/// database."""
 
     connection = None
-    cubed = None  # the engine's scratch store (si_store) attached to this connection: None until made
-    rows_stored = None  # its validated rows (si_rows, or si_store.v): None until a query needs them
 
     def close(self) -> None:
         if self.connection is not None:

@@ -103,3 +103,24 @@ def test_a_refresh_killed_while_writing_its_store_leaves_none_that_is_used(tmp_p
     fresh.horizon = later.horizon
     assert fresh.report.set_aside == with_cache.set_aside and fresh.report.closed_deals == with_cache.closed_deals
     assert store.read_bytes() != before  # made again whole, for the later day
+
+
+def test_a_store_write_that_fails_leaves_nothing_attached_and_the_next_try_counts_the_same(tmp_path, cache, monkeypatch):
+    from insights.engine import engine as engine_module
+    from insights.load import DataError
+
+    path = parquet(tmp_path, n=800)
+    create = engine_module.DealEngine._create
+
+    def stopped(self, statements):  # the store's write past the time bound, once
+        monkeypatch.setattr(engine_module.DealEngine, "_create", create)
+        raise DataError("The engine's query took longer than 120 s and was stopped.")
+
+    monkeypatch.setattr(engine_module.DealEngine, "_create", stopped)
+    engine = DealEngine.of_file(path)
+    with pytest.raises(DataError):
+        engine.report
+    assert "si_store" not in attached(engine) and not list(cache.glob("*/*.partial"))
+    monkeypatch.setenv("DEALS_ENGINE_CACHE", "off")
+    assert engine.report.set_aside == DealEngine.of_file(path).report.set_aside == {"duplicate_deal_id": 1,
+                                                                                   "unknown_outcome": 1}

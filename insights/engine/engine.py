@@ -80,6 +80,7 @@ class Profile:
     # (labels.fold_labels, on the kept rows' counts as the loader's coding); and the merges, for /health
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
     folds: tuple[Fold, ...] = ()
+    first_rows: dict[str, list[int]] | None = None  # a file's first five rows set aside per reason, if counted here
 
 
 class DealEngine:
@@ -402,6 +403,9 @@ class DealEngine:
             except OSError:  # the cache's folder went (another process's eviction) or the disk is full
                 con.execute("DETACH DATABASE IF EXISTS si_store")
                 return False
+            except BaseException:  # stopped on the way (past the time bound, say): nothing of it stays attached
+                con.execute("DETACH DATABASE IF EXISTS si_store")
+                raise
             finally:
                 _remove(str(partial))
         try:
@@ -437,13 +441,17 @@ class DealEngine:
         stage = "deal_stage" in dims
         sets = ["(reason, state)"] + [f"(reason, d_{d})" for d in dims] + (["(reason, state, d_deal_stage)"] if stage else [])
         columns = "".join(f", d_{d}, GROUPING(d_{d}) AS g_{d}" for d in dims)
+        # a file's rows are numbered in the source itself: each reason's first five found here (a database's
+        # only by a window over the whole table, a query of their own)
+        first = "" if self.place.row_window or self._count_place.dialect.name != "duckdb" else \
+            ",\n       MIN(_row, 5) FILTER (WHERE reason > 0) AS first_rows"
         found = self._counted(f"""
 SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
        MIN(created) AS created_min, MAX(created) AS created_max, MIN(closed) AS closed_min, MAX(closed) AS closed_max,
        SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS no_amount,
        SUM(CASE WHEN created IS NULL THEN 1 ELSE 0 END) AS no_created,
        SUM(CASE WHEN amount = 0 THEN 1 ELSE 0 END) AS zero_amount,
-       SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount
+       SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount{first}
 FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
         # each dimension's own grouping set (the stage's is also in one with the state)
         by_dim = {d: found[(found[f"g_{d}"] == 0) & (found["g_state"] == 1) & (found["reason"] == 0)] for d in dims}
@@ -480,6 +488,11 @@ FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
                               for raw in pairs["d_deal_stage"].astype(str)], dtype=np.int64)
             outcome_only = bool(stage_records_outcome_only(codes, (pairs["state"] == WON_STATE).to_numpy(),
                                                            len(values["deal_stage"])))
+        first_rows = None
+        if "first_rows" in found:  # each reason's first five of every outcome's: the first five of all
+            first_rows = {}
+            for k, part in by_state[by_state["reason"] > 0].groupby("reason"):
+                first_rows[REASONS[int(k) - 1]] = sorted(int(r) for rows in part["first_rows"] for r in rows)[:5]
         reasons = by_state[by_state["reason"] > 0].groupby("reason")["n"].sum()
         counts = {REASONS[int(k) - 1]: int(n) for k, n in reasons.items()}
         for _, why in self.place.malformed:
@@ -490,17 +503,20 @@ FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
                        closed_range=_range(closed["closed_min"], closed["closed_max"]),
                        open_without_amount=int(opened["no_amount"].sum()),
                        open_without_created=int(opened["no_created"].sum()),
-                       seconds=time.perf_counter() - started, labels=folded, folds=tuple(folds))
+                       seconds=time.perf_counter() - started, labels=folded, folds=tuple(folds),
+                       first_rows=first_rows)
 
     def _examples(self, counts: dict[str, int]) -> dict[str, list[int]]:
         """Up to five row numbers per reason, the first in the file (or in deal id order, for a database)."""
         if not counts:
             return {}
-        start = self.validation.rows(numbered=True) if self.place.row_window else self._v()
-        found = self.place.timed(start + """
+        rows = self._profile.first_rows
+        if rows is None:
+            start = self.validation.rows(numbered=True) if self.place.row_window else self._v()
+            found = self.place.timed(start + """
 SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY reason ORDER BY _row) AS k
                           FROM v WHERE reason > 0) AS t WHERE k <= 5 ORDER BY reason, _row""")
-        rows = {REASONS[int(k) - 1]: [int(r) for r in part["_row"]] for k, part in found.groupby("reason")}
+            rows = {REASONS[int(k) - 1]: [int(r) for r in part["_row"]] for k, part in found.groupby("reason")}
         malformed = self.place.malformed
         if malformed:
             rows = {why: line_of(numbers, malformed) for why, numbers in rows.items()}

@@ -5,6 +5,7 @@
     python tests/measure/bench_engine.py --file 'deals_*.parquet'   # existing file(s)
     python tests/measure/bench_engine.py --ask [--100m] [--pg]      # the bot end to end (see `ask_source`)
     python tests/measure/bench_engine.py --rows          # /deals (list, CSV) and /pipeline on the 10M file
+    python tests/measure/bench_engine.py --cold [--100m] [--pg]     # only the first-ever cold `ask "/why"`
 
 Deals come from the project's generator (the demo's story, dates as Parquet date32 as warehouses write
 them), written once under /tmp/si_engine_bench and reused. Each measurement runs in a fresh process:
@@ -118,6 +119,21 @@ def ask_source(pattern: str, table: str | None = None) -> None:
                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env})
     print(where, "commands", out.stdout.strip() or out.stderr[-2000:], "load", os.getloadavg()[0], flush=True)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def first_ever(pattern: str, table: str | None = None) -> dict:
+    """A first-ever cold `ask "/why"`: the engine's cache in a new empty folder (removed after), with the load
+    average when it started and when it ended."""
+    import os
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="si_engine_cold_")
+    try:
+        before = os.getloadavg()[0]
+        got = ask_cold(pattern, env={"DEALS_ENGINE_CACHE": folder, **({"DEALS_TABLE": table} if table else {})})
+        return {**got, "load_before": before}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def measure_commands(pattern: str, table: str | None = None, timeout: bool = True) -> dict:
@@ -265,6 +281,9 @@ def main(argv: list[str]) -> None:
         rest = [a for a in argv[1:] if a != "--no-timeout"]
         print(json.dumps(measure_commands(rest[0], rest[1] if len(rest) > 1 else None, timeout)))
         return
+    if "--pg" in argv and "--cold" in argv:  # the first-ever cold `ask "/why"` alone
+        print(POSTGRES, PG_TABLE, json.dumps(first_ever(POSTGRES, PG_TABLE)), flush=True)
+        return
     if "--pg" in argv:  # a 10M-deal PostgreSQL table (loaded by COPY once), end to end
         ask_source(POSTGRES, pg_table())
         return
@@ -291,6 +310,8 @@ def main(argv: list[str]) -> None:
             print(pattern, out.stdout.strip() or out.stderr[-2000:])
         elif "--ask" in argv:  # the bot end to end: cold `python -m bot ask "/why"`, then every command in one process
             ask_source(pattern)
+        elif "--cold" in argv:
+            print(pattern, json.dumps(first_ever(pattern)), flush=True)
         else:
             print(pattern, json.dumps(in_child(pattern)))
 

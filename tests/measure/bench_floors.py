@@ -1,0 +1,65 @@
+"""What a first-ever refresh cannot go below: the bare scans a cold answer needs, by DuckDB alone on the engine's
+settings (500 MB, spilling to disk), with no validation — a count, four segment columns' distinct values (read
+from the Parquet dictionaries), every deal id hashed, the duplicate-id check's GROUP BY of those hashes, one
+GROUP BY of every segment and month. Each line: seconds, result rows, 1-minute load. pytest does not collect it.
+
+    flock /tmp/bench.lock nice python tests/measure/bench_floors.py /tmp/si_engine_bench/deals_10000000.parquet
+    flock /tmp/bench.lock nice python tests/measure/bench_floors.py '/tmp/si_engine_bench/deals_100000000/part_*.parquet' count scan_dims sum_hash_id dup_groupby
+    flock /tmp/bench.lock nice python tests/measure/bench_floors.py --store <file>   # the store's write, in parts
+"""
+import sys, time, duckdb, os, resource
+
+
+def store_parts(pattern: str) -> None:
+    """The engine's validated scan (each segment cast to its ENUM) with no write, then the store written
+    without the deal id and with it (as the engine writes it): wall and CPU seconds, load."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+    os.environ["DEALS_ENGINE_CACHE"] = "off"
+    import tempfile
+
+    from insights.engine import DealEngine
+    from insights.engine.where import literal
+
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    e = DealEngine.of_file(pattern, timeout_seconds=None)
+    con, v = e.place.connection, e.validation
+    v.repeated
+    rows = v.rows()
+    path = os.path.join(tempfile.mkdtemp(), "parts.duckdb")
+    con.execute(f"ATTACH {literal(path)} AS s")
+    for d in v.dims:
+        con.execute(f"CREATE TYPE s.e_{d} AS ENUM ({', '.join(map(literal, e._raws(d)))})")
+    keep = ["_row", "reason", "state", "created", "closed", "amount", "cycle", "size_band", "cycle_band"]
+    enums = [f"CAST(d_{d} AS s.e_{d}) AS d_{d}" for d in v.dims]
+    codes = ", ".join(f"MAX(enum_code(CAST(d_{d} AS s.e_{d})))" for d in v.dims)
+    for label, sql in [
+            ("validated scan, casts, no write", f"{rows} SELECT COUNT(*), SUM(reason), SUM(amount), MAX(closed), {codes} FROM v"),
+            ("store write without id", f"CREATE TABLE s.a AS {rows} SELECT {', '.join(keep + enums)} FROM v"),
+            ("store write with id (as today)", f"CREATE TABLE s.b AS {rows} SELECT {', '.join(keep + ['id'] + enums)} FROM v")]:
+        w, c = time.perf_counter(), cpu()
+        con.execute(sql)
+        print(f"{label:34s} wall {time.perf_counter() - w:6.2f} cpu {cpu() - c:6.2f} load {os.getloadavg()[0]:.1f}", flush=True)
+    con.execute("DETACH s")
+    os.remove(path)
+
+
+if sys.argv[1] == "--store":
+    store_parts(sys.argv[2])
+    sys.exit()
+pat = sys.argv[1]
+con = duckdb.connect()
+con.execute("SET memory_limit='500MB'"); con.execute("SET temp_directory='/tmp/si_engine_spill'"); con.execute("SET preserve_insertion_order=false")
+src = f"read_parquet('{pat}', file_row_number=true)"
+qs = {
+ "count": f"SELECT COUNT(*) FROM {src}",
+ "scan_dims": f"SELECT COUNT(DISTINCT outcome), COUNT(DISTINCT region), COUNT(DISTINCT sales_rep_id), COUNT(DISTINCT industry) FROM {src}",
+ "sum_hash_id": f"SELECT SUM(hash(TRIM(deal_id))) FROM {src}",
+ "dup_groupby": f"SELECT hash(TRIM(COALESCE(CAST(deal_id AS VARCHAR),''))) h FROM {src} GROUP BY 1 HAVING COUNT(*)>1 LIMIT 100001",
+ "groupby_alldims": f"SELECT outcome, region, sales_rep_id, industry, product_type, lead_source, deal_stage, date_trunc('month', closed_date) m, COUNT(*), SUM(deal_amount) FROM {src} GROUP BY ALL",
+}
+for k in sys.argv[2:] or qs:
+    t = time.perf_counter(); r = con.execute(qs[k]).fetchall(); print(k, round(time.perf_counter()-t,2), len(r), os.getloadavg()[0], flush=True)
+print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024)

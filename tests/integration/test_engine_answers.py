@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import os
 from pathlib import Path
 
@@ -88,7 +89,9 @@ def test_every_command_answers_the_same_on_the_bundled_csv():
 def test_the_digest_is_the_same_pipeline_paragraph_and_all():
     memory, engine = both(DEMO)
     a, b = answer(memory, "/digest").text, answer(engine, "/digest").text
-    assert b == a
+    # the *Data* line says when each path loaded (a minute may turn between the two loads); the rest is identical
+    loaded = re.compile(r"loaded \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert loaded.search(a) and loaded.sub("loaded …", b) == loaded.sub("loaded …", a)
     pipeline = [line for line in b.splitlines() if line.startswith("*Pipeline*")]
     assert len(pipeline) == 1 and "expected to be won" in pipeline[0] and "from 662 open deals" in pipeline[0]
 

@@ -419,8 +419,10 @@ class _Search:
     def run(self) -> None:
         universe = np.ones(len(self.data), dtype=bool)
         while True:
+            # a later round is the same procedure on the deals no finding covers: its total is theirs
+            total_p = self.total_p if not self.first_round else self._own_p(universe)
             tests, families_tested, total = _hierarchical_round(self.data, universe, self.families, self.min_n,
-                                                                self.expected, self.total_p)
+                                                                self.expected, total_p)
             if not self.first_round:
                 self.first_round, self.total = {t.key: t for t in tests}, total
                 self.tested, self.families_tested = len(tests), families_tested
@@ -442,6 +444,15 @@ class _Search:
             best = self._child_or_self(best, universe)
             self.findings.append(self._contributor(self.effects[best.key], best.adjusted, True))
             universe &= ~self.mask_of(best.segment)
+
+    def _own_p(self, mask) -> float:
+        """The two-sided p-value of the deals of `mask` changing beyond the expected change (log-odds), the
+        test every segment gets."""
+        now, before = self.data.split(mask, ())
+        if not (now.n[0] and before.n[0]):
+            return 1.0
+        d, v = _log_odds_change(now.won, now.n, before.won, before.n)
+        return float(2 * sps.norm.sf(abs(float(d[0]) - self.expected.shift) / np.sqrt(float(v[0]) + self.expected.variance)))
 
     def _explains_most(self, candidates: list[CellTest], universe) -> CellTest | None:
         """The candidate that stands on its own, or None when none does (a tangle).

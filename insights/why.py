@@ -445,14 +445,17 @@ class _Search:
             self.findings.append(self._contributor(self.effects[best.key], best.adjusted, True))
             universe &= ~self.mask_of(best.segment)
 
-    def _own_p(self, mask) -> float:
-        """The two-sided p-value of the deals of `mask` changing beyond the expected change (log-odds), the
-        test every segment gets."""
+    def _own_z(self, mask) -> float:
+        """The change of the deals of `mask` beyond the expected change (log-odds), in standard errors:
+        the test every segment gets (0 when either period has none of them)."""
         now, before = self.data.split(mask, ())
         if not (now.n[0] and before.n[0]):
-            return 1.0
+            return 0.0
         d, v = _log_odds_change(now.won, now.n, before.won, before.n)
-        return float(2 * sps.norm.sf(abs(float(d[0]) - self.expected.shift) / np.sqrt(float(v[0]) + self.expected.variance)))
+        return (float(d[0]) - self.expected.shift) / float(np.sqrt(float(v[0]) + self.expected.variance))
+
+    def _own_p(self, mask) -> float:
+        return float(2 * sps.norm.sf(abs(self._own_z(mask))))
 
     def _explains_most(self, candidates: list[CellTest], universe) -> CellTest | None:
         """The candidate that stands on its own, or None when none does (a tangle).
@@ -535,9 +538,10 @@ class _Search:
         for child in sorted((c for c in children if c.significant and c.key in self.effects
                              and np.sign(c.change) == np.sign(parent.change) == np.sign(c.vs_rest)),
                             key=lambda c: -abs(self.effects[c.key]["rate"] + self.effects[c.key]["mix"])):
-            keep = universe & ~self.mask_of(child.segment)
-            left, _, _ = _hierarchical_round(self.data, keep, [(dim,)], self.min_n, self.expected)
-            if not any(t.key == parent.key and t.significant for t in left):
+            # the parent is already called: whether its other deals moved too is one question about
+            # one set of deals, asked by one test at ALPHA, not a search over its dimension again
+            z = self._own_z(inside & ~self.mask_of(child.segment))
+            if not (np.sign(z) == np.sign(parent.change) and 2 * sps.norm.sf(abs(z)) < ALPHA):
                 # e.g. Pro fell only because Europe · Pro did; its p-value is the larger of the two
                 return replace(child, adjusted=max(child.adjusted, parent.adjusted))
         return parent

@@ -20,7 +20,8 @@ pattern: insights/season.py) is significant, tested hierarchically so that the e
 2. inside the R of m dimensions that pass, segments are tested with Benjamini-Hochberg at level
    0.05 x R x weight / m (Benjamini & Bogomolov's selective procedure);
 3. inside a finding, its two-way cells (Europe · Pro inside Europe) are tested against the rest of
-   it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it.
+   it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it
+   (the parent's other deals did not move: one test at 5%, the parent being called already).
 
 The total's own change is one more family at level 1, weighted TOTAL_SHARE of the error rate, so
 "something changed" (the total or a segment) is said in at most 5% of pure-noise runs.
@@ -33,7 +34,8 @@ segment. Only segments the first round (on every deal) calls can be findings; th
 at a time, and only one that keeps a significant part of its change when fitted jointly with each
 other candidate (at the level that called it) is named: when none does, the overlapping segments
 are a "tangle" and no cause is named. The tests then run again on the deals no finding covers
-yet, so a segment that moved only through deals it shares with a finding is reported as explained
+yet (the same procedure on those deals: its total is their total, not every deal's, which the
+finding moved), so a segment that moved only through deals it shares with a finding is reported as explained
 by it. A real total change with no finding is broad ("diffuse") when every
 segment set aside leaves the rest moving, else "unlocated". Both directions are findings; the
 story says how they add up.

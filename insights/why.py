@@ -20,7 +20,8 @@ pattern: insights/season.py) is significant, tested hierarchically so that the e
 2. inside the R of m dimensions that pass, segments are tested with Benjamini-Hochberg at level
    0.05 x R x weight / m (Benjamini & Bogomolov's selective procedure);
 3. inside a finding, its two-way cells (Europe · Pro inside Europe) are tested against the rest of
-   it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it.
+   it, Benjamini-Hochberg across them; a cell that carries its parent's whole story replaces it
+   (the parent's other deals did not move: one test at 5%, the parent being called already).
 
 The total's own change is one more family at level 1, weighted TOTAL_SHARE of the error rate, so
 "something changed" (the total or a segment) is said in at most 5% of pure-noise runs.
@@ -33,7 +34,8 @@ segment. Only segments the first round (on every deal) calls can be findings; th
 at a time, and only one that keeps a significant part of its change when fitted jointly with each
 other candidate (at the level that called it) is named: when none does, the overlapping segments
 are a "tangle" and no cause is named. The tests then run again on the deals no finding covers
-yet, so a segment that moved only through deals it shares with a finding is reported as explained
+yet (the same procedure on those deals: its total is their total, not every deal's, which the
+finding moved), so a segment that moved only through deals it shares with a finding is reported as explained
 by it. A real total change with no finding is broad ("diffuse") when every
 segment set aside leaves the rest moving, else "unlocated". Both directions are findings; the
 story says how they add up.
@@ -419,8 +421,10 @@ class _Search:
     def run(self) -> None:
         universe = np.ones(len(self.data), dtype=bool)
         while True:
+            # a later round is the same procedure on the deals no finding covers: its total is theirs
+            total_p = self.total_p if not self.first_round else self._own_p(universe)
             tests, families_tested, total = _hierarchical_round(self.data, universe, self.families, self.min_n,
-                                                                self.expected, self.total_p)
+                                                                self.expected, total_p)
             if not self.first_round:
                 self.first_round, self.total = {t.key: t for t in tests}, total
                 self.tested, self.families_tested = len(tests), families_tested
@@ -442,6 +446,18 @@ class _Search:
             best = self._child_or_self(best, universe)
             self.findings.append(self._contributor(self.effects[best.key], best.adjusted, True))
             universe &= ~self.mask_of(best.segment)
+
+    def _own_z(self, mask) -> float:
+        """The change of the deals of `mask` beyond the expected change (log-odds), in standard errors:
+        the test every segment gets (0 when either period has none of them)."""
+        now, before = self.data.split(mask, ())
+        if not (now.n[0] and before.n[0]):
+            return 0.0
+        d, v = _log_odds_change(now.won, now.n, before.won, before.n)
+        return (float(d[0]) - self.expected.shift) / float(np.sqrt(float(v[0]) + self.expected.variance))
+
+    def _own_p(self, mask) -> float:
+        return float(2 * sps.norm.sf(abs(self._own_z(mask))))
 
     def _explains_most(self, candidates: list[CellTest], universe) -> CellTest | None:
         """The candidate that stands on its own, or None when none does (a tangle).
@@ -524,9 +540,10 @@ class _Search:
         for child in sorted((c for c in children if c.significant and c.key in self.effects
                              and np.sign(c.change) == np.sign(parent.change) == np.sign(c.vs_rest)),
                             key=lambda c: -abs(self.effects[c.key]["rate"] + self.effects[c.key]["mix"])):
-            keep = universe & ~self.mask_of(child.segment)
-            left, _, _ = _hierarchical_round(self.data, keep, [(dim,)], self.min_n, self.expected)
-            if not any(t.key == parent.key and t.significant for t in left):
+            # the parent is already called: whether its other deals moved too is one question about
+            # one set of deals, asked by one test at ALPHA, not a search over its dimension again
+            z = self._own_z(inside & ~self.mask_of(child.segment))
+            if not (np.sign(z) == np.sign(parent.change) and 2 * sps.norm.sf(abs(z)) < ALPHA):
                 # e.g. Pro fell only because Europe · Pro did; its p-value is the larger of the two
                 return replace(child, adjusted=max(child.adjusted, parent.adjusted))
         return parent

@@ -12,7 +12,7 @@ from insights.alerts import AlertRule, evaluate
 from insights.drivers import drivers
 from insights.query import Query
 from insights.stats import log_odds
-from insights.synthetic import DealSpec, PlantedDrop, crm_spec, logit
+from insights.synthetic import DealSpec, PlantedDrop, crm_spec, generate_deals, logit
 from insights.trend import trend
 from insights.why import explain_change
 from measure_detection import flip_spec
@@ -131,6 +131,40 @@ def test_a_segment_that_fell_by_chance_beside_the_region_is_not_named_in_its_pla
         assert "North America" not in [c.label for c in r.explained]
     text = answer(snapshot_of(region_fall(47)), "/why").text
     assert "*What explains it: one of 2 overlapping segments, and the data cannot yet say which*" in text
+
+
+def _own_change_outside_north_america(spec: DealSpec, dim: str, value: str) -> float:
+    """The two-sided p-value of a segment's own change (log-odds, 2025Q2 against the four quarters
+    before) on the deals outside North America, counted from the generated deals themselves."""
+    t = generate_deals(spec)
+    t = t[t.outcome.isin(["Won", "Lost"]) & (t.region != "North America") & (t[dim] == value)]
+    now = t[t.closed_date >= "2025-04-01"]
+    before = t[(t.closed_date >= "2024-04-01") & (t.closed_date < "2025-04-01")]
+    (a, va), (b, vb) = (log_odds(int((x.outcome == "Won").sum()), len(x)) for x in (now, before))
+    return float(2 * norm.sf(abs(a - b) / np.sqrt(va + vb)))
+
+
+def test_a_chance_fall_outside_the_found_region_is_tested_at_the_level_of_the_deals_left():
+    # seed 1022, North America -8 pp: HealthTech deals outside North America (no drop was planted in
+    # them) fell by chance at p=0.0014. Once North America is found, the search runs again on the deals
+    # it does not cover; it used to count the total of every deal there, which North America's fall
+    # moved, as a discovery, doubling every dimension's level, and named HealthTech at p=0.040 beside
+    # North America. The deals left did not move as a whole: at their own level HealthTech is not called.
+    spec = region_fall(1022, to=0.37)
+    assert _own_change_outside_north_america(spec, "industry", "HealthTech") < 0.002
+    r = explain_change(snapshot_of(spec), Query())
+    assert r.findings == ["North America"], r.findings
+    assert "HealthTech" not in r.rises + r.falls
+
+
+def test_a_cell_replaces_its_finding_only_when_the_rest_of_the_finding_did_not_move():
+    # seed 1073, North America -6 pp in every cell of it: its Partner deals fell more than its other
+    # deals by chance (the cell passes against the rest of North America), and North America without
+    # them fell too little to pass its dimension's correction again, so "North America · Partner" was
+    # named in its place. Whether North America's other deals moved is one question about one set of
+    # deals: asked by one test at 5%, they did, and North America is named.
+    r = explain_change(snapshot_of(region_fall(1073)), Query())
+    assert r.findings == ["North America"], r.findings
 
 
 def test_what_to_watch_in_a_tangle_names_the_segments_that_cannot_be_told_apart():

@@ -98,7 +98,7 @@ class Counter(Protocol):
 
     def open_mask(self, subset: Subset) -> np.ndarray: ...
 
-    def open_chunks(self, subset: Subset): ...  # the subset's open deals in chunks, in open_rows' order
+    def open_chunks(self, subset: Subset, at_least: float | None = None): ...  # in chunks, in open_rows' order
 
     def open_cell_counts(self, features): ...  # open deals per created day and features' codes: n
 

@@ -186,10 +186,15 @@ def open_rows(engine: DealEngine) -> pd.DataFrame:
     return found
 
 
-def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None) -> Iterator[pd.DataFrame]:
+def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None,
+                at_least: float | None = None) -> Iterator[pd.DataFrame]:
     """The subset's open deals in the in-memory Snapshot's row order, `size` rows at a time (OPEN_CHUNK_ROWS):
-    what the pipeline scores and sums chunk by chunk, never holding every open deal at once."""
-    sql = _select(engine, subset_where(engine, subset), _file_order(engine))
+    what the pipeline scores and sums chunk by chunk, never holding every open deal at once. `at_least`: only
+    the deals of at least that amount (blank ones left out), chosen by the query (the big-deal alert's)."""
+    where = subset_where(engine, subset)
+    if at_least is not None:
+        where.append(f"amount >= {engine.place.dialect.number(float(at_least))}")
+    sql = _select(engine, where, _file_order(engine))
     size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 4))
     for part in _stream(engine, sql, size):
         yield as_frame(engine, part)

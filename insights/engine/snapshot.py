@@ -168,10 +168,10 @@ class EngineSnapshot:
             raise NeedsRows("Aged open deals are counted where they live, not listed.")
         return mask
 
-    def open_chunks(self, subset: Subset):
+    def open_chunks(self, subset: Subset, at_least: float | None = None):
         from .listing import open_chunks
 
-        return open_chunks(self.engine, subset)
+        return open_chunks(self.engine, subset, at_least=at_least)
 
     def open_cell_counts(self, features):
         from .listing import open_cell_counts

@@ -143,7 +143,8 @@ def measure_commands(pattern: str, table: str | None = None, timeout: bool = Tru
         first = time.perf_counter() - t
         t = time.perf_counter()
         answer(snapshot, command)
-        times[command] = {"first_s": round(first, 2), "again_s": round(time.perf_counter() - t, 3), "kind": reply.kind}
+        times[command] = {"first_s": round(first, 2), "again_s": round(time.perf_counter() - t, 3), "kind": reply.kind,
+                          "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     return {"refresh_s": round(refresh_s, 2), "commands": times, "queries": len(snapshot.query_seconds),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 

@@ -175,17 +175,6 @@ def _int(value) -> int:
     return 0 if pd.isna(value) else int(value)
 
 
-def open_rows(engine: DealEngine) -> pd.DataFrame:
-    """Every open deal, in the in-memory Snapshot's order: what the pipeline model scores one by one. Fetched
-    once per engine (a refresh, or a scope of it), whichever views of it ask (the rep rule's among them)."""
-    found = engine.__dict__.get("_open_rows")
-    if found is None:
-        where = ["reason = 0", f"state = {OPEN_STATE}"]
-        found = engine.__dict__["_open_rows"] = as_frame(engine, engine.place.timed(
-            _select(engine, where, _file_order(engine))))
-    return found
-
-
 def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None,
                 at_least: float | None = None) -> Iterator[pd.DataFrame]:
     """The subset's open deals in the in-memory Snapshot's row order, `size` rows at a time (OPEN_CHUNK_ROWS):

@@ -273,7 +273,8 @@ def test_a_deals_csv_stream_past_the_engines_timeout_ends_with_a_sentence(monkey
 def test_open_deals_listed_alerted_and_exported_without_fetching_every_open_deal(tmp_path, monkeypatch):
     """/deals open (its list and CSV), /pipeline's every open deal (the JSON) and the big-deal alert come from the
     engine's queries — a bounded list, chunks, the deals above the alert's amount — never from every open deal
-    fetched as rows (`open_rows` is made to fail): the same answers as memory, ties across chunks in row order."""
+    fetched at once (each frame the engine hands over is counted): the same answers as memory, ties across chunks in row
+    order."""
     from insights.alerts import AlertRule, evaluate
     from insights.engine import listing
 
@@ -285,10 +286,14 @@ def test_open_deals_listed_alerted_and_exported_without_fetching_every_open_deal
     frame.to_parquet(path, index=False)
     memory, engine = both(str(path))
 
-    def every_open_deal(*args, **kwargs):
-        raise AssertionError("every open deal was fetched as rows")
+    fetched = []
+    as_frame = listing.as_frame
 
-    monkeypatch.setattr(listing, "open_rows", every_open_deal)
+    def counted(engine, found):  # every frame of deals the engine hands over: how many rows at once
+        fetched.append(len(found))
+        return as_frame(engine, found)
+
+    monkeypatch.setattr(listing, "as_frame", counted)
     monkeypatch.setattr(listing, "OPEN_CHUNK_ROWS", 7)
     monkeypatch.setattr(listing, "CHUNK_ROWS", 7)
     for line in ["/deals open", "/deals open region=Europe", "/deals open APAC by product"]:
@@ -308,3 +313,4 @@ def test_open_deals_listed_alerted_and_exported_without_fetching_every_open_deal
     found = evaluate(memory, big)
     assert {f.rule_id for f in found} == {6, 7, 8, 9}
     assert to_jsonable(evaluate(engine, big)) == to_jsonable(found)
+    assert fetched and max(fetched) <= 15  # a chunk (7), or /deals' list (its LIMIT of 15): never 662 at once

@@ -27,8 +27,8 @@ from .where import DuckPlace, literal
 CHUNK_ROWS = 50_000  # rows per chunk of a streamed export
 # open deals per chunk the pipeline scores (each chunk is held three times while it becomes the loader's frame: at
 # 500,000 the 100M digest peaked 550 MB over the commands before it); a database through SQLAlchemy hands over
-# Python objects, a dozen a row (the 10M PostgreSQL table peaked at 650 MB with chunks of 100,000), so its chunks
-# are a quarter of that
+# Python objects, a dozen a row (the 10M PostgreSQL table peaked at 650 MB with chunks of 100,000; its digest's
+# stream of 25,000-row chunks still added ~32 MB), so its chunks are a tenth of that
 OPEN_CHUNK_ROWS = 100_000
 _OUTCOMES = pd.Index(["", "Lost", "Won"])  # the loader's outcome categories (open, lost, won)
 
@@ -184,7 +184,7 @@ def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None,
     if at_least is not None:
         where.append(f"amount >= {engine.place.dialect.number(float(at_least))}")
     sql = _select(engine, where, _file_order(engine))
-    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 4))
+    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 10))
     for part in _stream(engine, sql, size):
         yield as_frame(engine, part)
 

@@ -152,7 +152,7 @@ def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
         season = why.season if why.season is not None and why.season.pattern else None
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment={}, label=_label({}), period=why.period.label,
                            value=why.current.win_rate, rate=why.current, baseline=why.baseline,
-                           change_pp=why.change_pp, p_value=season.p_value if season else why.p_value,
+                           change_pp=why.change_pp, p_value=season.unusual_p_value if season else why.p_value,
                            test="against the usual seasonal change" if season else why.test,
                            open_deals=open_n, open_amount=amount,
                            details={"baseline_label": why.compare_period.label, "tested": why.tested,

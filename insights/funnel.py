@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .labels import fold_key
 from .query import Query
 from .results import Rate, Result, _round, _sig
 from .schema import STAGE_ORDER
@@ -158,8 +159,8 @@ def _median(days: np.ndarray, weights: np.ndarray | None) -> float:
 
 def _stages(snapshot: Snapshot, mask: np.ndarray) -> tuple[list[StageRow], bool]:
     labels = snapshot.values("deal_stage")
-    known = {s.casefold() for s in (snapshot.report.stage_order or STAGE_ORDER)}
-    order_known = all(s.casefold() in known for s in labels)
+    known = {fold_key(s) for s in (snapshot.report.stage_order or STAGE_ORDER)}
+    order_known = all(fold_key(s) in known for s in labels)
     counts = counts_of(snapshot, mask, ("deal_stage",))
     at, lost_at = counts.n, counts.n - counts.won
     reached = at[::-1].cumsum()[::-1]  # categories are in funnel order

@@ -17,6 +17,18 @@ class SetAside:
     example_rows: list[int]
 
 
+@dataclass(frozen=True, kw_only=True)
+class FoldedLabel:
+    """Spellings of one segment label merged at load (labels.fold_labels): the label kept, its deals after the
+    merge, and the other spellings with their deals."""
+
+    dimension: str
+    label: str
+    deals: int
+    merged_deals: int  # deals written another way, now counted under `label`
+    spellings: dict[str, int]
+
+
 @dataclass(kw_only=True)
 class HealthResult(Result):
     source: str
@@ -38,6 +50,7 @@ class HealthResult(Result):
     absent: list[str] = field(default_factory=list)  # segment columns the data does not have
     window_since: dt.date | None = None  # the source was read from this date on (DEALS_SINCE)
     rows_outside_window: int | None = None  # rows the window left unread, where known
+    folded: list[FoldedLabel] = field(default_factory=list)  # segment labels written several ways, merged
     # counted where the data lives (DEALS_ENGINE): each query's seconds so far this refresh; None in memory
     query_seconds: list[float] | None = field(default=None, metadata=NOT_JSON)
 
@@ -62,6 +75,8 @@ def health(snapshot: Snapshot, query: Query) -> HealthResult:
         open_without_amount=report.open_without_amount, open_without_created=report.open_without_created,
         lost_amounts_zeroed=report.lost_amounts_zeroed, absent=list(report.absent),
         window_since=report.window_since, rows_outside_window=report.rows_outside_window,
+        folded=[FoldedLabel(dimension=f.dim, label=f.label, deals=f.deals, merged_deals=f.merged,
+                            spellings=dict(f.spellings)) for f in report.folded],
         query_seconds=list(getattr(snapshot, "query_seconds", None) or []) or None,
     )
 

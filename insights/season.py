@@ -16,6 +16,14 @@ year earlier, varies by its samples' variance plus 2 tau^2 (a method-of-moments 
 at zero, as DerSimonian and Laird's). A period is then unusual only when its change differs from
 the usual one by more than the samples *and* the years vary: a Q4 that rose 5 pp more than the one
 earlier Q4 is not news when the other quarters differ from their year-earlier selves that much too.
+
+A usual change measured on one or two earlier cycles shares its luck with them: a Q4 that rose 5 pp
+beyond the one earlier Q4 whose baseline the data holds may only show that that Q4 was a low draw.
+So the period is called unusual only when it is so by two tests (an intersection-union test, valid at
+5% with no correction; Berger 1982): its change against the usual change, and its rate against the
+same period's mean rate (log-odds) in every earlier cycle the data holds whole, baseline or not
+(2022Q4 and 2023Q4 for 2024Q4), each at 5% and the same way. A Q4 without the usual lift is still a
+fall by both; a Q4 whose lift is the usual one but 2023Q4 happened to rise less is not news.
 """
 from __future__ import annotations
 
@@ -72,6 +80,15 @@ class Season:
     yearly_variance: float = 0.0
     yearly_pairs: int = 0
     p_value: float | None = None  # this period's change against the usual one
+    # the intersection-union test (module doc): this period's rate against the same period in the
+    # earlier cycles (`cycle_earlier`, their mean log-odds), two-sided
+    cycle_earlier: list[str] = field(default_factory=list)  # the same period in earlier cycles, whole
+    cycle_earlier_change_pp: float | None = None  # this period's rate minus their mean rate
+    cycle_earlier_p_value: float | None = None
+    # the larger of `p_value` and `cycle_earlier_p_value`, 1 when the two point different ways: the period
+    # moved unusually only when it did against the usual change and against the same period in earlier
+    # cycles, the same way; `significant` is this p-value under ALPHA
+    unusual_p_value: float | None = None
     significant: bool = False
     expected: Expected = NO_CHANGE  # what every segment's change is tested against
 
@@ -137,9 +154,21 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
     l0, v0 = log_odds(before.won, before.n)
     z = (l1 - l0 - shift) / np.sqrt(v1 + v0 + expected.variance)
     p = float(2 * sps.norm.sf(abs(z)))
+    # the same period in every earlier cycle that holds all its deals (2022Q4 and 2023Q4 for 2024Q4),
+    # rate against rate: their mean log-odds
+    same = _same_period_earlier(snapshot, selected, period, step, cycles, start)
+    l_then, v_then = np.mean([x[0] for x in same]), np.sum([x[1] for x in same]) / len(same) ** 2
+    z_then = (l1 - l_then) / np.sqrt(v1 + v_then)
+    p_then = float(2 * sps.norm.sf(abs(z_then)))
+    unusual = max(p, p_then) if np.sign(z) == np.sign(z_then) else 1.0
     change = 100 * (current.won / current.n - before.won / before.n)
+    then_rate = np.mean([x[2] for x in same])
     return Season(kind=kind, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
-                  pattern=True, change_vs_usual_pp=_round(change - usual, 2), p_value=_sig(p), significant=p < ALPHA,
+                  pattern=True, change_vs_usual_pp=_round(change - usual, 2), p_value=_sig(p),
+                  cycle_earlier_p_value=_sig(p_then),
+                  cycle_earlier=[x[3] for x in same],
+                  cycle_earlier_change_pp=_round(100 * (current.won / current.n - then_rate), 2),
+                  unusual_p_value=_sig(unusual), significant=unusual < ALPHA,
                   expected=expected, yearly_variance=_round(tau2, 6), yearly_pairs=pairs)
 
 
@@ -175,6 +204,23 @@ def _yearly_variance(snapshot: Snapshot, selected: np.ndarray, period: Period, b
         return 0.0, 0
     tau2 = (np.sum(np.square(diffs)) - np.sum(variances)) / (2 * len(diffs))
     return max(float(tau2), 0.0), len(diffs)
+
+
+def _same_period_earlier(snapshot: Snapshot, selected, period: Period, step: int, cycles: int, start) -> list:
+    """(log-odds, its variance, rate, label) of the same period in each earlier cycle that starts
+    after the data does (its own baseline may not), nearest first; at least the one the usual change
+    was measured on."""
+    out = []
+    for k in range(1, cycles + 1):
+        then = _moved(period, -step * k)
+        if then.start < start:
+            break
+        rate = rate_in(snapshot, selected & period_mask(snapshot, then))
+        if not rate.n:
+            break
+        lo, v = log_odds(rate.won, rate.n)
+        out.append((float(lo), float(v), rate.won / rate.n, then.label))
+    return out
 
 
 def _moved(period: Period, months: int) -> Period:

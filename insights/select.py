@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .focus import baseline_before, period_in_question
+from .labels import match_key
 from .periods import Period, PeriodConflict, PeriodSpec, resolve
 from .query import Query
 from .snapshot import Snapshot, day_number
@@ -27,7 +28,9 @@ def filter_mask(snapshot: Snapshot, filters, open_pipeline: bool = False) -> np.
         # a lookup table indexed by code is several times faster than np.isin; the extra last
         # slot is what code -1 (no value) reads, and it is False
         wanted = np.zeros(len(categories) + 1, dtype=bool)
-        wanted[[categories.index(v) for v in values if v in categories]] = True
+        # a label in any spelling of it (a rule saved before its spellings were merged: see labels.fold_labels)
+        keys = {match_key(dim, v) for v in values}
+        wanted[[k for k, c in enumerate(categories) if c in values or match_key(dim, c) in keys]] = True
         mask &= wanted[snapshot.codes(dim, open_pipeline)]
     return mask
 

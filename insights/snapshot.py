@@ -10,6 +10,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from .labels import Fold
 from .schema import DIMENSIONS, SOURCE_DIMENSIONS
 
 EPOCH = np.datetime64("1970-01-01", "D")
@@ -64,6 +65,8 @@ class DataReport:
     demo: bool = False  # the bundled generated demo data: no source is configured
     window_since: dt.date | None = None  # a database/CRM source read only deals with a date on or after this
     rows_outside_window: int | None = None  # rows the window left unread, where the source can count them
+    # segment labels written several ways merged into one (see labels.fold_labels): nothing dropped, only relabelled
+    folded: tuple[Fold, ...] = ()
 
     @property
     def rows_set_aside(self) -> int:

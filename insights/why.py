@@ -258,7 +258,7 @@ def explain_change(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WhyR
     dimensions = _dimension_effects(effects, singles + pairs)
 
     direction = -1 if (moved or 0) < 0 else 1
-    search = _Search(cells, families, pairs, min_n, effects, expected, season.p_value if seasonal else p_value)
+    search = _Search(cells, families, pairs, min_n, effects, expected, season.unusual_p_value if seasonal else p_value)
     search.run()
     significant = search.total[1]
     falls = [f.label for f in search.findings if f.change_pp < 0]

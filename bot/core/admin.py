@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 from insights.kinds import AlertKind
+from insights.labels import match_key
 from insights.snapshot import Snapshot
 
 from bot.core.digest import digest_text
@@ -41,8 +42,8 @@ def rule_visible(rule, visible: Vocabulary | None) -> bool:
     if visible is None:
         return True
     for dim, values in rule.filters:
-        known = {v.casefold() for v in visible.values.get(dim, ())}
-        if not all(str(v).casefold() in known for v in values):
+        known = {match_key(dim, v) for v in visible.values.get(dim, ())}
+        if not all(match_key(dim, v) in known for v in values):
             return False
     return True
 

@@ -176,9 +176,11 @@ def read_question(text: str, vocab: Vocabulary, as_of: dt.date,
         intent = None
     if intent is not None and intent.choices:
         choices = labelled(intent.choices, vocab)
+        contested = bool(intent.contested)
         return intent, Reply("", "usage", render("text/ask_back.j2", question=text, choices=choices,
-                                                 unsupported=intent.unsupported, note=intent.note, buttons=False), choices=choices,
-                             question=text, unsupported=intent.unsupported, note=intent.note)
+                                                 unsupported=intent.unsupported, note=intent.note, contested=contested,
+                                                 buttons=False), choices=choices,
+                             question=text, unsupported=intent.unsupported, note=intent.note, contested=contested)
     if intent is None or not intent.understood:
         return intent, Reply("", "usage", render("text/not_understood.j2", question=text, typed=None,
                                                  suggestions=[], commands=list(ALL_COMMANDS)), question=text)

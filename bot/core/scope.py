@@ -20,6 +20,7 @@ import pandas as pd
 
 from bot.core.grammar import norm
 from insights.counting import counter_of
+from insights.labels import match_key
 from insights.schema import DIMENSION_ALIASES, DIMENSIONS
 from insights.snapshot import Snapshot
 
@@ -81,8 +82,8 @@ class Scope:
                 merged, ok = dict(a), True
                 for dim, values in b:
                     if dim in merged:
-                        shared = {v.casefold() for v in values}
-                        merged[dim] = tuple(v for v in merged[dim] if v.casefold() in shared)
+                        shared = {match_key(dim, v) for v in values}
+                        merged[dim] = tuple(v for v in merged[dim] if match_key(dim, v) in shared)
                         ok = bool(merged[dim])
                     else:
                         merged[dim] = values
@@ -114,9 +115,13 @@ class Scope:
                 if dim not in frame.columns:
                     match[:] = False
                     break
-                wanted = {v.casefold() for v in values}
-                column = frame[dim].astype(str).str.casefold()
-                match &= column.isin(wanted).to_numpy()
+                wanted = {match_key(dim, v) for v in values}
+                column = frame[dim]
+                if isinstance(column.dtype, pd.CategoricalDtype):  # each label looked at once, not each deal
+                    hit = np.array([match_key(dim, c) in wanted for c in column.cat.categories] + [False])
+                    match &= hit[column.cat.codes.to_numpy()]
+                else:
+                    match &= column.astype(str).map(lambda c: match_key(dim, c) in wanted).to_numpy(dtype=bool)
             visible |= match
         return visible
 
@@ -136,8 +141,8 @@ class Scope:
         for dim in common:
             if dim not in snapshot.dimensions:
                 continue
-            allowed = {v.casefold() for g in self.grants for d, vs in g if d == dim for v in vs}
-            categories = [c for c in snapshot.deals[dim].cat.categories if str(c).casefold() in allowed]
+            allowed = {match_key(dim, v) for g in self.grants for d, vs in g if d == dim for v in vs}
+            categories = [c for c in snapshot.deals[dim].cat.categories if match_key(dim, c) in allowed]
             deals[dim] = deals[dim].cat.set_categories(categories)
             open_deals[dim] = open_deals[dim].cat.set_categories(categories)
         report = scoped_report(snapshot.report, deals, open_deals)
@@ -147,7 +152,8 @@ class Scope:
 
 def scoped_report(report, deals: pd.DataFrame, open_deals: pd.DataFrame):
     """The data report of the visible rows only: rows read are the visible deals, and the rows set aside
-    (which cannot be placed in a segment with certainty) are not counted at all."""
+    (which cannot be placed in a segment with certainty) are not counted at all, nor the labels merged
+    (counted over every deal, and naming segments the scope may not see)."""
     closed = deals["closed_date"] if "closed_date" in deals.columns else None
     closed_range = (closed.min().date(), closed.max().date()) if closed is not None and len(closed) else None
     missing = open_deals["deal_amount"].isna().sum() if "deal_amount" in open_deals.columns else 0
@@ -155,7 +161,7 @@ def scoped_report(report, deals: pd.DataFrame, open_deals: pd.DataFrame):
     return dataclasses.replace(report, rows_read=len(deals) + len(open_deals), closed_deals=len(deals),
                                open_deals=len(open_deals), set_aside={}, examples={}, closed_range=closed_range,
                                open_without_amount=int(missing), open_without_created=int(undated),
-                               rows_outside_window=None)
+                               rows_outside_window=None, folded=())
 
 
 def outside_scope(text: str, everything, visible) -> list[str]:

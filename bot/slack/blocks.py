@@ -113,7 +113,8 @@ def reply_message(reply: Reply, line: str = "", *, share: bool = False, shared_b
     text = reply.text
     if reply.asked_back:
         text = render("text/ask_back.j2", question=reply.question, choices=reply.choices,
-                      unsupported=reply.unsupported, note=reply.note, buttons=True)
+                      unsupported=reply.unsupported, note=reply.note, contested=reply.contested,
+                      buttons=True)
     fallback = escape(text) if reply.kind in ("refused", "error") else fallback_text(text)
     return {"text": fallback, "blocks": assemble_blocks(text, command_line=line, share=share, shared_by=shared_by,
                                                         **extra)}

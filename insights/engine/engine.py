@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..cells import CACHED, Cells
 from ..counting import Window
+from ..labels import Fold, fold_labels, match_key
 from ..load import REASONS, ColumnMapping
 from ..load.coding import _categories
 from ..load.report import CENSORING_GAP_DAYS, LOST_ZERO_MIN_DEALS, LOST_ZERO_SHARE
@@ -75,6 +76,10 @@ class Profile:
     open_without_amount: int
     open_without_created: int
     seconds: float
+    # each source dimension's raw values -> the label each is counted under, spellings of one label merged
+    # (labels.fold_labels, on the kept rows' counts as the loader's coding); and the merges, for /health
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    folds: tuple[Fold, ...] = ()
 
 
 class DealEngine:
@@ -419,7 +424,7 @@ class DealEngine:
         if not self._stored:
             return f"{alias}.code", self._codes_join(d, alias)
         position = {label: k for k, label in enumerate(self.values(d))}
-        labels = self.validation.readings.labels[d]
+        labels = self._profile.labels[d]
         codes = [str(position[labels[raw]]) if labels.get(raw) in position else "NULL" for raw in self._raws(d)]
         return f"[{', '.join(codes) or 'NULL'}][enum_code(t.d_{d}) + 1]", ""
 
@@ -440,7 +445,8 @@ SELECT reason, state, GROUPING(state) AS g_state{columns}, COUNT(*) AS n,
        SUM(CASE WHEN amount = 0 THEN 1 ELSE 0 END) AS zero_amount,
        SUM(CASE WHEN amount > 0 THEN 1 ELSE 0 END) AS positive_amount
 FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
-        by_dim = {d: found[(found[f"g_{d}"] == 0) & (found["reason"] == 0)] for d in dims}
+        # each dimension's own grouping set (the stage's is also in one with the state)
+        by_dim = {d: found[(found[f"g_{d}"] == 0) & (found["g_state"] == 1) & (found["reason"] == 0)] for d in dims}
         in_state_set = found["g_state"] == 0
         for d in dims:
             in_state_set &= found[f"g_{d}"] == 1
@@ -449,10 +455,16 @@ FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
         closed = kept[kept["state"].isin([WON_STATE, LOST_STATE])]
         opened = kept[kept["state"] == OPEN_STATE]
         order = self.mapping.stage_order
-        values = {}
+        values, folded, folds = {}, {}, []
         for d in dims:
-            labels = sorted({v.readings.labels[d][raw] for raw in by_dim[d][f"d_{d}"].astype(str)})
-            values[d] = tuple(_categories(d, pd.Series(labels, dtype=object), order))
+            raws = v.readings.labels[d]
+            counts: dict[str, int] = {}  # the kept rows' deals per label (two raw spellings may clean to one)
+            for raw, n in zip(by_dim[d][f"d_{d}"].astype(str), by_dim[d]["n"]):
+                counts[raws[raw]] = counts.get(raws[raw], 0) + int(n)
+            merged, made = fold_labels(d, counts)
+            folded[d] = {raw: merged.get(label, label) for raw, label in raws.items()}
+            folds.extend(made)
+            values[d] = tuple(_categories(d, pd.Series(sorted(set(merged.values())), dtype=object), order))
         lost = closed[closed["state"] == LOST_STATE]
         won = closed[closed["state"] == WON_STATE]
         lost_n, won_n = int(lost["n"].sum()), int(won["n"].sum())
@@ -464,7 +476,7 @@ FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
         if stage:
             pairs = found[(found["g_state"] == 0) & (found["g_deal_stage"] == 0) & (found["reason"] == 0)
                           & found["state"].isin([WON_STATE, LOST_STATE])]
-            codes = np.array([values["deal_stage"].index(v.readings.labels["deal_stage"][raw])
+            codes = np.array([values["deal_stage"].index(folded["deal_stage"][raw])
                               for raw in pairs["d_deal_stage"].astype(str)], dtype=np.int64)
             outcome_only = bool(stage_records_outcome_only(codes, (pairs["state"] == WON_STATE).to_numpy(),
                                                            len(values["deal_stage"])))
@@ -478,7 +490,7 @@ FROM v GROUP BY GROUPING SETS ({', '.join(sets)})""")
                        closed_range=_range(closed["closed_min"], closed["closed_max"]),
                        open_without_amount=int(opened["no_amount"].sum()),
                        open_without_created=int(opened["no_created"].sum()),
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, labels=folded, folds=tuple(folds))
 
     def _examples(self, counts: dict[str, int]) -> dict[str, list[int]]:
         """Up to five row numbers per reason, the first in the file (or in deal id order, for a database)."""
@@ -515,7 +527,7 @@ SELECT reason, _row FROM (SELECT reason, _row, ROW_NUMBER() OVER (PARTITION BY r
             dimensions=self.dimensions, stage_order=self.mapping.stage_order or STAGE_ORDER,
             stage_outcome_only="deal_stage" in self.validation.dims and p.outcome_only,
             open_without_amount=p.open_without_amount, open_without_created=p.open_without_created,
-            lost_amounts_zeroed=p.zeroed, window_since=self.since, rows_outside_window=outside)
+            lost_amounts_zeroed=p.zeroed, window_since=self.since, rows_outside_window=outside, folded=p.folds)
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -748,7 +760,7 @@ SELECT code, month, won, cycle, COUNT(*) AS n FROM (
         """A LEFT JOIN giving each row's category code of `d` as `alias`.code (NULL: no value)."""
         position = {label: k for k, label in enumerate(self.values(d))}
         pairs = [f"(CAST({literal(raw)} AS VARCHAR), {position[label]})"
-                 for raw, label in self.validation.readings.labels[d].items() if label in position]
+                 for raw, label in self._profile.labels[d].items() if label in position]
         return (f"LEFT JOIN (VALUES {', '.join(pairs) or '(NULL, -1)'}) AS {alias}(raw, code) "
                 f"ON {alias}.raw = t.d_{d}")
 
@@ -756,8 +768,9 @@ SELECT code, month, won, cycle, COUNT(*) AS n FROM (
         if dim in _BANDS:
             codes = [k for k, label in enumerate(self.values(dim)) if label in wanted]
             return f"{dim} IN ({', '.join(map(str, codes))})" if codes else "FALSE"
-        labels = self.validation.readings.labels[dim]
-        return _in(f"d_{dim}", [raw for raw, label in labels.items() if label in wanted])
+        labels = self._profile.labels[dim]  # every raw spelling of the labels wanted, named in any spelling
+        keys = {match_key(dim, w) for w in wanted}
+        return _in(f"d_{dim}", [raw for raw, label in labels.items() if label in wanted or match_key(dim, label) in keys])
 
 
 def _column(dim: str) -> str:

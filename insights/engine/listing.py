@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..counting import Subset
+from ..labels import match_key
 from ..load.coding import band
 from ..schema import CYCLE_BANDS, SIZE_BANDS
 from .engine import _BANDS, DealEngine, window_sql
@@ -312,8 +313,8 @@ class ScopedEngine(DealEngine):
         for dim in common:
             if dim not in whole.dimensions:
                 continue
-            allowed = {v.casefold() for g in grants for d, vs in g if d == dim for v in vs}
-            self._cut[dim] = tuple(c for c in whole.values(dim) if str(c).casefold() in allowed)
+            allowed = {match_key(dim, v) for g in grants for d, vs in g if d == dim for v in vs}
+            self._cut[dim] = tuple(c for c in whole.values(dim) if match_key(dim, c) in allowed)
 
     def values(self, dim: str) -> tuple[str, ...]:
         return self._cut[dim] if dim in self._cut else self.whole.values(dim)
@@ -324,9 +325,9 @@ class ScopedEngine(DealEngine):
         for grant in self.grants:
             parts = []
             for dim, values in grant:
-                wanted = {v.casefold() for v in values}
+                wanted = {match_key(dim, v) for v in values}
                 if dim in _BANDS or dim in self.validation.dims:
-                    labels = [c for c in self.whole.values(dim) if str(c).casefold() in wanted]
+                    labels = [c for c in self.whole.values(dim) if match_key(dim, c) in wanted]
                     parts.append(self.whole._filter(dim, labels))
                 else:
                     parts.append("FALSE")

@@ -198,7 +198,7 @@ class EngineSnapshot:
             self.report, rows_read=seen["closed"] + seen["open"], closed_deals=seen["closed"], open_deals=seen["open"],
             set_aside={}, examples={}, closed_range=seen["closed_range"],
             open_without_amount=seen["open_without_amount"], open_without_created=seen["open_without_created"],
-            rows_outside_window=None)
+            rows_outside_window=None, folded=())
         return EngineSnapshot(engine, report, self.as_of, self.dimensions, self.filters)
 
 

@@ -40,10 +40,12 @@ def build_snapshot(frame: pd.DataFrame, *, dims: tuple[str, ...], mapping: Colum
     closed_rows = np.flatnonzero(checked.kept & checked.is_closed).astype(index_type)
     open_rows = np.flatnonzero(checked.kept & ~checked.is_closed).astype(index_type)
     gaps = Gaps.of(checked, closed_rows, open_rows)
-    deals, open_deals = _split(frame, checked, closed_rows, open_rows, dims, mapping.stage_order)
+    folds: list = []
+    deals, open_deals = _split(frame, checked, closed_rows, open_rows, dims, mapping.stage_order, folds)
     rejected = with_malformed(rejected, origin.malformed)
     report = data_report(source=origin.source, rows_read=rows_read, deals=deals, open_deals=open_deals,
-                         rejected=rejected, dims=dims, mapping=mapping, gaps=gaps, started=origin.started)
+                         rejected=rejected, dims=dims, mapping=mapping, gaps=gaps, started=origin.started,
+                         folded=tuple(folds))
     latest = report.closed_range[1] if report.closed_range else dt.date.today()
     snapshot = Snapshot(deals, open_deals, rejected.reset_index(drop=True), report, latest, report.dimensions)
     if as_of is not None and as_of != latest:
@@ -70,9 +72,10 @@ class _Halves:
 
 
 def _split(frame: pd.DataFrame, checked: Checked, closed_rows: np.ndarray, open_rows: np.ndarray,
-           dims: tuple[str, ...], stage_order: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+           dims: tuple[str, ...], stage_order: tuple[str, ...], folds: list) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Column by column: the closed and the open rows taken, the full-length column (in `frame` or
-    among the parsed values) dropped before the next one is taken."""
+    among the parsed values) dropped before the next one is taken. Each label column's merged spellings
+    (see coding.coded) are added to `folds`."""
     halves = _Halves(closed_rows, open_rows)
     parsed = checked.parsed
     release_arrow_memory()
@@ -95,7 +98,9 @@ def _split(frame: pd.DataFrame, checked: Checked, closed_rows: np.ndarray, open_
     del outcome
     keep = checked.kept
     for d in dims:
-        halves.take(d, coded(safe_labels(frame.pop(d)), keep, d, stage_order))
+        column, merged = coded(safe_labels(frame.pop(d)), keep, d, stage_order)
+        halves.take(d, column)
+        folds.extend(merged)
     for part in halves.closed, halves.open:  # bands of the rows' own values: no full-length column needed
         part["size_band"] = band(part["deal_amount"].to_numpy(), SIZE_BANDS)
         part["cycle_band"] = band(part["sales_cycle_days"].to_numpy(), CYCLE_BANDS)

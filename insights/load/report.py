@@ -70,7 +70,7 @@ def with_malformed(rejected: pd.DataFrame, malformed: tuple[tuple, ...]) -> pd.D
 
 def data_report(*, source: str, rows_read: int, deals: pd.DataFrame, open_deals: pd.DataFrame,
                 rejected: pd.DataFrame, dims: tuple[str, ...], mapping: ColumnMapping, gaps: Gaps,
-                started: float) -> DataReport:
+                started: float, folded: tuple = ()) -> DataReport:
     """The report of one load: counts by reason (with example rows), ranges, censoring, segment columns."""
     counts = rejected["reason"].value_counts()
     set_aside = {r: int(counts[r]) for r in REASONS if r in counts}
@@ -104,4 +104,5 @@ def data_report(*, source: str, rows_read: int, deals: pd.DataFrame, open_deals:
         open_without_amount=gaps.open_without_amount,
         open_without_created=gaps.open_without_created,
         lost_amounts_zeroed=gaps.lost_amounts_zeroed,
+        folded=folded,
     )

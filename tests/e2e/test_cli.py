@@ -311,7 +311,7 @@ def test_console_answers_commands_piped_on_stdin_and_exits_0_on_eof(cli, files):
 
 
 def test_options_without_a_subcommand_open_the_console_on_that_data(cli, files):
-    run = cli("--data", files["deals"], stdin="how is APAC doing?\n")
+    run = cli("--data", files["deals"], stdin="how is APAC doing lately?\n")
     assert run.returncode == 0 and run.stderr == ""
     assert run.stdout.startswith("Sales Intelligence console · 6,338 closed and 662 open deals")
     assert "_Read as: Trend of win rate · APAC" in run.stdout

@@ -90,7 +90,7 @@ def test_a_dm_question_is_answered_in_its_thread_and_follow_ups_keep_the_context
 
 
 def test_a_next_question_button_answers_in_the_same_thread(app, slack):
-    question = dm(app, "how is APAC doing?")
+    question = dm(app, "how is APAC doing lately?")
     answer = in_thread(slack, "D0CRO", question)[0]
     assert "Win rate trend · APAC" in all_text(answer)
     why = next(b for b in buttons(answer, "followup_") if b["text"]["text"] == "Why?")

@@ -224,7 +224,7 @@ def test_a_post_shows_only_the_deals_every_member_of_its_channel_may_see(service
     assert "Shown for everyone in this channel: APAC only" in text
     alone = ask(data, policy.asker("U0MGR", "C0SALES"), "/winrate by region")  # the slash reply only they read
     assert "Europe" in alone.text and "Shown for everyone" not in alone.text
-    mixed = answer_in_thread(services, client, "how is APAC doing?", "U0VP", "C0MIXED", f"{time.time():.6f}")
+    mixed = answer_in_thread(services, client, "how is APAC doing lately?", "U0VP", "C0MIXED", f"{time.time():.6f}")
     words = all_text(mixed["message"])
     assert "not everyone in this channel may see" in words and "%" not in words and "APAC" not in words
     follow = ask(data, policy.asker("U0VP", "C0MIXED"), "/follow /winrate weekly here", store=store)

@@ -25,7 +25,7 @@ ROOT_DATA = "data/deals.csv"
 # /health's report, field by field (load times and clocks aside)
 REPORT_FIELDS = ("rows_read", "closed_deals", "open_deals", "set_aside", "examples", "created_range", "closed_range",
                  "censored_after", "dimensions", "stage_order", "stage_outcome_only", "open_without_amount",
-                 "open_without_created", "lost_amounts_zeroed")
+                 "open_without_created", "lost_amounts_zeroed", "folded")
 # every reason but the two that only a CSV's own reader can meet (a stray quote, a line of the wrong length)
 ROW_REASONS = tuple(r for r in REASONS if r not in ("unterminated_quote", "malformed_row"))
 

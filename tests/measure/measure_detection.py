@@ -23,6 +23,8 @@ the usual seeds holds on seeds it was not made on. Scenarios:
                 push), asked at the end of 2024Q4: is the usual Q4 lift called significant by
                 /why or /trend? And /trend monthly on December (the quarter-end month)
   season-drop   the same with India losing 12 pp in 2024Q4 on top of the season: found?
+  season-lost   the same with every deal losing the Q4 lift (-0.3 log-odds in 2024Q4): flat against the
+                four quarters before, a fall against the usual change; is it called a fall?
   flip          Referral won 10 pp more than Inbound for years and, in the latest quarter, 5 pp
                 less: does /drivers say so, and does the driver-flip alert fire?
   flip-null     crm_spec with stable drivers: does the driver-flip alert fire?
@@ -115,13 +117,16 @@ def run(args) -> tuple:
         return scenario, why_alarm, t.verdict in ("drop", "rise"), bool(r.findings), r.significant
     if scenario.startswith("season"):
         q4 = dt.date(2024, 10, 1)
-        drops = (_drop({"region": "India"}, q4, dt.date(2024, 12, 31), 0.33),) if scenario == "season-drop" else ()
+        drops = {"season-drop": (_drop({"region": "India"}, q4, dt.date(2024, 12, 31), 0.33),),
+                 "season-lost": (PlantedDrop({}, q4, dt.date(2024, 12, 31), -0.3),)}.get(scenario, ())
         snap = from_table(generate_deals(crm_spec(n_deals=deals, seed=seed, as_of=dt.date(2024, 12, 31), drops=drops)),
                           source=scenario)
         r = explain_change(snap, Query())
         t = trend(snap, Query())
         monthly = trend(snap, Query(grain="month"))
         called = r.significant or t.verdict in ("drop", "rise")
+        if scenario == "season-lost":
+            called = (r.significant and r.moved_pp < 0) or t.verdict == "drop"
         return (scenario, called, bool(r.findings), monthly.verdict in ("drop", "rise"),
                 r.findings[:1] == ["India"])
     if scenario.startswith("flip"):
@@ -160,6 +165,8 @@ LINES = {  # what each measure of a scenario says, in order
     "noise": ("any alarm in /why", "/trend verdict", "a segment finding", "the total significant"),
     "season": ("/why or /trend call it significant", "a /why finding", "/trend monthly calls the last month",
                "India named first"),
+    "season-lost": ("/why or /trend call a fall beyond the usual", "a /why finding", "/trend monthly calls the last month",
+                    "India named first"),
     "flip": ("driver-flip alert fired", "/drivers says Referral flipped"),
     "total-drop": ("drop alert on all deals (broad)", "any drop alert"),
 }

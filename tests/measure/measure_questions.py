@@ -37,7 +37,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "sixth held-out": ROOT / "tests/measure/corpus/heldout6.tsv",
            "seventh held-out": ROOT / "tests/measure/corpus/heldout7.tsv",
            "eighth held-out": ROOT / "tests/measure/corpus/heldout8.tsv",
-           "ninth held-out": ROOT / "tests/measure/corpus/heldout9.tsv"}
+           "ninth held-out": ROOT / "tests/measure/corpus/heldout9.tsv",
+           "tenth held-out": ROOT / "tests/measure/corpus/heldout10.tsv"}
 ASK = "ask"
 
 

@@ -40,6 +40,32 @@ def test_the_quarter_end_month_is_compared_with_the_same_month_a_year_earlier():
     assert t.season.earlier[0].period == "2023-12" and t.verdict == "noise"
 
 
+def test_a_q4_beyond_the_usual_change_but_not_beyond_earlier_q4s_is_not_called():
+    # seed 7: the one earlier Q4 with a whole baseline (2023Q4) rose 3.8 pp, the other seeds' 5 to 10:
+    # against it 2024Q4 is +5.4 pp beyond the usual (p=0.013), but its rate is within noise of the
+    # mean of 2022Q4 and 2023Q4 (+1.7 pp, p=0.25); the intersection-union test needs both
+    snap = snapshot_of(crm_spec(n_deals=20_000, seed=7, as_of=Q4_END))
+    r, t = explain_change(snap, Query()), trend(snap, Query())
+    s = r.season
+    assert s.p_value < 0.05 and s.cycle_earlier == ["2023Q4", "2022Q4"] and s.cycle_earlier_p_value > 0.2
+    assert s.unusual_p_value == max(s.p_value, s.cycle_earlier_p_value) and not s.significant
+    assert not r.significant and t.verdict == "noise"
+    text = answer(snap, "/why").text
+    assert "against the mean of 2023Q4 and 2022Q4 themselves +1.7 pp, p=0.25" in text, text[:900]
+    assert "*not enough to call beyond the usual seasonal move*" in text
+
+
+def test_a_q4_without_its_usual_lift_is_a_fall_beyond_the_usual():
+    # every deal loses the Q4 lift (-0.3 log-odds): flat against the four quarters before, a fall
+    # against the usual change and against the earlier Q4s alike, so the intersection-union test calls it
+    lost = PlantedDrop({}, dt.date(2024, 10, 1), Q4_END, -0.3)
+    for seed in (0, 1):
+        snap = snapshot_of(crm_spec(n_deals=20_000, seed=seed, as_of=Q4_END, drops=(lost,)))
+        r, t = explain_change(snap, Query()), trend(snap, Query())
+        assert abs(r.change_pp) < 1 and r.season.change_vs_usual_pp < -8 and r.season.cycle_earlier_change_pp < -5
+        assert r.significant and r.moved_pp < 0 and t.verdict == "drop", (seed, r.season)
+
+
 def test_a_real_drop_on_top_of_the_seasonal_pattern_is_still_found():
     drop = PlantedDrop({"region": "India"}, dt.date(2024, 10, 1), Q4_END, logit(0.25) - logit(0.45))
     found = sum(explain_change(snapshot_of(crm_spec(seed=s, as_of=Q4_END, drops=(drop,))), Query()).findings[:1] == ["India"]

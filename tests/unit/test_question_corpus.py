@@ -31,14 +31,18 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # rules after the sixth's round and ask()'s routing fix: 88.9% as asked, 3.4% asked back, 7.8% wrongly.
 # Then used for development: the seventh round's rules (issue 22) took it from 89.2% as asked, 3.4% asked back and
 # 7.4% wrongly to 95.3%, 1.0% and 3.7%, and the sixth from 94.9% / 3.0% to 96.1% / 2.7%, every other set unchanged.
-TARGETS = {"development": (0.995, 0.003), "first blind set": (0.99, 0.005), "second blind set": (0.99, 0.005),
-           "third blind set": (0.99, 0.005), "held-out": (0.99, 0.005), "second held-out": (0.925, 0.026),
-           "fourth held-out": (0.99, 0.008), "third held-out": (0.945, 0.003),
-           "fifth held-out": (0.95, 0.024),
-           "sixth held-out": (0.965, 0.021),
-           "seventh held-out": (0.95, 0.04),
-           "eighth held-out": (0.93, 0.035),
-           "ninth held-out": (0.814, 0.097)}
+# The structural round (issue 22) asks back the contested shapes, where the corpora's writers read the same shape
+# differently (bot/core/intents.py CONTESTS): wrong readings across the corpora fell from 80 to 38, and 42 questions
+# answered as asked are asked back now, 40 of them in the seven earliest sets (docs/conversation.md, "Contested shapes").
+# Then eleven rule gaps of the ninth set (class b there) took it to 85.2% / 4.0% and the sixth and eighth to 0.3% and 1.4%.
+TARGETS = {"development": (0.955, 0.003), "first blind set": (0.975, 0.005), "second blind set": (0.97, 0.005),
+           "third blind set": (0.965, 0.005), "held-out": (0.96, 0.005), "second held-out": (0.92, 0.006),
+           "fourth held-out": (0.98, 0.008), "third held-out": (0.95, 0.003),
+           "fifth held-out": (0.95, 0.006),
+           "sixth held-out": (0.975, 0.006),
+           "seventh held-out": (0.955, 0.017),
+           "eighth held-out": (0.94, 0.017),
+           "ninth held-out": (0.85, 0.043)}
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +64,34 @@ def test_plain_questions_are_answered_as_asked_and_almost_never_wrongly(demo_voc
 def test_the_corpora_hold_four_hundred_phrasings_or_more():
     assert sum(len(load_corpus(path)) for path in CORPORA.values()) >= 400
     assert len(load_corpus(CORPORA["held-out"])) >= 150
+
+
+def test_every_contested_shape_is_read_differently_by_at_least_two_corpora(demo_vocab):
+    """A shape is asked back only where careful readers disagree: among the corpora's questions the layer asks back
+    as that shape, one corpus expects the layer's own reading (the first button) and another corpus expects the other
+    reading or asking back."""
+    import re
+
+    from bot.core.intents import CONTESTS, interpret
+    from measure_questions import meaning
+
+    snapshot, vocab = demo_vocab
+    own: dict[str, set[str]] = {c.name: set() for c in CONTESTS}
+    other: dict[str, set[str]] = {c.name: set() for c in CONTESTS}
+    maybe = re.compile(r"\b(how|hw|hwo)\b|how's|hows|\brep|rank|perform|qoq|q/q|(over|on|to) quarter|quota|attainment"
+                       r"|big|large|small|number", re.IGNORECASE)  # the questions that may fall in a shape, to read fewer
+    for corpus, path in CORPORA.items():
+        for question, expected in load_corpus(path):
+            if not maybe.search(question):
+                continue
+            intent = interpret(question, vocab, snapshot.as_of)
+            if not intent.contested:
+                continue
+            readings = [meaning(r.line, vocab, snapshot) for r in intent.choices]
+            want = "ask" if expected == "ask" else meaning(expected, vocab, snapshot)
+            if want == readings[0]:
+                own[intent.contested].add(corpus)
+            elif want == "ask" or want in readings[1:]:
+                other[intent.contested].add(corpus)
+    for shape in own:
+        assert own[shape] and other[shape] and len(own[shape] | other[shape]) >= 2, (shape, own[shape], other[shape])

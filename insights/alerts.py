@@ -232,7 +232,8 @@ def big_deal_at_risk(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Fi
     checked = result.backtest is not None
     amount = rule.threshold if rule.threshold is not None else BIG_DEAL_AMOUNT
     out = []
-    for d in result.all_deals():
+    # only the deals of at least the amount are listed (on a source counted where it lives, chosen by the query)
+    for d in result.listing.at_least(amount) if result.listing is not None else ():
         p = d.win_probability_next_quarter
         low = checked and p is not None and p < BIG_DEAL_MAX_PROBABILITY
         if d.amount is None or d.amount < amount or not (low or d.stalled):

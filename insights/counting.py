@@ -93,12 +93,8 @@ class Counter(Protocol):
 
     def cycle_counts(self) -> tuple[np.ndarray, np.ndarray]: ...  # closed deals' cycle values and their counts
 
-    # the deals one by one, where an answer lists or scores them (insights/engine/listing.py)
-    open_rows: object  # every open deal, as a Snapshot's open_deals frame
-
-    def open_mask(self, subset: Subset) -> np.ndarray: ...
-
-    def open_chunks(self, subset: Subset): ...  # the subset's open deals in chunks, in open_rows' order
+    # the deals one by one, where an answer lists or scores them (insights/engine/listing.py): bounded or in chunks
+    def open_chunks(self, subset: Subset, at_least: float | None = None): ...  # in chunks, in the Snapshot's order
 
     def open_cell_counts(self, features): ...  # open deals per created day and features' codes: n
 
@@ -119,15 +115,18 @@ def counter_of(snapshot) -> Counter | None:
 
 
 def open_frame(snapshot):
-    """The open deals as rows (a DataFrame in the loader's columns): the Snapshot's own, or those the engine
-    fetches for what scores or lists them one by one (/pipeline, the open deals of /deals)."""
-    counter = counter_of(snapshot)
-    return snapshot.open_deals if counter is None else counter.open_rows
+    """The open deals as rows (a DataFrame in the loader's columns) of a Snapshot in memory; deals counted where
+    they live are never fetched all at once (listed in bounds, or streamed in chunks: `Counter.open_chunks`)."""
+    if counter_of(snapshot) is not None:
+        raise NeedsRows("Every open deal at once is not fetched from where the deals live.")
+    return snapshot.open_deals
 
 
 def open_mask(snapshot, mask) -> np.ndarray:
-    """A selection of open deals as a boolean array over `open_frame(snapshot)`."""
-    return mask.counter.open_mask(mask) if isinstance(mask, Subset) else mask
+    """A selection of open deals as a boolean array over `open_frame(snapshot)` (in memory)."""
+    if isinstance(mask, Subset):
+        raise NeedsRows("Open deals counted where they live are selected by a query, not by a mask.")
+    return mask
 
 
 def rate_in(snapshot, mask) -> Rate:

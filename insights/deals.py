@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .counting import counter_of, open_frame, open_mask
-from .pipeline import open_win_probabilities
+from .pipeline import open_chances, open_win_probabilities
 from .query import Query
 from .results import Result
 from .selection import Selection
@@ -88,9 +88,10 @@ def deal_tables(snapshot: Snapshot, query: Query):
     deals of a source counted where it lives (every deal of an export is never held at once)."""
     sel = Selection(snapshot, query)
     counter = counter_of(snapshot)
-    if counter is not None and query.outcome != "open":
-        for chunk in counter.deal_chunks(sel.current, query.outcome):
-            yield _table(snapshot, chunk, np.arange(len(chunk)))
+    if counter is not None:
+        is_open = query.outcome == "open"  # open deals streamed too, each with its cell's chance
+        for chunk in counter.deal_chunks(sel.open if is_open else sel.current, None if is_open else query.outcome):
+            yield _table(snapshot, chunk, np.arange(len(chunk)), open_chances(snapshot, chunk) if is_open else None)
         return
     frame, rows = _selection(sel)
     yield _table(snapshot, frame, rows, open_win_probabilities(snapshot) if query.outcome == "open" else None)
@@ -127,7 +128,7 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
     deal at least as large as the SHOWN-th largest) are sorted and read, not a million-row table."""
     sel = Selection(snapshot, query)  # open pipeline is as of now, whatever the period
     counter = counter_of(snapshot)
-    if counter is not None and query.outcome != "open":
+    if counter is not None:
         return _counted(snapshot, sel, counter)
     frame, rows = _selection(sel)
     amounts = frame["deal_amount"].to_numpy(dtype=float)[rows]
@@ -143,15 +144,18 @@ def deals_behind(snapshot: Snapshot, query: Query) -> DealsResult:
 
 
 def _counted(snapshot, sel: Selection, counter) -> DealsResult:
-    """`deals_behind` for closed deals counted where they live: the totals by one query, the SHOWN largest by
-    one more bounded by its LIMIT."""
+    """`deals_behind` for deals counted where they live: the totals by one query, the SHOWN largest by one more
+    bounded by its LIMIT (open ones with their cells' chances, as /pipeline gives them)."""
     query = sel.query
-    count, won, amount, blank = counter.deal_totals(sel.current, query.outcome)
-    listed = counter.deal_rows(sel.current, query.outcome, SHOWN)
+    is_open = query.outcome == "open"
+    subset, outcome = (sel.open, None) if is_open else (sel.current, query.outcome)
+    count, won, amount, blank = counter.deal_totals(subset, outcome)
+    listed = counter.deal_rows(subset, outcome, SHOWN)
+    chances = open_chances(snapshot, listed) if is_open else None
     return DealsResult(command="deals", as_of=snapshot.as_of, query=query, period=sel.period, outcome=query.outcome,
-                       count=count, won=won, lost=count - won, amount=amount if count else 0.0, without_amount=blank,
-                       deals=_rows_of(_table(snapshot, listed, np.arange(len(listed)))),
-                       notes=[] if count else ["no_deals"])
+                       count=count, won=won, lost=0 if is_open else count - won, amount=amount if count else 0.0,
+                       without_amount=blank, deals=_rows_of(_table(snapshot, listed, np.arange(len(listed)), chances)),
+                       notes=(["open_pipeline_now"] if is_open else []) + ([] if count else ["no_deals"]))
 
 
 def _largest(snapshot: Snapshot, frame: pd.DataFrame, rows: np.ndarray, amounts: np.ndarray,

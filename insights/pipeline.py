@@ -999,6 +999,11 @@ class OpenDealListing:
         """Every deal after the first `skip` (with reasons only for a selection of up to 5,000)."""
         return self._listed(_ranked(self.rows, self._key)[skip:], len(self.rows) <= 5000)
 
+    def at_least(self, amount: float) -> list[OpenDeal]:
+        """The deals of at least `amount` (blank ones left out) in ranking order, without reasons."""
+        rows = self.rows[self.amounts[self.rows] >= amount]
+        return self._listed(_ranked(rows, self._key), False)
+
     @cached_property
     def _key(self) -> np.ndarray:
         return -np.nan_to_num(self.loss, nan=-1.0)
@@ -1153,6 +1158,20 @@ class _Reduced:
     groups: dict  # group code -> (deals, amount, at risk, _Sparse of its cells' weights)
 
 
+def _chunk_cells(snapshot: Snapshot, hist: _History, scores: _CellScores, chunk) -> tuple[np.ndarray, ...]:
+    """A chunk of open deals (rows in the loader's frame): each one's age (-1: no created date), its features'
+    category codes (-1: no value), age band and cell (a position in `scores.keys`)."""
+    m, features, cells = len(chunk), hist.features, len(scores.keys)
+    ages = _ages_of(chunk["created_date"].to_numpy(), snapshot.as_of)
+    codes = np.column_stack([chunk[f].cat.codes.to_numpy().astype(np.int64) for f in features]) if features \
+        else np.zeros((m, 0), dtype=np.int64)
+    band, key = _cell_key(ages, codes + 1, hist.sizes)
+    cell = np.searchsorted(scores.keys, key)
+    if (cell >= cells).any() or (scores.keys[np.minimum(cell, cells - 1)] != key).any():
+        raise RuntimeError("an open deal's cell was not counted: the open deals changed during the answer")
+    return ages, codes, band, cell
+
+
 def _add(total: np.ndarray, slot: np.ndarray, values: np.ndarray) -> None:
     np.add.at(total, slot, values)
 
@@ -1162,7 +1181,7 @@ def _reduce(snapshot: Snapshot, subset, models: _Models, scores: _CellScores, gr
     """One pass over the selection's open deals in chunks (in the Snapshot's row order): per cell their number
     and amounts, the stalled deals, per value of `group` the same and the amount at risk, and the first `limit`
     of the listing (a running top: ties keep row order, as `_ranked` does)."""
-    hist, features = models.hist, models.hist.features
+    hist = models.hist
     cells = len(scores.keys)
     out = _Reduced(np.zeros(cells, dtype=np.int64), np.zeros(cells), np.zeros(cells), 0, 0.0, [], {})
     stalled_sum = np.zeros(1)
@@ -1173,13 +1192,7 @@ def _reduce(snapshot: Snapshot, subset, models: _Models, scores: _CellScores, gr
         m = len(chunk)
         if not m:
             continue
-        ages = _ages_of(chunk["created_date"].to_numpy(), snapshot.as_of)
-        codes = np.column_stack([chunk[f].cat.codes.to_numpy().astype(np.int64) for f in features]) if features \
-            else np.zeros((m, 0), dtype=np.int64)
-        band, key = _cell_key(ages, codes + 1, hist.sizes)
-        cell = np.searchsorted(scores.keys, key)
-        if (cell >= cells).any() or (scores.keys[np.minimum(cell, cells - 1)] != key).any():
-            raise RuntimeError("an open deal's cell was not counted: the open deals changed during the answer")
+        ages, codes, band, cell = _chunk_cells(snapshot, hist, scores, chunk)
         p = scores.cell_p[cell]
         amounts = chunk["deal_amount"].to_numpy(dtype=float)
         a = np.where(np.isfinite(amounts), amounts, 0.0)
@@ -1219,22 +1232,70 @@ def _reduce(snapshot: Snapshot, subset, models: _Models, scores: _CellScores, gr
 
 @dataclass(frozen=True, eq=False)
 class _RowsListing:
-    """Every open deal of the selection listed (the JSON, the CSV): the deals fetched as rows and scored one by one
-    (`OpenDealListing`), only when asked."""
+    """Every open deal of the selection listed (the JSON, the CSV), only when asked: the selection's open deals
+    streamed in chunks twice — first each one's ranking key alone, then each deal listed at its place — so no
+    frame of every open deal is held, only the listing itself."""
     snapshot: Snapshot
     models: _Models
     subset: object
     skill: bool
 
-    def after(self, skip: int) -> list[OpenDeal]:
+    def _scored(self, at_least: float | None = None):
+        """(chunk, its deals' chances, ages, feature codes, bands, stalled flags, ranking keys), chunk by chunk."""
         snapshot, models = self.snapshot, self.models
-        scores = score_open(snapshot, models, segments=self.skill)
-        amounts = open_frame(snapshot)["deal_amount"].to_numpy(dtype=float)
-        stalled = scores.ages > models.stalled_after if models.stalled_after is not None else \
-            np.zeros(len(amounts), dtype=bool)
-        return OpenDealListing(snapshot=snapshot, scores=scores, hist=models.hist,
-                               rows=np.flatnonzero(open_mask(snapshot, self.subset)), amounts=amounts,
-                               stalled=stalled, skill=self.skill).after(skip)
+        scores = score_cells(snapshot, models, segments=self.skill)
+        for chunk in counter_of(snapshot).open_chunks(self.subset, at_least=at_least):
+            if not len(chunk):
+                continue
+            ages, codes, band, cell = _chunk_cells(snapshot, models.hist, scores, chunk)
+            p = scores.cell_p[cell]
+            stalled = ages > models.stalled_after if models.stalled_after is not None else \
+                np.zeros(len(chunk), dtype=bool)
+            loss = chunk["deal_amount"].to_numpy(dtype=float) * (1 - p[:, 1])
+            yield chunk, p, ages, codes, band, stalled, -np.nan_to_num(loss, nan=-1.0)
+
+    def _deals(self, chunk, p, ages, codes, band, stalled, chosen: np.ndarray, with_reasons: bool) -> list[OpenDeal]:
+        snapshot, hist = self.snapshot, self.models.hist
+        fit = score_cells(snapshot, self.models, segments=self.skill).fits[0]
+        ids = chunk["deal_id"].to_numpy()
+        amounts = chunk["deal_amount"].to_numpy(dtype=float)
+        reps = chunk["sales_rep_id"].cat.codes.to_numpy() if "sales_rep_id" in snapshot.dimensions else None
+        return [_open_deal(snapshot, hist, fit, self.skill, ids[i], float(p[i, 0]), float(p[i, 1]), float(amounts[i]),
+                           int(ages[i]), int(band[i]), codes[i] if hist.features else None,
+                           int(reps[i]) if reps is not None else -1, bool(stalled[i]), with_reasons)
+                for i in chosen]
+
+    def after(self, skip: int) -> list[OpenDeal]:
+        """`OpenDealListing.after`: every deal after the first `skip` in ranking order (ties in row order)."""
+        keys = [scored[-1] for scored in self._scored()]
+        keys = np.concatenate(keys) if keys else np.zeros(0)
+        order = np.argsort(keys, kind="stable")
+        place = np.empty(len(order), dtype=np.int64)
+        place[order] = np.arange(len(order))
+        del keys, order
+        out: list[OpenDeal | None] = [None] * max(0, len(place) - skip)
+        start = 0
+        for chunk, p, ages, codes, band, stalled, _ in self._scored():
+            if start + len(chunk) > len(place):
+                raise RuntimeError("the open deals changed during the answer")
+            at = place[start:start + len(chunk)] - skip
+            chosen = np.flatnonzero(at >= 0)
+            for k, deal in zip(at[chosen], self._deals(chunk, p, ages, codes, band, stalled, chosen,
+                                                        len(place) <= 5000)):
+                out[k] = deal
+            start += len(chunk)
+        if start != len(place):
+            raise RuntimeError("the open deals changed during the answer")
+        return out
+
+    def at_least(self, amount: float) -> list[OpenDeal]:
+        """`OpenDealListing.at_least`: only the deals of at least `amount` are fetched (the amount in the query)."""
+        listed, keys = [], []
+        for chunk, p, ages, codes, band, stalled, key in self._scored(at_least=amount):
+            listed += self._deals(chunk, p, ages, codes, band, stalled, range(len(chunk)), False)
+            keys.append(key)
+        order = np.argsort(np.concatenate(keys), kind="stable") if keys else []
+        return [listed[i] for i in order]
 
 
 def _streamed_pipeline(snapshot: Snapshot, query: Query, sel: Selection) -> PipelineResult:
@@ -1286,6 +1347,20 @@ def _streamed_pipeline(snapshot: Snapshot, query: Query, sel: Selection) -> Pipe
         stalled_probability=_round(red.stalled_p / red.stalled, 4) if red.stalled else None,
         ranked_by="expected_loss" if skill else "amount_and_age", at_risk=at_risk,
         listing=_RowsListing(snapshot, models, sel.open, skill), segments=segments)
+
+
+def open_chances(snapshot: Snapshot, frame) -> np.ndarray | None:
+    """`open_win_probabilities` of these open deals (rows in the loader's frame, fetched where they live), each
+    found by its cell; None where `open_win_probabilities` is None."""
+    if _too_little_history(snapshot) or not len(snapshot.open_deals):
+        return None
+    models = fit_models(snapshot)
+    scores = score_cells(snapshot, models, segments=bool(models.backtest is not None and models.backtest.skill))
+    if scores is None:
+        return None
+    if not len(frame):
+        return np.zeros(0)
+    return scores.cell_p[_chunk_cells(snapshot, models.hist, scores, frame)[3], 0]
 
 
 def open_win_probabilities(snapshot: Snapshot) -> np.ndarray | None:

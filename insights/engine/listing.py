@@ -28,8 +28,8 @@ from .where import DuckPlace, literal
 CHUNK_ROWS = 50_000  # rows per chunk of a streamed export
 # open deals per chunk the pipeline scores (each chunk is held three times while it becomes the loader's frame: at
 # 500,000 the 100M digest peaked 550 MB over the commands before it); a database through SQLAlchemy hands over
-# Python objects, a dozen a row (the 10M PostgreSQL table peaked at 650 MB with chunks of 100,000), so its chunks
-# are a quarter of that
+# Python objects, a dozen a row (the 10M PostgreSQL table peaked at 650 MB with chunks of 100,000; its digest's
+# stream of 25,000-row chunks still added ~32 MB), so its chunks are a tenth of that
 OPEN_CHUNK_ROWS = 100_000
 _OUTCOMES = pd.Index(["", "Lost", "Won"])  # the loader's outcome categories (open, lost, won)
 
@@ -176,22 +176,16 @@ def _int(value) -> int:
     return 0 if pd.isna(value) else int(value)
 
 
-def open_rows(engine: DealEngine) -> pd.DataFrame:
-    """Every open deal, in the in-memory Snapshot's order: what the pipeline model scores one by one. Fetched
-    once per engine (a refresh, or a scope of it), whichever views of it ask (the rep rule's among them)."""
-    found = engine.__dict__.get("_open_rows")
-    if found is None:
-        where = ["reason = 0", f"state = {OPEN_STATE}"]
-        found = engine.__dict__["_open_rows"] = as_frame(engine, engine.place.timed(
-            _select(engine, where, _file_order(engine))))
-    return found
-
-
-def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None) -> Iterator[pd.DataFrame]:
+def open_chunks(engine: DealEngine, subset: Subset, size: int | None = None,
+                at_least: float | None = None) -> Iterator[pd.DataFrame]:
     """The subset's open deals in the in-memory Snapshot's row order, `size` rows at a time (OPEN_CHUNK_ROWS):
-    what the pipeline scores and sums chunk by chunk, never holding every open deal at once."""
-    sql = _select(engine, subset_where(engine, subset), _file_order(engine))
-    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 4))
+    what the pipeline scores and sums chunk by chunk, never holding every open deal at once. `at_least`: only
+    the deals of at least that amount (blank ones left out), chosen by the query (the big-deal alert's)."""
+    where = subset_where(engine, subset)
+    if at_least is not None:
+        where.append(f"amount >= {engine.place.dialect.number(float(at_least))}")
+    sql = _select(engine, where, _file_order(engine))
+    size = size or (OPEN_CHUNK_ROWS if isinstance(engine.place, DuckPlace) else max(1, OPEN_CHUNK_ROWS // 10))
     for part in _stream(engine, sql, size):
         yield as_frame(engine, part)
 
@@ -235,7 +229,12 @@ def pipeline_cells(engine: DealEngine, features: list[str], anchors: list[tuple[
     """The deals open at each anchor day t (created on or before t, closed after it or still open with a
     created date), per (anchor, age band, each feature's code): n, won by each horizon's end (won_<h>), the
     amounts above 0 (amount, amount_sq) and those won by each horizon (won_amount_<h>). Age bands are
-    [edge, next edge) of days; codes are the engine's category positions (-1: no value)."""
+    [edge, next edge) of days; codes are the engine's category positions (-1: no value).
+
+    The deals are first summed into buckets (one GROUP BY over the rows): the only things a deal's days are
+    compared with are the anchors, each anchor less each age band's edge and the horizons' ends, so deals whose
+    created day falls between the same two of those dates, and whose closed day does too, agree on every
+    comparison — the range join then pairs the anchors with these buckets (thousands), not with every deal."""
     horizons = len(anchors[0][1]) if anchors else 0
     rows = ", ".join(f"({k}, DATE {literal(t.isoformat())}"
                      + "".join(f", DATE {literal(e.isoformat())}" for e in ends) + ")"
@@ -252,25 +251,49 @@ def pipeline_cells(engine: DealEngine, features: list[str], anchors: list[tuple[
         joins.append(engine._codes_join(f, f"k_{f}"))
         codes.append(f"COALESCE(k_{f}.code, -1) AS c_{f}")
     picked = "".join(f", {c}" for c in codes)
+    # created: compared with each anchor t (created <= t) and with t - edge (the age band's bounds); closed: with
+    # each t (ended > t) and each horizon's end (ended <= e)
+    created_at = sorted({t - dt.timedelta(days=int(e)) for t, _ in anchors for e in edges[1:]} | {t for t, _ in anchors})
+    ended_at = sorted({t for t, _ in anchors} | {e for _, ends in anchors for e in ends})
+    c_codes = [f"c_{f}" for f in features]
     won_by = [f"(d.won = 1 AND d.ended <= a.e{h})" for h in range(horizons)]
-    sums = "".join(f", SUM(CASE WHEN {w} THEN 1 ELSE 0 END) AS won_{h}" for h, w in enumerate(won_by)) + \
+    sums = "".join(f", SUM(CASE WHEN {w} THEN d.n ELSE 0 END) AS won_{h}" for h, w in enumerate(won_by)) + \
         "".join(f", SUM(CASE WHEN {w} THEN d.amt ELSE 0 END) AS won_amount_{h}" for h, w in enumerate(won_by))
     group = ", ".join(str(k) for k in range(1, 3 + len(features)))
+    kept = "".join(f", {c}" for c in c_codes)
     sql = f""", a({names}) AS (VALUES {rows}),
-d AS (
+r AS (
   SELECT t.created, CASE WHEN t.state = {OPEN_STATE} THEN NULL ELSE t.closed END AS ended,
          CASE WHEN t.state = {WON_STATE} THEN 1 ELSE 0 END AS won,
          CASE WHEN t.amount > 0 THEN t.amount ELSE 0 END AS amt{picked}
   FROM (SELECT * FROM v WHERE reason = 0 AND (state IN ({LOST_STATE}, {WON_STATE})
         OR (state = {OPEN_STATE} AND created IS NOT NULL))) AS t {' '.join(joins)}
+),
+d AS (
+  SELECT MIN(created) AS created, MIN(ended) AS ended, won{kept}, COUNT(*) AS n, SUM(amt) AS amt,
+         SUM(amt * amt) AS amt_sq
+  FROM r GROUP BY {_bucket("created", created_at)}, {_bucket("ended", ended_at)}, won{kept}
 )
-SELECT a.k AS anchor, {band_sql} AS band{''.join(f', d.c_{f} AS c_{f}' for f in features)},
-       COUNT(*) AS n, SUM(d.amt) AS amount, SUM(d.amt * d.amt) AS amount_sq{sums}
+SELECT a.k AS anchor, {band_sql} AS band{''.join(f', d.{c} AS {c}' for c in c_codes)},
+       SUM(d.n) AS n, SUM(d.amt) AS amount, SUM(d.amt_sq) AS amount_sq{sums}
 FROM d JOIN a ON d.created <= a.t AND (d.ended IS NULL OR d.ended > a.t)
 GROUP BY {group}"""
     if not anchors:
         return pd.DataFrame()
     return engine._counted(sql)  # over the scratch store where there is one (a PostgreSQL source's is local)
+
+
+def _bucket(column: str, days: list[dt.date]) -> str:
+    """How many of `days` (sorted) lie before the column's day, by a binary search of nested CASEs (NULL stays
+    NULL): days in one bucket compare alike with every one of `days`."""
+    def search(lo: int, hi: int) -> str:  # the answer lies in [lo, hi]
+        if lo == hi:
+            return str(lo)
+        mid = (lo + hi) // 2
+        return f"CASE WHEN {column} <= DATE {literal(days[mid].isoformat())} THEN {search(lo, mid)} " \
+            f"ELSE {search(mid + 1, hi)} END"
+
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE {search(0, len(days))} END"
 
 
 # -- a restricted scope: the same engine, every query narrowed by a WHERE --------------------------------

@@ -6,8 +6,9 @@ engine counts with GROUP BY queries (see insights/counting.py for the seam).
 
 It stands in for `insights.snapshot.Snapshot` wherever an analysis counts (rates, cells, counts per
 segment, the open pipeline's totals, amounts, cycle percentiles). What reads deals one by one gets them
-from listing.py: the open deals as rows (`open_rows`, which /pipeline scores), the closed deals of /deals
-bounded by a LIMIT or streamed in chunks for its CSV, the pipeline model's history as cells. A scope
+from listing.py: the deals of /deals (open or closed) bounded by a LIMIT or streamed in chunks for its CSV, the
+open deals /pipeline scores streamed in chunks (the big-deal alert's only those above its amount), the pipeline
+model's history as cells. A scope
 (row-level access) is `restricted(grants)`: every query narrowed by a WHERE. What is still read only in
 memory (a replay at an earlier date, the closed deals' per-deal arrays) raises `counting.NeedsRows`,
 which the bot answers with a sentence.
@@ -146,32 +147,14 @@ class EngineSnapshot:
         return None if subset.aged is None else self.as_of - dt.timedelta(days=subset.aged)
 
     # -- the deals one by one (listing.py): /deals' list and CSV, the open deals /pipeline scores ----------
-    @cached_property
-    def open_rows(self):
-        """Every open deal as the in-memory Snapshot's `open_deals` frame (same columns, order, categories)."""
-        from .listing import open_rows
-
-        return open_rows(self.engine)
-
     def codes(self, dim: str, open_pipeline: bool = False) -> np.ndarray:
-        if not open_pipeline:  # the closed deals are counted, never held
-            raise NeedsRows(ROWS_SENTENCE.format(what="This answer", source=self.report.source))
-        return self.open_rows[dim].cat.codes.to_numpy()
+        # neither the closed deals nor the open ones are held: they are counted, listed in bounds or streamed
+        raise NeedsRows(ROWS_SENTENCE.format(what="This answer", source=self.report.source))
 
-    def open_mask(self, subset: Subset) -> np.ndarray:
-        """The open deals of a Subset as a mask over `open_rows` (as `select.filter_mask` makes it)."""
-        frame = self.open_rows
-        mask = np.ones(len(frame), dtype=bool)
-        for d, values in subset.filters:
-            mask &= frame[d].isin(list(values)).to_numpy(dtype=bool)
-        if subset.aged is not None:
-            raise NeedsRows("Aged open deals are counted where they live, not listed.")
-        return mask
-
-    def open_chunks(self, subset: Subset):
+    def open_chunks(self, subset: Subset, at_least: float | None = None):
         from .listing import open_chunks
 
-        return open_chunks(self.engine, subset)
+        return open_chunks(self.engine, subset, at_least=at_least)
 
     def open_cell_counts(self, features):
         from .listing import open_cell_counts

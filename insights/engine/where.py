@@ -237,10 +237,14 @@ MEMORY_LIMIT = "500MB"
 
 
 def tune(con) -> None:
-    """Bound DuckDB's memory, and let it count rows in any order (rows are numbered by their own column)."""
+    """Bound DuckDB's memory, and let it count rows in any order (rows are numbered by their own column). The
+    allocator's background threads give back what a finished query freed: without them a GROUP BY's working
+    memory stayed in the process (the 10M PostgreSQL digest's /why cells: +74 MB of RSS kept, ~55 MB given back
+    within seconds with them)."""
     import tempfile
 
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET allocator_background_threads = true")
     con.execute(f"SET temp_directory = {literal(tempfile.gettempdir() + '/si_engine_spill')}")
     con.execute("SET preserve_insertion_order = false")
 

@@ -271,3 +271,49 @@ def test_a_deals_csv_stream_past_the_engines_timeout_ends_with_a_sentence(monkey
     assert table is None and "took longer than 0.5 s and was stopped" in error and "CSV file" in error
     print_chart(reply, "/nonexistent-never-written", None)
     assert "took longer than 0.5 s" in capsys.readouterr().out
+
+
+def test_open_deals_listed_alerted_and_exported_without_fetching_every_open_deal(tmp_path, monkeypatch):
+    """/deals open (its list and CSV), /pipeline's every open deal (the JSON) and the big-deal alert come from the
+    engine's queries — a bounded list, chunks, the deals above the alert's amount — never from every open deal
+    fetched at once (each frame the engine hands over is counted): the same answers as memory, ties across chunks in row
+    order."""
+    from insights.alerts import AlertRule, evaluate
+    from insights.engine import listing
+
+    frame = pd.read_csv(DEMO, parse_dates=["created_date", "closed_date"])
+    opened = frame["outcome"].isna()
+    frame["deal_amount"] = frame["deal_amount"].astype(float)  # ties in the expected loss, some blank amounts
+    frame.loc[opened, "deal_amount"] = [(50_000.0, 120_000.0, 120_000.0, np.nan)[k % 4] for k in range(int(opened.sum()))]
+    path = tmp_path / "ties.parquet"
+    frame.to_parquet(path, index=False)
+    memory, engine = both(str(path))
+
+    fetched = []
+    as_frame = listing.as_frame
+
+    def counted(engine, found):  # every frame of deals the engine hands over: how many rows at once
+        fetched.append(len(found))
+        return as_frame(engine, found)
+
+    monkeypatch.setattr(listing, "as_frame", counted)
+    monkeypatch.setattr(listing, "OPEN_CHUNK_ROWS", 7)
+    monkeypatch.setattr(listing, "CHUNK_ROWS", 7)
+    for line in ["/deals open", "/deals open region=Europe", "/deals open APAC by product"]:
+        a, b = answer(memory, line), answer(engine, line)
+        assert json.dumps(as_json(b), default=str) == json.dumps(as_json(a), default=str), line
+        assert b.text == a.text, line
+        assert deals_csv(engine, b.result.query) == deals_csv(memory, a.result.query), line
+    opened_csv = deals_csv(engine, answer(engine, "/deals open").result.query)
+    assert opened_csv.count(b"\n") == 1 + 662 and b"win_probability_this_quarter" in opened_csv
+    for line in ["/pipeline", "/pipeline APAC by product"]:
+        a, b = answer(memory, line).result, answer(engine, line).result
+        listed = to_jsonable(b.all_deals())
+        assert listed == to_jsonable(a.all_deals()) and len(listed) == a.open_deals > 10, line
+    big = [AlertRule(6, "big_deal_at_risk"), AlertRule(7, "big_deal_at_risk", threshold=50_000),
+           AlertRule(8, "big_deal_at_risk", (("region", ("APAC",)),), 20_000),
+           AlertRule(9, "big_deal_at_risk", threshold=120_000)]
+    found = evaluate(memory, big)
+    assert {f.rule_id for f in found} == {6, 7, 8, 9}
+    assert to_jsonable(evaluate(engine, big)) == to_jsonable(found)
+    assert fetched and max(fetched) <= 15  # a chunk (7), or /deals' list (its LIMIT of 15): never 662 at once

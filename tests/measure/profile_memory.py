@@ -1,6 +1,7 @@
 """Where a command's peak memory comes from, on the engine path: in this fresh process the refresh, then each
 command given; the resident memory (RSS) is sampled every 50 ms, and each DuckDB query and stream is logged with
-its seconds, RSS before -> after, the peak during it and DuckDB's own memory after it (duckdb_memory()).
+its seconds, RSS before -> after, the peak during it and DuckDB's own memory after it (duckdb_memory()); a peak
+between two of them (Python's own work) is printed when it passed the RSS the last one ended at by over 5 MB.
 
     DEALS_ENGINE_CACHE=<dir> python tests/measure/profile_memory.py '<dir>/part_*.parquet' /digest
     python tests/measure/profile_memory.py postgresql://... si_engine_bench.deals_10m /digest
@@ -33,19 +34,26 @@ def duckmem(place):
     except Exception as e:
         return str(e)[:40]
 
+def gap():
+    """The peak since the last query or stream ended (Python's own work between them), printed when it rose."""
+    if state.get("after") is not None and state["peak"] > state["after"] + 5:
+        print(f"  between: rss {state['after']} -> peak {state['peak']}", flush=True)
+
 orig_run = DuckPlace.run
 def run(self, sql):
-    state["peak"] = rss(); before = rss(); t = time.perf_counter()
+    gap(); state["peak"] = rss(); before = rss(); t = time.perf_counter()
     out = orig_run(self, sql)
     print(f"  q {time.perf_counter()-t:7.2f}s rss {before}->{rss()} peak {state['peak']} duck {duckmem(self)} | {' '.join(sql.split())[-110:]}", flush=True)
+    state["after"] = state["peak"] = rss()
     return out
 DuckPlace.run = run
 orig_stream = listing._stream
 def stream(engine, sql, size):
-    state["peak"] = rss(); before = rss(); t = time.perf_counter(); n = 0
+    gap(); state["peak"] = rss(); before = rss(); t = time.perf_counter(); n = 0
     for part in orig_stream(engine, sql, size):
         n += len(part); yield part
     print(f"  stream {time.perf_counter()-t:7.2f}s rows {n} rss {before}->{rss()} peak {state['peak']} | {' '.join(sql.split())[-80:]}", flush=True)
+    state["after"] = state["peak"] = rss()
 listing._stream = stream
 
 from bot.core.commands import answer
@@ -65,4 +73,5 @@ print(f"refresh {time.perf_counter()-t:.1f}s rss {rss()} maxrss {resource.getrus
 for c in commands:
     state["peak"] = rss(); t = time.perf_counter()
     reply = answer(snapshot, c)
+    gap(); state["after"] = None
     print(f"{c} {time.perf_counter()-t:.2f}s {reply.kind} rss {rss()} maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024}", flush=True)

@@ -1970,6 +1970,8 @@ def _rule_words() -> tuple[frozenset[str], tuple[str, ...]]:
     stems: set[str] = set()
 
     def from_pattern(source: str) -> None:
+        for m in re.finditer(r"([a-z]+)(?: \\?| ?\?|\[- \]\?)([a-z]+)", source):  # "data ?set": "dataset" too
+            words.add(m.group(1) + m.group(2))
         for m in _IN_PATTERN.finditer(source):
             words.add(m.group(0))
             rest = source[m.end():m.end() + 3]

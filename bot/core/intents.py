@@ -1950,14 +1950,15 @@ def query_text(query: Query) -> str:
 # are not learned from the corpora: a standard English stop-word list (the `stop-words` package), chat filler,
 # and the words this module's own rules are written with (every word in its patterns and word lists); the
 # grammar's vocabulary (commands, dimensions, values, periods) never reaches `dropped` at all.
-CHAT_FILLER = frozenset("""
+CHAT_FILLER_TEXT = """
 pls plz plzz pleeease thx thnx ty tysm thanks thank cheers rn atm asap fyi btw tbh imo imho afaik iirc lol lmk
 idk ngl fwiw jk ok okay okey k kk yeah yep yup yes nope nah hmm hm um umm uh er ah oh hey hi hello yo sup gm
 quick quickly real realquick basically literally seriously honestly anyway anyways like just gonna wanna gotta
 kinda sorta lemme gimme ya u ur r y guys team folks all everyone someone please kindly sir maam tmrw tmr tomo
 tonite eod eow eom eoq wk wks mo mos yr yrs qtr qtrs jan feb mar apr jun jul aug sep sept oct nov dec
-plot graph chart visualize visualise visualisation visualization draw table summarize summarise recap
-""".split())
+wise plot graph chart visualize visualise visualisation visualization draw table summarize summarise recap
+"""
+CHAT_FILLER = frozenset(CHAT_FILLER_TEXT.split())
 # the words the bot's own answers are written with (templates/text): what it can say, it can place
 TEMPLATE_TEXT = Path(__file__).resolve().parents[2] / "templates" / "text"
 _IN_PATTERN = re.compile(r"(?<![\\a-z])[a-z][a-z'-]+")
@@ -1970,12 +1971,12 @@ def _rule_words() -> tuple[frozenset[str], tuple[str, ...]]:
     stems: set[str] = set()
 
     def from_pattern(source: str) -> None:
-        for m in re.finditer(r"([a-z]+)(?: \\?| ?\?|\[- \]\?)([a-z]+)", source):  # "data ?set": "dataset" too
+        clean = re.sub(r"\\[a-zA-Z]", lambda e: "\x00" if e.group(0) == "\\w" else " ", source)  # "\bdecompos\w*"
+        for m in re.finditer(r"([a-z]+)(?: ?\?|\[- \]\?)([a-z]+)", clean):  # "data ?set": "dataset" too
             words.add(m.group(1) + m.group(2))
-        for m in _IN_PATTERN.finditer(source):
+        for m in re.finditer(r"[a-z][a-z'-]+", clean):
             words.add(m.group(0))
-            rest = source[m.end():m.end() + 3]
-            if rest.startswith(("\\w", "(", "[")) and len(m.group(0)) >= 4:
+            if clean[m.end():m.end() + 1] in ("\x00", "(", "[") and len(m.group(0)) >= 4:
                 stems.add(m.group(0))
 
     def walk(value, depth: int = 0) -> None:
@@ -2002,6 +2003,14 @@ def _rule_words() -> tuple[frozenset[str], tuple[str, ...]]:
     for name, value in list(globals().items()):
         if name.isupper() and not name.startswith("_"):
             walk(value)
+    import ast  # and every pattern written inline in the rules' functions (string constants, not docstrings)
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Module))
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs \
+                and node.value not in (CHAT_FILLER_TEXT,):
+            walk(node.value)
     return frozenset(words), tuple(sorted(stems))
 
 

@@ -19,6 +19,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass
 
 from insights.periods import PeriodSpec, resolve
@@ -698,6 +699,7 @@ class Intent:
     unsupported: bool = False  # asks for something no analysis measures (average deal size, quota)
     note: str = ""  # why it is asked back, when that is known ("No deals closed in 2019Q3: …")
     contested: str = ""  # the contested shape it was asked back for ("how-doing"), when careful readers disagree
+    unplaced: tuple[str, ...] = ()  # words no part of the bot could place ("mumbai"): asked back, naming them
 
     @property
     def command(self) -> str:
@@ -1207,6 +1209,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         reading = _shaped(other, words, args, vocab, as_of)
         if len(alternatives) < 2 and reading.line not in [a.line for a in alternatives] + [request.line]:
             alternatives.append(reading)
+    unplaced = _unplaced(dropped)
+    if unplaced:  # "mumbai vs bangalore", "EBITDA impact of …": a word nothing places; never answered silently
+        return Intent(UNKNOWN, dropped, choices=(request, *alternatives), unplaced=unplaced,
+                      note=f"I don't have {_quoted(unplaced)} in this data, so I may have read the question wrongly: "
+                           "is one of these what you meant?")
     return Intent(request, dropped, alternatives=tuple(alternatives))
 
 
@@ -1933,3 +1940,120 @@ def query_text(query: Query) -> str:
     if query.outcome:
         parts.append(query.outcome)
     return " ".join(p for p in parts if p)
+
+
+# -- the unplaced-word guard --------------------------------------------------------------------------------
+# A word the grammar cannot place is dropped as a sentence word. That is safe only for words known to carry no
+# meaning the data could answer (or a meaning the rules already took): "why", "pls", "lately". Any other dropped
+# word ("mumbai", "ebitda", "cohort") names something the bot does not have, and answering without it answers a
+# different question, so the question is asked back naming the word, with the reading as a button. The known words
+# are not learned from the corpora: a standard English stop-word list (the `stop-words` package), chat filler,
+# and the words this module's own rules are written with (every word in its patterns and word lists); the
+# grammar's vocabulary (commands, dimensions, values, periods) never reaches `dropped` at all.
+CHAT_FILLER_TEXT = """
+pls plz plzz pleeease thx thnx ty tysm thanks thank cheers rn atm asap fyi btw tbh imo imho afaik iirc lol lmk
+idk ngl fwiw jk ok okay okey k kk yeah yep yup yes nope nah hmm hm um umm uh er ah oh hey hi hello yo sup gm
+quick quickly real realquick basically literally seriously honestly anyway anyways like just gonna wanna gotta
+kinda sorta lemme gimme ya u ur r y guys team folks all everyone someone please kindly sir maam tmrw tmr tomo
+tonite eod eow eom eoq wk wks mo mos yr yrs qtr qtrs jan feb mar apr jun jul aug sep sept oct nov dec
+wise plot graph chart visualize visualise visualisation visualization draw table summarize summarise recap
+"""
+CHAT_FILLER = frozenset(CHAT_FILLER_TEXT.split())
+# the words the bot's own answers are written with (templates/text): what it can say, it can place
+TEMPLATE_TEXT = Path(__file__).resolve().parents[2] / "templates" / "text"
+_IN_PATTERN = re.compile(r"(?<![\\a-z])[a-z][a-z'-]+")
+
+
+def _rule_words() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Every word this module's rules are written with (the literal words of its patterns and word lists), and
+    the stems its patterns extend ("improv" in `improv\\w*`)."""
+    words: set[str] = set()
+    stems: set[str] = set()
+
+    def from_pattern(source: str) -> None:
+        clean = re.sub(r"\\[a-zA-Z]", lambda e: "\x00" if e.group(0) == "\\w" else " ", source)  # "\bdecompos\w*"
+        for m in re.finditer(r"([a-z]+)(?: ?\?|\[- \]\?)([a-z]+)", clean):  # "data ?set": "dataset" too
+            words.add(m.group(1) + m.group(2))
+        for m in re.finditer(r"[a-z][a-z'-]+", clean):
+            words.add(m.group(0))
+            if clean[m.end():m.end() + 1] in ("\x00", "(", "[") and len(m.group(0)) >= 4:
+                stems.add(m.group(0))
+
+    def walk(value, depth: int = 0) -> None:
+        if depth > 4:
+            return
+        if isinstance(value, re.Pattern):
+            from_pattern(value.pattern)
+        elif isinstance(value, str):
+            if any(c in value for c in "\\|()[]"):
+                from_pattern(value)
+            else:
+                words.update(w.casefold() for w in value.split())
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(k, depth + 1)
+                walk(v, depth + 1)
+        elif isinstance(value, (tuple, list, set, frozenset)):
+            for v in value:
+                walk(v, depth + 1)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name), depth + 1)
+
+    for name, value in list(globals().items()):
+        if name.isupper() and not name.startswith("_"):
+            walk(value)
+    import ast  # and every pattern written inline in the rules' functions (string constants, not docstrings)
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Module))
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs \
+                and node.value not in (CHAT_FILLER_TEXT,):
+            walk(node.value)
+    return frozenset(words), tuple(sorted(stems))
+
+
+_LEXICON: tuple[frozenset[str], tuple[str, ...]] | None = None
+
+
+def _known_words() -> tuple[frozenset[str], tuple[str, ...]]:
+    global _LEXICON
+    if _LEXICON is None:
+        from stop_words import get_stop_words
+        rules, stems = _rule_words()
+        spoken: set[str] = set()
+        for template in sorted(TEMPLATE_TEXT.glob("*.j2")):
+            prose = re.sub(r"\{[{%#].*?[}%#]\}", " ", template.read_text(encoding="utf-8"), flags=re.S)
+            spoken.update(_IN_PATTERN.findall(prose.casefold()))
+        _LEXICON = (rules | CHAT_FILLER | frozenset(spoken) | frozenset(w.casefold() for w in get_stop_words("en")),
+                    stems)
+    return _LEXICON
+
+
+def _placed(word: str) -> bool:
+    """Whether a dropped word is one the bot knows carries nothing to answer (or was taken by a rule)."""
+    if not re.search(r"[a-z]", word) or len(word) <= 2 or "_" in word:
+        return True  # emoji (":thinking_face:"), punctuation, numbers, "q" and other fragments: nothing a data set holds
+    known, stems = _known_words()
+    w = word.strip("'\".,!?:;()[]{}-").removesuffix("'s").removesuffix("’s")
+    if "-" in w:  # "stage-by-stage", "rep-level": placed when each part is
+        return all(_placed(part) for part in w.split("-") if part)
+    forms = {w, w.removesuffix("s"), w.removesuffix("es"), w.removesuffix("ed"), w.removesuffix("d"),
+             w.removesuffix("ing"), w.removesuffix("ly"), w.removesuffix("er"), w.removesuffix("est"),
+             re.sub(r"ies$", "y", w), re.sub(r"iest$", "y", w), re.sub(r"ier$", "y", w)}
+    if forms & known or any(w.startswith(s) for s in stems) or not w:
+        return True
+    # one slip from a known word ("teh", "bigest", "funnell", "avergae"), but never a plural of one ("trainings")
+    return len(w) >= 3 and any(k[:1] == w[:1] and k != w + "s" and k + "s" != w and (
+        _one_swap(k, w) or _one_dropped(k, w) or _one_dropped(w, k)) for k in known if abs(len(k) - len(w)) <= 1)
+
+
+def _unplaced(dropped: tuple[str, ...]) -> tuple[str, ...]:
+    """The dropped words nothing places, in order."""
+    return tuple(w for w in dropped if not _placed(w))
+
+
+def _quoted(words: tuple[str, ...]) -> str:
+    named = [f"“{w}”" for w in words[:3]]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]

@@ -1478,3 +1478,38 @@ def test_a_contested_question_asks_back_in_the_reply_with_both_readings_labelled
 ])
 def test_rule_gaps_of_the_ninth_held_out_set(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+# -- the unplaced-word guard: a word nothing places is asked back, named, never silently dropped ---------------
+@pytest.mark.parametrize("question, word, reading", [
+    ("mumbai vs bangalore", "mumbai", "/winrate vs previous"),
+    ("EBITDA impact of the win rate drop", "ebitda", None),
+    ("bangalore win rate in APAC last quarter", "bangalore", "/winrate region=APAC last quarter"),
+])
+def test_a_word_nothing_places_is_asked_back_and_named(vocab, question, word, reading):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and word in intent.unplaced
+    assert f"“{word}”" in intent.note and "I don't have" in intent.note
+    assert intent.choices, "the best reading is offered as a button"
+    if reading is not None:
+        assert intent.choices[0].line == reading
+
+
+def test_the_guard_names_the_word_in_the_reply(demo):
+    reply = converse(demo, "bangalore win rate in APAC last quarter")
+    assert "I don't have “bangalore” in this data" in reply.text and "APAC" in reply.text
+
+
+@pytest.mark.parametrize("filler", ["pls", "rn", "tbh", "🙏", "pls rn tbh 🚀", "thx", "lol"])
+def test_chat_filler_does_not_trigger_the_guard(vocab, filler):
+    plain = interpret("win rate in APAC last quarter", vocab, AS_OF)
+    padded = interpret(f"win rate in APAC last quarter {filler}", vocab, AS_OF)
+    assert plain.understood and padded.understood and padded.line == plain.line == "/winrate region=APAC last quarter"
+    assert padded.unplaced == ()
+
+
+@pytest.mark.parametrize("question", ["why did our win rate drop in APAC last quarter?", "which reps need coaching",
+                                      "teh win rate trend", "stage-by-stage conversion last quarter"])
+def test_questions_of_known_words_and_slips_answer_as_before(vocab, question):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.understood and intent.unplaced == () and not intent.choices

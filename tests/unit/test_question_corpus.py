@@ -35,14 +35,17 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # differently (bot/core/intents.py CONTESTS): wrong readings across the corpora fell from 80 to 38, and 42 questions
 # answered as asked are asked back now, 40 of them in the seven earliest sets (docs/conversation.md, "Contested shapes").
 # Then eleven rule gaps of the ninth set (class b there) took it to 85.2% / 4.0% and the sixth and eighth to 0.3% and 1.4%.
-TARGETS = {"development": (0.955, 0.003), "first blind set": (0.975, 0.005), "second blind set": (0.97, 0.005),
-           "third blind set": (0.965, 0.005), "held-out": (0.96, 0.005), "second held-out": (0.92, 0.006),
-           "fourth held-out": (0.98, 0.008), "third held-out": (0.95, 0.003),
-           "fifth held-out": (0.95, 0.006),
-           "sixth held-out": (0.975, 0.006),
-           "seventh held-out": (0.955, 0.017),
-           "eighth held-out": (0.94, 0.017),
-           "ninth held-out": (0.85, 0.043)}
+# floors lowered where the unplaced-word guard asks back questions it used to answer (issue 22: asking back over
+# answering wrongly); tenth: blind 80.3% as asked / 11.7% wrong, after the guard 80.6% / 10.3%
+TARGETS = {"development": (0.948, 0.003), "first blind set": (0.975, 0.005), "second blind set": (0.97, 0.005),
+           "third blind set": (0.965, 0.005), "held-out": (0.935, 0.005), "second held-out": (0.91, 0.006),
+           "fourth held-out": (0.975, 0.008), "third held-out": (0.93, 0.003),
+           "fifth held-out": (0.93, 0.006),
+           "sixth held-out": (0.97, 0.006),
+           "seventh held-out": (0.945, 0.017),
+           "eighth held-out": (0.90, 0.017),
+           "ninth held-out": (0.825, 0.043),
+           "tenth held-out": (0.80, 0.105)}
 
 
 @pytest.fixture(scope="module")

@@ -842,6 +842,12 @@ def _reasons(fit: _Fit | None, hist: _History, seg_row, band: int, age: int, p: 
     return out
 
 
+def _rank_key(loss: np.ndarray) -> np.ndarray:
+    """The listing's order, ascending: the largest amount at risk (amount x chance of not being won) first,
+    deals without an amount after every deal with one."""
+    return -np.nan_to_num(loss, nan=-1.0)
+
+
 def _ranked(rows: np.ndarray, key: np.ndarray, limit: int | None = None) -> np.ndarray:
     """`rows` in ascending order of `key` (ties in row order), or only the first `limit` of them: those
     are found by a partition, not by sorting a million open deals for ten."""
@@ -1006,7 +1012,7 @@ class OpenDealListing:
 
     @cached_property
     def _key(self) -> np.ndarray:
-        return -np.nan_to_num(self.loss, nan=-1.0)
+        return _rank_key(self.loss)
 
     @cached_property
     def _segment_codes(self) -> np.ndarray | None:
@@ -1213,7 +1219,7 @@ def _reduce(snapshot: Snapshot, subset, models: _Models, scores: _CellScores, gr
             _add(group_amount, g[known], amounts[known])
             known = kept & np.isfinite(loss)
             _add(group_risk, g[known], loss[known])
-        rank = -np.nan_to_num(loss, nan=-1.0)
+        rank = _rank_key(loss)
         ids = chunk["deal_id"].to_numpy()
         reps = chunk["sales_rep_id"].cat.codes.to_numpy() if "sales_rep_id" in snapshot.dimensions else None
         for i in _ranked(np.arange(m), rank, limit):
@@ -1252,7 +1258,7 @@ class _RowsListing:
             stalled = ages > models.stalled_after if models.stalled_after is not None else \
                 np.zeros(len(chunk), dtype=bool)
             loss = chunk["deal_amount"].to_numpy(dtype=float) * (1 - p[:, 1])
-            yield chunk, p, ages, codes, band, stalled, -np.nan_to_num(loss, nan=-1.0)
+            yield chunk, p, ages, codes, band, stalled, _rank_key(loss)
 
     def _deals(self, chunk, p, ages, codes, band, stalled, chosen: np.ndarray, with_reasons: bool) -> list[OpenDeal]:
         snapshot, hist = self.snapshot, self.models.hist

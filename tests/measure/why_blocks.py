@@ -149,8 +149,19 @@ def rule_posterior(d):
     return i if w[i] / w.sum() >= 0.95 else None
 
 
+def rule_rivals_explained(d):
+    """A rival drops out of a candidate's comparisons when the rival keeps no significant part of
+    its own change against the candidate even at an uncorrected 5%; the rest as the rule now."""
+    z, k = np.array(d["z"], dtype=float), len(d["labels"])
+    bar = [norm.isf(ALPHA * d["p"][i] / d["adjusted"][i] / 2) for i in range(k)]
+    stand = [i for i in range(k) if all(z[i, j] >= bar[i] or z[j, i] < norm.isf(ALPHA / 2) for j in range(k) if j != i)]
+    w = _weakest(d)
+    return max(stand, key=lambda i: w[i]) if stand else None
+
+
 RULES = {"shortlist Bonferroni": rule_shortlist_bonferroni, "largest part": rule_largest_part,
-         "smallest p": rule_smallest_p, "posterior 95%": rule_posterior}
+         "smallest p": rule_smallest_p, "posterior 95%": rule_posterior,
+         "rivals explained drop out": rule_rivals_explained}
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|
                    r"|industr(y|ies)|verticals?|products?|product (type|line)s?|segments?|amounts?|deal amounts?)")
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
+    ("reps", r"\b(differences|gaps?|spread|variation) (between|across|among) (the |our )?(reps|aes|sellers|salespeople)\b"),
     # "who on the APAC team is struggling": reps, named by "who", not segments
     ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"
              r"|\bwho (won|closed|sold|booked|lost) (the )?(most|fewest|biggest|largest|more|less)\b"
@@ -303,6 +304,73 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bbest[- ]case\b|\bforecast categor(y|ies)\b"
                          r"|\b(spend|spent|spending) on\b|\b(marketing|ad|ads|advertising|media|program|partner) (spend|spending)\b"
                          r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b|\brenew(s|ed|ing)?\b")
+# Concepts the data does not hold, asked in words the analyses know ("sales velocity", "health score of accounts",
+# "FY24"): never answered as the analysis those words resemble. Each says plainly what is missing and offers the
+# nearest two or three analyses as buttons (docs/conversation.md, "Out of the data"). The first that matches speaks.
+@dataclass(frozen=True)
+class OutOfData:
+    name: str
+    pattern: re.Pattern  # on the question as typed (lower case) or as rewritten ("sales velocity" is rewritten)
+    says: str  # what the data lacks, in one plain sentence
+    nearest: tuple[str, ...]  # the closest analyses, best first
+
+
+OUT_OF_DATA = (
+    OutOfData("velocity", re.compile(r"\b(sales|pipeline|revenue) velocity\b"),
+              "Sales velocity is not one of my analyses (it multiplies deals, deal size and win rate over the cycle "
+              "length); its parts are:", ("/funnel", "/winrate", "/pipeline")),
+    OutOfData("health-score", re.compile(r"\bhealth ?scores?\b|\b(account|customer|client)s? health\b"
+                                         r"|\bhealth of (the |our )?(accounts|customers|clients)\b"),
+              "The data holds no account or customer health scores: it ends when a deal is won or lost.",
+              ("/deals won", "/winrate by industry", "/trend")),
+    OutOfData("after-sale", re.compile(r"\btime[- ]to[- ](first )?value\b|\bttv\b|\bonboard\w*|\bgo[- ]live\b"
+                                       r"|\b(product )?(usage|adoption)\b|\bchurn\w*|\brenew\w*|\bretention\b|\bnrr\b"
+                                       r"|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"),
+              "The data ends when a deal is won or lost: nothing after the sale (onboarding, usage, renewals, churn, "
+              "expansion) is in it.", ("/deals won", "/winrate", "/trend")),
+    OutOfData("fiscal-year", re.compile(r"\bfy ?'?(\d{2}|\d{4})\b|\bfiscal\b"),
+              "I don't know when your fiscal year starts: the data's periods are calendar ones.", ()),
+    OutOfData("slipped", re.compile(r"\b(deals?|opps?|opportunities|which|what|how many)\b.*\b(slipped|got pushed|pushed "
+                                    r"(out|back|to next))\b|\bslipped (from|out of|past|into)\b"),
+              "The data keeps each deal's current close date, not its history, so which deals slipped from one "
+              "period to the next cannot be told.", ("/pipeline", "/deals open", "/risk")),
+    OutOfData("benchmark", re.compile(r"\b(good|typical|normal|healthy|decent|standard|realistic) (win|close) ?rates?\b"
+                                      r".*\b(compan(y|ies)|business(es)?|like (us|ours)|our size|industry)\b"
+                                      r"|\bcompan(y|ies) (like|of) (ours|us|our size)\b"),
+              "The data holds only our own deals, none of other companies', so what is typical elsewhere cannot be "
+              "told.", ("/winrate", "/trend", "/winrate by industry")),
+    OutOfData("partners", re.compile(r"\bwhich partners\b|\b(individual|named|specific|top|best|our) partners\b"
+                                     r"|\bpartners? (names?|firms?|compan\w+)\b|\bco-?sell\w*|\b(partner|channel)[- ]influenced\b"
+                                     r"|\bresellers?\b"),
+              "The data records Partner as a lead source only: not which partner brought a deal, nor deals a partner "
+              "influenced.", ("/winrate lead_source=Partner", "/winrate by lead_source", "/deals lead_source=Partner won")),
+    OutOfData("stage-timing", re.compile(r"\b(how (many|long)|days|weeks|time)\b.*\bfrom (the )?(qualified|qualification"
+                                         r"|demo|proposal|negotiation|first (call|meeting|touch)|lead|creation|created)"
+                                         r"\b.*\bto\b"),
+              "The data keeps each deal's current stage, not when it entered each one, so the time between stages "
+              "cannot be told; the whole cycle can.", ("/funnel", "/winrate by cycle_band", "/deals won")),
+)
+
+
+def _out_of_data(words: str, question: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """A question about a concept the data does not hold: said plainly, with the nearest analyses; else None."""
+    typed = re.sub(r"\s+", " ", question.casefold().replace("’", "'"))
+    for concept in OUT_OF_DATA:
+        if not (concept.pattern.search(words) or concept.pattern.search(typed)):
+            continue
+        nearest = _asked(concept.nearest)
+        if concept.name == "fiscal-year":  # the calendar year's reading is the nearest: "FY24 win rate" as 2024's
+            year = re.search(r"\bfy ?'?(\d{2}|\d{4})\b", question.casefold())
+            calendar = re.sub(r"\bfy ?'?(\d{2}|\d{4})\b|\bfiscal\b", lambda m: (
+                ("20" + m.group(1) if len(m.group(1)) == 2 else m.group(1)) if m.group(1) else ""), question,
+                flags=re.IGNORECASE) if year else re.sub(r"\bfiscal\b", "", question, flags=re.IGNORECASE)
+            read = interpret(calendar, vocab, as_of)
+            nearest = tuple(dict.fromkeys(r for r in ((read.request,) if read.understood and not read.choices
+                                                      else read.choices[:2]) + _asked(("/winrate ytd", "/trend"))))[:3]
+        return Intent(UNKNOWN, (), choices=nearest, unsupported=True, note=concept.says)
+    return None
+
+
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
 TARGETS = re.compile(r"\battainment\b|\b(hit|hitting|make|making|meet|meeting|reach|beat|miss|missing)( the| our| this)?"
                      r" (plan|target|budget)s?\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
@@ -445,6 +513,22 @@ KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DA
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
+    # "does cycle length affect win rate", "do long cycles kill win rate": the rate by cycle band (the drivers model
+    # leaves the cycle out: it is known only once a deal has closed)
+    (r"\b(does|do|did|is|are|how (does|do|did))( the| our)?( sales)? (cycle (length|time|duration)s?|long(er)?( sales)? cycles?"
+     r"|short(er)?( sales)? cycles?|length of (the |our )?(sales )?cycles?) (really |actually )?(affect|impact|kill|hurt|help"
+     r"|lower|raise|drag down|change|matter for|influence)s? (our |the )?(win ?rates?|winrate)\b", "win rate by cycle"),
+    # "are the regional differences real", "the spread between reps": the values side by side (the reps: their table)
+    (r"\b(regional|regions?|industry|industries|verticals?|products?|lead sources?|sources?|channels?) (differences|gaps?"
+     r"|spread|variation)\b", lambda m: "win rate by " + {"regional": "region", "regions": "region", "industries": "industry",
+                                                        "vertical": "industry", "verticals": "industry", "products": "product",
+                                                        "lead source": "source", "lead sources": "source", "sources": "source",
+                                                        "channel": "source", "channels": "source"}.get(m.group(1), m.group(1))),
+    (r"\b(differences|gaps?|spread|variation) (between|across|among) (the |our )?(regions|industries|verticals|products"
+     r"|lead sources|sources|channels)\b", lambda m: "win rate by " + {"regions": "region", "industries": "industry",
+                                                                           "verticals": "industry", "products": "product",
+                                                                           "lead sources": "source", "sources": "source",
+                                                                           "channels": "source"}[m.group(4)]),
     # "how it compares to Q1", "compare to same quarter last year": the comparison, not a word left over
     (r"\b(and )?(how (it|that|this|they|we|the rate) )?(compares?|stacks? up|measures? up) (to|with|against)\b", " vs "),
     # the whole of the data: "since we started tracking", "since the beginning", "all time"
@@ -491,6 +575,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)s?\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
+    (r"\b(sales |quick )?health ?check (on|of|for) (the |our |this )?(data|crm|export|extract|file)\b", "data health"),
+    (r"\bpipeline health ?check\b", "pipeline"),  # the open deals' health: the forecast
     (r"\b(sales |quick )?health ?check\b", "digest"),
     # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
     (r"\b(by|before|until|till|through) (the )?end of (the |this )?(quarter|q)\b", "this quarter"),
@@ -548,7 +634,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (more than|over|longer than|above|beyond) (90|ninety) "
      r"days( to close)?\b|\b(more than|over|longer than) (90|ninety) days to close\b", "90d+"),
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (less than|under|within|shorter than|below|in under) "
-     r"(30|thirty) days( to close)?\b", "<30d"),
+     r"(30|thirty) days( to close)?\b|\bclosed (inside|within|in less than|in under) (30|thirty) days\b", "<30d"),
     (r"\b(compared (to|with)|against|vs\.?|versus|and) (the |all )?(other|rest of the|rest of our|remaining) "
      r"(regions|industries|verticals|products|lead sources|sources|channels|geos)\b", r"by \5 vs-others"),
     (r"\b(beating|beat|beaten|ahead of|behind|outpacing) (last year|a year ago|the same (quarter|period) last year)\b",
@@ -561,6 +647,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      "vs previous"),
     (r"\b(won|winning|wins)\b(.*?)\b(vs|versus|and|or)\s+(lost|losing|losses)( deals| ones)?\b", r"\2"),
     (r"\b(vs|against) (the )?(team|rest|average|peers|others)( of the team)?\b", " against-team "),
+    (r"\b(vs|against|compared to|versus) (everyone|everybody|everything|every\w*|all|the world) else\b", " against-team "),
     (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?)?\s*before\b", "vs previous"),
     (r"\b(q/q|qoq|quarter on quarter|quarter over quarter)\b", "quarterly"),
     (r"\b(this year|ytd) than last year\b", "ytd vs last year"),
@@ -757,7 +844,8 @@ HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|
              re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
                         r"|\b(explain|describe|tell me)( to me)? what (the )?/(?P<name3>\w+)( command)? (does|is for|means)\b"
                         r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
-             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"
+                        r"|\bhow (does|do) (the )?/(?P<name2>\w+) (actually |really )?work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
              re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
 
@@ -1107,13 +1195,17 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = _excluded(rewrite(_without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of), as_of), vocab)
+    plain = _without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of)  # context sentences left out
+    words = _excluded(rewrite(plain, as_of), vocab)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
     if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
         return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
                       note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
+    missing_concept = _out_of_data(words, plain, vocab, as_of)
+    if missing_concept is not None:  # "sales velocity", "FY24 win rate": what the data lacks, said plainly
+        return missing_concept
     if UNSUPPORTED.search(words) or (TARGETS.search(words) and not REPS_NAMED.search(words)):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
     managed = _management(words, vocab, as_of)

@@ -49,6 +49,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,3} (underperform\w*|struggling|lagging|behind|slacking)\b"),
     # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
     ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
+              r"\b(show|tell|list|give)( me| us)? what (\S+ ){1,3}(lost|won|closed|booked)\b|"
               r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
               r"|\b(deals|opps|opportunities)\b( \S+){0,3} still open\b"
               r"|^(the |our |all |any )?(deals|opps|opportunities) (in|at) (the )?(qualified|demo|proposal|negotiation)"
@@ -93,7 +94,8 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\d{4}q[1-4]|half)\b"
                  r"|\bopen (deals?|opps?|opportunit\w+)\b.*\b(rot\w*|give up|walk away|write off|written off|abandon\w*|zombies?)\b"),
     # segments under the team's rate, danger zones, where the exposure is: the weak segments
-    ("risk", r"\bwhat is (hurting|costing|killing)( us| our \w+)? (the )?most\b|\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
+    ("risk", r"\b(revenue|dollars|money|bookings) (that )?(is |are )?at risk\b(?!.*\b(slip\w*|deals?|opps?|opportunit\w+)\b)"
+             r"|\bwhat is (hurting|costing|killing)( us| our \w+)? (the )?most\b|\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
              r"|\b(under|below|beneath|short of) (the )?(team|company|overall|average)('s)?( win)? rate\b|^(the )?risks? (by|per)\b"),
     # losing deals at one stage or another: where the funnel leaks (the deals lost there, listed, stay the list)
     ("funnel", r"\blos(e|ing) (them|it|deals|opps|most|more)( \w+)? (at|in) (the )?(qualified|demo|proposal|negotiation)\b"
@@ -391,6 +393,11 @@ ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|conve
                     r"|\b(win|close|convert)s? (at|with) an? (higher|lower|better|worse|bigger|smaller) (rate|clip|percentage)\b"
                     r"|\b(deals?|opps?|opportunities|ones) (are|is|do|does) (really |actually |just )?(doing |performing "
                     r"|converting |closing )?(better|worse|stronger|weaker)\b")
+# deals named by a stage they reached or died at, as a noun phrase (not "how many deals die in negotiation")
+DEALS_AT_STAGE = re.compile(r"^(?!.*\b(how many|how much|rates?|%|percent\w*|share|often|where|why)\b)(the |all |our |any )?"
+                            r"(\S+ ){0,2}(deals|opps|opportunities) (that |which )?(reached|got to|made it to|died|stalled"
+                            r"|dropped out|fell through|were lost|we lost) ((in|at|to|past) )?(the )?(qualified|demo|proposal"
+                            r"|negotiation)\b")
 OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
 RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
@@ -513,6 +520,10 @@ KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DA
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
+    # "did referral get worse this year": this year against the last (this quarter, this month: the one before)
+    (r"\b(get|got|gotten|become|became|go|gone|went) (worse|better|weaker|stronger) (so far )?this (year|quarter|month)\b",
+     lambda m: "this year vs last year" if m.group(4) == "year" else f"this {m.group(4)} vs previous"),
+    (r"\ball of (\d{4}|last year)\b", r"\1"),  # "2024 so far vs all of 2023": the year itself
     # "does cycle length affect win rate", "do long cycles kill win rate": the rate by cycle band (the drivers model
     # leaves the cycle out: it is known only once a deal has closed)
     (r"\b(does|do|did|is|are|how (does|do|did))( the| our)?( sales)? (cycle (length|time|duration)s?|long(er)?( sales)? cycles?"
@@ -1186,6 +1197,8 @@ def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:
 SALES_WORDS = frozenset("""win wins won winning lose lost losing rate rates deals deal sales revenue pipeline quarter
 month year reps rep team business numbers number performance performing doing conversion bookings segments
 segment region regions industry product products source customers accounts quota target trending""".split())
+# the words around a period that ask nothing of it ("this month so far", "and for q2?")
+BARE_PERIOD_WORDS = frozenset("so far to date in for the of over during what about and then ok okay hmm".split())
 # When a question names no analysis: the readings offered, best first.
 UNSURE_CHOICES = ("/trend", "/why", "/winrate by region")
 
@@ -1200,6 +1213,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         return _follow_up(words, vocab, context_line)
+    halves = _halves_without_a_year(plain, vocab, as_of)
+    if halves is not None:  # "win rate h1 vs h2": which year's halves?
+        return halves
     if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
         return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
                       note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
@@ -1240,8 +1256,15 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "deals"  # "how much did we win in dollars", "big deals that we lost": the deals and their amounts, not a rate
     if command == "pipeline" and not re.search(r"\b(pipeline|pipe|forecast\w*|coverage|commit)\b", words) and any(
             d == "deal_stage" for d, _ in parse(args, vocab).query.filters) and (
-            outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b", words)):
+            outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b|^(the |our |all )?open (deals|opps"
+                                           r"|opportunities)\b", words)):
         command = "deals"  # "lost deals that stalled at proposal", "deals stuck in qualified, open": those deals, listed
+    if command == "funnel" and DEALS_AT_STAGE.search(words) and any(
+            d == "deal_stage" for d, _ in parse(args, vocab).query.filters):
+        command = "deals"  # "lost deals that reached negotiation", "enterprise deals that died in negotiation": those deals
+    if command in (None, "winrate") and outcome in ("won", "lost") and not RATE_ASKED.search(words) and re.search(
+            r"\b(the|a|as a|in a) list\b|\blist (them|those|it)\b", words):
+        command = "deals"  # "new customers won in APAC last quarter — the list"
     if command == "deals" and RATE_ASKED.search(words) and not LIST_ASKED.search(words):
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
@@ -1252,6 +1275,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         if not args or not named:
             about_sales = SALES_WORDS.intersection(words.split())
             return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
+        if parsed.query.period is not None and not (parsed.query.filters or parsed.query.group_by or parsed.query.compare) \
+                and set(dropped) <= BARE_PERIOD_WORDS:
+            # "this month so far": a period and nothing to measure in it; which analysis?
+            return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of) for c in ("winrate", "why",
+                                                                                                           "deals")))
         # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
         command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
             "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in", "sitting", "still", "currently"} \
@@ -1542,6 +1570,31 @@ PLACEHOLDER = re.compile(r"(?<![\w=/<\[{-])[XYZ](?![\w=/>\]}-])|<[a-z _-]+>|\[[a
 PLACEHOLDER_CHOICES = ("/winrate by region", "/winrate by product_type", "/winrate by lead_source")
 
 
+HALVES = re.compile(r"\b(h[12]|(first|second|1st|2nd) half)\b.*\b(vs\.?|versus|against|compared (to|with)|to|and|or)\b.*"
+                    r"\b(h[12]|(first|second|1st|2nd) half)\b", re.IGNORECASE)
+A_YEAR = re.compile(r"\b(\d{4}|'\d\d|this year|last year|(this|last|previous|prior) half|ytd|fy ?\d+)\b", re.IGNORECASE)
+
+
+def _halves_without_a_year(text: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """"H1 vs H2" with no year: this year's first half against last year's second (the latest two), or last year's two
+    halves; asked back with both as buttons. None when a year is named or no two halves are."""
+    named = {("h1" if w.lower() in ("h1", "first half", "1st half") else "h2") for w, _ in
+             re.findall(r"\b(h[12]|(?:first|second|1st|2nd) half)\b()", text, flags=re.IGNORECASE)}
+    if not HALVES.search(text) or A_YEAR.search(text) or named != {"h1", "h2"}:
+        return None
+    year = as_of.year
+
+    def dated(first: int, second: int) -> Request:
+        def one(m: re.Match) -> str:
+            half = "h1" if m.group(0).lower() in ("h1", "first half", "1st half") else "h2"
+            return f"{half} {first if half == 'h1' else second}"
+        return interpret(re.sub(r"\b(h[12]|(first|second|1st|2nd) half)\b", one, text, flags=re.IGNORECASE), vocab,
+                         as_of).request
+    readings = tuple(r for r in dict.fromkeys((dated(year, year - 1), dated(year - 1, year - 1))) if r.command != "unknown")
+    return Intent(UNKNOWN, (), choices=readings, note=f"“H1” and “H2” without a year could be {year}'s first half "
+                  f"against {year - 1}'s second (the latest two) or {year - 1}'s two halves.")
+
+
 def _placeholder(text: str) -> bool:
     """Whether a question holds a stand-in for a segment rather than the segment ("is X better than Y")."""
     for m in PLACEHOLDER.finditer(text):
@@ -1764,10 +1817,11 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"
     if command == "reps" and " vs " in f" {words} " and any(d == REP and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "rep 5 vs rep 9 win rate": the two side by side
-    subject = re.search(r"\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)|\b(?:effects?|impacts?|influence) of (?:being )?"
+    subject = re.search(r"\b(?:does|do|did) (?:the |our )?(\w+(?: \w+)?) (?:deals|opps|opportunities) (?:really |actually )?"
+                        r"(?:predict|drive|affect|influence|help|hurt)\w*\b|\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)|\b(?:effects?|impacts?|influence) of (?:being )?"
                         r"(?:an? |the )?(\w+(?: \w+)?) (?:on|for)\b", words)
     if command == "drivers" and subject:  # "does being inbound help win rate": lead source's effect, over every deal
-        named = parse(subject.group(1) or subject.group(2), vocab).query.filter_dict
+        named = parse(next(g for g in subject.groups() if g), vocab).query.filter_dict
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in named))
     if command == "drivers" and re.search(r"\b(whether|if|matters?|difference)\b", words):
         # "does it matter whether the lead came inbound vs outbound": that dimension's effect, over every deal
@@ -1838,7 +1892,8 @@ def _with_text(command: str, query: Query) -> Request:
 
 
 def _outcome_of(words: str) -> str | None:
-    if re.search(r"\b(lost|lose|losing|losses)\b|\b(did we|we) drop(ped)?\b", words):
+    if re.search(r"\b(lost|lose|losing|losses)\b|\b(did we|we) drop(ped)?\b|\b(deals|opps|opportunities) (that |which )?died\b",
+                 words):
         return "lost"
     if re.search(r"\bbook(ed|ings?)?\b", words):
         return "won"

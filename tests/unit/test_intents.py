@@ -1513,3 +1513,93 @@ def test_chat_filler_does_not_trigger_the_guard(vocab, filler):
 def test_questions_of_known_words_and_slips_answer_as_before(vocab, question):
     intent = interpret(question, vocab, AS_OF)
     assert intent.understood and intent.unplaced == () and not intent.choices
+
+
+# -- concepts out of the data: said plainly, the nearest analyses offered (issue 22, the tenth set's round) ---------
+@pytest.mark.parametrize("question, says, nearest", [
+    ("sales velocity", "Sales velocity is not one of my analyses", ["/funnel", "/winrate", "/pipeline"]),
+    ("health score of accounts we closed in q1", "no account or customer health scores",
+     ["/deals won", "/winrate by industry", "/trend"]),
+    ("time to first value for q2 cohort", "nothing after the sale", ["/deals won", "/winrate", "/trend"]),
+    ("what's our churn in APAC", "nothing after the sale", ["/deals won", "/winrate", "/trend"]),
+    ("what's our FY24 win rate", "fiscal year", ["/winrate 2024", "/winrate ytd", "/trend"]),
+    ("which deals slipped from last quarter", "not its history", ["/pipeline", "/deals open", "/risk"]),
+    ("what's a good win rate for a company like ours?", "none of other companies'",
+     ["/winrate", "/trend", "/winrate by industry"]),
+    ("which partners bring in the most revenue?", "Partner as a lead source only",
+     ["/winrate lead_source=Partner", "/winrate by lead_source", "/deals lead_source=Partner won"]),
+    ("co-sell / partner-influenced deals win rate", "Partner as a lead source only",
+     ["/winrate lead_source=Partner", "/winrate by lead_source", "/deals lead_source=Partner won"]),
+    ("how many days from demo to close", "not when it entered each one",
+     ["/funnel", "/winrate by cycle_band", "/deals won"]),
+])
+def test_a_concept_out_of_the_data_is_said_plainly_with_the_nearest_analyses(vocab, question, says, nearest):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.unsupported and says in intent.note
+    assert [r.line for r in intent.choices] == nearest
+
+
+@pytest.mark.parametrize("question, line", [
+    ("why has our hit rate slipped", "/why"),  # a rate slipping is the rate's change, not deals slipping
+    ("deal velocity by lead source", "/funnel by lead_source"),  # the cycle's speed: the funnel
+    ("Our Partner program is up for renewal next month. How does the partner channel's win rate compare with Referral "
+     "and Inbound this year?", "/winrate lead_source=Partner,Referral,Inbound by lead_source ytd"),  # context sentence
+    ("what's the win rate for pro deals sourced by partners in north america?",
+     "/winrate product_type=Pro lead_source=Partner North America"),
+])
+def test_words_near_a_concept_out_of_the_data_still_answer(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices
+
+
+def test_a_concept_out_of_the_data_reads_plainly_in_the_reply(demo):
+    reply = converse(demo, "sales velocity")
+    assert reply.asked_back and reply.unsupported and not reply.contested
+    assert "Sales velocity is not one of my analyses" in reply.text and "The closest I answer:" in reply.text
+    assert [line for _, line in reply.choices] == ["/funnel", "/winrate", "/pipeline"]
+
+
+@pytest.mark.parametrize("question, line", [
+    # rule gaps of heldout10.tsv, each next to words where the same shape means something else
+    ("health check on the data", "/health"), ("quick health check", "/digest"),
+    ("pipeline health check", "/pipeline"),
+    ("how does /why work", "/help why"), ("how does the risk model work", "/help risk"),
+    ("north america vs everyone else", "/winrate by region"),
+    ("win rate for deals that closed inside 30 days", "/winrate cycle_band=<30d"),
+    ("does cycle length affect win rate?", "/winrate by cycle_band"), ("do long cycles kill win rate?", "/winrate by cycle_band"),
+    ("is the spread between reps more than luck?", "/reps by sales_rep_id"),
+    ("are the regional differences real or noise?", "/winrate by region"),
+    ("is the industry gap real", "/winrate by industry"),
+    ("did referral get worse this year?", "/winrate lead_source=Referral ytd vs last year"),
+    ("win rate 2024 so far vs all of 2023", "/winrate ytd vs 2023"),
+    ("revenue at risk in the open book", "/risk"), ("how much revenue is at risk across the pipeline", "/risk"),
+    ("show me what rep_10 lost in june", "/deals sales_rep_id=rep_10 2024-06 lost"),
+    ("lost deals that reached negotiation this year", "/deals deal_stage=Negotiation ytd lost"),
+    ("enterprise deals that died in negotiation", "/deals product_type=Enterprise deal_stage=Negotiation lost"),
+    ("how many deals die in negotiation", "/funnel"),  # how many: the drop-off, not the list
+    ("open deals sitting in proposal", "/deals deal_stage=Proposal open"),
+    ("new customers won in APAC last quarter — the list", "/deals region=APAC last quarter won"),
+    ("do partner deals predict wins after controlling for region", "/drivers"),
+])
+def test_rule_gaps_of_the_tenth_held_out_set(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("win rate h1 vs h2", ["/winrate 2024-01-01..2024-06-30 vs 2023-07-01..2023-12-31",
+                           "/winrate 2023-07-01..2023-12-31 vs 2023-01-01..2023-06-30"]),
+    ("this month so far", ["/winrate this month", "/why this month", "/deals this month"]),
+])
+def test_a_period_with_no_year_or_nothing_to_measure_is_asked_back(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [r.line for r in intent.choices] == readings
+
+
+@pytest.mark.parametrize("question, line", [
+    ("H1 2024 vs H1 2023 win rate", "/winrate 2024-01-01..2024-06-30 vs 2023-01-01..2023-06-30"),
+    ("H1 this year vs H2 last year", "/winrate 2024-01-01..2024-06-30 vs 2023-07-01..2023-12-31"),
+    ("what did we close at in Q4?", "/winrate 2023q4"),
+])
+def test_halves_with_a_year_and_periods_with_a_measure_answer(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -40,6 +40,10 @@ DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|
                    r"|industr(y|ies)|verticals?|products?|product (type|line)s?|segments?|amounts?|deal amounts?)")
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
+    # "is the q2 dip seasonal": why it dipped; "is q2 always weak": the quarters over time
+    ("why", rf"\b{TROUBLE}\b.*\bseasonal\w*\b"),
+    ("trend", r"\b(always|every year|each year|usually|typically|normally) (weak|slow|soft|strong|bad|good|down|up|lower|higher"
+              r"|worse|better)\b"),
     ("reps", r"\b(differences|gaps?|spread|variation) (between|across|among) (the |our )?(reps|aes|sellers|salespeople)\b"),
     # "who on the APAC team is struggling": reps, named by "who", not segments
     ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"
@@ -190,7 +194,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close)\b)|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close|(\w+ )?(losses|losing))\b)|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -519,6 +523,7 @@ KEYWORDS = tuple(sorted({
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
+ALERTING = re.compile(r"\b(alerts?|notify|warn|ping|let (me|us) know)\b")  # "alert when the gap between sources …"
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
     # "did referral get worse this year": this year against the last (this quarter, this month: the one before)
     (r"\b(get|got|gotten|become|became|go|gone|went) (worse|better|weaker|stronger) (so far )?this (year|quarter|month)\b",
@@ -531,12 +536,12 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"|lower|raise|drag down|change|matter for|influence)s? (our |the )?(win ?rates?|winrate)\b", "win rate by cycle"),
     # "are the regional differences real", "the spread between reps": the values side by side (the reps: their table)
     (r"\b(regional|regions?|industry|industries|verticals?|products?|lead sources?|sources?|channels?) (differences|gaps?"
-     r"|spread|variation)\b", lambda m: "win rate by " + {"regional": "region", "regions": "region", "industries": "industry",
+     r"|spread|variation)\b", lambda m: m.group(0) if ALERTING.search(m.string) else "win rate by " + {"regional": "region", "regions": "region", "industries": "industry",
                                                         "vertical": "industry", "verticals": "industry", "products": "product",
                                                         "lead source": "source", "lead sources": "source", "sources": "source",
                                                         "channel": "source", "channels": "source"}.get(m.group(1), m.group(1))),
     (r"\b(differences|gaps?|spread|variation) (between|across|among) (the |our )?(regions|industries|verticals|products"
-     r"|lead sources|sources|channels)\b", lambda m: "win rate by " + {"regions": "region", "industries": "industry",
+     r"|lead sources|sources|channels)\b", lambda m: m.group(0) if ALERTING.search(m.string) else "win rate by " + {"regions": "region", "industries": "industry",
                                                                            "verticals": "industry", "products": "product",
                                                                            "lead sources": "source", "sources": "source",
                                                                            "channels": "source"}[m.group(4)]),
@@ -1239,6 +1244,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     if missing:  # "win rate for the medical devices vertical": no such industry in the data; say so, offer the split
         return Intent(UNKNOWN, (), note=missing[0], choices=_asked((f"/winrate by {missing[1]}",)), unsupported=True)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
+    whose = _whose(words, text, args, vocab, as_of)
+    if whose is not None:  # "why is my win rate down": whose? the data links no one to a rep, region or team
+        return whose
     if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
@@ -1276,7 +1284,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             about_sales = SALES_WORDS.intersection(words.split())
             return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
         if parsed.query.period is not None and not (parsed.query.filters or parsed.query.group_by or parsed.query.compare) \
-                and set(dropped) <= BARE_PERIOD_WORDS:
+                and set(dropped) <= BARE_PERIOD_WORDS and not re.search(r"\b(deals?|opps?|opportunit\w+|won|lost|wins|losses)\b", words):
             # "this month so far": a period and nothing to measure in it; which analysis?
             return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of) for c in ("winrate", "why",
                                                                                                            "deals")))
@@ -1595,6 +1603,22 @@ def _halves_without_a_year(text: str, vocab: Vocabulary, as_of: dt.date) -> Inte
                   f"against {year - 1}'s second (the latest two) or {year - 1}'s two halves.")
 
 
+MY_NUMBERS = re.compile(r"\bmy (win ?rates?|winrate|close rates?|conversion|deals|opps|opportunities|pipeline|pipe|numbers?"
+                        r"|book|forecast)\b")
+
+
+def _whose(words: str, text: str, args: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """"why is my win rate down", "which of my deals will close": whose? Asked back, the team's reading first, when the
+    message names no segment or rep ("APAC VP here: my win rate by vertical" names APAC); else None."""
+    if not MY_NUMBERS.search(words) or parse(args, vocab).query.filters:
+        return None
+    ours = interpret(re.sub(r"\bmy\b", "our", text, flags=re.IGNORECASE), vocab, as_of)
+    readings = (ours.request,) if ours.understood and not ours.choices else ours.choices[:2]
+    return Intent(UNKNOWN, (), choices=tuple(dict.fromkeys(readings + _asked(("/reps",)))), note=(
+        "I can't tell whose “my” is: the data links no one to a rep, region or team. Name it (“APAC's win rate”, "
+        "“rep_7's deals”), or pick the team's:"))
+
+
 def _placeholder(text: str) -> bool:
     """Whether a question holds a stand-in for a segment rather than the segment ("is X better than Y")."""
     for m in PLACEHOLDER.finditer(text):
@@ -1839,6 +1863,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None \
             and not re.search(r"\bever\b", words):  # "which quarter was our best ever" keeps every quarter
         q = dataclasses.replace(q, period=None)  # "the trend since we started tracking": the trend's own span, all of it
+    if command == "trend" and re.search(r"\b(always|every year|each year|usually|typically|normally)\b", words):
+        q = dataclasses.replace(q, period=None)  # "is q2 always weak": every quarter, to see each Q2 among them
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
         q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
     if command == "reps" and re.search(r"\bpipeline\b|\bopen (deals|opportunities|opps)\b", words):

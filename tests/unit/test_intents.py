@@ -122,7 +122,6 @@ QUESTIONS = [
     ("win rate for deals over 100k", "/winrate size_band=100k+"),
     ("close rate for healthtech in 2024", "/winrate industry=HealthTech 2024"),
     ("win rate in Q1 2024", "/winrate 2024q1"),
-    ("what was the win rate last fiscal year", "/winrate last year"),
     ("hit rate for partner deals", "/winrate lead_source=Partner"),
     ("win rate year to date", "/winrate ytd"),
     ("win rate for fintech and saas by product", "/winrate industry=FinTech,SaaS by product_type"),
@@ -434,7 +433,7 @@ def test_help_with_a_command_and_lists_of_alerts_and_follows_in_words(vocab, que
 
 
 @pytest.mark.parametrize("question, first_choice", [
-    ("what's net revenue retention for FinTech", "/pipeline"),
+    ("what's net revenue retention for FinTech", "/deals won"),  # nothing after the sale: the deals won are the closest
     ("what are the main loss reasons our reps log", "/why"),
     ("average days spent in each stage", "/funnel"),
     ("can you forecast next year's revenue", "/pipeline"),  # the forecast covers this quarter and the next
@@ -1059,9 +1058,7 @@ def test_the_commands_own_words_and_the_rate_by_amount(vocab, question, line):
     ("Looking at europe - anything weird going on?", "/why region=Europe"),
     ("so whats the deal with fintech lately", "/why industry=FinTech"),
     ("what's the deal list for apac", "/deals region=APAC"),  # the deal list is no idiom
-    # periods: a fiscal year, an ordinal quarter of a year, after a month; a month never dropped
-    ("fy24 win rate", "/winrate 2024"),
-    ("fy2023 win rate", "/winrate 2023"),
+    # periods: an ordinal quarter of a year (a fiscal year is asked back: its start is not known), after a month; a month never dropped
     ("win rate in the 2nd quarter of 2023", "/winrate 2023q2"),
     ("win rate after march", "/winrate 2024-04-01..2024-07-15"),
     ("what may slip this quarter", "/pipeline"),  # "may" the verb
@@ -1523,6 +1520,8 @@ def test_questions_of_known_words_and_slips_answer_as_before(vocab, question):
     ("time to first value for q2 cohort", "nothing after the sale", ["/deals won", "/winrate", "/trend"]),
     ("what's our churn in APAC", "nothing after the sale", ["/deals won", "/winrate", "/trend"]),
     ("what's our FY24 win rate", "fiscal year", ["/winrate 2024", "/winrate ytd", "/trend"]),
+    ("fy2023 win rate", "fiscal year", ["/winrate 2023", "/winrate ytd", "/trend"]),
+    ("what was the win rate last fiscal year", "fiscal year", ["/winrate last year", "/winrate ytd", "/trend"]),
     ("which deals slipped from last quarter", "not its history", ["/pipeline", "/deals open", "/risk"]),
     ("what's a good win rate for a company like ours?", "none of other companies'",
      ["/winrate", "/trend", "/winrate by industry"]),
@@ -1603,3 +1602,27 @@ def test_a_period_with_no_year_or_nothing_to_measure_is_asked_back(vocab, questi
 ])
 def test_halves_with_a_year_and_periods_with_a_measure_answer(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("is the q2 dip seasonal", "/why 2024q2"), ("is the decline seasonal?", "/why"),
+    ("is q2 always weak", "/trend"),  # every quarter: each Q2 among them
+    ("what's driving apac losses", "/drivers region=APAC"), ("what's driving the decline in EMEA", "/why region=Europe"),
+    ("Add an alert when the gap between lead sources exceeds 15pp.", "/help"),  # an alert's words stay the alert's
+])
+def test_seasons_always_and_what_drives_losses(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("why is my win rate down", ["/why", "/reps"]),
+    ("which of my deals will close this month?", ["/pipeline", "/reps"]),
+])
+def test_whose_my_is_asked_back_when_the_message_names_no_one(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and "whose “my”" in intent.note and [r.line for r in intent.choices] == readings
+
+
+def test_my_with_the_segment_named_is_answered(vocab):
+    assert interpret("I run APAC. How is my region doing lately?", vocab, AS_OF).line == "/trend region=APAC"
+    assert interpret("my win rate in APAC last quarter", vocab, AS_OF).line == "/winrate region=APAC last quarter"

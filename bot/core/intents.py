@@ -1421,6 +1421,25 @@ CONTESTS = (
     # holds no quota (heldout6/7/8)
     Contest("attainment", "reps", re.compile(r"\b(quota|attainment)\b"), None, None,
             "Attainment is measured against a quota, and the data holds none.", "questions/blind1-3/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
+    # "how many deals did we lose last quarter": the rate with its counts (questions, heldout10's twin) or the deals
+    # listed and counted (heldout10); "how many deals closed in May" the same
+    Contest("how-many-deals", "winrate", re.compile(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did we |have we |we |were "
+                                                    r"|got )?(win|won|lose|lost|close|closed)\b"),
+            re.compile(r"%|\b(rates?|percent\w*|share|proportion|fraction|how often|out of)\b"), "deals",
+            "the win rate (with the deals won and lost counted), or the deals themselves, listed.",
+            "questions/heldout10 (the rate) against heldout10/blind2 (the deals)"),
+    # "how many open deals do we have": the forecast of the open deals (questions) or the open deals listed (heldout9)
+    Contest("how-many-open", "pipeline", re.compile(r"\bhow many open (deals|opps|opportunities)\b"),
+            re.compile(r"\b(forecast\w*|pipeline|worth|value|expected|likely)\b"), "deals",
+            "the forecast of the open deals, or the open deals themselves, listed.",
+            "questions (the forecast) against heldout9 (the deals)"),
+    # "how is rep_7 doing vs the team": the reps' table with that rep alone (blind1/blind3) or every rep (heldout2/10)
+    Contest("rep-vs-team", "reps", re.compile(r"\bagainst-team\b|\bstacks? up\b|\b(vs|versus|against|compared to|relative to) "
+                                              r"(the )?(rest|team|others|peers|everyone)\b"),
+            None, "reps",
+            "that rep's row of the reps' table, or the whole table (every rep, after luck).",
+            "blind1/blind3 (that rep) against heldout2/heldout10 (every rep)",
+            vary=lambda q: dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != REP))),
     # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
     Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
                                                  r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,
@@ -1465,6 +1484,10 @@ def _shape_fits(name: str, q: Query) -> bool:
         return REP in q.group_by and not any(n > 1 for n in reps)
     if name == "rank-segments":
         return len(q.group_by) == 1 and q.group_by[0] != REP and q.compare is None
+    if name == "rep-vs-team":
+        return reps == [1]
+    if name == "how-many-deals":
+        return q.compare is None and not q.group_by
     if name == "big-and-small":
         return q.group_by == ("size_band",) and any(d == "size_band" and len(v) == 2 for d, v in q.filters)
     return True

@@ -1215,18 +1215,21 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return Intent(Request(split_command(text)[0] or "unknown", text))
     plain = _without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of)  # context sentences left out
     words = _excluded(rewrite(plain, as_of), vocab)
-    follow_up = context_line is not None and _is_follow_up(words, vocab)
-    if follow_up:
-        return _follow_up(words, vocab, context_line)
+    # what the data lacks and a half with no year are asked back in a thread as they are anywhere ("and FY24?")
+    missing_concept = _out_of_data(words, plain, vocab, as_of)
+    if missing_concept is not None:  # "sales velocity", "FY24 win rate": what the data lacks, said plainly
+        return dataclasses.replace(missing_concept, follow_up=context_line is not None)
     halves = _halves_without_a_year(plain, vocab, as_of)
     if halves is not None:  # "win rate h1 vs h2": which year's halves?
-        return halves
+        return dataclasses.replace(halves, follow_up=context_line is not None)
+    follow_up = context_line is not None and _is_follow_up(words, vocab)
+    if follow_up:
+        if UNSUPPORTED.search(words):  # "what about churn": not the thread's analysis with the word dropped
+            return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True, follow_up=True)
+        return _contested_follow_up(_follow_up(words, vocab, context_line), words, text, vocab, as_of)
     if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
         return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
                       note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
-    missing_concept = _out_of_data(words, plain, vocab, as_of)
-    if missing_concept is not None:  # "sales velocity", "FY24 win rate": what the data lacks, said plainly
-        return missing_concept
     if UNSUPPORTED.search(words) or (TARGETS.search(words) and not REPS_NAMED.search(words)):
         return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True)
     managed = _management(words, vocab, as_of)
@@ -2087,6 +2090,21 @@ def _is_follow_up(words: str, vocab: Vocabulary) -> bool:
         return False
     args, _ = _arguments(FOLLOW_UP_START.sub("", words), vocab)
     return bool(command_of(words)) or (bool(args) and parse(args, vocab).ok)
+
+
+def _contested_follow_up(intent: Intent, words: str, text: str, vocab: Vocabulary, as_of: dt.date) -> Intent:
+    """A follow-up whose reading, with the thread's context, falls in a contested shape ("and how is Europe doing?"
+    after /winrate APAC) is asked back as the same words would be on their own, each reading a button."""
+    request = intent.request
+    if request.query is None:
+        return intent
+    contest = _contested(request, words, text, request.query.text, vocab, as_of)
+    if contest is None:
+        return intent
+    shape, readings = contest
+    said = text if len(text) <= 80 else text[:79].rstrip() + "…"
+    return Intent(UNKNOWN, intent.dropped, follow_up=True, choices=readings, unsupported=shape.unsupported,
+                  contested=shape.name, note=shape.says if shape.unsupported else f"“{said}” reads two ways: {shape.says}")
 
 
 def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:

@@ -1632,3 +1632,37 @@ def test_whose_my_is_asked_back_when_the_message_names_no_one(vocab, question, r
 def test_my_with_the_segment_named_is_answered(vocab):
     assert interpret("I run APAC. How is my region doing lately?", vocab, AS_OF).line == "/trend region=APAC"
     assert interpret("my win rate in APAC last quarter", vocab, AS_OF).line == "/winrate region=APAC last quarter"
+
+
+# -- a thread's follow-up falls in a contested shape or asks for what the data lacks: asked back there too ---------
+@pytest.mark.parametrize("question, readings", [
+    ("how is Europe doing?", ["/trend region=Europe", "/winrate region=Europe"]),
+    ("and how is rep_7 doing", ["/reps region=APAC sales_rep_id=rep_7", "/winrate region=APAC sales_rep_id=rep_7"]),
+    ("what about rep_7 vs the team", ["/reps region=APAC sales_rep_id=rep_7", "/reps region=APAC"]),
+    ("what about how many deals did we lose", ["/winrate region=APAC", "/deals region=APAC lost"]),
+    ("what about sales velocity", ["/funnel", "/winrate", "/pipeline"]),
+    ("what about churn", ["/deals won", "/winrate", "/trend"]),
+    ("and FY24?", ["/winrate 2024", "/trend 2024", "/winrate ytd"]),
+    ("same for h1 vs h2", ["/winrate 2024-01-01..2024-06-30 vs 2023-07-01..2023-12-31",
+                           "/winrate 2023-07-01..2023-12-31 vs 2023-01-01..2023-06-30"]),
+])
+def test_a_contested_or_out_of_data_follow_up_is_asked_back_in_the_thread(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF, "/winrate region=APAC")
+    assert not intent.understood and intent.follow_up and [r.line for r in intent.choices] == readings
+
+
+@pytest.mark.parametrize("question, line", [
+    ("what about europe", "/winrate region=Europe"), ("and last quarter?", "/winrate region=APAC last quarter"),
+    ("how is it doing lately", "/trend region=APAC"),  # a word of change over time settles it: the trend
+])
+def test_a_plain_follow_up_keeps_the_thread_s_reading(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF, "/winrate region=APAC")
+    assert intent.line == line and intent.follow_up and not intent.choices
+
+
+def test_a_contested_follow_up_asks_back_in_the_reply(demo):
+    reply = converse(demo, "how is Europe doing?", thread_line="/winrate region=APAC")
+    assert reply.asked_back and reply.contested and "reads two ways" in reply.text
+    assert [line for _, line in reply.choices] == ["/trend region=Europe", "/winrate region=Europe"]
+    plain = converse(demo, "what about europe", thread_line="/winrate region=APAC")
+    assert plain.kind == "answer" and plain.command == "winrate"

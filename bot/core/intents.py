@@ -178,7 +178,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|\bwhat (kinds?|sorts?|types?) of (questions|things)\b"
              r"|how do i use|what do you do\b|^what are your commands"),
-    ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
+    ("health", r"^(is )?(the |our |this )?data (ok|okay|good|fine|clean|right|reliable|trustworthy|fresh)\b|\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
                r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"
@@ -523,8 +523,15 @@ KEYWORDS = tuple(sorted({
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
+SALESPEOPLE = ((r"\bsales ?(person|persons)\b|\baccount executive\b", "rep"),
+               (r"\baccount executives\b", "reps"))
 ALERTING = re.compile(r"\b(alerts?|notify|warn|ping|let (me|us) know)\b")  # "alert when the gap between sources …"
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
+    *SALESPEOPLE,  # "win rate by salesperson": by rep
+    # "is outbound worse than it was last year": against last year (the quarter before: the previous period)
+    (r"\b(than|vs) (it|they|we|that|this) (was|were|did|had|used to be|looked)( in)? (last year|a year ago)\b", "vs last year"),
+    (r"\b(than|vs) (it|they|we|that|this) (was|were|did|had|used to be|looked)( in)? (last quarter|the quarter before)\b",
+     "vs previous"),
     # "did referral get worse this year": this year against the last (this quarter, this month: the one before)
     (r"\b(get|got|gotten|become|became|go|gone|went) (worse|better|weaker|stronger) (so far )?this (year|quarter|month)\b",
      lambda m: "this year vs last year" if m.group(4) == "year" else f"this {m.group(4)} vs previous"),
@@ -833,7 +840,8 @@ MONEY_ASKED = re.compile(r"\$|\bdollars?\b|\bhow much (?:money|revenue|value)\b"
 
 # Asking to change alert rules or follows in words: never done from a sentence (a misread would change
 # what a channel receives); asked back with the help that shows the exact command.
-MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?(\S+ )?alerts?\b"
+MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?(\S+ ){0,2}alerts?\b"
+                      r"|^(please )?tell (me|us) (when|if|whenever)\b"
                       r"|^(please )?flag (any|every|each|all|me)\b"
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
@@ -845,12 +853,15 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|evening|\w+day)|each (day|week|morning))\b"
                       r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b|^(please )?(alert|notify|warn|ping)( me)? (on|about) (any|every|each|all)\b")
 LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\b"
-                       r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
+                       r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we|do i have|have i|i have|exist)\b"
                        r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
            (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(misread|misunderstood|mis-read)\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
-                       r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"), "/feedback"),
+                       r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"
+                       r"|\bmisreads?\b|\bwhat (did|have|has) (people|users|folks|someone|anyone|the team|everyone) (flag\w*"
+                       r"|thumbs?[- ]?down\w*|downvot\w*|mark\w* (as )?wrong|complain\w* about)"), "/feedback"),
            (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
+                       r"|\b(what|which) (are )?(my|our|this channel's) (subscriptions|follows|followed questions)\b"
                        r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
 HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
                         "feedback".split())
@@ -863,6 +874,7 @@ HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|
              re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"
                         r"|\bhow (does|do) (the )?/(?P<name2>\w+) (actually |really )?work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>alerts?|follows?|digest|feedback)( rules?)? work\b"),
              re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
 
 
@@ -971,6 +983,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bsince (\d{4})-(\d\d)(?![-\d])", lambda m: f"{m.group(1)}-{m.group(2)}-01..{as_of.isoformat()}", text)
     text = re.sub(r"\bsince (\d{4})(?![-\d.q])\b", lambda m: f"{m.group(1)}-01-01..{as_of.isoformat()}"
                   if int(m.group(1)) <= as_of.year else m.group(0), text)
+    text = re.sub(r"\bbetween ([a-z]+) and ([a-z]+)(?: (\d{4}))?\b",  # "between march and may": the months from one to the other
+                  lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)
+    # a month alone after the measure ("win rate jan", "bookings march"): that month
+    text = re.sub(r"\b(win ?rates?|winrate|close rates?|conversion|bookings|wins|losses) ([a-z]+)$",
+                  lambda m: f"{m.group(1)} {_month(m.group(2), None, as_of) or m.group(2)}", text)
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
@@ -1725,7 +1742,7 @@ CHANGE_ONE = re.compile(r"\b(?P<verb>remove|delete|stop|drop|cancel|kill|disable
                         r"(?: (?:number|no\.?|#))? ?#?(?P<n>\d+)\b(?:.*?\bfor (?P<count>a|an|one|\d+) (?P<unit>day|week)s?\b)?")
 UNFOLLOW = re.compile(r"\bunfollow #?(?P<n>\d+)\b")
 ALERT_BELOW = re.compile(r"\b(?:alert|notify|warn|ping|tell|let)\b.*?\b(?:if|when|once)\b(?P<what>.*?)\b(?:drops?|falls?|goes|gets|dips?)"
-                         r"(?: down)? (?:below|under) (?P<pct>\d+)%")
+                         r"(?: down)? (?:below|under) (?P<pct>\d+)(?:%| ?percent\b)?(?![\d.]| ?k\b)")
 SCHEDULE = re.compile(r"\b(?:every|each) (?:day|morning|evening|weekday)\b|\bdaily\b"
                       r"|\b(?P<weekly>(?:every|each) (?:week|monday|tuesday|wednesday|thursday|friday)|weekly)\b")
 PRIVATE = re.compile(r"\b((by|via|in|as|over) (a )?)?(dm|dms|direct message|private message)\b|\bprivately\b|\bin private\b")
@@ -1746,24 +1763,27 @@ def _change_line(words: str, vocab: Vocabulary, as_of: dt.date) -> str | None:
         q = parse(_arguments(below.group("what"), vocab)[0], vocab).query
         filters = query_text(Query(filters=q.filters))
         return f"/alerts add winrate {filters} below {below.group('pct')}%".replace("  ", " ")
-    if re.search(r"\b(alert|notify|warn|ping|flag|let (me|us) know)\b", words):
+    if re.search(r"\b(alert|notify|warn|ping|flag|let (me|us) know|tell (me|us))\b", words):
         filters = query_text(Query(filters=parse(_arguments(words, vocab)[0], vocab).query.filters))
         gap = re.search(r"\bgap\b.*?\b(\d+) ?(pp|points?|percentage points?)\b", words)
-        big = re.search(r"\b(open )?deals? (over|above|bigger than|larger than) \$?(\d+)k\b", words)
+        big = re.search(r"\b(open )?deals? (\w+ ){0,2}(over|above|bigger than|larger than) \$?(\d+)k\b", words)
         if gap:
             return f"/alerts add gap {gap.group(1)}pp"
         if re.search(r"\bdrivers? (flips?|flipped|changes? sign|reverses?)\b", words):
             return "/alerts add driver-flip"
-        if re.search(r"\blong[- ]cycles?\b", words):
+        if re.search(r"\blong[- ]cycles?\b|\b(runs?|running|drags?|dragging|takes?|taking) (on )?(too long|forever)\b", words):
             return "/alerts add long-cycle"
         if big:
-            return f"/alerts add big-deal above {big.group(3)}k"
+            kept = query_text(Query(filters=tuple((d, v) for d, v in parse(_arguments(words, vocab)[0], vocab).query.filters
+                                                  if d != "size_band")))  # "big deal over 300k": the amount says the size
+            return re.sub(r"\s+", " ", f"/alerts add big-deal {kept} above {big.group(4)}k")
         if re.search(r"\b(drop|drops|dropping|falls?|declines?|dips?)\b", words) and "%" not in words:
             return f"/alerts add drop {filters}".strip()
     when = SCHEDULE.search(words)
-    if when and re.search(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver)\b", words):
+    if when and re.search(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|ping|message)\b", words):
         rest = PRIVATE.sub(" ", SCHEDULE.sub(" ", words))
-        rest = re.sub(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|me|us|this channel|into|to|here|report|table"
+        rest = re.sub(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|ping|message|with|me|us|this channel|into|to"
+                      r"|here|report|table"
                       r"|i want to|could you|can you|please)\b", " ", rest)
         command = command_of(rest)
         if command is None or command in ("help", "digest", "health"):
@@ -1772,7 +1792,8 @@ def _change_line(words: str, vocab: Vocabulary, as_of: dt.date) -> str | None:
         if question.query is None:
             return None
         frequency = "weekly" if when.group("weekly") else "daily"
-        return f"/follow {question.line} {frequency}" + (" dm" if PRIVATE.search(words) else "")
+        to_me = re.search(r"\b(send|ping|message|email|text) me\b", words) and not re.search(r"\b(here|this channel)\b", words)
+        return f"/follow {question.line} {frequency}" + (" dm" if PRIVATE.search(words) or to_me else "")
     return None
 
 

@@ -748,7 +748,7 @@ def test_reps_side_by_side_open_deals_to_prioritise_and_feedback_in_words(vocab,
 
 @pytest.mark.parametrize("question, exact", [
     ("stop following #2", "/follow remove 2"),
-    ("ping us on any deal over 250k in europe", "/alerts add big-deal above 250k"),
+    ("ping us on any deal over 250k in europe", "/alerts add big-deal region=Europe above 250k"),
 ])
 def test_more_changes_in_words_are_offered_as_their_exact_command(vocab, question, exact):
     intent = interpret(question, vocab, AS_OF)
@@ -1666,3 +1666,40 @@ def test_a_contested_follow_up_asks_back_in_the_reply(demo):
     assert [line for _, line in reply.choices] == ["/trend region=Europe", "/winrate region=Europe"]
     plain = converse(demo, "what about europe", thread_line="/winrate region=APAC")
     assert plain.kind == "answer" and plain.command == "winrate"
+
+
+@pytest.mark.parametrize("question, line", [
+    # read-only asks with one clear reading: answered (issue 22, the tenth set's round)
+    ("what alerts do i have", "/alerts list"), ("what misreads have people flagged", "/feedback"),
+    ("what did people thumbs-down", "/feedback"), ("what are my subscriptions", "/follow list"),
+    ("how do alerts work", "/help alerts"), ("data ok?", "/health"),
+    ("win rate jan", "/winrate 2024-01"), ("win rate may", "/winrate 2024-05"),
+    ("win rate between march and may", "/winrate 2024-03-01..2024-05-31"),
+    ("is outbound worse than it was last year", "/winrate lead_source=Outbound vs last year"),
+])
+def test_read_only_asks_with_one_clear_reading_are_answered(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices
+
+
+def test_win_rate_by_salesperson_is_the_contested_rate_by_rep(vocab):
+    intent = interpret("win rate by salesperson", vocab, AS_OF)
+    assert intent.contested == "rate-by-rep"
+    assert [r.line for r in intent.choices] == ["/winrate by sales_rep_id", "/reps by sales_rep_id"]
+
+
+@pytest.mark.parametrize("question, first", [
+    # a change in words is never made from the sentence: its exact command is the first button, a confirmation
+    ("ping me daily with the apac win rate", "/follow /winrate region=APAC daily dm"),
+    ("send me the apac win rate every week", "/follow /winrate region=APAC weekly dm"),  # "send me": a DM
+    ("post the apac win rate here every day", "/follow /winrate region=APAC daily"),  # here: the channel
+    ("let me know if any deal runs too long", "/alerts add long-cycle"),
+    ("tell me when a deal over 250k shows up", "/alerts add big-deal above 250k"),
+    ("add a big deal alert above 250k", "/alerts add big-deal above 250k"),
+    ("alert me on any big deal over 300k in europe", "/alerts add big-deal region=Europe above 300k"),
+    ("alert if india win rate falls under 45", "/alerts add winrate region=India below 45%"),
+    ("remove alert 2", "/alerts remove 2"), ("mute alert 1 for a week", "/alerts mute 1 7d"),
+])
+def test_a_change_in_words_offers_its_exact_command_first(vocab, question, first):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == first

@@ -528,6 +528,7 @@ SALESPEOPLE = ((r"\bsales ?(person|persons)\b|\baccount executive\b", "rep"),
 ALERTING = re.compile(r"\b(alerts?|notify|warn|ping|let (me|us) know)\b")  # "alert when the gap between sources …"
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
     *SALESPEOPLE,  # "win rate by salesperson": by rep
+    (r"\bby (the )?(last|final|furthest|latest) stage( (reached|hit|got to))?\b", "by stage"),
     # "is outbound worse than it was last year": against last year (the quarter before: the previous period)
     (r"\b(than|vs) (it|they|we|that|this) (was|were|did|had|used to be|looked)( in)? (last year|a year ago)\b", "vs last year"),
     (r"\b(than|vs) (it|they|we|that|this) (was|were|did|had|used to be|looked)( in)? (last quarter|the quarter before)\b",
@@ -1460,6 +1461,13 @@ CONTESTS = (
             "that rep's row of the reps' table, or the whole table (every rep, after luck).",
             "blind1/blind3 (that rep) against heldout2/heldout10 (every rep)",
             vary=lambda q: dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != REP))),
+    # "win rate by stage": the funnel's stage-to-stage conversion (heldout9) or the win rate split by the last stage a
+    # deal reached (heldout9/heldout10)
+    Contest("rate-by-stage", "funnel", re.compile(r"\b(win ?rates?|winrate)\b.*\bby (the )?((deal|last|final|furthest|latest)"
+                                                  r" )?stages?\b"), None, "winrate",
+            "the funnel (how deals pass from stage to stage), or the win rate split by the last stage each deal reached.",
+            "heldout9 (the funnel) against heldout9/heldout10 (the rate by stage)", typed=True,
+            vary=lambda q: dataclasses.replace(q, group_by=("deal_stage",))),
     # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
     Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
                                                  r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,

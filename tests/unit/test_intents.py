@@ -1703,3 +1703,11 @@ def test_win_rate_by_salesperson_is_the_contested_rate_by_rep(vocab):
 def test_a_change_in_words_offers_its_exact_command_first(vocab, question, first):
     intent = interpret(question, vocab, AS_OF)
     assert not intent.understood and intent.choices[0].line == first
+
+
+def test_win_rate_by_stage_is_asked_back_between_the_funnel_and_the_rate_by_last_stage(vocab):
+    for question in ("winrate by stage", "win rate by last stage reached"):
+        intent = interpret(question, vocab, AS_OF)
+        assert intent.contested == "rate-by-stage"
+        assert [r.line for r in intent.choices] == ["/funnel", "/winrate by deal_stage"]
+    assert interpret("conversion by stage", vocab, AS_OF).line == "/funnel"  # conversion by stage: the funnel, as before

@@ -41,7 +41,8 @@ DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
     # "is the q2 dip seasonal": why it dipped; "is q2 always weak": the quarters over time
-    ("why", rf"\b{TROUBLE}\b.*\bseasonal\w*\b"),
+    ("why", rf"\b{TROUBLE}\b.*\bseasonal\w*\b|\bwhat drove (it|that|this)\b"
+            rf"|\b{TROUBLE}\b.*\b(concentrated|isolated|locali[sz]ed|widespread|everywhere|across the board)\b"),
     ("trend", r"\b(always|every year|each year|usually|typically|normally) (weak|slow|soft|strong|bad|good|down|up|lower|higher"
               r"|worse|better)\b"),
     ("reps", r"\b(differences|gaps?|spread|variation) (between|across|among) (the |our )?(reps|aes|sellers|salespeople)\b"),
@@ -528,6 +529,9 @@ SALESPEOPLE = ((r"\bsales ?(person|persons)\b|\baccount executive\b", "rep"),
 ALERTING = re.compile(r"\b(alerts?|notify|warn|ping|let (me|us) know)\b")  # "alert when the gap between sources …"
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
     *SALESPEOPLE,  # "win rate by salesperson": by rep
+    # "is the decline concentrated in one region or everywhere": where it is, the why's own question
+    (r"\b(concentrated|isolated|locali[sz]ed) (in|to) (one|a single|a few|some|a) (regions?|industr(y|ies)|verticals?|products?"
+     r"|segments?|sources?|channels?)( or (is it )?(everywhere|across the board|all over|broad\w*|spread out))?", "concentrated"),
     (r"\bby (the )?(last|final|furthest|latest) stage( (reached|hit|got to))?\b", "by stage"),
     # "is outbound worse than it was last year": against last year (the quarter before: the previous period)
     (r"\b(than|vs) (it|they|we|that|this) (was|were|did|had|used to be|looked)( in)? (last year|a year ago)\b", "vs last year"),
@@ -540,8 +544,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     # "does cycle length affect win rate", "do long cycles kill win rate": the rate by cycle band (the drivers model
     # leaves the cycle out: it is known only once a deal has closed)
     (r"\b(does|do|did|is|are|how (does|do|did))( the| our)?( sales)? (cycle (length|time|duration)s?|long(er)?( sales)? cycles?"
-     r"|short(er)?( sales)? cycles?|length of (the |our )?(sales )?cycles?) (really |actually )?(affect|impact|kill|hurt|help"
-     r"|lower|raise|drag down|change|matter for|influence)s? (our |the )?(win ?rates?|winrate)\b", "win rate by cycle"),
+     r"|short(er)?( sales)? cycles?|length of (the |our )?(sales )?cycles?) (really |actually )?((affect|impact|kill|hurt|help"
+     r"|lower|raise|drag down|change|matter for|influence)s? (our |the )?(win ?rates?|winrate)|(lose|win|close) (more|less)( often)?)\b",
+     "win rate by cycle"),
     # "are the regional differences real", "the spread between reps": the values side by side (the reps: their table)
     (r"\b(regional|regions?|industry|industries|verticals?|products?|lead sources?|sources?|channels?) (differences|gaps?"
      r"|spread|variation)\b", lambda m: m.group(0) if ALERTING.search(m.string) else "win rate by " + {"regional": "region", "regions": "region", "industries": "industry",
@@ -2200,6 +2205,7 @@ quick quickly real realquick basically literally seriously honestly anyway anywa
 kinda sorta lemme gimme ya u ur r y guys team folks all everyone someone please kindly sir maam tmrw tmr tomo
 tonite eod eow eom eoq wk wks mo mos yr yrs qtr qtrs jan feb mar apr jun jul aug sep sept oct nov dec
 wise plot graph chart visualize visualise visualisation visualization draw table summarize summarise recap
+sorry dumb silly stupid naive headline appendix purposes purpose trusting trust load loaded loading
 """
 CHAT_FILLER = frozenset(CHAT_FILLER_TEXT.split())
 # the words the bot's own answers are written with (templates/text): what it can say, it can place

@@ -1711,3 +1711,23 @@ def test_win_rate_by_stage_is_asked_back_between_the_funnel_and_the_rate_by_last
         assert intent.contested == "rate-by-stage"
         assert [r.line for r in intent.choices] == ["/funnel", "/winrate by deal_stage"]
     assert interpret("conversion by stage", vocab, AS_OF).line == "/funnel"  # conversion by stage: the funnel, as before
+
+
+@pytest.mark.parametrize("question, line", [
+    ("I need the won deals from q2 for the appendix", "/deals 2024q2 won"),  # words of the asker's purpose: not segments
+    ("sorry if this is dumb but what is our win rate", "/winrate"),
+    ("headline win rate for last quarter", "/winrate last quarter"),
+    ("win rate by quarter for forecasting purposes", "/trend quarterly"),
+    ("data quality check: how many rows got thrown out on load?", "/health"),
+    ("board will ask what drove the decline. what drove it?", "/why"),
+    ("is the decline concentrated in one region or everywhere?", "/why"),
+    ("do long cycles lose more", "/winrate by cycle_band"),
+])
+def test_more_words_of_the_ninth_and_tenth_sets_are_placed(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices and intent.unplaced == ()
+
+
+def test_a_word_nothing_places_is_still_asked_back_next_to_the_new_filler(vocab):
+    intent = interpret("headline bangalore win rate in APAC last quarter", vocab, AS_OF)
+    assert not intent.understood and intent.unplaced == ("bangalore",)

@@ -40,6 +40,12 @@ DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|
                    r"|industr(y|ies)|verticals?|products?|product (type|line)s?|segments?|amounts?|deal amounts?)")
 TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
+    # "is the q2 dip seasonal": why it dipped; "is q2 always weak": the quarters over time
+    ("why", rf"\b{TROUBLE}\b.*\bseasonal\w*\b|\bwhat drove (it|that|this)\b"
+            rf"|\b{TROUBLE}\b.*\b(concentrated|isolated|locali[sz]ed|widespread|everywhere|across the board)\b"),
+    ("trend", r"\b(always|every year|each year|usually|typically|normally) (weak|slow|soft|strong|bad|good|down|up|lower|higher"
+              r"|worse|better)\b"),
+    ("reps", r"\b(differences|gaps?|spread|variation) (between|across|among) (the |our )?(reps|aes|sellers|salespeople)\b"),
     # "who on the APAC team is struggling": reps, named by "who", not segments
     ("reps", r"\bwho\b( \S+){0,5} (is|are) (struggling|underperforming|lagging|carrying|behind)\b"
              r"|\bwho (won|closed|sold|booked|lost) (the )?(most|fewest|biggest|largest|more|less)\b"
@@ -48,6 +54,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\b(anyone|anybody|someone|somebody)\b( \S+){0,3} (underperform\w*|struggling|lagging|behind|slacking)\b"),
     # money or a count of deals closed, deals named with their outcome or their open stage: the deals (totalled), not a rate
     ("deals", r"^(?!.*\b(rates?|percent\w*|share|fraction|proportion|often|why|will|expect\w*|forecast\w*|likely)\b).*?(?:"
+              r"\b(show|tell|list|give)( me| us)? what (\S+ ){1,3}(lost|won|closed|booked)\b|"
               r"\b(deals|opps|opportunities) (won|closed-won)\b(?! (vs|or|and) )"
               r"|\b(deals|opps|opportunities)\b( \S+){0,3} still open\b"
               r"|^(the |our |all |any )?(deals|opps|opportunities) (in|at) (the )?(qualified|demo|proposal|negotiation)"
@@ -92,7 +99,8 @@ RULES: tuple[tuple[str, str], ...] = (
                  r"|\d{4}q[1-4]|half)\b"
                  r"|\bopen (deals?|opps?|opportunit\w+)\b.*\b(rot\w*|give up|walk away|write off|written off|abandon\w*|zombies?)\b"),
     # segments under the team's rate, danger zones, where the exposure is: the weak segments
-    ("risk", r"\bwhat is (hurting|costing|killing)( us| our \w+)? (the )?most\b|\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
+    ("risk", r"\b(revenue|dollars|money|bookings) (that )?(is |are )?at risk\b(?!.*\b(slip\w*|deals?|opps?|opportunit\w+)\b)"
+             r"|\bwhat is (hurting|costing|killing)( us| our \w+)? (the )?most\b|\bdanger (zones?|areas?|spots?)\b|\bunderwater\b|\b(most |more |least )?exposed\b"
              r"|\b(under|below|beneath|short of) (the )?(team|company|overall|average)('s)?( win)? rate\b|^(the )?risks? (by|per)\b"),
     # losing deals at one stage or another: where the funnel leaks (the deals lost there, listed, stay the list)
     ("funnel", r"\blos(e|ing) (them|it|deals|opps|most|more)( \w+)? (at|in) (the )?(qualified|demo|proposal|negotiation)\b"
@@ -171,7 +179,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|\bwhat (kinds?|sorts?|types?) of (questions|things)\b"
              r"|how do i use|what do you do\b|^what are your commands"),
-    ("health", r"\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
+    ("health", r"^(is )?(the |our |this )?data (ok|okay|good|fine|clean|right|reliable|trustworthy|fresh)\b|\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
                r"|\bis (the|this) data\b|\blast (refresh|update|sync)\b|\bdata up to date\b"
@@ -187,7 +195,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close)\b)|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close|(\w+ )?(losses|losing))\b)|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -303,6 +311,73 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\bbest[- ]case\b|\bforecast categor(y|ies)\b"
                          r"|\b(spend|spent|spending) on\b|\b(marketing|ad|ads|advertising|media|program|partner) (spend|spending)\b"
                          r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b|\brenew(s|ed|ing)?\b")
+# Concepts the data does not hold, asked in words the analyses know ("sales velocity", "health score of accounts",
+# "FY24"): never answered as the analysis those words resemble. Each says plainly what is missing and offers the
+# nearest two or three analyses as buttons (docs/conversation.md, "Out of the data"). The first that matches speaks.
+@dataclass(frozen=True)
+class OutOfData:
+    name: str
+    pattern: re.Pattern  # on the question as typed (lower case) or as rewritten ("sales velocity" is rewritten)
+    says: str  # what the data lacks, in one plain sentence
+    nearest: tuple[str, ...]  # the closest analyses, best first
+
+
+OUT_OF_DATA = (
+    OutOfData("velocity", re.compile(r"\b(sales|pipeline|revenue) velocity\b"),
+              "Sales velocity is not one of my analyses (it multiplies deals, deal size and win rate over the cycle "
+              "length); its parts are:", ("/funnel", "/winrate", "/pipeline")),
+    OutOfData("health-score", re.compile(r"\bhealth ?scores?\b|\b(account|customer|client)s? health\b"
+                                         r"|\bhealth of (the |our )?(accounts|customers|clients)\b"),
+              "The data holds no account or customer health scores: it ends when a deal is won or lost.",
+              ("/deals won", "/winrate by industry", "/trend")),
+    OutOfData("after-sale", re.compile(r"\btime[- ]to[- ](first )?value\b|\bttv\b|\bonboard\w*|\bgo[- ]live\b"
+                                       r"|\b(product )?(usage|adoption)\b|\bchurn\w*|\brenew\w*|\bretention\b|\bnrr\b"
+                                       r"|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"),
+              "The data ends when a deal is won or lost: nothing after the sale (onboarding, usage, renewals, churn, "
+              "expansion) is in it.", ("/deals won", "/winrate", "/trend")),
+    OutOfData("fiscal-year", re.compile(r"\bfy ?'?(\d{2}|\d{4})\b|\bfiscal\b"),
+              "I don't know when your fiscal year starts: the data's periods are calendar ones.", ()),
+    OutOfData("slipped", re.compile(r"\b(deals?|opps?|opportunities|which|what|how many)\b.*\b(slipped|got pushed|pushed "
+                                    r"(out|back|to next))\b|\bslipped (from|out of|past|into)\b"),
+              "The data keeps each deal's current close date, not its history, so which deals slipped from one "
+              "period to the next cannot be told.", ("/pipeline", "/deals open", "/risk")),
+    OutOfData("benchmark", re.compile(r"\b(good|typical|normal|healthy|decent|standard|realistic) (win|close) ?rates?\b"
+                                      r".*\b(compan(y|ies)|business(es)?|like (us|ours)|our size|industry)\b"
+                                      r"|\bcompan(y|ies) (like|of) (ours|us|our size)\b"),
+              "The data holds only our own deals, none of other companies', so what is typical elsewhere cannot be "
+              "told.", ("/winrate", "/trend", "/winrate by industry")),
+    OutOfData("partners", re.compile(r"\bwhich partners\b|\b(individual|named|specific|top|best|our) partners\b"
+                                     r"|\bpartners? (names?|firms?|compan\w+)\b|\bco-?sell\w*|\b(partner|channel)[- ]influenced\b"
+                                     r"|\bresellers?\b"),
+              "The data records Partner as a lead source only: not which partner brought a deal, nor deals a partner "
+              "influenced.", ("/winrate lead_source=Partner", "/winrate by lead_source", "/deals lead_source=Partner won")),
+    OutOfData("stage-timing", re.compile(r"\b(how (many|long)|days|weeks|time)\b.*\bfrom (the )?(qualified|qualification"
+                                         r"|demo|proposal|negotiation|first (call|meeting|touch)|lead|creation|created)"
+                                         r"\b.*\bto\b"),
+              "The data keeps each deal's current stage, not when it entered each one, so the time between stages "
+              "cannot be told; the whole cycle can.", ("/funnel", "/winrate by cycle_band", "/deals won")),
+)
+
+
+def _out_of_data(words: str, question: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """A question about a concept the data does not hold: said plainly, with the nearest analyses; else None."""
+    typed = re.sub(r"\s+", " ", question.casefold().replace("’", "'"))
+    for concept in OUT_OF_DATA:
+        if not (concept.pattern.search(words) or concept.pattern.search(typed)):
+            continue
+        nearest = _asked(concept.nearest)
+        if concept.name == "fiscal-year":  # the calendar year's reading is the nearest: "FY24 win rate" as 2024's
+            year = re.search(r"\bfy ?'?(\d{2}|\d{4})\b", question.casefold())
+            calendar = re.sub(r"\bfy ?'?(\d{2}|\d{4})\b|\bfiscal\b", lambda m: (
+                ("20" + m.group(1) if len(m.group(1)) == 2 else m.group(1)) if m.group(1) else ""), question,
+                flags=re.IGNORECASE) if year else re.sub(r"\bfiscal\b", "", question, flags=re.IGNORECASE)
+            read = interpret(calendar, vocab, as_of)
+            nearest = tuple(dict.fromkeys(r for r in ((read.request,) if read.understood and not read.choices
+                                                      else read.choices[:2]) + _asked(("/winrate ytd", "/trend"))))[:3]
+        return Intent(UNKNOWN, (), choices=nearest, unsupported=True, note=concept.says)
+    return None
+
+
 # Targets the data does not hold: the team's attainment, a plan or a budget (a rep's "attainment" is /reps).
 TARGETS = re.compile(r"\battainment\b|\b(hit|hitting|make|making|meet|meeting|reach|beat|miss|missing)( the| our| this)?"
                      r" (plan|target|budget)s?\b|\b(vs|to|tracking|pacing|ahead of|behind|under|over|above|below|short of)"
@@ -323,6 +398,11 @@ ACROSS = re.compile(r"^(do|does|are|is)\b.*\b((more|less) often|(win|close|conve
                     r"|\b(win|close|convert)s? (at|with) an? (higher|lower|better|worse|bigger|smaller) (rate|clip|percentage)\b"
                     r"|\b(deals?|opps?|opportunities|ones) (are|is|do|does) (really |actually |just )?(doing |performing "
                     r"|converting |closing )?(better|worse|stronger|weaker)\b")
+# deals named by a stage they reached or died at, as a noun phrase (not "how many deals die in negotiation")
+DEALS_AT_STAGE = re.compile(r"^(?!.*\b(how many|how much|rates?|%|percent\w*|share|often|where|why)\b)(the |all |our |any )?"
+                            r"(\S+ ){0,2}(deals|opps|opportunities) (that |which )?(reached|got to|made it to|died|stalled"
+                            r"|dropped out|fell through|were lost|we lost) ((in|at|to|past) )?(the )?(qualified|demo|proposal"
+                            r"|negotiation)\b")
 OPEN_STAGES = frozenset({"Qualified", "Demo", "Proposal", "Negotiation"})
 RATE_ASKED = re.compile(r"\bwin ?rates?\b|\bwinrate\b")
 LIST_ASKED = re.compile(r"\b(which|list|lists|listing|show|pull|export|csv|download|see|drill)\b|\bdeal list\b|\bdeals behind\b")
@@ -444,7 +524,40 @@ KEYWORDS = tuple(sorted({
 KNOWN_WORDS = frozenset(GRAIN_WORDS) | frozenset(UNIT_GRAIN) | frozenset(UNIT_DAYS) | frozenset(OUTCOME_WORDS) | {
     "today", "week", "weekly", "daily", "previous", "prior", "current", "latest", "since", "until", "through"}
 # Sales phrasings rewritten into the grammar's words before it reads them.
+SALESPEOPLE = ((r"\bsales ?(person|persons)\b|\baccount executive\b", "rep"),
+               (r"\baccount executives\b", "reps"))
+ALERTING = re.compile(r"\b(alerts?|notify|warn|ping|let (me|us) know)\b")  # "alert when the gap between sources …"
 PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of the match)
+    *SALESPEOPLE,  # "win rate by salesperson": by rep
+    # "is the decline concentrated in one region or everywhere": where it is, the why's own question
+    (r"\b(concentrated|isolated|locali[sz]ed) (in|to) (one|a single|a few|some|a) (regions?|industr(y|ies)|verticals?|products?"
+     r"|segments?|sources?|channels?)( or (is it )?(everywhere|across the board|all over|broad\w*|spread out))?", "concentrated"),
+    (r"\bby (the )?(last|final|furthest|latest) stage( (reached|hit|got to))?\b", "by stage"),
+    # "is outbound worse than it was last year": against last year (the quarter before: the previous period)
+    (r"\b(than|vs) (it|they|we|that|this) (was|were|did|had|used to be|looked)( in)? (last year|a year ago)\b", "vs last year"),
+    (r"\b(than|vs) (it|they|we|that|this) (was|were|did|had|used to be|looked)( in)? (last quarter|the quarter before)\b",
+     "vs previous"),
+    # "did referral get worse this year": this year against the last (this quarter, this month: the one before)
+    (r"\b(get|got|gotten|become|became|go|gone|went) (worse|better|weaker|stronger) (so far )?this (year|quarter|month)\b",
+     lambda m: "this year vs last year" if m.group(4) == "year" else f"this {m.group(4)} vs previous"),
+    (r"\ball of (\d{4}|last year)\b", r"\1"),  # "2024 so far vs all of 2023": the year itself
+    # "does cycle length affect win rate", "do long cycles kill win rate": the rate by cycle band (the drivers model
+    # leaves the cycle out: it is known only once a deal has closed)
+    (r"\b(does|do|did|is|are|how (does|do|did))( the| our)?( sales)? (cycle (length|time|duration)s?|long(er)?( sales)? cycles?"
+     r"|short(er)?( sales)? cycles?|length of (the |our )?(sales )?cycles?) (really |actually )?((affect|impact|kill|hurt|help"
+     r"|lower|raise|drag down|change|matter for|influence)s? (our |the )?(win ?rates?|winrate)|(lose|win|close) (more|less)( often)?)\b",
+     "win rate by cycle"),
+    # "are the regional differences real", "the spread between reps": the values side by side (the reps: their table)
+    (r"\b(regional|regions?|industry|industries|verticals?|products?|lead sources?|sources?|channels?) (differences|gaps?"
+     r"|spread|variation)\b", lambda m: m.group(0) if ALERTING.search(m.string) else "win rate by " + {"regional": "region", "regions": "region", "industries": "industry",
+                                                        "vertical": "industry", "verticals": "industry", "products": "product",
+                                                        "lead source": "source", "lead sources": "source", "sources": "source",
+                                                        "channel": "source", "channels": "source"}.get(m.group(1), m.group(1))),
+    (r"\b(differences|gaps?|spread|variation) (between|across|among) (the |our )?(regions|industries|verticals|products"
+     r"|lead sources|sources|channels)\b", lambda m: m.group(0) if ALERTING.search(m.string) else "win rate by " + {"regions": "region", "industries": "industry",
+                                                                           "verticals": "industry", "products": "product",
+                                                                           "lead sources": "source", "sources": "source",
+                                                                           "channels": "source"}[m.group(4)]),
     # "how it compares to Q1", "compare to same quarter last year": the comparison, not a word left over
     (r"\b(and )?(how (it|that|this|they|we|the rate) )?(compares?|stacks? up|measures? up) (to|with|against)\b", " vs "),
     # the whole of the data: "since we started tracking", "since the beginning", "all time"
@@ -491,6 +604,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)s?\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
+    (r"\b(sales |quick )?health ?check (on|of|for) (the |our |this )?(data|crm|export|extract|file)\b", "data health"),
+    (r"\bpipeline health ?check\b", "pipeline"),  # the open deals' health: the forecast
     (r"\b(sales |quick )?health ?check\b", "digest"),
     # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
     (r"\b(by|before|until|till|through) (the )?end of (the |this )?(quarter|q)\b", "this quarter"),
@@ -548,7 +663,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (more than|over|longer than|above|beyond) (90|ninety) "
      r"days( to close)?\b|\b(more than|over|longer than) (90|ninety) days to close\b", "90d+"),
     (r"\b(take|takes|took|taking|with (a )?cycles?( of)?|cycles?) (less than|under|within|shorter than|below|in under) "
-     r"(30|thirty) days( to close)?\b", "<30d"),
+     r"(30|thirty) days( to close)?\b|\bclosed (inside|within|in less than|in under) (30|thirty) days\b", "<30d"),
     (r"\b(compared (to|with)|against|vs\.?|versus|and) (the |all )?(other|rest of the|rest of our|remaining) "
      r"(regions|industries|verticals|products|lead sources|sources|channels|geos)\b", r"by \5 vs-others"),
     (r"\b(beating|beat|beaten|ahead of|behind|outpacing) (last year|a year ago|the same (quarter|period) last year)\b",
@@ -561,6 +676,7 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      "vs previous"),
     (r"\b(won|winning|wins)\b(.*?)\b(vs|versus|and|or)\s+(lost|losing|losses)( deals| ones)?\b", r"\2"),
     (r"\b(vs|against) (the )?(team|rest|average|peers|others)( of the team)?\b", " against-team "),
+    (r"\b(vs|against|compared to|versus) (everyone|everybody|everything|every\w*|all|the world) else\b", " against-team "),
     (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?)?\s*before\b", "vs previous"),
     (r"\b(q/q|qoq|quarter on quarter|quarter over quarter)\b", "quarterly"),
     (r"\b(this year|ytd) than last year\b", "ytd vs last year"),
@@ -730,7 +846,8 @@ MONEY_ASKED = re.compile(r"\$|\bdollars?\b|\bhow much (?:money|revenue|value)\b"
 
 # Asking to change alert rules or follows in words: never done from a sentence (a misread would change
 # what a channel receives); asked back with the help that shows the exact command.
-MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?(\S+ )?alerts?\b"
+MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add|create|make) (up )?(an? |new )?(\S+ ){0,2}alerts?\b"
+                      r"|^(please )?tell (me|us) (when|if|whenever)\b"
                       r"|^(please )?flag (any|every|each|all|me)\b"
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
@@ -742,12 +859,15 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|evening|\w+day)|each (day|week|morning))\b"
                       r"|^(please )?(alert|follow|unfollow|subscribe|mute|snooze)\b(?![- ]up\b)|\balert (on|me|us|when|if)\b|^(please )?(alert|notify|warn|ping)( me)? (on|about) (any|every|each|all)\b")
 LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\b"
-                       r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we)\b"
+                       r"|\b(what|which|any) alert( rule)?s? (are|do we have|is|have we|do i have|have i|i have|exist)\b"
                        r"|^(are there |do we have |have we )?(any )?alert( rule)?s? (set up|configured|active|running|on)$"),
             "/alerts list"),
            (re.compile(r"\b(misread|misunderstood|mis-read)( \w+)? questions\b|\bquestions\b.*\b(misread|misunderstood|mis-read)\b|\bquestions\b.*\b(getting|got|gets|get|answered|read)"
-                       r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"), "/feedback"),
+                       r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"
+                       r"|\bmisreads?\b|\bwhat (did|have|has) (people|users|folks|someone|anyone|the team|everyone) (flag\w*"
+                       r"|thumbs?[- ]?down\w*|downvot\w*|mark\w* (as )?wrong|complain\w* about)"), "/feedback"),
            (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
+                       r"|\b(what|which) (are )?(my|our|this channel's) (subscriptions|follows|followed questions)\b"
                        r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
 HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
                         "feedback".split())
@@ -757,8 +877,10 @@ HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|
              re.compile(r"\bwhat (does|is) (the )?/?(?P<name>\w+)( command| report| analysis| model)? (do|for)$"
                         r"|\b(explain|describe|tell me)( to me)? what (the )?/(?P<name3>\w+)( command)? (does|is for|means)\b"
                         r"|\bwhat does (the )?/?(?P<name2>\w+) command do\b"),
-             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>\w+) (command|report|analysis|model|score|ranking|thing|feature|one)s? work\b"
+                        r"|\bhow (does|do) (the )?/(?P<name2>\w+) (actually |really )?work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
+             re.compile(r"\bhow (does|do) (the )?/?(?P<name>alerts?|follows?|digest|feedback)( rules?)? work\b"),
              re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
 
 
@@ -867,6 +989,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bsince (\d{4})-(\d\d)(?![-\d])", lambda m: f"{m.group(1)}-{m.group(2)}-01..{as_of.isoformat()}", text)
     text = re.sub(r"\bsince (\d{4})(?![-\d.q])\b", lambda m: f"{m.group(1)}-01-01..{as_of.isoformat()}"
                   if int(m.group(1)) <= as_of.year else m.group(0), text)
+    text = re.sub(r"\bbetween ([a-z]+) and ([a-z]+)(?: (\d{4}))?\b",  # "between march and may": the months from one to the other
+                  lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)
+    # a month alone after the measure ("win rate jan", "bookings march"): that month
+    text = re.sub(r"\b(win ?rates?|winrate|close rates?|conversion|bookings|wins|losses) ([a-z]+)$",
+                  lambda m: f"{m.group(1)} {_month(m.group(2), None, as_of) or m.group(2)}", text)
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
@@ -1098,6 +1225,8 @@ def _quarter(q: int, as_of: dt.date, years_back: int = 0) -> str:
 SALES_WORDS = frozenset("""win wins won winning lose lost losing rate rates deals deal sales revenue pipeline quarter
 month year reps rep team business numbers number performance performing doing conversion bookings segments
 segment region regions industry product products source customers accounts quota target trending""".split())
+# the words around a period that ask nothing of it ("this month so far", "and for q2?")
+BARE_PERIOD_WORDS = frozenset("so far to date in for the of over during what about and then ok okay hmm".split())
 # When a question names no analysis: the readings offered, best first.
 UNSURE_CHOICES = ("/trend", "/why", "/winrate by region")
 
@@ -1107,10 +1236,20 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    words = _excluded(rewrite(_without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of), as_of), vocab)
+    plain = _without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of)  # context sentences left out
+    words = _excluded(rewrite(plain, as_of), vocab)
+    # what the data lacks and a half with no year are asked back in a thread as they are anywhere ("and FY24?")
+    missing_concept = _out_of_data(words, plain, vocab, as_of)
+    if missing_concept is not None:  # "sales velocity", "FY24 win rate": what the data lacks, said plainly
+        return dataclasses.replace(missing_concept, follow_up=context_line is not None)
+    halves = _halves_without_a_year(plain, vocab, as_of)
+    if halves is not None:  # "win rate h1 vs h2": which year's halves?
+        return dataclasses.replace(halves, follow_up=context_line is not None)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
-        return _follow_up(words, vocab, context_line)
+        if UNSUPPORTED.search(words):  # "what about churn": not the thread's analysis with the word dropped
+            return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True, follow_up=True)
+        return _contested_follow_up(_follow_up(words, vocab, context_line), words, text, vocab, as_of)
     if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
         return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
                       note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
@@ -1131,6 +1270,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     if missing:  # "win rate for the medical devices vertical": no such industry in the data; say so, offer the split
         return Intent(UNKNOWN, (), note=missing[0], choices=_asked((f"/winrate by {missing[1]}",)), unsupported=True)
     args, dropped = _arguments(words, vocab, _proper_nouns(text))
+    whose = _whose(words, text, args, vocab, as_of)
+    if whose is not None:  # "why is my win rate down": whose? the data links no one to a rep, region or team
+        return whose
     if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
@@ -1148,8 +1290,15 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "deals"  # "how much did we win in dollars", "big deals that we lost": the deals and their amounts, not a rate
     if command == "pipeline" and not re.search(r"\b(pipeline|pipe|forecast\w*|coverage|commit)\b", words) and any(
             d == "deal_stage" for d, _ in parse(args, vocab).query.filters) and (
-            outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b", words)):
+            outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b|^(the |our |all )?open (deals|opps"
+                                           r"|opportunities)\b", words)):
         command = "deals"  # "lost deals that stalled at proposal", "deals stuck in qualified, open": those deals, listed
+    if command == "funnel" and DEALS_AT_STAGE.search(words) and any(
+            d == "deal_stage" for d, _ in parse(args, vocab).query.filters):
+        command = "deals"  # "lost deals that reached negotiation", "enterprise deals that died in negotiation": those deals
+    if command in (None, "winrate") and outcome in ("won", "lost") and not RATE_ASKED.search(words) and re.search(
+            r"\b(the|a|as a|in a) list\b|\blist (them|those|it)\b", words):
+        command = "deals"  # "new customers won in APAC last quarter — the list"
     if command == "deals" and RATE_ASKED.search(words) and not LIST_ASKED.search(words):
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
@@ -1160,6 +1309,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         if not args or not named:
             about_sales = SALES_WORDS.intersection(words.split())
             return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES) if about_sales else ())
+        if parsed.query.period is not None and not (parsed.query.filters or parsed.query.group_by or parsed.query.compare) \
+                and set(dropped) <= BARE_PERIOD_WORDS and not re.search(r"\b(deals?|opps?|opportunit\w+|won|lost|wins|losses)\b", words):
+            # "this month so far": a period and nothing to measure in it; which analysis?
+            return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of) for c in ("winrate", "why",
+                                                                                                           "deals")))
         # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
         command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
             "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in", "sitting", "still", "currently"} \
@@ -1293,6 +1447,32 @@ CONTESTS = (
     # holds no quota (heldout6/7/8)
     Contest("attainment", "reps", re.compile(r"\b(quota|attainment)\b"), None, None,
             "Attainment is measured against a quota, and the data holds none.", "questions/blind1-3/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
+    # "how many deals did we lose last quarter": the rate with its counts (questions, heldout10's twin) or the deals
+    # listed and counted (heldout10); "how many deals closed in May" the same
+    Contest("how-many-deals", "winrate", re.compile(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did we |have we |we |were "
+                                                    r"|got )?(win|won|lose|lost|close|closed)\b"),
+            re.compile(r"%|\b(rates?|percent\w*|share|proportion|fraction|how often|out of)\b"), "deals",
+            "the win rate (with the deals won and lost counted), or the deals themselves, listed.",
+            "questions/heldout10 (the rate) against heldout10/blind2 (the deals)"),
+    # "how many open deals do we have": the forecast of the open deals (questions) or the open deals listed (heldout9)
+    Contest("how-many-open", "pipeline", re.compile(r"\bhow many open (deals|opps|opportunities)\b"),
+            re.compile(r"\b(forecast\w*|pipeline|worth|value|expected|likely)\b"), "deals",
+            "the forecast of the open deals, or the open deals themselves, listed.",
+            "questions (the forecast) against heldout9 (the deals)"),
+    # "how is rep_7 doing vs the team": the reps' table with that rep alone (blind1/blind3) or every rep (heldout2/10)
+    Contest("rep-vs-team", "reps", re.compile(r"\bagainst-team\b|\bstacks? up\b|\b(vs|versus|against|compared to|relative to) "
+                                              r"(the )?(rest|team|others|peers|everyone)\b"),
+            None, "reps",
+            "that rep's row of the reps' table, or the whole table (every rep, after luck).",
+            "blind1/blind3 (that rep) against heldout2/heldout10 (every rep)",
+            vary=lambda q: dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d != REP))),
+    # "win rate by stage": the funnel's stage-to-stage conversion (heldout9) or the win rate split by the last stage a
+    # deal reached (heldout9/heldout10)
+    Contest("rate-by-stage", "funnel", re.compile(r"\b(win ?rates?|winrate)\b.*\bby (the )?((deal|last|final|furthest|latest)"
+                                                  r" )?stages?\b"), None, "winrate",
+            "the funnel (how deals pass from stage to stage), or the win rate split by the last stage each deal reached.",
+            "heldout9 (the funnel) against heldout9/heldout10 (the rate by stage)", typed=True,
+            vary=lambda q: dataclasses.replace(q, group_by=("deal_stage",))),
     # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
     Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
                                                  r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,
@@ -1337,6 +1517,10 @@ def _shape_fits(name: str, q: Query) -> bool:
         return REP in q.group_by and not any(n > 1 for n in reps)
     if name == "rank-segments":
         return len(q.group_by) == 1 and q.group_by[0] != REP and q.compare is None
+    if name == "rep-vs-team":
+        return reps == [1]
+    if name == "how-many-deals":
+        return q.compare is None and not q.group_by
     if name == "big-and-small":
         return q.group_by == ("size_band",) and any(d == "size_band" and len(v) == 2 for d, v in q.filters)
     return True
@@ -1450,6 +1634,47 @@ PLACEHOLDER = re.compile(r"(?<![\w=/<\[{-])[XYZ](?![\w=/>\]}-])|<[a-z _-]+>|\[[a
 PLACEHOLDER_CHOICES = ("/winrate by region", "/winrate by product_type", "/winrate by lead_source")
 
 
+HALVES = re.compile(r"\b(h[12]|(first|second|1st|2nd) half)\b.*\b(vs\.?|versus|against|compared (to|with)|to|and|or)\b.*"
+                    r"\b(h[12]|(first|second|1st|2nd) half)\b", re.IGNORECASE)
+A_YEAR = re.compile(r"\b(\d{4}|'\d\d|this year|last year|(this|last|previous|prior) half|ytd|fy ?\d+)\b", re.IGNORECASE)
+
+
+def _halves_without_a_year(text: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """"H1 vs H2" with no year: this year's first half against last year's second (the latest two), or last year's two
+    halves; asked back with both as buttons. None when a year is named or no two halves are."""
+    named = {("h1" if w.lower() in ("h1", "first half", "1st half") else "h2") for w, _ in
+             re.findall(r"\b(h[12]|(?:first|second|1st|2nd) half)\b()", text, flags=re.IGNORECASE)}
+    if not HALVES.search(text) or A_YEAR.search(text) or named != {"h1", "h2"}:
+        return None
+    year = as_of.year
+
+    def dated(first: int, second: int) -> Request:
+        def one(m: re.Match) -> str:
+            half = "h1" if m.group(0).lower() in ("h1", "first half", "1st half") else "h2"
+            return f"{half} {first if half == 'h1' else second}"
+        return interpret(re.sub(r"\b(h[12]|(first|second|1st|2nd) half)\b", one, text, flags=re.IGNORECASE), vocab,
+                         as_of).request
+    readings = tuple(r for r in dict.fromkeys((dated(year, year - 1), dated(year - 1, year - 1))) if r.command != "unknown")
+    return Intent(UNKNOWN, (), choices=readings, note=f"“H1” and “H2” without a year could be {year}'s first half "
+                  f"against {year - 1}'s second (the latest two) or {year - 1}'s two halves.")
+
+
+MY_NUMBERS = re.compile(r"\bmy (win ?rates?|winrate|close rates?|conversion|deals|opps|opportunities|pipeline|pipe|numbers?"
+                        r"|book|forecast)\b")
+
+
+def _whose(words: str, text: str, args: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
+    """"why is my win rate down", "which of my deals will close": whose? Asked back, the team's reading first, when the
+    message names no segment or rep ("APAC VP here: my win rate by vertical" names APAC); else None."""
+    if not MY_NUMBERS.search(words) or parse(args, vocab).query.filters:
+        return None
+    ours = interpret(re.sub(r"\bmy\b", "our", text, flags=re.IGNORECASE), vocab, as_of)
+    readings = (ours.request,) if ours.understood and not ours.choices else ours.choices[:2]
+    return Intent(UNKNOWN, (), choices=tuple(dict.fromkeys(readings + _asked(("/reps",)))), note=(
+        "I can't tell whose “my” is: the data links no one to a rep, region or team. Name it (“APAC's win rate”, "
+        "“rep_7's deals”), or pick the team's:"))
+
+
 def _placeholder(text: str) -> bool:
     """Whether a question holds a stand-in for a segment rather than the segment ("is X better than Y")."""
     for m in PLACEHOLDER.finditer(text):
@@ -1530,7 +1755,7 @@ CHANGE_ONE = re.compile(r"\b(?P<verb>remove|delete|stop|drop|cancel|kill|disable
                         r"(?: (?:number|no\.?|#))? ?#?(?P<n>\d+)\b(?:.*?\bfor (?P<count>a|an|one|\d+) (?P<unit>day|week)s?\b)?")
 UNFOLLOW = re.compile(r"\bunfollow #?(?P<n>\d+)\b")
 ALERT_BELOW = re.compile(r"\b(?:alert|notify|warn|ping|tell|let)\b.*?\b(?:if|when|once)\b(?P<what>.*?)\b(?:drops?|falls?|goes|gets|dips?)"
-                         r"(?: down)? (?:below|under) (?P<pct>\d+)%")
+                         r"(?: down)? (?:below|under) (?P<pct>\d+)(?:%| ?percent\b)?(?![\d.]| ?k\b)")
 SCHEDULE = re.compile(r"\b(?:every|each) (?:day|morning|evening|weekday)\b|\bdaily\b"
                       r"|\b(?P<weekly>(?:every|each) (?:week|monday|tuesday|wednesday|thursday|friday)|weekly)\b")
 PRIVATE = re.compile(r"\b((by|via|in|as|over) (a )?)?(dm|dms|direct message|private message)\b|\bprivately\b|\bin private\b")
@@ -1551,24 +1776,27 @@ def _change_line(words: str, vocab: Vocabulary, as_of: dt.date) -> str | None:
         q = parse(_arguments(below.group("what"), vocab)[0], vocab).query
         filters = query_text(Query(filters=q.filters))
         return f"/alerts add winrate {filters} below {below.group('pct')}%".replace("  ", " ")
-    if re.search(r"\b(alert|notify|warn|ping|flag|let (me|us) know)\b", words):
+    if re.search(r"\b(alert|notify|warn|ping|flag|let (me|us) know|tell (me|us))\b", words):
         filters = query_text(Query(filters=parse(_arguments(words, vocab)[0], vocab).query.filters))
         gap = re.search(r"\bgap\b.*?\b(\d+) ?(pp|points?|percentage points?)\b", words)
-        big = re.search(r"\b(open )?deals? (over|above|bigger than|larger than) \$?(\d+)k\b", words)
+        big = re.search(r"\b(open )?deals? (\w+ ){0,2}(over|above|bigger than|larger than) \$?(\d+)k\b", words)
         if gap:
             return f"/alerts add gap {gap.group(1)}pp"
         if re.search(r"\bdrivers? (flips?|flipped|changes? sign|reverses?)\b", words):
             return "/alerts add driver-flip"
-        if re.search(r"\blong[- ]cycles?\b", words):
+        if re.search(r"\blong[- ]cycles?\b|\b(runs?|running|drags?|dragging|takes?|taking) (on )?(too long|forever)\b", words):
             return "/alerts add long-cycle"
         if big:
-            return f"/alerts add big-deal above {big.group(3)}k"
+            kept = query_text(Query(filters=tuple((d, v) for d, v in parse(_arguments(words, vocab)[0], vocab).query.filters
+                                                  if d != "size_band")))  # "big deal over 300k": the amount says the size
+            return re.sub(r"\s+", " ", f"/alerts add big-deal {kept} above {big.group(4)}k")
         if re.search(r"\b(drop|drops|dropping|falls?|declines?|dips?)\b", words) and "%" not in words:
             return f"/alerts add drop {filters}".strip()
     when = SCHEDULE.search(words)
-    if when and re.search(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver)\b", words):
+    if when and re.search(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|ping|message)\b", words):
         rest = PRIVATE.sub(" ", SCHEDULE.sub(" ", words))
-        rest = re.sub(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|me|us|this channel|into|to|here|report|table"
+        rest = re.sub(r"^follow\b|\b(send|post|dm|share|receive|get|subscribe|deliver|ping|message|with|me|us|this channel|into|to"
+                      r"|here|report|table"
                       r"|i want to|could you|can you|please)\b", " ", rest)
         command = command_of(rest)
         if command is None or command in ("help", "digest", "health"):
@@ -1577,7 +1805,8 @@ def _change_line(words: str, vocab: Vocabulary, as_of: dt.date) -> str | None:
         if question.query is None:
             return None
         frequency = "weekly" if when.group("weekly") else "daily"
-        return f"/follow {question.line} {frequency}" + (" dm" if PRIVATE.search(words) else "")
+        to_me = re.search(r"\b(send|ping|message|email|text) me\b", words) and not re.search(r"\b(here|this channel)\b", words)
+        return f"/follow {question.line} {frequency}" + (" dm" if PRIVATE.search(words) or to_me else "")
     return None
 
 
@@ -1672,10 +1901,11 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         command = "winrate"
     if command == "reps" and " vs " in f" {words} " and any(d == REP and len(v) > 1 for d, v in q.filters):
         command = "winrate"  # "rep 5 vs rep 9 win rate": the two side by side
-    subject = re.search(r"\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)|\b(?:effects?|impacts?|influence) of (?:being )?"
+    subject = re.search(r"\b(?:does|do|did) (?:the |our )?(\w+(?: \w+)?) (?:deals|opps|opportunities) (?:really |actually )?"
+                        r"(?:predict|drive|affect|influence|help|hurt)\w*\b|\b(?:does|do|did) being (?:an? )?(\w+(?: \w+)?)|\b(?:effects?|impacts?|influence) of (?:being )?"
                         r"(?:an? |the )?(\w+(?: \w+)?) (?:on|for)\b", words)
     if command == "drivers" and subject:  # "does being inbound help win rate": lead source's effect, over every deal
-        named = parse(subject.group(1) or subject.group(2), vocab).query.filter_dict
+        named = parse(next(g for g in subject.groups() if g), vocab).query.filter_dict
         q = dataclasses.replace(q, filters=tuple((d, v) for d, v in q.filters if d not in named))
     if command == "drivers" and re.search(r"\b(whether|if|matters?|difference)\b", words):
         # "does it matter whether the lead came inbound vs outbound": that dimension's effect, over every deal
@@ -1693,6 +1923,8 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None \
             and not re.search(r"\bever\b", words):  # "which quarter was our best ever" keeps every quarter
         q = dataclasses.replace(q, period=None)  # "the trend since we started tracking": the trend's own span, all of it
+    if command == "trend" and re.search(r"\b(always|every year|each year|usually|typically|normally)\b", words):
+        q = dataclasses.replace(q, period=None)  # "is q2 always weak": every quarter, to see each Q2 among them
     if command == "why" and q.grain is not None and q.compare is None:  # "why … quarter over quarter"
         q = dataclasses.replace(q, compare=PeriodSpec("previous", (), "previous period"))
     if command == "reps" and re.search(r"\bpipeline\b|\bopen (deals|opportunities|opps)\b", words):
@@ -1746,7 +1978,8 @@ def _with_text(command: str, query: Query) -> Request:
 
 
 def _outcome_of(words: str) -> str | None:
-    if re.search(r"\b(lost|lose|losing|losses)\b|\b(did we|we) drop(ped)?\b", words):
+    if re.search(r"\b(lost|lose|losing|losses)\b|\b(did we|we) drop(ped)?\b|\b(deals|opps|opportunities) (that |which )?died\b",
+                 words):
         return "lost"
     if re.search(r"\bbook(ed|ings?)?\b", words):
         return "won"
@@ -1893,6 +2126,21 @@ def _is_follow_up(words: str, vocab: Vocabulary) -> bool:
     return bool(command_of(words)) or (bool(args) and parse(args, vocab).ok)
 
 
+def _contested_follow_up(intent: Intent, words: str, text: str, vocab: Vocabulary, as_of: dt.date) -> Intent:
+    """A follow-up whose reading, with the thread's context, falls in a contested shape ("and how is Europe doing?"
+    after /winrate APAC) is asked back as the same words would be on their own, each reading a button."""
+    request = intent.request
+    if request.query is None:
+        return intent
+    contest = _contested(request, words, text, request.query.text, vocab, as_of)
+    if contest is None:
+        return intent
+    shape, readings = contest
+    said = text if len(text) <= 80 else text[:79].rstrip() + "…"
+    return Intent(UNKNOWN, intent.dropped, follow_up=True, choices=readings, unsupported=shape.unsupported,
+                  contested=shape.name, note=shape.says if shape.unsupported else f"“{said}” reads two ways: {shape.says}")
+
+
 def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:
     """The thread's last command with what the new words change (filters per dimension, period,
     comparison, grouping, command)."""
@@ -1957,6 +2205,7 @@ quick quickly real realquick basically literally seriously honestly anyway anywa
 kinda sorta lemme gimme ya u ur r y guys team folks all everyone someone please kindly sir maam tmrw tmr tomo
 tonite eod eow eom eoq wk wks mo mos yr yrs qtr qtrs jan feb mar apr jun jul aug sep sept oct nov dec
 wise plot graph chart visualize visualise visualisation visualization draw table summarize summarise recap
+sorry dumb silly stupid naive headline appendix purposes purpose trusting trust load loaded loading
 """
 CHAT_FILLER = frozenset(CHAT_FILLER_TEXT.split())
 # the words the bot's own answers are written with (templates/text): what it can say, it can place

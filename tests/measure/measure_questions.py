@@ -38,7 +38,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "seventh held-out": ROOT / "tests/measure/corpus/heldout7.tsv",
            "eighth held-out": ROOT / "tests/measure/corpus/heldout8.tsv",
            "ninth held-out": ROOT / "tests/measure/corpus/heldout9.tsv",
-           "tenth held-out": ROOT / "tests/measure/corpus/heldout10.tsv"}
+           "tenth held-out": ROOT / "tests/measure/corpus/heldout10.tsv",
+           "eleventh held-out": ROOT / "tests/measure/corpus/heldout11.tsv"}
 ASK = "ask"
 
 

@@ -6,6 +6,7 @@ GROUP BY of every segment and month. Each line: seconds, result rows, 1-minute l
     flock /tmp/bench.lock nice python tests/measure/bench_floors.py /tmp/si_engine_bench/deals_10000000.parquet
     flock /tmp/bench.lock nice python tests/measure/bench_floors.py '/tmp/si_engine_bench/deals_100000000/part_*.parquet' count scan_dims sum_hash_id dup_groupby
     flock /tmp/bench.lock nice python tests/measure/bench_floors.py --store <file>   # the store's write, in parts
+    flock /tmp/bench.lock nice python tests/measure/bench_floors.py --pg postgresql://postgres@127.0.0.1:5432/test si_engine_bench.deals_10m
 """
 import sys, time, duckdb, os, resource
 
@@ -46,6 +47,31 @@ def store_parts(pattern: str) -> None:
     os.remove(path)
 
 
+def pg_floors(url: str, table: str) -> None:
+    """The same floors in PostgreSQL (its own parallel workers): a count, /why's default cells with no validation
+    (the latest complete quarter and the same quarter a year before, every segment, outcome and amount), and the
+    duplicate-id check's GROUP BY of the trimmed ids. Wall seconds, rows, 1-minute load."""
+    import psycopg
+
+    qs = {
+        "count": f"SELECT COUNT(*) FROM {table}",
+        "why_cells_bare": f"""WITH q AS (SELECT CAST(date_trunc('quarter', MAX(closed_date) + 1) - INTERVAL '3 months' AS DATE) AS s
+           FROM {table}) SELECT CASE WHEN closed_date >= q.s THEN 1 ELSE 0 END AS g, outcome, region, sales_rep_id,
+           industry, product_type, lead_source, deal_stage, COUNT(*), SUM(deal_amount) FROM {table}, q
+           WHERE closed_date >= q.s - INTERVAL '12 months' AND closed_date < q.s - INTERVAL '9 months' OR closed_date >= q.s
+           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8""",
+        "dup_groupby": f"SELECT TRIM(COALESCE(deal_id, '')) FROM {table} GROUP BY 1 HAVING COUNT(*) > 1 LIMIT 100001",
+    }
+    with psycopg.connect(url) as conn:
+        for k, sql in qs.items():
+            t = time.perf_counter()
+            r = conn.execute(sql).fetchall()
+            print(k, round(time.perf_counter() - t, 2), len(r), os.getloadavg()[0], flush=True)
+
+
+if sys.argv[1] == "--pg":  # --pg URL TABLE
+    pg_floors(sys.argv[2], sys.argv[3])
+    sys.exit()
 if sys.argv[1] == "--store":
     store_parts(sys.argv[2])
     sys.exit()

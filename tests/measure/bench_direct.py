@@ -43,10 +43,13 @@ def one_pass(engine) -> dict:
         if a.startswith("--memory="):
             engine.place.connection.execute(f"SET memory_limit = '{a.split('=', 1)[1]}'")
     column = v.columns["closed_date"]
-    files = engine.place.relation.split("read_parquet(", 1)[1].split(", file_row_number", 1)[0]
-    as_of = engine.place.connection.execute(
-        f"SELECT MAX(TRY_CAST(stats_max_value AS DATE)) FROM parquet_metadata({files}) "
-        f"WHERE path_in_schema = '{column}'").fetchall()[0][0]
+    if engine.place.dialect.name == "duckdb":
+        files = engine.place.relation.split("read_parquet(", 1)[1].split(", file_row_number", 1)[0]
+        as_of = engine.place.connection.execute(
+            f"SELECT MAX(TRY_CAST(stats_max_value AS DATE)) FROM parquet_metadata({files}) "
+            f"WHERE path_in_schema = '{column}'").fetchall()[0][0]
+    else:  # a table: its largest closed date, one query (timed with the raw values' step)
+        as_of = engine.place.timed(f'SELECT MAX("{column}") AS m FROM {engine.place.relation}')["m"].iloc[0]
     current = latest_complete(as_of, "quarter")
     windows = [Window.of(current), Window.of(shifted(current, "previous", 4))]
     group = "CASE " + " ".join(f"WHEN {window_sql(w)} THEN {g}" for g, w in enumerate(windows)) + " END"
@@ -59,7 +62,7 @@ SELECT reason, g, {', '.join(dims)}, COUNT(*) AS n, SUM(won) AS won, SUM(amount)
   SELECT reason, g, won, CASE WHEN g IS NOT NULL THEN amount END AS amount, {inner} FROM (
     SELECT *, CASE WHEN {kept} THEN {group} END AS g, CASE WHEN state = {WON_STATE} THEN 1 ELSE 0 END AS won FROM v
   ) AS t
-) AS k GROUP BY ALL"""
+) AS k GROUP BY {', '.join(map(str, range(1, len(dims) + 3)))}"""
     t, c = time.perf_counter(), cpu()
     found = engine.place.timed(sql)
     return {"as_of": str(as_of), "one_pass_s": round(time.perf_counter() - t, 2), "one_pass_cpu_s": round(cpu() - c, 2),
@@ -89,7 +92,7 @@ def main(argv: list[str]) -> None:
     engine.validation  # the raw values' query
     steps = {"raw values": round(time.perf_counter() - w, 2)}
     if "--one-pass" in argv:
-        print(json.dumps({"source": source, "raw_values_s": steps["raw values"], **one_pass(engine),
+        print(json.dumps({"source": f"{source} {table or ''}".strip(), "raw_values_s": steps["raw values"], **one_pass(engine),
                           "wall_s": round(time.perf_counter() - w, 2), "cpu_s": round(cpu() - c, 2),
                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                           "load_before": load, "load_after": os.getloadavg()[0]}), flush=True)

@@ -49,7 +49,7 @@ def one_pass(engine) -> dict:
             f"SELECT MAX(TRY_CAST(stats_max_value AS DATE)) FROM parquet_metadata({files}) "
             f"WHERE path_in_schema = '{column}'").fetchall()[0][0]
     else:  # a table: its largest closed date, one query (timed with the raw values' step)
-        as_of = engine.place.timed(f'SELECT MAX("{column}") AS m FROM {engine.place.relation}')["m"].iloc[0]
+        as_of = engine.place.timed(f'SELECT MAX("{column}") AS m FROM {engine.place.relation} AS s')["m"].iloc[0]
     current = latest_complete(as_of, "quarter")
     windows = [Window.of(current), Window.of(shifted(current, "previous", 4))]
     group = "CASE " + " ".join(f"WHEN {window_sql(w)} THEN {g}" for g, w in enumerate(windows)) + " END"

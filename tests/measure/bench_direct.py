@@ -5,7 +5,8 @@ the raw values' query, the report (one validating GROUP BY over the source), the
 (its cells queries, each validating the rows again); each query's seconds, wall and CPU seconds, peak RSS.
 `--one-pass`: instead, after the raw values, ONE validating GROUP BY giving the set-aside counts and /why's
 default cells together (see `one_pass`): the least a direct first answer must run (`--memory=800MB`: DuckDB's
-bound for it, 500 MB otherwise; `--no-ids`: the missing-id check left out as well, so no id is read). `--dup` adds the duplicate-id check as the engine makes it (for comparison). pytest does not collect it.
+bound for it, 500 MB otherwise; `--no-ids`: the missing-id check left out as well, so no id is read; `--no-reasons`: every reason
+left out, the cells' grouping alone). `--dup` adds the duplicate-id check as the engine makes it (for comparison). pytest does not collect it.
 
     flock /tmp/bench.lock nice python tests/measure/bench_direct.py /tmp/si_engine_bench/deals_10000000.parquet
     flock /tmp/bench.lock nice python tests/measure/bench_direct.py '/tmp/si_engine_bench/deals_100000000/part_*.parquet'
@@ -66,6 +67,11 @@ SELECT reason, g, {', '.join(dims)}, COUNT(*) AS n, SUM(won) AS won, SUM(amount)
     if "--no-ids" in sys.argv:  # the missing-id check left out too: no row's id is read at all
         assert "WHEN id = '' THEN" in sql
         sql = sql.replace("WHEN id = '' THEN", "WHEN FALSE THEN")
+    if "--no-reasons" in sys.argv:  # no row set aside: the reason CASE left out (what the validation costs)
+        import re
+
+        sql, k = re.subn(r"CASE WHEN id = '' THEN 1 .*? ELSE 0 END AS reason", "0 AS reason", sql, flags=re.S)
+        assert k == 1
     t, c = time.perf_counter(), cpu()
     found = engine.place.timed(sql)
     return {"as_of": str(as_of), "one_pass_s": round(time.perf_counter() - t, 2), "one_pass_cpu_s": round(cpu() - c, 2),

@@ -229,12 +229,22 @@ v AS (SELECT *, {_band('amount', SIZE_BANDS)} AS size_band, {_band('cycle', CYCL
     @cached_property
     def repeated(self) -> tuple[int, ...] | None:
         """The hashes of the ids that occur more than once, found once per refresh from the ids alone
-        (usually none); None when there are too many to list, and each query finds them itself."""
+        (usually none); None when there are too many to list, and each query finds them itself. Parquet files
+        whose ids provably lie apart (`disjoint_files`) are checked one file at a time: the same hashes, each
+        query's hash table a file's ids rather than every file's (no spill past DuckDB's memory bound)."""
         ident = f"TRIM({text(self.columns['deal_id'])})"
-        found = self.place.timed(f"SELECT {self.place.dialect.hash(ident)} AS h FROM ({self.source()}) AS s "
-                                 f"GROUP BY 1 HAVING COUNT(*) > 1 LIMIT {MAX_DISTINCT + 1}")
-        hashes = tuple(int(h) for h in found["h"])
-        return None if len(hashes) > MAX_DISTINCT else hashes
+        parts = [f"({self.source()})"]
+        files = disjoint_files(self.place, self.columns["deal_id"]) if self.since is None else None
+        if files:
+            parts = [f"(SELECT * FROM read_parquet({literal(f)}))" for f in files]
+        hashes: set[int] = set()
+        for part in parts:
+            found = self.place.timed(f"SELECT {self.place.dialect.hash(ident)} AS h FROM {part} AS s "
+                                     f"GROUP BY 1 HAVING COUNT(*) > 1 LIMIT {MAX_DISTINCT + 1}")
+            hashes.update(int(h) for h in found["h"])
+            if len(hashes) > MAX_DISTINCT:
+                return None
+        return tuple(sorted(hashes)) if files else tuple(int(h) for h in found["h"])
 
     def _copies(self, order: str) -> str:
         """`checked`: base with `copy`, the row's place among the rows of its id (the first copy is kept).
@@ -313,6 +323,47 @@ def _bool(value) -> str:
 
 def _number(dialect, value: float) -> str:
     return f"CAST(NULL AS {dialect.double})" if np.isnan(value) else dialect.number(float(value))
+
+
+def id_prefix(low: str, high: str) -> str | None:
+    """The prefix every string from `low` to `high` (in byte order) begins with, when it still begins it after
+    TRIM (which strips spaces): their common prefix less any spaces it ends with, if it is ASCII and starts and
+    ends with a printable character other than a space; else None."""
+    a, b = low.encode(), high.encode()
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+        k += 1
+    prefix = a[:k].rstrip(b" ")  # a shorter prefix of them all, ending before any space TRIM could reach
+    if not prefix or not (0x20 < prefix[0] < 0x7F and 0x20 < prefix[-1] < 0x7F):
+        return None
+    return prefix.decode() if prefix.isascii() else None
+
+
+def disjoint_files(place: Place, column: str) -> tuple[str, ...] | None:
+    """A Parquet source's files when no deal id can be in two of them, read from their footers alone (no row):
+    every row group's smallest and largest id (its statistics) give each file's range, and every string within
+    a range begins with the common prefix of its ends; when each file's prefix (see `id_prefix`) is no other
+    file's prefix nor begins with one, a repeated id lies within one file. None otherwise (one file, missing
+    statistics, ids not text, prefixes that overlap): then every id is checked against every other."""
+    files = getattr(place, "parquet", ())
+    if len(files) < 2 or place.columns.get(column) != "text":
+        return None
+    found = place.connection.execute(
+        f"SELECT file_name, COUNT(*), COUNT(stats_min_value), COUNT(stats_max_value), MIN(stats_min_value), "
+        f"MAX(stats_max_value) FROM parquet_metadata([{', '.join(map(literal, files))}]) "
+        f"WHERE path_in_schema = {literal(column)} GROUP BY file_name").fetchall()
+    if len(found) != len(files):
+        return None
+    prefixes = []
+    for _, groups, lows, highs, low, high in found:
+        prefix = id_prefix(low, high) if groups == lows == highs and low is not None else None
+        if prefix is None:
+            return None
+        prefixes.append(prefix)
+    prefixes.sort()  # a prefix of another sorts just before it, or before strings that sort between them
+    if any(b.startswith(a) for a, b in zip(prefixes, prefixes[1:])):
+        return None
+    return files
 
 
 def _in(expr: str, values) -> str:

@@ -100,6 +100,7 @@ class Place:
     query_seconds: list = field(default_factory=list)
     timeout_seconds: float | None = None
     results: object = None  # a cache.ResultCache: the results of this source's queries kept on disk, or None
+    parquet: tuple = ()  # a Parquet source's files (a glob's matches, sorted), read one by one by rows.disjoint_files
 
     def run(self, sql: str) -> pd.DataFrame:
         raise NotImplementedError
@@ -229,6 +230,8 @@ def file_place(path: str | Path, timeout_seconds: float | None = None) -> DuckPl
                       timeout_seconds=timeout_seconds)
     place.connection = con
     place.results = ResultCache.of(text, file_fingerprint(text))
+    if relation.startswith("(SELECT *, file_row_number"):  # the files as DuckDB's read_parquet finds them
+        place.parquet = tuple(sorted(f for f, in con.execute(f"SELECT file FROM glob({literal(text)})").fetchall()))
     return place
 
 

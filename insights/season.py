@@ -97,12 +97,13 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
                  current: Rate, before: Rate) -> Season | None:
     """The usual change of `period` against `baseline` (see the module doc); None without an earlier
     cycle (less than two years of history for a quarter), or when the periods are not whole months
-    or quarters by closed date."""
+    or quarters. Created-date cohorts have seasons too (deals created in December close in the
+    year's low quarter), so a cohort is measured against the same cohort of earlier cycles."""
     run = whole_run(period)
-    if run is None or period.basis != "closed" or whole_run(baseline) is None:
+    if run is None or period.basis != baseline.basis or whole_run(baseline) is None:
         return None
     grain, count = run
-    start = usable_start(snapshot)
+    start = usable_start(snapshot, period.basis)
     if start is None:
         return None
     kind, step, cycles = "year", 12, YEARS_BACK

@@ -1,0 +1,61 @@
+"""A sales leader's first hour on exports shaped like a real CRM's (insights.synthetic.crm_spec): a
+censored extract, a left-truncated one, one that lacks columns, lost deals zeroed to $0, stale deals
+and blank amounts. Each test is a defect found by asking the bot as a new user would, with the values
+these files really give."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.core.access import Policy
+from bot.core.ask import ask
+from bot.core.data import DealData
+from insights.synthetic import crm_spec, generate_deals, write_csv
+
+
+def _data(path) -> DealData:
+    data = DealData(str(path))
+    assert data.refresh().ok
+    return data
+
+
+@pytest.fixture(scope="module")
+def who():
+    return Policy(users=frozenset({"U0CRO"})).asker("U0CRO", "D0CRO")
+
+
+@pytest.fixture(scope="module")
+def censored(tmp_path_factory):
+    """An extract that stopped taking new deals on 2025-02-01 while closes run to 2025-05-15, with no
+    industry column: the defaults follow created-date cohorts."""
+    path = tmp_path_factory.mktemp("censored") / "censored.csv"
+    write_csv(generate_deals(crm_spec(seed=5, n_deals=8_000, as_of=dt.date(2025, 5, 15),
+                                      created_until=dt.date(2025, 2, 1), absent_columns=("industry",))), path)
+    return _data(path)
+
+
+def test_a_december_cohort_is_measured_against_the_usual_december_not_called_a_drop(censored, who):
+    """Deals created in December close in the year's low quarter: every December cohort wins about
+    15 pp less than the four cohorts before it. Before, cohorts had no season check and /trend monthly
+    called the 2024-12 cohort "a significant drop" (−15.4 pp, p<0.001)."""
+    reply = ask(censored, who, "/trend monthly")
+    trend = reply.result
+    assert trend.tested_period == "2024-12 cohort"
+    assert trend.change.change_pp == pytest.approx(-15.4, abs=0.05) and trend.change.significant
+    season = trend.season
+    assert [e.period for e in season.earlier] == ["2023-12 cohort", "2022-12 cohort"]
+    assert [e.change_pp for e in season.earlier] == pytest.approx([-13.7, -16.0], abs=0.05)
+    assert season.pattern and not season.significant
+    assert trend.verdict == "noise"
+    assert "*Verdict: the usual seasonal move, within noise.*" in reply.text
+    assert "a significant drop" not in reply.text
+
+
+def test_a_cohort_why_says_what_the_same_cohort_did_a_year_earlier(censored, who):
+    reply = ask(censored, who, "/why")
+    why = reply.result
+    assert why.period.label == "2024Q4 cohort" and why.season is not None
+    assert [e.period for e in why.season.earlier] == ["2023Q4 cohort"]
+    assert why.season.earlier[0].change_pp == pytest.approx(-1.8, abs=0.05)
+    assert "2023Q4 cohort −1.8 pp against 2022Q4 to 2023Q3 cohorts (4 quarters)" in reply.text

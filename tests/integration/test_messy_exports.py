@@ -59,3 +59,37 @@ def test_a_cohort_why_says_what_the_same_cohort_did_a_year_earlier(censored, who
     assert [e.period for e in why.season.earlier] == ["2023Q4 cohort"]
     assert why.season.earlier[0].change_pp == pytest.approx(-1.8, abs=0.05)
     assert "2023Q4 cohort −1.8 pp against 2022Q4 to 2023Q3 cohorts (4 quarters)" in reply.text
+
+
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory):
+    """Deals created from 2023-11-15 only (a left-truncated extract), no product column, Europe's win
+    rate falling from 2025Q2, data as of 2025-08-20 (2025Q3 is partial), and a region label full of
+    Slack markup."""
+    from insights.synthetic import PlantedDrop, logit
+
+    frame = generate_deals(crm_spec(
+        seed=9, n_deals=9_000, as_of=dt.date(2025, 8, 20), created_from=dt.date(2023, 11, 15),
+        absent_columns=("product_type",),
+        drops=(PlantedDrop({"region": "Europe"}, dt.date(2025, 4, 1), dt.date(2025, 8, 20), logit(0.25) - logit(0.45)),)))
+    frame.loc[frame.index[5:9], "region"] = "`rm -rf` <@U123> &amp; _x_"
+    path = tmp_path_factory.mktemp("truncated") / "truncated.csv"
+    write_csv(frame, path)
+    return _data(path)
+
+
+def test_a_segment_that_moved_beyond_noise_with_the_rest_is_not_called_noise(truncated, who):
+    """A broad drop in the partial quarter: Europe fell 23.5 pp with p<0.001 after correction, but not
+    significantly more than the rest. Before, the watch list said "p<0.001 after correction: not yet
+    distinguishable from noise" and the contributors line "not significant after correction; may be
+    noise" beside p<0.001."""
+    reply = ask(truncated, who, "/why this quarter")
+    why = reply.result
+    assert why.story == "diffuse" and why.significant and why.change_pp == pytest.approx(-14.04, abs=0.01)
+    europe = next(c for c in why.contributors if c.label == "Europe")
+    assert not europe.significant and europe.p_value < 0.001
+    assert "not yet distinguishable from noise" not in reply.text.split("Watch *Europe*")[1].splitlines()[0]
+    assert ("1. Watch *Europe*: 43.8% → 20.2% (−23.5 pp, n=94, p<0.001 after correction: beyond noise, but not "
+            "significantly more than the rest of the deals); $2.6M of open pipeline.") in reply.text
+    assert ("Largest other contributors (not findings: those with p under 0.05 moved beyond noise, but not "
+            "significantly more than the rest of the deals; the others may be noise): Europe −7.46 pp") in reply.text

@@ -93,3 +93,39 @@ def test_a_segment_that_moved_beyond_noise_with_the_rest_is_not_called_noise(tru
             "significantly more than the rest of the deals); $2.6M of open pipeline.") in reply.text
     assert ("Largest other contributors (not findings: those with p under 0.05 moved beyond noise, but not "
             "significantly more than the rest of the deals; the others may be noise): Europe −7.46 pp") in reply.text
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    """Amounts as currency text, no lead source column, 5% of labels written another way, lost deals
+    at $0, and three deals whose industry is Slack markup."""
+    frame = generate_deals(crm_spec(seed=23, amount_as_text=True, absent_columns=("lead_source",),
+                                    messy_label_share=0.05))
+    frame.loc[frame.index[:3], "industry"] = "<!channel> *boom*"
+    path = tmp_path_factory.mktemp("messy") / "messy.csv"
+    write_csv(frame, path)
+    return _data(path)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("/winrate by source", '• "source": this data has no lead source column, so it cannot be split or filtered by it. '
+                           "Try region, industry, product, stage, rep, cycle."),
+    ("/risk by lead", '• "lead": this data has no lead source column, so it cannot be split or filtered by it. '
+                      "Try region, industry, product, stage, rep, cycle."),
+    ("/winrate size=100k+", '• "size": deal-size bands are withheld on this data: (nearly) every lost deal is recorded '
+                            "with an amount of 0, so a deal's size band would give away its outcome (see `/health`). "
+                            "Try region, industry, product, stage, rep, cycle."),
+])
+def test_a_dimension_the_data_lacks_is_named_as_missing_not_as_an_unknown_word(messy, who, text, line):
+    """Before, `/winrate by source` on an export without a lead source column answered '"source" is not
+    something I can split or filter by', as if the word were wrong."""
+    reply = ask(messy, who, text)
+    assert reply.kind == "usage"
+    assert line in reply.text.splitlines()
+    assert "is not something I can split or filter by" not in reply.text
+
+
+def test_a_word_that_names_no_dimension_is_still_an_unknown_word(messy, who):
+    reply = ask(messy, who, "/winrate by colour")
+    assert ('• "colour" is not something I can split or filter by. Try region, industry, product, stage, rep, cycle.'
+            in reply.text.splitlines())

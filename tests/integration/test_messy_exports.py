@@ -129,3 +129,27 @@ def test_a_word_that_names_no_dimension_is_still_an_unknown_word(messy, who):
     reply = ask(messy, who, "/winrate by colour")
     assert ('• "colour" is not something I can split or filter by. Try region, industry, product, stage, rep, cycle.'
             in reply.text.splitlines())
+
+
+def test_reps_with_too_few_deals_to_test_are_not_called_consistent_with_luck(messy, who):
+    """In Europe's 2025Q2 no rep has 30 closed deals (rep_4: 7 won of 22). Before, the reply said "No rep
+    is significantly below the rest of the team after Benjamini–Hochberg correction across 0 tested: the
+    differences below are consistent with luck" — a verdict from no test."""
+    reply = ask(messy, who, "/reps Europe")
+    reps = reply.result
+    assert reps.tested == 0 and reps.team.n == 486 and len(reps.reps) == 25
+    rep_4 = next(r for r in reps.reps if r.rep == "rep_4")
+    assert (rep_4.won, rep_4.n, rep_4.vs_team) == (7, 22, None)
+    assert reply.text.splitlines()[1] == (
+        "*Too few deals to test any rep*: each is compared with the rest of the team only when both have 30 closed "
+        "deals here, and none does, so the rates below are shown, not compared; widen the period or the filters.")
+    assert "across 0 tested" not in reply.text
+
+
+def test_a_funnel_whose_segments_are_all_too_few_says_none_is_tested(messy, who):
+    reply = ask(messy, who, "/funnel rep_7")
+    funnel = reply.result
+    assert funnel.tested == 0 and funnel.overall.n == 59 and not any(g.enough for g in funnel.gaps)
+    assert ("_A negative gap means won deals close faster than lost ones. No segment has 15 won and 15 lost deals "
+            "here, so none is tested._") in reply.text.splitlines()
+    assert "across 0 segments" not in reply.text

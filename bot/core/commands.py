@@ -24,7 +24,7 @@ from insights.trend import trend
 from insights.why import explain_change
 from insights.winrate import win_rate
 
-from bot.core.grammar import Parsed, Vocabulary, parse, split_command
+from bot.core.grammar import REFUSED_KINDS, Parsed, Vocabulary, parse, split_command
 from bot.core.intents import Intent, Request, interpret, sentence_arguments
 from bot.core.admin import alerts_command, digest_preview, feedback_report
 from bot.core.follows import follow_command, parse_follow
@@ -318,7 +318,9 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     if command_name in ADMIN_COMMANDS:
         return _admin(command_name, args, snapshot, vocab, context)
     parsed = Parsed(query) if query is not None else parse(args, vocab)
-    if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
+    if parsed.problems and not any(p.kind in REFUSED_KINDS for p in parsed.problems):
+        # a sentence after the command ("/why did APAC drop"): its sentence words go; never a word the
+        # grammar recognised and cannot answer ("weekly", "by source" without that column), said instead
         cleaned = sentence_arguments(args, vocab, snapshot.as_of)
         if cleaned != args and parse(cleaned, vocab).ok:
             args, parsed = cleaned, parse(cleaned, vocab)

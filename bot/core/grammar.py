@@ -29,6 +29,10 @@ FILLER_WORDS = {
 }
 GRAIN_WORDS = {"month": "month", "months": "month", "monthly": "month", "quarter": "quarter",
                "quarters": "quarter", "quarterly": "quarter"}
+# Grains a user may ask for that no analysis answers in (a week's deals are too few to test): named
+# and refused, never dropped in silence
+OTHER_GRAINS = {"weekly": "week", "week": "week", "weeks": "week", "daily": "day", "day": "day", "days": "day",
+                "yearly": "year", "annually": "year", "annual": "year", "year": "year", "years": "year"}
 UNIT_GRAIN = {"m": "month", "mo": "month", "mos": "month", "month": "month", "months": "month",
               "q": "quarter", "qtr": "quarter", "qtrs": "quarter", "quarter": "quarter", "quarters": "quarter",
               "y": "year", "yr": "year", "yrs": "year", "year": "year", "years": "year"}
@@ -57,12 +61,17 @@ def norm(text: str) -> str:
 class Problem:
     """Something in the text the grammar could not use. kind: unknown_word, unknown_dimension,
     absent_dimension (a column the data lacks), zeroed_dimension (deal size, withheld when lost deals are
-    recorded at $0), unknown_value, ambiguous, bad_period, missing_year, empty_vs."""
+    recorded at $0), other_grain (a grain no analysis answers in: weekly), unknown_value, ambiguous, bad_period,
+    missing_year, empty_vs. The first three name something the grammar recognised and cannot answer: the
+    text is not read again as a sentence without them."""
 
     kind: str
     word: str
     suggestions: tuple[str, ...] = ()
     dimension: str = ""  # the dimension an absent_dimension or zeroed_dimension word names
+
+
+REFUSED_KINDS = frozenset({"absent_dimension", "zeroed_dimension", "other_grain"})
 
 
 @dataclass(frozen=True)
@@ -334,6 +343,8 @@ class _Parser:
                 elif self.dimension(piece):
                     if self.dimension(piece) not in self.group_by:
                         self.group_by.append(self.dimension(piece))
+                elif piece in OTHER_GRAINS:  # "by week"
+                    self.problems.append(Problem("other_grain", piece, ("by month", "by quarter")))
                 else:
                     self.problems.append(self.unknown_dimension(piece))
             took += 1
@@ -371,6 +382,9 @@ class _Parser:
                 i = self.grouping(i + 1)
             elif t in GRAIN_WORDS and t.endswith("ly"):
                 self.grain, i = GRAIN_WORDS[t], i + 1
+            elif t in OTHER_GRAINS and t.endswith("ly"):
+                self.problems.append(Problem("other_grain", self.tokens[i], ("monthly", "quarterly")))
+                i += 1
             elif t in VS_WORDS:
                 i = self.comparison(i + 1)
             elif t in OUTCOME_WORDS:

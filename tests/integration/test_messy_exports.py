@@ -153,3 +153,25 @@ def test_a_funnel_whose_segments_are_all_too_few_says_none_is_tested(messy, who)
     assert ("_A negative gap means won deals close faster than lost ones. No segment has 15 won and 15 lost deals "
             "here, so none is tested._") in reply.text.splitlines()
     assert "across 0 segments" not in reply.text
+
+
+@pytest.mark.parametrize("text, line", [
+    ("/trend weekly", '• "weekly": win rates come by month or by quarter only; a week\'s or a day\'s deals are too few '
+                      "to test. Try monthly or quarterly."),
+    ("/trend by week", '• "week": win rates come by month or by quarter only; a week\'s or a day\'s deals are too few '
+                       "to test. Try by month or by quarter."),
+    ("/trend yearly", '• "yearly": win rates come by month or by quarter only; for a year, type the year itself '
+                      "(`2024`) and read its quarters. Try monthly or quarterly."),
+])
+def test_a_grain_no_analysis_answers_in_is_named_not_dropped(messy, who, text, line):
+    """Before, `/trend weekly` answered the quarterly trend as if "weekly" had not been typed (the
+    sentence reader dropped the word and the rest parsed), with nothing said."""
+    reply = ask(messy, who, text)
+    assert reply.kind == "usage" and reply.result is None
+    assert line in reply.text.splitlines()
+
+
+def test_a_monthly_trend_is_still_answered(messy, who):
+    reply = ask(messy, who, "/trend APAC monthly")
+    assert reply.kind == "answer" and reply.result.grain == "month"
+    assert reply.result.points[-1].label == "2025-06" and reply.result.points[-1].n == 207

@@ -175,3 +175,37 @@ def test_a_monthly_trend_is_still_answered(messy, who):
     reply = ask(messy, who, "/trend APAC monthly")
     assert reply.kind == "answer" and reply.result.grain == "month"
     assert reply.result.points[-1].label == "2025-06" and reply.result.points[-1].n == 207
+
+
+@pytest.fixture(scope="module")
+def minimal(tmp_path_factory):
+    """Only the columns the bot cannot do without: deal id, dates, amount (losses at $0) and outcome."""
+    path = tmp_path_factory.mktemp("minimal") / "minimal.csv"
+    write_csv(generate_deals(crm_spec(seed=11, n_deals=3_000, absent_columns=(
+        "industry", "region", "product_type", "lead_source", "deal_stage", "sales_rep_id", "sales_cycle_days"))), path)
+    return _data(path)
+
+
+def test_help_names_only_the_filters_this_data_has(minimal, messy, who):
+    """Before, /help offered `APAC`, `enterprise`, `referral`, `rep_3` and eight dimensions on a file
+    that has none of them."""
+    lines = ask(minimal, who, "/help").text.splitlines()
+    assert ("*Filters*: any known value or `dim=value[,value]`. Dimensions: cycle. _This data has no region, industry, "
+            "product, source, stage, rep, size (deal-size bands are withheld: lost deals are recorded at $0): those "
+            "filters and splits are not available._") in lines
+    lines = ask(messy, who, "/help winrate").text.splitlines()
+    assert ("*Filters*: any known value (`APAC`, `north america`, `enterprise`, `rep_3`) or `dim=value[,value]` "
+            "(`region=APAC,Europe`). Dimensions: region, industry, product, stage, rep, cycle. _This data has no "
+            "source, size (deal-size bands are withheld: lost deals are recorded at $0): those filters and splits "
+            "are not available._") in lines
+    assert lines[-1].startswith("*Periods*")
+
+
+def test_pipeline_help_describes_the_backtest_the_answer_gives(messy, who):
+    """Before, /help pipeline said the backtest was "fitted as of two quarters back", while every
+    /pipeline answer backtests every past quarter the history allows (9 on this file)."""
+    help_text = ask(messy, who, "/help pipeline").text
+    assert "two quarters back" not in help_text
+    assert "Backtest at every past quarter the history allows" in help_text
+    pipeline = ask(messy, who, "/pipeline").result
+    assert pipeline.backtest.quarters == 9 and pipeline.backtest.covered == 9

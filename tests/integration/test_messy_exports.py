@@ -209,3 +209,24 @@ def test_pipeline_help_describes_the_backtest_the_answer_gives(messy, who):
     assert "Backtest at every past quarter the history allows" in help_text
     pipeline = ask(messy, who, "/pipeline").result
     assert pipeline.backtest.quarters == 9 and pipeline.backtest.covered == 9
+
+
+def test_winrate_vs_previous_sets_a_seasonal_rise_against_the_usual_one(messy, who):
+    """Q2 wins about 9 pp more than Q1 every year on this export. Before, `/winrate vs previous` called
+    2025Q2's +9.0 pp "a significant rise" and said nothing more, while `/why last quarter vs previous`
+    called the same change "the usual seasonal move, within noise"."""
+    reply = ask(messy, who, "/winrate vs previous")
+    rate = reply.result
+    assert rate.change.change_pp == pytest.approx(9.0, abs=0.05) and rate.change.significant
+    assert rate.season.pattern and not rate.season.significant
+    assert rate.season.p_value == pytest.approx(0.94, abs=0.005)
+    assert ("_The same change in earlier cycles: the usual change for this time of year (2024Q2 +9.0 pp against "
+            "2024Q1, 2023Q2 +8.7 pp against 2023Q1), +8.8 pp on average; against that, +0.2 pp, p=0.94 — *the usual "
+            "seasonal move, not news*. `/why` tests each segment against the usual change._") in reply.text.splitlines()
+    why = ask(messy, who, "/why last quarter vs previous").result
+    assert why.season.p_value == rate.season.p_value and not why.significant
+
+
+def test_winrate_vs_last_year_needs_no_season_line(messy, who):
+    reply = ask(messy, who, "/winrate APAC vs last year")
+    assert reply.result.season is None and "earlier cycles" not in reply.text

@@ -230,3 +230,43 @@ def test_winrate_vs_previous_sets_a_seasonal_rise_against_the_usual_one(messy, w
 def test_winrate_vs_last_year_needs_no_season_line(messy, who):
     reply = ask(messy, who, "/winrate APAC vs last year")
     assert reply.result.season is None and "earlier cycles" not in reply.text
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small book (700 deals over three years, 45 closed in 2025Q1), lost deals with their amounts,
+    15% of deals gone stale, nine open deals in ten without an amount, data as of 2025-06-10."""
+    path = tmp_path_factory.mktemp("small") / "small.csv"
+    write_csv(generate_deals(crm_spec(seed=3, n_deals=700, lost_amount_zero=False, stale_share=0.15,
+                                      open_blank_amount_share=0.9, as_of=dt.date(2025, 6, 10))), path)
+    return _data(path)
+
+
+def test_a_why_with_no_segment_big_enough_says_none_was_tested(small, who):
+    """Before: "no segment moved differently from the rest (0 dimensions and 0 segments tested…)"."""
+    reply = ask(small, who, "/why")
+    why = reply.result
+    assert (why.current.n, why.baseline.n, why.tested, why.story) == (45, 205, 0, "noise")
+    assert ("*The change is within noise, and no segment has enough deals to be tested on its own* (a segment is "
+            "tested when it and the rest of the deals each have 30 closed deals in both periods), so whether one "
+            "moved differently from the rest is not known. With these samples only a change of about 23.0 pp or more "
+            "in the total would be reliably detected.") in reply.text.splitlines()
+    assert "0 segments tested" not in reply.text
+    digest = ask(small, who, "/digest").text
+    assert ("*What moved (2025Q1 against 2024Q1 to 2024Q4 (4 quarters), −2.1 pp)*: no segment has enough deals to "
+            "be tested on its own.") in digest.splitlines()
+    assert "*Reps needing attention*: no rep has enough closed deals in 2025Q1 to be tested against the team." \
+        in digest.splitlines()
+
+
+def test_drivers_with_every_level_too_small_do_not_claim_a_single_value(small, who):
+    """88 closed deals in the last two quarters spread over 4 regions, 5 industries, 3 products, 4
+    sources, 5 size and 4 cycle bands: every deal sits in some level under 30, so nothing is left to
+    fit. Before: "Every factor has a single value in this selection" — untrue, every factor has several."""
+    reply = ask(small, who, "/drivers last 2 quarters")
+    drivers = reply.result
+    assert drivers.overall.n == 88 and drivers.notes == ["too_few_per_level"]
+    assert len(drivers.left_out["region"]) == 4 and drivers.model_p_value is None
+    assert "single value" not in reply.text
+    assert ("_Too few deals per factor level to fit a model here: a level needs 30 deals, and setting aside the deals "
+            "of the smaller levels leaves no factor with two. Widen the period or drop a filter._") in reply.text

@@ -270,3 +270,17 @@ def test_drivers_with_every_level_too_small_do_not_claim_a_single_value(small, w
     assert "single value" not in reply.text
     assert ("_Too few deals per factor level to fit a model here: a level needs 30 deals, and setting aside the deals "
             "of the smaller levels leaves no factor with two. Widen the period or drop a filter._") in reply.text
+
+
+def test_a_rate_by_amount_of_one_won_deal_has_an_interval_not_a_point(small, who):
+    """One 100k+ deal closed in 2025Q1, and it was won. Before: "By amount: 100.0% … (≈95% CI 100.0–100.0%)"
+    beside the count's 20.6–100.0%: the delta method's variance is 0 at 100%."""
+    reply = ask(small, who, "/winrate size=100k+")
+    rate = reply.result
+    assert (rate.overall.won, rate.overall.n) == (1, 1)
+    assert rate.amount.amount_win_rate == 1.0
+    assert (rate.amount.ci_low, rate.amount.ci_high) == (rate.overall.ci_low, rate.overall.ci_high) == (0.2065, 1.0)
+    assert "By amount: 100.0% of the $134k closed was won ($134k; ≈95% CI 20.6–100.0%)." in reply.text.splitlines()
+    # away from the boundary the delta method stands: 16 of 26 won, 56.4% of $3.9M
+    wider = ask(small, who, "/winrate size=100k+ all").result.amount
+    assert (wider.amount_win_rate, wider.ci_low, wider.ci_high) == (0.5639, 0.3564, 0.7715)

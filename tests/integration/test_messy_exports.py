@@ -284,3 +284,21 @@ def test_a_rate_by_amount_of_one_won_deal_has_an_interval_not_a_point(small, who
     # away from the boundary the delta method stands: 16 of 26 won, 56.4% of $3.9M
     wider = ask(small, who, "/winrate size=100k+ all").result.amount
     assert (wider.amount_win_rate, wider.ci_low, wider.ci_high) == (0.5639, 0.3564, 0.7715)
+
+
+def test_a_drop_between_two_left_truncated_quarters_is_not_called_plainly_significant(truncated, who):
+    """The extract starts with deals created on 2023-11-15, so 2023Q4 holds 69 quick closes and 2024Q1
+    only part of its deals. Before, `/why 2024Q1 vs previous` called −24.0 pp "a significant drop" and
+    then "the change is real, but no segment carries enough evidence (0 dimensions and 0 segments
+    tested)", with the warning that no test of the period is fair only at the end."""
+    reply = ask(truncated, who, "/why 2024Q1 vs previous")
+    why = reply.result
+    assert (why.current.n, why.baseline.n, why.tested) == (633, 69, 0)
+    assert why.change_pp == pytest.approx(-24.0, abs=0.05) and "early_period" in why.notes
+    lines = reply.text.splitlines()
+    assert lines[2].endswith("— *a significant drop* — on periods the extract holds only in part, so not a fair "
+                             "test (below).")
+    assert ("*What explains it*: not known — no segment has enough deals to be tested on its own (a segment is "
+            "tested when it and the rest of the deals each have 30 closed deals in both periods). More data, or a "
+            "longer period, would tell.") in lines
+    assert "0 segments tested" not in reply.text

@@ -230,6 +230,9 @@ def test_winrate_vs_previous_sets_a_seasonal_rise_against_the_usual_one(messy, w
 def test_winrate_vs_last_year_needs_no_season_line(messy, who):
     reply = ask(messy, who, "/winrate APAC vs last year")
     assert reply.result.season is None and "earlier cycles" not in reply.text
+    lines = reply.text.splitlines()
+    against = next(k for k, line in enumerate(lines) if line.startswith("Against 2024Q2"))
+    assert lines[against + 1].startswith("_Rates by amount are withheld")  # no empty line where the season would go
 
 
 @pytest.fixture(scope="module")

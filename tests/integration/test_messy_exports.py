@@ -89,6 +89,9 @@ def test_a_segment_that_moved_beyond_noise_with_the_rest_is_not_called_noise(tru
     europe = next(c for c in why.contributors if c.label == "Europe")
     assert not europe.significant and europe.p_value < 0.001
     assert "not yet distinguishable from noise" not in reply.text.split("Watch *Europe*")[1].splitlines()[0]
+    # the total passed its test: the watch list does not say nothing did
+    assert "*The change is real, but no segment stands out; what to watch*" in reply.text.splitlines()
+    assert "Nothing passed the tests" not in reply.text
     assert ("1. Watch *Europe*: 43.8% → 20.2% (−23.5 pp, n=94, p<0.001 after correction: beyond noise, but not "
             "significantly more than the rest of the deals); $2.6M of open pipeline.") in reply.text
     assert ("Largest other contributors (not findings: those with p under 0.05 moved beyond noise, but not "

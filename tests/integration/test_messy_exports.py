@@ -79,23 +79,23 @@ def truncated(tmp_path_factory):
 
 
 def test_a_segment_that_moved_beyond_noise_with_the_rest_is_not_called_noise(truncated, who):
-    """A broad drop in the partial quarter: Europe fell 23.5 pp with p<0.001 after correction, but not
+    """Europe's 2025Q2 fell 20.5 pp, broadly: Outbound fell 27.2 pp with p<0.001 after correction, but not
     significantly more than the rest. Before, the watch list said "p<0.001 after correction: not yet
-    distinguishable from noise" and the contributors line "not significant after correction; may be
-    noise" beside p<0.001."""
-    reply = ask(truncated, who, "/why this quarter")
+    distinguishable from noise", the contributors line "not significant after correction; may be noise"
+    beside p<0.001, and the list was titled "Nothing passed the tests" under a significant total."""
+    reply = ask(truncated, who, "/why Europe")
     why = reply.result
-    assert why.story == "diffuse" and why.significant and why.change_pp == pytest.approx(-14.04, abs=0.01)
-    europe = next(c for c in why.contributors if c.label == "Europe")
-    assert not europe.significant and europe.p_value < 0.001
-    assert "not yet distinguishable from noise" not in reply.text.split("Watch *Europe*")[1].splitlines()[0]
+    assert why.story == "diffuse" and why.significant and why.change_pp == pytest.approx(-20.48, abs=0.01)
+    outbound = next(c for c in why.contributors if c.label == "Outbound")
+    assert not outbound.significant and outbound.p_value < 0.001
+    assert "not yet distinguishable from noise" not in reply.text.split("Watch *Outbound*")[1].splitlines()[0]
+    assert ("1. Watch *Outbound*: 42.6% → 15.4% (−27.2 pp, n=65, p<0.001 after correction: beyond noise, but not "
+            "significantly more than the rest of the deals); $1.0M of open pipeline.") in reply.text
+    assert ("Largest other contributors (not findings: those with p under 0.05 moved beyond noise, but not "
+            "significantly more than the rest of the deals; the others may be noise): Inbound −9.34 pp") in reply.text
     # the total passed its test: the watch list does not say nothing did
     assert "*The change is real, but no segment stands out; what to watch*" in reply.text.splitlines()
     assert "Nothing passed the tests" not in reply.text
-    assert ("1. Watch *Europe*: 43.8% → 20.2% (−23.5 pp, n=94, p<0.001 after correction: beyond noise, but not "
-            "significantly more than the rest of the deals); $2.6M of open pipeline.") in reply.text
-    assert ("Largest other contributors (not findings: those with p under 0.05 moved beyond noise, but not "
-            "significantly more than the rest of the deals; the others may be noise): Europe −7.46 pp") in reply.text
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +308,39 @@ def test_a_drop_between_two_left_truncated_quarters_is_not_called_plainly_signif
             "tested when it and the rest of the deals each have 30 closed deals in both periods). More data, or a "
             "longer period, would tell.") in lines
     assert "0 segments tested" not in reply.text
+
+
+
+@pytest.fixture(scope="module")
+def partial(tmp_path_factory):
+    """Nothing planted: three years of CRM-shaped deals (the last month of a quarter wins far more),
+    data as of 2025-08-20, 51 days into 2025Q3."""
+    path = tmp_path_factory.mktemp("partial") / "partial.csv"
+    write_csv(generate_deals(crm_spec(seed=9, n_deals=9_000, as_of=dt.date(2025, 8, 20))), path)
+    return _data(path)
+
+
+def test_a_quarter_to_date_is_measured_against_the_same_days_of_earlier_quarters(partial, who):
+    """2025Q3 to date holds July and most of August, not September, where the push to close wins most.
+    Before, `/why this quarter` on data with no change planted called its −11.1 pp "a significant drop"
+    (p=0.0015): the season check compared it with all of 2024Q3. Now the earlier cycle is the same 51
+    days, 2024-07-01 to 2024-08-20 (−9.1 pp against its four quarters)."""
+    reply = ask(partial, who, "/why this quarter")
+    why = reply.result
+    assert why.period.label == "2025Q3 (to date)" and why.change_pp == pytest.approx(-11.06, abs=0.01)
+    assert why.season.to_date and why.season.pattern and not why.significant
+    assert [(e.period, e.change_pp) for e in why.season.earlier] == [("2024Q3 (to 2024-08-20)", pytest.approx(-9.1, abs=0.05))]
+    assert "*the usual seasonal move, within noise*" in reply.text and "*a significant drop*" not in reply.text
+    rate = ask(partial, who, "/winrate this quarter vs previous")
+    assert rate.result.change.significant and not rate.result.season.significant
+    assert "2024Q3 (to 2024-08-20) −11.7 pp against 2024Q2, 2023Q3 (to 2023-08-20) −10.2 pp against 2023Q2" in rate.text
+
+
+def test_a_quarter_to_date_with_one_year_of_history_uses_the_same_days_of_earlier_quarters(truncated, who):
+    """The left-truncated extract has no year-earlier 2025Q3 with a whole baseline, so the quarter to
+    date is set against the same days of 2025Q2: "the usual change for this point of the quarter"."""
+    reply = ask(truncated, who, "/why this quarter")
+    season = reply.result.season
+    assert season.kind == "quarter" and season.to_date
+    assert [e.period for e in season.earlier] == ["2025Q2 (to 2025-05-21)"]
+    assert "the usual change for this point of the quarter (2025Q2 (to 2025-05-21) −14.5 pp" in reply.text

@@ -304,7 +304,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     if command_name == "help":
         topic = resolve_command(args.split()[0]) if args.split() else None
         return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS),
-                                            missing=vocab.missing))
+                                            missing=vocab.missing, asked=args.strip() if topic is None else ""))
     context = context or Context()
     refusal = rep_refusal(command_name, args, vocab, context, query)
     if refusal is not None:

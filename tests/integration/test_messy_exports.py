@@ -344,3 +344,12 @@ def test_a_quarter_to_date_with_one_year_of_history_uses_the_same_days_of_earlie
     assert season.kind == "quarter" and season.to_date
     assert [e.period for e in season.earlier] == ["2025Q2 (to 2025-05-21)"]
     assert "the usual change for this point of the quarter (2025Q2 (to 2025-05-21) −14.5 pp" in reply.text
+
+
+def test_help_on_a_command_that_does_not_exist_says_so(messy, who):
+    """Before, `/help nonsense` printed the general help as if `/help` had been typed."""
+    reply = ask(messy, who, "/help nonsense")
+    assert reply.kind == "help"
+    assert reply.text.splitlines()[0] == "There is no command `nonsense`; these are the ones there are."
+    assert ask(messy, who, "/help why").text.splitlines()[0] == "*`/why [filters] [period] [vs PERIOD]`*"
+    assert ask(messy, who, "/help").text.splitlines()[0].startswith("*Sales Intelligence* answers")

@@ -133,8 +133,8 @@ def drivers(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> DriversResu
     design, won, n, left_out, dropped = _design(snapshot, sel.current, query, min_n)
     result = partial(result, left_out=left_out, deals_left_out=dropped,
                      inputs=[f for f in design.features if f in design.levels])  # only factors with two or more levels
-    if not design.columns:
-        return result(notes=["no_features"])
+    if not design.columns:  # nothing to compare: one value per factor, or every other level too small
+        return result(notes=["too_few_per_level" if left_out else "no_features"])
     x = design.matrix(design.codes)
     fit = _fit(won, n, x, null=True)
     if fit is None:

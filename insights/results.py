@@ -82,6 +82,14 @@ class AmountRate:
         # linearised variance of sum(a*y)/sum(a): sum(a^2 (y - r)^2) / sum(a)^2, times n/(n-1);
         # with y in {0, 1}: sum(a^2 (y - r)^2) = (1 - 2r) sum(a^2 y) + r^2 sum(a^2)
         spread = max((1 - 2 * r) * float(won_squares) + r * r * float(squares), 0.0)
+        if spread <= 0 or n == 1:
+            # every dollar won (or lost), or one deal: the delta method's variance is 0 and its interval a
+            # point ("100.0–100.0%" from one deal). The Wilson interval at the amounts' effective sample
+            # size (Kish: sum(a)^2 / sum(a^2), one deal's worth when one deal holds the money) instead
+            n_eff = total ** 2 / float(squares) if float(squares) > 0 else float(n)
+            low, high = wilson_interval(r * n_eff, n_eff)
+            return cls(won_amount=round(won_amount, 2), closed_amount=round(total, 2), amount_win_rate=_round(r, 4),
+                       ci_low=_round(float(low), 4), ci_high=_round(float(high), 4), n=n)
         var = spread / total ** 2 * (n / (n - 1) if n > 1 else 1.0)
         half = 1.959964 * math.sqrt(var)
         return cls(won_amount=round(won_amount, 2), closed_amount=round(total, 2), amount_win_rate=_round(r, 4),

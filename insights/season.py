@@ -27,7 +27,7 @@ fall by both; a Q4 whose lift is the usual one but 2023Q4 happened to rise less 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats as sps
@@ -71,6 +71,7 @@ class Season:
     """The usual change of this kind of period, from earlier cycles, and the test against it."""
 
     kind: str  # "year" (the same period a year earlier, and before) | "quarter" (the same month of earlier quarters)
+    to_date: bool = False  # the period is cut short by the as-of date: each earlier one is its same first days
     earlier: list[EarlierCycle] = field(default_factory=list)
     usual_change_pp: float | None = None  # mean of the earlier changes
     pattern_p_value: float | None = None  # are the earlier changes, together, different from zero?
@@ -97,18 +98,20 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
                  current: Rate, before: Rate) -> Season | None:
     """The usual change of `period` against `baseline` (see the module doc); None without an earlier
     cycle (less than two years of history for a quarter), or when the periods are not whole months
-    or quarters by closed date."""
+    or quarters. Created-date cohorts have seasons too (deals created in December close in the
+    year's low quarter), so a cohort is measured against the same cohort of earlier cycles."""
     run = whole_run(period)
-    if run is None or period.basis != "closed" or whole_run(baseline) is None:
+    if run is None or period.basis != baseline.basis or whole_run(baseline) is None:
         return None
     grain, count = run
-    start = usable_start(snapshot)
+    start = usable_start(snapshot, period.basis)
     if start is None:
         return None
     kind, step, cycles = "year", 12, YEARS_BACK
-    if grain == "month" and count == 1 and _moved(baseline, -12).start < start:
-        # under two years of history a month is compared with the same month of earlier quarters;
-        # with more, the same month a year earlier carries both the quarter-end and the yearly pattern
+    if (grain == "month" and count == 1 or not period.complete) and _moved(baseline, -12).start < start:
+        # under two years of history a month is compared with the same month of earlier quarters (a
+        # quarter to date with the same days of earlier quarters); with more, the same month (days) a
+        # year earlier carries both the quarter-end and the yearly pattern
         kind, step, cycles = "quarter", 3, QUARTERS_BACK
     earlier, deltas, variances, overlap = [], [], [], 0.0
     base_mask = selected & period_mask(snapshot, baseline)
@@ -138,7 +141,7 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
     pattern_p = float(2 * sps.norm.sf(abs(shift) / np.sqrt(var_shift)))
     pattern = pattern_p < ALPHA
     usual = float(np.mean([e.change_pp for e in earlier]))
-    season = Season(kind=kind, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
+    season = Season(kind=kind, to_date=not period.complete, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
                     pattern=pattern)
     if not pattern or not current.n or not before.n:
         return season
@@ -163,8 +166,8 @@ def usual_change(snapshot: Snapshot, selected: np.ndarray, period: Period, basel
     unusual = max(p, p_then) if np.sign(z) == np.sign(z_then) else 1.0
     change = 100 * (current.won / current.n - before.won / before.n)
     then_rate = np.mean([x[2] for x in same])
-    return Season(kind=kind, earlier=earlier, usual_change_pp=_round(usual, 2), pattern_p_value=_sig(pattern_p),
-                  pattern=True, change_vs_usual_pp=_round(change - usual, 2), p_value=_sig(p),
+    return Season(kind=kind, to_date=not period.complete, earlier=earlier, usual_change_pp=_round(usual, 2),
+                  pattern_p_value=_sig(pattern_p), pattern=True, change_vs_usual_pp=_round(change - usual, 2), p_value=_sig(p),
                   cycle_earlier_p_value=_sig(p_then),
                   cycle_earlier=[x[3] for x in same],
                   cycle_earlier_change_pp=_round(100 * (current.won / current.n - then_rate), 2),
@@ -224,9 +227,16 @@ def _same_period_earlier(snapshot: Snapshot, selected, period: Period, step: int
 
 
 def _moved(period: Period, months: int) -> Period:
-    """The same run of whole months or quarters, `months` earlier (negative) or later."""
+    """The same run of whole months or quarters, `months` earlier (negative) or later. A period the
+    as-of date cuts short ("2025Q3 (to date)", 51 days) moves as its first days only: the same 51 days
+    of the earlier quarter, not all of it — the quarter's last month, where the push to close wins most,
+    is in neither."""
     grain, count = whole_run(period)
-    return run_of(add_months(period.start, months), count, grain, basis=period.basis, window_days=period.window_days)
+    moved = run_of(add_months(period.start, months), count, grain, basis=period.basis, window_days=period.window_days)
+    if period.complete:
+        return moved
+    end = min(moved.start + (period.end - period.start), moved.end)
+    return replace(moved, end=end, complete=False, label=f"{moved.label} (to {end.isoformat()})")
 
 
 def _change(snapshot: Snapshot, selected, then, then_base):

@@ -91,8 +91,8 @@ def trend(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> TrendResult:
     test = _test_focus(points, focus, min_n) if focus is not None else _test_latest(sel, grain, points, min_n)
     notes += test.notes
     season = None
-    if test.change is not None and basis == "closed":
-        season, test = _against_the_usual(sel, grain, test, points)
+    if test.change is not None:
+        season, test = _against_the_usual(sel, grain, test, points, basis, window)
     return TrendResult(command="trend", as_of=snapshot.as_of, query=query, period=span, grain=grain,
                        points=points, tested_period=test.tested_period, baseline_periods=test.baseline_periods,
                        change=test.change, verdict=test.verdict, season=season, censoring=_censoring(snapshot, grain),
@@ -123,15 +123,17 @@ def _censoring(snapshot: Snapshot, grain: str) -> dict | None:
             "periods": [p.label for p in closed_periods if closed_flags(p) == "right"]}
 
 
-def _against_the_usual(sel: Selection, grain: str, test: _Test, points: list[TrendPoint]) -> tuple[Season | None, _Test]:
+def _against_the_usual(sel: Selection, grain: str, test: _Test, points: list[TrendPoint], basis: str,
+                       window: int | None) -> tuple[Season | None, _Test]:
     """With a real yearly (or quarter-end) pattern in earlier cycles, the verdict is against the usual
     change, not against no change (insights/season.py)."""
     current = next(p for p in points if p.label == test.tested_period)
-    period = Period(current.start, current.end, current.label)
+    cohort = {"basis": basis, "window_days": window}  # created-date cohorts have seasons too
+    period = Period(current.start, current.end, current.label, **cohort)
     step = grain_months(grain) * len(test.baseline_periods)
     first = next((p.start for p in points if p.label == test.baseline_periods[0]),
                  add_months(current.start, -step))
-    baseline = Period(first, current.start - dt.timedelta(days=1), test.change.baseline_label)
+    baseline = Period(first, current.start - dt.timedelta(days=1), test.change.baseline_label, **cohort)
     season = usual_change(sel.snapshot, sel.filtered, period, baseline, Rate(**current.rate_fields()),
                           test.change.baseline)
     if season is not None and season.pattern:

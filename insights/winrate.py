@@ -10,6 +10,7 @@ from .counting import amount_rate_in, amount_sums_by, counts_of
 from .periods import Period
 from .query import Query
 from .results import AmountRate, Comparison, Rate, Result, SegmentRate
+from .season import Season, usual_change
 from .select import censoring_notes
 from .selection import Selection
 from .snapshot import Snapshot
@@ -29,6 +30,9 @@ class WinRateResult(Result):
     groups: list[SegmentRate] = field(default_factory=list)
     min_n: int = MIN_N
     tested: int = 0
+    # `vs previous`: the usual change between these two periods in earlier cycles, as /why measures it
+    # (insights/season.py), so a Q2-over-Q1 lift every year is not read as news
+    season: Season | None = None
 
 
 def compare_rates(current: Rate, baseline: Rate, label: str, min_n: int = MIN_N) -> Comparison | None:
@@ -66,7 +70,9 @@ def win_rate(snapshot: Snapshot, query: Query, min_n: int = MIN_N) -> WinRateRes
         notes.append("no_deals")
     amount = amount_rate(snapshot, sel.current) if by_amount else None
     baseline_amount = amount_rate(snapshot, sel.baseline) if by_amount and baseline is not None else None
-    return WinRateResult(command="winrate", as_of=snapshot.as_of, query=query, period=sel.period,
+    season = usual_change(snapshot, sel.filtered, sel.period, sel.compare_period, overall, baseline) \
+        if change is not None and query.compare.kind in ("previous", "baseline") else None
+    return WinRateResult(season=season, command="winrate", as_of=snapshot.as_of, query=query, period=sel.period,
                          compare_period=sel.compare_period, overall=overall, amount=amount,
                          baseline_amount=baseline_amount, change=change, group_by=list(query.group_by), groups=groups, min_n=min_n, tested=tested,
                          notes=notes)

@@ -24,7 +24,7 @@ from insights.trend import trend
 from insights.why import explain_change
 from insights.winrate import win_rate
 
-from bot.core.grammar import Parsed, Vocabulary, parse, split_command
+from bot.core.grammar import REFUSED_KINDS, Parsed, Vocabulary, parse, split_command
 from bot.core.intents import Intent, Request, interpret, sentence_arguments
 from bot.core.admin import alerts_command, digest_preview, feedback_report
 from bot.core.follows import follow_command, parse_follow
@@ -300,10 +300,11 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
                 return reply
         return Reply("", "usage", render("text/unknown_command.j2", typed=typed, suggestions=close,
                                          commands=list(ALL_COMMANDS)))
+    vocab = vocab or Vocabulary.from_snapshot(snapshot)
     if command_name == "help":
         topic = resolve_command(args.split()[0]) if args.split() else None
-        return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS)))
-    vocab = vocab or Vocabulary.from_snapshot(snapshot)
+        return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS),
+                                            missing=vocab.missing, asked=args.strip() if topic is None else ""))
     context = context or Context()
     refusal = rep_refusal(command_name, args, vocab, context, query)
     if refusal is not None:
@@ -318,12 +319,15 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     if command_name in ADMIN_COMMANDS:
         return _admin(command_name, args, snapshot, vocab, context)
     parsed = Parsed(query) if query is not None else parse(args, vocab)
-    if parsed.problems:  # a sentence after the command ("/why did APAC drop"): its sentence words go
+    if parsed.problems and not any(p.kind in REFUSED_KINDS for p in parsed.problems):
+        # a sentence after the command ("/why did APAC drop"): its sentence words go; never a word the
+        # grammar recognised and cannot answer ("weekly", "by source" without that column), said instead
         cleaned = sentence_arguments(args, vocab, snapshot.as_of)
         if cleaned != args and parse(cleaned, vocab).ok:
             args, parsed = cleaned, parse(cleaned, vocab)
     if parsed.help:
-        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
+        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS),
+                                                  missing=vocab.missing))
     if parsed.problems:  # with the data's notes: "by source" on data without a lead source says why
         return Reply(command_name, "usage", with_data_notes(render("text/problems.j2", command=command_name,
                                                                    text=args, problems=parsed.problems,
@@ -357,7 +361,8 @@ def with_data_notes(text: str, snapshot: Snapshot) -> str:
 
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
     if args.strip().lower() in ("help", "?", "--help"):
-        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS)))
+        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS),
+                                                  missing=vocab.missing))
     now = context.now or dt.datetime.now(dt.timezone.utc)
     try:
         if command_name == "digest":

@@ -29,6 +29,10 @@ FILLER_WORDS = {
 }
 GRAIN_WORDS = {"month": "month", "months": "month", "monthly": "month", "quarter": "quarter",
                "quarters": "quarter", "quarterly": "quarter"}
+# Grains a user may ask for that no analysis answers in (a week's deals are too few to test): named
+# and refused, never dropped in silence
+OTHER_GRAINS = {"weekly": "week", "week": "week", "weeks": "week", "daily": "day", "day": "day", "days": "day",
+                "yearly": "year", "annually": "year", "annual": "year", "year": "year", "years": "year"}
 UNIT_GRAIN = {"m": "month", "mo": "month", "mos": "month", "month": "month", "months": "month",
               "q": "quarter", "qtr": "quarter", "qtrs": "quarter", "quarter": "quarter", "quarters": "quarter",
               "y": "year", "yr": "year", "yrs": "year", "year": "year", "years": "year"}
@@ -56,11 +60,18 @@ def norm(text: str) -> str:
 @dataclass(frozen=True)
 class Problem:
     """Something in the text the grammar could not use. kind: unknown_word, unknown_dimension,
-    unknown_value, ambiguous, bad_period, missing_year, empty_vs."""
+    absent_dimension (a column the data lacks), zeroed_dimension (deal size, withheld when lost deals are
+    recorded at $0), other_grain (a grain no analysis answers in: weekly), unknown_value, ambiguous, bad_period,
+    missing_year, empty_vs. The first three name something the grammar recognised and cannot answer: the
+    text is not read again as a sentence without them."""
 
     kind: str
     word: str
     suggestions: tuple[str, ...] = ()
+    dimension: str = ""  # the dimension an absent_dimension or zeroed_dimension word names
+
+
+REFUSED_KINDS = frozenset({"absent_dimension", "zeroed_dimension", "other_grain"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,9 @@ class Vocabulary:
     latest_year: int = dt.date.today().year  # for examples such as "2024Q1"
     first_day: dt.date | None = None  # the first closed deal's date: a period before it holds no deals
     index: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # dimensions this data cannot have, and why: "absent" (the export lacks the column) or "zeroed"
+    # (deal-size bands, withheld when lost deals are recorded at $0), so a word naming one says so
+    missing: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         for dim, values in self.values.items():
@@ -93,9 +107,11 @@ class Vocabulary:
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> "Vocabulary":
-        closed = snapshot.report.closed_range
+        report = snapshot.report
+        closed = report.closed_range
+        missing = dict.fromkeys(report.absent, "absent") | ({"size_band": "zeroed"} if report.lost_amounts_zeroed else {})
         return cls({d: snapshot.values(d) for d in snapshot.dimensions}, snapshot.as_of.year,
-                   closed[0] if closed else None)
+                   closed[0] if closed else None, missing=missing)
 
     def match(self, key: str, dim: str | None = None, allow_prefix: bool = True) -> list[tuple[str, str]]:
         """Exact normalised match, else a unique prefix of 3+ characters; restricted to `dim` if given."""
@@ -288,7 +304,7 @@ class _Parser:
         name, _, raw_values = token.partition("=")
         dim = self.dimension(name)
         if dim is None:
-            self.problems.append(Problem("unknown_dimension", name, self._dimension_suggestions(name)))
+            self.problems.append(self.unknown_dimension(name))
             return
         for raw in filter(None, (v.strip() for v in raw_values.split(","))):
             hits = self.vocab.match(norm(raw), dim)
@@ -298,6 +314,14 @@ class _Parser:
                 candidates = self.vocab.prefix_candidates(norm(raw), dim)
                 self.problems.append(Problem("unknown_value", f"{name}={raw}",
                                              tuple(candidates[:3]) or self.vocab.suggest(raw, dim)))
+
+    def unknown_dimension(self, word: str) -> Problem:
+        """A word after `by` or before `=` that names no dimension of this data: one the data lacks is
+        named as such (with the reason), anything else gets the closest dimensions it has."""
+        dim = DIMENSION_ALIASES.get(word.casefold()) or DIMENSION_ALIASES.get(norm(word))
+        if dim in self.vocab.missing:
+            return Problem(f"{self.vocab.missing[dim]}_dimension", word, self._dimension_suggestions(""), dim)
+        return Problem("unknown_dimension", word, self._dimension_suggestions(word))
 
     def _dimension_suggestions(self, word: str) -> tuple[str, ...]:
         names = [a for a in SHORT_DIMENSION_NAMES if DIMENSION_ALIASES[a] in self.vocab.values]
@@ -319,8 +343,10 @@ class _Parser:
                 elif self.dimension(piece):
                     if self.dimension(piece) not in self.group_by:
                         self.group_by.append(self.dimension(piece))
+                elif piece in OTHER_GRAINS:  # "by week"
+                    self.problems.append(Problem("other_grain", piece, ("by month", "by quarter")))
                 else:
-                    self.problems.append(Problem("unknown_dimension", piece, self._dimension_suggestions(piece)))
+                    self.problems.append(self.unknown_dimension(piece))
             took += 1
             i += 1
         if not took:
@@ -356,6 +382,9 @@ class _Parser:
                 i = self.grouping(i + 1)
             elif t in GRAIN_WORDS and t.endswith("ly"):
                 self.grain, i = GRAIN_WORDS[t], i + 1
+            elif t in OTHER_GRAINS and t.endswith("ly"):
+                self.problems.append(Problem("other_grain", self.tokens[i], ("monthly", "quarterly")))
+                i += 1
             elif t in VS_WORDS:
                 i = self.comparison(i + 1)
             elif t in OUTCOME_WORDS:

@@ -960,7 +960,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(h[12]) (of )?this year\b", lambda m: _half(m.group(1), str(as_of.year), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?this year\b", lambda m: f"{as_of.year}q{m.group(1)}", text)
     text = re.sub(r"\b(each|every|by) month\b", "monthly", text)
-    text = _bands_in_words(text)
+    text = _bands_in_words(_amounts_in_words(text))
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
     text = re.sub(r"\bq([1-4]) (?:of )?(\d{4})\b", r"\2q\1", text)  # "the 2nd quarter of 2023"
@@ -1045,6 +1045,23 @@ CYCLE_UNITS = re.compile(r"\b((?:" + CYCLE_WORDS[3:-1] + r") (?:for |in )?(?:pas
 def _days(count: str, unit: str) -> int:
     n = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}.get(count) or int(count)
     return n * (7 if unit.startswith("week") else 30)
+
+
+# "ten thousand dollars", "50 thousand", "$10,000", "100k-plus": amounts in words, written as the bands' "10k" so the
+# band rules below read them (an amount they cannot map to a band's edge stays, and is asked back, never dropped)
+AMOUNT_WORDS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten".split(), 1)} | {
+    "twenty": 20, "twenty-five": 25, "twenty five": 25, "fifty": 50, "a hundred": 100, "one hundred": 100, "hundred": 100,
+    "two hundred": 200, "two hundred and fifty": 250, "two hundred fifty": 250, "five hundred": 500}
+AMOUNT_IN_WORDS = re.compile(r"\$?\b(?P<n>\d+|" + "|".join(sorted(map(re.escape, AMOUNT_WORDS), key=len, reverse=True))
+                             + r")[ -]?(?:thousand|grand)(?: dollars?| usd| bucks)?\b")
+AMOUNT_DIGITS = re.compile(r"\$?\b(\d{1,3}),?000(?:\.00)?(?![\d,])(?: dollars?| usd)?|\b(\d+)k (?:dollars?|usd)\b")
+AMOUNT_PLUS = re.compile(r"\b(\d+k)(?:-| )plus\b")
+
+
+def _amounts_in_words(text: str) -> str:
+    text = AMOUNT_IN_WORDS.sub(lambda m: f"{AMOUNT_WORDS.get(m.group('n')) or int(m.group('n'))}k", text)
+    text = AMOUNT_DIGITS.sub(lambda m: f"{int(m.group(1) or m.group(2))}k", text)
+    return AMOUNT_PLUS.sub(r"\1+", text)
 
 
 def _bands_in_words(text: str) -> str:

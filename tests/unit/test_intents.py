@@ -1731,3 +1731,22 @@ def test_more_words_of_the_ninth_and_tenth_sets_are_placed(vocab, question, line
 def test_a_word_nothing_places_is_still_asked_back_next_to_the_new_filler(vocab):
     intent = interpret("headline bangalore win rate in APAC last quarter", vocab, AS_OF)
     assert not intent.understood and intent.unplaced == ("bangalore",)
+
+
+@pytest.mark.parametrize("question, line", [
+    ("What is our win rate on deals smaller than ten thousand dollars?", "/winrate size_band=<10k"),
+    ("What is win rate for deals bigger than 50 thousand?", "/winrate size_band=50k-100k,100k+"),
+    ("Are we winning more or fewer of the 100k-plus deals than a year ago?", "/winrate size_band=100k+ vs last year"),
+    ("win rate for deals over $10,000", "/winrate size_band=10k-25k,25k-50k,50k-100k,100k+"),
+    ("win rate on deals under twenty-five thousand", "/winrate size_band=<10k,10k-25k"),
+])
+def test_amounts_in_words_become_the_size_bands_they_bound(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices
+
+
+@pytest.mark.parametrize("question, amount", [("win rate for deals bigger than 30 thousand", "30k"),
+                                              ("win rate on deals over $37,000", "37k")])
+def test_an_amount_at_no_band_edge_is_kept_and_asked_back_never_dropped(vocab, question, amount):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.request.query is None and amount in intent.line.split() and "size_band" not in intent.line

@@ -842,6 +842,8 @@ WRITE_ASKED = re.compile(r"^(?:please )?(?:can|could|would|will) you (?:please )
 EVENT_ASKED = re.compile(r"\b(?:did|has|have|does|do) (?:the|our|that|this|those|these) (?:\S+ ){0,2}?(?P<event>trainings?|"
                          r"workshops?|bootcamps?|offsites?|kick-?offs?|enablement|reorg|re-org|webinars?|coaching)\b.*"
                          r"\b(help\w*|work\w*|improv\w*|mov\w*|chang\w*|impact\w*|affect\w*|lift\w*|boost\w*|hurt\w*)\b")
+BOOKED = re.compile(r"\bbook(s|ed|ings?)?\b")
+FUTURE_WORDS = re.compile(r"\b(will|expect\w*|forecast\w*|outlook|next|going to|gonna|projected|likely)\b")
 MONEY_ASKED = re.compile(r"\$|\bdollars?\b|\bhow much (?:money|revenue|value)\b")
 
 # Asking to change alert rules or follows in words: never done from a sentence (a misread would change
@@ -1305,6 +1307,15 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
              and not re.search(r"%|\b(percent\w*|share|proportion|ratio|fraction|how often)\b", words))
             or (command is None and re.search(r"\b(deals|opps|opportunities)\b.*\b(that|which) (we )?(lost|won)\b", words))):
         command = "deals"  # "how much did we win in dollars", "big deals that we lost": the deals and their amounts, not a rate
+    if command == "pipeline" and BOOKED.search(words) and not FUTURE_WORDS.search(words):
+        asked = parse(args, vocab).query  # "what did Partner deals book in H1", "bookings ytd": a past period's won deals
+        span = resolve(asked.period, as_of) if asked.period is not None else None
+        if span is not None and span.start <= as_of:
+            if asked.group_by or asked.grain or asked.compare:  # "bookings by quarter": the list splits nothing; which?
+                return Intent(UNKNOWN, dropped, choices=(
+                    _with_text("deals", dataclasses.replace(asked, group_by=(), grain=None, compare=None, outcome="won")),
+                    _with_text("trend", dataclasses.replace(asked, group_by=(), compare=None, outcome=None))))
+            command = "deals"
     if command == "pipeline" and not re.search(r"\b(pipeline|pipe|forecast\w*|coverage|commit)\b", words) and any(
             d == "deal_stage" for d, _ in parse(args, vocab).query.filters) and (
             outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b|^(the |our |all )?open (deals|opps"

@@ -1750,3 +1750,19 @@ def test_amounts_in_words_become_the_size_bands_they_bound(vocab, question, line
 def test_an_amount_at_no_band_edge_is_kept_and_asked_back_never_dropped(vocab, question, amount):
     intent = interpret(question, vocab, AS_OF)
     assert intent.request.query is None and amount in intent.line.split() and "size_band" not in intent.line
+
+
+@pytest.mark.parametrize("question, line", [
+    ("What did Partner deals book in H1?", "/deals lead_source=Partner 2024-01-01..2024-06-30 won"),
+    ("Partner-sourced bookings ytd", "/deals lead_source=Partner ytd won"),
+    ("what will we book this quarter", "/pipeline"),  # what we will book: the forecast, which has no period
+])
+def test_bookings_in_a_past_period_are_the_won_deals_not_the_forecast(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices
+
+
+def test_bookings_split_over_time_are_asked_back_never_the_forecast_with_the_period_dropped(vocab):
+    intent = interpret("Bookings by quarter for the last two years", vocab, AS_OF)
+    assert not intent.understood
+    assert [r.line for r in intent.choices] == ["/deals last 2 years won", "/trend quarterly last 2 years"]

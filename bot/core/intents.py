@@ -766,7 +766,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
-    (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
+    (r"\b(first|1st)[- ]half\b", "h1"), (r"\b(second|2nd)[- ]half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
@@ -961,6 +961,8 @@ def rewrite(question: str, as_of: dt.date) -> str:
     # a half or quarter "this year" is this year's, before "this year" alone becomes the year to date
     text = re.sub(r"\b(h[12]) (of )?this year\b", lambda m: _half(m.group(1), str(as_of.year), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?this year\b", lambda m: f"{as_of.year}q{m.group(1)}", text)
+    text = re.sub(r"\b(first|second|third|fourth|1st|2nd|3rd|4th) quarter (of )?this year\b", lambda m: f"{as_of.year}q"
+                  f"{'first second third fourth'.split().index(m.group(1)) + 1 if m.group(1).isalpha() else m.group(1)[0]}", text)
     text = re.sub(r"\b(each|every|by) month\b", "monthly", text)
     text = _bands_in_words(_amounts_in_words(text))
     for pattern, words in PHRASES:
@@ -1321,6 +1323,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b|^(the |our |all )?open (deals|opps"
                                            r"|opportunities)\b", words)):
         command = "deals"  # "lost deals that stalled at proposal", "deals stuck in qualified, open": those deals, listed
+    if command == "funnel" and re.search(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did|have|has) \S+ (lose|lost)\b",
+                                         words) and any(d == "deal_stage" for d, _ in parse(args, vocab).query.filters):
+        command = "deals"  # "how many deals did we lose in the Negotiation stage": those deals, counted, not every step
     if command == "funnel" and DEALS_AT_STAGE.search(words) and any(
             d == "deal_stage" for d, _ in parse(args, vocab).query.filters):
         command = "deals"  # "lost deals that reached negotiation", "enterprise deals that died in negotiation": those deals
@@ -1477,11 +1482,17 @@ CONTESTS = (
             "Attainment is measured against a quota, and the data holds none.", "questions/blind1-3/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
     # "how many deals did we lose last quarter": the rate with its counts (questions, heldout10's twin) or the deals
     # listed and counted (heldout10); "how many deals closed in May" the same
-    Contest("how-many-deals", "winrate", re.compile(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did we |have we |we |were "
-                                                    r"|got )?(win|won|lose|lost|close|closed)\b"),
+    Contest("how-many-deals", "winrate", re.compile(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did \S+ |have \S+ |has \S+ "
+                                                    r"|we |were |got )?(win|won|lose|lost|close|closed)\b"),
             re.compile(r"%|\b(rates?|percent\w*|share|proportion|fraction|how often|out of)\b"), "deals",
             "the win rate (with the deals won and lost counted), or the deals themselves, listed.",
             "questions/heldout10 (the rate) against heldout10/blind2 (the deals)"),
+    # "how much did we win in APAC": the win rate (questions) or the deals won and their amount (heldout6/9/11, where
+    # "how much did we win in December", "how much did we lose last quarter" are the deals)
+    Contest("how-much-won", "winrate", re.compile(r"\bhow much (did|have|has) (we|you|the team|\S+) (win|won|lose|lost)\b"),
+            re.compile(r"%|\b(rates?|percent\w*|share|proportion|fraction|how often|out of)\b"), "deals",
+            "the win rate (with the deals won and lost counted), or the deals themselves with their amounts.",
+            "questions (the rate) against heldout6/heldout9/heldout11 (the deals)"),
     # "how many open deals do we have": the forecast of the open deals (questions) or the open deals listed (heldout9)
     Contest("how-many-open", "pipeline", re.compile(r"\bhow many open (deals|opps|opportunities)\b"),
             re.compile(r"\b(forecast\w*|pipeline|worth|value|expected|likely)\b"), "deals",
@@ -1547,7 +1558,7 @@ def _shape_fits(name: str, q: Query) -> bool:
         return len(q.group_by) == 1 and q.group_by[0] != REP and q.compare is None
     if name == "rep-vs-team":
         return reps == [1]
-    if name == "how-many-deals":
+    if name in ("how-many-deals", "how-much-won"):
         return q.compare is None and not q.group_by
     if name == "big-and-small":
         return q.group_by == ("size_band",) and any(d == "size_band" and len(v) == 2 for d, v in q.filters)

@@ -783,7 +783,6 @@ def test_a_follow_up_with_nothing_before_it_is_asked_back(vocab):
     ("deals in proposal stage right now", "/deals deal_stage=Proposal open"),
     ("india open pipe", "/deals region=India open"),
     # the same words meaning something else
-    ("how much did we win in APAC", "/winrate region=APAC"),  # a bare "how much did we win": the rate (pinned)
     ("win rate on deals won vs lost in Europe", "/winrate region=Europe"),
     ("Dollar-weighted win rate for last quarter, i.e. won amount over closed amount.", "/winrate last quarter"),
     ("how much will we win next quarter", "/pipeline"),
@@ -1766,3 +1765,27 @@ def test_bookings_split_over_time_are_asked_back_never_the_forecast_with_the_per
     intent = interpret("Bookings by quarter for the last two years", vocab, AS_OF)
     assert not intent.understood
     assert [r.line for r in intent.choices] == ["/deals last 2 years won", "/trend quarterly last 2 years"]
+
+
+@pytest.mark.parametrize("question, choices", [
+    ("How much did we win in December?", ["/winrate 2023-12", "/deals 2023-12 won"]),
+    ("how much did we win in APAC", ["/winrate region=APAC", "/deals region=APAC won"]),
+    ("how many deals did rep_19 lose last quarter",
+     ["/winrate sales_rep_id=rep_19 last quarter", "/deals sales_rep_id=rep_19 last quarter lost"]),
+])
+def test_how_much_did_we_win_is_contested_and_asked_back_with_both_readings(vocab, question, choices):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.contested in ("how-much-won", "how-many-deals")
+    assert [r.line for r in intent.choices] == choices
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate in the first quarter of this year", "/winrate 2024q1"),
+    ("The board wants first-half win rate against the first half of last year",
+     "/winrate 2024-01-01..2024-06-30 vs 2023-01-01..2023-06-30"),
+    ("How many deals did we lose in the Negotiation stage in the first quarter of this year?",
+     "/deals deal_stage=Negotiation 2024q1 lost"),
+])
+def test_quarters_and_halves_in_words_keep_their_year(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices

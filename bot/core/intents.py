@@ -919,6 +919,16 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"\blst ?(q|qtr|quarter)\b", "last quarter", text)  # "deals lost lst q": a typo of last quarter
+    # "year to date" is one period before "compare … to …" reads its "to"; "the quarter passed" is the last one;
+    # "rep number 21" is rep 21
+    text = re.sub(r"\b(year|quarter|month) to date\b", lambda m: {"year": "ytd", "quarter": "qtd", "month": "mtd"}[m.group(1)],
+                  text)
+    text = re.sub(r"\bthe (quarter|month|year) (?:that |which )?(?:just )?(?:passed|has passed|gone by|just gone|that went)\b",
+                  r"last \1", text)
+    text = re.sub(r"\b(reps?|sellers?|salespersons?) (?:number|no\.?|nr\.?|num|#) ?(\d+)\b", r"\1 \2", text)
+    # "the comparison of this year with last year", "a comparison between APAC and Europe": one against the other
+    text = re.sub(r"\b(?:(?:do|make|run|give me|show me) )?(?:the |a )?comparison (?:of|between) (.+?) (?:with|to|and|against|vs) (.+)",
+                  r"\1 vs \2", text)
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
     # who is asking ("manager here —", "CFO here."): context, not a segment or a subject (three words may name one:
     # "new VP Europe here", so they stay)
@@ -1001,6 +1011,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
+    text = re.sub(r"\bthe month of ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
     text = re.sub(r"\ball (noise|luck|chance|random\w*|a fluke)\b", r"\1", text)
     # "deals whose last stage was negotiation": the deals in that stage (a stage field), not the funnel's steps

@@ -1789,3 +1789,15 @@ def test_how_much_did_we_win_is_contested_and_asked_back_with_both_readings(voca
 def test_quarters_and_halves_in_words_keep_their_year(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert intent.line == line and not intent.choices
+
+
+@pytest.mark.parametrize("question, line", [
+    ("Please tell me the close ratio of SaaS segment in the quarter passed", "/winrate industry=SaaS last quarter"),
+    ("I need the list of won deals of Referral in the month of May", "/deals lead_source=Referral 2024-05 won"),
+    ("What is the win rate of rep number 21 in last 6 months?", "/winrate sales_rep_id=rep_21 last 6 months"),
+    ("compare all four regions year to date", "/winrate by region ytd"),
+    ("Please do the comparison of this year with last year for win rate", "/winrate ytd vs last year"),
+])
+def test_periods_and_reps_in_words_are_kept_not_dropped(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices

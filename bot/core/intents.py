@@ -842,6 +842,7 @@ WRITE_ASKED = re.compile(r"^(?:please )?(?:can|could|would|will) you (?:please )
 EVENT_ASKED = re.compile(r"\b(?:did|has|have|does|do) (?:the|our|that|this|those|these) (?:\S+ ){0,2}?(?P<event>trainings?|"
                          r"workshops?|bootcamps?|offsites?|kick-?offs?|enablement|reorg|re-org|webinars?|coaching)\b.*"
                          r"\b(help\w*|work\w*|improv\w*|mov\w*|chang\w*|impact\w*|affect\w*|lift\w*|boost\w*|hurt\w*)\b")
+NEXT_PERIOD = re.compile(r"\bnext (\d+ |two |three |six |twelve )?(quarters?|months?|years?|weeks?|qtr|q|fy|fiscal year|half)\b")
 BOOKED = re.compile(r"\bbook(s|ed|ings?)?\b")
 FUTURE_WORDS = re.compile(r"\b(will|expect\w*|forecast\w*|outlook|next|going to|gonna|projected|likely)\b")
 MONEY_ASKED = re.compile(r"\$|\bdollars?\b|\bhow much (?:money|revenue|value)\b")
@@ -1364,6 +1365,13 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
+    if command != "pipeline" and NEXT_PERIOD.search(words) and not re.search(r"\b(before|budget|plan|renewal|focus)\b", words):
+        q = request.query or Query()  # "what will next year's win rate be": no deal has closed then; never the period dropped
+        return Intent(UNKNOWN, dropped, note="No deal has closed in a period still to come: the forecast of the open deals "
+                      "is on /pipeline, and what has closed so far is below.", choices=(
+                          _with_text("pipeline", dataclasses.replace(q, period=None, compare=None, grain=None, outcome=None,
+                                                                     group_by=())),
+                          _with_text(request.command, dataclasses.replace(q, period=None, compare=None))))
     outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)
     if outside:  # "win rate in Q3 2019", "the forecast for 2026": no deals there to answer with; say so, offer the nearest
         q = request.query or Query()
@@ -2061,6 +2069,8 @@ def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(
     words = re.sub(r"\b(?:rep|seller|ae)[ #]+(\d{1,3})\b", lambda m: m.group(0) if f"rep_{m.group(1)}" in known_reps
                    else f"rep_{m.group(1)}", words)
     tokens = words.split()  # "close" is a verb here, not the stage named Closed
+    # "NA's lost deals": the possessive of a value or alias the grammar knows is that value, never a word to drop
+    tokens = [w[:-2] if w.endswith("'s") and vocab.index.get(norm(w[:-2])) else w for w in tokens]
     tokens = [w for i, w in enumerate(tokens) if not (w in CLOSE_WORDS and (i == 0 or tokens[i - 1] != "stage"))]
     tokens = ["+" if w == "plus" and _values_around(tokens, i, vocab) else w for i, w in enumerate(tokens)]
     words = " ".join(tokens)

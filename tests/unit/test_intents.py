@@ -1801,3 +1801,17 @@ def test_quarters_and_halves_in_words_keep_their_year(vocab, question, line):
 def test_periods_and_reps_in_words_are_kept_not_dropped(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert intent.line == line and not intent.choices
+
+
+def test_the_possessive_of_an_alias_is_the_value_not_a_dropped_word(vocab):
+    intent = interpret("Show me NA's lost Enterprise deals from last quarter", vocab, AS_OF)
+    assert intent.line == "/deals North America product_type=Enterprise last quarter lost" and not intent.choices
+
+
+@pytest.mark.parametrize("question, choices", [
+    ("what will next year's win rate be?", ["/pipeline", "/winrate"]),
+    ("why will APAC drop next quarter", ["/pipeline region=APAC", "/why region=APAC"]),
+])
+def test_a_period_still_to_come_is_asked_back_never_dropped(vocab, question, choices):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [r.line for r in intent.choices] == choices and "still to come" in intent.note

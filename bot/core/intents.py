@@ -289,6 +289,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(stop|cancel|unsubscribe|turn off|end)\b.*\b(daily|weekly|monthly)( \w+)? (update|report|summary|digest|message|post)s?\b"
                          r"|\bdemos\b(?!.*\b(stages?|(move|moves|go|goes|turn|turns|convert|converts|get|gets|make it|progress\w*)"
                          r" (in)?to)\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
+                         r"|\b(new )?logos?\b|\blead[- ]to[- ](opportunit\w+|opps?|sqls?|mqls?|meetings?)\b"  # no customers, no leads
                          r"|\b(gross |net |profit )?margins?\b|\bprofit(s|ability)?\b|\bcogs\b"  # no costs in the data
                          r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
                          r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
@@ -1531,6 +1532,11 @@ CONTESTS = (
             "the funnel (how deals pass from stage to stage), or the win rate split by the last stage each deal reached.",
             "heldout9 (the funnel) against heldout9/heldout10 (the rate by stage)", typed=True,
             vary=lambda q: dataclasses.replace(q, group_by=("deal_stage",))),
+    # "what's our commit for Q3": the forecast (questions, heldout2) or asked back, since the data holds no commit
+    # call (heldout11)
+    Contest("commit", "pipeline", re.compile(r"\bcommit\b"), None, None,
+            "A commit is the forecast a team calls, and the data holds none: the forecast of the open deals is on "
+            "/pipeline.", "questions (the forecast) against heldout11 (asked back)", unsupported=True),
     # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
     Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
                                                  r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,

@@ -611,7 +611,6 @@ def test_what_the_data_cannot_answer_is_asked_back_never_answered(vocab, questio
 
 @pytest.mark.parametrize("question, line", [
     ("pipeline coverage for EMEA?", "/pipeline region=Europe"),  # the open pipeline: answered
-    ("what's our commit for Q3", "/pipeline"),  # the forecast itself
     ("how long do deals spend in negotiation", "/funnel"),  # time, not money
     ("Our Partner program is up for renewal next month. How is Partner doing lately?", "/trend lead_source=Partner"),
     ("win rate in 2023Q3", "/winrate 2023q3"),  # inside the data
@@ -1815,3 +1814,14 @@ def test_the_possessive_of_an_alias_is_the_value_not_a_dropped_word(vocab):
 def test_a_period_still_to_come_is_asked_back_never_dropped(vocab, question, choices):
     intent = interpret(question, vocab, AS_OF)
     assert not intent.understood and [r.line for r in intent.choices] == choices and "still to come" in intent.note
+
+
+def test_a_commit_call_is_contested_and_offers_the_forecast(vocab):
+    intent = interpret("What's our commit for Q3?", vocab, AS_OF)
+    assert not intent.understood and intent.contested == "commit" and [r.line for r in intent.choices] == ["/pipeline"]
+
+
+@pytest.mark.parametrize("question", ["how many new logos this quarter", "Lead-to-opportunity conversion rate?"])
+def test_logos_and_leads_are_not_in_the_data_and_asked_back(vocab, question):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and intent.unsupported

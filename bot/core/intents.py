@@ -178,7 +178,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|\bwhat (kinds?|sorts?|types?) of (questions|things)\b"
-             r"|how do i use|what do you do\b|^what are your commands"),
+             r"|how do i use|what do you do\b|^what are your commands|\b(which|what) commands (i|we) can\b"),
     ("health", r"^(is )?(the |our |this )?data (ok|okay|good|fine|clean|right|reliable|trustworthy|fresh)\b|\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
@@ -195,7 +195,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close|(\w+ )?(losses|losing))\b)|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bwhat is the (back)?story$|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close|(\w+ )?(losses|losing))\b)|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -607,6 +607,11 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check (on|of|for) (the |our |this )?(data|crm|export|extract|file)\b", "data health"),
     (r"\bpipeline health ?check\b", "pipeline"),  # the open deals' health: the forecast
+    (r"\b(?:ever )?since (?:the )?(?:data|records?|history) (?:starts?|started|begins?|began)\b"
+     r"|\bsince the (?:start|beginning) of (?:the )?(?:data|records|history)\b", "ever"),  # the whole history
+    (r"\b(?:for |in )?(?:each|every) quarter\b(?! (?:send|post|dm))", "quarterly"),
+    (r"\ball (?:of )?(our|these|those|my) (deals|opps|opportunities)\b", r"\1 \2"),  # a determiner, not the period "all"
+    (r"\bdata health ?check\b", "data health"),  # the data's health: /health (a "health check" alone is the digest)
     (r"\b(sales |quick )?health ?check\b", "digest"),
     # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
     (r"\b(by|before|until|till|through) (the )?end of (the |this )?(quarter|q)\b", "this quarter"),
@@ -854,6 +859,7 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|^(please )?tell (me|us) (when|if|whenever)\b"
                       r"|^(please )?flag (any|every|each|all|me)\b"
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
+                      r"|^(every|each) (day|week|morning|\w+day),? (send|post|dm) (me|us|this channel|it|here)\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
                       r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
                       r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)(s|ing)?\b|\bunfollow\b"
@@ -1985,7 +1991,7 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
     if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None \
-            and not re.search(r"\bever\b", words):  # "which quarter was our best ever" keeps every quarter
+            and not re.search(r"\bever\b|\bhistory\b", words):  # "which quarter was our best ever" keeps every quarter
         q = dataclasses.replace(q, period=None)  # "the trend since we started tracking": the trend's own span, all of it
     if command == "trend" and re.search(r"\b(always|every year|each year|usually|typically|normally)\b", words):
         q = dataclasses.replace(q, period=None)  # "is q2 always weak": every quarter, to see each Q2 among them

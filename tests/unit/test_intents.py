@@ -1825,3 +1825,22 @@ def test_a_commit_call_is_contested_and_offers_the_forecast(vocab):
 def test_logos_and_leads_are_not_in_the_data_and_asked_back(vocab, question):
     intent = interpret(question, vocab, AS_OF)
     assert not intent.understood and intent.unsupported
+
+
+@pytest.mark.parametrize("question, line", [
+    ("Could you please explain which commands I can use with you?", "/help"),
+    ("data health check", "/health"),
+    ("health check", "/digest"),  # a health check alone stays the digest
+    ("FinTech in India, what's the story?", "/why industry=FinTech region=India"),
+    ("how has Partner trended ever since the data starts", "/trend lead_source=Partner ever"),
+    ("What is the single biggest driver of winning across all our deals?", "/drivers"),
+    ("WHICH REPS ARE LOSING ALL THESE DEALS", "/reps by sales_rep_id"),
+])
+def test_more_words_of_the_eleventh_set_read_as_asked(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices
+
+
+def test_a_schedule_said_first_is_still_a_follow_asked_back(vocab):
+    intent = interpret("every week send me why win rate changed", vocab, AS_OF)
+    assert not intent.understood and intent.choices[0].line == "/follow /why weekly dm"

@@ -1316,7 +1316,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
-    command = command_of(words)
+    command = command_of(re.sub(r"\b\w+=\S+", " ", words))  # "stage=Proposal" typed is a filter, not the funnel's subject
     if command is None and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words):
         parsed = parse(args, vocab)  # "what about last quarter?" with nothing before it: which analysis?
         if parsed.ok and (parsed.query.filters or parsed.query.period):
@@ -1367,7 +1367,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of) for c in ("winrate", "why",
                                                                                                            "deals")))
         # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
-        command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
+        command = "deals" if (re.search(r"\b(deals|opps|opportunities)\b", words) or re.match(r"(won|lost)\b", words)) \
+            and set(dropped) <= {
             "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in", "sitting", "still", "currently"} \
             else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]

@@ -1844,3 +1844,13 @@ def test_more_words_of_the_eleventh_set_read_as_asked(vocab, question, line):
 def test_a_schedule_said_first_is_still_a_follow_asked_back(vocab):
     intent = interpret("every week send me why win rate changed", vocab, AS_OF)
     assert not intent.understood and intent.choices[0].line == "/follow /why weekly dm"
+
+
+@pytest.mark.parametrize("question, line", [
+    ("lost deals stage=Proposal last q", "/deals deal_stage=Proposal last quarter lost"),  # a typed filter names no command
+    ("won 50-100k q2", "/deals size_band=50k-100k 2024q2 won"),  # the outcome first: those deals, never dropped
+    ("lost 100k+ last quarter", "/deals size_band=100k+ last quarter lost"),
+])
+def test_terse_outcome_lines_keep_their_outcome_and_filters(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices

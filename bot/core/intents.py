@@ -603,6 +603,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b"
      r"|\bexpected (close|closing|win|conversion) rates?\b", "forecast"),
     (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
+    # "which region had the worst quarter last quarter": the worst of them in that period, not quarter by quarter
+    (r"\b(best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?= (last|this|previous|prior) (quarter|month|q|qtr)\b)",
+     r"\1"),
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)s?\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check (on|of|for) (the |our |this )?(data|crm|export|extract|file)\b", "data health"),
@@ -848,6 +851,7 @@ WRITE_ASKED = re.compile(r"^(?:please )?(?:can|could|would|will) you (?:please )
 EVENT_ASKED = re.compile(r"\b(?:did|has|have|does|do) (?:the|our|that|this|those|these) (?:\S+ ){0,2}?(?P<event>trainings?|"
                          r"workshops?|bootcamps?|offsites?|kick-?offs?|enablement|reorg|re-org|webinars?|coaching)\b.*"
                          r"\b(help\w*|work\w*|improv\w*|mov\w*|chang\w*|impact\w*|affect\w*|lift\w*|boost\w*|hurt\w*)\b")
+BARE_QUARTER = re.compile(r"(?<![\d-])\b(q[1-4])\b(?!\s*-?'?\d{2,4})")
 NEXT_PERIOD = re.compile(r"\bnext (\d+ |two |three |six |twelve )?(quarters?|months?|years?|weeks?|qtr|q|fy|fiscal year|half)\b")
 BOOKED = re.compile(r"\bbook(s|ed|ings?)?\b")
 FUTURE_WORDS = re.compile(r"\b(will|expect\w*|forecast\w*|outlook|next|going to|gonna|projected|likely)\b")
@@ -1373,6 +1377,15 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
+    q = request.query
+    current = f"{as_of.year}q{(as_of.month - 1) // 3 + 1}"
+    if command != "pipeline" and q is not None and q.period is not None and q.period.text == current and not q.compare \
+            and BARE_QUARTER.search(plain.casefold()) and f"q{current[-1]}" in BARE_QUARTER.findall(plain.casefold()) \
+            and not re.search(r"\b(this|current|last|previous) (year|yr|quarter|qtr|q)\b|\bqtd\b", plain.casefold()):
+        # "what's the win rate in q3" while Q3 has just begun: these few weeks, or last year's Q3? asked back, both offered
+        earlier = PeriodSpec("calendar", ("quarter", as_of.year - 1, int(current[-1])), f"{as_of.year - 1}q{current[-1]}")
+        return Intent(UNKNOWN, dropped, note=f"{current.upper()} has only begun: its first days, or the whole "
+                      f"{as_of.year - 1} one?", choices=(request, _with_text(request.command, dataclasses.replace(q, period=earlier))))
     if command != "pipeline" and NEXT_PERIOD.search(words) and not re.search(r"\b(before|budget|plan|renewal|focus)\b", words):
         q = request.query or Query()  # "what will next year's win rate be": no deal has closed then; never the period dropped
         return Intent(UNKNOWN, dropped, note="No deal has closed in a period still to come: the forecast of the open deals "

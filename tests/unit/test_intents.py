@@ -1854,3 +1854,16 @@ def test_a_schedule_said_first_is_still_a_follow_asked_back(vocab):
 def test_terse_outcome_lines_keep_their_outcome_and_filters(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert intent.line == line and not intent.choices
+
+
+def test_the_worst_quarter_in_a_named_quarter_is_the_worst_segment_then(vocab):
+    intent = interpret("Which region had the worst quarter last quarter?", vocab, AS_OF)
+    assert intent.line == "/winrate by region last quarter" and not intent.choices
+    assert interpret("which quarter was our best", vocab, AS_OF).line == "/trend quarterly"  # still quarter by quarter
+
+
+def test_a_bare_quarter_that_has_only_begun_is_asked_back_with_last_years(vocab):
+    intent = interpret("what's the win rate in q3", vocab, AS_OF)  # Q3 2024 has 15 days by AS_OF
+    assert not intent.understood and [r.line for r in intent.choices] == ["/winrate 2024q3", "/winrate 2023q3"]
+    assert interpret("win rate q2", vocab, AS_OF).line == "/winrate 2024q2"  # a complete quarter: answered
+    assert interpret("q3 forecast", vocab, AS_OF).line == "/pipeline"

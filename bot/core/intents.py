@@ -614,6 +614,12 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
      r"|\bsince the (?:start|beginning) of (?:the )?(?:data|records|history)\b", "ever"),  # the whole history
     (r"\b(?:for |in )?(?:each|every) quarter\b(?! (?:send|post|dm))", "quarterly"),
     (r"\ball (?:of )?(our|these|those|my) (deals|opps|opportunities)\b", r"\1 \2"),  # a determiner, not the period "all"
+    # "proposal-stage deals": the deals in that stage (a filter), not the funnel's steps
+    (r"\b(qualified|demo|proposal|negotiation)[- ]stage (deals|opps|opportunities)\b", r"\2 in \1"),
+    (r"\bdecreas(e|es|ed|ing)\b", "decline"), (r"\btendenc(y|ies)\b", "trend"),  # plain synonyms a non-native writer uses
+    (r"\brespond(s|ed)? (best|better|worst|worse|well|badly)\b", r"convert \2"),
+    (r"\bwhere does (the |this |our )?data come from\b", "data freshness"),
+    (r"\bsince (the )?(start|beginning) of (the )?year\b", "ytd"),
     (r"\bdata health ?check\b", "data health"),  # the data's health: /health (a "health check" alone is the digest)
     (r"\b(sales |quick )?health ?check\b", "digest"),
     # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
@@ -1042,6 +1048,9 @@ def rewrite(question: str, as_of: dt.date) -> str:
     # "ytd vs ytd last year", "this quarter vs the same quarter last year": the same span a year before
     text = re.sub(r"\bvs (?:the )?(?:same )?(?:ytd|year to date|period|span|time|stretch|quarter|month)(?: of| in)? last year(?:'s)?\b",
                   "vs last year", text)
+    # "against the same quarter of 2023" (a year before the period in question): a year earlier
+    text = re.sub(r"\bvs (?:the )?same (?:ytd|period|span|time|stretch|quarter|month|days|weeks)(?: of| in) (\d{4})\b",
+                  lambda m: "vs last year" if int(m.group(1)) == as_of.year - 1 else m.group(0), text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()

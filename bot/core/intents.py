@@ -2159,6 +2159,9 @@ def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:
     if EVERYTHING.search(words):
         filters = {}
     filters.update(dict(q.filters))
+    for dim in q.group_by:  # "which region is worst?" in an APAC thread: every region, not APAC's one row
+        if dim not in dict(q.filters):
+            filters.pop(dim, None)
     group_by = q.group_by or (old.group_by if command == old_command else ())
     if q.group_by and command in ("why", "drivers", "trend", "deals"):
         command = "winrate"  # "by product" after /why: the rates by product

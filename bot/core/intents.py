@@ -1249,7 +1249,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     if follow_up:
         if UNSUPPORTED.search(words):  # "what about churn": not the thread's analysis with the word dropped
             return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True, follow_up=True)
-        return _contested_follow_up(_follow_up(words, vocab, context_line), words, text, vocab, as_of)
+        return _scoped_follow_up(words, text, vocab, as_of, context_line)
     if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
         return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
                       note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
@@ -2139,6 +2139,34 @@ def _contested_follow_up(intent: Intent, words: str, text: str, vocab: Vocabular
     said = text if len(text) <= 80 else text[:79].rstrip() + "…"
     return Intent(UNKNOWN, intent.dropped, follow_up=True, choices=readings, unsupported=shape.unsupported,
                   contested=shape.name, note=shape.says if shape.unsupported else f"“{said}” reads two ways: {shape.says}")
+
+
+def _scoped_follow_up(words: str, text: str, vocab: Vocabulary, as_of: dt.date, context_line: str) -> Intent:
+    """A follow-up read with the thread's context. One that names its own analysis and a segment of a dimension the
+    thread did not filter on, in a thread filtered on another dimension ("how's APAC trending" after an answer about
+    rep_7), reads two ways: the segment on its own, or the segment within the thread's filter; careful readers
+    disagree, so both readings are offered (the segment on its own first). A follow-up that opens by tying itself to
+    the answer above ("and how is rep_7 doing", "what about enterprise?") or names no analysis ("APAC?") changes only
+    what its words say; one naming a segment of a dimension the thread filtered on ("why is Europe down" after APAC)
+    replaces that filter; "overall" clears them all."""
+    kept = _contested_follow_up(_follow_up(words, vocab, context_line), words, text, vocab, as_of)
+    if FOLLOW_UP_START.match(words) or command_of(words) is None:  # "and …", "what about …": tied to the answer above
+        return kept
+    old_command, old_args = split_command(context_line)
+    old = parse(old_args, vocab).query
+    new = parse(_arguments(FOLLOW_UP_START.sub("", words), vocab)[0], vocab).query
+    old_dims, new_dims = {d for d, _ in old.filters}, {d for d, _ in new.filters}
+    if not (new_dims - old_dims and old_dims - new_dims):
+        return kept
+    bare_line = f"/{old_command} {query_text(dataclasses.replace(old, filters=()))}".strip()
+    alone = _contested_follow_up(_follow_up(words, vocab, bare_line), words, text, vocab, as_of)
+    readings = tuple(dict.fromkeys((alone.choices or (alone.request,)) + (kept.choices or (kept.request,))))
+    if len(readings) < 2 or not all(r.command != "unknown" for r in readings):
+        return kept
+    kept_filters = ", ".join(v for d, values in old.filters if d not in new_dims for v in values)
+    said = text if len(text) <= 80 else text[:79].rstrip() + "…"
+    return Intent(UNKNOWN, kept.dropped, follow_up=True, choices=readings, contested="follow-up-scope",
+                  note=f"“{said}” reads two ways: on its own, or only within {kept_filters} as the thread's answer was.")
 
 
 def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:

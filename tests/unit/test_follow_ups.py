@@ -33,3 +33,42 @@ def test_which_region_is_worst_in_an_apac_thread_shows_every_region(demo):
     assert reply.kind == "answer" and reply.command == "winrate"
     for region in ("APAC", "Europe", "India", "North America"):
         assert region in reply.text
+
+
+@pytest.mark.parametrize("question, context, readings", [
+    ("how's APAC trending", "/winrate sales_rep_id=rep_7", ["/trend region=APAC", "/trend sales_rep_id=rep_7 region=APAC"]),
+    ("why is APAC down", "/winrate sales_rep_id=rep_7", ["/why region=APAC", "/why sales_rep_id=rep_7 region=APAC"]),
+    ("show the reps for APAC", "/winrate product_type=Enterprise",
+     ["/reps region=APAC by sales_rep_id", "/reps product_type=Enterprise region=APAC by sales_rep_id"]),
+])
+def test_a_new_segment_with_its_own_analysis_in_a_thread_filtered_elsewhere_is_asked_back(vocab, question, context,
+                                                                                         readings):
+    intent = interpret(question, vocab, AS_OF, context)
+    assert not intent.understood and intent.follow_up and intent.contested == "follow-up-scope"
+    assert [r.line for r in intent.choices] == readings
+
+
+@pytest.mark.parametrize("question, context, line", [
+    ("what about APAC", "/winrate sales_rep_id=rep_7", "/winrate sales_rep_id=rep_7 region=APAC"),  # no analysis: narrows
+    ("why is Europe down", "/winrate region=APAC", "/why region=Europe"),  # the same dimension: replaced
+    ("why is APAC down overall", "/winrate sales_rep_id=rep_7", "/why region=APAC"),  # "overall" settles it
+    ("why?", "/winrate region=APAC", "/why region=APAC"),
+])
+def test_a_follow_up_that_settles_its_scope_is_answered(vocab, question, context, line):
+    intent = interpret(question, vocab, AS_OF, context)
+    assert intent.line == line and not intent.choices and not intent.contested
+
+
+def test_the_scope_question_asks_back_in_the_reply_with_both_readings(demo):
+    reply = converse(demo, "how's APAC trending", thread_line="/winrate sales_rep_id=rep_7")
+    assert reply.asked_back and reply.contested and "only within rep_7" in reply.text
+    assert [line for _, line in reply.choices] == ["/trend region=APAC", "/trend sales_rep_id=rep_7 region=APAC"]
+
+
+@pytest.mark.parametrize("question, line", [
+    ("and why is APAC down", "/why sales_rep_id=rep_7 region=APAC"),  # "and …" ties it to the answer above: narrows
+    ("APAC?", "/winrate sales_rep_id=rep_7 region=APAC"),
+])
+def test_a_follow_up_tied_to_the_answer_above_keeps_its_filters(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF, "/winrate sales_rep_id=rep_7")
+    assert intent.line == line and not intent.choices

@@ -2196,7 +2196,28 @@ def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:
     merged = Query(filters=tuple(filters.items()), group_by=group_by, period=q.period or old.period,
                    compare=q.compare or (old.compare if command in ("winrate", "why") else None),
                    grain=q.grain or old.grain, outcome=q.outcome or (old.outcome if command == "deals" else None))
+    if q.compare is not None and command not in COMPARING:  # "compare Q1 to Q2" after /funnel: never the vs dropped
+        return _cannot_compare(command, merged, dropped)
     return Intent(_with_text(command, merged), dropped, follow_up=True)
+
+
+COMPARING = ("winrate", "why")  # the commands that answer `vs` (bot.core.commands.COMMANDS' "vs")
+EXPLICIT_PERIODS = ("calendar", "range", "relative", "ytd", "all")
+
+
+def _cannot_compare(command: str, query: Query, dropped: tuple[str, ...]) -> Intent:
+    """A comparison asked in a thread whose analysis answers one period at a time ("compare Q1 to Q2" after /funnel):
+    asked back with each period on its own and the win rate and its change compared, never the comparison dropped."""
+    one = dataclasses.replace(query, compare=None, period=None if command == "pipeline" else query.period)
+    each = [one] + ([dataclasses.replace(one, period=query.compare)] if query.compare.kind in EXPLICIT_PERIODS
+                    and command != "pipeline" else [])
+    compared = [dataclasses.replace(query, grain=None, outcome=None, group_by=query.group_by if c == "winrate" else ())
+                for c in COMPARING]
+    choices = tuple(dict.fromkeys([_with_text(command, q) for q in each]
+                                  + [_with_text(c, q) for c, q in zip(COMPARING, compared)]))
+    return Intent(UNKNOWN, dropped, follow_up=True, choices=choices,
+                  note="/pipeline forecasts the deals open now and cannot compare two periods." if command == "pipeline"
+                  else f"/{command} answers one period at a time and cannot compare two periods.")
 
 
 def query_text(query: Query) -> str:

@@ -72,3 +72,28 @@ def test_the_scope_question_asks_back_in_the_reply_with_both_readings(demo):
 def test_a_follow_up_tied_to_the_answer_above_keeps_its_filters(vocab, question, line):
     intent = interpret(question, vocab, AS_OF, "/winrate sales_rep_id=rep_7")
     assert intent.line == line and not intent.choices
+
+
+@pytest.mark.parametrize("question, context, readings", [
+    ("compare Q1 to Q2", "/funnel region=APAC", ["/funnel region=APAC 2024q1", "/funnel region=APAC 2024q2",
+                                                 "/winrate region=APAC 2024q1 vs 2024q2", "/why region=APAC 2024q1 vs 2024q2"]),
+    ("and vs last year?", "/funnel", ["/funnel", "/winrate vs last year", "/why vs last year"]),
+    ("compare Q1 to Q2", "/pipeline by region", ["/pipeline by region", "/winrate by region 2024q1 vs 2024q2",
+                                                 "/why 2024q1 vs 2024q2"]),
+])
+def test_a_comparison_the_thread_s_analysis_cannot_make_is_asked_back(vocab, question, context, readings):
+    intent = interpret(question, vocab, AS_OF, context)
+    assert not intent.understood and intent.follow_up and "cannot compare two periods" in intent.note
+    assert [r.line for r in intent.choices] == readings
+
+
+def test_a_comparison_the_thread_s_analysis_makes_is_answered(vocab):
+    assert interpret("compare Q1 to Q2", vocab, AS_OF, "/winrate region=APAC").line == "/winrate region=APAC 2024q1 vs 2024q2"
+    assert interpret("vs last year", vocab, AS_OF, "/why region=APAC").line == "/why region=APAC vs last year"
+
+
+def test_compare_after_the_funnel_asks_back_in_the_reply(demo):
+    reply = converse(demo, "compare Q1 to Q2", thread_line="/funnel")
+    assert reply.asked_back and "/funnel answers one period at a time and cannot compare two periods." in reply.text
+    assert [line for _, line in reply.choices][:2] == ["/funnel 2024q1", "/funnel 2024q2"]
+    assert "they were ignored" not in reply.text

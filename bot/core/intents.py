@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from insights.periods import PeriodSpec, resolve
 from insights.query import Query
 from insights.periods import add_months, grain_start
-from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, SIZE_BANDS
+from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, DIMENSION_LABELS, SIZE_BANDS
 
 from bot.core.grammar import (
     GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
@@ -1245,6 +1245,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     halves = _halves_without_a_year(plain, vocab, as_of)
     if halves is not None:  # "win rate h1 vs h2": which year's halves?
         return dataclasses.replace(halves, follow_up=context_line is not None)
+    absent = _absent_column(words, vocab)
+    if absent is not None:  # "which industry …", "what about Europe?" on data with no industry or region column: say so
+        return dataclasses.replace(absent, follow_up=context_line is not None)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         if UNSUPPORTED.search(words):  # "what about churn": not the thread's analysis with the word dropped
@@ -2218,6 +2221,46 @@ def _cannot_compare(command: str, query: Query, dropped: tuple[str, ...]) -> Int
     return Intent(UNKNOWN, dropped, follow_up=True, choices=choices,
                   note="/pipeline forecasts the deals open now and cannot compare two periods." if command == "pipeline"
                   else f"/{command} answers one period at a time and cannot compare two periods.")
+
+
+# Words naming a column an export may lack, and common values of it: on data without that column, a question
+# naming one is told so plainly (as a typed `/winrate by region` is), never answered without the word.
+COLUMN_NAMES = {
+    "region": ("region", "regions", "geo", "geos", "territory", "territories"),
+    "industry": ("industry", "industries", "vertical", "verticals", "sector", "sectors"),
+    "lead_source": ("lead source", "lead sources", "lead_source", "source", "sources", "channel", "channels"),
+    "product_type": ("product", "products", "product type", "product_type"),
+}
+COLUMN_VALUES = {
+    "region": ("europe", "asia", "apac", "emea", "latam", "amer", "apj", "anz", "dach", "nordics", "benelux", "india",
+               "north america", "latin america", "south america", "asia pacific", "middle east", "americas", "oceania",
+               "japan", "china", "uk", "canada", "germany", "france", "australia", "singapore", "africa", "mena"),
+    "industry": ("ecommerce", "edtech", "fintech", "healthtech", "saas", "retail", "manufacturing", "healthcare",
+                 "banking", "insurance", "education", "government", "telecom", "energy", "logistics", "pharma",
+                 "biotech", "hospitality", "automotive"),
+    "lead_source": ("inbound", "outbound", "referral", "referrals"),
+}
+
+ACRONYMS = frozenset({"apac", "emea", "latam", "amer", "apj", "anz", "dach", "uk", "mena", "saas"})
+
+
+def _absent_column(words: str, vocab: Vocabulary) -> Intent | None:
+    """A question naming a column the data lacks ("which industry should we focus on?"), or a common value of one
+    ("what about Europe?" with no region column): said plainly, with splits by the columns it has as buttons."""
+    absent = [d for d, why in vocab.missing.items() if why == "absent" and d in COLUMN_NAMES]
+    for dim in absent:
+        label = DIMENSION_LABELS.get(dim, dim)
+        for word in COLUMN_NAMES[dim] + COLUMN_VALUES.get(dim, ()):
+            if not re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", words) or vocab.match(norm(word), allow_prefix=False):
+                continue
+            named = word.upper() if word in ACRONYMS else word.title()
+            article = "an" if label[0] in "aeiou" else "a"
+            said = (f"“{named}” is {article} {label}, but this data has no {label} column"
+                    if word in COLUMN_VALUES.get(dim, ()) else f"This data has no {label} column")
+            others = [d for d in ("region", "product_type", "industry", "lead_source") if d in vocab.values][:3]
+            return Intent(UNKNOWN, (), unsupported=True, choices=_asked(tuple(f"/winrate by {d}" for d in others)),
+                          note=f"{said}, so it cannot be split or filtered by {label}.")
+    return None
 
 
 def query_text(query: Query) -> str:

@@ -6,6 +6,8 @@ import pytest
 from bot.core.commands import converse
 from bot.core.grammar import Vocabulary
 from bot.core.intents import interpret
+from insights.synthetic import crm_spec
+from tests.conftest import snapshot_of
 
 AS_OF = dt.date(2024, 7, 15)
 
@@ -97,3 +99,48 @@ def test_compare_after_the_funnel_asks_back_in_the_reply(demo):
     assert reply.asked_back and "/funnel answers one period at a time and cannot compare two periods." in reply.text
     assert [line for _, line in reply.choices][:2] == ["/funnel 2024q1", "/funnel 2024q2"]
     assert "they were ignored" not in reply.text
+
+
+# -- a column the export lacks: said plainly, in a thread or not (the messy CRM exports of the hand-check) -----------
+@pytest.fixture(scope="module")
+def without():
+    return {c: snapshot_of(crm_spec(seed=23, amount_as_text=True, absent_columns=(c,), messy_label_share=0.05))
+            for c in ("region", "industry", "lead_source")}
+
+
+@pytest.mark.parametrize("column, question, context, note", [
+    ("region", "what about Europe?", "/winrate",
+     "“Europe” is a region, but this data has no region column, so it cannot be split or filtered by region."),
+    ("region", "which region is worst?", "/winrate region=APAC",
+     "This data has no region column, so it cannot be split or filtered by region."),
+    ("region", "how is EMEA trending", None,
+     "“Europe” is a region, but this data has no region column, so it cannot be split or filtered by region."),
+    ("industry", "which industry should we focus on?", None,
+     "This data has no industry column, so it cannot be split or filtered by industry."),
+    ("industry", "win rate in fintech", None,
+     "“Fintech” is an industry, but this data has no industry column, so it cannot be split or filtered by industry."),
+    ("lead_source", "is inbound better than outbound", None,
+     "“Inbound” is a lead source, but this data has no lead source column, so it cannot be split or filtered by lead "
+     "source."),
+])
+def test_a_question_naming_a_column_the_data_lacks_says_so(without, column, question, context, note):
+    snapshot = without[column]
+    intent = interpret(question, Vocabulary.from_snapshot(snapshot), snapshot.as_of, context)
+    assert not intent.understood and intent.unsupported and intent.note == note
+    assert intent.follow_up == (context is not None)
+    lines = [r.line for r in intent.choices]
+    assert len(lines) == 3 and all(line.startswith("/winrate by ") for line in lines)
+    assert f"/winrate by {column}" not in lines
+
+
+def test_a_column_the_data_has_is_read_as_ever(without):
+    snapshot = without["industry"]
+    vocab = Vocabulary.from_snapshot(snapshot)
+    assert interpret("what about Europe?", vocab, snapshot.as_of, "/winrate").line == "/winrate region=Europe"
+    assert interpret("which region is worst?", vocab, snapshot.as_of).line == "/winrate by region"
+
+
+def test_the_reply_on_data_without_a_region_names_the_missing_column(without):
+    reply = converse(without["region"], "what about Europe?", thread_line="/winrate")
+    assert reply.asked_back and "this data has no region column" in reply.text
+    assert "not a segment, period or keyword" not in reply.text

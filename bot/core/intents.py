@@ -1338,6 +1338,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         request = _with_text("winrate", dataclasses.replace(q, group_by=()))  # "region=APAC,India": pooled, as typed
         q = request.query
     asked_q = parse(args, vocab).query
+    if q is not None and asked_q.compare is not None and q.compare is None and request.command not in (*COMPARING, "deals"):
+        return _cannot_compare(request.command, dataclasses.replace(q, period=asked_q.period, compare=asked_q.compare),
+                               dropped, follow_up=False)  # "funnel q1 vs q2": never the comparison dropped
     if request.command == "deals" and q is not None and asked_q.compare is not None and asked_q.period is not None:
         both = [_with_text("deals", dataclasses.replace(q, period=spec)) for spec in (asked_q.period, asked_q.compare)
                 if spec.kind in ("calendar", "range", "relative", "ytd", "all") or spec is asked_q.period]
@@ -2208,7 +2211,7 @@ COMPARING = ("winrate", "why")  # the commands that answer `vs` (bot.core.comman
 EXPLICIT_PERIODS = ("calendar", "range", "relative", "ytd", "all")
 
 
-def _cannot_compare(command: str, query: Query, dropped: tuple[str, ...]) -> Intent:
+def _cannot_compare(command: str, query: Query, dropped: tuple[str, ...], follow_up: bool = True) -> Intent:
     """A comparison asked in a thread whose analysis answers one period at a time ("compare Q1 to Q2" after /funnel):
     asked back with each period on its own and the win rate and its change compared, never the comparison dropped."""
     one = dataclasses.replace(query, compare=None, period=None if command == "pipeline" else query.period)
@@ -2218,7 +2221,7 @@ def _cannot_compare(command: str, query: Query, dropped: tuple[str, ...]) -> Int
                 for c in COMPARING]
     choices = tuple(dict.fromkeys([_with_text(command, q) for q in each]
                                   + [_with_text(c, q) for c, q in zip(COMPARING, compared)]))
-    return Intent(UNKNOWN, dropped, follow_up=True, choices=choices,
+    return Intent(UNKNOWN, dropped, follow_up=follow_up, choices=choices,
                   note="/pipeline forecasts the deals open now and cannot compare two periods." if command == "pipeline"
                   else f"/{command} answers one period at a time and cannot compare two periods.")
 

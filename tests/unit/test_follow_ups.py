@@ -144,3 +144,13 @@ def test_the_reply_on_data_without_a_region_names_the_missing_column(without):
     reply = converse(without["region"], "what about Europe?", thread_line="/winrate")
     assert reply.asked_back and "this data has no region column" in reply.text
     assert "not a segment, period or keyword" not in reply.text
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("funnel q1 vs q2", ["/funnel 2024q1", "/funnel 2024q2", "/winrate 2024q1 vs 2024q2", "/why 2024q1 vs 2024q2"]),
+    ("pipeline vs last quarter", ["/pipeline", "/winrate vs previous", "/why vs previous"]),
+])
+def test_a_fresh_question_comparing_what_its_analysis_cannot_is_asked_back(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and not intent.follow_up and "cannot compare two periods" in intent.note
+    assert [r.line for r in intent.choices] == readings

@@ -2231,7 +2231,7 @@ def _cannot_compare(command: str, query: Query, dropped: tuple[str, ...], follow
 COLUMN_NAMES = {
     "region": ("region", "regions", "geo", "geos", "territory", "territories"),
     "industry": ("industry", "industries", "vertical", "verticals", "sector", "sectors"),
-    "lead_source": ("lead source", "lead sources", "lead_source", "source", "sources", "channel", "channels"),
+    "lead_source": ("lead source", "lead sources", "lead_source", "source", "sources"),  # not "channel": Slack's
     "product_type": ("product", "products", "product type", "product_type"),
 }
 COLUMN_VALUES = {
@@ -2254,7 +2254,8 @@ def _absent_column(words: str, vocab: Vocabulary) -> Intent | None:
     for dim in absent:
         label = DIMENSION_LABELS.get(dim, dim)
         for word in COLUMN_NAMES[dim] + COLUMN_VALUES.get(dim, ()):
-            if not re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", words) or vocab.match(norm(word), allow_prefix=False):
+            if not re.search(rf"(?<![\w-])(?<!data ){re.escape(word)}(?![\w-])", words) or vocab.match(
+                    norm(word), allow_prefix=False):  # "the data source" is no lead source
                 continue
             named = word.upper() if word in ACRONYMS else word.title()
             article = "an" if label[0] in "aeiou" else "a"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from insights.periods import PeriodSpec, resolve
 from insights.query import Query
 from insights.periods import add_months, grain_start
-from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, SIZE_BANDS
+from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, DIMENSION_LABELS, SIZE_BANDS
 
 from bot.core.grammar import (
     GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
@@ -1298,11 +1298,14 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     halves = _halves_without_a_year(plain, vocab, as_of)
     if halves is not None:  # "win rate h1 vs h2": which year's halves?
         return dataclasses.replace(halves, follow_up=context_line is not None)
+    absent = _absent_column(words, vocab)
+    if absent is not None:  # "which industry …", "what about Europe?" on data with no industry or region column: say so
+        return dataclasses.replace(absent, follow_up=context_line is not None)
     follow_up = context_line is not None and _is_follow_up(words, vocab)
     if follow_up:
         if UNSUPPORTED.search(words):  # "what about churn": not the thread's analysis with the word dropped
             return Intent(UNKNOWN, (), choices=_asked(_closest_readings(words)), unsupported=True, follow_up=True)
-        return _contested_follow_up(_follow_up(words, vocab, context_line), words, text, vocab, as_of)
+        return _scoped_follow_up(words, text, vocab, as_of, context_line)
     if _placeholder(text):  # "is X better than Y": a template, not a question; which two?
         return Intent(UNKNOWN, (), choices=_asked(PLACEHOLDER_CHOICES),
                       note="“X” and “Y” stand for segments: name the two you mean (\"is APAC better than Europe\").")
@@ -1417,6 +1420,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         request = _with_text("winrate", dataclasses.replace(q, group_by=()))  # "region=APAC,India": pooled, as typed
         q = request.query
     asked_q = parse(args, vocab).query
+    if q is not None and asked_q.compare is not None and q.compare is None and request.command not in (*COMPARING, "deals"):
+        return _cannot_compare(request.command, dataclasses.replace(q, period=asked_q.period, compare=asked_q.compare),
+                               dropped, follow_up=False)  # "funnel q1 vs q2": never the comparison dropped
     if request.command == "deals" and q is not None and asked_q.compare is not None and asked_q.period is not None:
         both = [_with_text("deals", dataclasses.replace(q, period=spec)) for spec in (asked_q.period, asked_q.compare)
                 if spec.kind in ("calendar", "range", "relative", "ytd", "all") or spec is asked_q.period]
@@ -2236,6 +2242,34 @@ def _contested_follow_up(intent: Intent, words: str, text: str, vocab: Vocabular
                   contested=shape.name, note=shape.says if shape.unsupported else f"“{said}” reads two ways: {shape.says}")
 
 
+def _scoped_follow_up(words: str, text: str, vocab: Vocabulary, as_of: dt.date, context_line: str) -> Intent:
+    """A follow-up read with the thread's context. One that names its own analysis and a segment of a dimension the
+    thread did not filter on, in a thread filtered on another dimension ("how's APAC trending" after an answer about
+    rep_7), reads two ways: the segment on its own, or the segment within the thread's filter; careful readers
+    disagree, so both readings are offered (the segment on its own first). A follow-up that opens by tying itself to
+    the answer above ("and how is rep_7 doing", "what about enterprise?") or names no analysis ("APAC?") changes only
+    what its words say; one naming a segment of a dimension the thread filtered on ("why is Europe down" after APAC)
+    replaces that filter; "overall" clears them all."""
+    kept = _contested_follow_up(_follow_up(words, vocab, context_line), words, text, vocab, as_of)
+    if FOLLOW_UP_START.match(words) or command_of(words) is None:  # "and …", "what about …": tied to the answer above
+        return kept
+    old_command, old_args = split_command(context_line)
+    old = parse(old_args, vocab).query
+    new = parse(_arguments(FOLLOW_UP_START.sub("", words), vocab)[0], vocab).query
+    old_dims, new_dims = {d for d, _ in old.filters}, {d for d, _ in new.filters}
+    if not (new_dims - old_dims and old_dims - new_dims):
+        return kept
+    bare_line = f"/{old_command} {query_text(dataclasses.replace(old, filters=()))}".strip()
+    alone = _contested_follow_up(_follow_up(words, vocab, bare_line), words, text, vocab, as_of)
+    readings = tuple(dict.fromkeys((alone.choices or (alone.request,)) + (kept.choices or (kept.request,))))
+    if len(readings) < 2 or not all(r.command != "unknown" for r in readings):
+        return kept
+    kept_filters = ", ".join(v for d, values in old.filters if d not in new_dims for v in values)
+    said = text if len(text) <= 80 else text[:79].rstrip() + "…"
+    return Intent(UNKNOWN, kept.dropped, follow_up=True, choices=readings, contested="follow-up-scope",
+                  note=f"“{said}” reads two ways: on its own, or only within {kept_filters} as the thread's answer was.")
+
+
 def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:
     """The thread's last command with what the new words change (filters per dimension, period,
     comparison, grouping, command)."""
@@ -2254,13 +2288,78 @@ def _follow_up(words: str, vocab: Vocabulary, context_line: str) -> Intent:
     if EVERYTHING.search(words):
         filters = {}
     filters.update(dict(q.filters))
+    for dim in q.group_by:  # "which region is worst?" in an APAC thread: every region, not APAC's one row
+        if dim not in dict(q.filters):
+            filters.pop(dim, None)
     group_by = q.group_by or (old.group_by if command == old_command else ())
     if q.group_by and command in ("why", "drivers", "trend", "deals"):
         command = "winrate"  # "by product" after /why: the rates by product
     merged = Query(filters=tuple(filters.items()), group_by=group_by, period=q.period or old.period,
                    compare=q.compare or (old.compare if command in ("winrate", "why") else None),
                    grain=q.grain or old.grain, outcome=q.outcome or (old.outcome if command == "deals" else None))
+    if q.compare is not None and command not in COMPARING:  # "compare Q1 to Q2" after /funnel: never the vs dropped
+        return _cannot_compare(command, merged, dropped)
     return Intent(_with_text(command, merged), dropped, follow_up=True)
+
+
+COMPARING = ("winrate", "why")  # the commands that answer `vs` (bot.core.commands.COMMANDS' "vs")
+EXPLICIT_PERIODS = ("calendar", "range", "relative", "ytd", "all")
+
+
+def _cannot_compare(command: str, query: Query, dropped: tuple[str, ...], follow_up: bool = True) -> Intent:
+    """A comparison asked in a thread whose analysis answers one period at a time ("compare Q1 to Q2" after /funnel):
+    asked back with each period on its own and the win rate and its change compared, never the comparison dropped."""
+    one = dataclasses.replace(query, compare=None, period=None if command == "pipeline" else query.period)
+    each = [one] + ([dataclasses.replace(one, period=query.compare)] if query.compare.kind in EXPLICIT_PERIODS
+                    and command != "pipeline" else [])
+    compared = [dataclasses.replace(query, grain=None, outcome=None, group_by=query.group_by if c == "winrate" else ())
+                for c in COMPARING]
+    choices = tuple(dict.fromkeys([_with_text(command, q) for q in each]
+                                  + [_with_text(c, q) for c, q in zip(COMPARING, compared)]))
+    return Intent(UNKNOWN, dropped, follow_up=follow_up, choices=choices,
+                  note="/pipeline forecasts the deals open now and cannot compare two periods." if command == "pipeline"
+                  else f"/{command} answers one period at a time and cannot compare two periods.")
+
+
+# Words naming a column an export may lack, and common values of it: on data without that column, a question
+# naming one is told so plainly (as a typed `/winrate by region` is), never answered without the word.
+COLUMN_NAMES = {
+    "region": ("region", "regions", "geo", "geos", "territory", "territories"),
+    "industry": ("industry", "industries", "vertical", "verticals", "sector", "sectors"),
+    "lead_source": ("lead source", "lead sources", "lead_source", "source", "sources"),  # not "channel": Slack's
+    "product_type": ("product", "products", "product type", "product_type"),
+}
+COLUMN_VALUES = {
+    "region": ("europe", "asia", "apac", "emea", "latam", "amer", "apj", "anz", "dach", "nordics", "benelux", "india",
+               "north america", "latin america", "south america", "asia pacific", "middle east", "americas", "oceania",
+               "japan", "china", "uk", "canada", "germany", "france", "australia", "singapore", "africa", "mena"),
+    "industry": ("ecommerce", "edtech", "fintech", "healthtech", "saas", "retail", "manufacturing", "healthcare",
+                 "banking", "insurance", "education", "government", "telecom", "energy", "logistics", "pharma",
+                 "biotech", "hospitality", "automotive"),
+    "lead_source": ("inbound", "outbound", "referral", "referrals"),
+}
+
+ACRONYMS = frozenset({"apac", "emea", "latam", "amer", "apj", "anz", "dach", "uk", "mena", "saas"})
+
+
+def _absent_column(words: str, vocab: Vocabulary) -> Intent | None:
+    """A question naming a column the data lacks ("which industry should we focus on?"), or a common value of one
+    ("what about Europe?" with no region column): said plainly, with splits by the columns it has as buttons."""
+    absent = [d for d, why in vocab.missing.items() if why == "absent" and d in COLUMN_NAMES]
+    for dim in absent:
+        label = DIMENSION_LABELS.get(dim, dim)
+        for word in COLUMN_NAMES[dim] + COLUMN_VALUES.get(dim, ()):
+            if not re.search(rf"(?<![\w-])(?<!data ){re.escape(word)}(?![\w-])", words) or vocab.match(
+                    norm(word), allow_prefix=False):  # "the data source" is no lead source
+                continue
+            named = word.upper() if word in ACRONYMS else word.title()
+            article = "an" if label[0] in "aeiou" else "a"
+            said = (f"“{named}” is {article} {label}, but this data has no {label} column"
+                    if word in COLUMN_VALUES.get(dim, ()) else f"This data has no {label} column")
+            others = [d for d in ("region", "product_type", "industry", "lead_source") if d in vocab.values][:3]
+            return Intent(UNKNOWN, (), unsupported=True, choices=_asked(tuple(f"/winrate by {d}" for d in others)),
+                          note=f"{said}, so it cannot be split or filtered by {label}.")
+    return None
 
 
 def query_text(query: Query) -> str:

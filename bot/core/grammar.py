@@ -46,6 +46,21 @@ NEAREST_VALUES = {"smb": ("Core", "<10k"), "smallbusiness": ("Core", "<10k"), "m
                   "mm": ("Pro", "10k-25k"), "largeenterprise": ("Enterprise", "100k+"), "latam": ("North America",),
                   "inboundleads": ("Inbound",), "outboundleads": ("Outbound",)}
 MAX_NGRAM = 4
+# Common values of a dimension an export may lack: on data without that column, a word naming one ("Europe"
+# with no region column) is said to be such a value, not an unknown word.
+COLUMN_VALUES = {
+    "region": ("europe", "asia", "apac", "emea", "latam", "amer", "apj", "anz", "dach", "nordics", "benelux", "india",
+               "north america", "latin america", "south america", "asia pacific", "middle east", "americas", "oceania",
+               "japan", "china", "uk", "canada", "germany", "france", "australia", "singapore", "africa", "mena"),
+    "industry": ("ecommerce", "edtech", "fintech", "healthtech", "saas", "retail", "manufacturing", "healthcare",
+                 "banking", "insurance", "education", "government", "telecom", "energy", "logistics", "pharma",
+                 "biotech", "hospitality", "automotive"),
+    "lead_source": ("inbound", "outbound", "referral", "referrals"),
+}
+
+ACRONYMS = frozenset({"apac", "emea", "latam", "amer", "apj", "anz", "dach", "uk", "mena", "saas"})
+ABSENT_VALUE_KEYS = {norm_: dim for dim, words in COLUMN_VALUES.items() for norm_ in
+                     (re.sub(r"[^0-9a-z]", "", w) for w in words)}
 SHORT_DIMENSION_NAMES = ("region", "industry", "product", "source", "stage", "rep", "size", "cycle")
 # Years a period may name, and how far back `last N` may reach: beyond these, resolving a period
 # (its end, `vs previous`, `vs last year`) leaves the calendar (year 0 or 10000) and raises.
@@ -60,18 +75,19 @@ def norm(text: str) -> str:
 @dataclass(frozen=True)
 class Problem:
     """Something in the text the grammar could not use. kind: unknown_word, unknown_dimension,
-    absent_dimension (a column the data lacks), zeroed_dimension (deal size, withheld when lost deals are
+    absent_dimension (a column the data lacks), absent_value (a common value of such a column: "Europe" with
+    no region column), zeroed_dimension (deal size, withheld when lost deals are
     recorded at $0), other_grain (a grain no analysis answers in: weekly), unknown_value, ambiguous, bad_period,
-    missing_year, empty_vs. The first three name something the grammar recognised and cannot answer: the
+    missing_year, empty_vs. The first four name something the grammar recognised and cannot answer: the
     text is not read again as a sentence without them."""
 
     kind: str
     word: str
     suggestions: tuple[str, ...] = ()
-    dimension: str = ""  # the dimension an absent_dimension or zeroed_dimension word names
+    dimension: str = ""  # the dimension an absent_dimension, absent_value or zeroed_dimension word names
 
 
-REFUSED_KINDS = frozenset({"absent_dimension", "zeroed_dimension", "other_grain"})
+REFUSED_KINDS = frozenset({"absent_dimension", "absent_value", "zeroed_dimension", "other_grain"})
 
 
 @dataclass(frozen=True)
@@ -370,6 +386,17 @@ class _Parser:
             return size
         return 0
 
+    def absent_value_at(self, i: int) -> int:
+        """A common value of a column this data lacks ("Europe", "north america" with no region column), named
+        as such; return tokens used (0 if none). Only called once no value of the data matched here."""
+        for size in range(min(MAX_NGRAM, len(self.low) - i), 0, -1):
+            dim = ABSENT_VALUE_KEYS.get(norm("".join(self.low[i:i + size])))
+            if dim is not None and self.vocab.missing.get(dim) == "absent":
+                self.problems.append(Problem("absent_value", " ".join(self.tokens[i:i + size]),
+                                             self._dimension_suggestions(""), dim))
+                return size
+        return 0
+
     # -- the loop ------------------------------------------------------------------------------
     def parse(self) -> Parsed:
         i, n = 0, len(self.low)
@@ -409,6 +436,8 @@ class _Parser:
                     i = self.grouping(i)  # a bare dimension word means "by" it
                 elif t in FILLER_WORDS or t in JOIN_WORDS:
                     i += 1
+                elif used := self.absent_value_at(i):
+                    i += used
                 else:
                     # fuzzy suggestions cost: only the first few unknown words get them
                     suggest = self.vocab.suggest(self.tokens[i]) if len(self.problems) < MAX_SUGGESTED else ()

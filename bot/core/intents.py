@@ -28,7 +28,7 @@ from insights.periods import add_months, grain_start
 from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, DIMENSION_LABELS, SIZE_BANDS
 
 from bot.core.grammar import (
-    GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
+    ACRONYMS, COLUMN_VALUES, GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
 )
 
 REP = "sales_rep_id"
@@ -2329,19 +2329,6 @@ COLUMN_NAMES = {
     "lead_source": ("lead source", "lead sources", "lead_source", "source", "sources"),  # not "channel": Slack's
     "product_type": ("product", "products", "product type", "product_type"),
 }
-COLUMN_VALUES = {
-    "region": ("europe", "asia", "apac", "emea", "latam", "amer", "apj", "anz", "dach", "nordics", "benelux", "india",
-               "north america", "latin america", "south america", "asia pacific", "middle east", "americas", "oceania",
-               "japan", "china", "uk", "canada", "germany", "france", "australia", "singapore", "africa", "mena"),
-    "industry": ("ecommerce", "edtech", "fintech", "healthtech", "saas", "retail", "manufacturing", "healthcare",
-                 "banking", "insurance", "education", "government", "telecom", "energy", "logistics", "pharma",
-                 "biotech", "hospitality", "automotive"),
-    "lead_source": ("inbound", "outbound", "referral", "referrals"),
-}
-
-ACRONYMS = frozenset({"apac", "emea", "latam", "amer", "apj", "anz", "dach", "uk", "mena", "saas"})
-
-
 def _absent_column(words: str, vocab: Vocabulary) -> Intent | None:
     """A question naming a column the data lacks ("which industry should we focus on?"), or a common value of one
     ("what about Europe?" with no region column): said plainly, with splits by the columns it has as buttons."""

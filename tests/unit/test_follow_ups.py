@@ -146,6 +146,25 @@ def test_the_reply_on_data_without_a_region_names_the_missing_column(without):
     assert "not a segment, period or keyword" not in reply.text
 
 
+@pytest.mark.parametrize("column, typed, said", [
+    ("region", "/winrate Europe",
+     "• “Europe” is a region, but this data has no region column, so it cannot be split or filtered by region."),
+    ("region", "/winrate north america last quarter",
+     "• “north america” is a region, but this data has no region column, so it cannot be split or filtered by region."),
+    ("industry", "/why fintech", "• “fintech” is an industry, but this data has no industry column"),
+    ("lead_source", "/winrate inbound", "• “inbound” is a lead source, but this data has no lead source column"),
+])
+def test_a_typed_value_of_a_column_the_data_lacks_says_so_as_the_question_does(without, column, typed, said):
+    reply = converse(without[column], typed)
+    assert said in reply.text
+    assert "not a segment, period or keyword" not in reply.text
+
+
+def test_a_value_the_data_has_is_not_taken_for_an_absent_column_s(without):
+    reply = converse(without["industry"], "/winrate Europe")
+    assert reply.text.startswith("*Win rate · Europe")
+
+
 @pytest.mark.parametrize("question, readings", [
     ("funnel q1 vs q2", ["/funnel 2024q1", "/funnel 2024q2", "/winrate 2024q1 vs 2024q2", "/why 2024q1 vs 2024q2"]),
     ("pipeline vs last quarter", ["/pipeline", "/winrate vs previous", "/why vs previous"]),

@@ -78,7 +78,7 @@ class Problem:
     absent_dimension (a column the data lacks), absent_value (a common value of such a column: "Europe" with
     no region column), zeroed_dimension (deal size, withheld when lost deals are
     recorded at $0), other_grain (a grain no analysis answers in: weekly), unknown_value, ambiguous, bad_period,
-    missing_year, empty_vs. The first four name something the grammar recognised and cannot answer: the
+    missing_year, empty_vs, two_periods (a second period outside `vs`: "2024Q2 … last year"). The first four name something the grammar recognised and cannot answer: the
     text is not read again as a sentence without them."""
 
     kind: str
@@ -422,7 +422,16 @@ class _Parser:
             else:
                 spec, used = self.period_at(i)
                 if used:
-                    if spec is not None:
+                    if spec is not None and self.period is not None and self.period.text.casefold() == "all":
+                        self.period = spec  # "all closed deals last quarter": a bare "all" counts the deals
+                    elif spec is not None and spec.text.casefold() == "all" and self.period is not None:
+                        pass  # "2024Q2, all of them"
+                    elif spec is not None and self.period is not None and spec != self.period:
+                        # "2024Q2 … last year": a second period is never read over the first in silence
+                        against = (f"{self.period.text} vs {spec.text}",) if spec.kind == "calendar" else ()
+                        self.problems.append(Problem("two_periods", spec.text,
+                                                     (self.period.text, *against, spec.text)))
+                    elif spec is not None:
                         self.period = spec
                     i += used
                     continue

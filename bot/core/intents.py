@@ -1387,6 +1387,10 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             and set(dropped) <= {
             "deals", "opps", "opportunities", "the", "our", "my", "all", "of", "for", "in", "sitting", "still", "currently"} \
             else "winrate"
+    both = _two_periods(args, vocab, as_of)
+    if both:  # "lose more in q2 than the rest of last year": which period? never one read over the other in silence
+        return Intent(UNKNOWN, dropped, choices=tuple(dict.fromkeys(_shaped(command, words, a, vocab, as_of)
+                                                                    for a in both)))
     others = [c for c in commands_matching(words) + list(NEIGHBOURS.get(command, ())) if c != command]
     request = _shaped(command, words, args, vocab, as_of)
     q = request.query
@@ -2067,6 +2071,36 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
             words):
         q = dataclasses.replace(q, group_by=(REP,) if REP in vocab.values else ())
     return _with_text(command, q)
+
+
+def _span_text(span, vocab: Vocabulary, as_of: dt.date) -> str:
+    """A period's dates as the grammar reads them: its label ("2023", "2024Q2") when that reads back as the same
+    dates, else the range."""
+    again = parse(span.label, vocab).query.period if span.label else None
+    same = again is not None and again.kind == "calendar" and resolve(again, as_of) is not None and \
+        (resolve(again, as_of).start, resolve(again, as_of).end) == (span.start, span.end)
+    return span.label if same else f"{span.start}..{span.end}"
+
+
+def _two_periods(args: str, vocab: Vocabulary, as_of: dt.date) -> tuple[str, ...]:
+    """The readings of words naming two periods outside a comparison ("2024q2 … last year"): the first, the first
+    against the second (as its dates, so "last year" is not read as the same period a year before), the second."""
+    parsed = parse(args, vocab)
+    two = [p for p in parsed.problems if p.kind == "two_periods"]
+    if not two or len(two) != len(parsed.problems):
+        return ()
+    q = parsed.query
+    second = parse(two[0].word, vocab).query.period
+    if second is None:
+        return ()
+    readings = [query_text(q)]
+    first_span, second_span = resolve(q.period, as_of), resolve(second, as_of)
+    if q.compare is None and first_span is not None and second_span is not None and not first_span.overlaps(second_span):
+        later, earlier = (first_span, second_span) if first_span.start > second_span.start else (second_span, first_span)
+        readings.append(f"{query_text(dataclasses.replace(q, period=None))} {_span_text(later, vocab, as_of)} vs "
+                        f"{_span_text(earlier, vocab, as_of)}".strip())
+    readings.append(query_text(dataclasses.replace(q, period=second)))
+    return tuple(readings)
 
 
 def _with_text(command: str, query: Query) -> Request:

@@ -504,3 +504,21 @@ def test_vocabulary_from_snapshot_knows_the_data_values():
     assert vocab.values["sales_rep_id"] == tuple(f"rep_{i}" for i in range(1, 13))
     assert _Parser("rep 12 na", vocab).parse().query.filter_dict == {
         "region": ("North America",), "sales_rep_id": ("rep_12",)}
+
+
+@pytest.mark.parametrize("text, word, suggestions", [
+    ("2024Q2 last year", "last year", ("2024Q2", "last year")),
+    ("APAC 2024Q2 2023", "2023", ("2024Q2", "2024Q2 vs 2023", "2023")),
+])
+def test_a_second_period_outside_vs_is_a_problem_never_read_over_the_first(text, word, suggestions):
+    (problem,) = p(text).problems
+    assert problem == Problem("two_periods", word, suggestions)
+    assert p(text).query.period.text == "2024Q2"
+    for suggestion in suggestions:
+        assert ok(suggestion).query.period is not None
+
+
+def test_a_bare_all_gives_way_to_the_period_named():
+    assert ok("all deals last quarter").query.period.text == "last quarter"
+    assert ok("2024Q2 all").query.period.text == "2024Q2"
+    assert ok("2024Q2 2024Q2").query.period.text == "2024Q2"

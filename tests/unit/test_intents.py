@@ -1884,3 +1884,14 @@ def test_a_bare_quarter_that_has_only_begun_is_asked_back_with_last_years(vocab)
 def test_asked_back_lines_of_the_eleventh_set_with_one_reading_are_answered(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert intent.line == line and not intent.choices and intent.unplaced == ()
+
+
+def test_two_periods_in_a_question_are_asked_back_with_each_reading_never_one_dropped(vocab):
+    intent = interpret("why did we lose more deals in q2 than the rest of last year", vocab, AS_OF)
+    assert not intent.understood
+    assert [r.line for r in intent.choices] == ["/why 2024q2", "/why 2024Q2 vs 2023", "/why last year"]
+
+
+def test_a_typed_second_period_is_named_with_the_readings(demo):
+    reply = converse(demo, "/why 2024Q2 last year")
+    assert '"last year" is a second period' in reply.text and "`2024Q2`, `last year`" in reply.text

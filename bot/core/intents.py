@@ -931,6 +931,23 @@ ASKING_WORDS = frozenset("""what why how is are was were anything something any 
 things we our the""".split())
 
 
+AGAINST_LAST_MONTH = re.compile(r"\b(?:vs\.?|versus|against|compared (?:to|with)|than) (?:the )?(?:previous|prior|last|preceding) "
+                                r"(?:month|mo)\b")
+OTHER_PERIOD = re.compile(r"\b(?:q[1-4]|h[12]|\d{4}|ytd|qtd|mtd|(?:this|last|past|previous|prior|current|next) (?:\d+ )?"
+                          r"(?:year|yr|quarter|qtr|q|month|mo|week|wk|days?|weeks|months|quarters|years)|january|february|"
+                          r"march|april|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|"
+                          r"sept?|oct|nov|dec|since|all time|ever)\b")
+
+
+def _month_against_previous(text: str) -> str:
+    """"did we improve vs the previous month" naming no other period: last month against the one before it, never
+    the default quarter against its own previous (the month would be dropped)."""
+    match = AGAINST_LAST_MONTH.search(text)
+    if match is None or OTHER_PERIOD.search(text[:match.start()] + " " + text[match.end():]):
+        return text
+    return f"{text[:match.start()]}last month vs previous{text[match.end():]}"
+
+
 def rewrite(question: str, as_of: dt.date) -> str:
     """The question in the grammar's words: punctuation and emoji off, contractions and sales phrasings
     spelt out, keyword typos corrected, bare quarters and months given their year."""
@@ -968,6 +985,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b((?:sales )?cycles?) (?:of|at|over) (\d+)\s*\+\s*(?:days|d)\b", r"\1 over \2 days", text)
     text = re.sub(r"\s*(?:→|->|=>|⟶|➡️?)\s*", " to ", text)  # "proposal → negotiation": from one to the other
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
+    text = _month_against_previous(text)
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)
     text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)

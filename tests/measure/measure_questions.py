@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from insights.focus import period_in_question  # noqa: E402
 from insights.periods import resolve, shifted  # noqa: E402
 
 from bot.core.commands import reads_as_command, resolve_command  # noqa: E402
@@ -84,8 +85,10 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
     first = snapshot.report.closed_range[0] if snapshot.report.closed_range else None
     period = resolve(q.period, snapshot.as_of, first)
     relative = q.compare is not None and q.compare.kind in ("previous", "year_ago")
+    if relative and period is None:  # against the period in question: the latest complete one, as the analyses read it
+        period = period_in_question(snapshot, q.grain or "quarter").current
     if relative and period is None:
-        compare = q.compare.kind  # against the period in question, whichever it is
+        compare = q.compare.kind
     else:
         compare = shifted(period, q.compare.kind) if relative else resolve(q.compare, snapshot.as_of, first)
         compare = (compare.start, compare.end) if compare is not None else None

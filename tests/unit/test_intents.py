@@ -1895,3 +1895,13 @@ def test_two_periods_in_a_question_are_asked_back_with_each_reading_never_one_dr
 def test_a_typed_second_period_is_named_with_the_readings(demo):
     reply = converse(demo, "/why 2024Q2 last year")
     assert '"last year" is a second period' in reply.text and "`2024Q2`, `last year`" in reply.text
+
+
+@pytest.mark.parametrize("question, line", [
+    ("did we improve vs previous month", "/winrate last month vs previous"),
+    ("did apac improve vs the prior month", "/winrate region=APAC last month vs previous"),
+    ("did we improve in march vs previous month", "/winrate 2024-03 vs previous"),
+    ("did we improve vs previous quarter", "/winrate vs previous"),  # the latest complete quarter vs the one before
+])
+def test_a_month_compared_with_the_one_before_is_never_read_as_the_default_quarter(vocab, question, line):
+    assert interpret(question, vocab, AS_OF).line == line

@@ -2,10 +2,12 @@
 ones (written blind to the rules), measured as `python tests/measure/measure_questions.py` measures them."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bot.core.grammar import Vocabulary
-from measure_questions import CORPORA, load_corpus, measure, rates
+from measure_questions import CORPORA, load_corpus, meaning, measure, rates
 
 # (corpus, at least this share answered as asked, at most this share answered wrongly), each just under what it
 # reads now (python tests/measure/measure_questions.py, 2026-12-07), so a change that reads worse fails here.
@@ -41,14 +43,18 @@ from measure_questions import CORPORA, load_corpus, measure, rates
 # contested shapes (how many deals, how many open deals, a rep vs the team, win rate by stage) and follow-ups asked back
 # as fresh questions are: ninth 83.5/12.5/4.0 -> 88.0/10.5/1.4, tenth 80.6/9.1/10.3 -> 92.0/6.8/1.1; the development,
 # first and third blind sets' floors lowered where the new contested shapes ask back what they read one way.
+# Dropped period words (issue: words silently dropped): two periods outside `vs` are asked back with each reading
+# (ninth 1.4% -> 1.1% wrongly), and the measure dates a comparison with no period as the analyses do, against the
+# latest complete quarter ("did win rate in india improve vs previous quarter"): seventh 95.3/1.0 -> 95.6/0.7,
+# eighth 92.0/1.1 -> 92.3/0.9.
 TARGETS = {"development": (0.93, 0.003), "first blind set": (0.965, 0.005), "second blind set": (0.965, 0.005),
            "third blind set": (0.96, 0.005), "held-out": (0.935, 0.005), "second held-out": (0.915, 0.003),
            "fourth held-out": (0.975, 0.003), "third held-out": (0.94, 0.003),
            "fifth held-out": (0.94, 0.004),
            "sixth held-out": (0.97, 0.003),
-           "seventh held-out": (0.95, 0.012),
-           "eighth held-out": (0.915, 0.012),
-           "ninth held-out": (0.875, 0.015),
+           "seventh held-out": (0.955, 0.008),
+           "eighth held-out": (0.92, 0.01),
+           "ninth held-out": (0.875, 0.012),
            "tenth held-out": (0.92, 0.01),
            "eleventh held-out": (0.87, 0.04)}
 
@@ -103,3 +109,14 @@ def test_every_contested_shape_is_read_differently_by_at_least_two_corpora(demo_
                 other[intent.contested].add(corpus)
     for shape in own:
         assert own[shape] and other[shape] and len(own[shape] | other[shape]) >= 2, (shape, own[shape], other[shape])
+
+
+def test_a_comparison_with_no_period_is_dated_as_the_analyses_date_it(demo_vocab):
+    """"/winrate vs previous" answers the latest complete quarter against the one before: the same dates as
+    "/winrate last quarter vs previous" when the last quarter is complete (the demo data: as of 2024-07-15)."""
+    snapshot, vocab = demo_vocab
+    bare, named = (meaning(line, vocab, snapshot) for line in ("/winrate region=India vs previous",
+                                                               "/winrate India last quarter vs previous"))
+    assert bare == named
+    assert bare[3] == (dt.date(2024, 4, 1), dt.date(2024, 6, 30)) and bare[4] == (dt.date(2024, 1, 1), dt.date(2024, 3, 31))
+    assert meaning("/winrate vs previous", vocab, snapshot) != meaning("/winrate 2024Q1 vs previous", vocab, snapshot)

@@ -25,7 +25,7 @@ from insights.why import explain_change
 from insights.winrate import win_rate
 
 from bot.core.grammar import REFUSED_KINDS, Parsed, Vocabulary, parse, split_command
-from bot.core.intents import Intent, Request, interpret, sentence_arguments
+from bot.core.intents import Intent, Request, interpret, query_text, sentence_arguments
 from bot.core.admin import alerts_command, digest_preview, feedback_report
 from bot.core.follows import follow_command, parse_follow
 from bot.core.render import render
@@ -329,9 +329,13 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS),
                                                   missing=vocab.missing))
     if parsed.problems:  # with the data's notes: "by source" on data without a lead source says why
+        # a plain question is quoted as asked, read as the command with only the words read as arguments
+        # (the words it could not use are the bullets); a typed command is quoted as typed
+        typed = not asked or split_command("/" + asked.strip().lstrip("/"))[1].strip() == args.strip()
+        reading = args if typed else usable_arguments(args, parsed.problems, vocab)
         return Reply(command_name, "usage", with_data_notes(render("text/problems.j2", command=command_name,
                                                                    text=args, problems=parsed.problems,
-                                                                   question=asked), snapshot))
+                                                                   question=asked, reading=reading), snapshot))
     command = COMMANDS[command_name]
     refusal = over_budget(command_name, parsed.query, snapshot, vocab)
     if refusal is not None:
@@ -351,6 +355,37 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         return Reply(command_name, "error", render("text/internal_error.j2", command=command_name, text=args))
     return Reply(command_name, "answer", text, result, f"/{command_name} {args}".strip(), view=snapshot)
 
+
+
+_BY_KINDS = ("unknown_dimension", "absent_dimension", "zeroed_dimension")
+
+
+def usable_arguments(args: str, problems, vocab: Vocabulary) -> str:
+    """The arguments of a plain question's reading with the words the grammar could not use taken out
+    (and a `by` left without its dimension), written in the grammar's words: "what is our win rate on
+    deals size_band=50k-100k" with size bands withheld reads as "" (all deals). The sentence words the
+    grammar skips are never shown. Falls back to the arguments as read when no clean reading parses."""
+    tokens = args.split()
+    for _ in range(4):  # a removal can leave a new problem ("by" without its dimension): a few rounds
+        for problem in problems:
+            words = problem.word.casefold().split()
+            if not words:
+                continue
+            n = len(words)
+            for i in range(len(tokens) - n + 1):
+                window = [t.casefold() for t in tokens[i:i + n]]
+                window[0] = window[0].split("=", 1)[0] if n == 1 and "=" in window[0] else window[0]
+                if window == words or (n == 1 and window[0].strip(",.?!") == words[0]):
+                    start = i - 1 if problem.kind in _BY_KINDS and i and tokens[i - 1].casefold() == "by" else i
+                    del tokens[start:i + n]
+                    break
+        parsed = parse(" ".join(tokens), vocab)
+        if parsed.ok:
+            return query_text(parsed.query)
+        if not parsed.problems:
+            break
+        problems = parsed.problems
+    return args
 
 
 def with_data_notes(text: str, snapshot: Snapshot) -> str:

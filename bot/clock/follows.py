@@ -22,7 +22,7 @@ from bot.core.access import Asker, Policy
 from bot.core.ask import ask
 from bot.core.data import DealData
 from bot.core.render import render
-from bot.slack.blocks import assemble_blocks, fallback_text
+from bot.slack.blocks import assemble_blocks, fallback_text, styled_labels
 from bot.store import Store, StoredFollow
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, policy: Pol
             raise Withheld(reply.text.strip())
         text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
                       scope=None if asker.scope.unrestricted else asker.scope.describe(), for_channel=asker.for_channel)
-        return Message(fallback_text(reply.text), assemble_blocks(text), reply.chart())
+        labels = styled_labels(reply.view)  # a CRM label's styling characters shown as written
+        return Message(fallback_text(reply.text, labels), assemble_blocks(text, labels=labels), reply.chart())
 
     posting = Posting(store.follow_ledger(f.id, period), EVENT_TYPE, {"follow_id": f.id, "period": period},
                       destination, f"follow {f.id} ({period}) of {f.user_id}")

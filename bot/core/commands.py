@@ -335,7 +335,8 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         reading = args if typed else usable_arguments(args, parsed.problems, vocab)
         return Reply(command_name, "usage", with_data_notes(render("text/problems.j2", command=command_name,
                                                                    text=args, problems=parsed.problems,
-                                                                   question=asked, reading=reading), snapshot))
+                                                                   question=asked, reading=reading), snapshot),
+                     view=snapshot)  # the data's labels it suggests, shown as written in Slack
     command = COMMANDS[command_name]
     refusal = over_budget(command_name, parsed.query, snapshot, vocab)
     if refusal is not None:

@@ -20,8 +20,57 @@ RESERVED = 8
 _MENTION = re.compile(r"&lt;([#@][CGDUW][A-Z0-9]{2,20})&gt;")
 
 
-def escape(text: str) -> str:
-    return _MENTION.sub(r"<\1>", mrkdwn_escape(redact(text)))
+# Slack mrkdwn has no escape for its styling characters. At load, a CRM label's `*`, `~` and backtick
+# already become look-alikes (insights/labels.py); `_` cannot (rep_12, Closed_Won are real values that
+# commands and buttons carry), so "_x_" would come out in italics. In Slack text only (never the
+# console, JSON, a command line or a button's value), a styling character of a data label that could
+# open or close styling (at the label's edge or next to a space or punctuation, not inside a word such
+# as rep_12) gets a zero-width space on either side: an opener must touch the text it styles and a
+# closer must follow it, so whichever way Slack classes the zero-width space, neither can match. The
+# label reads as written; code spans and blocks are left alone (nothing styles there).
+STYLING = "_*~`"
+ZWSP = "\u200b"
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+
+
+def _neutral(label: str) -> str:
+    """The label with each styling character that could open or close styling fenced by zero-width spaces."""
+    out = []
+    for k, c in enumerate(label):
+        inside_word = 0 < k < len(label) - 1 and label[k - 1].isalnum() and label[k + 1].isalnum()
+        out.append(f"{ZWSP}{c}{ZWSP}" if c in STYLING and not inside_word else c)
+    return "".join(out)
+
+
+def styled_labels(snapshot) -> tuple[str, ...]:
+    """The data labels (segment values of every dimension) whose styling characters could restyle a
+    Slack reply, longest first (a label inside another is matched as part of the longer); () without a
+    snapshot."""
+    if snapshot is None:
+        return ()
+    labels = {str(v) for d in snapshot.dimensions for v in snapshot.values(d)
+              if any(c in str(v) for c in STYLING) and _neutral(str(v)) != str(v)}
+    return tuple(sorted(labels, key=len, reverse=True))
+
+
+def unstyled(text: str, labels: tuple[str, ...] | list[str] = ()) -> str:
+    """The text with each data label in `labels` written so Slack shows it as written, never as
+    styling (see above); outside code spans and blocks only."""
+    if not labels or not any(label in text for label in labels):
+        return text
+    pattern = re.compile("|".join(re.escape(label) for label in labels))
+    neutral = {label: _neutral(label) for label in labels}
+    out, last = [], 0
+    for span in _CODE.finditer(text):
+        out.append(pattern.sub(lambda m: neutral[m.group(0)], text[last:span.start()]))
+        out.append(span.group(0))
+        last = span.end()
+    out.append(pattern.sub(lambda m: neutral[m.group(0)], text[last:]))
+    return "".join(out)
+
+
+def escape(text: str, labels: tuple[str, ...] | list[str] = ()) -> str:
+    return _MENTION.sub(r"<\1>", mrkdwn_escape(unstyled(redact(text), labels)))
 
 
 def code_span(text: str) -> str:
@@ -88,11 +137,13 @@ def _fit(kind: str, lines: list[str]) -> list[str]:
 
 def assemble_blocks(text: str, *, template: str = "blocks/reply.json.j2", max_blocks: int = MAX_BLOCKS,
                     after: tuple[str, ...] | list[str] = (), command_line: str = "", share: bool = False,
-                    image: Image | None = None, shared_by: str | None = None, **extra) -> list[dict]:
+                    image: Image | None = None, shared_by: str | None = None, labels: tuple[str, ...] = (),
+                    **extra) -> list[dict]:
     """The one Block Kit assembly: the text cut into sections within Slack's limits (mrkdwn-escaped:
-    &, <, >), `after` sections appended, laid out by a block template. Replies, the digest, the Home
-    tab and alerts all come through here."""
-    sections, footer = split_reply(escape(text))
+    &, <, >; `labels`: the data labels whose styling characters are neutralised, see `unstyled`), `after`
+    sections appended, laid out by a block template. Replies, the digest, the Home tab and alerts all
+    come through here."""
+    sections, footer = split_reply(escape(text, labels))
     sections = sections + [redact(s) for s in after]  # already mrkdwn (mentions), not user text
     room = max_blocks - RESERVED
     cut_lines = sum(s.count("\n") + 1 for s in sections[room:])
@@ -115,9 +166,10 @@ def reply_message(reply: Reply, line: str = "", *, share: bool = False, shared_b
         text = render("text/ask_back.j2", question=reply.question, choices=reply.choices,
                       unsupported=reply.unsupported, note=reply.note, contested=reply.contested,
                       buttons=True)
-    fallback = escape(text) if reply.kind in ("refused", "error") else fallback_text(text)
+    labels = styled_labels(reply.view)
+    fallback = escape(text, labels) if reply.kind in ("refused", "error") else fallback_text(text, labels)
     return {"text": fallback, "blocks": assemble_blocks(text, command_line=line, share=share, shared_by=shared_by,
-                                                        **extra)}
+                                                        labels=labels, **extra)}
 
 
 def shareable(reply: Reply) -> bool:
@@ -125,11 +177,11 @@ def shareable(reply: Reply) -> bool:
     return reply.kind == "answer" and reply.command not in ("alerts", "digest", "follow")
 
 
-def fallback_text(text: str) -> str:
+def fallback_text(text: str, labels: tuple[str, ...] = ()) -> str:
     """The notification text: the reply's first line, without bold, escaped as the blocks are (the
     notification is the field Slack pings from: a raw `<!channel>` here would ping)."""
     first = text.strip().splitlines()[0] if text.strip() else "Sales Intelligence"
-    return escape(first.replace("*", "").replace("```", ""))[:300]
+    return escape(first.replace("*", "").replace("```", ""), labels)[:300]
 
 
 def json_lines(rendered: str) -> list[dict]:

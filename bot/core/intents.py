@@ -1462,6 +1462,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return Intent(UNKNOWN, dropped, choices=tuple(
             _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
             for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
+    mismatch = _unit_mismatch(request, plain, as_of)
+    if mismatch is not None:  # "this quarter vs previous month": a month named against a quarter; never the month dropped
+        return dataclasses.replace(mismatch, dropped=dropped)
     contest = _contested(request, words, text, args, vocab, as_of)
     if contest is not None:  # a shape careful readers take two ways: ask which, with each reading a button
         shape, readings = contest
@@ -1479,6 +1482,58 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
                       note=f"I don't have {_quoted(unplaced)} in this data, so I may have read the question wrongly: "
                            "is one of these what you meant?")
     return Intent(request, dropped, alternatives=tuple(alternatives))
+
+
+COMPARED_SPAN = re.compile(
+    r"\b(?:vs\.?|versus|against|compared (?:to|with)|relative to|than|over) (?:the )?(?:(?:previous|prior|last|preceding|past)\s+"
+    r"(?:(?P<n>\d+|one|two|three|four|six|twelve) )?(?P<unit>months?|mos?|quarters?|qtrs?|weeks?|wks?|halfs?|halves|years?|yrs?|days?)"
+    r"|(?:(?P<n2>\d+|one|two|three|four|six|twelve) )?(?P<unit2>months?|mos?|quarters?|qtrs?|weeks?|wks?|halfs?|halves|years?|yrs?|days?)"
+    r" (?:just )?before)\b")
+SPAN_DAYS = {"day": 1, "week": 7, "wk": 7, "month": 30.4, "mo": 30.4, "quarter": 91.3, "qtr": 91.3, "half": 182.6, "halve": 182.6,
+             "year": 365.2, "yr": 365.2}
+SPAN_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}
+
+
+def _span_days(spec: PeriodSpec, as_of: dt.date) -> float | None:
+    """How long a period reads, in days (a quarter whole even while it runs); None when it has no fixed length."""
+    if spec.kind in ("calendar", "relative", "to_date"):
+        return SPAN_DAYS.get(spec.args[0])
+    if spec.kind == "last_n":
+        return SPAN_DAYS.get(spec.args[0], 0) * spec.args[1] or None
+    if spec.kind == "last_days":
+        return float(spec.args[0])
+    if spec.kind == "range":
+        span = resolve(spec, as_of)
+        return float((span.end - span.start).days + 1) if span is not None else None
+    return None
+
+
+def _unit_mismatch(request: Request, plain: str, as_of: dt.date) -> Intent | None:
+    """"this quarter vs previous month", "ytd vs the previous 2 months": the compared span the question names is not
+    as long as its period, so "vs previous" (as long again, just before) would answer with the named span dropped.
+    Asked back: the period against the one before it, or the named span against the one before that."""
+    q = request.query
+    if q is None or q.period is None or q.compare is None or q.compare.kind != "previous":
+        return None
+    m = COMPARED_SPAN.search(plain.casefold())
+    if m is None:
+        return None
+    unit = (m.group("unit") or m.group("unit2")).rstrip("s")
+    count = m.group("n") or m.group("n2") or "1"
+    count = int(SPAN_COUNTS.get(count, count))
+    named, own = SPAN_DAYS[unit] * count, _span_days(q.period, as_of)
+    if own is None or 0.8 <= named / own <= 1.25:
+        return None
+    grain = {"mo": "month", "qtr": "quarter", "wk": "week", "halve": "half", "yr": "year"}.get(unit, unit)
+    if grain in ("month", "quarter", "year"):
+        period = PeriodSpec("relative", (grain, -1), f"last {grain}") if count == 1 else \
+            PeriodSpec("last_n", (grain, count), f"last {count} {grain}s")
+    else:
+        days = round(SPAN_DAYS[unit] * count)
+        period = PeriodSpec("last_days", (days,), f"last {days} days")
+    said = m.group(0).strip()
+    return Intent(UNKNOWN, (), note=f"“{said}” names a span of another length than {q.period.text}: which comparison?",
+                  choices=tuple(dict.fromkeys((request, _with_text(request.command, dataclasses.replace(q, period=period))))))
 
 
 # -- contested shapes: asked back, never guessed --------------------------------------------------------------

@@ -1905,3 +1905,28 @@ def test_a_typed_second_period_is_named_with_the_readings(demo):
 ])
 def test_a_month_compared_with_the_one_before_is_never_read_as_the_default_quarter(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("win rate this quarter vs previous month", ["/winrate this quarter vs previous", "/winrate last month vs previous"]),
+    ("this month compared to last quarter", ["/winrate this month vs previous", "/winrate last quarter vs previous"]),
+    ("win rate ytd vs the previous 2 months", ["/winrate ytd vs previous", "/winrate last 2 months vs previous"]),
+    ("win rate last 2 quarters against last month", ["/winrate last 2 quarters vs previous",
+                                                     "/winrate last month vs previous"]),
+])
+def test_a_compared_span_of_another_length_is_asked_back_never_dropped(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood
+    assert [c.line for c in intent.choices] == readings
+    assert "which comparison" in intent.note
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate last month vs the month before", "/winrate last month vs previous"),
+    ("win rate last 90 days vs the 90 days before", "/winrate last 90 days vs previous"),
+    ("win rate last quarter vs previous quarter", "/winrate last quarter vs previous"),
+    ("win rate last 6 weeks vs previous 6 weeks", "/winrate last 42 days vs previous"),
+])
+def test_a_compared_span_as_long_as_the_period_is_the_period_before(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())

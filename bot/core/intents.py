@@ -1719,7 +1719,9 @@ MY_SEGMENT = re.compile(r"\bmy (region|team|territory|geo|vertical|segment|area|
 
 
 EXCLUDED = re.compile(r"\b(?:excluding|exclude|excl|except(?: for)?|outside(?: of)?|without|other than|apart from|but not|not in"
-                      r"|minus|leaving out|leave out|ignoring|ignore)\s+(?:the |any |all )?(?P<what>[\w-]+(?: [\w-]+)?)"
+                      r"|not including|not counting|minus|leaving out|leave out|leaving aside|setting aside|ignoring|ignore"
+                      r"|(?:everything|everyone|every \w+|all|any \w+|anything|anyone|all \w+) but)"
+                      r"\s+(?:the |any |all )?(?P<what>[\w-]+(?:,? (?:and |or |& )?[\w-]+){0,5})"
                       r"|\bnon-?\s?(?P<non>[\w]+(?: [\w]+)?)")
 
 
@@ -1727,14 +1729,24 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
     """"win rate excluding partner deals", "everything except Enterprise", "outside North America", "non-APAC": the other
     values of that dimension, pooled (never the value named, which would answer the opposite)."""
     def other_values(m: re.Match) -> str:
-        what = (m.group("what") or m.group("non") or "").split()
-        for n in (2, 1):  # "north america", then "partner deals"
-            q = parse(" ".join(what[:n]), vocab)
-            if not q.problems and len(q.query.filters) == 1 and not (q.query.period or q.query.group_by):
-                (dim, values), = q.query.filters
-                rest = [v.replace(" ", "") for v in vocab.values.get(dim, ()) if v not in values]
-                if rest:
-                    return f"{dim}={','.join(rest)} combined " + " ".join(what[n:])
+        what = (m.group("what") or m.group("non") or "").replace(",", " ").split()
+        named: dict[str, list[str]] = {}
+        used = 0
+        while used < len(what):  # "fintech and saas", "APAC, Europe or India", "APAC and Enterprise": each value named
+            start = used + (what[used] in ("and", "or", "&", "nor") and used > 0)
+            for n in (2, 1):  # "north america", then "partner deals"
+                q = parse(" ".join(what[start:start + n]), vocab)
+                if start + n <= len(what) and not q.problems and len(q.query.filters) == 1 and not (
+                        q.query.period or q.query.group_by):
+                    (dim, values), = q.query.filters
+                    named.setdefault(dim, []).extend(values)
+                    used = start + n
+                    break
+            else:
+                break
+        rests = {d: [v.replace(" ", "") for v in vocab.values.get(d, ()) if v not in values] for d, values in named.items()}
+        if rests and all(rests.values()):  # neither of them: every other value of each dimension named
+            return " ".join(f"{d}={','.join(rest)}" for d, rest in rests.items()) + " combined " + " ".join(what[used:])
         return m.group(0)
     return EXCLUDED.sub(other_values, words)
 

@@ -1930,3 +1930,19 @@ def test_a_compared_span_of_another_length_is_asked_back_never_dropped(vocab, qu
 def test_a_compared_span_as_long_as_the_period_is_the_period_before(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate not including partner", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate not counting partner deals", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate excluding fintech and saas", "/winrate industry=Ecommerce,EdTech,HealthTech"),
+    ("win rate exclude APAC and Europe", "/winrate India North America"),
+    ("win rate excluding APAC, Europe or India last quarter", "/winrate North America last quarter"),
+    ("win rate excluding APAC and enterprise", "/winrate Europe India North America product_type=Core,Pro"),
+    ("everything but Europe win rate", "/winrate APAC India North America"),
+    ("Europe not including partner, what's the win rate by product",
+     "/winrate region=Europe lead_source=Inbound,Outbound,Referral by product_type"),
+])
+def test_every_value_a_negation_names_is_left_out_never_kept(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())

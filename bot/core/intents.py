@@ -778,6 +778,9 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
     (r"\b(\d{4}) q([1-4])\b", r"\1q\2"),  # "2023 Q1": one quarter, not the year and this year's Q1
+    # "this week than last week": the seven days against the seven before (both read "last 7 days", the second dropped)
+    (r"\b(?:this|current) week\b(.*?)\b(?:vs|than|against) (?:the )?(?:last|past|previous|prior) week\b",
+     r"last 7 days\1 vs previous"),
     (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),

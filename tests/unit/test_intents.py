@@ -1946,3 +1946,12 @@ def test_a_compared_span_as_long_as_the_period_is_the_period_before(vocab, quest
 def test_every_value_a_negation_names_is_left_out_never_kept(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate this week than last week", "/winrate last 7 days vs previous"),
+    ("how is APAC this week vs last week", "/winrate region=APAC last 7 days vs previous"),
+])
+def test_this_week_against_last_week_keeps_the_comparison(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())

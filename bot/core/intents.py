@@ -1751,6 +1751,10 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
         if rests and all(rests.values()):  # neither of them: every other value of each dimension named
             return " ".join(f"{d}={','.join(rest)}" for d, rest in rests.items()) + " combined " + " ".join(what[used:])
         return m.group(0)
+    # "all regions except APAC": "all" says every other one, not all time
+    words = re.sub(r"\b(?:all|every) (?=(?:the |our )?(?:regions?|industr(?:y|ies)|verticals?|products?|sources?|lead sources?|"
+                   r"channels?|reps?|segments?|deals?|geos?|opps?|opportunities) (?:except|but|excluding|other than|apart from)\b)",
+                   "", words)
     return EXCLUDED.sub(other_values, words)
 
 

@@ -1955,3 +1955,13 @@ def test_every_value_a_negation_names_is_left_out_never_kept(vocab, question, li
 def test_this_week_against_last_week_keeps_the_comparison(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate all regions except APAC", "/winrate Europe India North America by region"),
+    ("win rate all deals except partner", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate all time except APAC", "/winrate Europe India North America all"),
+])
+def test_all_before_an_exception_is_every_other_value_not_all_time(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())

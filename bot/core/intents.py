@@ -1723,8 +1723,9 @@ MY_SEGMENT = re.compile(r"\bmy (region|team|territory|geo|vertical|segment|area|
 
 EXCLUDED = re.compile(r"\b(?:excluding|exclude|excl|except(?: for)?|outside(?: of)?|without|other than|apart from|but not|not in"
                       r"|not including|not counting|minus|leaving out|leave out|leaving aside|setting aside|ignoring|ignore"
-                      r"|(?:everything|everyone|every \w+|all|any \w+|anything|anyone|all \w+) but)"
-                      r"\s+(?:the |any |all )?(?P<what>[\w-]+(?:,? (?:and |or |& )?[\w-]+){0,5})"
+                      r"|(?:everything|everyone|every \w+|all|any \w+|anything|anyone|all \w+) but"
+                      r"|not(?: (?:from|for|by|via|through|sourced (?:by|from|through|via)))?|(?<=\S )no)"
+                      r"\s+(?:the |any |all )?(?P<what>[\w<>+-]+(?:,? (?:and |or |& )?[\w<>+-]+){0,5})"
                       r"|\bnon-?\s?(?P<non>[\w]+(?: [\w]+)?)")
 
 
@@ -1738,7 +1739,10 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
         while used < len(what):  # "fintech and saas", "APAC, Europe or India", "APAC and Enterprise": each value named
             start = used + (what[used] in ("and", "or", "&", "nor") and used > 0)
             for n in (2, 1):  # "north america", then "partner deals"
-                q = parse(" ".join(what[start:start + n]), vocab)
+                said = " ".join(what[start:start + n])
+                said = re.sub(r"^reps (?=\d)", "rep ", said)  # "reps 3 and 7"
+                said = f"rep {said}" if said.isdigit() and "sales_rep_id" in named else said
+                q = parse(said, vocab)
                 if start + n <= len(what) and not q.problems and len(q.query.filters) == 1 and not (
                         q.query.period or q.query.group_by):
                     (dim, values), = q.query.filters
@@ -1747,6 +1751,10 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
                     break
             else:
                 break
+        kept = dict(parse(words[:m.start()] + " " + words[m.end():], vocab).query.filters)
+        if named and all(d in kept and not set(kept[d]) & set(v) for d, v in named.items()):
+            return " " + " ".join(what[used:])  # "APAC not Europe": APAC already leaves Europe out
+        named = {d: v for d, v in named.items() if d not in kept}  # "APAC not Europe, no enterprise"
         rests = {d: [v.replace(" ", "") for v in vocab.values.get(d, ()) if v not in values] for d, values in named.items()}
         if rests and all(rests.values()):  # neither of them: every other value of each dimension named
             return " ".join(f"{d}={','.join(rest)}" for d, rest in rests.items()) + " combined " + " ".join(what[used:])
@@ -1755,7 +1763,11 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
     words = re.sub(r"\b(?:all|every) (?=(?:the |our )?(?:regions?|industr(?:y|ies)|verticals?|products?|sources?|lead sources?|"
                    r"channels?|reps?|segments?|deals?|geos?|opps?|opportunities) (?:except|but|excluding|other than|apart from)\b)",
                    "", words)
-    return EXCLUDED.sub(other_values, words)
+    for _ in range(3):  # "APAC, not Europe, no enterprise": each negation read, the words after one included
+        before, words = words, " ".join(EXCLUDED.sub(other_values, words).split())
+        if words == before:
+            break
+    return words
 
 
 def _us_region(text: str, vocab: Vocabulary) -> str:

@@ -1965,3 +1965,21 @@ def test_this_week_against_last_week_keeps_the_comparison(vocab, question, line)
 def test_all_before_an_exception_is_every_other_value_not_all_time(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate not APAC", "/winrate Europe India North America"),
+    ("win rate with no partner deals", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("deals not from partner", "/deals lead_source=Inbound,Outbound,Referral"),
+    ("win rate for deals not sourced by partner", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("excluding deals under 10k win rate", "/winrate size_band=10k-25k,25k-50k,50k-100k,100k+"),
+    ("win rate apac only, no enterprise", "/winrate region=APAC product_type=Core,Pro"),
+    ("win rate APAC not Europe", "/winrate region=APAC"),
+    ("win rate APAC, not Europe, no enterprise", "/winrate region=APAC product_type=Core,Pro"),
+    ("win rate excluding reps 3 and 7", "/winrate sales_rep_id=" + ",".join(
+        f"rep_{i}" for i in range(1, 26) if i not in (3, 7))),
+    ("why is APAC not winning", "/why region=APAC"),
+])
+def test_a_value_after_not_or_no_is_left_out_never_read_as_the_filter(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())

@@ -1465,6 +1465,11 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return Intent(UNKNOWN, dropped, choices=tuple(
             _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
             for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
+    negated = _negated_period(words, vocab)
+    if negated and request.query is not None:  # "win rate except for Q1": no period can be left out; never Q1 alone
+        return Intent(UNKNOWN, dropped, note=f"I can't leave a period out (“{negated}”): name the period to answer "
+                      "about instead (a quarter, `ytd`, or dates like 2024-04-01..2024-06-30).",
+                      choices=(_with_text(request.command, dataclasses.replace(request.query, period=None, compare=None)),))
     mismatch = _unit_mismatch(request, plain, as_of)
     if mismatch is not None:  # "this quarter vs previous month": a month named against a quarter; never the month dropped
         return dataclasses.replace(mismatch, dropped=dropped)
@@ -1488,7 +1493,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
 
 
 COMPARED_SPAN = re.compile(
-    r"\b(?:vs\.?|versus|against|compared (?:to|with)|relative to|than|over) (?:the )?(?:(?:previous|prior|last|preceding|past)\s+"
+    r"\b(?:vs\.?|versus|against|compared? (?:to|with)|compares (?:to|with)|relative to|than|over) (?:the )?(?:(?:previous|prior|last|preceding|past)\s+"
     r"(?:(?P<n>\d+|one|two|three|four|six|twelve) )?(?P<unit>months?|mos?|quarters?|qtrs?|weeks?|wks?|halfs?|halves|years?|yrs?|days?)"
     r"|(?:(?P<n2>\d+|one|two|three|four|six|twelve) )?(?P<unit2>months?|mos?|quarters?|qtrs?|weeks?|wks?|halfs?|halves|years?|yrs?|days?)"
     r" (?:just )?before)\b")
@@ -1768,6 +1773,17 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
         if words == before:
             break
     return words
+
+
+def _negated_period(words: str, vocab: Vocabulary) -> str:
+    """The words of a negation that names a period ("except for q1", "excluding last month"), or ""."""
+    for m in EXCLUDED.finditer(words):
+        what = (m.group("what") or "").split()
+        for n in (3, 2, 1):
+            q = parse(" ".join(what[:n]), vocab)
+            if len(what) >= n and not q.problems and q.query.period is not None and not q.query.filters:
+                return m.group(0)[:m.start("what") - m.start()] + " ".join(what[:n])
+    return ""
 
 
 def _us_region(text: str, vocab: Vocabulary) -> str:

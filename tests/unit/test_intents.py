@@ -1983,3 +1983,20 @@ def test_all_before_an_exception_is_every_other_value_not_all_time(vocab, questi
 def test_a_value_after_not_or_no_is_left_out_never_read_as_the_filter(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, said", [
+    ("win rate except for Q1", "except for 2024q1"),
+    ("win rate excluding last month", "excluding last month"),
+    ("what was our win rate without q2", "without 2024q2"),
+])
+def test_a_period_left_out_is_asked_back_never_read_as_the_period(vocab, question, said):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood
+    assert [c.line for c in intent.choices] == ["/winrate"]
+    assert f"(“{said}”)" in intent.note
+
+
+def test_compare_to_a_span_of_another_length_is_asked_back(vocab):
+    intent = interpret("how does this quarter compare to the previous month", vocab, AS_OF)
+    assert [c.line for c in intent.choices] == ["/winrate this quarter vs previous", "/winrate last month vs previous"]

@@ -740,6 +740,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
+    # "h2 2023 vs the previous half": the half before it, never the calendar's last half (which may come after it)
+    (r"\b(h[12] (?:of )?'?\d{2,4}|\d{4} ?h[12]|(?:first|second) half of \d{4})(.*?)\bvs\.?\s+(the\s+)?(previous|prior|preceding)\s+half\b",
+     r"\1\2vs previous"),
     (r"\bvs\.?\s+(the\s+)?same (quarter|period|time|point|date|stage|month|week)( in time)? (last year|a year ago)\b",
      "vs last year"),
     (r"\b(year[- ]over[- ]year|year[- ]on[- ]year|yoy|y/y)\b", "vs last year"),
@@ -1504,13 +1507,13 @@ SPAN_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12
 
 def _span_days(spec: PeriodSpec, as_of: dt.date) -> float | None:
     """How long a period reads, in days (a quarter whole even while it runs); None when it has no fixed length."""
-    if spec.kind in ("calendar", "relative", "to_date"):
+    if spec.kind in ("calendar", "relative"):
         return SPAN_DAYS.get(spec.args[0])
     if spec.kind == "last_n":
         return SPAN_DAYS.get(spec.args[0], 0) * spec.args[1] or None
     if spec.kind == "last_days":
         return float(spec.args[0])
-    if spec.kind == "range":
+    if spec.kind in ("range", "to_date"):  # "ytd": the days it has run
         span = resolve(spec, as_of)
         return float((span.end - span.start).days + 1) if span is not None else None
     return None

@@ -2000,3 +2000,18 @@ def test_a_period_left_out_is_asked_back_never_read_as_the_period(vocab, questio
 def test_compare_to_a_span_of_another_length_is_asked_back(vocab):
     intent = interpret("how does this quarter compare to the previous month", vocab, AS_OF)
     assert [c.line for c in intent.choices] == ["/winrate this quarter vs previous", "/winrate last month vs previous"]
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate h2 2023 vs previous half", "/winrate 2023-07-01..2023-12-31 vs previous"),
+    ("win rate second half of 2023 vs the previous half", "/winrate 2023-07-01..2023-12-31 vs previous"),
+    ("win rate this half vs previous half", "/winrate 2024-07-01..2024-12-31 vs 2024-01-01..2024-06-30"),
+])
+def test_the_previous_half_is_the_one_before_the_half_asked_about(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+def test_ytd_against_the_last_twelve_months_is_asked_back(vocab):
+    intent = interpret("win rate this year vs last 12 months", vocab, AS_OF)
+    assert [c.line for c in intent.choices] == ["/winrate ytd vs previous", "/winrate last 12 months vs previous"]

@@ -1751,6 +1751,9 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
                 said = re.sub(r"^reps (?=\d)", "rep ", said)  # "reps 3 and 7"
                 said = f"rep {said}" if said.isdigit() and "sales_rep_id" in named else said
                 q = parse(said, vocab)
+                alone = parse(said.rsplit(" ", 1)[0], vocab) if n == 2 else None  # "india vs": "vs" is no part of it
+                if n == 2 and alone is not None and not alone.problems and alone.query.filters == q.query.filters:
+                    continue
                 if start + n <= len(what) and not q.problems and len(q.query.filters) == 1 and not (
                         q.query.period or q.query.group_by):
                     (dim, values), = q.query.filters

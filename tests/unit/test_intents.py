@@ -2015,3 +2015,12 @@ def test_the_previous_half_is_the_one_before_the_half_asked_about(vocab, questio
 def test_ytd_against_the_last_twelve_months_is_asked_back(vocab):
     intent = interpret("win rate this year vs last 12 months", vocab, AS_OF)
     assert [c.line for c in intent.choices] == ["/winrate ytd vs previous", "/winrate last 12 months vs previous"]
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate excluding india vs last year", "/winrate APAC Europe North America vs last year"),
+    ("win rate excluding north america vs last year", "/winrate APAC Europe India vs last year"),
+])
+def test_a_comparison_after_a_negation_is_kept(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())

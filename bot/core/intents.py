@@ -1468,6 +1468,13 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return Intent(UNKNOWN, dropped, choices=tuple(
             _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
             for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
+    threshold = THRESHOLD.search(plain.casefold())
+    if threshold and request.query is not None:  # "is APAC higher than 40%": never "vs previous" with the 40% dropped
+        bare = interpret(plain.casefold()[:threshold.start()] + " " + plain.casefold()[threshold.end():], vocab, as_of)
+        offered = (bare.request,) if bare.understood and not bare.choices else bare.choices
+        return Intent(UNKNOWN, dropped, choices=offered, note=f"I don't test a rate against a fixed "
+                      f"{threshold.group(1)}%: the win rate comes with its 95% interval, so you can see whether it "
+                      f"clears {threshold.group(1)}% (`/alerts add winrate … below {threshold.group(1)}%` watches it).")
     negated = _negated_period(words, vocab)
     if negated and request.query is not None:  # "win rate except for Q1": no period can be left out; never Q1 alone
         return Intent(UNKNOWN, dropped, note=f"I can't leave a period out (“{negated}”): name the period to answer "
@@ -1779,6 +1786,10 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
         if words == before:
             break
     return words
+
+
+THRESHOLD = re.compile(r"\b(?:than|vs\.?|versus|above|below|over|under|at least|at most|beat|beats|hit|hits|reach|reaches|"
+                       r"exceeds?|exceeding)\s+(?:the\s+)?~?(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|pct\b)")
 
 
 def _negated_period(words: str, vocab: Vocabulary) -> str:

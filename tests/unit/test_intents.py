@@ -2024,3 +2024,19 @@ def test_ytd_against_the_last_twelve_months_is_asked_back(vocab):
 def test_a_comparison_after_a_negation_is_kept(vocab, question, line):
     intent = interpret(question, vocab, AS_OF)
     assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("is APAC's win rate higher than 40%", ["/winrate region=APAC"]),
+    ("is our win rate above 35% this quarter", ["/winrate this quarter"]),
+    ("which regions are below 30% win rate", ["/winrate by region"]),
+])
+def test_a_rate_against_a_fixed_percentage_is_asked_back_never_a_period_comparison(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == readings
+    assert "against a fixed" in intent.note
+
+
+def test_an_alert_with_a_percentage_is_still_an_alert(vocab):
+    intent = interpret("alert me if apac drops below 35%", vocab, AS_OF)
+    assert intent.choices[0].line == "/alerts add winrate region=APAC below 35%"

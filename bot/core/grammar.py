@@ -184,6 +184,7 @@ def split_command(line: str) -> tuple[str, str]:
 def _tokens(text: str) -> list[str]:
     text = text.replace("\u00a0", " ").replace("“", '"').replace("”", '"')
     text = re.sub(r"\s*=\s*", "=", text)  # "region = APAC" -> "region=APAC"
+    text = re.sub(r"\s*!=", "!=", text)  # "region != APAC" -> "region!=APAC"
     text = re.sub(r"\s*\.\.\s*", "..", text)
     tokens = []
     for token in text.split():
@@ -318,18 +319,26 @@ class _Parser:
 
     def assignment(self, token: str) -> None:
         name, _, raw_values = token.partition("=")
+        excluded = name.endswith("!")  # "source!=Partner": every other value, never Partner itself
+        name = name[:-1] if excluded else name
         dim = self.dimension(name)
         if dim is None:
             self.problems.append(self.unknown_dimension(name))
             return
+        named = []
         for raw in filter(None, (v.strip() for v in raw_values.split(","))):
             hits = self.vocab.match(norm(raw), dim)
             if hits:
-                self.add_filter(dim, hits[0][1])
+                named.append(hits[0][1])
             else:
                 candidates = self.vocab.prefix_candidates(norm(raw), dim)
                 self.problems.append(Problem("unknown_value", f"{name}={raw}",
                                              tuple(candidates[:3]) or self.vocab.suggest(raw, dim)))
+        kept = [v for v in self.vocab.values.get(dim, ()) if v not in named] if excluded and named else named
+        if not kept and named:  # "region!=APAC,Europe,India,North America": no deal is left
+            self.problems.append(Problem("unknown_value", token, ()))
+        for value in kept:
+            self.add_filter(dim, value)
 
     def unknown_dimension(self, word: str) -> Problem:
         """A word after `by` or before `=` that names no dimension of this data: one the data lacks is

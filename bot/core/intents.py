@@ -740,6 +740,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
+    # "h2 2023 vs the previous half": the half before it, never the calendar's last half (which may come after it)
+    (r"\b(h[12] (?:of )?'?\d{2,4}|\d{4} ?h[12]|(?:first|second) half of \d{4})(.*?)\bvs\.?\s+(the\s+)?(previous|prior|preceding)\s+half\b",
+     r"\1\2vs previous"),
     (r"\bvs\.?\s+(the\s+)?same (quarter|period|time|point|date|stage|month|week)( in time)? (last year|a year ago)\b",
      "vs last year"),
     (r"\b(year[- ]over[- ]year|year[- ]on[- ]year|yoy|y/y)\b", "vs last year"),
@@ -778,6 +781,9 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
                                                                 "y": "years"}[m.group(2)]),  # "l4q", "l12m" (r"\bttm\b", "last 12 months"),
     (r"\bq([1-4])\s*'(\d\d)\b", r"20\2q\1"),  # "Q1 '24"
     (r"\b(\d{4}) q([1-4])\b", r"\1q\2"),  # "2023 Q1": one quarter, not the year and this year's Q1
+    # "this week than last week": the seven days against the seven before (both read "last 7 days", the second dropped)
+    (r"\b(?:this|current) week\b(.*?)\b(?:vs|than|against) (?:the )?(?:last|past|previous|prior) week\b",
+     r"last 7 days\1 vs previous"),
     (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
@@ -1462,6 +1468,21 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         return Intent(UNKNOWN, dropped, choices=tuple(
             _with_text(request.command, dataclasses.replace(q, compare=PeriodSpec(kind, (), text)))
             for kind, text in (("year_ago", "same period last year"), ("previous", "previous period"))))
+    threshold = THRESHOLD.search(plain.casefold())
+    if threshold and request.query is not None:  # "is APAC higher than 40%": never "vs previous" with the 40% dropped
+        bare = interpret(plain.casefold()[:threshold.start()] + " " + plain.casefold()[threshold.end():], vocab, as_of)
+        offered = (bare.request,) if bare.understood and not bare.choices else bare.choices
+        return Intent(UNKNOWN, dropped, choices=offered, note=f"I don't test a rate against a fixed "
+                      f"{threshold.group(1)}%: the win rate comes with its 95% interval, so you can see whether it "
+                      f"clears {threshold.group(1)}% (`/alerts add winrate … below {threshold.group(1)}%` watches it).")
+    negated = _negated_period(words, vocab)
+    if negated and request.query is not None:  # "win rate except for Q1": no period can be left out; never Q1 alone
+        return Intent(UNKNOWN, dropped, note=f"I can't leave a period out (“{negated}”): name the period to answer "
+                      "about instead (a quarter, `ytd`, or dates like 2024-04-01..2024-06-30).",
+                      choices=(_with_text(request.command, dataclasses.replace(request.query, period=None, compare=None)),))
+    mismatch = _unit_mismatch(request, plain, as_of)
+    if mismatch is not None:  # "this quarter vs previous month": a month named against a quarter; never the month dropped
+        return dataclasses.replace(mismatch, dropped=dropped)
     contest = _contested(request, words, text, args, vocab, as_of)
     if contest is not None:  # a shape careful readers take two ways: ask which, with each reading a button
         shape, readings = contest
@@ -1479,6 +1500,58 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
                       note=f"I don't have {_quoted(unplaced)} in this data, so I may have read the question wrongly: "
                            "is one of these what you meant?")
     return Intent(request, dropped, alternatives=tuple(alternatives))
+
+
+COMPARED_SPAN = re.compile(
+    r"\b(?:vs\.?|versus|against|compared? (?:to|with)|compares (?:to|with)|relative to|than|over) (?:the )?(?:(?:previous|prior|last|preceding|past)\s+"
+    r"(?:(?P<n>\d+|one|two|three|four|six|twelve) )?(?P<unit>months?|mos?|quarters?|qtrs?|weeks?|wks?|halfs?|halves|years?|yrs?|days?)"
+    r"|(?:(?P<n2>\d+|one|two|three|four|six|twelve) )?(?P<unit2>months?|mos?|quarters?|qtrs?|weeks?|wks?|halfs?|halves|years?|yrs?|days?)"
+    r" (?:just )?before)\b")
+SPAN_DAYS = {"day": 1, "week": 7, "wk": 7, "month": 30.4, "mo": 30.4, "quarter": 91.3, "qtr": 91.3, "half": 182.6, "halve": 182.6,
+             "year": 365.2, "yr": 365.2}
+SPAN_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}
+
+
+def _span_days(spec: PeriodSpec, as_of: dt.date) -> float | None:
+    """How long a period reads, in days (a quarter whole even while it runs); None when it has no fixed length."""
+    if spec.kind in ("calendar", "relative"):
+        return SPAN_DAYS.get(spec.args[0])
+    if spec.kind == "last_n":
+        return SPAN_DAYS.get(spec.args[0], 0) * spec.args[1] or None
+    if spec.kind == "last_days":
+        return float(spec.args[0])
+    if spec.kind in ("range", "to_date"):  # "ytd": the days it has run
+        span = resolve(spec, as_of)
+        return float((span.end - span.start).days + 1) if span is not None else None
+    return None
+
+
+def _unit_mismatch(request: Request, plain: str, as_of: dt.date) -> Intent | None:
+    """"this quarter vs previous month", "ytd vs the previous 2 months": the compared span the question names is not
+    as long as its period, so "vs previous" (as long again, just before) would answer with the named span dropped.
+    Asked back: the period against the one before it, or the named span against the one before that."""
+    q = request.query
+    if q is None or q.period is None or q.compare is None or q.compare.kind != "previous":
+        return None
+    m = COMPARED_SPAN.search(plain.casefold())
+    if m is None:
+        return None
+    unit = (m.group("unit") or m.group("unit2")).rstrip("s")
+    count = m.group("n") or m.group("n2") or "1"
+    count = int(SPAN_COUNTS.get(count, count))
+    named, own = SPAN_DAYS[unit] * count, _span_days(q.period, as_of)
+    if own is None or 0.8 <= named / own <= 1.25:
+        return None
+    grain = {"mo": "month", "qtr": "quarter", "wk": "week", "halve": "half", "yr": "year"}.get(unit, unit)
+    if grain in ("month", "quarter", "year"):
+        period = PeriodSpec("relative", (grain, -1), f"last {grain}") if count == 1 else \
+            PeriodSpec("last_n", (grain, count), f"last {count} {grain}s")
+    else:
+        days = round(SPAN_DAYS[unit] * count)
+        period = PeriodSpec("last_days", (days,), f"last {days} days")
+    said = m.group(0).strip()
+    return Intent(UNKNOWN, (), note=f"“{said}” names a span of another length than {q.period.text}: which comparison?",
+                  choices=tuple(dict.fromkeys((request, _with_text(request.command, dataclasses.replace(q, period=period))))))
 
 
 # -- contested shapes: asked back, never guessed --------------------------------------------------------------
@@ -1664,7 +1737,10 @@ MY_SEGMENT = re.compile(r"\bmy (region|team|territory|geo|vertical|segment|area|
 
 
 EXCLUDED = re.compile(r"\b(?:excluding|exclude|excl|except(?: for)?|outside(?: of)?|without|other than|apart from|but not|not in"
-                      r"|minus|leaving out|leave out|ignoring|ignore)\s+(?:the |any |all )?(?P<what>[\w-]+(?: [\w-]+)?)"
+                      r"|not including|not counting|minus|leaving out|leave out|leaving aside|setting aside|ignoring|ignore"
+                      r"|(?:everything|everyone|every \w+|all|any \w+|anything|anyone|all \w+) but"
+                      r"|not(?: (?:from|for|by|via|through|sourced (?:by|from|through|via)))?|(?<=\S )no)"
+                      r"\s+(?:the |any |all )?(?P<what>[\w<>+-]+(?:,? (?:and |or |& )?[\w<>+-]+){0,5})"
                       r"|\bnon-?\s?(?P<non>[\w]+(?: [\w]+)?)")
 
 
@@ -1672,16 +1748,59 @@ def _excluded(words: str, vocab: Vocabulary) -> str:
     """"win rate excluding partner deals", "everything except Enterprise", "outside North America", "non-APAC": the other
     values of that dimension, pooled (never the value named, which would answer the opposite)."""
     def other_values(m: re.Match) -> str:
-        what = (m.group("what") or m.group("non") or "").split()
-        for n in (2, 1):  # "north america", then "partner deals"
-            q = parse(" ".join(what[:n]), vocab)
-            if not q.problems and len(q.query.filters) == 1 and not (q.query.period or q.query.group_by):
-                (dim, values), = q.query.filters
-                rest = [v.replace(" ", "") for v in vocab.values.get(dim, ()) if v not in values]
-                if rest:
-                    return f"{dim}={','.join(rest)} combined " + " ".join(what[n:])
+        what = (m.group("what") or m.group("non") or "").replace(",", " ").split()
+        named: dict[str, list[str]] = {}
+        used = 0
+        while used < len(what):  # "fintech and saas", "APAC, Europe or India", "APAC and Enterprise": each value named
+            start = used + (what[used] in ("and", "or", "&", "nor") and used > 0)
+            for n in (2, 1):  # "north america", then "partner deals"
+                said = " ".join(what[start:start + n])
+                said = re.sub(r"^reps (?=\d)", "rep ", said)  # "reps 3 and 7"
+                said = f"rep {said}" if said.isdigit() and "sales_rep_id" in named else said
+                q = parse(said, vocab)
+                alone = parse(said.rsplit(" ", 1)[0], vocab) if n == 2 else None  # "india vs": "vs" is no part of it
+                if n == 2 and alone is not None and not alone.problems and alone.query.filters == q.query.filters:
+                    continue
+                if start + n <= len(what) and not q.problems and len(q.query.filters) == 1 and not (
+                        q.query.period or q.query.group_by):
+                    (dim, values), = q.query.filters
+                    named.setdefault(dim, []).extend(values)
+                    used = start + n
+                    break
+            else:
+                break
+        kept = dict(parse(words[:m.start()] + " " + words[m.end():], vocab).query.filters)
+        if named and all(d in kept and not set(kept[d]) & set(v) for d, v in named.items()):
+            return " " + " ".join(what[used:])  # "APAC not Europe": APAC already leaves Europe out
+        named = {d: v for d, v in named.items() if d not in kept}  # "APAC not Europe, no enterprise"
+        rests = {d: [v.replace(" ", "") for v in vocab.values.get(d, ()) if v not in values] for d, values in named.items()}
+        if rests and all(rests.values()):  # neither of them: every other value of each dimension named
+            return " ".join(f"{d}={','.join(rest)}" for d, rest in rests.items()) + " combined " + " ".join(what[used:])
         return m.group(0)
-    return EXCLUDED.sub(other_values, words)
+    # "all regions except APAC": "all" says every other one, not all time
+    words = re.sub(r"\b(?:all|every) (?=(?:the |our )?(?:regions?|industr(?:y|ies)|verticals?|products?|sources?|lead sources?|"
+                   r"channels?|reps?|segments?|deals?|geos?|opps?|opportunities) (?:except|but|excluding|other than|apart from)\b)",
+                   "", words)
+    for _ in range(3):  # "APAC, not Europe, no enterprise": each negation read, the words after one included
+        before, words = words, " ".join(EXCLUDED.sub(other_values, words).split())
+        if words == before:
+            break
+    return words
+
+
+THRESHOLD = re.compile(r"\b(?:than|vs\.?|versus|above|below|over|under|at least|at most|beat|beats|hit|hits|reach|reaches|"
+                       r"exceeds?|exceeding)\s+(?:the\s+)?~?(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|pct\b)")
+
+
+def _negated_period(words: str, vocab: Vocabulary) -> str:
+    """The words of a negation that names a period ("except for q1", "excluding last month"), or ""."""
+    for m in EXCLUDED.finditer(words):
+        what = (m.group("what") or "").split()
+        for n in (3, 2, 1):
+            q = parse(" ".join(what[:n]), vocab)
+            if len(what) >= n and not q.problems and q.query.period is not None and not q.query.filters:
+                return m.group(0)[:m.start("what") - m.start()] + " ".join(what[:n])
+    return ""
 
 
 def _us_region(text: str, vocab: Vocabulary) -> str:

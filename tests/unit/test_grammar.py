@@ -522,3 +522,18 @@ def test_a_bare_all_gives_way_to_the_period_named():
     assert ok("all deals last quarter").query.period.text == "last quarter"
     assert ok("2024Q2 all").query.period.text == "2024Q2"
     assert ok("2024Q2 2024Q2").query.period.text == "2024Q2"
+
+
+@pytest.mark.parametrize("text, filters", [
+    ("source!=Partner", {"lead_source": ("Inbound", "Outbound", "Referral")}),
+    ("region != APAC,Europe", {"region": ("India", "North America")}),
+    ("region!=apac industry=SaaS", {"region": ("Europe", "India", "North America"), "industry": ("SaaS",)}),
+])
+def test_a_not_equal_filter_keeps_every_other_value_never_the_one_named(text, filters):
+    parsed = parse(text, VOCAB)
+    assert parsed.ok and parsed.query.filter_dict == filters
+
+
+def test_a_not_equal_filter_leaving_no_value_is_a_problem_not_an_answer():
+    parsed = parse("product!=Core,Pro,Enterprise", VOCAB)
+    assert not parsed.ok and parsed.problems[0].word == "product!=Core,Pro,Enterprise"

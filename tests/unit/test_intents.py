@@ -1905,3 +1905,138 @@ def test_a_typed_second_period_is_named_with_the_readings(demo):
 ])
 def test_a_month_compared_with_the_one_before_is_never_read_as_the_default_quarter(vocab, question, line):
     assert interpret(question, vocab, AS_OF).line == line
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("win rate this quarter vs previous month", ["/winrate this quarter vs previous", "/winrate last month vs previous"]),
+    ("this month compared to last quarter", ["/winrate this month vs previous", "/winrate last quarter vs previous"]),
+    ("win rate ytd vs the previous 2 months", ["/winrate ytd vs previous", "/winrate last 2 months vs previous"]),
+    ("win rate last 2 quarters against last month", ["/winrate last 2 quarters vs previous",
+                                                     "/winrate last month vs previous"]),
+])
+def test_a_compared_span_of_another_length_is_asked_back_never_dropped(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood
+    assert [c.line for c in intent.choices] == readings
+    assert "which comparison" in intent.note
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate last month vs the month before", "/winrate last month vs previous"),
+    ("win rate last 90 days vs the 90 days before", "/winrate last 90 days vs previous"),
+    ("win rate last quarter vs previous quarter", "/winrate last quarter vs previous"),
+    ("win rate last 6 weeks vs previous 6 weeks", "/winrate last 42 days vs previous"),
+])
+def test_a_compared_span_as_long_as_the_period_is_the_period_before(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate not including partner", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate not counting partner deals", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate excluding fintech and saas", "/winrate industry=Ecommerce,EdTech,HealthTech"),
+    ("win rate exclude APAC and Europe", "/winrate India North America"),
+    ("win rate excluding APAC, Europe or India last quarter", "/winrate North America last quarter"),
+    ("win rate excluding APAC and enterprise", "/winrate Europe India North America product_type=Core,Pro"),
+    ("everything but Europe win rate", "/winrate APAC India North America"),
+    ("Europe not including partner, what's the win rate by product",
+     "/winrate region=Europe lead_source=Inbound,Outbound,Referral by product_type"),
+])
+def test_every_value_a_negation_names_is_left_out_never_kept(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate this week than last week", "/winrate last 7 days vs previous"),
+    ("how is APAC this week vs last week", "/winrate region=APAC last 7 days vs previous"),
+])
+def test_this_week_against_last_week_keeps_the_comparison(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate all regions except APAC", "/winrate Europe India North America by region"),
+    ("win rate all deals except partner", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("win rate all time except APAC", "/winrate Europe India North America all"),
+])
+def test_all_before_an_exception_is_every_other_value_not_all_time(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate not APAC", "/winrate Europe India North America"),
+    ("win rate with no partner deals", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("deals not from partner", "/deals lead_source=Inbound,Outbound,Referral"),
+    ("win rate for deals not sourced by partner", "/winrate lead_source=Inbound,Outbound,Referral"),
+    ("excluding deals under 10k win rate", "/winrate size_band=10k-25k,25k-50k,50k-100k,100k+"),
+    ("win rate apac only, no enterprise", "/winrate region=APAC product_type=Core,Pro"),
+    ("win rate APAC not Europe", "/winrate region=APAC"),
+    ("win rate APAC, not Europe, no enterprise", "/winrate region=APAC product_type=Core,Pro"),
+    ("win rate excluding reps 3 and 7", "/winrate sales_rep_id=" + ",".join(
+        f"rep_{i}" for i in range(1, 26) if i not in (3, 7))),
+    ("why is APAC not winning", "/why region=APAC"),
+])
+def test_a_value_after_not_or_no_is_left_out_never_read_as_the_filter(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, said", [
+    ("win rate except for Q1", "except for 2024q1"),
+    ("win rate excluding last month", "excluding last month"),
+    ("what was our win rate without q2", "without 2024q2"),
+])
+def test_a_period_left_out_is_asked_back_never_read_as_the_period(vocab, question, said):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood
+    assert [c.line for c in intent.choices] == ["/winrate"]
+    assert f"(“{said}”)" in intent.note
+
+
+def test_compare_to_a_span_of_another_length_is_asked_back(vocab):
+    intent = interpret("how does this quarter compare to the previous month", vocab, AS_OF)
+    assert [c.line for c in intent.choices] == ["/winrate this quarter vs previous", "/winrate last month vs previous"]
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate h2 2023 vs previous half", "/winrate 2023-07-01..2023-12-31 vs previous"),
+    ("win rate second half of 2023 vs the previous half", "/winrate 2023-07-01..2023-12-31 vs previous"),
+    ("win rate this half vs previous half", "/winrate 2024-07-01..2024-12-31 vs 2024-01-01..2024-06-30"),
+])
+def test_the_previous_half_is_the_one_before_the_half_asked_about(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+def test_ytd_against_the_last_twelve_months_is_asked_back(vocab):
+    intent = interpret("win rate this year vs last 12 months", vocab, AS_OF)
+    assert [c.line for c in intent.choices] == ["/winrate ytd vs previous", "/winrate last 12 months vs previous"]
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate excluding india vs last year", "/winrate APAC Europe North America vs last year"),
+    ("win rate excluding north america vs last year", "/winrate region=APAC,Europe,India vs last year"),
+])
+def test_a_comparison_after_a_negation_is_kept(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("is APAC's win rate higher than 40%", ["/winrate region=APAC"]),
+    ("is our win rate above 35% this quarter", ["/winrate this quarter"]),
+    ("which regions are below 30% win rate", ["/winrate by region"]),
+])
+def test_a_rate_against_a_fixed_percentage_is_asked_back_never_a_period_comparison(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == readings
+    assert "against a fixed" in intent.note
+
+
+def test_an_alert_with_a_percentage_is_still_an_alert(vocab):
+    intent = interpret("alert me if apac drops below 35%", vocab, AS_OF)
+    assert intent.choices[0].line == "/alerts add winrate region=APAC below 35%"

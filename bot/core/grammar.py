@@ -55,7 +55,7 @@ COLUMN_VALUES = {
     "industry": ("ecommerce", "edtech", "fintech", "healthtech", "saas", "retail", "manufacturing", "healthcare",
                  "banking", "insurance", "education", "government", "telecom", "energy", "logistics", "pharma",
                  "biotech", "hospitality", "automotive"),
-    "lead_source": ("inbound", "outbound", "referral", "referrals"),
+    "lead_source": ("inbound", "outbound", "referral", "referrals", "partner", "partner-sourced"),
 }
 
 ACRONYMS = frozenset({"apac", "emea", "latam", "amer", "apj", "anz", "dach", "uk", "mena", "saas"})

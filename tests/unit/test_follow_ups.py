@@ -122,6 +122,16 @@ def without():
     ("lead_source", "is inbound better than outbound", None,
      "“Inbound” is a lead source, but this data has no lead source column, so it cannot be split or filtered by lead "
      "source."),
+    # a negated value of the absent column: never the win rate of all deals with "excluding partner" dropped
+    ("lead_source", "win rate excluding partner", None,
+     "“Partner” is a lead source, but this data has no lead source column, so it cannot be split or filtered by lead "
+     "source."),
+    ("lead_source", "win rate not including partner deals", None,
+     "“Partner” is a lead source, but this data has no lead source column, so it cannot be split or filtered by lead "
+     "source."),
+    ("lead_source", "win rate for partner deals", None,
+     "“Partner” is a lead source, but this data has no lead source column, so it cannot be split or filtered by lead "
+     "source."),
 ])
 def test_a_question_naming_a_column_the_data_lacks_says_so(without, column, question, context, note):
     snapshot = without[column]

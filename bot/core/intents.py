@@ -277,9 +277,10 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(which|what) (regions?|geos?|industr(y|ies)|verticals?|products?|lead sources?|sources?|channels?)"
                 r" (performs?|performed|does|did|do|is doing|converts?|closes?|wins?)( the)? (best|worst|strongest|weakest)\b"),
 )
-# What the analyses do not measure: asked back with the closest readings rather than answered wrongly.
+# What the analyses do not measure: asked back with the closest readings rather than answered wrongly. (What happens
+# after the sale, churn, renewals, retention, expansion, is OUT_OF_DATA's "after-sale", read before this.)
 UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|value|acv)\b|\bquota\b(?!.*\battainment\b)"
-                         r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bchurn\w*\b|\brenewals?\b|\bnps\b"
+                         r"|\bmanagers?\b|\bacv\b|\barr\b|\bmrr\b|\bnps\b"
                          r"|\bmarketing spend\b|\bcac\b|\bhow many reps\b|\bheadcount\b|\bpric(e|es|ing)\b|\bdiscount\w*\b"
                          r"|\bcompetitors?\b|\b(industry|external|market|peer|public|saas) (benchmarks?|averages?|standards?"
                          r"|norms?)\b|\bbenchmarks\b|\bcampaigns?\b|\bproduct launch\b|\bnew hires?\b"
@@ -300,7 +301,6 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"|\b(customers?|accounts?|clients?)\b.*\bexpand\w*|\bexpand\w*\b.*\b(customers?|accounts?|clients?)\b"
                          # a launch's date is not in the data: "before we launched pro"
                          r"|\b(before|after|since) (we |they |the )?(launch\w*|releas\w*|introduc\w*|rolled out|roll-?out|shipp\w*)\b"
-                         r"|\bretention\b|\bnrr\b|\bgrr\b|\bexpansion\b|\bupsell\w*|\bcross-?sell\w*"  # nor revenue after the sale
                          r"|\b(loss|win) reasons?\b|\bby (loss |lost |win )?reasons?\b|\breasons? (\w+ ){0,3}(logs?|logged|records?|recorded|enters?|entered|picks?)\b"
                          r"|\b(time|days|weeks) (spent )?(in|per|at) (each |every |a |the )?(stage|step)s?\b"  # no stage history
                          r"|\b(time|days|weeks|long)\b.*\bspen[dt]\w* (in|per|at) (each |every |a |the )?(stage|step)s?\b"
@@ -311,7 +311,7 @@ UNSUPPORTED = re.compile(r"\b(average|avg|mean|median) (deal )?(size|amount|valu
                          r"(the |our )?(quota|target|plan)\b|\b(in|into|to) (the )?commit\b|\bcommit (category|bucket|column)\b"
                          r"|\bbest[- ]case\b|\bforecast categor(y|ies)\b"
                          r"|\b(spend|spent|spending) on\b|\b(marketing|ad|ads|advertising|media|program|partner) (spend|spending)\b"
-                         r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b|\brenew(s|ed|ing)?\b")
+                         r"|\bhow much (did|do|have|will) (we|you|they) (spend|spent)\b")
 # Concepts the data does not hold, asked in words the analyses know ("sales velocity", "health score of accounts",
 # "FY24"): never answered as the analysis those words resemble. Each says plainly what is missing and offers the
 # nearest two or three analyses as buttons (docs/conversation.md, "Out of the data"). The first that matches speaks.

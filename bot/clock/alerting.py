@@ -12,7 +12,7 @@ from insights.kinds import AlertKind
 from insights.snapshot import Snapshot
 
 from bot.clock.once import Message, Posting, post_once
-from bot.slack.blocks import assemble_blocks, fallback_text
+from bot.slack.blocks import assemble_blocks, fallback_text, styled_labels
 from bot.core.render import render
 from bot.core.scope import REP
 from bot.store import Store
@@ -74,9 +74,29 @@ def alert_text(finding: Finding) -> str:
     return render("text/alert.j2", f=finding)
 
 
-def alert_blocks(finding: Finding, note: str | None = None, buttons: bool = True) -> list[dict]:
+def finding_labels(finding: Finding) -> tuple[str, ...]:
+    """The values from the data an alert's text shows (its segment's labels, a lead source it is compared
+    with, a driver's reference, a deal id, a rep) whose styling characters could restyle it in Slack
+    (bot.slack.blocks.styled_labels); none for the bot's own data alerts."""
+    if finding.kind == AlertKind.DATA:
+        return ()
+    values = [finding.label, *finding.segment.values()]
+    values += [v for k, v in finding.details.items() if isinstance(v, str) and k != "baseline_label"]
+    return styled_labels(None, also=values)
+
+
+def alert_message(finding: Finding, note: str | None = None, buttons: bool = True) -> Message:
+    """The alert as posted: its notification text and blocks, a CRM label in it shown as written."""
+    labels = finding_labels(finding)
+    text = alert_text(finding)
+    return Message(fallback_text(text, labels), alert_blocks(finding, note, buttons, labels))
+
+
+def alert_blocks(finding: Finding, note: str | None = None, buttons: bool = True,
+                 labels: tuple[str, ...] | None = None) -> list[dict]:
     return assemble_blocks(alert_text(finding), template="blocks/alert.json.j2", after=[note] if note else [],
-                           fingerprint=finding.fingerprint, buttons=buttons)
+                           fingerprint=finding.fingerprint, buttons=buttons,
+                           labels=finding_labels(finding) if labels is None else labels)
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,5 @@ def post_alert(client: WebClient, store: Store, finding: Finding, policy: AlertP
         return Posted(finding.fingerprint, "skipped")
     posting = Posting(ledger, EVENT_TYPE, {"fingerprint": finding.fingerprint}, policy.channel,
                       f"alert {finding.fingerprint} to {policy.channel}")
-    posted = post_once(client, posting, lambda: Message(fallback_text(alert_text(finding)),
-                                                             alert_blocks(finding, note=scope_note)), now)
+    posted = post_once(client, posting, lambda: alert_message(finding, note=scope_note), now)
     return Posted(finding.fingerprint, "skipped" if posted.status == "already" else posted.status, posted.ts)

@@ -12,7 +12,7 @@ from insights.snapshot import Snapshot
 from bot.clock.once import Message, Posting, Schedule, post_once
 from bot.core.charts import chart_or_none
 from bot.core.digest import digest_text
-from bot.slack.blocks import assemble_blocks, fallback_text
+from bot.slack.blocks import assemble_blocks, fallback_text, styled_labels
 from bot.store import Store
 
 EVENT_TYPE = "sales_health_digest"  # message metadata that lets a recovering run find its own post
@@ -48,8 +48,8 @@ class DigestSchedule:
         return due <= now.astimezone(self.tz) <= due + self.grace
 
 
-def digest_blocks(text: str) -> list[dict]:
-    return assemble_blocks(text)
+def digest_blocks(text: str, labels: tuple[str, ...] = ()) -> list[dict]:
+    return assemble_blocks(text, labels=labels)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snaps
         text, headline = digest_text(snapshot, data_error, reps=reps)
         if note:
             text = text.rstrip() + "\n" + note
-        return Message(fallback_text(text), digest_blocks(text), chart_or_none(headline))
+        labels = styled_labels(snapshot)  # a CRM label's styling characters shown as written (bot.slack.blocks)
+        return Message(fallback_text(text, labels), digest_blocks(text, labels), chart_or_none(headline))
 
     posting = Posting(store.digest_ledger(schedule.channel, period), EVENT_TYPE, {"period": period},
                       schedule.channel, f"digest for {period} to {schedule.channel}")

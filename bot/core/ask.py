@@ -60,8 +60,8 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
         line, query, reading, choices = typed, None, "", ()
     else:  # a plain question: read once by the intent layer, on the whole data's words
         intent, unread = read_question(text, full.vocab, full.snapshot.as_of, thread)
-        if unread is not None:
-            return unread
+        if unread is not None:  # asked back, or not read: its words may name labels, shown as written in Slack
+            return dataclasses.replace(unread, view=view.snapshot)
         line, query = intent.line, intent.request.query
         reading, choices = reading_of(intent.request, full.vocab), labelled(intent.alternatives, full.vocab)
     if not asker.scope.unrestricted:

@@ -42,15 +42,21 @@ def _neutral(label: str) -> str:
     return "".join(out)
 
 
-def styled_labels(snapshot) -> tuple[str, ...]:
-    """The data labels (segment values of every dimension) whose styling characters could restyle a
-    Slack reply, longest first (a label inside another is matched as part of the longer); () without a
-    snapshot."""
-    if snapshot is None:
-        return ()
-    labels = {str(v) for d in snapshot.dimensions for v in snapshot.values(d)
-              if any(c in str(v) for c in STYLING) and _neutral(str(v)) != str(v)}
+def styled(values) -> tuple[str, ...]:
+    """Of `values` (data labels, deal ids), those whose styling characters could restyle Slack text,
+    longest first (a label inside another is matched as part of the longer)."""
+    labels = {str(v) for v in values if any(c in str(v) for c in STYLING) and _neutral(str(v)) != str(v)}
     return tuple(sorted(labels, key=len, reverse=True))
+
+
+def styled_labels(snapshot, also=()) -> tuple[str, ...]:
+    """The data labels (segment values of every dimension, and `also`: other values from the data a
+    message shows, such as an alert's deal id) whose styling characters could restyle a Slack message,
+    longest first; only `also`'s without a snapshot. Every surface that posts data to Slack passes these
+    to `assemble_blocks` and `fallback_text`: replies, shares and follows (the answering view), the
+    digest (the channel's view), alerts (`bot.clock.alerting.finding_labels`) and the Home tab."""
+    values = [v for d in snapshot.dimensions for v in snapshot.values(d)] if snapshot is not None else []
+    return styled([*values, *also])
 
 
 def unstyled(text: str, labels: tuple[str, ...] | list[str] = ()) -> str:
@@ -144,6 +150,8 @@ def assemble_blocks(text: str, *, template: str = "blocks/reply.json.j2", max_bl
     sections appended, laid out by a block template. Replies, the digest, the Home tab and alerts all
     come through here."""
     sections, footer = split_reply(escape(text, labels))
+    if extra.get("read_as"):  # "Read as: Win rate · <label>": escaped and unstyled as the text is
+        extra["read_as"] = escape(extra["read_as"], labels)
     sections = sections + [redact(s) for s in after]  # already mrkdwn (mentions), not user text
     room = max_blocks - RESERVED
     cut_lines = sum(s.count("\n") + 1 for s in sections[room:])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.core.ask import ask
 from bot.core.render import render
-from bot.slack.blocks import assemble_blocks
+from bot.slack.blocks import assemble_blocks, styled_labels
 from bot.slack.services import Services
 
 MAX_HOME_BLOCKS = 100
@@ -24,4 +24,5 @@ def home_view(services: Services, user_id: str | None = None) -> dict:
     text = render("text/home.j2", loaded=loaded, t=headline, report=loaded.snapshot.report if loaded else None,
                   data_error=services.data.last_error, rules=services.rules(asker), follows=services.follows(user_id),
                   scope=None if scope.unrestricted else scope.describe())
-    return {"type": "home", "blocks": assemble_blocks(text, max_blocks=MAX_HOME_BLOCKS)}
+    labels = styled_labels(loaded.snapshot if loaded else None)  # a CRM label (in a rule, a follow) shown as written
+    return {"type": "home", "blocks": assemble_blocks(text, max_blocks=MAX_HOME_BLOCKS, labels=labels)}

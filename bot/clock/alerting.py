@@ -13,7 +13,7 @@ from insights.snapshot import Snapshot
 
 from bot.clock.once import Message, Posting, post_once
 from bot.slack.blocks import assemble_blocks, fallback_text, styled_labels
-from bot.core.render import render
+from bot.core.render import render, value
 from bot.core.scope import REP
 from bot.store import Store
 
@@ -82,7 +82,7 @@ def finding_labels(finding: Finding) -> tuple[str, ...]:
         return ()
     values = [finding.label, *finding.segment.values()]
     values += [v for k, v in finding.details.items() if isinstance(v, str) and k != "baseline_label"]
-    return styled_labels(None, also=values)
+    return styled_labels(None, also=[value(v) for v in values])  # as printed: a deal id through `value`
 
 
 def alert_message(finding: Finding, note: str | None = None, buttons: bool = True) -> Message:

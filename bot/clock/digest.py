@@ -12,6 +12,7 @@ from insights.snapshot import Snapshot
 from bot.clock.once import Message, Posting, Schedule, post_once
 from bot.core.charts import chart_or_none
 from bot.core.digest import digest_text
+from bot.core.render import values_shown
 from bot.slack.blocks import assemble_blocks, fallback_text, styled_labels
 from bot.store import Store
 
@@ -76,10 +77,11 @@ def post_digest(client: WebClient, store: Store, schedule: DigestSchedule, snaps
     def build() -> Message:
         if notice is not None:
             return Message(fallback_text(notice), digest_blocks(notice), None)
-        text, headline = digest_text(snapshot, data_error, reps=reps)
+        with values_shown() as shown:  # the deal ids it lists
+            text, headline = digest_text(snapshot, data_error, reps=reps)
         if note:
             text = text.rstrip() + "\n" + note
-        labels = styled_labels(snapshot)  # a CRM label's styling characters shown as written (bot.slack.blocks)
+        labels = styled_labels(snapshot, also=shown)  # a CRM label's styling characters shown as written
         return Message(fallback_text(text, labels), digest_blocks(text, labels), chart_or_none(headline))
 
     posting = Posting(store.digest_ledger(schedule.channel, period), EVENT_TYPE, {"period": period},

@@ -96,7 +96,7 @@ def post_follow(client, store, data, schedule, f: StoredFollow, now, policy: Pol
             raise Withheld(reply.text.strip())
         text = render("text/follow_post.j2", f=f, body=reply.text, period=period,
                       scope=None if asker.scope.unrestricted else asker.scope.describe(), for_channel=asker.for_channel)
-        labels = styled_labels(reply.view)  # a CRM label's styling characters shown as written
+        labels = styled_labels(reply.view, also=reply.shown)  # a CRM label's styling characters shown as written
         return Message(fallback_text(reply.text, labels), assemble_blocks(text, labels=labels), reply.chart())
 
     posting = Posting(store.follow_ledger(f.id, period), EVENT_TYPE, {"follow_id": f.id, "period": period},

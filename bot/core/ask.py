@@ -20,7 +20,7 @@ from bot.core.commands import (COMMANDS, Context, answer, labelled, read_questio
                                resolve_command)
 from bot.core.data import DealData, Loaded
 from bot.core.grammar import split_command
-from bot.core.render import render
+from bot.core.render import render, values_shown
 from bot.core.reply import Reply
 from bot.core.scope import SCOPE_NOT_APPLIED, outside_scope
 
@@ -31,6 +31,13 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
         now: dt.datetime | None = None) -> Reply:
     """The answer to `text` as `asker` may see it where it will be read. `thread`: the thread's last
     command, which a follow-up changes; `store`: the state store the admin commands use. Never raises."""
+    with values_shown() as shown:  # the deal ids its text prints, for Slack to show as written
+        reply = _ask(data, asker, text, thread, store=store, now=now)
+    return dataclasses.replace(reply, shown=tuple(dict.fromkeys(shown))) if shown else reply
+
+
+def _ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, store=None,
+         now: dt.datetime | None = None) -> Reply:
     text = (text or "").strip()
     typed = text if text.startswith("/") else "/" + text
     name = split_command(typed)[0] or ""

@@ -1,6 +1,8 @@
 """Jinja2 rendering: the templates in templates/ turn Result objects into the words users read."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import re
@@ -124,6 +126,30 @@ def plural(n, one: str, many: str | None = None) -> str:
     return one if n == 1 else (many or one + "s")
 
 
+_SHOWN: contextvars.ContextVar[list | None] = contextvars.ContextVar("values_shown", default=None)
+
+
+def value(text) -> str:
+    """A value from the data not cleaned at load (a deal id) as a template prints it (`{{ d.deal_id|value }}`):
+    `safe_label`, and noted for `values_shown`, so a Slack message can show its styling characters as written."""
+    shown = safe_label(text)
+    noted = _SHOWN.get()
+    if noted is not None:
+        noted.append(shown)
+    return shown
+
+
+@contextlib.contextmanager
+def values_shown():
+    """The values printed by `value` while the block runs (in this thread), in order."""
+    noted: list[str] = []
+    token = _SHOWN.set(noted)
+    try:
+        yield noted
+    finally:
+        _SHOWN.reset(token)
+
+
 def mrkdwn_escape(text) -> str:
     """Escape what a user typed before it is echoed in Slack mrkdwn (&, <, >)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -187,7 +213,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(pct=pct, pct_range=pct_range, pp=pp, pval=pval, num=num, money=money, days=days,
                        signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, code=code, ljust=ljust, rjust=rjust,
-                       value=safe_label)  # a value from the data not cleaned at load (a deal id): `{{ d.deal_id|value }}`
+                       value=value)  # a value from the data not cleaned at load (a deal id): `{{ d.deal_id|value }}`
     env.tests["pair"] = lambda dim: "×" in str(dim)
     env.globals["deal_link"] = deal_link
     return env

@@ -26,6 +26,9 @@ class Reply:
     # the snapshot that answered (scoped, and without reps when they may not be named): the chart and
     # the table are made from it, so they can show no more than the text
     view: Snapshot | None = field(default=None, repr=False, compare=False)
+    # values from the data the text prints that are not segment labels (deal ids, bot.core.render.value):
+    # with the view's labels, what Slack must show as written (bot.slack.blocks.styled_labels)
+    shown: tuple[str, ...] = field(default=(), repr=False, compare=False)
     question: str = ""  # the plain question this replies to (empty for a command line)
     unsupported: bool = False  # ... and whether it asks for what no analysis measures
     note: str = ""  # ... and why it is asked back, when known ("No deals closed in 2019Q3: …")

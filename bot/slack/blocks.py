@@ -174,7 +174,7 @@ def reply_message(reply: Reply, line: str = "", *, share: bool = False, shared_b
         text = render("text/ask_back.j2", question=reply.question, choices=reply.choices,
                       unsupported=reply.unsupported, note=reply.note, contested=reply.contested,
                       buttons=True)
-    labels = styled_labels(reply.view)
+    labels = styled_labels(reply.view, also=reply.shown)
     fallback = escape(text, labels) if reply.kind in ("refused", "error") else fallback_text(text, labels)
     return {"text": fallback, "blocks": assemble_blocks(text, command_line=line, share=share, shared_by=shared_by,
                                                         labels=labels, **extra)}

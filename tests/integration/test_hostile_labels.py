@@ -58,6 +58,9 @@ A_SLACK = f"\u2039!channel\u203a {Z}_{Z}a{Z}_{Z}"
 OUT_SLACK = f"{Z}_{Z}out{Z}_{Z} \u2039!everyone\u203a"
 PRO_SLACK = f"{Z}_{Z}pro{Z}_{Z}"
 REP = "_rep_ <!subteam^S1>"
+DEAL = "_acme_ <!channel> *renewal*"  # the largest stalled open deal's id (deal ids are not cleaned at load)
+DEAL_SHOWN = "_acme_ \u2039!channel\u203a \u2217renewal\u2217"  # as a template prints it (`|value`)
+DEAL_SLACK = f"{Z}_{Z}acme{Z}_{Z} \u2039!channel\u203a \u2217renewal\u2217"
 NOW = dt.datetime(2025, 7, 1, 9, 15, tzinfo=dt.timezone.utc)  # a Tuesday, after the data's last quarter
 
 
@@ -70,6 +73,7 @@ def hostile_export(path) -> None:
     for (column, clean), (raw, _) in HOSTILE.items():
         frame.loc[frame[column] == clean, column] = raw
     frame.loc[frame["sales_rep_id"] == "rep_3", "sales_rep_id"] = REP
+    frame.loc[frame["deal_id"] == "D0006292", "deal_id"] = DEAL
     write_csv(frame, path)
 
 
@@ -126,7 +130,7 @@ def inert(payload: dict) -> str:
         assert live not in raw, live
     text = "\n".join([payload.get("text", "")] + mrkdwn(payload.get("blocks", [])))
     outside_code = "".join(text.split("`")[0::2])  # code spans are shown as written by Slack itself
-    for styled in ("_a_", "_pro_", "_out_", "_ed_", "_rep_", "*bold*", "~y~", "~warm~"):
+    for styled in ("_a_", "_pro_", "_out_", "_ed_", "_rep_", "_acme_", "*bold*", "*renewal*", "~y~", "~warm~"):
         assert styled not in outside_code, styled
     return text.replace(ZWSP, "")
 
@@ -141,9 +145,11 @@ def test_the_digest_shows_hostile_labels_as_text(data, store, client, slack):
             f"{OUT_SLACK} 33.7% (n=291, impact 33, $3.0M at risk, significant);") in text
     assert f"*Drivers (2025Q2)*: {A_SLACK} deals −21.5 pp against North America; {OUT_SLACK} deals −17.4 pp" in text
     assert f"1. {A_SLACK} deals win 21.5 pp less often than North America deals (95% CI 13.2 to 29.8" in text
+    assert f"At risk: {DEAL_SLACK} (rep_12, $210k, 1.1% to be won this quarter, open 220 days, stalled);" in text
     assert message["text"] == "Weekly Sales Health · 2025Q2 · data as of 2025-06-30"
     seen = inert(message)
-    assert f"{A} 29.9% (n=224" in seen and f"{OUT} 33.7%" in seen  # the label as loaded, to a reader
+    # to a reader, the label as loaded and the deal id as a template prints it
+    assert f"{A} 29.9% (n=224" in seen and f"{OUT} 33.7%" in seen and f"At risk: {DEAL_SHOWN} (rep_12" in seen
     # the template's own styling is untouched: its footer is still one italic line
     footer = text.splitlines()[-1]
     assert footer.startswith("_Closed deals by closed date") and footer.endswith("correction_") and ZWSP not in footer
@@ -155,9 +161,10 @@ def test_alerts_show_hostile_labels_as_text(data, store, client, slack):
     store.add_rule(AlertKind.WINRATE_BELOW, (("region", (A,)),), 0.9, created_by="U0CRO")
     store.add_rule(AlertKind.DROP, (), None, created_by="U0CRO")
     store.add_rule(AlertKind.LEAD_SOURCE_GAP, (), 5, created_by="U0CRO")
+    store.add_rule(AlertKind.BIG_DEAL_AT_RISK, (), 200_000, created_by="U0CRO")
     rt = Runtime(data, store, client, DigestSchedule(None), AlertPolicy("C0ALERTS"))
     posted = refresh_and_alert(rt, NOW)
-    assert [p.status for p in posted] == ["posted"] * len(posted) and len(posted) >= 3
+    assert [p.status for p in posted] == ["posted"] * len(posted) and len(posted) >= 4
     alerts = slack.messages["C0ALERTS"]
     assert all(block_errors(m["blocks"]) == [] for m in alerts)
     first_lines = [all_text(m).splitlines()[0] for m in alerts]
@@ -168,6 +175,8 @@ def test_alerts_show_hostile_labels_as_text(data, store, client, slack):
     gap = next(m for m in alerts if "less often than" in all_text(m))
     assert all_text(gap).startswith(f":rotating_light: *{OUT_SLACK} deals win ")
     assert f"less often than {REFERRAL}* in 2025Q2" in all_text(gap)
+    big = next(m for m in alerts if ":moneybag:" in all_text(m))
+    assert all_text(big).startswith(f":moneybag: *{DEAL_SLACK} ($210k) is at risk*: ")
     for message in alerts:
         inert(message)
 
@@ -198,6 +207,15 @@ def test_a_question_asked_back_and_the_read_as_line_show_hostile_labels_as_text(
     assert read_as == f"_Read as: Why win rate changed · {PRO_SLACK}_"
     assert mrkdwn(answered["message"]["blocks"])[1].startswith(f"*Why did the win rate change? · {PRO_SLACK}*")
     inert(answered["message"])
+
+
+def test_a_deal_id_in_an_answer_is_shown_as_written(data, services, client, slack):
+    posted = answer_in_thread(services, client, "/pipeline", "U0CRO", "D0CRO", f"{time.time():.6f}")
+    text = "\n".join(mrkdwn(posted["message"]["blocks"]))
+    assert f"1. {DEAL_SLACK} · rep_12 · $210k · " in text
+    assert f"1. {DEAL_SHOWN} · rep_12 · $210k · " in inert(posted["message"])
+    reply = ask(data, Policy(users=frozenset({"U0CRO"})).asker("U0CRO"), "/pipeline")
+    assert reply.shown[0] == DEAL_SHOWN and f"1. {DEAL_SHOWN} · rep_12" in reply.text  # the console: as printed
 
 
 def test_charts_draw_mathtext_labels_as_text_and_their_files_carry_them(data, store, client, slack):

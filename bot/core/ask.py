@@ -79,6 +79,8 @@ def _ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, 
     reply = answer(view.snapshot, line, view.vocab, context, questions=command is not None,
                    repless=(repless.snapshot, repless.vocab) if repless is not None else None, query=query,
                    asked=None if text.startswith("/") else text)
+    if reply.view is None:  # /feedback, /alerts, /follow: their lists name labels, shown as written in Slack
+        reply = dataclasses.replace(reply, view=view.snapshot)
     if command is None:
         reply = dataclasses.replace(reply, question=text, **({"reading": reading, "choices": choices}
                                                              if reply.kind == "answer" else {}))

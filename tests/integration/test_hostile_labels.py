@@ -1,5 +1,6 @@
 """Hostile CRM labels on every surface that posts data to Slack: the weekly digest, the alerts, the Home
-tab, a question asked back, the "Read as" line of an answer in a thread, and charts with their files.
+tab, a question asked back and the /feedback list that keeps it, the "Read as" line of an answer in a
+thread, a deal id in an answer, and charts with their files.
 
 The data is a messy CRM export (insights/synthetic.py crm_spec: amounts as text, labels written several
 ways, zeroed lost amounts, stale deals) whose region, industry, product, lead source and rep values are
@@ -28,7 +29,7 @@ from bot.core.access import Policy
 from bot.core.ask import ask
 from bot.core.data import DealData
 from bot.slack.answering import answer_in_thread
-from bot.slack.blocks import ZWSP
+from bot.slack.blocks import ZWSP, reply_message
 from bot.slack.listeners.events import publish_home
 from bot.slack.services import Services
 from bot.store import Store
@@ -201,6 +202,10 @@ def test_a_question_asked_back_and_the_read_as_line_show_hostile_labels_as_text(
     buttons = [e for b in asked["message"]["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [b["text"]["text"] for b in buttons][:2] == ["Trend of win rate · _pro_", "Win rate · _pro_"]  # plain text
     inert(asked["message"])
+    # the question asked back is kept for /feedback, whose list names the label too
+    listed = ask(services.data, services.policy.asker("U0CRO"), "/feedback", store=services.store)
+    text = "\n".join(mrkdwn(reply_message(listed, listed.line)["blocks"]))
+    assert f"not read · “how are we doing in {PRO_SLACK}”" in text
     answered = answer_in_thread(services, client, "why did win rate drop for _pro_?", "U0CRO", "D0CRO",
                                 f"{time.time():.6f}")
     read_as = answered["message"]["blocks"][0]["elements"][0]["text"]

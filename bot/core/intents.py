@@ -69,7 +69,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\b(after|allowing for|adjusted for|adjusting for|accounting for|account for|correcting for|net of) (luck|chance|noise"
              r"|small samples?|sample sizes?)\b|\bluck[- ]adjusted\b"
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
-             r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
+             r"|\bhow (is|has) rep_?\d+ (been )?(doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
              r"|\b(weakest|worst|best|strongest|top|bottom|lowest|highest)( \w+)? (reps?|aes?|sellers?|salespeople|closers?)\b"
              # "which of rep 9's deals": that rep's deals, not the reps
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"
@@ -89,7 +89,7 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(correlation|correlated|confound\w*|tangled|entangled|mixed up) (with|by)\b|\bjust (a )?proxy for\b"
                 r"|\b(run|rerun|do|fit|show|see)( me)?( the| a| our)?( [\w-]+){0,3} regressions?\b"
                 r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
-                r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
+                r"|\blogistic\b|\blogit\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
     # the chance that open deals close, the deals most likely to, a quarter's dollars ahead, open deals gone bad:
     # the forecast, not a rate of closed deals nor their list
@@ -243,6 +243,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
+              r"|\bhow (has|have) (?!been\b).*\bbeen (doing|performing|going|looking|tracking)\b"
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
               r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
               r"|\bhow (has|have)\b.*\b(changed|moved|shifted|evolved|developed)\b"
@@ -432,7 +433,7 @@ gap gaps cycle-gap drop-off drop-offs dropoff predicts predict correlate correla
 worst-performing over-time underperforming underperform below above team's how's whats quarter month year
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
-thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions
+thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions logit
 worry worried bring fine steady stable flat solid selling
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split()) | frozenset("""
@@ -789,7 +790,19 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bhow (much|many) time\b", "how long"),
     (r"\b(first|1st)[- ]half\b", "h1"), (r"\b(second|2nd)[- ]half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
+    # "ytd vs last ytd", "this ytd against the prior ytd": the same days a year before
+    (r"\b(vs|versus|against|than|compared to|compared with) (the )?(last|previous|prior|last year's) ytd\b", r"\1 last year"),
+    # "channel deals", "channel-sourced", "the channel business": the partner channel (a split is "by channel")
+    (r"\bchannel[- ]partners?\b", "partner"),
+    (r"\bchannel[- ](deals?|opps|opportunities|business|sales|sourced|bookings|revenue|pipeline|pipe|wins|losses)\b", r"partner \1"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
+    # a question inside a sentence ("tell me how APAC is doing", "how rep_3 has been doing") in a question's own order;
+    # "what is Pro doing" asks the same as "how is Pro doing"
+    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about)\b)((?:[\w']+ ){1,3}?)"
+     r"(is|are|was|were) (doing|performing|going|tracking|looking|faring)\b", r"how \2 \1\3"),
+    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about)\b)((?:[\w']+ ){1,3}?)"
+     r"(has|have) been (doing|performing|going|tracking|looking|faring)\b", r"how \2 \1been \3"),
+    (r"\bwhat (is|are) (?!(?:we|you|they|i|it|that|this|the data)\b)((?:[\w']+ ){1,2}?)doing\b", r"how \1 \2doing"),
 )
 STAGE_ORDER = ["Qualified", "Demo", "Proposal", "Negotiation"]
 # The deal stages a conversion runs between ("from demo to proposal", "qualified to won").
@@ -991,6 +1004,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b((?:sales )?cycles?) (?:of|at|over) (\d+)\s*\+\s*(?:days|d)\b", r"\1 over \2 days", text)
     text = re.sub(r"\s*(?:→|->|=>|⟶|➡️?)\s*", " to ", text)  # "proposal → negotiation": from one to the other
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
+    text = re.sub(r"(?<=[a-z])\+(?=[a-z])", " + ", text)  # "edtech+healthtech": the two pooled, as "edtech + healthtech"
     text = _month_against_previous(text)
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)
@@ -1357,6 +1371,12 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
     command = command_of(re.sub(r"\b\w+=\S+", " ", words))  # "stage=Proposal" typed is a filter, not the funnel's subject
+    if command == "reps" and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words) \
+            and command_of(re.sub(r"\brep[ #]?(\d+)\b", r"rep_\1", words)) is None:
+        command = None  # "what about rep 4" names one rep as "what about rep_4" does, no analysis: which one?
+    if command == "why" and context_line is None and not args and re.search(r"\bwhat is (going on|happening|up)\b", words) \
+            and not SALES_WORDS.intersection(words.split()):
+        return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES))  # "what's happening?" names nothing to explain
     if command is None and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words):
         parsed = parse(args, vocab)  # "what about last quarter?" with nothing before it: which analysis?
         if parsed.ok and (parsed.query.filters or parsed.query.period):
@@ -1816,15 +1836,35 @@ def _us_region(text: str, vocab: Vocabulary) -> str:
     return text
 
 
+TITLE = re.compile(r"\b(?:(?P<before>[\w&-]+(?: [\w&-]+)?) (?:vp|svp|rvp|avp|director|head|lead|leader|manager|gm)"
+                   r"|(?:vp|svp|rvp|avp|director|head|lead|leader|manager|gm)(?: of| for)? (?:the )?(?P<after>[\w&-]+(?: [\w&-]+)?))"
+                   r"(?=\s*(?:here\b|speaking\b|[:—–,-]))", re.IGNORECASE)
+
+
+def _title_segment(text: str, vocab: Vocabulary) -> str | None:
+    """The segment a title names ("APAC VP here:", "new VP Europe:", "head of EMEA,"), or None."""
+    for m in TITLE.finditer(text):
+        said = (m.group("before") or m.group("after")).split()
+        for words in (said, said[-1:], said[:1]):  # "new APAC VP": APAC; "VP Europe sales": Europe
+            named = parse(" ".join(words), vocab)
+            if words and not named.problems and len(named.query.filters) == 1 and not named.query.period:
+                return " ".join(words)
+    return None
+
+
 def _mine_named(text: str, vocab: Vocabulary) -> str:
-    """"I run the APAC team. How did my region do?": "my region" is APAC when the message says whose it is."""
+    """"I run the APAC team. How did my region do?": "my region" is APAC when the message says whose it is; so is
+    "my win rate" after a title that names a segment ("APAC VP here: my win rate by vertical")."""
     mine = MINE.search(text)
-    if not mine or not MY_SEGMENT.search(text):
+    if mine:
+        named = parse(mine.group("what"), vocab)
+        if MY_SEGMENT.search(text) and not named.problems and len(named.query.filters) == 1:
+            return MY_SEGMENT.sub(mine.group("what"), text)
         return text
-    named = parse(mine.group("what"), vocab)
-    if named.problems or len(named.query.filters) != 1:
+    titled = _title_segment(text, vocab)
+    if titled is None or not re.search(r"\bmy\b", text, re.IGNORECASE):
         return text
-    return MY_SEGMENT.sub(mine.group("what"), text)
+    return re.sub(r"\bmy\b", f"{titled}'s", MY_SEGMENT.sub(titled, text), flags=re.IGNORECASE)
 
 
 def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:

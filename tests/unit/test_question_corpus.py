@@ -120,3 +120,12 @@ def test_a_comparison_with_no_period_is_dated_as_the_analyses_date_it(demo_vocab
     assert bare == named
     assert bare[3] == (dt.date(2024, 4, 1), dt.date(2024, 6, 30)) and bare[4] == (dt.date(2024, 1, 1), dt.date(2024, 3, 31))
     assert meaning("/winrate vs previous", vocab, snapshot) != meaning("/winrate 2024Q1 vs previous", vocab, snapshot)
+
+
+def test_the_trend_over_all_history_means_the_trend_with_no_period(demo_vocab):
+    """/trend with no period already covers every quarter the data holds, so "/trend all" asks the same; a period or
+    a comparison still tells them apart, and "all" on another analysis stays all time."""
+    snapshot, vocab = demo_vocab
+    assert meaning("/trend FinTech all", vocab, snapshot) == meaning("/trend FinTech", vocab, snapshot)
+    assert meaning("/trend all", vocab, snapshot) != meaning("/trend last 6 quarters", vocab, snapshot)
+    assert meaning("/winrate all", vocab, snapshot) != meaning("/winrate", vocab, snapshot)

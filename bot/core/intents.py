@@ -249,6 +249,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bhow (has|have)\b.*\b(changed|moved|shifted|evolved|developed)\b"
               r"|\bhow\b.*\b(has|have) (changed|moved|shifted|evolved|developed|trended)\b"
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
+              r"|\b(downward|upward|downhill)\b|\b(heading|headed|trending) (up|down)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
               r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"
               r"|\b(smallest|minimum|minimal|least) (change|effect|difference|drop|move)\b.*\bdetect\w*|\bdetectable\b"
@@ -426,7 +427,7 @@ so very really much many more less than then same too also just lately recently 
 team performance performing perform lose losing loss losses happening get got make makes made rate rates win
 win-rate winrate conversion close closing closed factors factor matters matter need needs needed attention
 help helps look looking see seeing compare compared comparison versus and what's up down hurt hurting slip
-slipping slipped worse better improve improved improving stuck stall stalled stalling funnel stage stages
+slipping slipped worse better improve improved improving stuck stall stalled stalling stopping stop stops funnel stage stages
 reps rep sales salespeople people sellers seller owners owner coach coaching performers performer behind
 most key main top problems problem impact impacts pipeline over under into drill die dies dying getting get
 gap gaps cycle-gap drop-off drop-offs dropoff predicts predict correlate correlates correlated time times
@@ -798,9 +799,9 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
     # a question inside a sentence ("tell me how APAC is doing", "how rep_3 has been doing") in a question's own order;
     # "what is Pro doing" asks the same as "how is Pro doing"
-    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about)\b)((?:[\w']+ ){1,3}?)"
+    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about|they|we|you|it|i|he|she|things)\b)((?:[\w']+ ){1,3}?)"
      r"(is|are|was|were) (doing|performing|going|tracking|looking|faring)\b", r"how \2 \1\3"),
-    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about)\b)((?:[\w']+ ){1,3}?)"
+    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about|they|we|you|it|i|he|she|things)\b)((?:[\w']+ ){1,3}?)"
      r"(has|have) been (doing|performing|going|tracking|looking|faring)\b", r"how \2 \1been \3"),
     (r"\bwhat (is|are) (?!(?:we|you|they|i|it|that|this|the data)\b)((?:[\w']+ ){1,2}?)doing\b", r"how \1 \2doing"),
 )
@@ -1109,6 +1110,10 @@ CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:(?:past|over
 CYCLE_DOWN = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:in )?(?:under|less than|fewer than|below) (\d+) days\b")
 
 
+CYCLE_NAMES = "|".join(re.escape(name) for _, name in CYCLE_BANDS)
+CYCLE_AGAINST = re.compile(r"(?P<first>(?<![\w=,])(?:" + CYCLE_NAMES + r")|\bcycle_band=\S+)(?P<mid> (?:vs|versus|against"
+                           r"|compared to|compared with) (?:(?:the )?(?:deals?|ones|opps) (?:that |which )?)?)(?P<bound>(?:(?P<up>over"
+                           r"|more than|longer than|above|beyond)|under|less than|fewer than|below|shorter than) (?P<n>\d+) days)\b")
 SIZE_DOWN = re.compile(r"(?<![\w-])(?:under|below|less than|smaller than|sub-?|<) ?\$?(\d+)k\b(?! (?:and|or) (?:up|above|over|more))"
                        r"|\$?\b(\d+)k (?:and|or) (?:under|below|less|smaller|lower)\b")
 # "took longer than 6 months", "closed in under 2 weeks": the cycle's bound in days (a band's edge, or named back)
@@ -1172,7 +1177,11 @@ def _bands_in_words(text: str) -> str:
     text = SIZE_BETWEEN.sub(lambda m: between(int(m.group(1)), int(m.group(2)), m.group(0)), text)
     text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
     text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1) or m.group(2)), CYCLE_BANDS, 1, m.group(0)), text)
-    return CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
+    text = CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
+    # "under 30 days vs over 90 days": the second bound is the cycle's too, with no verb of its own
+    return CYCLE_AGAINST.sub(lambda m: m.group("first") + m.group("mid") + (
+        up(CYCLE_EDGES, int(m.group("n")), CYCLE_BANDS, 1, m.group("bound")) if m.group("up")
+        else down(int(m.group("n")), m.group("bound"))), text)
 
 
 def _corrected(word: str) -> str:
@@ -1503,6 +1512,19 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     mismatch = _unit_mismatch(request, plain, as_of)
     if mismatch is not None:  # "this quarter vs previous month": a month named against a quarter; never the month dropped
         return dataclasses.replace(mismatch, dropped=dropped)
+    if request.command == "winrate" and q is not None and q.compare is None and q.period is not None \
+            and CHANGED_SINCE.search(plain.casefold()):  # "did win rate change after january": the rate since then shows no change
+        return Intent(UNKNOWN, dropped, note="A change since then is measured against something before it: why it "
+                      "changed (against the quarters before), or the rate month by month.", choices=(
+                          _with_text("why", q), _with_text("trend", dataclasses.replace(q, period=None, grain="month"))))
+    pair = next(((d, v) for d, v in q.filters if len(v) == 2), None) if q is not None else None
+    if pair is not None and request.command in ("winrate", "why") and q.compare is None and CHANGES_COMPARED.search(words):
+        # "is the APAC drop bigger than the Europe one": two changes compared; each change side by side, or each why
+        dim, values = pair
+        rest = tuple((d, v) for d, v in q.filters if d != dim)
+        return Intent(UNKNOWN, dropped, choices=(
+            _with_text("winrate", dataclasses.replace(q, group_by=(dim,), compare=PeriodSpec("previous", (), "previous period"))),
+            *(_with_text("why", dataclasses.replace(q, filters=rest + ((dim, (value,)),), group_by=())) for value in values)))
     contest = _contested(request, words, text, args, vocab, as_of)
     if contest is not None:  # a shape careful readers take two ways: ask which, with each reading a button
         shape, readings = contest
@@ -1530,6 +1552,16 @@ COMPARED_SPAN = re.compile(
 SPAN_DAYS = {"day": 1, "week": 7, "wk": 7, "month": 30.4, "mo": 30.4, "quarter": 91.3, "qtr": 91.3, "half": 182.6, "halve": 182.6,
              "year": 365.2, "yr": 365.2}
 SPAN_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}
+
+
+# "did the win rate change after january", "has it improved since March": a change from a point on, not a level
+CHANGED_SINCE = re.compile(r"\b(did|has|have|does|do)\b.*\b(chang\w*|mov(e|ed)|improv\w*|drop\w*|fall|fell|fallen|declin\w*"
+                           r"|shift\w*|(go|gone|went) (up|down))\b.*\b(after|since)\b(?! (last|the previous|the prior) )")
+# "is the APAC drop bigger than Europe's", "which fell further, APAC or India": two changes set against each other
+CHANGES_COMPARED = re.compile(r"\b(drop|decline|fall|dip|slide|slump|rise|gain|jump|change|improvement|swing)s? (is |was |been )?"
+                              r"(bigger|larger|smaller|worse|steeper|sharper|deeper|greater)\b|\b(bigger|larger|smaller|steeper"
+                              r"|sharper|deeper|greater) (drop|decline|fall|dip|slide|slump|rise|gain|jump|change|improvement)\b"
+                              r"|\b(fell|dropped|declined|slipped|fallen|rose|grew|improved) (further|more|harder|faster)\b")
 
 
 def _span_days(spec: PeriodSpec, as_of: dt.date) -> float | None:

@@ -240,7 +240,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\b(biggest|largest) (deals|losses|wins)\b"),
     ("trend", r"\b(recovered|rebounded|bounced back|stable|steady|unstable|volatil\w*|consistent|erratic|slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|(gotten|grown|become) (steadily |gradually |consistently )?(better|worse)|going (up|down)|up or down|better or worse)\b"
-              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
+              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|blip|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
               r"|\bhow (has|have) (?!been\b).*\bbeen (doing|performing|going|looking|tracking)\b"
@@ -444,7 +444,7 @@ lately struggling struggle struggles lagging lag lags weak weaker weakness weakn
 trending trends trended declines rising rise rose rises climbing climb improving improvement recovering recover
 recovery worsening deteriorating deteriorate tracking track pace doing performing fare fared faring going
 root diagnose diagnosis understand break breakdown dig deep deeper insight insights idea ideas any
-significantly statistically statistical fluke chance noise signal actually truly just only even still yet again
+significantly statistically statistical fluke blip chance noise signal actually truly just only even still yet again
 history historical historically over-time timeline time-series series month-over-month quarter-over-quarter
 predict predicts predictor predictors levers lever influence influences influencing influencers influencer
 attributes attribute characteristics common separates separate separating distinguishes traits differ
@@ -796,6 +796,11 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     # "channel deals", "channel-sourced", "the channel business": the partner channel (a split is "by channel")
     (r"\bchannel[- ]partners?\b", "partner"),
     (r"\bchannel[- ](deals?|opps|opportunities|business|sales|sourced|bookings|revenue|pipeline|pipe|wins|losses)\b", r"partner \1"),
+    # "sanity-check the dataset": the data's health; "rep stack rank": the ranking
+    (r"\bsanity[- ]?check(?:ing)?(?: on| of)?(?: the| our| this)? (?:data ?sets?|data|crm|export|extract|file)\b", "data health"),
+    (r"\bstack[- ]?rank(ing|ed|s)?\b", r"rank\1"),
+    # "how do deal size and product interact": the two dimensions together, a split by both
+    (r"\bhow (?:do|does) (?:the )?([\w ]+?) and (?:the )?([\w ]+?) (?:interact|combine|play together)\b", r"win rate by \1 and \2"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
     # a question inside a sentence ("tell me how APAC is doing", "how rep_3 has been doing") in a question's own order;
     # "what is Pro doing" asks the same as "how is Pro doing"
@@ -968,6 +973,16 @@ def _month_against_previous(text: str) -> str:
     return f"{text[:match.start()]}last month vs previous{text[match.end():]}"
 
 
+QUARTER_END_MONTH = re.compile(r"\b(?:by|before|until|till|through) (?:the )?end of (?P<m>[a-z]{3,9})\b")
+
+
+def _ends_this_quarter(name: str, as_of: dt.date) -> bool:
+    """Whether a month's name ("sept", "september") is the last month of the quarter as_of is in: "by end of sept"
+    in July is this quarter, the forecast's own horizon."""
+    month = next((i for full, i in MONTHS.items() if full.startswith(name)), None)
+    return month is not None and month == ((as_of.month - 1) // 3) * 3 + 3
+
+
 def rewrite(question: str, as_of: dt.date) -> str:
     """The question in the grammar's words: punctuation and emoji off, contractions and sales phrasings
     spelt out, keyword typos corrected, bare quarters and months given their year."""
@@ -1009,6 +1024,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = _month_against_previous(text)
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)
+    text = QUARTER_END_MONTH.sub(lambda m: " this quarter" if _ends_this_quarter(m.group("m"), as_of) else m.group(0), text)
     text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
     text = DAY_RANGE.sub(lambda m: _day_range(m, as_of) or m.group(0), text)  # "from feb 1 to april 30": those days
@@ -1635,7 +1651,7 @@ class Contest:
 # words of change over time: the trend, not a level
 OVER_TIME = re.compile(r"\b(lately|recently|these days|of late|been|trend\w*|trajector\w*|over time|over the (last|past)|history"
                        r"|historical\w*|used to|getting|gotten|improv\w*|declin\w*|worsening|slipping|recovering|rising|falling"
-                       r"|steady|steadily|stable|consistent\w*|real|noise|noisy|significant\w*|luck|fluke|shape|better|worse)\b")
+                       r"|steady|steadily|stable|consistent\w*|real|noise|noisy|significant\w*|luck|fluke|blip|shape|better|worse)\b")
 QUARTER_ON_QUARTER = re.compile(r"\b(qoq|q/q|q-o-q|quarter[- ](over|on|to)[- ]quarter)\b", re.IGNORECASE)
 CONTESTS = (
     # "how are we doing (in APAC, this quarter, on win rate)": the trend (its verdict and latest rate) in six sets,

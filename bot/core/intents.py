@@ -38,7 +38,7 @@ REP = "sales_rep_id"
 # A dimension named as a whole (not one of its values): "deal size", "lead source", "the region".
 DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|sources?|channels?|regions?|geos?|geography"
                    r"|industr(y|ies)|verticals?|products?|product (type|line)s?|segments?|amounts?|deal amounts?)")
-TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
+TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|collaps\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
     # "is the q2 dip seasonal": why it dipped; "is q2 always weak": the quarters over time
     ("why", rf"\b{TROUBLE}\b.*\bseasonal\w*\b|\bwhat drove (it|that|this)\b"
@@ -492,6 +492,7 @@ csv excel spreadsheet export download file attachment
 rather instead genuinely honestly basically exactly roughly approximately normally usually typically state states status
 proxy proxies effect effects affect affects affected confounded confounding confound care cares interested keep hearing
 heard hear says said claims claim true untrue false correct right case
+bearings decided undecided journey journeys collapse collapsed collapsing
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -1534,7 +1535,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
                       "changed (against the quarters before), or the rate month by month.", choices=(
                           _with_text("why", q), _with_text("trend", dataclasses.replace(q, period=None, grain="month"))))
     pair = next(((d, v) for d, v in q.filters if len(v) == 2), None) if q is not None else None
-    if pair is not None and request.command in ("winrate", "why") and q.compare is None and CHANGES_COMPARED.search(words):
+    if pair is not None and request.command in ("winrate", "why") and q.compare is None and (
+            CHANGES_COMPARED.search(words) or (request.command == "why" and CONTRASTED.search(words))):
         # "is the APAC drop bigger than the Europe one": two changes compared; each change side by side, or each why
         dim, values = pair
         rest = tuple((d, v) for d, v in q.filters if d != dim)
@@ -1578,6 +1580,12 @@ CHANGES_COMPARED = re.compile(r"\b(drop|decline|fall|dip|slide|slump|rise|gain|j
                               r"(bigger|larger|smaller|worse|steeper|sharper|deeper|greater)\b|\b(bigger|larger|smaller|steeper"
                               r"|sharper|deeper|greater) (drop|decline|fall|dip|slide|slump|rise|gain|jump|change|improvement)\b"
                               r"|\b(fell|dropped|declined|slipped|fallen|rose|grew|improved) (further|more|harder|faster)\b")
+
+
+# "why did Europe hold up when APAC fell": one segment's change set against another's, not the two pooled
+CONTRASTED = re.compile(r"\b(held|hold|holding|stay\w*|kept|keep|gr[eo]w\w*|ris\w*|rose|improv\w*|fall\w*|fell|drop\w*|declin\w*"
+                        r"|slip\w*|tank\w*|collaps\w*)"
+                        r"\b.*\b(when|while|whereas|but|yet|even though|although)\b")
 
 
 def _span_days(spec: PeriodSpec, as_of: dt.date) -> float | None:

@@ -237,7 +237,8 @@ RULES: tuple[tuple[str, str], ...] = (
     ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+[\w']+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
-              r"|\b(biggest|largest) (deals|losses|wins)\b"),
+              r"|\b(biggest|largest) (deals|losses|wins)\b"
+              r"|^((and|now|ok|then) )?(just |only )?(the )?(won|lost|open) ones\b"),  # "just the lost ones": those deals
     ("trend", r"\b(recovered|rebounded|bounced back|stable|steady|unstable|volatil\w*|consistent|erratic|slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|(gotten|grown|become) (steadily |gradually |consistently )?(better|worse)|going (up|down)|up or down|better or worse)\b"
               r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|blip|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
@@ -1441,7 +1442,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
         parsed = parse(args, vocab)
-        split = parsed.query.group_by and re.search(r"^by\b|\b(break ?down|broken (down|out)|split|slice|cut)\b", words)
+        split = parsed.query.group_by and re.search(r"^by\b|\b(break ?down|broken (down|out)|split|slice|cut)\b",
+                                                    FOLLOW_UP_START.sub("", words))  # "now by product" as "by product"
         named = parsed.query.filters or parsed.query.period or split or any(
             norm(p.word) in NEAREST_VALUES for p in parsed.problems)  # "SMB": say which values are closest
         if not args or not named:

@@ -788,6 +788,8 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     # "this week than last week": the seven days against the seven before (both read "last 7 days", the second dropped)
     (r"\b(?:this|current) week\b(.*?)\b(?:vs|than|against) (?:the )?(?:last|past|previous|prior) week\b",
      r"last 7 days\1 vs previous"),
+    # "what should I focus on this week": the week to act in, as "today" is, not seven days of closed deals
+    (r"\b(focus(?:ing)?(?: on)?|prioriti[sz]e|work on|tackle|fix)( first)? (?:this|the coming|next) week\b", r"\1\2"),
     (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),

@@ -2121,3 +2121,27 @@ def test_heldout11_round_vocabulary(vocab, question, line):
 def test_a_change_since_a_point_or_two_changes_compared_are_asked_back(vocab, question, readings):
     intent = interpret(question, vocab, AS_OF)
     assert not intent.understood and [c.line for c in intent.choices] == readings
+
+
+@pytest.mark.parametrize("question, line", [
+    # words a leader uses that place nothing and ask nothing more: never a reason to ask back
+    ("still finding my bearings: of the deals decided in q1, what share did we win?", "/winrate 2024q1"),
+    ("people say fintech collapsed. is that real, and what is behind it?", "/why industry=FinTech"),
+    ("walk me through the journey deals take across the stages", "/funnel"),
+    # with no thread, a split or the lost ones asked after a follow-up word are read as they stand
+    ("ok, by region", "/winrate by region"),
+    ("only the won ones in apac", "/deals region=APAC won"),
+    # the week to act in is not seven days of closed deals
+    ("where should my team focus this week", "/risk"),
+    ("what do we prioritize this week", "/risk"),
+])
+def test_heldout11_round_words_and_bare_follow_ups(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+def test_one_segments_change_contrasted_with_anothers_is_asked_back(vocab):
+    intent = interpret("why did fintech grow while saas declined", vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == [
+        "/winrate industry=FinTech,SaaS by industry vs previous", "/why industry=FinTech", "/why industry=SaaS"]
+    assert interpret("why did apac and india both drop", vocab, AS_OF).line == "/why region=APAC,India"

@@ -38,7 +38,7 @@ REP = "sales_rep_id"
 # A dimension named as a whole (not one of its values): "deal size", "lead source", "the region".
 DIMENSION_WORDS = (r"(deal size|deal sizes|size|sizes|size bands?|lead sources?|sources?|channels?|regions?|geos?|geography"
                    r"|industr(y|ies)|verticals?|products?|product (type|line)s?|segments?|amounts?|deal amounts?)")
-TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|lower|worse|problem)"
+TROUBLE = r"(decline|declin\w+|drop\w*|dip|slide|slump|fall\w*|fell|slip\w*|down|tank\w*|collaps\w*|lower|worse|problem)"
 RULES: tuple[tuple[str, str], ...] = (
     # "is the q2 dip seasonal": why it dipped; "is q2 always weak": the quarters over time
     ("why", rf"\b{TROUBLE}\b.*\bseasonal\w*\b|\bwhat drove (it|that|this)\b"
@@ -69,7 +69,7 @@ RULES: tuple[tuple[str, str], ...] = (
              r"|\b(after|allowing for|adjusted for|adjusting for|accounting for|account for|correcting for|net of) (luck|chance|noise"
              r"|small samples?|sample sizes?)\b|\bluck[- ]adjusted\b"
              r"|\bclosers\b|\b(rank|ranking|list|show|compare)( the| our| my)? (reps|aes|sellers)\b"
-             r"|\bhow is rep_?\d+ (doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
+             r"|\bhow (is|has) rep_?\d+ (been )?(doing|performing|looking)\b|\b(rep|seller|ae) (leaderboard|scorecard|ranking)s?\b"
              r"|\b(weakest|worst|best|strongest|top|bottom|lowest|highest)( \w+)? (reps?|aes?|sellers?|salespeople|closers?)\b"
              # "which of rep 9's deals": that rep's deals, not the reps
              r"|\bwho is (dragging|holding|pulling)\b|\b(any|which|what)( of)?( the| our| my)? (reps?|aes?|sellers?|salespeople)\b"
@@ -89,7 +89,7 @@ RULES: tuple[tuple[str, str], ...] = (
                 r"|\b(correlation|correlated|confound\w*|tangled|entangled|mixed up) (with|by)\b|\bjust (a )?proxy for\b"
                 r"|\b(run|rerun|do|fit|show|see)( me)?( the| a| our)?( [\w-]+){0,3} regressions?\b"
                 r"|\b(win rate|logistic|multivariate|statistical) regressions?\b|\bregressions? (on|of|model|analysis)\b"
-                r"|\blogistic\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
+                r"|\blogistic\b|\blogit\b|\bmultivariate\b|\bholding-constant\b|\bcontrolling for\b"
                 r"|\b(hurts?|helps?|lowers?|raises?) (our |the )?(odds|chances)\b"),
     # the chance that open deals close, the deals most likely to, a quarter's dollars ahead, open deals gone bad:
     # the forecast, not a rate of closed deals nor their list
@@ -237,17 +237,20 @@ RULES: tuple[tuple[str, str], ...] = (
     ("deals", r"\b(which|what|list|show( me)?|see|open up|pull|drill( down)?( into)?)\b(\s+[\w']+){0,4}\s+(deals?|opportunities|opps)\b"
               r"|\bdeals behind\b|\bdeal list\b|^deals\b|\bthe deals\b|\b(won|lost|open|closed)( \w+){0,3} deals\b"
               r"|\b(pull|export|csv|download|get me|give me)\b(?!.*\bwin rate\b).*\bdeals\b|\bdeals (we|did we) (lost|lose|won|win)"
-              r"|\b(biggest|largest) (deals|losses|wins)\b"),
+              r"|\b(biggest|largest) (deals|losses|wins)\b"
+              r"|^((and|now|ok|then) )?(just |only )?(the )?(won|lost|open) ones\b"),  # "just the lost ones": those deals
     ("trend", r"\b(recovered|rebounded|bounced back|stable|steady|unstable|volatil\w*|consistent|erratic|slipping|declining|improving|trending|recovering|worsening|deteriorating|falling|dropping|rising"
               r"|climbing|sliding|tanking|getting (better|worse)|(gotten|grown|become) (steadily |gradually |consistently )?(better|worse)|going (up|down)|up or down|better or worse)\b"
-              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
+              r"|\b(real|noise|noisy|significant|significantly|random|luck|fluke|blip|trend\w*|trajector(y|ies)|over time|each (quarter|month)"
               r"|monthly|quarterly|history|historical|by month|by quarter)\b|\bhas (the )?(win rate|it) been\b|\bholding up\b|\bused to\b"
               r"|\bhow (is|are|was|were|did|do|does)\b.*\b(doing|do|performing|going|trending|look|looking|tracking)\b"
+              r"|\bhow (has|have) (?!been\b).*\bbeen (doing|performing|going|looking|tracking)\b"
               r"|\bhow is (it|things|business) going\b|\bgetting (better|worse)\b|\bover the (last|past)\b"
               r"|\bis (the )?(\w+ )?(win rate|it) (down|up|lower|higher)\b|\bare we (improving|better|worse)\b"
               r"|\bhow (has|have)\b.*\b(changed|moved|shifted|evolved|developed)\b"
               r"|\bhow\b.*\b(has|have) (changed|moved|shifted|evolved|developed|trended)\b"
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
+              r"|\b(downward|upward|downhill)\b|\b(heading|headed|trending) (up|down)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
               r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"
               r"|\b(smallest|minimum|minimal|least) (change|effect|difference|drop|move)\b.*\bdetect\w*|\bdetectable\b"
@@ -425,14 +428,14 @@ so very really much many more less than then same too also just lately recently 
 team performance performing perform lose losing loss losses happening get got make makes made rate rates win
 win-rate winrate conversion close closing closed factors factor matters matter need needs needed attention
 help helps look looking see seeing compare compared comparison versus and what's up down hurt hurting slip
-slipping slipped worse better improve improved improving stuck stall stalled stalling funnel stage stages
+slipping slipped worse better improve improved improving stuck stall stalled stalling stopping stop stops funnel stage stages
 reps rep sales salespeople people sellers seller owners owner coach coaching performers performer behind
 most key main top problems problem impact impacts pipeline over under into drill die dies dying getting get
 gap gaps cycle-gap drop-off drop-offs dropoff predicts predict correlate correlates correlated time times
 worst-performing over-time underperforming underperform below above team's how's whats quarter month year
 caused cause causes reason reasons went wrong going on with for of in on at to by about vs is real luck
 random significant number numbers digest summary weekly report quality health fresh data rows set aside
-thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions
+thing things it okay ok hi hello hey thanks thank trajectory trajectories story backstory regression regressions logit
 worry worried bring fine steady stable flat solid selling
 forecast forecasts forecasting book books booking bookings booked land likely probability probabilities
 """.split()) | frozenset("""
@@ -442,7 +445,7 @@ lately struggling struggle struggles lagging lag lags weak weaker weakness weakn
 trending trends trended declines rising rise rose rises climbing climb improving improvement recovering recover
 recovery worsening deteriorating deteriorate tracking track pace doing performing fare fared faring going
 root diagnose diagnosis understand break breakdown dig deep deeper insight insights idea ideas any
-significantly statistically statistical fluke chance noise signal actually truly just only even still yet again
+significantly statistically statistical fluke blip chance noise signal actually truly just only even still yet again
 history historical historically over-time timeline time-series series month-over-month quarter-over-quarter
 predict predicts predictor predictors levers lever influence influences influencing influencers influencer
 attributes attribute characteristics common separates separate separating distinguishes traits differ
@@ -490,6 +493,7 @@ csv excel spreadsheet export download file attachment
 rather instead genuinely honestly basically exactly roughly approximately normally usually typically state states status
 proxy proxies effect effects affect affects affected confounded confounding confound care cares interested keep hearing
 heard hear says said claims claim true untrue false correct right case
+bearings decided undecided journey journeys collapse collapsed collapsing
 """.split())
 # Words that name a segment (a region, an industry, a product, a channel, a size) the data may not
 # have. They are never dropped as sentence words: the reply names them and offers the closest values.
@@ -784,12 +788,31 @@ SPELLINGS: tuple[tuple[str, str], ...] = (
     # "this week than last week": the seven days against the seven before (both read "last 7 days", the second dropped)
     (r"\b(?:this|current) week\b(.*?)\b(?:vs|than|against) (?:the )?(?:last|past|previous|prior) week\b",
      r"last 7 days\1 vs previous"),
+    # "what should I focus on this week": the week to act in, as "today" is, not seven days of closed deals
+    (r"\b(focus(?:ing)?(?: on)?|prioriti[sz]e|work on|tackle|fix)( first)? (?:this|the coming|next) week\b", r"\1\2"),
     (r"\b(last|past|previous|prior|this|current) week\b", "last 7 days"), (r"\byesterday\b", "last 1 days"),
     (r"\bsemesters?\b|\bhalf[- ]years?\b", "half"),  # "the first semester", "last half-year"
     (r"\bhow (much|many) time\b", "how long"),
     (r"\b(first|1st)[- ]half\b", "h1"), (r"\b(second|2nd)[- ]half\b", "h2"), (r"\b(\d{4}) (h[12])\b", r"\2 \1"),
     (r"\bloosing\b", "losing"), (r"\bloose\b", "lose"), (r"\bhw\b", "how"),
+    # "ytd vs last ytd", "this ytd against the prior ytd": the same days a year before
+    (r"\b(vs|versus|against|than|compared to|compared with) (the )?(last|previous|prior|last year's) ytd\b", r"\1 last year"),
+    # "channel deals", "channel-sourced", "the channel business": the partner channel (a split is "by channel")
+    (r"\bchannel[- ]partners?\b", "partner"),
+    (r"\bchannel[- ](deals?|opps|opportunities|business|sales|sourced|bookings|revenue|pipeline|pipe|wins|losses)\b", r"partner \1"),
+    # "sanity-check the dataset": the data's health; "rep stack rank": the ranking
+    (r"\bsanity[- ]?check(?:ing)?(?: on| of)?(?: the| our| this)? (?:data ?sets?|data|crm|export|extract|file)\b", "data health"),
+    (r"\bstack[- ]?rank(ing|ed|s)?\b", r"rank\1"),
+    # "how do deal size and product interact": the two dimensions together, a split by both
+    (r"\bhow (?:do|does) (?:the )?([\w ]+?) and (?:the )?([\w ]+?) (?:interact|combine|play together)\b", r"win rate by \1 and \2"),
     (r"\bhow we (doing|going|tracking|looking|performing)\b", r"how are we \1"), (r"\bplz|pls\b", "please"), (r"\bw/\s*", "with "),
+    # a question inside a sentence ("tell me how APAC is doing", "how rep_3 has been doing") in a question's own order;
+    # "what is Pro doing" asks the same as "how is Pro doing"
+    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about|they|we|you|it|i|he|she|things)\b)((?:[\w']+ ){1,3}?)"
+     r"(is|are|was|were) (doing|performing|going|tracking|looking|faring)\b", r"how \2 \1\3"),
+    (r"\bhow (?!(?:is|are|was|were|has|have|had|did|do|does|much|many|long|often|far|come|about|they|we|you|it|i|he|she|things)\b)((?:[\w']+ ){1,3}?)"
+     r"(has|have) been (doing|performing|going|tracking|looking|faring)\b", r"how \2 \1been \3"),
+    (r"\bwhat (is|are) (?!(?:we|you|they|i|it|that|this|the data)\b)((?:[\w']+ ){1,2}?)doing\b", r"how \1 \2doing"),
 )
 STAGE_ORDER = ["Qualified", "Demo", "Proposal", "Negotiation"]
 # The deal stages a conversion runs between ("from demo to proposal", "qualified to won").
@@ -954,6 +977,16 @@ def _month_against_previous(text: str) -> str:
     return f"{text[:match.start()]}last month vs previous{text[match.end():]}"
 
 
+QUARTER_END_MONTH = re.compile(r"\b(?:by|before|until|till|through) (?:the )?end of (?P<m>[a-z]{3,9})\b")
+
+
+def _ends_this_quarter(name: str, as_of: dt.date) -> bool:
+    """Whether a month's name ("sept", "september") is the last month of the quarter as_of is in: "by end of sept"
+    in July is this quarter, the forecast's own horizon."""
+    month = next((i for full, i in MONTHS.items() if full.startswith(name)), None)
+    return month is not None and month == ((as_of.month - 1) // 3) * 3 + 3
+
+
 def rewrite(question: str, as_of: dt.date) -> str:
     """The question in the grammar's words: punctuation and emoji off, contractions and sales phrasings
     spelt out, keyword typos corrected, bare quarters and months given their year."""
@@ -991,9 +1024,11 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b((?:sales )?cycles?) (?:of|at|over) (\d+)\s*\+\s*(?:days|d)\b", r"\1 over \2 days", text)
     text = re.sub(r"\s*(?:→|->|=>|⟶|➡️?)\s*", " to ", text)  # "proposal → negotiation": from one to the other
     text = re.sub(r"[^\w\s'%$+<>.,?!;:=/&-]", " ", text)  # emoji and symbols
+    text = re.sub(r"(?<=[a-z])\+(?=[a-z])", " + ", text)  # "edtech+healthtech": the two pooled, as "edtech + healthtech"
     text = _month_against_previous(text)
     for pattern, words in SPELLINGS:
         text = re.sub(pattern, words, text)
+    text = QUARTER_END_MONTH.sub(lambda m: " this quarter" if _ends_this_quarter(m.group("m"), as_of) else m.group(0), text)
     text = re.sub(r"(?<![\d.])[?!;:](?!\d)|(?<!\d)[.,](?!\d)|[?!]+$", " ", text)
     text = re.sub(r"(?<=\d)[?!.,]+(?=\s|$)", " ", text)  # "in 2024Q1?": the period keeps its digits
     text = DAY_RANGE.sub(lambda m: _day_range(m, as_of) or m.group(0), text)  # "from feb 1 to april 30": those days
@@ -1095,6 +1130,10 @@ CYCLE_UP = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:for |in )?(?:(?:past|over
 CYCLE_DOWN = re.compile(CYCLE_NOUN + CYCLE_WORDS + r" (?:in )?(?:under|less than|fewer than|below) (\d+) days\b")
 
 
+CYCLE_NAMES = "|".join(re.escape(name) for _, name in CYCLE_BANDS)
+CYCLE_AGAINST = re.compile(r"(?P<first>(?<![\w=,])(?:" + CYCLE_NAMES + r")|\bcycle_band=\S+)(?P<mid> (?:vs|versus|against"
+                           r"|compared to|compared with) (?:(?:the )?(?:deals?|ones|opps) (?:that |which )?)?)(?P<bound>(?:(?P<up>over"
+                           r"|more than|longer than|above|beyond)|under|less than|fewer than|below|shorter than) (?P<n>\d+) days)\b")
 SIZE_DOWN = re.compile(r"(?<![\w-])(?:under|below|less than|smaller than|sub-?|<) ?\$?(\d+)k\b(?! (?:and|or) (?:up|above|over|more))"
                        r"|\$?\b(\d+)k (?:and|or) (?:under|below|less|smaller|lower)\b")
 # "took longer than 6 months", "closed in under 2 weeks": the cycle's bound in days (a band's edge, or named back)
@@ -1158,7 +1197,11 @@ def _bands_in_words(text: str) -> str:
     text = SIZE_BETWEEN.sub(lambda m: between(int(m.group(1)), int(m.group(2)), m.group(0)), text)
     text = SIZE_UP.sub(lambda m: up(SIZE_EDGES, int(m.group(1) or m.group(2)), SIZE_BANDS, 1000, m.group(0)), text)
     text = CYCLE_UP.sub(lambda m: up(CYCLE_EDGES, int(m.group(1) or m.group(2)), CYCLE_BANDS, 1, m.group(0)), text)
-    return CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
+    text = CYCLE_DOWN.sub(lambda m: down(int(m.group(1)), m.group(0)), text)
+    # "under 30 days vs over 90 days": the second bound is the cycle's too, with no verb of its own
+    return CYCLE_AGAINST.sub(lambda m: m.group("first") + m.group("mid") + (
+        up(CYCLE_EDGES, int(m.group("n")), CYCLE_BANDS, 1, m.group("bound")) if m.group("up")
+        else down(int(m.group("n")), m.group("bound"))), text)
 
 
 def _corrected(word: str) -> str:
@@ -1357,6 +1400,12 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
             SEGMENT_NOUNS.search(words) or any(d != REP for d, _ in parse(args, vocab).query.filters)):
         words = words.replace("against-team", "vs-others")  # APAC against the other regions, not its reps
     command = command_of(re.sub(r"\b\w+=\S+", " ", words))  # "stage=Proposal" typed is a filter, not the funnel's subject
+    if command == "reps" and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words) \
+            and command_of(re.sub(r"\brep[ #]?(\d+)\b", r"rep_\1", words)) is None:
+        command = None  # "what about rep 4" names one rep as "what about rep_4" does, no analysis: which one?
+    if command == "why" and context_line is None and not args and re.search(r"\bwhat is (going on|happening|up)\b", words) \
+            and not SALES_WORDS.intersection(words.split()):
+        return Intent(UNKNOWN, dropped, choices=_asked(UNSURE_CHOICES))  # "what's happening?" names nothing to explain
     if command is None and context_line is None and re.match(r"^(what about|how about|what of|same for|and)\b", words):
         parsed = parse(args, vocab)  # "what about last quarter?" with nothing before it: which analysis?
         if parsed.ok and (parsed.query.filters or parsed.query.period):
@@ -1395,7 +1444,8 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         command = "winrate"  # "the conversion rate on closed deals": a rate of the deals, not their list
     if command is None:
         parsed = parse(args, vocab)
-        split = parsed.query.group_by and re.search(r"^by\b|\b(break ?down|broken (down|out)|split|slice|cut)\b", words)
+        split = parsed.query.group_by and re.search(r"^by\b|\b(break ?down|broken (down|out)|split|slice|cut)\b",
+                                                    FOLLOW_UP_START.sub("", words))  # "now by product" as "by product"
         named = parsed.query.filters or parsed.query.period or split or any(
             norm(p.word) in NEAREST_VALUES for p in parsed.problems)  # "SMB": say which values are closest
         if not args or not named:
@@ -1483,6 +1533,20 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     mismatch = _unit_mismatch(request, plain, as_of)
     if mismatch is not None:  # "this quarter vs previous month": a month named against a quarter; never the month dropped
         return dataclasses.replace(mismatch, dropped=dropped)
+    if request.command == "winrate" and q is not None and q.compare is None and q.period is not None \
+            and CHANGED_SINCE.search(plain.casefold()):  # "did win rate change after january": the rate since then shows no change
+        return Intent(UNKNOWN, dropped, note="A change since then is measured against something before it: why it "
+                      "changed (against the quarters before), or the rate month by month.", choices=(
+                          _with_text("why", q), _with_text("trend", dataclasses.replace(q, period=None, grain="month"))))
+    pair = next(((d, v) for d, v in q.filters if len(v) == 2), None) if q is not None else None
+    if pair is not None and request.command in ("winrate", "why") and q.compare is None and (
+            CHANGES_COMPARED.search(words) or (request.command == "why" and CONTRASTED.search(words))):
+        # "is the APAC drop bigger than the Europe one": two changes compared; each change side by side, or each why
+        dim, values = pair
+        rest = tuple((d, v) for d, v in q.filters if d != dim)
+        return Intent(UNKNOWN, dropped, choices=(
+            _with_text("winrate", dataclasses.replace(q, group_by=(dim,), compare=PeriodSpec("previous", (), "previous period"))),
+            *(_with_text("why", dataclasses.replace(q, filters=rest + ((dim, (value,)),), group_by=())) for value in values)))
     contest = _contested(request, words, text, args, vocab, as_of)
     if contest is not None:  # a shape careful readers take two ways: ask which, with each reading a button
         shape, readings = contest
@@ -1510,6 +1574,22 @@ COMPARED_SPAN = re.compile(
 SPAN_DAYS = {"day": 1, "week": 7, "wk": 7, "month": 30.4, "mo": 30.4, "quarter": 91.3, "qtr": 91.3, "half": 182.6, "halve": 182.6,
              "year": 365.2, "yr": 365.2}
 SPAN_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}
+
+
+# "did the win rate change after january", "has it improved since March": a change from a point on, not a level
+CHANGED_SINCE = re.compile(r"\b(did|has|have|does|do)\b.*\b(chang\w*|mov(e|ed)|improv\w*|drop\w*|fall|fell|fallen|declin\w*"
+                           r"|shift\w*|(go|gone|went) (up|down))\b.*\b(after|since)\b(?! (last|the previous|the prior) )")
+# "is the APAC drop bigger than Europe's", "which fell further, APAC or India": two changes set against each other
+CHANGES_COMPARED = re.compile(r"\b(drop|decline|fall|dip|slide|slump|rise|gain|jump|change|improvement|swing)s? (is |was |been )?"
+                              r"(bigger|larger|smaller|worse|steeper|sharper|deeper|greater)\b|\b(bigger|larger|smaller|steeper"
+                              r"|sharper|deeper|greater) (drop|decline|fall|dip|slide|slump|rise|gain|jump|change|improvement)\b"
+                              r"|\b(fell|dropped|declined|slipped|fallen|rose|grew|improved) (further|more|harder|faster)\b")
+
+
+# "why did Europe hold up when APAC fell": one segment's change set against another's, not the two pooled
+CONTRASTED = re.compile(r"\b(held|hold|holding|stay\w*|kept|keep|gr[eo]w\w*|ris\w*|rose|improv\w*|fall\w*|fell|drop\w*|declin\w*"
+                        r"|slip\w*|tank\w*|collaps\w*)"
+                        r"\b.*\b(when|while|whereas|but|yet|even though|although)\b")
 
 
 def _span_days(spec: PeriodSpec, as_of: dt.date) -> float | None:
@@ -1583,7 +1663,7 @@ class Contest:
 # words of change over time: the trend, not a level
 OVER_TIME = re.compile(r"\b(lately|recently|these days|of late|been|trend\w*|trajector\w*|over time|over the (last|past)|history"
                        r"|historical\w*|used to|getting|gotten|improv\w*|declin\w*|worsening|slipping|recovering|rising|falling"
-                       r"|steady|steadily|stable|consistent\w*|real|noise|noisy|significant\w*|luck|fluke|shape|better|worse)\b")
+                       r"|steady|steadily|stable|consistent\w*|real|noise|noisy|significant\w*|luck|fluke|blip|shape|better|worse)\b")
 QUARTER_ON_QUARTER = re.compile(r"\b(qoq|q/q|q-o-q|quarter[- ](over|on|to)[- ]quarter)\b", re.IGNORECASE)
 CONTESTS = (
     # "how are we doing (in APAC, this quarter, on win rate)": the trend (its verdict and latest rate) in six sets,
@@ -1816,15 +1896,35 @@ def _us_region(text: str, vocab: Vocabulary) -> str:
     return text
 
 
+TITLE = re.compile(r"\b(?:(?P<before>[\w&-]+(?: [\w&-]+)?) (?:vp|svp|rvp|avp|director|head|lead|leader|manager|gm)"
+                   r"|(?:vp|svp|rvp|avp|director|head|lead|leader|manager|gm)(?: of| for)? (?:the )?(?P<after>[\w&-]+(?: [\w&-]+)?))"
+                   r"(?=\s*(?:here\b|speaking\b|[:—–,-]))", re.IGNORECASE)
+
+
+def _title_segment(text: str, vocab: Vocabulary) -> str | None:
+    """The segment a title names ("APAC VP here:", "new VP Europe:", "head of EMEA,"), or None."""
+    for m in TITLE.finditer(text):
+        said = (m.group("before") or m.group("after")).split()
+        for words in (said, said[-1:], said[:1]):  # "new APAC VP": APAC; "VP Europe sales": Europe
+            named = parse(" ".join(words), vocab)
+            if words and not named.problems and len(named.query.filters) == 1 and not named.query.period:
+                return " ".join(words)
+    return None
+
+
 def _mine_named(text: str, vocab: Vocabulary) -> str:
-    """"I run the APAC team. How did my region do?": "my region" is APAC when the message says whose it is."""
+    """"I run the APAC team. How did my region do?": "my region" is APAC when the message says whose it is; so is
+    "my win rate" after a title that names a segment ("APAC VP here: my win rate by vertical")."""
     mine = MINE.search(text)
-    if not mine or not MY_SEGMENT.search(text):
+    if mine:
+        named = parse(mine.group("what"), vocab)
+        if MY_SEGMENT.search(text) and not named.problems and len(named.query.filters) == 1:
+            return MY_SEGMENT.sub(mine.group("what"), text)
         return text
-    named = parse(mine.group("what"), vocab)
-    if named.problems or len(named.query.filters) != 1:
+    titled = _title_segment(text, vocab)
+    if titled is None or not re.search(r"\bmy\b", text, re.IGNORECASE):
         return text
-    return MY_SEGMENT.sub(mine.group("what"), text)
+    return re.sub(r"\bmy\b", f"{titled}'s", MY_SEGMENT.sub(titled, text), flags=re.IGNORECASE)
 
 
 def _without_context(text: str, vocab: Vocabulary, as_of: dt.date) -> str:

@@ -93,6 +93,8 @@ def meaning(line: str, vocab: Vocabulary, snapshot) -> tuple | None:
         compare = shifted(period, q.compare.kind) if relative else resolve(q.compare, snapshot.as_of, first)
         compare = (compare.start, compare.end) if compare is not None else None
     span = (period.start, period.end) if period is not None else None
+    if command == "trend" and q.period is not None and q.period.kind == "all" and q.compare is None:
+        span = None  # /trend with no period already runs over every quarter the data holds: "all" answers the same
     # a filter to every value of a dimension keeps every deal ("Core vs Pro vs Enterprise" is by product)
     everything = {d: frozenset(map(str, snapshot.values(d))) for d, _ in q.filters if d in snapshot.dimensions}
     filters = frozenset((d, frozenset(v)) for d, v in q.filters if frozenset(v) != everything.get(d))

@@ -2040,3 +2040,108 @@ def test_a_rate_against_a_fixed_percentage_is_asked_back_never_a_period_comparis
 def test_an_alert_with_a_percentage_is_still_an_alert(vocab):
     intent = interpret("alert me if apac drops below 35%", vocab, AS_OF)
     assert intent.choices[0].line == "/alerts add winrate region=APAC below 35%"
+
+
+# heldout11's round, second pass: each rule with new phrasings, the exact reading asserted
+@pytest.mark.parametrize("question, contested, readings", [
+    # a question inside a sentence is the question itself: the how-doing shapes, asked back
+    ("could you tell me how Europe is doing", "how-doing", ["/trend region=Europe", "/winrate region=Europe"]),
+    ("I'd like to know how rep_12 has been performing", "rep-doing",
+     ["/reps sales_rep_id=rep_12", "/winrate sales_rep_id=rep_12"]),
+    # "what is X doing" asks what "how is X doing" asks
+    ("what is india doing", "how-doing", ["/trend region=India", "/winrate region=India"]),
+    ("what are outbound deals doing", "how-doing", ["/trend lead_source=Outbound", "/winrate lead_source=Outbound"]),
+])
+def test_a_question_inside_a_sentence_reads_as_the_question(vocab, question, contested, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.contested, [c.line for c in intent.choices]) == (contested, readings)
+
+
+def test_an_embedded_question_about_a_pronoun_keeps_its_reading(vocab):
+    assert interpret("list every rep and how they are doing", vocab, AS_OF).line == "/reps by sales_rep_id"
+
+
+@pytest.mark.parametrize("question", ["whats happening", "what is going on here?"])
+def test_asking_what_is_going_on_with_nothing_named_is_asked_back(vocab, question):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == ["/trend", "/why", "/winrate by region"]
+    assert interpret("what's going on with our win rate", vocab, AS_OF).line == "/why"
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("and rep 8?", ["/winrate sales_rep_id=rep_8", "/trend sales_rep_id=rep_8", "/why sales_rep_id=rep_8"]),
+    ("how about rep 11 this year", ["/winrate sales_rep_id=rep_11 ytd", "/trend sales_rep_id=rep_11 ytd",
+                                    "/why sales_rep_id=rep_11 ytd"]),
+])
+def test_a_rep_named_as_a_follow_up_with_no_thread_is_asked_back_like_any_segment(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == readings
+
+
+@pytest.mark.parametrize("question, line", [
+    ("win rate saas+fintech this year", "/winrate industry=SaaS,FinTech ytd"),
+    ("deals referral+partner lost", "/deals lead_source=Referral,Partner lost"),
+    ("win rate 100k+ deals", "/winrate size_band=100k+"),  # a band's plus is not a pooling
+    # a title that names a segment says whose "my" is
+    ("Europe VP here: break my win rate down by product", "/winrate region=Europe by product_type"),
+    ("head of APAC - why did my region's win rate fall last quarter", "/why region=APAC last quarter"),
+    # the same days a year before; the partner channel; the logistic model
+    ("ytd vs prior ytd in india", "/winrate region=India ytd vs last year"),
+    ("win rate for channel-sourced deals", "/winrate lead_source=Partner"),
+    ("win rate by channel", "/winrate by lead_source"),
+    ("logit model for apac", "/drivers region=APAC"),
+    ("where are enterprise deals stopping", "/funnel product_type=Enterprise"),
+    # a cycle bound after "versus" is the cycle's too
+    ("win rate for deals that took under 30 days versus more than 90 days", "/winrate cycle_band=<30d,90d+ by cycle_band"),
+    # a path down is the trend; "a blip" is noise
+    ("is europe on a downward trajectory", "/trend region=Europe"),
+    ("is the enterprise win rate heading down", "/trend product_type=Enterprise"),
+    ("fintech dip: real, or just a blip?", "/trend industry=FinTech"),
+    # the last month of this quarter (AS_OF is in Q3) is the forecast's own horizon
+    ("what will we close by the end of september in apac", "/pipeline region=APAC"),
+    ("can you sanity-check the data", "/health"),
+    ("stack-rank the reps in apac", "/reps region=APAC by sales_rep_id"),
+    ("how do region and lead source interact", "/winrate by region and lead_source"),
+])
+def test_heldout11_round_vocabulary(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+@pytest.mark.parametrize("question, readings", [
+    # a change since a point is measured against before it: never the level since then, answered as the change
+    ("did the win rate go down after february in europe",
+     ["/why region=Europe 2024-03-01..2024-07-15", "/trend region=Europe monthly"]),
+    # two changes set against each other: each change side by side, or why each moved
+    ("was the fintech decline steeper than the saas one",
+     ["/winrate industry=FinTech,SaaS by industry vs previous", "/why industry=FinTech", "/why industry=SaaS"]),
+    ("which fell further, apac or india",
+     ["/winrate region=APAC,India by region vs previous", "/why region=APAC", "/why region=India"]),
+])
+def test_a_change_since_a_point_or_two_changes_compared_are_asked_back(vocab, question, readings):
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == readings
+
+
+@pytest.mark.parametrize("question, line", [
+    # words a leader uses that place nothing and ask nothing more: never a reason to ask back
+    ("still finding my bearings: of the deals decided in q1, what share did we win?", "/winrate 2024q1"),
+    ("people say fintech collapsed. is that real, and what is behind it?", "/why industry=FinTech"),
+    ("walk me through the journey deals take across the stages", "/funnel"),
+    # with no thread, a split or the lost ones asked after a follow-up word are read as they stand
+    ("ok, by region", "/winrate by region"),
+    ("only the won ones in apac", "/deals region=APAC won"),
+    # the week to act in is not seven days of closed deals
+    ("where should my team focus this week", "/risk"),
+    ("what do we prioritize this week", "/risk"),
+])
+def test_heldout11_round_words_and_bare_follow_ups(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ())
+
+
+def test_one_segments_change_contrasted_with_anothers_is_asked_back(vocab):
+    intent = interpret("why did fintech grow while saas declined", vocab, AS_OF)
+    assert not intent.understood and [c.line for c in intent.choices] == [
+        "/winrate industry=FinTech,SaaS by industry vs previous", "/why industry=FinTech", "/why industry=SaaS"]
+    assert interpret("why did apac and india both drop", vocab, AS_OF).line == "/why region=APAC,India"

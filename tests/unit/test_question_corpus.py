@@ -47,16 +47,19 @@ from measure_questions import CORPORA, load_corpus, meaning, measure, rates
 # (ninth 1.4% -> 1.1% wrongly), and the measure dates a comparison with no period as the analyses do, against the
 # latest complete quarter ("did win rate in india improve vs previous quarter"): seventh 95.3/1.0 -> 95.6/0.7,
 # eighth 92.0/1.1 -> 92.3/0.9.
+# The eleventh set's second round (issue 22, development on the eighth to eleventh sets; docs/conversation.md):
+# eleventh 87.2/9.4/3.4 -> 90.6/8.3/1.1, ninth 88.0/10.8/1.1 -> 89.5/10.0/0.6, eighth 92.3/6.8/0.9 -> 94.9/4.3/0.9,
+# tenth 92.3/6.8/0.9 -> 92.9/6.3/0.9, fifth 94.3 -> 94.6, seventh 95.6 -> 95.9 as asked; every other set identical.
 TARGETS = {"development": (0.93, 0.003), "first blind set": (0.965, 0.005), "second blind set": (0.965, 0.005),
            "third blind set": (0.96, 0.005), "held-out": (0.935, 0.005), "second held-out": (0.915, 0.003),
            "fourth held-out": (0.975, 0.003), "third held-out": (0.94, 0.003),
-           "fifth held-out": (0.94, 0.004),
+           "fifth held-out": (0.945, 0.004),
            "sixth held-out": (0.97, 0.003),
            "seventh held-out": (0.955, 0.008),
-           "eighth held-out": (0.92, 0.01),
-           "ninth held-out": (0.875, 0.012),
-           "tenth held-out": (0.92, 0.01),
-           "eleventh held-out": (0.87, 0.04)}
+           "eighth held-out": (0.945, 0.01),
+           "ninth held-out": (0.89, 0.008),
+           "tenth held-out": (0.925, 0.01),
+           "eleventh held-out": (0.90, 0.012)}
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +123,12 @@ def test_a_comparison_with_no_period_is_dated_as_the_analyses_date_it(demo_vocab
     assert bare == named
     assert bare[3] == (dt.date(2024, 4, 1), dt.date(2024, 6, 30)) and bare[4] == (dt.date(2024, 1, 1), dt.date(2024, 3, 31))
     assert meaning("/winrate vs previous", vocab, snapshot) != meaning("/winrate 2024Q1 vs previous", vocab, snapshot)
+
+
+def test_the_trend_over_all_history_means_the_trend_with_no_period(demo_vocab):
+    """/trend with no period already covers every quarter the data holds, so "/trend all" asks the same; a period or
+    a comparison still tells them apart, and "all" on another analysis stays all time."""
+    snapshot, vocab = demo_vocab
+    assert meaning("/trend FinTech all", vocab, snapshot) == meaning("/trend FinTech", vocab, snapshot)
+    assert meaning("/trend all", vocab, snapshot) != meaning("/trend last 6 quarters", vocab, snapshot)
+    assert meaning("/winrate all", vocab, snapshot) != meaning("/winrate", vocab, snapshot)

@@ -692,7 +692,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(won|winning|wins)\b(.*?)\b(vs|versus|and|or)\s+(lost|losing|losses)( deals| ones)?\b", r"\2"),
     (r"\b(vs|against) (the )?(team|rest|average|peers|others)( of the team)?\b", " against-team "),
     (r"\b(vs|against|compared to|versus) (everyone|everybody|everything|every\w*|all|the world) else\b", " against-team "),
-    (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?)?\s*before\b", "vs previous"),
+    # "2023 vs the year before": a year earlier (for a year, the one before it; for a quarter, the same quarter)
+    (r"\bvs\.?\s+(the\s+)?year\s+(before|prior|earlier)\b", "vs last year"),
+    (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?|half|halves)?\s*before\b", "vs previous"),
     (r"\b(q/q|qoq|quarter on quarter|quarter over quarter)\b", "quarterly"),
     (r"\b(this year|ytd) than last year\b", "ytd vs last year"),
     (r"\b(come in |came in |coming in )?(lower|higher|worse|better|weaker|stronger) than\b", "vs"),
@@ -740,8 +742,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
-    # "h2 2023 vs the previous half": the half before it, never the calendar's last half (which may come after it)
-    (r"\b(h[12] (?:of )?'?\d{2,4}|\d{4} ?h[12]|(?:first|second) half of \d{4})(.*?)\bvs\.?\s+(the\s+)?(previous|prior|preceding)\s+half\b",
+    # "h2 2023 vs the previous (or last) half": the half before it, never the calendar's last half (which may come after it)
+    (r"\b(h[12] (?:of )?'?\d{2,4}|\d{4} ?h[12]|(?:first|second) half of \d{4})(.*?)\bvs\.?\s+(the\s+)?(previous|prior|preceding|last)\s+half\b",
      r"\1\2vs previous"),
     (r"\bvs\.?\s+(the\s+)?same (quarter|period|time|point|date|stage|month|week)( in time)? (last year|a year ago)\b",
      "vs last year"),

@@ -28,7 +28,7 @@ from insights.periods import add_months, grain_start
 from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, DIMENSION_LABELS, SIZE_BANDS
 
 from bot.core.grammar import (
-    ACRONYMS, COLUMN_VALUES, GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
+    ACRONYMS, COLUMN_VALUES, GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, VS_WORDS, Vocabulary, norm, parse, split_command,
 )
 
 REP = "sales_rep_id"
@@ -1311,7 +1311,63 @@ UNSURE_CHOICES = ("/trend", "/why", "/winrate by region")
 
 
 def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: str | None = None) -> Intent:
-    """Read a plain question (or a slash command, passed through) into a command line. Never raises."""
+    """Read a plain question (or a slash command, passed through) into a command line. Never raises.
+    When it asks back, every choice is a clean command line: words of the question no reading could
+    place are left out of the choices and named in the message instead."""
+    intent = _interpret(question, vocab, as_of, context_line)
+    if not intent.choices or (question or "").strip().startswith("/"):
+        return intent
+    cleaned, removed = [], []
+    lone_vs = intent.unplaced and re.search(r"(?:\b(?:vs\.?|versus|against|compared (?:to|with))\s+(?:the\s+)?(?:{0})\b|\b(?:{0})\s+"
+                                            r"(?:vs\.?|versus|against|compared (?:to|with))(?!\s+(?:the\s+)?(?:previous|prior|last|same|\d)))".format(
+                                                "|".join(map(re.escape, intent.unplaced))), question.casefold())
+    for choice in intent.choices:
+        parsed = parse(split_command(choice.line)[1], vocab) if choice.query is None and choice.command in USES else None
+        asked = choice.query if parsed is None else parsed.query if parsed.ok else None
+        if lone_vs and asked is not None and asked.compare is not None and asked.compare.kind == "previous":
+            choice = _with_text(choice.command, dataclasses.replace(asked, compare=None))  # "mumbai vs pune"
+            removed.append("vs")
+        clean, words = _clean_choice(choice, vocab)
+        cleaned.append(clean)
+        removed.extend(w for w in words if w.casefold() not in {r.casefold() for r in removed})
+    if not removed:
+        return intent
+    removed = [w for w in removed if w.casefold() not in VS_WORDS]  # a comparison left without its side is no word
+    choices = tuple(dict.fromkeys(cleaned))
+    if intent.unplaced:
+        named = tuple(dict.fromkeys((*removed, *intent.unplaced)))
+        return dataclasses.replace(intent, choices=choices, unplaced=named, note=_unplaced_note(named))
+    said = f"I could not place {_quoted(tuple(removed))}, so the readings below leave it out."
+    return dataclasses.replace(intent, choices=choices, note=f"{intent.note} {said}".strip() if intent.note else
+                               said + " Is one of these what you meant?")
+
+
+def _unplaced_note(words: tuple[str, ...]) -> str:
+    return f"I don't have {_quoted(words)} in this data, so I may have read the question wrongly: is one of these what you meant?"
+
+
+def _clean_choice(request: Request, vocab: Vocabulary) -> tuple[Request, tuple[str, ...]]:
+    """A reading offered as a choice, with the words the grammar cannot use taken out ("/winrate win rate for
+    narnia and last quarter" is `/winrate last quarter`), and those words; unchanged when it reads cleanly."""
+    if request.query is not None or request.command not in USES:
+        return request, ()
+    tokens, removed = split_command(request.line)[1].split(), []
+    for _ in range(3):
+        parsed = parse(" ".join(tokens), vocab)
+        if parsed.ok:
+            return (_with_text(request.command, parsed.query), tuple(removed)) if removed else (request, ())
+        unknown = {p.word.casefold() for p in parsed.problems if p.kind in ("unknown_word", "empty_vs")}
+        if not unknown:
+            break
+        removed.extend(dict.fromkeys(t.strip(",.?!") for t in tokens if t.casefold() in unknown))
+        # a "vs" whose other side is taken out goes with it ("gondor vs rivendell" is no comparison)
+        tokens = [t for i, t in enumerate(tokens) if t.casefold() not in unknown and not (
+            t.casefold() in VS_WORDS and any(0 <= j < len(tokens) and tokens[j].casefold() in unknown for j in (i - 1, i + 1))
+            and not (i + 1 < len(tokens) and parse(" ".join(tokens[i + 1:]), vocab).query.compare is not None))]
+    return request, ()
+
+
+def _interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: str | None = None) -> Intent:
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
@@ -1499,8 +1555,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     unplaced = _unplaced(dropped)
     if unplaced:  # "mumbai vs bangalore", "EBITDA impact of …": a word nothing places; never answered silently
         return Intent(UNKNOWN, dropped, choices=(request, *alternatives), unplaced=unplaced,
-                      note=f"I don't have {_quoted(unplaced)} in this data, so I may have read the question wrongly: "
-                           "is one of these what you meant?")
+                      note=_unplaced_note(unplaced))
     return Intent(request, dropped, alternatives=tuple(alternatives))
 
 

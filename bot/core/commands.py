@@ -37,7 +37,7 @@ from bot.store import STORE_DOWN
 log = logging.getLogger(__name__)
 
 # What each part of the grammar is called when a command ignores it.
-FEATURES = ("filters", "by", "period", "vs", "grain", "outcome")
+FEATURES = ("filters", "by", "period", "vs", "grain", "outcome", "limit")
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,12 @@ COMMANDS: dict[str, Command] = {
     for c in (
         Command("winrate", win_rate, frozenset({"filters", "by", "period", "vs"})),
         Command("trend", trend, frozenset({"filters", "period", "grain"})),
-        Command("risk", risk, frozenset({"filters", "by", "period"})),
+        Command("risk", risk, frozenset({"filters", "by", "period", "limit"})),
         Command("funnel", funnel, frozenset({"filters", "by", "period"})),
         Command("why", explain_change, frozenset({"filters", "period", "vs"})),
         Command("drivers", drivers, frozenset({"filters", "period"})),
-        Command("reps", rep_performance, frozenset({"filters", "by", "period"})),
-        Command("deals", deals_behind, frozenset({"filters", "period", "outcome"})),
+        Command("reps", rep_performance, frozenset({"filters", "by", "period", "limit"})),
+        Command("deals", deals_behind, frozenset({"filters", "period", "outcome", "limit"})),
         Command("pipeline", open_pipeline, frozenset({"filters", "by"})),
         Command("health", health, frozenset()),
     )
@@ -76,6 +76,7 @@ def ignored_features(command: Command, query: Query) -> list[str]:
         "vs": query.compare is not None,
         "grain": query.grain is not None,
         "outcome": query.outcome is not None,
+        "limit": query.limit is not None,
     }
     return [f for f in FEATURES if present[f] and f not in command.uses]
 

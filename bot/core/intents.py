@@ -28,7 +28,7 @@ from insights.periods import add_months, grain_start
 from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, DIMENSION_LABELS, SIZE_BANDS
 
 from bot.core.grammar import (
-    ACRONYMS, COLUMN_VALUES, GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, VS_WORDS, Vocabulary, norm, parse, split_command,
+    ACRONYMS, COLUMN_VALUES, GRAIN_WORDS, MAX_LIMIT, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, VS_WORDS, Vocabulary, norm, parse, split_command,
 )
 
 REP = "sales_rep_id"
@@ -1314,7 +1314,12 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     """Read a plain question (or a slash command, passed through) into a command line. Never raises.
     When it asks back, every choice is a clean command line: words of the question no reading could
     place are left out of the choices and named in the message instead."""
-    intent = _interpret(question, vocab, as_of, context_line)
+    counted = COUNT.search(question or "") if not (question or "").strip().startswith("/") else None
+    if counted is not None:  # "worst 3 reps", "10 biggest open deals": read without the count, then the count applied
+        bare = question[:counted.start("n")] + question[counted.end("n"):]
+        intent = _counted(_interpret(bare, vocab, as_of, context_line), counted, question)
+    else:
+        intent = _interpret(question, vocab, as_of, context_line)
     if not intent.choices or (question or "").strip().startswith("/"):
         return intent
     cleaned, removed = [], []
@@ -1340,6 +1345,42 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     said = f"I could not place {_quoted(tuple(removed))}, so the readings below leave it out."
     return dataclasses.replace(intent, choices=choices, note=f"{intent.note} {said}".strip() if intent.note else
                                said + " Is one of these what you meant?")
+
+
+COUNT_NUMBER = r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
+COUNT_WAY = r"(?P<way>top|bottom|worst|best|biggest|largest|lowest|highest|weakest|strongest|smallest|poorest)"
+COUNT = re.compile(r"\b(?:" + COUNT_WAY + r"[\s-]+" + COUNT_NUMBER + r"|" + COUNT_NUMBER.replace("<n>", "<n2>") + r"\s+"
+                   + COUNT_WAY.replace("<way>", "<way2>") + r")\b(?!\s*(?:%|k\b|m\b|pp\b|percent|days?\b|weeks?\b|"
+                   r"months?\b|quarters?\b|years?\b|qtrs?\b|halves\b))", re.IGNORECASE)
+# the order each command lists its rows in, as the words that ask for its first rows ("worst 3 reps": lowest first)
+LIST_ORDER = {"reps": {"bottom", "worst", "lowest", "weakest", "poorest"},
+              "risk": {"top", "bottom", "worst", "biggest", "largest", "lowest", "weakest", "poorest"},
+              "deals": {"top", "biggest", "largest"}}
+ORDER_SAID = {"reps": "lowest win rate first", "risk": "largest shortfall first", "deals": "largest first"}
+SHOWN_ROWS = {"reps": 25, "risk": 8, "deals": 15}  # rows each lists without a count (templates/text/*.j2)
+
+
+def _counted(intent: Intent, counted: re.Match, question: str) -> Intent:
+    """A count asked for ("worst 3 reps", "top 5 segments", "10 biggest open deals") applied to the reading of the
+    question without it: the list cut to that many rows where the command's own order is the one asked; asked back,
+    saying so, where it is the other end of the list ("best 3 reps": /reps lists the lowest first); kept on any
+    other command, whose answer then says it lists every row. Never dropped in silence."""
+    number = (counted.group("n") or counted.group("n2")).casefold()
+    way = (counted.group("way") or counted.group("way2")).casefold()
+    n = int(number) if number.isdigit() else AMOUNT_WORDS.get(number) or {"eleven": 11, "twelve": 12, "fifteen": 15,
+                                                                         "twenty": 20}.get(number)
+    request = intent.request
+    if not n or not intent.understood or intent.choices or request.query is None or request.command not in USES:
+        return intent
+    if n > MAX_LIMIT:
+        return intent  # "top 100 deals": more than a reply lists; the grammar names a typed `top 100`
+    query = dataclasses.replace(request.query, limit=n)
+    command = request.command
+    if command in LIST_ORDER and way not in LIST_ORDER[command]:  # "best 3 reps": the other end of the list
+        whole = _with_text(command, dataclasses.replace(request.query, limit=None))
+        return Intent(UNKNOWN, intent.dropped, choices=(whole,), note=f"/{command} lists {ORDER_SAID[command]}, so it "
+                      f"cannot show the {way} {n} on their own; the whole list has them at its other end.")
+    return dataclasses.replace(intent, request=_with_text(command, query))
 
 
 def _unplaced_note(words: tuple[str, ...]) -> str:
@@ -2166,9 +2207,9 @@ def _closest_readings(words: str) -> tuple[str, ...]:
 
 # What each command takes from a question; the rest is left out of its reading.
 USES = {"winrate": {"filters", "by", "period", "vs"}, "trend": {"filters", "period", "grain"},
-        "risk": {"filters", "by", "period"}, "funnel": {"filters", "by", "period"},
-        "why": {"filters", "period", "vs"}, "drivers": {"filters", "period"}, "reps": {"filters", "by", "period"},
-        "deals": {"filters", "period", "outcome"}, "pipeline": {"filters", "by"}}
+        "risk": {"filters", "by", "period", "limit"}, "funnel": {"filters", "by", "period"},
+        "why": {"filters", "period", "vs"}, "drivers": {"filters", "period"}, "reps": {"filters", "by", "period", "limit"},
+        "deals": {"filters", "period", "outcome", "limit"}, "pipeline": {"filters", "by"}}
 
 
 def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.date) -> Request:
@@ -2596,6 +2637,8 @@ def query_text(query: Query) -> str:
         parts.append("vs " + {"previous": "previous", "year_ago": "last year"}.get(kind, query.compare.text))
     if query.outcome:
         parts.append(query.outcome)
+    if query.limit:
+        parts.append(f"top {query.limit}")
     return " ".join(p for p in parts if p)
 
 

@@ -1314,6 +1314,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     """Read a plain question (or a slash command, passed through) into a command line. Never raises.
     When it asks back, every choice is a clean command line: words of the question no reading could
     place are left out of the choices and named in the message instead."""
+    threshold = COUNT_THRESHOLD.search(question or "") if not (question or "").strip().startswith("/") else None
+    if threshold is not None:  # "segments that lost more than 10 deals": no list is filtered by a count; said, never dropped
+        return _count_threshold(question, threshold, vocab, as_of, context_line)
     counted = COUNT.search(question or "") if not (question or "").strip().startswith("/") else None
     if counted is not None:  # "worst 3 reps", "10 biggest open deals": read without the count, then the count applied
         bare = question[:counted.start("n")] + question[counted.end("n"):]
@@ -1358,6 +1361,37 @@ LIST_ORDER = {"reps": {"bottom", "worst", "lowest", "weakest", "poorest"},
               "deals": {"top", "biggest", "largest"}}
 ORDER_SAID = {"reps": "lowest win rate first", "risk": "largest shortfall first", "deals": "largest first"}
 SHOWN_ROWS = {"reps": 25, "risk": 8, "deals": 15}  # rows each lists without a count (templates/text/*.j2)
+
+
+COUNT_THRESHOLD = re.compile(r"\b(?:(?:more|fewer|less|greater|higher|lower)\s+than|over|under|above|below|at\s+least|at\s+most|"
+                             r"(?:a\s+)?min(?:imum)?(?:\s+of)?|(?:a\s+)?max(?:imum)?(?:\s+of)?)\s+(?:\d{1,6}|one|two|three|four|"
+                             r"five|six|seven|eight|nine|ten|twenty|fifty|hundred)\s+(?:closed\s+|won\s+|lost\s+|open\s+)?"
+                             r"(?P<noun>deals?|wins?|losses|opps?|opportunities)\b|\b\d{1,6}\+\s+(?P<noun2>deals|wins|losses)\b",
+                             re.IGNORECASE)
+
+
+def _count_threshold(question: str, threshold: re.Match, vocab: Vocabulary, as_of: dt.date,
+                     context_line: str | None) -> Intent:
+    """A list asked for with a count threshold ("reps with fewer than 5 wins", "regions with at least 20 deals"):
+    no list is filtered by a count, so it is asked back, saying so, with the lists without the threshold (every
+    row shows its deals, so the reader sees which pass); never answered as if the threshold had been applied."""
+    said = " ".join(threshold.group(0).split())
+    bare = _interpret(question[:threshold.start()] + " " + (threshold.group("noun") or threshold.group("noun2"))
+                      + question[threshold.end():], vocab, as_of, context_line)
+    offered: list[Request] = []
+    if re.search(r"\b(segments?|areas?|pockets?|combos?|combinations?)\b", question, re.IGNORECASE):
+        offered.append(_with_text("risk", Query()))
+    split = next((SPLIT_NOUNS[w] for w in re.findall(r"[a-z]+", question.casefold()) if w in SPLIT_NOUNS), None)
+    if split in vocab.values and not (bare.understood and not bare.choices and split in (bare.request.query or Query()).group_by):
+        offered.append(_with_text("winrate", Query(group_by=(split,))))  # "regions with at least 20 deals": by region
+    if bare.understood and not bare.choices and bare.request.command != "deals":
+        offered.insert(0, bare.request)
+    if not offered:
+        offered.extend(bare.choices or ([bare.request] if bare.understood else []))
+    offered = offered or [_with_text("risk", Query())]
+    return Intent(UNKNOWN, bare.dropped, choices=tuple(dict.fromkeys(offered))[:3],
+                  note=f"I can't filter a list by a count (“{said}”): every row shows its win rate and its deals (n), "
+                       "so you can see which pass.")
 
 
 def _counted(intent: Intent, counted: re.Match, question: str) -> Intent:

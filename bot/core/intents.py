@@ -1325,6 +1325,10 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
         intent = _interpret(question, vocab, as_of, context_line)
     if not intent.choices or (question or "").strip().startswith("/"):
         return intent
+    unplaced = _unplaced(intent.dropped) if intent.contested and not intent.unplaced else ()
+    if unplaced:  # "how is mordor doing in APAC": asked which of two readings, and the word neither uses named
+        intent = dataclasses.replace(intent, unplaced=unplaced, note=f"{intent.note} I don't have {_quoted(unplaced)} "
+                                     "in this data, so both readings leave it out.")
     cleaned, removed = [], []
     lone_vs = intent.unplaced and re.search(r"(?:\b(?:vs\.?|versus|against|compared (?:to|with))\s+(?:the\s+)?(?:{0})\b|\b(?:{0})\s+"
                                             r"(?:vs\.?|versus|against|compared (?:to|with))(?!\s+(?:the\s+)?(?:previous|prior|last|same|\d)))".format(

@@ -126,6 +126,13 @@ def test_a_comparison_with_no_side_left_is_no_choice(vocab):
     assert intent.unplaced == ("gotham", "metropolis")
 
 
+def test_a_word_no_reading_places_is_named_when_a_question_reads_two_ways(vocab):
+    intent = interpret("how is gotham doing in India", vocab, AS_OF)
+    assert [c.line for c in intent.choices] == ["/trend region=India", "/winrate region=India"]
+    assert intent.unplaced == ("gotham",)
+    assert intent.note.endswith("I don't have “gotham” in this data, so both readings leave it out.")
+
+
 # -- 5. junk typed after a command: named, inert, with what the rest reads as -------------------------------------
 @pytest.mark.parametrize("line, shown, rest", [
     ("/trend ###", '"###"', "/trend"),

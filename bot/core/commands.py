@@ -365,7 +365,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
 
 _BY_KINDS = ("unknown_dimension", "absent_dimension", "zeroed_dimension")
 # Punctuation a sentence after a command may hold on its own ("/why did APAC drop ?", "/winrate APAC - 2024")
-PUNCTUATION = frozenset("?!.,;:-\u2013\u2014&+\u00d7/()\u2026") | {"...", "--", "?!", "!?", "??"}
+PUNCTUATION = frozenset("?!.,;:-\u2013\u2014&+\u00d7/()\u2026=\"'\u201c\u201d") | {"...", "--", "?!", "!?", "??", "!=", "..", "=="}
 
 
 def junk_words(args: str) -> tuple[str, ...]:

@@ -149,8 +149,9 @@ def test_junk_typed_after_a_command_is_named_back(demo, vocab, line, shown, rest
     assert "<!" not in reply.text and "<@" not in reply.text and "<http" not in reply.text
 
 
-def test_punctuation_in_a_typed_sentence_is_still_no_junk(demo, vocab):
-    reply = answer(demo, "/why did APAC drop ?", vocab)
+@pytest.mark.parametrize("line", ["/why did APAC drop ?", "/why region = APAC", "/why APAC - last quarter"])
+def test_punctuation_in_a_typed_sentence_is_still_no_junk(demo, vocab, line):
+    reply = answer(demo, line, vocab)
     assert reply.kind == "answer" and reply.result.query.filters == (("region", ("APAC",)),)
 
 

@@ -18,6 +18,7 @@ class Query:
     grain: str | None = None  # month / quarter, for time series
     text: str = ""
     outcome: str | None = None  # won / lost / open, for the deals behind a number
+    limit: int | None = None  # rows shown ("top 3"): /reps, /risk and /deals list only the first N of their order
 
     @property
     def filter_dict(self) -> dict[str, tuple[str, ...]]:
@@ -37,6 +38,7 @@ class Query:
             "compare": self.compare.text if self.compare else None,
             "grain": self.grain,
             "outcome": self.outcome,
+            "limit": self.limit,
             "text": self.text,
         }
 

@@ -5,6 +5,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import logging
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,11 +25,11 @@ from insights.trend import trend
 from insights.why import explain_change
 from insights.winrate import win_rate
 
-from bot.core.grammar import REFUSED_KINDS, Parsed, Vocabulary, parse, split_command
+from bot.core.grammar import REFUSED_KINDS, Parsed, Problem, Vocabulary, parse, split_command
 from bot.core.intents import Intent, Request, interpret, query_text, sentence_arguments
 from bot.core.admin import alerts_command, digest_preview, feedback_report
 from bot.core.follows import follow_command, parse_follow
-from bot.core.render import render
+from bot.core.render import SLACK_MARKUP, render
 from bot.core.reply import Reply
 from bot.core.scope import REP, without_reps
 from bot.store import STORE_DOWN
@@ -36,7 +37,7 @@ from bot.store import STORE_DOWN
 log = logging.getLogger(__name__)
 
 # What each part of the grammar is called when a command ignores it.
-FEATURES = ("filters", "by", "period", "vs", "grain", "outcome")
+FEATURES = ("filters", "by", "period", "vs", "grain", "outcome", "limit")
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,12 @@ COMMANDS: dict[str, Command] = {
     for c in (
         Command("winrate", win_rate, frozenset({"filters", "by", "period", "vs"})),
         Command("trend", trend, frozenset({"filters", "period", "grain"})),
-        Command("risk", risk, frozenset({"filters", "by", "period"})),
+        Command("risk", risk, frozenset({"filters", "by", "period", "limit"})),
         Command("funnel", funnel, frozenset({"filters", "by", "period"})),
         Command("why", explain_change, frozenset({"filters", "period", "vs"})),
         Command("drivers", drivers, frozenset({"filters", "period"})),
-        Command("reps", rep_performance, frozenset({"filters", "by", "period"})),
-        Command("deals", deals_behind, frozenset({"filters", "period", "outcome"})),
+        Command("reps", rep_performance, frozenset({"filters", "by", "period", "limit"})),
+        Command("deals", deals_behind, frozenset({"filters", "period", "outcome", "limit"})),
         Command("pipeline", open_pipeline, frozenset({"filters", "by"})),
         Command("health", health, frozenset()),
     )
@@ -75,6 +76,7 @@ def ignored_features(command: Command, query: Query) -> list[str]:
         "vs": query.compare is not None,
         "grain": query.grain is not None,
         "outcome": query.outcome is not None,
+        "limit": query.limit is not None,
     }
     return [f for f in FEATURES if present[f] and f not in command.uses]
 
@@ -319,6 +321,9 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     if command_name in ADMIN_COMMANDS:
         return _admin(command_name, args, snapshot, vocab, context)
     parsed = Parsed(query) if query is not None else parse(args, vocab)
+    junk = junk_words(args) if query is None else ()
+    if junk:  # "/winrate ~~~", "/why <!here>": named back, never dropped as a sentence's punctuation
+        return _junk_reply(command_name, args, junk, vocab, snapshot)
     if parsed.problems and not any(p.kind in REFUSED_KINDS for p in parsed.problems):
         # a sentence after the command ("/why did APAC drop"): its sentence words go; never a word the
         # grammar recognised and cannot answer ("weekly", "by source" without that column), said instead
@@ -359,6 +364,29 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
 
 
 _BY_KINDS = ("unknown_dimension", "absent_dimension", "zeroed_dimension")
+# Punctuation a sentence after a command may hold on its own ("/why did APAC drop ?", "/winrate APAC - 2024")
+PUNCTUATION = frozenset("?!.,;:-\u2013\u2014&+\u00d7/()\u2026=\"'\u201c\u201d") | {"...", "--", "?!", "!?", "??", "!=", "..", "=="}
+
+
+def junk_words(args: str) -> tuple[str, ...]:
+    """Typed words that are no word at all: symbols only ("~~~", "@@@") or Slack markup ("<!here>",
+    "<https://x.y|click>"). A sentence's words are dropped before the grammar reads it; these are named
+    back instead, so nothing typed is ignored in silence."""
+    return tuple(dict.fromkeys(t for t in args.split() if SLACK_MARKUP.search(t) or "<!" in t or "<@" in t
+                               or (not re.search(r"\w", t) and t not in PUNCTUATION)))
+
+
+def _junk_reply(command_name: str, args: str, junk: tuple[str, ...], vocab: Vocabulary, snapshot: Snapshot) -> Reply:
+    """The usage reply for typed junk: each junk word named (inert: no ping, link or styling) and the
+    command the rest reads as, to type instead."""
+    kept = [t for t in args.split() if t not in junk]
+    rest = sentence_arguments(" ".join(kept), vocab, snapshot.as_of) if kept else ""
+    parsed = parse(rest, vocab)
+    without = f"/{command_name} {query_text(parsed.query) if parsed.ok else ''}".strip() if parsed.ok else ""
+    problems = tuple(Problem("unknown_word", w) for w in junk) + (() if parsed.ok else parsed.problems)
+    return Reply(command_name, "usage", with_data_notes(render("text/problems.j2", command=command_name, text=args,
+                                                               problems=problems, without=without), snapshot),
+                 view=snapshot)
 
 
 def usable_arguments(args: str, problems, vocab: Vocabulary) -> str:

@@ -66,6 +66,7 @@ SHORT_DIMENSION_NAMES = ("region", "industry", "product", "source", "stage", "re
 # (its end, `vs previous`, `vs last year`) leaves the calendar (year 0 or 10000) and raises.
 YEARS = range(1900, 2100)
 MAX_LAST_MONTHS = 1200
+MAX_LIMIT = 50  # `top N`: rows a reply may list
 
 
 def norm(text: str) -> str:
@@ -78,7 +79,7 @@ class Problem:
     absent_dimension (a column the data lacks), absent_value (a common value of such a column: "Europe" with
     no region column), zeroed_dimension (deal size, withheld when lost deals are
     recorded at $0), other_grain (a grain no analysis answers in: weekly), unknown_value, ambiguous, bad_period,
-    missing_year, empty_vs, two_periods (a second period outside `vs`: "2024Q2 … last year"). The first four name something the grammar recognised and cannot answer: the
+    missing_year, empty_vs, bad_limit (`top 0`), two_periods (a second period outside `vs`: "2024Q2 … last year"). The first four name something the grammar recognised and cannot answer: the
     text is not read again as a sentence without them."""
 
     kind: str
@@ -214,6 +215,7 @@ class _Parser:
         self.compare: PeriodSpec | None = None
         self.grain: str | None = None
         self.outcome: str | None = None
+        self.limit: int | None = None
         self.problems: list[Problem] = []
         self.help = False
 
@@ -425,6 +427,13 @@ class _Parser:
                 i = self.comparison(i + 1)
             elif t in OUTCOME_WORDS:
                 self.outcome, i = OUTCOME_WORDS[t], i + 1
+            elif t == "top" and i + 1 < n and re.fullmatch(r"\d{1,4}", self.low[i + 1]):
+                count = int(self.low[i + 1])  # "top 3": the first 3 rows of the command's list
+                if 1 <= count <= MAX_LIMIT:
+                    self.limit = count
+                else:
+                    self.problems.append(Problem("bad_limit", f"top {self.low[i + 1]}", ("top 5", f"top {MAX_LIMIT}")))
+                i += 2
             elif "=" in t:
                 self.assignment(self.tokens[i])
                 i += 1
@@ -469,6 +478,7 @@ class _Parser:
             grain=self.grain,
             text=self.text.strip(),
             outcome=self.outcome,
+            limit=self.limit,
         )
         return Parsed(query, tuple(self.problems), self.help)
 

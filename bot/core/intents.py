@@ -28,7 +28,7 @@ from insights.periods import add_months, grain_start
 from insights.schema import CYCLE_BANDS, DIMENSION_ALIASES, DIMENSION_LABELS, SIZE_BANDS
 
 from bot.core.grammar import (
-    ACRONYMS, COLUMN_VALUES, GRAIN_WORDS, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, Vocabulary, norm, parse, split_command,
+    ACRONYMS, COLUMN_VALUES, GRAIN_WORDS, MAX_LIMIT, NEAREST_VALUES, OUTCOME_WORDS, UNIT_DAYS, UNIT_GRAIN, VS_WORDS, Vocabulary, norm, parse, split_command,
 )
 
 REP = "sales_rep_id"
@@ -696,7 +696,9 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(won|winning|wins)\b(.*?)\b(vs|versus|and|or)\s+(lost|losing|losses)( deals| ones)?\b", r"\2"),
     (r"\b(vs|against) (the )?(team|rest|average|peers|others)( of the team)?\b", " against-team "),
     (r"\b(vs|against|compared to|versus) (everyone|everybody|everything|every\w*|all|the world) else\b", " against-team "),
-    (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?)?\s*before\b", "vs previous"),
+    # "2023 vs the year before": a year earlier (for a year, the one before it; for a quarter, the same quarter)
+    (r"\bvs\.?\s+(the\s+)?year\s+(before|prior|earlier)\b", "vs last year"),
+    (r"\bvs\.?\s+(the\s+)?(\d+\s+)?(quarters?|months?|days?|weeks?|periods?|ones?|half|halves)?\s*before\b", "vs previous"),
     (r"\b(q/q|qoq|quarter on quarter|quarter over quarter)\b", "quarterly"),
     (r"\b(this year|ytd) than last year\b", "ytd vs last year"),
     (r"\b(come in |came in |coming in )?(lower|higher|worse|better|weaker|stronger) than\b", "vs"),
@@ -744,8 +746,8 @@ PHRASES: tuple[tuple[str, object], ...] = (  # (pattern, words or a function of 
     (r"\b(over|during|across) the (last|past) year\b", "last 12 months"),  # a span, not the calendar year
     (r"\b(the )?(previous|prior|last) one\b", "previous"),
     (r"\bvs\.?\s+(the\s+)?(previous|prior|last)\s+(quarter|period|month|one)\b", "vs previous"),
-    # "h2 2023 vs the previous half": the half before it, never the calendar's last half (which may come after it)
-    (r"\b(h[12] (?:of )?'?\d{2,4}|\d{4} ?h[12]|(?:first|second) half of \d{4})(.*?)\bvs\.?\s+(the\s+)?(previous|prior|preceding)\s+half\b",
+    # "h2 2023 vs the previous (or last) half": the half before it, never the calendar's last half (which may come after it)
+    (r"\b(h[12] (?:of )?'?\d{2,4}|\d{4} ?h[12]|(?:first|second) half of \d{4})(.*?)\bvs\.?\s+(the\s+)?(previous|prior|preceding|last)\s+half\b",
      r"\1\2vs previous"),
     (r"\bvs\.?\s+(the\s+)?same (quarter|period|time|point|date|stage|month|week)( in time)? (last year|a year ago)\b",
      "vs last year"),
@@ -1352,7 +1354,142 @@ UNSURE_CHOICES = ("/trend", "/why", "/winrate by region")
 
 
 def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: str | None = None) -> Intent:
-    """Read a plain question (or a slash command, passed through) into a command line. Never raises."""
+    """Read a plain question (or a slash command, passed through) into a command line. Never raises.
+    When it asks back, every choice is a clean command line: words of the question no reading could
+    place are left out of the choices and named in the message instead."""
+    threshold = COUNT_THRESHOLD.search(question or "") if not (question or "").strip().startswith("/") else None
+    if threshold is not None:  # "segments that lost more than 10 deals": no list is filtered by a count; said, never dropped
+        return _count_threshold(question, threshold, vocab, as_of, context_line)
+    counted = COUNT.search(question or "") if not (question or "").strip().startswith("/") else None
+    if counted is not None:  # "worst 3 reps", "10 biggest open deals": read without the count, then the count applied
+        bare = question[:counted.start("n")] + question[counted.end("n"):]
+        intent = _counted(_interpret(bare, vocab, as_of, context_line), counted, question)
+    else:
+        intent = _interpret(question, vocab, as_of, context_line)
+    if not intent.choices or (question or "").strip().startswith("/"):
+        return intent
+    unplaced = _unplaced(intent.dropped) if intent.contested and not intent.unplaced else ()
+    if unplaced:  # "how is mordor doing in APAC": asked which of two readings, and the word neither uses named
+        intent = dataclasses.replace(intent, unplaced=unplaced, note=f"{intent.note} I don't have {_quoted(unplaced)} "
+                                     "in this data, so both readings leave it out.")
+    cleaned, removed = [], []
+    lone_vs = intent.unplaced and re.search(r"(?:\b(?:vs\.?|versus|against|compared (?:to|with))\s+(?:the\s+)?(?:{0})\b|\b(?:{0})\s+"
+                                            r"(?:vs\.?|versus|against|compared (?:to|with))(?!\s+(?:the\s+)?(?:previous|prior|last|same|\d)))".format(
+                                                "|".join(map(re.escape, intent.unplaced))), question.casefold())
+    for choice in intent.choices:
+        parsed = parse(split_command(choice.line)[1], vocab) if choice.query is None and choice.command in USES else None
+        asked = choice.query if parsed is None else parsed.query if parsed.ok else None
+        if lone_vs and asked is not None and asked.compare is not None and asked.compare.kind == "previous":
+            choice = _with_text(choice.command, dataclasses.replace(asked, compare=None))  # "mumbai vs pune"
+            removed.append("vs")
+        clean, words = _clean_choice(choice, vocab)
+        cleaned.append(clean)
+        removed.extend(w for w in words if w.casefold() not in {r.casefold() for r in removed})
+    if not removed:
+        return intent
+    removed = [w for w in removed if w.casefold() not in VS_WORDS]  # a comparison left without its side is no word
+    choices = tuple(dict.fromkeys(cleaned))
+    if intent.unplaced:
+        named = tuple(dict.fromkeys((*removed, *intent.unplaced)))
+        return dataclasses.replace(intent, choices=choices, unplaced=named, note=_unplaced_note(named))
+    said = f"I could not place {_quoted(tuple(removed))}, so the readings below leave it out."
+    return dataclasses.replace(intent, choices=choices, note=f"{intent.note} {said}".strip() if intent.note else
+                               said + " Is one of these what you meant?")
+
+
+COUNT_NUMBER = r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
+COUNT_WAY = r"(?P<way>top|bottom|worst|best|biggest|largest|lowest|highest|weakest|strongest|smallest|poorest)"
+COUNT = re.compile(r"\b(?:" + COUNT_WAY + r"[\s-]+" + COUNT_NUMBER + r"|" + COUNT_NUMBER.replace("<n>", "<n2>") + r"\s+"
+                   + COUNT_WAY.replace("<way>", "<way2>") + r")\b(?!\s*(?:%|k\b|m\b|pp\b|percent|days?\b|weeks?\b|"
+                   r"months?\b|quarters?\b|years?\b|qtrs?\b|halves\b))", re.IGNORECASE)
+# the order each command lists its rows in, as the words that ask for its first rows ("worst 3 reps": lowest first)
+LIST_ORDER = {"reps": {"bottom", "worst", "lowest", "weakest", "poorest"},
+              "risk": {"top", "bottom", "worst", "biggest", "largest", "lowest", "weakest", "poorest"},
+              "deals": {"top", "biggest", "largest"}}
+ORDER_SAID = {"reps": "lowest win rate first", "risk": "largest shortfall first", "deals": "largest first"}
+SHOWN_ROWS = {"reps": 25, "risk": 8, "deals": 15}  # rows each lists without a count (templates/text/*.j2)
+
+
+COUNT_THRESHOLD = re.compile(r"\b(?:(?:more|fewer|less|greater|higher|lower)\s+than|over|under|above|below|at\s+least|at\s+most|"
+                             r"(?:a\s+)?min(?:imum)?(?:\s+of)?|(?:a\s+)?max(?:imum)?(?:\s+of)?)\s+(?:\d{1,6}|one|two|three|four|"
+                             r"five|six|seven|eight|nine|ten|twenty|fifty|hundred)\s+(?:closed\s+|won\s+|lost\s+|open\s+)?"
+                             r"(?P<noun>deals?|wins?|losses|opps?|opportunities)\b|\b\d{1,6}\+\s+(?P<noun2>deals|wins|losses)\b",
+                             re.IGNORECASE)
+
+
+def _count_threshold(question: str, threshold: re.Match, vocab: Vocabulary, as_of: dt.date,
+                     context_line: str | None) -> Intent:
+    """A list asked for with a count threshold ("reps with fewer than 5 wins", "regions with at least 20 deals"):
+    no list is filtered by a count, so it is asked back, saying so, with the lists without the threshold (every
+    row shows its deals, so the reader sees which pass); never answered as if the threshold had been applied."""
+    said = " ".join(threshold.group(0).split())
+    bare = _interpret(question[:threshold.start()] + " " + (threshold.group("noun") or threshold.group("noun2"))
+                      + question[threshold.end():], vocab, as_of, context_line)
+    offered: list[Request] = []
+    if re.search(r"\b(segments?|areas?|pockets?|combos?|combinations?)\b", question, re.IGNORECASE):
+        offered.append(_with_text("risk", Query()))
+    split = next((SPLIT_NOUNS[w] for w in re.findall(r"[a-z]+", question.casefold()) if w in SPLIT_NOUNS), None)
+    if split in vocab.values and not (bare.understood and not bare.choices and split in (bare.request.query or Query()).group_by):
+        offered.append(_with_text("winrate", Query(group_by=(split,))))  # "regions with at least 20 deals": by region
+    if bare.understood and not bare.choices and bare.request.command != "deals":
+        offered.insert(0, bare.request)
+    if not offered:
+        offered.extend(bare.choices or ([bare.request] if bare.understood else []))
+    offered = offered or [_with_text("risk", Query())]
+    return Intent(UNKNOWN, bare.dropped, choices=tuple(dict.fromkeys(offered))[:3],
+                  note=f"I can't filter a list by a count (“{said}”): every row shows its win rate and its deals (n), "
+                       "so you can see which pass.")
+
+
+def _counted(intent: Intent, counted: re.Match, question: str) -> Intent:
+    """A count asked for ("worst 3 reps", "top 5 segments", "10 biggest open deals") applied to the reading of the
+    question without it: the list cut to that many rows where the command's own order is the one asked; asked back,
+    saying so, where it is the other end of the list ("best 3 reps": /reps lists the lowest first); kept on any
+    other command, whose answer then says it lists every row. Never dropped in silence."""
+    number = (counted.group("n") or counted.group("n2")).casefold()
+    way = (counted.group("way") or counted.group("way2")).casefold()
+    n = int(number) if number.isdigit() else AMOUNT_WORDS.get(number) or {"eleven": 11, "twelve": 12, "fifteen": 15,
+                                                                         "twenty": 20}.get(number)
+    request = intent.request
+    if not n or not intent.understood or intent.choices or request.query is None or request.command not in USES:
+        return intent
+    if n > MAX_LIMIT:
+        return intent  # "top 100 deals": more than a reply lists; the grammar names a typed `top 100`
+    query = dataclasses.replace(request.query, limit=n)
+    command = request.command
+    if command in LIST_ORDER and way not in LIST_ORDER[command]:  # "best 3 reps": the other end of the list
+        whole = _with_text(command, dataclasses.replace(request.query, limit=None))
+        return Intent(UNKNOWN, intent.dropped, choices=(whole,), note=f"/{command} lists {ORDER_SAID[command]}, so it "
+                      f"cannot show the {way} {n} on their own; the whole list has them at its other end.")
+    return dataclasses.replace(intent, request=_with_text(command, query))
+
+
+def _unplaced_note(words: tuple[str, ...]) -> str:
+    return f"I don't have {_quoted(words)} in this data, so I may have read the question wrongly: is one of these what you meant?"
+
+
+def _clean_choice(request: Request, vocab: Vocabulary) -> tuple[Request, tuple[str, ...]]:
+    """A reading offered as a choice, with the words the grammar cannot use taken out ("/winrate win rate for
+    narnia and last quarter" is `/winrate last quarter`), and those words; unchanged when it reads cleanly."""
+    if request.query is not None or request.command not in USES:
+        return request, ()
+    tokens, removed = split_command(request.line)[1].split(), []
+    for _ in range(3):
+        parsed = parse(" ".join(tokens), vocab)
+        if parsed.ok:
+            return (_with_text(request.command, parsed.query), tuple(removed)) if removed else (request, ())
+        unknown = {p.word.casefold() for p in parsed.problems if p.kind in ("unknown_word", "empty_vs")}
+        if not unknown:
+            break
+        removed.extend(dict.fromkeys(t.strip(",.?!") for t in tokens if t.casefold() in unknown))
+        # a "vs" whose other side is taken out goes with it ("gondor vs rivendell" is no comparison)
+        tokens = [t for i, t in enumerate(tokens) if t.casefold() not in unknown and not (
+            t.casefold() in VS_WORDS and any(0 <= j < len(tokens) and tokens[j].casefold() in unknown for j in (i - 1, i + 1))
+            and not (i + 1 < len(tokens) and parse(" ".join(tokens[i + 1:]), vocab).query.compare is not None))]
+    return request, ()
+
+
+def _interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: str | None = None) -> Intent:
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
@@ -1561,8 +1698,7 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     unplaced = _unplaced(dropped)
     if unplaced:  # "mumbai vs bangalore", "EBITDA impact of …": a word nothing places; never answered silently
         return Intent(UNKNOWN, dropped, choices=(request, *alternatives), unplaced=unplaced,
-                      note=f"I don't have {_quoted(unplaced)} in this data, so I may have read the question wrongly: "
-                           "is one of these what you meant?")
+                      note=_unplaced_note(unplaced))
     return Intent(request, dropped, alternatives=tuple(alternatives))
 
 
@@ -2209,9 +2345,9 @@ def _closest_readings(words: str) -> tuple[str, ...]:
 
 # What each command takes from a question; the rest is left out of its reading.
 USES = {"winrate": {"filters", "by", "period", "vs"}, "trend": {"filters", "period", "grain"},
-        "risk": {"filters", "by", "period"}, "funnel": {"filters", "by", "period"},
-        "why": {"filters", "period", "vs"}, "drivers": {"filters", "period"}, "reps": {"filters", "by", "period"},
-        "deals": {"filters", "period", "outcome"}, "pipeline": {"filters", "by"}}
+        "risk": {"filters", "by", "period", "limit"}, "funnel": {"filters", "by", "period"},
+        "why": {"filters", "period", "vs"}, "drivers": {"filters", "period"}, "reps": {"filters", "by", "period", "limit"},
+        "deals": {"filters", "period", "outcome", "limit"}, "pipeline": {"filters", "by"}}
 
 
 def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.date) -> Request:
@@ -2639,6 +2775,8 @@ def query_text(query: Query) -> str:
         parts.append("vs " + {"previous": "previous", "year_ago": "last year"}.get(kind, query.compare.text))
     if query.outcome:
         parts.append(query.outcome)
+    if query.limit:
+        parts.append(f"top {query.limit}")
     return " ".join(p for p in parts if p)
 
 

@@ -188,9 +188,27 @@ def number(x, digits: int = 1) -> str:
     return f"{x:.{digits}f}".replace("-", MINUS)
 
 
+# Slack markup a user may type (<!here>, <@U123>, <#C1|sales>, <https://x.y|click>): echoed back, it could ping,
+# mention or link, so its angle brackets become look-alikes (‹ ›) that Slack leaves as plain text
+SLACK_MARKUP = re.compile(r"<([!@#]|(?:https?|mailto|tel|slack):)([^<>]*)>", re.I)
+STYLING = re.compile(r"[*~`<>@]|(?:^|\s)_|_(?:\s|$)")  # "_x_" italics; "rep_12" is no styling
+
+
+def unmarked(text) -> str:
+    """Typed text with any Slack markup in it made inert: "<!here>" becomes "‹!here›"."""
+    return SLACK_MARKUP.sub(lambda m: f"\u2039{m.group(1)}{m.group(2)}\u203a", str(text))
+
+
 def code(text) -> str:
-    """Typed text shown inside `...`: on one line, with no backtick that would end the span early."""
-    return " ".join(str(text).replace("`", "\u02cb").split())
+    """Typed text shown inside `...`: on one line, with no backtick that would end the span early, no Slack
+    markup that could ping or link."""
+    return " ".join(unmarked(text).replace("`", "\u02cb").split())
+
+
+def typed(text) -> str:
+    """A typed word named back in a sentence: "blorp" in quotes, as typed; one with Slack styling or markup
+    characters ("*boom*", "~~~", "<!here>") as inert code, so it neither styles the reply, pings nor links."""
+    return f"`{code(text)}`" if STYLING.search(str(text)) else f'"{" ".join(str(text).split())}"'
 
 
 def ljust(text, width: int) -> str:
@@ -212,7 +230,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters.update(pct=pct, pct_range=pct_range, pp=pp, pval=pval, num=num, money=money, days=days,
-                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, code=code, ljust=ljust, rjust=rjust,
+                       signed_days=signed_days, plural=plural, dimlabel=dimlabel, capfirst=capfirst, number=number, esc=mrkdwn_escape, code=code, typed=typed, ljust=ljust, rjust=rjust,
                        value=value)  # a value from the data not cleaned at load (a deal id): `{{ d.deal_id|value }}`
     env.tests["pair"] = lambda dim: "×" in str(dim)
     env.globals["deal_link"] = deal_link

@@ -17,7 +17,7 @@ from insights.counting import NeedsRows
 
 from bot.core.access import Asker
 from bot.core.commands import (COMMANDS, Context, answer, labelled, read_question, reading_of, reads_as_command,
-                               resolve_command)
+                               resolve_command, unwrap_umbrella)
 from bot.core.data import DealData, Loaded
 from bot.core.grammar import split_command
 from bot.core.render import render
@@ -31,7 +31,7 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
         now: dt.datetime | None = None) -> Reply:
     """The answer to `text` as `asker` may see it where it will be read. `thread`: the thread's last
     command, which a follow-up changes; `store`: the state store the admin commands use. Never raises."""
-    text = (text or "").strip()
+    text = unwrap_umbrella((text or "").strip())
     typed = text if text.startswith("/") else "/" + text
     name = split_command(typed)[0] or ""
     command = resolve_command(name) if text.startswith("/") or resolve_command(name) else None

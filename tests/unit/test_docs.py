@@ -176,3 +176,16 @@ def test_every_manifest_scope_is_explained_in_the_slack_docs_and_no_other():
     events = text[text.index("**Events**"):text.index("**Events**") + 600]
     for event in manifest_data()["settings"]["event_subscriptions"]["bot_events"]:
         assert f"`{event}`" in events, event
+
+
+def test_the_manifest_usage_hints_give_the_grammar_docs_commands_md_gives():
+    documented = (DOCS / "commands.md").read_text(encoding="utf-8").replace("\\|", "|")
+    checked = 0
+    for command in manifest_data()["features"]["slash_commands"]:
+        hint = command.get("usage_hint", "")
+        if not hint.startswith("["):  # free-form hints (/alerts, /follow, /sales) show an example instead
+            continue
+        grammar = hint.split(" e.g. ")[0]
+        assert f"| `{command['command']} {grammar}` |" in documented, (command["command"], grammar)
+        checked += 1
+    assert checked >= 9

@@ -91,3 +91,17 @@ def test_a_refused_bot_token_is_one_line_not_a_traceback(monkeypatch, capsys, tm
     err = capsys.readouterr().err
     assert "Cannot start: Slack refused SLACK_BOT_TOKEN (invalid_auth): copy the Bot User OAuth Token" in err
     assert "Traceback" not in err
+
+
+def test_open_deals_are_not_footed_as_closed_deals_of_a_quarter():
+    from bot.config import BUNDLED_DEALS
+    from bot.core.commands import answer
+    from insights.load import load_deals
+
+    snapshot = load_deals(BUNDLED_DEALS)
+    open_deals = answer(snapshot, "/deals open").text
+    assert "662 open deals, $21.5M in all" in open_deals
+    assert "_Open deals as of 2024-07-15_" in open_deals
+    assert "Closed deals by closed date" not in open_deals  # it said "· 2024Q2 (2024-04-01 to 2024-06-30)"
+    lost = answer(snapshot, "/deals lost APAC").text
+    assert "_Closed deals by closed date · 2024Q2 (2024-04-01 to 2024-06-30) · data as of 2024-07-15_" in lost

@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 
 from insights.alerts import AlertRule, evaluate
 from insights.kinds import AlertKind
@@ -26,7 +28,7 @@ from bot.clock.scheduler import Runtime, start_clock
 from bot.config import Settings, is_demo_source, validate_clock
 from bot.core.access import Asker, Policy, SegmentAccessError
 from bot.core.ask import ask, warm_up
-from bot.core.commands import ADMIN_COMMANDS, read_as_line, resolve_command
+from bot.core.commands import ADMIN_COMMANDS, read_as_line, resolve_command, unwrap_umbrella
 from bot.core.data import DealData
 from bot.core.digest import digest_text
 from bot.core.grammar import split_command
@@ -168,7 +170,7 @@ class ConsoleState:
         self._store: Store | None = None
 
     def for_line(self, line: str) -> Store | None:
-        typed = line if line.startswith("/") else "/" + line
+        typed = unwrap_umbrella(line if line.startswith("/") else "/" + line)
         if resolve_command(split_command(typed)[0] or "") not in ADMIN_COMMANDS:
             return None
         if self._store is None:
@@ -263,6 +265,19 @@ def _emit(out, fmt, text, payload):
     print(json.dumps(payload, indent=2) if fmt == "json" else text, file=out)
 
 
+def half_slack_settings(settings: Settings) -> str | None:
+    """Why Slack settings that are set do not start Slack (`python -m bot` then opens the console), or None."""
+    if settings.mode != "console":
+        return None
+    if settings.slack_bot_token:
+        return "SLACK_BOT_TOKEN is set, but neither SLACK_SIGNING_SECRET (HTTP) nor SLACK_APP_TOKEN (Socket Mode)"
+    given = [name for name, value in (("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
+                                      ("SLACK_APP_TOKEN", settings.slack_app_token)) if value]
+    if given:
+        return f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} set, but SLACK_BOT_TOKEN is not"
+    return None
+
+
 def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> int:
     data = load(args, settings)
     if data.current is None:
@@ -272,7 +287,8 @@ def run_console(args, settings: Settings, stdin=sys.stdin, out=sys.stdout) -> in
     interactive = stdin.isatty()
     thread = None  # the last answered command, which a follow-up question changes
     print(render("text/console_welcome.j2", source=source_spec(args, settings).describe(), report=snapshot.report,
-                 as_of=snapshot.as_of, state=args.state, scratch=str(scratch_database())), file=out)
+                 as_of=snapshot.as_of, state=args.state, scratch=str(scratch_database()),
+                 half_slack=half_slack_settings(settings)), file=out)
     while True:
         if interactive:
             try:
@@ -336,7 +352,11 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     services = Services(data=data, policy=policy, store=store, command_prefix=settings.command_prefix,
                         analyses=AnalysisPool(settings.analysis_workers, timeout=settings.analysis_timeout_seconds),
                         progress_after=settings.progress_after_seconds)
-    app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
+    try:  # Bolt checks the token with auth.test before anything starts
+        app = build_app(settings, data, client=client, socket_mode=mode == "socket", services=services)
+    except (BoltError, SlackApiError, OSError) as exc:
+        print(render("text/missing_settings.j2", mode=mode, missing=[], problems=[slack_refusal(exc)]), file=sys.stderr)
+        return EXIT_USAGE
     if mode == "socket":
         start_clock(Runtime.from_settings(settings, data, store, client, policy))
         SocketModeHandler(app, settings.slack_app_token).start()
@@ -344,6 +364,19 @@ def run_slack(args, settings: Settings, mode: str) -> int:
     follow_clock(data, store)  # the clock process refreshes; this one reloads after it
     serve(WebApp(app, data, settings.slack_signing_secret, health_token=settings.health_token), settings.port)
     return EXIT_OK
+
+
+def slack_refusal(exc: Exception) -> str:
+    """Why Slack did not let the app start, in one line: a refused token, or Slack out of reach."""
+    if isinstance(exc, OSError):
+        return (f"Slack could not be reached to check SLACK_BOT_TOKEN ({getattr(exc, 'reason', exc)}); "
+                "check the network, or SLACK_API_URL when it is set")
+    text = str(exc)
+    for known in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"):
+        if known in text:
+            return (f"Slack refused SLACK_BOT_TOKEN ({known}): copy the Bot User OAuth Token (xoxb-…) from "
+                    "the app's OAuth & Permissions page, after installing the app to the workspace")
+    return f"Slack refused SLACK_BOT_TOKEN ({text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__})"
 
 
 def _wait_forever() -> int:

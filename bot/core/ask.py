@@ -17,7 +17,7 @@ from insights.counting import NeedsRows
 
 from bot.core.access import Asker
 from bot.core.commands import (COMMANDS, Context, answer, labelled, read_question, reading_of, reads_as_command,
-                               resolve_command)
+                               resolve_command, unwrap_umbrella)
 from bot.core.data import DealData, Loaded
 from bot.core.grammar import split_command
 from bot.core.render import render, values_shown
@@ -38,7 +38,7 @@ def ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, s
 
 def _ask(data: DealData, asker: Asker, text: str, thread: str | None = None, *, store=None,
          now: dt.datetime | None = None) -> Reply:
-    text = (text or "").strip()
+    text = unwrap_umbrella((text or "").strip())
     typed = text if text.startswith("/") else "/" + text
     name = split_command(typed)[0] or ""
     command = resolve_command(name) if text.startswith("/") or resolve_command(name) else None

@@ -140,6 +140,16 @@ def rep_refusal(command_name: str, args: str, vocab: Vocabulary, context: Contex
     return None
 
 
+UMBRELLA = "sales"  # `/sales winrate APAC` runs `/winrate APAC`, in Slack (bot.slack.manifest) and everywhere else
+
+
+def unwrap_umbrella(text: str) -> str:
+    """'/sales winrate APAC' -> '/winrate APAC', as Slack's /sales command runs it; '/sales' alone is help.
+    Only with the slash: "sales last quarter" is a question."""
+    name, rest = split_command((text or "").strip())
+    return "/" + rest.lstrip("/") if name == UMBRELLA and rest else text
+
+
 def resolve_command(name: str) -> str | None:
     name = name.lower().lstrip("/")
     return name if name in ALL_COMMANDS or name == "help" else ALIASES.get(name)

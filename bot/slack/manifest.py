@@ -4,10 +4,10 @@ from __future__ import annotations
 import yaml
 
 from bot.config import PROJECT_ROOT
+from bot.core.commands import UMBRELLA  # `/sales <anything>`: the one command name that never takes the prefix
 
 MANIFEST = PROJECT_ROOT / "manifest.yml"
 PLACEHOLDER = "https://YOUR-HOST"
-UMBRELLA = "sales"  # `/sales <anything>`: the one command name that never takes the prefix
 
 
 def load_manifest() -> dict:

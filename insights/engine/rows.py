@@ -48,7 +48,8 @@ def resolve_columns(place: Place, mapping: ColumnMapping) -> tuple[dict[str, str
                 and (c not in SOURCE_DIMENSIONS or c in mapping.columns)]
     missing = [mapping.columns.get(c, c) for c in required if c not in found]
     if missing:
-        raise MissingColumnsError(missing, list(stripped), mapping_hint=bool(mapping.columns))
+        raise MissingColumnsError(missing, list(stripped), mapping_hint=bool(mapping.columns),
+                                  unmapped=tuple(c for c in required if c not in found and c not in mapping.columns))
     return found, dims
 
 

@@ -17,7 +17,7 @@ from .arrow_memory import release_arrow_memory
 from .build import Origin, build_snapshot
 from .column_mapping import EXTRA_COLUMNS, ColumnMapping
 from .errors import DataError, MissingColumnsError
-from .read import read_table
+from .read import SOURCE_COLUMNS, read_table
 from .typed import typed_or_text
 
 
@@ -74,7 +74,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: ColumnMapping, consume: bool = F
     if twice:
         raise DataError(f"The deal table has more than one column named {', '.join(map(repr, twice))}; rename or "
                         f"remove the extra column(s) so it is clear which one to use.")
-    found = list(raw.columns)
+    found = [str(c).strip() for c in raw.attrs.get(SOURCE_COLUMNS) or raw.columns]  # a Parquet file read in part
     renamed = {}
     for canonical in CANONICAL_COLUMNS + tuple(c for c in EXTRA_COLUMNS if c in mapping.columns):
         column = mapping.columns.get(canonical, canonical)
@@ -89,7 +89,8 @@ def canonical_frame(raw: pd.DataFrame, mapping: ColumnMapping, consume: bool = F
                 and (c not in SOURCE_DIMENSIONS or c in mapping.columns)]  # a segment column may be missing
     missing = [mapping.columns.get(c, c) for c in required if c not in renamed]
     if missing:
-        raise MissingColumnsError(missing, found, mapping_hint=bool(mapping.columns))
+        raise MissingColumnsError(missing, found, mapping_hint=bool(mapping.columns),
+                                  unmapped=tuple(c for c in required if c not in renamed and c not in mapping.columns))
     if consume:
         for column in list(raw.columns):
             del raw[column]

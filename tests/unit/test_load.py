@@ -1,6 +1,7 @@
 """Loading a deal export: schema, bad rows set aside with their line numbers, mappings, censoring, as-of."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import warnings
 
@@ -659,3 +660,35 @@ def test_a_stray_quote_costs_its_own_row_and_is_named(tmp_path, demo_csv):
     from bot.core.commands import answer
 
     assert "a quote that never closes" in answer(snapshot, "/health").text
+
+
+# -- a mapping that forgets a required column: the message names the line to add ------------------------
+
+def salesforce_report(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as a Salesforce opportunity report writes it: its own column names, amounts as text."""
+    return pd.DataFrame({"Opportunity ID": frame.deal_id, "Created Date": frame.created_date,
+                         "Close Date": frame.closed_date, "Amount": frame.deal_amount.map(lambda x: f"${x:,.2f}"),
+                         "Billing Region": frame.region,
+                         "Stage": frame.outcome.map({"Won": "Closed Won", "Lost": "Closed Lost"}).fillna("Proposal")})
+
+
+FORGETFUL = ColumnMapping(columns={"deal_id": "Opportunity ID", "created_date": "Created Date",
+                                   "closed_date": "Close Date", "outcome": "Stage"},
+                          won_values=("Closed Won",), lost_values=("Closed Lost",), others_are_open=True)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_mapping_without_the_amount_says_which_line_to_add_and_lists_every_column(tmp_path, frame, suffix):
+    path = tmp_path / f"report.{suffix}"
+    report = salesforce_report(frame.head(50))
+    report.to_csv(path, index=False) if suffix == "csv" else report.to_parquet(path, index=False)
+    with pytest.raises(MissingColumnsError) as caught:
+        load_deals(path, FORGETFUL)
+    message = str(caught.value)
+    assert "The deal data is missing 1 required column(s): deal_amount." in message
+    # a Parquet file is read only in the columns the mapping names, yet the message lists them all
+    assert "Columns found: Opportunity ID, Created Date, Close Date, Amount, Billing Region, Stage." in message
+    assert 'The mapping names no column for deal_amount: add deal_amount = "your column" under [columns].' in message
+    fixed = dataclasses.replace(FORGETFUL, columns={**FORGETFUL.columns, "deal_amount": "Amount"})
+    snapshot = load_deals(path, fixed)
+    assert snapshot.report.closed_deals + snapshot.report.open_deals == 50

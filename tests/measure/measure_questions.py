@@ -40,7 +40,8 @@ CORPORA = {"development": ROOT / "tests/measure/corpus/questions.tsv", "first bl
            "eighth held-out": ROOT / "tests/measure/corpus/heldout8.tsv",
            "ninth held-out": ROOT / "tests/measure/corpus/heldout9.tsv",
            "tenth held-out": ROOT / "tests/measure/corpus/heldout10.tsv",
-           "eleventh held-out": ROOT / "tests/measure/corpus/heldout11.tsv"}
+           "eleventh held-out": ROOT / "tests/measure/corpus/heldout11.tsv",
+           "twelfth held-out": ROOT / "tests/measure/corpus/heldout12.tsv"}
 ASK = "ask"
 
 

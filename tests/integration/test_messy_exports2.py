@@ -149,3 +149,22 @@ def test_a_censored_extract_forecast_says_new_deals_are_missing(censored, who):
             "open pipeline and this forecast hold only deals created by then (see `/health`)._") in reply.text.splitlines()
     assert ("The extract's created dates stop at 2025-05-01, so deals created since are missing from this pipeline."
             in ask(censored, who, "/digest").text)
+
+
+def test_a_company_wide_drop_alert_reads_as_a_sentence(midquarter):
+    """2025Q1 fell 8.6 pp, broadly, with no segment finding: the drop rule alerts on the total. Before:
+    "*all deals win rate dropped to 42.5%* … than the rest.*Owner*: all deals sales lead. *Do*: review the all
+    deals deals lost in 2025Q1" — the Owner line glued to the sentence before it."""
+    from bot.clock.alerting import alert_text
+    from insights.alerts import AlertRule, evaluate
+    from insights.kinds import AlertKind
+
+    findings = evaluate(midquarter.current.snapshot, [AlertRule(1, AlertKind.DROP)])
+    assert [(f.segment, f.change_pp, f.details["story"]) for f in findings] == [({}, pytest.approx(-8.58, abs=0.01), "diffuse")]
+    lines = alert_text(findings[0]).splitlines()
+    assert lines[0].startswith(":rotating_light: *The win rate dropped to 42.5%* in 2025Q1 from 51.1% over 2024Q1 to "
+                               "2024Q4 (4 quarters) (−8.6 pp;")
+    assert lines[0].endswith("no segment fell significantly more than the rest.")
+    assert lines[1] == ("*Owner*: sales leadership. *Do*: review the deals lost in 2025Q1 with their owners; $9.0M of "
+                        "open pipeline (663 deals) is at stake.")
+    assert "all deals" not in "\n".join(lines)

@@ -168,3 +168,24 @@ def test_a_company_wide_drop_alert_reads_as_a_sentence(midquarter):
     assert lines[1] == ("*Owner*: sales leadership. *Do*: review the deals lost in 2025Q1 with their owners; $9.0M of "
                         "open pipeline (663 deals) is at stake.")
     assert "all deals" not in "\n".join(lines)
+
+
+def test_help_examples_name_values_this_data_has(tiny, midquarter, who):
+    """Every deal of the small book is in Europe. Before, `/help pipeline` offered `/pipeline APAC by product`,
+    the filters `APAC`, `north america` and `region=APAC,Europe`: values this data does not have."""
+    lines = ask(tiny, who, "/help pipeline").text.splitlines()
+    assert lines[2] == "Examples: `/pipeline` · `/pipeline Enterprise` · `/pipeline by region` · `/pipeline Europe by product`"
+    assert any(x.startswith("*Filters*: any known value (`Europe`, `enterprise`, `referral`, `rep_3`) or "
+                            "`dim=value[,value]`. Dimensions:") for x in lines)
+    assert "APAC" not in "\n".join(lines) and "north america" not in "\n".join(lines)
+    assert "`/alerts add winrate region=Europe below 40%`" in ask(tiny, who, "/help alerts").text
+    # the examples of data that has the values are as written
+    assert "`/pipeline APAC by product`" in ask(midquarter, who, "/help pipeline").text
+
+
+def test_help_leaves_out_examples_of_a_dimension_the_data_lacks(tmp_path, who):
+    path = tmp_path / "no_source.csv"
+    write_csv(generate_deals(crm_spec(seed=58, n_deals=1_500, absent_columns=("lead_source", "sales_rep_id"))), path)
+    lines = ask(_data(path), who, "/help winrate").text.splitlines()
+    assert lines[2] == "Examples: `/winrate APAC` · `/winrate by region` · `/winrate by region last quarter vs previous`"
+    assert "Referral" not in lines[2] and "`rep_3`" not in "\n".join(lines)

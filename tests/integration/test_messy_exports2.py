@@ -189,3 +189,30 @@ def test_help_leaves_out_examples_of_a_dimension_the_data_lacks(tmp_path, who):
     lines = ask(_data(path), who, "/help winrate").text.splitlines()
     assert lines[2] == "Examples: `/winrate APAC` · `/winrate by region` · `/winrate by region last quarter vs previous`"
     assert "Referral" not in lines[2] and "`rep_3`" not in "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def stale(tmp_path_factory):
+    """5,000 deals to 2025-06-30 (a quarter's last day), 15% gone stale, no industry, lead source or rep column."""
+    path = tmp_path_factory.mktemp("stale") / "stale.csv"
+    write_csv(generate_deals(crm_spec(seed=58, n_deals=5_000, stale_share=0.15,
+                                      absent_columns=("sales_rep_id", "lead_source", "industry"))), path)
+    return _data(path)
+
+
+def test_revenue_at_risk_does_not_read_as_a_forecast_beside_stalled_deals(stale, who):
+    """586 of the 963 open deals are stalled; /pipeline expects about 98 + 9 of them won by the end of 2025Q4.
+    Before, the digest set "about $5.6M at risk at the current loss rate" (so $5.8M of the $11.4M won) beside
+    the pipeline's $1.1M, with nothing to say which to believe; /risk said "$5.6M of it would be lost"."""
+    pipeline = ask(stale, who, "/pipeline").result
+    assert (pipeline.open_deals, pipeline.stalled_deals, pipeline.won_to_date) == (963, 586, 0)
+    assert [round(q.expected_won_deals) for q in pipeline.forecast.by_quarter] == [98, 9]
+    risk = ask(stale, who, "/risk")
+    assert risk.result.revenue_at_risk == pytest.approx(5_577_485.16, abs=0.01)
+    assert ("At this selection's loss rate (48.8%) about $5.6M of it would be lost if it all closed; deals that go "
+            "stale never close, so `/pipeline` forecasts what will be won.") in risk.text
+    digest = ask(stale, who, "/digest").text
+    assert ("about $5.6M at risk at the current loss rate if every open deal closed (586 of the 963 are stalled and "
+            "rarely close: the pipeline below forecasts what will be won).") in digest
+    # a quarter's last day: nothing of 2025Q3 is won yet, and the forecast says no "more"
+    assert "*Pipeline*: about 98 deals, $1.1M, expected to be won in 2025Q3" in digest

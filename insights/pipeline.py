@@ -48,7 +48,7 @@ from .counting import counter_of, open_frame, open_mask
 from .periods import add_months, grain_start, label_for
 from .query import Query
 from .results import NOT_JSON, Rate, Result, _round, _sig, to_jsonable
-from .select import ALL_TIME
+from .select import ALL_TIME, period_mask
 from .selection import Selection
 from .snapshot import Snapshot, day_number, from_day_number
 from .stats import Z95
@@ -208,6 +208,13 @@ class PipelineResult(Result):
     anchors: int = 0  # past dates learned from
     training_deals: int = 0  # deal-snapshots learned from
     features: list[str] = field(default_factory=list)
+    # deals of the selection already won in the forecast's first quarter, up to the as-of date (the
+    # forecast adds the open deals' wins to these); 0 when the data ends on a quarter's last day
+    won_to_date: int = 0
+    won_to_date_amount: float = 0.0
+    # the extract stopped taking new deals (created dates end well before closed dates): deals created
+    # since are missing from the open pipeline, so the forecast counts only the older deals
+    created_until: dt.date | None = None
 
     # lists the rest of the selection's open deals when they are asked for; not part of the JSON
     listing: OpenDealListing | None = field(default=None, repr=False, compare=False, metadata=NOT_JSON)
@@ -882,6 +889,26 @@ def _cell_sums(scores, counts: np.ndarray, amount: np.ndarray, amount_sq: np.nda
     return out
 
 
+def _won_to_date(snapshot: Snapshot, sel: Selection) -> dict:
+    """The selection's deals won from the first day of the quarter being forecast to the as-of date, and
+    the censoring of the extract: the forecast is read against both."""
+    from .counting import amount_rate_in, rate_in
+    from .periods import Period
+
+    out: dict = {}
+    if snapshot.report.censored_after is not None and snapshot.report.censored_after < snapshot.as_of:
+        out["created_until"] = snapshot.report.censored_after
+    first, _ = forecast_quarters(snapshot.as_of)
+    if first > snapshot.as_of:
+        return out
+    mask = sel.filtered & period_mask(snapshot, Period(first, snapshot.as_of, label_for(first, "quarter"), complete=False))
+    won = rate_in(snapshot, mask).won
+    out["won_to_date"] = int(won)
+    if won:
+        out["won_to_date_amount"] = round(float(amount_rate_in(snapshot, mask).won_amount), 2)
+    return out
+
+
 def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
     """The open pipeline of the selection: each deal's chance of being won this quarter and next, the
     bookings they bring with intervals the backtest checked, the deals most at risk, by segment."""
@@ -894,6 +921,7 @@ def open_pipeline(snapshot: Snapshot, query: Query) -> PipelineResult:
               "date_basis": "open_pipeline", "open_deals": int(mask.sum()),
               "open_amount": round(float(np.nansum(amounts[mask])), 2),
               "open_without_amount": int(np.isnan(amounts[mask]).sum())}
+    fields.update(_won_to_date(snapshot, sel))
     if _too_little_history(snapshot):
         return PipelineResult(**fields, notes=["too_few_for_model"])
     if not mask.any():
@@ -1312,6 +1340,7 @@ def _streamed_pipeline(snapshot: Snapshot, query: Query, sel: Selection) -> Pipe
     fields = {"command": "pipeline", "as_of": snapshot.as_of, "query": query, "period": sel.period,
               "date_basis": "open_pipeline", "open_deals": n, "open_amount": round(float(amount), 2),
               "open_without_amount": blank}
+    fields.update(_won_to_date(snapshot, sel))
     if _too_little_history(snapshot):
         return PipelineResult(**fields, notes=["too_few_for_model"])
     if not n:

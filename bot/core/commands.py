@@ -315,7 +315,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
     vocab = vocab or Vocabulary.from_snapshot(snapshot)
     if command_name == "help":
         topic = resolve_command(args.split()[0]) if args.split() else None
-        return Reply("help", "help", render("text/help.j2", topic=topic, commands=list(ALL_COMMANDS),
+        return Reply("help", "help", help_text(vocab, "text/help.j2", topic=topic, commands=list(ALL_COMMANDS),
                                             missing=vocab.missing, asked=args.strip() if topic is None else ""))
     context = context or Context()
     refusal = rep_refusal(command_name, args, vocab, context, query)
@@ -341,7 +341,7 @@ def _answer(snapshot: Snapshot, line: str, vocab: Vocabulary | None, context: Co
         if cleaned != args and parse(cleaned, vocab).ok:
             args, parsed = cleaned, parse(cleaned, vocab)
     if parsed.help:
-        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS),
+        return Reply(command_name, "help", help_text(vocab, "text/help.j2", topic=command_name, commands=list(ALL_COMMANDS),
                                                   missing=vocab.missing))
     if parsed.problems:  # with the data's notes: "by source" on data without a lead source says why
         # a plain question is quoted as asked, read as the command with only the words read as arguments
@@ -433,9 +433,81 @@ def with_data_notes(text: str, snapshot: Snapshot) -> str:
     return f"{text}\n{notes}" if notes else text
 
 
+# the values help's examples name, and the dimension each belongs to: on data without that value (a book in
+# one region, an export with other product names) an example says what this data has, never what it lacks
+_EXAMPLE_VALUES = (("APAC", "region", 0), ("Europe", "region", 1), ("north america", "region", 1),
+                   ("Enterprise", "product_type", 0), ("Referral", "lead_source", 0), ("rep_3", "sales_rep_id", 0))
+_EXAMPLE_DIMS = (("by region", "region"), ("by product", "product_type"), ("region=", "region"))
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.&-]*")
+
+
+def help_text(vocab: Vocabulary, template: str, **fields) -> str:
+    """Help rendered with examples of this data: an example value the data lacks becomes one it has (the
+    most common spelling: `APAC` on a book that is all Europe reads `Europe`), and an example of a dimension
+    the data lacks is left out, with the `·` or `,` that joined it."""
+    text = render(template, **fields)
+    plain = {d: [v for v in values if _PLAIN_VALUE.fullmatch(v)] for d, values in vocab.values.items()}
+
+    def swap(span: str) -> str | None:
+        for word, dim in _EXAMPLE_DIMS:
+            if word in span and dim not in plain:
+                return None
+        for word, dim, k in _EXAMPLE_VALUES:
+            pattern = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.IGNORECASE)
+            if not pattern.search(span):
+                continue
+            have = plain.get(dim)
+            if not have:
+                return None
+            if any(v.lower() == word.lower() for v in have):
+                continue
+            span = pattern.sub(have[min(k, len(have) - 1)], span)
+        if "region=" in span:  # `region=APAC,Europe` on a book with one region
+            values = span.split("region=", 1)[1].split()[0].split(",")
+            if len(set(values)) < len(values):
+                return None
+        return span
+
+    def line(text_line: str) -> str:
+        if "`" not in text_line:
+            return text_line
+        pieces = re.split(r"(`[^`]*`)", text_line)
+        out, seen = [], set()
+        for piece in pieces:
+            if piece.startswith("`") and piece.endswith("`") and len(piece) > 1:
+                new = swap(piece[1:-1])
+                if new is not None and new != piece[1:-1] and new.lower() in seen:
+                    new = None  # `APAC`, `north america` on a book in Europe alone: one `Europe`
+                out.append(None if new is None else f"`{new}`")
+                seen.add((new or "").lower())
+            else:
+                out.append(piece)
+        # a dropped example takes one joiner with it (" · " or ", "), and brackets left empty go too
+        joined = ""
+        for k, piece in enumerate(out):
+            if piece is None:
+                for joiner in (" · ", ", "):
+                    if joined.endswith(joiner):
+                        joined = joined[: -len(joiner)]
+                        break
+                else:
+                    if k + 1 < len(out) and out[k + 1] is not None:
+                        for joiner in (" · ", ", "):
+                            if out[k + 1].startswith(joiner):
+                                out[k + 1] = out[k + 1][len(joiner):]
+                                break
+                continue
+            joined += piece
+        return joined.replace(" ()", "").replace("Examples: \n", "")
+
+    if not vocab.values:
+        return text
+    return "\n".join(line(x) for x in text.splitlines())
+
+
 def _admin(command_name: str, args: str, snapshot: Snapshot, vocab: Vocabulary, context: Context) -> Reply:
     if args.strip().lower() in ("help", "?", "--help"):
-        return Reply(command_name, "help", render("text/help.j2", topic=command_name, commands=list(ALL_COMMANDS),
+        return Reply(command_name, "help", help_text(vocab, "text/help.j2", topic=command_name, commands=list(ALL_COMMANDS),
                                                   missing=vocab.missing))
     now = context.now or dt.datetime.now(dt.timezone.utc)
     try:

@@ -296,7 +296,9 @@ def test_digest_has_a_pipeline_line_with_the_backtests_hit_rate(demo):
     line = next(x for x in text.splitlines() if x.startswith("*Pipeline*"))
     r = open_pipeline(demo, Query())
     q = r.forecast.by_quarter[0]
-    assert f"about {q.expected_won_deals:.0f} deals" in line and "expected to be won in 2024Q3 (90% interval" in line
+    assert f"about {q.expected_won_deals:.0f} more deals" in line and "expected to be won in 2024Q3 (90% interval" in line
+    # the demo ends 15 days into 2024Q3: the forecast is on top of the deals already won in it
+    assert r.won_to_date == 67 and "on top of the 67 already won this quarter ($2.0M)." in line
     assert "such intervals held in 3 of 3 past quarters" in line and "662 open deals" in line
     assert r.at_risk[0].deal_id in line and "Probabilities from age and season alone" in line
 
@@ -356,7 +358,7 @@ def test_an_interval_the_backtest_contradicts_is_not_printed(demo):
     text = render("text/pipeline.j2", r=r, report=demo.report, ignored=[])
     assert "Intervals withheld" in text and "missed in 2 of 3 past quarters" in text
     assert "too few quarters to widen them from" in text and "90% intervals hold" not in text
-    assert f"about {f.by_quarter[0].expected_won_deals:.0f} deals won in 2024Q3, $" in text  # the expectation stays
+    assert f"about {f.by_quarter[0].expected_won_deals:.0f} more deals won in 2024Q3 from the open pipeline, $" in text  # the expectation stays
 
 
 def test_won_cycles_kept_as_counts_answer_as_every_deals_sorted_length():

@@ -246,7 +246,7 @@ def test_the_open_pipeline_scored_in_tiny_chunks_answers_the_same_ties_and_all(t
     _, chunked = both(str(path))  # a new refresh: nothing summed before is reused
     for line in lines:
         a, b, c = answer(memory, line), whole[line], answer(chunked, line)
-        assert c.text == b.text == a.text, line
+        assert without_timing(c.text) == without_timing(b.text) == without_timing(a.text), line  # a minute may turn
         assert json.dumps(as_json(c), default=str) == json.dumps(as_json(b), default=str) \
             == json.dumps(as_json(a), default=str), line
     at_risk = answer(chunked, "/pipeline").result.at_risk

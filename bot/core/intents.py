@@ -252,6 +252,7 @@ RULES: tuple[tuple[str, str], ...] = (
               r"|\bchanged over\b|\blately\b|\bgetting (harder|easier|tougher)\b"
               r"|\b(downward|upward|downhill)\b|\b(heading|headed|trending) (up|down)\b"
               r"|\b(has|have)\b.*\b(dropped|fallen|declined|slipped|improved|risen|gone (up|down)|changed|tanked)\b"
+              r"|\bdid\b.*\b(drop|fall|decline|slip|improve|rise|go (up|down)|tank)\b"  # "did win rate drop?"
               r"|\b(converting|closing|winning|doing|performing) (worse|better)\b|\bvs-baseline\b"
               r"|\b(smallest|minimum|minimal|least) (change|effect|difference|drop|move)\b.*\bdetect\w*|\bdetectable\b"
               r"|\bstatistical power\b"
@@ -1670,7 +1671,8 @@ def _interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: s
     mismatch = _unit_mismatch(request, plain, as_of)
     if mismatch is not None:  # "this quarter vs previous month": a month named against a quarter; never the month dropped
         return dataclasses.replace(mismatch, dropped=dropped)
-    if request.command == "winrate" and q is not None and q.compare is None and q.period is not None \
+    if (request.command == "winrate" or request.command == "trend" and re.search(r"\bdid\b", plain.casefold())) \
+            and q is not None and q.compare is None and q.period is not None \
             and CHANGED_SINCE.search(plain.casefold()):  # "did win rate change after january": the rate since then shows no change
         return Intent(UNKNOWN, dropped, note="A change since then is measured against something before it: why it "
                       "changed (against the quarters before), or the rate month by month.", choices=(

@@ -56,6 +56,10 @@ QUESTIONS = [
     ("how is the team doing these days", "/trend"),
     ("is APAC getting worse over time", "/trend region=APAC"),
     ("how were we trending last year", "/trend last year"),
+    # "did it drop?": whether it fell is a trend's verdict, never one rate with nothing to compare (issue 22)
+    ("did our close rate drop?", "/trend"),
+    ("did india's win rate fall", "/trend region=India"),
+    ("did hit rate go down for inbound", "/trend lead_source=Inbound"),
     # reps
     ("who are the weakest reps in Europe?", "/reps region=Europe by sales_rep_id"),
     ("which reps need coaching", "/reps by sales_rep_id"),

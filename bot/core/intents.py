@@ -1153,7 +1153,7 @@ def _formats(text: str, as_of: dt.date) -> str:
                   lambda m: f"{m.group(1)} {4 if m.group(3) == 'for' else _said_number(m.group(3))}", text)
     text = re.sub(r"\b(last|past|previous|prior|next) (" + NUMBER_WORD + "|" + SAID_TWO + r") (days?|weeks?|months?|quarters?|years?)\b",
                   lambda m: f"{m.group(1)} {_said_number(m.group(2))} {m.group(3)}", text)
-    text = re.sub(r"\b(" + NUMBER_WORD + r") (days|weeks|months)\b", lambda m: f"{_said_number(m.group(1))} {m.group(2)}", text)
+    text = re.sub(r"\b(" + NUMBER_WORD + r") (days|weeks|months)\b(?! (?:before|earlier|prior|back|ago))", lambda m: f"{_said_number(m.group(1))} {m.group(2)}", text)
     text = re.sub(r"\b(?:quarter|queue|cue) (one|" + SAID_TWO + r"|three|four|[1-4])\b",
                   lambda m: f"q{m.group(1) if m.group(1).isdigit() else _said_number(m.group(1))}", text)
     # "between fifty and a hundred k": both ends in thousands

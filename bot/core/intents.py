@@ -1145,8 +1145,9 @@ def _formats(text: str, as_of: dt.date) -> str:
     "march '24" as that month, "1q24" and "q1-24" as 2024q1, "2h23" as h2 2023, "the quarter ended 31 march 2024" as
     that quarter, "the quarter before last" as the one before last quarter. A day written 03/04/2024 (day or month
     first?) is left as typed, to be asked back, never guessed."""
-    text = re.sub(r"\s*[–—]\s*(?=\S)", lambda m: "-" if re.search(MONTH_NAME + r"$|\d$", text[:m.start()]) else m.group(0),
-                  text)  # "mar–may", "jan—mar": a range, as "mar-may"
+    text = re.sub(r"\b(" + MONTH_NAME + r"|\d{1,4})\s*[–—]\s*(" + MONTH_NAME + r"|\d{1,4})\b(?! (?:i|we|you|they|he|she|it)\b)",
+                  lambda m: f"{m.group(1)}-{m.group(2)}" if m.group(1).isdigit() == m.group(2).isdigit() else m.group(0),
+                  text)  # "mar–may", "jan—mar", "2023–2024": a range, as "mar-may" (two months or two numbers only)
     text = re.sub(r"\b(?:twenty|two thousand(?: and)?) (?:twenty[ -](one|two|three|four|five|six|seven|eight|nine)|twenty)\b",
                   lambda m: str(2020 + (NUMBER_UNITS[m.group(1)] if m.group(1) else 0)), text)
     text = re.sub(r"\b(?<!by )(?<!per )(?<!each )(?<!every )(reps?|sellers?) ((?:number|no\.?|#) ?)?(" + NUMBER_WORD + r"|for$)\b",

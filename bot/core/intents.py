@@ -1161,6 +1161,11 @@ def _formats(text: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(between|from) (" + NUMBER_WORD + r"|\d+) (and|to) (a hundred|one hundred|" + NUMBER_WORD + r"|\d+) ?k\b",
                   lambda m: f"{m.group(1)} {m.group(2) if m.group(2).isdigit() else _said_number(m.group(2))}k {m.group(3)} "
                   f"{100 if 'hundred' in m.group(4) else m.group(4) if m.group(4).isdigit() else _said_number(m.group(4))}k", text)
+    # "10k to 25k deals", "60 to 90 days": a range of sizes or days, written as the bands' "10k-25k", "60-90 days" (one
+    # that is no band's is left to be named back); "quarter-to-date" as "quarter to date"
+    text = re.sub(r"(?<![\w$-])(?<!between )(?<!from )(\$?\d+k) to (\$?\d+k)\b", r"\1-\2", text)
+    text = re.sub(r"(?<![\w-])(?<!between )(?<!from )(\d+) to (\d+) days\b", r"\1-\2 days", text)
+    text = re.sub(r"\b(year|quarter|month)-to-date\b", r"\1 to date", text)
     # month and year in figures: "03/2024", "2024/05" (a day's date, "03/04/2024", stays)
     text = re.sub(r"(?<![\d/.-])(0?[1-9]|1[0-2])/(20\d\d)(?![\d/])", lambda m: f"{m.group(2)}-{int(m.group(1)):02d}", text)
     text = re.sub(r"(?<![\d/.-])(20\d\d)/(0?[1-9]|1[0-2])(?![\d/])", lambda m: f"{m.group(1)}-{int(m.group(2)):02d}", text)

@@ -2178,6 +2178,10 @@ def test_one_segments_change_contrasted_with_anothers_is_asked_back(vocab):
     ("win rate for the quarter ended December 2023", "/winrate 2023q4"),
     ("APAC win rate the quarter before last", "/winrate region=APAC 2024q1"),
     ("win rate for the 12 months to March 2024", "/winrate 2023-04-01..2024-03-31"),
+    # a range of sizes or days written with "to" is the band's, and "-to-" spells a to-date period
+    ("25k to 50k deals in APAC win rate", "/winrate size_band=25k-50k region=APAC"),
+    ("how often do we win deals that ran 30 to 60 days", "/winrate cycle_band=30-60d"),
+    ("win rate month-to-date", "/winrate mtd"),
     ("second half of 2023 vs the first half", "/winrate 2023-07-01..2023-12-31 vs 2023-01-01..2023-06-30"),
 ])
 def test_periods_and_numbers_in_other_forms_are_read_as_exactly_that_period(vocab, question, line):

@@ -1157,6 +1157,8 @@ def _formats(text: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(" + NUMBER_WORD + r") (days|weeks|months)\b(?! (?:before|earlier|prior|back|ago))", lambda m: f"{_said_number(m.group(1))} {m.group(2)}", text)
     text = re.sub(r"\b(?:quarter|queue|cue) (one|" + SAID_TWO + r"|three|four|[1-4])\b",
                   lambda m: f"q{m.group(1) if m.group(1).isdigit() else _said_number(m.group(1))}", text)
+    # "the deals we one in june": a dictated "won" (only after a subject and before a period's word)
+    text = re.sub(r"\b(we|they|you|he|she|i) one (?=(?:in|last|this|during|over|since|for)\b)", r"\1 won ", text)
     # "between fifty and a hundred k": both ends in thousands
     text = re.sub(r"\b(between|from) (" + NUMBER_WORD + r"|\d+) (and|to) (a hundred|one hundred|" + NUMBER_WORD + r"|\d+) ?k\b",
                   lambda m: f"{m.group(1)} {m.group(2) if m.group(2).isdigit() else _said_number(m.group(2))}k {m.group(3)} "

@@ -2162,6 +2162,7 @@ def test_one_segments_change_contrasted_with_anothers_is_asked_back(vocab):
     ("lost deals in queue three", "/deals 2024q3 lost"),
     ("why did the win rate drop in quarter one", "/why 2024q1"),
     ("deals between twenty five and fifty k", "/deals size_band=25k-50k"),
+    ("show the deals they one last quarter", "/deals last quarter won"),
     # month and year in figures, and months and quarters written short
     ("win rate 11/2023", "/winrate 2023-11"),
     ("win rate 2023/7", "/winrate 2023-07"),

@@ -995,6 +995,7 @@ def rewrite(question: str, as_of: dt.date) -> str:
     spelt out, keyword typos corrected, bare quarters and months given their year."""
     text = re.sub(r"\bus\b", " ", question)  # "what makes us win": a pronoun; "US" (upper case) is a region
     text = text.casefold().replace("’", "'").replace("‘", "'")
+    text = _formats(text, as_of)  # numbers in words, dictation slips and other date formats, in the grammar's forms
     text = re.sub(r"\blst ?(q|qtr|quarter)\b", "last quarter", text)  # "deals lost lst q": a typo of last quarter
     # "year to date" is one period before "compare … to …" reads its "to"; "the quarter passed" is the last one;
     # "rep number 21" is rep 21
@@ -1116,6 +1117,120 @@ def rewrite(question: str, as_of: dt.date) -> str:
     text = re.sub(r"\b(in|for|during|vs|since|from|than|to|and) ([a-z]+)\b(?!\s+\d)", lambda m: f"{m.group(1)} "
                   f"{_month(m.group(2), None, as_of, m.group(1) in ('and', 'to')) or m.group(2)}", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+# Numbers said in words ("rep twenty-two", "last ninety days", "twenty twenty four") and dictation's homophones
+# ("the last too quarters", "quarter too", "queue two", "rep for"), as digits.
+NUMBER_UNITS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                                           "fifteen sixteen seventeen eighteen nineteen".split(), 1)}
+NUMBER_TENS = {w: 10 * n for n, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+NUMBER_WORD = (r"(?:(?:" + "|".join(NUMBER_TENS) + r")(?:[ -](?:" + "|".join(w for w in NUMBER_UNITS if NUMBER_UNITS[w] < 10)
+               + r"))?|" + "|".join(sorted(NUMBER_UNITS, key=len, reverse=True)) + r")")
+SAID_TWO = r"(?:two|too)"  # "to" is left: "the last to quarters" is rarer than "deals close to 50k"
+MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+
+
+def _said_number(words: str) -> int:
+    """"twenty-two" as 22, "too" (a dictated "two") as 2."""
+    parts = re.split(r"[ -]", words.replace("too", "two"))
+    return sum(NUMBER_TENS.get(w) or NUMBER_UNITS[w] for w in parts)
+
+
+def _month_number(name: str) -> int | None:
+    return MONTHS.get(name) or MONTHS.get(name[:3]) if name[:3] in MONTHS and (name in MONTHS or name == "sept") else None
+
+
+def _formats(text: str, as_of: dt.date) -> str:
+    """Periods and numbers written in other forms, in the grammar's own: "twenty twenty four" as 2024, "rep number
+    four" as rep 4, "last ninety days" as last 90 days, "03/2024" and "2024/05" as 2024-03 and 2024-05, "dec-23" and
+    "march '24" as that month, "1q24" and "q1-24" as 2024q1, "2h23" as h2 2023, "the quarter ended 31 march 2024" as
+    that quarter, "the quarter before last" as the one before last quarter. A day written 03/04/2024 (day or month
+    first?) is left as typed, to be asked back, never guessed."""
+    text = re.sub(r"\b(" + MONTH_NAME + r"|\d{1,4})\s*[–—]\s*(" + MONTH_NAME + r"|\d{1,4})\b(?! (?:i|we|you|they|he|she|it)\b)",
+                  lambda m: f"{m.group(1)}-{m.group(2)}" if m.group(1).isdigit() == m.group(2).isdigit() else m.group(0),
+                  text)  # "mar–may", "jan—mar", "2023–2024": a range, as "mar-may" (two months or two numbers only)
+    text = re.sub(r"\b(?:twenty|two thousand(?: and)?) (?:twenty[ -](one|two|three|four|five|six|seven|eight|nine)|twenty)\b",
+                  lambda m: str(2020 + (NUMBER_UNITS[m.group(1)] if m.group(1) else 0)), text)
+    text = re.sub(r"\b(?<!by )(?<!per )(?<!each )(?<!every )(reps?|sellers?) ((?:number|no\.?|#) ?)?(" + NUMBER_WORD + r"|for$)\b",
+                  lambda m: f"{m.group(1)} {4 if m.group(3) == 'for' else _said_number(m.group(3))}", text)
+    text = re.sub(r"\b(last|past|previous|prior|next) (" + NUMBER_WORD + "|" + SAID_TWO + r") (days?|weeks?|months?|quarters?|years?)\b",
+                  lambda m: f"{m.group(1)} {_said_number(m.group(2))} {m.group(3)}", text)
+    text = re.sub(r"\b(" + NUMBER_WORD + r") (days|weeks|months)\b(?! (?:before|earlier|prior|back|ago))", lambda m: f"{_said_number(m.group(1))} {m.group(2)}", text)
+    text = re.sub(r"\b(?:quarter|queue|cue) (one|" + SAID_TWO + r"|three|four|[1-4])\b",
+                  lambda m: f"q{m.group(1) if m.group(1).isdigit() else _said_number(m.group(1))}", text)
+    # "the deals we one in june": a dictated "won" (only after a subject and before a period's word)
+    text = re.sub(r"\b(we|they|you|he|she|i) one (?=(?:in|last|this|during|over|since|for)\b)", r"\1 won ", text)
+    # "between fifty and a hundred k": both ends in thousands
+    text = re.sub(r"\b(between|from) (" + NUMBER_WORD + r"|\d+) (and|to) (a hundred|one hundred|" + NUMBER_WORD + r"|\d+) ?k\b",
+                  lambda m: f"{m.group(1)} {m.group(2) if m.group(2).isdigit() else _said_number(m.group(2))}k {m.group(3)} "
+                  f"{100 if 'hundred' in m.group(4) else m.group(4) if m.group(4).isdigit() else _said_number(m.group(4))}k", text)
+    # "10k to 25k deals", "60 to 90 days": a range of sizes or days, written as the bands' "10k-25k", "60-90 days" (one
+    # that is no band's is left to be named back); "quarter-to-date" as "quarter to date"
+    text = re.sub(r"(?<![\w$-])(?<!between )(?<!from )(\$?\d+k) to (\$?\d+k)\b", r"\1-\2", text)
+    text = re.sub(r"(?<![\w-])(?<!between )(?<!from )(\d+) to (\d+) days\b", r"\1-\2 days", text)
+    text = re.sub(r"\b(year|quarter|month)-to-date\b", r"\1 to date", text)
+    # month and year in figures: "03/2024", "2024/05" (a day's date, "03/04/2024", stays)
+    text = re.sub(r"(?<![\d/.-])(0?[1-9]|1[0-2])/(20\d\d)(?![\d/])", lambda m: f"{m.group(2)}-{int(m.group(1)):02d}", text)
+    text = re.sub(r"(?<![\d/.-])(20\d\d)/(0?[1-9]|1[0-2])(?![\d/])", lambda m: f"{m.group(1)}-{int(m.group(2)):02d}", text)
+    # a day whose day or month is over 12 can be read one way only: "13/04/2024", "04/13/2024"
+    text = re.sub(r"(?<![\d/.-])(\d\d?)([/.])(\d\d?)\2(20\d\d)(?![\d/.-])", _one_way_day, text)
+    # "dec-23", "march '24", "sept 2023", "dec 23" is a day: only a hyphen or an apostrophe makes two digits a year
+    text = re.sub(r"\b(" + MONTH_NAME + r")\.?(?:-|\s*'|\s+)(\d\d|20\d\d)\b(?!\s*(?:st|nd|rd|th)\b)",
+                  lambda m: (f"{m.group(1) if m.group(1) != 'sept' else 'september'} "
+                             f"{m.group(2) if len(m.group(2)) == 4 else '20' + m.group(2)}")
+                  if _month_number(m.group(1)) and (len(m.group(2)) == 4 or not re.match(r"\s+\d", m.group(0)[len(m.group(1)):]))
+                  else m.group(0), text)
+    text = re.sub(r"\bsept\b", "september", text)
+    # "1q24", "q1-24", "q1 '24", "q1 fy24" is left (a fiscal year may not be the calendar's)
+    text = re.sub(r"\b([1-4])q(\d\d)\b", r"20\2q\1", text)
+    text = re.sub(r"\bq([1-4])(?:-|\s*')(\d\d)\b", r"20\2q\1", text)
+    text = re.sub(r"\b([12])h(\d\d)\b", r"h\1 20\2", text)
+    text = re.sub(r"\bh([12])(?:-|\s*')(\d\d)\b", r"h\1 20\2", text)
+    # "the quarter ended 31 march 2024", "the quarter ending june 2024": that quarter (only at a quarter's end)
+    text = re.sub(r"\b(?:the )?quarter (?:that )?(?:ended|ending|to) (?:(?:on )?(\d{1,2})(?:st|nd|rd|th)? (?:of )?)?(" + MONTH_NAME
+                  + r"),? (?:(\d{1,2})(?:st|nd|rd|th)?,? )?(20\d\d)\b", _quarter_ended, text)
+    # "the quarter before last": the one before last quarter
+    text = re.sub(r"\b(?:the )?quarter before last(?: quarter)?\b", lambda m: _quarters_back(as_of, 2), text)
+    # "the 12 months to june 2024": the twelve whole months ending with that one
+    text = re.sub(r"\b(?:the )?(\d{1,2}|twelve) months (?:to|ending|ended|through|until) (?:the end of )?(" + MONTH_NAME
+                  + r") (20\d\d)\b", _months_to, text)
+    # "first half of 2023 against the second half": the second half of the same year
+    text = re.sub(r"\b(first|second|h1|h2) half (?:of )?(20\d\d) (vs|versus|against|compared to|compared with|to) (?:the )?"
+                  r"(first|second|h1|h2)(?: half)?\b(?! (?:of |20\d\d))",
+                  lambda m: f"{m.group(1)} half of {m.group(2)} {m.group(3)} {m.group(4)} half of {m.group(2)}", text)
+    return text
+
+
+def _one_way_day(m: re.Match) -> str:
+    a, b, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
+    if (a <= 12) == (b <= 12):
+        return m.group(0)  # either way round (asked back), or neither (left as typed)
+    try:
+        return (dt.date(year, b, a) if a > 12 else dt.date(year, a, b)).isoformat()
+    except ValueError:
+        return m.group(0)
+
+
+def _quarter_ended(m: re.Match) -> str:
+    month, day = _month_number(m.group(2)), m.group(1) or m.group(3)
+    if not month or month % 3:
+        return m.group(0)
+    last = (dt.date(int(m.group(4)) + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return f"{m.group(4)}q{month // 3}" if day is None or int(day) == last else m.group(0)
+
+
+def _quarters_back(as_of: dt.date, back: int) -> str:
+    index = as_of.year * 4 + (as_of.month - 1) // 3 - back
+    return f"{index // 4}q{index % 4 + 1}"
+
+
+def _months_to(m: re.Match) -> str:
+    count, month = 12 if m.group(1) == "twelve" else int(m.group(1)), _month_number(m.group(2))
+    if not month or not 1 <= count <= 24:
+        return m.group(0)
+    end = dt.date(int(m.group(3)) + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+    start = add_months(dt.date(int(m.group(3)), month, 1), 1 - count)
+    return f"{start.isoformat()}..{end.isoformat()}"
 
 
 # "deals 50k and up", "over 50k": every size band from that edge up; "cycle runs past 90 days", "closed in
@@ -1361,6 +1476,9 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
     threshold = COUNT_THRESHOLD.search(question or "") if not (question or "").strip().startswith("/") else None
     if threshold is not None:  # "segments that lost more than 10 deals": no list is filtered by a count; said, never dropped
         return _count_threshold(question, threshold, vocab, as_of, context_line)
+    ambiguous = AMBIGUOUS_DAY.search(question or "") if not (question or "").strip().startswith("/") else None
+    if ambiguous is not None:  # "03/04/2024": the 3rd of April or the 4th of March? asked back, never guessed
+        return _ambiguous_day(question, ambiguous, vocab, as_of, context_line)
     counted = COUNT.search(question or "") if not (question or "").strip().startswith("/") else None
     if counted is not None:  # "worst 3 reps", "10 biggest open deals": read without the count, then the count applied
         bare = question[:counted.start("n")] + question[counted.end("n"):]
@@ -1398,6 +1516,23 @@ def interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: st
                                said + " Is one of these what you meant?")
 
 
+# A day written with slashes, dots or hyphens whose day and month could be either way round ("03/04/2024", "4.3.24")
+AMBIGUOUS_DAY = re.compile(r"(?<![\d/.-])(?P<a>0?[1-9]|1[0-2])(?P<sep>[/.-])(?P<b>0?[1-9]|1[0-2])(?P=sep)(?P<y>20\d\d|\d\d)(?![\d/.-])")
+
+
+def _ambiguous_day(question: str, found: re.Match, vocab: Vocabulary, as_of: dt.date, context_line: str | None) -> Intent:
+    """Asked back with both readings of the day (month first, day first); the same day either way is read as it."""
+    year = int(found.group("y")) + (2000 if len(found.group("y")) == 2 else 0)
+    a, b = int(found.group("a")), int(found.group("b"))
+    days = tuple(dict.fromkeys(dt.date(year, month, day).isoformat() for month, day in ((a, b), (b, a))))
+    readings = [_interpret(question[:found.start()] + day + question[found.end():], vocab, as_of, context_line) for day in days]
+    if len(days) == 1:
+        return readings[0]
+    choices = tuple(dict.fromkeys(r.request for r in readings if r.understood and not r.choices))
+    said = found.group(0)
+    note = (f"Is {said} the {dt.date.fromisoformat(days[0]):%-d %B %Y} (month first) or the "
+            f"{dt.date.fromisoformat(days[1]):%-d %B %Y} (day first)?")
+    return Intent(request=_request("unknown", None, question), choices=choices, note=note)
 COUNT_NUMBER = r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
 COUNT_WAY = r"(?P<way>top|bottom|worst|best|biggest|largest|lowest|highest|weakest|strongest|smallest|poorest)"
 COUNT = re.compile(r"\b(?:" + COUNT_WAY + r"[\s-]+" + COUNT_NUMBER + r"|" + COUNT_NUMBER.replace("<n>", "<n2>") + r"\s+"

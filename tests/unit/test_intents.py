@@ -2149,3 +2149,69 @@ def test_one_segments_change_contrasted_with_anothers_is_asked_back(vocab):
     assert not intent.understood and [c.line for c in intent.choices] == [
         "/winrate industry=FinTech,SaaS by industry vs previous", "/why industry=FinTech", "/why industry=SaaS"]
     assert interpret("why did apac and india both drop", vocab, AS_OF).line == "/why region=APAC,India"
+
+
+# The twelfth set's round (issue 22): periods and numbers written in other forms, each read as exactly one period,
+# or asked back when two readings are equally likely (phrasings not in the corpus)
+@pytest.mark.parametrize("question, line", [
+    # numbers said in words, and dictation's homophones of "two" and "four"
+    ("APAC win rate twenty twenty four", "/winrate region=APAC 2024"),
+    ("win rate in two thousand and twenty three", "/winrate 2023"),
+    ("deals for rep nine", "/deals sales_rep_id=rep_9"),
+    ("deals for rep number fifteen", "/deals sales_rep_id=rep_15"),
+    ("win rate of rep eleven", "/winrate sales_rep_id=rep_11"),
+    ("pipeline of rep for", "/pipeline sales_rep_id=rep_4"),
+    ("APAC win rate over the past sixty days", "/winrate region=APAC last 60 days"),
+    ("win rate in the last too months", "/winrate last 2 months"),
+    ("lost deals in queue three", "/deals 2024q3 lost"),
+    ("why did the win rate drop in quarter one", "/why 2024q1"),
+    ("deals between twenty five and fifty k", "/deals size_band=25k-50k"),
+    ("show the deals they one last quarter", "/deals last quarter won"),
+    # month and year in figures, and months and quarters written short
+    ("win rate 11/2023", "/winrate 2023-11"),
+    ("win rate 2023/7", "/winrate 2023-07"),
+    ("won deals Nov-23", "/deals 2023-11 won"),
+    ("win rate Feb '24", "/winrate 2024-02"),
+    ("lost deals sept 2023", "/deals 2023-09 lost"),
+    ("3Q23 vs 2Q23 win rate", "/winrate 2023q3 vs 2023q2"),
+    ("win rate Q4-23", "/winrate 2023q4"),
+    ("win rate 1H24", "/winrate 2024-01-01..2024-06-30"),
+    ("Jan—Apr win rate", "/winrate 2024-01-01..2024-04-30"),
+    ("win rate 13/02/2024", "/winrate 2024-02-13"),
+    # a quarter named by its end, its place, or twelve months up to a month
+    ("lost deals for the quarter ending 30 September 2023", "/deals 2023q3 lost"),
+    ("win rate for the quarter ended December 2023", "/winrate 2023q4"),
+    ("APAC win rate the quarter before last", "/winrate region=APAC 2024q1"),
+    ("win rate for the 12 months to March 2024", "/winrate 2023-04-01..2024-03-31"),
+    # a range of sizes or days written with "to" is the band's, and "-to-" spells a to-date period
+    ("25k to 50k deals in APAC win rate", "/winrate size_band=25k-50k region=APAC"),
+    ("how often do we win deals that ran 30 to 60 days", "/winrate cycle_band=30-60d"),
+    ("win rate month-to-date", "/winrate mtd"),
+    ("second half of 2023 vs the first half", "/winrate 2023-07-01..2023-12-31 vs 2023-01-01..2023-06-30"),
+])
+def test_periods_and_numbers_in_other_forms_are_read_as_exactly_that_period(vocab, question, line):
+    intent = interpret(question, vocab, AS_OF)
+    assert (intent.line, intent.choices) == (line, ()), question
+
+
+@pytest.mark.parametrize("question, readings", [
+    ("win rate 03/04/2024", ["/winrate 2024-03-04", "/winrate 2024-04-03"]),
+    ("won deals on 5.6.2024", ["/deals 2024-05-06 won", "/deals 2024-06-05 won"]),
+    ("deals closed 2/1/24", ["/deals 2024-02-01", "/deals 2024-01-02"]),
+])
+def test_a_day_that_reads_either_way_round_is_asked_back_with_both_readings(vocab, question, readings):
+    """Day first or month first: a wrong day is worse than a question back, so both readings are offered."""
+    intent = interpret(question, vocab, AS_OF)
+    assert not intent.understood
+    assert [c.line for c in intent.choices] == readings
+    assert "month first" in intent.note and "day first" in intent.note
+
+
+@pytest.mark.parametrize("question, kept", [
+    ("deals closed dec 23", "2024-12-23"),  # a day of a month, no year: never read as December 2023
+    ("win rate quarter ended 15 March 2024", None),  # no quarter ends on the 15th: not read as a quarter
+    ("deals between fifty and seventy k", None),  # no size band is 50k-70k: not read as one
+])
+def test_forms_that_fit_no_exact_reading_are_not_forced_into_one(vocab, question, kept):
+    line = interpret(question, vocab, AS_OF).line
+    assert "2023-12" not in line and "2024q1" not in line and "size_band=50k-100k" not in line, line

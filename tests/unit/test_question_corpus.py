@@ -50,6 +50,8 @@ from measure_questions import CORPORA, load_corpus, meaning, measure, rates
 # The eleventh set's second round (issue 22, development on the eighth to eleventh sets; docs/conversation.md):
 # eleventh 87.2/9.4/3.4 -> 90.6/8.3/1.1, ninth 88.0/10.8/1.1 -> 89.5/10.0/0.6, eighth 92.3/6.8/0.9 -> 94.9/4.3/0.9,
 # tenth 92.3/6.8/0.9 -> 92.9/6.3/0.9, fifth 94.3 -> 94.6, seventh 95.6 -> 95.9 as asked; every other set identical.
+# The twelfth set's round (issue 22), periods and numbers in other forms (docs/conversation.md): twelfth
+# 70.0/17.4/12.6 -> 75.8/15.7/8.5; every other set identical.
 TARGETS = {"development": (0.93, 0.003), "first blind set": (0.965, 0.005), "second blind set": (0.965, 0.005),
            "third blind set": (0.96, 0.005), "held-out": (0.935, 0.005), "second held-out": (0.915, 0.003),
            "fourth held-out": (0.975, 0.003), "third held-out": (0.94, 0.003),
@@ -60,7 +62,7 @@ TARGETS = {"development": (0.93, 0.003), "first blind set": (0.965, 0.005), "sec
            "ninth held-out": (0.89, 0.008),
            "tenth held-out": (0.925, 0.01),
            "eleventh held-out": (0.90, 0.012),
-           "twelfth held-out": (0.695, 0.13)}
+           "twelfth held-out": (0.757, 0.086)}
 
 
 @pytest.fixture(scope="module")

@@ -1581,7 +1581,7 @@ def _counted(intent: Intent, counted: re.Match, question: str) -> Intent:
     """A count asked for ("worst 3 reps", "top 5 segments", "10 biggest open deals") applied to the reading of the
     question without it: the list cut to that many rows where the command's own order is the one asked; asked back,
     saying so, where it is the other end of the list ("best 3 reps": /reps lists the lowest first); kept on any
-    other command, whose answer then says it lists every row. Never dropped in silence."""
+    other command, whose answer then says the count was not applied. Never dropped in silence."""
     number = (counted.group("n") or counted.group("n2")).casefold()
     way = (counted.group("way") or counted.group("way2")).casefold()
     n = int(number) if number.isdigit() else AMOUNT_WORDS.get(number) or {"eleven": 11, "twelve": 12, "fifteen": 15,

@@ -98,7 +98,7 @@ def test_compare_after_the_funnel_asks_back_in_the_reply(demo):
     reply = converse(demo, "compare Q1 to Q2", thread_line="/funnel")
     assert reply.asked_back and "/funnel answers one period at a time and cannot compare two periods." in reply.text
     assert [line for _, line in reply.choices][:2] == ["/funnel 2024q1", "/funnel 2024q2"]
-    assert "they were ignored" not in reply.text
+    assert "not applied._" not in reply.text
 
 
 # -- a column the export lacks: said plainly, in a thread or not (the messy CRM exports of the hand-check) -----------

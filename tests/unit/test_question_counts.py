@@ -72,7 +72,7 @@ def test_more_deals_than_a_reply_lists_is_said(demo, vocab):
 
 def test_a_command_that_lists_every_row_says_the_count_was_not_used(demo, vocab):
     text = answer(demo, "/winrate by industry top 2", vocab).text
-    assert "_/winrate does not use a row count (`top N`: it lists every row); they were ignored._" in text
+    assert "_/winrate does not use a row count (`top N`): that part of the question was not applied._" in text
     assert len([line for line in rows(text, "  ") if line.strip()[0].isdigit()]) == 5  # every industry
 
 

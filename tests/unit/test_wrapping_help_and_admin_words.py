@@ -54,7 +54,7 @@ def test_unfollow_by_number_in_words_is_offered_as_its_exact_command_never_done(
     ("as discussed in the sync, the lost Outbound deals from June", "/deals lead_source=Outbound 2024-06 lost"),
     ("further to our chat: why did India drop last quarter", "/why region=India last quarter"),
     ("Action items for Friday - funnel by product", "/funnel by product_type"),
-    ("thank you in advance, could I get the pipeline by industry", "/pipeline by industry"),
+    ("thank you in advance, could I get the pipeline by source", "/pipeline by lead_source"),
     ("could I get the win rate by region, thanks in advance!", "/winrate by region"),
     ("kindly do the needful and share the risk list for Europe", "/risk region=Europe"),
     ("pls revert with the reason APAC dropped", "/why region=APAC"),

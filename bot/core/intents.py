@@ -1525,11 +1525,51 @@ def _unwrapped(text: str) -> str:
     return rest if re.search(r"\w", rest) else text
 
 
+# Salesforce field names and SOQL-ish lines typed as a question ("IsWon rate where Region = APAC and CloseDate =
+# LAST_QUARTER", "StageName = Negotiation, IsClosed = false", "by CALENDAR_MONTH", "Amount > 100000", "OwnerId
+# breakdown"): read as the words they stand for, only when a field name or date literal is typed as Salesforce spells it.
+SOQL_MARK = re.compile(r"\b(?:IsWon|IsClosed|StageName|CloseDate|OwnerId|Opportunity\.\w+|\w+__c|CALENDAR_(?:MONTH|QUARTER|YEAR)"
+                       r"|LAST_N_(?:DAYS|WEEKS|MONTHS|QUARTERS):\d+|(?:LAST|THIS|NEXT)_(?:QUARTER|YEAR|MONTH|WEEK))\b"
+                       r"|\bAmount\s*[<>]=?\s*\d")
+SOQL_PERIODS = {"LAST_QUARTER": "last quarter", "THIS_QUARTER": "this quarter", "LAST_YEAR": "last year",
+                "THIS_YEAR": "this year", "LAST_MONTH": "last month", "THIS_MONTH": "this month", "LAST_WEEK": "last week",
+                "THIS_WEEK": "this week", "NEXT_QUARTER": "next quarter", "NEXT_YEAR": "next year", "NEXT_MONTH": "next month"}
+SOQL_WORDS = (
+    (r"\bOpportunity\.", ""),
+    (r"\b(?:sum(?: of)? Amount|Amount sum|SUM\(Amount\))", " deals "),
+    (r"\bStageName\s*=\s*'?Closed Won'?", " won deals "), (r"\bStageName\s*=\s*'?Closed Lost'?", " lost deals "),
+    (r"\bIsWon\s*=\s*(?:true|TRUE)\b", " won "), (r"\bIsWon\s*=\s*(?:false|FALSE)\b", " lost "),
+    (r"\bIsClosed\s*=\s*(?:false|FALSE)\b", " open deals "), (r"\bIsClosed\s*=\s*(?:true|TRUE)\b", " closed "),
+    (r"\b(?:IsWon|win) (?:rate|%)", " win rate "), (r"\brate (?:of )?IsWon\b|\bIsWon rate\b|\bIsWon\b", " win rate "),
+    (r"\bStageName\s*=\s*'?(\w+)'?", r" stage=\1 "),
+    (r"\b(?:group(?:ed)? )?by StageName\b", " by stage "), (r"\b(?:group(?:ed)? )?by OwnerId\b|\bOwnerId breakdown(?: of)?",
+                                                            " by rep "),
+    (r"\bby CALENDAR_MONTH\b", " monthly "), (r"\bby CALENDAR_QUARTER\b", " quarterly "),
+    (r"\bLAST_N_(DAYS|WEEKS|MONTHS|QUARTERS):(\d+)\b", lambda m: f" last {m.group(2)} {m.group(1).lower()} "),
+    (r"\b(?:CloseDate\s*(?:=|in|IN)?\s*)?\b((?:LAST|THIS|NEXT)_(?:QUARTER|YEAR|MONTH|WEEK))\b", lambda m: f" {SOQL_PERIODS[m.group(1)]} "),
+    (r"\bCloseDate\s*(?:=|in|IN)?\s*", " "),
+    (r"\bAmount\s*>=\s*(\d+)000\b", r" at least \1k "), (r"\bAmount\s*>\s*(\d+)000\b", r" over \1k "),
+    (r"\bAmount\s*<\s*(\d+)000\b", r" under \1k "),
+    (r"\b(?:Region|Industry|LeadSource|Type|\w+__c)\s*=\s*'([^']+)'", r" \1 "),
+    (r"\b(?:Region|Industry|LeadSource|Type|\w+__c)\s*=\s*([\w-]+(?: (?!AND\b|and\b)[A-Z][\w-]*)*)", r" \1 "),
+    (r"\b(?:WHERE|where|AND)\b", " "), (r"\s*,\s*", " "),
+)
+
+
+def _soql(text: str) -> str:
+    """A SOQL-ish line in the words its fields stand for; any other text as it is."""
+    if not SOQL_MARK.search(text):
+        return text
+    for pattern, by in SOQL_WORDS:
+        text = re.sub(pattern, by, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: str | None = None) -> Intent:
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
-    text = _unwrapped(text)
+    text = _soql(_unwrapped(text))
     plain = _without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of)  # context sentences left out
     words = _excluded(rewrite(plain, as_of), vocab)
     # what the data lacks and a half with no year are asked back in a thread as they are anywhere ("and FY24?")

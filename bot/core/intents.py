@@ -348,7 +348,9 @@ OUT_OF_DATA = (
               "period to the next cannot be told.", ("/pipeline", "/deals open", "/risk")),
     OutOfData("benchmark", re.compile(r"\b(good|typical|normal|healthy|decent|standard|realistic) (win|close) ?rates?\b"
                                       r".*\b(compan(y|ies)|business(es)?|like (us|ours)|our size|industry)\b"
-                                      r"|\bcompan(y|ies) (like|of) (ours|us|our size)\b"),
+                                      r"|\bcompan(y|ies) (like|of) (ours|us|our size)\b"
+                                      r"|\bwhat('s| is) (a |an )?(good|typical|normal|healthy|decent|standard|realistic|benchmark|average)"
+                                      r" (win|close) ?rates?( to (aim|shoot) for| target| benchmark)?\??$|\b(win|close) ?rates? benchmarks?\b"),
               "The data holds only our own deals, none of other companies', so what is typical elsewhere cannot be "
               "told.", ("/winrate", "/trend", "/winrate by industry")),
     OutOfData("partners", re.compile(r"\bwhich partners\b|\b(individual|named|specific|top|best|our) partners\b"
@@ -918,7 +920,7 @@ LISTING = ((re.compile(r"^(list|show)( me)?( (all|my|the|our))? alert( rule)?s?\
                        r" (wrong|wrongly|badly)\b|^(show|list)( me)?( the)? (latest |recent )?feedback\b"
                        r"|\bmisreads?\b|\bwhat (did|have|has) (people|users|folks|someone|anyone|the team|everyone) (flag\w*"
                        r"|thumbs?[- ]?down\w*|downvot\w*|mark\w* (as )?wrong|complain\w* about)"), "/feedback"),
-           (re.compile(r"\bwhat (am i|are we|is this channel) (following|subscribed to)\b"
+           (re.compile(r"\bwhat ((questions?|reports?|answers?|analys[ie]s|updates?) )?(am i|are we|is this channel) (following|subscribed to)\b"
                        r"|\b(what|which) (are )?(my|our|this channel's) (subscriptions|follows|followed questions)\b"
                        r"|^(list|show)( me)?( (all|my|the|our))? (follows|subscriptions|followed questions)\b"), "/follow list"))
 HELP_TOPICS = frozenset("winrate trend risk funnel why drivers reps deals pipeline health digest alerts follow "
@@ -933,7 +935,11 @@ HELP_WITH = (re.compile(r"\bhelp (with |on )?(the )?/?(?P<name>\w+)( command)?$|
                         r"|\bhow (does|do) (the )?/(?P<name2>\w+) (actually |really )?work\b"),
              re.compile(r"\b(syntax|usage|format) (for|of) (the )?/?(?P<name>\w+)( command)?\b"),
              re.compile(r"\bhow (does|do) (the )?/?(?P<name>alerts?|follows?|digest|feedback)( rules?)? work\b"),
-             re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"))
+             re.compile(r"\bhow (do i|can i|i can|to|should i) (use|set up|add|make|create|write) (an? |the )?/?(?P<name>\w+)\b"),
+             # "how do I ask about trends", "what does /risk do exactly", "explain the pipeline command" (issue 22, twelfth set)
+             re.compile(r"\bhow (do i|can i|do we|can we|should i|to) (ask|query) (you )?(about|for) (the )?/?(?P<name>\w+)$"
+                        r"|\bwhat (does|is) (the )?/(?P<name2>\w+)( command)? (do|for)( exactly| again| precisely)?$"
+                        r"|^(please )?(explain|describe)( to me)? (the )?(/(?P<name3>\w+)( command)?|(?P<name4>\w+) command)$"))
 
 
 def command_of(question: str) -> str | None:
@@ -1625,10 +1631,81 @@ def _clean_choice(request: Request, vocab: Vocabulary) -> tuple[Request, tuple[s
     return request, ()
 
 
+# E-mail and politeness wrapping around a question, left out so the rest is read as usual (issue 22, twelfth set):
+# "> per our discussion, pls send …", "Sent from my iPhone — …", "as discussed on the call, …", "thanks in advance,
+# could I get …", "please do the needful and send …", "kindly revert with …", "Action item from Monday: …".
+WRAPPING = (
+    (re.compile(r"^(?:>+\s*)+"), ""),
+    (re.compile(r"^sent from my [\w-]+(?: [\w-]+)?\s*(?:[—–:,]|-{1,2})\s*", re.IGNORECASE), ""),
+    (re.compile(r"^(?:as (?:per|discussed|agreed|promised|mentioned)|per|following up on|further to|re)(?: (?:our|the|my|your|today's"
+                r"|yesterday's|this morning's))?(?: (?:discussion|conversation|call|chat|meeting|sync|email|e-mail|thread|note"
+                r"|1:1|standup))?(?: (?:on|in|during|at|from) (?:the |our |today's |yesterday's )?[\w:'-]+(?: [\w-]+)?)?\s*[,:—–-]\s*",
+                re.IGNORECASE), ""),
+    (re.compile(r"^action items?(?: (?:from|for) [\w' -]{1,30}?)?\s*[:—–-]\s*", re.IGNORECASE), ""),
+    (re.compile(r"^(?:thanks|thank you|thx|ty)(?: (?:so much|very much))? in advance[,.!:—–-]*\s*", re.IGNORECASE), ""),
+    (re.compile(r"[,.;!\s]*(?:thanks|thank you|thx|ty)(?: (?:so much|very much))? in advance[.!]*$", re.IGNORECASE), ""),
+    (re.compile(r"^(?:please |pls |kindly )?do the needful(?: and| by)?\s*", re.IGNORECASE), ""),
+    (re.compile(r"^(?:please |pls |kindly )?revert(?: back)? with\b", re.IGNORECASE), "send"),
+    # "… that you mentioned last week": when it was mentioned, not the period asked about
+    (re.compile(r"\s*\b(?:that |which )?(?:you|we) (?:mentioned|sent|shared|showed|talked about|promised)(?: (?:me|us))?"
+                r"(?: (?:last|this|on|in|at|yesterday|earlier|before)\b.*)?[.?!]*$", re.IGNORECASE), ""),
+)
+
+
+def _unwrapped(text: str) -> str:
+    """The question without its e-mail or politeness wrapping; the text itself when nothing is left."""
+    rest = text
+    for pattern, by in WRAPPING:
+        rest = pattern.sub(by, rest, count=1).strip()
+    rest = re.sub(r"^(?:pls|plz|please|kindly)\s+(?=(?:send|share|give|get|pull|show|post)\b)", "", rest, flags=re.IGNORECASE)
+    return rest if re.search(r"\w", rest) else text
+
+
+# Salesforce field names and SOQL-ish lines typed as a question ("IsWon rate where Region = APAC and CloseDate =
+# LAST_QUARTER", "StageName = Negotiation, IsClosed = false", "by CALENDAR_MONTH", "Amount > 100000", "OwnerId
+# breakdown"): read as the words they stand for, only when a field name or date literal is typed as Salesforce spells it.
+SOQL_MARK = re.compile(r"\b(?:IsWon|IsClosed|StageName|CloseDate|OwnerId|Opportunity\.\w+|\w+__c|CALENDAR_(?:MONTH|QUARTER|YEAR)"
+                       r"|LAST_N_(?:DAYS|WEEKS|MONTHS|QUARTERS):\d+|(?:LAST|THIS|NEXT)_(?:QUARTER|YEAR|MONTH|WEEK))\b"
+                       r"|\bAmount\s*[<>]=?\s*\d")
+SOQL_PERIODS = {"LAST_QUARTER": "last quarter", "THIS_QUARTER": "this quarter", "LAST_YEAR": "last year",
+                "THIS_YEAR": "this year", "LAST_MONTH": "last month", "THIS_MONTH": "this month", "LAST_WEEK": "last week",
+                "THIS_WEEK": "this week", "NEXT_QUARTER": "next quarter", "NEXT_YEAR": "next year", "NEXT_MONTH": "next month"}
+SOQL_WORDS = (
+    (r"\bOpportunity\.", ""),
+    (r"\b(?:sum(?: of)? Amount|Amount sum|SUM\(Amount\))", " deals "),
+    (r"\bStageName\s*=\s*'?Closed Won'?", " won deals "), (r"\bStageName\s*=\s*'?Closed Lost'?", " lost deals "),
+    (r"\bIsWon\s*=\s*(?:true|TRUE)\b", " won "), (r"\bIsWon\s*=\s*(?:false|FALSE)\b", " lost "),
+    (r"\bIsClosed\s*=\s*(?:false|FALSE)\b", " open deals "), (r"\bIsClosed\s*=\s*(?:true|TRUE)\b", " closed "),
+    (r"\b(?:IsWon|win) (?:rate|%)", " win rate "), (r"\brate (?:of )?IsWon\b|\bIsWon rate\b|\bIsWon\b", " win rate "),
+    (r"\bStageName\s*=\s*'?(\w+)'?", r" stage=\1 "),
+    (r"\b(?:group(?:ed)? )?by StageName\b", " by stage "), (r"\b(?:group(?:ed)? )?by OwnerId\b|\bOwnerId breakdown(?: of)?",
+                                                            " by rep "),
+    (r"\bby CALENDAR_MONTH\b", " monthly "), (r"\bby CALENDAR_QUARTER\b", " quarterly "),
+    (r"\bLAST_N_(DAYS|WEEKS|MONTHS|QUARTERS):(\d+)\b", lambda m: f" last {m.group(2)} {m.group(1).lower()} "),
+    (r"\b(?:CloseDate\s*(?:=|in|IN)?\s*)?\b((?:LAST|THIS|NEXT)_(?:QUARTER|YEAR|MONTH|WEEK))\b", lambda m: f" {SOQL_PERIODS[m.group(1)]} "),
+    (r"\bCloseDate\s*(?:=|in|IN)?\s*", " "),
+    (r"\bAmount\s*>=\s*(\d+)000\b", r" at least \1k "), (r"\bAmount\s*>\s*(\d+)000\b", r" over \1k "),
+    (r"\bAmount\s*<\s*(\d+)000\b", r" under \1k "),
+    (r"\b(?:Region|Industry|LeadSource|Type|\w+__c)\s*=\s*'([^']+)'", r" \1 "),
+    (r"\b(?:Region|Industry|LeadSource|Type|\w+__c)\s*=\s*([\w-]+(?: (?!AND\b|and\b)[A-Z][\w-]*)*)", r" \1 "),
+    (r"\b(?:WHERE|where|AND)\b", " "), (r"\s*,\s*", " "),
+)
+
+
+def _soql(text: str) -> str:
+    """A SOQL-ish line in the words its fields stand for; any other text as it is."""
+    if not SOQL_MARK.search(text):
+        return text
+    for pattern, by in SOQL_WORDS:
+        text = re.sub(pattern, by, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _interpret(question: str, vocab: Vocabulary, as_of: dt.date, context_line: str | None = None) -> Intent:
     text = (question or "").strip()
     if text.startswith("/"):
         return Intent(Request(split_command(text)[0] or "unknown", text))
+    text = _soql(_unwrapped(text))
     plain = _without_context(_mine_named(_us_region(text, vocab), vocab), vocab, as_of)  # context sentences left out
     words = _excluded(rewrite(plain, as_of), vocab)
     # what the data lacks and a half with no year are asked back in a thread as they are anywhere ("and FY24?")
@@ -2366,7 +2443,7 @@ def _against_itself(query: Query | None, as_of: dt.date) -> bool:
 CHANGE_ONE = re.compile(r"\b(?P<verb>remove|delete|stop|drop|cancel|kill|disable|unfollow|mute|snooze|pause|silence)\b"
                         r"(?: (?:my|the|this|that))? (?P<what>alert|follow|subscription)(?:s|ing)?(?: rule)?"
                         r"(?: (?:number|no\.?|#))? ?#?(?P<n>\d+)\b(?:.*?\bfor (?P<count>a|an|one|\d+) (?P<unit>day|week)s?\b)?")
-UNFOLLOW = re.compile(r"\bunfollow #?(?P<n>\d+)\b")
+UNFOLLOW = re.compile(r"\bunfollow (?:(?:number|no\.?) )?#?(?P<n>\d+)\b")
 ALERT_BELOW = re.compile(r"\b(?:alert|notify|warn|ping|tell|let)\b.*?\b(?:if|when|once)\b(?P<what>.*?)\b(?:drops?|falls?|goes|gets|dips?)"
                          r"(?: down)? (?:below|under) (?P<pct>\d+)(?:%| ?percent\b)?(?![\d.]| ?k\b)")
 SCHEDULE = re.compile(r"\b(?:every|each) (?:day|morning|evening|weekday)\b|\bdaily\b"
@@ -2429,7 +2506,8 @@ def _management(words: str, vocab: Vocabulary, as_of: dt.date) -> Intent | None:
     for pattern in HELP_WITH:
         helped = pattern.search(words)
         found = helped.groupdict() if helped else {}
-        name = found.get("name") or found.get("name2") or found.get("name3") or ""
+        name = found.get("name") or found.get("name2") or found.get("name3") or found.get("name4") or ""
+        name = name[:-1] if name not in HELP_TOPICS and name.endswith("s") and name[:-1] in HELP_TOPICS else name  # "trends"
         topic = "alerts" if name in ("alert", "alerts") else "follow" if name.startswith(("follow", "subscri")) else name
         if topic in HELP_TOPICS:
             return Intent(Request("help", f"/help {topic}"))

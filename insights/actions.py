@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import CYCLE_BANDS
-from .counting import counter_of, open_total
+from .counting import counter_of, open_total, open_without_amount
 from .select import filter_mask
 from .snapshot import Snapshot
 
@@ -39,13 +39,23 @@ class Action:
 
 def pipeline(snapshot: Snapshot, filters, segment: dict[str, str]) -> tuple[int, float]:
     """Open deals and amount in the selection and segment."""
+    return open_total(snapshot, _open_mask(snapshot, filters, segment))
+
+
+def stake(snapshot: Snapshot, filters, segment: dict[str, str]) -> tuple[int, float, int]:
+    """Open deals, their amount, and how many of them have no amount (left out of the sum)."""
+    mask = _open_mask(snapshot, filters, segment)
+    return (*open_total(snapshot, mask), open_without_amount(snapshot, mask))
+
+
+def _open_mask(snapshot: Snapshot, filters, segment: dict[str, str]):
     spec = list(filters) + [(d, (v,)) for d, v in segment.items() if d != "cycle_band"]
     mask = filter_mask(snapshot, spec, open_pipeline=True)
     if "cycle_band" in segment:  # an open deal is "in" a cycle band once its age has reached it
         floor = _band_floor(segment["cycle_band"])
         counter = counter_of(snapshot)
         mask = counter.aged(mask, floor) if counter is not None else mask & _aged_at_least(snapshot, floor)
-    return open_total(snapshot, mask)
+    return mask
 
 
 def _band_floor(label: str) -> int:

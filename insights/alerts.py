@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats as sps
 
-from .actions import pipeline
+from .actions import stake
 from .counting import NeedsRows, counts_of, rate_in
 from .drivers import drivers
 from .focus import period_in_question
@@ -65,6 +65,7 @@ class Finding:
     threshold: float | None = None
     open_deals: int | None = None
     open_amount: float | None = None
+    open_without_amount: int = 0  # open deals with no amount: counted in open_deals, not in open_amount
     details: dict = field(default_factory=dict)
     demo: bool = False  # found on the generated demo data (not part of what makes it the same finding)
 
@@ -111,10 +112,10 @@ def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Findi
     if p >= 0.05:
         return []
     segment = {d: " or ".join(v) for d, v in rule.filters}
-    open_n, amount = _open(snapshot, rule.filters)
+    open_n, amount, blank = _open(snapshot, rule.filters)
     return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment), period=period.label,
                     value=rate.win_rate, rate=rate, p_value=_sig(p), test="exact_binomial", threshold=rule.threshold,
-                    open_deals=open_n, open_amount=amount,
+                    open_deals=open_n, open_amount=amount, open_without_amount=blank,
                     details={"period": f"{period.start} to {period.end}"})]
 
 
@@ -129,32 +130,32 @@ def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
             return []
         point = next(p for p in t.points if p.label == t.tested_period)
         segment = {d: " or ".join(v) for d, v in rule.filters}
-        open_n, amount = _open(snapshot, rule.filters)
+        open_n, amount, blank = _open(snapshot, rule.filters)
         return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment),
                         period=t.tested_period, value=point.win_rate, rate=Rate(**point.rate_fields()),
                         baseline=t.change.baseline, change_pp=t.change.change_pp, p_value=t.change.p_value,
-                        test=t.change.test, open_deals=open_n, open_amount=amount,
+                        test=t.change.test, open_deals=open_n, open_amount=amount, open_without_amount=blank,
                         details={"baseline_label": t.change.baseline_label})]
     why = explain_change(snapshot, Query(), min_n)
     out = []
     for c in why.contributors:
         if c.label not in why.findings or c.change_pp >= 0:
             continue
-        open_n, amount = pipeline(snapshot, (), c.segment)
+        open_n, amount, blank = stake(snapshot, (), c.segment)
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=c.segment, label=c.label,
                            period=why.period.label, value=c.current.win_rate, rate=c.current, baseline=c.baseline,
                            change_pp=c.change_pp, p_value=c.p_value, test="own log-odds change, hierarchical BH", open_deals=open_n,
-                           open_amount=amount, details={"baseline_label": why.compare_period.label,
+                           open_amount=amount, open_without_amount=blank, details={"baseline_label": why.compare_period.label,
                                                         "tested": why.tested}))
     if not out and why.significant and why.change_pp < 0:
         # the total fell and no segment carries it: a company-wide fall alerts as one, worded by its story
-        open_n, amount = _open(snapshot, ())
+        open_n, amount, blank = _open(snapshot, ())
         season = why.season if why.season is not None and why.season.pattern else None
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment={}, label=_label({}), period=why.period.label,
                            value=why.current.win_rate, rate=why.current, baseline=why.baseline,
                            change_pp=why.change_pp, p_value=season.unusual_p_value if season else why.p_value,
                            test="against the usual seasonal change" if season else why.test,
-                           open_deals=open_n, open_amount=amount,
+                           open_deals=open_n, open_amount=amount, open_without_amount=blank,
                            details={"baseline_label": why.compare_period.label, "tested": why.tested,
                                     "story": why.story}))
     return out
@@ -184,11 +185,11 @@ def lead_source_gap(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Fin
         return []
     names = snapshot.values("lead_source")
     worst_rate, best_rate = Rate.of(counts.won[worst], counts.n[worst]), Rate.of(counts.won[best], counts.n[best])
-    open_n, amount = pipeline(snapshot, rule.filters, {"lead_source": names[worst]})
+    open_n, amount, blank = stake(snapshot, rule.filters, {"lead_source": names[worst]})
     return [Finding(rule_id=rule.id, kind=rule.kind, segment={"lead_source": names[worst]}, label=names[worst],
                     period=period.label, value=_round(gap_pp, 2), rate=worst_rate, baseline=best_rate,
                     change_pp=_round(-gap_pp, 2), p_value=_sig(p), test="two_proportion_z, Bonferroni",
-                    threshold=threshold, open_deals=open_n, open_amount=amount,
+                    threshold=threshold, open_deals=open_n, open_amount=amount, open_without_amount=blank,
                     details={"best": names[best], "pairs": int(pairs)})]
 
 
@@ -199,13 +200,13 @@ def long_cycle(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]
                 and d.significant and d.effect_pp < 0), None)
     if hit is None:
         return []
-    open_n, amount = pipeline(snapshot, rule.filters, {"cycle_band": LONG_CYCLE_BAND})
+    open_n, amount, blank = stake(snapshot, rule.filters, {"cycle_band": LONG_CYCLE_BAND})
     if not open_n:
         return []
     segment = {"cycle_band": LONG_CYCLE_BAND, **{d: " or ".join(v) for d, v in rule.filters}}
     return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment),
                     period=_quarter_label(snapshot), value=hit.effect_pp, change_pp=hit.effect_pp, p_value=hit.p_value,
-                    test="logistic regression AME, BH", open_deals=open_n, open_amount=amount,
+                    test="logistic regression AME, BH", open_deals=open_n, open_amount=amount, open_without_amount=blank,
                     details={"reference": hit.reference, "ci_low_pp": hit.ci_low_pp, "ci_high_pp": hit.ci_high_pp,
                              "days": LONG_CYCLE_DAYS})]
 
@@ -251,8 +252,8 @@ def big_deal_at_risk(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Fi
     return out[:BIG_DEAL_MAX_FINDINGS]
 
 
-def _open(snapshot: Snapshot, filters) -> tuple[int, float]:
-    return pipeline(snapshot, filters, {})
+def _open(snapshot: Snapshot, filters) -> tuple[int, float, int]:
+    return stake(snapshot, filters, {})
 
 
 def _label(segment: dict[str, str]) -> str:

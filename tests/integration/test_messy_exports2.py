@@ -154,7 +154,8 @@ def test_a_censored_extract_forecast_says_new_deals_are_missing(censored, who):
 def test_a_company_wide_drop_alert_reads_as_a_sentence(midquarter):
     """2025Q1 fell 8.6 pp, broadly, with no segment finding: the drop rule alerts on the total. Before:
     "*all deals win rate dropped to 42.5%* … than the rest.*Owner*: all deals sales lead. *Do*: review the all
-    deals deals lost in 2025Q1" — the Owner line glued to the sentence before it."""
+    deals deals lost in 2025Q1" — the Owner line glued to the sentence before it; and "$9.0M of open pipeline
+    (663 deals)" where 395 of the 663 have no amount."""
     from bot.clock.alerting import alert_text
     from insights.alerts import AlertRule, evaluate
     from insights.kinds import AlertKind
@@ -166,7 +167,9 @@ def test_a_company_wide_drop_alert_reads_as_a_sentence(midquarter):
                                "2024Q4 (4 quarters) (−8.6 pp;")
     assert lines[0].endswith("no segment fell significantly more than the rest.")
     assert lines[1] == ("*Owner*: sales leadership. *Do*: review the deals lost in 2025Q1 with their owners; $9.0M of "
-                        "open pipeline (663 deals) is at stake.")
+                        "open pipeline (663 deals, 395 of them without an amount and not in the sum) is at stake.")
+    # the $9.0M is the 268 open deals with an amount; the 395 without one were said as 663 deals behind it
+    assert findings[0].open_without_amount == 395
     assert "all deals" not in "\n".join(lines)
 
 

@@ -33,13 +33,9 @@ class Action:
     p_value: float | None = None
     open_deals: int | None = None
     open_amount: float | None = None
+    open_without_amount: int = 0  # open deals with no amount: counted in open_deals, not in open_amount
     details: dict = field(default_factory=dict)
     priority: float = 0.0
-
-
-def pipeline(snapshot: Snapshot, filters, segment: dict[str, str]) -> tuple[int, float]:
-    """Open deals and amount in the selection and segment."""
-    return open_total(snapshot, _open_mask(snapshot, filters, segment))
 
 
 def stake(snapshot: Snapshot, filters, segment: dict[str, str]) -> tuple[int, float, int]:
@@ -73,8 +69,8 @@ def _aged_at_least(snapshot: Snapshot, days: int) -> np.ndarray:
 
 
 def _action(kind, owner, segment, snapshot, filters, gap_pp, **fields) -> Action:
-    open_n, amount = pipeline(snapshot, filters, segment)
-    return Action(kind=kind, owner=owner, segment=segment, open_deals=open_n, open_amount=amount,
+    open_n, amount, blank = stake(snapshot, filters, segment)
+    return Action(kind=kind, owner=owner, segment=segment, open_deals=open_n, open_amount=amount, open_without_amount=blank,
                   priority=round(amount * abs(gap_pp or 0) / 100, 2), change_pp=gap_pp, **fields)
 
 

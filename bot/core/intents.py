@@ -2639,6 +2639,9 @@ def _shaped(command: str, words: str, args: str, vocab: Vocabulary, as_of: dt.da
         dim = SPLIT_NOUNS.get(noun) or SPLIT_NOUNS.get(split.group(3))
         if dim in vocab.values:
             q = dataclasses.replace(q, group_by=(dim,))
+    if command == "pipeline" and not q.group_by and REP in vocab.values and re.search(
+            r"^who\b|\b(which|each|every|per|by) (reps?|sellers?|aes?|salespeople|sales ?reps?)\b", words):
+        q = dataclasses.replace(q, group_by=(REP,))  # "who has the biggest pipeline": the pipeline by rep
     if OTHERS.search(words) and not q.group_by and q.filters and command in ("winrate", "risk", "reps"):
         q = dataclasses.replace(q, group_by=(q.filters[0][0],))  # "APAC against the rest": by region
     if OTHERS.search(words) and q.group_by:  # "APAC against the other regions": every region side by side

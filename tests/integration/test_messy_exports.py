@@ -8,21 +8,15 @@ import datetime as dt
 
 import pytest
 
-from bot.core.access import Policy
 from bot.core.ask import ask
-from bot.core.data import DealData
 from insights.synthetic import crm_spec, generate_deals, write_csv
 
-
-def _data(path) -> DealData:
-    data = DealData(str(path))
-    assert data.refresh().ok
-    return data
+from exports import cro, refreshed
 
 
 @pytest.fixture(scope="module")
 def who():
-    return Policy(users=frozenset({"U0CRO"})).asker("U0CRO", "D0CRO")
+    return cro()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def censored(tmp_path_factory):
     path = tmp_path_factory.mktemp("censored") / "censored.csv"
     write_csv(generate_deals(crm_spec(seed=5, n_deals=8_000, as_of=dt.date(2025, 5, 15),
                                       created_until=dt.date(2025, 2, 1), absent_columns=("industry",))), path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_a_december_cohort_is_measured_against_the_usual_december_not_called_a_drop(censored, who):
@@ -75,7 +69,7 @@ def truncated(tmp_path_factory):
     frame.loc[frame.index[5:9], "region"] = "`rm -rf` <@U123> &amp; _x_"
     path = tmp_path_factory.mktemp("truncated") / "truncated.csv"
     write_csv(frame, path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_a_segment_that_moved_beyond_noise_with_the_rest_is_not_called_noise(truncated, who):
@@ -107,7 +101,7 @@ def messy(tmp_path_factory):
     frame.loc[frame.index[:3], "industry"] = "<!channel> *boom*"
     path = tmp_path_factory.mktemp("messy") / "messy.csv"
     write_csv(frame, path)
-    return _data(path)
+    return refreshed(path)
 
 
 @pytest.mark.parametrize("text, line", [
@@ -186,7 +180,7 @@ def minimal(tmp_path_factory):
     path = tmp_path_factory.mktemp("minimal") / "minimal.csv"
     write_csv(generate_deals(crm_spec(seed=11, n_deals=3_000, absent_columns=(
         "industry", "region", "product_type", "lead_source", "deal_stage", "sales_rep_id", "sales_cycle_days"))), path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_help_names_only_the_filters_this_data_has(minimal, messy, who):
@@ -245,7 +239,7 @@ def small(tmp_path_factory):
     path = tmp_path_factory.mktemp("small") / "small.csv"
     write_csv(generate_deals(crm_spec(seed=3, n_deals=700, lost_amount_zero=False, stale_share=0.15,
                                       open_blank_amount_share=0.9, as_of=dt.date(2025, 6, 10))), path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_a_why_with_no_segment_big_enough_says_none_was_tested(small, who):
@@ -317,7 +311,7 @@ def partial(tmp_path_factory):
     data as of 2025-08-20, 51 days into 2025Q3."""
     path = tmp_path_factory.mktemp("partial") / "partial.csv"
     write_csv(generate_deals(crm_spec(seed=9, n_deals=9_000, as_of=dt.date(2025, 8, 20))), path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_a_quarter_to_date_is_measured_against_the_same_days_of_earlier_quarters(partial, who):

@@ -9,21 +9,15 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from bot.core.access import Policy
 from bot.core.ask import ask
-from bot.core.data import DealData
 from insights.synthetic import crm_spec, generate_deals, write_csv
 
-
-def _data(path) -> DealData:
-    data = DealData(str(path))
-    assert data.refresh().ok
-    return data
+from exports import cro, refreshed
 
 
 @pytest.fixture(scope="module")
 def who():
-    return Policy(users=frozenset({"U0CRO"})).asker("U0CRO", "D0CRO")
+    return cro()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ def midquarter(tmp_path_factory):
     frame = pd.concat([frame, frame.iloc[100:105]])
     path = tmp_path_factory.mktemp("midquarter") / "midquarter.csv"
     write_csv(frame, path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_a_mid_quarter_forecast_adds_to_the_deals_already_won(midquarter, who):
@@ -94,7 +88,7 @@ def tiny(tmp_path_factory):
     frame["region"] = "Europe"
     path = tmp_path_factory.mktemp("tiny") / "tiny.csv"
     write_csv(frame, path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_a_small_book_digest_says_why_the_quarter_is_not_tested(tiny, who):
@@ -134,7 +128,7 @@ def censored(tmp_path_factory):
     path = tmp_path_factory.mktemp("censored2") / "censored.csv"
     write_csv(generate_deals(crm_spec(seed=47, n_deals=6_000, as_of=dt.date(2025, 8, 10),
                                       created_until=dt.date(2025, 5, 1))), path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_a_censored_extract_forecast_says_new_deals_are_missing(censored, who):
@@ -189,7 +183,7 @@ def test_help_examples_name_values_this_data_has(tiny, midquarter, who):
 def test_help_leaves_out_examples_of_a_dimension_the_data_lacks(tmp_path, who):
     path = tmp_path / "no_source.csv"
     write_csv(generate_deals(crm_spec(seed=58, n_deals=1_500, absent_columns=("lead_source", "sales_rep_id"))), path)
-    lines = ask(_data(path), who, "/help winrate").text.splitlines()
+    lines = ask(refreshed(path), who, "/help winrate").text.splitlines()
     assert lines[2] == "Examples: `/winrate APAC` · `/winrate by region` · `/winrate by region last quarter vs previous`"
     assert "Referral" not in lines[2] and "`rep_3`" not in "\n".join(lines)
 
@@ -200,7 +194,7 @@ def stale(tmp_path_factory):
     path = tmp_path_factory.mktemp("stale") / "stale.csv"
     write_csv(generate_deals(crm_spec(seed=58, n_deals=5_000, stale_share=0.15,
                                       absent_columns=("sales_rep_id", "lead_source", "industry"))), path)
-    return _data(path)
+    return refreshed(path)
 
 
 def test_revenue_at_risk_does_not_read_as_a_forecast_beside_stalled_deals(stale, who):

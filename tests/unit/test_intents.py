@@ -60,6 +60,9 @@ QUESTIONS = [
     ("did our close rate drop?", "/trend"),
     ("did india's win rate fall", "/trend region=India"),
     ("did hit rate go down for inbound", "/trend lead_source=Inbound"),
+    # "who has the biggest pipeline": the open pipeline rep by rep
+    ("who has the most open pipeline in APAC", "/pipeline region=APAC by sales_rep_id"),
+    ("who's sitting on the biggest pipeline?", "/pipeline by sales_rep_id"),
     # reps
     ("who are the weakest reps in Europe?", "/reps region=Europe by sales_rep_id"),
     ("which reps need coaching", "/reps by sales_rep_id"),

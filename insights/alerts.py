@@ -112,10 +112,10 @@ def winrate_below(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Findi
     if p >= 0.05:
         return []
     segment = {d: " or ".join(v) for d, v in rule.filters}
-    open_n, amount, blank = _open(snapshot, rule.filters)
+    at_stake = _at_stake(snapshot, rule.filters)
     return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment), period=period.label,
                     value=rate.win_rate, rate=rate, p_value=_sig(p), test="exact_binomial", threshold=rule.threshold,
-                    open_deals=open_n, open_amount=amount, open_without_amount=blank,
+                    **at_stake,
                     details={"period": f"{period.start} to {period.end}"})]
 
 
@@ -130,32 +130,31 @@ def drop(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]:
             return []
         point = next(p for p in t.points if p.label == t.tested_period)
         segment = {d: " or ".join(v) for d, v in rule.filters}
-        open_n, amount, blank = _open(snapshot, rule.filters)
+        at_stake = _at_stake(snapshot, rule.filters)
         return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment),
                         period=t.tested_period, value=point.win_rate, rate=Rate(**point.rate_fields()),
                         baseline=t.change.baseline, change_pp=t.change.change_pp, p_value=t.change.p_value,
-                        test=t.change.test, open_deals=open_n, open_amount=amount, open_without_amount=blank,
+                        test=t.change.test, **at_stake,
                         details={"baseline_label": t.change.baseline_label})]
     why = explain_change(snapshot, Query(), min_n)
     out = []
     for c in why.contributors:
         if c.label not in why.findings or c.change_pp >= 0:
             continue
-        open_n, amount, blank = stake(snapshot, (), c.segment)
+        at_stake = _at_stake(snapshot, (), c.segment)
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment=c.segment, label=c.label,
                            period=why.period.label, value=c.current.win_rate, rate=c.current, baseline=c.baseline,
-                           change_pp=c.change_pp, p_value=c.p_value, test="own log-odds change, hierarchical BH", open_deals=open_n,
-                           open_amount=amount, open_without_amount=blank, details={"baseline_label": why.compare_period.label,
-                                                        "tested": why.tested}))
+                           change_pp=c.change_pp, p_value=c.p_value, test="own log-odds change, hierarchical BH", **at_stake,
+                           details={"baseline_label": why.compare_period.label, "tested": why.tested}))
     if not out and why.significant and why.change_pp < 0:
         # the total fell and no segment carries it: a company-wide fall alerts as one, worded by its story
-        open_n, amount, blank = _open(snapshot, ())
+        at_stake = _at_stake(snapshot, ())
         season = why.season if why.season is not None and why.season.pattern else None
         out.append(Finding(rule_id=rule.id, kind=rule.kind, segment={}, label=_label({}), period=why.period.label,
                            value=why.current.win_rate, rate=why.current, baseline=why.baseline,
                            change_pp=why.change_pp, p_value=season.unusual_p_value if season else why.p_value,
                            test="against the usual seasonal change" if season else why.test,
-                           open_deals=open_n, open_amount=amount, open_without_amount=blank,
+                           **at_stake,
                            details={"baseline_label": why.compare_period.label, "tested": why.tested,
                                     "story": why.story}))
     return out
@@ -185,11 +184,11 @@ def lead_source_gap(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Fin
         return []
     names = snapshot.values("lead_source")
     worst_rate, best_rate = Rate.of(counts.won[worst], counts.n[worst]), Rate.of(counts.won[best], counts.n[best])
-    open_n, amount, blank = stake(snapshot, rule.filters, {"lead_source": names[worst]})
+    at_stake = _at_stake(snapshot, rule.filters, {"lead_source": names[worst]})
     return [Finding(rule_id=rule.id, kind=rule.kind, segment={"lead_source": names[worst]}, label=names[worst],
                     period=period.label, value=_round(gap_pp, 2), rate=worst_rate, baseline=best_rate,
                     change_pp=_round(-gap_pp, 2), p_value=_sig(p), test="two_proportion_z, Bonferroni",
-                    threshold=threshold, open_deals=open_n, open_amount=amount, open_without_amount=blank,
+                    threshold=threshold, **at_stake,
                     details={"best": names[best], "pairs": int(pairs)})]
 
 
@@ -200,13 +199,13 @@ def long_cycle(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Finding]
                 and d.significant and d.effect_pp < 0), None)
     if hit is None:
         return []
-    open_n, amount, blank = stake(snapshot, rule.filters, {"cycle_band": LONG_CYCLE_BAND})
-    if not open_n:
+    at_stake = _at_stake(snapshot, rule.filters, {"cycle_band": LONG_CYCLE_BAND})
+    if not at_stake["open_deals"]:
         return []
     segment = {"cycle_band": LONG_CYCLE_BAND, **{d: " or ".join(v) for d, v in rule.filters}}
     return [Finding(rule_id=rule.id, kind=rule.kind, segment=segment, label=_label(segment),
                     period=_quarter_label(snapshot), value=hit.effect_pp, change_pp=hit.effect_pp, p_value=hit.p_value,
-                    test="logistic regression AME, BH", open_deals=open_n, open_amount=amount, open_without_amount=blank,
+                    test="logistic regression AME, BH", **at_stake,
                     details={"reference": hit.reference, "ci_low_pp": hit.ci_low_pp, "ci_high_pp": hit.ci_high_pp,
                              "days": LONG_CYCLE_DAYS})]
 
@@ -252,8 +251,10 @@ def big_deal_at_risk(snapshot: Snapshot, rule: AlertRule, min_n: int) -> list[Fi
     return out[:BIG_DEAL_MAX_FINDINGS]
 
 
-def _open(snapshot: Snapshot, filters) -> tuple[int, float, int]:
-    return stake(snapshot, filters, {})
+def _at_stake(snapshot: Snapshot, filters, segment: dict[str, str] | None = None) -> dict:
+    """A finding's open pipeline at stake: its deals, their amount and how many have none (`stake`), as fields."""
+    deals, amount, without = stake(snapshot, filters, segment or {})
+    return {"open_deals": deals, "open_amount": amount, "open_without_amount": without}
 
 
 def _label(segment: dict[str, str]) -> str:
